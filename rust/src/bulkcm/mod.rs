@@ -1,0 +1,660 @@
+//! The 3GPP Bulk CM vocabulary (TS 32.615/32.616 `bulkCmConfigDataFile`) turned into network
+//! tables: `mos` (one row per managed object, FDN from the nesting) and `values` (one row per
+//! leaf value, long form), plus what the export tells about the model: `vs_types` and
+//! `observed_attributes`.
+//!
+//! Namespaces are matched by local name: Ericsson exports bind bare schema file names
+//! (`xmlns:xn="genericNrm.xsd"`), standard files bind 3GPP URIs. A `VsDataContainer` whose
+//! class is the class of the standard NRM element it sits in (`un:UtranCell` holding
+//! `vsDataUtranCell`) carries that same MO's vendor attributes; it is not a child MO.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Field};
+use quick_xml::events::BytesStart;
+
+use crate::error::{Error, Location, Result};
+use crate::tables::{parse_decimal, BatchParts, Table};
+use crate::xml::{drive, local, Cx, Handler, Progress, Warning};
+
+/// Everything read from one Bulk CM file.
+pub struct BulkCmResult {
+    pub tables: Vec<Table>,
+    pub warnings: Vec<Warning>,
+    /// `fileHeader`, `configData` and `fileFooter` attributes, e.g. `fileFormatVersion`.
+    pub header: BTreeMap<String, String>,
+}
+
+/// Read a Bulk CM configuration data file into network tables.
+pub fn read_bulkcm(path: &Path, progress: Option<&Progress>) -> Result<BulkCmResult> {
+    let mut reader = BulkCmReader::default();
+    let warnings = drive(path, &mut reader, progress)?;
+    let header = std::mem::take(&mut reader.header);
+    let tables = reader.finish().map_err(|err| Error::Value {
+        loc: Location { file: path.display().to_string(), ..Location::default() },
+        message: err.to_string(),
+    })?;
+    Ok(BulkCmResult { tables, warnings, header })
+}
+
+/// Standard class names written with odd casing in some files (`xn:meContext`).
+const CANONICAL: [&str; 4] = ["SubNetwork", "MeContext", "ManagedElement", "VsDataContainer"];
+
+fn canonical_class(name: &str) -> String {
+    CANONICAL.iter().find(|c| c.eq_ignore_ascii_case(name)).map(|c| c.to_string()).unwrap_or_else(|| name.to_string())
+}
+
+#[derive(Debug)]
+struct MoRow {
+    fdn: String,
+    class: String,
+    id: String,
+    parent: Option<u32>,
+    vs_data_type: Option<String>,
+    format_version: Option<String>,
+    modifier: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Root,
+    Header,
+    ConfigData,
+    /// An MO element; the index is into `open`.
+    Mo,
+    /// `attributes` of an MO.
+    Attributes,
+    VsType,
+    VsFormat,
+    /// `vsData<Class>`: the vendor attributes.
+    Payload,
+    /// An attribute element (depth 1 below `attributes` or the payload).
+    Attr,
+    /// A member of a struct value, at any depth below an attribute.
+    Member,
+}
+
+/// An MO element being read.
+#[derive(Debug)]
+struct OpenMo {
+    /// Row index in `rows` where values go (the parent's for a vendor extension).
+    row: u32,
+    /// Length of `fdn` before this MO's RDN was added.
+    fdn_mark: usize,
+    is_container: bool,
+    /// Class known (standard MOs at once; containers after `vsDataType`).
+    placed: bool,
+    /// Values seen before the class was known; flushed when it is.
+    held: Vec<HeldValue>,
+    occurrences: HashMap<String, i32>,
+    vs_data_type: Option<String>,
+    format_version: Option<String>,
+}
+
+#[derive(Debug)]
+struct HeldValue {
+    attribute: String,
+    member: Option<String>,
+    index: i32,
+    member_index: Option<i32>,
+    value: String,
+    vs_data: bool,
+}
+
+/// What is being built of the current attribute value.
+#[derive(Debug, Default)]
+struct AttrState {
+    name: String,
+    index: i32,
+    vs_data: bool,
+    has_children: bool,
+    /// Member path below the attribute; one entry per open member element.
+    members: Vec<String>,
+    /// Per open level: occurrences of each child name so far.
+    member_counts: Vec<Vec<(String, i32)>>,
+    member_index: Option<i32>,
+    leaf_open: bool,
+}
+
+#[derive(Debug, Default)]
+struct Observed {
+    values: i64,
+    empty: i64,
+    integer: bool,
+    number: bool,
+    boolean: bool,
+    max_occurs: i32,
+    has_members: bool,
+    example: Option<String>,
+}
+
+#[derive(Default)]
+struct BulkCmReader {
+    stack: Vec<Frame>,
+    skip_depth: usize,
+    header: BTreeMap<String, String>,
+    fdn: String,
+    rows: Vec<MoRow>,
+    open: Vec<OpenMo>,
+    attr: AttrState,
+    in_vs_attributes: bool,
+    values_mo: Int32Builder,
+    values_attribute: StringDictionaryBuilder<Int32Type>,
+    values_member: StringDictionaryBuilder<Int32Type>,
+    values_index: Int32Builder,
+    values_member_index: Int32Builder,
+    values_value: StringBuilder,
+    values_vs: BooleanBuilder,
+    /// (class, attribute, member) → what its values looked like.
+    observed: BTreeMap<(String, String, String), Observed>,
+    vs_types: BTreeMap<String, (String, Option<String>, i64)>,
+}
+
+fn classify(o: &mut Observed, value: &str) {
+    o.values += 1;
+    if value.is_empty() {
+        o.empty += 1;
+        return;
+    }
+    let first = o.values - o.empty == 1;
+    let is_int = value.trim().parse::<i128>().is_ok();
+    let is_num = is_int || parse_decimal(value).is_some();
+    let is_bool = value == "true" || value == "false";
+    if first {
+        o.integer = is_int;
+        o.number = is_num;
+        o.boolean = is_bool;
+        o.example = Some(value.chars().take(80).collect());
+    } else {
+        o.integer &= is_int;
+        o.number &= is_num;
+        o.boolean &= is_bool;
+    }
+}
+
+impl BulkCmReader {
+    fn skip(&mut self) -> Result<bool> {
+        self.skip_depth = 1;
+        Ok(false)
+    }
+
+    fn push(&mut self, frame: Frame, text: bool) -> Result<bool> {
+        self.stack.push(frame);
+        Ok(text)
+    }
+
+    /// Open an MO element.
+    fn start_mo(&mut self, cx: &mut Cx, tag: &[u8], e: &BytesStart) -> Result<bool> {
+        self.place_current(cx);
+        let name = String::from_utf8_lossy(local(tag)).into_owned();
+        let class = canonical_class(&name);
+        let mut id = None;
+        let mut modifier = None;
+        for (k, v) in cx.attrs(e)? {
+            match k.as_str() {
+                "id" => id = Some(v),
+                "modifier" => modifier = Some(v),
+                _ => {}
+            }
+        }
+        let id = id.unwrap_or_else(|| {
+            cx.warn(format!("<{name}> has no id attribute; its RDN value is empty"));
+            String::new()
+        });
+        cx.annotate(&id);
+        let is_container = class == "VsDataContainer";
+        let parent = self.open.last().map(|o| o.row);
+        let row = self.rows.len() as u32;
+        self.rows.push(MoRow {
+            fdn: String::new(),
+            class: if is_container { String::new() } else { class.clone() },
+            id,
+            parent,
+            vs_data_type: None,
+            format_version: None,
+            modifier,
+        });
+        let fdn_mark = self.fdn.len();
+        self.open.push(OpenMo {
+            row,
+            fdn_mark,
+            is_container,
+            placed: false,
+            held: Vec::new(),
+            occurrences: HashMap::new(),
+            vs_data_type: None,
+            format_version: None,
+        });
+        if !is_container {
+            self.place_current(cx);
+        }
+        self.push(Frame::Mo, false)
+    }
+
+    /// Fix the class and FDN of the innermost open MO once they are known.
+    fn place_current(&mut self, cx: &mut Cx) {
+        let Some(open) = self.open.last_mut() else { return };
+        if open.placed {
+            return;
+        }
+        open.placed = true;
+        let row = open.row as usize;
+        let is_container = open.is_container;
+        let vs_data_type = open.vs_data_type.clone();
+        let format_version = open.format_version.clone();
+        let mut class = self.rows[row].class.clone();
+        if is_container {
+            match vs_data_type.as_deref() {
+                Some(t) => {
+                    class = t.strip_prefix("vsData").unwrap_or(t).to_string();
+                    if !t.starts_with("vsData") {
+                        cx.warn(format!("vsDataType {t:?} does not start with \"vsData\"; used as the class name as is"));
+                    }
+                }
+                None => {
+                    cx.warn("VsDataContainer without vsDataType; its class is recorded as VsDataContainer");
+                    class = "VsDataContainer".into();
+                }
+            }
+            // A container inside the standard element of the same class is that MO's
+            // vendor extension: its values belong to the parent row.
+            let n = self.open.len();
+            if n >= 2 && !self.open[n - 2].is_container {
+                let parent_row = self.open[n - 2].row as usize;
+                if self.rows[parent_row].class == class && row + 1 == self.rows.len() {
+                    let ext_id = self.rows[row].id.clone();
+                    if ext_id != self.rows[parent_row].id {
+                        cx.warn(format!(
+                            "vendor extension of {class}={} has id {ext_id:?}; its attributes are kept on the parent",
+                            self.rows[parent_row].id
+                        ));
+                    }
+                    self.rows.pop();
+                    self.open[n - 1].row = parent_row as u32;
+                    let parent = &mut self.rows[parent_row];
+                    parent.vs_data_type = vs_data_type;
+                    parent.format_version = format_version;
+                    self.count_vs_type(&class);
+                    self.flush_held();
+                    return;
+                }
+            }
+        }
+        let r = &mut self.rows[row];
+        r.class = class.clone();
+        r.vs_data_type = vs_data_type;
+        r.format_version = format_version;
+        if !self.fdn.is_empty() {
+            self.fdn.push(',');
+        }
+        self.fdn.push_str(&class);
+        self.fdn.push('=');
+        self.fdn.push_str(&r.id);
+        r.fdn.clone_from(&self.fdn);
+        self.count_vs_type(&class);
+        self.flush_held();
+    }
+
+    fn count_vs_type(&mut self, class: &str) {
+        let Some(open) = self.open.last() else { return };
+        let Some(key) = open.vs_data_type.clone() else { return };
+        let entry = self.vs_types.entry(key).or_insert_with(|| (class.to_string(), open.format_version.clone(), 0));
+        entry.2 += 1;
+    }
+
+    fn flush_held(&mut self) {
+        let Some(open) = self.open.last_mut() else { return };
+        let held = std::mem::take(&mut open.held);
+        let row = open.row;
+        for v in held {
+            self.emit(row, v);
+        }
+    }
+
+    fn emit(&mut self, row: u32, v: HeldValue) {
+        self.values_mo.append_value(row as i32);
+        self.values_attribute.append_value(&v.attribute);
+        match &v.member {
+            Some(m) => self.values_member.append_value(m),
+            None => self.values_member.append_null(),
+        }
+        self.values_index.append_value(v.index);
+        self.values_member_index.append_option(v.member_index);
+        self.values_value.append_value(&v.value);
+        self.values_vs.append_value(v.vs_data);
+        let class = self.rows[row as usize].class.clone();
+        let key = (class, v.attribute, v.member.clone().unwrap_or_default());
+        let o = self.observed.entry(key).or_default();
+        o.max_occurs = o.max_occurs.max(v.index + 1);
+        o.has_members |= v.member.is_some();
+        classify(o, &v.value);
+    }
+
+    fn value(&mut self, value: String) {
+        let a = &self.attr;
+        let v = HeldValue {
+            attribute: a.name.clone(),
+            member: if a.members.is_empty() { None } else { Some(a.members.join(".")) },
+            index: a.index,
+            member_index: a.member_index,
+            value,
+            vs_data: a.vs_data,
+        };
+        let Some(open) = self.open.last_mut() else { return };
+        if open.placed {
+            let row = open.row;
+            self.emit(row, v);
+        } else {
+            open.held.push(v);
+        }
+    }
+
+    fn start_attr(&mut self, tag: &[u8], vs_data: bool) -> Result<bool> {
+        let name = String::from_utf8_lossy(local(tag)).into_owned();
+        let index = match self.open.last_mut() {
+            Some(open) => {
+                let n = open.occurrences.entry(name.clone()).or_insert(0);
+                *n += 1;
+                *n - 1
+            }
+            None => 0,
+        };
+        self.attr = AttrState { name, index, vs_data, member_counts: vec![Vec::new()], ..AttrState::default() };
+        self.attr.leaf_open = true;
+        self.push(Frame::Attr, true)
+    }
+
+    fn start_member(&mut self, tag: &[u8]) -> Result<bool> {
+        let name = String::from_utf8_lossy(local(tag)).into_owned();
+        let a = &mut self.attr;
+        a.has_children = true;
+        let level = a.member_counts.last_mut();
+        let index = match level {
+            Some(counts) => match counts.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, c)) => {
+                    *c += 1;
+                    *c - 1
+                }
+                None => {
+                    counts.push((name.clone(), 1));
+                    0
+                }
+            },
+            None => 0,
+        };
+        a.members.push(name);
+        a.member_counts.push(Vec::new());
+        a.member_index = Some(index);
+        a.leaf_open = true;
+        self.push(Frame::Member, true)
+    }
+
+    fn finish(self) -> std::result::Result<Vec<Table>, ArrowError> {
+        let BulkCmReader {
+            rows,
+            mut values_mo,
+            mut values_attribute,
+            mut values_member,
+            values_index,
+            values_member_index,
+            values_value,
+            values_vs,
+            observed,
+            vs_types,
+            ..
+        } = self;
+        let mut fdn = StringBuilder::new();
+        let mut class = StringBuilder::new();
+        let mut id = StringBuilder::new();
+        let mut parent_fdn = StringBuilder::new();
+        let mut vs_type = StringBuilder::new();
+        let mut format = StringBuilder::new();
+        let mut modifier = StringBuilder::new();
+        let mut depth = Int32Builder::new();
+        let mut depths: Vec<i32> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            fdn.append_value(&r.fdn);
+            class.append_value(&r.class);
+            id.append_value(&r.id);
+            let d = match r.parent {
+                Some(p) => {
+                    parent_fdn.append_value(&rows[p as usize].fdn);
+                    depths[p as usize] + 1
+                }
+                None => {
+                    parent_fdn.append_null();
+                    0
+                }
+            };
+            depths.push(d);
+            depth.append_value(d);
+            vs_type.append_option(r.vs_data_type.as_deref());
+            format.append_option(r.format_version.as_deref());
+            modifier.append_option(r.modifier.as_deref());
+        }
+        let fdn_array: StringArray = fdn.finish();
+        let mut p = BatchParts::default();
+        p.push(Field::new("fdn", DataType::Utf8, false), Arc::new(fdn_array.clone()))
+            .utf8("class", class, false)
+            .utf8("id", id, false)
+            .utf8("parent_fdn", parent_fdn, true)
+            .int32("depth", depth)
+            .utf8("vs_data_type", vs_type, true)
+            .utf8("format_version", format, true)
+            .utf8("modifier", modifier, true);
+        let mos = p.finish()?;
+
+        // values: the FDN column is a dictionary over the `mos.fdn` array, so each value
+        // row costs four bytes for its FDN however long the FDN is.
+        let keys: Int32Array = values_mo.finish();
+        let fdn_dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdn_array))?;
+        let dict_type = |_: ()| DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let mut p = BatchParts::default();
+        p.push(Field::new("fdn", dict_type(()), false), Arc::new(fdn_dict) as ArrayRef)
+            .push(Field::new("attribute", dict_type(()), false), Arc::new(values_attribute.finish()) as ArrayRef)
+            .push(Field::new("member", dict_type(()), true), Arc::new(values_member.finish()) as ArrayRef)
+            .int32("index", values_index)
+            .int32("member_index", values_member_index)
+            .utf8("value", values_value, false)
+            .boolean("vs_data", values_vs, false);
+        let values = p.finish()?;
+
+        // vs_types
+        let (mut t_type, mut t_class, mut t_format) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let mut t_count = Int64Builder::new();
+        for (vt, (c, f, n)) in &vs_types {
+            t_type.append_value(vt);
+            t_class.append_value(c);
+            t_format.append_option(f.as_deref());
+            t_count.append_value(*n);
+        }
+        let mut p = BatchParts::default();
+        p.utf8("vs_data_type", t_type, false)
+            .utf8("class", t_class, false)
+            .utf8("format_version", t_format, true)
+            .int64("mo_count", t_count);
+        let vs_types_batch = p.finish()?;
+
+        // observed_attributes
+        let mut o_class = StringBuilder::new();
+        let mut o_attr = StringBuilder::new();
+        let mut o_member = StringBuilder::new();
+        let mut o_kind = StringBuilder::new();
+        let mut o_seq = BooleanBuilder::new();
+        let mut o_max = Int32Builder::new();
+        let mut o_values = Int64Builder::new();
+        let mut o_empty = Int64Builder::new();
+        let mut o_example = StringBuilder::new();
+        for ((c, a, m), o) in &observed {
+            o_class.append_value(c);
+            o_attr.append_value(a);
+            o_member.append_option(if m.is_empty() { None } else { Some(m.as_str()) });
+            let kind = if o.values == o.empty {
+                "unknown"
+            } else if o.boolean {
+                "boolean"
+            } else if o.integer {
+                "integer"
+            } else if o.number {
+                "float"
+            } else {
+                "string"
+            };
+            o_kind.append_value(kind);
+            o_seq.append_value(o.max_occurs > 1);
+            o_max.append_value(o.max_occurs);
+            o_values.append_value(o.values);
+            o_empty.append_value(o.empty);
+            o_example.append_option(o.example.as_deref());
+        }
+        let mut p = BatchParts::default();
+        p.utf8("class", o_class, false)
+            .utf8("attribute", o_attr, false)
+            .utf8("member", o_member, true)
+            .utf8("kind", o_kind, false)
+            .boolean("is_sequence", o_seq, false)
+            .int32("max_occurs", o_max)
+            .int64("value_count", o_values)
+            .int64("empty_count", o_empty)
+            .utf8("example", o_example, true);
+        let observed_batch = p.finish()?;
+
+        Ok(vec![
+            Table { name: "mos", batch: mos },
+            Table { name: "values", batch: values },
+            Table { name: "vs_types", batch: vs_types_batch },
+            Table { name: "observed_attributes", batch: observed_batch },
+        ])
+    }
+}
+
+impl Handler for BulkCmReader {
+    fn start(&mut self, cx: &mut Cx, name: &[u8], e: &BytesStart) -> Result<bool> {
+        if self.skip_depth > 0 {
+            self.skip_depth += 1;
+            return Ok(false);
+        }
+        let tag = local(name);
+        match self.stack.last().copied() {
+            None => {
+                if tag != b"bulkCmConfigDataFile" {
+                    return Err(Error::Root {
+                        loc: cx.location(),
+                        found: String::from_utf8_lossy(name).into_owned(),
+                        expected: "<bulkCmConfigDataFile> (a 3GPP Bulk CM file)".into(),
+                    });
+                }
+                self.push(Frame::Root, false)
+            }
+            Some(Frame::Root) => match tag {
+                b"fileHeader" | b"fileFooter" => {
+                    for (k, v) in cx.attrs(e)? {
+                        self.header.insert(k, v);
+                    }
+                    self.push(Frame::Header, false)
+                }
+                b"configData" => {
+                    if let Some(prefix) = cx.attr(e, b"dnPrefix")? {
+                        self.header.insert("dnPrefix".into(), prefix);
+                    }
+                    self.push(Frame::ConfigData, false)
+                }
+                _ => self.skip(),
+            },
+            Some(Frame::Header) => self.skip(),
+            Some(Frame::ConfigData) => self.start_mo(cx, name, e),
+            Some(Frame::Mo) => {
+                if tag == b"attributes" {
+                    let is_container = self.open.last().map(|o| o.is_container).unwrap_or(false);
+                    self.in_vs_attributes = is_container;
+                    self.push(Frame::Attributes, false)
+                } else {
+                    self.start_mo(cx, name, e)
+                }
+            }
+            Some(Frame::Attributes) => {
+                if self.in_vs_attributes {
+                    match tag {
+                        b"vsDataType" => return self.push(Frame::VsType, true),
+                        b"vsDataFormatVersion" => return self.push(Frame::VsFormat, true),
+                        t if t.starts_with(b"vsData") => {
+                            let expected = self.open.last().and_then(|o| o.vs_data_type.clone());
+                            let found = String::from_utf8_lossy(t).into_owned();
+                            if let Some(expected) = expected {
+                                if expected != found {
+                                    cx.warn(format!("payload <{found}> does not match vsDataType {expected:?}"));
+                                }
+                            }
+                            self.place_current(cx);
+                            return self.push(Frame::Payload, false);
+                        }
+                        _ => {}
+                    }
+                }
+                self.start_attr(name, false)
+            }
+            Some(Frame::Payload) => self.start_attr(name, true),
+            Some(Frame::Attr) | Some(Frame::Member) => self.start_member(name),
+            Some(Frame::VsType) | Some(Frame::VsFormat) => self.skip(),
+        }
+    }
+
+    fn end(&mut self, cx: &mut Cx, _name: &[u8], text: &str) -> Result<()> {
+        if self.skip_depth > 0 {
+            self.skip_depth -= 1;
+            return Ok(());
+        }
+        let Some(frame) = self.stack.pop() else { return Ok(()) };
+        match frame {
+            Frame::VsType => {
+                if let Some(open) = self.open.last_mut() {
+                    open.vs_data_type = Some(text.trim().to_string());
+                }
+            }
+            Frame::VsFormat => {
+                if let Some(open) = self.open.last_mut() {
+                    open.format_version = Some(text.trim().to_string());
+                }
+            }
+            Frame::Attributes => {
+                self.place_current(cx);
+                self.in_vs_attributes = false;
+            }
+            Frame::Attr => {
+                if !self.attr.has_children {
+                    self.value(text.to_string());
+                }
+            }
+            Frame::Member => {
+                if self.attr.leaf_open {
+                    self.value(text.to_string());
+                }
+                // the parent of this member has children, so it is no leaf
+                self.attr.leaf_open = false;
+                self.attr.members.pop();
+                self.attr.member_counts.pop();
+            }
+            Frame::Mo => {
+                self.place_current(cx);
+                if let Some(open) = self.open.pop() {
+                    self.fdn.truncate(open.fdn_mark);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Builds a RecordBatch for tests and callers that want one table by name.
+pub fn table<'a>(tables: &'a [Table], name: &str) -> Option<&'a RecordBatch> {
+    tables.iter().find(|t| t.name == name).map(|t| &t.batch)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+//! The one error type of the crate. Every variant carries a [`Location`]: the file, the byte
+//! offset, the line and column computed from it, and the element path where the reader was.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// Where in an input file something happened.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    pub file: String,
+    /// Byte offset from the start of the file.
+    pub offset: u64,
+    /// 1-based line; 0 when unknown.
+    pub line: u64,
+    /// 1-based column in characters; 0 when unknown.
+    pub column: u64,
+    /// Element path such as `models/mim[Lrat]/class[EUtranCellFDD]/attribute[tac]`.
+    pub element: String,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)?;
+        if !self.element.is_empty() {
+            write!(f, " (in {})", self.element)?;
+        }
+        Ok(())
+    }
+}
+
+/// What kind of failure an [`Error`] is; the bindings map each kind to a Python exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Io,
+    Syntax,
+    Encoding,
+    Root,
+    Value,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "io",
+            ErrorKind::Syntax => "syntax",
+            ErrorKind::Encoding => "encoding",
+            ErrorKind::Root => "root",
+            ErrorKind::Value => "value",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{loc}: cannot read the file: {message}")]
+    Io { loc: Location, message: String },
+    #[error("{loc}: malformed XML: {message}")]
+    Syntax { loc: Location, message: String },
+    #[error("{loc}: unsupported encoding {encoding:?}; supported are UTF-8, US-ASCII and ISO-8859-1")]
+    Encoding { loc: Location, encoding: String },
+    #[error("{loc}: root element is <{found}>, expected {expected}")]
+    Root { loc: Location, found: String, expected: String },
+    #[error("{loc}: {message}")]
+    Value { loc: Location, message: String },
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Syntax { .. } => ErrorKind::Syntax,
+            Error::Encoding { .. } => ErrorKind::Encoding,
+            Error::Root { .. } => ErrorKind::Root,
+            Error::Value { .. } => ErrorKind::Value,
+        }
+    }
+
+    pub fn location(&self) -> &Location {
+        match self {
+            Error::Io { loc, .. }
+            | Error::Syntax { loc, .. }
+            | Error::Encoding { loc, .. }
+            | Error::Root { loc, .. }
+            | Error::Value { loc, .. } => loc,
+        }
+    }
+
+    fn location_mut(&mut self) -> &mut Location {
+        match self {
+            Error::Io { loc, .. }
+            | Error::Syntax { loc, .. }
+            | Error::Encoding { loc, .. }
+            | Error::Root { loc, .. }
+            | Error::Value { loc, .. } => loc,
+        }
+    }
+
+    pub fn io(file: &str, err: &std::io::Error) -> Self {
+        Error::Io { loc: Location { file: file.to_string(), ..Location::default() }, message: err.to_string() }
+    }
+
+    /// Fill in line and column from the byte offset by reading the file once more.
+    /// Errors are rare, so the cost of the second read is only paid when one happens.
+    pub fn with_line_column(mut self, path: &Path) -> Self {
+        let loc = self.location_mut();
+        if loc.line == 0 {
+            if let Some((line, column)) = line_columns(path, &[loc.offset]).into_iter().next() {
+                loc.line = line;
+                loc.column = column;
+            }
+        }
+        self
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Turn byte offsets into 1-based (line, column) pairs with one pass over the file.
+/// Columns count characters, assuming UTF-8 (in ISO-8859-1 every byte is a character,
+/// and the markup the readers care about is ASCII in both).
+pub fn line_columns(path: &Path, offsets: &[u64]) -> Vec<(u64, u64)> {
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|&i| offsets[i]);
+    let mut out = vec![(0u64, 0u64); offsets.len()];
+    let Ok(file) = File::open(path) else { return out };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut chunk = vec![0u8; 1 << 20];
+    let (mut pos, mut line, mut column) = (0u64, 1u64, 1u64);
+    let mut next = 0usize;
+    'outer: loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &byte in &chunk[..n] {
+            while next < order.len() && offsets[order[next]] <= pos {
+                out[order[next]] = (line, column);
+                next += 1;
+            }
+            if next == order.len() {
+                break 'outer;
+            }
+            if byte == b'\n' {
+                line += 1;
+                column = 1;
+            } else if byte & 0xC0 != 0x80 {
+                column += 1;
+            }
+            pos += 1;
+        }
+    }
+    while next < order.len() {
+        out[order[next]] = (line, column);
+        next += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn offsets_become_lines_and_columns() {
+        let dir = std::env::temp_dir().join(format!("rtbfast-lc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.xml");
+        let mut f = File::create(&path).unwrap();
+        f.write_all("ab\ncdé\nxyz".as_bytes()).unwrap();
+        // offsets: a=0 b=1 \n=2 c=3 d=4 é=5,6 \n=7 x=8
+        let got = line_columns(&path, &[8, 0, 4, 7, 99]);
+        assert_eq!(got, vec![(3, 1), (1, 1), (2, 2), (2, 4), (3, 4)]);
+    }
+}

@@ -1,0 +1,37 @@
+//! rtbfast core: streaming readers for Ericsson MP XML models and 3GPP Bulk CM exports,
+//! producing Arrow record batches. Nothing here knows Python; the bindings live in
+//! [`bindings`] behind the `python` feature.
+
+pub mod bulkcm;
+pub mod error;
+pub mod mom;
+pub mod tables;
+pub mod xml;
+
+#[cfg(feature = "python")]
+mod bindings;
+
+pub use error::{Error, ErrorKind, Location, Result};
+
+/// What kind of input a file is, told by its root element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// `<models>`: an MP XML model.
+    Mom,
+    /// `<bulkCmConfigDataFile>`: a 3GPP Bulk CM configuration file.
+    BulkCm,
+}
+
+/// Tell the kind of `path` from its root element.
+pub fn detect_kind(path: &std::path::Path) -> Result<InputKind> {
+    let root = xml::root_name(path)?;
+    match root.as_str() {
+        "models" => Ok(InputKind::Mom),
+        "bulkCmConfigDataFile" => Ok(InputKind::BulkCm),
+        other => Err(Error::Root {
+            loc: Location { file: path.display().to_string(), line: 1, column: 1, ..Location::default() },
+            found: other.to_string(),
+            expected: "<models> (MP XML model) or <bulkCmConfigDataFile> (3GPP Bulk CM export)".into(),
+        }),
+    }
+}
