@@ -127,29 +127,39 @@ pub fn line_columns(path: &Path, offsets: &[u64]) -> Vec<(u64, u64)> {
     let Ok(file) = File::open(path) else { return out };
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut chunk = vec![0u8; 1 << 20];
+    // `line` and `column` are the position of the byte at `pos` plus the part already scanned.
     let (mut pos, mut line, mut column) = (0u64, 1u64, 1u64);
     let mut next = 0usize;
-    'outer: loop {
+    let chars = |bytes: &[u8]| bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
+    while next < order.len() {
         let n = match reader.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        for &byte in &chunk[..n] {
-            while next < order.len() && offsets[order[next]] <= pos {
-                out[order[next]] = (line, column);
-                next += 1;
+        let mut start = 0usize;
+        while next < order.len() && offsets[order[next]] < pos + n as u64 {
+            let at = (offsets[order[next]] - pos) as usize;
+            let part = &chunk[start..at];
+            match part.iter().rposition(|&b| b == b'\n') {
+                Some(last) => {
+                    line += part.iter().filter(|&&b| b == b'\n').count() as u64;
+                    column = 1 + chars(&part[last + 1..]);
+                }
+                None => column += chars(part),
             }
-            if next == order.len() {
-                break 'outer;
-            }
-            if byte == b'\n' {
-                line += 1;
-                column = 1;
-            } else if byte & 0xC0 != 0x80 {
-                column += 1;
-            }
-            pos += 1;
+            out[order[next]] = (line, column);
+            start = at;
+            next += 1;
         }
+        let part = &chunk[start..n];
+        match part.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                line += part.iter().filter(|&&b| b == b'\n').count() as u64;
+                column = 1 + chars(&part[last + 1..]);
+            }
+            None => column += chars(part),
+        }
+        pos += n as u64;
     }
     while next < order.len() {
         out[order[next]] = (line, column);

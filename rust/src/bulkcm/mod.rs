@@ -253,7 +253,9 @@ impl BulkCmReader {
                 Some(t) => {
                     class = t.strip_prefix("vsData").unwrap_or(t).to_string();
                     if !t.starts_with("vsData") {
-                        cx.warn(format!("vsDataType {t:?} does not start with \"vsData\"; used as the class name as is"));
+                        cx.warn(format!(
+                            "vsDataType {t:?} does not start with \"vsData\"; used as the class name as is"
+                        ));
                     }
                 }
                 None => {
@@ -465,7 +467,8 @@ impl BulkCmReader {
         let values = p.finish()?;
 
         // vs_types
-        let (mut t_type, mut t_class, mut t_format) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let (mut t_type, mut t_class, mut t_format) =
+            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
         let mut t_count = Int64Builder::new();
         for (vt, (c, f, n)) in &vs_types {
             t_type.append_value(vt);

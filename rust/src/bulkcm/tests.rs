@@ -124,7 +124,10 @@ fn inferred_kinds() {
     assert!(seq.value(at("spi")));
     assert_eq!(kind[at("administrativeState")].as_deref(), Some("string"));
     let t = table(&r.tables, "vs_types").unwrap();
-    assert_eq!(strings(t, "class"), vec![Some("ENodeBFunction".into()), Some("EUtranCellFDD".into()), Some("UtranCell".into())]);
+    assert_eq!(
+        strings(t, "class"),
+        vec![Some("ENodeBFunction".into()), Some("EUtranCellFDD".into()), Some("UtranCell".into())]
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::error::{Error, Location, Result};
 use crate::tables::{parse_decimal, BatchParts, Bound, Table, TypeSpec};
 use crate::xml::{drive, Cx, Handler, Progress, Warning};
 
-use resolve::Definitions;
+use resolve::{Definitions, TypeRows};
 
 /// Everything read from one MP XML file.
 pub struct MomResult {
@@ -39,10 +39,9 @@ pub fn read_mom(path: &Path, progress: Option<&Progress>) -> Result<MomResult> {
     let mut warnings = drive(path, &mut reader, progress)?;
     let skipped = std::mem::take(&mut reader.skipped);
     let dtd_version = reader.dtd_version.clone();
-    let (tables, late) = reader.finish().map_err(|message| Error::Value {
-        loc: Location { file: file.clone(), ..Location::default() },
-        message,
-    })?;
+    let (tables, late) = reader
+        .finish()
+        .map_err(|message| Error::Value { loc: Location { file: file.clone(), ..Location::default() }, message })?;
     warnings.extend(crate::xml::locate_warnings(path, &file, late));
     warnings.sort_by_key(|w| w.location.offset);
     Ok(MomResult { tables, warnings, skipped, dtd_version })
@@ -148,6 +147,8 @@ struct OwnerInfo {
     filter: Option<String>,
     visibility: Option<String>,
     counter_type: Option<String>,
+    /// The description went straight into the attribute's description column.
+    description_written: bool,
     mandatory: bool,
     read_only: bool,
     restricted: bool,
@@ -248,7 +249,7 @@ struct AttributeRows {
     disturbances: StringBuilder,
     dependencies: StringBuilder,
     precondition: StringBuilder,
-    types: Vec<PendingType>,
+    types: TypeRows,
 }
 
 #[derive(Default)]
@@ -261,7 +262,7 @@ struct MemberRows {
     lifecycle: StringBuilder,
     lifecycle_text: StringBuilder,
     description: StringBuilder,
-    types: Vec<PendingType>,
+    types: TypeRows,
 }
 
 #[derive(Default)]
@@ -299,7 +300,7 @@ struct DerivedRows {
     name: StringBuilder,
     description: StringBuilder,
     lifecycle: StringBuilder,
-    types: Vec<PendingType>,
+    types: TypeRows,
 }
 
 #[derive(Default)]
@@ -546,7 +547,7 @@ impl MomReader {
 
     fn check_number(cx: &mut Cx, what: &str, text: &str) {
         if parse_decimal(text).is_none() {
-            cx.warn(format!("{what} {text:?} is not a number"));
+            cx.warn(format!("{what} {text:?} is not a plain number; kept as text"));
         }
     }
 
@@ -870,6 +871,13 @@ impl MomReader {
     fn end_text(&mut self, cx: &mut Cx, leaf: Leaf, text: &str) {
         match leaf {
             Leaf::DtdVersion => self.dtd_version = Some(text.trim().to_string()),
+            Leaf::Description if self.stack.last() == Some(&Frame::Attribute) => {
+                // the largest texts of a model: straight into the column, no copy kept
+                if !self.info.description_written {
+                    self.attributes.description.append_value(text);
+                    self.info.description_written = true;
+                }
+            }
             Leaf::Description => self.owner_info().description = opt(text),
             Leaf::TakesEffect => self.owner_info().takes_effect = opt(text),
             Leaf::Disturbances => self.owner_info().disturbances = opt(text),
@@ -910,10 +918,8 @@ impl MomReader {
             }
             Leaf::Default => self.spec.default = opt(text),
             Leaf::Unit => self.spec.unit = opt(text),
-            Leaf::MultiplicationFactor => {
-                Self::check_number(cx, "multiplicationFactor", text);
-                self.spec.multiplication_factor = Some(text.trim().to_string());
-            }
+            // Kept as text: real models write expressions here ("1/1000", "10^(-6)").
+            Leaf::MultiplicationFactor => self.spec.multiplication_factor = Some(text.trim().to_string()),
             Leaf::Resolution => {
                 Self::check_number(cx, "resolution", text);
                 self.spec.resolution = Some(text.trim().to_string());
@@ -998,7 +1004,7 @@ impl MomReader {
                 m.lifecycle_text.append_option(info.lifecycle_text.as_deref());
                 m.description.append_option(info.description.as_deref());
                 let pending = self.pending();
-                self.members.types.push(pending);
+                self.members.types.push(&self.defs, pending);
                 self.struct_members += 1;
             }
             Frame::Ddt => {
@@ -1011,7 +1017,7 @@ impl MomReader {
                 d.lifecycle.append_option(info.lifecycle);
                 let pending = self.pending();
                 self.defs.add_derived(self.mim.as_deref().unwrap_or(""), &self.owner_name, &pending.spec);
-                self.derived.types.push(pending);
+                self.derived.types.push(&self.defs, pending);
             }
             Frame::EnumMember => {
                 let info = std::mem::take(&mut self.info);
@@ -1101,9 +1107,8 @@ impl MomReader {
         let class = self.class.as_deref().unwrap_or("");
         let name = &self.owner_name;
         // CPP models have no <key/>: their naming attribute is `<Class>Id`.
-        let implied_key = name.len() == class.len() + 2
-            && name.ends_with("Id")
-            && name[..class.len()].eq_ignore_ascii_case(class);
+        let implied_key =
+            name.len() == class.len() + 2 && name.ends_with("Id") && name[..class.len()].eq_ignore_ascii_case(class);
         let a = &mut self.attributes;
         a.mim.append_option(self.mim.as_deref());
         a.class.append_value(class);
@@ -1122,13 +1127,15 @@ impl MomReader {
         a.lifecycle_text.append_option(info.lifecycle_text.as_deref());
         a.filter.append_option(info.filter.as_deref());
         a.visibility.append_option(info.visibility.as_deref());
-        a.description.append_option(info.description.as_deref());
+        if !info.description_written {
+            a.description.append_null();
+        }
         a.takes_effect.append_option(info.takes_effect.as_deref());
         a.disturbances.append_option(info.disturbances.as_deref());
         a.dependencies.append_option(info.dependencies.as_deref());
         a.precondition.append_option(info.precondition.as_deref());
         let pending = self.pending();
-        self.attributes.types.push(pending);
+        self.attributes.types.push(&self.defs, pending);
         self.class_attribute_count += 1;
     }
 
@@ -1245,7 +1252,7 @@ impl MomReader {
         // attributes
         let a = attributes;
         let n = a.attribute.len();
-        let types = defs.resolve_all(&a.types, &mut late);
+        let types = a.types.finish(&defs, &mut late);
         let mut p = BatchParts::default();
         p.utf8("mim", a.mim, true).utf8("class", a.class, false).utf8("attribute", a.attribute, false).types(types);
         p.boolean("mandatory", a.mandatory, false)
@@ -1306,7 +1313,7 @@ impl MomReader {
 
         let m = members;
         let n = m.member.len();
-        let types = defs.resolve_all(&m.types, &mut late);
+        let types = m.types.finish(&defs, &mut late);
         let mut p = BatchParts::default();
         p.utf8("mim", m.mim, true).utf8("struct", m.owner, false).utf8("member", m.member, false).types(types);
         p.boolean("key", m.key, false)
@@ -1319,7 +1326,7 @@ impl MomReader {
 
         let d = derived;
         let n = d.name.len();
-        let types = defs.resolve_all(&d.types, &mut late);
+        let types = d.types.finish(&defs, &mut late);
         let mut p = BatchParts::default();
         p.utf8("mim", d.mim, false).utf8("name", d.name, false).types(types);
         p.utf8("description", d.description, true).utf8("lifecycle", d.lifecycle, true).push(source_field(), source(n));

@@ -35,10 +35,11 @@ struct Unresolved {
 
 impl Unresolved {
     fn add(&mut self, what: &str, mim: &str, name: &str, p: &PendingType) {
-        let entry = self
-            .seen
-            .entry((what.to_string(), mim.to_string(), name.to_string()))
-            .or_insert((p.offset, p.element.clone(), 0));
+        let entry = self.seen.entry((what.to_string(), mim.to_string(), name.to_string())).or_insert((
+            p.offset,
+            p.element.clone(),
+            0,
+        ));
         entry.2 += 1;
     }
 
@@ -90,9 +91,19 @@ impl Definitions {
         }
     }
 
-    fn resolve(&self, p: &PendingType, spec: &TypeSpec, here: &str, depth: usize, bad: &mut Unresolved) -> TypeSpec {
+    /// Resolve `spec` written in MIM `here`. With `bad`, missing targets are reported there
+    /// and the type is kept unresolved; without it, a missing target (which may still be
+    /// defined further on) gives `None`.
+    fn resolve(
+        &self,
+        p: &PendingType,
+        spec: &TypeSpec,
+        here: &str,
+        depth: usize,
+        mut bad: Option<&mut Unresolved>,
+    ) -> Option<TypeSpec> {
         let mut s = spec.clone();
-        let Some(name) = s.ref_name.clone() else { return s };
+        let Some(name) = s.ref_name.clone() else { return Some(s) };
         let base = s.base.clone().unwrap_or_default();
         match base.as_str() {
             "derivedDataTypeRef" => {
@@ -107,7 +118,7 @@ impl Definitions {
                 s.ref_mim = Some(mim.clone());
                 match self.derived.get(&(mim.clone(), name.clone())) {
                     Some(target) if depth < MAX_CHAIN => {
-                        let mut r = self.resolve(p, target, &mim, depth + 1, bad);
+                        let mut r = self.resolve(p, target, &mim, depth + 1, bad)?;
                         r.derived_type = Some(name);
                         r.derived_type_mim = Some(mim);
                         if s.default.is_some() {
@@ -121,46 +132,94 @@ impl Definitions {
                             r.seq_ordered = s.seq_ordered;
                             r.seq_default = s.seq_default;
                         }
-                        return r;
+                        return Some(r);
                     }
-                    Some(_) => bad.add("derivedDataTypeRef (chain too long, a cycle?)", &mim, &name, p),
-                    None => bad.add("derivedDataTypeRef", &mim, &name, p),
+                    Some(_) => bad?.add("derivedDataTypeRef (chain too long, a cycle?)", &mim, &name, p),
+                    None => bad?.add("derivedDataTypeRef", &mim, &name, p),
                 }
             }
             "enumRef" | "structRef" => {
                 let (kind, set) = if base == "enumRef" { (ENUM, &self.enums) } else { (STRUCT, &self.structs) };
                 let defined_here = set.contains(&(here.to_string(), name.clone()));
+                if s.ref_mim.is_none() && !defined_here && bad.is_none() {
+                    // which MIM it means is only known once every MIM is read
+                    return None;
+                }
                 let mim = self.target_mim(kind, s.ref_mim.as_deref(), here, &name, s.ref_mim.is_none() && defined_here);
                 if !set.contains(&(mim.clone(), name.clone())) {
-                    bad.add(&base, &mim, &name, p);
+                    bad.as_mut()?.add(&base, &mim, &name, p);
                 }
                 s.ref_mim = Some(mim);
             }
             "moRef" => {
-                let known = name == "ManagedObject"
-                    || match s.ref_mim.as_deref() {
-                        Some(m) => self.classes.contains(&(m.to_string(), name.clone())),
-                        None => self.class_names.contains(&name),
-                    };
-                if !known {
-                    bad.add("moRef target class", s.ref_mim.as_deref().unwrap_or(here), &name, p);
+                if let Some(bad) = bad.as_mut() {
+                    let known = name == "ManagedObject"
+                        || match s.ref_mim.as_deref() {
+                            Some(m) => self.classes.contains(&(m.to_string(), name.clone())),
+                            None => self.class_names.contains(&name),
+                        };
+                    if !known {
+                        bad.add("moRef target class", s.ref_mim.as_deref().unwrap_or(here), &name, p);
+                    }
                 }
             }
             _ => {}
         }
-        s
+        Some(s)
+    }
+}
+
+/// A moRef whose target class was not defined when it was read; checked at the end.
+#[derive(Debug)]
+pub(crate) struct PendingMoRef {
+    pending: PendingType,
+}
+
+/// The type columns of one table, filled as rows are read: a row is resolved at once when
+/// everything it refers to is already defined (the common case: MIMs define their types
+/// before their classes), and kept whole until the end otherwise. Once one row waits, the
+/// rows after it wait too, so that rows stay in file order.
+#[derive(Default)]
+pub(crate) struct TypeRows {
+    cols: TypeColumns,
+    deferred: Vec<PendingType>,
+    morefs: Vec<PendingMoRef>,
+}
+
+impl TypeRows {
+    pub fn push(&mut self, defs: &Definitions, p: PendingType) {
+        if self.deferred.is_empty() && p.spec.ref_name.is_none() {
+            self.cols.append(&p.spec);
+            return;
+        }
+        if self.deferred.is_empty() {
+            if let Some(r) = defs.resolve(&p, &p.spec, &p.mim, 0, None) {
+                if r.base.as_deref() == Some("moRef") {
+                    let name = r.ref_name.clone().unwrap_or_default();
+                    let known = name == "ManagedObject" || defs.class_names.contains(&name);
+                    if !known {
+                        self.morefs.push(PendingMoRef { pending: PendingType { spec: r.clone(), ..p } });
+                    }
+                }
+                self.cols.append(&r);
+                return;
+            }
+        }
+        self.deferred.push(p);
     }
 
-    /// Resolve every pending type into type columns (rows in the same order), adding a
-    /// warning per unresolved reference target.
-    pub fn resolve_all(&self, pending: &[PendingType], warnings: &mut Vec<RawWarning>) -> TypeColumns {
-        let mut cols = TypeColumns::new();
+    /// Resolve what waited, warn once per target that is still missing, and return the columns.
+    pub fn finish(mut self, defs: &Definitions, warnings: &mut Vec<RawWarning>) -> TypeColumns {
         let mut bad = Unresolved::default();
-        for p in pending {
-            let r = self.resolve(p, &p.spec, &p.mim, 0, &mut bad);
-            cols.append(&r);
+        for m in &self.morefs {
+            let p = &m.pending;
+            let _ = defs.resolve(p, &p.spec, &p.mim, 0, Some(&mut bad));
+        }
+        for p in &self.deferred {
+            let r = defs.resolve(p, &p.spec, &p.mim, 0, Some(&mut bad)).unwrap_or_else(|| p.spec.clone());
+            self.cols.append(&r);
         }
         bad.into_warnings(warnings);
-        cols
+        self.cols
     }
 }

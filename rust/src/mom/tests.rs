@@ -223,7 +223,7 @@ fn bad_numbers_warn_and_bad_roots_fail() {
         r#"<models><mim name="M" version="1" release="1"><class name="C"><attribute name="a"><dataType><long><range><min>zero</min><max>10</max></range></long></dataType></attribute></class></mim></models>"#,
     );
     let w = &r.warnings[0];
-    assert!(w.message.contains("\"zero\" is not a number"), "{w:?}");
+    assert!(w.message.contains("\"zero\" is not a plain number"), "{w:?}");
     assert!(w.location.element.ends_with("range/min"), "{w:?}");
     let path = temp_file("root.xml", b"<bulkCmConfigDataFile/>");
     assert_eq!(read_mom(&path, None).err().unwrap().kind(), crate::ErrorKind::Root);

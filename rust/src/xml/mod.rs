@@ -120,11 +120,21 @@ impl Cx<'_> {
     }
 
     pub fn location(&self) -> Location {
-        Location { file: self.file.to_string(), offset: self.offset, line: 0, column: 0, element: self.path.text.clone() }
+        Location {
+            file: self.file.to_string(),
+            offset: self.offset,
+            line: 0,
+            column: 0,
+            element: self.path.text.clone(),
+        }
     }
 
     pub fn warn(&mut self, message: impl Into<String>) {
-        self.warnings.push(RawWarning { offset: self.offset, element: self.path.text.clone(), message: message.into() });
+        self.warnings.push(RawWarning {
+            offset: self.offset,
+            element: self.path.text.clone(),
+            message: message.into(),
+        });
     }
 
     pub fn value_error(&self, message: impl Into<String>) -> Error {
@@ -195,7 +205,11 @@ fn push_decoded(encoding: Encoding, bytes: &[u8], out: &mut String) -> std::resu
         Encoding::Utf8 => {
             out.push_str(std::str::from_utf8(bytes).map_err(|err| format!("invalid UTF-8: {err}"))?);
         }
-        Encoding::Latin1 => out.extend(bytes.iter().map(|&b| b as char)),
+        Encoding::Latin1 => match std::str::from_utf8(bytes) {
+            // ASCII text (nearly all of it) is the same in both encodings
+            Ok(text) if bytes.is_ascii() => out.push_str(text),
+            _ => out.extend(bytes.iter().map(|&b| b as char)),
+        },
     }
     Ok(())
 }
@@ -217,7 +231,11 @@ fn resolve_reference(r: &BytesRef, encoding: Encoding, out: &mut String) -> std:
         "amp" => '&',
         "apos" => '\'',
         "quot" => '"',
-        other => return Err(format!("unknown entity &{other}; (only the five XML entities are defined; the DTD is never read)")),
+        other => {
+            return Err(format!(
+                "unknown entity &{other}; (only the five XML entities are defined; the DTD is never read)"
+            ))
+        }
     };
     out.push(replacement);
     Ok(())
@@ -263,7 +281,10 @@ pub fn drive<H: Handler>(path: &Path, handler: &mut H, progress: Option<&Progres
             let event = match reader.read_event_into(&mut buf) {
                 Ok(event) => event,
                 Err(err) => {
-                    return Err(Error::Syntax { loc: location(reader.error_position(), &path_stack), message: err.to_string() })
+                    return Err(Error::Syntax {
+                        loc: location(reader.error_position(), &path_stack),
+                        message: err.to_string(),
+                    })
                 }
             };
             match event {
@@ -290,7 +311,10 @@ pub fn drive<H: Handler>(path: &Path, handler: &mut H, progress: Option<&Progres
                     seen_root = true;
                     let name = e.name();
                     let name_bytes = name.as_ref();
-                    path_stack.push(&String::from_utf8_lossy(name_bytes));
+                    match std::str::from_utf8(name_bytes) {
+                        Ok(n) => path_stack.push(n),
+                        Err(_) => path_stack.push(&decode(Encoding::Latin1, name_bytes).unwrap_or_default()),
+                    }
                     let mut cx = Cx {
                         offset,
                         depth,
@@ -415,7 +439,11 @@ pub fn root_name(path: &Path) -> Result<String> {
                 Ok(_) => {}
                 Err(err) => {
                     return Err(Error::Syntax {
-                        loc: Location { file: file_name.clone(), offset: reader.error_position(), ..Location::default() },
+                        loc: Location {
+                            file: file_name.clone(),
+                            offset: reader.error_position(),
+                            ..Location::default()
+                        },
                         message: err.to_string(),
                     })
                 }

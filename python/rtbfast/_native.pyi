@@ -1,0 +1,38 @@
+"""Contract of the private extension module, written by hand (checked by mypy.stubtest)."""
+
+from typing import Any, Literal, TypedDict
+
+__version__: str
+
+class ArrowTable:
+    """One table, readable by any Arrow library through the C stream interface."""
+
+    @property
+    def num_rows(self) -> int: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+class Progress:
+    """Bytes read so far by a running read, and a way to stop it."""
+
+    def __init__(self) -> None: ...
+    @property
+    def bytes_read(self) -> int: ...
+    def cancel(self) -> None: ...
+
+# (message, file, line, column, element)
+RawWarning = tuple[str, str, int, int, str]
+
+class MomRead(TypedDict):
+    tables: dict[str, ArrowTable]
+    warnings: list[RawWarning]
+    skipped: dict[str, int]
+    dtd_version: str | None
+
+class BulkCmRead(TypedDict):
+    tables: dict[str, ArrowTable]
+    warnings: list[RawWarning]
+    header: dict[str, str]
+
+def read_mom(path: Any, progress: Progress | None = None) -> MomRead: ...
+def read_bulkcm(path: Any, progress: Progress | None = None) -> BulkCmRead: ...
+def detect_kind(path: Any) -> Literal["mom", "bulkcm"]: ...

@@ -1,0 +1,129 @@
+"""The ``rtbfast`` command: a thin click layer over the public API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rtbfast import _native
+from rtbfast.errors import RtbfastError
+from rtbfast.pipeline import build as run_build
+from rtbfast.pipeline import load_report
+
+WARNINGS_SHOWN = 10
+
+
+def _fail(err: RtbfastError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(_native.__version__, prog_name="rtbfast")
+def main() -> None:
+    """rtbfast: Ericsson RAN models and network exports, read fast and exactly.
+
+    \b
+    Typical use:
+      rtbfast build ERBS_NODE_MODEL_D_full_mp.xml -o out/erbs   # an MP XML model
+      rtbfast build export.xml -o out/export                    # a 3GPP Bulk CM export
+      rtbfast inspect out/erbs                                  # what was read
+
+    Exit codes: 0 done, 1 failure, 2 unreadable input or bad usage.
+    """
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder. Written aside and swapped in only when complete.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: only when stderr is a terminal).",
+)
+def build(input_path: Path, out: Path, progress: bool | None) -> None:
+    """Read INPUT and write its tables as Parquet.
+
+    INPUT is an Ericsson MP XML model (root <models>, mp.dtd, CPP or ECIM flavour) or a 3GPP
+    Bulk CM export (root <bulkCmConfigDataFile>); the kind is told by the root element.
+
+    \b
+    Writes:
+      OUT/catalog/*.parquet   mims, classes, attributes, enums, enum_members, structs,
+                              struct_members, derived_types, containment (for a model), or
+                              the classes and attributes an export implies
+      OUT/network/*.parquet   mos, values, vs_types, observed_attributes (exports only)
+      OUT/report.json         counts, warnings with file:line:column, timings, peak memory
+    """
+    show = sys.stderr.isatty() if progress is None else progress
+    bar_ctx: Any = None
+    last = [0]
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar_ctx
+        if bar_ctx is None:
+            bar_ctx = click.progressbar(length=total, label=f"reading {input_path.name}", file=sys.stderr)
+            bar_ctx.__enter__()
+        bar_ctx.update(done - last[0])
+        last[0] = done
+
+    try:
+        result = run_build(input_path, out, on_progress=on_progress if show else None)
+    except RtbfastError as err:
+        _fail(err)
+        return
+    finally:
+        if bar_ctx is not None:
+            bar_ctx.__exit__(None, None, None)
+    report = result.report
+    counts = report["counts"]
+    main_counts = ", ".join(f"{n} {k.split('/')[1]}" for k, n in counts.items() if n and not k.endswith("mims"))
+    click.echo(f"{input_path}: {report['input']['kind']} read in {report['timings_s']['read']:.2f}s")
+    click.echo(f"  {main_counts}")
+    if report["warning_count"]:
+        click.echo(f"  {report['warning_count']} warning(s); the first:", err=True)
+        for w in report["warnings"][:WARNINGS_SHOWN]:
+            click.echo(f"    {w['file']}:{w['line']}:{w['column']}: {w['message']} (in {w['element']})", err=True)
+    click.echo(f"wrote {result.out}")
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
+def inspect(out: Path) -> None:
+    """Summarise an OUT folder written by `rtbfast build`."""
+    try:
+        report = load_report(out)
+    except RtbfastError as err:
+        _fail(err)
+        return
+    source = report["input"]
+    click.echo(f"input     {source['path']} ({source['kind']}, {source['bytes']:,} bytes)")
+    if report.get("dtd_version"):
+        click.echo(f"mp.dtd    revision {report['dtd_version']}")
+    for key, value in sorted(report.get("header", {}).items()):
+        click.echo(f"header    {key} = {value}")
+    click.echo("tables")
+    for name, n in report["counts"].items():
+        click.echo(f"  {name:<34} {n:>10,}")
+    if report.get("skipped"):
+        skipped = ", ".join(f"{n} {k}" for k, n in report["skipped"].items())
+        click.echo(f"read past {skipped}")
+    t = report["timings_s"]
+    click.echo(
+        f"timings   read {t['read']:.3f}s, write {t['write']:.3f}s, total {t['total']:.3f}s"
+        f" ({report.get('read_mb_per_s')} MB/s); peak memory {report['peak_rss_bytes'] / 2**20:.0f} MiB"
+    )
+    click.echo(f"warnings  {report['warning_count']}")
+    for w in report["warnings"][:WARNINGS_SHOWN]:
+        click.echo(f"  {w['file']}:{w['line']}:{w['column']}: {w['message']} (in {w['element']})")
+    if report["warning_count"] > WARNINGS_SHOWN:
+        click.echo(f"  … {report['warning_count'] - WARNINGS_SHOWN} more in {Path(out) / 'report.json'}")

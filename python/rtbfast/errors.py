@@ -1,0 +1,51 @@
+"""The exceptions rtbfast raises. The native module raises these same classes.
+
+Every error carries the file, the 1-based line and column (0 when unknown) and the element
+path where it happened, so a message can point a user at the exact place.
+"""
+
+from __future__ import annotations
+
+
+class RtbfastError(Exception):
+    """Base class of every error rtbfast reports on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, file: str = "", line: int = 0, column: int = 0, element: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.element = element
+
+
+class InputError(RtbfastError):
+    """An input file could not be read as what it should be. The CLI exits with 2."""
+
+    exit_code = 2
+
+
+class InputIOError(InputError):
+    """The file could not be opened or read (or the read was interrupted)."""
+
+
+class XmlSyntaxError(InputError, ValueError):
+    """Malformed or truncated XML."""
+
+
+class EncodingError(InputError, ValueError):
+    """An encoding other than UTF-8, US-ASCII or ISO-8859-1, or bytes invalid in it."""
+
+
+class WrongRootError(InputError, ValueError):
+    """The root element is not one rtbfast reads (``models`` or ``bulkCmConfigDataFile``)."""
+
+
+class InvalidValueError(InputError, ValueError):
+    """A value that cannot be what its place requires."""
+
+
+class OutputError(RtbfastError):
+    """The output could not be written."""

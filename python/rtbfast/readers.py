@@ -1,0 +1,161 @@
+"""Reading inputs: MP XML models and Bulk CM exports into typed views over Arrow tables.
+
+The parsing itself happens in the native module with the GIL released; this module picks the
+reader from the root element, reports progress from the calling thread, and wraps the results.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import pyarrow as pa
+
+from rtbfast import _native
+from rtbfast.errors import InputIOError, WrongRootError
+from rtbfast.inferred import catalog_from_export
+
+InputKind = Literal["mom", "bulkcm"]
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``callback(bytes_read, total_bytes)`` from the calling thread while a file is read."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReadWarning:
+    """Something worth knowing about an input that did not stop the read."""
+
+    message: str
+    file: str
+    line: int
+    column: int
+    element: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.message}" + (f" (in {self.element})" if self.element else "")
+
+
+@dataclass
+class Model:
+    """A catalog read from one file: MP XML (``source == "mom"``) or inferred from an export."""
+
+    path: Path
+    source: Literal["mom", "export"]
+    tables: dict[str, pa.Table]
+    warnings: list[ReadWarning] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    dtd_version: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {name: table.num_rows for name, table in self.tables.items()}
+
+
+@dataclass
+class Network:
+    """The managed objects and values of a Bulk CM export, and the model it implies."""
+
+    path: Path
+    tables: dict[str, pa.Table]
+    header: dict[str, str]
+    warnings: list[ReadWarning] = field(default_factory=list)
+
+    @property
+    def model(self) -> Model:
+        """The export-inferred catalog: classes present, observed attributes and their kinds."""
+        return Model(self.path, "export", catalog_from_export(self.tables), list(self.warnings))
+
+    def counts(self) -> dict[str, int]:
+        return {name: table.num_rows for name, table in self.tables.items()}
+
+
+def _checked_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise InputIOError(f"{p}: no such file", str(p))
+    if p.is_dir():
+        raise InputIOError(f"{p}: is a directory, expected an XML file", str(p))
+    return p
+
+
+def _with_progress(
+    call: Callable[[_native.Progress], T], total: int, on_progress: ProgressCallback | None
+) -> T:
+    """Run a native read; while it runs, report its progress from this thread.
+
+    Ctrl-C stops the native read at its next check instead of waiting for the whole file.
+    """
+    progress = _native.Progress()
+    if on_progress is None:
+        return call(progress)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtbfast-read") as pool:
+        future = pool.submit(call, progress)
+        try:
+            while True:
+                try:
+                    result = future.result(timeout=0.1)
+                except TimeoutError:
+                    on_progress(progress.bytes_read, total)
+                    continue
+                on_progress(total, total)
+                return result
+        except KeyboardInterrupt:
+            progress.cancel()
+            future.exception()
+            raise
+
+
+def detect_kind(path: str | os.PathLike[str]) -> InputKind:
+    """``"mom"`` for an MP XML model, ``"bulkcm"`` for a Bulk CM export, from the root element."""
+    return _native.detect_kind(_checked_path(path))
+
+
+def _warnings(raw: list[tuple[str, str, int, int, str]]) -> list[ReadWarning]:
+    return [ReadWarning(*w) for w in raw]
+
+
+def _tables(raw: dict[str, _native.ArrowTable]) -> dict[str, pa.Table]:
+    return {name: pa.table(t) for name, t in raw.items()}
+
+
+def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Model:
+    """Read a model: an MP XML file, or the model a Bulk CM export implies.
+
+    The input kind is told by the root element. Raises a subclass of
+    :class:`rtbfast.errors.InputError` naming file, line, column and element on bad input.
+    """
+    p = _checked_path(path)
+    kind = detect_kind(p)
+    if kind == "bulkcm":
+        return read_network(p, on_progress).model
+    raw = _with_progress(lambda prog: _native.read_mom(p, prog), p.stat().st_size, on_progress)
+    return Model(p, "mom", _tables(raw["tables"]), _warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"])
+
+
+def read_network(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Network:
+    """Read a Bulk CM export into the ``mos`` and ``values`` tables (plus what it implies of the model)."""
+    p = _checked_path(path)
+    kind = detect_kind(p)
+    if kind != "bulkcm":
+        raise WrongRootError(
+            f"{p}: this is an MP XML model (root <models>), not a Bulk CM export; use read_model",
+            str(p),
+            1,
+            1,
+            "models",
+        )
+    raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog), p.stat().st_size, on_progress)
+    return Network(p, _tables(raw["tables"]), raw["header"], _warnings(raw["warnings"]))
+
+
+def read(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Model | Network:
+    """Read whatever `path` is: a :class:`Model` for MP XML, a :class:`Network` for an export."""
+    p = _checked_path(path)
+    if detect_kind(p) == "bulkcm":
+        return read_network(p, on_progress)
+    return read_model(p, on_progress)

@@ -1,0 +1,165 @@
+//! The only code that knows Python: the `rtbfast._native` module. Reads run with the GIL
+//! released on owned inputs; results cross as Arrow through the C stream interface; errors
+//! become the exception classes declared in `rtbfast.errors`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StructArray};
+use arrow_schema::Field;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList};
+use pyo3_arrow::ffi::{to_stream_pycapsule, ArrayIterator};
+
+use crate::error::Error;
+use crate::tables::Table;
+use crate::xml::{Progress, Warning};
+
+/// One table, exported to any Arrow library through `__arrow_c_stream__`.
+#[pyclass(module = "rtbfast._native", name = "ArrowTable", frozen)]
+struct ArrowTable {
+    batch: RecordBatch,
+}
+
+#[pymethods]
+impl ArrowTable {
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyCapsule>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let schema = self.batch.schema();
+        let array: ArrayRef = Arc::new(StructArray::from(self.batch.clone()));
+        let field = Field::new_struct("", schema.fields().clone(), false).with_metadata(schema.metadata().clone());
+        let reader = Box::new(ArrayIterator::new(std::iter::once(Ok(array)), field.into()));
+        Ok(to_stream_pycapsule(py, reader, requested_schema)?)
+    }
+
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+}
+
+/// Bytes read so far by a running read, and a way to stop it.
+#[pyclass(module = "rtbfast._native", name = "Progress", frozen)]
+struct PyProgress {
+    inner: Arc<Progress>,
+}
+
+#[pymethods]
+impl PyProgress {
+    #[new]
+    fn new() -> Self {
+        PyProgress { inner: Arc::new(Progress::default()) }
+    }
+
+    #[getter]
+    fn bytes_read(&self) -> u64 {
+        self.inner.bytes.load(Ordering::Relaxed)
+    }
+
+    fn cancel(&self) {
+        self.inner.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+    let class_name = match err.kind() {
+        crate::ErrorKind::Io => "InputIOError",
+        crate::ErrorKind::Syntax => "XmlSyntaxError",
+        crate::ErrorKind::Encoding => "EncodingError",
+        crate::ErrorKind::Root => "WrongRootError",
+        crate::ErrorKind::Value => "InvalidValueError",
+    };
+    let loc = err.location().clone();
+    let make = || -> PyResult<PyErr> {
+        let module = py.import("rtbfast.errors")?;
+        let class = module.getattr(class_name)?;
+        let value = class.call1((err.to_string(), loc.file, loc.line, loc.column, loc.element))?;
+        Ok(PyErr::from_value(value))
+    };
+    make().unwrap_or_else(|e| PyRuntimeError::new_err(format!("{err} (and rtbfast.errors failed: {e})")))
+}
+
+fn warnings_list<'py>(py: Python<'py>, warnings: &[Warning]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for w in warnings {
+        let l = &w.location;
+        list.append((w.message.as_str(), l.file.as_str(), l.line, l.column, l.element.as_str()))?;
+    }
+    Ok(list)
+}
+
+fn tables_dict<'py>(py: Python<'py>, tables: Vec<Table>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for t in tables {
+        dict.set_item(t.name, Bound::new(py, ArrowTable { batch: t.batch })?)?;
+    }
+    Ok(dict)
+}
+
+fn progress_of(progress: Option<&Bound<'_, PyProgress>>) -> Option<Arc<Progress>> {
+    progress.map(|p| p.get().inner.clone())
+}
+
+/// Read an MP XML model. Returns a dict with `tables`, `warnings`, `skipped`, `dtd_version`.
+#[pyfunction]
+#[pyo3(signature = (path, progress=None))]
+fn read_mom<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    progress: Option<&Bound<'py, PyProgress>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let progress = progress_of(progress);
+    let result = py.detach(|| crate::mom::read_mom(&path, progress.as_deref()));
+    let r = result.map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    out.set_item("tables", tables_dict(py, r.tables)?)?;
+    out.set_item("warnings", warnings_list(py, &r.warnings)?)?;
+    out.set_item("skipped", r.skipped)?;
+    out.set_item("dtd_version", r.dtd_version)?;
+    Ok(out)
+}
+
+/// Read a Bulk CM file. Returns a dict with `tables`, `warnings`, `header`.
+#[pyfunction]
+#[pyo3(signature = (path, progress=None))]
+fn read_bulkcm<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    progress: Option<&Bound<'py, PyProgress>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let progress = progress_of(progress);
+    let result = py.detach(|| crate::bulkcm::read_bulkcm(&path, progress.as_deref()));
+    let r = result.map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    out.set_item("tables", tables_dict(py, r.tables)?)?;
+    out.set_item("warnings", warnings_list(py, &r.warnings)?)?;
+    out.set_item("header", r.header)?;
+    Ok(out)
+}
+
+/// `"mom"` or `"bulkcm"`, from the root element.
+#[pyfunction]
+fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
+    let kind = py.detach(|| crate::detect_kind(&path)).map_err(|e| to_py_err(py, e))?;
+    Ok(match kind {
+        crate::InputKind::Mom => "mom",
+        crate::InputKind::BulkCm => "bulkcm",
+    })
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<ArrowTable>()?;
+    m.add_class::<PyProgress>()?;
+    m.add_function(wrap_pyfunction!(read_mom, m)?)?;
+    m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
+    m.add_function(wrap_pyfunction!(detect_kind, m)?)?;
+    Ok(())
+}
