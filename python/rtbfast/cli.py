@@ -127,3 +127,7 @@ def inspect(out: Path) -> None:
         click.echo(f"  {w['file']}:{w['line']}:{w['column']}: {w['message']} (in {w['element']})")
     if report["warning_count"] > WARNINGS_SHOWN:
         click.echo(f"  … {report['warning_count'] - WARNINGS_SHOWN} more in {Path(out) / 'report.json'}")
+
+
+if __name__ == "__main__":
+    main()

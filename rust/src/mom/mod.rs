@@ -522,7 +522,7 @@ impl MomReader {
             if self.spec.ranges.is_empty() {
                 self.spec.ranges = std::mem::take(&mut self.alt_ranges);
             } else if !same_bounds(&self.spec.ranges, &self.alt_ranges) {
-                cx.warn("range and ranges/subrange disagree; using range");
+                cx.warn_at(self.owner_offset, &self.owner_element, "range and ranges/subrange disagree; using range");
             }
             self.alt_ranges.clear();
         }
@@ -530,7 +530,11 @@ impl MomReader {
             if self.spec.lengths.is_empty() {
                 self.spec.lengths = std::mem::take(&mut self.alt_lengths);
             } else if !same_bounds(&self.spec.lengths, &self.alt_lengths) {
-                cx.warn("lengthRange and stringLength disagree; using lengthRange");
+                cx.warn_at(
+                    self.owner_offset,
+                    &self.owner_element,
+                    "lengthRange and stringLength disagree; using lengthRange",
+                );
             }
             self.alt_lengths.clear();
         }

@@ -137,6 +137,11 @@ impl Cx<'_> {
         });
     }
 
+    /// A warning about an element that started earlier (at `offset`, with path `element`).
+    pub fn warn_at(&mut self, offset: u64, element: &str, message: impl Into<String>) {
+        self.warnings.push(RawWarning { offset, element: element.to_string(), message: message.into() });
+    }
+
     pub fn value_error(&self, message: impl Into<String>) -> Error {
         Error::Value { loc: self.location(), message: message.into() }
     }
@@ -253,6 +258,7 @@ pub fn drive<H: Handler>(path: &Path, handler: &mut H, progress: Option<&Progres
         reader.config_mut().check_end_names = true;
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
         let mut text = String::new();
+        let mut scratch = String::new();
         let mut capture: Option<usize> = None;
         let mut depth = 0usize;
         let mut seen_root = false;
@@ -367,10 +373,12 @@ pub fn drive<H: Handler>(path: &Path, handler: &mut H, progress: Option<&Progres
                     }
                 }
                 Event::GeneralRef(ref r) => {
-                    if capture.is_some() {
-                        resolve_reference(r, encoding, &mut text)
-                            .map_err(|message| Error::Value { loc: location(offset, &path_stack), message })?;
-                    } else if depth == 0 {
+                    // checked even where the text is not wanted: an undefined entity is an error
+                    let target = if capture.is_some() { &mut text } else { &mut scratch };
+                    resolve_reference(r, encoding, target)
+                        .map_err(|message| Error::Value { loc: location(offset, &path_stack), message })?;
+                    scratch.clear();
+                    if depth == 0 {
                         return Err(Error::Syntax {
                             loc: location(offset, &path_stack),
                             message: "entity reference outside the root element".into(),

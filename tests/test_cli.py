@@ -1,0 +1,84 @@
+"""`rtbfast build` and `rtbfast inspect` as a user runs them: a real subprocess each."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from tests.conftest import EXAMPLE_MODEL
+
+
+def rtbfast(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rtbfast.cli", *map(str, args)], capture_output=True, text=True, check=False
+    )
+
+
+def test_build_writes_catalog_and_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = rtbfast("build", EXAMPLE_MODEL, "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["kind"] == "mom"
+    for name, count in report["counts"].items():
+        assert pq.read_table(out / f"{name}.parquet").num_rows == count
+    assert report["counts"]["catalog/attributes"] == 17
+    assert report["peak_rss_bytes"] > 0 and report["timings_s"]["read"] >= 0
+    shown = rtbfast("inspect", out)
+    assert shown.returncode == 0
+    assert "catalog/attributes" in shown.stdout and "17" in shown.stdout
+
+
+def test_build_of_an_export_writes_network(tmp_path: Path) -> None:
+    export = tmp_path / "e.xml"
+    export.write_text(
+        '<bulkCmConfigDataFile xmlns:xn="genericNrm.xsd" xmlns:es="EricssonSpecificAttributes.1.1.xsd">'
+        '<fileHeader fileFormatVersion="32.615 V4.5"/><configData><xn:SubNetwork id="S">'
+        '<xn:VsDataContainer id="1"><xn:attributes><xn:vsDataType>vsDataX</xn:vsDataType>'
+        "<es:vsDataX><es:a>1</es:a></es:vsDataX></xn:attributes></xn:VsDataContainer>"
+        "</xn:SubNetwork></configData></bulkCmConfigDataFile>"
+    )
+    out = tmp_path / "out"
+    run = rtbfast("build", export, "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert pq.read_table(out / "network" / "mos.parquet").column("fdn").to_pylist() == ["SubNetwork=S", "SubNetwork=S,X=1"]
+    assert pq.read_table(out / "catalog" / "attributes.parquet").column("attribute").to_pylist() == ["a"]
+
+
+def test_bad_input_exits_2_and_keeps_the_previous_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert rtbfast("build", EXAMPLE_MODEL, "-o", out).returncode == 0
+    before = (out / "report.json").read_text()
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<models>\n  <mim name='x' version='1' release='1'>\n  <class name=")
+    run = rtbfast("build", bad, "-o", out)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert f"{bad}:3:" in run.stderr and "malformed XML" in run.stderr
+    assert (out / "report.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.xml", "out"], "nothing half-written is left"
+
+
+def test_missing_input_and_non_output_folder(tmp_path: Path) -> None:
+    run = rtbfast("build", tmp_path / "nope.xml", "-o", tmp_path / "o")
+    assert run.returncode == 2 and "no such file" in run.stderr
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    run = rtbfast("build", EXAMPLE_MODEL, "-o", precious)
+    assert run.returncode == 1 and "not an rtbfast output" in run.stderr
+    assert (precious / "keep.txt").read_text() == "mine"
+    run = rtbfast("inspect", precious)
+    assert run.returncode == 1 and "not an rtbfast output" in run.stderr
+
+
+def test_help_teaches() -> None:
+    run = rtbfast("build", "--help")
+    assert run.returncode == 0
+    for word in ("INPUT", "bulkCmConfigDataFile", "report.json", "--progress"):
+        assert word in run.stdout
