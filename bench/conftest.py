@@ -1,0 +1,34 @@
+"""Benchmark inputs. Small by default (CI); `RTBFAST_BENCH_FULL=1` (make bench) uses the 100 MB
+inputs: the real LTE model repeated 27 times under distinct MIM names, and a 100 MB export."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus  # noqa: E402
+import generate  # noqa: E402
+
+FULL = os.environ.get("RTBFAST_BENCH_FULL") == "1"
+
+
+@pytest.fixture(scope="session")
+def model_file() -> Path:
+    if corpus.LTE_MODEL.exists():
+        return corpus.big_lte_model(27 if FULL else 3)
+    corpus.CACHE.mkdir(parents=True, exist_ok=True)
+    path = corpus.CACHE / f"synthetic_model_{100 if FULL else 10}mb.xml"
+    return path if path.exists() else generate.write_model(path, 100 if FULL else 10)
+
+
+@pytest.fixture(scope="session")
+def export_file() -> Path:
+    corpus.CACHE.mkdir(parents=True, exist_ok=True)
+    size = 100 if FULL else 10
+    path = corpus.CACHE / f"synthetic_export_{size}mb.xml"
+    return path if path.exists() else generate.write_export(path, size)
