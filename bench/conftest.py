@@ -4,15 +4,11 @@ inputs: the real LTE model repeated 27 times under distinct MIM names, and a 100
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import corpus  # noqa: E402
-import generate  # noqa: E402
+from bench import corpus, generate
 
 FULL = os.environ.get("RTBFAST_BENCH_FULL") == "1"
 
@@ -20,10 +16,13 @@ FULL = os.environ.get("RTBFAST_BENCH_FULL") == "1"
 @pytest.fixture(scope="session")
 def model_file() -> Path:
     if corpus.LTE_MODEL.exists():
-        return corpus.big_lte_model(27 if FULL else 3)
+        lte: Path = corpus.big_lte_model(27 if FULL else 3)
+        return lte
     corpus.CACHE.mkdir(parents=True, exist_ok=True)
     path = corpus.CACHE / f"synthetic_model_{100 if FULL else 10}mb.xml"
-    return path if path.exists() else generate.write_model(path, 100 if FULL else 10)
+    if not path.exists():
+        generate.write_model(path, 100 if FULL else 10)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -31,4 +30,6 @@ def export_file() -> Path:
     corpus.CACHE.mkdir(parents=True, exist_ok=True)
     size = 100 if FULL else 10
     path = corpus.CACHE / f"synthetic_export_{size}mb.xml"
-    return path if path.exists() else generate.write_export(path, size)
+    if not path.exists():
+        generate.write_export(path, size)
+    return path

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 WORDS = (
-    "cell carrier power threshold handover neighbour frequency measurement report offset timer "
-    "uplink downlink bearer scheduler priority load balancing admission control interference "
-    "the a of to when is this value used for in and with by"
+    "cell carrier power threshold handover neighbour frequency measurement report offset timer uplink downlink "
+    "bearer scheduler priority load balancing admission control interference the a of to when is this value used "
+    "for in and with by"
 ).split()
 
 
@@ -132,7 +132,9 @@ def write_export(path: Path, megabytes: float, seed: int = 1, cells: int = 6, re
                     )
                     for r in range(relations)
                 )
-                freq = container("EUtranFreqRelation", "1", "<es:cellReselectionPriority>5</es:cellReselectionPriority>", rels)
+                freq = container(
+                    "EUtranFreqRelation", "1", "<es:cellReselectionPriority>5</es:cellReselectionPriority>", rels
+                )
                 payload = (
                     f"<es:administrativeState>{rng.choice(['LOCKED', 'UNLOCKED'])}</es:administrativeState>"
                     f"<es:earfcndl>{rng.randint(0, 17999)}</es:earfcndl><es:physicalLayerCellIdGroup>"
@@ -148,7 +150,9 @@ def write_export(path: Path, megabytes: float, seed: int = 1, cells: int = 6, re
                 f'<xn:MeContext id="{node}"><xn:ManagedElement id="{node}">{enb}</xn:ManagedElement></xn:MeContext>\n'
             )
             n += 1
-        f.write("</xn:SubNetwork>\n</configData>\n<fileFooter dateTime=\"2026-11-26T00:00:00Z\"/>\n</bulkCmConfigDataFile>\n")
+        f.write(
+            '</xn:SubNetwork>\n</configData>\n<fileFooter dateTime="2026-11-26T00:00:00Z"/>\n</bulkCmConfigDataFile>\n'
+        )
     return path
 
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import peers
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import rtbfast
+from bench import peers
 
 RATIO_FLOOR_MODEL = 3.0
 RATIO_FLOOR_NETWORK = 2.5
@@ -32,6 +32,15 @@ def best_of(fn: Callable[[], Any], rounds: int = 3) -> float:
         t = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t)
+    return best
+
+
+def measure(benchmark: BenchmarkFixture, fn: Callable[[], Any]) -> float:
+    """Run `fn` under pytest-benchmark and return its best time."""
+    benchmark.pedantic(fn, rounds=3, iterations=1)  # type: ignore[no-untyped-call]
+    stats = benchmark.stats
+    assert stats is not None
+    best: float = stats.stats.min
     return best
 
 
@@ -48,7 +57,9 @@ def peak_memory(kind: str, path: Path) -> dict[str, float]:
     return data
 
 
-def report(benchmark: BenchmarkFixture, name: str, path: Path, ours: float, peer: float, mem: dict[str, float]) -> float:
+def report(
+    benchmark: BenchmarkFixture, name: str, path: Path, ours: float, peer: float, mem: dict[str, float]
+) -> float:
     mb = path.stat().st_size / 1e6
     ratio = peer / ours
     info = {
@@ -66,8 +77,7 @@ def report(benchmark: BenchmarkFixture, name: str, path: Path, ours: float, peer
 
 
 def test_read_model_vs_etree(benchmark: BenchmarkFixture, model_file: Path) -> None:
-    benchmark.pedantic(rtbfast.read_model, args=(model_file,), rounds=3, iterations=1)
-    ours = benchmark.stats.stats.min
+    ours = measure(benchmark, lambda: rtbfast.read_model(model_file))
     peer = best_of(lambda: peers.etree_attribute_rows(model_file), rounds=1)
     mem = peak_memory("model", model_file)
     ratio = report(benchmark, "read_model", model_file, ours, peer, mem)
@@ -76,8 +86,7 @@ def test_read_model_vs_etree(benchmark: BenchmarkFixture, model_file: Path) -> N
 
 
 def test_read_network_vs_etree(benchmark: BenchmarkFixture, export_file: Path) -> None:
-    benchmark.pedantic(rtbfast.read_network, args=(export_file,), rounds=3, iterations=1)
-    ours = benchmark.stats.stats.min
+    ours = measure(benchmark, lambda: rtbfast.read_network(export_file))
     peer = best_of(lambda: peers.etree_value_rows(export_file), rounds=1)
     mem = peak_memory("network", export_file)
     ratio = report(benchmark, "read_network", export_file, ours, peer, mem)

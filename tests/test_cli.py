@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-
 from tests.conftest import EXAMPLE_MODEL
 
 
@@ -46,7 +45,10 @@ def test_build_of_an_export_writes_network(tmp_path: Path) -> None:
     out = tmp_path / "out"
     run = rtbfast("build", export, "-o", out)
     assert run.returncode == 0, run.stderr
-    assert pq.read_table(out / "network" / "mos.parquet").column("fdn").to_pylist() == ["SubNetwork=S", "SubNetwork=S,X=1"]
+    assert pq.read_table(out / "network" / "mos.parquet").column("fdn").to_pylist() == [
+        "SubNetwork=S",
+        "SubNetwork=S,X=1",
+    ]
     assert pq.read_table(out / "catalog" / "attributes.parquet").column("attribute").to_pylist() == ["a"]
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import EXAMPLE_MODEL
 
 import rtbfast
-from tests.conftest import EXAMPLE_MODEL
 
 WriteXml = Callable[[str, str | bytes], Path]
 
@@ -78,9 +78,11 @@ def test_numeric_kinds_and_exact_64_bit_ranges(write_xml: WriteXml) -> None:
       </uint64></dataType></attribute>
       <attribute name="dec"><dataType><decimal64><fractionDigits>3</fractionDigits>
       <range><min>-1.5</min><max>2.125</max></range></decimal64></dataType></attribute>
-      <attribute name="dbl"><dataType><double><range><min>0.5</min><max>1E3</max></range></double></dataType></attribute>"""
-    m = rtbfast.read_model(write_xml("num.xml", wrap(f'<mim name="M" version="1" release="0"><class name="C">{attrs}'
-                                                     "</class></mim>")))
+      <attribute name="dbl"><dataType><double><range><min>0.5</min><max>1E3</max></range></double>
+      </dataType></attribute>"""
+    m = rtbfast.read_model(
+        write_xml("num.xml", wrap(f'<mim name="M" version="1" release="0"><class name="C">{attrs}</class></mim>'))
+    )
     a = by(m, "attributes", "attribute")
     for k in kinds:
         assert a[k]["kind"] == "integer" and a[k]["base_type"] == k
@@ -145,7 +147,13 @@ def test_enums_structs_sequences(write_xml: WriteXml) -> None:
     a = by(m, "attributes", "attribute")
     assert (a["e"]["kind"], a["e"]["type_ref"], a["e"]["default"]) == ("enum", "E", "B")
     ss = a["ss"]
-    assert (ss["kind"], ss["seq_min"], ss["seq_max"], ss["seq_unique"], ss["seq_ordered"]) == ("struct", 1, 3, False, True)
+    assert (ss["kind"], ss["seq_min"], ss["seq_max"], ss["seq_unique"], ss["seq_ordered"]) == (
+        "struct",
+        1,
+        3,
+        False,
+        True,
+    )
     assert a["refs"]["kind"] == "moref" and a["refs"]["seq_unique"] is True and m.warnings == []
 
 
@@ -182,8 +190,10 @@ def test_containment_in_mim_and_intermim(write_xml: WriteXml) -> None:
         <child><hasClass name="D"><mimName>B</mimName></hasClass><cardinality><min>1</min></cardinality></child>
       </containment></relationship></interMim>"""
     m = rtbfast.read_model(write_xml("cont.xml", wrap(body)))
-    got = [(r["parent_mim"], r["parent"], r["child_mim"], r["child"], r["card_min"], r["card_max"])
-           for r in rows(m, "containment")]
+    got = [
+        (r["parent_mim"], r["parent"], r["child_mim"], r["child"], r["card_min"], r["card_max"])
+        for r in rows(m, "containment")
+    ]
     assert got == [("A", "P", "A", "C", 0, 16), ("A", "C", "B", "D", 1, None)]
 
 

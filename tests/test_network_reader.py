@@ -30,8 +30,10 @@ def container(vs_type: str, rid: str, payload: str, children: str = "", modifier
 
 
 def export(body: str) -> str:
-    return f'{HEAD}<xn:SubNetwork id="S"><xn:MeContext id="n1"><xn:ManagedElement id="n1">{body}' \
-           f"</xn:ManagedElement></xn:MeContext></xn:SubNetwork>{TAIL}"
+    return (
+        f'{HEAD}<xn:SubNetwork id="S"><xn:MeContext id="n1"><xn:ManagedElement id="n1">{body}'
+        f"</xn:ManagedElement></xn:MeContext></xn:SubNetwork>{TAIL}"
+    )
 
 
 def test_nesting_gives_fdns_and_parents(write_xml: WriteXml) -> None:
@@ -39,9 +41,16 @@ def test_nesting_gives_fdns_and_parents(write_xml: WriteXml) -> None:
     body = container("ENodeBFunction", "1", "", cell)
     net = rtbfast.read_network(write_xml("n.xml", export(body)))
     mos = net.tables["mos"].to_pylist()
-    assert [m["fdn"] for m in mos][-1] == "SubNetwork=S,MeContext=n1,ManagedElement=n1,ENodeBFunction=1,EUtranCellFDD=c1"
+    assert [m["fdn"] for m in mos][
+        -1
+    ] == "SubNetwork=S,MeContext=n1,ManagedElement=n1,ENodeBFunction=1,EUtranCellFDD=c1"
     assert mos[-1]["parent_fdn"] == mos[-2]["fdn"]
-    assert (mos[-1]["class"], mos[-1]["id"], mos[-1]["modifier"], mos[-1]["depth"]) == ("EUtranCellFDD", "c1", "create", 4)
+    assert (mos[-1]["class"], mos[-1]["id"], mos[-1]["modifier"], mos[-1]["depth"]) == (
+        "EUtranCellFDD",
+        "c1",
+        "create",
+        4,
+    )
     assert mos[-1]["vs_data_type"] == "vsDataEUtranCellFDD"
     assert mos[-1]["format_version"] == "EricssonSpecificAttributes.20.1"
     assert net.header["fileFormatVersion"] == "32.616 V15.0" and net.header["dnPrefix"] == "DC=example"
@@ -56,8 +65,10 @@ def test_values_exactly_as_written(write_xml: WriteXml) -> None:
         "<ex:ref>SubNetwork=S,MeContext=n1,ManagedElement=n1,vsDataENodeBFunction=1</ex:ref>"
     )
     net = rtbfast.read_network(write_xml("v.xml", export(container("EUtranCellFDD", "c1", payload))))
-    values = [(v["attribute"], v["member"], v["index"], v["member_index"], v["value"])
-              for v in net.tables["values"].to_pylist()]
+    values = [
+        (v["attribute"], v["member"], v["index"], v["member_index"], v["value"])
+        for v in net.tables["values"].to_pylist()
+    ]
     assert values == [
         ("administrativeState", None, 0, None, "LOCKED"),
         ("adm2", None, 0, None, "1"),
@@ -98,10 +109,12 @@ def test_inferred_model(write_xml: WriteXml) -> None:
 
 
 def test_vendor_extension_of_a_standard_class(write_xml: WriteXml) -> None:
-    body = ('<xn:UtranCell id="u1"><xn:attributes><xn:userLabel>std</xn:userLabel></xn:attributes>'
-            + container("UtranCell", "u1", "<ex:tCell>2</ex:tCell>")
-            + container("Fach", "1", "<ex:x>1</ex:x>")
-            + "</xn:UtranCell>")
+    body = (
+        '<xn:UtranCell id="u1"><xn:attributes><xn:userLabel>std</xn:userLabel></xn:attributes>'
+        + container("UtranCell", "u1", "<ex:tCell>2</ex:tCell>")
+        + container("Fach", "1", "<ex:x>1</ex:x>")
+        + "</xn:UtranCell>"
+    )
     net = rtbfast.read_network(write_xml("x.xml", export(body)))
     mos = {m["fdn"]: m for m in net.tables["mos"].to_pylist()}
     cell = "SubNetwork=S,MeContext=n1,ManagedElement=n1,UtranCell=u1"

@@ -95,11 +95,13 @@ def build(
             model = result.model
             counts.update(_write_tables(staging / "network", result.tables))
             counts.update(_write_tables(staging / "catalog", model.tables))
-            kind, extra = "bulkcm", {"header": result.header}
+            kind = "bulkcm"
+            extra: dict[str, Any] = {"header": result.header}
             warnings = result.warnings
         else:
             counts.update(_write_tables(staging / "catalog", result.tables))
-            kind, extra = "mom", {"dtd_version": result.dtd_version, "skipped": result.skipped}
+            kind = "mom"
+            extra = {"dtd_version": result.dtd_version, "skipped": result.skipped}
             warnings = result.warnings
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started

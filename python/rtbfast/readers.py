@@ -83,9 +83,7 @@ def _checked_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _with_progress(
-    call: Callable[[_native.Progress], T], total: int, on_progress: ProgressCallback | None
-) -> T:
+def _with_progress(call: Callable[[_native.Progress], T], total: int, on_progress: ProgressCallback | None) -> T:
     """Run a native read; while it runs, report its progress from this thread.
 
     Ctrl-C stops the native read at its next check instead of waiting for the whole file.

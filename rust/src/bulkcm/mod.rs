@@ -628,11 +628,7 @@ impl Handler for BulkCmReader {
                 self.place_current(cx);
                 self.in_vs_attributes = false;
             }
-            Frame::Attr => {
-                if !self.attr.has_children {
-                    self.value(text.to_string());
-                }
-            }
+            Frame::Attr if !self.attr.has_children => self.value(text.to_string()),
             Frame::Member => {
                 if self.attr.leaf_open {
                     self.value(text.to_string());
