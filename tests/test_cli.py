@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
 from tests.conftest import EXAMPLE_MODEL
 
 

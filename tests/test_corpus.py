@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from tests.conftest import samples_dir
 
 import rtbfast
+from tests.conftest import samples_dir
 
 PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=True)
 

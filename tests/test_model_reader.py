@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import EXAMPLE_MODEL
 
 import rtbfast
+from tests.conftest import EXAMPLE_MODEL
 
 WriteXml = Callable[[str, str | bytes], Path]
 
