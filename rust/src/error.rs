@@ -117,6 +117,18 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Move (line, column) past `part`. Columns count characters, not UTF-8 continuation bytes.
+fn advance(part: &[u8], line: &mut u64, column: &mut u64) {
+    let chars = |bytes: &[u8]| bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
+    match part.iter().rposition(|&b| b == b'\n') {
+        Some(last) => {
+            *line += part.iter().filter(|&&b| b == b'\n').count() as u64;
+            *column = 1 + chars(&part[last + 1..]);
+        }
+        None => *column += chars(part),
+    }
+}
+
 /// Turn byte offsets into 1-based (line, column) pairs with one pass over the file.
 /// Columns count characters, assuming UTF-8 (in ISO-8859-1 every byte is a character,
 /// and the markup the readers care about is ASCII in both).
@@ -130,7 +142,6 @@ pub fn line_columns(path: &Path, offsets: &[u64]) -> Vec<(u64, u64)> {
     // `line` and `column` are the position of the byte at `pos` plus the part already scanned.
     let (mut pos, mut line, mut column) = (0u64, 1u64, 1u64);
     let mut next = 0usize;
-    let chars = |bytes: &[u8]| bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64;
     while next < order.len() {
         let n = match reader.read(&mut chunk) {
             Ok(0) | Err(_) => break,
@@ -139,26 +150,12 @@ pub fn line_columns(path: &Path, offsets: &[u64]) -> Vec<(u64, u64)> {
         let mut start = 0usize;
         while next < order.len() && offsets[order[next]] < pos + n as u64 {
             let at = (offsets[order[next]] - pos) as usize;
-            let part = &chunk[start..at];
-            match part.iter().rposition(|&b| b == b'\n') {
-                Some(last) => {
-                    line += part.iter().filter(|&&b| b == b'\n').count() as u64;
-                    column = 1 + chars(&part[last + 1..]);
-                }
-                None => column += chars(part),
-            }
+            advance(&chunk[start..at], &mut line, &mut column);
             out[order[next]] = (line, column);
             start = at;
             next += 1;
         }
-        let part = &chunk[start..n];
-        match part.iter().rposition(|&b| b == b'\n') {
-            Some(last) => {
-                line += part.iter().filter(|&&b| b == b'\n').count() as u64;
-                column = 1 + chars(&part[last + 1..]);
-            }
-            None => column += chars(part),
-        }
+        advance(&chunk[start..n], &mut line, &mut column);
         pos += n as u64;
     }
     while next < order.len() {
