@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,25 +66,22 @@ def build(input_path: Path, out: Path, progress: bool | None) -> None:
       OUT/report.json         counts, warnings with file:line:column, timings, peak memory
     """
     show = sys.stderr.isatty() if progress is None else progress
-    bar_ctx: Any = None
-    last = [0]
+    with contextlib.ExitStack() as stack:
+        bar: Any = None
 
-    def on_progress(done: int, total: int) -> None:
-        nonlocal bar_ctx
-        if bar_ctx is None:
-            bar_ctx = click.progressbar(length=total, label=f"reading {input_path.name}", file=sys.stderr)
-            bar_ctx.__enter__()
-        bar_ctx.update(done - last[0])
-        last[0] = done
+        def on_progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(
+                    click.progressbar(length=total, label=f"reading {input_path.name}", file=sys.stderr)
+                )
+            bar.update(done - bar.pos)
 
-    try:
-        result = run_build(input_path, out, on_progress=on_progress if show else None)
-    except RtbfastError as err:
-        _fail(err)
-        return
-    finally:
-        if bar_ctx is not None:
-            bar_ctx.__exit__(None, None, None)
+        try:
+            result = run_build(input_path, out, on_progress=on_progress if show else None)
+        except RtbfastError as err:
+            _fail(err)
+            return
     report = result.report
     counts = report["counts"]
     main_counts = ", ".join(f"{n} {k.split('/')[1]}" for k, n in counts.items() if n and not k.endswith("mims"))

@@ -10,7 +10,6 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from rtbfast.errors import OutputError
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
 
 REPORT = "report.json"
-PhaseCallback = Callable[[str], None]
 
 
 @dataclass
@@ -67,7 +65,6 @@ def build(
     input_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
     on_progress: ProgressCallback | None = None,
-    on_phase: PhaseCallback | None = None,
 ) -> BuildResult:
     """Read `input_path` (MP XML model or Bulk CM export) and write ``OUT/catalog/*.parquet``,
     ``OUT/network/*.parquet`` (exports only) and ``OUT/report.json``."""
@@ -76,14 +73,10 @@ def build(
     out = Path(out)
     timings: dict[str, float] = {}
 
-    if on_phase:
-        on_phase("read")
     t = time.perf_counter()
     result: Model | Network = read(source, on_progress)
     timings["read"] = time.perf_counter() - t
 
-    if on_phase:
-        on_phase("write")
     t = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -65,7 +66,7 @@ class Network:
     header: dict[str, str]
     warnings: list[ReadWarning] = field(default_factory=list)
 
-    @property
+    @cached_property
     def model(self) -> Model:
         """The export-inferred catalog: classes present, observed attributes and their kinds."""
         return Model(self.path, "export", catalog_from_export(self.tables), list(self.warnings))
@@ -121,6 +122,16 @@ def _tables(raw: dict[str, _native.ArrowTable]) -> dict[str, pa.Table]:
     return {name: pa.table(t) for name, t in raw.items()}
 
 
+def _read_mom(p: Path, on_progress: ProgressCallback | None) -> Model:
+    raw = _with_progress(lambda prog: _native.read_mom(p, prog), p.stat().st_size, on_progress)
+    return Model(p, "mom", _tables(raw["tables"]), _warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"])
+
+
+def _read_bulkcm(p: Path, on_progress: ProgressCallback | None) -> Network:
+    raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog), p.stat().st_size, on_progress)
+    return Network(p, _tables(raw["tables"]), raw["header"], _warnings(raw["warnings"]))
+
+
 def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Model:
     """Read a model: an MP XML file, or the model a Bulk CM export implies.
 
@@ -128,18 +139,15 @@ def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | Non
     :class:`rtbfast.errors.InputError` naming file, line, column and element on bad input.
     """
     p = _checked_path(path)
-    kind = detect_kind(p)
-    if kind == "bulkcm":
-        return read_network(p, on_progress).model
-    raw = _with_progress(lambda prog: _native.read_mom(p, prog), p.stat().st_size, on_progress)
-    return Model(p, "mom", _tables(raw["tables"]), _warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"])
+    if detect_kind(p) == "bulkcm":
+        return _read_bulkcm(p, on_progress).model
+    return _read_mom(p, on_progress)
 
 
 def read_network(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Network:
     """Read a Bulk CM export into the ``mos`` and ``values`` tables (plus what it implies of the model)."""
     p = _checked_path(path)
-    kind = detect_kind(p)
-    if kind != "bulkcm":
+    if detect_kind(p) != "bulkcm":
         raise WrongRootError(
             f"{p}: this is an MP XML model (root <models>), not a Bulk CM export; use read_model",
             str(p),
@@ -147,13 +155,12 @@ def read_network(path: str | os.PathLike[str], on_progress: ProgressCallback | N
             1,
             "models",
         )
-    raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog), p.stat().st_size, on_progress)
-    return Network(p, _tables(raw["tables"]), raw["header"], _warnings(raw["warnings"]))
+    return _read_bulkcm(p, on_progress)
 
 
 def read(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Model | Network:
     """Read whatever `path` is: a :class:`Model` for MP XML, a :class:`Network` for an export."""
     p = _checked_path(path)
     if detect_kind(p) == "bulkcm":
-        return read_network(p, on_progress)
-    return read_model(p, on_progress)
+        return _read_bulkcm(p, on_progress)
+    return _read_mom(p, on_progress)

@@ -40,18 +40,6 @@ pub enum ErrorKind {
     Value,
 }
 
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Io => "io",
-            ErrorKind::Syntax => "syntax",
-            ErrorKind::Encoding => "encoding",
-            ErrorKind::Root => "root",
-            ErrorKind::Value => "value",
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{loc}: cannot read the file: {message}")]

@@ -142,7 +142,6 @@ struct BulkCmReader {
     rows: Vec<MoRow>,
     open: Vec<OpenMo>,
     attr: AttrState,
-    in_vs_attributes: bool,
     values_mo: Int32Builder,
     values_attribute: StringDictionaryBuilder<Int32Type>,
     values_member: StringDictionaryBuilder<Int32Type>,
@@ -573,15 +572,13 @@ impl Handler for BulkCmReader {
             Some(Frame::ConfigData) => self.start_mo(cx, name, e),
             Some(Frame::Mo) => {
                 if tag == b"attributes" {
-                    let is_container = self.open.last().map(|o| o.is_container).unwrap_or(false);
-                    self.in_vs_attributes = is_container;
                     self.push(Frame::Attributes, false)
                 } else {
                     self.start_mo(cx, name, e)
                 }
             }
             Some(Frame::Attributes) => {
-                if self.in_vs_attributes {
+                if self.open.last().is_some_and(|o| o.is_container) {
                     match tag {
                         b"vsDataType" => return self.push(Frame::VsType, true),
                         b"vsDataFormatVersion" => return self.push(Frame::VsFormat, true),
@@ -626,7 +623,6 @@ impl Handler for BulkCmReader {
             }
             Frame::Attributes => {
                 self.place_current(cx);
-                self.in_vs_attributes = false;
             }
             Frame::Attr if !self.attr.has_children => self.value(text.to_string()),
             Frame::Member => {
@@ -650,7 +646,7 @@ impl Handler for BulkCmReader {
     }
 }
 
-/// Builds a RecordBatch for tests and callers that want one table by name.
+/// The table called `name` among `tables`.
 pub fn table<'a>(tables: &'a [Table], name: &str) -> Option<&'a RecordBatch> {
     tables.iter().find(|t| t.name == name).map(|t| &t.batch)
 }

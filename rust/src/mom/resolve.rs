@@ -169,12 +169,6 @@ impl Definitions {
     }
 }
 
-/// A moRef whose target class was not defined when it was read; checked at the end.
-#[derive(Debug)]
-pub(crate) struct PendingMoRef {
-    pending: PendingType,
-}
-
 /// The type columns of one table, filled as rows are read: a row is resolved at once when
 /// everything it refers to is already defined (the common case: MIMs define their types
 /// before their classes), and kept whole until the end otherwise. Once one row waits, the
@@ -183,36 +177,36 @@ pub(crate) struct PendingMoRef {
 pub(crate) struct TypeRows {
     cols: TypeColumns,
     deferred: Vec<PendingType>,
-    morefs: Vec<PendingMoRef>,
+    /// moRefs whose target class was not defined yet when they were read; checked at the end.
+    morefs: Vec<PendingType>,
 }
 
 impl TypeRows {
     pub fn push(&mut self, defs: &Definitions, p: PendingType) {
-        if self.deferred.is_empty() && p.spec.ref_name.is_none() {
+        if !self.deferred.is_empty() {
+            self.deferred.push(p);
+        } else if p.spec.ref_name.is_none() {
             self.cols.append(&p.spec);
-            return;
-        }
-        if self.deferred.is_empty() {
-            if let Some(r) = defs.resolve(&p, &p.spec, &p.mim, 0, None) {
-                if r.base.as_deref() == Some("moRef") {
-                    let name = r.ref_name.clone().unwrap_or_default();
-                    let known = name == "ManagedObject" || defs.class_names.contains(&name);
-                    if !known {
-                        self.morefs.push(PendingMoRef { pending: PendingType { spec: r.clone(), ..p } });
+        } else {
+            match defs.resolve(&p, &p.spec, &p.mim, 0, None) {
+                None => self.deferred.push(p),
+                Some(r) => {
+                    self.cols.append(&r);
+                    let target = r.ref_name.as_deref().unwrap_or_default();
+                    let known = target == "ManagedObject" || defs.class_names.contains(target);
+                    if r.base.as_deref() == Some("moRef") && !known {
+                        self.morefs.push(PendingType { spec: r, ..p });
                     }
                 }
-                self.cols.append(&r);
-                return;
             }
         }
-        self.deferred.push(p);
     }
 
     /// Resolve what waited, warn once per target that is still missing, and return the columns.
     pub fn finish(mut self, defs: &Definitions, warnings: &mut Vec<RawWarning>) -> TypeColumns {
         let mut bad = Unresolved::default();
-        for m in &self.morefs {
-            let p = &m.pending;
+        for p in &self.morefs {
+            // only the report of a missing target is wanted here; the row is already out
             let _ = defs.resolve(p, &p.spec, &p.mim, 0, Some(&mut bad));
         }
         for p in &self.deferred {
