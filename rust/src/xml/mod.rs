@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -14,6 +14,8 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::error::{line_columns, Error, Location, Result};
+
+pub mod split;
 
 /// Shared between the reader and whoever watches it: bytes consumed so far, and a flag
 /// that stops the read at the next check.
@@ -92,6 +94,25 @@ impl ElementPath {
         if let Some(mark) = self.marks.pop() {
             self.text.truncate(mark);
         }
+    }
+    /// Start from a context: one segment per open element.
+    fn seed(&mut self, context: &Context) {
+        self.text.clear();
+        self.marks.clear();
+        for label in &context.labels {
+            self.push(label);
+        }
+    }
+
+    /// The segments, one per open element (`mim[Lrat]`).
+    fn labels(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.marks.len());
+        for (i, &mark) in self.marks.iter().enumerate() {
+            let end = self.marks.get(i + 1).copied().unwrap_or(self.text.len());
+            let start = if i == 0 { mark } else { mark + 1 };
+            out.push(self.text.get(start..end).unwrap_or_default().to_string());
+        }
+        out
     }
 }
 
@@ -248,194 +269,389 @@ fn resolve_reference(r: &BytesRef, encoding: Encoding, out: &mut String) -> std:
 
 const PROGRESS_EVERY: u32 = 4096;
 
-/// Read the whole document at `path`, calling `handler` for every element, and return the
-/// warnings collected on the way, located.
-pub fn drive<H: Handler>(path: &Path, handler: &mut H, progress: Option<&Progress>) -> Result<Vec<Warning>> {
-    let file_name = path.display().to_string();
-    let mut run = || -> Result<Vec<RawWarning>> {
-        let file = File::open(path).map_err(|err| Error::io(&file_name, &err))?;
-        let mut reader = Reader::from_reader(BufReader::with_capacity(1 << 18, file));
-        reader.config_mut().check_end_names = true;
-        let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-        let mut text = String::new();
-        let mut scratch = String::new();
-        let mut capture: Option<usize> = None;
-        let mut depth = 0usize;
-        let mut seen_root = false;
-        let mut encoding = Encoding::Utf8;
-        let mut path_stack = ElementPath::default();
-        let mut warnings: Vec<RawWarning> = Vec::new();
-        let mut counter = 0u32;
-        let location = |offset: u64, path_stack: &ElementPath| Location {
-            file: file_name.clone(),
-            offset,
-            line: 0,
-            column: 0,
-            element: path_stack.text.clone(),
-        };
-        loop {
-            let offset = reader.buffer_position();
-            counter = counter.wrapping_add(1);
-            if counter % PROGRESS_EVERY == 0 {
-                if let Some(p) = progress {
-                    p.bytes.store(offset, Ordering::Relaxed);
-                    if p.cancel.load(Ordering::Relaxed) {
-                        return Err(Error::Io { loc: location(offset, &path_stack), message: "interrupted".into() });
-                    }
-                }
-            }
-            let event = match reader.read_event_into(&mut buf) {
-                Ok(event) => event,
-                Err(err) => {
-                    return Err(Error::Syntax {
-                        loc: location(reader.error_position(), &path_stack),
-                        message: err.to_string(),
-                    })
-                }
-            };
-            match event {
-                Event::Decl(decl) => {
-                    if let Some(label) = decl.encoding() {
-                        let label = label.map_err(|err| Error::Syntax {
-                            loc: location(offset, &path_stack),
-                            message: err.to_string(),
-                        })?;
-                        encoding = Encoding::from_label(&label).ok_or_else(|| Error::Encoding {
-                            loc: location(offset, &path_stack),
-                            encoding: String::from_utf8_lossy(&label).into_owned(),
-                        })?;
-                    }
-                }
-                Event::Start(ref e) | Event::Empty(ref e) => {
-                    let is_empty = matches!(event, Event::Empty(_));
-                    if depth == 0 && seen_root {
-                        return Err(Error::Syntax {
-                            loc: location(offset, &path_stack),
-                            message: "a second root element; a document has exactly one".into(),
-                        });
-                    }
-                    seen_root = true;
-                    let name = e.name();
-                    let name_bytes = name.as_ref();
-                    match std::str::from_utf8(name_bytes) {
-                        Ok(n) => path_stack.push(n),
-                        Err(_) => path_stack.push(&decode(Encoding::Latin1, name_bytes).unwrap_or_default()),
-                    }
-                    let mut cx = Cx {
-                        offset,
-                        depth,
-                        encoding,
-                        file: &file_name,
-                        path: &mut path_stack,
-                        warnings: &mut warnings,
-                    };
-                    let wants_text = handler.start(&mut cx, name_bytes, e)?;
-                    if is_empty {
-                        handler.end(&mut cx, name_bytes, "")?;
-                        path_stack.pop();
-                    } else {
-                        if wants_text {
-                            text.clear();
-                            capture = Some(depth);
-                        } else if capture.is_some() {
-                            capture = None;
-                        }
-                        depth += 1;
-                    }
-                }
-                Event::End(ref e) => {
-                    depth = depth.saturating_sub(1);
-                    let captured = capture == Some(depth);
-                    let mut cx = Cx {
-                        offset,
-                        depth,
-                        encoding,
-                        file: &file_name,
-                        path: &mut path_stack,
-                        warnings: &mut warnings,
-                    };
-                    handler.end(&mut cx, e.name().as_ref(), if captured { &text } else { "" })?;
-                    if captured {
-                        capture = None;
-                    }
-                    path_stack.pop();
-                }
-                Event::Text(ref t) => {
-                    if capture.is_some() {
-                        push_decoded(encoding, t, &mut text)
-                            .map_err(|message| Error::Value { loc: location(offset, &path_stack), message })?;
-                    }
-                }
-                Event::CData(ref t) => {
-                    if capture.is_some() {
-                        push_decoded(encoding, t, &mut text)
-                            .map_err(|message| Error::Value { loc: location(offset, &path_stack), message })?;
-                    }
-                }
-                Event::GeneralRef(ref r) => {
-                    // checked even where the text is not wanted: an undefined entity is an error
-                    let target = if capture.is_some() { &mut text } else { &mut scratch };
-                    resolve_reference(r, encoding, target)
-                        .map_err(|message| Error::Value { loc: location(offset, &path_stack), message })?;
-                    scratch.clear();
-                    if depth == 0 {
-                        return Err(Error::Syntax {
-                            loc: location(offset, &path_stack),
-                            message: "entity reference outside the root element".into(),
-                        });
-                    }
-                }
-                Event::Eof => {
-                    if !seen_root {
-                        return Err(Error::Syntax {
-                            loc: location(offset, &path_stack),
-                            message: "unexpected end of file: no root element".into(),
-                        });
-                    }
-                    if depth > 0 {
-                        return Err(Error::Syntax {
-                            loc: location(offset, &path_stack),
-                            message: format!("unexpected end of file: <{}> is not closed", path_stack.text),
-                        });
-                    }
+/// How much of the file is parsed at a time. Events borrow straight from this window; a
+/// construct that runs past its end is carried over to the next one.
+const WINDOW: usize = 1 << 20;
+/// No single tag, comment, CDATA section or text may be longer than this.
+const WINDOW_LIMIT: usize = 1 << 28;
+
+/// The file, read window by window. `buf` holds bytes from file offset `base`.
+struct Windows {
+    file: File,
+    buf: Vec<u8>,
+    base: u64,
+    /// Where this read stops: the end of the file, or of the span.
+    limit: u64,
+    eof: bool,
+    size: usize,
+}
+
+impl Windows {
+    /// Top the buffer up to the window size (or to the end of the file).
+    fn fill(&mut self) -> std::io::Result<()> {
+        let mut filled = self.buf.len();
+        if filled >= self.size || self.eof {
+            return Ok(());
+        }
+        let wanted = (self.limit - self.base).min(self.size as u64) as usize;
+        if filled >= wanted {
+            self.eof = true;
+            return Ok(());
+        }
+        self.buf.resize(wanted, 0);
+        while filled < wanted {
+            match self.file.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
                     break;
                 }
-                Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
             }
-            buf.clear();
         }
-        if let Some(p) = progress {
-            p.bytes.store(reader.buffer_position(), Ordering::Relaxed);
+        self.buf.truncate(filled);
+        if self.base + filled as u64 >= self.limit {
+            self.eof = true;
         }
-        Ok(warnings)
-    };
-    match run() {
-        Ok(raw) => Ok(locate_warnings(path, &file_name, raw)),
+        Ok(())
+    }
+
+    /// Where the parseable part of the buffer ends: before the last `<`, so every tag before
+    /// it is complete (`<` never appears inside a tag; inside a comment or CDATA the parser
+    /// reports the construct unclosed, and it is carried over). The whole buffer at the end
+    /// of the file.
+    fn cut(&self) -> usize {
+        if self.eof {
+            self.buf.len()
+        } else {
+            memchr::memrchr(b'<', &self.buf).unwrap_or(0)
+        }
+    }
+
+    /// Drop the first `used` bytes; when nothing could be used, allow a larger window.
+    fn consume(&mut self, used: usize, loc: impl Fn(u64) -> Location) -> Result<()> {
+        if used == 0 {
+            if self.size >= WINDOW_LIMIT {
+                return Err(Error::Syntax {
+                    loc: loc(self.base),
+                    message: format!("a single tag, comment or text longer than {} MiB", WINDOW_LIMIT >> 20),
+                });
+            }
+            self.size *= 2;
+        } else {
+            self.buf.drain(..used);
+            self.base += used as u64;
+        }
+        Ok(())
+    }
+}
+
+/// The reader's state between events: nesting, the element path, captured text.
+struct DriverState<'f> {
+    file_name: &'f str,
+    encoding: Encoding,
+    depth: usize,
+    seen_root: bool,
+    path: ElementPath,
+    /// The raw names of the open elements, to check end tags against.
+    names: Vec<u8>,
+    name_marks: Vec<usize>,
+    text: String,
+    scratch: String,
+    capture: Option<usize>,
+    warnings: Vec<RawWarning>,
+    /// Set when reading a span that ends before the end of the document.
+    span_end: Option<u64>,
+}
+
+impl DriverState<'_> {
+    fn location(&self, offset: u64) -> Location {
+        Location { file: self.file_name.to_string(), offset, line: 0, column: 0, element: self.path.text.clone() }
+    }
+
+    fn syntax(&self, offset: u64, message: impl Into<String>) -> Error {
+        Error::Syntax { loc: self.location(offset), message: message.into() }
+    }
+
+    fn cx(&mut self, offset: u64) -> Cx<'_> {
+        Cx {
+            offset,
+            depth: self.depth,
+            encoding: self.encoding,
+            file: self.file_name,
+            path: &mut self.path,
+            warnings: &mut self.warnings,
+        }
+    }
+
+    /// Handle one event that starts at file offset `offset`.
+    fn event<H: Handler>(&mut self, handler: &mut H, event: Event, offset: u64) -> Result<()> {
+        match event {
+            Event::Decl(decl) => {
+                if let Some(label) = decl.encoding() {
+                    let label = label.map_err(|err| self.syntax(offset, err.to_string()))?;
+                    self.encoding = Encoding::from_label(&label).ok_or_else(|| Error::Encoding {
+                        loc: self.location(offset),
+                        encoding: String::from_utf8_lossy(&label).into_owned(),
+                    })?;
+                }
+            }
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                if self.depth == 0 && self.seen_root {
+                    return Err(self.syntax(offset, "a second root element; a document has exactly one"));
+                }
+                self.seen_root = true;
+                let name = e.name();
+                let name_bytes = name.as_ref();
+                match std::str::from_utf8(name_bytes) {
+                    Ok(n) => self.path.push(n),
+                    Err(_) => self.path.push(&decode(Encoding::Latin1, name_bytes).unwrap_or_default()),
+                }
+                let wants_text = handler.start(&mut self.cx(offset), name_bytes, e)?;
+                if is_empty {
+                    handler.end(&mut self.cx(offset), name_bytes, "")?;
+                    self.path.pop();
+                } else {
+                    self.name_marks.push(self.names.len());
+                    self.names.extend_from_slice(name_bytes);
+                    if wants_text {
+                        self.text.clear();
+                        self.capture = Some(self.depth);
+                    } else if self.capture.is_some() {
+                        self.capture = None;
+                    }
+                    self.depth += 1;
+                }
+            }
+            Event::End(ref e) => {
+                let name = e.name();
+                let Some(mark) = self.name_marks.pop() else {
+                    return Err(self.syntax(
+                        offset,
+                        format!("end tag </{}> with no element open", String::from_utf8_lossy(name.as_ref())),
+                    ));
+                };
+                if &self.names[mark..] != name.as_ref() {
+                    return Err(self.syntax(
+                        offset,
+                        format!(
+                            "expected </{}>, found </{}>",
+                            String::from_utf8_lossy(&self.names[mark..]),
+                            String::from_utf8_lossy(name.as_ref())
+                        ),
+                    ));
+                }
+                self.names.truncate(mark);
+                self.depth -= 1;
+                let captured = self.capture == Some(self.depth);
+                let text = if captured { std::mem::take(&mut self.text) } else { String::new() };
+                handler.end(&mut self.cx(offset), name.as_ref(), &text)?;
+                if captured {
+                    self.text = text;
+                    self.capture = None;
+                }
+                self.path.pop();
+            }
+            Event::Text(ref t) => {
+                if self.capture.is_some() {
+                    push_decoded(self.encoding, t, &mut self.text)
+                        .map_err(|message| Error::Value { loc: self.location(offset), message })?;
+                }
+            }
+            Event::CData(ref t) => {
+                if self.capture.is_some() {
+                    push_decoded(self.encoding, t, &mut self.text)
+                        .map_err(|message| Error::Value { loc: self.location(offset), message })?;
+                }
+            }
+            Event::GeneralRef(ref r) => {
+                if self.depth == 0 {
+                    return Err(self.syntax(offset, "entity reference outside the root element"));
+                }
+                // checked even where the text is not wanted: an undefined entity is an error
+                let target = if self.capture.is_some() { &mut self.text } else { &mut self.scratch };
+                let resolved = resolve_reference(r, self.encoding, target);
+                self.scratch.clear();
+                resolved.map_err(|message| Error::Value { loc: self.location(offset), message })?;
+            }
+            Event::Eof => {
+                if self.span_end.is_some() {
+                    return Ok(());
+                }
+                if !self.seen_root {
+                    return Err(self.syntax(offset, "unexpected end of file: no root element"));
+                }
+                if self.depth > 0 {
+                    return Err(
+                        self.syntax(offset, format!("unexpected end of file: <{}> is not closed", self.path.text))
+                    );
+                }
+            }
+            Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Where the reader stands between two elements: the open elements (outermost first, raw
+/// names and path labels) and the document encoding. A span of a document is read from such
+/// a point.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Context {
+    /// Raw names of the open elements.
+    pub names: Vec<String>,
+    /// Their segments of the element path as messages show it, e.g. `mim[Lrat]`.
+    pub labels: Vec<String>,
+    pub encoding: Option<Encoding>,
+}
+
+/// A part of a document: bytes `start..end` read from `context`.
+#[derive(Debug, Clone, Default)]
+pub struct Span {
+    pub start: u64,
+    /// `None`: to the end of the file, which must then end the document.
+    pub end: Option<u64>,
+    pub context: Context,
+}
+
+/// What [`drive_span`] gives back: the warnings, and where a span that stops before the end
+/// of the document left the reader.
+#[derive(Debug)]
+pub struct SpanEnd {
+    pub warnings: Vec<RawWarning>,
+    pub context: Context,
+}
+
+/// Read the whole document at `path`, calling `handler` for every element, and return the
+/// warnings collected on the way, located.
+///
+/// The file is read in windows of about a megabyte and each window is parsed in place, so
+/// memory stays bounded whatever the file size and no event is copied.
+pub fn drive<H: Handler>(path: &Path, handler: &mut H, progress: Option<&Progress>) -> Result<Vec<Warning>> {
+    let file_name = path.display().to_string();
+    match drive_span(path, &Span::default(), handler, progress) {
+        Ok(end) => Ok(locate_warnings(path, &file_name, end.warnings)),
         Err(err) => Err(err.with_line_column(path)),
     }
 }
 
-/// The local name (prefix removed) of the document's root element.
-pub fn root_name(path: &Path) -> Result<String> {
+/// Read one span of the document at `path` (see [`Span`]). Errors carry byte offsets but no
+/// line and column yet; warnings are raw.
+pub fn drive_span<H: Handler>(
+    path: &Path,
+    span: &Span,
+    handler: &mut H,
+    progress: Option<&Progress>,
+) -> Result<SpanEnd> {
     let file_name = path.display().to_string();
-    let find = || -> Result<String> {
+    let file = File::open(path).map_err(|err| Error::io(&file_name, &err))?;
+    let mut file = file;
+    if span.start > 0 {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(span.start)).map_err(|err| Error::io(&file_name, &err))?;
+    }
+    let mut windows = Windows {
+        file,
+        buf: Vec::with_capacity(WINDOW),
+        base: span.start,
+        limit: span.end.unwrap_or(u64::MAX),
+        eof: false,
+        size: WINDOW,
+    };
+    let mut state = DriverState {
+        file_name: &file_name,
+        encoding: span.context.encoding.unwrap_or(Encoding::Utf8),
+        depth: span.context.names.len(),
+        seen_root: !span.context.names.is_empty(),
+        path: ElementPath::default(),
+        names: Vec::with_capacity(256),
+        name_marks: Vec::with_capacity(32),
+        text: String::new(),
+        scratch: String::new(),
+        capture: None,
+        warnings: Vec::new(),
+        span_end: span.end,
+    };
+    for name in &span.context.names {
+        state.name_marks.push(state.names.len());
+        state.names.extend_from_slice(name.as_bytes());
+    }
+    state.path.seed(&span.context);
+    let mut counter = 0u32;
+    let mut reported = span.start;
+    let mut report = |at: u64| {
+        if let Some(p) = progress {
+            p.bytes.fetch_add(at.saturating_sub(reported), Ordering::Relaxed);
+            reported = reported.max(at);
+        }
+    };
+    loop {
+        windows.fill().map_err(|err| Error::Io { loc: state.location(windows.base), message: err.to_string() })?;
+        let cut = windows.cut();
+        let base = windows.base;
+        let mut reader = Reader::from_reader(&windows.buf[..cut]);
+        reader.config_mut().check_end_names = false;
+        reader.config_mut().allow_unmatched_ends = true;
+        let used = loop {
+            let pos = reader.buffer_position();
+            counter = counter.wrapping_add(1);
+            if counter % PROGRESS_EVERY == 0 {
+                report(base + pos);
+                if progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed)) {
+                    return Err(Error::Io { loc: state.location(base + pos), message: "interrupted".into() });
+                }
+            }
+            match reader.read_event() {
+                Ok(Event::Eof) if !windows.eof => break cut,
+                Ok(Event::Eof) => {
+                    state.event(handler, Event::Eof, base + pos)?;
+                    report(base + pos);
+                    let names = state
+                        .name_marks
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &m)| {
+                            let end = state.name_marks.get(i + 1).copied().unwrap_or(state.names.len());
+                            String::from_utf8_lossy(&state.names[m..end]).into_owned()
+                        })
+                        .collect();
+                    let context = Context { names, labels: state.path.labels(), encoding: Some(state.encoding) };
+                    return Ok(SpanEnd { warnings: state.warnings, context });
+                }
+                Ok(event) => state.event(handler, event, base + pos)?,
+                // every syntax error means "the input ended inside this construct":
+                // with more of the file to come, carry it over to the next window
+                Err(quick_xml::Error::Syntax(_)) if !windows.eof => break pos as usize,
+                Err(err) => return Err(state.syntax(base + reader.error_position(), err.to_string())),
+            }
+        };
+        windows.consume(used, |offset| state.location(offset))?;
+    }
+}
+
+/// The encoding the XML declaration names (UTF-8 without one) and the local name of the
+/// root element.
+pub fn prolog(path: &Path) -> Result<(Encoding, String)> {
+    let file_name = path.display().to_string();
+    let find = || -> Result<(Encoding, String)> {
         let file = File::open(path).map_err(|err| Error::io(&file_name, &err))?;
         let mut reader = Reader::from_reader(BufReader::new(file));
         let mut buf = Vec::new();
+        let mut encoding = Encoding::Utf8;
         loop {
             let offset = reader.buffer_position();
             match reader.read_event_into(&mut buf) {
                 Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
-                    return Ok(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+                    return Ok((encoding, String::from_utf8_lossy(e.local_name().as_ref()).into_owned()));
                 }
                 Ok(Event::Decl(decl)) => {
                     if let Some(Ok(label)) = decl.encoding() {
-                        if Encoding::from_label(&label).is_none() {
-                            return Err(Error::Encoding {
-                                loc: Location { file: file_name.clone(), offset, ..Location::default() },
-                                encoding: String::from_utf8_lossy(&label).into_owned(),
-                            });
-                        }
+                        encoding = Encoding::from_label(&label).ok_or_else(|| Error::Encoding {
+                            loc: Location { file: file_name.clone(), offset, ..Location::default() },
+                            encoding: String::from_utf8_lossy(&label).into_owned(),
+                        })?;
                     }
                 }
                 Ok(Event::Eof) => {
@@ -460,6 +676,11 @@ pub fn root_name(path: &Path) -> Result<String> {
         }
     };
     find().map_err(|err| err.with_line_column(path))
+}
+
+/// The local name (prefix removed) of the document's root element.
+pub fn root_name(path: &Path) -> Result<String> {
+    prolog(path).map(|(_, root)| root)
 }
 
 /// The part of a qualified name after the prefix.
