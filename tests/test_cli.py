@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
-from tests.conftest import EXAMPLE_MODEL
+from tests.conftest import EXAMPLE_MODEL, samples_dir
 
 
 def rtbfast(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -83,5 +84,27 @@ def test_missing_input_and_non_output_folder(tmp_path: Path) -> None:
 def test_help_teaches() -> None:
     run = rtbfast("build", "--help")
     assert run.returncode == 0
-    for word in ("INPUT", "bulkCmConfigDataFile", "report.json", "--progress"):
+    for word in ("INPUT", "bulkCmConfigDataFile", "report.json", "--progress", "--jobs"):
         assert word in run.stdout
+
+
+@pytest.mark.samples
+def test_jobs_change_the_speed_not_the_output(tmp_path: Path) -> None:
+    model = samples_dir("mom") / "ERBS_NODE_MODEL_D_full_mp.xml"
+    outs = []
+    for jobs in ("1", "3"):
+        out = tmp_path / f"jobs{jobs}"
+        run = rtbfast("build", model, "-o", out, "--jobs", jobs)
+        assert run.returncode == 0, run.stderr
+        outs.append(out)
+    names = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*.parquet"))
+    assert names == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*.parquet"))
+    for name in names:
+        assert pq.read_table(outs[0] / name).equals(pq.read_table(outs[1] / name)), name
+
+
+def test_negative_jobs_is_a_usage_error(tmp_path: Path) -> None:
+    run = rtbfast("build", EXAMPLE_MODEL, "-o", tmp_path / "out", "--jobs", "-1")
+    assert run.returncode == 2
+    assert "--jobs" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()

@@ -115,6 +115,27 @@ def test_export_counts_match_lxml(path: Path) -> None:
     assert model.tables["classes"].num_rows == network.tables["vs_types"].num_rows
 
 
+LARGE_MODELS = [p for p in sample_files("mom") if p.stat().st_size >= 2 << 20]
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("path", LARGE_MODELS, ids=lambda p: p.name)
+def test_model_read_in_parts_equals_sequential_read(path: Path) -> None:
+    """A model cut into parts read on several threads gives the same rows, in the same order,
+    and the same warnings as one sequential read."""
+    one = rtbfast.read_model(path, threads=1)
+    for threads in (2, 3):
+        parts = rtbfast.read_model(path, threads=threads)
+        # the file really was read in parts (each at least 1 MiB): one chunk per part
+        expected_parts = min(threads, path.stat().st_size >> 20)
+        assert parts.tables["attributes"].column("attribute").num_chunks == expected_parts, threads
+        for name, table in one.tables.items():
+            assert parts.tables[name].equals(table), (threads, name)
+        assert parts.warnings == one.warnings
+        assert parts.skipped == one.skipped
+        assert parts.dtd_version == one.dtd_version
+
+
 @pytest.mark.samples
 def test_lte_model_figures() -> None:
     """The published figures of the real LTE model (mom-format.md §8)."""

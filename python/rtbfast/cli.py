@@ -51,7 +51,15 @@ def main() -> None:
     default=None,
     help="Show a progress bar (default: only when stderr is a terminal).",
 )
-def build(input_path: Path, out: Path, progress: bool | None) -> None:
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Threads to read a large model on; 0 means one per core. The output is the same for any value.",
+)
+def build(input_path: Path, out: Path, progress: bool | None, jobs: int) -> None:
     """Read INPUT and write its tables as Parquet.
 
     INPUT is an Ericsson MP XML model (root <models>, mp.dtd, CPP or ECIM flavour) or a 3GPP
@@ -78,7 +86,7 @@ def build(input_path: Path, out: Path, progress: bool | None) -> None:
             bar.update(done - bar.pos)
 
         try:
-            result = run_build(input_path, out, on_progress=on_progress if show else None)
+            result = run_build(input_path, out, on_progress=on_progress if show else None, jobs=jobs)
         except RtbfastError as err:
             _fail(err)
             return

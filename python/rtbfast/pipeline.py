@@ -65,16 +65,20 @@ def build(
     input_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
     on_progress: ProgressCallback | None = None,
+    *,
+    jobs: int = 0,
 ) -> BuildResult:
     """Read `input_path` (MP XML model or Bulk CM export) and write ``OUT/catalog/*.parquet``,
-    ``OUT/network/*.parquet`` (exports only) and ``OUT/report.json``."""
+    ``OUT/network/*.parquet`` (exports only) and ``OUT/report.json``.
+
+    ``jobs`` caps the threads a large model is read on (0: one per core)."""
     started = time.perf_counter()
     source = Path(input_path)
     out = Path(out)
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    result: Model | Network = read(source, on_progress)
+    result: Model | Network = read(source, on_progress, threads=jobs)
     timings["read"] = time.perf_counter() - t
 
     t = time.perf_counter()

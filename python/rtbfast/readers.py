@@ -122,8 +122,10 @@ def _tables(raw: dict[str, _native.ArrowTable]) -> dict[str, pa.Table]:
     return {name: pa.table(t) for name, t in raw.items()}
 
 
-def _read_mom(p: Path, on_progress: ProgressCallback | None) -> Model:
-    raw = _with_progress(lambda prog: _native.read_mom(p, prog), p.stat().st_size, on_progress)
+def _read_mom(p: Path, on_progress: ProgressCallback | None, threads: int) -> Model:
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (one per core) or more, not {threads}")
+    raw = _with_progress(lambda prog: _native.read_mom(p, prog, threads), p.stat().st_size, on_progress)
     return Model(p, "mom", _tables(raw["tables"]), _warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"])
 
 
@@ -132,16 +134,18 @@ def _read_bulkcm(p: Path, on_progress: ProgressCallback | None) -> Network:
     return Network(p, _tables(raw["tables"]), raw["header"], _warnings(raw["warnings"]))
 
 
-def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Model:
+def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None, *, threads: int = 0) -> Model:
     """Read a model: an MP XML file, or the model a Bulk CM export implies.
 
-    The input kind is told by the root element. Raises a subclass of
-    :class:`rtbfast.errors.InputError` naming file, line, column and element on bad input.
+    The input kind is told by the root element. A large MP XML file is read in parts on up to
+    ``threads`` threads (0: one per core); the tables are the same whatever the number.
+    Raises a subclass of :class:`rtbfast.errors.InputError` naming file, line, column and
+    element on bad input.
     """
     p = _checked_path(path)
     if detect_kind(p) == "bulkcm":
         return _read_bulkcm(p, on_progress).model
-    return _read_mom(p, on_progress)
+    return _read_mom(p, on_progress, threads)
 
 
 def read_network(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Network:
@@ -158,9 +162,14 @@ def read_network(path: str | os.PathLike[str], on_progress: ProgressCallback | N
     return _read_bulkcm(p, on_progress)
 
 
-def read(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Model | Network:
-    """Read whatever `path` is: a :class:`Model` for MP XML, a :class:`Network` for an export."""
+def read(
+    path: str | os.PathLike[str], on_progress: ProgressCallback | None = None, *, threads: int = 0
+) -> Model | Network:
+    """Read whatever `path` is: a :class:`Model` for MP XML, a :class:`Network` for an export.
+
+    ``threads`` is as for :func:`read_model`.
+    """
     p = _checked_path(path)
     if detect_kind(p) == "bulkcm":
         return _read_bulkcm(p, on_progress)
-    return _read_mom(p, on_progress)
+    return _read_mom(p, on_progress, threads)

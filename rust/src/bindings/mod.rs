@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StructArray};
-use arrow_schema::Field;
+use arrow_schema::{Field, Schema, SchemaRef};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyList};
@@ -20,7 +20,9 @@ use crate::xml::{Progress, Warning};
 /// One table, exported to any Arrow library through `__arrow_c_stream__`.
 #[pyclass(module = "rtbfast._native", name = "ArrowTable", frozen)]
 struct ArrowTable {
-    batch: RecordBatch,
+    /// One or more batches of the same schema (one per part of a file read in parallel).
+    batches: Vec<RecordBatch>,
+    schema: SchemaRef,
 }
 
 #[pymethods]
@@ -31,16 +33,17 @@ impl ArrowTable {
         py: Python<'py>,
         requested_schema: Option<Bound<'py, PyCapsule>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        let schema = self.batch.schema();
-        let array: ArrayRef = Arc::new(StructArray::from(self.batch.clone()));
+        let schema = &self.schema;
+        let arrays: Vec<ArrayRef> =
+            self.batches.iter().map(|b| Arc::new(StructArray::from(b.clone())) as ArrayRef).collect();
         let field = Field::new_struct("", schema.fields().clone(), false).with_metadata(schema.metadata().clone());
-        let reader = Box::new(ArrayIterator::new(std::iter::once(Ok(array)), field.into()));
+        let reader = Box::new(ArrayIterator::new(arrays.into_iter().map(Ok), field.into()));
         Ok(to_stream_pycapsule(py, reader, requested_schema)?)
     }
 
     #[getter]
     fn num_rows(&self) -> usize {
-        self.batch.num_rows()
+        self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 }
 
@@ -97,7 +100,8 @@ fn warnings_list<'py>(py: Python<'py>, warnings: &[Warning]) -> PyResult<Bound<'
 fn tables_dict<'py>(py: Python<'py>, tables: Vec<Table>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for t in tables {
-        dict.set_item(t.name, Bound::new(py, ArrowTable { batch: t.batch })?)?;
+        let schema = t.batches.first().map(RecordBatch::schema).unwrap_or_else(|| Arc::new(Schema::empty()));
+        dict.set_item(t.name, Bound::new(py, ArrowTable { batches: t.batches, schema })?)?;
     }
     Ok(dict)
 }
@@ -106,16 +110,18 @@ fn progress_of(progress: Option<&Bound<'_, PyProgress>>) -> Option<Arc<Progress>
     progress.map(|p| p.get().inner.clone())
 }
 
-/// Read an MP XML model. Returns a dict with `tables`, `warnings`, `skipped`, `dtd_version`.
+/// Read an MP XML model on up to `threads` threads (0: one per core). Returns a dict with
+/// `tables`, `warnings`, `skipped`, `dtd_version`.
 #[pyfunction]
-#[pyo3(signature = (path, progress=None))]
+#[pyo3(signature = (path, progress=None, threads=0))]
 fn read_mom<'py>(
     py: Python<'py>,
     path: PathBuf,
     progress: Option<&Bound<'py, PyProgress>>,
+    threads: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let progress = progress_of(progress);
-    let result = py.detach(|| crate::mom::read_mom(&path, progress.as_deref()));
+    let result = py.detach(|| crate::mom::read_mom_with(&path, progress.as_deref(), threads));
     let r = result.map_err(|e| to_py_err(py, e))?;
     let out = PyDict::new(py);
     out.set_item("tables", tables_dict(py, r.tables)?)?;

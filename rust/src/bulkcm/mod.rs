@@ -527,10 +527,10 @@ impl BulkCmReader {
         let observed_batch = p.finish()?;
 
         Ok(vec![
-            Table { name: "mos", batch: mos },
-            Table { name: "values", batch: values },
-            Table { name: "vs_types", batch: vs_types_batch },
-            Table { name: "observed_attributes", batch: observed_batch },
+            Table::new("mos", mos),
+            Table::new("values", values),
+            Table::new("vs_types", vs_types_batch),
+            Table::new("observed_attributes", observed_batch),
         ])
     }
 }
@@ -646,9 +646,9 @@ impl Handler for BulkCmReader {
     }
 }
 
-/// The table called `name` among `tables`.
-pub fn table<'a>(tables: &'a [Table], name: &str) -> Option<&'a RecordBatch> {
-    tables.iter().find(|t| t.name == name).map(|t| &t.batch)
+/// The table called `name` among `tables`, in one batch.
+pub fn table(tables: &[Table], name: &str) -> Option<RecordBatch> {
+    tables.iter().find(|t| t.name == name).and_then(|t| t.concat().ok())
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ const EXPORT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 fn mos_have_fdns_from_the_nesting() {
     let path = temp_file("export.xml", EXPORT.as_bytes());
     let r = read_bulkcm(&path, None).unwrap();
-    let mos = table(&r.tables, "mos").unwrap();
+    let mos = &table(&r.tables, "mos").unwrap();
     let fdns: Vec<String> = strings(mos, "fdn").into_iter().map(Option::unwrap).collect();
     assert_eq!(
         fdns,
@@ -89,7 +89,7 @@ fn mos_have_fdns_from_the_nesting() {
 fn values_keep_text_members_and_indexes() {
     let path = temp_file("export2.xml", EXPORT.as_bytes());
     let r = read_bulkcm(&path, None).unwrap();
-    let v = table(&r.tables, "values").unwrap();
+    let v = &table(&r.tables, "values").unwrap();
     let attr = strings(v, "attribute");
     let member = strings(v, "member");
     let value = strings(v, "value");
@@ -115,7 +115,7 @@ fn values_keep_text_members_and_indexes() {
 fn inferred_kinds() {
     let path = temp_file("export3.xml", EXPORT.as_bytes());
     let r = read_bulkcm(&path, None).unwrap();
-    let o = table(&r.tables, "observed_attributes").unwrap();
+    let o = &table(&r.tables, "observed_attributes").unwrap();
     let attr = strings(o, "attribute");
     let kind = strings(o, "kind");
     let seq = o.column_by_name("is_sequence").unwrap().as_boolean().clone();
@@ -123,7 +123,7 @@ fn inferred_kinds() {
     assert_eq!(kind[at("spi")].as_deref(), Some("integer"));
     assert!(seq.value(at("spi")));
     assert_eq!(kind[at("administrativeState")].as_deref(), Some("string"));
-    let t = table(&r.tables, "vs_types").unwrap();
+    let t = &table(&r.tables, "vs_types").unwrap();
     assert_eq!(
         strings(t, "class"),
         vec![Some("ENodeBFunction".into()), Some("EUtranCellFDD".into()), Some("UtranCell".into())]

@@ -6,22 +6,24 @@
 //! `derivedDataTypeRef`) are resolved at the end, across MIMs, because they may point forward
 //! or into another `<mim>` of the same file.
 
+mod parallel;
 mod resolve;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrow_array::builder::{ArrayBuilder, BooleanBuilder, Int64Builder, StringBuilder};
-use arrow_array::ArrayRef;
-use arrow_schema::{DataType, Field};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field};
 use quick_xml::events::BytesStart;
 
 use crate::error::{Error, Location, Result};
 use crate::tables::{parse_decimal, BatchParts, Bound, Table, TypeSpec};
-use crate::xml::{drive, Cx, Handler, Progress, Warning};
+use crate::xml::{drive_span, prolog, Cx, Handler, Progress, RawWarning, Span, Warning};
 
-use resolve::{Definitions, TypeRows};
+use resolve::{Definitions, TypeRows, Unresolved};
 
 /// Everything read from one MP XML file.
 pub struct MomResult {
@@ -32,16 +34,53 @@ pub struct MomResult {
     pub dtd_version: Option<String>,
 }
 
-/// Read an MP XML model file into catalog tables.
+/// Read an MP XML model file into catalog tables, on every core.
 pub fn read_mom(path: &Path, progress: Option<&Progress>) -> Result<MomResult> {
+    read_mom_with(path, progress, 0)
+}
+
+/// Read an MP XML model file into catalog tables on up to `threads` threads (0: one per
+/// core). A file is only cut where each part is at least [`parallel::MIN_SPAN`] long; the
+/// tables are the same whatever the number of threads.
+pub fn read_mom_with(path: &Path, progress: Option<&Progress>, threads: usize) -> Result<MomResult> {
     let file = path.display().to_string();
-    let mut reader = MomReader::new();
-    let mut warnings = drive(path, &mut reader, progress)?;
-    let skipped = std::mem::take(&mut reader.skipped);
-    let dtd_version = reader.dtd_version.clone();
-    let (tables, late) = reader
-        .finish()
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let parts = threads.min((size / parallel::MIN_SPAN) as usize);
+    let mut spans = None;
+    if parts > 1 {
+        let (encoding, root) = prolog(path)?;
+        if root == "models" {
+            spans = parallel::read_spans(path, size, parts, encoding, progress)?;
+            if spans.is_none() {
+                if let Some(p) = progress {
+                    p.bytes.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    let (readers, raw) = match spans {
+        Some(found) => found,
+        None => {
+            let mut reader = MomReader::new();
+            let end =
+                drive_span(path, &Span::default(), &mut reader, progress).map_err(|e| e.with_line_column(path))?;
+            (vec![reader], end.warnings)
+        }
+    };
+    let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &readers {
+        for (k, v) in &r.skipped {
+            *skipped.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+    let dtd_version = readers.iter().find_map(|r| r.dtd_version.clone());
+    let (tables, late) = finish_spans(readers)
         .map_err(|message| Error::Value { loc: Location { file: file.clone(), ..Location::default() }, message })?;
+    let mut warnings = crate::xml::locate_warnings(path, &file, raw);
     warnings.extend(crate::xml::locate_warnings(path, &file, late));
     warnings.sort_by_key(|w| w.location.offset);
     Ok(MomResult { tables, warnings, skipped, dtd_version })
@@ -172,6 +211,7 @@ fn join_status(info: &OwnerInfo, status: Option<String>) -> Option<String> {
 #[derive(Debug, Default)]
 struct MimRec {
     name: String,
+    offset: u64,
     version: Option<String>,
     release: Option<String>,
     correction: Option<String>,
@@ -330,6 +370,8 @@ struct MomReader {
     owner_element: String,
     info: OwnerInfo,
     mim_info: OwnerInfo,
+    /// Description and lifecycle of a `<mim>` opened in an earlier span of the file.
+    open_mim_texts: Vec<(String, Option<String>, Option<&'static str>)>,
     class_info: OwnerInfo,
     spec: TypeSpec,
     alt_ranges: Vec<Bound>,
@@ -432,6 +474,7 @@ impl MomReader {
             owner_element: String::new(),
             info: OwnerInfo::default(),
             mim_info: OwnerInfo::default(),
+            open_mim_texts: Vec::new(),
             class_info: OwnerInfo::default(),
             spec: TypeSpec::default(),
             alt_ranges: Vec::new(),
@@ -458,6 +501,36 @@ impl MomReader {
             derived: DerivedRows::default(),
             containments: ContainmentRows::default(),
             defs: Definitions::default(),
+        }
+    }
+
+    /// A reader for a span that starts inside `<mim name=mim>`, between two of its children.
+    fn inside_mim(mim: &str) -> Self {
+        let mut r = MomReader::new();
+        r.stack.extend([Frame::Models, Frame::Mim]);
+        r.mim = Some(mim.to_string());
+        r
+    }
+
+    /// Whether the reader stands between two children of `<mim name=mim>`, as a span that
+    /// ends where the next one starts must leave it.
+    fn is_between_children_of(&self, mim: &str) -> bool {
+        self.skip_depth == 0 && self.stack == [Frame::Models, Frame::Mim] && self.mim.as_deref() == Some(mim)
+    }
+
+    /// Keep the texts of the `<mim>` being closed (or of the open one, at the end of a span).
+    fn close_mim_texts(&mut self) {
+        let info = std::mem::take(&mut self.mim_info);
+        let name = self.mim.take().unwrap_or_default();
+        match self.mims.last_mut() {
+            Some(rec) if rec.name == name => {
+                rec.description = info.description;
+                rec.lifecycle = info.lifecycle;
+            }
+            _ if info.description.is_some() || info.lifecycle.is_some() => {
+                self.open_mim_texts.push((name, info.description, info.lifecycle))
+            }
+            _ => {}
         }
     }
 
@@ -571,7 +644,7 @@ impl MomReader {
                 b"dtdVersion" => self.push(Frame::Text(Leaf::DtdVersion)),
                 b"mim" => {
                     let name = Self::name_attr(cx, e)?;
-                    let mut rec = MimRec { name: name.clone(), ..MimRec::default() };
+                    let mut rec = MimRec { name: name.clone(), offset: cx.offset, ..MimRec::default() };
                     for (k, v) in cx.attrs(e)? {
                         match k.as_str() {
                             "version" => rec.version = Some(v),
@@ -584,9 +657,6 @@ impl MomReader {
                             "date" => rec.date = Some(v),
                             _ => {}
                         }
-                    }
-                    if self.mims.iter().any(|m| m.name == name) {
-                        cx.warn(format!("a second <mim name={name:?}> in the same file; its definitions are merged"));
                     }
                     self.mims.push(rec);
                     self.mim = Some(name);
@@ -1079,14 +1149,7 @@ impl MomReader {
                 r.precondition.append_option(info.precondition.as_deref());
                 r.attribute_count.append_value(self.class_attribute_count);
             }
-            Frame::Mim => {
-                let info = std::mem::take(&mut self.mim_info);
-                if let Some(rec) = self.mims.last_mut() {
-                    rec.description = info.description;
-                    rec.lifecycle = info.lifecycle;
-                }
-                self.mim = None;
-            }
+            Frame::Mim => self.close_mim_texts(),
             Frame::HasClass => {
                 let hc = self.has_class.take();
                 match self.stack.last() {
@@ -1166,72 +1229,13 @@ impl MomReader {
         }
     }
 
-    fn finish(self) -> std::result::Result<(Vec<Table>, Vec<crate::xml::RawWarning>), String> {
-        let MomReader {
-            mims,
-            classes,
-            attributes,
-            members,
-            enums,
-            enum_member_rows,
-            structs,
-            derived,
-            containments,
-            defs,
-            dtd_version,
-            ..
-        } = self;
-        let mut late = Vec::new();
+    /// The tables of this reader's rows (all but `mims`), with references resolved against
+    /// `defs`, the definitions of the whole file.
+    fn into_tables(self, defs: &Definitions, bad: &mut UnresolvedByTable) -> std::result::Result<Vec<Table>, String> {
+        let MomReader { classes, attributes, members, enums, enum_member_rows, structs, derived, containments, .. } =
+            self;
         let e = |err: arrow_schema::ArrowError| err.to_string();
-        let source = |n: usize| -> ArrayRef {
-            let mut b = StringBuilder::with_capacity(n, n * 3);
-            for _ in 0..n {
-                b.append_value("mom");
-            }
-            Arc::new(b.finish())
-        };
-        let source_field = || Field::new("source", DataType::Utf8, false);
         let mut tables = Vec::new();
-
-        // mims
-        let mut p = BatchParts::default();
-        let mut cols: Vec<StringBuilder> = (0..11).map(|_| StringBuilder::new()).collect();
-        for m in &mims {
-            let vals = [
-                Some(m.name.as_str()),
-                m.version.as_deref(),
-                m.release.as_deref(),
-                m.correction.as_deref(),
-                m.namespace.as_deref(),
-                m.namespace_prefix.as_deref(),
-                m.revision.as_deref(),
-                m.author.as_deref(),
-                m.date.as_deref(),
-                m.description.as_deref(),
-                dtd_version.as_deref(),
-            ];
-            for (c, v) in cols.iter_mut().zip(vals) {
-                c.append_option(v);
-            }
-        }
-        let names = [
-            "mim",
-            "version",
-            "release",
-            "correction",
-            "namespace",
-            "namespace_prefix",
-            "revision",
-            "author",
-            "date",
-            "description",
-            "dtd_version",
-        ];
-        for (i, (c, n)) in cols.into_iter().zip(names).enumerate() {
-            p.utf8(n, c, i != 0);
-        }
-        p.push(source_field(), source(mims.len()));
-        tables.push(Table { name: "mims", batch: p.finish().map_err(e)? });
 
         // classes
         let n = classes.class.len();
@@ -1250,36 +1254,13 @@ impl MomReader {
             .utf8("dependencies", c.dependencies, true)
             .utf8("precondition", c.precondition, true)
             .int64("attribute_count", c.attribute_count)
-            .push(source_field(), source(n));
-        tables.push(Table { name: "classes", batch: p.finish().map_err(e)? });
+            .push(source_field(), source_column(n));
+        tables.push(Table::new("classes", p.finish().map_err(e)?));
 
         // attributes
-        let a = attributes;
-        let n = a.attribute.len();
-        let types = a.types.finish(&defs, &mut late);
-        let mut p = BatchParts::default();
-        p.utf8("mim", a.mim, true).utf8("class", a.class, false).utf8("attribute", a.attribute, false).types(types);
-        p.boolean("mandatory", a.mandatory, false)
-            .boolean("read_only", a.read_only, false)
-            .boolean("restricted", a.restricted, false)
-            .boolean("key", a.key, false)
-            .boolean("no_notification", a.no_notification, false)
-            .boolean("non_persistent", a.non_persistent, false)
-            .boolean("lock_before_modify", a.lock_before_modify, false)
-            .boolean("nillable", a.nillable, false)
-            .boolean("is_counter", a.is_counter, false)
-            .utf8("counter_type", a.counter_type, true)
-            .utf8("lifecycle", a.lifecycle, true)
-            .utf8("lifecycle_text", a.lifecycle_text, true)
-            .utf8("filter", a.filter, true)
-            .utf8("visibility", a.visibility, true)
-            .utf8("description", a.description, true)
-            .utf8("takes_effect", a.takes_effect, true)
-            .utf8("disturbances", a.disturbances, true)
-            .utf8("dependencies", a.dependencies, true)
-            .utf8("precondition", a.precondition, true)
-            .push(source_field(), source(n));
-        tables.push(Table { name: "attributes", batch: p.finish().map_err(e)? });
+        let mut a = attributes;
+        let types = std::mem::take(&mut a.types).finish(defs, &mut bad.attributes).map_err(e)?;
+        tables.push(Table::new("attributes", attribute_batch(a, types).map_err(e)?));
 
         // enums
         let n = enums.name.len();
@@ -1289,8 +1270,8 @@ impl MomReader {
             .utf8("description", enums.description, true)
             .utf8("lifecycle", enums.lifecycle, true)
             .int64("member_count", enums.member_count)
-            .push(source_field(), source(n));
-        tables.push(Table { name: "enums", batch: p.finish().map_err(e)? });
+            .push(source_field(), source_column(n));
+        tables.push(Table::new("enums", p.finish().map_err(e)?));
 
         let r = enum_member_rows;
         let n = r.member.len();
@@ -1302,8 +1283,8 @@ impl MomReader {
             .utf8("description", r.description, true)
             .utf8("lifecycle", r.lifecycle, true)
             .utf8("lifecycle_text", r.lifecycle_text, true)
-            .push(source_field(), source(n));
-        tables.push(Table { name: "enum_members", batch: p.finish().map_err(e)? });
+            .push(source_field(), source_column(n));
+        tables.push(Table::new("enum_members", p.finish().map_err(e)?));
 
         let n = structs.name.len();
         let mut p = BatchParts::default();
@@ -1312,29 +1293,31 @@ impl MomReader {
             .boolean("exclusive", structs.exclusive, false)
             .utf8("description", structs.description, true)
             .int64("member_count", structs.member_count)
-            .push(source_field(), source(n));
-        tables.push(Table { name: "structs", batch: p.finish().map_err(e)? });
+            .push(source_field(), source_column(n));
+        tables.push(Table::new("structs", p.finish().map_err(e)?));
 
         let m = members;
         let n = m.member.len();
-        let types = m.types.finish(&defs, &mut late);
+        let types = m.types.finish(defs, &mut bad.struct_members).map_err(e)?;
         let mut p = BatchParts::default();
-        p.utf8("mim", m.mim, true).utf8("struct", m.owner, false).utf8("member", m.member, false).types(types);
+        p.utf8("mim", m.mim, true).utf8("struct", m.owner, false).utf8("member", m.member, false).type_arrays(types);
         p.boolean("key", m.key, false)
             .boolean("nillable", m.nillable, false)
             .utf8("lifecycle", m.lifecycle, true)
             .utf8("lifecycle_text", m.lifecycle_text, true)
             .utf8("description", m.description, true)
-            .push(source_field(), source(n));
-        tables.push(Table { name: "struct_members", batch: p.finish().map_err(e)? });
+            .push(source_field(), source_column(n));
+        tables.push(Table::new("struct_members", p.finish().map_err(e)?));
 
         let d = derived;
         let n = d.name.len();
-        let types = d.types.finish(&defs, &mut late);
+        let types = d.types.finish(defs, &mut bad.derived_types).map_err(e)?;
         let mut p = BatchParts::default();
-        p.utf8("mim", d.mim, false).utf8("name", d.name, false).types(types);
-        p.utf8("description", d.description, true).utf8("lifecycle", d.lifecycle, true).push(source_field(), source(n));
-        tables.push(Table { name: "derived_types", batch: p.finish().map_err(e)? });
+        p.utf8("mim", d.mim, false).utf8("name", d.name, false).type_arrays(types);
+        p.utf8("description", d.description, true)
+            .utf8("lifecycle", d.lifecycle, true)
+            .push(source_field(), source_column(n));
+        tables.push(Table::new("derived_types", p.finish().map_err(e)?));
 
         let c = containments;
         let n = c.child.len();
@@ -1346,11 +1329,145 @@ impl MomReader {
             .int64("card_min", c.card_min)
             .int64("card_max", c.card_max)
             .utf8("relationship", c.relationship, true)
-            .push(source_field(), source(n));
-        tables.push(Table { name: "containment", batch: p.finish().map_err(e)? });
-
-        Ok((tables, late))
+            .push(source_field(), source_column(n));
+        tables.push(Table::new("containment", p.finish().map_err(e)?));
+        Ok(tables)
     }
+}
+
+/// The rows of `a` (whose type columns are `types`) as one batch of the `attributes` table.
+fn attribute_batch(a: AttributeRows, types: Vec<ArrayRef>) -> std::result::Result<RecordBatch, ArrowError> {
+    let n = a.attribute.len();
+    let mut p = BatchParts::default();
+    p.utf8("mim", a.mim, true).utf8("class", a.class, false).utf8("attribute", a.attribute, false).type_arrays(types);
+    p.boolean("mandatory", a.mandatory, false)
+        .boolean("read_only", a.read_only, false)
+        .boolean("restricted", a.restricted, false)
+        .boolean("key", a.key, false)
+        .boolean("no_notification", a.no_notification, false)
+        .boolean("non_persistent", a.non_persistent, false)
+        .boolean("lock_before_modify", a.lock_before_modify, false)
+        .boolean("nillable", a.nillable, false)
+        .boolean("is_counter", a.is_counter, false)
+        .utf8("counter_type", a.counter_type, true)
+        .utf8("lifecycle", a.lifecycle, true)
+        .utf8("lifecycle_text", a.lifecycle_text, true)
+        .utf8("filter", a.filter, true)
+        .utf8("visibility", a.visibility, true)
+        .utf8("description", a.description, true)
+        .utf8("takes_effect", a.takes_effect, true)
+        .utf8("disturbances", a.disturbances, true)
+        .utf8("dependencies", a.dependencies, true)
+        .utf8("precondition", a.precondition, true)
+        .push(source_field(), source_column(n));
+    p.finish()
+}
+
+fn source_column(n: usize) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(n, n * 3);
+    for _ in 0..n {
+        b.append_value("mom");
+    }
+    Arc::new(b.finish())
+}
+
+fn source_field() -> Field {
+    Field::new("source", DataType::Utf8, false)
+}
+
+/// Unresolved references of each table with type columns, gathered over all spans.
+#[derive(Default)]
+struct UnresolvedByTable {
+    attributes: Unresolved,
+    struct_members: Unresolved,
+    derived_types: Unresolved,
+}
+
+/// Turn the readers of consecutive spans of one file (a single reader for a sequential
+/// read) into the catalog tables, and give the warnings only known at the end.
+fn finish_spans(mut readers: Vec<MomReader>) -> std::result::Result<(Vec<Table>, Vec<RawWarning>), String> {
+    let mut defs = Definitions::default();
+    let mut mims: Vec<MimRec> = Vec::new();
+    for r in &mut readers {
+        defs.merge(std::mem::take(&mut r.defs));
+        // texts of a <mim> that began in an earlier span
+        for (name, description, lifecycle) in std::mem::take(&mut r.open_mim_texts) {
+            if let Some(rec) = mims.iter_mut().rev().find(|m| m.name == name) {
+                rec.description = description.or(rec.description.take());
+                rec.lifecycle = lifecycle.or(rec.lifecycle);
+            }
+        }
+        mims.append(&mut r.mims);
+    }
+    let mut late = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for m in &mims {
+        if !seen.insert(m.name.as_str()) {
+            late.push(RawWarning {
+                offset: m.offset,
+                element: format!("models/mim[{}]", m.name),
+                message: format!("a second <mim name={:?}> in the same file; its definitions are merged", m.name),
+            });
+        }
+    }
+    let dtd_version = readers.iter().find_map(|r| r.dtd_version.clone());
+    let mut tables = vec![mims_table(&mims, dtd_version.as_deref())?];
+    let mut bad = UnresolvedByTable::default();
+    for r in readers {
+        for t in r.into_tables(&defs, &mut bad)? {
+            match tables.iter_mut().find(|have| have.name == t.name) {
+                Some(have) => have.batches.extend(t.batches),
+                None => tables.push(t),
+            }
+        }
+    }
+    bad.attributes.into_warnings(&mut late);
+    bad.struct_members.into_warnings(&mut late);
+    bad.derived_types.into_warnings(&mut late);
+    Ok((tables, late))
+}
+
+fn mims_table(mims: &[MimRec], dtd_version: Option<&str>) -> std::result::Result<Table, String> {
+    let e = |err: arrow_schema::ArrowError| err.to_string();
+    // mims
+    let mut p = BatchParts::default();
+    let mut cols: Vec<StringBuilder> = (0..11).map(|_| StringBuilder::new()).collect();
+    for m in mims {
+        let vals = [
+            Some(m.name.as_str()),
+            m.version.as_deref(),
+            m.release.as_deref(),
+            m.correction.as_deref(),
+            m.namespace.as_deref(),
+            m.namespace_prefix.as_deref(),
+            m.revision.as_deref(),
+            m.author.as_deref(),
+            m.date.as_deref(),
+            m.description.as_deref(),
+            dtd_version,
+        ];
+        for (c, v) in cols.iter_mut().zip(vals) {
+            c.append_option(v);
+        }
+    }
+    let names = [
+        "mim",
+        "version",
+        "release",
+        "correction",
+        "namespace",
+        "namespace_prefix",
+        "revision",
+        "author",
+        "date",
+        "description",
+        "dtd_version",
+    ];
+    for (i, (c, n)) in cols.into_iter().zip(names).enumerate() {
+        p.utf8(n, c, i != 0);
+    }
+    p.push(source_field(), source_column(mims.len()));
+    Ok(Table::new("mims", p.finish().map_err(e)?))
 }
 
 fn same_bounds(a: &[Bound], b: &[Bound]) -> bool {

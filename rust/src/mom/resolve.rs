@@ -5,6 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use arrow_array::ArrayRef;
+use arrow_schema::ArrowError;
+use arrow_select::interleave::interleave;
+
 use super::PendingType;
 use crate::tables::{TypeColumns, TypeSpec};
 use crate::xml::RawWarning;
@@ -29,7 +33,7 @@ const DERIVED: u8 = 2;
 
 /// Unresolved references, reported once per target with a count.
 #[derive(Default)]
-struct Unresolved {
+pub(crate) struct Unresolved {
     seen: BTreeMap<(String, String, String), (u64, String, usize)>,
 }
 
@@ -43,7 +47,7 @@ impl Unresolved {
         entry.2 += 1;
     }
 
-    fn into_warnings(self, out: &mut Vec<RawWarning>) {
+    pub fn into_warnings(self, out: &mut Vec<RawWarning>) {
         for ((what, mim, name), (offset, element, count)) in self.seen {
             let times = if count > 1 { format!(" ({count} references; the first is here)") } else { String::new() };
             out.push(RawWarning {
@@ -56,6 +60,18 @@ impl Unresolved {
 }
 
 impl Definitions {
+    /// Add the definitions read from a later span of the same file.
+    pub fn merge(&mut self, later: Definitions) {
+        self.enums.extend(later.enums);
+        self.structs.extend(later.structs);
+        self.classes.extend(later.classes);
+        self.class_names.extend(later.class_names);
+        self.derived.extend(later.derived);
+        for (key, mims) in later.by_name {
+            self.by_name.entry(key).or_default().extend(mims);
+        }
+    }
+
     pub fn add_enum(&mut self, mim: &str, name: &str) {
         self.enums.insert((mim.to_string(), name.to_string()));
         self.by_name.entry((ENUM, name.to_string())).or_default().push(mim.to_string());
@@ -171,49 +187,76 @@ impl Definitions {
 
 /// The type columns of one table, filled as rows are read: a row is resolved at once when
 /// everything it refers to is already defined (the common case: MIMs define their types
-/// before their classes), and kept whole until the end otherwise. Once one row waits, the
-/// rows after it wait too, so that rows stay in file order.
+/// before their classes), and kept whole until the end otherwise. The rows resolved late are
+/// put back in their place at the end, so rows stay in file order.
 #[derive(Default)]
 pub(crate) struct TypeRows {
     cols: TypeColumns,
     deferred: Vec<PendingType>,
+    /// Row number (in file order) of each deferred row.
+    deferred_rows: Vec<usize>,
+    rows: usize,
     /// moRefs whose target class was not defined yet when they were read; checked at the end.
     morefs: Vec<PendingType>,
 }
 
 impl TypeRows {
     pub fn push(&mut self, defs: &Definitions, p: PendingType) {
-        if !self.deferred.is_empty() {
-            self.deferred.push(p);
-        } else if p.spec.ref_name.is_none() {
+        let row = self.rows;
+        self.rows += 1;
+        if p.spec.ref_name.is_none() {
             self.cols.append(&p.spec);
-        } else {
-            match defs.resolve(&p, &p.spec, &p.mim, 0, None) {
-                None => self.deferred.push(p),
-                Some(r) => {
-                    self.cols.append(&r);
-                    let target = r.ref_name.as_deref().unwrap_or_default();
-                    let known = target == "ManagedObject" || defs.class_names.contains(target);
-                    if r.base.as_deref() == Some("moRef") && !known {
-                        self.morefs.push(PendingType { spec: r, ..p });
-                    }
+            return;
+        }
+        match defs.resolve(&p, &p.spec, &p.mim, 0, None) {
+            None => {
+                self.deferred.push(p);
+                self.deferred_rows.push(row);
+            }
+            Some(r) => {
+                self.cols.append(&r);
+                let target = r.ref_name.as_deref().unwrap_or_default();
+                let known = target == "ManagedObject" || defs.class_names.contains(target);
+                if r.base.as_deref() == Some("moRef") && !known {
+                    self.morefs.push(PendingType { spec: r, ..p });
                 }
             }
         }
     }
 
-    /// Resolve what waited, warn once per target that is still missing, and return the columns.
-    pub fn finish(mut self, defs: &Definitions, warnings: &mut Vec<RawWarning>) -> TypeColumns {
-        let mut bad = Unresolved::default();
+    /// Resolve what waited, note each target that is still missing in `bad`, and return the
+    /// columns (in [`TypeColumns::fields`] order).
+    pub fn finish(self, defs: &Definitions, bad: &mut Unresolved) -> Result<Vec<ArrayRef>, ArrowError> {
         for p in &self.morefs {
             // only the report of a missing target is wanted here; the row is already out
-            let _ = defs.resolve(p, &p.spec, &p.mim, 0, Some(&mut bad));
+            let _ = defs.resolve(p, &p.spec, &p.mim, 0, Some(bad));
         }
+        if self.deferred.is_empty() {
+            return Ok(self.cols.finish());
+        }
+        let mut late = TypeColumns::default();
         for p in &self.deferred {
-            let r = defs.resolve(p, &p.spec, &p.mim, 0, Some(&mut bad)).unwrap_or_else(|| p.spec.clone());
-            self.cols.append(&r);
+            let r = defs.resolve(p, &p.spec, &p.mim, 0, Some(bad)).unwrap_or_else(|| p.spec.clone());
+            late.append(&r);
         }
-        bad.into_warnings(warnings);
+        // (source, row) for every row in file order: 0 = resolved at once, 1 = late
+        let mut order = Vec::with_capacity(self.rows);
+        let mut deferred_rows = self.deferred_rows.iter().copied().peekable();
+        let (mut early_row, mut late_row) = (0, 0);
+        for row in 0..self.rows {
+            if deferred_rows.next_if_eq(&row).is_some() {
+                order.push((1, late_row));
+                late_row += 1;
+            } else {
+                order.push((0, early_row));
+                early_row += 1;
+            }
+        }
         self.cols
+            .finish()
+            .iter()
+            .zip(late.finish().iter())
+            .map(|(early, late)| interleave(&[early.as_ref(), late.as_ref()], &order))
+            .collect()
     }
 }

@@ -15,8 +15,8 @@ fn read_latin1(name: &str, xml: &str) -> MomResult {
     read_mom(&temp_file(name, &bytes), None).unwrap()
 }
 
-fn table<'a>(r: &'a MomResult, name: &str) -> &'a RecordBatch {
-    &r.tables.iter().find(|t| t.name == name).unwrap().batch
+fn table(r: &MomResult, name: &str) -> RecordBatch {
+    r.tables.iter().find(|t| t.name == name).unwrap().concat().unwrap()
 }
 
 fn col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
@@ -96,7 +96,7 @@ const CPP: &str = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>
 #[test]
 fn cpp_flavour() {
     let r = read_latin1("cpp.xml", CPP);
-    let a = table(&r, "attributes");
+    let a = &table(&r, "attributes");
     assert_eq!(a.num_rows(), 8);
     let id = row_of(a, "attribute", "CellId");
     assert!(flag(a, "mandatory", id) && flag(a, "restricted", id) && flag(a, "key", id));
@@ -121,17 +121,17 @@ fn cpp_flavour() {
     assert_eq!(ranges(a, b), vec![(Some(i64::MIN as i128), Some(i64::MAX as i128))]);
     let pm = row_of(a, "attribute", "pmCount");
     assert!(flag(a, "is_counter", pm) && flag(a, "read_only", pm));
-    let c = table(&r, "classes");
+    let c = &table(&r, "classes");
     assert_eq!(col(c, "description")[0].as_deref(), Some("A cell café 'x'"));
     assert!(flag(c, "system_created", row_of(c, "class", "Root")));
-    let em = table(&r, "enum_members");
+    let em = &table(&r, "enum_members");
     assert_eq!(em.num_rows(), 3);
     assert_eq!(col(em, "lifecycle")[2].as_deref(), Some("deprecated"));
     assert_eq!(col(em, "lifecycle_text")[2].as_deref(), Some("Since L11B. Planned to be removed."));
-    let sm = table(&r, "struct_members");
+    let sm = &table(&r, "struct_members");
     assert_eq!(sm.num_rows(), 3);
-    assert!(flag(table(&r, "structs"), "exclusive", 1));
-    let k = table(&r, "containment");
+    assert!(flag(&table(&r, "structs"), "exclusive", 1));
+    let k = &table(&r, "containment");
     assert_eq!(col(k, "parent")[0].as_deref(), Some("Root"));
     assert!(k.column_by_name("card_max").unwrap().is_null(0));
     assert_eq!(r.skipped.get("action"), Some(&1));
@@ -182,11 +182,11 @@ const ECIM: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 #[test]
 fn ecim_flavour_resolves_across_mims() {
     let r = read("ecim.xml", ECIM);
-    let m = table(&r, "mims");
+    let m = &table(&r, "mims");
     assert_eq!(col(m, "mim"), vec![Some("Top".into()), Some("App".into())]);
     assert_eq!(col(m, "correction")[0].as_deref(), Some("2"));
     assert_eq!(col(m, "namespace")[0].as_deref(), Some("urn:com:ericsson:ecim:Top"));
-    let a = table(&r, "attributes");
+    let a = &table(&r, "attributes");
     let c = row_of(a, "attribute", "count");
     assert_eq!(col(a, "base_type")[c].as_deref(), Some("uint64"));
     assert_eq!(col(a, "derived_type")[c].as_deref(), Some("Chained"));
@@ -207,11 +207,11 @@ fn ecim_flavour_resolves_across_mims() {
     assert!(flag(a, "key", row_of(a, "attribute", "managedElementId")));
     assert_eq!(col(a, "kind")[row_of(a, "attribute", "lost")].as_deref(), Some("unknown"));
     assert!(r.warnings.iter().any(|w| w.message.contains("unresolved derivedDataTypeRef \"Missing\"")));
-    let k = table(&r, "containment");
+    let k = &table(&r, "containment");
     assert_eq!(col(k, "parent_mim")[0].as_deref(), Some("Top"));
     assert_eq!(col(k, "child_mim")[0].as_deref(), Some("App"));
-    assert!(flag(table(&r, "classes"), "root", 0));
-    let d = table(&r, "derived_types");
+    assert!(flag(&table(&r, "classes"), "root", 0));
+    let d = &table(&r, "derived_types");
     assert_eq!(d.num_rows(), 3);
     assert_eq!(r.dtd_version.as_deref(), Some("G"));
 }
@@ -227,4 +227,93 @@ fn bad_numbers_warn_and_bad_roots_fail() {
     assert!(w.location.element.ends_with("range/min"), "{w:?}");
     let path = temp_file("root.xml", b"<bulkCmConfigDataFile/>");
     assert_eq!(read_mom(&path, None).err().unwrap().kind(), crate::ErrorKind::Root);
+}
+
+/// A model of about `classes` × 3 KB in two MIMs: enums and a derived type in the first, used
+/// by classes in both, a mim description, a forward reference, and `trap` comments holding a
+/// `<class ` start tag before every class when asked for.
+fn big_model(classes: usize, trap: bool) -> String {
+    let mut x =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE models SYSTEM \"mp.dtd\">\n<models>\n");
+    let filler = "Lorem ipsum dolor sit amet, &amp; consectetur. ".repeat(20);
+    for (m, mim) in ["MimA", "MimB"].iter().enumerate() {
+        x += &format!("<mim name=\"{mim}\" version=\"1\" release=\"0\">\n<description>About {mim}</description>\n");
+        if m == 0 {
+            x += "<enum name=\"State\"><enumMember name=\"ON\"><value>0</value></enumMember>\
+                  <enumMember name=\"OFF\"><value>1</value></enumMember></enum>\n";
+            x += "<derivedDataType name=\"Percent\"><baseType><long><range><min>0</min><max>100</max></range>\
+                  </long></baseType></derivedDataType>\n";
+        }
+        for c in 0..classes / 2 {
+            if trap {
+                x += "<!-- was <class name=\"Old\"> before -->\n";
+            }
+            x += &format!("<class name=\"C{m}x{c}\">\n<description>{filler}</description>\n");
+            for a in 0..4 {
+                let ty = match a {
+                    0 => "<enumRef name=\"State\"><mimName>MimA</mimName></enumRef>".to_string(),
+                    1 => "<derivedDataTypeRef name=\"Percent\"><mimName>MimA</mimName></derivedDataTypeRef>".into(),
+                    2 => "<structRef name=\"Later\"/>".into(),
+                    _ => format!("<long><range><min>{c}</min><max>{}</max></range></long>", c + 10),
+                };
+                x += &format!(
+                    "<attribute name=\"a{a}\"><description>{filler}</description><dataType>{ty}</dataType></attribute>\n"
+                );
+            }
+            x += "</class>\n";
+        }
+        x += "<struct name=\"Later\"><structMember name=\"m\"><long/></structMember></struct>\n</mim>\n";
+    }
+    x += "</models>\n";
+    x
+}
+
+fn all_rows(r: &MomResult) -> Vec<(&'static str, RecordBatch)> {
+    r.tables.iter().map(|t| (t.name, t.concat().unwrap())).collect()
+}
+
+#[test]
+fn parts_read_on_threads_equal_one_sequential_read() {
+    let path = temp_file("big.xml", big_model(1200, false).as_bytes());
+    assert!(std::fs::metadata(&path).unwrap().len() > 3 * parallel::MIN_SPAN);
+    let one = read_mom_with(&path, None, 1).unwrap();
+    let three = read_mom_with(&path, None, 3).unwrap();
+    assert!(three.tables.iter().filter(|t| t.name != "mims").all(|t| t.batches.len() == 3));
+    assert_eq!(all_rows(&one), all_rows(&three));
+    assert_eq!(one.warnings, three.warnings);
+    let mims = table(&three, "mims");
+    assert_eq!(col(&mims, "description"), [Some("About MimA".to_string()), Some("About MimB".to_string())]);
+    let a = table(&three, "attributes");
+    assert_eq!(a.num_rows(), 1200 * 4);
+    // the struct defined after its users (a forward reference) resolved in every part
+    let refs = col(&a, "type_ref_mim");
+    let names = col(&a, "type_ref");
+    for (name, mim) in names.iter().zip(&refs) {
+        if name.as_deref() == Some("Later") {
+            assert!(mim.is_some(), "unresolved forward reference");
+        }
+    }
+}
+
+#[test]
+fn a_cut_inside_a_comment_falls_back_to_one_sequential_read() {
+    let path = temp_file("trap.xml", big_model(1200, true).as_bytes());
+    let one = read_mom_with(&path, None, 1).unwrap();
+    let three = read_mom_with(&path, None, 3).unwrap();
+    // every candidate cut lies in a comment: the parts read proves it, and the file is read once more
+    assert!(three.tables.iter().all(|t| t.batches.len() == 1));
+    assert_eq!(all_rows(&one), all_rows(&three));
+}
+
+#[test]
+fn a_broken_part_reports_the_same_located_error_as_a_sequential_read() {
+    let mut xml = big_model(1200, false);
+    let at = xml.len() * 2 / 3;
+    let at = at + xml[at..].find("<attribute").unwrap();
+    xml.insert_str(at, "<attribute name=\"bad\"><description>x</descr></attribute>");
+    let path = temp_file("broken.xml", xml.as_bytes());
+    let one = read_mom_with(&path, None, 1).err().unwrap();
+    let three = read_mom_with(&path, None, 3).err().unwrap();
+    assert_eq!(one.to_string(), three.to_string());
+    assert!(one.location().line > 1 && one.location().element.contains("attribute[bad]"), "{one}");
 }

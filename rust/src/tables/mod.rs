@@ -370,7 +370,12 @@ impl BatchParts {
     }
 
     pub fn types(&mut self, t: TypeColumns) -> &mut Self {
-        for (f, a) in TypeColumns::fields().into_iter().zip(t.finish()) {
+        self.type_arrays(t.finish())
+    }
+
+    /// The type columns, finished (in [`TypeColumns::fields`] order).
+    pub fn type_arrays(&mut self, arrays: Vec<ArrayRef>) -> &mut Self {
+        for (f, a) in TypeColumns::fields().into_iter().zip(arrays) {
             self.push(f, a);
         }
         self
@@ -381,11 +386,31 @@ impl BatchParts {
     }
 }
 
-/// A named output table.
+/// A named output table: one batch, or one per part of a file read in parallel, all with the
+/// same schema.
 #[derive(Debug, Clone)]
 pub struct Table {
     pub name: &'static str,
-    pub batch: RecordBatch,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    pub fn new(name: &'static str, batch: RecordBatch) -> Table {
+        Table { name, batches: vec![batch] }
+    }
+
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// All rows in one batch.
+    pub fn concat(&self) -> std::result::Result<RecordBatch, arrow_schema::ArrowError> {
+        match self.batches.as_slice() {
+            [one] => Ok(one.clone()),
+            [first, ..] => arrow_select::concat::concat_batches(&first.schema(), &self.batches),
+            [] => Err(arrow_schema::ArrowError::InvalidArgumentError(format!("table {} has no batches", self.name))),
+        }
+    }
 }
 
 #[cfg(test)]

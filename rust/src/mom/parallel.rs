@@ -1,0 +1,113 @@
+//! Reading one large MP XML file on several threads. The file is cut before `<class`
+//! start tags into spans of about equal size; each span is read by its own [`MomReader`]
+//! that starts inside the `<mim>` the cut falls in. A cut is only a guess (found by a byte
+//! search, it could lie in a comment or CDATA): the reader of the span before it must end
+//! exactly between two children of that same `<mim>`, or the whole file is read again on
+//! one thread. The result is the same as a sequential read, row for row.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use super::MomReader;
+use crate::error::Result;
+use crate::xml::split::{attribute_at, find_after, find_before};
+use crate::xml::{drive_span, Context, Encoding, Progress, RawWarning, Span};
+
+/// Spans smaller than this are not worth a thread.
+pub const MIN_SPAN: u64 = 1 << 20;
+
+/// Where a span starts: its byte offset and the `<mim>` it starts in.
+struct Cut {
+    offset: u64,
+    mim: String,
+}
+
+/// Up to `parts - 1` cuts of the file, in order; fewer when no suitable place is found.
+fn plan(path: &Path, size: u64, parts: usize) -> std::io::Result<Vec<Cut>> {
+    let mut file = File::open(path)?;
+    let mut cuts: Vec<Cut> = Vec::new();
+    for k in 1..parts as u64 {
+        let target = size * k / parts as u64;
+        let from = cuts.last().map_or(target, |c| target.max(c.offset + 1));
+        let until = size * (k + 1) / parts as u64;
+        let Some(offset) = find_after(&mut file, from, until, b"<class ")? else { continue };
+        let Some(mim_at) = find_before(&mut file, offset, b"<mim ")? else { continue };
+        let Some(mim) = attribute_at(&mut file, mim_at, b"name")? else { continue };
+        cuts.push(Cut { offset, mim });
+    }
+    Ok(cuts)
+}
+
+fn context_in(mim: &str, encoding: Encoding) -> Context {
+    Context {
+        names: vec!["models".into(), "mim".into()],
+        labels: vec!["models".into(), format!("mim[{mim}]")],
+        encoding: Some(encoding),
+    }
+}
+
+/// Read `path` in `parts` spans on as many threads. `None` when the file cannot be cut or a
+/// cut proved unsound (the caller then reads it sequentially); an error only for a cancelled
+/// read.
+pub(super) fn read_spans(
+    path: &Path,
+    size: u64,
+    parts: usize,
+    encoding: Encoding,
+    progress: Option<&Progress>,
+) -> Result<Option<(Vec<MomReader>, Vec<RawWarning>)>> {
+    let Ok(cuts) = plan(path, size, parts) else { return Ok(None) };
+    if cuts.is_empty() {
+        return Ok(None);
+    }
+    let mut spans = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    let mut context = Context::default();
+    for cut in &cuts {
+        spans.push(Span { start, end: Some(cut.offset), context });
+        start = cut.offset;
+        context = context_in(&cut.mim, encoding);
+    }
+    spans.push(Span { start, end: None, context });
+    let cuts = &cuts;
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| {
+                scope.spawn(move || {
+                    let mut reader = if i == 0 { MomReader::new() } else { MomReader::inside_mim(&cuts[i - 1].mim) };
+                    let end = drive_span(path, span, &mut reader, progress);
+                    (reader, end)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    });
+    if progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed)) {
+        if let Some(Some((_, Err(err)))) = outcomes.into_iter().find(|o| matches!(o, Some((_, Err(_))))) {
+            return Err(err);
+        }
+        return Ok(None);
+    }
+    let mut readers = Vec::with_capacity(outcomes.len());
+    let mut warnings = Vec::new();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let Some((mut reader, Ok(end))) = outcome else { return Ok(None) };
+        if let Some(next) = cuts.get(i) {
+            let expected = context_in(&next.mim, encoding);
+            if end.context.names != expected.names
+                || end.context.labels != expected.labels
+                || !reader.is_between_children_of(&next.mim)
+            {
+                return Ok(None);
+            }
+            // the <mim> goes on in the next span; what this one read of its texts is kept
+            reader.close_mim_texts();
+        }
+        warnings.extend(end.warnings);
+        readers.push(reader);
+    }
+    Ok(Some((readers, warnings)))
+}
