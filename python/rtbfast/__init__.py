@@ -7,6 +7,8 @@ Public API::
     model.tables["attributes"]          # a pyarrow.Table
     network = rtbfast.read_network("export.xml")
     network.tables["values"]
+    workbook = rtbfast.read_workbook("Spreadsheets_Parameters.csv", "Spreadsheets_StructParameters.csv")
+    workbook.unparsed                   # cells that break the sheet's conventions, located
 """
 
 from rtbfast._native import __version__
@@ -22,6 +24,7 @@ from rtbfast.errors import (
 )
 from rtbfast.pipeline import BuildResult, build
 from rtbfast.readers import Model, Network, ReadWarning, detect_kind, read, read_model, read_network
+from rtbfast.workbook import Unparsed, Workbook, read_workbook
 
 __all__ = [
     "BuildResult",
@@ -34,6 +37,8 @@ __all__ = [
     "OutputError",
     "ReadWarning",
     "RtbfastError",
+    "Unparsed",
+    "Workbook",
     "WrongRootError",
     "XmlSyntaxError",
     "__version__",
@@ -42,4 +47,5 @@ __all__ = [
     "read",
     "read_model",
     "read_network",
+    "read_workbook",
 ]
