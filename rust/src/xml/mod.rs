@@ -546,8 +546,7 @@ pub fn drive_span<H: Handler>(
     progress: Option<&Progress>,
 ) -> Result<SpanEnd> {
     let file_name = path.display().to_string();
-    let file = File::open(path).map_err(|err| Error::io(&file_name, &err))?;
-    let mut file = file;
+    let mut file = File::open(path).map_err(|err| Error::io(&file_name, &err))?;
     if span.start > 0 {
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(span.start)).map_err(|err| Error::io(&file_name, &err))?;
