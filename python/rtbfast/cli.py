@@ -57,7 +57,7 @@ def main() -> None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Threads to read a large model on; 0 means one per core. The output is the same for any value.",
+    help="Threads to read a large model or export on; 0 means one per core. The output is the same for any value.",
 )
 def build(input_path: Path, out: Path, progress: bool | None, jobs: int) -> None:
     """Read INPUT and write its tables as Parquet.

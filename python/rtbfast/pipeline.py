@@ -71,7 +71,7 @@ def build(
     """Read `input_path` (MP XML model or Bulk CM export) and write ``OUT/catalog/*.parquet``,
     ``OUT/network/*.parquet`` (exports only) and ``OUT/report.json``.
 
-    ``jobs`` caps the threads a large model is read on (0: one per core)."""
+    ``jobs`` caps the threads a large input is read on (0: one per core)."""
     started = time.perf_counter()
     source = Path(input_path)
     out = Path(out)

@@ -122,34 +122,45 @@ def _tables(raw: dict[str, _native.ArrowTable]) -> dict[str, pa.Table]:
     return {name: pa.table(t) for name, t in raw.items()}
 
 
-def _read_mom(p: Path, on_progress: ProgressCallback | None, threads: int) -> Model:
+def _checked_threads(threads: int) -> int:
     if threads < 0:
         raise ValueError(f"threads must be 0 (one per core) or more, not {threads}")
+    return threads
+
+
+def _read_mom(p: Path, on_progress: ProgressCallback | None, threads: int) -> Model:
+    _checked_threads(threads)
     raw = _with_progress(lambda prog: _native.read_mom(p, prog, threads), p.stat().st_size, on_progress)
     return Model(p, "mom", _tables(raw["tables"]), _warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"])
 
 
-def _read_bulkcm(p: Path, on_progress: ProgressCallback | None) -> Network:
-    raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog), p.stat().st_size, on_progress)
+def _read_bulkcm(p: Path, on_progress: ProgressCallback | None, threads: int) -> Network:
+    _checked_threads(threads)
+    raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog, threads), p.stat().st_size, on_progress)
     return Network(p, _tables(raw["tables"]), raw["header"], _warnings(raw["warnings"]))
 
 
 def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None, *, threads: int = 0) -> Model:
     """Read a model: an MP XML file, or the model a Bulk CM export implies.
 
-    The input kind is told by the root element. A large MP XML file is read in parts on up to
-    ``threads`` threads (0: one per core); the tables are the same whatever the number.
+    The input kind is told by the root element. A large file is read in parts on up to
+    ``threads`` threads (0: one per core); the tables hold the same rows whatever the number.
     Raises a subclass of :class:`rtbfast.errors.InputError` naming file, line, column and
     element on bad input.
     """
     p = _checked_path(path)
     if detect_kind(p) == "bulkcm":
-        return _read_bulkcm(p, on_progress).model
+        return _read_bulkcm(p, on_progress, threads).model
     return _read_mom(p, on_progress, threads)
 
 
-def read_network(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None) -> Network:
-    """Read a Bulk CM export into the ``mos`` and ``values`` tables (plus what it implies of the model)."""
+def read_network(
+    path: str | os.PathLike[str], on_progress: ProgressCallback | None = None, *, threads: int = 0
+) -> Network:
+    """Read a Bulk CM export into the ``mos`` and ``values`` tables (plus what it implies of the model).
+
+    ``threads`` is as for :func:`read_model`.
+    """
     p = _checked_path(path)
     if detect_kind(p) != "bulkcm":
         raise WrongRootError(
@@ -159,7 +170,7 @@ def read_network(path: str | os.PathLike[str], on_progress: ProgressCallback | N
             1,
             "models",
         )
-    return _read_bulkcm(p, on_progress)
+    return _read_bulkcm(p, on_progress, threads)
 
 
 def read(
@@ -171,5 +182,5 @@ def read(
     """
     p = _checked_path(path)
     if detect_kind(p) == "bulkcm":
-        return _read_bulkcm(p, on_progress)
+        return _read_bulkcm(p, on_progress, threads)
     return _read_mom(p, on_progress, threads)

@@ -131,16 +131,18 @@ fn read_mom<'py>(
     Ok(out)
 }
 
-/// Read a Bulk CM file. Returns a dict with `tables`, `warnings`, `header`.
+/// Read a Bulk CM file on up to `threads` threads (0: one per core). Returns a dict with
+/// `tables`, `warnings`, `header`.
 #[pyfunction]
-#[pyo3(signature = (path, progress=None))]
+#[pyo3(signature = (path, progress=None, threads=0))]
 fn read_bulkcm<'py>(
     py: Python<'py>,
     path: PathBuf,
     progress: Option<&Bound<'py, PyProgress>>,
+    threads: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let progress = progress_of(progress);
-    let result = py.detach(|| crate::bulkcm::read_bulkcm(&path, progress.as_deref()));
+    let result = py.detach(|| crate::bulkcm::read_bulkcm_with(&path, progress.as_deref(), threads));
     let r = result.map_err(|e| to_py_err(py, e))?;
     let out = PyDict::new(py);
     out.set_item("tables", tables_dict(py, r.tables)?)?;

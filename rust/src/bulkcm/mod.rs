@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder};
@@ -20,7 +21,9 @@ use quick_xml::events::BytesStart;
 
 use crate::error::{Error, Location, Result};
 use crate::tables::{parse_decimal, BatchParts, Table};
-use crate::xml::{drive, local, Cx, Handler, Progress, Warning};
+
+mod parallel;
+use crate::xml::{drive_span, local, locate_warnings, prolog, Cx, Handler, Progress, Span, Warning};
 
 /// Everything read from one Bulk CM file.
 pub struct BulkCmResult {
@@ -30,15 +33,46 @@ pub struct BulkCmResult {
     pub header: BTreeMap<String, String>,
 }
 
-/// Read a Bulk CM configuration data file into network tables.
+/// Read a Bulk CM configuration data file into network tables, on every core.
 pub fn read_bulkcm(path: &Path, progress: Option<&Progress>) -> Result<BulkCmResult> {
-    let mut reader = BulkCmReader::default();
-    let warnings = drive(path, &mut reader, progress)?;
-    let header = std::mem::take(&mut reader.header);
-    let tables = reader.finish().map_err(|err| Error::Value {
-        loc: Location { file: path.display().to_string(), ..Location::default() },
-        message: err.to_string(),
-    })?;
+    read_bulkcm_with(path, progress, 0)
+}
+
+/// Read a Bulk CM configuration data file on up to `threads` threads (0: one per core); an
+/// export is cut before `MeContext` elements into parts of at least
+/// [`parallel::MIN_SPAN`]. The tables hold the same rows whatever the number of threads.
+pub fn read_bulkcm_with(path: &Path, progress: Option<&Progress>, threads: usize) -> Result<BulkCmResult> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let parts = threads.min((size / parallel::MIN_SPAN) as usize);
+    let mut found = None;
+    if parts > 1 {
+        let (encoding, root) = prolog(path)?;
+        if root == "bulkCmConfigDataFile" {
+            found = parallel::read_spans(path, size, parts, encoding, progress)?;
+            if found.is_none() {
+                if let Some(p) = progress {
+                    p.bytes.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    let (readers, seeded, raw) = match found {
+        Some(parallel::Parts { readers, seeded, warnings }) => (readers, seeded, warnings),
+        None => {
+            let mut reader = BulkCmReader::default();
+            let end =
+                drive_span(path, &Span::default(), &mut reader, progress).map_err(|e| e.with_line_column(path))?;
+            (vec![reader], 0, end.warnings)
+        }
+    };
+    let file = path.display().to_string();
+    let warnings = locate_warnings(path, &file, raw);
+    let (tables, header) = finish_parts(readers, seeded)
+        .map_err(|err| Error::Value { loc: Location { file, ..Location::default() }, message: err.to_string() })?;
     Ok(BulkCmResult { tables, warnings, header })
 }
 
@@ -49,7 +83,7 @@ fn canonical_class(name: &str) -> String {
     CANONICAL.iter().find(|c| c.eq_ignore_ascii_case(name)).map(|c| c.to_string()).unwrap_or_else(|| name.to_string())
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct MoRow {
     fdn: String,
     class: String,
@@ -80,7 +114,7 @@ enum Frame {
 }
 
 /// An MO element being read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct OpenMo {
     /// Row index in `rows` where values go (the parent's for a vendor extension).
     row: u32,
@@ -96,7 +130,7 @@ struct OpenMo {
     format_version: Option<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct HeldValue {
     attribute: String,
     member: Option<String>,
@@ -154,6 +188,27 @@ struct BulkCmReader {
     vs_types: BTreeMap<String, (String, Option<String>, i64)>,
 }
 
+impl Observed {
+    /// Add what a later part of the file saw of the same attribute.
+    fn merge(&mut self, later: Observed) {
+        let (mine, theirs) = (self.values - self.empty, later.values - later.empty);
+        if mine == 0 {
+            self.integer = later.integer;
+            self.number = later.number;
+            self.boolean = later.boolean;
+            self.example = later.example;
+        } else if theirs > 0 {
+            self.integer &= later.integer;
+            self.number &= later.number;
+            self.boolean &= later.boolean;
+        }
+        self.values += later.values;
+        self.empty += later.empty;
+        self.max_occurs = self.max_occurs.max(later.max_occurs);
+        self.has_members |= later.has_members;
+    }
+}
+
 fn classify(o: &mut Observed, value: &str) {
     o.values += 1;
     if value.is_empty() {
@@ -177,6 +232,27 @@ fn classify(o: &mut Observed, value: &str) {
 }
 
 impl BulkCmReader {
+    /// A reader for a later part of the file, starting where `prefix` stopped: the same open
+    /// elements and MOs, and the rows read so far (which the merge drops again).
+    fn continuing(prefix: &BulkCmReader) -> BulkCmReader {
+        BulkCmReader {
+            stack: prefix.stack.clone(),
+            fdn: prefix.fdn.clone(),
+            rows: prefix.rows.clone(),
+            open: prefix.open.clone(),
+            ..BulkCmReader::default()
+        }
+    }
+
+    /// Whether this reader stands where `prefix` stopped (between two MOs of the same parents).
+    fn stands_where(&self, prefix: &BulkCmReader) -> bool {
+        self.skip_depth == 0
+            && self.stack == prefix.stack
+            && self.fdn == prefix.fdn
+            && self.open.len() == prefix.open.len()
+            && self.open.iter().zip(&prefix.open).all(|(a, b)| a.row == b.row && a.placed && b.placed)
+    }
+
     fn skip(&mut self) -> Result<bool> {
         self.skip_depth = 1;
         Ok(false)
@@ -394,10 +470,58 @@ impl BulkCmReader {
         a.leaf_open = true;
         self.push(Frame::Member, true)
     }
+}
 
-    fn finish(self) -> std::result::Result<Vec<Table>, ArrowError> {
+/// Turn the readers of consecutive parts of one file (a single reader for a sequential read)
+/// into the network tables and the header. Every reader after the first started with the
+/// first `seeded` rows of the first one (the MOs enclosing the cut); those are dropped and
+/// row numbers moved past the rows of the parts before.
+fn finish_parts(
+    mut parts: Vec<BulkCmReader>,
+    seeded: usize,
+) -> std::result::Result<(Vec<Table>, BTreeMap<String, String>), ArrowError> {
+    // the first part's rows are all its own: they are kept in place, the others appended
+    let mut rows: Vec<MoRow> = parts.first_mut().map(|p| std::mem::take(&mut p.rows)).unwrap_or_default();
+    rows.reserve_exact(parts.iter().map(|p| p.rows.len().saturating_sub(seeded)).sum());
+    let mut header = BTreeMap::new();
+    let mut observed: BTreeMap<(String, String, String), Observed> = BTreeMap::new();
+    let mut vs_types: BTreeMap<String, (String, Option<String>, i64)> = BTreeMap::new();
+    // per part: (first global row of its own rows, rows it started with)
+    let mut shifts = Vec::with_capacity(parts.len());
+    for (k, part) in parts.iter_mut().enumerate() {
+        if k == 0 {
+            shifts.push((0, 0));
+        } else {
+            let (base, skip) = (rows.len() as u32, seeded as u32);
+            let global = |r: u32| if r < skip { r } else { base + r - skip };
+            for mut row in part.rows.drain(seeded..) {
+                row.parent = row.parent.map(global);
+                rows.push(row);
+            }
+            shifts.push((base, skip));
+        }
+        header.append(&mut part.header);
+        for (key, o) in std::mem::take(&mut part.observed) {
+            match observed.get_mut(&key) {
+                Some(have) => have.merge(o),
+                None => {
+                    observed.insert(key, o);
+                }
+            }
+        }
+        for (key, (class, format, count)) in std::mem::take(&mut part.vs_types) {
+            vs_types.entry(key).or_insert((class, format, 0)).2 += count;
+        }
+    }
+    let (mos, fdn_array) = mos_batch(&rows)?;
+    drop(rows);
+
+    // values: the FDN column is a dictionary over the `mos.fdn` array, so each value row
+    // costs four bytes for its FDN however long the FDN is. One batch per part.
+    let dict_type = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let mut values = Vec::with_capacity(parts.len());
+    for (part, (base, skip)) in parts.into_iter().zip(shifts) {
         let BulkCmReader {
-            rows,
             mut values_mo,
             mut values_attribute,
             mut values_member,
@@ -405,134 +529,141 @@ impl BulkCmReader {
             values_member_index,
             values_value,
             values_vs,
-            observed,
-            vs_types,
             ..
-        } = self;
-        let mut fdn = StringBuilder::new();
-        let mut class = StringBuilder::new();
-        let mut id = StringBuilder::new();
-        let mut parent_fdn = StringBuilder::new();
-        let mut vs_type = StringBuilder::new();
-        let mut format = StringBuilder::new();
-        let mut modifier = StringBuilder::new();
-        let mut depth = Int32Builder::new();
-        let mut depths: Vec<i32> = Vec::with_capacity(rows.len());
-        for r in &rows {
-            fdn.append_value(&r.fdn);
-            class.append_value(&r.class);
-            id.append_value(&r.id);
-            let d = match r.parent {
-                Some(p) => {
-                    parent_fdn.append_value(&rows[p as usize].fdn);
-                    depths[p as usize] + 1
-                }
-                None => {
-                    parent_fdn.append_null();
-                    0
-                }
-            };
-            depths.push(d);
-            depth.append_value(d);
-            vs_type.append_option(r.vs_data_type.as_deref());
-            format.append_option(r.format_version.as_deref());
-            modifier.append_option(r.modifier.as_deref());
-        }
-        let fdn_array: StringArray = fdn.finish();
-        let mut p = BatchParts::default();
-        p.push(Field::new("fdn", DataType::Utf8, false), Arc::new(fdn_array.clone()))
-            .utf8("class", class, false)
-            .utf8("id", id, false)
-            .utf8("parent_fdn", parent_fdn, true)
-            .int32("depth", depth)
-            .utf8("vs_data_type", vs_type, true)
-            .utf8("format_version", format, true)
-            .utf8("modifier", modifier, true);
-        let mos = p.finish()?;
-
-        // values: the FDN column is a dictionary over the `mos.fdn` array, so each value
-        // row costs four bytes for its FDN however long the FDN is.
+        } = part;
         let keys: Int32Array = values_mo.finish();
-        let fdn_dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdn_array))?;
-        let dict_type = |_: ()| DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let keys: Int32Array = if skip == 0 && base == 0 {
+            keys
+        } else {
+            keys.iter().map(|k| k.map(|r| if r < skip as i32 { r } else { r - skip as i32 + base as i32 })).collect()
+        };
+        let fdn_dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdn_array.clone()))?;
         let mut p = BatchParts::default();
-        p.push(Field::new("fdn", dict_type(()), false), Arc::new(fdn_dict) as ArrayRef)
-            .push(Field::new("attribute", dict_type(()), false), Arc::new(values_attribute.finish()) as ArrayRef)
-            .push(Field::new("member", dict_type(()), true), Arc::new(values_member.finish()) as ArrayRef)
+        p.push(Field::new("fdn", dict_type(), false), Arc::new(fdn_dict) as ArrayRef)
+            .push(Field::new("attribute", dict_type(), false), Arc::new(values_attribute.finish()) as ArrayRef)
+            .push(Field::new("member", dict_type(), true), Arc::new(values_member.finish()) as ArrayRef)
             .int32("index", values_index)
             .int32("member_index", values_member_index)
             .utf8("value", values_value, false)
             .boolean("vs_data", values_vs, false);
-        let values = p.finish()?;
+        values.push(p.finish()?);
+    }
 
-        // vs_types
-        let (mut t_type, mut t_class, mut t_format) =
-            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-        let mut t_count = Int64Builder::new();
-        for (vt, (c, f, n)) in &vs_types {
-            t_type.append_value(vt);
-            t_class.append_value(c);
-            t_format.append_option(f.as_deref());
-            t_count.append_value(*n);
-        }
-        let mut p = BatchParts::default();
-        p.utf8("vs_data_type", t_type, false)
-            .utf8("class", t_class, false)
-            .utf8("format_version", t_format, true)
-            .int64("mo_count", t_count);
-        let vs_types_batch = p.finish()?;
+    // vs_types
+    let (mut t_type, mut t_class, mut t_format) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let mut t_count = Int64Builder::new();
+    for (vt, (c, f, n)) in &vs_types {
+        t_type.append_value(vt);
+        t_class.append_value(c);
+        t_format.append_option(f.as_deref());
+        t_count.append_value(*n);
+    }
+    let mut p = BatchParts::default();
+    p.utf8("vs_data_type", t_type, false)
+        .utf8("class", t_class, false)
+        .utf8("format_version", t_format, true)
+        .int64("mo_count", t_count);
+    let vs_types_batch = p.finish()?;
 
-        // observed_attributes
-        let mut o_class = StringBuilder::new();
-        let mut o_attr = StringBuilder::new();
-        let mut o_member = StringBuilder::new();
-        let mut o_kind = StringBuilder::new();
-        let mut o_seq = BooleanBuilder::new();
-        let mut o_max = Int32Builder::new();
-        let mut o_values = Int64Builder::new();
-        let mut o_empty = Int64Builder::new();
-        let mut o_example = StringBuilder::new();
-        for ((c, a, m), o) in &observed {
-            o_class.append_value(c);
-            o_attr.append_value(a);
-            o_member.append_option(if m.is_empty() { None } else { Some(m.as_str()) });
-            let kind = if o.values == o.empty {
-                "unknown"
-            } else if o.boolean {
-                "boolean"
-            } else if o.integer {
-                "integer"
-            } else if o.number {
-                "float"
-            } else {
-                "string"
-            };
-            o_kind.append_value(kind);
-            o_seq.append_value(o.max_occurs > 1);
-            o_max.append_value(o.max_occurs);
-            o_values.append_value(o.values);
-            o_empty.append_value(o.empty);
-            o_example.append_option(o.example.as_deref());
-        }
-        let mut p = BatchParts::default();
-        p.utf8("class", o_class, false)
-            .utf8("attribute", o_attr, false)
-            .utf8("member", o_member, true)
-            .utf8("kind", o_kind, false)
-            .boolean("is_sequence", o_seq, false)
-            .int32("max_occurs", o_max)
-            .int64("value_count", o_values)
-            .int64("empty_count", o_empty)
-            .utf8("example", o_example, true);
-        let observed_batch = p.finish()?;
+    // observed_attributes
+    let mut o_class = StringBuilder::new();
+    let mut o_attr = StringBuilder::new();
+    let mut o_member = StringBuilder::new();
+    let mut o_kind = StringBuilder::new();
+    let mut o_seq = BooleanBuilder::new();
+    let mut o_max = Int32Builder::new();
+    let mut o_values = Int64Builder::new();
+    let mut o_empty = Int64Builder::new();
+    let mut o_example = StringBuilder::new();
+    for ((c, a, m), o) in &observed {
+        o_class.append_value(c);
+        o_attr.append_value(a);
+        o_member.append_option(if m.is_empty() { None } else { Some(m.as_str()) });
+        let kind = if o.values == o.empty {
+            "unknown"
+        } else if o.boolean {
+            "boolean"
+        } else if o.integer {
+            "integer"
+        } else if o.number {
+            "float"
+        } else {
+            "string"
+        };
+        o_kind.append_value(kind);
+        o_seq.append_value(o.max_occurs > 1);
+        o_max.append_value(o.max_occurs);
+        o_values.append_value(o.values);
+        o_empty.append_value(o.empty);
+        o_example.append_option(o.example.as_deref());
+    }
+    let mut p = BatchParts::default();
+    p.utf8("class", o_class, false)
+        .utf8("attribute", o_attr, false)
+        .utf8("member", o_member, true)
+        .utf8("kind", o_kind, false)
+        .boolean("is_sequence", o_seq, false)
+        .int32("max_occurs", o_max)
+        .int64("value_count", o_values)
+        .int64("empty_count", o_empty)
+        .utf8("example", o_example, true);
+    let observed_batch = p.finish()?;
 
-        Ok(vec![
+    Ok((
+        vec![
             Table::new("mos", mos),
-            Table::new("values", values),
+            Table { name: "values", batches: values },
             Table::new("vs_types", vs_types_batch),
             Table::new("observed_attributes", observed_batch),
-        ])
+        ],
+        header,
+    ))
+}
+
+/// The `mos` table, and its FDN column for the values' dictionary.
+fn mos_batch(rows: &[MoRow]) -> std::result::Result<(RecordBatch, StringArray), ArrowError> {
+    let mut fdn = StringBuilder::new();
+    let mut class = StringBuilder::new();
+    let mut id = StringBuilder::new();
+    let mut parent_fdn = StringBuilder::new();
+    let mut vs_type = StringBuilder::new();
+    let mut format = StringBuilder::new();
+    let mut modifier = StringBuilder::new();
+    let mut depth = Int32Builder::new();
+    let mut depths: Vec<i32> = Vec::with_capacity(rows.len());
+    for r in rows {
+        fdn.append_value(&r.fdn);
+        class.append_value(&r.class);
+        id.append_value(&r.id);
+        let d = match r.parent {
+            Some(p) => {
+                parent_fdn.append_value(&rows[p as usize].fdn);
+                depths[p as usize] + 1
+            }
+            None => {
+                parent_fdn.append_null();
+                0
+            }
+        };
+        depths.push(d);
+        depth.append_value(d);
+        vs_type.append_option(r.vs_data_type.as_deref());
+        format.append_option(r.format_version.as_deref());
+        modifier.append_option(r.modifier.as_deref());
     }
+    let fdn_array: StringArray = fdn.finish();
+    let mut p = BatchParts::default();
+    p.push(Field::new("fdn", DataType::Utf8, false), Arc::new(fdn_array.clone()))
+        .utf8("class", class, false)
+        .utf8("id", id, false)
+        .utf8("parent_fdn", parent_fdn, true)
+        .int32("depth", depth)
+        .utf8("vs_data_type", vs_type, true)
+        .utf8("format_version", format, true)
+        .utf8("modifier", modifier, true);
+    let mos = p.finish()?;
+
+    Ok((mos, fdn_array))
 }
 
 impl Handler for BulkCmReader {

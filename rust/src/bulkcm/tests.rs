@@ -141,3 +141,84 @@ fn wrong_root_and_truncation_are_errors() {
     assert_eq!(err.kind(), crate::ErrorKind::Syntax);
     assert!(err.location().line > 1);
 }
+
+/// An export of `nodes` copies of the node in [`EXPORT`] (as `xn:MeContext`), under one
+/// SubNetwork, or spread over two SubNetworks with `two_subnetworks`.
+fn big_export(nodes: usize, two_subnetworks: bool) -> String {
+    let start = EXPORT.find("      <xn:meContext").unwrap();
+    let end = EXPORT.find("    </xn:SubNetwork>").unwrap();
+    let node = EXPORT[start..end].replace("meContext", "MeContext");
+    let mut x = EXPORT[..start].to_string();
+    x += "      <xn:attributes><xn:userLabel>root</xn:userLabel></xn:attributes>\n";
+    for i in 0..nodes {
+        if two_subnetworks && i == nodes / 2 {
+            x += "    </xn:SubNetwork>\n    <xn:SubNetwork id=\"SECOND\">\n";
+        }
+        x += &node.replace("\"N1\"", &format!("\"N{i}\"")).replace("\"C1\"", &format!("\"C{i}\""));
+    }
+    x += &EXPORT[end..];
+    x
+}
+
+fn ints(batch: &RecordBatch, col: &str) -> Vec<Option<i32>> {
+    batch.column_by_name(col).unwrap().as_primitive::<Int32Type>().iter().collect()
+}
+
+/// Every column of every table as text or numbers, whatever the batches and dictionaries.
+fn logical(r: &BulkCmResult) -> Vec<(String, Vec<Option<String>>)> {
+    let mut out = Vec::new();
+    for t in &r.tables {
+        let b = t.concat().unwrap();
+        for field in b.schema().fields() {
+            let name = field.name();
+            let values = match field.data_type() {
+                DataType::Int32 => ints(&b, name).into_iter().map(|v| v.map(|v| v.to_string())).collect(),
+                DataType::Int64 => b
+                    .column_by_name(name)
+                    .unwrap()
+                    .as_primitive::<arrow_array::types::Int64Type>()
+                    .iter()
+                    .map(|v| v.map(|v| v.to_string()))
+                    .collect(),
+                DataType::Boolean => {
+                    b.column_by_name(name).unwrap().as_boolean().iter().map(|v| v.map(|v| v.to_string())).collect()
+                }
+                _ => strings(&b, name),
+            };
+            out.push((format!("{}.{name}", t.name), values));
+        }
+    }
+    out
+}
+
+#[test]
+fn parts_read_on_threads_equal_one_sequential_read() {
+    let path = temp_file("big-export.xml", big_export(2500, false).as_bytes());
+    assert!(std::fs::metadata(&path).unwrap().len() > 3 * parallel::MIN_SPAN);
+    let one = read_bulkcm_with(&path, None, 1).unwrap();
+    let three = read_bulkcm_with(&path, None, 3).unwrap();
+    let values = three.tables.iter().find(|t| t.name == "values").unwrap();
+    assert_eq!(values.batches.len(), 3, "read in three parts");
+    assert_eq!(logical(&one), logical(&three));
+    assert_eq!(one.header, three.header);
+    assert_eq!(one.warnings, three.warnings);
+    let mos = table(&three.tables, "mos").unwrap();
+    assert_eq!(mos.num_rows(), 1 + 2500 * 5);
+    // the SubNetwork's own value stays on its row; every node's values on theirs
+    let v = table(&three.tables, "values").unwrap();
+    let fdns = strings(&v, "fdn");
+    assert_eq!(fdns[0].as_deref(), Some("SubNetwork=ROOT"));
+    assert!(fdns
+        .iter()
+        .any(|f| f.as_deref() == Some("SubNetwork=ROOT,MeContext=N2499,ManagedElement=N2499,UtranCell=U1")));
+}
+
+#[test]
+fn a_cut_under_another_subnetwork_falls_back_to_one_sequential_read() {
+    let path = temp_file("two-subnetworks.xml", big_export(2500, true).as_bytes());
+    let one = read_bulkcm_with(&path, None, 1).unwrap();
+    let three = read_bulkcm_with(&path, None, 3).unwrap();
+    let values = three.tables.iter().find(|t| t.name == "values").unwrap();
+    assert_eq!(values.batches.len(), 1, "the cut in the second SubNetwork is refused");
+    assert_eq!(logical(&one), logical(&three));
+}

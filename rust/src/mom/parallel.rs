@@ -7,12 +7,11 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 
 use super::MomReader;
 use crate::error::Result;
-use crate::xml::split::{attribute_at, find_after, find_before};
-use crate::xml::{drive_span, Context, Encoding, Progress, RawWarning, Span};
+use crate::xml::split::{attribute_at, find_after, find_before, read_spans_in_parallel};
+use crate::xml::{Context, Encoding, Progress, RawWarning, Span};
 
 /// Spans smaller than this are not worth a thread.
 pub const MIN_SPAN: u64 = 1 << 20;
@@ -70,31 +69,11 @@ pub(super) fn read_spans(
         context = context_in(&cut.mim, encoding);
     }
     spans.push(Span { start, end: None, context });
-    let cuts = &cuts;
-    let outcomes: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = spans
-            .iter()
-            .enumerate()
-            .map(|(i, span)| {
-                scope.spawn(move || {
-                    let mut reader = if i == 0 { MomReader::new() } else { MomReader::inside_mim(&cuts[i - 1].mim) };
-                    let end = drive_span(path, span, &mut reader, progress);
-                    (reader, end)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().ok()).collect()
-    });
-    if progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed)) {
-        if let Some(Some((_, Err(err)))) = outcomes.into_iter().find(|o| matches!(o, Some((_, Err(_))))) {
-            return Err(err);
-        }
-        return Ok(None);
-    }
-    let mut readers = Vec::with_capacity(outcomes.len());
+    let make = |i: usize| if i == 0 { MomReader::new() } else { MomReader::inside_mim(&cuts[i - 1].mim) };
+    let Some(done) = read_spans_in_parallel(path, &spans, make, progress)? else { return Ok(None) };
+    let mut readers = Vec::with_capacity(done.len());
     let mut warnings = Vec::new();
-    for (i, outcome) in outcomes.into_iter().enumerate() {
-        let Some((mut reader, Ok(end))) = outcome else { return Ok(None) };
+    for (i, (mut reader, end)) in done.into_iter().enumerate() {
         if let Some(next) = cuts.get(i) {
             let expected = context_in(&next.mim, encoding);
             if end.context.names != expected.names

@@ -1,16 +1,65 @@
-//! Finding places where a document can be cut into spans that are read in parallel: the
-//! next occurrence of a start tag after an offset, the last one before it, and the value of
-//! an XML attribute of the tag found there. What is found is only a candidate; the reader
-//! of the span before it proves the cut sound by ending exactly in the expected context.
+//! Reading a document in spans on several threads: finding places where it can be cut (the
+//! next start tag after an offset, the last one before it, an XML attribute of the tag found
+//! there), and running one handler per span. A cut found by a byte search is only a
+//! candidate; the reader of the span before it proves the cut sound by ending exactly in the
+//! context the next span started from.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use memchr::memmem;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+use super::{drive_span, Handler, Progress, Span, SpanEnd};
+use crate::error::Result;
+
 const BLOCK: usize = 1 << 20;
+
+/// Read each of `spans` of `path` on its own thread with the handler `make(i)` gives, and
+/// return every handler with where its span ended. `None` when any span failed (the caller
+/// reads the file again on one thread, which reports the failure where it really is); an
+/// error only when the read was cancelled.
+pub fn read_spans_in_parallel<H, F>(
+    path: &Path,
+    spans: &[Span],
+    make: F,
+    progress: Option<&Progress>,
+) -> Result<Option<Vec<(H, SpanEnd)>>>
+where
+    H: Handler + Send,
+    F: Fn(usize) -> H + Sync,
+{
+    let make = &make;
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| {
+                scope.spawn(move || {
+                    let mut handler = make(i);
+                    let end = drive_span(path, span, &mut handler, progress);
+                    (handler, end)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok()).collect()
+    });
+    if progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed)) {
+        if let Some(Some((_, Err(err)))) = outcomes.into_iter().find(|o| matches!(o, Some((_, Err(_))))) {
+            return Err(err);
+        }
+        return Ok(None);
+    }
+    let mut done = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        let Some((handler, Ok(end))) = outcome else { return Ok(None) };
+        done.push((handler, end));
+    }
+    Ok(Some(done))
+}
 
 fn read_at(file: &mut File, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
     file.seek(SeekFrom::Start(at))?;
@@ -34,6 +83,31 @@ pub fn find_after(file: &mut File, from: u64, until: u64, needle: &[u8]) -> std:
             return Ok(None);
         }
         at += BLOCK as u64;
+    }
+    Ok(None)
+}
+
+/// The offset of the first start tag with local name `local` (any prefix: `<xn:MeContext `,
+/// `<MeContext `) at or after `from` and before `until`.
+pub fn find_start_tag(file: &mut File, from: u64, until: u64, local: &str) -> std::io::Result<Option<u64>> {
+    let needle = format!("{local} ");
+    let mut at = from;
+    while let Some(found) = find_after(file, at, until, needle.as_bytes())? {
+        // up to `<prefix:` before the name
+        let back = found.saturating_sub(64);
+        let before = read_at(file, back, (found - back) as usize)?;
+        let name_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+        let mut i = before.len();
+        if i > 0 && before[i - 1] == b':' {
+            i -= 1;
+            while i > 0 && name_char(&before[i - 1]) {
+                i -= 1;
+            }
+        }
+        if i > 0 && before[i - 1] == b'<' && back + i as u64 > from {
+            return Ok(Some(back + i as u64 - 1));
+        }
+        at = found + 1;
     }
     Ok(None)
 }
@@ -77,6 +151,20 @@ pub fn attribute_at(file: &mut File, at: u64, key: &[u8]) -> std::io::Result<Opt
 mod tests {
     use super::*;
     use crate::xml::testutil::temp_file;
+
+    #[test]
+    fn finds_start_tags_with_any_prefix() {
+        let doc =
+            b"<a><xn:SubNetwork id=\"R\"><x>MeContext y</x><MeContextX/><xn:MeContext id=\"1\"/><MeContext id=\"2\"/>";
+        let path = temp_file("tags.xml", doc);
+        let mut f = File::open(&path).unwrap();
+        let end = doc.len() as u64;
+        let first = find_start_tag(&mut f, 0, end, "MeContext").unwrap().unwrap();
+        assert!(doc[first as usize..].starts_with(b"<xn:MeContext id"));
+        let second = find_start_tag(&mut f, first + 1, end, "MeContext").unwrap().unwrap();
+        assert!(doc[second as usize..].starts_with(b"<MeContext id"));
+        assert_eq!(find_start_tag(&mut f, second + 1, end, "MeContext").unwrap(), None);
+    }
 
     #[test]
     fn finds_tags_across_blocks() {
