@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder};
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field};
 use quick_xml::events::BytesStart;
 
@@ -83,15 +83,94 @@ fn canonical_class(name: &str) -> String {
     CANONICAL.iter().find(|c| c.eq_ignore_ascii_case(name)).map(|c| c.to_string()).unwrap_or_else(|| name.to_string())
 }
 
-#[derive(Debug, Clone)]
-struct MoRow {
-    fdn: String,
-    class: String,
-    id: String,
-    parent: Option<u32>,
-    vs_data_type: Option<String>,
-    format_version: Option<String>,
-    modifier: Option<String>,
+/// Names that repeat on many rows (classes, vsDataTypes, format versions), kept once.
+#[derive(Debug, Default, Clone)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// The `mos` table as it is read: a row is written once its MO's class is known, so no MO
+/// is kept as a Rust value. The vsDataType and format version of a row can still change (a
+/// vendor extension read after its standard MO), so those are kept as names until the end.
+#[derive(Default)]
+struct MoColumns {
+    fdn: StringBuilder,
+    id: StringBuilder,
+    parent_fdn: StringBuilder,
+    depth: Int32Builder,
+    modifier: StringBuilder,
+    class: Vec<u32>,
+    vs_data_type: Vec<Option<u32>>,
+    format_version: Vec<Option<u32>>,
+    names: Names,
+}
+
+impl MoColumns {
+    fn len(&self) -> usize {
+        self.class.len()
+    }
+
+    /// A copy (of the few MOs enclosing a cut) for the reader of a later part.
+    fn copy(&self) -> MoColumns {
+        let mut out = MoColumns { names: self.names.clone(), ..MoColumns::default() };
+        let (fdn, id, parent) = (self.fdn.finish_cloned(), self.id.finish_cloned(), self.parent_fdn.finish_cloned());
+        let (depth, modifier) = (self.depth.finish_cloned(), self.modifier.finish_cloned());
+        for i in 0..self.len() {
+            out.fdn.append_value(fdn.value(i));
+            out.id.append_value(id.value(i));
+            out.parent_fdn.append_option(parent.is_valid(i).then(|| parent.value(i)));
+            out.depth.append_value(depth.value(i));
+            out.modifier.append_option(modifier.is_valid(i).then(|| modifier.value(i)));
+        }
+        out.class.clone_from(&self.class);
+        out.vs_data_type.clone_from(&self.vs_data_type);
+        out.format_version.clone_from(&self.format_version);
+        out
+    }
+
+    /// The `mos` batch, and its FDN column for the values' dictionary.
+    fn finish(self) -> std::result::Result<(RecordBatch, StringArray), ArrowError> {
+        let MoColumns { mut fdn, id, parent_fdn, depth, modifier, class, vs_data_type, format_version, names } = self;
+        let strings = |ids: &[Option<u32>]| {
+            let mut b = StringBuilder::with_capacity(ids.len(), 0);
+            for i in ids {
+                b.append_option(i.map(|i| names.name(i)));
+            }
+            b
+        };
+        let mut class_column = StringBuilder::with_capacity(class.len(), 0);
+        for &c in &class {
+            class_column.append_value(names.name(c));
+        }
+        let fdn_array: StringArray = fdn.finish();
+        let mut p = BatchParts::default();
+        p.push(Field::new("fdn", DataType::Utf8, false), Arc::new(fdn_array.clone()))
+            .utf8("class", class_column, false)
+            .utf8("id", id, false)
+            .utf8("parent_fdn", parent_fdn, true)
+            .int32("depth", depth)
+            .utf8("vs_data_type", strings(&vs_data_type), true)
+            .utf8("format_version", strings(&format_version), true)
+            .utf8("modifier", modifier, true);
+        Ok((p.finish()?, fdn_array))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +195,14 @@ enum Frame {
 /// An MO element being read.
 #[derive(Debug, Clone)]
 struct OpenMo {
-    /// Row index in `rows` where values go (the parent's for a vendor extension).
+    /// Row of `mos` where values go once placed (the parent's for a vendor extension).
     row: u32,
+    /// The class as written (standard MOs), or from `vsDataType` once placed.
+    class: String,
+    id: String,
+    modifier: Option<String>,
+    /// Depth of the row (0 for the outermost MO).
+    depth: i32,
     /// Length of `fdn` before this MO's RDN was added.
     fdn_mark: usize,
     is_container: bool,
@@ -173,7 +258,7 @@ struct BulkCmReader {
     skip_depth: usize,
     header: BTreeMap<String, String>,
     fdn: String,
-    rows: Vec<MoRow>,
+    mos: MoColumns,
     open: Vec<OpenMo>,
     attr: AttrState,
     values_mo: Int32Builder,
@@ -183,8 +268,8 @@ struct BulkCmReader {
     values_member_index: Int32Builder,
     values_value: StringBuilder,
     values_vs: BooleanBuilder,
-    /// (class, attribute, member) → what its values looked like.
-    observed: BTreeMap<(String, String, String), Observed>,
+    /// class (in `mos.names`) → attribute → member → what its values looked like.
+    observed: HashMap<u32, HashMap<String, HashMap<String, Observed>>>,
     vs_types: BTreeMap<String, (String, Option<String>, i64)>,
 }
 
@@ -238,7 +323,7 @@ impl BulkCmReader {
         BulkCmReader {
             stack: prefix.stack.clone(),
             fdn: prefix.fdn.clone(),
-            rows: prefix.rows.clone(),
+            mos: prefix.mos.copy(),
             open: prefix.open.clone(),
             ..BulkCmReader::default()
         }
@@ -283,20 +368,14 @@ impl BulkCmReader {
         });
         cx.annotate(&id);
         let is_container = class == "VsDataContainer";
-        let parent = self.open.last().map(|o| o.row);
-        let row = self.rows.len() as u32;
-        self.rows.push(MoRow {
-            fdn: String::new(),
-            class: if is_container { String::new() } else { class.clone() },
-            id,
-            parent,
-            vs_data_type: None,
-            format_version: None,
-            modifier,
-        });
+        let depth = self.open.last().map_or(0, |o| o.depth + 1);
         let fdn_mark = self.fdn.len();
         self.open.push(OpenMo {
-            row,
+            row: u32::MAX,
+            class: if is_container { String::new() } else { class },
+            id,
+            modifier,
+            depth,
             fdn_mark,
             is_container,
             placed: false,
@@ -311,22 +390,18 @@ impl BulkCmReader {
         self.push(Frame::Mo, false)
     }
 
-    /// Fix the class and FDN of the innermost open MO once they are known.
+    /// Fix the class and FDN of the innermost open MO once they are known, and write its row.
     fn place_current(&mut self, cx: &mut Cx) {
+        let n = self.open.len();
         let Some(open) = self.open.last_mut() else { return };
         if open.placed {
             return;
         }
         open.placed = true;
-        let row = open.row as usize;
-        let is_container = open.is_container;
-        let vs_data_type = open.vs_data_type.clone();
-        let format_version = open.format_version.clone();
-        let mut class = self.rows[row].class.clone();
-        if is_container {
-            match vs_data_type.as_deref() {
+        if open.is_container {
+            match open.vs_data_type.as_deref() {
                 Some(t) => {
-                    class = t.strip_prefix("vsData").unwrap_or(t).to_string();
+                    open.class = t.strip_prefix("vsData").unwrap_or(t).to_string();
                     if !t.starts_with("vsData") {
                         cx.warn(format!(
                             "vsDataType {t:?} does not start with \"vsData\"; used as the class name as is"
@@ -335,44 +410,54 @@ impl BulkCmReader {
                 }
                 None => {
                     cx.warn("VsDataContainer without vsDataType; its class is recorded as VsDataContainer");
-                    class = "VsDataContainer".into();
+                    open.class = "VsDataContainer".into();
                 }
             }
             // A container inside the standard element of the same class is that MO's
             // vendor extension: its values belong to the parent row.
-            let n = self.open.len();
-            if n >= 2 && !self.open[n - 2].is_container {
-                let parent_row = self.open[n - 2].row as usize;
-                if self.rows[parent_row].class == class && row + 1 == self.rows.len() {
-                    let ext_id = self.rows[row].id.clone();
-                    if ext_id != self.rows[parent_row].id {
-                        cx.warn(format!(
-                            "vendor extension of {class}={} has id {ext_id:?}; its attributes are kept on the parent",
-                            self.rows[parent_row].id
-                        ));
-                    }
-                    self.rows.pop();
-                    self.open[n - 1].row = parent_row as u32;
-                    let parent = &mut self.rows[parent_row];
-                    parent.vs_data_type = vs_data_type;
-                    parent.format_version = format_version;
-                    self.count_vs_type(&class);
-                    self.flush_held();
-                    return;
+            if n >= 2 && !self.open[n - 2].is_container && self.open[n - 2].class == self.open[n - 1].class {
+                let (parent, ext) = (&self.open[n - 2], &self.open[n - 1]);
+                if ext.id != parent.id {
+                    cx.warn(format!(
+                        "vendor extension of {}={} has id {:?}; its attributes are kept on the parent",
+                        parent.class, parent.id, ext.id
+                    ));
                 }
+                let (row, depth) = (parent.row, parent.depth);
+                let vs = ext.vs_data_type.as_deref().map(|t| self.mos.names.id(t));
+                let format = ext.format_version.as_deref().map(|f| self.mos.names.id(f));
+                self.mos.vs_data_type[row as usize] = vs;
+                self.mos.format_version[row as usize] = format;
+                let ext = &mut self.open[n - 1];
+                ext.row = row;
+                ext.depth = depth;
+                let class = ext.class.clone();
+                self.count_vs_type(&class);
+                self.flush_held();
+                return;
             }
         }
-        let r = &mut self.rows[row];
-        r.class = class.clone();
-        r.vs_data_type = vs_data_type;
-        r.format_version = format_version;
+        let open = &mut self.open[n - 1];
+        let m = &mut self.mos;
+        open.row = m.len() as u32;
+        m.parent_fdn.append_option((!self.fdn.is_empty()).then_some(self.fdn.as_str()));
         if !self.fdn.is_empty() {
             self.fdn.push(',');
         }
-        self.fdn.push_str(&class);
+        self.fdn.push_str(&open.class);
         self.fdn.push('=');
-        self.fdn.push_str(&r.id);
-        r.fdn.clone_from(&self.fdn);
+        self.fdn.push_str(&open.id);
+        m.fdn.append_value(&self.fdn);
+        m.id.append_value(&open.id);
+        m.depth.append_value(open.depth);
+        m.modifier.append_option(open.modifier.as_deref());
+        let class = m.names.id(&open.class);
+        m.class.push(class);
+        let vs = open.vs_data_type.as_deref().map(|t| m.names.id(t));
+        m.vs_data_type.push(vs);
+        let format = open.format_version.as_deref().map(|f| m.names.id(f));
+        m.format_version.push(format);
+        let class = open.class.clone();
         self.count_vs_type(&class);
         self.flush_held();
     }
@@ -404,9 +489,16 @@ impl BulkCmReader {
         self.values_member_index.append_option(v.member_index);
         self.values_value.append_value(&v.value);
         self.values_vs.append_value(v.vs_data);
-        let class = self.rows[row as usize].class.clone();
-        let key = (class, v.attribute, v.member.clone().unwrap_or_default());
-        let o = self.observed.entry(key).or_default();
+        let by_attribute = self.observed.entry(self.mos.class[row as usize]).or_default();
+        if !by_attribute.contains_key(&v.attribute) {
+            by_attribute.insert(v.attribute.clone(), HashMap::new());
+        }
+        let Some(by_member) = by_attribute.get_mut(&v.attribute) else { return };
+        let member = v.member.as_deref().unwrap_or_default();
+        if !by_member.contains_key(member) {
+            by_member.insert(member.to_string(), Observed::default());
+        }
+        let Some(o) = by_member.get_mut(member) else { return };
         o.max_occurs = o.max_occurs.max(v.index + 1);
         o.has_members |= v.member.is_some();
         classify(o, &v.value);
@@ -480,32 +572,21 @@ fn finish_parts(
     mut parts: Vec<BulkCmReader>,
     seeded: usize,
 ) -> std::result::Result<(Vec<Table>, BTreeMap<String, String>), ArrowError> {
-    // the first part's rows are all its own: they are kept in place, the others appended
-    let mut rows: Vec<MoRow> = parts.first_mut().map(|p| std::mem::take(&mut p.rows)).unwrap_or_default();
-    rows.reserve_exact(parts.iter().map(|p| p.rows.len().saturating_sub(seeded)).sum());
     let mut header = BTreeMap::new();
     let mut observed: BTreeMap<(String, String, String), Observed> = BTreeMap::new();
     let mut vs_types: BTreeMap<String, (String, Option<String>, i64)> = BTreeMap::new();
-    // per part: (first global row of its own rows, rows it started with)
-    let mut shifts = Vec::with_capacity(parts.len());
-    for (k, part) in parts.iter_mut().enumerate() {
-        if k == 0 {
-            shifts.push((0, 0));
-        } else {
-            let (base, skip) = (rows.len() as u32, seeded as u32);
-            let global = |r: u32| if r < skip { r } else { base + r - skip };
-            for mut row in part.rows.drain(seeded..) {
-                row.parent = row.parent.map(global);
-                rows.push(row);
-            }
-            shifts.push((base, skip));
-        }
+    for part in &mut parts {
         header.append(&mut part.header);
-        for (key, o) in std::mem::take(&mut part.observed) {
-            match observed.get_mut(&key) {
-                Some(have) => have.merge(o),
-                None => {
-                    observed.insert(key, o);
+        for (class, by_attribute) in std::mem::take(&mut part.observed) {
+            let class = part.mos.names.name(class).to_string();
+            for (attribute, by_member) in by_attribute {
+                for (member, o) in by_member {
+                    match observed.entry((class.clone(), attribute.clone(), member)) {
+                        std::collections::btree_map::Entry::Occupied(mut have) => have.get_mut().merge(o),
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            slot.insert(o);
+                        }
+                    }
                 }
             }
         }
@@ -513,15 +594,15 @@ fn finish_parts(
             vs_types.entry(key).or_insert((class, format, 0)).2 += count;
         }
     }
-    let (mos, fdn_array) = mos_batch(&rows)?;
-    drop(rows);
-
-    // values: the FDN column is a dictionary over the `mos.fdn` array, so each value row
-    // costs four bytes for its FDN however long the FDN is. One batch per part.
+    // values: the FDN column is a dictionary over the part's `mos.fdn` array, so each value
+    // row costs four bytes for its FDN however long the FDN is. One batch per part; the rows
+    // a later part started with stay in its FDN dictionary but leave its `mos` batch.
     let dict_type = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let mut mos = Vec::with_capacity(parts.len());
     let mut values = Vec::with_capacity(parts.len());
-    for (part, (base, skip)) in parts.into_iter().zip(shifts) {
+    for (k, part) in parts.into_iter().enumerate() {
         let BulkCmReader {
+            mos: mo_columns,
             mut values_mo,
             mut values_attribute,
             mut values_member,
@@ -531,13 +612,11 @@ fn finish_parts(
             values_vs,
             ..
         } = part;
+        let (batch, fdn_array) = mo_columns.finish()?;
+        let own = if k == 0 { 0 } else { seeded.min(batch.num_rows()) };
+        mos.push(batch.slice(own, batch.num_rows() - own));
         let keys: Int32Array = values_mo.finish();
-        let keys: Int32Array = if skip == 0 && base == 0 {
-            keys
-        } else {
-            keys.iter().map(|k| k.map(|r| if r < skip as i32 { r } else { r - skip as i32 + base as i32 })).collect()
-        };
-        let fdn_dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdn_array.clone()))?;
+        let fdn_dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdn_array))?;
         let mut p = BatchParts::default();
         p.push(Field::new("fdn", dict_type(), false), Arc::new(fdn_dict) as ArrayRef)
             .push(Field::new("attribute", dict_type(), false), Arc::new(values_attribute.finish()) as ArrayRef)
@@ -611,59 +690,13 @@ fn finish_parts(
 
     Ok((
         vec![
-            Table::new("mos", mos),
+            Table { name: "mos", batches: mos },
             Table { name: "values", batches: values },
             Table::new("vs_types", vs_types_batch),
             Table::new("observed_attributes", observed_batch),
         ],
         header,
     ))
-}
-
-/// The `mos` table, and its FDN column for the values' dictionary.
-fn mos_batch(rows: &[MoRow]) -> std::result::Result<(RecordBatch, StringArray), ArrowError> {
-    let mut fdn = StringBuilder::new();
-    let mut class = StringBuilder::new();
-    let mut id = StringBuilder::new();
-    let mut parent_fdn = StringBuilder::new();
-    let mut vs_type = StringBuilder::new();
-    let mut format = StringBuilder::new();
-    let mut modifier = StringBuilder::new();
-    let mut depth = Int32Builder::new();
-    let mut depths: Vec<i32> = Vec::with_capacity(rows.len());
-    for r in rows {
-        fdn.append_value(&r.fdn);
-        class.append_value(&r.class);
-        id.append_value(&r.id);
-        let d = match r.parent {
-            Some(p) => {
-                parent_fdn.append_value(&rows[p as usize].fdn);
-                depths[p as usize] + 1
-            }
-            None => {
-                parent_fdn.append_null();
-                0
-            }
-        };
-        depths.push(d);
-        depth.append_value(d);
-        vs_type.append_option(r.vs_data_type.as_deref());
-        format.append_option(r.format_version.as_deref());
-        modifier.append_option(r.modifier.as_deref());
-    }
-    let fdn_array: StringArray = fdn.finish();
-    let mut p = BatchParts::default();
-    p.push(Field::new("fdn", DataType::Utf8, false), Arc::new(fdn_array.clone()))
-        .utf8("class", class, false)
-        .utf8("id", id, false)
-        .utf8("parent_fdn", parent_fdn, true)
-        .int32("depth", depth)
-        .utf8("vs_data_type", vs_type, true)
-        .utf8("format_version", format, true)
-        .utf8("modifier", modifier, true);
-    let mos = p.finish()?;
-
-    Ok((mos, fdn_array))
 }
 
 impl Handler for BulkCmReader {

@@ -78,5 +78,5 @@ pub(super) fn read_spans(
         warnings.extend(end.warnings);
         readers.push(reader);
     }
-    Ok(Some(Parts { readers, seeded: prefix.rows.len(), warnings }))
+    Ok(Some(Parts { readers, seeded: prefix.mos.len(), warnings }))
 }
