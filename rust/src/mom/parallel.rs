@@ -69,7 +69,11 @@ pub(super) fn read_spans(
         context = context_in(&cut.mim, encoding);
     }
     spans.push(Span { start, end: None, context });
-    let make = |i: usize| if i == 0 { MomReader::new() } else { MomReader::inside_mim(&cuts[i - 1].mim) };
+    let make = |i: usize| {
+        let mut reader = if i == 0 { MomReader::new() } else { MomReader::inside_mim(&cuts[i - 1].mim) };
+        reader.reserve_for(spans[i].end.unwrap_or(size) - spans[i].start);
+        reader
+    };
     let Some(done) = read_spans_in_parallel(path, &spans, make, progress)? else { return Ok(None) };
     let mut readers = Vec::with_capacity(done.len());
     let mut warnings = Vec::new();

@@ -5,7 +5,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use arrow_array::ArrayRef;
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
 use arrow_schema::ArrowError;
 use arrow_select::interleave::interleave;
 
@@ -187,8 +191,8 @@ impl Definitions {
 
 /// The type columns of one table, filled as rows are read: a row is resolved at once when
 /// everything it refers to is already defined (the common case: MIMs define their types
-/// before their classes), and kept whole until the end otherwise. The rows resolved late are
-/// put back in their place at the end, so rows stay in file order.
+/// before their classes). Otherwise it is written as read, kept whole, resolved at the end
+/// and put in its place then, so rows stay in file order.
 #[derive(Default)]
 pub(crate) struct TypeRows {
     cols: TypeColumns,
@@ -201,6 +205,10 @@ pub(crate) struct TypeRows {
 }
 
 impl TypeRows {
+    pub fn with_capacity(rows: usize) -> Self {
+        TypeRows { cols: TypeColumns::with_capacity(rows), ..TypeRows::default() }
+    }
+
     pub fn push(&mut self, defs: &Definitions, p: PendingType) {
         let row = self.rows;
         self.rows += 1;
@@ -210,6 +218,7 @@ impl TypeRows {
         }
         match defs.resolve(&p, &p.spec, &p.mim, 0, None) {
             None => {
+                self.cols.append(&p.spec);
                 self.deferred.push(p);
                 self.deferred_rows.push(row);
             }
@@ -231,31 +240,47 @@ impl TypeRows {
             // only the report of a missing target is wanted here; the row is already out
             let _ = defs.resolve(p, &p.spec, &p.mim, 0, Some(bad));
         }
+        let mut columns = self.cols.finish();
         if self.deferred.is_empty() {
-            return Ok(self.cols.finish());
+            return Ok(columns);
         }
-        let mut late = TypeColumns::default();
-        for p in &self.deferred {
-            let r = defs.resolve(p, &p.spec, &p.mim, 0, Some(bad)).unwrap_or_else(|| p.spec.clone());
-            late.append(&r);
-        }
-        // (source, row) for every row in file order: 0 = resolved at once, 1 = late
-        let mut order = Vec::with_capacity(self.rows);
-        let mut deferred_rows = self.deferred_rows.iter().copied().peekable();
-        let (mut early_row, mut late_row) = (0, 0);
-        for row in 0..self.rows {
-            if deferred_rows.next_if_eq(&row).is_some() {
-                order.push((1, late_row));
-                late_row += 1;
-            } else {
-                order.push((0, early_row));
-                early_row += 1;
-            }
-        }
-        self.cols
-            .finish()
+        let resolved: Vec<TypeSpec> = self
+            .deferred
             .iter()
-            .zip(late.finish().iter())
+            .map(|p| defs.resolve(p, &p.spec, &p.mim, 0, Some(bad)).unwrap_or_else(|| p.spec.clone()))
+            .collect();
+        let only_mim_differs = self
+            .deferred
+            .iter()
+            .zip(&resolved)
+            .all(|(p, r)| TypeSpec { ref_mim: None, ..r.clone() } == TypeSpec { ref_mim: None, ..p.spec.clone() });
+        if only_mim_differs {
+            // an enum or struct named without its MIM: only `type_ref_mim` changes
+            let old = columns[TypeColumns::TYPE_REF_MIM].as_string::<i32>().clone();
+            let mut fixed = StringBuilder::with_capacity(self.rows, old.value_data().len() + 16 * resolved.len());
+            let mut late = self.deferred_rows.iter().copied().zip(&resolved).peekable();
+            for row in 0..self.rows {
+                match late.next_if(|(r, _)| *r == row) {
+                    Some((_, spec)) => fixed.append_option(spec.ref_mim.as_deref()),
+                    None => fixed.append_option(old.is_valid(row).then(|| old.value(row))),
+                }
+            }
+            columns[TypeColumns::TYPE_REF_MIM] = Arc::new(fixed.finish());
+            return Ok(columns);
+        }
+        // (source, row) for every row: 0 = as written, 1 = resolved late
+        let mut late = TypeColumns::default();
+        for r in &resolved {
+            late.append(r);
+        }
+        let mut order: Vec<(usize, usize)> = (0..self.rows).map(|row| (0, row)).collect();
+        for (i, &row) in self.deferred_rows.iter().enumerate() {
+            order[row] = (1, i);
+        }
+        // column by column, each early column freed as soon as it is put together
+        columns
+            .into_iter()
+            .zip(late.finish())
             .map(|(early, late)| interleave(&[early.as_ref(), late.as_ref()], &order))
             .collect()
     }

@@ -74,7 +74,7 @@ pub struct Bound {
 
 /// Everything known about the type of an attribute, a struct member or a derived type's
 /// base, after derived types are resolved. Numbers stay text until they are appended.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TypeSpec {
     /// The MP element naming the type: `long`, `int32`, `string`, `enumRef`, …
     pub base: Option<String>,
@@ -128,16 +128,20 @@ fn bounds_type() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Struct(bound_fields()), true)))
 }
 
-fn new_bounds_builder() -> ListBuilder<StructBuilder> {
+fn new_bounds_builder(rows: usize) -> ListBuilder<StructBuilder> {
     let fields = bound_fields();
     let inner = StructBuilder::new(
         fields,
         vec![
-            Box::new(Decimal128Builder::new().with_data_type(decimal_type())),
-            Box::new(Decimal128Builder::new().with_data_type(decimal_type())),
+            Box::new(Decimal128Builder::with_capacity(rows).with_data_type(decimal_type())),
+            Box::new(Decimal128Builder::with_capacity(rows).with_data_type(decimal_type())),
         ],
     );
-    ListBuilder::new(inner).with_field(Arc::new(Field::new("item", DataType::Struct(bound_fields()), true)))
+    ListBuilder::with_capacity(inner, rows).with_field(Arc::new(Field::new(
+        "item",
+        DataType::Struct(bound_fields()),
+        true,
+    )))
 }
 
 fn append_bounds(builder: &mut ListBuilder<StructBuilder>, bounds: &[Bound]) {
@@ -195,34 +199,43 @@ impl Default for TypeColumns {
 
 impl TypeColumns {
     pub fn new() -> Self {
+        Self::with_capacity(1024)
+    }
+
+    /// Columns with room for `rows` rows (short texts of about 8 bytes) before they grow.
+    pub fn with_capacity(rows: usize) -> Self {
+        let text = || StringBuilder::with_capacity(rows, rows * 8);
         TypeColumns {
-            kind: StringBuilder::new(),
-            base_type: StringBuilder::new(),
-            type_ref: StringBuilder::new(),
-            type_ref_mim: StringBuilder::new(),
+            kind: text(),
+            base_type: text(),
+            type_ref: text(),
+            type_ref_mim: text(),
             derived_type: StringBuilder::new(),
             derived_type_mim: StringBuilder::new(),
-            is_sequence: BooleanBuilder::new(),
-            seq_min: Int64Builder::new(),
-            seq_max: Int64Builder::new(),
-            seq_unique: BooleanBuilder::new(),
-            seq_ordered: BooleanBuilder::new(),
+            is_sequence: BooleanBuilder::with_capacity(rows),
+            seq_min: Int64Builder::with_capacity(rows),
+            seq_max: Int64Builder::with_capacity(rows),
+            seq_unique: BooleanBuilder::with_capacity(rows),
+            seq_ordered: BooleanBuilder::with_capacity(rows),
             seq_default: ListBuilder::new(StringBuilder::new()),
-            ranges: new_bounds_builder(),
-            length_min: Int64Builder::new(),
-            length_max: Int64Builder::new(),
-            length_ranges: new_bounds_builder(),
+            ranges: new_bounds_builder(rows),
+            length_min: Int64Builder::with_capacity(rows),
+            length_max: Int64Builder::with_capacity(rows),
+            length_ranges: new_bounds_builder(rows),
             pattern: StringBuilder::new(),
             format: StringBuilder::new(),
-            default: StringBuilder::new(),
-            unit: StringBuilder::new(),
+            default: text(),
+            unit: text(),
             multiplication_factor: StringBuilder::new(),
-            resolution: Decimal128Builder::new().with_data_type(decimal_type()),
-            fraction_digits: Int32Builder::new(),
+            resolution: Decimal128Builder::with_capacity(rows).with_data_type(decimal_type()),
+            fraction_digits: Int32Builder::with_capacity(rows),
             undefined_value: StringBuilder::new(),
-            passphrase: BooleanBuilder::new(),
+            passphrase: BooleanBuilder::with_capacity(rows),
         }
     }
+
+    /// Position of `type_ref_mim` among [`TypeColumns::fields`].
+    pub const TYPE_REF_MIM: usize = 3;
 
     pub fn fields() -> Vec<Field> {
         let s = |n: &str| Field::new(n, DataType::Utf8, true);
