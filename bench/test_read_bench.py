@@ -1,9 +1,10 @@
 """Reading speed and memory against the peer in the same run.
 
 The issue's targets (read_model at least 8x ElementTree iterparse and 300 MB/s; read_network
-200 MB/s; peak RSS at most 2x the Arrow output) are printed with every run. The assertions are
-regression floors with a safety margin for this shared, noisy machine: they fail the build when
-the code gets slower, not when the machine is busy.
+200 MB/s; peak RSS at most 2x the Arrow output) are printed with every run, for the default
+read on every core and for one thread. The assertions are regression floors with a safety
+margin for this shared, noisy machine: they fail the build when the code gets slower or
+hungrier, not when the machine is busy.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from pytest_benchmark.fixture import BenchmarkFixture
 import rtbfast
 from bench import peers
 
-RATIO_FLOOR_MODEL = 3.0
-RATIO_FLOOR_NETWORK = 2.5
-MEMORY_FLOOR = 2.5  # memory the read added / Arrow bytes
-MEMORY_FLOOR_PARALLEL = 3.5  # the same, for a model read on every core
+# peer time / our time: (read on every core, read on one thread); CI inputs measure about
+# 9-10x and 6x for the model, 9-10x and 5x for the export on two cores
+RATIO_FLOOR_MODEL = (5.0, 3.5)
+RATIO_FLOOR_NETWORK = (5.0, 3.0)
+# memory the read added / Arrow bytes: (every core, one thread); CI inputs measure about
+# 1.7 and 1.4-1.25
+MEMORY_FLOOR = (2.5, 2.0)
 
 
 def best_of(fn: Callable[[], Any], rounds: int = 3) -> float:
@@ -127,7 +131,7 @@ def compare(
     path: Path,
     ours: Callable[..., Any],
     peer: Callable[[Path], Any],
-    ratio_floor: float,
+    ratio_floor: tuple[float, float],
 ) -> None:
     """`ours` on every core (the default) against the peer, and against itself on one thread:
     the speed-up the parallel read brings, and the memory it costs."""
@@ -150,10 +154,10 @@ def compare(
         one_thread_rss_over_arrow=round(mem_one["peak"] / mem_one["arrow"], 2),
         one_thread_read_rss_over_arrow=round(read_rss_ratio(mem_one), 2),
     )
-    assert ratio >= ratio_floor
-    assert theirs / one_thread >= ratio_floor
-    assert read_rss_ratio(mem_one) <= MEMORY_FLOOR
-    assert read_rss_ratio(mem) <= MEMORY_FLOOR_PARALLEL
+    assert ratio >= ratio_floor[0]
+    assert theirs / one_thread >= ratio_floor[1]
+    assert read_rss_ratio(mem) <= MEMORY_FLOOR[0]
+    assert read_rss_ratio(mem_one) <= MEMORY_FLOOR[1]
 
 
 def test_read_model_vs_etree(benchmark: BenchmarkFixture, model_file: Path) -> None:

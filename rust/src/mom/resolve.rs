@@ -227,7 +227,10 @@ impl TypeRows {
                 let target = r.ref_name.as_deref().unwrap_or_default();
                 let known = target == "ManagedObject" || defs.class_names.contains(target);
                 if r.base.as_deref() == Some("moRef") && !known {
-                    self.morefs.push(PendingType { spec: r, ..p });
+                    // only what the check of the target needs
+                    let spec =
+                        TypeSpec { base: r.base, ref_name: r.ref_name, ref_mim: r.ref_mim, ..TypeSpec::default() };
+                    self.morefs.push(PendingType { spec, ..p });
                 }
             }
         }

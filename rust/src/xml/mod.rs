@@ -271,7 +271,7 @@ const PROGRESS_EVERY: u32 = 4096;
 
 /// How much of the file is parsed at a time. Events borrow straight from this window; a
 /// construct that runs past its end is carried over to the next one.
-const WINDOW: usize = 1 << 20;
+const WINDOW: usize = 1 << 18;
 /// No single tag, comment, CDATA section or text may be longer than this.
 const WINDOW_LIMIT: usize = 1 << 28;
 

@@ -33,19 +33,20 @@ where
     F: Fn(usize) -> H + Sync,
 {
     let make = &make;
+    let run = move |i: usize| {
+        let mut handler = make(i);
+        let end = drive_span(path, &spans[i], &mut handler, progress);
+        (handler, end)
+    };
+    // the first span on the calling thread, the others on threads of their own
     let outcomes: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = spans
-            .iter()
-            .enumerate()
-            .map(|(i, span)| {
-                scope.spawn(move || {
-                    let mut handler = make(i);
-                    let end = drive_span(path, span, &mut handler, progress);
-                    (handler, end)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().ok()).collect()
+        let handles: Vec<_> = (1..spans.len()).map(|i| scope.spawn(move || run(i))).collect();
+        let mut out = Vec::with_capacity(spans.len());
+        if !spans.is_empty() {
+            out.push(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(0))).ok());
+        }
+        out.extend(handles.into_iter().map(|h| h.join().ok()));
+        out
     });
     if progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed)) {
         if let Some(Some((_, Err(err)))) = outcomes.into_iter().find(|o| matches!(o, Some((_, Err(_))))) {
