@@ -527,7 +527,7 @@ pub struct SpanEnd {
 /// Read the whole document at `path`, calling `handler` for every element, and return the
 /// warnings collected on the way, located.
 ///
-/// The file is read in windows of about a megabyte and each window is parsed in place, so
+/// The file is read in windows of 256 KiB and each window is parsed in place, so
 /// memory stays bounded whatever the file size and no event is copied.
 pub fn drive<H: Handler>(path: &Path, handler: &mut H, progress: Option<&Progress>) -> Result<Vec<Warning>> {
     let file_name = path.display().to_string();
