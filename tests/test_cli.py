@@ -25,7 +25,7 @@ def test_build_writes_catalog_and_report(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["input"]["kind"] == "mom"
+    assert [i["kind"] for i in report["inputs"]] == ["mom"]
     for name, count in report["counts"].items():
         assert pq.read_table(out / f"{name}.parquet").num_rows == count
     assert report["counts"]["catalog/attributes"] == 17
@@ -108,3 +108,38 @@ def test_negative_jobs_is_a_usage_error(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "--jobs" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+WORKBOOK = EXAMPLE_MODEL.parent / "workbook"
+
+
+def test_build_merges_the_workbook_and_reports_disagreements(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = rtbfast(
+        "build",
+        EXAMPLE_MODEL,
+        "--workbook",
+        WORKBOOK / "Spreadsheets_Parameters.csv",
+        "--structs",
+        WORKBOOK / "Spreadsheets_StructParameters.csv",
+        "-o",
+        out,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["workbook"]["records"] == {"parameters": 10, "struct_members": 3}
+    assert report["workbook"]["unparsed_count"] == 0
+    assert report["counts"]["catalog/attributes"] == pq.read_table(out / "catalog" / "attributes.parquet").num_rows
+    sources = pq.read_table(out / "catalog" / "attributes.parquet").column("source").to_pylist()
+    assert sources.count("mom") == 17 and sources.count("workbook") == 4
+    assert {"table": "attributes", "key": ["EUtranCellFDD", "qRxLevMin"], "field": "default"}.items() <= next(
+        d for d in report["disagreements"] if d["key"] == ["EUtranCellFDD", "qRxLevMin"]
+    ).items()
+    assert set(report["timings_s"]) >= {"read", "merge", "write", "total"}
+    shown = rtbfast("inspect", out)
+    assert "disagreements 2" in shown.stdout and "workbook" in shown.stdout
+
+
+def test_structs_without_workbook_is_refused(tmp_path: Path) -> None:
+    run = rtbfast("build", EXAMPLE_MODEL, "--structs", WORKBOOK / "Spreadsheets_StructParameters.csv", "-o", tmp_path)
+    assert run.returncode == 2 and "--workbook" in run.stderr and "Traceback" not in run.stderr

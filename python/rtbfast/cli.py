@@ -31,6 +31,7 @@ def main() -> None:
     Typical use:
       rtbfast build ERBS_NODE_MODEL_D_full_mp.xml -o out/erbs   # an MP XML model
       rtbfast build export.xml -o out/export                    # a 3GPP Bulk CM export
+      rtbfast build model_mp.xml export.xml --workbook Spreadsheets_Parameters.csv -o out/all
       rtbfast inspect out/erbs                                  # what was read
 
     Exit codes: 0 done, 1 failure, 2 unreadable input or bad usage.
@@ -38,13 +39,23 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "-o",
     "--out",
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
     help="Output folder. Written aside and swapped in only when complete.",
+)
+@click.option(
+    "--workbook",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The parameter workbook's Spreadsheets_Parameters.csv, merged after the models.",
+)
+@click.option(
+    "--structs",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Its Spreadsheets_StructParameters.csv (needs --workbook).",
 )
 @click.option(
     "--progress/--no-progress",
@@ -59,19 +70,29 @@ def main() -> None:
     show_default=True,
     help="Threads to read a large model or export on; 0 means one per core. The output is the same for any value.",
 )
-def build(input_path: Path, out: Path, progress: bool | None, jobs: int) -> None:
-    """Read INPUT and write its tables as Parquet.
+def build(
+    inputs: tuple[Path, ...], out: Path, workbook: Path | None, structs: Path | None, progress: bool | None, jobs: int
+) -> None:
+    """Read every INPUT (and the workbook), merge their catalogs and write them as Parquet.
 
-    INPUT is an Ericsson MP XML model (root <models>, mp.dtd, CPP or ECIM flavour) or a 3GPP
-    Bulk CM export (root <bulkCmConfigDataFile>); the kind is told by the root element.
+    Each INPUT is an Ericsson MP XML model (root <models>, mp.dtd, CPP or ECIM flavour) or a
+    3GPP Bulk CM export (root <bulkCmConfigDataFile>); the kind is told by the root element.
+    The catalog merges, by class and attribute name, the models first, then the workbook,
+    then what the exports imply; every row keeps its source, and where a later source says
+    something else (type, ranges, default, flags) the report lists the disagreement.
 
     \b
     Writes:
       OUT/catalog/*.parquet   mims, classes, attributes, enums, enum_members, structs,
-                              struct_members, derived_types, containment (for a model), or
-                              the classes and attributes an export implies
+                              struct_members, derived_types, containment
       OUT/network/*.parquet   mos, values, vs_types, observed_attributes (exports only)
-      OUT/report.json         counts, warnings with file:line:column, timings, peak memory
+      OUT/report.json         inputs, counts by source, warnings with file:line:column,
+                              disagreements, unparsed workbook cells, timings, peak memory
+
+    \b
+    Example:
+      rtbfast build model_mp.xml --workbook Spreadsheets_Parameters.csv \\
+          --structs Spreadsheets_StructParameters.csv -o out/catalog
     """
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
@@ -79,22 +100,35 @@ def build(input_path: Path, out: Path, progress: bool | None, jobs: int) -> None
 
         def on_progress(done: int, total: int) -> None:
             nonlocal bar
-            if bar is None:
-                bar = stack.enter_context(
-                    click.progressbar(length=total, label=f"reading {input_path.name}", file=sys.stderr)
-                )
+            if bar is None or bar.length != total:
+                if bar is not None:
+                    bar.render_finish()
+                bar = stack.enter_context(click.progressbar(length=total, label="reading", file=sys.stderr))
             bar.update(done - bar.pos)
 
         try:
-            result = run_build(input_path, out, on_progress=on_progress if show else None, jobs=jobs)
+            result = run_build(
+                inputs,
+                out,
+                on_progress=on_progress if show else None,
+                workbook=workbook,
+                structs=structs,
+                jobs=jobs,
+            )
         except RtbfastError as err:
             _fail(err)
             return
     report = result.report
     counts = report["counts"]
     main_counts = ", ".join(f"{n} {k.split('/')[1]}" for k, n in counts.items() if n and not k.endswith("mims"))
-    click.echo(f"{input_path}: {report['input']['kind']} read in {report['timings_s']['read']:.2f}s")
+    kinds = ", ".join(f"{Path(i['path']).name} ({i['kind']})" for i in report["inputs"])
+    click.echo(f"read {kinds} in {report['timings_s']['read']:.2f}s")
     click.echo(f"  {main_counts}")
+    if "workbook" in report:
+        wb = report["workbook"]
+        click.echo(f"  workbook: {sum(wb['records'].values())} records, {wb['unparsed_count']} cell(s) not understood")
+    if report["disagreement_count"]:
+        click.echo(f"  {report['disagreement_count']} disagreement(s) between sources; see report.json")
     if report["warning_count"]:
         click.echo(f"  {report['warning_count']} warning(s); the first:", err=True)
         for w in report["warnings"][:WARNINGS_SHOWN]:
@@ -111,21 +145,33 @@ def inspect(out: Path) -> None:
     except RtbfastError as err:
         _fail(err)
         return
-    source = report["input"]
-    click.echo(f"input     {source['path']} ({source['kind']}, {source['bytes']:,} bytes)")
-    if report.get("dtd_version"):
-        click.echo(f"mp.dtd    revision {report['dtd_version']}")
-    for key, value in sorted(report.get("header", {}).items()):
-        click.echo(f"header    {key} = {value}")
+    for source in report["inputs"]:
+        click.echo(f"input     {source['path']} ({source['kind']}, {source['bytes']:,} bytes)")
+        if source.get("dtd_version"):
+            click.echo(f"  mp.dtd  revision {source['dtd_version']}")
+        for key, value in sorted(source.get("header", {}).items()):
+            click.echo(f"  header  {key} = {value}")
+        if source.get("skipped"):
+            skipped = ", ".join(f"{n} {k}" for k, n in source["skipped"].items())
+            click.echo(f"  read past {skipped}")
+    if "workbook" in report:
+        wb = report["workbook"]
+        click.echo(f"workbook  {wb['parameters']} ({', '.join(f'{n} {k}' for k, n in wb['records'].items())})")
+        click.echo(f"  {wb['unparsed_count']} cell(s) not understood")
     click.echo("tables")
     for name, n in report["counts"].items():
         click.echo(f"  {name:<34} {n:>10,}")
-    if report.get("skipped"):
-        skipped = ", ".join(f"{n} {k}" for k, n in report["skipped"].items())
-        click.echo(f"read past {skipped}")
+    click.echo("by source")
+    for label, tables in report["by_source"].items():
+        click.echo(f"  {label}: {', '.join(f'{n} {t}' for t, n in tables.items() if n)}")
+    click.echo(f"disagreements {report['disagreement_count']}")
+    for d in report["disagreements"][:WARNINGS_SHOWN]:
+        click.echo(
+            f"  {'.'.join(d['key'])} {d['field']}: {d['kept_source']} {d['kept']} / {d['other_source']} {d['other']}"
+        )
     t = report["timings_s"]
     click.echo(
-        f"timings   read {t['read']:.3f}s, write {t['write']:.3f}s, total {t['total']:.3f}s"
+        f"timings   read {t['read']:.3f}s, merge {t['merge']:.3f}s, write {t['write']:.3f}s, total {t['total']:.3f}s"
         f" ({report.get('read_mb_per_s')} MB/s); peak memory {report['peak_rss_bytes'] / 2**20:.0f} MiB"
     )
     click.echo(f"warnings  {report['warning_count']}")

@@ -1,6 +1,6 @@
-"""``rtbfast build``: read the input, write its tables as Parquet and a run report, and swap the
-result into place only when all of it is written, so a failed run never leaves a half-written
-output over a good one.
+"""``rtbfast build``: read the inputs, merge their catalogs, write the tables as Parquet and a
+run report, and swap the result into place only when all of it is written, so a failed run
+never leaves a half-written output over a good one.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 import resource
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rtbfast import _native
-from rtbfast.errors import OutputError
+from rtbfast.catalog import Disagreement, merge
+from rtbfast.errors import InputIOError, OutputError
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
+from rtbfast.workbook import read_workbook
 
 REPORT = "report.json"
 
@@ -62,24 +65,48 @@ def _replace(staging: Path, out: Path) -> None:
 
 
 def build(
-    input_path: str | os.PathLike[str],
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     on_progress: ProgressCallback | None = None,
     *,
+    workbook: str | os.PathLike[str] | None = None,
+    structs: str | os.PathLike[str] | None = None,
     jobs: int = 0,
 ) -> BuildResult:
-    """Read `input_path` (MP XML model or Bulk CM export) and write ``OUT/catalog/*.parquet``,
+    """Read `inputs` (MP XML models and Bulk CM exports) and the parameter `workbook` (with its
+    `structs` sheet), merge them into one catalog and write ``OUT/catalog/*.parquet``,
     ``OUT/network/*.parquet`` (exports only) and ``OUT/report.json``.
 
-    ``jobs`` caps the threads a large input is read on (0: one per core)."""
+    The phases are read, merge and write; each one's time is in the report. ``jobs`` caps the
+    threads a large input is read on (0: one per core)."""
     started = time.perf_counter()
-    source = Path(input_path)
+    paths = [Path(inputs)] if isinstance(inputs, str | os.PathLike) else [Path(p) for p in inputs]
+    if not paths:
+        raise InputIOError("no input given: name at least one MP XML model or Bulk CM export")
+    if structs is not None and workbook is None:
+        raise InputIOError(f"{structs}: a struct sheet is read with its parameter sheet (--workbook)", str(structs))
     out = Path(out)
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    result: Model | Network = read(source, on_progress, threads=jobs)
+    results: list[Model | Network] = [read(p, on_progress, threads=jobs) for p in paths]
+    sheets = read_workbook(workbook, structs) if workbook is not None else None
     timings["read"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    sources: list[tuple[str, str, dict[str, pa.Table]]] = []
+    networks: list[Network] = []
+    for p, result in zip(paths, results, strict=True):
+        if isinstance(result, Network):
+            networks.append(result)
+            sources.append(("export", f"export:{p.name}", result.model.tables))
+        else:
+            sources.append(("mom", f"mom:{p.name}", result.tables))
+    if sheets is not None and workbook is not None:
+        sources.append(("workbook", f"workbook:{Path(workbook).name}", sheets.tables))
+    catalog = merge(sources)
+    network_tables = _stack_networks(networks)
+    timings["merge"] = time.perf_counter() - t
 
     t = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,32 +115,38 @@ def build(
         shutil.rmtree(staging)
     try:
         counts: dict[str, int] = {}
-        if isinstance(result, Network):
-            model = result.model
-            counts.update(_write_tables(staging / "network", result.tables))
-            counts.update(_write_tables(staging / "catalog", model.tables))
-            kind = "bulkcm"
-            extra: dict[str, Any] = {"header": result.header}
-            warnings = result.warnings
-        else:
-            counts.update(_write_tables(staging / "catalog", result.tables))
-            kind = "mom"
-            extra = {"dtd_version": result.dtd_version, "skipped": result.skipped}
-            warnings = result.warnings
+        counts.update(_write_tables(staging / "catalog", catalog.tables))
+        if network_tables:
+            counts.update(_write_tables(staging / "network", network_tables))
         timings["write"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        size = source.stat().st_size
+        size = sum(p.stat().st_size for p in paths)
+        warnings = [w for r in results for w in r.warnings]
         report: dict[str, Any] = {
             "rtbfast_version": _native.__version__,
-            "input": {"path": str(source), "kind": kind, "bytes": size},
-            **extra,
+            "inputs": [_input_json(p, r) for p, r in zip(paths, results, strict=True)],
             "counts": counts,
+            "by_source": catalog.by_source,
             "warning_count": len(warnings),
             "warnings": [_warning_json(w) for w in warnings],
+            "disagreement_count": len(catalog.disagreements),
+            "disagreements": [_disagreement_json(d) for d in catalog.disagreements],
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
             "read_mb_per_s": round(size / 1e6 / timings["read"], 1) if timings["read"] > 0 else None,
             "peak_rss_bytes": peak_rss_bytes(),
         }
+        if sheets is not None:
+            report["workbook"] = {
+                "parameters": str(workbook),
+                "structs": None if structs is None else str(structs),
+                "records": sheets.records,
+                "unparsed_count": len(sheets.unparsed),
+                "unparsed": [
+                    {"file": u.file, "line": u.line, "class": u.cls, "name": u.name, "column": u.column}
+                    | {"text": u.text, "reason": u.reason}
+                    for u in sheets.unparsed
+                ],
+            }
         (staging / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _replace(staging, out)
     except OSError as err:
@@ -122,6 +155,33 @@ def build(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(out, report)
+
+
+def _input_json(path: Path, result: Model | Network) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": str(path), "bytes": path.stat().st_size}
+    if isinstance(result, Network):
+        entry |= {"kind": "bulkcm", "header": result.header}
+    else:
+        entry |= {"kind": "mom", "dtd_version": result.dtd_version, "skipped": result.skipped}
+    return entry
+
+
+def _disagreement_json(d: Disagreement) -> dict[str, Any]:
+    return {"table": d.table, "key": list(d.key), "field": d.field, "kept_source": d.kept_source} | {
+        "kept": d.kept,
+        "other_source": d.other_source,
+        "other": d.other,
+    }
+
+
+def _stack_networks(networks: list[Network]) -> dict[str, pa.Table]:
+    """The network tables of every export, one after the other."""
+    if not networks:
+        return {}
+    return {
+        name: pa.concat_tables([n.tables[name] for n in networks]) if len(networks) > 1 else networks[0].tables[name]
+        for name in networks[0].tables
+    }
 
 
 def load_report(out: str | os.PathLike[str]) -> dict[str, Any]:
