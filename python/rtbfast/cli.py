@@ -58,6 +58,19 @@ def main() -> None:
     help="Its Spreadsheets_StructParameters.csv (needs --workbook).",
 )
 @click.option(
+    "--package",
+    default="rtb_models",
+    show_default=True,
+    help="Name of the generated Python package of Pydantic models.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["package", "single"]),
+    default="package",
+    show_default=True,
+    help="One module per MIM with lazy imports, or everything in one file OUT/models/PACKAGE.py.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar (default: only when stderr is a terminal).",
@@ -71,7 +84,14 @@ def main() -> None:
     help="Threads to read a large model or export on; 0 means one per core. The output is the same for any value.",
 )
 def build(
-    inputs: tuple[Path, ...], out: Path, workbook: Path | None, structs: Path | None, progress: bool | None, jobs: int
+    inputs: tuple[Path, ...],
+    out: Path,
+    workbook: Path | None,
+    structs: Path | None,
+    package: str,
+    layout: str,
+    progress: bool | None,
+    jobs: int,
 ) -> None:
     """Read every INPUT (and the workbook), merge their catalogs and write them as Parquet.
 
@@ -86,6 +106,8 @@ def build(
       OUT/catalog/*.parquet   mims, classes, attributes, enums, enum_members, structs,
                               struct_members, derived_types, containment
       OUT/network/*.parquet   mos, values, vs_types, observed_attributes (exports only)
+      OUT/models/PACKAGE/     Pydantic models: per MO class X (set), XCreate, XState
+      OUT/schemas/*.json      the JSON Schema of every model
       OUT/report.json         inputs, counts by source, warnings with file:line:column,
                               disagreements, unparsed workbook cells, timings, peak memory
 
@@ -114,6 +136,8 @@ def build(
                 workbook=workbook,
                 structs=structs,
                 jobs=jobs,
+                package=package,
+                layout=layout,
             )
         except RtbfastError as err:
             _fail(err)
@@ -127,6 +151,11 @@ def build(
     if "workbook" in report:
         wb = report["workbook"]
         click.echo(f"  workbook: {sum(wb['records'].values())} records, {wb['unparsed_count']} cell(s) not understood")
+    generated = report["models"]
+    click.echo(
+        f"  models: {generated['models']} Pydantic models of {generated['classes']} classes in "
+        f"{Path(out) / generated['path']}, {generated['schemas']} JSON Schemas"
+    )
     if report["disagreement_count"]:
         click.echo(f"  {report['disagreement_count']} disagreement(s) between sources; see report.json")
     if report["warning_count"]:
@@ -164,6 +193,15 @@ def inspect(out: Path) -> None:
     click.echo("by source")
     for label, tables in report["by_source"].items():
         click.echo(f"  {label}: {', '.join(f'{n} {t}' for t, n in tables.items() if n)}")
+    generated = report["models"]
+    click.echo(
+        f"models    {generated['models']} in {Path(out) / generated['path']} ({generated['layout']}), "
+        f"{generated['enums']} enums, {generated['structs']} structs, {generated['schemas']} JSON Schemas"
+    )
+    for line in generated["renamed"][:WARNINGS_SHOWN]:
+        click.echo(f"  renamed {line}")
+    for line in generated["notes"][:WARNINGS_SHOWN]:
+        click.echo(f"  note    {line}")
     click.echo(f"disagreements {report['disagreement_count']}")
     for d in report["disagreements"][:WARNINGS_SHOWN]:
         click.echo(
@@ -171,7 +209,8 @@ def inspect(out: Path) -> None:
         )
     t = report["timings_s"]
     click.echo(
-        f"timings   read {t['read']:.3f}s, merge {t['merge']:.3f}s, write {t['write']:.3f}s, total {t['total']:.3f}s"
+        f"timings   read {t['read']:.3f}s, merge {t['merge']:.3f}s, models {t['models']:.3f}s, "
+        f"schemas {t['schemas']:.3f}s, write {t['write']:.3f}s, total {t['total']:.3f}s"
         f" ({report.get('read_mb_per_s')} MB/s); peak memory {report['peak_rss_bytes'] / 2**20:.0f} MiB"
     )
     click.echo(f"warnings  {report['warning_count']}")

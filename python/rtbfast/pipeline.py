@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 
 from rtbfast import _native
 from rtbfast.catalog import Disagreement, merge
+from rtbfast.codegen import generate
+from rtbfast.codegen.schemas import write_schemas
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
 from rtbfast.workbook import read_workbook
@@ -72,13 +74,18 @@ def build(
     workbook: str | os.PathLike[str] | None = None,
     structs: str | os.PathLike[str] | None = None,
     jobs: int = 0,
+    package: str = "rtb_models",
+    layout: str = "package",
 ) -> BuildResult:
     """Read `inputs` (MP XML models and Bulk CM exports) and the parameter `workbook` (with its
     `structs` sheet), merge them into one catalog and write ``OUT/catalog/*.parquet``,
     ``OUT/network/*.parquet`` (exports only) and ``OUT/report.json``.
 
-    The phases are read, merge and write; each one's time is in the report. ``jobs`` caps the
-    threads a large input is read on (0: one per core)."""
+    Then the Pydantic models of the catalog go to ``OUT/models/<package>/`` (``layout`` is
+    ``"package"``, one module per MIM, or ``"single"``, one file) and the JSON Schema of every
+    model to ``OUT/schemas/``. The phases are read, merge, models, schemas and write; each
+    one's time is in the report. ``jobs`` caps the threads a large input is read on (0: one per
+    core)."""
     started = time.perf_counter()
     paths = [Path(inputs)] if isinstance(inputs, str | os.PathLike) else [Path(p) for p in inputs]
     if not paths:
@@ -108,12 +115,20 @@ def build(
     network_tables = _stack_networks(networks)
     timings["merge"] = time.perf_counter() - t
 
-    t = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     if staging.exists():
         shutil.rmtree(staging)
     try:
+        t = time.perf_counter()
+        models = generate(catalog.tables, staging / "models", package=package, layout=layout)
+        timings["models"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        schema_count = write_schemas(models, staging / "schemas")
+        timings["schemas"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         counts: dict[str, int] = {}
         counts.update(_write_tables(staging / "catalog", catalog.tables))
         if network_tables:
@@ -129,6 +144,19 @@ def build(
             "by_source": catalog.by_source,
             "warning_count": len(warnings),
             "warnings": [_warning_json(w) for w in warnings],
+            "models": {
+                "package": package,
+                "layout": layout,
+                "path": str(Path("models") / models.package_dir.name),
+                "modules": models.modules,
+                "classes": models.classes,
+                "models": len(models.models),
+                "enums": models.enums,
+                "structs": models.structs,
+                "schemas": schema_count,
+                "renamed": models.renamed,
+                "notes": models.notes,
+            },
             "disagreement_count": len(catalog.disagreements),
             "disagreements": [_disagreement_json(d) for d in catalog.disagreements],
             "timings_s": {k: round(v, 4) for k, v in timings.items()},

@@ -1,0 +1,546 @@
+"""Pydantic v2 models generated from a catalog: one module per MIM (or workbook Model), one
+module of enums and structs, a shared ``_base`` module and an ``__init__`` that imports lazily.
+
+Per MO class three models: ``X`` (what may be set: writable attributes, all optional),
+``XCreate`` (what may be given at creation: writable and restricted attributes, mandatory ones
+required) and ``XState`` (every attribute, all optional, for exported state). PM counters are
+left out. Every model refuses attributes it does not know or does not allow, and accepts the
+original MOM names (aliases) as well as the Python names.
+
+Names are made safe and unique deterministically:
+- a field whose MOM name is a keyword, a builtin, a BaseModel member or not an identifier gets
+  a trailing ``_`` (``class`` → ``class_``, ``model_config`` → ``model_config_``); two names that
+  still meet get ``_2``, ``_3`` in catalog order;
+- a model name already taken (the same class in two MIMs; a class named like an enum or struct)
+  gets its MIM's name as a prefix (``Epg_Pgw_Diagnostics``); a variant name already taken (a
+  class ``FooState`` beside the state model of ``Foo``) gets a trailing ``_`` until it is free;
+  classes are named MIM by MIM in file order, then by class name, so the first keeps its name;
+- enums and structs are named the same way among themselves.
+
+Output is sorted and carries no timestamps, so the same catalog gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from rtbfast.codegen.base_module import BODY as BASE_BODY
+from rtbfast.codegen.base_module import IMPORTS as BASE_IMPORTS
+from rtbfast.codegen.base_module import SOURCE as BASE_SOURCE
+from rtbfast.codegen.base_module import import_line, isort_key
+from rtbfast.codegen.base_module import source as base_source
+from rtbfast.typemap import FieldType, field_type
+
+_RESERVED = (
+    set(keyword.kwlist)
+    | set(keyword.softkwlist)
+    | set(dir(builtins))
+    | set(dir(BaseModel))
+    | {"Annotated", "Any", "Decimal", "Field", "AfterValidator", "BeforeValidator", "Enum", "IntEnum", "StrEnum"}
+)
+
+
+@dataclass
+class Generated:
+    """What the emitter wrote and what it had to note."""
+
+    package_dir: Path
+    modules: list[str] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)
+    """Model name → module."""
+    classes: int = 0
+    enums: int = 0
+    structs: int = 0
+    renamed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def safe_identifier(name: str) -> str:
+    """`name` as a Python identifier that shadows nothing (see the module)."""
+    ident = re.sub(r"\W", "_", name)
+    if not ident or ident[0].isdigit():
+        ident = f"f_{ident}"
+    ident = ident.lstrip("_") or "f"
+    if ident in _RESERVED or ident.startswith("model_"):
+        ident = f"{ident}_"
+    return ident
+
+
+def module_name(name: str) -> str:
+    """A MIM name as a module name: lower snake case."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    ident = re.sub(r"\W+", "_", snake).strip("_").lower() or "mim"
+    if ident[0].isdigit() or keyword.iskeyword(ident):
+        ident = f"mim_{ident}"
+    return ident
+
+
+def _unique(name: str, taken: set[str], prefix: str = "") -> str:
+    candidate = name
+    if candidate in taken and prefix:
+        candidate = f"{prefix}_{name}"
+    while candidate in taken:
+        candidate = f"{candidate}_"
+    taken.add(candidate)
+    return candidate
+
+
+def _literal(value: Any) -> str:
+    """A Python literal for `value` (Decimals written exactly)."""
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return f"Decimal({text})" if value == value.to_integral_value() else f'Decimal("{text}")'
+    return repr(value)
+
+
+def _docstring(text: str | None, fallback: str) -> str:
+    body = (text or fallback).strip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if "\n" not in body:
+        return f'"""{body}"""'
+    lines = [line.rstrip() for line in body.splitlines()]
+    indented = "\n".join(f"    {line}" if line else "" for line in lines[1:])
+    return f'"""{lines[0]}\n{indented}\n    """'
+
+
+class _Emitter:
+    def __init__(self, tables: dict[str, pa.Table]) -> None:
+        self.tables = tables
+        self.out = Generated(Path())
+        self.enum_names: dict[str, str] = {}
+        self.struct_names: dict[str, str] = {}
+        self.type_names: set[str] = set()
+        self.struct_keys: dict[str, list[str]] = {}
+        self.used: set[str] = set()
+        """Names the module being written needs imported."""
+        self.used_by_module: dict[str, set[str]] = {}
+
+    # -- enums and structs ------------------------------------------------------------
+    def types_module(self) -> str:
+        self.used = self.used_by_module.setdefault("_types", set())
+        enums = self.tables.get("enums", pa.table({"enum": pa.array([], pa.string())})).to_pylist()
+        # members belong to the enum of their MIM, else to the first enum of that name (a
+        # workbook adds members to the model's enum)
+        defined = {(e.get("mim") or "", e["enum"]) for e in enums}
+        first_of: dict[str, tuple[str, str]] = {}
+        for key in sorted(defined):
+            first_of.setdefault(key[1], key)
+        members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for m in self.tables.get("enum_members", pa.table({"enum": pa.array([], pa.string())})).to_pylist():
+            key = (m.get("mim") or "", m["enum"])
+            members[key if key in defined else first_of.get(m["enum"], key)].append(m)
+        structs = self.tables.get("structs", pa.table({"struct": pa.array([], pa.string())})).to_pylist()
+        struct_rows = defaultdict(list)
+        for m in self.tables.get("struct_members", pa.table({"struct": pa.array([], pa.string())})).to_pylist():
+            struct_rows[(m.get("mim"), m["struct"])].append(m)
+
+        enum_keys = sorted(defined | set(members))
+        for mim, name in sorted(enum_keys, key=lambda k: (k[1], k[0])):
+            py = _unique(safe_identifier(name), self.type_names, safe_identifier(mim) if mim else "")
+            self.enum_names.setdefault(name, py)
+            self.enum_names[f"{mim}/{name}"] = py
+        struct_keys = sorted(
+            {(s.get("mim") or "", s["struct"]) for s in structs} | {(k[0] or "", k[1]) for k in struct_rows}
+        )
+        for mim, name in sorted(struct_keys, key=lambda k: (k[1], k[0])):
+            py = _unique(safe_identifier(name), self.type_names, safe_identifier(mim) if mim else "")
+            self.struct_names.setdefault(name, py)
+            self.struct_names[f"{mim}/{name}"] = py
+
+        exclusive = {(s.get("mim") or "", s["struct"]): bool(s.get("exclusive")) for s in structs}
+        parts: list[str] = []
+        for mim, name in enum_keys:
+            rows = members.get((mim, name), [])
+            parts.append(self.enum_source(self.enum_names[f"{mim}/{name}"], name, mim, rows))
+        for mim, name in struct_keys:
+            rows = struct_rows.get((mim or None, name)) or struct_rows.get((mim, name)) or []
+            py = self.struct_names[f"{mim}/{name}"]
+            parts.append(self.struct_source(py, name, mim, rows, exclusive.get((mim, name), False)))
+        self.out.enums, self.out.structs = len(enum_keys), len(struct_keys)
+        return "\n\n".join(parts)
+
+    def enum_source(self, py: str, name: str, mim: str, rows: list[dict[str, Any]]) -> str:
+        seen: set[str] = set()
+        lines = []
+        numbered = bool(rows) and all(r.get("value") is not None for r in rows)
+        if rows and not numbered and any(r.get("value") is not None for r in rows):
+            missing = ", ".join(r["member"] for r in rows if r.get("value") is None)
+            self.out.notes.append(f"enum {name}: {missing} without a value; members are kept by name only")
+        for r in rows:
+            member = r["member"]
+            ident = member if member.isidentifier() and not keyword.iskeyword(member) else safe_identifier(member)
+            if ident in seen or ident.startswith("_"):
+                self.out.notes.append(f"enum {name}: member {member!r} repeats or cannot be a name; left out")
+                continue
+            seen.add(ident)
+            value = r["value"] if numbered else member
+            lines.append(f"    {ident} = {value!r}")
+        base = "IntEnum" if numbered else "StrEnum"
+        self.used.add(base)
+        where = f" of MIM {mim}" if mim else ""
+        doc = _docstring(None, f"Enum {name}{where}; members by name, values as in the MOM.")
+        body = "\n\n" + "\n".join(lines) if lines else ""
+        return f"class {py}({base}):\n    {doc}{body}\n"
+
+    def struct_source(self, py: str, name: str, mim: str, rows: list[dict[str, Any]], exclusive: bool) -> str:
+        where = f" of MIM {mim}" if mim else ""
+        self.used.add("MoModel")
+        lines = [f"class {py}(MoModel):", f"    {_docstring(None, f'Struct {name}{where}.')}", ""]
+        names: list[str] = []
+        taken: set[str] = set()
+        keys: list[str] = []
+        for r in rows:
+            ident = safe_identifier(r["member"])
+            ident = _numbered(ident, taken) if ident in taken else _unique(ident, taken)
+            names.append(ident)
+            if r.get("key"):
+                keys.append(ident)
+            lines.append(self.field_line(ident, r["member"], r, required=False, owner=f"struct {name}"))
+        if not rows:
+            lines.pop()  # the docstring is the body
+        if keys:
+            self.struct_keys[py] = keys
+        if exclusive and names:
+            self.used |= {"exactly_one", "model_validator", "Self"}
+            lines += [
+                "",
+                '    @model_validator(mode="after")',
+                "    def _exactly_one(self) -> Self:",
+                f"        exactly_one(self, {tuple(names)!r})",
+                "        return self",
+            ]
+        return "\n".join(lines) + "\n"
+
+    # -- fields ------------------------------------------------------------------------
+    def annotation(self, t: FieldType) -> str:
+        """The annotation of one value (an item, for sequences)."""
+        checks: list[str] = []
+        if t.enum:
+            self.used.add("by_name")
+            checks.append(f"BeforeValidator(by_name({t.enum}))")
+        if t.ranges and t.kind in ("integer", "float", "decimal"):
+            if len(t.ranges) == 1:
+                lo, hi = t.ranges[0]
+                bounds = [
+                    f"ge={_number(lo, t.kind)}" if lo is not None else "",
+                    f"le={_number(hi, t.kind)}" if hi is not None else "",
+                ]
+                if any(bounds):
+                    checks.append(f"Field({', '.join(b for b in bounds if b)})")
+            else:
+                self.used.add("in_ranges")
+                ranges = ", ".join(f"({_literal(lo)}, {_literal(hi)})" for lo, hi in t.ranges)
+                checks.append(f"AfterValidator(in_ranges(({ranges},)))")
+        if t.resolution is not None and t.resolution > 0 and t.kind in ("integer", "decimal"):
+            self.used.add("in_steps")
+            origin = next((lo for lo, _ in t.ranges if lo is not None), Decimal(0))
+            checks.append(f"AfterValidator(in_steps({_literal(t.resolution)}, {_literal(origin)}))")
+        if t.decimal_places is not None:
+            checks.append(f"Field(decimal_places={t.decimal_places})")
+        if t.kind not in ("enum", "struct", "moref") and (t.min_length is not None or t.max_length is not None):
+            bounds = [
+                f"min_length={t.min_length}" if t.min_length is not None else "",
+                f"max_length={t.max_length}" if t.max_length is not None else "",
+            ]
+            checks.append(f"Field({', '.join(b for b in bounds if b)})")
+        if t.pattern:
+            checks.append(f"Field(pattern={t.pattern!r})")
+        if t.moref_target:
+            self.used.add("fdn_of")
+            checks.append(f"AfterValidator(fdn_of({t.moref_target!r}))")
+        self.used.update(re.findall(r"[A-Za-z_]\w*", t.annotation))
+        for check in checks:
+            self.used.update(n for n in ("Field", "AfterValidator", "BeforeValidator", "Decimal") if n in check)
+        if checks:
+            self.used.add("Annotated")
+        return f"Annotated[{t.annotation}, {', '.join(checks)}]" if checks else t.annotation
+
+    def field_line(self, ident: str, original: str, row: dict[str, Any], required: bool, owner: str) -> str:
+        t = field_type(row, self.enum_names, self.struct_names)
+        for note in t.notes:
+            self.out.notes.append(f"{owner}.{original}: {note}")
+        if t.pattern_note:
+            self.out.notes.append(f"{owner}.{original}: {t.pattern_note}")
+        item = self.annotation(t)
+        if t.is_sequence:
+            checks = []
+            bounds = [
+                f"min_length={t.seq_min}" if t.seq_min else "",
+                f"max_length={t.seq_max}" if t.seq_max is not None else "",
+            ]
+            if any(bounds):
+                checks.append(f"Field({', '.join(b for b in bounds if b)})")
+            if t.seq_unique:
+                self.used.add("unique")
+                keys = self.struct_keys.get(t.struct or "")
+                key = f"lambda item: ({', '.join(f'item.{k}' for k in keys)},)" if keys else ""
+                checks.append(f"AfterValidator(unique({key}))")
+            item = f"list[{item}]"
+            if checks:
+                self.used |= {"Annotated", "Field"} | ({"AfterValidator"} if t.seq_unique else set())
+                item = f"Annotated[{item}, {', '.join(checks)}]"
+        annotation = item if required else f"{item} | None"
+        extra = {
+            k: v
+            for k, v in {
+                "mom_type": row.get("base_type"),
+                "unit": row.get("unit"),
+                "multiplication_factor": row.get("multiplication_factor"),
+                "takes_effect": row.get("takes_effect"),
+                "restricted": bool(row.get("restricted")) or None,
+                "read_only": bool(row.get("read_only")) or None,
+                "moref_target": t.moref_target,
+                "default": row.get("default"),
+                "source": row.get("source"),
+            }.items()
+            if v is not None
+        }
+        args = [] if required else ["None"]
+        if ident != original:
+            args.append(f"alias={original!r}")
+        description = (row.get("description") or "").strip()
+        if description:
+            args.append(f"description={description!r}")
+        if extra:
+            args.append(f"json_schema_extra={dict(sorted(extra.items()))!r}")
+        self.used.add("Field")
+        return f"    {ident}: {annotation} = Field({', '.join(args)})"
+
+    # -- MO classes --------------------------------------------------------------------
+    def class_modules(self) -> dict[str, str]:
+        classes = self.tables["classes"].to_pylist()
+        attributes = self.tables["attributes"].to_pylist()
+        home: dict[str, str] = {}
+        descriptions: dict[tuple[str, str], str | None] = {}
+        for c in classes:
+            mim = c.get("mim") or c.get("source") or "model"
+            home.setdefault(c["class"], mim)
+            descriptions.setdefault((mim, c["class"]), c.get("description"))
+        by_class: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for a in attributes:
+            if a.get("is_counter"):
+                continue
+            mim = a.get("mim") if (a.get("mim"), a["class"]) in descriptions else home.get(a["class"])
+            by_class[(mim or "model", a["class"])].append(a)
+        for key in descriptions:
+            by_class.setdefault(key, [])
+
+        # MIMs in file order (those a workbook or export names after them), classes by name
+        mims = self.tables["mims"].column("mim").to_pylist() if "mims" in self.tables else []
+        rank = {m: i for i, m in enumerate(mims)}
+        order = sorted(by_class, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
+        taken: set[str] = set(self.type_names)
+        names: dict[tuple[str, str], str] = {}
+        for mim, cls in order:
+            names[(mim, cls)] = _unique(safe_identifier(cls), taken, safe_identifier(mim))
+        modules: dict[str, list[str]] = defaultdict(list)
+        module_of_mim: dict[str, str] = {}
+        used_modules: set[str] = {"_base", "_types"}
+        for mim, cls in order:
+            if mim not in module_of_mim:
+                module_of_mim[mim] = _unique(module_name(mim), used_modules)
+            module = module_of_mim[mim]
+            self.used = self.used_by_module.setdefault(module, {"MoModel"})
+            py = names[(mim, cls)]
+            if py != cls:
+                self.out.renamed.append(f"class {cls} of {mim} → {py}")
+            rows = by_class[(mim, cls)]
+            description = descriptions.get((mim, cls))
+            for variant, suffix in (("set", ""), ("create", "Create"), ("state", "State")):
+                model = py if not suffix else _unique(f"{py}{suffix}", taken, "")
+                if suffix and model != f"{py}{suffix}":
+                    self.out.renamed.append(f"{variant} model of {cls} → {model}")
+                modules[module].append(self.class_source(model, cls, mim, variant, rows, description))
+                self.out.models[model] = module
+            self.out.classes += 1
+        return {m: "\n\n".join(parts) for m, parts in modules.items()}
+
+    def class_source(
+        self, model: str, cls: str, mim: str, variant: str, rows: list[dict[str, Any]], description: str | None
+    ) -> str:
+        purpose = {
+            "set": "the attributes that may be set (all optional)",
+            "create": "what may be given when it is created (mandatory attributes required)",
+            "state": "every attribute, as read from a node or an export (all optional)",
+        }[variant]
+        doc = (
+            f"{(description or '').strip()}\n\n{cls} ({mim}): {purpose}."
+            if description
+            else f"{cls} ({mim}): {purpose}."
+        )
+        lines = [f"class {model}(MoModel):", f"    {_docstring(doc, cls)}", ""]
+        taken: set[str] = set()
+        count = 0
+        for r in rows:
+            read_only, restricted = bool(r.get("read_only")), bool(r.get("restricted"))
+            if variant == "set" and (read_only or restricted):
+                continue
+            if variant == "create" and read_only:
+                continue
+            required = variant == "create" and bool(r.get("mandatory"))
+            ident = safe_identifier(r["attribute"])
+            ident = _numbered(ident, taken) if ident in taken else _unique(ident, taken)
+            lines.append(self.field_line(ident, r["attribute"], r, required, cls))
+            count += 1
+        if not count:
+            lines.pop()  # the docstring is the body
+        return "\n".join(lines) + "\n"
+
+
+def _numbered(base: str, taken: set[str]) -> str:
+    n = 2
+    while f"{base}_{n}" in taken:
+        n += 1
+    taken.add(f"{base}_{n}")
+    return f"{base}_{n}"
+
+
+def _number(value: Decimal | None, kind: str) -> str:
+    if value is None:
+        return "None"
+    if kind == "integer":
+        return str(int(value))
+    if kind == "decimal":
+        return _literal(value)
+    return repr(float(value))
+
+
+def _header(doc: str) -> str:
+    return f'"""{doc} Written by rtbfast; do not edit."""\n\nfrom __future__ import annotations\n'
+
+
+def _imports(used: set[str], types: Iterable[str]) -> str:
+    """The import block for the names a module uses, in isort order."""
+    stdlib = []
+    if "Decimal" in used:
+        stdlib.append("from decimal import Decimal")
+    enum_bases = sorted({"IntEnum", "StrEnum"} & used)
+    if enum_bases:
+        stdlib.append(import_line("enum", enum_bases))
+    typing_names = sorted({"Annotated", "Any", "Self"} & used)
+    if typing_names:
+        stdlib.append(import_line("typing", typing_names))
+    pyd = sorted({"AfterValidator", "BeforeValidator", "Field", "model_validator"} & used)
+    third = [import_line("pydantic", pyd)] if pyd else []
+    local = []
+    base = sorted({"MoModel", "by_name", "exactly_one", "fdn_of", "in_ranges", "in_steps", "unique"} & used)
+    if base:
+        local.append(import_line("._base", base))
+    used_types = sorted(set(types) & used)
+    if used_types:
+        local.append(import_line("._types", used_types))
+    return "\n\n".join("\n".join(group) for group in (stdlib, third, local) if group) + "\n"
+
+
+def generate(tables: dict[str, pa.Table], out: Path, package: str = "rtb_models", layout: str = "package") -> Generated:
+    """Write the models of the catalog `tables` under `out` (see the module).
+
+    `layout` is ``"package"`` (one module per MIM, lazy ``__init__``) or ``"single"`` (one
+    module ``<package>.py`` holding everything)."""
+    if not package.isidentifier() or keyword.iskeyword(package):
+        raise ValueError(f"{package!r} is not a Python package name")
+    if layout not in ("package", "single"):
+        raise ValueError(f"layout must be 'package' or 'single', not {layout!r}")
+    e = _Emitter(tables)
+    types_body = e.types_module()
+    class_bodies = e.class_modules()
+    type_names = sorted(set(e.enum_names.values()) | set(e.struct_names.values()))
+    out.mkdir(parents=True, exist_ok=True)
+    if layout == "single":
+        used = set().union(*e.used_by_module.values())
+        imports = {k: list(v) for k, v in BASE_IMPORTS.items()}
+        for module, names in (
+            ("enum", {"IntEnum", "StrEnum"}),
+            ("typing", {"Annotated", "Self"}),
+            ("pydantic", {"AfterValidator", "BeforeValidator", "Field", "model_validator"}),
+        ):
+            imports[module] = sorted(set(imports.get(module, [])) | (names & used))
+        body = "\n\n".join([BASE_BODY.rstrip("\n"), types_body, *(class_bodies[m] for m in sorted(class_bodies))])
+        doc = f"{len(e.out.models)} models of {e.out.classes} MO classes. Written by rtbfast; do not edit."
+        path = out / f"{package}.py"
+        path.write_text(base_source(doc, imports, body.rstrip("\n") + "\n"), encoding="utf-8")
+        e.out.package_dir = path
+        e.out.modules = [package]
+        e.out.notes = list(dict.fromkeys(e.out.notes))
+        return e.out
+    pkg = out / package
+    pkg.mkdir(parents=True, exist_ok=True)
+    for stale in pkg.glob("*.py"):
+        stale.unlink()
+    (pkg / "_base.py").write_text(BASE_SOURCE, encoding="utf-8")
+    types_source = (
+        _header("Enums and structs of the catalog.")
+        + "\n"
+        + _imports(e.used_by_module["_types"], [])
+        + "\n\n"
+        + types_body
+    )
+    (pkg / "_types.py").write_text(types_source, encoding="utf-8")
+    for module, body in sorted(class_bodies.items()):
+        source = (
+            _header(f"MO classes of {module}.") + "\n" + _imports(e.used_by_module[module], type_names) + "\n\n" + body
+        )
+        (pkg / f"{module}.py").write_text(source, encoding="utf-8")
+    (pkg / "__init__.py").write_text(_init_source(e.out.models, package), encoding="utf-8")
+    (pkg / "py.typed").write_text("", encoding="utf-8")
+    e.out.package_dir = pkg
+    e.out.modules = sorted(class_bodies)
+    e.out.notes = list(dict.fromkeys(e.out.notes))
+    return e.out
+
+
+def _init_source(models: dict[str, str], package: str) -> str:
+    names = sorted(models, key=lambda n: isort_key(n, fold_case=False))
+    where = "\n".join(f"    {n!r}: {models[n]!r}," for n in names)
+    by_module: dict[str, list[str]] = defaultdict(list)
+    for n in names:
+        by_module[models[n]].append(n)
+    type_checking = "\n".join(
+        "\n".join(f"    {line}" if line else "" for line in import_line(f".{m}", sorted(ns)).splitlines())
+        for m, ns in sorted(by_module.items())
+    )
+    exported = "\n".join(f"    {n!r}," for n in names)
+    return f'''"""Pydantic models of the catalog, one per MO class and purpose (X, XCreate, XState).
+
+Modules are imported on first use of a name. Written by rtbfast; do not edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+{type_checking or "    pass"}
+
+_WHERE: dict[str, str] = {{
+{where}
+}}
+
+__all__ = [
+{exported}
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+    value = getattr(importlib.import_module(f"{{__name__}}.{{module}}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+'''

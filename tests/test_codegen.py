@@ -1,0 +1,242 @@
+"""Generated Pydantic models: they compile, pass ruff and mypy --strict, import, and Pydantic
+itself accepts and refuses exactly what the catalog allows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pydantic
+import pytest
+
+import rtbfast
+from rtbfast.codegen import Generated, generate
+from rtbfast.codegen.schemas import imported, write_schemas
+from rtbfast.typemap import Untranslatable, posix_ere_to_python
+from tests.conftest import samples_dir
+
+WriteXml = Callable[[str, str | bytes], Path]
+
+TRICKY = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE models SYSTEM "mp.dtd">
+<models><dtdVersion>H</dtdVersion>
+<mim name="Tricky" version="1" release="0">
+  <enum name="Color"><enumMember name="RED"><value>1</value></enumMember>
+    <enumMember name="GREEN"><value>2</value></enumMember></enum>
+  <struct name="Pair"><isExclusive/>
+    <structMember name="left"><long/></structMember>
+    <structMember name="right"><string/></structMember></struct>
+  <struct name="Keyed">
+    <structMember name="k"><key/><long/></structMember>
+    <structMember name="v"><string/></structMember></struct>
+  <class name="Foo">
+    <description>A class with awkward attribute names.</description>
+    <attribute name="FooId"><mandatory/><restricted/><dataType><string/></dataType></attribute>
+    <attribute name="class"><dataType><string>
+      <lengthRange><min>1</min><max>8</max></lengthRange></string></dataType></attribute>
+    <attribute name="model_config"><dataType><long><range><min>0</min><max>5</max></range></long></dataType></attribute>
+    <attribute name="id"><dataType><long/></dataType></attribute>
+    <attribute name="level"><dataType><long><range><min>-140</min><max>-44</max></range>
+      <resolution>2</resolution></long></dataType></attribute>
+    <attribute name="band"><dataType><long>
+      <range><min>0</min><max>9</max><min>20</min><max>29</max></range></long></dataType></attribute>
+    <attribute name="ratio"><dataType><decimal64><range><min>0</min><max>10.5</max></range>
+      <fractionDigits>2</fractionDigits></decimal64></dataType></attribute>
+    <attribute name="code"><dataType><string><validValues>[[:digit:]]{3}</validValues></string></dataType></attribute>
+    <attribute name="color"><dataType><enumRef name="Color"/></dataType></attribute>
+    <attribute name="pair"><dataType><structRef name="Pair"/></dataType></attribute>
+    <attribute name="items"><dataType><sequence><long/>
+      <minLength>1</minLength><maxLength>3</maxLength></sequence></dataType></attribute>
+    <attribute name="keyed"><dataType><sequence><structRef name="Keyed"/></sequence></dataType></attribute>
+    <attribute name="peer"><dataType><moRef name="Bar"/></dataType></attribute>
+    <attribute name="status"><readOnly/><dataType><string/></dataType></attribute>
+    <attribute name="setup"><restricted/><dataType><boolean/></dataType></attribute>
+    <attribute name="pmCount"><readOnly/><dataType><long/></dataType><counterType>PEG</counterType></attribute>
+  </class>
+  <class name="FooState"><attribute name="FooStateId"><dataType><string/></dataType></attribute></class>
+  <class name="Bar"><attribute name="BarId"><dataType><string/></dataType></attribute></class>
+</mim>
+<mim name="Other" version="1" release="0">
+  <class name="Foo"><attribute name="x"><dataType><long/></dataType></attribute></class>
+</mim>
+</models>
+"""
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    folder = tmp_path_factory.mktemp("tricky")
+    model = folder / "tricky_mp.xml"
+    model.write_text(TRICKY, encoding="utf-8")
+    return generate(rtbfast.read_model(model).tables, folder / "models")
+
+
+@pytest.fixture(scope="module")
+def pkg(generated: Generated) -> Iterator[ModuleType]:
+    with imported(generated) as module:
+        yield module
+
+
+def refused(model: Any, data: dict[str, Any]) -> str:
+    with pytest.raises(pydantic.ValidationError) as info:
+        model.model_validate(data)
+    return str(info.value)
+
+
+def test_names_are_safe_unique_and_documented(generated: Generated, pkg: ModuleType) -> None:
+    assert set(generated.models) == set(pkg.__all__)
+    # FooState the class keeps its name; the state model of Foo steps aside
+    assert {"Foo", "FooCreate", "FooState", "FooState_", "FooStateCreate", "FooStateState"} <= set(generated.models)
+    # Foo of MIM Other gets its MIM as a prefix
+    assert {"Other_Foo", "Other_FooCreate", "Other_FooState"} <= set(generated.models)
+    assert any("Other_Foo" in r for r in generated.renamed) and any("FooState_" in r for r in generated.renamed)
+    fields = pkg.FooState_.model_fields
+    assert fields["class_"].alias == "class" and fields["model_config_"].alias == "model_config"
+    assert "id" in fields or "id_" in fields
+
+
+def test_the_three_models_allow_what_the_flags_say(pkg: ModuleType) -> None:
+    foo, create, state = pkg.Foo, pkg.FooCreate, pkg.FooState_
+    assert foo.model_validate({"class": "abc", "model_config": 3}).class_ == "abc"
+    assert "status" in refused(foo, {"status": "x"})  # read-only: never set
+    assert "setup" in refused(foo, {"setup": True})  # restricted: only at creation
+    assert "nonsense" in refused(foo, {"nonsense": 1})
+    assert create.model_validate({"FooId": "1", "setup": True}).setup is True
+    assert "FooId" in refused(create, {})  # mandatory at creation
+    assert "status" in refused(create, {"FooId": "1", "status": "x"})
+    assert state.model_validate({"status": "up", "FooId": "1"}).status == "up"
+    for model in (foo, create, state):
+        assert "pmCount" not in {f.alias or n for n, f in model.model_fields.items()}
+
+
+def test_constraints_are_enforced(pkg: ModuleType) -> None:
+    foo = pkg.Foo
+    assert foo.model_validate({"level": -138, "band": 25, "ratio": "10.25", "code": "042"}).band == 25
+    assert "multiple of the resolution" in refused(foo, {"level": -139})
+    assert "greater than or equal" in refused(foo, {"level": -142})
+    assert "outside the allowed values" in refused(foo, {"band": 15})
+    assert "decimal" in refused(foo, {"ratio": "1.234"}).lower()
+    assert "less than or equal" in refused(foo, {"ratio": "10.6"})
+    assert "pattern" in refused(foo, {"code": "42"})
+    assert "at most 8" in refused(foo, {"class": "123456789"})
+    assert "greater than or equal" in refused(foo, {"model_config": -1})
+    # enums by member name, keeping the integer values
+    color = foo.model_validate({"color": "GREEN"}).color
+    assert color.name == "GREEN" and int(color) == 2
+    assert "RED" in refused(foo, {"color": "BLUE"})
+    # exclusive struct: exactly one member
+    assert foo.model_validate({"pair": {"left": 1}}).pair.left == 1
+    assert "exactly one" in refused(foo, {"pair": {"left": 1, "right": "x"}})
+    assert "exactly one" in refused(foo, {"pair": {}})
+    # sequences: length and uniqueness, structs unique by their key members
+    assert foo.model_validate({"items": [1, 2, 3]}).items == [1, 2, 3]
+    assert "at most 3" in refused(foo, {"items": [1, 2, 3, 4]})
+    assert "at least 1" in refused(foo, {"items": []})
+    assert "twice" in refused(foo, {"items": [1, 1]})
+    assert "twice" in refused(foo, {"keyed": [{"k": 1, "v": "a"}, {"k": 1, "v": "b"}]})
+    # moRef: an FDN ending at the target class
+    assert foo.model_validate({"peer": "ManagedElement=1,Bar=2"}).peer.endswith("Bar=2")
+    assert "Bar is expected" in refused(foo, {"peer": "ManagedElement=1,Foo=2"})
+    assert "not an FDN" in refused(foo, {"peer": "just text"})
+    # integer width
+    assert "less than or equal" in refused(foo, {"id": 2**31})
+
+
+def test_output_is_deterministic_and_clean(generated: Generated, tmp_path: Path) -> None:
+    again = generate(
+        rtbfast.read_model(generated.package_dir.parent.parent / "tricky_mp.xml").tables, tmp_path / "models"
+    )
+    for path in sorted(generated.package_dir.iterdir()):
+        assert (again.package_dir / path.name).read_bytes() == path.read_bytes(), path.name
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(generated.package_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
+    types = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(generated.package_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert types.returncode == 0, types.stdout
+
+
+def test_single_file_layout(generated: Generated, tmp_path: Path) -> None:
+    model = generated.package_dir.parent.parent / "tricky_mp.xml"
+    single = generate(rtbfast.read_model(model).tables, tmp_path, package="tricky", layout="single")
+    assert single.package_dir == tmp_path / "tricky.py"
+    with imported(single) as module:
+        assert set(single.models) == set(generated.models)
+        assert module.Foo.model_validate({"band": 5}).band == 5
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(single.package_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_json_schemas(generated: Generated, tmp_path: Path) -> None:
+    assert write_schemas(generated, tmp_path) == len(generated.models)
+    schema = json.loads((tmp_path / "Foo.json").read_text())
+    assert schema["additionalProperties"] is False
+    assert "class" in schema["properties"] and "status" not in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("posix", "python_pattern", "matches", "refuses"),
+    [
+        ("[[:digit:]]{3}", "^(?:[0-9]{3})$", "123", "12a"),
+        ("[a-zA-Z0-9\\-.]*", "^(?:[a-zA-Z0-9\\-.]*)$", "a-b.c", "a b"),
+        ("\\s*x", "^(?:\\s*x)$", "  x", "y"),
+        ("\\<ab", "^(?:\\b(?=\\w)ab)$", "ab", "b"),
+    ],
+)
+def test_posix_patterns(posix: str, python_pattern: str, matches: str, refuses: str) -> None:
+    import re
+
+    translated = posix_ere_to_python(posix)
+    assert translated == python_pattern
+    assert re.fullmatch(translated, matches) and not re.fullmatch(translated, refuses)
+
+
+def test_untranslatable_patterns_are_reported() -> None:
+    for bad in ("[[:nonsense:]]", "[[=a=]]", "[abc", "(unclosed"):
+        with pytest.raises(Untranslatable):
+            posix_ere_to_python(bad)
+
+
+@pytest.mark.samples
+def test_real_lte_model(tmp_path: Path) -> None:
+    model = rtbfast.read_model(samples_dir("mom") / "ERBS_NODE_MODEL_D_full_mp.xml")
+    out = generate(model.tables, tmp_path / "models")
+    assert out.classes == 330 and len(out.models) == 3 * 330
+    assert write_schemas(out, tmp_path / "schemas") == 990
+    with imported(out) as pkg:
+        cell = pkg.EUtranCellFDD
+        counters = {
+            r["attribute"]
+            for r in model.tables["attributes"].to_pylist()
+            if r["class"] == "EUtranCellFDD" and r["is_counter"]
+        }
+        state_fields = {f.alias or n for n, f in pkg.EUtranCellFDDState.model_fields.items()}
+        assert len(state_fields) == 788 - len(counters) and not counters & state_fields
+        assert cell.model_validate({"qRxLevMin": -140}).qRxLevMin == -140
+        refused(cell, {"qRxLevMin": -141})
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(out.package_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout[-2000:]
+
+
+def test_decimal_ranges_are_exact() -> None:
+    assert Decimal("10.5") == Decimal("10.50")
