@@ -143,3 +143,21 @@ def test_build_merges_the_workbook_and_reports_disagreements(tmp_path: Path) -> 
 def test_structs_without_workbook_is_refused(tmp_path: Path) -> None:
     run = rtbfast("build", EXAMPLE_MODEL, "--structs", WORKBOOK / "Spreadsheets_StructParameters.csv", "-o", tmp_path)
     assert run.returncode == 2 and "--workbook" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_unchanged_inputs_skip_the_build(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert rtbfast("build", EXAMPLE_MODEL, "-o", out).returncode == 0
+    report = (out / "report.json").read_bytes()
+    again = rtbfast("build", EXAMPLE_MODEL, "-o", out)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert (out / "report.json").read_bytes() == report
+    # the same content under another name is the same input; another option is not
+    copy = tmp_path / "copy_mp.xml"
+    copy.write_bytes(EXAMPLE_MODEL.read_bytes())
+    assert "up to date" in rtbfast("build", copy, "-o", out).stdout
+    changed = rtbfast("build", EXAMPLE_MODEL, "-o", out, "--layout", "single")
+    assert changed.returncode == 0 and "up to date" not in changed.stdout
+    assert (out / "models" / "rtb_models.py").is_file()
+    forced = rtbfast("build", EXAMPLE_MODEL, "-o", out, "--layout", "single", "--force")
+    assert "up to date" not in forced.stdout

@@ -71,6 +71,11 @@ def main() -> None:
     help="One module per MIM with lazy imports, or everything in one file OUT/models/PACKAGE.py.",
 )
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Build even when OUT already holds a build of the same inputs (by content) and options.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar (default: only when stderr is a terminal).",
@@ -90,6 +95,7 @@ def build(
     structs: Path | None,
     package: str,
     layout: str,
+    force: bool,
     progress: bool | None,
     jobs: int,
 ) -> None:
@@ -108,6 +114,7 @@ def build(
       OUT/network/*.parquet   mos, values, vs_types, observed_attributes (exports only)
       OUT/models/PACKAGE/     Pydantic models: per MO class X (set), XCreate, XState
       OUT/schemas/*.json      the JSON Schema of every model
+      OUT/docs/index.html     reference pages per class, enum and struct; search works offline
       OUT/report.json         inputs, counts by source, warnings with file:line:column,
                               disagreements, unparsed workbook cells, timings, peak memory
 
@@ -138,11 +145,16 @@ def build(
                 jobs=jobs,
                 package=package,
                 layout=layout,
+                force=force,
+                on_phase=(lambda name: click.echo(f"{name}…", err=True)) if show else None,
             )
         except RtbfastError as err:
             _fail(err)
             return
     report = result.report
+    if result.cached:
+        click.echo(f"{out}: up to date (same inputs and options as its last build); --force rebuilds")
+        return
     counts = report["counts"]
     main_counts = ", ".join(f"{n} {k.split('/')[1]}" for k, n in counts.items() if n and not k.endswith("mims"))
     kinds = ", ".join(f"{Path(i['path']).name} ({i['kind']})" for i in report["inputs"])
@@ -156,6 +168,7 @@ def build(
         f"  models: {generated['models']} Pydantic models of {generated['classes']} classes in "
         f"{Path(out) / generated['path']}, {generated['schemas']} JSON Schemas"
     )
+    click.echo(f"  docs: {report['docs']['pages']} pages, open {Path(out) / report['docs']['path']}")
     if report["disagreement_count"]:
         click.echo(f"  {report['disagreement_count']} disagreement(s) between sources; see report.json")
     if report["warning_count"]:
@@ -202,6 +215,7 @@ def inspect(out: Path) -> None:
         click.echo(f"  renamed {line}")
     for line in generated["notes"][:WARNINGS_SHOWN]:
         click.echo(f"  note    {line}")
+    click.echo(f"docs      {report['docs']['pages']} pages, {Path(out) / report['docs']['path']}")
     click.echo(f"disagreements {report['disagreement_count']}")
     for d in report["disagreements"][:WARNINGS_SHOWN]:
         click.echo(
@@ -210,7 +224,7 @@ def inspect(out: Path) -> None:
     t = report["timings_s"]
     click.echo(
         f"timings   read {t['read']:.3f}s, merge {t['merge']:.3f}s, models {t['models']:.3f}s, "
-        f"schemas {t['schemas']:.3f}s, write {t['write']:.3f}s, total {t['total']:.3f}s"
+        f"schemas {t['schemas']:.3f}s, docs {t['docs']:.3f}s, write {t['write']:.3f}s, total {t['total']:.3f}s"
         f" ({report.get('read_mb_per_s')} MB/s); peak memory {report['peak_rss_bytes'] / 2**20:.0f} MiB"
     )
     click.echo(f"warnings  {report['warning_count']}")

@@ -5,12 +5,13 @@ never leaves a half-written output over a good one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 from rtbfast import _native
 from rtbfast.catalog import Disagreement, merge
 from rtbfast.codegen import generate
+from rtbfast.codegen.docs import write_docs
 from rtbfast.codegen.schemas import write_schemas
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
@@ -33,6 +35,26 @@ REPORT = "report.json"
 class BuildResult:
     out: Path
     report: dict[str, Any]
+    cached: bool = False
+    """The inputs and options were those of the build already in `out`: nothing was done."""
+
+
+PhaseCallback = Callable[[str], None]
+"""Called with the name of each phase as it starts: read, merge, models, schemas, docs, write."""
+
+
+def cache_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
+    """A hash of everything a build's output depends on: the rtbfast version, the content of
+    every input file (not its name or date) and the options that change the output."""
+    digest = hashlib.sha256(f"rtbfast {_native.__version__}\n".encode())
+    for path in paths:
+        try:
+            with path.open("rb") as f:
+                digest.update(hashlib.file_digest(f, "sha256").digest())
+        except OSError as err:
+            raise InputIOError(f"{path}: cannot read the file: {err.strerror}", str(path)) from None
+    digest.update(json.dumps(options, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def peak_rss_bytes() -> int:
@@ -76,6 +98,8 @@ def build(
     jobs: int = 0,
     package: str = "rtb_models",
     layout: str = "package",
+    force: bool = False,
+    on_phase: PhaseCallback | None = None,
 ) -> BuildResult:
     """Read `inputs` (MP XML models and Bulk CM exports) and the parameter `workbook` (with its
     `structs` sheet), merge them into one catalog and write ``OUT/catalog/*.parquet``,
@@ -83,9 +107,13 @@ def build(
 
     Then the Pydantic models of the catalog go to ``OUT/models/<package>/`` (``layout`` is
     ``"package"``, one module per MIM, or ``"single"``, one file) and the JSON Schema of every
-    model to ``OUT/schemas/``. The phases are read, merge, models, schemas and write; each
+    model to ``OUT/schemas/``, and reference docs with an offline search to
+    ``OUT/docs/index.html``. The phases are read, merge, models, schemas, docs and write; each
     one's time is in the report. ``jobs`` caps the threads a large input is read on (0: one per
-    core)."""
+    core).
+
+    When `out` holds a build of the same inputs (by content) with the same options, nothing is
+    done unless `force`: the result says ``cached``."""
     started = time.perf_counter()
     paths = [Path(inputs)] if isinstance(inputs, str | os.PathLike) else [Path(p) for p in inputs]
     if not paths:
@@ -94,24 +122,43 @@ def build(
         raise InputIOError(f"{structs}: a struct sheet is read with its parameter sheet (--workbook)", str(structs))
     out = Path(out)
     timings: dict[str, float] = {}
+    phase = on_phase or (lambda name: None)
 
+    sources = [*paths, *(Path(p) for p in (workbook, structs) if p is not None)]
+    for source in sources:
+        if not source.exists():
+            raise InputIOError(f"{source}: no such file", str(source))
+        if not source.is_file():
+            raise InputIOError(f"{source}: is not a file", str(source))
+    options = {"package": package, "layout": layout, "workbook": workbook is not None, "structs": structs is not None}
+    key = cache_key(sources, options)
+    if not force and (out / REPORT).is_file():
+        try:
+            previous = load_report(out)
+        except OutputError:
+            previous = {}
+        if previous.get("cache_key") == key:
+            return BuildResult(out, previous, cached=True)
+
+    phase("read")
     t = time.perf_counter()
     results: list[Model | Network] = [read(p, on_progress, threads=jobs) for p in paths]
     sheets = read_workbook(workbook, structs) if workbook is not None else None
     timings["read"] = time.perf_counter() - t
 
+    phase("merge")
     t = time.perf_counter()
-    sources: list[tuple[str, str, dict[str, pa.Table]]] = []
+    catalog_sources: list[tuple[str, str, dict[str, pa.Table]]] = []
     networks: list[Network] = []
     for p, result in zip(paths, results, strict=True):
         if isinstance(result, Network):
             networks.append(result)
-            sources.append(("export", f"export:{p.name}", result.model.tables))
+            catalog_sources.append(("export", f"export:{p.name}", result.model.tables))
         else:
-            sources.append(("mom", f"mom:{p.name}", result.tables))
+            catalog_sources.append(("mom", f"mom:{p.name}", result.tables))
     if sheets is not None and workbook is not None:
-        sources.append(("workbook", f"workbook:{Path(workbook).name}", sheets.tables))
-    catalog = merge(sources)
+        catalog_sources.append(("workbook", f"workbook:{Path(workbook).name}", sheets.tables))
+    catalog = merge(catalog_sources)
     network_tables = _stack_networks(networks)
     timings["merge"] = time.perf_counter() - t
 
@@ -120,14 +167,22 @@ def build(
     if staging.exists():
         shutil.rmtree(staging)
     try:
+        phase("models")
         t = time.perf_counter()
         models = generate(catalog.tables, staging / "models", package=package, layout=layout)
         timings["models"] = time.perf_counter() - t
 
+        phase("schemas")
         t = time.perf_counter()
         schema_count = write_schemas(models, staging / "schemas")
         timings["schemas"] = time.perf_counter() - t
 
+        phase("docs")
+        t = time.perf_counter()
+        pages = write_docs(catalog.tables, staging / "docs")
+        timings["docs"] = time.perf_counter() - t
+
+        phase("write")
         t = time.perf_counter()
         counts: dict[str, int] = {}
         counts.update(_write_tables(staging / "catalog", catalog.tables))
@@ -139,6 +194,7 @@ def build(
         warnings = [w for r in results for w in r.warnings]
         report: dict[str, Any] = {
             "rtbfast_version": _native.__version__,
+            "cache_key": key,
             "inputs": [_input_json(p, r) for p, r in zip(paths, results, strict=True)],
             "counts": counts,
             "by_source": catalog.by_source,
@@ -157,6 +213,7 @@ def build(
                 "renamed": models.renamed,
                 "notes": models.notes,
             },
+            "docs": {"path": "docs/index.html", "pages": pages},
             "disagreement_count": len(catalog.disagreements),
             "disagreements": [_disagreement_json(d) for d in catalog.disagreements],
             "timings_s": {k: round(v, 4) for k, v in timings.items()},

@@ -1,0 +1,317 @@
+"""Reference docs of a catalog as a static HTML site: an index with a search that works offline
+(the index data is in the page), one page per MO class (attributes with type, range, unit,
+default, flags, takes-effect and description; parents and children; references in and out),
+and one page each for enums and structs. No external resources; deterministic output."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+_STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem 2rem;color:#1d1d1f}
+a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f4f6;position:sticky;top:0}code{font-size:90%}
+.flags span{display:inline-block;background:#eef;border-radius:3px;padding:0 .3rem;margin:0 .2rem .2rem 0;font-size:80%}
+.muted{color:#666}#q{width:100%;font-size:1.1rem;padding:.5rem;margin:.5rem 0}
+#hits li{margin:.2rem 0}.desc{white-space:pre-wrap}
+"""
+
+_SEARCH = """
+const box = document.getElementById('q'), hits = document.getElementById('hits');
+function show() {
+  const words = box.value.toLowerCase().split(/\\s+/).filter(Boolean);
+  hits.innerHTML = '';
+  if (!words.length) return;
+  let shown = 0;
+  for (const [kind, name, page, text] of INDEX) {
+    const hay = (name + ' ' + text).toLowerCase();
+    if (!words.every(w => hay.includes(w))) continue;
+    const li = document.createElement('li'), a = document.createElement('a');
+    a.href = page; a.textContent = name;
+    const note = document.createElement('span');
+    note.className = 'muted'; note.textContent = text.slice(0, 120);
+    li.append(kind + ' ', a, ' ', note);
+    hits.append(li);
+    if (++shown >= 200) break;
+  }
+}
+box.addEventListener('input', show);
+if (location.hash.length > 1) { box.value = decodeURIComponent(location.hash.slice(1)); show(); }
+"""
+
+
+def _page(title: str, body: str, depth: int = 0) -> str:
+    up = "../" * depth
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+        f'<body><nav><a href="{up}index.html">Index and search</a></nav>\n{body}\n</body></html>\n'
+    )
+
+
+def _file(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".html"
+
+
+def _number(d: Decimal | None) -> str:
+    return "" if d is None else format(d.normalize(), "f")
+
+
+def _ranges(value: Any) -> str:
+    parts = []
+    for b in value or []:
+        lo, hi = b["min"], b["max"]
+        parts.append(_number(lo) if lo == hi else f"{_number(lo)}..{_number(hi)}")
+    return ", ".join(parts)
+
+
+def _flags(row: dict[str, Any]) -> str:
+    names = ("mandatory", "restricted", "read_only", "key", "no_notification", "non_persistent", "is_counter")
+    shown = [n.replace("_", " ") for n in names if row.get(n)]
+    if row.get("lifecycle"):
+        shown.append(str(row["lifecycle"]))
+    return "".join(f"<span>{html.escape(s)}</span>" for s in shown)
+
+
+class _Site:
+    def __init__(self, tables: dict[str, pa.Table]) -> None:
+        self.classes = tables["classes"].to_pylist()
+        self.attributes = tables["attributes"].to_pylist()
+        self.enums = tables["enums"].to_pylist() if "enums" in tables else []
+        self.members = tables["enum_members"].to_pylist() if "enum_members" in tables else []
+        self.structs = tables["structs"].to_pylist() if "structs" in tables else []
+        self.struct_members = tables["struct_members"].to_pylist() if "struct_members" in tables else []
+        self.containment = tables["containment"].to_pylist() if "containment" in tables else []
+        # a page per class name (classes of one name in two MIMs share it, each its section)
+        self.class_page = {c["class"]: f"classes/{_file(c['class'])}" for c in self.classes}
+        for a in self.attributes:
+            self.class_page.setdefault(a["class"], f"classes/{_file(a['class'])}")
+        self.enum_page = {e["enum"]: f"enums/{_file(e['enum'])}" for e in self.enums}
+        for m in self.members:
+            self.enum_page.setdefault(m["enum"], f"enums/{_file(m['enum'])}")
+        self.struct_page = {s["struct"]: f"structs/{_file(s['struct'])}" for s in self.structs}
+        for m in self.struct_members:
+            self.struct_page.setdefault(m["struct"], f"structs/{_file(m['struct'])}")
+        # everything a page needs, grouped once
+        self.own: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for c in self.classes:
+            self.own[c["class"]].append(c)
+        self.attrs_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.referenced_by: dict[str, set[str]] = defaultdict(set)
+        self.enum_users: dict[str, set[str]] = defaultdict(set)
+        for a in self.attributes:
+            self.attrs_of[a["class"]].append(a)
+            if a.get("kind") == "moref" and a.get("type_ref"):
+                self.referenced_by[a["type_ref"]].add(a["class"])
+            if a.get("kind") == "enum" and a.get("type_ref"):
+                self.enum_users[a["type_ref"]].add(a["class"])
+        self.parents: dict[str, set[str]] = defaultdict(set)
+        self.children: dict[str, set[str]] = defaultdict(set)
+        for r in self.containment:
+            self.parents[r["child"]].add(r["parent"])
+            self.children[r["parent"]].add(r["child"])
+        self.members_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for m in self.members:
+            self.members_of[m["enum"]].append(m)
+        self.struct_members_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for m in self.struct_members:
+            self.struct_members_of[m["struct"]].append(m)
+        self.exclusive = {s["struct"] for s in self.structs if s.get("exclusive")}
+
+    def type_cell(self, row: dict[str, Any], depth: int) -> str:
+        up = "../" * depth
+        kind, ref = row.get("kind") or "", str(row.get("type_ref") or "")
+        text = html.escape(row.get("base_type") or kind)
+        if kind == "enum" and ref in self.enum_page:
+            text = f'enum <a href="{up}{self.enum_page[ref]}">{html.escape(ref)}</a>'
+        elif kind == "struct" and ref in self.struct_page:
+            text = f'struct <a href="{up}{self.struct_page[ref]}">{html.escape(ref)}</a>'
+        elif kind == "moref" and ref:
+            target = (
+                f'<a href="{up}{self.class_page[ref]}">{html.escape(ref)}</a>'
+                if ref in self.class_page
+                else html.escape(ref)
+            )
+            text = f"moRef → {target}"
+        if row.get("is_sequence"):
+            lo, hi = row.get("seq_min"), row.get("seq_max")
+            text = f"sequence [{'' if lo is None else lo}..{'' if hi is None else hi}] of {text}"
+        return text
+
+    def limits(self, row: dict[str, Any]) -> str:
+        parts = []
+        if row.get("ranges"):
+            parts.append(_ranges(row["ranges"]))
+        if row.get("length_min") is not None or row.get("length_max") is not None:
+            parts.append(f"length {row.get('length_min') or 0}..{row.get('length_max') or ''}")
+        if row.get("resolution") is not None:
+            parts.append(f"step {_number(row['resolution'])}")
+        if row.get("pattern"):
+            parts.append(f"pattern <code>{html.escape(row['pattern'])}</code>")
+        return "; ".join(p if p.startswith("pattern") else html.escape(p) for p in parts)
+
+    def class_body(self, name: str) -> str:
+        depth = 1
+        up = "../" * depth
+        own = self.own.get(name) or [{"class": name}]
+        attrs = self.attrs_of.get(name, [])
+        out = [f"<h1>{html.escape(name)}</h1>"]
+        for c in own:
+            mim = c.get("mim") or c.get("source") or ""
+            flags = "".join(f"<span>{f.replace('_', ' ')}</span>" for f in ("system_created", "read_only") if c.get(f))
+            out.append(
+                f'<p class="muted">{html.escape(str(mim))} · source {html.escape(str(c.get("source")))}'
+                f' <span class="flags">{flags}</span></p>'
+            )
+            if c.get("description"):
+                out.append(f'<p class="desc">{html.escape(c["description"])}</p>')
+        parents = sorted(self.parents.get(name, ()))
+        children = sorted(self.children.get(name, ()))
+
+        def links(names: list[str]) -> str:
+            shown = [
+                f'<a href="{up}{self.class_page[n]}">{html.escape(n)}</a>' if n in self.class_page else html.escape(n)
+                for n in names
+            ]
+            return ", ".join(shown) or '<span class="muted">none</span>'
+
+        out.append(f"<p>Parents: {links(parents)}<br>Children: {links(children)}</p>")
+        refs_out = sorted({a["type_ref"] for a in attrs if a.get("kind") == "moref" and a.get("type_ref")})
+        refs_in = sorted(self.referenced_by.get(name, ()))
+        out.append(f"<p>References out: {links(refs_out)}<br>Referenced by: {links(refs_in)}</p>")
+        out.append(f"<h2>Attributes ({len(attrs)})</h2>")
+        out.append(
+            "<table><tr><th>Attribute</th><th>Type</th><th>Allowed</th><th>Unit</th><th>Default</th>"
+            "<th>Flags</th><th>Takes effect</th><th>Description</th></tr>"
+        )
+        for a in sorted(attrs, key=lambda r: (bool(r.get("is_counter")), r["attribute"].lower())):
+            unit = html.escape(a.get("unit") or "")
+            if a.get("multiplication_factor"):
+                unit = f"{unit} &times; {html.escape(a['multiplication_factor'])}".strip()
+            out.append(
+                f'<tr id="{html.escape(a["attribute"])}"><td><code>{html.escape(a["attribute"])}</code>'
+                f'<br><span class="muted">{html.escape(str(a.get("source") or ""))}</span></td>'
+                f"<td>{self.type_cell(a, depth)}</td><td>{self.limits(a)}</td><td>{unit}</td>"
+                f'<td>{html.escape(a.get("default") or "")}</td><td class="flags">{_flags(a)}</td>'
+                f"<td>{html.escape(a.get('takes_effect') or '')}</td>"
+                f'<td class="desc">{html.escape(a.get("description") or "")}'
+                + (f"<br><b>Dependencies:</b> {html.escape(a['dependencies'])}" if a.get("dependencies") else "")
+                + (f"<br><b>Precondition:</b> {html.escape(a['precondition'])}" if a.get("precondition") else "")
+                + "</td></tr>"
+            )
+        out.append("</table>")
+        return "\n".join(out)
+
+    def enum_body(self, name: str) -> str:
+        rows = self.members_of.get(name, [])
+        users = sorted(self.enum_users.get(name, ()))
+        out = [
+            f"<h1>enum {html.escape(name)}</h1>",
+            "<table><tr><th>Member</th><th>Value</th><th>Description</th></tr>",
+        ]
+        for m in rows:
+            value = "" if m.get("value") is None else str(m["value"])
+            out.append(
+                f"<tr><td><code>{html.escape(m['member'])}</code></td><td>{value}</td>"
+                f'<td class="desc">{html.escape(m.get("description") or "")}</td></tr>'
+            )
+        out.append("</table>")
+        used = ", ".join(
+            f'<a href="../{self.class_page[c]}">{html.escape(c)}</a>' for c in users if c in self.class_page
+        )
+        out.append(f"<p>Used by: {used or 'none'}</p>")
+        return "\n".join(out)
+
+    def struct_body(self, name: str) -> str:
+        rows = self.struct_members_of.get(name, [])
+        out = [f"<h1>struct {html.escape(name)}</h1>"]
+        if name in self.exclusive:
+            out.append("<p>Exclusive: exactly one member is set.</p>")
+        out.append("<table><tr><th>Member</th><th>Type</th><th>Allowed</th><th>Default</th><th>Description</th></tr>")
+        for m in rows:
+            out.append(
+                f"<tr><td><code>{html.escape(m['member'])}</code></td><td>{self.type_cell(m, 1)}</td>"
+                f"<td>{self.limits(m)}</td><td>{html.escape(m.get('default') or '')}</td>"
+                f'<td class="desc">{html.escape(m.get("description") or "")}</td></tr>'
+            )
+        out.append("</table>")
+        return "\n".join(out)
+
+    def index_entries(self) -> list[list[str]]:
+        entries: list[list[str]] = []
+        for name, page in sorted(self.class_page.items()):
+            desc = next((c.get("description") or "" for c in self.own.get(name, [])), "")
+            entries.append(["class", name, page, " ".join(desc.split())[:300]])
+        for a in self.attributes:
+            page = f"{self.class_page[a['class']]}#{a['attribute']}"
+            entries.append(
+                [
+                    "attribute",
+                    f"{a['class']}.{a['attribute']}",
+                    page,
+                    " ".join((a.get("description") or "").split())[:300],
+                ]
+            )
+        for name, page in sorted(self.enum_page.items()):
+            members = " ".join(m["member"] for m in self.members_of.get(name, []))
+            entries.append(["enum", name, page, members[:300]])
+        for name, page in sorted(self.struct_page.items()):
+            members = " ".join(m["member"] for m in self.struct_members_of.get(name, []))
+            entries.append(["struct", name, page, members[:300]])
+        return entries
+
+    def index_body(self) -> str:
+        by_mim: dict[str, list[str]] = defaultdict(list)
+        for c in self.classes:
+            by_mim[str(c.get("mim") or c.get("source") or "")].append(c["class"])
+        out = [
+            "<h1>Catalog reference</h1>",
+            f'<p class="muted">{len(self.class_page)} classes, {len(self.attributes)} attributes, '
+            f"{len(self.enum_page)} enums, {len(self.struct_page)} structs. Search works offline.</p>",
+            '<input id="q" type="search" placeholder="Search classes, attributes, enums, descriptions" autofocus>',
+            '<ul id="hits"></ul>',
+        ]
+        for mim in sorted(by_mim):
+            links = ", ".join(
+                f'<a href="{self.class_page[c]}">{html.escape(c)}</a>' for c in sorted(set(by_mim[mim]), key=str.lower)
+            )
+            out.append(f"<h2>{html.escape(mim)}</h2><p>{links}</p>")
+        if self.enum_page:
+            links = ", ".join(f'<a href="{p}">{html.escape(n)}</a>' for n, p in sorted(self.enum_page.items()))
+            out.append(f"<h2>Enums</h2><p>{links}</p>")
+        if self.struct_page:
+            links = ", ".join(f'<a href="{p}">{html.escape(n)}</a>' for n, p in sorted(self.struct_page.items()))
+            out.append(f"<h2>Structs</h2><p>{links}</p>")
+        data = json.dumps(self.index_entries(), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        out.append(f"<script>const INDEX = {data};\n{_SEARCH}</script>")
+        return "\n".join(out)
+
+
+def write_docs(tables: dict[str, pa.Table], out: Path) -> int:
+    """Write the site under `out` (``out/index.html`` first); returns the number of pages."""
+    site = _Site(tables)
+    pages = 0
+    for folder in ("classes", "enums", "structs"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    for name, page in sorted(site.class_page.items()):
+        (out / page).write_text(_page(name, site.class_body(name), 1), encoding="utf-8")
+        pages += 1
+    for name, page in sorted(site.enum_page.items()):
+        (out / page).write_text(_page(f"enum {name}", site.enum_body(name), 1), encoding="utf-8")
+        pages += 1
+    for name, page in sorted(site.struct_page.items()):
+        (out / page).write_text(_page(f"struct {name}", site.struct_body(name), 1), encoding="utf-8")
+        pages += 1
+    (out / "index.html").write_text(_page("Catalog reference", site.index_body()), encoding="utf-8")
+    return pages + 1
