@@ -3,7 +3,9 @@ itself accepts and refuses exactly what the catalog allows."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +34,8 @@ TRICKY = """<?xml version="1.0" encoding="UTF-8"?>
   <struct name="Pair"><isExclusive/>
     <structMember name="left"><long/></structMember>
     <structMember name="right"><string/></structMember></struct>
+  <derivedDataType name="Percent"><baseType><long><range><min>0</min><max>100</max></range></long></baseType>
+  </derivedDataType>
   <struct name="Keyed">
     <structMember name="k"><key/><long/></structMember>
     <structMember name="v"><string/></structMember></struct>
@@ -55,6 +59,7 @@ TRICKY = """<?xml version="1.0" encoding="UTF-8"?>
       <minLength>1</minLength><maxLength>3</maxLength></sequence></dataType></attribute>
     <attribute name="keyed"><dataType><sequence><structRef name="Keyed"/></sequence></dataType></attribute>
     <attribute name="peer"><dataType><moRef name="Bar"/></dataType></attribute>
+    <attribute name="load"><dataType><derivedDataTypeRef name="Percent"/></dataType></attribute>
     <attribute name="status"><readOnly/><dataType><string/></dataType></attribute>
     <attribute name="setup"><restricted/><dataType><boolean/></dataType></attribute>
     <attribute name="pmCount"><readOnly/><dataType><long/></dataType><counterType>PEG</counterType></attribute>
@@ -115,7 +120,7 @@ def test_the_three_models_allow_what_the_flags_say(pkg: ModuleType) -> None:
         assert "pmCount" not in {f.alias or n for n, f in model.model_fields.items()}
 
 
-def test_constraints_are_enforced(pkg: ModuleType) -> None:
+def test_constraints_are_enforced(generated: Generated, pkg: ModuleType) -> None:
     foo = pkg.Foo
     assert foo.model_validate({"level": -138, "band": 25, "ratio": "10.25", "code": "042"}).band == 25
     assert "multiple of the resolution" in refused(foo, {"level": -139})
@@ -146,6 +151,11 @@ def test_constraints_are_enforced(pkg: ModuleType) -> None:
     assert "not an FDN" in refused(foo, {"peer": "just text"})
     # integer width
     assert "less than or equal" in refused(foo, {"id": 2**31})
+    # a derived type is a named alias of its checked base type
+    assert foo.model_validate({"load": 100}).load == 100
+    assert "less than or equal to 100" in refused(foo, {"load": 101})
+    assert importlib.import_module(f"{pkg.__name__}._types").Percent is not None
+    assert "load: Percent | None" in (generated.package_dir / "tricky.py").read_text()
 
 
 def test_output_is_deterministic_and_clean(generated: Generated, tmp_path: Path) -> None:
@@ -240,3 +250,99 @@ def test_real_lte_model(tmp_path: Path) -> None:
 
 def test_decimal_ranges_are_exact() -> None:
     assert Decimal("10.5") == Decimal("10.50")
+
+
+Bounds = list[tuple[int | None, int | None]]
+
+
+def accepts(model: Any, name: str, value: Any) -> bool:
+    try:
+        model.model_validate({name: value})
+    except pydantic.ValidationError:
+        return False
+    return True
+
+
+def within(bounds: Bounds, value: int) -> bool:
+    return any((lo is None or lo <= value) and (hi is None or value <= hi) for lo, hi in bounds)
+
+
+@pytest.mark.samples
+def test_real_model_and_workbook_accept_and_refuse_what_they_should(tmp_path: Path) -> None:
+    """For every ranged integer attribute of the real LTE model and the workbook subset: min,
+    max and the default are accepted; min-1, max+1 and off-step values refused. Every enum
+    accepts each of its members and refuses an unknown name."""
+    folder = samples_dir("csv")
+    model = rtbfast.read_model(samples_dir("mom") / "ERBS_NODE_MODEL_D_full_mp.xml")
+    sheets = rtbfast.read_workbook(
+        folder / "Spreadsheets_Parameters.ran-subset.csv", folder / "Spreadsheets_StructParameters.ran-subset.csv"
+    )
+    catalog = rtbfast.catalog.merge([("mom", "mom:lte", model.tables), ("workbook", "workbook:ran", sheets.tables)])
+    out = generate(catalog.tables, tmp_path)
+    state_of = {key: names[2] for key, names in out.class_models.items()}
+    for (_, cls), names in reversed(list(out.class_models.items())):
+        state_of[("", cls)] = names[2]  # the first class of the name, for rows of another source
+    members: dict[str, list[str]] = {}
+    for m in catalog.tables["enum_members"].to_pylist():
+        members.setdefault(m["enum"], []).append(m["member"])
+    checked = {"accepted": 0, "refused": 0, "enum members": 0}
+    with imported(out) as pkg:
+        for row in catalog.tables["attributes"].to_pylist():
+            key = (row["mim"], row["class"])
+            if key not in state_of:
+                key = ("", row["class"])
+            if row["is_counter"] or row["is_sequence"] or key not in state_of:
+                continue
+            state, name, where = getattr(pkg, state_of[key]), row["attribute"], (row["class"], row["attribute"])
+            if row["kind"] == "integer" and row["ranges"]:
+                # an open end is the integer width's
+                bounds: Bounds = [
+                    (None if b["min"] is None else int(b["min"]), None if b["max"] is None else int(b["max"]))
+                    for b in row["ranges"]
+                ]
+                inside = [v for pair in bounds for v in pair if v is not None]
+                default = row["default"]
+                if default is not None and default.lstrip("-").isdigit():
+                    inside.append(int(default))
+                for value in inside:
+                    assert accepts(state, name, value), (where, value, bounds, row["source"])
+                    checked["accepted"] += 1
+                for lo, hi in bounds:
+                    for outside in (None if lo is None else lo - 1, None if hi is None else hi + 1):
+                        if outside is not None and not within(bounds, outside):
+                            assert not accepts(state, name, outside), (where, outside, bounds)
+                            checked["refused"] += 1
+                step = row["resolution"]
+                spans = [(a, b) for a, b in bounds if a is not None and b is not None and a < b]
+                if step is not None and step > 1 and spans:
+                    first, _ = spans[0]
+                    assert first is not None
+                    off = first + 1  # inside its sub-range, not a whole step above its bound
+                    others = [pair for pair in bounds if pair != spans[0]]
+                    if not within(others, off):
+                        assert not accepts(state, name, off), (where, "off step", step, bounds)
+                        checked["refused"] += 1
+            if row["kind"] == "enum" and row["type_ref"] in members:
+                for member in members[row["type_ref"]]:
+                    assert accepts(state, name, member), (where, member)
+                    checked["enum members"] += 1
+                assert not accepts(state, name, "NO_SUCH_MEMBER"), where
+    assert checked["accepted"] > 1000 and checked["refused"] > 1000 and checked["enum members"] > 1000, checked
+
+
+GOLDEN = Path(__file__).parent / "golden" / "tricky_models"
+
+
+def test_golden_output(generated: Generated) -> None:
+    """The package generated from the fixture above, byte for byte. After a deliberate change
+    to the emitter, rewrite it with RTBFAST_UPDATE_GOLDEN=1 and review the diff."""
+    files = {p.name: p.read_bytes() for p in sorted(generated.package_dir.iterdir())}
+    if os.environ.get("RTBFAST_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for old in GOLDEN.iterdir():
+            old.unlink()
+        for name, data in files.items():
+            (GOLDEN / name).write_bytes(data)
+    assert sorted(p.name for p in GOLDEN.iterdir()) == sorted(files)
+    for name, data in files.items():
+        assert (GOLDEN / name).read_bytes() == data, f"{name} differs from tests/golden/tricky_models/{name}"

@@ -46,13 +46,19 @@ def in_ranges(ranges: Sequence[tuple[Decimal | None, Decimal | None]]) -> Callab
     return check
 
 
-def in_steps(step: Decimal, origin: Decimal) -> Callable[[T], T]:
-    """A check that a number is `origin` plus a whole number of `step` (MOM resolution)."""
+def in_steps(step: Decimal, ranges: Sequence[tuple[Decimal | None, Decimal | None]]) -> Callable[[T], T]:
+    """A check that a number is a whole number of `step` (MOM resolution) above the lower
+    bound of the sub-range it lies in (``-1, 0..62`` step 2: -1, 0, 2, ... 62)."""
 
     def check(value: T) -> T:
-        if (Decimal(str(value)) - origin) % step != 0:
-            raise ValueError(f"{value} is not {origin} plus a multiple of the resolution {step}")
-        return value
+        number = Decimal(str(value))
+        for lo, hi in ranges:
+            if (lo is None or number >= lo) and (hi is None or number <= hi):
+                origin = Decimal(0) if lo is None else lo
+                if lo != hi and (number - origin) % step != 0:
+                    raise ValueError(f"{value} is not {origin} plus a multiple of the resolution {step}")
+                return value
+        return value  # outside every range: the range check says so
 
     return check
 

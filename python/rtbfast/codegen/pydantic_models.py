@@ -59,6 +59,8 @@ class Generated:
     modules: list[str] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)
     """Model name → module."""
+    class_models: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    """(MIM, class) → its set, create and state model names."""
     classes: int = 0
     enums: int = 0
     structs: int = 0
@@ -121,6 +123,7 @@ class _Emitter:
         self.struct_names: dict[str, str] = {}
         self.type_names: set[str] = set()
         self.struct_keys: dict[str, list[str]] = {}
+        self.alias_names: dict[str, str] = {}
         self.used: set[str] = set()
         """Names the module being written needs imported."""
         self.used_by_module: dict[str, set[str]] = {}
@@ -162,6 +165,19 @@ class _Emitter:
         for mim, name in enum_keys:
             rows = members.get((mim, name), [])
             parts.append(self.enum_source(self.enum_names[f"{mim}/{name}"], name, mim, rows))
+        # derived types as named aliases, after the enums they may use and before the structs
+        derived = self.tables["derived_types"].to_pylist() if "derived_types" in self.tables else []
+        for row in sorted(derived, key=lambda r: (r["name"], r.get("mim") or "")):
+            mim, name = row.get("mim") or "", row["name"]
+            py = _unique(safe_identifier(name), self.type_names, safe_identifier(mim) if mim else "")
+            self.alias_names.setdefault(name, py)
+            self.alias_names[f"{mim}/{name}"] = py
+            t = field_type({**row, "is_sequence": False}, self.enum_names, self.struct_names)
+            if t.pattern_note:
+                self.out.notes.append(f"derived type {name}: {t.pattern_note}")
+            self.used.add("TypeAlias")
+            where = f" of MIM {mim}" if mim else ""
+            parts.append(f"{py}: TypeAlias = {self.annotation(t)}\n\"\"\"Derived type {name}{where}.\"\"\"\n")
         for mim, name in struct_keys:
             rows = struct_rows.get((mim or None, name)) or struct_rows.get((mim, name)) or []
             py = self.struct_names[f"{mim}/{name}"]
@@ -243,8 +259,8 @@ class _Emitter:
                 checks.append(f"AfterValidator(in_ranges(({ranges},)))")
         if t.resolution is not None and t.resolution > 0 and t.kind in ("integer", "decimal"):
             self.used.add("in_steps")
-            origin = next((lo for lo, _ in t.ranges if lo is not None), Decimal(0))
-            checks.append(f"AfterValidator(in_steps({_literal(t.resolution)}, {_literal(origin)}))")
+            ranges = ", ".join(f"({_literal(lo)}, {_literal(hi)})" for lo, hi in t.ranges)
+            checks.append(f"AfterValidator(in_steps({_literal(t.resolution)}, ({ranges},)))")
         if t.decimal_places is not None:
             checks.append(f"Field(decimal_places={t.decimal_places})")
         if t.kind not in ("enum", "struct", "moref") and (t.min_length is not None or t.max_length is not None):
@@ -271,7 +287,17 @@ class _Emitter:
             self.out.notes.append(f"{owner}.{original}: {note}")
         if t.pattern_note:
             self.out.notes.append(f"{owner}.{original}: {t.pattern_note}")
-        item = self.annotation(t)
+        derived = row.get("derived_type")
+        alias = None
+        if derived:
+            mim = row.get("derived_type_mim")
+            alias = self.alias_names.get(f"{mim}/{derived}") if mim else None
+            alias = alias or self.alias_names.get(derived)
+        if alias:
+            self.used.add(alias)
+            item = alias
+        else:
+            item = self.annotation(t)
         if t.is_sequence:
             checks = []
             bounds = [
@@ -356,12 +382,15 @@ class _Emitter:
                 self.out.renamed.append(f"class {cls} of {mim} → {py}")
             rows = by_class[(mim, cls)]
             description = descriptions.get((mim, cls))
+            variants = []
             for variant, suffix in (("set", ""), ("create", "Create"), ("state", "State")):
                 model = py if not suffix else _unique(f"{py}{suffix}", taken, "")
                 if suffix and model != f"{py}{suffix}":
                     self.out.renamed.append(f"{variant} model of {cls} → {model}")
                 modules[module].append(self.class_source(model, cls, mim, variant, rows, description))
                 self.out.models[model] = module
+                variants.append(model)
+            self.out.class_models[(mim, cls)] = (variants[0], variants[1], variants[2])
             self.out.classes += 1
         return {m: "\n\n".join(parts) for m, parts in modules.items()}
 
@@ -380,8 +409,15 @@ class _Emitter:
         )
         lines = [f"class {model}(MoModel):", f"    {_docstring(doc, cls)}", ""]
         taken: set[str] = set()
+        seen: set[str] = set()
         count = 0
         for r in rows:
+            if r["attribute"] in seen:
+                # one MOM name, one field: a second description of it (two sources) is the catalog's
+                if variant == "state":
+                    self.out.notes.append(f"{cls}.{r['attribute']}: described twice; the first description is used")
+                continue
+            seen.add(r["attribute"])
             read_only, restricted = bool(r.get("read_only")), bool(r.get("restricted"))
             if variant == "set" and (read_only or restricted):
                 continue
@@ -427,7 +463,7 @@ def _imports(used: set[str], types: Iterable[str]) -> str:
     enum_bases = sorted({"IntEnum", "StrEnum"} & used)
     if enum_bases:
         stdlib.append(import_line("enum", enum_bases))
-    typing_names = sorted({"Annotated", "Any", "Self"} & used)
+    typing_names = sorted({"Annotated", "Any", "Self", "TypeAlias"} & used)
     if typing_names:
         stdlib.append(import_line("typing", typing_names))
     pyd = sorted({"AfterValidator", "BeforeValidator", "Field", "model_validator"} & used)
@@ -454,14 +490,14 @@ def generate(tables: dict[str, pa.Table], out: Path, package: str = "rtb_models"
     e = _Emitter(tables)
     types_body = e.types_module()
     class_bodies = e.class_modules()
-    type_names = sorted(set(e.enum_names.values()) | set(e.struct_names.values()))
+    type_names = sorted(set(e.enum_names.values()) | set(e.struct_names.values()) | set(e.alias_names.values()))
     out.mkdir(parents=True, exist_ok=True)
     if layout == "single":
         used = set().union(*e.used_by_module.values())
         imports = {k: list(v) for k, v in BASE_IMPORTS.items()}
         for module, names in (
             ("enum", {"IntEnum", "StrEnum"}),
-            ("typing", {"Annotated", "Self"}),
+            ("typing", {"Annotated", "Self", "TypeAlias"}),
             ("pydantic", {"AfterValidator", "BeforeValidator", "Field", "model_validator"}),
         ):
             imports[module] = sorted(set(imports.get(module, [])) | (names & used))
