@@ -143,10 +143,15 @@ def merge(sources: Sequence[tuple[str, str, dict[str, pa.Table]]]) -> Catalog:
     by_source: dict[str, dict[str, int]] = {}
     names = [n for n in KEYS if any(n in t for _, _, t in ranked)]
     names += sorted({n for _, _, t in ranked for n in t} - set(names))
+    if len(ranked) == 1:
+        # one source: nothing to match, its tables are the catalog
+        _, label, only = ranked[0]
+        return Catalog(dict(only), [], {label: {n: t.num_rows for n, t in only.items()}})
     for name in names:
         keys = KEYS.get(name)
         parts: list[pa.Table] = []
-        kept: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
+        # key → (label, table, row number) of the row kept for it; rows are read only to compare
+        kept: dict[tuple[str, ...], tuple[str, pa.Table, int]] = {}
         for _source, label, source_tables in ranked:
             table = source_tables.get(name)
             if table is None:
@@ -155,25 +160,33 @@ def merge(sources: Sequence[tuple[str, str, dict[str, pa.Table]]]) -> Catalog:
             if keys is None or not set(keys) <= set(table.column_names):
                 parts.append(table)
                 continue
+            columns = [table.column(k).to_pylist() for k in keys]
             new: list[bool] = []
-            first_here: dict[tuple[str, ...], tuple[str, dict[str, Any]]] = {}
-            for row in table.to_pylist():
-                key = _key(row, keys)
+            first_here: dict[tuple[str, ...], tuple[str, pa.Table, int]] = {}
+            for i, values in enumerate(zip(*columns, strict=True)):
+                key = _key(dict(zip(keys, values, strict=True)), keys)
                 have = kept.get(key)
                 if have is None:
-                    first_here.setdefault(key, (label, row))
+                    first_here.setdefault(key, (label, table, i))
                     new.append(True)
                     continue
                 new.append(False)
                 if name not in ("attributes", "struct_members"):
                     continue
-                for fname in _compare(have[1], row, _kind_of(have[0]), _kind_of(label)):
+                kept_label, kept_table, kept_row = have
+                old, row = _row(kept_table, kept_row), _row(table, i)
+                for fname in _compare(old, row, _kind_of(kept_label), _kind_of(label)):
                     show = dict(_DEFINITION_FIELDS)[fname]
-                    disagreements.append(Disagreement(name, key, fname, have[0], show(have[1]), label, show(row)))
+                    disagreements.append(Disagreement(name, key, fname, kept_label, show(old), label, show(row)))
             kept.update(first_here)
             parts.append(table.filter(pa.array(new, pa.bool_())))
         tables[name] = _stack(parts)
     return Catalog(tables, disagreements, by_source)
+
+
+def _row(table: pa.Table, i: int) -> dict[str, Any]:
+    row: dict[str, Any] = table.slice(i, 1).to_pylist()[0]
+    return row
 
 
 def _kind_of(label: str) -> str:

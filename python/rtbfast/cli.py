@@ -113,7 +113,7 @@ def build(
                               struct_members, derived_types, containment
       OUT/network/*.parquet   mos, values, vs_types, observed_attributes (exports only)
       OUT/models/PACKAGE/     Pydantic models: per MO class X (set), XCreate, XState
-      OUT/schemas/*.json      the JSON Schema of every model
+      OUT/schemas/X.json      a JSON Schema per MO class: X at the top, XCreate and XState in $defs
       OUT/docs/index.html     reference pages per class, enum and struct; search works offline
       OUT/report.json         inputs, counts by source, warnings with file:line:column,
                               disagreements, unparsed workbook cells, timings, peak memory
@@ -166,7 +166,7 @@ def build(
     generated = report["models"]
     click.echo(
         f"  models: {generated['models']} Pydantic models of {generated['classes']} classes in "
-        f"{Path(out) / generated['path']}, {generated['schemas']} JSON Schemas"
+        f"{Path(out) / generated['path']}, {generated['schemas']} JSON Schemas (one per class)"
     )
     click.echo(f"  docs: {report['docs']['pages']} pages, open {Path(out) / report['docs']['path']}")
     if report["disagreement_count"]:

@@ -40,6 +40,7 @@ from rtbfast.codegen.base_module import IMPORTS as BASE_IMPORTS
 from rtbfast.codegen.base_module import SOURCE as BASE_SOURCE
 from rtbfast.codegen.base_module import import_line, isort_key
 from rtbfast.codegen.base_module import source as base_source
+from rtbfast.codegen.jsonschema import field_schema
 from rtbfast.typemap import FieldType, field_type
 
 _RESERVED = (
@@ -60,6 +61,10 @@ class Generated:
     models: dict[str, str] = field(default_factory=dict)
     """Model name → module."""
     class_models: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Model name → its JSON Schema (by MOM names)."""
+    defs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Enum and struct name → its JSON Schema, for ``$defs``."""
     """(MIM, class) → its set, create and state model names."""
     classes: int = 0
     enums: int = 0
@@ -124,6 +129,9 @@ class _Emitter:
         self.type_names: set[str] = set()
         self.struct_keys: dict[str, list[str]] = {}
         self.alias_names: dict[str, str] = {}
+        self.properties: dict[str, dict[str, Any]] = {}
+        self.required: list[str] = []
+        self.field_cache: dict[tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any], set[str]]] = {}
         self.used: set[str] = set()
         """Names the module being written needs imported."""
         self.used_by_module: dict[str, set[str]] = {}
@@ -177,7 +185,7 @@ class _Emitter:
                 self.out.notes.append(f"derived type {name}: {t.pattern_note}")
             self.used.add("TypeAlias")
             where = f" of MIM {mim}" if mim else ""
-            parts.append(f"{py}: TypeAlias = {self.annotation(t)}\n\"\"\"Derived type {name}{where}.\"\"\"\n")
+            parts.append(f'{py}: TypeAlias = {self.annotation(t)}\n"""Derived type {name}{where}."""\n')
         for mim, name in struct_keys:
             rows = struct_rows.get((mim or None, name)) or struct_rows.get((mim, name)) or []
             py = self.struct_names[f"{mim}/{name}"]
@@ -203,6 +211,12 @@ class _Emitter:
             lines.append(f"    {ident} = {value!r}")
         base = "IntEnum" if numbered else "StrEnum"
         self.used.add(base)
+        self.out.defs[py] = {
+            "title": py,
+            "description": f"Enum {name}: members by name (values as in the MOM).",
+            "type": "string",
+            "enum": [r["member"] for r in rows],
+        }
         where = f" of MIM {mim}" if mim else ""
         doc = _docstring(None, f"Enum {name}{where}; members by name, values as in the MOM.")
         body = "\n\n" + "\n".join(lines) if lines else ""
@@ -215,6 +229,7 @@ class _Emitter:
         names: list[str] = []
         taken: set[str] = set()
         keys: list[str] = []
+        self.properties, self.required = {}, []
         for r in rows:
             ident = safe_identifier(r["member"])
             ident = _numbered(ident, taken) if ident in taken else _unique(ident, taken)
@@ -224,6 +239,15 @@ class _Emitter:
             lines.append(self.field_line(ident, r["member"], r, required=False, owner=f"struct {name}"))
         if not rows:
             lines.pop()  # the docstring is the body
+        struct_schema = {
+            "title": py,
+            "type": "object",
+            "properties": self.properties,
+            "additionalProperties": False,
+        }
+        if exclusive and names:
+            struct_schema |= {"minProperties": 1, "maxProperties": 1}
+        self.out.defs[py] = struct_schema
         if keys:
             self.struct_keys[py] = keys
         if exclusive and names:
@@ -282,6 +306,27 @@ class _Emitter:
         return f"Annotated[{t.annotation}, {', '.join(checks)}]" if checks else t.annotation
 
     def field_line(self, ident: str, original: str, row: dict[str, Any], required: bool, owner: str) -> str:
+        # the three models of a class share their fields: each field is worked out once
+        key = (id(row), required)
+        cached = self.field_cache.get(key)
+        if cached is None or cached[0] is not row:
+            module_used, self.used = self.used, set()
+            # the row is kept with its parts, so its id is never reused for another row
+            cached = (row, *self.field_parts(original, row, required, owner), self.used)
+            self.used = module_used
+            self.field_cache[key] = cached
+        _, annotation, tail, schema, names = cached
+        self.used |= names
+        self.properties[original] = schema
+        if required:
+            self.required.append(original)
+        args = ([] if required else ["None"]) + ([f"alias={original!r}"] if ident != original else []) + tail
+        return f"    {ident}: {annotation} = Field({', '.join(args)})"
+
+    def field_parts(
+        self, original: str, row: dict[str, Any], required: bool, owner: str
+    ) -> tuple[str, list[str], dict[str, Any]]:
+        """A field's annotation, its ``Field`` arguments after default and alias, and its schema."""
         t = field_type(row, self.enum_names, self.struct_names)
         for note in t.notes:
             self.out.notes.append(f"{owner}.{original}: {note}")
@@ -331,16 +376,16 @@ class _Emitter:
             }.items()
             if v is not None
         }
-        args = [] if required else ["None"]
-        if ident != original:
-            args.append(f"alias={original!r}")
         description = (row.get("description") or "").strip()
+        key_names = self.struct_keys.get(t.struct or "") if t.seq_unique else None
+        schema = field_schema(t, required, description, extra, key_names)
+        tail = []
         if description:
-            args.append(f"description={description!r}")
+            tail.append(f"description={description!r}")
         if extra:
-            args.append(f"json_schema_extra={dict(sorted(extra.items()))!r}")
+            tail.append(f"json_schema_extra={dict(sorted(extra.items()))!r}")
         self.used.add("Field")
-        return f"    {ident}: {annotation} = Field({', '.join(args)})"
+        return annotation, tail, schema
 
     # -- MO classes --------------------------------------------------------------------
     def class_modules(self) -> dict[str, str]:
@@ -410,6 +455,7 @@ class _Emitter:
         lines = [f"class {model}(MoModel):", f"    {_docstring(doc, cls)}", ""]
         taken: set[str] = set()
         seen: set[str] = set()
+        self.properties, self.required = {}, []
         count = 0
         for r in rows:
             if r["attribute"] in seen:
@@ -430,6 +476,7 @@ class _Emitter:
             count += 1
         if not count:
             lines.pop()  # the docstring is the body
+        self.out.schemas[model] = {"doc": doc, "properties": self.properties, "required": self.required}
         return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,5 @@
-"""JSON Schemas of generated models: the package is imported under a private name (so two
-builds in one process never meet), every model's schema written to ``<Model>.json``, and the
-import undone."""
+"""JSON Schemas of generated models, written to ``<Model>.json``; and importing a generated
+package under a private name (so two builds in one process never meet) and undoing it."""
 
 from __future__ import annotations
 
@@ -15,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from rtbfast.codegen.jsonschema import model_schema
 from rtbfast.codegen.pydantic_models import Generated
 
 _COUNTER = itertools.count()
@@ -50,11 +50,33 @@ def _json(value: Any) -> Any:
 
 
 def write_schemas(generated: Generated, out: Path) -> int:
-    """Write the JSON Schema (by MOM names) of every generated model to ``out/<Model>.json``."""
+    """Write one JSON Schema (by MOM names) per MO class to ``out/<X>.json``: the schema of the
+    set model ``X`` at the top, with ``XCreate`` and ``XState`` (and the enums and structs they
+    use) under ``$defs``, from the field types the models were generated from (see
+    :mod:`rtbfast.codegen.jsonschema`). Returns the number of files."""
     out.mkdir(parents=True, exist_ok=True)
+    for set_model, create, state in sorted(generated.class_models.values()):
+        schemas = {m: generated.schemas[m] for m in (set_model, create, state)}
+        top = model_schema(set_model, **_parts(schemas[set_model]), defs=generated.defs)
+        defs = dict(top.pop("$defs", {}))
+        for variant in (create, state):
+            schema = model_schema(variant, **_parts(schemas[variant]), defs=generated.defs)
+            defs.update(schema.pop("$defs", {}))
+            defs[variant] = schema
+        if defs:
+            top["$defs"] = dict(sorted(defs.items()))
+        # compact: the C encoder is ten times faster than an indented dump
+        text = json.dumps(top, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json)
+        (out / f"{set_model}.json").write_text(text + "\n", encoding="utf-8")
+    return len(generated.class_models)
+
+
+def _parts(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"description": entry["doc"], "properties": entry["properties"], "required": entry["required"]}
+
+
+def pydantic_schemas(generated: Generated) -> dict[str, dict[str, Any]]:
+    """The schemas Pydantic itself gives for the generated models (slow: it builds every
+    model); used to check the written ones."""
     with imported(generated) as package:
-        for model in sorted(generated.models):
-            schema = getattr(package, model).model_json_schema(by_alias=True)
-            text = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False, default=_json)
-            (out / f"{model}.json").write_text(text + "\n", encoding="utf-8")
-    return len(generated.models)
+        return {m: getattr(package, m).model_json_schema(by_alias=True) for m in sorted(generated.models)}
