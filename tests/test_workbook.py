@@ -220,3 +220,13 @@ def _record_lines(path: Path) -> list[int]:
             lines.append(line)
             line = reader.line_num + 1
     return lines
+
+
+def test_the_columns_the_reader_does_not_need(tmp_path: Path) -> None:
+    records = [
+        param("EUtranCellFDD", "a", "int32", "0..1", **{"Persisted in ENM": "True"}),
+        param("EUtranCellFDD", "b", "int32", "0..1", **{"This column is empty": "surprise"}),
+    ]
+    wb = read_workbook(write_sheet(tmp_path / "p.csv", ALL_PARAMETER_COLUMNS, records))
+    assert wb.tables["attributes"].column("persisted_in_enm").to_pylist() == [True, False]
+    assert [(u.name, u.column, u.text) for u in wb.unparsed] == [("b", "This column is empty", "surprise")]

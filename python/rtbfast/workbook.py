@@ -334,6 +334,12 @@ class _Reader:
         row["takes_effect"] = _text(rec["Change Take Effect"])
         row["disturbances"] = _text(rec["Disturbances"])
         row["precondition"] = _text(rec["Precondition"])
+        # two columns the reader does not need to find: kept when there, checked when they say something
+        row["persisted_in_enm"] = (
+            bool(self.cell(where, "Persisted in ENM", parse_flag)) if "Persisted in ENM" in rec else None
+        )
+        if rec.get("This column is empty", "").strip():
+            self.cell(where, "This column is empty", _not_empty)
         self.attributes.append(row)
         system_created = bool(self.cell(where, "SystemCreated", parse_flag))
         entry = self.classes.setdefault((model, cls), {"system_created": system_created, "attribute_count": 0})
@@ -354,6 +360,10 @@ class _Reader:
 
 def _differs(text: str, known: list[str]) -> None:
     raise CellError(f"this enum's literals differ from those given earlier ({', '.join(known[:5])}, …); first kept")
+
+
+def _not_empty(text: str) -> None:
+    raise CellError("this column is always empty in Ericsson's export; its text is not read")
 
 
 def _lifecycle(rec: dict[str, str]) -> str | None:
@@ -398,6 +408,7 @@ ATTRIBUTES_SCHEMA = pa.schema(
         pa.field("takes_effect", pa.string()),
         pa.field("disturbances", pa.string()),
         pa.field("precondition", pa.string()),
+        pa.field("persisted_in_enm", pa.bool_()),
         _SOURCE,
     ]
 )

@@ -23,6 +23,7 @@ Output is sorted and carries no timestamps, so the same catalog gives the same b
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import re
 from collections import defaultdict
@@ -73,6 +74,16 @@ class Generated:
     notes: list[str] = field(default_factory=list)
 
 
+_ATTRIBUTE_COLUMNS = {
+    *("mim", "class", "attribute", "kind", "base_type", "type_ref", "type_ref_mim", "derived_type"),
+    *("derived_type_mim", "is_sequence", "seq_min", "seq_max", "seq_unique", "ranges", "length_min"),
+    *("length_max", "pattern", "format", "default", "unit", "multiplication_factor", "resolution"),
+    *("fraction_digits", "mandatory", "read_only", "restricted", "is_counter", "description"),
+    *("takes_effect", "source", "key"),
+}
+
+
+@functools.cache
 def safe_identifier(name: str) -> str:
     """`name` as a Python identifier that shadows nothing (see the module)."""
     ident = re.sub(r"\W", "_", name)
@@ -390,7 +401,9 @@ class _Emitter:
     # -- MO classes --------------------------------------------------------------------
     def class_modules(self) -> dict[str, str]:
         classes = self.tables["classes"].to_pylist()
-        attributes = self.tables["attributes"].to_pylist()
+        table = self.tables["attributes"]
+        # only the columns models are made of: converting all of them costs more than the rest
+        attributes = table.select([c for c in table.column_names if c in _ATTRIBUTE_COLUMNS]).to_pylist()
         home: dict[str, str] = {}
         descriptions: dict[tuple[str, str], str | None] = {}
         for c in classes:
