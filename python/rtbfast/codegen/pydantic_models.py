@@ -205,6 +205,12 @@ class _Emitter:
         return "\n\n".join(parts)
 
     def enum_source(self, py: str, name: str, mim: str, rows: list[dict[str, Any]]) -> str:
+        # a member listed by two sources (a workbook names the model's enum under two Models)
+        # is one member
+        first: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            first.setdefault(r["member"], r)
+        rows = list(first.values())
         seen: set[str] = set()
         lines = []
         numbered = bool(rows) and all(r.get("value") is not None for r in rows)
@@ -215,7 +221,7 @@ class _Emitter:
             member = r["member"]
             ident = member if member.isidentifier() and not keyword.iskeyword(member) else safe_identifier(member)
             if ident in seen or ident.startswith("_"):
-                self.out.notes.append(f"enum {name}: member {member!r} repeats or cannot be a name; left out")
+                self.out.notes.append(f"enum {name}: member {member!r} cannot be a distinct Python name; left out")
                 continue
             seen.add(ident)
             value = r["value"] if numbered else member
