@@ -136,11 +136,12 @@ def source(doc: str, imports: dict[str, list[str]], body: str) -> str:
     return f'"""{doc}"""\n\nfrom __future__ import annotations\n\n{block}\n\n{body}'
 
 
-def import_line(module: str, names: Iterable[str]) -> str:
-    """``from module import names``, wrapped one name per line when long (as isort does)."""
+def import_line(module: str, names: Iterable[str], indent: int = 0) -> str:
+    """``from module import names``, wrapped one name per line when longer than isort's 88
+    columns at `indent`."""
     names = sorted(names, key=isort_key)
     line = f"from {module} import {', '.join(names)}"
-    if len(line) <= 88:
+    if indent + len(line) <= 88:
         return line
     inner = "".join(f"    {n},\n" for n in names)
     return f"from {module} import (\n{inner})"

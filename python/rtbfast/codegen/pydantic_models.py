@@ -27,7 +27,8 @@ import functools
 import keyword
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +52,15 @@ _RESERVED = (
     | set(dir(BaseModel))
     | {"Annotated", "Any", "Decimal", "Field", "AfterValidator", "BeforeValidator", "Enum", "IntEnum", "StrEnum"}
 )
+
+
+@dataclass
+class _Unit:
+    """What a module builds at once: an enum, a struct, an alias, or a class's three models."""
+
+    names: list[str]
+    source: str = ""
+    used: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -142,12 +152,28 @@ class _Emitter:
         self.alias_names: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {}
         self.required: list[str] = []
+        self.units: dict[str, list[_Unit]] = {}
+        """Module → its units in order, for the runtime modules that build them on first use."""
         self.field_cache: dict[tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any], set[str]]] = {}
         self.used: set[str] = set()
         """Names the module being written needs imported."""
         self.used_by_module: dict[str, set[str]] = {}
 
     # -- enums and structs ------------------------------------------------------------
+    @contextmanager
+    def unit(self, module: str, names: list[str]) -> Iterator[_Unit]:
+        """Collect what one unit of a module (an enum, a struct, an alias, or the three models of
+        a class) defines and needs, while it is written."""
+        module_used = self.used_by_module.setdefault(module, {"MoModel"} if module != "_types" else set())
+        unit = _Unit(names)
+        self.used = unit.used
+        try:
+            yield unit
+        finally:
+            module_used |= unit.used
+            self.used = module_used
+            self.units.setdefault(module, []).append(unit)
+
     def types_module(self) -> str:
         self.used = self.used_by_module.setdefault("_types", set())
         enums = self.tables.get("enums", pa.table({"enum": pa.array([], pa.string())})).to_pylist()
@@ -183,7 +209,10 @@ class _Emitter:
         parts: list[str] = []
         for mim, name in enum_keys:
             rows = members.get((mim, name), [])
-            parts.append(self.enum_source(self.enum_names[f"{mim}/{name}"], name, mim, rows))
+            py = self.enum_names[f"{mim}/{name}"]
+            with self.unit("_types", [py]) as unit:
+                unit.source = self.enum_source(py, name, mim, rows)
+            parts.append(unit.source)
         # derived types as named aliases, after the enums they may use and before the structs
         derived = self.tables["derived_types"].to_pylist() if "derived_types" in self.tables else []
         for row in sorted(derived, key=lambda r: (r["name"], r.get("mim") or "")):
@@ -194,13 +223,17 @@ class _Emitter:
             t = field_type({**row, "is_sequence": False}, self.enum_names, self.struct_names)
             if t.pattern_note:
                 self.out.notes.append(f"derived type {name}: {t.pattern_note}")
-            self.used.add("TypeAlias")
             where = f" of MIM {mim}" if mim else ""
-            parts.append(f'{py}: TypeAlias = {self.annotation(t)}\n"""Derived type {name}{where}."""\n')
+            with self.unit("_types", [py]) as unit:
+                self.used.add("TypeAlias")
+                unit.source = f'{py}: TypeAlias = {self.annotation(t)}\n"""Derived type {name}{where}."""\n'
+            parts.append(unit.source)
         for mim, name in struct_keys:
             rows = struct_rows.get((mim or None, name)) or struct_rows.get((mim, name)) or []
             py = self.struct_names[f"{mim}/{name}"]
-            parts.append(self.struct_source(py, name, mim, rows, exclusive.get((mim, name), False)))
+            with self.unit("_types", [py]) as unit:
+                unit.source = self.struct_source(py, name, mim, rows, exclusive.get((mim, name), False))
+            parts.append(unit.source)
         self.out.enums, self.out.structs = len(enum_keys), len(struct_keys)
         return "\n\n".join(parts)
 
@@ -440,20 +473,26 @@ class _Emitter:
             if mim not in module_of_mim:
                 module_of_mim[mim] = _unique(module_name(mim), used_modules)
             module = module_of_mim[mim]
-            self.used = self.used_by_module.setdefault(module, {"MoModel"})
             py = names[(mim, cls)]
             if py != cls:
                 self.out.renamed.append(f"class {cls} of {mim} → {py}")
             rows = by_class[(mim, cls)]
             description = descriptions.get((mim, cls))
             variants = []
-            for variant, suffix in (("set", ""), ("create", "Create"), ("state", "State")):
+            for suffix in ("", "Create", "State"):
                 model = py if not suffix else _unique(f"{py}{suffix}", taken, "")
                 if suffix and model != f"{py}{suffix}":
-                    self.out.renamed.append(f"{variant} model of {cls} → {model}")
-                modules[module].append(self.class_source(model, cls, mim, variant, rows, description))
-                self.out.models[model] = module
+                    self.out.renamed.append(f"{suffix.lower()} model of {cls} → {model}")
                 variants.append(model)
+            with self.unit(module, variants) as unit:
+                sources = [
+                    self.class_source(model, cls, mim, variant, rows, description)
+                    for model, variant in zip(variants, ("set", "create", "state"), strict=True)
+                ]
+                unit.source = "\n\n".join(sources)
+            modules[module].append(unit.source)
+            for model in variants:
+                self.out.models[model] = module
             self.out.class_models[(mim, cls)] = (variants[0], variants[1], variants[2])
             self.out.classes += 1
         return {m: "\n\n".join(parts) for m, parts in modules.items()}
@@ -529,7 +568,7 @@ def _imports(used: set[str], types: Iterable[str]) -> str:
     enum_bases = sorted({"IntEnum", "StrEnum"} & used)
     if enum_bases:
         stdlib.append(import_line("enum", enum_bases))
-    typing_names = sorted({"Annotated", "Any", "Self", "TypeAlias"} & used)
+    typing_names = sorted({"Annotated", "Any", "Self", "TypeAlias", "TYPE_CHECKING"} & used)
     if typing_names:
         stdlib.append(import_line("typing", typing_names))
     pyd = sorted({"AfterValidator", "BeforeValidator", "Field", "model_validator"} & used)
@@ -580,25 +619,105 @@ def generate(tables: dict[str, pa.Table], out: Path, package: str = "rtb_models"
     for stale in pkg.glob("*.py"):
         stale.unlink()
     (pkg / "_base.py").write_text(BASE_SOURCE, encoding="utf-8")
-    types_source = (
-        _header("Enums and structs of the catalog.")
-        + "\n"
-        + _imports(e.used_by_module["_types"], [])
-        + "\n\n"
-        + types_body
+    for stale in pkg.glob("*.pyi"):
+        stale.unlink()
+    # each module twice: a stub with every class at module level, for type checkers and
+    # readers, and the runtime module, which builds a class the first time it is used
+    types_used = e.used_by_module["_types"]
+    types_stub = _stub("Enums and structs of the catalog.", types_used, [], types_body)
+    (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
+    (pkg / "_types.py").write_text(
+        _lazy_module("Enums and structs of the catalog.", types_used, e.units.get("_types", []), type_names, own=True),
+        encoding="utf-8",
     )
-    (pkg / "_types.py").write_text(types_source, encoding="utf-8")
     for module, body in sorted(class_bodies.items()):
-        source = (
-            _header(f"MO classes of {module}.") + "\n" + _imports(e.used_by_module[module], type_names) + "\n\n" + body
+        used = e.used_by_module[module]
+        stub = _stub(f"MO classes of {module}.", used, type_names, body)
+        (pkg / f"{module}.pyi").write_text(stub, encoding="utf-8")
+        (pkg / f"{module}.py").write_text(
+            _lazy_module(f"MO classes of {module}.", used, e.units[module], type_names, own=False), encoding="utf-8"
         )
-        (pkg / f"{module}.py").write_text(source, encoding="utf-8")
     (pkg / "__init__.py").write_text(_init_source(e.out.models, package), encoding="utf-8")
     (pkg / "py.typed").write_text("", encoding="utf-8")
     e.out.package_dir = pkg
     e.out.modules = sorted(class_bodies)
     e.out.notes = list(dict.fromkeys(e.out.notes))
     return e.out
+
+
+_FIELD = re.compile(r"^(    \w+: .*?) = Field\((None)?")
+
+
+def _stub(doc: str, used: set[str], types: list[str], body: str) -> str:
+    """A module as a stub: no future import (stubs have its semantics), a field's default is
+    ``...`` when it has one and absent when it is required."""
+    lines = []
+    for line in body.splitlines():
+        match = _FIELD.match(line)
+        if match:
+            line = f"{match.group(1)} = ..." if match.group(2) else match.group(1)
+        elif line.startswith("        exactly_one(") or line == "        return self":
+            continue
+        elif line.endswith("def _exactly_one(self) -> Self:"):
+            line += " ..."
+        lines.append(line)
+    text = "\n".join(lines) + "\n"
+    # what the stub still uses, docstrings aside (a default written as `...` needs no Field)
+    words = set(re.findall(r"[A-Za-z_]\w*", re.sub(r'"""[\s\S]*?"""', "", text)))
+    imports = _imports(used & words, [t for t in types if t in words])
+    return f'"""{doc} Written by rtbfast; do not edit."""\n\n{imports}\n{text}'
+
+
+def _lazy_module(doc: str, used: set[str], units: list[_Unit], type_names: list[str], own: bool) -> str:
+    """The runtime form of a module: each unit inside a function run the first time one of its
+    names is asked for (PEP 562), after the types it needs are in the module's namespace, where
+    Pydantic looks for them. `own`: the types are this module's (``_types``)."""
+    types = set(type_names)
+    needed = sorted(used & types)
+    block = _imports(used | {"Any"} | ({"TYPE_CHECKING"} if needed else set()), [])
+    if not own:
+        block = block.replace("from ._base import", "from . import _types\nfrom ._base import", 1)
+    if needed:
+        lines = import_line("._types", needed, indent=4).splitlines()
+        block += "\nif TYPE_CHECKING:\n" + "\n".join(f"    {line}" for line in lines) + "\n"
+    factories: list[str] = []
+    table: list[str] = []
+    for i, unit in enumerate(units):
+        deps = tuple(sorted((unit.used & types) - set(unit.names)))
+        body = "\n".join(f"    {line}" if line else "" for line in unit.source.rstrip("\n").splitlines())
+        names = ", ".join(f"{n!r}: {n}" for n in unit.names)
+        factories.append(f"def _build_{i}() -> dict[str, Any]:\n    _need({deps!r})\n{body}\n    return {{{names}}}\n")
+        table += [f"    {n!r}: _build_{i}," for n in unit.names]
+    fetch = "__getattr__(name)" if own else "getattr(_types, name)"
+    tail = f"""
+
+_BUILDERS: dict[str, Any] = {{
+{chr(10).join(table)}
+}}
+
+
+def _need(names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in globals():
+            globals()[name] = {fetch}
+
+
+def __getattr__(name: str) -> Any:
+    build = _BUILDERS.get(name)
+    if build is None:
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+    for key, value in build().items():
+        if isinstance(value, type):
+            value.__qualname__ = key
+        globals()[key] = value
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted(_BUILDERS)
+"""
+    header = _header(f"{doc} Classes are built on first use; the .pyi beside this file describes them.")
+    return header + "\n" + block + "\n\n" + "\n\n".join(factories) + tail
 
 
 def _init_source(models: dict[str, str], package: str) -> str:
@@ -608,7 +727,7 @@ def _init_source(models: dict[str, str], package: str) -> str:
     for n in names:
         by_module[models[n]].append(n)
     type_checking = "\n".join(
-        "\n".join(f"    {line}" if line else "" for line in import_line(f".{m}", sorted(ns)).splitlines())
+        "\n".join(f"    {line}" if line else "" for line in import_line(f".{m}", sorted(ns), indent=4).splitlines())
         for m, ns in sorted(by_module.items())
     )
     exported = "\n".join(f"    {n!r}," for n in names)
