@@ -161,3 +161,8 @@ def test_unchanged_inputs_skip_the_build(tmp_path: Path) -> None:
     assert (out / "models" / "rtb_models.py").is_file()
     forced = rtbfast("build", EXAMPLE_MODEL, "-o", out, "--layout", "single", "--force")
     assert "up to date" not in forced.stdout
+
+
+def test_a_package_name_that_is_not_python_is_a_usage_error(tmp_path: Path) -> None:
+    run = rtbfast("build", EXAMPLE_MODEL, "-o", tmp_path / "out", "--package", "my-models")
+    assert run.returncode == 2 and "--package" in run.stderr and "Traceback" not in run.stderr

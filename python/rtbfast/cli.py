@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import keyword
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,12 @@ def main() -> None:
     """
 
 
+def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.isidentifier() or keyword.iskeyword(value):
+        raise click.BadParameter(f"{value!r} is not a Python package name (letters, digits and _, not a keyword)")
+    return value
+
+
 @main.command()
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -61,7 +68,8 @@ def main() -> None:
     "--package",
     default="rtb_models",
     show_default=True,
-    help="Name of the generated Python package of Pydantic models.",
+    callback=_python_name,
+    help="Name of the generated Python package of Pydantic models (a Python identifier).",
 )
 @click.option(
     "--layout",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import keyword
 import os
 import resource
 import shutil
@@ -106,8 +107,8 @@ def build(
     ``OUT/network/*.parquet`` (exports only) and ``OUT/report.json``.
 
     Then the Pydantic models of the catalog go to ``OUT/models/<package>/`` (``layout`` is
-    ``"package"``, one module per MIM, or ``"single"``, one file) and the JSON Schema of every
-    model to ``OUT/schemas/``, and reference docs with an offline search to
+    ``"package"``, one module per MIM, or ``"single"``, one file), a JSON Schema per MO class to
+    ``OUT/schemas/``, and reference docs with an offline search to
     ``OUT/docs/index.html``. The phases are read, merge, models, schemas, docs and write; each
     one's time is in the report. ``jobs`` caps the threads a large input is read on (0: one per
     core).
@@ -118,6 +119,10 @@ def build(
     paths = [Path(inputs)] if isinstance(inputs, str | os.PathLike) else [Path(p) for p in inputs]
     if not paths:
         raise InputIOError("no input given: name at least one MP XML model or Bulk CM export")
+    if not package.isidentifier() or keyword.iskeyword(package):
+        raise ValueError(f"{package!r} is not a Python package name")
+    if layout not in ("package", "single"):
+        raise ValueError(f"layout must be 'package' or 'single', not {layout!r}")
     if structs is not None and workbook is None:
         raise InputIOError(f"{structs}: a struct sheet is read with its parameter sheet (--workbook)", str(structs))
     out = Path(out)
