@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -277,10 +276,6 @@ def test_real_lte_model(tmp_path: Path) -> None:
         text=True,
     )
     assert lint.returncode == 0, lint.stdout[-2000:]
-
-
-def test_decimal_ranges_are_exact() -> None:
-    assert Decimal("10.5") == Decimal("10.50")
 
 
 Bounds = list[tuple[int | None, int | None]]

@@ -123,8 +123,8 @@ def _compare(kept: dict[str, Any], other: dict[str, Any], kept_source: str, othe
             yield name
 
 
-def _key(row: dict[str, Any], names: Sequence[str]) -> tuple[str, ...]:
-    key = tuple(str(row.get(n)) for n in names)
+def _key(values: Sequence[Any], names: Sequence[str]) -> tuple[str, ...]:
+    key = tuple(str(v) for v in values)
     if names == ("class", "attribute") and key[1].lower() == f"{key[0]}id".lower():
         # the naming attribute: EUtranCellFDDId in CPP models, eUtranCellFDDId in ECIM ones
         return (key[0], f"{key[0]}Id")
@@ -164,7 +164,7 @@ def merge(sources: Sequence[tuple[str, str, dict[str, pa.Table]]]) -> Catalog:
             new: list[bool] = []
             first_here: dict[tuple[str, ...], tuple[str, pa.Table, int]] = {}
             for i, values in enumerate(zip(*columns, strict=True)):
-                key = _key(dict(zip(keys, values, strict=True)), keys)
+                key = _key(values, keys)
                 have = kept.get(key)
                 if have is None:
                     first_here.setdefault(key, (label, table, i))

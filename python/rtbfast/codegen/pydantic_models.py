@@ -188,18 +188,16 @@ class _Emitter:
             key = (m.get("mim") or "", m["enum"])
             members[key if key in defined else first_of.get(m["enum"], key)].append(m)
         structs = self.tables.get("structs", pa.table({"struct": pa.array([], pa.string())})).to_pylist()
-        struct_rows = defaultdict(list)
+        struct_rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for m in self.tables.get("struct_members", pa.table({"struct": pa.array([], pa.string())})).to_pylist():
-            struct_rows[(m.get("mim"), m["struct"])].append(m)
+            struct_rows[(m.get("mim") or "", m["struct"])].append(m)
 
         enum_keys = sorted(defined | set(members))
         for mim, name in sorted(enum_keys, key=lambda k: (k[1], k[0])):
             py = _unique(safe_identifier(name), self.type_names, safe_identifier(mim) if mim else "")
             self.enum_names.setdefault(name, py)
             self.enum_names[f"{mim}/{name}"] = py
-        struct_keys = sorted(
-            {(s.get("mim") or "", s["struct"]) for s in structs} | {(k[0] or "", k[1]) for k in struct_rows}
-        )
+        struct_keys = sorted({(s.get("mim") or "", s["struct"]) for s in structs} | set(struct_rows))
         for mim, name in sorted(struct_keys, key=lambda k: (k[1], k[0])):
             py = _unique(safe_identifier(name), self.type_names, safe_identifier(mim) if mim else "")
             self.struct_names.setdefault(name, py)
@@ -229,7 +227,7 @@ class _Emitter:
                 unit.source = f'{py}: TypeAlias = {self.annotation(t)}\n"""Derived type {name}{where}."""\n'
             parts.append(unit.source)
         for mim, name in struct_keys:
-            rows = struct_rows.get((mim or None, name)) or struct_rows.get((mim, name)) or []
+            rows = struct_rows.get((mim, name), [])
             py = self.struct_names[f"{mim}/{name}"]
             with self.unit("_types", [py]) as unit:
                 unit.source = self.struct_source(py, name, mim, rows, exclusive.get((mim, name), False))
@@ -281,8 +279,7 @@ class _Emitter:
         keys: list[str] = []
         self.properties, self.required = {}, []
         for r in rows:
-            ident = safe_identifier(r["member"])
-            ident = _numbered(ident, taken) if ident in taken else _unique(ident, taken)
+            ident = _field_name(r["member"], taken)
             names.append(ident)
             if r.get("key"):
                 keys.append(ident)
@@ -528,8 +525,7 @@ class _Emitter:
             if variant == "create" and read_only:
                 continue
             required = variant == "create" and bool(r.get("mandatory"))
-            ident = safe_identifier(r["attribute"])
-            ident = _numbered(ident, taken) if ident in taken else _unique(ident, taken)
+            ident = _field_name(r["attribute"], taken)
             lines.append(self.field_line(ident, r["attribute"], r, required, cls))
             count += 1
         if not count:
@@ -538,12 +534,16 @@ class _Emitter:
         return "\n".join(lines) + "\n"
 
 
-def _numbered(base: str, taken: set[str]) -> str:
+def _field_name(name: str, taken: set[str]) -> str:
+    """The field name of MOM name `name` in a model whose fields so far are `taken`: safe, and
+    numbered (``_2``, ``_3``) when it meets one of them."""
+    base = candidate = safe_identifier(name)
     n = 2
-    while f"{base}_{n}" in taken:
+    while candidate in taken:
+        candidate = f"{base}_{n}"
         n += 1
-    taken.add(f"{base}_{n}")
-    return f"{base}_{n}"
+    taken.add(candidate)
+    return candidate
 
 
 def _number(value: Decimal | None, kind: str) -> str:

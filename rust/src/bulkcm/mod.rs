@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder};
@@ -23,7 +22,7 @@ use crate::error::{Error, Location, Result};
 use crate::tables::{parse_decimal, BatchParts, Table};
 
 mod parallel;
-use crate::xml::{drive_span, local, locate_warnings, prolog, Cx, Handler, Progress, Span, Warning};
+use crate::xml::{drive_span, local, locate_warnings, split, Cx, Handler, Progress, Span, Warning};
 
 /// Everything read from one Bulk CM file.
 pub struct BulkCmResult {
@@ -40,24 +39,13 @@ pub fn read_bulkcm(path: &Path, progress: Option<&Progress>) -> Result<BulkCmRes
 
 /// Read a Bulk CM configuration data file on up to `threads` threads (0: one per core); an
 /// export is cut before `MeContext` elements into parts of at least
-/// [`parallel::MIN_SPAN`]. The tables hold the same rows whatever the number of threads.
+/// [`split::MIN_SPAN`]. The tables hold the same rows whatever the number of threads.
 pub fn read_bulkcm_with(path: &Path, progress: Option<&Progress>, threads: usize) -> Result<BulkCmResult> {
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        n => n,
-    };
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let parts = threads.min((size / parallel::MIN_SPAN) as usize);
     let mut found = None;
-    if parts > 1 {
-        let (encoding, root) = prolog(path)?;
-        if root == "bulkCmConfigDataFile" {
-            found = parallel::read_spans(path, size, parts, encoding, progress)?;
-            if found.is_none() {
-                if let Some(p) = progress {
-                    p.bytes.store(0, Ordering::Relaxed);
-                }
-            }
+    if let Some(plan) = split::plan(path, threads, "bulkCmConfigDataFile")? {
+        found = parallel::read_spans(path, plan, progress)?;
+        if found.is_none() {
+            split::restart(progress);
         }
     }
     let (readers, seeded, raw) = match found {

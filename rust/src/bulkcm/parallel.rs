@@ -11,11 +11,8 @@ use std::path::Path;
 
 use super::BulkCmReader;
 use crate::error::Result;
-use crate::xml::split::{find_start_tag, read_spans_in_parallel};
-use crate::xml::{drive_span, Context, Encoding, Progress, RawWarning, Span};
-
-/// Parts smaller than this are not worth a thread.
-pub const MIN_SPAN: u64 = 1 << 20;
+use crate::xml::split::{find_start_tag, read_spans_in_parallel, Plan};
+use crate::xml::{drive_span, Context, Progress, RawWarning, Span};
 
 /// The element parts start at.
 const CUT_BEFORE: &str = "MeContext";
@@ -30,13 +27,8 @@ pub(super) struct Parts {
 
 /// Read `path` in up to `parts` parts on as many threads. `None` when the file cannot be
 /// cut or a cut proved unsound; an error only for a cancelled read.
-pub(super) fn read_spans(
-    path: &Path,
-    size: u64,
-    parts: usize,
-    encoding: Encoding,
-    progress: Option<&Progress>,
-) -> Result<Option<Parts>> {
+pub(super) fn read_spans(path: &Path, plan: Plan, progress: Option<&Progress>) -> Result<Option<Parts>> {
+    let Plan { size, parts, encoding } = plan;
     let Ok(mut file) = File::open(path) else { return Ok(None) };
     let Ok(Some(first)) = find_start_tag(&mut file, 0, size, CUT_BEFORE) else { return Ok(None) };
     // where every part starts from: the reader as it stands before the first MeContext

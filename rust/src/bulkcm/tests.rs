@@ -194,7 +194,7 @@ fn logical(r: &BulkCmResult) -> Vec<(String, Vec<Option<String>>)> {
 #[test]
 fn parts_read_on_threads_equal_one_sequential_read() {
     let path = temp_file("big-export.xml", big_export(2500, false).as_bytes());
-    assert!(std::fs::metadata(&path).unwrap().len() > 3 * parallel::MIN_SPAN);
+    assert!(std::fs::metadata(&path).unwrap().len() > 3 * crate::xml::split::MIN_SPAN);
     let one = read_bulkcm_with(&path, None, 1).unwrap();
     let three = read_bulkcm_with(&path, None, 3).unwrap();
     let values = three.tables.iter().find(|t| t.name == "values").unwrap();

@@ -11,7 +11,6 @@ mod resolve;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrow_array::builder::{ArrayBuilder, BooleanBuilder, Int64Builder, StringBuilder};
@@ -21,7 +20,7 @@ use quick_xml::events::BytesStart;
 
 use crate::error::{Error, Location, Result};
 use crate::tables::{parse_decimal, BatchParts, Bound, Table, TypeSpec};
-use crate::xml::{drive_span, prolog, Cx, Handler, Progress, RawWarning, Span, Warning};
+use crate::xml::{drive_span, split, Cx, Handler, Progress, RawWarning, Span, Warning};
 
 use resolve::{Definitions, TypeRows, Unresolved};
 
@@ -40,26 +39,15 @@ pub fn read_mom(path: &Path, progress: Option<&Progress>) -> Result<MomResult> {
 }
 
 /// Read an MP XML model file into catalog tables on up to `threads` threads (0: one per
-/// core). A file is only cut where each part is at least [`parallel::MIN_SPAN`] long; the
+/// core). A file is only cut where each part is at least [`split::MIN_SPAN`] long; the
 /// tables are the same whatever the number of threads.
 pub fn read_mom_with(path: &Path, progress: Option<&Progress>, threads: usize) -> Result<MomResult> {
     let file = path.display().to_string();
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        n => n,
-    };
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let parts = threads.min((size / parallel::MIN_SPAN) as usize);
     let mut spans = None;
-    if parts > 1 {
-        let (encoding, root) = prolog(path)?;
-        if root == "models" {
-            spans = parallel::read_spans(path, size, parts, encoding, progress)?;
-            if spans.is_none() {
-                if let Some(p) = progress {
-                    p.bytes.store(0, Ordering::Relaxed);
-                }
-            }
+    if let Some(plan) = split::plan(path, threads, "models")? {
+        spans = parallel::read_spans(path, plan, progress)?;
+        if spans.is_none() {
+            split::restart(progress);
         }
     }
     let (readers, raw) = match spans {

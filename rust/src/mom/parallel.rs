@@ -10,11 +10,8 @@ use std::path::Path;
 
 use super::MomReader;
 use crate::error::Result;
-use crate::xml::split::{attribute_at, find_after, find_before, read_spans_in_parallel};
+use crate::xml::split::{attribute_at, find_after, find_before, read_spans_in_parallel, Plan};
 use crate::xml::{Context, Encoding, Progress, RawWarning, Span};
-
-/// Spans smaller than this are not worth a thread.
-pub const MIN_SPAN: u64 = 1 << 20;
 
 /// Where a span starts: its byte offset and the `<mim>` it starts in.
 struct Cut {
@@ -23,7 +20,7 @@ struct Cut {
 }
 
 /// Up to `parts - 1` cuts of the file, in order; fewer when no suitable place is found.
-fn plan(path: &Path, size: u64, parts: usize) -> std::io::Result<Vec<Cut>> {
+fn plan_cuts(path: &Path, size: u64, parts: usize) -> std::io::Result<Vec<Cut>> {
     let mut file = File::open(path)?;
     let mut cuts: Vec<Cut> = Vec::new();
     for k in 1..parts as u64 {
@@ -51,12 +48,11 @@ fn context_in(mim: &str, encoding: Encoding) -> Context {
 /// read.
 pub(super) fn read_spans(
     path: &Path,
-    size: u64,
-    parts: usize,
-    encoding: Encoding,
+    plan: Plan,
     progress: Option<&Progress>,
 ) -> Result<Option<(Vec<MomReader>, Vec<RawWarning>)>> {
-    let Ok(cuts) = plan(path, size, parts) else { return Ok(None) };
+    let Plan { size, parts, encoding } = plan;
+    let Ok(cuts) = plan_cuts(path, size, parts) else { return Ok(None) };
     if cuts.is_empty() {
         return Ok(None);
     }

@@ -275,7 +275,7 @@ fn all_rows(r: &MomResult) -> Vec<(&'static str, RecordBatch)> {
 #[test]
 fn parts_read_on_threads_equal_one_sequential_read() {
     let path = temp_file("big.xml", big_model(1200, false).as_bytes());
-    assert!(std::fs::metadata(&path).unwrap().len() > 3 * parallel::MIN_SPAN);
+    assert!(std::fs::metadata(&path).unwrap().len() > 3 * crate::xml::split::MIN_SPAN);
     let one = read_mom_with(&path, None, 1).unwrap();
     let three = read_mom_with(&path, None, 3).unwrap();
     assert!(three.tables.iter().filter(|t| t.name != "mims").all(|t| t.batches.len() == 3));

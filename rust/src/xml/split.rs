@@ -13,10 +13,44 @@ use memchr::memmem;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use super::{drive_span, Handler, Progress, Span, SpanEnd};
+use super::{drive_span, prolog, Encoding, Handler, Progress, Span, SpanEnd};
 use crate::error::Result;
 
 const BLOCK: usize = 1 << 20;
+
+/// Parts smaller than this are not worth a thread.
+pub const MIN_SPAN: u64 = 1 << 20;
+
+/// How a file is to be read in parts: its size, how many parts, its encoding.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub size: u64,
+    pub parts: usize,
+    pub encoding: Encoding,
+}
+
+/// Whether `path` is worth reading in parts on up to `threads` threads (0: one per core): at
+/// least two parts of [`MIN_SPAN`] each, and the document's root is `root`.
+pub fn plan(path: &Path, threads: usize, root: &str) -> Result<Option<Plan>> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let parts = threads.min((size / MIN_SPAN) as usize);
+    if parts < 2 {
+        return Ok(None);
+    }
+    let (encoding, found) = prolog(path)?;
+    Ok((found == root).then_some(Plan { size, parts, encoding }))
+}
+
+/// A read in parts gave up: the bytes it counted are counted again by the sequential read.
+pub fn restart(progress: Option<&Progress>) {
+    if let Some(p) = progress {
+        p.bytes.store(0, Ordering::Relaxed);
+    }
+}
 
 /// Read each of `spans` of `path` on its own thread with the handler `make(i)` gives, and
 /// return every handler with where its span ended. `None` when any span failed (the caller
