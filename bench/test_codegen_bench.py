@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -22,10 +23,11 @@ from pytest_benchmark.fixture import BenchmarkFixture
 import rtbfast
 from bench.jsonschema_peer import catalog_json_schema
 from rtbfast.codegen import generate
+from rtbfast.codegen.pydantic_models import Generated
 
 RATIO_FLOOR = 5.0  # peer time / our time: measured 6.7-12x on the CI input on this noisy machine
 MEMORY_FLOOR_MB = 1024  # the generator's own peak
-FIRST_USE_FLOOR_S = 1.0  # its MIM module, the class, its types, first validation (measured 0.1-0.3 s)
+FIRST_USE_FLOOR_S = 0.1  # median class: its module, its types, the model, a first validation (~12 ms)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,28 +51,48 @@ def _peak_of_generation(model: Path, out: Path) -> dict[str, float]:
     return data
 
 
-def _first_use(package_parent: Path, model: str) -> dict[str, float]:
-    """Import the package and use one class in a fresh interpreter, after a first run has written
-    the bytecode (as pip does when it installs a package; this machine sets
-    PYTHONDONTWRITEBYTECODE, so it is unset here). Pydantic's own import is timed apart."""
+def _first_use(package_parent: Path, models: list[str]) -> list[dict[str, Any]]:
+    """Import the package and use one class (`X`: build it, validate an empty object) in a fresh
+    interpreter per class, after a first run has written the bytecode (as pip does when it
+    installs a package; this machine sets PYTHONDONTWRITEBYTECODE, so it is unset here).
+    Pydantic's own one-time cost (its import, and the lazy imports of its first model with
+    Field and validators) is paid by any Pydantic program: it is timed apart."""
     code = (
         "import json, sys, time\n"
+        "from typing import Annotated\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "t = time.perf_counter()\n"
-        "import pydantic\n"
+        "from pydantic import AfterValidator, BaseModel, Field\n"
+        "class Warm(BaseModel):\n"
+        "    x: Annotated[int, Field(ge=0), AfterValidator(abs)] | None = Field(None, description='x')\n"
+        "Warm.model_validate({'x': 1})\n"
         "t0 = time.perf_counter()\n"
         "import rtb_models\n"
         "t1 = time.perf_counter()\n"
-        "getattr(rtb_models, sys.argv[2]).model_validate({})\n"
+        "model = getattr(rtb_models, sys.argv[2])\n"
+        "model.model_validate({})\n"
         "t2 = time.perf_counter()\n"
-        "print(json.dumps({'pydantic_s': t0 - t, 'import_s': t1 - t0, 'first_use_s': t2 - t1}))\n"
+        "print(json.dumps({'model': sys.argv[2], 'fields': len(model.model_fields),\n"
+        "    'pydantic_s': t0 - t, 'import_s': t1 - t0, 'first_use_s': t2 - t1}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    run = [sys.executable, "-c", code, str(package_parent), model]
-    subprocess.run(run, capture_output=True, text=True, check=True, env=env)  # writes the bytecode
-    done = subprocess.run(run, capture_output=True, text=True, check=True, env=env)
-    data: dict[str, float] = json.loads(done.stdout)
-    return data
+    runs = []
+    for i, model in enumerate(models):
+        run = [sys.executable, "-c", code, str(package_parent), model]
+        if i == 0:
+            subprocess.run(run, capture_output=True, text=True, check=True, env=env)  # writes the bytecode
+        done = subprocess.run(run, capture_output=True, text=True, check=True, env=env)
+        runs.append(json.loads(done.stdout))
+    return runs
+
+
+def _sample(generated: Generated, count: int = 40) -> list[str]:
+    """`count` set models spread evenly over the first module's classes, and its largest class."""
+    module = min(generated.models.values())
+    mine = sorted(v[0] for v in generated.class_models.values() if generated.models[v[0]] == module)
+    largest = max(mine, key=lambda m: len(generated.schemas[m]["properties"]))
+    step = max(1, len(mine) // count)
+    return sorted(set(mine[::step][:count]) | {largest})
 
 
 def test_generate_vs_datamodel_code_generator(benchmark: BenchmarkFixture, model_file: Path, tmp_path: Path) -> None:
@@ -108,8 +130,9 @@ def test_generate_vs_datamodel_code_generator(benchmark: BenchmarkFixture, model
     theirs = time.perf_counter() - t
 
     memory = _peak_of_generation(model_file, tmp_path / "memory")
-    cell = next(name for name in generated.models if name.startswith("EUtranCellFDD")) if generated.models else ""
-    first = _first_use(out, cell or sorted(generated.models)[0])
+    uses = _first_use(out, _sample(generated))
+    times = sorted(u["first_use_s"] for u in uses)
+    largest = max(uses, key=lambda u: u["fields"])
     info = {
         "input_mb": round(model_file.stat().st_size / 1e6, 1),
         "classes": generated.classes,
@@ -118,13 +141,17 @@ def test_generate_vs_datamodel_code_generator(benchmark: BenchmarkFixture, model
         "peer_s": round(theirs, 3),
         "ratio": round(theirs / mine, 1),
         "generate_peak_mb": round((memory["peak"] - memory["base"]) / 1e6, 1),
-        "pydantic_import_s": round(first["pydantic_s"], 3),
-        "package_import_s": round(first["import_s"], 3),
-        "first_use_of_one_class_s": round(first["first_use_s"], 3),
+        "pydantic_once_s": round(statistics.median(u["pydantic_s"] for u in uses), 3),
+        "package_import_s": round(max(u["import_s"] for u in uses), 3),
+        "first_use_classes": len(uses),
+        "first_use_median_s": round(statistics.median(times), 3),
+        "first_use_p90_s": round(times[int(len(times) * 0.9)], 3),
+        "first_use_largest": f"{largest['model']} ({largest['fields']} fields) {largest['first_use_s']:.3f} s",
     }
     benchmark.extra_info.update(info)
     print(f"\ngenerate: {info}")
     assert theirs / mine >= RATIO_FLOOR
     assert info["generate_peak_mb"] <= MEMORY_FLOOR_MB
-    assert first["import_s"] <= 1.0
-    assert first["first_use_s"] <= FIRST_USE_FLOOR_S
+    assert info["package_import_s"] <= 1.0
+    assert info["first_use_median_s"] <= FIRST_USE_FLOOR_S
+    assert max(times) <= 1.0

@@ -154,7 +154,7 @@ def test_constraints_are_enforced(generated: Generated, pkg: ModuleType) -> None
     assert foo.model_validate({"load": 100}).load == 100
     assert "less than or equal to 100" in refused(foo, {"load": 101})
     assert importlib.import_module(f"{pkg.__name__}._types").Percent is not None
-    assert "load: Percent | None" in (generated.package_dir / "tricky.py").read_text()
+    assert "load: Percent | None" in (generated.package_dir / "tricky.pyi").read_text()
 
 
 def test_output_is_deterministic_and_clean(generated: Generated, tmp_path: Path) -> None:

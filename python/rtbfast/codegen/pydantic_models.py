@@ -56,11 +56,13 @@ _RESERVED = (
 
 @dataclass
 class _Unit:
-    """What a module builds at once: an enum, a struct, an alias, or a class's three models."""
+    """What a module builds at once: an enum, a struct, an alias, or one model of a class."""
 
     names: list[str]
     source: str = ""
     used: set[str] = field(default_factory=set)
+    mim: str = ""
+    """The MIM a type belongs to: types are built from one runtime module per MIM."""
 
 
 @dataclass
@@ -161,11 +163,11 @@ class _Emitter:
 
     # -- enums and structs ------------------------------------------------------------
     @contextmanager
-    def unit(self, module: str, names: list[str]) -> Iterator[_Unit]:
-        """Collect what one unit of a module (an enum, a struct, an alias, or the three models of
-        a class) defines and needs, while it is written."""
+    def unit(self, module: str, names: list[str], mim: str = "") -> Iterator[_Unit]:
+        """Collect what one unit of a module (an enum, a struct, an alias, or one model of a
+        class) defines and needs, while it is written."""
         module_used = self.used_by_module.setdefault(module, {"MoModel"} if module != "_types" else set())
-        unit = _Unit(names)
+        unit = _Unit(names, mim=mim)
         self.used = unit.used
         try:
             yield unit
@@ -208,7 +210,7 @@ class _Emitter:
         for mim, name in enum_keys:
             rows = members.get((mim, name), [])
             py = self.enum_names[f"{mim}/{name}"]
-            with self.unit("_types", [py]) as unit:
+            with self.unit("_types", [py], mim) as unit:
                 unit.source = self.enum_source(py, name, mim, rows)
             parts.append(unit.source)
         # derived types as named aliases, after the enums they may use and before the structs
@@ -222,14 +224,14 @@ class _Emitter:
             if t.pattern_note:
                 self.out.notes.append(f"derived type {name}: {t.pattern_note}")
             where = f" of MIM {mim}" if mim else ""
-            with self.unit("_types", [py]) as unit:
+            with self.unit("_types", [py], mim) as unit:
                 self.used.add("TypeAlias")
                 unit.source = f'{py}: TypeAlias = {self.annotation(t)}\n"""Derived type {name}{where}."""\n'
             parts.append(unit.source)
         for mim, name in struct_keys:
             rows = struct_rows.get((mim, name), [])
             py = self.struct_names[f"{mim}/{name}"]
-            with self.unit("_types", [py]) as unit:
+            with self.unit("_types", [py], mim) as unit:
                 unit.source = self.struct_source(py, name, mim, rows, exclusive.get((mim, name), False))
             parts.append(unit.source)
         self.out.enums, self.out.structs = len(enum_keys), len(struct_keys)
@@ -481,13 +483,11 @@ class _Emitter:
                 if suffix and model != f"{py}{suffix}":
                     self.out.renamed.append(f"{suffix.lower()} model of {cls} → {model}")
                 variants.append(model)
-            with self.unit(module, variants) as unit:
-                sources = [
-                    self.class_source(model, cls, mim, variant, rows, description)
-                    for model, variant in zip(variants, ("set", "create", "state"), strict=True)
-                ]
-                unit.source = "\n\n".join(sources)
-            modules[module].append(unit.source)
+            # one unit per model: using `X` does not build `XCreate` and `XState`
+            for model, variant in zip(variants, ("set", "create", "state"), strict=True):
+                with self.unit(module, [model]) as unit:
+                    unit.source = self.class_source(model, cls, mim, variant, rows, description)
+                modules[module].append(unit.source)
             for model in variants:
                 self.out.models[model] = module
             self.out.class_models[(mim, cls)] = (variants[0], variants[1], variants[2])
@@ -622,22 +622,32 @@ def generate(tables: dict[str, pa.Table], out: Path, package: str = "rtb_models"
     for stale in pkg.glob("*.pyi"):
         stale.unlink()
     # each module twice: a stub with every class at module level, for type checkers and
-    # readers, and the runtime module, which builds a class the first time it is used
+    # readers, and a runtime module that knows which private module builds each class (a
+    # few classes each) the first time it is used
+    taken = {"_base", "_types", *class_bodies}
     types_used = e.used_by_module["_types"]
     types_stub = _stub("Enums and structs of the catalog.", types_used, [], types_body)
     (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
-    (pkg / "_types.py").write_text(
-        _lazy_module("Enums and structs of the catalog.", types_used, e.units.get("_types", []), type_names, own=True),
-        encoding="utf-8",
-    )
+    _write_type_modules(pkg, e.units.get("_types", []), type_names, taken)
     for module, body in sorted(class_bodies.items()):
         used = e.used_by_module[module]
         stub = _stub(f"MO classes of {module}.", used, type_names, body)
         (pkg / f"{module}.pyi").write_text(stub, encoding="utf-8")
-        (pkg / f"{module}.py").write_text(
-            _lazy_module(f"MO classes of {module}.", used, e.units[module], type_names, own=False), encoding="utf-8"
-        )
-    (pkg / "__init__.py").write_text(_init_source(e.out.models, package), encoding="utf-8")
+        # the runtime module only knows where each model is built: a first use loads the
+        # factories of a few classes, not those of the whole MIM
+        units = e.units[module]
+        where: dict[str, str] = {}
+        for start in range(0, len(units), _CHUNK):
+            part = _unique(f"_{module}_{start // _CHUNK}", taken)
+            chunk = units[start : start + _CHUNK]
+            doc = f"Models of {module}, each built on first use; import them from .{module}."
+            used = {"MoModel"}.union(*(u.used for u in chunk))
+            _write_private(pkg, part, _lazy_module(doc, used, chunk, type_names))
+            where |= {name: part for u in chunk for name in u.names}
+        doc = f"MO classes of {module}, each built on first use; the .pyi beside this file describes them."
+        (pkg / f"{module}.py").write_text(_dispatcher(doc, where), encoding="utf-8")
+    (pkg / "__init__.py").write_text(_init_source(e.out.models), encoding="utf-8")
+    (pkg / "__init__.pyi").write_text(_init_stub(e.out.models), encoding="utf-8")
     (pkg / "py.typed").write_text("", encoding="utf-8")
     e.out.package_dir = pkg
     e.out.modules = sorted(class_bodies)
@@ -668,15 +678,74 @@ def _stub(doc: str, used: set[str], types: list[str], body: str) -> str:
     return f'"""{doc} Written by rtbfast; do not edit."""\n\n{imports}\n{text}'
 
 
-def _lazy_module(doc: str, used: set[str], units: list[_Unit], type_names: list[str], own: bool) -> str:
+_CHUNK = 96
+"""Models (32 classes) per private runtime module of a MIM."""
+
+
+def _write_private(pkg: Path, name: str, source: str) -> None:
+    """A private runtime module and its stub (names are reached through ``__getattr__``)."""
+    (pkg / f"{name}.py").write_text(source, encoding="utf-8")
+    stub = '"""Private: built on first use. Written by rtbfast; do not edit."""\n\nfrom typing import Any\n\n'
+    (pkg / f"{name}.pyi").write_text(stub + "def __getattr__(name: str) -> Any: ...\n", encoding="utf-8")
+
+
+def _write_type_modules(pkg: Path, units: list[_Unit], type_names: list[str], taken: set[str]) -> None:
+    """The runtime form of ``_types``: a module that only knows where each type is built, and
+    one private module per MIM (``_types_<mim>``) that builds its enums, structs and aliases on
+    first use. Using one class so loads the types of its own MIM, not those of the whole catalog."""
+    by_mim: dict[str, list[_Unit]] = defaultdict(list)
+    for unit in units:
+        by_mim[unit.mim].append(unit)
+    where: dict[str, str] = {}
+    for mim in sorted(by_mim):
+        shard = _unique(f"_types_{module_name(mim)}" if mim else "_types_common", taken)
+        shard_units = by_mim[mim]
+        used = set().union(*(u.used for u in shard_units))
+        of = f"of MIM {mim}" if mim else "without a MIM"
+        doc = f"Enums and structs {of}, each built on first use; import them from ._types."
+        _write_private(pkg, shard, _lazy_module(doc, used, shard_units, type_names))
+        where |= {name: shard for u in shard_units for name in u.names}
+    doc = "Enums and structs of the catalog, each built on first use by the module of its MIM."
+    (pkg / "_types.py").write_text(_dispatcher(doc, where), encoding="utf-8")
+
+
+def _dispatcher(doc: str, where: dict[str, str]) -> str:
+    """A runtime module that gets each of its names from the private module `where` names."""
+    table = "\n".join(f"    {n!r}: {where[n]!r}," for n in sorted(where, key=lambda n: isort_key(n, fold_case=False)))
+    return f"""{_header(doc)}
+import importlib
+from typing import Any
+
+_WHERE: dict[str, str] = {{
+{table}
+}}
+
+
+def __getattr__(name: str) -> Any:
+    home = _WHERE.get(name)
+    if home is None:
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+    value = getattr(importlib.import_module(f"{{__package__}}.{{home}}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(_WHERE)
+"""
+
+
+def _lazy_module(doc: str, used: set[str], units: list[_Unit], type_names: list[str]) -> str:
     """The runtime form of a module: each unit inside a function run the first time one of its
     names is asked for (PEP 562), after the types it needs are in the module's namespace, where
-    Pydantic looks for them. `own`: the types are this module's (``_types``)."""
+    Pydantic looks for them. Types come through ``_types``, which knows where each is built."""
     types = set(type_names)
     needed = sorted(used & types)
     block = _imports(used | {"Any"} | ({"TYPE_CHECKING"} if needed else set()), [])
-    if not own:
+    if "from ._base import" in block:
         block = block.replace("from ._base import", "from . import _types\nfrom ._base import", 1)
+    else:
+        block += "\nfrom . import _types\n"
     if needed:
         lines = import_line("._types", needed, indent=4).splitlines()
         block += "\nif TYPE_CHECKING:\n" + "\n".join(f"    {line}" for line in lines) + "\n"
@@ -688,7 +757,6 @@ def _lazy_module(doc: str, used: set[str], units: list[_Unit], type_names: list[
         names = ", ".join(f"{n!r}: {n}" for n in unit.names)
         factories.append(f"def _build_{i}() -> dict[str, Any]:\n    _need({deps!r})\n{body}\n    return {{{names}}}\n")
         table += [f"    {n!r}: _build_{i}," for n in unit.names]
-    fetch = "__getattr__(name)" if own else "getattr(_types, name)"
     tail = f"""
 
 _BUILDERS: dict[str, Any] = {{
@@ -699,7 +767,7 @@ _BUILDERS: dict[str, Any] = {{
 def _need(names: tuple[str, ...]) -> None:
     for name in names:
         if name not in globals():
-            globals()[name] = {fetch}
+            globals()[name] = getattr(_types, name)
 
 
 def __getattr__(name: str) -> Any:
@@ -716,33 +784,35 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(_BUILDERS)
 """
-    header = _header(f"{doc} Classes are built on first use; the .pyi beside this file describes them.")
-    return header + "\n" + block + "\n\n" + "\n\n".join(factories) + tail
+    return _header(doc) + "\n" + block + "\n\n" + "\n\n".join(factories) + tail
 
 
-def _init_source(models: dict[str, str], package: str) -> str:
+def _init_stub(models: dict[str, str]) -> str:
+    """``__init__.pyi``: every model imported from its module, for type checkers."""
     names = sorted(models, key=lambda n: isort_key(n, fold_case=False))
-    where = "\n".join(f"    {n!r}: {models[n]!r}," for n in names)
     by_module: dict[str, list[str]] = defaultdict(list)
     for n in names:
         by_module[models[n]].append(n)
-    type_checking = "\n".join(
-        "\n".join(f"    {line}" if line else "" for line in import_line(f".{m}", sorted(ns), indent=4).splitlines())
-        for m, ns in sorted(by_module.items())
-    )
+    imports = "\n".join(import_line(f".{m}", sorted(ns)) for m, ns in sorted(by_module.items()))
+    exported = "\n".join(f"    {n!r}," for n in names)
+    doc = "Pydantic models of the catalog, one per MO class and purpose (X, XCreate, XState)."
+    return f'"""{doc} Written by rtbfast; do not edit."""\n\n{imports}\n\n__all__ = [\n{exported}\n]\n'
+
+
+def _init_source(models: dict[str, str]) -> str:
+    names = sorted(models, key=lambda n: isort_key(n, fold_case=False))
+    where = "\n".join(f"    {n!r}: {models[n]!r}," for n in names)
     exported = "\n".join(f"    {n!r}," for n in names)
     return f'''"""Pydantic models of the catalog, one per MO class and purpose (X, XCreate, XState).
 
-Modules are imported on first use of a name. Written by rtbfast; do not edit.
+Modules are imported on first use of a name; ``__init__.pyi`` lists every model for type
+checkers. Written by rtbfast; do not edit.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-{type_checking or "    pass"}
+from typing import Any
 
 _WHERE: dict[str, str] = {{
 {where}

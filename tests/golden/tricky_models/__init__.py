@@ -1,26 +1,13 @@
 """Pydantic models of the catalog, one per MO class and purpose (X, XCreate, XState).
 
-Modules are imported on first use of a name. Written by rtbfast; do not edit.
+Modules are imported on first use of a name; ``__init__.pyi`` lists every model for type
+checkers. Written by rtbfast; do not edit.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .other import Other_Foo, Other_FooCreate, Other_FooState
-    from .tricky import (
-        Bar,
-        BarCreate,
-        BarState,
-        Foo,
-        FooCreate,
-        FooState,
-        FooState_,
-        FooStateCreate,
-        FooStateState,
-    )
+from typing import Any
 
 _WHERE: dict[str, str] = {
     'Bar': 'tricky',

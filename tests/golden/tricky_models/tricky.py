@@ -1,161 +1,31 @@
-"""MO classes of tricky. Classes are built on first use; the .pyi beside this file describes them. Written by rtbfast; do not edit."""
+"""MO classes of tricky, each built on first use; the .pyi beside this file describes them. Written by rtbfast; do not edit."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+import importlib
+from typing import Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
-
-from . import _types
-from ._base import MoModel, by_name, fdn_of, in_ranges, in_steps, unique
-
-if TYPE_CHECKING:
-    from ._types import Color, Keyed, Pair, Percent
-
-
-def _build_0() -> dict[str, Any]:
-    _need(())
-    class Bar(MoModel):
-        """Bar (Tricky): the attributes that may be set (all optional)."""
-
-        BarId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-
-
-    class BarCreate(MoModel):
-        """Bar (Tricky): what may be given when it is created (mandatory attributes required)."""
-
-        BarId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-
-
-    class BarState(MoModel):
-        """Bar (Tricky): every attribute, as read from a node or an export (all optional)."""
-
-        BarId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-    return {'Bar': Bar, 'BarCreate': BarCreate, 'BarState': BarState}
-
-
-def _build_1() -> dict[str, Any]:
-    _need(('Color', 'Keyed', 'Pair', 'Percent'))
-    class Foo(MoModel):
-        """A class with awkward attribute names.
-
-        Foo (Tricky): the attributes that may be set (all optional).
-        """
-
-        class_: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: Annotated[int, Field(ge=0, le=5)] | None = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Annotated[Decimal, Field(ge=Decimal(0), le=Decimal("10.5")), Field(decimal_places=2)] | None = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: Annotated[str, Field(pattern='^(?:[0-9]{3})$')] | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
-        pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        keyed: Annotated[list[Keyed], AfterValidator(unique(lambda item: (item.k,)))] | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        peer: Annotated[str, AfterValidator(fdn_of('Bar'))] | None = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
-        load: Percent | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-
-
-    class FooCreate(MoModel):
-        """A class with awkward attribute names.
-
-        Foo (Tricky): what may be given when it is created (mandatory attributes required).
-        """
-
-        FooId: str = Field(json_schema_extra={'mom_type': 'string', 'restricted': True, 'source': 'mom'})
-        class_: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: Annotated[int, Field(ge=0, le=5)] | None = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Annotated[Decimal, Field(ge=Decimal(0), le=Decimal("10.5")), Field(decimal_places=2)] | None = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: Annotated[str, Field(pattern='^(?:[0-9]{3})$')] | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
-        pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        keyed: Annotated[list[Keyed], AfterValidator(unique(lambda item: (item.k,)))] | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        peer: Annotated[str, AfterValidator(fdn_of('Bar'))] | None = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
-        load: Percent | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        setup: bool | None = Field(None, json_schema_extra={'mom_type': 'boolean', 'restricted': True, 'source': 'mom'})
-
-
-    class FooState_(MoModel):
-        """A class with awkward attribute names.
-
-        Foo (Tricky): every attribute, as read from a node or an export (all optional).
-        """
-
-        FooId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'restricted': True, 'source': 'mom'})
-        class_: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: Annotated[int, Field(ge=0, le=5)] | None = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Annotated[Decimal, Field(ge=Decimal(0), le=Decimal("10.5")), Field(decimal_places=2)] | None = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: Annotated[str, Field(pattern='^(?:[0-9]{3})$')] | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
-        pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        keyed: Annotated[list[Keyed], AfterValidator(unique(lambda item: (item.k,)))] | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        peer: Annotated[str, AfterValidator(fdn_of('Bar'))] | None = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
-        load: Percent | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        status: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'read_only': True, 'source': 'mom'})
-        setup: bool | None = Field(None, json_schema_extra={'mom_type': 'boolean', 'restricted': True, 'source': 'mom'})
-    return {'Foo': Foo, 'FooCreate': FooCreate, 'FooState_': FooState_}
-
-
-def _build_2() -> dict[str, Any]:
-    _need(())
-    class FooState(MoModel):
-        """FooState (Tricky): the attributes that may be set (all optional)."""
-
-        FooStateId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-
-
-    class FooStateCreate(MoModel):
-        """FooState (Tricky): what may be given when it is created (mandatory attributes required)."""
-
-        FooStateId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-
-
-    class FooStateState(MoModel):
-        """FooState (Tricky): every attribute, as read from a node or an export (all optional)."""
-
-        FooStateId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-    return {'FooState': FooState, 'FooStateCreate': FooStateCreate, 'FooStateState': FooStateState}
-
-
-_BUILDERS: dict[str, Any] = {
-    'Bar': _build_0,
-    'BarCreate': _build_0,
-    'BarState': _build_0,
-    'Foo': _build_1,
-    'FooCreate': _build_1,
-    'FooState_': _build_1,
-    'FooState': _build_2,
-    'FooStateCreate': _build_2,
-    'FooStateState': _build_2,
+_WHERE: dict[str, str] = {
+    'Bar': '_tricky_0',
+    'BarCreate': '_tricky_0',
+    'BarState': '_tricky_0',
+    'Foo': '_tricky_0',
+    'FooCreate': '_tricky_0',
+    'FooState': '_tricky_0',
+    'FooStateCreate': '_tricky_0',
+    'FooStateState': '_tricky_0',
+    'FooState_': '_tricky_0',
 }
 
 
-def _need(names: tuple[str, ...]) -> None:
-    for name in names:
-        if name not in globals():
-            globals()[name] = getattr(_types, name)
-
-
 def __getattr__(name: str) -> Any:
-    build = _BUILDERS.get(name)
-    if build is None:
+    home = _WHERE.get(name)
+    if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    for key, value in build().items():
-        if isinstance(value, type):
-            value.__qualname__ = key
-        globals()[key] = value
-    return globals()[name]
+    value = getattr(importlib.import_module(f"{__package__}.{home}"), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(_BUILDERS)
+    return sorted(_WHERE)
