@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import keyword
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from rtbfast import _native
+from rtbfast.audit import audit as run_audit
 from rtbfast.errors import RtbfastError
 from rtbfast.pipeline import build as run_build
 from rtbfast.pipeline import load_report
@@ -34,9 +36,30 @@ def main() -> None:
       rtbfast build export.xml -o out/export                    # a 3GPP Bulk CM export
       rtbfast build model_mp.xml export.xml --workbook Spreadsheets_Parameters.csv -o out/all
       rtbfast inspect out/erbs                                  # what was read
+      rtbfast audit export.xml --catalog out/erbs -o out/audit  # check a live export
 
-    Exit codes: 0 done, 1 failure, 2 unreadable input or bad usage.
+    Exit codes: 0 done, 1 failure (or, for audit, a violation of severity error), 2 unreadable
+    input or bad usage.
     """
+
+
+def _reporters(
+    stack: contextlib.ExitStack[Any], show: bool
+) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:
+    """A progress bar for reading and a line per phase, on stderr, when `show`."""
+    if not show:
+        return None, None
+    bar: Any = None
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None or bar.length != total:
+            if bar is not None:
+                bar.render_finish()
+            bar = stack.enter_context(click.progressbar(length=total, label="reading", file=sys.stderr))
+        bar.update(done - bar.pos)
+
+    return on_progress, lambda name: click.echo(f"{name}…", err=True)
 
 
 def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -133,28 +156,19 @@ def build(
     """
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
-        bar: Any = None
-
-        def on_progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None or bar.length != total:
-                if bar is not None:
-                    bar.render_finish()
-                bar = stack.enter_context(click.progressbar(length=total, label="reading", file=sys.stderr))
-            bar.update(done - bar.pos)
-
+        on_progress, on_phase = _reporters(stack, show)
         try:
             result = run_build(
                 inputs,
                 out,
-                on_progress=on_progress if show else None,
+                on_progress=on_progress,
                 workbook=workbook,
                 structs=structs,
                 jobs=jobs,
                 package=package,
                 layout=layout,
                 force=force,
-                on_phase=(lambda name: click.echo(f"{name}…", err=True)) if show else None,
+                on_phase=on_phase,
             )
         except RtbfastError as err:
             _fail(err)
@@ -184,6 +198,82 @@ def build(
         for w in report["warnings"][:WARNINGS_SHOWN]:
             click.echo(f"    {w['file']}:{w['line']}:{w['column']}: {w['message']} (in {w['element']})", err=True)
     click.echo(f"wrote {result.out}")
+
+
+@main.command()
+@click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--catalog",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A folder written by `rtbfast build` (its catalog/*.parquet), or an MP XML model.",
+)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder. Written aside and swapped in only when complete.",
+)
+@click.option("--progress/--no-progress", default=None, help="Show progress (default: only on a terminal).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Threads to read and evaluate on; 0 means one per core. The result is the same for any value.",
+)
+def audit(export: Path, catalog: Path, out: Path, progress: bool | None, jobs: int) -> None:
+    """Check every value of a Bulk CM EXPORT against the catalog's per-attribute constraints.
+
+    The constraints are those the generated Pydantic models enforce, read from the catalog:
+    type, ranges (several sub-ranges, integer width bounds), resolution steps, decimal places,
+    string length and pattern, enum members, moRef targets, sequence length and uniqueness,
+    exclusive structs. Values are raw, as the export writes them (no multiplication factor).
+    Attributes and classes the catalog does not know are reported as warnings.
+
+    \b
+    Writes:
+      OUT/violations.parquet  subject (FDN), class, attribute, member, index, rule, severity,
+                              message, value, expected, node
+      OUT/violations.csv      the same rows
+      OUT/report.html         counts per rule, class and node, the worst offenders, the list
+      OUT/audit.json          the counts, timings and peak memory
+
+    Exits 1 when any violation has severity error, 0 otherwise.
+
+    \b
+    Example:
+      rtbfast build ERBS_NODE_MODEL_D_full_mp.xml -o out/erbs
+      rtbfast audit export.xml --catalog out/erbs -o out/audit
+    """
+    show = sys.stderr.isatty() if progress is None else progress
+    with contextlib.ExitStack() as stack:
+        on_progress, on_phase = _reporters(stack, show)
+        try:
+            result = run_audit(export, catalog, out, on_progress, threads=jobs, on_phase=on_phase)
+        except RtbfastError as err:
+            _fail(err)
+            return
+    s = result.summary
+    click.echo(
+        f"checked {s['values_checked']:,} values of {s['mos']:,} MOs against {s['constraints']:,} constraints "
+        f"in {s['timings_s']['total']:.2f}s"
+    )
+    if s["violations"]:
+        severity = ", ".join(f"{n:,} {k}" for k, n in s["by_severity"].items())
+        click.echo(f"  {s['violations']:,} violations ({severity})")
+        for rule, n in list(s["by_rule"].items())[:WARNINGS_SHOWN]:
+            click.echo(f"    {rule:<20} {n:>10,}")
+    else:
+        click.echo("  no violations")
+    problems = s["constraint_problems"]
+    if problems:
+        click.echo(f"  {len(problems)} constraint(s) could not be checked; see {out / 'report.html'}", err=True)
+    click.echo(f"wrote {result.out} (open {result.out / 'report.html'})")
+    if result.errors:
+        sys.exit(1)
 
 
 @main.command()

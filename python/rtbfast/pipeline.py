@@ -76,10 +76,11 @@ def _write_tables(folder: Path, tables: dict[str, pa.Table]) -> dict[str, int]:
     return counts
 
 
-def _replace(staging: Path, out: Path) -> None:
-    """Move `staging` to `out`; an existing `out` must be an earlier rtbfast output."""
+def replace_output(staging: Path, out: Path, marker: str = REPORT) -> None:
+    """Move `staging` to `out`; an existing `out` must be an earlier rtbfast output of the
+    same kind (it holds `marker`) or empty."""
     if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / REPORT).exists()):
+        if not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists()):
             raise OutputError(f"{out}: exists and is not an rtbfast output; refusing to replace it", str(out))
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         out.rename(old)
@@ -238,7 +239,7 @@ def build(
                 ],
             }
         (staging / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _replace(staging, out)
+        replace_output(staging, out)
     except OSError as err:
         raise OutputError(f"{out}: cannot write the output: {err}", str(out)) from err
     finally:

@@ -1,10 +1,11 @@
 //! rtbfast core: streaming readers for Ericsson MP XML models and 3GPP Bulk CM exports,
-//! producing Arrow record batches. Nothing here knows Python; the bindings live in
-//! [`bindings`] behind the `python` feature.
+//! producing Arrow record batches, and the bulk evaluator of per-attribute constraints.
+//! Nothing here knows Python; the bindings live in [`bindings`] behind the `python` feature.
 
 pub mod bulkcm;
 pub mod error;
 pub mod mom;
+pub mod rules;
 pub mod tables;
 pub mod xml;
 

@@ -12,6 +12,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyList};
 use pyo3_arrow::ffi::{to_stream_pycapsule, ArrayIterator};
+use pyo3_arrow::PyTable;
 
 use crate::error::Error;
 use crate::tables::Table;
@@ -151,6 +152,38 @@ fn read_bulkcm<'py>(
     Ok(out)
 }
 
+/// Compile a constraints table and evaluate it over Network values (`mos`, `values`) on up to
+/// `threads` threads (0: one per core), with the GIL released. Returns a dict with
+/// `violations`, `checked` (values evaluated) and `problems` (constraint rows left out).
+#[pyfunction]
+#[pyo3(signature = (constraints, mos, values, threads=0))]
+fn evaluate_constraints<'py>(
+    py: Python<'py>,
+    constraints: PyTable,
+    mos: PyTable,
+    values: PyTable,
+    threads: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (constraints, _) = constraints.into_inner();
+    let (mos, _) = mos.into_inner();
+    let (values, _) = values.into_inner();
+    let result = py.detach(|| -> crate::Result<_> {
+        let (rules, problems) = crate::rules::RuleSet::compile(&constraints)?;
+        let (table, checked) = crate::rules::evaluate(&rules, &mos, &values, threads)?;
+        Ok((table, checked, problems))
+    });
+    let (table, checked, problems) = result.map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    out.set_item("violations", tables_dict(py, vec![table])?.get_item("violations")?)?;
+    out.set_item("checked", checked)?;
+    let list = PyList::empty(py);
+    for p in problems {
+        list.append((p.row, p.class, p.attribute, p.message))?;
+    }
+    out.set_item("problems", list)?;
+    Ok(out)
+}
+
 /// `"mom"` or `"bulkcm"`, from the root element.
 #[pyfunction]
 fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
@@ -169,5 +202,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_mom, m)?)?;
     m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(detect_kind, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate_constraints, m)?)?;
     Ok(())
 }

@@ -1,0 +1,210 @@
+"""``rtbfast audit``: check a live export against the constraints of a catalog and write
+``violations.parquet``, ``violations.csv``, ``report.html`` and ``audit.json`` into a folder,
+swapped into place only when all of it is written.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from rtbfast import _native
+from rtbfast.errors import InputIOError, OutputError
+from rtbfast.pipeline import peak_rss_bytes, replace_output
+from rtbfast.readers import Network, ProgressCallback, read_model, read_network
+from rtbfast.rules import constraint_table, evaluate
+
+MARKER = "audit.json"
+TOP = 20
+"""Rows of each ranking in the HTML report."""
+LISTED = 1000
+"""Violations listed one by one in the HTML report (all of them are in the Parquet and CSV)."""
+
+PhaseCallback = Callable[[str], None]
+
+
+@dataclass
+class AuditResult:
+    out: Path
+    summary: dict[str, Any]
+
+    @property
+    def errors(self) -> int:
+        count: int = self.summary["by_severity"].get("error", 0)
+        return count
+
+
+def load_catalog(path: str | os.PathLike[str], *, threads: int = 0) -> dict[str, pa.Table]:
+    """The catalog tables of a build folder (``OUT/catalog/*.parquet``) or of an MP XML model."""
+    p = Path(path)
+    if p.is_dir():
+        folder = p / "catalog"
+        if not (folder / "attributes.parquet").is_file():
+            raise InputIOError(f"{p}: not an rtbfast build (no catalog/attributes.parquet); run rtbfast build", str(p))
+        return {f.stem: pq.read_table(f) for f in sorted(folder.glob("*.parquet"))}
+    if not p.exists():
+        raise InputIOError(f"{p}: no such file or folder", str(p))
+    return read_model(p, threads=threads).tables
+
+
+_NODE = re.compile(r"(?:^|,)\s*((?:MeContext|ManagedElement)=[^,]*)")
+
+
+def node_of(fdn: str) -> str:
+    """The node an FDN belongs to: its ``MeContext`` (or ``ManagedElement``) RDN, else its first RDN."""
+    match = _NODE.search(fdn)
+    return match.group(1) if match else fdn.split(",", 1)[0]
+
+
+def _counts(table: pa.Table, column: str) -> list[tuple[str, int]]:
+    if table.num_rows == 0:
+        return []
+    grouped = table.group_by(column).aggregate([([], "count_all")]).to_pylist()
+    rows = [(str(r[column]), int(r["count_all"])) for r in grouped]
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
+
+
+def audit(
+    export: str | os.PathLike[str],
+    catalog: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    on_progress: ProgressCallback | None = None,
+    *,
+    threads: int = 0,
+    on_phase: PhaseCallback | None = None,
+) -> AuditResult:
+    """Check every value of the Bulk CM `export` against the per-attribute constraints of
+    `catalog` (a build folder or an MP XML model) and write the results into `out`."""
+    started = time.perf_counter()
+    phase = on_phase or (lambda name: None)
+    timings: dict[str, float] = {}
+    out = Path(out)
+
+    phase("read")
+    t = time.perf_counter()
+    tables = load_catalog(catalog, threads=threads)
+    network: Network = read_network(export, on_progress, threads=threads)
+    timings["read"] = time.perf_counter() - t
+
+    phase("rules")
+    t = time.perf_counter()
+    constraints = constraint_table(tables)
+    timings["rules"] = time.perf_counter() - t
+
+    phase("evaluate")
+    t = time.perf_counter()
+    result = evaluate(network.tables, constraints, threads=threads)
+    violations = result.violations
+    if violations.num_rows:
+        subjects = violations.column("subject").combine_chunks().dictionary_encode()
+        nodes = pa.array([node_of(s) for s in subjects.dictionary.to_pylist()], pa.string())
+        violations = violations.append_column("node", pc.take(nodes, subjects.indices))
+    else:
+        violations = violations.append_column("node", pa.array([], pa.string()))
+    timings["evaluate"] = time.perf_counter() - t
+
+    phase("write")
+    t = time.perf_counter()
+    summary: dict[str, Any] = {
+        "rtbfast_version": _native.__version__,
+        "export": str(export),
+        "catalog": str(catalog),
+        "mos": network.tables["mos"].num_rows,
+        "values_checked": result.checked,
+        "constraints": constraints.table.num_rows,
+        "violations": violations.num_rows,
+        "by_severity": dict(_counts(violations, "severity")),
+        "by_rule": dict(_counts(violations, "rule")),
+        "by_class": dict(_counts(violations, "class")[:TOP]),
+        "by_node": dict(_counts(violations, "node")[:TOP]),
+        "worst_offenders": dict(_counts(violations, "subject")[:TOP]),
+        "constraint_problems": result.problems,
+        "constraint_notes": constraints.notes,
+        "read_warnings": [str(w) for w in network.warnings],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        staging.mkdir()
+        pq.write_table(violations, staging / "violations.parquet", compression="zstd")
+        pcsv.write_csv(violations, staging / "violations.csv")
+        timings["write"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+        summary["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+        summary["peak_rss_bytes"] = peak_rss_bytes()
+        (staging / "report.html").write_text(_html(summary, violations), encoding="utf-8")
+        (staging / MARKER).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        replace_output(staging, out, MARKER)
+    except OSError as err:
+        raise OutputError(f"{out}: cannot write the audit: {err}", str(out)) from err
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return AuditResult(out, summary)
+
+
+def _ranking(title: str, rows: dict[str, int]) -> str:
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td class=n>{v:,}</td></tr>" for k, v in rows.items())
+    return f"<section><h2>{html.escape(title)}</h2><table>{body}</table></section>"
+
+
+def _html(summary: dict[str, Any], violations: pa.Table) -> str:
+    columns = ["severity", "rule", "subject", "attribute", "member", "index", "value", "expected", "message"]
+    listed = violations.slice(0, LISTED).select(columns).to_pylist()
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in columns) + "</tr>"
+        for r in listed
+    )
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    more = (
+        f"<p>The first {LISTED:,} of {violations.num_rows:,} are listed; all are in violations.parquet and "
+        "violations.csv.</p>"
+        if violations.num_rows > LISTED
+        else ""
+    )
+    notes = summary["constraint_problems"] + summary["constraint_notes"]
+    notes_html = (
+        "<section><h2>Constraints not checked</h2><ul>"
+        + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        + "</ul></section>"
+        if notes
+        else ""
+    )
+    severity = ", ".join(f"{v:,} {k}" for k, v in summary["by_severity"].items()) or "none"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rtbfast audit: {html.escape(summary["export"])}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;max-width:90em}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}} td.n{{text-align:right}}
+section{{display:inline-block;vertical-align:top;margin:0 2em 1em 0}}
+</style></head><body>
+<h1>Audit of {html.escape(summary["export"])}</h1>
+<p>Against the catalog {html.escape(summary["catalog"])}: {summary["mos"]:,} MOs,
+{summary["values_checked"]:,} values checked against {summary["constraints"]:,} constraints.
+Violations: {summary["violations"]:,} ({html.escape(severity)}).</p>
+{_ranking("By rule", summary["by_rule"])}
+{_ranking("By class", summary["by_class"])}
+{_ranking("By node", summary["by_node"])}
+{_ranking("Worst offenders", summary["worst_offenders"])}
+{notes_html}
+<h2>Violations</h2>{more}
+<table><tr>{head}</tr>{rows}</table>
+</body></html>
+"""

@@ -1,0 +1,14 @@
+"""Rules: the per-attribute constraints of a catalog and their bulk evaluation.
+
+::
+
+    from rtbfast.rules import constraint_table, evaluate
+    constraints = constraint_table(catalog_tables)       # one row per attribute / struct member
+    result = evaluate(network.tables, constraints)       # native, all cores, GIL released
+    result.violations                                    # pyarrow.Table, one row per violation
+"""
+
+from rtbfast.rules.constraints import SCHEMA, Constraints, constraint_table
+from rtbfast.rules.evaluate import VIOLATIONS_SCHEMA, Evaluation, evaluate
+
+__all__ = ["SCHEMA", "VIOLATIONS_SCHEMA", "Constraints", "Evaluation", "constraint_table", "evaluate"]

@@ -1,0 +1,225 @@
+"""Per-attribute constraints of a catalog as one Arrow table, the input of the native bulk
+evaluator.
+
+Every row is made with :func:`rtbfast.typemap.field_type`, the function the Pydantic emitter
+makes each field's checks with, so the evaluator checks exactly what the generated models
+check: ranges (several sub-ranges, integer width bounds), resolution steps, decimal places,
+string lengths and patterns (ip and mac formats included), enum members (by name, or by value
+for numbered enums), moRef targets, sequence lengths and uniqueness (by struct key members),
+and exclusive structs. A struct attribute gives one row for itself and one per member.
+
+Rows are keyed by class, attribute and member: exports name classes without their MIM, so
+when two MIMs define one class the first MIM's row is kept and the other is noted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from rtbfast.typemap import FieldType, field_type
+
+_DECIMAL = pa.decimal128(38, 18)
+_BOUND = pa.struct([("min", _DECIMAL), ("max", _DECIMAL)])
+
+SCHEMA = pa.schema(
+    [
+        ("class", pa.string()),
+        ("attribute", pa.string()),
+        ("member", pa.string()),
+        ("kind", pa.string()),
+        ("ranges", pa.list_(_BOUND)),
+        ("resolution", _DECIMAL),
+        ("decimal_places", pa.int32()),
+        ("length_min", pa.int64()),
+        ("length_max", pa.int64()),
+        ("pattern", pa.string()),
+        ("enum_names", pa.list_(pa.string())),
+        ("enum_values", pa.list_(pa.int64())),
+        ("moref_target", pa.string()),
+        ("is_sequence", pa.bool_()),
+        ("seq_min", pa.int64()),
+        ("seq_max", pa.int64()),
+        ("seq_unique", pa.bool_()),
+        ("unique_by", pa.list_(pa.string())),
+        ("exclusive", pa.bool_()),
+        ("struct", pa.string()),
+        ("read_only", pa.bool_()),
+        ("restricted", pa.bool_()),
+        ("mandatory", pa.bool_()),
+        ("source", pa.string()),
+    ]
+)
+"""The columns of the constraints table (the evaluator reads them by name; the last five are
+carried for reports and operation rules)."""
+
+
+@dataclass
+class Constraints:
+    """The constraints table of a catalog and what could not be made a constraint."""
+
+    table: pa.Table
+    notes: list[str] = field(default_factory=list)
+
+
+def _rows(catalog: dict[str, pa.Table], name: str) -> list[dict[str, Any]]:
+    table = catalog.get(name)
+    return table.to_pylist() if table is not None else []
+
+
+class _Types:
+    """Enums and structs of the catalog by (MIM, name), found the way the emitter finds them:
+    the referenced MIM's, else the first of that name."""
+
+    def __init__(self, catalog: dict[str, pa.Table]) -> None:
+        self.enum_members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for m in _rows(catalog, "enum_members"):
+            self.enum_members[(m.get("mim") or "", m["enum"])].append(m)
+        for e in _rows(catalog, "enums"):
+            self.enum_members.setdefault((e.get("mim") or "", e["enum"]), [])
+        self.struct_members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for m in _rows(catalog, "struct_members"):
+            self.struct_members[(m.get("mim") or "", m["struct"])].append(m)
+        self.exclusive: dict[tuple[str, str], bool] = {}
+        for s in _rows(catalog, "structs"):
+            key = (s.get("mim") or "", s["struct"])
+            self.exclusive[key] = bool(s.get("exclusive"))
+            self.struct_members.setdefault(key, [])
+
+    @staticmethod
+    def _find(table: dict[tuple[str, str], Any], mim: str | None, name: str) -> tuple[str, str] | None:
+        if mim and (mim, name) in table:
+            return (mim, name)
+        return next((k for k in sorted(table) if k[1] == name), None)
+
+    def enum(self, mim: str | None, name: str) -> tuple[list[str], list[int] | None] | None:
+        key = self._find(self.enum_members, mim, name)
+        if key is None:
+            return None
+        first: dict[str, dict[str, Any]] = {}
+        for r in self.enum_members[key]:
+            first.setdefault(r["member"], r)
+        rows = list(first.values())
+        numbered = bool(rows) and all(r.get("value") is not None for r in rows)
+        return [r["member"] for r in rows], ([int(r["value"]) for r in rows] if numbered else None)
+
+    def enum_of(self, row: dict[str, Any], t: FieldType) -> tuple[list[str], list[int] | None] | None:
+        """The members (and values) of the enum an attribute or member row refers to."""
+        return self.enum(row.get("type_ref_mim"), row["type_ref"]) if t.kind == "enum" and row.get("type_ref") else None
+
+    def struct_of(self, row: dict[str, Any], t: FieldType) -> tuple[tuple[str, str], list[dict[str, Any]]] | None:
+        """The struct (its key and member rows) an attribute row refers to."""
+        return (
+            self.struct(row.get("type_ref_mim"), row["type_ref"])
+            if t.kind == "struct" and row.get("type_ref")
+            else None
+        )
+
+    def struct(self, mim: str | None, name: str) -> tuple[tuple[str, str], list[dict[str, Any]]] | None:
+        key = self._find(self.struct_members, mim, name)
+        return None if key is None else (key, self.struct_members[key])
+
+
+# the emitter names enums and structs in Python; here any non-empty name says "known"
+class _Known(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def _checks(t: FieldType) -> dict[str, Any]:
+    numeric = t.kind in ("integer", "float", "decimal")
+    textual = t.kind not in ("enum", "struct", "moref")
+    return {
+        "kind": t.kind,
+        "ranges": [{"min": lo, "max": hi} for lo, hi in t.ranges] if numeric and t.ranges else None,
+        "resolution": t.resolution if t.kind in ("integer", "decimal") and t.resolution else None,
+        "decimal_places": t.decimal_places,
+        "length_min": t.min_length if textual else None,
+        "length_max": t.max_length if textual else None,
+        "pattern": t.pattern,
+        "moref_target": t.moref_target,
+    }
+
+
+def constraint_table(catalog: dict[str, pa.Table]) -> Constraints:
+    """The constraints of every attribute (PM counters aside) and struct member of `catalog`."""
+    types = _Types(catalog)
+    known = _Known()
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    seen: dict[tuple[str, str, str | None], str] = {}
+
+    def add(row: dict[str, Any], mim: str) -> None:
+        key = (row["class"], row["attribute"], row["member"])
+        if key in seen:
+            if seen[key] != mim:
+                where = f"{row['class']}.{row['attribute']}" + (f".{row['member']}" if row["member"] else "")
+                notes.append(f"{where}: also in MIM {mim}; the constraint of MIM {seen[key]} is used")
+            return
+        seen[key] = mim
+        rows.append(row)
+
+    for a in _rows(catalog, "attributes"):
+        if a.get("is_counter"):
+            continue
+        mim = a.get("mim") or ""
+        t = field_type(a, known, known)
+        flags = {
+            "read_only": bool(a.get("read_only")),
+            "restricted": bool(a.get("restricted")),
+            "mandatory": bool(a.get("mandatory")),
+            "source": a.get("source"),
+        }
+        base = {"class": a["class"], "attribute": a["attribute"], "member": None, **flags}
+        sequence = {
+            "is_sequence": t.is_sequence,
+            "seq_min": t.seq_min,
+            "seq_max": t.seq_max,
+            "seq_unique": t.seq_unique,
+        }
+        enum = types.enum_of(a, t)
+        struct = types.struct_of(a, t)
+        where = f"{a['class']}.{a['attribute']}"
+        if t.kind == "enum" and enum is None:
+            notes.append(f"{where}: enum {a.get('type_ref')} is not in the catalog; any text is accepted")
+        if t.kind == "struct" and struct is None:
+            notes.append(f"{where}: struct {a.get('type_ref')} is not in the catalog; its members are not checked")
+        keys = [m["member"] for m in struct[1] if m.get("key")] if struct else []
+        add(
+            {
+                **base,
+                **_checks(t),
+                "enum_names": enum[0] if enum else None,
+                "enum_values": enum[1] if enum else None,
+                **sequence,
+                "unique_by": keys if t.seq_unique and keys else None,
+                "exclusive": bool(struct and types.exclusive.get(struct[0])),
+                "struct": a.get("type_ref") if t.kind == "struct" else None,
+            },
+            mim,
+        )
+        for m in struct[1] if struct else []:
+            mt = field_type(m, known, known)
+            menum = types.enum_of(m, mt)
+            add(
+                {
+                    **base,
+                    "member": m["member"],
+                    **_checks(mt),
+                    "enum_names": menum[0] if menum else None,
+                    "enum_values": menum[1] if menum else None,
+                    "is_sequence": mt.is_sequence,
+                    "seq_min": mt.seq_min,
+                    "seq_max": mt.seq_max,
+                    "seq_unique": mt.seq_unique,
+                    "unique_by": None,
+                    "exclusive": False,
+                    "struct": a.get("type_ref"),
+                },
+                mim,
+            )
+    table = pa.Table.from_pylist(rows, schema=SCHEMA) if rows else SCHEMA.empty_table()
+    return Constraints(table, list(dict.fromkeys(notes)))

@@ -1,0 +1,569 @@
+//! Evaluating compiled constraints over Network values (`mos` + `values` tables, or a
+//! ChangeSet in the same long form): rows are split at MO boundaries into chunks evaluated on
+//! a pool of threads; the violations come back in input order as one Arrow table.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use arrow_array::builder::{Int32Builder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, ArrayRef, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use rayon::prelude::*;
+
+use super::value::{self, SCALE};
+use super::{Constraint, Kind, RuleSet};
+use crate::error::{Error, Location, Result};
+use crate::tables::Table;
+
+/// The columns of the `violations` table, in order.
+pub const VIOLATION_COLUMNS: [&str; 10] =
+    ["subject", "class", "attribute", "member", "index", "rule", "severity", "message", "value", "expected"];
+
+/// Rows per chunk of work (moved to the next MO boundary).
+const CHUNK_ROWS: usize = 1 << 16;
+
+/// A text column, plain or dictionary-encoded, read as ids into its distinct values.
+struct Interned<'a> {
+    ids: Vec<u32>,
+    distinct: Vec<Option<&'a str>>,
+    /// The id of a null.
+    none: u32,
+}
+
+fn bad_column(table: &str, column: &str, what: &str) -> Error {
+    Error::Value {
+        loc: Location { file: format!("{table} table"), element: column.into(), ..Location::default() },
+        message: format!("column {column:?} {what}"),
+    }
+}
+
+fn interned<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<Interned<'a>> {
+    let col = batch.column_by_name(name).ok_or_else(|| bad_column(table, name, "is missing"))?;
+    match col.data_type() {
+        DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+            let dict = col.as_dictionary::<Int32Type>();
+            let values = dict.values().as_string::<i32>();
+            let distinct = (0..values.len()).map(|i| (!values.is_null(i)).then(|| values.value(i))).collect();
+            let null = values.len() as u32;
+            let keys = dict.keys();
+            let ids = (0..keys.len()).map(|i| if keys.is_null(i) { null } else { keys.value(i) as u32 }).collect();
+            let mut out = Interned { ids, distinct, none: null };
+            out.distinct.push(None);
+            Ok(out)
+        }
+        DataType::Utf8 => {
+            let s = col.as_string::<i32>();
+            let mut seen: HashMap<Option<&str>, u32> = HashMap::new();
+            let mut distinct = Vec::new();
+            let ids = (0..s.len())
+                .map(|i| {
+                    let v = (!s.is_null(i)).then(|| s.value(i));
+                    *seen.entry(v).or_insert_with(|| {
+                        distinct.push(v);
+                        distinct.len() as u32 - 1
+                    })
+                })
+                .collect();
+            let none = match seen.get(&None) {
+                Some(id) => *id,
+                None => {
+                    distinct.push(None);
+                    distinct.len() as u32 - 1
+                }
+            };
+            Ok(Interned { ids, distinct, none })
+        }
+        other => Err(bad_column(table, name, &format!("is {other}, not text or dictionary-encoded text"))),
+    }
+}
+
+/// FxHash: keys are small integers, hashed per value row.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// One violation, before it becomes a row.
+struct Found {
+    row: usize,
+    rule: &'static str,
+    severity: &'static str,
+    message: String,
+    expected: Option<String>,
+}
+
+/// What a value failed: rule, message, expectation.
+type Failure = (&'static str, String, Option<String>);
+
+/// One batch of values with its columns resolved.
+struct Batch<'a> {
+    fdn: Interned<'a>,
+    attribute: Interned<'a>,
+    member: Interned<'a>,
+    index: Option<&'a Int32Array>,
+    value: &'a StringArray,
+    /// Class of each distinct FDN, as an id into `classes`.
+    class_of: Vec<Option<u32>>,
+    classes: &'a [&'a str],
+}
+
+/// Evaluate `rules` over `values` (long form) of the MOs in `mos`, on up to `threads` threads
+/// (0: one per core). Returns the `violations` table and how many values were checked.
+pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], threads: usize) -> Result<(Table, u64)> {
+    let mut class_by_fdn: HashMap<&str, u32> = HashMap::new();
+    let mut class_ids: HashMap<&str, u32> = HashMap::new();
+    let mut classes: Vec<&str> = Vec::new();
+    for b in mos {
+        let fdn = b.column_by_name("fdn").ok_or_else(|| bad_column("mos", "fdn", "is missing"))?;
+        let class = b.column_by_name("class").ok_or_else(|| bad_column("mos", "class", "is missing"))?;
+        let fdn = fdn.as_string_opt::<i32>().ok_or_else(|| bad_column("mos", "fdn", "is not text"))?;
+        let class = class.as_string_opt::<i32>().ok_or_else(|| bad_column("mos", "class", "is not text"))?;
+        for i in 0..b.num_rows() {
+            if !fdn.is_null(i) && !class.is_null(i) {
+                let c = class.value(i);
+                let id = *class_ids.entry(c).or_insert_with(|| {
+                    classes.push(c);
+                    classes.len() as u32 - 1
+                });
+                class_by_fdn.insert(fdn.value(i), id);
+            }
+        }
+    }
+    let mut batches = Vec::with_capacity(values.len());
+    for b in values {
+        let fdn = interned(b, "values", "fdn")?;
+        let class_of = fdn.distinct.iter().map(|f| f.and_then(|f| class_by_fdn.get(f).copied())).collect();
+        let index = match b.column_by_name("index") {
+            Some(c) => {
+                Some(c.as_primitive_opt::<Int32Type>().ok_or_else(|| bad_column("values", "index", "is not int32"))?)
+            }
+            None => None,
+        };
+        let value = b.column_by_name("value").ok_or_else(|| bad_column("values", "value", "is missing"))?;
+        let value = value.as_string_opt::<i32>().ok_or_else(|| bad_column("values", "value", "is not text"))?;
+        let member = match b.column_by_name("member") {
+            Some(_) => interned(b, "values", "member")?,
+            None => Interned { ids: vec![0; b.num_rows()], distinct: vec![None], none: 0 },
+        };
+        let attribute = interned(b, "values", "attribute")?;
+        batches.push(Batch { attribute, fdn, member, index, value, class_of, classes: &classes });
+    }
+    // chunks of rows, cut where the MO changes so a sequence is never split
+    let mut work = Vec::new();
+    for (bi, b) in batches.iter().enumerate() {
+        let n = b.value.len();
+        let mut start = 0;
+        while start < n {
+            let mut end = (start + CHUNK_ROWS).min(n);
+            while end < n && b.fdn.ids[end] == b.fdn.ids[end - 1] {
+                end += 1;
+            }
+            work.push((bi, start, end));
+            start = end;
+        }
+    }
+    let run = || -> Vec<(usize, Vec<Found>)> {
+        work.par_iter().map(|&(bi, start, end)| (bi, check_rows(rules, &batches[bi], start, end))).collect()
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Value {
+        loc: Location::default(),
+        message: format!("cannot start the evaluation threads: {e}"),
+    })?;
+    let results = pool.install(run);
+    let checked: u64 = batches.iter().map(|b| b.value.len() as u64).sum();
+    let table = build_table(&batches, results)?;
+    Ok((table, checked))
+}
+
+fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<Found> {
+    let mut out = Vec::new();
+    let mut lookups: FastMap<(u32, u32, u32), Option<usize>> = FastMap::default();
+    let mut lookup = |class: u32, attr: u32, member: u32| -> Option<usize> {
+        *lookups.entry((class, attr, member)).or_insert_with(|| {
+            let a = b.attribute.distinct[attr as usize]?;
+            rules.lookup(b.classes[class as usize], a, b.member.distinct[member as usize])
+        })
+    };
+    let mut row = start;
+    let mut warned_fdn: Option<u32> = None;
+    while row < end {
+        // one group: the rows of one attribute of one MO
+        let (fdn, attr) = (b.fdn.ids[row], b.attribute.ids[row]);
+        let mut group_end = row + 1;
+        while group_end < end && b.fdn.ids[group_end] == fdn && b.attribute.ids[group_end] == attr {
+            group_end += 1;
+        }
+        let Some(class_id) = b.class_of[fdn as usize] else {
+            if warned_fdn != Some(fdn) {
+                warned_fdn = Some(fdn);
+                out.push(found(row, "unknown_class", "warning", "the MO is not in the mos table".into(), None));
+            }
+            row = group_end;
+            continue;
+        };
+        let class = b.classes[class_id as usize];
+        if !rules.knows_class(class) {
+            if warned_fdn != Some(fdn) {
+                warned_fdn = Some(fdn);
+                let message = format!("class {class} is not in the catalog; its values are not checked");
+                out.push(found(row, "unknown_class", "warning", message, None));
+            }
+            row = group_end;
+            continue;
+        }
+        let Some(attr_c) = lookup(class_id, attr, b.member.none).map(|i| &rules.constraints[i]) else {
+            let name = b.attribute.distinct[attr as usize].unwrap_or("");
+            let message = format!("{class} has no attribute {name} in the catalog");
+            out.push(found(row, "unknown_attribute", "warning", message, None));
+            row = group_end;
+            continue;
+        };
+        let mut items: Vec<(i32, Option<&str>, usize)> = Vec::new(); // (index, member, row) of set values
+        for r in row..group_end {
+            let text = b.value.value(r);
+            let member = b.member.distinct[b.member.ids[r] as usize];
+            let c = match member {
+                None => Some(attr_c),
+                Some(_) => lookup(class_id, attr, b.member.ids[r]).map(|i| &rules.constraints[i]),
+            };
+            let Some(c) = c else {
+                let m = member.unwrap_or("");
+                let name = b.attribute.distinct[attr as usize].unwrap_or("");
+                let message = format!("{class}.{name} has no member {m}");
+                out.push(found(r, "unknown_member", "error", message, None));
+                continue;
+            };
+            let index = b.index.map(|ix| if ix.is_null(r) { 0 } else { ix.value(r) }).unwrap_or(0);
+            if is_set(c, text, attr_c.is_sequence) {
+                items.push((index, member, r));
+                if let Some((rule, message, expected)) = check_value(c, text) {
+                    out.push(Found { row: r, rule, severity: "error", message, expected });
+                }
+            }
+        }
+        group_checks(attr_c, b, &items, row, &mut out);
+        row = group_end;
+    }
+    out
+}
+
+/// Whether a value text sets the attribute: an empty text leaves it unset, except for a
+/// scalar string, where it is the empty string.
+fn is_set(c: &Constraint, text: &str, in_sequence: bool) -> bool {
+    !text.is_empty() || (matches!(c.kind, Kind::String | Kind::Unknown) && !in_sequence && !c.is_sequence)
+}
+
+fn found(row: usize, rule: &'static str, severity: &'static str, message: String, expected: Option<String>) -> Found {
+    Found { row, rule, severity, message, expected }
+}
+
+/// Checks over all the values of one attribute of one MO: a single value for a scalar,
+/// sequence length and uniqueness, exactly one member of an exclusive struct.
+fn group_checks(
+    a: &Constraint,
+    b: &Batch<'_>,
+    items: &[(i32, Option<&str>, usize)],
+    first: usize,
+    out: &mut Vec<Found>,
+) {
+    let mut indexes: Vec<i32> = items.iter().map(|i| i.0).collect();
+    indexes.dedup();
+    let mut distinct = indexes.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let count = distinct.len() as u64;
+    let row = items.first().map(|i| i.2).unwrap_or(first);
+    if a.is_sequence {
+        let too_few = a.seq_min.is_some_and(|m| m > 0 && count < m);
+        let too_many = a.seq_max.is_some_and(|m| count > m);
+        if too_few || too_many {
+            let expected = match (a.seq_min, a.seq_max) {
+                (Some(lo), Some(hi)) => format!("{lo}..{hi} items"),
+                (Some(lo), None) => format!("at least {lo} items"),
+                (None, Some(hi)) => format!("at most {hi} items"),
+                (None, None) => String::new(),
+            };
+            let message = format!("{count} items; {expected} are allowed");
+            out.push(found(row, "sequence_length", "error", message, Some(expected)));
+        }
+        if a.seq_unique {
+            let mut seen: HashSet<Vec<String>> = HashSet::new();
+            for ix in &distinct {
+                let mut key: Vec<String> = items
+                    .iter()
+                    .filter(|i| {
+                        i.0 == *ix
+                            && (a.unique_by.is_empty() || i.1.is_some_and(|m| a.unique_by.iter().any(|k| k == m)))
+                    })
+                    .map(|i| format!("{}={}", i.1.unwrap_or(""), normalized(a, b.value.value(i.2))))
+                    .collect();
+                key.sort();
+                if !seen.insert(key) {
+                    let r = items.iter().find(|i| i.0 == *ix).map(|i| i.2).unwrap_or(row);
+                    let message = format!("item {ix} repeats an earlier item; the sequence must be unique");
+                    out.push(found(r, "sequence_unique", "error", message, Some("unique items".into())));
+                }
+            }
+        }
+    } else if count > 1 {
+        let message = format!("{count} values for a single-valued attribute");
+        out.push(found(row, "multiple_values", "error", message, Some("one value".into())));
+    }
+    if a.kind == Kind::Struct && a.exclusive {
+        for ix in &distinct {
+            let mut members: Vec<&str> = items.iter().filter(|i| i.0 == *ix).filter_map(|i| i.1).collect();
+            members.sort_unstable();
+            members.dedup();
+            if members.len() != 1 {
+                let r = items.iter().find(|i| i.0 == *ix).map(|i| i.2).unwrap_or(row);
+                let message = format!("{} members set in an exclusive struct", members.len());
+                out.push(found(r, "exclusive", "error", message, Some("exactly one member".into())));
+            }
+        }
+    }
+}
+
+/// A value as compared for uniqueness: numbers by value, the rest by text.
+fn normalized(c: &Constraint, text: &str) -> String {
+    match c.kind {
+        Kind::Integer => value::parse_integer(text).ok().flatten().map(|v| v.to_string()),
+        Kind::Decimal => value::parse_decimal(text).map(|v| v.0.to_string()),
+        Kind::Boolean => value::parse_bool(text).map(|v| v.to_string()),
+        _ => None,
+    }
+    .unwrap_or_else(|| text.to_string())
+}
+
+fn ranges_text(c: &Constraint) -> String {
+    c.ranges
+        .iter()
+        .map(|(lo, hi)| match (lo, hi) {
+            (Some(l), Some(h)) if l == h => value::scaled_to_string(*l),
+            _ => format!(
+                "{}..{}",
+                lo.map(value::scaled_to_string).unwrap_or_default(),
+                hi.map(value::scaled_to_string).unwrap_or_default()
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn in_ranges(c: &Constraint, v: i128) -> Option<&(Option<i128>, Option<i128>)> {
+    c.ranges.iter().find(|(lo, hi)| lo.is_none_or(|l| v >= l) && hi.is_none_or(|h| v <= h))
+}
+
+/// The first check one value fails, in the order the models apply them.
+pub(crate) fn check_value(c: &Constraint, text: &str) -> Option<Failure> {
+    match c.kind {
+        Kind::Integer => {
+            let v = match value::parse_integer(text) {
+                Err(()) => return Some(("type", format!("{} is not an integer", shown(text)), None)),
+                Ok(None) => {
+                    let message = format!("{} is outside the allowed values", shown(text));
+                    return Some(("range", message, Some(ranges_text(c))));
+                }
+                Ok(Some(v)) => v * SCALE,
+            };
+            check_number(c, v)
+        }
+        Kind::Decimal => {
+            let Some((v, places)) = value::parse_decimal(text) else {
+                return Some(("type", format!("{} is not a decimal number", shown(text)), None));
+            };
+            if let Some(f) = check_number(c, v) {
+                return Some(f);
+            }
+            match c.decimal_places {
+                Some(max) if places > max => {
+                    let message = format!("{} has {places} decimal places", shown(text));
+                    Some(("decimal_places", message, Some(format!("at most {max} decimal places"))))
+                }
+                _ => None,
+            }
+        }
+        Kind::Float => {
+            let Some(v) = value::parse_float(text) else {
+                return Some(("type", format!("{} is not a number", shown(text)), None));
+            };
+            let scale = SCALE as f64;
+            let ok = c.ranges.is_empty()
+                || c.ranges.iter().any(|(lo, hi)| {
+                    lo.is_none_or(|l| v >= l as f64 / scale) && hi.is_none_or(|h| v <= h as f64 / scale)
+                });
+            (!ok).then(|| ("range", format!("{} is outside the allowed values", shown(text)), Some(ranges_text(c))))
+        }
+        Kind::Boolean => value::parse_bool(text)
+            .is_none()
+            .then(|| ("type", format!("{} is not a boolean", shown(text)), Some("true or false".into()))),
+        Kind::Enum => {
+            let names = c.enum_names.as_ref()?;
+            let ok = if value::is_digit_text(text) {
+                match &c.enum_values {
+                    Some(values) => value::parse_integer(text)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|v| i64::try_from(v).is_ok_and(|v| values.contains(&v))),
+                    None => names.contains(text),
+                }
+            } else {
+                names.contains(text)
+            };
+            (!ok).then(|| {
+                let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
+                all.sort_unstable();
+                let listed = if all.len() > 12 { format!("{}, …", all[..12].join(", ")) } else { all.join(", ") };
+                ("enum", format!("{} is not a member", shown(text)), Some(format!("one of {listed}")))
+            })
+        }
+        Kind::Moref => check_fdn(c.moref_target.as_deref().unwrap_or("ManagedObject"), text),
+        Kind::Struct => Some(("type", format!("{} is not a struct value", shown(text)), Some("struct members".into()))),
+        Kind::String | Kind::Unknown => {
+            if c.length_min.is_some() || c.length_max.is_some() {
+                let n = text.chars().count() as u64;
+                if c.length_min.is_some_and(|m| n < m) || c.length_max.is_some_and(|m| n > m) {
+                    let expected = format!(
+                        "length {}..{}",
+                        c.length_min.map(|m| m.to_string()).unwrap_or_default(),
+                        c.length_max.map(|m| m.to_string()).unwrap_or_default()
+                    );
+                    return Some(("length", format!("{} has {n} characters", shown(text)), Some(expected)));
+                }
+            }
+            match &c.pattern {
+                Some(p) if !p.is_match(text) => Some((
+                    "pattern",
+                    format!("{} does not match the pattern", shown(text)),
+                    Some(p.as_str().to_string()),
+                )),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn check_number(c: &Constraint, v: i128) -> Option<Failure> {
+    if c.ranges.is_empty() {
+        return None;
+    }
+    let Some((lo, hi)) = in_ranges(c, v) else {
+        let message = format!("{} is outside the allowed values", value::scaled_to_string(v));
+        return Some(("range", message, Some(ranges_text(c))));
+    };
+    let step = c.resolution?;
+    if lo == hi {
+        return None;
+    }
+    let origin = lo.unwrap_or(0);
+    if (v - origin) % step != 0 {
+        let (o, s) = (value::scaled_to_string(origin), value::scaled_to_string(step));
+        let message = format!("{} is not {o} plus a multiple of the resolution {s}", value::scaled_to_string(v));
+        return Some(("resolution", message, Some(format!("{o} + n × {s}"))));
+    }
+    None
+}
+
+/// An FDN (`Class=id,Class=id`) ending at an MO of `target` (any class for `ManagedObject`).
+fn check_fdn(target: &str, text: &str) -> Option<Failure> {
+    let rdns: Vec<&str> = text.split(',').collect();
+    let is_rdn = |r: &str| {
+        let r = r.trim();
+        let Some((class, _)) = r.split_once('=') else { return false };
+        let mut chars = class.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    };
+    if !rdns.iter().all(|r| is_rdn(r)) {
+        return Some(("moref", format!("{} is not an FDN", shown(text)), Some("Class=id,Class=id,…".into())));
+    }
+    let last = rdns.last().and_then(|r| r.split_once('=')).map(|(c, _)| c.trim()).unwrap_or("");
+    if target != "ManagedObject" && last != target {
+        return Some(("moref", format!("{} names a {last}", shown(text)), Some(format!("an FDN of a {target}"))));
+    }
+    None
+}
+
+fn shown(text: &str) -> String {
+    if text.chars().count() > 80 {
+        format!("{:?}…", text.chars().take(80).collect::<String>())
+    } else {
+        format!("{text:?}")
+    }
+}
+
+fn build_table(batches: &[Batch<'_>], results: Vec<(usize, Vec<Found>)>) -> Result<Table> {
+    let mut subject = StringBuilder::new();
+    let mut class = StringBuilder::new();
+    let mut attribute = StringBuilder::new();
+    let mut member = StringBuilder::new();
+    let mut index = Int32Builder::new();
+    let mut rule = StringBuilder::new();
+    let mut severity = StringBuilder::new();
+    let mut message = StringBuilder::new();
+    let mut value = StringBuilder::new();
+    let mut expected = StringBuilder::new();
+    for (bi, found) in results {
+        let b = &batches[bi];
+        for f in found {
+            let fdn = b.fdn.distinct[b.fdn.ids[f.row] as usize];
+            subject.append_option(fdn);
+            class.append_option(b.class_of[b.fdn.ids[f.row] as usize].map(|c| b.classes[c as usize]));
+            attribute.append_option(b.attribute.distinct[b.attribute.ids[f.row] as usize]);
+            member.append_option(b.member.distinct[b.member.ids[f.row] as usize]);
+            index.append_option(b.index.and_then(|ix| (!ix.is_null(f.row)).then(|| ix.value(f.row))));
+            rule.append_value(f.rule);
+            severity.append_value(f.severity);
+            message.append_value(&f.message);
+            value.append_value(b.value.value(f.row));
+            expected.append_option(f.expected.as_deref());
+        }
+    }
+    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+    let schema = Schema::new(vec![
+        text("subject", true),
+        text("class", true),
+        text("attribute", true),
+        text("member", true),
+        Field::new("index", DataType::Int32, true),
+        text("rule", false),
+        text("severity", false),
+        text("message", false),
+        text("value", true),
+        text("expected", true),
+    ]);
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(subject.finish()),
+        Arc::new(class.finish()),
+        Arc::new(attribute.finish()),
+        Arc::new(member.finish()),
+        Arc::new(index.finish()),
+        Arc::new(rule.finish()),
+        Arc::new(severity.finish()),
+        Arc::new(message.finish()),
+        Arc::new(value.finish()),
+        Arc::new(expected.finish()),
+    ];
+    let batch = RecordBatch::try_new(Arc::new(schema), arrays)
+        .map_err(|e| Error::Value { loc: Location::default(), message: format!("violations table: {e}") })?;
+    Ok(Table::new("violations", batch))
+}
