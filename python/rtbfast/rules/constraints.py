@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rtbfast.typemap import FieldType, field_type
 
@@ -65,9 +66,39 @@ class Constraints:
     notes: list[str] = field(default_factory=list)
 
 
-def _rows(catalog: dict[str, pa.Table], name: str) -> list[dict[str, Any]]:
+# the columns constraints are made of: converting the descriptions too would cost more than the rest
+_USED = {
+    *("mim", "class", "attribute", "member", "struct", "enum", "value", "exclusive", "key", "kind", "base_type"),
+    *("type_ref", "type_ref_mim", "is_sequence", "seq_min", "seq_max", "seq_unique", "ranges", "length_min"),
+    *("length_max", "pattern", "format", "resolution", "fraction_digits", "read_only", "restricted"),
+    *("mandatory", "is_counter", "source"),
+}
+
+
+def _rows(catalog: dict[str, pa.Table], name: str, mask: pa.Array | None = None) -> list[dict[str, Any]]:
     table = catalog.get(name)
-    return table.to_pylist() if table is not None else []
+    if table is None:
+        return []
+    table = table.select([c for c in table.column_names if c in _USED])
+    rows: list[dict[str, Any]] = (table.filter(mask) if mask is not None else table).to_pylist()
+    return rows
+
+
+def _checked_rows(attributes: pa.Table | None, home: dict[str, str], defined: set[tuple[str, str]]) -> pa.Array | None:
+    """The attribute rows that make constraints: not PM counters, and of the class's first
+    MIM (a row of a MIM that does not define its class, such as a workbook's, belongs to it)."""
+    if attributes is None or attributes.num_rows == 0:
+        return None
+    sep = "\x1f"
+    mim = pc.fill_null(attributes.column("mim"), "") if "mim" in attributes.column_names else None
+    cls = attributes.column("class")
+    keys = pc.binary_join_element_wise(mim if mim is not None else pc.cast(cls, pa.string()), cls, sep)
+    own = pa.array([f"{m}{sep}{c}" for c, m in home.items()], pa.string())
+    elsewhere = pa.array([f"{m}{sep}{c}" for m, c in defined], pa.string())
+    keep = pc.or_(pc.is_in(keys, own), pc.invert(pc.is_in(keys, elsewhere)))
+    if "is_counter" in attributes.column_names:
+        keep = pc.and_(keep, pc.invert(pc.fill_null(attributes.column("is_counter"), False)))
+    return keep
 
 
 class _Types:
@@ -162,9 +193,18 @@ def constraint_table(catalog: dict[str, pa.Table]) -> Constraints:
         seen[key] = mim
         rows.append(row)
 
-    for a in _rows(catalog, "attributes"):
-        if a.get("is_counter"):
-            continue
+    # a class named in several MIMs is checked as its first MIM defines it, as the models do
+    home: dict[str, str] = {}
+    defined: set[tuple[str, str]] = set()
+    for c in _rows(catalog, "classes"):
+        mim = c.get("mim") or c.get("source") or "model"
+        if home.setdefault(c["class"], mim) != mim and (mim, c["class"]) not in defined:
+            notes.append(
+                f"class {c['class']} of MIM {mim}: not checked; exports name classes without a MIM, and the "
+                f"class of MIM {home[c['class']]} is the one checked"
+            )
+        defined.add((mim, c["class"]))
+    for a in _rows(catalog, "attributes", _checked_rows(catalog.get("attributes"), home, defined)):
         mim = a.get("mim") or ""
         t = field_type(a, known, known)
         flags = {

@@ -3,7 +3,6 @@
 //! a pool of threads; the violations come back in input order as one Arrow table.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow_array::builder::{Int32Builder, StringBuilder};
@@ -14,7 +13,7 @@ use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 
 use super::value::{self, SCALE};
-use super::{Constraint, Kind, RuleSet};
+use super::{Constraint, FastMap, Kind, RuleSet};
 use crate::error::{Error, Location, Result};
 use crate::tables::Table;
 
@@ -80,29 +79,6 @@ fn interned<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<Inter
     }
 }
 
-/// FxHash: keys are small integers, hashed per value row.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-
 /// One violation, before it becomes a row.
 struct Found {
     row: usize,
@@ -130,7 +106,8 @@ struct Batch<'a> {
 /// Evaluate `rules` over `values` (long form) of the MOs in `mos`, on up to `threads` threads
 /// (0: one per core). Returns the `violations` table and how many values were checked.
 pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], threads: usize) -> Result<(Table, u64)> {
-    let mut class_by_fdn: HashMap<&str, u32> = HashMap::new();
+    let rows = mos.iter().map(RecordBatch::num_rows).sum();
+    let mut class_by_fdn: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(rows, Default::default());
     let mut class_ids: HashMap<&str, u32> = HashMap::new();
     let mut classes: Vec<&str> = Vec::new();
     for b in mos {
@@ -204,8 +181,14 @@ fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<F
             rules.lookup(b.classes[class as usize], a, b.member.distinct[member as usize])
         })
     };
+    let known: Vec<bool> = b.classes.iter().map(|c| rules.knows_class(c)).collect();
     let mut row = start;
     let mut warned_fdn: Option<u32> = None;
+    // per group, reused: (index, member, row) of set values; indexes of items present;
+    // rows of sequence members of structs
+    let mut items: Vec<(i32, Option<&str>, usize)> = Vec::new();
+    let mut present: Vec<i32> = Vec::new();
+    let mut member_items: Vec<(i32, u32, usize, &Constraint, bool)> = Vec::new();
     while row < end {
         // one group: the rows of one attribute of one MO
         let (fdn, attr) = (b.fdn.ids[row], b.attribute.ids[row]);
@@ -222,7 +205,7 @@ fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<F
             continue;
         };
         let class = b.classes[class_id as usize];
-        if !rules.knows_class(class) {
+        if !known[class_id as usize] {
             if warned_fdn != Some(fdn) {
                 warned_fdn = Some(fdn);
                 let message = format!("class {class} is not in the catalog; its values are not checked");
@@ -238,7 +221,9 @@ fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<F
             row = group_end;
             continue;
         };
-        let mut items: Vec<(i32, Option<&str>, usize)> = Vec::new(); // (index, member, row) of set values
+        items.clear();
+        present.clear();
+        member_items.clear();
         for r in row..group_end {
             let text = b.value.value(r);
             let member = b.member.distinct[b.member.ids[r] as usize];
@@ -254,23 +239,35 @@ fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<F
                 continue;
             };
             let index = b.index.map(|ix| if ix.is_null(r) { 0 } else { ix.value(r) }).unwrap_or(0);
-            if is_set(c, text, attr_c.is_sequence) {
+            let set = is_set(c, text, member.is_none() && attr_c.is_sequence);
+            if set || member.is_some() {
+                present.push(index); // an item, or a struct item whose members may be unset
+            }
+            if member.is_some() && c.is_sequence {
+                member_items.push((index, b.member.ids[r], r, c, set));
+            }
+            if set {
                 items.push((index, member, r));
                 if let Some((rule, message, expected)) = check_value(c, text) {
                     out.push(Found { row: r, rule, severity: "error", message, expected });
                 }
             }
         }
-        group_checks(attr_c, b, &items, row, &mut out);
+        group_checks(attr_c, b, &items, &mut present, row, &mut out);
+        if !member_items.is_empty() {
+            member_sequence_checks(b, &mut member_items, &mut out);
+        }
         row = group_end;
     }
     out
 }
 
 /// Whether a value text sets the attribute: an empty text leaves it unset, except for a
-/// scalar string, where it is the empty string.
+/// scalar string, where it is the empty string, and a scalar struct, where it is a struct
+/// with no member set (`<pair/>`).
 fn is_set(c: &Constraint, text: &str, in_sequence: bool) -> bool {
-    !text.is_empty() || (matches!(c.kind, Kind::String | Kind::Unknown) && !in_sequence && !c.is_sequence)
+    let scalar = !in_sequence && !c.is_sequence;
+    !text.is_empty() || (matches!(c.kind, Kind::String | Kind::Unknown | Kind::Struct) && scalar)
 }
 
 fn found(row: usize, rule: &'static str, severity: &'static str, message: String, expected: Option<String>) -> Found {
@@ -283,14 +280,15 @@ fn group_checks(
     a: &Constraint,
     b: &Batch<'_>,
     items: &[(i32, Option<&str>, usize)],
+    present: &mut Vec<i32>,
     first: usize,
     out: &mut Vec<Found>,
 ) {
-    let mut indexes: Vec<i32> = items.iter().map(|i| i.0).collect();
-    indexes.dedup();
-    let mut distinct = indexes.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
+    if present.len() > 1 {
+        present.sort_unstable();
+        present.dedup();
+    }
+    let distinct: &[i32] = present;
     let count = distinct.len() as u64;
     let row = items.first().map(|i| i.2).unwrap_or(first);
     if a.is_sequence {
@@ -308,7 +306,7 @@ fn group_checks(
         }
         if a.seq_unique {
             let mut seen: HashSet<Vec<String>> = HashSet::new();
-            for ix in &distinct {
+            for ix in distinct {
                 let mut key: Vec<String> = items
                     .iter()
                     .filter(|i| {
@@ -330,7 +328,7 @@ fn group_checks(
         out.push(found(row, "multiple_values", "error", message, Some("one value".into())));
     }
     if a.kind == Kind::Struct && a.exclusive {
-        for ix in &distinct {
+        for ix in distinct {
             let mut members: Vec<&str> = items.iter().filter(|i| i.0 == *ix).filter_map(|i| i.1).collect();
             members.sort_unstable();
             members.dedup();
@@ -338,6 +336,34 @@ fn group_checks(
                 let r = items.iter().find(|i| i.0 == *ix).map(|i| i.2).unwrap_or(row);
                 let message = format!("{} members set in an exclusive struct", members.len());
                 out.push(found(r, "exclusive", "error", message, Some("exactly one member".into())));
+            }
+        }
+    }
+}
+
+/// Sequence members of structs (a member element repeated inside one struct value): their
+/// length and uniqueness, per struct item.
+fn member_sequence_checks(b: &Batch<'_>, rows: &mut [(i32, u32, usize, &Constraint, bool)], out: &mut Vec<Found>) {
+    rows.sort_by_key(|r| (r.0, r.1, r.2));
+    for run in rows.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        let c = run[0].3;
+        let set: Vec<usize> = run.iter().filter(|r| r.4).map(|r| r.2).collect();
+        let count = set.len() as u64;
+        if c.seq_min.is_some_and(|m| m > 0 && count < m) || c.seq_max.is_some_and(|m| count > m) {
+            let expected = format!(
+                "{}..{} items",
+                c.seq_min.map(|m| m.to_string()).unwrap_or_default(),
+                c.seq_max.map(|m| m.to_string()).unwrap_or_default()
+            );
+            out.push(found(run[0].2, "sequence_length", "error", format!("{count} items"), Some(expected)));
+        }
+        if c.seq_unique {
+            let mut seen = HashSet::new();
+            for &r in &set {
+                if !seen.insert(normalized(c, b.value.value(r))) {
+                    let message = "an item repeats an earlier item; the sequence must be unique".to_string();
+                    out.push(found(r, "sequence_unique", "error", message, Some("unique items".into())));
+                }
             }
         }
     }
@@ -437,6 +463,7 @@ pub(crate) fn check_value(c: &Constraint, text: &str) -> Option<Failure> {
             })
         }
         Kind::Moref => check_fdn(c.moref_target.as_deref().unwrap_or("ManagedObject"), text),
+        Kind::Struct if text.is_empty() => None,
         Kind::Struct => Some(("type", format!("{} is not a struct value", shown(text)), Some("struct members".into()))),
         Kind::String | Kind::Unknown => {
             if c.length_min.is_some() || c.length_max.is_some() {
@@ -485,18 +512,21 @@ fn check_number(c: &Constraint, v: i128) -> Option<Failure> {
 
 /// An FDN (`Class=id,Class=id`) ending at an MO of `target` (any class for `ManagedObject`).
 fn check_fdn(target: &str, text: &str) -> Option<Failure> {
-    let rdns: Vec<&str> = text.split(',').collect();
-    let is_rdn = |r: &str| {
-        let r = r.trim();
-        let Some((class, _)) = r.split_once('=') else { return false };
-        let mut chars = class.chars();
-        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    };
-    if !rdns.iter().all(|r| is_rdn(r)) {
-        return Some(("moref", format!("{} is not an FDN", shown(text)), Some("Class=id,Class=id,…".into())));
+    let mut last = "";
+    for rdn in text.split(',') {
+        let class = rdn.trim().split_once('=').map(|(c, _)| c);
+        let valid = class.is_some_and(|c| {
+            let mut chars = c.bytes();
+            chars.next().is_some_and(|b| b.is_ascii_alphabetic())
+                && chars.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        });
+        if !valid {
+            return Some(("moref", format!("{} is not an FDN", shown(text)), Some("Class=id,Class=id,…".into())));
+        }
+        last = class.unwrap_or("");
     }
-    let last = rdns.last().and_then(|r| r.split_once('=')).map(|(c, _)| c.trim()).unwrap_or("");
+    // the class of the last RDN, as Python's `split("=", 1)[0].strip()` reads it
+    let last = last.trim();
     if target != "ManagedObject" && last != target {
         return Some(("moref", format!("{} names a {last}", shown(text)), Some(format!("an FDN of a {target}"))));
     }

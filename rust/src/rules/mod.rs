@@ -7,6 +7,7 @@ mod evaluate;
 pub mod value;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, Int64Type};
@@ -16,6 +17,35 @@ use arrow_schema::DataType;
 pub use evaluate::{evaluate, VIOLATION_COLUMNS};
 
 use crate::error::{Error, Location, Result};
+
+/// FxHash: keys are small integers and short names, hashed per value row.
+#[derive(Default)]
+pub struct Fx(u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(tail) ^ (rest.len() as u64) << 56);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
 
 /// What a value must be read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +93,9 @@ pub struct Constraint {
     pub length_max: Option<u64>,
     pub pattern: Option<regex::Regex>,
     /// Member names of an enum (`None`: any text, the enum is not in the catalog).
-    pub enum_names: Option<HashSet<String>>,
+    pub enum_names: Option<FastSet<String>>,
     /// Member values, for enums whose members all have one.
-    pub enum_values: Option<HashSet<i64>>,
+    pub enum_values: Option<FastSet<i64>>,
     pub moref_target: Option<String>,
     pub is_sequence: bool,
     pub seq_min: Option<u64>,
@@ -90,7 +120,7 @@ pub struct Problem {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     pub constraints: Vec<Constraint>,
-    index: HashMap<String, HashMap<(String, Option<String>), usize>>,
+    index: FastMap<String, FastMap<(String, Option<String>), usize>>,
 }
 
 impl RuleSet {
@@ -104,7 +134,12 @@ impl RuleSet {
             for i in 0..batch.num_rows() {
                 let (class, attribute) = (c.class.value(i).to_string(), c.attribute.value(i).to_string());
                 match c.constraint(i) {
-                    Ok(constraint) => set.insert(constraint),
+                    Ok((constraint, note)) => {
+                        if let Some(message) = note {
+                            problems.push(Problem { row: row_base + i, class, attribute, message });
+                        }
+                        set.insert(constraint)
+                    }
                     Err(message) => problems.push(Problem { row: row_base + i, class, attribute, message }),
                 }
             }
@@ -206,7 +241,9 @@ impl<'a> Columns<'a> {
         })
     }
 
-    fn constraint(&self, i: usize) -> std::result::Result<Constraint, String> {
+    /// The constraint of row `i`, and what of it is not enforced (a pattern the regex engine
+    /// cannot compile: the attribute's other checks still run).
+    fn constraint(&self, i: usize) -> std::result::Result<(Constraint, Option<String>), String> {
         let text = |a: &arrow_array::StringArray| (!a.is_null(i)).then(|| a.value(i).to_string());
         let int = |a: &arrow_array::Int64Array| (!a.is_null(i)).then(|| a.value(i).max(0) as u64);
         let flag = |a: &arrow_array::BooleanArray| !a.is_null(i) && a.value(i);
@@ -221,13 +258,16 @@ impl<'a> Columns<'a> {
                 ranges.push(((!lo.is_null(j)).then(|| lo.value(j)), (!hi.is_null(j)).then(|| hi.value(j))));
             }
         }
-        let pattern = match text(self.pattern) {
-            Some(p) => Some(regex::Regex::new(&p).map_err(|e| format!("pattern {p:?} cannot be compiled: {e}"))?),
-            None => None,
+        let (pattern, note) = match text(self.pattern) {
+            Some(p) => match regex::Regex::new(&p) {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(format!("pattern {p:?} is not enforced: it cannot be compiled: {e}"))),
+            },
+            None => (None, None),
         };
         let enum_names = (!self.enum_names.is_null(i)).then(|| {
             let names = self.enum_names.value(i);
-            names.as_string_opt::<i32>().map(|s| s.iter().flatten().map(str::to_string).collect::<HashSet<_>>())
+            names.as_string_opt::<i32>().map(|s| s.iter().flatten().map(str::to_string).collect::<FastSet<_>>())
         });
         let enum_names = match enum_names {
             Some(None) => return Err("enum_names items are not text".into()),
@@ -239,7 +279,7 @@ impl<'a> Columns<'a> {
         } else {
             let values = self.enum_values.value(i);
             let v = values.as_primitive_opt::<Int64Type>().ok_or("enum_values items are not int64")?;
-            Some(v.iter().flatten().collect::<HashSet<i64>>())
+            Some(v.iter().flatten().collect::<FastSet<i64>>())
         };
         let unique_by = if self.unique_by.is_null(i) {
             Vec::new()
@@ -248,7 +288,7 @@ impl<'a> Columns<'a> {
             let keys = keys.as_string_opt::<i32>().ok_or("unique_by items are not text")?;
             keys.iter().flatten().map(str::to_string).collect()
         };
-        Ok(Constraint {
+        let constraint = Constraint {
             class: self.class.value(i).to_string(),
             attribute: self.attribute.value(i).to_string(),
             member: text(self.member),
@@ -268,7 +308,8 @@ impl<'a> Columns<'a> {
             seq_unique: flag(self.seq_unique),
             unique_by,
             exclusive: flag(self.exclusive),
-        })
+        };
+        Ok((constraint, note))
     }
 }
 
