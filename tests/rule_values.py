@@ -59,7 +59,10 @@ def value_text(draw: st.DrawFn, c: dict[str, Any]) -> str:
     size = draw(st.sampled_from([max(0, low - 1), low, high, high + 1, min(high, low + 3)]))
     if size > 100:
         return "x" * size  # long enough for its bound; Hypothesis draws short texts only
-    return draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=size, max_size=size))
+    text: str = draw(
+        st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=size, max_size=size)
+    )
+    return text
 
 
 @st.composite
