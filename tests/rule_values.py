@@ -58,7 +58,7 @@ def value_text(draw: st.DrawFn, c: dict[str, Any]) -> str:
     low, high = c["length_min"] or 0, c["length_max"] if c["length_max"] is not None else 12
     size = draw(st.sampled_from([max(0, low - 1), low, high, high + 1, min(high, low + 3)]))
     if size > 100:
-        return "x" * size  # long enough for its bound; Hypothesis draws short texts only
+        return "x" * int(size)  # long enough for its bound; Hypothesis draws short texts only
     text: str = draw(
         st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=size, max_size=size)
     )
