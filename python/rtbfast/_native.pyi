@@ -43,3 +43,20 @@ class Evaluation(TypedDict):
     problems: list[tuple[int, str, str, str]]  # (row, class, attribute, message)
 
 def evaluate_constraints(constraints: object, mos: object, values: object, threads: int = 0) -> Evaluation: ...
+
+# (row, id, field, line, column, message)
+RuleProblem = tuple[int, str, str, int, int, str]
+
+class CompiledRules(TypedDict):
+    problems: list[RuleProblem]
+    variables: list[tuple[str, str, list[str]]]  # (id, class, variables read)
+
+class RuleEvaluation(TypedDict):
+    violations: ArrowTable
+    checked: int
+    problems: list[RuleProblem]
+
+def compile_user_rules(rules: object, threads: int = 0) -> CompiledRules: ...
+def evaluate_user_rules(
+    rules: object, constraints: object, mos: object, values: object, threads: int = 0
+) -> RuleEvaluation: ...

@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from rtbfast.errors import InputIOError, OutputError
 from rtbfast.pipeline import peak_rss_bytes, replace_output
 from rtbfast.readers import Network, ProgressCallback, read_model, read_network
 from rtbfast.rules import constraint_table, evaluate
+from rtbfast.rules.user_rules import check_rules, evaluate_rules, read_rules
 
 MARKER = "audit.json"
 TOP = 20
@@ -84,10 +86,14 @@ def audit(
     on_progress: ProgressCallback | None = None,
     *,
     threads: int = 0,
+    rules: str | os.PathLike[str] | None = None,
+    at: datetime | None = None,
     on_phase: PhaseCallback | None = None,
 ) -> AuditResult:
     """Check every value of the Bulk CM `export` against the per-attribute constraints of
-    `catalog` (a build folder or an MP XML model) and write the results into `out`."""
+    `catalog` (a build folder or an MP XML model), and every MO against the user `rules` (a
+    CSV of CEL rules, see :mod:`rtbfast.rules.user_rules`) active at `at`, and write the
+    results into `out`. A rule that does not compile is reported and left out; the others run."""
     started = time.perf_counter()
     phase = on_phase or (lambda name: None)
     timings: dict[str, float] = {}
@@ -102,12 +108,16 @@ def audit(
     phase("rules")
     t = time.perf_counter()
     constraints = constraint_table(tables)
+    rule_file = read_rules(rules) if rules is not None else None
     timings["rules"] = time.perf_counter() - t
 
     phase("evaluate")
     t = time.perf_counter()
     result = evaluate(network.tables, constraints, threads=threads)
     violations = result.violations
+    user = evaluate_rules(network.tables, constraints, rule_file, at=at, threads=threads) if rule_file else None
+    if user is not None:
+        violations = pa.concat_tables([violations, user.violations.cast(violations.schema)])
     if violations.num_rows:
         subjects = violations.column("subject").combine_chunks().dictionary_encode()
         nodes = pa.array([node_of(s) for s in subjects.dictionary.to_pylist()], pa.string())
@@ -132,6 +142,16 @@ def audit(
         "by_node": dict(_counts(violations, "node")[:TOP]),
         "worst_offenders": dict(_counts(violations, "subject")[:TOP]),
         "constraint_problems": result.problems,
+        "rules": None
+        if user is None or rule_file is None
+        else {
+            "file": str(rule_file.path),
+            "rules": rule_file.table.num_rows,
+            "at": at.isoformat() if at is not None else None,
+            "outside_their_window": user.skipped_by_window,
+            "evaluations": user.checked,
+            "issues": [str(i) for i in check_rules(rule_file, tables)],
+        },
         "constraint_notes": constraints.notes,
         "read_warnings": [str(w) for w in network.warnings],
     }
@@ -180,6 +200,8 @@ def _html(summary: dict[str, Any], violations: pa.Table) -> str:
         else ""
     )
     notes = summary["constraint_problems"] + summary["constraint_notes"]
+    if summary["rules"]:
+        notes = summary["rules"]["issues"] + notes
     notes_html = (
         "<section><h2>Constraints not checked</h2><ul>"
         + "".join(f"<li>{html.escape(n)}</li>" for n in notes)

@@ -6,6 +6,7 @@ import contextlib
 import keyword
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,11 @@ import click
 
 from rtbfast import _native
 from rtbfast.audit import audit as run_audit
+from rtbfast.audit import load_catalog
 from rtbfast.errors import RtbfastError
 from rtbfast.pipeline import build as run_build
 from rtbfast.pipeline import load_report
+from rtbfast.rules.user_rules import check_rules, read_rules
 
 WARNINGS_SHOWN = 10
 
@@ -224,7 +227,19 @@ def build(
     show_default=True,
     help="Threads to read and evaluate on; 0 means one per core. The result is the same for any value.",
 )
-def audit(export: Path, catalog: Path, out: Path, progress: bool | None, jobs: int) -> None:
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="User rules: a CSV with id,class,when,assert,severity,message,window (CEL expressions).",
+)
+@click.option(
+    "--at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]),
+    help="The time rules with a window are judged at (ISO, e.g. 2026-11-27T02:00). Default: now.",
+)
+def audit(
+    export: Path, catalog: Path, out: Path, progress: bool | None, jobs: int, rules: Path | None, at: datetime | None
+) -> None:
     """Check every value of a Bulk CM EXPORT against the catalog's per-attribute constraints.
 
     The constraints are those the generated Pydantic models enforce, read from the catalog:
@@ -232,6 +247,10 @@ def audit(export: Path, catalog: Path, out: Path, progress: bool | None, jobs: i
     string length and pattern, enum members, moRef targets, sequence length and uniqueness,
     exclusive structs. Values are raw, as the export writes them (no multiplication factor).
     Attributes and classes the catalog does not know are reported as warnings.
+
+    With --rules, each MO is also checked against user rules written in CEL, for example
+    `qRxLevMin >= -130` or `parent.administrativeState == 'LOCKED'`; `rtbfast rules check`
+    explains a rule file's mistakes. A rule with a window applies only at --at inside it.
 
     \b
     Writes:
@@ -252,7 +271,8 @@ def audit(export: Path, catalog: Path, out: Path, progress: bool | None, jobs: i
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
         try:
-            result = run_audit(export, catalog, out, on_progress, threads=jobs, on_phase=on_phase)
+            when = at if at is not None else datetime.now()
+            result = run_audit(export, catalog, out, on_progress, threads=jobs, rules=rules, at=when, on_phase=on_phase)
         except RtbfastError as err:
             _fail(err)
             return
@@ -268,11 +288,59 @@ def audit(export: Path, catalog: Path, out: Path, progress: bool | None, jobs: i
             click.echo(f"    {rule:<20} {n:>10,}")
     else:
         click.echo("  no violations")
+    if s["rules"]:
+        r = s["rules"]
+        outside = f", {r['outside_their_window']} outside their window" if r["outside_their_window"] else ""
+        click.echo(f"  {r['rules']} user rules{outside}: {r['evaluations']:,} evaluations")
+        for issue in r["issues"][:WARNINGS_SHOWN]:
+            click.echo(f"  {issue}", err=True)
     problems = s["constraint_problems"]
     if problems:
         click.echo(f"  {len(problems)} constraint(s) could not be checked; see {out / 'report.html'}", err=True)
     click.echo(f"wrote {result.out} (open {result.out / 'report.html'})")
     if result.errors:
+        sys.exit(1)
+
+
+@main.group()
+def rules() -> None:
+    """User rule files: CSVs of CEL rules (see `rtbfast audit --rules`)."""
+
+
+@rules.command("check")
+@click.argument("rules_csv", metavar="RULES.csv", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--catalog",
+    type=click.Path(path_type=Path),
+    help="A build folder or an MP XML model: also check that classes and attributes exist.",
+)
+def rules_check(rules_csv: Path, catalog: Path | None) -> None:
+    """Check a rule file: columns, severities, windows, CEL syntax (with the line and column of
+    the mistake) and, with --catalog, that every class and attribute exists (with a
+    did-you-mean). Exits 1 when a rule has an error.
+
+    \b
+    Columns: id,class,when,assert,severity,message,window
+      id        unique name of the rule
+      class     the MO class it checks, e.g. EUtranCellFDD
+      when      CEL condition for the rule to apply (empty: always)
+      assert    CEL expression that must hold, e.g. qRxLevMin >= -130
+      severity  error (default), warning or info
+      message   shown for each MO the assert fails on
+      window    optional time window, e.g. Mon-Fri 01:00-05:00
+    """
+    try:
+        rule_file = read_rules(rules_csv)
+        tables = load_catalog(catalog) if catalog is not None else None
+        issues = check_rules(rule_file, tables)
+    except RtbfastError as err:
+        _fail(err)
+        return
+    for issue in issues:
+        click.echo(f"{issue.severity}: {issue}")
+    errors = sum(1 for i in issues if i.severity == "error")
+    click.echo(f"{rule_file.table.num_rows} rule(s) read, {errors} error(s), {len(issues) - errors} warning(s)")
+    if errors:
         sys.exit(1)
 
 

@@ -184,6 +184,64 @@ fn evaluate_constraints<'py>(
     Ok(out)
 }
 
+fn rule_problems<'py>(py: Python<'py>, problems: &[crate::rules::user::RuleProblem]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for p in problems {
+        list.append((p.row, p.id.as_str(), p.field.as_str(), p.line, p.column, p.message.as_str()))?;
+    }
+    Ok(list)
+}
+
+/// Compile a table of user rules (CEL) on up to `threads` threads. Returns a dict with
+/// `problems` (row, id, field, line, column, message) and `variables` (row index in the
+/// compiled rules → the variables each rule reads, as (id, class, [names])).
+#[pyfunction]
+#[pyo3(signature = (rules, threads=0))]
+fn compile_user_rules<'py>(py: Python<'py>, rules: PyTable, threads: usize) -> PyResult<Bound<'py, PyDict>> {
+    let (rules, _) = rules.into_inner();
+    let (compiled, problems) =
+        py.detach(|| crate::rules::user::compile(&rules, threads)).map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    out.set_item("problems", rule_problems(py, &problems)?)?;
+    let list = PyList::empty(py);
+    for r in &compiled {
+        list.append((r.id.as_str(), r.class.as_str(), r.variables.clone()))?;
+    }
+    out.set_item("variables", list)?;
+    Ok(out)
+}
+
+/// Compile user rules and evaluate them over Network values (`mos`, `values`), typed by the
+/// constraints table, on up to `threads` threads with the GIL released. Returns a dict with
+/// `violations`, `checked` (rule × MO evaluations) and `problems` (rules left out).
+#[pyfunction]
+#[pyo3(signature = (rules, constraints, mos, values, threads=0))]
+fn evaluate_user_rules<'py>(
+    py: Python<'py>,
+    rules: PyTable,
+    constraints: PyTable,
+    mos: PyTable,
+    values: PyTable,
+    threads: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (rules, _) = rules.into_inner();
+    let (constraints, _) = constraints.into_inner();
+    let (mos, _) = mos.into_inner();
+    let (values, _) = values.into_inner();
+    let result = py.detach(|| -> crate::Result<_> {
+        let (compiled, problems) = crate::rules::user::compile(&rules, threads)?;
+        let (set, _) = crate::rules::RuleSet::compile(&constraints)?;
+        let (table, checked) = crate::rules::user::evaluate(&compiled, &set, &mos, &values, threads)?;
+        Ok((table, checked, problems))
+    });
+    let (table, checked, problems) = result.map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    out.set_item("violations", tables_dict(py, vec![table])?.get_item("violations")?)?;
+    out.set_item("checked", checked)?;
+    out.set_item("problems", rule_problems(py, &problems)?)?;
+    Ok(out)
+}
+
 /// `"mom"` or `"bulkcm"`, from the root element.
 #[pyfunction]
 fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
@@ -203,5 +261,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(detect_kind, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_constraints, m)?)?;
+    m.add_function(wrap_pyfunction!(compile_user_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate_user_rules, m)?)?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! reads a value's text the way the models do ([`value`]), so both reach the same verdicts.
 
 mod evaluate;
+pub mod user;
 pub mod value;
 
 use std::collections::{HashMap, HashSet};
