@@ -10,7 +10,10 @@ the same run.
   turned into one dict per MO, both timed). Target: at least 10x. Peak memory of the audit
   is measured in a fresh process.
 
-Both need the real LTE model for realistic classes; they skip without the samples.
+- CEL rules: compiling 10k user rules natively (target: at most 1 s), against cel-python
+  compiling a sample of them (its time per rule, scaled).
+
+The first two need the real LTE model for realistic classes; they skip without the samples.
 """
 
 from __future__ import annotations
@@ -253,3 +256,54 @@ def _audit_peak(export: Path, catalog: Path, out: Path) -> int:
     )
     peak: int = json.loads(done.stdout)
     return peak
+
+
+COMPILE_FLOOR_S = 3.0  # 10k CEL rules; measured about 0.8 s on two cores
+
+
+def _cel_rules(count: int) -> pa.Table:
+    rng = random.Random(3)
+    attrs = ["qRxLevMin", "earfcndl", "physicalLayerCellIdGroup", "cellRange", "administrativeState"]
+    asserts = [
+        f"{rng.choice(attrs[:4])} {rng.choice(['<', '>=', '!='])} {rng.randint(-150, 500)} && "
+        f"({rng.choice(attrs[:4])} + {rng.randint(1, 9)}) % {rng.randint(2, 9)} != 0 || "
+        f"{attrs[4]} == '{rng.choice(['LOCKED', 'UNLOCKED'])}' && has(self.{rng.choice(attrs)})"
+        for _ in range(count)
+    ]
+    return pa.table(
+        {
+            "id": [f"r{i}" for i in range(count)],
+            "class": ["EUtranCellFDD"] * count,
+            "when": pa.array([None] * count, pa.string()),
+            "assert": asserts,
+            "severity": ["error"] * count,
+            "message": ["m"] * count,
+        }
+    )
+
+
+def test_compile_10k_cel_rules(benchmark: BenchmarkFixture) -> None:
+    import celpy
+
+    from rtbfast import _native
+
+    rules = _cel_rules(10_000)
+
+    def ours() -> Any:
+        return _native.compile_user_rules(rules)
+
+    benchmark.pedantic(ours, rounds=3, iterations=1)  # type: ignore[no-untyped-call]
+    assert benchmark.stats is not None
+    mine: float = benchmark.stats.stats.min
+    assert not ours()["problems"]
+    sample = rules.column("assert").to_pylist()[:200]
+    env = celpy.Environment()
+    t = time.perf_counter()
+    for text in sample:
+        env.program(env.compile(text))
+    theirs = (time.perf_counter() - t) / len(sample) * rules.num_rows
+    info = {"rules": rules.num_rows, "rtbfast_s": round(mine, 3), "cel_python_s_scaled": round(theirs, 1)}
+    info["ratio"] = round(theirs / mine, 1)
+    benchmark.extra_info.update(info)
+    print(f"\ncompile: {info}")
+    assert mine <= COMPILE_FLOOR_S

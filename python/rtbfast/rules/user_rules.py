@@ -5,8 +5,8 @@ validation rules) over one MO, evaluated natively by the ``cel`` crate. ``when``
 (the rule always applies). Each attribute of the MO is a variable of its own name, typed by
 the catalog (``int``, ``double``, ``bool``, ``string`` for enums by member name, strings and
 moRefs, maps for structs, lists for sequences); an attribute the MO does not carry is not
-defined, so guard with ``has(self.x)``. Also defined: ``self`` (all attributes), ``fdn``,
-``id``, ``parent`` (its attributes with ``fdn``, ``id``, ``class``), ``children`` (child class
+defined, so guard with ``has(self.x)``. Also defined: ``self`` (all attributes), ``fdn`` and
+``id`` (unless the MO has attributes of those names), ``parent`` (its attributes with ``fdn``, ``id``, ``class``), ``children`` (child class
 → list), ``node`` (the ``MeContext`` or ``ManagedElement`` above the MO).
 
 ``severity`` is ``error`` (default), ``warning`` or ``info``. ``window`` restricts a rule to a

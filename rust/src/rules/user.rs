@@ -3,7 +3,8 @@
 //! constraints: integers as `int`, decimals and floats as `double`, booleans as `bool`,
 //! enums (by member name), strings and moRefs as `string`, structs as maps, sequences as
 //! lists. Each attribute is a variable of its own name; `self` maps every attribute, `fdn` and
-//! `id` name the MO, `parent` is its parent's attributes (with `fdn`, `id`, `class`),
+//! `id` name the MO (unless it has attributes of those names), `parent` is its parent's
+//! attributes (with `fdn`, `id`, `class`),
 //! `children` maps a child class to the list of its children's attributes, and `node` is the
 //! MO's `MeContext` / `ManagedElement` (its `id`, `fdn` and attributes).
 
@@ -415,12 +416,16 @@ fn run(
     let attrs = attributes(index, mo, constraints);
     let mut ctx = root.new_inner_scope();
     let wants = |v: &str| ids.iter().any(|&r| rules[r].variables.iter().any(|x| x == v));
+    // an attribute named like a helper (a class with an attribute `id`) keeps its name
+    for (name, value) in [("fdn", m.fdn), ("id", m.id)] {
+        if !attrs.contains_key(name) {
+            ctx.add_variable_from_value(name, Value::String(Arc::new(value.to_string())));
+        }
+    }
     for (k, v) in &attrs {
         ctx.add_variable_from_value(k.clone(), v.clone());
     }
     ctx.add_variable_from_value("self", map_of(attrs, &[]));
-    ctx.add_variable_from_value("fdn", Value::String(Arc::new(m.fdn.to_string())));
-    ctx.add_variable_from_value("id", Value::String(Arc::new(m.id.to_string())));
     if wants("parent") {
         let parent = m.parent.map(|p| mo_value(index, p, constraints)).unwrap_or(Value::Null);
         ctx.add_variable_from_value("parent", parent);
