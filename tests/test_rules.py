@@ -256,3 +256,53 @@ def test_evaluator_and_models_agree_on_the_real_lte_model(lte_differential: Diff
     cls = data.draw(st.sampled_from(sorted(c for c in d.by_class if c in d.state)))
     values = data.draw(mo_values(d.by_class[cls], d.members.get(cls, {})))
     d.check(cls, values)
+
+
+OPS = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE models SYSTEM "mp.dtd">
+<models><dtdVersion>H</dtdVersion>
+<mim name="Ops" version="1" release="0">
+  <class name="Cell">
+    <attribute name="CellId"><mandatory/><restricted/><dataType><string/></dataType></attribute>
+    <attribute name="cellId"><mandatory/><dataType><long/></dataType></attribute>
+    <attribute name="status"><readOnly/><dataType><string/></dataType></attribute>
+    <attribute name="setupOnly"><restricted/><dataType><boolean/></dataType></attribute>
+    <attribute name="band"><lockBeforeModify/><dataType><long/></dataType></attribute>
+    <attribute name="administrativeState"><dataType><string/></dataType></attribute>
+  </class>
+  <class name="Board"><systemCreated/>
+    <attribute name="BoardId"><dataType><string/></dataType></attribute></class>
+</mim>
+</models>
+"""
+
+
+def test_operation_rules_on_an_import_file(write_xml: WriteXml) -> None:
+    model = write_xml("ops_mp.xml", OPS)
+    body = (
+        container(
+            "Cell", "1", "<ex:status>x</ex:status><ex:setupOnly>true</ex:setupOnly><ex:band>3</ex:band>", "", "update"
+        )
+        + container(
+            "Cell", "2", "<ex:band>3</ex:band><ex:administrativeState>LOCKED</ex:administrativeState>", "", "update"
+        )
+        + container("Cell", "3", "<ex:setupOnly>true</ex:setupOnly>", "", "create")
+        + container("Cell", "4", "<ex:cellId>4</ex:cellId><ex:status>y</ex:status>", "", "create")
+        + container("Board", "1", "", "", "create")
+        + container("Board", "2", "", "", "delete")
+        + container("Cell", "5", "<ex:status>z</ex:status>")  # no modifier: state, not a change
+    )
+    path = write_xml("import.xml", export(body))
+    result = audit(path, model, path.parent / "ops")
+    v = pq.read_table(path.parent / "ops" / "violations.parquet").to_pylist()
+    got = sorted((r["subject"].rsplit(",", 1)[-1], r["rule"], r["attribute"] or "") for r in v)
+    assert got == [
+        ("Board=1", "system_created", ""),
+        ("Board=2", "system_created", ""),
+        ("Cell=1", "read_only", "status"),
+        ("Cell=1", "requires_lock", "band"),
+        ("Cell=1", "restricted", "setupOnly"),
+        ("Cell=3", "mandatory", "cellId"),
+        ("Cell=4", "read_only", "status"),
+    ]
+    assert result.summary["by_severity"] == {"error": 6, "warning": 1}

@@ -27,6 +27,7 @@ from rtbfast.errors import InputIOError, OutputError
 from rtbfast.pipeline import peak_rss_bytes, replace_output
 from rtbfast.readers import Network, ProgressCallback, read_model, read_network
 from rtbfast.rules import constraint_table, evaluate
+from rtbfast.rules.operations import operation_violations
 from rtbfast.rules.user_rules import check_rules, evaluate_rules, read_rules
 
 MARKER = "audit.json"
@@ -91,7 +92,8 @@ def audit(
     on_phase: PhaseCallback | None = None,
 ) -> AuditResult:
     """Check every value of the Bulk CM `export` against the per-attribute constraints of
-    `catalog` (a build folder or an MP XML model), and every MO against the user `rules` (a
+    `catalog` (a build folder or an MP XML model), the changes of an import file (MOs with a
+    ``modifier``) against the operation rules, and every MO against the user `rules` (a
     CSV of CEL rules, see :mod:`rtbfast.rules.user_rules`) active at `at`, and write the
     results into `out`. A rule that does not compile is reported and left out; the others run."""
     started = time.perf_counter()
@@ -114,7 +116,9 @@ def audit(
     phase("evaluate")
     t = time.perf_counter()
     result = evaluate(network.tables, constraints, threads=threads)
-    violations = result.violations
+    violations = pa.concat_tables(
+        [result.violations, operation_violations(network.tables, constraints, tables.get("classes"))]
+    )
     user = evaluate_rules(network.tables, constraints, rule_file, at=at, threads=threads) if rule_file else None
     if user is not None:
         violations = pa.concat_tables([violations, user.violations.cast(violations.schema)])

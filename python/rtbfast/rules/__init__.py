@@ -9,6 +9,6 @@
 """
 
 from rtbfast.rules.constraints import SCHEMA, Constraints, constraint_table
-from rtbfast.rules.evaluate import VIOLATIONS_SCHEMA, Evaluation, evaluate
+from rtbfast.rules.bulk import VIOLATIONS_SCHEMA, Evaluation, evaluate
 
 __all__ = ["SCHEMA", "VIOLATIONS_SCHEMA", "Constraints", "Evaluation", "constraint_table", "evaluate"]

@@ -51,10 +51,12 @@ SCHEMA = pa.schema(
         ("read_only", pa.bool_()),
         ("restricted", pa.bool_()),
         ("mandatory", pa.bool_()),
+        ("lock_before_modify", pa.bool_()),
+        ("takes_effect", pa.string()),
         ("source", pa.string()),
     ]
 )
-"""The columns of the constraints table (the evaluator reads them by name; the last five are
+"""The columns of the constraints table (the evaluator reads them by name; the last seven are
 carried for reports and operation rules)."""
 
 
@@ -71,7 +73,7 @@ _USED = {
     *("mim", "class", "attribute", "member", "struct", "enum", "value", "exclusive", "key", "kind", "base_type"),
     *("type_ref", "type_ref_mim", "is_sequence", "seq_min", "seq_max", "seq_unique", "ranges", "length_min"),
     *("length_max", "pattern", "format", "resolution", "fraction_digits", "read_only", "restricted"),
-    *("mandatory", "is_counter", "source"),
+    *("mandatory", "is_counter", "source", "lock_before_modify", "takes_effect", "system_created"),
 }
 
 
@@ -211,6 +213,8 @@ def constraint_table(catalog: dict[str, pa.Table]) -> Constraints:
             "read_only": bool(a.get("read_only")),
             "restricted": bool(a.get("restricted")),
             "mandatory": bool(a.get("mandatory")),
+            "lock_before_modify": bool(a.get("lock_before_modify")),
+            "takes_effect": a.get("takes_effect"),
             "source": a.get("source"),
         }
         base = {"class": a["class"], "attribute": a["attribute"], "member": None, **flags}

@@ -6,8 +6,9 @@ validation rules) over one MO, evaluated natively by the ``cel`` crate. ``when``
 the catalog (``int``, ``double``, ``bool``, ``string`` for enums by member name, strings and
 moRefs, maps for structs, lists for sequences); an attribute the MO does not carry is not
 defined, so guard with ``has(self.x)``. Also defined: ``self`` (all attributes), ``fdn`` and
-``id`` (unless the MO has attributes of those names), ``parent`` (its attributes with ``fdn``, ``id``, ``class``), ``children`` (child class
-→ list), ``node`` (the ``MeContext`` or ``ManagedElement`` above the MO).
+``id`` (unless the MO has attributes of those names), ``parent`` (its attributes with
+``fdn``, ``id``, ``class``), ``children`` (child class → list), ``node`` (the ``MeContext``
+or ``ManagedElement`` above the MO).
 
 ``severity`` is ``error`` (default), ``warning`` or ``info``. ``window`` restricts a rule to a
 time window, such as a maintenance window: ``HH:MM-HH:MM`` (it may wrap midnight), optionally

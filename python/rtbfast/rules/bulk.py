@@ -17,9 +17,9 @@ VIOLATIONS_SCHEMA = pa.schema(
         ("attribute", pa.string()),
         ("member", pa.string()),
         ("index", pa.int32()),
-        ("rule", pa.string()),
-        ("severity", pa.string(), False),
-        ("message", pa.string(), False),
+        pa.field("rule", pa.string(), False),
+        pa.field("severity", pa.string(), False),
+        pa.field("message", pa.string(), False),
         ("value", pa.string()),
         ("expected", pa.string()),
     ]
