@@ -18,8 +18,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.rules.constraints import Constraints
 from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
+from rtbfast.rules.constraints import Constraints
 
 
 def _column(rows: pa.Table, name: str) -> pa.Array:
