@@ -1,0 +1,187 @@
+"""Typed rules read from the Dependencies and Precondition texts: each sentence shape on
+project-written texts, the extracted CEL rules run by the native evaluator, and precision and
+coverage on the real workbook against hand labels (tests/data/dependency_labels.json)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import rtbfast
+from rtbfast.rules import constraint_table
+from rtbfast.rules.dependencies import TypedRule, _Class, extract, extract_text
+from rtbfast.rules.user_rules import RuleFile, evaluate_rules
+from tests.conftest import samples_dir
+from tests.rule_values import network
+
+LABELS = Path(__file__).parent / "data" / "dependency_labels.json"
+
+KINDS = {
+    "a": "integer", "b": "integer", "c": "integer", "flag": "boolean", "other": "boolean",
+    "mode": "enum", "state": "enum", "ratio": "decimal", "administrativeState": "enum",
+}  # fmt: skip
+
+
+def signature(rule: TypedRule) -> str:
+    """A rule as the hand labels write it."""
+    p = rule.params
+    if rule.kind == "requires_lock":
+        return "requires_lock"
+    if rule.kind == "unique":
+        return f"unique {','.join(sorted(p['attributes']))} in {p['scope']}"
+    if rule.kind in ("expression", "compare"):
+        assert rule.cel is not None
+        core = rule.cel.split(" || (", 1)[1][:-1] if rule.cel.startswith("!(has(") else rule.cel
+        return f"cel: {core}"
+    if rule.kind == "value_if":
+        return f"if {p['when']} then {rule.attribute} == {p['value']}"
+    if rule.kind in ("forbid_if", "allowed_if"):
+        verb = "not in" if rule.kind == "forbid_if" else "in"
+        return f"if {p['when']} then {rule.attribute} {verb} [{', '.join(p['values'])}]"
+    if rule.kind == "empty_if":
+        return f"{rule.attribute} empty if {p['other']} empty"
+    if rule.kind == "only_relevant_if":
+        return f"relevant if {p['when']}"
+    if rule.kind == "requires_feature":
+        return f"feature {p['feature'].lower()}"
+    raise AssertionError(rule.kind)
+
+
+def rules_of(text: str, attribute: str = "a", column: str = "dependencies") -> list[str]:
+    return [signature(r) for r in extract_text(_Class("C", KINDS), attribute, column, text)[0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Value can only be changed if administrativeState is LOCKED.", ["requires_lock"]),
+        ("Pair of a and b attributes must be unique in RBS.", ["unique a,b in node"]),
+        ("Value must be unique in ProfileTable.", ["unique a in parent"]),
+        ("a <= b", ["cel: a <= b"]),
+        ("(a + b) > 0 AND (a * 10 + b) <= 140", ["cel: (a + b) > 0 && (a * 10 + b) <= 140"]),
+        ("Equal to 3 x b + c.", ["cel: a == 3 * b + c"]),
+        ("b =< c", ["cel: b <= c"]),
+        ("Value * 1000 must be greater than or equal to b.", ["cel: a * 1000 >= b"]),
+        ("Must be equal to or greater than b.", ["cel: a >= b"]),
+        ("Value must be same as b value.", ["cel: a == b"]),
+        ("Value of a must be greater than or equal to b.", ["cel: a >= b"]),
+        ("Cannot be lower than b or c.", ["cel: a >= b", "cel: a >= c"]),
+        ("Cannot be 1 or 3 if flag is true.", ["if flag == true then a not in [1, 3]"]),
+        ("If mode is set to X_1, X_2, or X_3, then value cannot be 5.",
+         ["if mode in ['X_1', 'X_2', 'X_3'] then a not in [5]"]),
+        ("Can only be 7 or 9 if mode is M.", ["if mode == 'M' then a in [7, 9]"]),
+        ("Only values 1,2,3 are allowed if b is equal to 10 or 15.", ["if b in [10, 15] then a in [1, 2, 3]"]),
+        ("Must be false if other is true.", []),  # a is an integer: false is no value of it
+        ("Must be empty if b is set to empty.", ["a empty if b empty"]),
+        ("Only used if mode is set to RSRP.", ["relevant if mode == 'RSRP'"]),
+        ("Only used when flag=true.", ["relevant if flag == true"]),
+        ("Only valid if attribute flag is enabled.", ["relevant if flag == true"]),
+        ("Only relevant if the license for QoS Aware Scheduler is present and the feature is active.",
+         ["feature qos aware scheduler"]),
+        ("Take effect only if the licenses for A B and C D are present and the features are active.",
+         ["feature a b", "feature c d"]),
+        ("Feature Mobility Control at Poor Coverage must be active.", ["feature mobility control at poor coverage"]),
+        # a heading: what follows holds only under it
+        ("When flag is true:\nb + c <= 8\na <= 52", []),
+        # references to other classes and prose stay notes
+        ("Must be 27 if Other::b is 10.", []),
+        ("Referenced Foo instance must be under the same Bar instance.", []),
+        ("a > b when both are set to non-default value.", []),
+    ],
+)  # fmt: skip
+def test_sentence_shapes(text: str, expected: list[str]) -> None:
+    assert rules_of(text) == expected
+
+
+def test_flag_attribute_value_if() -> None:
+    assert rules_of("Must be false if other is true.", attribute="flag") == ["if other == true then flag == false"]
+
+
+def test_a_text_keeps_its_notes_and_source() -> None:
+    rules, notes = extract_text(_Class("C", KINDS), "a", "dependencies", "a <= b. Depends on the weather.")
+    assert [r.text for r in rules] == ["a <= b."] and [n.text for n in notes] == ["Depends on the weather."]
+
+
+def test_extracted_rules_run_as_cel(tmp_path: Path) -> None:
+    """The CEL of extracted rules compiles and judges values through the native evaluator."""
+    attributes = pa.table(
+        {
+            "mim": ["M"] * 3,
+            "class": ["C"] * 3,
+            "attribute": ["lo", "hi", "mode"],
+            "kind": ["integer", "integer", "enum"],
+            "dependencies": ["Must be less than or equal to hi.", None, None],
+            "precondition": [None, None, None],
+        }
+    )
+    extraction = extract({"attributes": attributes})
+    table = extraction.cel_table()
+    assert table.num_rows == 1 and extraction.coverage == 1.0
+    rules = RuleFile(tmp_path / "x.csv", table, [1], [None])
+    constraints = constraint_table({"attributes": attributes.append_column("source", pa.array(["mom"] * 3))})
+    ok = evaluate_rules(network("C", {"lo": "1", "hi": "2"}), constraints, rules)
+    bad = evaluate_rules(network("C", {"lo": "3", "hi": "2"}), constraints, rules)
+    absent = evaluate_rules(network("C", {"lo": "3"}), constraints, rules)
+    assert ok.violations.num_rows == 0 and absent.violations.num_rows == 0
+    assert bad.violations.column("rule").to_pylist() == ["dep:C.lo:compare"]
+
+
+@pytest.fixture(scope="module")
+def workbook_tables() -> dict[str, pa.Table]:
+    folder = samples_dir("csv")
+    tables: dict[str, pa.Table] = rtbfast.read_workbook(folder / "Spreadsheets_Parameters.ran-subset.csv").tables
+    return tables
+
+
+def test_precision_and_coverage_on_the_real_workbook(workbook_tables: dict[str, pa.Table]) -> None:
+    labels = json.loads(LABELS.read_text(encoding="utf-8"))["labels"]
+    assert len(labels) >= 60
+    columns = ["class", "attribute", "kind", "dependencies", "precondition"]
+    rows: dict[tuple[str, str], list[dict[str, str]]] = {}
+    kinds: dict[str, dict[str, str]] = {}
+    for r in workbook_tables["attributes"].select(columns).to_pylist():
+        rows.setdefault((r["class"], r["attribute"]), []).append(r)
+        kinds.setdefault(r["class"], {}).setdefault(r["attribute"], r["kind"] or "unknown")
+
+    def text_of(label: dict[str, str]) -> str:
+        # a class listed under two workbook Models has one row per Model: the label's hash picks
+        for r in rows[(label["class"], label["attribute"])]:
+            text = r[label["column"]] or ""
+            if hashlib.sha256(text.encode()).hexdigest()[:16] == label["sha256_16"]:
+                return text
+        raise AssertionError(f"{label['class']}.{label['attribute']}: the labelled sample text is not there")
+
+    extracted = correct = expected_total = found = 0
+    wrong: list[str] = []
+    for label in labels:
+        text = text_of(label)
+        cls = _Class(label["class"], kinds[label["class"]])
+        got = [signature(r) for r in extract_text(cls, label["attribute"], label["column"], text)[0]]
+        expected = label["expected"]
+        extracted += len(got)
+        correct += sum(1 for g in got if g in expected)
+        expected_total += len(expected)
+        found += sum(1 for e in expected if e in got)
+        wrong += [f"{label['class']}.{label['attribute']}: {g}" for g in got if g not in expected]
+    precision = correct / extracted
+    recall = found / expected_total
+    print(f"\nlabelled texts {len(labels)}: precision {precision:.2f} ({correct}/{extracted}), recall {recall:.2f}")
+    assert precision >= 0.9, wrong
+    assert recall >= 0.5
+
+    extraction = extract(workbook_tables)
+    kinds_found = {r.kind for r in extraction.rules}
+    print(f"coverage {extraction.coverage:.2f} ({extraction.rows_with_rule}/{extraction.rows} rows with text)")
+    assert extraction.rows > 600 and extraction.coverage >= 0.4
+    assert {"requires_lock", "expression", "compare", "requires_feature", "only_relevant_if", "unique"} <= kinds_found
+    assert all(r.text for r in extraction.rules) and all(n.text for n in extraction.notes)
+    # every CEL rule compiles
+    from rtbfast import _native
+
+    assert _native.compile_user_rules(extraction.cel_table())["problems"] == []
+    assert not any(re.search(r"\bNone\b", r.cel or "") for r in extraction.rules)
