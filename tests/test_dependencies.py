@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import rtbfast
@@ -185,3 +186,52 @@ def test_precision_and_coverage_on_the_real_workbook(workbook_tables: dict[str, 
 
     assert _native.compile_user_rules(extraction.cel_table())["problems"] == []
     assert not any(re.search(r"\bNone\b", r.cel or "") for r in extraction.rules)
+
+
+DEPS = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE models SYSTEM "mp.dtd">
+<models><dtdVersion>H</dtdVersion>
+<mim name="Deps" version="1" release="0">
+  <class name="Cell">
+    <attribute name="CellId"><mandatory/><restricted/><dataType><string/></dataType></attribute>
+    <attribute name="earfcndl"><dataType><long/></dataType></attribute>
+    <attribute name="pci"><dependencies>Pair of earfcndl and pci attributes must be unique in RBS.</dependencies>
+      <dataType><long/></dataType></attribute>
+    <attribute name="lo"><dependencies>Must be less than or equal to hi.</dependencies>
+      <dataType><long/></dataType></attribute>
+    <attribute name="hi"><dataType><long/></dataType></attribute>
+    <attribute name="band"><precondition>Value can only be changed if administrativeState is LOCKED.</precondition>
+      <dataType><long/></dataType></attribute>
+    <attribute name="administrativeState"><dataType><string/></dataType></attribute>
+  </class>
+</mim>
+</models>
+"""
+
+
+def test_an_audit_runs_the_rules_of_the_texts(tmp_path: Path) -> None:
+    from rtbfast.audit import audit
+    from tests.test_network_reader import container, export
+
+    model = tmp_path / "deps_mp.xml"
+    model.write_text(DEPS, encoding="utf-8")
+    cells = (
+        container("Cell", "1", "<ex:earfcndl>100</ex:earfcndl><ex:pci>7</ex:pci><ex:lo>3</ex:lo><ex:hi>2</ex:hi>")
+        + container("Cell", "2", "<ex:earfcndl>100</ex:earfcndl><ex:pci>7</ex:pci><ex:lo>1</ex:lo><ex:hi>2</ex:hi>")
+        + container("Cell", "3", "<ex:earfcndl>200</ex:earfcndl><ex:pci>7</ex:pci>")
+        + container("Cell", "4", "<ex:band>3</ex:band>", "", "update")
+    )
+    path = tmp_path / "e.xml"
+    path.write_text(export(cells), encoding="utf-8")
+    result = audit(path, model, tmp_path / "a")
+    v = sorted(
+        (r["subject"].rsplit(",", 1)[-1], r["rule"], r["severity"])
+        for r in pq.read_table(tmp_path / "a" / "violations.parquet").to_pylist()
+    )
+    assert v == [
+        ("Cell=1", "dep:Cell.lo:compare", "warning"),
+        ("Cell=1", "dep:Cell.pci:unique", "warning"),
+        ("Cell=2", "dep:Cell.pci:unique", "warning"),
+        ("Cell=4", "requires_lock", "warning"),
+    ]
+    assert result.summary["text_rules"]["coverage"] == 1.0

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +27,10 @@ from rtbfast import _native
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.pipeline import peak_rss_bytes, replace_output
 from rtbfast.readers import Network, ProgressCallback, read_model, read_network
-from rtbfast.rules import constraint_table, evaluate
+from rtbfast.rules import VIOLATIONS_SCHEMA, constraint_table, evaluate
+from rtbfast.rules.dependencies import extract
 from rtbfast.rules.operations import operation_violations
+from rtbfast.rules.uniqueness import unique_violations
 from rtbfast.rules.user_rules import check_rules, evaluate_rules, read_rules
 
 MARKER = "audit.json"
@@ -92,8 +95,10 @@ def audit(
     on_phase: PhaseCallback | None = None,
 ) -> AuditResult:
     """Check every value of the Bulk CM `export` against the per-attribute constraints of
-    `catalog` (a build folder or an MP XML model), the changes of an import file (MOs with a
-    ``modifier``) against the operation rules, and every MO against the user `rules` (a
+    `catalog` (a build folder or an MP XML model), every MO against the rules its
+    Dependencies and Precondition texts give (see :mod:`rtbfast.rules.dependencies`; severity
+    warning), the changes of an import file (MOs with a ``modifier``) against the operation
+    rules, and every MO against the user `rules` (a
     CSV of CEL rules, see :mod:`rtbfast.rules.user_rules`) active at `at`, and write the
     results into `out`. A rule that does not compile is reported and left out; the others run."""
     started = time.perf_counter()
@@ -116,9 +121,19 @@ def audit(
     phase("evaluate")
     t = time.perf_counter()
     result = evaluate(network.tables, constraints, threads=threads)
-    violations = pa.concat_tables(
-        [result.violations, operation_violations(network.tables, constraints, tables.get("classes"))]
-    )
+    texts = extract(tables)
+    locks = {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"}
+    parts = [result.violations, operation_violations(network.tables, constraints, tables.get("classes"), locks)]
+    text_rules = texts.cel_table()
+    if text_rules.num_rows:
+        raw = _native.evaluate_user_rules(
+            text_rules, constraints.table, network.tables["mos"], network.tables["values"], threads
+        )
+        parts.append(pa.table(raw["violations"]).cast(VIOLATIONS_SCHEMA))
+    for r in texts.rules:
+        if r.kind == "unique":
+            parts.append(unique_violations(network.tables, r.cls, r.params["attributes"], r.params["scope"], r.rule_id))
+    violations = pa.concat_tables(parts)
     user = evaluate_rules(network.tables, constraints, rule_file, at=at, threads=threads) if rule_file else None
     if user is not None:
         violations = pa.concat_tables([violations, user.violations.cast(violations.schema)])
@@ -146,6 +161,14 @@ def audit(
         "by_node": dict(_counts(violations, "node")[:TOP]),
         "worst_offenders": dict(_counts(violations, "subject")[:TOP]),
         "constraint_problems": result.problems,
+        "text_rules": {
+            "rows_with_text": texts.rows,
+            "rows_with_rule": texts.rows_with_rule,
+            "coverage": round(texts.coverage, 3),
+            "by_kind": dict(sorted(Counter(r.kind for r in texts.rules).items())),
+            "evaluated_as_cel": text_rules.num_rows,
+            "notes": len(texts.notes),
+        },
         "rules": None
         if user is None or rule_file is None
         else {

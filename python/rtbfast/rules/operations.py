@@ -56,11 +56,16 @@ def _text(*parts: pa.Array | str) -> pa.Array:
 
 
 def operation_violations(
-    tables: dict[str, pa.Table], constraints: Constraints, classes: pa.Table | None = None
+    tables: dict[str, pa.Table],
+    constraints: Constraints,
+    classes: pa.Table | None = None,
+    locks: set[tuple[str, str]] | None = None,
 ) -> pa.Table:
     """The operation rules broken by the changes (MOs with a ``modifier``) in a Network read
     from a Bulk CM import file. `classes` is the catalog's ``classes`` table (for
-    ``system_created``). An export without modifiers gives no rows."""
+    ``system_created``); `locks` adds (class, attribute) pairs that are changed only while
+    locked (from Precondition texts) to the model's ``lockBeforeModify``. An export without
+    modifiers gives no rows."""
     mos = tables["mos"]
     if "modifier" not in mos.column_names:
         return VIOLATIONS_SCHEMA.empty_table()
@@ -80,6 +85,15 @@ def operation_violations(
     flags = constraints.table.filter(pc.is_null(constraints.table.column("member"))).select(
         ["class", "attribute", "read_only", "restricted", "mandatory", "lock_before_modify"]
     )
+    if locks:
+        listed = pa.table({"class": [c for c, _ in sorted(locks)], "attribute": [a for _, a in sorted(locks)]})
+        listed = listed.append_column("text_lock", pa.array([True] * listed.num_rows))
+        flags = flags.join(listed, ["class", "attribute"], join_type="left outer")
+        lock = pc.or_(
+            pc.fill_null(flags.column("lock_before_modify"), False), pc.fill_null(flags.column("text_lock"), False)
+        )
+        flags = flags.set_column(flags.schema.get_field_index("lock_before_modify"), "lock_before_modify", lock)
+        flags = flags.drop_columns(["text_lock"])
     rows = rows.join(flags, ["class", "attribute"], join_type="inner")
     modifier = rows.column("modifier")
     writes = pc.is_in(modifier, pa.array(["create", "update"]))
