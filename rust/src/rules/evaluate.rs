@@ -25,11 +25,11 @@ pub const VIOLATION_COLUMNS: [&str; 10] =
 const CHUNK_ROWS: usize = 1 << 16;
 
 /// A text column, plain or dictionary-encoded, read as ids into its distinct values.
-struct Interned<'a> {
-    ids: Vec<u32>,
-    distinct: Vec<Option<&'a str>>,
+pub(crate) struct Interned<'a> {
+    pub(crate) ids: Vec<u32>,
+    pub(crate) distinct: Vec<Option<&'a str>>,
     /// The id of a null.
-    none: u32,
+    pub(crate) none: u32,
 }
 
 fn bad_column(table: &str, column: &str, what: &str) -> Error {
@@ -39,7 +39,7 @@ fn bad_column(table: &str, column: &str, what: &str) -> Error {
     }
 }
 
-fn interned<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<Interned<'a>> {
+pub(crate) fn interned<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<Interned<'a>> {
     let col = batch.column_by_name(name).ok_or_else(|| bad_column(table, name, "is missing"))?;
     match col.data_type() {
         DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {

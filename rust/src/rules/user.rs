@@ -19,6 +19,7 @@ use cel::objects::{Key, Map};
 use cel::{Context, Program, Value};
 use rayon::prelude::*;
 
+use super::evaluate::{interned, Interned};
 use super::value;
 use super::{Constraint, FastMap, Kind, RuleSet};
 use crate::error::{Error, Location, Result};
@@ -163,45 +164,12 @@ struct Mo<'a> {
     rows: Vec<(usize, usize, usize)>,
 }
 
-/// The long-form values of every MO, indexed.
+/// The long-form values of every MO, indexed (text columns as ids into their distinct values).
 struct Index<'a> {
     mos: Vec<Mo<'a>>,
-    attribute: Vec<&'a arrow_array::StringArray>,
-    member: Vec<&'a arrow_array::StringArray>,
+    attribute: Vec<Interned<'a>>,
+    member: Vec<Interned<'a>>,
     value: Vec<&'a arrow_array::StringArray>,
-}
-
-fn strings<'a>(
-    batch: &'a RecordBatch,
-    table: &str,
-    name: &str,
-) -> Result<std::borrow::Cow<'a, arrow_array::StringArray>> {
-    let col = batch.column_by_name(name).ok_or_else(|| Error::Value {
-        loc: Location { file: format!("{table} table"), element: name.into(), ..Location::default() },
-        message: format!("column {name:?} is missing"),
-    })?;
-    match col.data_type() {
-        DataType::Utf8 => Ok(std::borrow::Cow::Borrowed(col.as_string::<i32>())),
-        _ => {
-            let cast = arrow_cast_utf8(col).ok_or_else(|| Error::Value {
-                loc: Location { file: format!("{table} table"), element: name.into(), ..Location::default() },
-                message: format!("column {name:?} is {}, not text", col.data_type()),
-            })?;
-            Ok(std::borrow::Cow::Owned(cast))
-        }
-    }
-}
-
-/// A dictionary-encoded text column as plain text.
-fn arrow_cast_utf8(col: &ArrayRef) -> Option<arrow_array::StringArray> {
-    let dict = col.as_dictionary_opt::<arrow_array::types::Int32Type>()?;
-    let values = dict.values().as_string_opt::<i32>()?;
-    Some(
-        dict.keys()
-            .iter()
-            .map(|k| k.and_then(|k| (!values.is_null(k as usize)).then(|| values.value(k as usize))))
-            .collect(),
-    )
 }
 
 /// Evaluate `rules` over the MOs in `mos` and their `values`, typed by `constraints`, on up to
@@ -214,17 +182,21 @@ pub fn evaluate(
     values: &[RecordBatch],
     threads: usize,
 ) -> Result<(Table, u64)> {
-    // owned text columns (dictionary columns decoded once), kept alive for the index
-    let mut owned: Vec<[std::borrow::Cow<'_, arrow_array::StringArray>; 4]> = Vec::new();
-    for b in values {
-        owned.push([
-            strings(b, "values", "fdn")?,
-            strings(b, "values", "attribute")?,
-            strings(b, "values", "member")?,
-            strings(b, "values", "value")?,
-        ]);
-    }
     let mut index = Index { mos: Vec::new(), attribute: Vec::new(), member: Vec::new(), value: Vec::new() };
+    let mut fdns = Vec::with_capacity(values.len());
+    for b in values {
+        fdns.push(interned(b, "values", "fdn")?);
+        index.attribute.push(interned(b, "values", "attribute")?);
+        index.member.push(match b.column_by_name("member") {
+            Some(_) => interned(b, "values", "member")?,
+            None => Interned { ids: vec![0; b.num_rows()], distinct: vec![None], none: 0 },
+        });
+        let value = b.column_by_name("value").and_then(|c| c.as_string_opt::<i32>()).ok_or_else(|| Error::Value {
+            loc: Location { file: "values table".into(), element: "value".into(), ..Location::default() },
+            message: "column \"value\" is missing or not text".into(),
+        })?;
+        index.value.push(value);
+    }
     let mut by_fdn: FastMap<&str, usize> = FastMap::default();
     let mut parents: Vec<Option<&str>> = Vec::new();
     for b in mos {
@@ -253,22 +225,22 @@ pub fn evaluate(
             index.mos[pi].children.push(i);
         }
     }
-    for (bi, cols) in owned.iter().enumerate() {
-        let fdn = &cols[0];
+    for (bi, fdn) in fdns.iter().enumerate() {
+        // the MO of each distinct FDN, looked up once
+        let mo_of: Vec<Option<usize>> = fdn.distinct.iter().map(|f| f.and_then(|f| by_fdn.get(f).copied())).collect();
+        let n = fdn.ids.len();
         let mut start = 0;
-        while start < fdn.len() {
+        while start < n {
+            let id = fdn.ids[start];
             let mut end = start + 1;
-            while end < fdn.len() && fdn.value(end) == fdn.value(start) {
+            while end < n && fdn.ids[end] == id {
                 end += 1;
             }
-            if let Some(&mo) = by_fdn.get(fdn.value(start)) {
+            if let Some(mo) = mo_of[id as usize] {
                 index.mos[mo].rows.push((bi, start, end));
             }
             start = end;
         }
-        index.attribute.push(&cols[1]);
-        index.member.push(&cols[2]);
-        index.value.push(&cols[3]);
     }
     let mut by_class: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, r) in rules.iter().enumerate() {
@@ -307,10 +279,8 @@ fn attributes(index: &Index<'_>, mo: usize, constraints: &RuleSet) -> HashMap<St
     let mut scalars: HashMap<String, Vec<(Option<&str>, &str)>> = HashMap::new();
     for &(bi, start, end) in &m.rows {
         for r in start..end {
-            let a = index.attribute[bi];
-            let member = index.member[bi];
-            let attr = if a.is_null(r) { continue } else { a.value(r) };
-            let mem = (!member.is_null(r)).then(|| member.value(r));
+            let Some(attr) = index.attribute[bi].distinct[index.attribute[bi].ids[r] as usize] else { continue };
+            let mem = index.member[bi].distinct[index.member[bi].ids[r] as usize];
             scalars.entry(attr.to_string()).or_default().push((mem, index.value[bi].value(r)));
         }
     }
