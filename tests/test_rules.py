@@ -140,6 +140,8 @@ def test_a_clean_export_passes_and_the_cli_exit_code_says_so(
 def test_audit_reads_the_catalog_of_a_build(tricky: tuple[Path, dict[str, pa.Table]], write_xml: WriteXml) -> None:
     built = tricky[0].parent / "built"
     rtbfast.build(tricky[0], built)
+    written = pq.read_table(built / "rules" / "constraints.parquet")
+    assert written.num_rows == constraint_table(tricky[1]).table.num_rows
     path = write_xml("one.xml", _foo_export("<ex:level>-139</ex:level>"))
     assert audit(path, built, path.parent / "a").summary["by_rule"] == {"resolution": 1}
 

@@ -25,9 +25,10 @@ import pyarrow.parquet as pq
 
 from rtbfast import _native
 from rtbfast.errors import InputIOError, OutputError
-from rtbfast.pipeline import peak_rss_bytes, replace_output
+from rtbfast.pipeline import CONSTRAINTS, load_report, peak_rss_bytes, replace_output
 from rtbfast.readers import Network, ProgressCallback, read_model, read_network
-from rtbfast.rules import VIOLATIONS_SCHEMA, constraint_table, evaluate
+from rtbfast.rules import SCHEMA as CONSTRAINT_SCHEMA
+from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
 from rtbfast.rules.dependencies import extract
 from rtbfast.rules.operations import operation_violations
 from rtbfast.rules.uniqueness import unique_violations
@@ -64,6 +65,18 @@ def load_catalog(path: str | os.PathLike[str], *, threads: int = 0) -> dict[str,
     if not p.exists():
         raise InputIOError(f"{p}: no such file or folder", str(p))
     return read_model(p, threads=threads).tables
+
+
+def _constraints(catalog: str | os.PathLike[str], tables: dict[str, pa.Table]) -> Constraints:
+    """The constraints a build wrote beside its catalog, else made from the catalog."""
+    written = Path(catalog) / "rules" / CONSTRAINTS
+    if written.is_file():
+        try:
+            notes = load_report(catalog).get("rules", {}).get("notes", [])
+            return Constraints(pq.read_table(written).cast(CONSTRAINT_SCHEMA), list(notes))
+        except (OutputError, pa.ArrowInvalid, ValueError):
+            pass  # an older or damaged build: make them again
+    return constraint_table(tables)
 
 
 _NODE = re.compile(r"(?:^|,)\s*((?:MeContext|ManagedElement)=[^,]*)")
@@ -114,7 +127,7 @@ def audit(
 
     phase("rules")
     t = time.perf_counter()
-    constraints = constraint_table(tables)
+    constraints = _constraints(catalog, tables)
     rule_file = read_rules(rules) if rules is not None else None
     timings["rules"] = time.perf_counter() - t
 

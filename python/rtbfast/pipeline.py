@@ -27,9 +27,12 @@ from rtbfast.codegen.docs import write_docs
 from rtbfast.codegen.schemas import write_schemas
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
+from rtbfast.rules.constraints import constraint_table
 from rtbfast.workbook import read_workbook
 
 REPORT = "report.json"
+CONSTRAINTS = "constraints.parquet"
+"""The per-attribute constraints of the catalog (``rtbfast.rules``), under ``OUT/rules/``."""
 
 
 @dataclass
@@ -41,7 +44,7 @@ class BuildResult:
 
 
 PhaseCallback = Callable[[str], None]
-"""Called with the name of each phase as it starts: read, merge, models, schemas, docs, write."""
+"""Called with the name of each phase as it starts: read, merge, models, schemas, rules, docs, write."""
 
 
 def cache_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
@@ -110,7 +113,9 @@ def build(
     Then the Pydantic models of the catalog go to ``OUT/models/<package>/`` (``layout`` is
     ``"package"``, one module per MIM, or ``"single"``, one file), a JSON Schema per MO class to
     ``OUT/schemas/``, and reference docs with an offline search to
-    ``OUT/docs/index.html``. The phases are read, merge, models, schemas, docs and write; each
+    ``OUT/docs/index.html``, and the per-attribute constraints ``rtbfast audit`` checks to
+    ``OUT/rules/constraints.parquet``. The phases are read, merge, models, schemas, rules, docs
+    and write; each
     one's time is in the report. ``jobs`` caps the threads a large input is read on (0: one per
     core).
 
@@ -183,6 +188,13 @@ def build(
         schema_count = write_schemas(models, staging / "schemas")
         timings["schemas"] = time.perf_counter() - t
 
+        phase("rules")
+        t = time.perf_counter()
+        constraints = constraint_table(catalog.tables)
+        (staging / "rules").mkdir(parents=True, exist_ok=True)
+        pq.write_table(constraints.table, staging / "rules" / CONSTRAINTS, compression="zstd")
+        timings["rules"] = time.perf_counter() - t
+
         phase("docs")
         t = time.perf_counter()
         pages = write_docs(catalog.tables, staging / "docs")
@@ -220,6 +232,11 @@ def build(
                 "notes": models.notes,
             },
             "docs": {"path": "docs/index.html", "pages": pages},
+            "rules": {
+                "path": f"rules/{CONSTRAINTS}",
+                "constraints": constraints.table.num_rows,
+                "notes": constraints.notes,
+            },
             "disagreement_count": len(catalog.disagreements),
             "disagreements": [_disagreement_json(d) for d in catalog.disagreements],
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
