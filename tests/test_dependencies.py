@@ -7,11 +7,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pydantic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rtbfast
 from rtbfast.rules import constraint_table
@@ -19,6 +24,7 @@ from rtbfast.rules.dependencies import TypedRule, _Class, extract, extract_text
 from rtbfast.rules.user_rules import RuleFile, evaluate_rules
 from tests.conftest import samples_dir
 from tests.rule_values import network
+from tests.test_rules import EXAMPLES
 
 LABELS = Path(__file__).parent / "data" / "dependency_labels.json"
 
@@ -37,7 +43,7 @@ def signature(rule: TypedRule) -> str:
         return f"unique {','.join(sorted(p['attributes']))} in {p['scope']}"
     if rule.kind in ("expression", "compare"):
         assert rule.cel is not None
-        core = rule.cel.split(" || (", 1)[1][:-1] if rule.cel.startswith("!(has(") else rule.cel
+        core = rule.cel.split(" || (", 1)[1][:-1] if rule.cel.startswith(("!(has(", "!has(")) else rule.cel
         return f"cel: {core}"
     if rule.kind == "value_if":
         return f"if {p['when']} then {rule.attribute} == {p['value']}"
@@ -235,3 +241,91 @@ def test_an_audit_runs_the_rules_of_the_texts(tmp_path: Path) -> None:
         ("Cell=4", "requires_lock", "warning"),
     ]
     assert result.summary["text_rules"]["coverage"] == 1.0
+
+
+RULED = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE models SYSTEM "mp.dtd">
+<models><dtdVersion>H</dtdVersion>
+<mim name="Ruled" version="1" release="0">
+  <enum name="Mode"><enumMember name="A"><value>0</value></enumMember><enumMember name="B"><value>1</value></enumMember>
+    <enumMember name="C"><value>2</value></enumMember></enum>
+  <class name="Cell">
+    <attribute name="lo"><dependencies>Must be less than or equal to hi.</dependencies><dataType><long/></dataType>
+    </attribute>
+    <attribute name="hi"><dataType><long/></dataType></attribute>
+    <attribute name="a"><dependencies>Equal to 3 x b + c.</dependencies><dataType><long/></dataType></attribute>
+    <attribute name="b"><dataType><long/></dataType></attribute>
+    <attribute name="c"><dataType><long/></dataType></attribute>
+    <attribute name="flag"><dependencies>Must be false if other is true.</dependencies><dataType><boolean/></dataType>
+    </attribute>
+    <attribute name="other"><dataType><boolean/></dataType></attribute>
+    <attribute name="mode"><dataType><enumRef name="Mode"/></dataType></attribute>
+    <attribute name="n"><dependencies>Cannot be 1 or 3 if mode is A.
+Can only be 7 or 9 if mode is B.
+(n + lo) * 2 > -10 AND n - 1 != hi</dependencies><dataType><long/></dataType></attribute>
+  </class>
+</mim>
+</models>
+"""
+
+
+@pytest.fixture(scope="module")
+def ruled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, pa.Table], Any, pa.Table]]:
+    import importlib
+    import sys
+
+    from rtbfast.codegen import generate
+
+    folder = tmp_path_factory.mktemp("ruled")
+    model = folder / "ruled_mp.xml"
+    model.write_text(RULED, encoding="utf-8")
+    tables = rtbfast.read_model(model).tables
+    generate(tables, folder / "models", package="ruled_models")
+    sys.path.insert(0, str(folder / "models"))
+    package = importlib.import_module("ruled_models")
+    yield tables, package, extract(tables).cel_table()
+    sys.path.remove(str(folder / "models"))
+
+
+def test_text_rules_are_in_the_models(ruled: tuple[dict[str, pa.Table], Any, pa.Table]) -> None:
+    _, package, table = ruled
+    assert table.num_rows == 6
+    cell = package.CellState
+    cell.model_validate({"lo": 1, "hi": 2, "a": 7, "b": 2, "c": 1, "mode": "B", "n": 7})
+    with pytest.raises(pydantic.ValidationError, match=r"\[dep:Cell.lo:compare\]"):
+        cell.model_validate({"lo": 3, "hi": 2})
+    with pytest.raises(pydantic.ValidationError, match=r"\[dep:Cell.n:forbid_if\]"):
+        cell.model_validate({"mode": "A", "n": 3})
+    cell.model_validate({"lo": 3})  # hi unknown: the rule does not apply
+
+
+@pytest.mark.filterwarnings("ignore:The recursion limit will not be reset")
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.dictionaries(
+        st.sampled_from(["lo", "hi", "a", "b", "c", "flag", "other", "mode", "n"]),
+        st.integers(-4, 10),
+        min_size=1,
+    ),
+    data=st.data(),
+)
+def test_models_and_bulk_evaluator_agree_on_text_rules(
+    ruled: tuple[dict[str, pa.Table], Any, pa.Table], tmp_path: Path, values: dict[str, int], data: st.DataObject
+) -> None:
+    tables, package, table = ruled
+    typed: dict[str, Any] = dict(values)
+    for name in ("flag", "other"):
+        if name in typed:
+            typed[name] = data.draw(st.booleans())
+    if "mode" in typed:
+        typed["mode"] = data.draw(st.sampled_from(["A", "B", "C"]))
+    texts = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in typed.items()}
+    constraints = constraint_table(tables)
+    rules = RuleFile(tmp_path / "r.csv", table, list(range(table.num_rows)), [None] * table.num_rows)
+    native = set(evaluate_rules(network("Cell", texts), constraints, rules).violations.column("rule").to_pylist())
+    try:
+        package.CellState.model_validate(typed)
+        python: set[str] = set()
+    except pydantic.ValidationError as err:
+        python = set(re.findall(r"\[((?:dep|pre):[^\]]+)\]", str(err)))
+    assert native == python, f"{typed}: native {native}, models {python}"

@@ -43,6 +43,8 @@ from rtbfast.codegen.base_module import SOURCE as BASE_SOURCE
 from rtbfast.codegen.base_module import import_line, isort_key
 from rtbfast.codegen.base_module import source as base_source
 from rtbfast.codegen.jsonschema import field_schema
+from rtbfast.codegen.rule_checks import NotTranslatable, python_check
+from rtbfast.rules.dependencies import TypedRule, extract
 from rtbfast.typemap import FieldType, field_type
 
 _RESERVED = (
@@ -146,6 +148,11 @@ def _docstring(text: str | None, fallback: str) -> str:
 class _Emitter:
     def __init__(self, tables: dict[str, pa.Table]) -> None:
         self.tables = tables
+        # cross-parameter rules read from the Dependencies texts, as the bulk evaluator runs them
+        self.rules: dict[str, list[TypedRule]] = defaultdict(list)
+        for rule in extract(tables).rules:
+            if rule.cel:
+                self.rules[rule.cls].append(rule)
         self.out = Generated(Path())
         self.enum_names: dict[str, str] = {}
         self.struct_names: dict[str, str] = {}
@@ -510,6 +517,7 @@ class _Emitter:
         lines = [f"class {model}(MoModel):", f"    {_docstring(doc, cls)}", ""]
         taken: set[str] = set()
         seen: set[str] = set()
+        fields: dict[str, str] = {}
         self.properties, self.required = {}, []
         count = 0
         for r in rows:
@@ -526,12 +534,33 @@ class _Emitter:
                 continue
             required = variant == "create" and bool(r.get("mandatory"))
             ident = _field_name(r["attribute"], taken)
+            fields[r["attribute"]] = ident
             lines.append(self.field_line(ident, r["attribute"], r, required, cls))
             count += 1
-        if not count:
+        checks = self.rule_checks(cls, fields)
+        if checks:
+            self.used |= {"model_validator", "Self", "rules_hold"}
+            lines += ["", '    @model_validator(mode="after")', "    def _rules(self) -> Self:"]
+            lines += [f"        rules_hold(self, ({checks},))", "        return self"]
+        elif not count:
             lines.pop()  # the docstring is the body
         self.out.schemas[model] = {"doc": doc, "properties": self.properties, "required": self.required}
         return "\n".join(lines) + "\n"
+
+    def rule_checks(self, cls: str, fields: dict[str, str]) -> str:
+        """The class's cross-parameter rules as (id, text, check) tuples of Python source."""
+        entries = []
+        seen: dict[str, int] = defaultdict(int)
+        for rule in self.rules.get(cls, []):
+            seen[rule.rule_id] += 1
+            rule_id = rule.rule_id if seen[rule.rule_id] == 1 else f"{rule.rule_id}:{seen[rule.rule_id]}"
+            try:
+                check = python_check(rule.cel or "", fields)
+            except NotTranslatable as err:
+                self.out.notes.append(f"{cls}.{rule.attribute}: rule {rule.text!r} is not in the models: {err}")
+                continue
+            entries.append(f"({rule_id!r}, {f'{rule.attribute}: {rule.text}'!r}, lambda v: {check})")
+        return ", ".join(entries)
 
 
 def _field_name(name: str, taken: set[str]) -> str:
@@ -574,7 +603,9 @@ def _imports(used: set[str], types: Iterable[str]) -> str:
     pyd = sorted({"AfterValidator", "BeforeValidator", "Field", "model_validator"} & used)
     third = [import_line("pydantic", pyd)] if pyd else []
     local = []
-    base = sorted({"MoModel", "by_name", "exactly_one", "fdn_of", "in_ranges", "in_steps", "unique"} & used)
+    base = sorted(
+        {"MoModel", "by_name", "exactly_one", "fdn_of", "in_ranges", "in_steps", "rules_hold", "unique"} & used
+    )
     if base:
         local.append(import_line("._base", base))
     used_types = sorted(set(types) & used)
@@ -666,9 +697,9 @@ def _stub(doc: str, used: set[str], types: list[str], body: str) -> str:
         match = _FIELD.match(line)
         if match:
             line = f"{match.group(1)} = ..." if match.group(2) else match.group(1)
-        elif line.startswith("        exactly_one(") or line == "        return self":
+        elif line.startswith(("        exactly_one(", "        rules_hold(")) or line == "        return self":
             continue
-        elif line.endswith("def _exactly_one(self) -> Self:"):
+        elif line.endswith(("def _exactly_one(self) -> Self:", "def _rules(self) -> Self:")):
             line += " ..."
         lines.append(line)
     text = "\n".join(lines) + "\n"

@@ -13,8 +13,8 @@ kind                   example                                                  
 ``value_if``           ``Must be false if rohcEnabled is true``                    CEL
 ``forbid_if``          ``Cannot be 1400 or 3000 if catm1SupportEnabled is true``   CEL
 ``allowed_if``         ``Can only be 156 or 158 if tddUlDlPattern is …``           CEL
-``empty_if``           ``Must be set to empty if threshServingLowQ is set to       CEL
-                       empty``
+``empty_if``           ``Must be set to empty if threshServingLowQ is set to       no (absent
+                       empty``                                                     is unknown)
 ``unique``             ``Pair of earfcndl and physicalLayerCellId attributes must  group-by
                        be unique in RBS``; ``Value must be unique in 5qiTable``
 ``requires_lock``      ``Value can only be changed if administrativeState is       operation
@@ -29,7 +29,8 @@ typed by the catalog (enum members and strings quoted, numbers and booleans bare
 sentence no shape matches stays a note on its attribute, with its text. Every typed rule
 keeps its source text. CEL rules are written so that they hold when an attribute they read
 is absent (``has(self.x)`` guards): the text says what must hold between values, not that
-the values exist.
+the values exist; for the same reason rules about emptiness are kept but not checked (an
+attribute absent from a change or an export is not known to be empty).
 """
 
 from __future__ import annotations
@@ -272,7 +273,10 @@ class _Extractor:
         return TypedRule(self.c.name, self.a, self.column, kind, text, params, cel)
 
     def guard(self, names: list[str], expression: str) -> str:
-        present = " && ".join(f"has(self.{n})" for n in dict.fromkeys(names))
+        unique = list(dict.fromkeys(names))
+        if len(unique) == 1:
+            return f"!has(self.{unique[0]}) || ({expression})"
+        present = " && ".join(f"has(self.{n})" for n in unique)
         return f"!({present}) || ({expression})" if present else expression
 
     def condition(self, b_text: str, values_text: str) -> tuple[str, str] | None:
@@ -411,7 +415,8 @@ class _Extractor:
         if m:
             b = self.c.attr(m.group("b"))
             if b:
-                return [self.rule("empty_if", s, f"has(self.{b}) || !has(self.{a})", other=b)]
+                # not checked: an attribute absent from a change or an export is not known to be empty
+                return [self.rule("empty_if", s, other=b)]
         expression = self.expression(s)
         if expression:
             return [expression]

@@ -110,6 +110,23 @@ def fdn_of(target: str) -> Callable[[str], str]:
     return check
 
 
+def named(value: Any) -> Any:
+    """An enum member as its name (rules compare enums by member name); anything else as is."""
+    return value.name if isinstance(value, Enum) else value
+
+
+def rules_hold(model: BaseModel, rules: Sequence[tuple[str, str, Callable[[Callable[[str], Any]], bool]]]) -> None:
+    """The cross-parameter rules of a class (read from its Dependencies texts): each
+    (id, text, check) must hold; a check reads fields through its argument."""
+
+    def value(name: str) -> Any:
+        return named(getattr(model, name, None))
+
+    broken = [f"[{rule}] {text}" for rule, text, holds in rules if not holds(value)]
+    if broken:
+        raise ValueError("; ".join(broken))
+
+
 def exactly_one(model: BaseModel, names: Sequence[str]) -> None:
     """An exclusive struct: exactly one of its members is set."""
     given = [n for n in names if getattr(model, n) is not None]
