@@ -166,3 +166,34 @@ def test_unchanged_inputs_skip_the_build(tmp_path: Path) -> None:
 def test_a_package_name_that_is_not_python_is_a_usage_error(tmp_path: Path) -> None:
     run = rtbfast("build", EXAMPLE_MODEL, "-o", tmp_path / "out", "--package", "my-models")
     assert run.returncode == 2 and "--package" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_the_readme_audit_example(tmp_path: Path) -> None:
+    """The README's audit of the bundled export, with the bundled rules, as a user runs it."""
+    out = tmp_path / "example"
+    built = rtbfast(
+        "build", EXAMPLE_MODEL, "--workbook", WORKBOOK / "Spreadsheets_Parameters.csv",
+        "--structs", WORKBOOK / "Spreadsheets_StructParameters.csv", "-o", out,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    rules = EXAMPLE_MODEL.parent / "rules.csv"
+    checked = rtbfast("rules", "check", rules, "--catalog", out)
+    assert checked.returncode == 0 and "0 error(s)" in checked.stdout
+    export = EXAMPLE_MODEL.parent / "enodeb_mini_export.xml"
+    args = ["audit", export, "--catalog", out, "--rules", rules, "-o", tmp_path / "audit"]
+    run = rtbfast(*args, "--at", "2026-11-27T12:00")
+    assert run.returncode == 1, run.stderr  # the example breaks constraints on purpose
+    found = {(r["subject"].rsplit("=", 1)[-1], r["attribute"] or "", r["rule"]) for r in
+             pq.read_table(tmp_path / "audit" / "violations.parquet").to_pylist()}  # fmt: skip
+    assert found == {
+        ("LTE01-2", "earfcndl", "range"),
+        ("LTE01-2", "qRxLevMin", "resolution"),
+        ("LTE01-2", "sectorCarrierRef", "moref"),
+        ("1", "eNBId", "range"),
+        ("LTE01-1", "", "low-qrxlevmin"),
+        ("LTE01-2", "", "low-qrxlevmin"),
+        ("LTE01-2", "", "unlocked-in-day"),
+        ("LTE02-1", "", "unlocked-in-day"),
+        ("LTE02-1", "", "sector-carrier"),
+    }
+    assert (tmp_path / "audit" / "report.html").read_text().count("<tr>") > 9
