@@ -9,7 +9,6 @@ import html
 import json
 import os
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 
 from rtbfast import _native
 from rtbfast.errors import InputIOError, OutputError
-from rtbfast.pipeline import CONSTRAINTS, load_report, peak_rss_bytes, replace_output
+from rtbfast.pipeline import CONSTRAINTS, load_report, peak_rss_bytes, written_aside
 from rtbfast.readers import Network, ProgressCallback, read_model, read_network
 from rtbfast.rules import SCHEMA as CONSTRAINT_SCHEMA
 from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
@@ -195,12 +194,7 @@ def audit(
         "constraint_notes": constraints.notes,
         "read_warnings": [str(w) for w in network.warnings],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)
-    try:
-        staging.mkdir()
+    with written_aside(out, MARKER) as staging:
         pq.write_table(violations, staging / "violations.parquet", compression="zstd")
         pcsv.write_csv(violations, staging / "violations.csv")
         timings["write"] = time.perf_counter() - t
@@ -209,12 +203,6 @@ def audit(
         summary["peak_rss_bytes"] = peak_rss_bytes()
         (staging / "report.html").write_text(_html(summary, violations), encoding="utf-8")
         (staging / MARKER).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        replace_output(staging, out, MARKER)
-    except OSError as err:
-        raise OutputError(f"{out}: cannot write the audit: {err}", str(out)) from err
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return AuditResult(out, summary)
 
 

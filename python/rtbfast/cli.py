@@ -46,6 +46,28 @@ def main() -> None:
     """
 
 
+OUT_OPTION = click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder. Written aside and swapped in only when complete.",
+)
+PROGRESS_OPTION = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on stderr (default: only when stderr is a terminal).",
+)
+JOBS_OPTION = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Threads to read (and evaluate) on; 0 means one per core. The output is the same for any value.",
+)
+
+
 def _reporters(
     stack: contextlib.ExitStack[Any], show: bool
 ) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:
@@ -73,13 +95,7 @@ def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @main.command()
 @click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "-o",
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output folder. Written aside and swapped in only when complete.",
-)
+@OUT_OPTION
 @click.option(
     "--workbook",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -109,19 +125,8 @@ def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     is_flag=True,
     help="Build even when OUT already holds a build of the same inputs (by content) and options.",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Show a progress bar (default: only when stderr is a terminal).",
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Threads to read a large model or export on; 0 means one per core. The output is the same for any value.",
-)
+@PROGRESS_OPTION
+@JOBS_OPTION
 def build(
     inputs: tuple[Path, ...],
     out: Path,
@@ -211,22 +216,9 @@ def build(
     type=click.Path(path_type=Path),
     help="A folder written by `rtbfast build` (its catalog/*.parquet), or an MP XML model.",
 )
-@click.option(
-    "-o",
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output folder. Written aside and swapped in only when complete.",
-)
-@click.option("--progress/--no-progress", default=None, help="Show progress (default: only on a terminal).")
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Threads to read and evaluate on; 0 means one per core. The result is the same for any value.",
-)
+@OUT_OPTION
+@PROGRESS_OPTION
+@JOBS_OPTION
 @click.option(
     "--rules",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -248,6 +240,12 @@ def audit(
     exclusive structs. Values are raw, as the export writes them (no multiplication factor).
     Attributes and classes the catalog does not know are reported as warnings.
 
+    Also checked: the rules the model's and workbook's Dependencies and Precondition texts
+    state (comparisons, conditional values, uniqueness within a node; severity warning), and
+    for an import file (MOs with a modifier) the operation rules: read-only attributes never
+    set, restricted ones only at create, mandatory ones given at create, system-created MOs
+    never created or deleted, lock-before-modify attributes changed only while locked.
+
     With --rules, each MO is also checked against user rules written in CEL, for example
     `qRxLevMin >= -130` or `parent.administrativeState == 'LOCKED'`; `rtbfast rules check`
     explains a rule file's mistakes. A rule with a window applies only at --at inside it.
@@ -260,7 +258,8 @@ def audit(
       OUT/report.html         counts per rule, class and node, the worst offenders, the list
       OUT/audit.json          the counts, timings and peak memory
 
-    Exits 1 when any violation has severity error, 0 otherwise.
+    Exits 1 when any violation has severity error, 2 when an input cannot be read, 0
+    otherwise. The rules are described in docs/rules.md.
 
     \b
     Example:

@@ -12,7 +12,8 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,26 @@ def _write_tables(folder: Path, tables: dict[str, pa.Table]) -> dict[str, int]:
         pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
         counts[f"{folder.name}/{name}"] = table.num_rows
     return counts
+
+
+@contextmanager
+def written_aside(out: Path, marker: str = REPORT) -> Iterator[Path]:
+    """A staging folder beside `out` to write into; when the block ends without error it
+    replaces `out` (which must be an earlier output holding `marker`, or empty), else it is
+    removed, so a failed run never leaves a partial output over a good one."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        staging.mkdir()
+        yield staging
+        replace_output(staging, out, marker)
+    except OSError as err:
+        raise OutputError(f"{out}: cannot write the output: {err}", str(out)) from err
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def replace_output(staging: Path, out: Path, marker: str = REPORT) -> None:
@@ -173,11 +194,7 @@ def build(
     network_tables = _stack_networks(networks)
     timings["merge"] = time.perf_counter() - t
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)
-    try:
+    with written_aside(out) as staging:
         phase("models")
         t = time.perf_counter()
         models = generate(catalog.tables, staging / "models", package=package, layout=layout)
@@ -256,12 +273,6 @@ def build(
                 ],
             }
         (staging / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        replace_output(staging, out)
-    except OSError as err:
-        raise OutputError(f"{out}: cannot write the output: {err}", str(out)) from err
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return BuildResult(out, report)
 
 

@@ -2,18 +2,15 @@
 //! ChangeSet in the same long form): rows are split at MO boundaries into chunks evaluated on
 //! a pool of threads; the violations come back in input order as one Arrow table.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-
-use arrow_array::builder::{Int32Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
-use arrow_array::{Array, ArrayRef, Int32Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{Array, Int32Array, RecordBatch, StringArray};
+use arrow_schema::DataType;
 use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
 
 use super::value::{self, SCALE};
-use super::{Constraint, FastMap, Kind, RuleSet};
+use super::{Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
 use crate::error::{Error, Location, Result};
 use crate::tables::Table;
 
@@ -542,58 +539,24 @@ fn shown(text: &str) -> String {
 }
 
 fn build_table(batches: &[Batch<'_>], results: Vec<(usize, Vec<Found>)>) -> Result<Table> {
-    let mut subject = StringBuilder::new();
-    let mut class = StringBuilder::new();
-    let mut attribute = StringBuilder::new();
-    let mut member = StringBuilder::new();
-    let mut index = Int32Builder::new();
-    let mut rule = StringBuilder::new();
-    let mut severity = StringBuilder::new();
-    let mut message = StringBuilder::new();
-    let mut value = StringBuilder::new();
-    let mut expected = StringBuilder::new();
+    let mut out = ViolationColumns::default();
     for (bi, found) in results {
         let b = &batches[bi];
         for f in found {
-            let fdn = b.fdn.distinct[b.fdn.ids[f.row] as usize];
-            subject.append_option(fdn);
-            class.append_option(b.class_of[b.fdn.ids[f.row] as usize].map(|c| b.classes[c as usize]));
-            attribute.append_option(b.attribute.distinct[b.attribute.ids[f.row] as usize]);
-            member.append_option(b.member.distinct[b.member.ids[f.row] as usize]);
-            index.append_option(b.index.and_then(|ix| (!ix.is_null(f.row)).then(|| ix.value(f.row))));
-            rule.append_value(f.rule);
-            severity.append_value(f.severity);
-            message.append_value(&f.message);
-            value.append_value(b.value.value(f.row));
-            expected.append_option(f.expected.as_deref());
+            let fdn = b.fdn.ids[f.row] as usize;
+            out.push(ViolationRow {
+                subject: b.fdn.distinct[fdn],
+                class: b.class_of[fdn].map(|c| b.classes[c as usize]),
+                attribute: b.attribute.distinct[b.attribute.ids[f.row] as usize],
+                member: b.member.distinct[b.member.ids[f.row] as usize],
+                index: b.index.and_then(|ix| (!ix.is_null(f.row)).then(|| ix.value(f.row))),
+                rule: f.rule,
+                severity: f.severity,
+                message: &f.message,
+                value: Some(b.value.value(f.row)),
+                expected: f.expected.as_deref(),
+            });
         }
     }
-    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    let schema = Schema::new(vec![
-        text("subject", true),
-        text("class", true),
-        text("attribute", true),
-        text("member", true),
-        Field::new("index", DataType::Int32, true),
-        text("rule", false),
-        text("severity", false),
-        text("message", false),
-        text("value", true),
-        text("expected", true),
-    ]);
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(subject.finish()),
-        Arc::new(class.finish()),
-        Arc::new(attribute.finish()),
-        Arc::new(member.finish()),
-        Arc::new(index.finish()),
-        Arc::new(rule.finish()),
-        Arc::new(severity.finish()),
-        Arc::new(message.finish()),
-        Arc::new(value.finish()),
-        Arc::new(expected.finish()),
-    ];
-    let batch = RecordBatch::try_new(Arc::new(schema), arrays)
-        .map_err(|e| Error::Value { loc: Location::default(), message: format!("violations table: {e}") })?;
-    Ok(Table::new("violations", batch))
+    out.finish()
 }

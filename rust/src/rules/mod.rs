@@ -10,14 +10,18 @@ pub mod value;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use std::sync::Arc;
+
+use arrow_array::builder::{Int32Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Decimal128Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Field, Schema};
 
 pub use evaluate::{evaluate, VIOLATION_COLUMNS};
 
 use crate::error::{Error, Location, Result};
+use crate::tables::Table;
 
 /// FxHash: keys are small integers and short names, hashed per value row.
 #[derive(Default)]
@@ -311,6 +315,81 @@ impl<'a> Columns<'a> {
             exclusive: flag(self.exclusive),
         };
         Ok((constraint, note))
+    }
+}
+
+/// One violation row, as both evaluators write it.
+pub struct ViolationRow<'a> {
+    pub subject: Option<&'a str>,
+    pub class: Option<&'a str>,
+    pub attribute: Option<&'a str>,
+    pub member: Option<&'a str>,
+    pub index: Option<i32>,
+    pub rule: &'a str,
+    pub severity: &'a str,
+    pub message: &'a str,
+    pub value: Option<&'a str>,
+    pub expected: Option<&'a str>,
+}
+
+/// The columns of the `violations` table (see [`VIOLATION_COLUMNS`]), built row by row.
+#[derive(Default)]
+pub struct ViolationColumns {
+    subject: StringBuilder,
+    class: StringBuilder,
+    attribute: StringBuilder,
+    member: StringBuilder,
+    index: Int32Builder,
+    rule: StringBuilder,
+    severity: StringBuilder,
+    message: StringBuilder,
+    value: StringBuilder,
+    expected: StringBuilder,
+}
+
+impl ViolationColumns {
+    pub fn push(&mut self, r: ViolationRow<'_>) {
+        self.subject.append_option(r.subject);
+        self.class.append_option(r.class);
+        self.attribute.append_option(r.attribute);
+        self.member.append_option(r.member);
+        self.index.append_option(r.index);
+        self.rule.append_value(r.rule);
+        self.severity.append_value(r.severity);
+        self.message.append_value(r.message);
+        self.value.append_option(r.value);
+        self.expected.append_option(r.expected);
+    }
+
+    pub fn finish(mut self) -> Result<Table> {
+        let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
+        let schema = Schema::new(vec![
+            text("subject", true),
+            text("class", true),
+            text("attribute", true),
+            text("member", true),
+            Field::new("index", DataType::Int32, true),
+            text("rule", false),
+            text("severity", false),
+            text("message", false),
+            text("value", true),
+            text("expected", true),
+        ]);
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.subject.finish()),
+            Arc::new(self.class.finish()),
+            Arc::new(self.attribute.finish()),
+            Arc::new(self.member.finish()),
+            Arc::new(self.index.finish()),
+            Arc::new(self.rule.finish()),
+            Arc::new(self.severity.finish()),
+            Arc::new(self.message.finish()),
+            Arc::new(self.value.finish()),
+            Arc::new(self.expected.finish()),
+        ];
+        let batch = RecordBatch::try_new(Arc::new(schema), arrays)
+            .map_err(|e| Error::Value { loc: Location::default(), message: format!("violations table: {e}") })?;
+        Ok(Table::new("violations", batch))
     }
 }
 

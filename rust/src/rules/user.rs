@@ -11,17 +11,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{Int32Builder, StringBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{Array, RecordBatch};
 use cel::objects::{Key, Map};
 use cel::{Context, Program, Value};
 use rayon::prelude::*;
 
 use super::evaluate::{interned, Interned};
 use super::value;
-use super::{Constraint, FastMap, Kind, RuleSet};
+use super::{Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
 use crate::error::{Error, Location, Result};
 use crate::tables::Table;
 
@@ -441,55 +439,21 @@ fn run(
 }
 
 fn build(rules: &[UserRule], index: &Index<'_>, found: impl Iterator<Item = Found>) -> Result<Table> {
-    let mut subject = StringBuilder::new();
-    let mut class = StringBuilder::new();
-    let mut attribute = StringBuilder::new();
-    let mut member = StringBuilder::new();
-    let mut ix = Int32Builder::new();
-    let mut rule = StringBuilder::new();
-    let mut severity = StringBuilder::new();
-    let mut message = StringBuilder::new();
-    let mut value = StringBuilder::new();
-    let mut expected = StringBuilder::new();
+    let mut out = ViolationColumns::default();
     for f in found {
         let m = &index.mos[f.mo];
-        subject.append_value(m.fdn);
-        class.append_value(m.class);
-        attribute.append_null();
-        member.append_null();
-        ix.append_null();
-        rule.append_value(&rules[f.rule].id);
-        severity.append_value(&f.severity);
-        message.append_value(&f.message);
-        value.append_null();
-        expected.append_value(&rules[f.rule].assert_text);
+        out.push(ViolationRow {
+            subject: Some(m.fdn),
+            class: Some(m.class),
+            attribute: None,
+            member: None,
+            index: None,
+            rule: &rules[f.rule].id,
+            severity: &f.severity,
+            message: &f.message,
+            value: None,
+            expected: Some(&rules[f.rule].assert_text),
+        });
     }
-    let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    let schema = Schema::new(vec![
-        text("subject", true),
-        text("class", true),
-        text("attribute", true),
-        text("member", true),
-        Field::new("index", DataType::Int32, true),
-        text("rule", false),
-        text("severity", false),
-        text("message", false),
-        text("value", true),
-        text("expected", true),
-    ]);
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(subject.finish()),
-        Arc::new(class.finish()),
-        Arc::new(attribute.finish()),
-        Arc::new(member.finish()),
-        Arc::new(ix.finish()),
-        Arc::new(rule.finish()),
-        Arc::new(severity.finish()),
-        Arc::new(message.finish()),
-        Arc::new(value.finish()),
-        Arc::new(expected.finish()),
-    ];
-    let batch = RecordBatch::try_new(Arc::new(schema), arrays)
-        .map_err(|e| Error::Value { loc: Location::default(), message: format!("violations table: {e}") })?;
-    Ok(Table::new("violations", batch))
+    out.finish()
 }
