@@ -270,6 +270,7 @@ OPS = """<?xml version="1.0" encoding="UTF-8"?>
     <attribute name="status"><readOnly/><dataType><string/></dataType></attribute>
     <attribute name="setupOnly"><restricted/><dataType><boolean/></dataType></attribute>
     <attribute name="band"><lockBeforeModify/><dataType><long/></dataType></attribute>
+    <attribute name="pci"><dataType><long/></dataType><takesEffect>Node restart</takesEffect></attribute>
     <attribute name="administrativeState"><dataType><string/></dataType></attribute>
   </class>
   <class name="Board"><systemCreated/>
@@ -286,7 +287,11 @@ def test_operation_rules_on_an_import_file(write_xml: WriteXml) -> None:
             "Cell", "1", "<ex:status>x</ex:status><ex:setupOnly>true</ex:setupOnly><ex:band>3</ex:band>", "", "update"
         )
         + container(
-            "Cell", "2", "<ex:band>3</ex:band><ex:administrativeState>LOCKED</ex:administrativeState>", "", "update"
+            "Cell",
+            "2",
+            "<ex:band>3</ex:band><ex:administrativeState>LOCKED</ex:administrativeState><ex:pci>4</ex:pci>",
+            "",
+            "update",
         )
         + container("Cell", "3", "<ex:setupOnly>true</ex:setupOnly>", "", "create")
         + container("Cell", "4", "<ex:cellId>4</ex:cellId><ex:status>y</ex:status>", "", "create")
@@ -304,7 +309,8 @@ def test_operation_rules_on_an_import_file(write_xml: WriteXml) -> None:
         ("Cell=1", "read_only", "status"),
         ("Cell=1", "requires_lock", "band"),
         ("Cell=1", "restricted", "setupOnly"),
+        ("Cell=2", "takes_effect", "pci"),
         ("Cell=3", "mandatory", "cellId"),
         ("Cell=4", "read_only", "status"),
     ]
-    assert result.summary["by_severity"] == {"error": 6, "warning": 1}
+    assert result.summary["by_severity"] == {"error": 6, "info": 1, "warning": 1}

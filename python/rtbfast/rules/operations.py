@@ -8,7 +8,9 @@ carry a ``modifier`` (``create``, ``update``, ``delete``; MOs without one only g
 - a system-created MO (its class is created by the node) is never created or deleted;
 - an attribute the model says must be set while its MO is locked (``lockBeforeModify``) is
   updated only with ``administrativeState`` LOCKED in the same change, or after a lock
-  (a warning: the change needs lock, set, unlock ordering).
+  (a warning: the change needs lock, set, unlock ordering);
+- an update whose attribute takes effect only at a node restart or a cell unlock is noted
+  (``info``), so the change can be planned with it.
 
 All of it is joins and filters over the Arrow tables; no per-value Python loop.
 """
@@ -83,7 +85,7 @@ def operation_violations(
     )
     rows = rows.join(changed, "fdn", join_type="inner")
     flags = constraints.table.filter(pc.is_null(constraints.table.column("member"))).select(
-        ["class", "attribute", "read_only", "restricted", "mandatory", "lock_before_modify"]
+        ["class", "attribute", "read_only", "restricted", "mandatory", "lock_before_modify", "takes_effect"]
     )
     if locks:
         listed = pa.table({"class": [c for c, _ in sorted(locks)], "attribute": [a for _, a in sorted(locks)]})
@@ -118,6 +120,13 @@ def operation_violations(
     )
     message = _text(needs_lock.column("attribute"), " is changed only while the MO is LOCKED: lock, set, unlock")
     out.append(_violations(needs_lock, "requires_lock", "warning", message, "administrativeState LOCKED"))
+
+    # a change that takes effect only at a restart or an unlock: say so (info), to plan for it
+    effect = pc.fill_null(rows.column("takes_effect"), "")
+    later = pc.match_substring_regex(effect, r"(?i)restart|reboot|unlock|lock/unlock|disabled/enabled")
+    delayed = rows.filter(pc.and_(pc.equal(modifier, "update"), later))
+    message = _text(delayed.column("attribute"), " takes effect: ", delayed.column("takes_effect"))
+    out.append(_violations(delayed, "takes_effect", "info", message, "planned restart or unlock"))
 
     # a create gives every mandatory attribute (but the naming attribute, given by the id)
     creates = changed.filter(pc.equal(changed.column("modifier"), "create"))
