@@ -180,7 +180,7 @@ def test_the_readme_audit_example(tmp_path: Path) -> None:
     checked = rtbfast("rules", "check", rules, "--catalog", out)
     assert checked.returncode == 0 and "0 error(s)" in checked.stdout
     export = EXAMPLE_MODEL.parent / "enodeb_mini_export.xml"
-    args = ["audit", export, "--catalog", out, "--rules", rules, "-o", tmp_path / "audit"]
+    args: list[str | Path] = ["audit", export, "--catalog", out, "--rules", rules, "-o", tmp_path / "audit"]
     run = rtbfast(*args, "--at", "2026-11-27T12:00")
     assert run.returncode == 1, run.stderr  # the example breaks constraints on purpose
     found = {(r["subject"].rsplit("=", 1)[-1], r["attribute"] or "", r["rule"]) for r in
