@@ -196,13 +196,25 @@ pub fn evaluate(
         index.value.push(value);
     }
     let mut by_fdn: FastMap<&str, usize> = FastMap::default();
+    if rules.is_empty() {
+        return ViolationColumns::default().finish().map(|t| (t, 0));
+    }
     let mut parents: Vec<Option<&str>> = Vec::new();
+    let mut by_class: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        by_class.entry(r.class.as_str()).or_default().push(i);
+    }
+    // without parent, children or node, only the MOs of the rules' classes are needed
+    let tree = rules.iter().any(|r| r.variables.iter().any(|v| matches!(v.as_str(), "parent" | "children" | "node")));
     for b in mos {
         let fdn = text_column(b, "fdn")?;
         let class = text_column(b, "class")?;
         let id = b.column_by_name("id").and_then(|c| c.as_string_opt::<i32>());
         let parent = b.column_by_name("parent_fdn").and_then(|c| c.as_string_opt::<i32>());
         for i in 0..b.num_rows() {
+            if !tree && !by_class.contains_key(class.value(i)) {
+                continue;
+            }
             let f = fdn.value(i);
             let last = f.rsplit(',').next().and_then(|r| r.split_once('=')).map(|(_, v)| v).unwrap_or("");
             by_fdn.insert(f, index.mos.len());
@@ -239,10 +251,6 @@ pub fn evaluate(
             }
             start = end;
         }
-    }
-    let mut by_class: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, r) in rules.iter().enumerate() {
-        by_class.entry(r.class.as_str()).or_default().push(i);
     }
     let targets: Vec<usize> = (0..index.mos.len()).filter(|&i| by_class.contains_key(index.mos[i].class)).collect();
     let checked = targets.iter().map(|&i| by_class[index.mos[i].class].len() as u64).sum();
