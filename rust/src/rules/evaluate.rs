@@ -100,33 +100,72 @@ struct Batch<'a> {
     classes: &'a [&'a str],
 }
 
+/// The values of a dictionary-encoded text column.
+fn dictionary_of<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
+    let dict = batch.column_by_name(name)?.as_dictionary_opt::<Int32Type>()?;
+    dict.values().as_string_opt::<i32>()
+}
+
+/// Whether two text arrays are the same memory (one exported twice).
+fn same_array(a: &StringArray, b: &StringArray) -> bool {
+    a.len() == b.len()
+        && a.offset() == b.offset()
+        && a.value_offsets().as_ptr() == b.value_offsets().as_ptr()
+        && a.values().as_ptr() == b.values().as_ptr()
+}
+
 /// Evaluate `rules` over `values` (long form) of the MOs in `mos`, on up to `threads` threads
 /// (0: one per core). Returns the `violations` table and how many values were checked.
 pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], threads: usize) -> Result<(Table, u64)> {
-    let rows = mos.iter().map(RecordBatch::num_rows).sum();
-    let mut class_by_fdn: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(rows, Default::default());
+    // the class of every MO, as an id into `classes`
     let mut class_ids: HashMap<&str, u32> = HashMap::new();
     let mut classes: Vec<&str> = Vec::new();
+    let mut mo_columns = Vec::with_capacity(mos.len());
     for b in mos {
         let fdn = b.column_by_name("fdn").ok_or_else(|| bad_column("mos", "fdn", "is missing"))?;
         let class = b.column_by_name("class").ok_or_else(|| bad_column("mos", "class", "is missing"))?;
         let fdn = fdn.as_string_opt::<i32>().ok_or_else(|| bad_column("mos", "fdn", "is not text"))?;
         let class = class.as_string_opt::<i32>().ok_or_else(|| bad_column("mos", "class", "is not text"))?;
-        for i in 0..b.num_rows() {
-            if !fdn.is_null(i) && !class.is_null(i) {
-                let c = class.value(i);
-                let id = *class_ids.entry(c).or_insert_with(|| {
-                    classes.push(c);
-                    classes.len() as u32 - 1
-                });
-                class_by_fdn.insert(fdn.value(i), id);
-            }
-        }
+        let ids: Vec<Option<u32>> = (0..b.num_rows())
+            .map(|i| {
+                (!class.is_null(i)).then(|| {
+                    let c = class.value(i);
+                    *class_ids.entry(c).or_insert_with(|| {
+                        classes.push(c);
+                        classes.len() as u32 - 1
+                    })
+                })
+            })
+            .collect();
+        mo_columns.push((fdn, ids));
     }
+    // an FDN → class map, made only if a values batch does not share its FDN dictionary with
+    // the mos table (read_network's do: the dictionary of each part is that part's mos.fdn)
+    let mut class_by_fdn: Option<FastMap<&str, u32>> = None;
+    let mut by_fdn = |distinct: &[Option<&str>]| -> Vec<Option<u32>> {
+        let map = class_by_fdn.get_or_insert_with(|| {
+            let mut map = FastMap::default();
+            for (fdn, ids) in &mo_columns {
+                for (i, id) in ids.iter().enumerate() {
+                    if let (false, Some(id)) = (fdn.is_null(i), id) {
+                        map.insert(fdn.value(i), *id);
+                    }
+                }
+            }
+            map
+        });
+        distinct.iter().map(|f| f.and_then(|f| map.get(f).copied())).collect()
+    };
     let mut batches = Vec::with_capacity(values.len());
     for b in values {
         let fdn = interned(b, "values", "fdn")?;
-        let class_of = fdn.distinct.iter().map(|f| f.and_then(|f| class_by_fdn.get(f).copied())).collect();
+        let shared = dictionary_of(b, "fdn")
+            .and_then(|dict| mo_columns.iter().find(|(mos_fdn, _)| same_array(dict, mos_fdn)).map(|(_, ids)| ids));
+        let class_of = match shared {
+            // dictionary id i is mos row i: no hashing
+            Some(ids) => ids.iter().copied().chain(std::iter::repeat_n(None, fdn.distinct.len() - ids.len())).collect(),
+            None => by_fdn(&fdn.distinct),
+        };
         let index = match b.column_by_name("index") {
             Some(c) => {
                 Some(c.as_primitive_opt::<Int32Type>().ok_or_else(|| bad_column("values", "index", "is not int32"))?)

@@ -371,3 +371,39 @@ fn a_missing_column_is_a_located_error() {
     let err = RuleSet::compile(&[batch]).unwrap_err();
     assert!(err.to_string().contains("\"kind\""), "{err}");
 }
+
+#[test]
+fn a_values_table_sharing_the_mos_fdns_gives_the_same_violations() {
+    // read_network's values.fdn dictionary is its mos.fdn array: the evaluator then takes each
+    // MO's class by row instead of by hashing the FDN; the verdicts must not change
+    let rows =
+        [Row { class: "C", attribute: "n", kind: "integer", ranges: vec![(Some(0), Some(5))], ..Row::default() }];
+    let fdns = arrow_array::StringArray::from(vec!["A=1", "A=2", "A=3"]);
+    let mos_batch = RecordBatch::try_from_iter(vec![
+        ("fdn", Arc::new(fdns.clone()) as ArrayRef),
+        ("class", Arc::new(arrow_array::StringArray::from(vec!["C", "Other", "C"])) as ArrayRef),
+    ])
+    .unwrap();
+    let keys = arrow_array::Int32Array::from(vec![0, 1, 2, 2]);
+    let fdn = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdns)).unwrap();
+    let mut attribute = StringDictionaryBuilder::<Int32Type>::new();
+    for _ in 0..4 {
+        attribute.append_value("n");
+    }
+    let values_batch = RecordBatch::try_from_iter(vec![
+        ("fdn", Arc::new(fdn) as ArrayRef),
+        ("attribute", Arc::new(attribute.finish()) as ArrayRef),
+        ("index", Arc::new(arrow_array::Int32Array::from(vec![0, 0, 0, 1])) as ArrayRef),
+        ("value", Arc::new(arrow_array::StringArray::from(vec!["9", "9", "1", "7"])) as ArrayRef),
+    ])
+    .unwrap();
+    let (set, _) = RuleSet::compile(&[constraints(&rows)]).unwrap();
+    let (table, _) = evaluate(&set, &[mos_batch], &[values_batch], 1).unwrap();
+    let b = table.concat().unwrap();
+    let rule = b.column_by_name("rule").unwrap().as_string::<i32>().clone();
+    let subject = b.column_by_name("subject").unwrap().as_string::<i32>().clone();
+    let got: Vec<(String, String)> =
+        (0..b.num_rows()).map(|i| (subject.value(i).to_string(), rule.value(i).to_string())).collect();
+    let want = [("A=1", "range"), ("A=2", "unknown_class"), ("A=3", "range"), ("A=3", "multiple_values")];
+    assert_eq!(got, want.map(|(s, r)| (s.to_string(), r.to_string())));
+}
