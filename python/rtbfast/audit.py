@@ -53,14 +53,32 @@ class AuditResult:
         return count
 
 
-def load_catalog(path: str | os.PathLike[str], *, threads: int = 0) -> dict[str, pa.Table]:
-    """The catalog tables of a build folder (``OUT/catalog/*.parquet``) or of an MP XML model."""
+NEEDED = {
+    "attributes": ["mim", "class", "attribute", "kind", "dependencies", "precondition"],
+    "classes": ["mim", "class", "system_created", "source"],
+}
+"""What an audit reads of a build's catalog when the build wrote its constraints."""
+
+
+def load_catalog(
+    path: str | os.PathLike[str], *, threads: int = 0, columns: dict[str, list[str]] | None = None
+) -> dict[str, pa.Table]:
+    """The catalog tables of a build folder (``OUT/catalog/*.parquet``; only the tables and
+    columns in `columns` when given) or of an MP XML model."""
     p = Path(path)
     if p.is_dir():
         folder = p / "catalog"
         if not (folder / "attributes.parquet").is_file():
             raise InputIOError(f"{p}: not an rtbfast build (no catalog/attributes.parquet); run rtbfast build", str(p))
-        return {f.stem: pq.read_table(f) for f in sorted(folder.glob("*.parquet"))}
+        files = sorted(folder.glob("*.parquet"))
+        if columns is None:
+            return {f.stem: pq.read_table(f) for f in files}
+        out = {}
+        for f in files:
+            if f.stem in columns:
+                present = set(pq.read_schema(f).names)
+                out[f.stem] = pq.read_table(f, columns=[c for c in columns[f.stem] if c in present])
+        return out
     if not p.exists():
         raise InputIOError(f"{p}: no such file or folder", str(p))
     return read_model(p, threads=threads).tables
@@ -74,7 +92,8 @@ def _constraints(catalog: str | os.PathLike[str], tables: dict[str, pa.Table]) -
             notes = load_report(catalog).get("rules", {}).get("notes", [])
             return Constraints(pq.read_table(written).cast(CONSTRAINT_SCHEMA), list(notes))
         except (OutputError, pa.ArrowInvalid, ValueError):
-            pass  # an older or damaged build: make them again
+            # a damaged build: make them again, from the whole catalog
+            return constraint_table(load_catalog(catalog))
     return constraint_table(tables)
 
 
@@ -120,7 +139,8 @@ def audit(
 
     phase("read")
     t = time.perf_counter()
-    tables = load_catalog(catalog, threads=threads)
+    built = (Path(catalog) / "rules" / CONSTRAINTS).is_file()
+    tables = load_catalog(catalog, threads=threads, columns=NEEDED if built else None)
     network: Network = read_network(export, on_progress, threads=threads)
     timings["read"] = time.perf_counter() - t
 
