@@ -67,3 +67,20 @@ def test_real_lte_site(tmp_path: Path) -> None:
     assert pages == counts["classes"] + counts["enums"] + counts["structs"] + 1
     assert links_resolve(tmp_path) > 1000
     assert len(search_index(tmp_path)) == counts["classes"] + counts["attributes"] + counts["enums"] + counts["structs"]
+
+
+def test_docs_written_by_a_second_process_are_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large catalog's docs are written by a second process while the models are made."""
+    import rtbfast
+    from rtbfast import pipeline
+    from tests.conftest import EXAMPLE_MODEL
+
+    rtbfast.build(EXAMPLE_MODEL, tmp_path / "one")
+    monkeypatch.setattr(pipeline, "PARALLEL_DOCS_ROWS", 1)
+    result = rtbfast.build(EXAMPLE_MODEL, tmp_path / "two", jobs=2)
+    assert result.report["peak_rss_children_bytes"] > 0
+    first = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one" / "docs").rglob("*.html"))
+    second = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two" / "docs").rglob("*.html"))
+    assert first == second and len(first) > 3
+    for page in first:
+        assert (tmp_path / "one" / page).read_bytes() == (tmp_path / "two" / page).read_bytes()

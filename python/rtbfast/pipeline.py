@@ -5,14 +5,17 @@ never leaves a half-written output over a good one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import keyword
+import multiprocessing
 import os
 import resource
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,8 @@ from rtbfast.rules.constraints import constraint_table
 from rtbfast.workbook import read_workbook
 
 REPORT = "report.json"
+PARALLEL_DOCS_ROWS = 20_000
+"""Attribute rows from which the docs are written by a second process while models are made."""
 CONSTRAINTS = "constraints.parquet"
 """The per-attribute constraints of the catalog (``rtbfast.rules``), under ``OUT/rules/``."""
 
@@ -194,9 +199,16 @@ def build(
     network_tables = _stack_networks(networks)
     timings["merge"] = time.perf_counter() - t
 
-    with written_aside(out) as staging:
+    with written_aside(out) as staging, contextlib.ExitStack() as stack:
         phase("models")
         t = time.perf_counter()
+        # the reference site does not depend on the models: for a large catalog it is written
+        # by a second process meanwhile (a new interpreter: no fork of this threaded one)
+        attribute_rows = catalog.tables["attributes"].num_rows if "attributes" in catalog.tables else 0
+        site = None
+        if jobs != 1 and attribute_rows >= PARALLEL_DOCS_ROWS and (os.cpu_count() or 1) > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+            site = pool.submit(_timed_docs, catalog.tables, staging / "docs")
         models = generate(catalog.tables, staging / "models", package=package, layout=layout)
         timings["models"] = time.perf_counter() - t
 
@@ -213,9 +225,11 @@ def build(
         timings["rules"] = time.perf_counter() - t
 
         phase("docs")
-        t = time.perf_counter()
-        pages = write_docs(catalog.tables, staging / "docs")
-        timings["docs"] = time.perf_counter() - t
+        if site is not None:
+            pages, timings["docs"] = site.result()
+            stack.close()  # the second process ends, so its peak memory is known
+        else:
+            pages, timings["docs"] = _timed_docs(catalog.tables, staging / "docs")
 
         phase("write")
         t = time.perf_counter()
@@ -259,6 +273,9 @@ def build(
             "timings_s": {k: round(v, 4) for k, v in timings.items()},
             "read_mb_per_s": round(size / 1e6 / timings["read"], 1) if timings["read"] > 0 else None,
             "peak_rss_bytes": peak_rss_bytes(),
+            # the largest child process: the one that wrote the docs alongside, if any (the
+            # two ran at the same time)
+            "peak_rss_children_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
         }
         if sheets is not None:
             report["workbook"] = {
@@ -274,6 +291,13 @@ def build(
             }
         (staging / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return BuildResult(out, report)
+
+
+def _timed_docs(tables: dict[str, pa.Table], folder: Path) -> tuple[int, float]:
+    """The docs phase: pages written and seconds taken (run in a second process for large catalogs)."""
+    t = time.perf_counter()
+    pages = write_docs(tables, folder)
+    return pages, time.perf_counter() - t
 
 
 def _input_json(path: Path, result: Model | Network) -> dict[str, Any]:

@@ -5,6 +5,7 @@ and one page each for enums and structs. No external resources; deterministic ou
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -55,9 +56,29 @@ def _page(title: str, body: str, depth: int = 0) -> str:
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
+        f"<title>{_escape(title)}</title><style>{_STYLE}</style></head>\n"
         f'<body><nav><a href="{up}index.html">Index and search</a></nav>\n{body}\n</body></html>\n'
     )
+
+
+@functools.lru_cache(maxsize=65536)
+def _escape_short(text: str) -> str:
+    return html.escape(text)
+
+
+def _escape(text: str) -> str:
+    """HTML-escaped `text`; short texts (names, types, units, defaults) repeat across a model
+    and are escaped once."""
+    return _escape_short(text) if len(text) <= 48 else html.escape(text)
+
+
+# the attribute columns the pages show: converting the others to Python would cost more than the pages
+_PAGE_COLUMNS = {
+    *("mim", "class", "attribute", "kind", "base_type", "type_ref", "is_sequence", "seq_min", "seq_max"),
+    *("ranges", "length_min", "length_max", "resolution", "pattern", "unit", "multiplication_factor", "default"),
+    *("description", "takes_effect", "dependencies", "precondition", "source", "mandatory", "restricted"),
+    *("read_only", "key", "no_notification", "non_persistent", "is_counter", "lifecycle"),
+}
 
 
 def _file(name: str) -> str:
@@ -81,13 +102,14 @@ def _flags(row: dict[str, Any]) -> str:
     shown = [n.replace("_", " ") for n in names if row.get(n)]
     if row.get("lifecycle"):
         shown.append(str(row["lifecycle"]))
-    return "".join(f"<span>{html.escape(s)}</span>" for s in shown)
+    return "".join(f"<span>{_escape(s)}</span>" for s in shown)
 
 
 class _Site:
     def __init__(self, tables: dict[str, pa.Table]) -> None:
         self.classes = tables["classes"].to_pylist()
-        self.attributes = tables["attributes"].to_pylist()
+        attributes = tables["attributes"]
+        self.attributes = attributes.select([c for c in attributes.column_names if c in _PAGE_COLUMNS]).to_pylist()
         self.enums = tables["enums"].to_pylist() if "enums" in tables else []
         self.members = tables["enum_members"].to_pylist() if "enum_members" in tables else []
         self.structs = tables["structs"].to_pylist() if "structs" in tables else []
@@ -132,16 +154,14 @@ class _Site:
     def type_cell(self, row: dict[str, Any], depth: int) -> str:
         up = "../" * depth
         kind, ref = row.get("kind") or "", str(row.get("type_ref") or "")
-        text = html.escape(row.get("base_type") or kind)
+        text = _escape(row.get("base_type") or kind)
         if kind == "enum" and ref in self.enum_page:
-            text = f'enum <a href="{up}{self.enum_page[ref]}">{html.escape(ref)}</a>'
+            text = f'enum <a href="{up}{self.enum_page[ref]}">{_escape(ref)}</a>'
         elif kind == "struct" and ref in self.struct_page:
-            text = f'struct <a href="{up}{self.struct_page[ref]}">{html.escape(ref)}</a>'
+            text = f'struct <a href="{up}{self.struct_page[ref]}">{_escape(ref)}</a>'
         elif kind == "moref" and ref:
             target = (
-                f'<a href="{up}{self.class_page[ref]}">{html.escape(ref)}</a>'
-                if ref in self.class_page
-                else html.escape(ref)
+                f'<a href="{up}{self.class_page[ref]}">{_escape(ref)}</a>' if ref in self.class_page else _escape(ref)
             )
             text = f"moRef → {target}"
         if row.get("is_sequence"):
@@ -158,30 +178,30 @@ class _Site:
         if row.get("resolution") is not None:
             parts.append(f"step {_number(row['resolution'])}")
         if row.get("pattern"):
-            parts.append(f"pattern <code>{html.escape(row['pattern'])}</code>")
-        return "; ".join(p if p.startswith("pattern") else html.escape(p) for p in parts)
+            parts.append(f"pattern <code>{_escape(row['pattern'])}</code>")
+        return "; ".join(p if p.startswith("pattern") else _escape(p) for p in parts)
 
     def class_body(self, name: str) -> str:
         depth = 1
         up = "../" * depth
         own = self.own.get(name) or [{"class": name}]
         attrs = self.attrs_of.get(name, [])
-        out = [f"<h1>{html.escape(name)}</h1>"]
+        out = [f"<h1>{_escape(name)}</h1>"]
         for c in own:
             mim = c.get("mim") or c.get("source") or ""
             flags = "".join(f"<span>{f.replace('_', ' ')}</span>" for f in ("system_created", "read_only") if c.get(f))
             out.append(
-                f'<p class="muted">{html.escape(str(mim))} · source {html.escape(str(c.get("source")))}'
+                f'<p class="muted">{_escape(str(mim))} · source {_escape(str(c.get("source")))}'
                 f' <span class="flags">{flags}</span></p>'
             )
             if c.get("description"):
-                out.append(f'<p class="desc">{html.escape(c["description"])}</p>')
+                out.append(f'<p class="desc">{_escape(c["description"])}</p>')
         parents = sorted(self.parents.get(name, ()))
         children = sorted(self.children.get(name, ()))
 
         def links(names: list[str]) -> str:
             shown = [
-                f'<a href="{up}{self.class_page[n]}">{html.escape(n)}</a>' if n in self.class_page else html.escape(n)
+                f'<a href="{up}{self.class_page[n]}">{_escape(n)}</a>' if n in self.class_page else _escape(n)
                 for n in names
             ]
             return ", ".join(shown) or '<span class="muted">none</span>'
@@ -196,18 +216,18 @@ class _Site:
             "<th>Flags</th><th>Takes effect</th><th>Description</th></tr>"
         )
         for a in sorted(attrs, key=lambda r: (bool(r.get("is_counter")), r["attribute"].lower())):
-            unit = html.escape(a.get("unit") or "")
+            unit = _escape(a.get("unit") or "")
             if a.get("multiplication_factor"):
-                unit = f"{unit} &times; {html.escape(a['multiplication_factor'])}".strip()
+                unit = f"{unit} &times; {_escape(a['multiplication_factor'])}".strip()
             out.append(
-                f'<tr id="{html.escape(a["attribute"])}"><td><code>{html.escape(a["attribute"])}</code>'
-                f'<br><span class="muted">{html.escape(str(a.get("source") or ""))}</span></td>'
+                f'<tr id="{_escape(a["attribute"])}"><td><code>{_escape(a["attribute"])}</code>'
+                f'<br><span class="muted">{_escape(str(a.get("source") or ""))}</span></td>'
                 f"<td>{self.type_cell(a, depth)}</td><td>{self.limits(a)}</td><td>{unit}</td>"
-                f'<td>{html.escape(a.get("default") or "")}</td><td class="flags">{_flags(a)}</td>'
-                f"<td>{html.escape(a.get('takes_effect') or '')}</td>"
-                f'<td class="desc">{html.escape(a.get("description") or "")}'
-                + (f"<br><b>Dependencies:</b> {html.escape(a['dependencies'])}" if a.get("dependencies") else "")
-                + (f"<br><b>Precondition:</b> {html.escape(a['precondition'])}" if a.get("precondition") else "")
+                f'<td>{_escape(a.get("default") or "")}</td><td class="flags">{_flags(a)}</td>'
+                f"<td>{_escape(a.get('takes_effect') or '')}</td>"
+                f'<td class="desc">{_escape(a.get("description") or "")}'
+                + (f"<br><b>Dependencies:</b> {_escape(a['dependencies'])}" if a.get("dependencies") else "")
+                + (f"<br><b>Precondition:</b> {_escape(a['precondition'])}" if a.get("precondition") else "")
                 + "</td></tr>"
             )
         out.append("</table>")
@@ -217,33 +237,31 @@ class _Site:
         rows = self.members_of.get(name, [])
         users = sorted(self.enum_users.get(name, ()))
         out = [
-            f"<h1>enum {html.escape(name)}</h1>",
+            f"<h1>enum {_escape(name)}</h1>",
             "<table><tr><th>Member</th><th>Value</th><th>Description</th></tr>",
         ]
         for m in rows:
             value = "" if m.get("value") is None else str(m["value"])
             out.append(
-                f"<tr><td><code>{html.escape(m['member'])}</code></td><td>{value}</td>"
-                f'<td class="desc">{html.escape(m.get("description") or "")}</td></tr>'
+                f"<tr><td><code>{_escape(m['member'])}</code></td><td>{value}</td>"
+                f'<td class="desc">{_escape(m.get("description") or "")}</td></tr>'
             )
         out.append("</table>")
-        used = ", ".join(
-            f'<a href="../{self.class_page[c]}">{html.escape(c)}</a>' for c in users if c in self.class_page
-        )
+        used = ", ".join(f'<a href="../{self.class_page[c]}">{_escape(c)}</a>' for c in users if c in self.class_page)
         out.append(f"<p>Used by: {used or 'none'}</p>")
         return "\n".join(out)
 
     def struct_body(self, name: str) -> str:
         rows = self.struct_members_of.get(name, [])
-        out = [f"<h1>struct {html.escape(name)}</h1>"]
+        out = [f"<h1>struct {_escape(name)}</h1>"]
         if name in self.exclusive:
             out.append("<p>Exclusive: exactly one member is set.</p>")
         out.append("<table><tr><th>Member</th><th>Type</th><th>Allowed</th><th>Default</th><th>Description</th></tr>")
         for m in rows:
             out.append(
-                f"<tr><td><code>{html.escape(m['member'])}</code></td><td>{self.type_cell(m, 1)}</td>"
-                f"<td>{self.limits(m)}</td><td>{html.escape(m.get('default') or '')}</td>"
-                f'<td class="desc">{html.escape(m.get("description") or "")}</td></tr>'
+                f"<tr><td><code>{_escape(m['member'])}</code></td><td>{self.type_cell(m, 1)}</td>"
+                f"<td>{self.limits(m)}</td><td>{_escape(m.get('default') or '')}</td>"
+                f'<td class="desc">{_escape(m.get("description") or "")}</td></tr>'
             )
         out.append("</table>")
         return "\n".join(out)
@@ -284,14 +302,14 @@ class _Site:
         ]
         for mim in sorted(by_mim):
             links = ", ".join(
-                f'<a href="{self.class_page[c]}">{html.escape(c)}</a>' for c in sorted(set(by_mim[mim]), key=str.lower)
+                f'<a href="{self.class_page[c]}">{_escape(c)}</a>' for c in sorted(set(by_mim[mim]), key=str.lower)
             )
-            out.append(f"<h2>{html.escape(mim)}</h2><p>{links}</p>")
+            out.append(f"<h2>{_escape(mim)}</h2><p>{links}</p>")
         if self.enum_page:
-            links = ", ".join(f'<a href="{p}">{html.escape(n)}</a>' for n, p in sorted(self.enum_page.items()))
+            links = ", ".join(f'<a href="{p}">{_escape(n)}</a>' for n, p in sorted(self.enum_page.items()))
             out.append(f"<h2>Enums</h2><p>{links}</p>")
         if self.struct_page:
-            links = ", ".join(f'<a href="{p}">{html.escape(n)}</a>' for n, p in sorted(self.struct_page.items()))
+            links = ", ".join(f'<a href="{p}">{_escape(n)}</a>' for n, p in sorted(self.struct_page.items()))
             out.append(f"<h2>Structs</h2><p>{links}</p>")
         data = json.dumps(self.index_entries(), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
         out.append(f"<script>const INDEX = {data};\n{_SEARCH}</script>")
