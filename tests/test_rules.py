@@ -314,3 +314,34 @@ def test_operation_rules_on_an_import_file(write_xml: WriteXml) -> None:
         ("Cell=4", "read_only", "status"),
     ]
     assert result.summary["by_severity"] == {"error": 6, "info": 1, "warning": 1}
+
+
+def test_an_export_audited_in_parts_gives_the_same_violations(tmp_path: Path) -> None:
+    """A large export is read and checked a group of parts at a time (memory bounded by the
+    group): the violations are those of one whole read."""
+    from bench.generate import write_export
+    from tests.conftest import EXAMPLE_MODEL
+
+    export = write_export(tmp_path / "export.xml", 0.6)
+    rules = tmp_path / "rules.csv"
+    rules.write_text(
+        "id,class,when,assert,severity,message,window\n"
+        "enb,ENodeBFunction,,size(children.EUtranCellFDD) <= 3,warning,many cells,\n"
+        "node,EUtranCellFDD,,node.id.startsWith('NODE') && parent.class == 'ENodeBFunction',error,,\n",
+        encoding="utf-8",
+    )
+
+    def rows(out: Path) -> list[tuple[object, ...]]:
+        table = pq.read_table(out / "violations.parquet")
+        return sorted(tuple(r.values()) for r in table.to_pylist())
+
+    from rtbfast import _native
+
+    stream = _native.stream_bulkcm(export, 50_000, 2)
+    assert stream is not None and stream.parts >= 8, "the export is read in parts"
+    whole = audit(export, EXAMPLE_MODEL, tmp_path / "whole", rules=rules)
+    parts = audit(export, EXAMPLE_MODEL, tmp_path / "parts", rules=rules, part_bytes=50_000, threads=2)
+    assert rows(tmp_path / "whole") == rows(tmp_path / "parts")
+    assert whole.summary["violations"] > 100 and whole.summary["by_rule"].get("enb", 0) > 0
+    for key in ("mos", "values_checked", "by_rule"):
+        assert whole.summary[key] == parts.summary[key]

@@ -60,3 +60,22 @@ def compile_user_rules(rules: object, threads: int = 0) -> CompiledRules: ...
 def evaluate_user_rules(
     rules: object, constraints: object, mos: object, values: object, threads: int = 0
 ) -> RuleEvaluation: ...
+
+class NetworkGroup(TypedDict):
+    tables: dict[str, ArrowTable]
+    warnings: list[RawWarning]
+    header: dict[str, str]
+    done: int
+    size: int
+
+class NetworkParts:
+    """An export read group of parts by group."""
+
+    @property
+    def parts(self) -> int: ...
+    def __iter__(self) -> NetworkParts: ...
+    def __next__(self) -> NetworkGroup: ...
+
+def stream_bulkcm(
+    path: Any, part_bytes: int, threads: int = 0, progress: Progress | None = None
+) -> NetworkParts | None: ...

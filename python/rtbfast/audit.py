@@ -11,7 +11,8 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,15 +24,15 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from rtbfast import _native
-from rtbfast.errors import InputIOError, OutputError
+from rtbfast.errors import InputIOError, InvalidValueError, OutputError, WrongRootError
 from rtbfast.pipeline import CONSTRAINTS, load_report, peak_rss_bytes, written_aside
-from rtbfast.readers import Network, ProgressCallback, read_model, read_network
+from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, located_warnings, read_model, read_network
 from rtbfast.rules import SCHEMA as CONSTRAINT_SCHEMA
 from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
-from rtbfast.rules.dependencies import extract
+from rtbfast.rules.dependencies import Extraction, extract
 from rtbfast.rules.operations import operation_violations
 from rtbfast.rules.uniqueness import unique_violations
-from rtbfast.rules.user_rules import check_rules, evaluate_rules, read_rules
+from rtbfast.rules.user_rules import RuleFile, check_rules, evaluate_rules, read_rules
 
 MARKER = "audit.json"
 TOP = 20
@@ -114,6 +115,77 @@ def _counts(table: pa.Table, column: str) -> list[tuple[str, int]]:
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
+PART_BYTES = 16 * 2**20
+"""An export larger than two of these is audited a group of parts at a time (one part per
+thread), so memory holds one group's tables, not the whole export's."""
+
+
+@dataclass
+class _Checks:
+    """Everything an audit checks, made once and run on each group of an export."""
+
+    constraints: Constraints
+    texts: Extraction
+    text_rules: pa.Table
+    locks: set[tuple[str, str]]
+    classes: pa.Table | None
+    rule_file: RuleFile | None
+    at: datetime | None
+    threads: int
+
+
+@dataclass
+class _Tally:
+    mos: int = 0
+    values: int = 0
+    evaluations: int = 0
+    skipped_by_window: int = 0
+    problems: list[str] | None = None
+    warnings: list[ReadWarning] | None = None
+
+
+def _check(tables: dict[str, pa.Table], checks: _Checks, tally: _Tally) -> pa.Table:
+    """The violations of one network (or one group of an export's parts)."""
+    result = evaluate(tables, checks.constraints, threads=checks.threads)
+    parts = [result.violations, operation_violations(tables, checks.constraints, checks.classes, checks.locks)]
+    if checks.text_rules.num_rows:
+        raw = _native.evaluate_user_rules(
+            checks.text_rules, checks.constraints.table, tables["mos"], tables["values"], checks.threads
+        )
+        parts.append(pa.table(raw["violations"]).cast(VIOLATIONS_SCHEMA))
+    for r in checks.texts.rules:
+        if r.kind == "unique":
+            parts.append(unique_violations(tables, r.cls, r.params["attributes"], r.params["scope"], r.rule_id))
+    if checks.rule_file is not None:
+        user = evaluate_rules(tables, checks.constraints, checks.rule_file, at=checks.at, threads=checks.threads)
+        parts.append(user.violations.cast(VIOLATIONS_SCHEMA))
+        tally.evaluations += user.checked
+        tally.skipped_by_window = user.skipped_by_window
+    tally.mos += tables["mos"].num_rows
+    tally.values += result.checked
+    tally.problems = result.problems
+    return pa.concat_tables(parts)
+
+
+def _groups(
+    export: Path, threads: int, part_bytes: int, on_progress: ProgressCallback | None
+) -> Iterator[tuple[dict[str, pa.Table], list[ReadWarning]]]:
+    """The export's network tables, a group of parts at a time when it is large (`part_bytes`
+    0: always whole)."""
+    parts = _native.stream_bulkcm(export, part_bytes, threads) if part_bytes > 0 else None
+    if parts is None:
+        network = read_network(export, on_progress, threads=threads)
+        yield network.tables, network.warnings
+        return
+    for group in parts:
+        if on_progress is not None:
+            on_progress(group["done"], group["size"])
+        item = {name: pa.table(t) for name, t in group["tables"].items()}, located_warnings(group["warnings"])
+        del group  # one group alive at a time: not this one while the next is read
+        yield item
+        del item
+
+
 def audit(
     export: str | os.PathLike[str],
     catalog: str | os.PathLike[str],
@@ -124,58 +196,89 @@ def audit(
     rules: str | os.PathLike[str] | None = None,
     at: datetime | None = None,
     on_phase: PhaseCallback | None = None,
+    part_bytes: int = PART_BYTES,
 ) -> AuditResult:
     """Check every value of the Bulk CM `export` against the per-attribute constraints of
     `catalog` (a build folder or an MP XML model), every MO against the rules its
     Dependencies and Precondition texts give (see :mod:`rtbfast.rules.dependencies`; severity
     warning), the changes of an import file (MOs with a ``modifier``) against the operation
-    rules, and every MO against the user `rules` (a
-    CSV of CEL rules, see :mod:`rtbfast.rules.user_rules`) active at `at`, and write the
-    results into `out`. A rule that does not compile is reported and left out; the others run."""
+    rules, and every MO against the user `rules` (a CSV of CEL rules, see
+    :mod:`rtbfast.rules.user_rules`) active at `at`, and write the results into `out`. A rule
+    that does not compile is reported and left out; the others run.
+
+    An export larger than two `part_bytes` is read and checked a group of parts (one per
+    thread, cut before ``MeContext``) at a time, so memory is bounded by the group, not the
+    file: every rule looks within one node at most. ``part_bytes=0`` reads it whole (faster,
+    memory grows with the file)."""
     started = time.perf_counter()
     phase = on_phase or (lambda name: None)
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"read": 0.0, "evaluate": 0.0}
     out = Path(out)
-
-    phase("read")
-    t = time.perf_counter()
-    built = (Path(catalog) / "rules" / CONSTRAINTS).is_file()
-    tables = load_catalog(catalog, threads=threads, columns=NEEDED if built else None)
-    network: Network = read_network(export, on_progress, threads=threads)
-    timings["read"] = time.perf_counter() - t
+    path = Path(export)
+    if detect_kind(path) != "bulkcm":
+        raise WrongRootError(f"{path}: this is an MP XML model, not a Bulk CM export", str(path), 1, 1, "models")
 
     phase("rules")
     t = time.perf_counter()
+    built = (Path(catalog) / "rules" / CONSTRAINTS).is_file()
+    tables = load_catalog(catalog, threads=threads, columns=NEEDED if built else None)
     constraints = _constraints(catalog, tables)
     rule_file = read_rules(rules) if rules is not None else None
+    texts = extract(tables)
+    checks = _Checks(
+        constraints,
+        texts,
+        texts.cel_table(),
+        {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"},
+        tables.get("classes"),
+        rule_file,
+        at,
+        threads,
+    )
     timings["rules"] = time.perf_counter() - t
 
-    phase("evaluate")
+    phase("read and evaluate")
+    tally = _Tally(warnings=[])
+    found: list[pa.Table] = []
+    groups = _groups(path, threads, part_bytes, on_progress)
+    try:
+        # the next group is read (native, without the GIL) while this one is checked
+        with ThreadPoolExecutor(1) as reader:
+            t = time.perf_counter()
+            ahead = reader.submit(next, groups, None)
+            while True:
+                group = ahead.result()
+                timings["read"] += time.perf_counter() - t
+                if group is None:
+                    break
+                ahead = reader.submit(next, groups, None)
+                t = time.perf_counter()
+                found.append(_check(group[0], checks, tally))
+                tally.warnings = [*(tally.warnings or []), *group[1]]
+                group = None  # free this group's tables
+                timings["evaluate"] += time.perf_counter() - t
+                t = time.perf_counter()
+    except InvalidValueError as err:
+        if "in parts" not in err.message:
+            raise
+        # a cut the stream could not prove sound: read the export whole instead
+        tally, found = _Tally(warnings=[]), []
+        t = time.perf_counter()
+        network = read_network(path, on_progress, threads=threads)
+        timings["read"] += time.perf_counter() - t
+        t = time.perf_counter()
+        found.append(_check(network.tables, checks, tally))
+        tally.warnings = network.warnings
+        timings["evaluate"] += time.perf_counter() - t
     t = time.perf_counter()
-    result = evaluate(network.tables, constraints, threads=threads)
-    texts = extract(tables)
-    locks = {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"}
-    parts = [result.violations, operation_violations(network.tables, constraints, tables.get("classes"), locks)]
-    text_rules = texts.cel_table()
-    if text_rules.num_rows:
-        raw = _native.evaluate_user_rules(
-            text_rules, constraints.table, network.tables["mos"], network.tables["values"], threads
-        )
-        parts.append(pa.table(raw["violations"]).cast(VIOLATIONS_SCHEMA))
-    for r in texts.rules:
-        if r.kind == "unique":
-            parts.append(unique_violations(network.tables, r.cls, r.params["attributes"], r.params["scope"], r.rule_id))
-    violations = pa.concat_tables(parts)
-    user = evaluate_rules(network.tables, constraints, rule_file, at=at, threads=threads) if rule_file else None
-    if user is not None:
-        violations = pa.concat_tables([violations, user.violations.cast(violations.schema)])
+    violations = pa.concat_tables(found) if found else VIOLATIONS_SCHEMA.empty_table()
     if violations.num_rows:
         subjects = violations.column("subject").combine_chunks().dictionary_encode()
         nodes = pa.array([node_of(s) for s in subjects.dictionary.to_pylist()], pa.string())
         violations = violations.append_column("node", pc.take(nodes, subjects.indices))
     else:
         violations = violations.append_column("node", pa.array([], pa.string()))
-    timings["evaluate"] = time.perf_counter() - t
+    timings["evaluate"] += time.perf_counter() - t
 
     phase("write")
     t = time.perf_counter()
@@ -183,8 +286,8 @@ def audit(
         "rtbfast_version": _native.__version__,
         "export": str(export),
         "catalog": str(catalog),
-        "mos": network.tables["mos"].num_rows,
-        "values_checked": result.checked,
+        "mos": tally.mos,
+        "values_checked": tally.values,
         "constraints": constraints.table.num_rows,
         "violations": violations.num_rows,
         "by_severity": dict(_counts(violations, "severity")),
@@ -192,27 +295,27 @@ def audit(
         "by_class": dict(_counts(violations, "class")[:TOP]),
         "by_node": dict(_counts(violations, "node")[:TOP]),
         "worst_offenders": dict(_counts(violations, "subject")[:TOP]),
-        "constraint_problems": result.problems,
+        "constraint_problems": tally.problems or [],
         "text_rules": {
             "rows_with_text": texts.rows,
             "rows_with_rule": texts.rows_with_rule,
             "coverage": round(texts.coverage, 3),
             "by_kind": dict(sorted(Counter(r.kind for r in texts.rules).items())),
-            "evaluated_as_cel": text_rules.num_rows,
+            "evaluated_as_cel": checks.text_rules.num_rows,
             "notes": len(texts.notes),
         },
         "rules": None
-        if user is None or rule_file is None
+        if rule_file is None
         else {
             "file": str(rule_file.path),
             "rules": rule_file.table.num_rows,
             "at": at.isoformat() if at is not None else None,
-            "outside_their_window": user.skipped_by_window,
-            "evaluations": user.checked,
+            "outside_their_window": tally.skipped_by_window,
+            "evaluations": tally.evaluations,
             "issues": [str(i) for i in check_rules(rule_file, tables)],
         },
         "constraint_notes": constraints.notes,
-        "read_warnings": [str(w) for w in network.warnings],
+        "read_warnings": [str(w) for w in tally.warnings or []],
     }
     with written_aside(out, MARKER) as staging:
         pq.write_table(violations, staging / "violations.parquet", compression="zstd")

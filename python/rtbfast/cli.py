@@ -229,8 +229,23 @@ def build(
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]),
     help="The time rules with a window are judged at (ISO, e.g. 2026-11-27T02:00). Default: now.",
 )
+@click.option(
+    "--part-mb",
+    type=click.IntRange(min=0),
+    default=16,
+    show_default=True,
+    help="Read and check a large export this many MB per thread at a time, so memory is bounded by "
+    "the parts, not the file; 0 reads it whole (faster, memory grows with the file).",
+)
 def audit(
-    export: Path, catalog: Path, out: Path, progress: bool | None, jobs: int, rules: Path | None, at: datetime | None
+    export: Path,
+    catalog: Path,
+    out: Path,
+    progress: bool | None,
+    jobs: int,
+    rules: Path | None,
+    at: datetime | None,
+    part_mb: int,
 ) -> None:
     """Check every value of a Bulk CM EXPORT against the catalog's per-attribute constraints.
 

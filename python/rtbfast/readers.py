@@ -114,7 +114,7 @@ def detect_kind(path: str | os.PathLike[str]) -> InputKind:
     return _native.detect_kind(_checked_path(path))
 
 
-def _warnings(raw: list[tuple[str, str, int, int, str]]) -> list[ReadWarning]:
+def located_warnings(raw: list[tuple[str, str, int, int, str]]) -> list[ReadWarning]:
     return [ReadWarning(*w) for w in raw]
 
 
@@ -131,13 +131,15 @@ def _checked_threads(threads: int) -> int:
 def _read_mom(p: Path, on_progress: ProgressCallback | None, threads: int) -> Model:
     _checked_threads(threads)
     raw = _with_progress(lambda prog: _native.read_mom(p, prog, threads), p.stat().st_size, on_progress)
-    return Model(p, "mom", _tables(raw["tables"]), _warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"])
+    return Model(
+        p, "mom", _tables(raw["tables"]), located_warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"]
+    )
 
 
 def _read_bulkcm(p: Path, on_progress: ProgressCallback | None, threads: int) -> Network:
     _checked_threads(threads)
     raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog, threads), p.stat().st_size, on_progress)
-    return Network(p, _tables(raw["tables"]), raw["header"], _warnings(raw["warnings"]))
+    return Network(p, _tables(raw["tables"]), raw["header"], located_warnings(raw["warnings"]))
 
 
 def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None, *, threads: int = 0) -> Model:

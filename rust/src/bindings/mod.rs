@@ -242,6 +242,62 @@ fn evaluate_user_rules<'py>(
     Ok(out)
 }
 
+/// A Bulk CM export read group of parts by group (see `bulkcm::Streamer`): each `next()`
+/// reads the next group with the GIL released and returns its tables.
+#[pyclass(module = "rtbfast._native", name = "NetworkParts", frozen)]
+struct PyNetworkParts {
+    inner: std::sync::Mutex<crate::bulkcm::Streamer>,
+    progress: Option<Arc<Progress>>,
+    parts: usize,
+}
+
+#[pymethods]
+impl PyNetworkParts {
+    #[getter]
+    fn parts(&self) -> usize {
+        self.parts
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let progress = self.progress.clone();
+        let group = py.detach(|| {
+            let mut streamer = self.inner.lock().map_err(|_| crate::error::Error::Value {
+                loc: crate::error::Location::default(),
+                message: "the stream was left broken by an earlier failure".into(),
+            })?;
+            streamer.next_group(progress.as_deref())
+        });
+        let Some(g) = group.map_err(|e| to_py_err(py, e))? else { return Ok(None) };
+        let out = PyDict::new(py);
+        out.set_item("tables", tables_dict(py, g.tables)?)?;
+        out.set_item("warnings", warnings_list(py, &g.warnings)?)?;
+        out.set_item("header", g.header)?;
+        out.set_item("done", g.done)?;
+        out.set_item("size", g.size)?;
+        Ok(Some(out))
+    }
+}
+
+/// An export cut into parts of about `part_bytes`, read `threads` parts at a time (0: one per
+/// core); `None` when it is not worth cutting (read it whole).
+#[pyfunction]
+#[pyo3(signature = (path, part_bytes, threads=0, progress=None))]
+fn stream_bulkcm(
+    py: Python<'_>,
+    path: PathBuf,
+    part_bytes: u64,
+    threads: usize,
+    progress: Option<&Bound<'_, PyProgress>>,
+) -> PyResult<Option<PyNetworkParts>> {
+    let progress = progress_of(progress);
+    let streamer = py.detach(|| crate::bulkcm::stream(&path, part_bytes, threads)).map_err(|e| to_py_err(py, e))?;
+    Ok(streamer.map(|s| PyNetworkParts { parts: s.parts(), inner: std::sync::Mutex::new(s), progress }))
+}
+
 /// `"mom"` or `"bulkcm"`, from the root element.
 #[pyfunction]
 fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
@@ -257,9 +313,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<ArrowTable>()?;
     m.add_class::<PyProgress>()?;
+    m.add_class::<PyNetworkParts>()?;
     m.add_function(wrap_pyfunction!(read_mom, m)?)?;
     m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(detect_kind, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_constraints, m)?)?;
     m.add_function(wrap_pyfunction!(compile_user_rules, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_user_rules, m)?)?;

@@ -23,6 +23,7 @@ use crate::tables::{parse_decimal, BatchParts, Table};
 
 mod parallel;
 use crate::xml::{drive_span, local, locate_warnings, split, Cx, Handler, Progress, Span, Warning};
+pub use parallel::{stream, Group, Streamer};
 
 /// Everything read from one Bulk CM file.
 pub struct BulkCmResult {
@@ -59,7 +60,7 @@ pub fn read_bulkcm_with(path: &Path, progress: Option<&Progress>, threads: usize
     };
     let file = path.display().to_string();
     let warnings = locate_warnings(path, &file, raw);
-    let (tables, header) = finish_parts(readers, seeded)
+    let (tables, header) = finish_parts(readers, seeded, false)
         .map_err(|err| Error::Value { loc: Location { file, ..Location::default() }, message: err.to_string() })?;
     Ok(BulkCmResult { tables, warnings, header })
 }
@@ -556,9 +557,13 @@ impl BulkCmReader {
 /// into the network tables and the header. Every reader after the first started with the
 /// first `seeded` rows of the first one (the MOs enclosing the cut); those are dropped and
 /// row numbers moved past the rows of the parts before.
+/// The tables of `parts` read one after the other; the rows each part but the first started
+/// with (`seeded`, the MOs enclosing the cut) leave its `mos` batch, and the first's too when
+/// `first_seeded` (a later group of parts of a file read in groups).
 fn finish_parts(
     mut parts: Vec<BulkCmReader>,
     seeded: usize,
+    first_seeded: bool,
 ) -> std::result::Result<(Vec<Table>, BTreeMap<String, String>), ArrowError> {
     let mut header = BTreeMap::new();
     let mut observed: BTreeMap<(String, String, String), Observed> = BTreeMap::new();
@@ -601,7 +606,7 @@ fn finish_parts(
             ..
         } = part;
         let (batch, fdn_array) = mo_columns.finish()?;
-        let own = if k == 0 { 0 } else { seeded.min(batch.num_rows()) };
+        let own = if k == 0 && !first_seeded { 0 } else { seeded.min(batch.num_rows()) };
         mos.push(batch.slice(own, batch.num_rows() - own));
         let keys: Int32Array = values_mo.finish();
         let fdn_dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdn_array))?;

@@ -72,3 +72,127 @@ pub(super) fn read_spans(path: &Path, plan: Plan, progress: Option<&Progress>) -
     }
     Ok(Some(Parts { readers, seeded: prefix.mos.len(), warnings }))
 }
+
+/// An export read in groups of parts, one group at a time, so memory holds one group's tables
+/// rather than the whole file's: the audit of a large export evaluates each group and drops it.
+pub struct Streamer {
+    path: std::path::PathBuf,
+    spans: Vec<Span>,
+    prefix: BulkCmReader,
+    start: crate::xml::Context,
+    next: usize,
+    group: usize,
+}
+
+/// A [`Streamer`] over `path` cut into parts of about `part_bytes`, read `threads` at a time
+/// (0: one per core). `None` when the file is not worth cutting or has no `MeContext` (read
+/// it whole).
+pub fn stream(path: &Path, part_bytes: u64, threads: usize) -> Result<Option<Streamer>> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let parts = (size / part_bytes.max(1)) as usize;
+    if parts < 2 {
+        return Ok(None);
+    }
+    let (encoding, root) = crate::xml::prolog(path)?;
+    if root != "bulkCmConfigDataFile" {
+        return Ok(None);
+    }
+    let Ok(mut file) = File::open(path) else { return Ok(None) };
+    let Ok(Some(first)) = find_start_tag(&mut file, 0, size, CUT_BEFORE) else { return Ok(None) };
+    let mut prefix = BulkCmReader::default();
+    let head = Span { start: 0, end: Some(first), context: Context { encoding: Some(encoding), ..Context::default() } };
+    let Ok(start) = drive_span(path, &head, &mut prefix, None) else { return Ok(None) };
+    let mut cuts: Vec<u64> = Vec::new();
+    for k in 1..parts as u64 {
+        let from = (size * k / parts as u64).max(cuts.last().map_or(first + 1, |c| c + 1));
+        let until = size * (k + 1) / parts as u64;
+        if let Ok(Some(cut)) = find_start_tag(&mut file, from, until, CUT_BEFORE) {
+            cuts.push(cut);
+        }
+    }
+    if cuts.is_empty() {
+        return Ok(None);
+    }
+    let mut spans = Vec::with_capacity(cuts.len() + 1);
+    let mut begin = 0;
+    for (i, &cut) in cuts.iter().enumerate() {
+        let context = if i == 0 { Context::default() } else { start.context.clone() };
+        spans.push(Span { start: begin, end: Some(cut), context });
+        begin = cut;
+    }
+    spans.push(Span { start: begin, end: None, context: start.context.clone() });
+    Ok(Some(Streamer { path: path.to_path_buf(), spans, prefix, start: start.context, next: 0, group: threads }))
+}
+
+/// One group of parts: its tables, header and warnings (located).
+pub struct Group {
+    pub tables: Vec<crate::tables::Table>,
+    pub header: std::collections::BTreeMap<String, String>,
+    pub warnings: Vec<crate::xml::Warning>,
+    /// Bytes of the file read so far, and its size.
+    pub done: u64,
+    pub size: u64,
+}
+
+impl Streamer {
+    /// How many parts the file is cut into.
+    pub fn parts(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The next group of parts; `Ok(None)` at the end. An error when a part cannot be read
+    /// or a cut proves unsound (a `MeContext` tag in a comment, a cut under another
+    /// `SubNetwork`): the caller reads the file whole, which reports a real error where it is.
+    pub fn next_group(&mut self, progress: Option<&Progress>) -> Result<Option<Group>> {
+        if self.next >= self.spans.len() {
+            return Ok(None);
+        }
+        let first = self.next;
+        let last = (first + self.group).min(self.spans.len());
+        let prefix = &self.prefix;
+        let make = |i: usize| {
+            if first + i == 0 {
+                BulkCmReader::default()
+            } else {
+                BulkCmReader::continuing(prefix)
+            }
+        };
+        let unsound = |what: &str| crate::error::Error::Value {
+            loc: crate::error::Location { file: self.path.display().to_string(), ..Default::default() },
+            message: format!("cannot read this export in parts: {what}"),
+        };
+        let Some(done) = read_spans_in_parallel(&self.path, &self.spans[first..last], make, progress)? else {
+            return Err(unsound("a part could not be read on its own"));
+        };
+        let final_span = self.spans.len() - 1;
+        let mut readers = Vec::with_capacity(done.len());
+        let mut raw = Vec::new();
+        for (k, (reader, end)) in done.into_iter().enumerate() {
+            if first + k < final_span
+                && (end.context.names != self.start.names
+                    || end.context.labels != self.start.labels
+                    || !reader.stands_where(prefix))
+            {
+                return Err(unsound("a cut does not fall between two MeContext elements"));
+            }
+            raw.extend(end.warnings);
+            readers.push(reader);
+        }
+        self.next = last;
+        let file = self.path.display().to_string();
+        let warnings = crate::xml::locate_warnings(&self.path, &file, raw);
+        let (tables, header) = super::finish_parts(readers, self.prefix.mos.len(), first > 0).map_err(|err| {
+            crate::error::Error::Value {
+                loc: crate::error::Location { file, ..Default::default() },
+                message: err.to_string(),
+            }
+        })?;
+        let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let done = self.spans.get(last).map_or(size, |s| s.start);
+        Ok(Some(Group { tables, header, warnings, done, size }))
+    }
+}

@@ -222,3 +222,56 @@ fn a_cut_under_another_subnetwork_falls_back_to_one_sequential_read() {
     assert_eq!(values.batches.len(), 1, "the cut in the second SubNetwork is refused");
     assert_eq!(logical(&one), logical(&three));
 }
+
+/// Rows of a table as text.
+type Rows = Vec<Vec<Option<String>>>;
+
+/// The mos and values rows of some tables, as text, in order.
+fn rows(tables: &[Table]) -> (Rows, Rows) {
+    let mos = table(tables, "mos").unwrap();
+    let values = table(tables, "values").unwrap();
+    let cols = |b: &RecordBatch, names: &[&str]| -> Rows {
+        let columns: Vec<Vec<Option<String>>> = names.iter().map(|n| strings(b, n)).collect();
+        (0..b.num_rows()).map(|i| columns.iter().map(|c| c[i].clone()).collect()).collect()
+    };
+    (cols(&mos, &["fdn", "class", "parent_fdn"]), cols(&values, &["fdn", "attribute", "member", "value"]))
+}
+
+#[test]
+fn a_streamed_export_gives_the_rows_of_one_read_group_by_group() {
+    let path = temp_file("streamed-export.xml", big_export(2500, false).as_bytes());
+    let whole = read_bulkcm_with(&path, None, 1).unwrap();
+    let (whole_mos, whole_values) = rows(&whole.tables);
+    let mut streamer = stream(&path, 400_000, 2).unwrap().expect("worth streaming");
+    assert!(streamer.parts() >= 6);
+    let (mut mos, mut values, mut groups) = (Vec::new(), Vec::new(), 0);
+    while let Some(group) = streamer.next_group(None).unwrap() {
+        let (m, v) = rows(&group.tables);
+        mos.extend(m);
+        values.extend(v);
+        groups += 1;
+        assert!(group.done <= group.size);
+    }
+    assert!(groups >= 3, "{groups} groups");
+    assert_eq!(mos, whole_mos);
+    assert_eq!(values, whole_values);
+}
+
+#[test]
+fn a_stream_refuses_a_cut_under_another_subnetwork() {
+    let path = temp_file("streamed-two-subnetworks.xml", big_export(2500, true).as_bytes());
+    let mut streamer = stream(&path, 400_000, 2).unwrap().expect("worth streaming");
+    let mut refused = false;
+    loop {
+        match streamer.next_group(None) {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(err) => {
+                assert!(err.to_string().contains("cannot read this export in parts"), "{err}");
+                refused = true;
+                break;
+            }
+        }
+    }
+    assert!(refused);
+}
