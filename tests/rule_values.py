@@ -4,6 +4,7 @@ models: value texts drawn around each constraint's edges, one-MO networks in the
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pydantic
 from hypothesis import strategies as st
 
+from rtbfast import _native
 from rtbfast.rules import Constraints, evaluate
 
 GARBAGE = ["", "abc", "1.5", "1e3", " 7 ", "+3", "-", "0x10", "true", "NONE", "12.0", "1_000"]
@@ -141,13 +143,26 @@ def network(cls: str, values: dict[str, Any]) -> dict[str, pa.Table]:
     }
 
 
-def native_verdict(cls: str, values: dict[str, Any], constraints: Constraints) -> dict[str, list[str]]:
-    """Attribute → the error rules the bulk evaluator reports for it."""
-    found = evaluate(network(cls, values), constraints, threads=1).violations.to_pylist()
+RULES = "__rules__"
+"""The verdict key of the class's cross-parameter rules (read from its Dependencies texts)."""
+
+
+def native_verdict(
+    cls: str, values: dict[str, Any], constraints: Constraints, text_rules: pa.Table | None = None
+) -> dict[str, list[str]]:
+    """Attribute → the error rules the bulk evaluator reports for it; and, when every value is
+    valid (a model checks its rules only then), ``RULES`` → the text rules that do not hold."""
+    tables = network(cls, values)
+    found = evaluate(tables, constraints, threads=1).violations.to_pylist()
     out: dict[str, list[str]] = {}
     for v in found:
         if v["severity"] == "error":
             out.setdefault(v["attribute"], []).append(v["rule"])
+    if not out and text_rules is not None and text_rules.num_rows:
+        raw = _native.evaluate_user_rules(text_rules, constraints.table, tables["mos"], tables["values"], 1)
+        ids = sorted(r for r in pa.table(raw["violations"]).column("rule").to_pylist())
+        if ids:
+            out[RULES] = ids
     return out
 
 
@@ -188,6 +203,9 @@ def pydantic_verdict(
     except pydantic.ValidationError as err:
         out: dict[str, list[str]] = {}
         for e in err.errors():
-            out.setdefault(str(e["loc"][0]), []).append(e["type"])
+            if e["loc"]:
+                out.setdefault(str(e["loc"][0]), []).append(e["type"])
+            else:  # the model validator: its message names the rules that do not hold
+                out[RULES] = sorted(re.findall(r"\[((?:dep|pre):[^\]]+)\]", e["msg"]))
         return out
     return {}

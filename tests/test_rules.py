@@ -26,8 +26,9 @@ from rtbfast.cli import main
 from rtbfast.codegen import Generated, generate
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.rules import Constraints, constraint_table, evaluate
+from rtbfast.rules.dependencies import extract
 from tests.conftest import samples_dir
-from tests.rule_values import mo_values, native_verdict, network, pydantic_verdict
+from tests.rule_values import RULES, mo_values, native_verdict, network, pydantic_verdict
 from tests.test_codegen import TRICKY
 from tests.test_network_reader import container, export
 
@@ -202,6 +203,7 @@ class Differential:
 
     def __init__(self, tables: dict[str, pa.Table], out: Path, package: str) -> None:
         self.constraints = constraint_table(tables)
+        self.text_rules = extract(tables).cel_table()
         self.generated: Generated = generate(tables, out, package=package)
         sys.path.insert(0, str(out))
         self.package = importlib.import_module(package)
@@ -213,17 +215,23 @@ class Differential:
                 self.by_class.setdefault(r["class"], []).append(r)
             else:
                 self.members.setdefault(r["class"], {}).setdefault(r["attribute"], []).append(r)
-        first_mim: dict[str, str] = {}
-        for mim, cls in self.generated.class_models:
-            first_mim.setdefault(cls, mim)
-        self.state = {cls: self.generated.class_models[(mim, cls)][2] for cls, mim in first_mim.items()}
+        # a class of several MIMs is checked as its first MIM in the catalog defines it
+        home: dict[str, str] = {}
+        for c in tables["classes"].to_pylist():
+            home.setdefault(c["class"], c.get("mim") or c.get("source") or "model")
+        self.state = {
+            cls: self.generated.class_models[(mim, cls)][2]
+            for cls, mim in home.items()
+            if (mim, cls) in self.generated.class_models
+        }
 
     def check(self, cls: str, values: dict[str, Any]) -> None:
         model: type[pydantic.BaseModel] = getattr(self.package, self.state[cls])
         rows = {r["attribute"]: r for r in self.by_class[cls]}
-        native = native_verdict(cls, values, self.constraints)
+        native = native_verdict(cls, values, self.constraints, self.text_rules)
         python = pydantic_verdict(model, values, rows, self.members.get(cls, {}))
         assert set(native) == set(python), f"{cls} {values!r}: native {native}, pydantic {python}"
+        assert native.get(RULES) == python.get(RULES), f"{cls} {values!r}: rules {native}, {python}"
 
 
 @pytest.fixture(scope="module")
@@ -245,15 +253,26 @@ def test_evaluator_and_models_agree_on_the_fixture(tricky_differential: Differen
 
 @pytest.fixture(scope="module")
 def lte_differential(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Differential]:
+    """The real LTE model merged with the real workbook subset: the models carry the
+    workbook's attributes and the rules its Dependencies texts give."""
+    from rtbfast.catalog import merge
+
     model = samples_dir("mom") / "ERBS_NODE_MODEL_D_full_mp.xml"
+    csv = samples_dir("csv")
+    workbook = rtbfast.read_workbook(
+        csv / "Spreadsheets_Parameters.ran-subset.csv", csv / "Spreadsheets_StructParameters.ran-subset.csv"
+    )
+    catalog = merge([("mom", "mom", rtbfast.read_model(model).tables), ("workbook", "workbook", workbook.tables)])
     out = tmp_path_factory.mktemp("lte_models")
-    yield Differential(rtbfast.read_model(model).tables, out, "lte_rule_models")
+    yield Differential(catalog.tables, out, "lte_rule_models")
     sys.path.remove(str(out))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_evaluator_and_models_agree_on_the_real_lte_model(lte_differential: Differential, data: st.DataObject) -> None:
+def test_evaluator_and_models_agree_on_the_real_lte_model_and_workbook(
+    lte_differential: Differential, data: st.DataObject
+) -> None:
     d = lte_differential
     cls = data.draw(st.sampled_from(sorted(c for c in d.by_class if c in d.state)))
     values = data.draw(mo_values(d.by_class[cls], d.members.get(cls, {})))

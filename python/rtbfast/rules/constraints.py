@@ -108,11 +108,18 @@ class _Types:
     the referenced MIM's, else the first of that name."""
 
     def __init__(self, catalog: dict[str, pa.Table]) -> None:
+        # members belong to the enum of their MIM, else to the first enum of that name (a
+        # workbook adds members to the model's enum), as the emitter places them
+        defined = {(e.get("mim") or "", e["enum"]) for e in _rows(catalog, "enums")}
+        first_of: dict[str, tuple[str, str]] = {}
+        for key in sorted(defined):
+            first_of.setdefault(key[1], key)
         self.enum_members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for key in defined:
+            self.enum_members.setdefault(key, [])
         for m in _rows(catalog, "enum_members"):
-            self.enum_members[(m.get("mim") or "", m["enum"])].append(m)
-        for e in _rows(catalog, "enums"):
-            self.enum_members.setdefault((e.get("mim") or "", e["enum"]), [])
+            key = (m.get("mim") or "", m["enum"])
+            self.enum_members[key if key in defined else first_of.get(m["enum"], key)].append(m)
         self.struct_members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for m in _rows(catalog, "struct_members"):
             self.struct_members[(m.get("mim") or "", m["struct"])].append(m)

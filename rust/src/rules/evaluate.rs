@@ -411,6 +411,12 @@ fn normalized(c: &Constraint, text: &str) -> String {
         Kind::Integer => value::parse_integer(text).ok().flatten().map(|v| v.to_string()),
         Kind::Decimal => value::parse_decimal(text).map(|v| v.0.to_string()),
         Kind::Boolean => value::parse_bool(text).map(|v| v.to_string()),
+        // an enum given by value is its member
+        Kind::Enum if value::is_digit_text(text) => value::parse_integer(text)
+            .ok()
+            .flatten()
+            .and_then(|v| i64::try_from(v).ok())
+            .and_then(|v| c.enum_members.get(&v).cloned()),
         _ => None,
     }
     .unwrap_or_else(|| text.to_string())

@@ -101,6 +101,8 @@ pub struct Constraint {
     pub enum_names: Option<FastSet<String>>,
     /// Member values, for enums whose members all have one.
     pub enum_values: Option<FastSet<i64>>,
+    /// The member of each value, for numbered enums.
+    pub enum_members: FastMap<i64, String>,
     pub moref_target: Option<String>,
     pub is_sequence: bool,
     pub seq_min: Option<u64>,
@@ -270,22 +272,27 @@ impl<'a> Columns<'a> {
             },
             None => (None, None),
         };
-        let enum_names = (!self.enum_names.is_null(i)).then(|| {
+        let names: Option<Vec<String>> = if self.enum_names.is_null(i) {
+            None
+        } else {
             let names = self.enum_names.value(i);
-            names.as_string_opt::<i32>().map(|s| s.iter().flatten().map(str::to_string).collect::<FastSet<_>>())
-        });
-        let enum_names = match enum_names {
-            Some(None) => return Err("enum_names items are not text".into()),
-            Some(Some(n)) => Some(n),
-            None => None,
+            let names = names.as_string_opt::<i32>().ok_or("enum_names items are not text")?;
+            Some(names.iter().flatten().map(str::to_string).collect())
         };
-        let enum_values = if self.enum_values.is_null(i) {
+        let values: Option<Vec<i64>> = if self.enum_values.is_null(i) {
             None
         } else {
             let values = self.enum_values.value(i);
             let v = values.as_primitive_opt::<Int64Type>().ok_or("enum_values items are not int64")?;
-            Some(v.iter().flatten().collect::<FastSet<i64>>())
+            Some(v.iter().flatten().collect())
         };
+        // a numbered enum's values, in the order of its names: a value text means its member
+        let enum_members: FastMap<i64, String> = match (&names, &values) {
+            (Some(n), Some(v)) if n.len() == v.len() => v.iter().copied().zip(n.iter().cloned()).collect(),
+            _ => FastMap::default(),
+        };
+        let enum_names = names.map(|n| n.into_iter().collect::<FastSet<String>>());
+        let enum_values = values.map(|v| v.into_iter().collect::<FastSet<i64>>());
         let unique_by = if self.unique_by.is_null(i) {
             Vec::new()
         } else {
@@ -306,6 +313,7 @@ impl<'a> Columns<'a> {
             pattern,
             enum_names,
             enum_values,
+            enum_members,
             moref_target: text(self.moref_target),
             is_sequence: flag(self.is_sequence),
             seq_min: int(self.seq_min),
