@@ -25,16 +25,22 @@ pub(super) struct Parts {
     pub warnings: Vec<RawWarning>,
 }
 
-/// Read `path` in up to `parts` parts on as many threads. `None` when the file cannot be
-/// cut or a cut proved unsound; an error only for a cancelled read.
-pub(super) fn read_spans(path: &Path, plan: Plan, progress: Option<&Progress>) -> Result<Option<Parts>> {
-    let Plan { size, parts, encoding } = plan;
-    let Ok(mut file) = File::open(path) else { return Ok(None) };
-    let Ok(Some(first)) = find_start_tag(&mut file, 0, size, CUT_BEFORE) else { return Ok(None) };
-    // where every part starts from: the reader as it stands before the first MeContext
+/// Where a file is cut: the reader as it stands before the first `MeContext` (every part
+/// but the first starts from it), the context it stands in, and the spans between the cuts.
+struct Cuts {
+    prefix: BulkCmReader,
+    start: Context,
+    spans: Vec<Span>,
+}
+
+/// Cut `path` (of `size` bytes) before `MeContext` start tags into about `parts` parts.
+/// `None` when it has no `MeContext`, no cut is found, or its head cannot be read.
+fn cut(path: &Path, size: u64, parts: usize, encoding: crate::xml::Encoding) -> Option<Cuts> {
+    let mut file = File::open(path).ok()?;
+    let first = find_start_tag(&mut file, 0, size, CUT_BEFORE).ok()??;
     let mut prefix = BulkCmReader::default();
     let head = Span { start: 0, end: Some(first), context: Context { encoding: Some(encoding), ..Context::default() } };
-    let Ok(start) = drive_span(path, &head, &mut prefix, None) else { return Ok(None) };
+    let start = drive_span(path, &head, &mut prefix, None).ok()?;
     let mut cuts: Vec<u64> = Vec::new();
     for k in 1..parts as u64 {
         let from = (size * k / parts as u64).max(cuts.last().map_or(first + 1, |c| c + 1));
@@ -44,7 +50,7 @@ pub(super) fn read_spans(path: &Path, plan: Plan, progress: Option<&Progress>) -
         }
     }
     if cuts.is_empty() {
-        return Ok(None);
+        return None;
     }
     let mut spans = Vec::with_capacity(cuts.len() + 1);
     let mut begin = 0;
@@ -54,32 +60,40 @@ pub(super) fn read_spans(path: &Path, plan: Plan, progress: Option<&Progress>) -
         begin = cut;
     }
     spans.push(Span { start: begin, end: None, context: start.context.clone() });
-    let make = |i: usize| if i == 0 { BulkCmReader::default() } else { BulkCmReader::continuing(&prefix) };
-    let Some(done) = read_spans_in_parallel(path, &spans, make, progress)? else { return Ok(None) };
+    Some(Cuts { prefix, start: start.context, spans })
+}
+
+/// Whether a part's reader ended where the next part starts from, which proves the cut sound.
+fn ends_at_cut(reader: &BulkCmReader, end: &Context, cuts: &Cuts) -> bool {
+    end.names == cuts.start.names && end.labels == cuts.start.labels && reader.stands_where(&cuts.prefix)
+}
+
+/// Read `path` in up to `parts` parts on as many threads. `None` when the file cannot be
+/// cut or a cut proved unsound; an error only for a cancelled read.
+pub(super) fn read_spans(path: &Path, plan: Plan, progress: Option<&Progress>) -> Result<Option<Parts>> {
+    let Plan { size, parts, encoding } = plan;
+    let Some(cuts) = cut(path, size, parts, encoding) else { return Ok(None) };
+    let prefix = &cuts.prefix;
+    let make = |i: usize| if i == 0 { BulkCmReader::default() } else { BulkCmReader::continuing(prefix) };
+    let Some(done) = read_spans_in_parallel(path, &cuts.spans, make, progress)? else { return Ok(None) };
     let last = done.len() - 1;
     let mut readers = Vec::with_capacity(done.len());
     let mut warnings = Vec::new();
     for (i, (reader, end)) in done.into_iter().enumerate() {
-        if i < last
-            && (end.context.names != start.context.names
-                || end.context.labels != start.context.labels
-                || !reader.stands_where(&prefix))
-        {
+        if i < last && !ends_at_cut(&reader, &end.context, &cuts) {
             return Ok(None);
         }
         warnings.extend(end.warnings);
         readers.push(reader);
     }
-    Ok(Some(Parts { readers, seeded: prefix.mos.len(), warnings }))
+    Ok(Some(Parts { readers, seeded: cuts.prefix.mos.len(), warnings }))
 }
 
 /// An export read in groups of parts, one group at a time, so memory holds one group's tables
 /// rather than the whole file's: the audit of a large export evaluates each group and drops it.
 pub struct Streamer {
     path: std::path::PathBuf,
-    spans: Vec<Span>,
-    prefix: BulkCmReader,
-    start: crate::xml::Context,
+    cuts: Cuts,
     next: usize,
     group: usize,
 }
@@ -101,31 +115,12 @@ pub fn stream(path: &Path, part_bytes: u64, threads: usize) -> Result<Option<Str
     if root != "bulkCmConfigDataFile" {
         return Ok(None);
     }
-    let Ok(mut file) = File::open(path) else { return Ok(None) };
-    let Ok(Some(first)) = find_start_tag(&mut file, 0, size, CUT_BEFORE) else { return Ok(None) };
-    let mut prefix = BulkCmReader::default();
-    let head = Span { start: 0, end: Some(first), context: Context { encoding: Some(encoding), ..Context::default() } };
-    let Ok(start) = drive_span(path, &head, &mut prefix, None) else { return Ok(None) };
-    let mut cuts: Vec<u64> = Vec::new();
-    for k in 1..parts as u64 {
-        let from = (size * k / parts as u64).max(cuts.last().map_or(first + 1, |c| c + 1));
-        let until = size * (k + 1) / parts as u64;
-        if let Ok(Some(cut)) = find_start_tag(&mut file, from, until, CUT_BEFORE) {
-            cuts.push(cut);
-        }
-    }
-    if cuts.is_empty() {
-        return Ok(None);
-    }
-    let mut spans = Vec::with_capacity(cuts.len() + 1);
-    let mut begin = 0;
-    for (i, &cut) in cuts.iter().enumerate() {
-        let context = if i == 0 { Context::default() } else { start.context.clone() };
-        spans.push(Span { start: begin, end: Some(cut), context });
-        begin = cut;
-    }
-    spans.push(Span { start: begin, end: None, context: start.context.clone() });
-    Ok(Some(Streamer { path: path.to_path_buf(), spans, prefix, start: start.context, next: 0, group: threads }))
+    Ok(cut(path, size, parts, encoding).map(|cuts| Streamer {
+        path: path.to_path_buf(),
+        cuts,
+        next: 0,
+        group: threads,
+    }))
 }
 
 /// One group of parts: its tables, header and warnings (located).
@@ -141,19 +136,20 @@ pub struct Group {
 impl Streamer {
     /// How many parts the file is cut into.
     pub fn parts(&self) -> usize {
-        self.spans.len()
+        self.cuts.spans.len()
     }
 
     /// The next group of parts; `Ok(None)` at the end. An error when a part cannot be read
     /// or a cut proves unsound (a `MeContext` tag in a comment, a cut under another
     /// `SubNetwork`): the caller reads the file whole, which reports a real error where it is.
     pub fn next_group(&mut self, progress: Option<&Progress>) -> Result<Option<Group>> {
-        if self.next >= self.spans.len() {
+        let spans = &self.cuts.spans;
+        if self.next >= spans.len() {
             return Ok(None);
         }
         let first = self.next;
-        let last = (first + self.group).min(self.spans.len());
-        let prefix = &self.prefix;
+        let last = (first + self.group).min(spans.len());
+        let prefix = &self.cuts.prefix;
         let make = |i: usize| {
             if first + i == 0 {
                 BulkCmReader::default()
@@ -165,18 +161,14 @@ impl Streamer {
             loc: crate::error::Location { file: self.path.display().to_string(), ..Default::default() },
             message: format!("cannot read this export in parts: {what}"),
         };
-        let Some(done) = read_spans_in_parallel(&self.path, &self.spans[first..last], make, progress)? else {
+        let Some(done) = read_spans_in_parallel(&self.path, &spans[first..last], make, progress)? else {
             return Err(unsound("a part could not be read on its own"));
         };
-        let final_span = self.spans.len() - 1;
+        let final_span = spans.len() - 1;
         let mut readers = Vec::with_capacity(done.len());
         let mut raw = Vec::new();
         for (k, (reader, end)) in done.into_iter().enumerate() {
-            if first + k < final_span
-                && (end.context.names != self.start.names
-                    || end.context.labels != self.start.labels
-                    || !reader.stands_where(prefix))
-            {
+            if first + k < final_span && !ends_at_cut(&reader, &end.context, &self.cuts) {
                 return Err(unsound("a cut does not fall between two MeContext elements"));
             }
             raw.extend(end.warnings);
@@ -185,14 +177,14 @@ impl Streamer {
         self.next = last;
         let file = self.path.display().to_string();
         let warnings = crate::xml::locate_warnings(&self.path, &file, raw);
-        let (tables, header) = super::finish_parts(readers, self.prefix.mos.len(), first > 0).map_err(|err| {
+        let (tables, header) = super::finish_parts(readers, self.cuts.prefix.mos.len(), first > 0).map_err(|err| {
             crate::error::Error::Value {
                 loc: crate::error::Location { file, ..Default::default() },
                 message: err.to_string(),
             }
         })?;
         let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        let done = self.spans.get(last).map_or(size, |s| s.start);
+        let done = self.cuts.spans.get(last).map_or(size, |s| s.start);
         Ok(Some(Group { tables, header, warnings, done, size }))
     }
 }
