@@ -208,8 +208,8 @@ def audit(
 
     An export larger than two `part_bytes` is read and checked a group of parts (one per
     thread, cut before ``MeContext``) at a time, so memory is bounded by the group, not the
-    file: every rule looks within one node at most. ``part_bytes=0`` reads it whole (faster,
-    memory grows with the file)."""
+    file: every rule looks within one node at most. ``part_bytes=0`` reads it whole (about as
+    fast; memory grows with the file)."""
     started = time.perf_counter()
     phase = on_phase or (lambda name: None)
     timings: dict[str, float] = {"read": 0.0, "evaluate": 0.0}

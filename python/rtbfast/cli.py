@@ -235,7 +235,7 @@ def build(
     default=16,
     show_default=True,
     help="Read and check a large export this many MB per thread at a time, so memory is bounded by "
-    "the parts, not the file; 0 reads it whole (faster, memory grows with the file).",
+    "the parts, not the file; 0 reads it whole (about as fast; memory grows with the file).",
 )
 def audit(
     export: Path,
