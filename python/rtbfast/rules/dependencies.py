@@ -227,12 +227,6 @@ _FEATURE = re.compile(
 )
 
 
-def _feature(text: str) -> str | None:
-    """The licence or feature a sentence makes a condition of, if it names one."""
-    names = features(text)
-    return names[0] if len(names) == 1 else None
-
-
 def features(text: str) -> list[str]:
     """The licences or features a sentence makes a condition of (``the licenses for A and B
     are present`` names two)."""

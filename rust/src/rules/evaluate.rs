@@ -10,13 +10,9 @@ use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use super::value::{self, SCALE};
-use super::{Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
+use super::{pool, Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
 use crate::error::{Error, Location, Result};
 use crate::tables::Table;
-
-/// The columns of the `violations` table, in order.
-pub const VIOLATION_COLUMNS: [&str; 10] =
-    ["subject", "class", "attribute", "member", "index", "rule", "severity", "message", "value", "expected"];
 
 /// Rows per chunk of work (moved to the next MO boundary).
 const CHUNK_ROWS: usize = 1 << 16;
@@ -33,6 +29,20 @@ fn bad_column(table: &str, column: &str, what: &str) -> Error {
     Error::Value {
         loc: Location { file: format!("{table} table"), element: column.into(), ..Location::default() },
         message: format!("column {column:?} {what}"),
+    }
+}
+
+/// A plain text column of `batch`.
+pub(crate) fn text<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a StringArray> {
+    let col = batch.column_by_name(name).ok_or_else(|| bad_column(table, name, "is missing"))?;
+    col.as_string_opt::<i32>().ok_or_else(|| bad_column(table, name, "is not text"))
+}
+
+/// The `member` column of a values batch, interned; all null when the batch has none.
+pub(crate) fn members(batch: &RecordBatch) -> Result<Interned<'_>> {
+    match batch.column_by_name("member") {
+        Some(_) => interned(batch, "values", "member"),
+        None => Ok(Interned { ids: vec![0; batch.num_rows()], distinct: vec![None], none: 0 }),
     }
 }
 
@@ -122,10 +132,7 @@ pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], th
     let mut classes: Vec<&str> = Vec::new();
     let mut mo_columns = Vec::with_capacity(mos.len());
     for b in mos {
-        let fdn = b.column_by_name("fdn").ok_or_else(|| bad_column("mos", "fdn", "is missing"))?;
-        let class = b.column_by_name("class").ok_or_else(|| bad_column("mos", "class", "is missing"))?;
-        let fdn = fdn.as_string_opt::<i32>().ok_or_else(|| bad_column("mos", "fdn", "is not text"))?;
-        let class = class.as_string_opt::<i32>().ok_or_else(|| bad_column("mos", "class", "is not text"))?;
+        let (fdn, class) = (text(b, "mos", "fdn")?, text(b, "mos", "class")?);
         let ids: Vec<Option<u32>> = (0..b.num_rows())
             .map(|i| {
                 (!class.is_null(i)).then(|| {
@@ -172,12 +179,8 @@ pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], th
             }
             None => None,
         };
-        let value = b.column_by_name("value").ok_or_else(|| bad_column("values", "value", "is missing"))?;
-        let value = value.as_string_opt::<i32>().ok_or_else(|| bad_column("values", "value", "is not text"))?;
-        let member = match b.column_by_name("member") {
-            Some(_) => interned(b, "values", "member")?,
-            None => Interned { ids: vec![0; b.num_rows()], distinct: vec![None], none: 0 },
-        };
+        let value = text(b, "values", "value")?;
+        let member = members(b)?;
         let attribute = interned(b, "values", "attribute")?;
         batches.push(Batch { attribute, fdn, member, index, value, class_of, classes: &classes });
     }
@@ -198,11 +201,7 @@ pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], th
     let run = || -> Vec<(usize, Vec<Found>)> {
         work.par_iter().map(|&(bi, start, end)| (bi, check_rows(rules, &batches[bi], start, end))).collect()
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Value {
-        loc: Location::default(),
-        message: format!("cannot start the evaluation threads: {e}"),
-    })?;
-    let results = pool.install(run);
+    let results = pool(threads)?.install(run);
     let checked: u64 = batches.iter().map(|b| b.value.len() as u64).sum();
     let table = build_table(&batches, results)?;
     Ok((table, checked))

@@ -18,7 +18,7 @@ use arrow_array::types::{Decimal128Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 
-pub use evaluate::{evaluate, VIOLATION_COLUMNS};
+pub use evaluate::evaluate;
 
 use crate::error::{Error, Location, Result};
 use crate::tables::Table;
@@ -324,6 +324,14 @@ impl<'a> Columns<'a> {
         };
         Ok((constraint, note))
     }
+}
+
+/// The thread pool an evaluation runs on: `threads` threads (0: one per core).
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Value {
+        loc: Location::default(),
+        message: format!("cannot start the evaluation threads: {e}"),
+    })
 }
 
 /// One violation row, as both evaluators write it.

@@ -17,10 +17,10 @@ use cel::objects::{Key, Map};
 use cel::{Context, Program, Value};
 use rayon::prelude::*;
 
-use super::evaluate::{interned, Interned};
+use super::evaluate::{interned, members, text, Interned};
 use super::value;
-use super::{Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
-use crate::error::{Error, Location, Result};
+use super::{pool, Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
+use crate::error::Result;
 use crate::tables::Table;
 
 /// One compiled user rule.
@@ -51,14 +51,7 @@ pub struct RuleProblem {
 }
 
 fn text_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::StringArray> {
-    let col = batch.column_by_name(name).ok_or_else(|| Error::Value {
-        loc: Location { file: "rules table".into(), element: name.into(), ..Location::default() },
-        message: format!("column {name:?} is missing"),
-    })?;
-    col.as_string_opt::<i32>().ok_or_else(|| Error::Value {
-        loc: Location { file: "rules table".into(), element: name.into(), ..Location::default() },
-        message: format!("column {name:?} is not text"),
-    })
+    text(batch, "rules", name)
 }
 
 /// Compile the rows of a rules table (columns `id`, `class`, `when`, `assert`, `severity`,
@@ -144,13 +137,6 @@ pub fn compile(batches: &[RecordBatch], threads: usize) -> Result<(Vec<UserRule>
     Ok((rules, problems))
 }
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Value {
-        loc: Location::default(),
-        message: format!("cannot start the evaluation threads: {e}"),
-    })
-}
-
 /// One MO: its class, parent, and the value rows that belong to it.
 struct Mo<'a> {
     fdn: &'a str,
@@ -180,25 +166,18 @@ pub fn evaluate(
     values: &[RecordBatch],
     threads: usize,
 ) -> Result<(Table, u64)> {
+    if rules.is_empty() {
+        return ViolationColumns::default().finish().map(|t| (t, 0));
+    }
     let mut index = Index { mos: Vec::new(), attribute: Vec::new(), member: Vec::new(), value: Vec::new() };
     let mut fdns = Vec::with_capacity(values.len());
     for b in values {
         fdns.push(interned(b, "values", "fdn")?);
         index.attribute.push(interned(b, "values", "attribute")?);
-        index.member.push(match b.column_by_name("member") {
-            Some(_) => interned(b, "values", "member")?,
-            None => Interned { ids: vec![0; b.num_rows()], distinct: vec![None], none: 0 },
-        });
-        let value = b.column_by_name("value").and_then(|c| c.as_string_opt::<i32>()).ok_or_else(|| Error::Value {
-            loc: Location { file: "values table".into(), element: "value".into(), ..Location::default() },
-            message: "column \"value\" is missing or not text".into(),
-        })?;
-        index.value.push(value);
+        index.member.push(members(b)?);
+        index.value.push(text(b, "values", "value")?);
     }
     let mut by_fdn: FastMap<&str, usize> = FastMap::default();
-    if rules.is_empty() {
-        return ViolationColumns::default().finish().map(|t| (t, 0));
-    }
     let mut parents: Vec<Option<&str>> = Vec::new();
     let mut by_class: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, r) in rules.iter().enumerate() {
