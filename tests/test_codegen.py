@@ -18,7 +18,7 @@ import pytest
 
 import rtbfast
 from rtbfast.codegen import Generated, generate
-from rtbfast.codegen.schemas import imported, pydantic_schemas, write_schemas
+from rtbfast.codegen.schemas import imported, pydantic_schemas
 from rtbfast.typemap import Untranslatable, posix_ere_to_python
 from tests.conftest import samples_dir
 
@@ -78,7 +78,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     folder = tmp_path_factory.mktemp("tricky")
     model = folder / "tricky_mp.xml"
     model.write_text(TRICKY, encoding="utf-8")
-    return generate(rtbfast.read_model(model).tables, folder / "models")
+    return generate(rtbfast.read_model(model).tables, folder / "models", schemas=folder / "schemas")
 
 
 @pytest.fixture(scope="module")
@@ -199,10 +199,11 @@ def _plain(prop: dict[str, Any]) -> dict[str, Any]:
     return real[0] if len(options) == 2 and len(real) == 1 else prop
 
 
-def test_json_schemas_say_what_pydantic_says(generated: Generated, tmp_path: Path) -> None:
+def test_json_schemas_say_what_pydantic_says(generated: Generated) -> None:
     """The schemas written from the field types agree with the ones Pydantic builds from the
     generated models: the same properties, required ones, bounds, lengths, patterns, enums."""
-    assert write_schemas(generated, tmp_path) == len(generated.class_models)
+    tmp_path = generated.package_dir.parent.parent / "schemas"
+    assert generated.schema_files == len(generated.class_models) == len(list(tmp_path.glob("*.json")))
     theirs = pydantic_schemas(generated)
     written: dict[str, dict[str, Any]] = {}
     for set_model, create, state in generated.class_models.values():
@@ -212,6 +213,7 @@ def test_json_schemas_say_what_pydantic_says(generated: Generated, tmp_path: Pat
         written[state] = document["$defs"][state]
     for model in generated.models:
         ours = written[model]
+        assert generated.fields[model] == len(ours["properties"])
         assert ours["additionalProperties"] is False
         assert set(ours["properties"]) == set(theirs[model]["properties"]), model
         assert set(ours.get("required", [])) == set(theirs[model].get("required", [])), model
@@ -256,9 +258,9 @@ def test_untranslatable_patterns_are_reported() -> None:
 @pytest.mark.samples
 def test_real_lte_model(tmp_path: Path) -> None:
     model = rtbfast.read_model(samples_dir("mom") / "ERBS_NODE_MODEL_D_full_mp.xml")
-    out = generate(model.tables, tmp_path / "models")
+    out = generate(model.tables, tmp_path / "models", schemas=tmp_path / "schemas")
     assert out.classes == 330 and len(out.models) == 3 * 330
-    assert write_schemas(out, tmp_path / "schemas") == 330
+    assert out.schema_files == 330 == len(list((tmp_path / "schemas").glob("*.json")))
     with imported(out) as pkg:
         cell = pkg.EUtranCellFDD
         counters = {

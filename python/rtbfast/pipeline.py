@@ -28,7 +28,6 @@ from rtbfast import _native
 from rtbfast.catalog import Disagreement, merge
 from rtbfast.codegen import generate
 from rtbfast.codegen.docs import write_docs
-from rtbfast.codegen.schemas import write_schemas
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
 from rtbfast.rules.constraints import constraint_table
@@ -50,7 +49,7 @@ class BuildResult:
 
 
 PhaseCallback = Callable[[str], None]
-"""Called with the name of each phase as it starts: read, merge, models, schemas, rules, docs, write."""
+"""Called with the name of each phase as it starts: read, merge, models, rules, docs, write."""
 
 
 def cache_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
@@ -140,10 +139,10 @@ def build(
     ``"package"``, one module per MIM, or ``"single"``, one file), a JSON Schema per MO class to
     ``OUT/schemas/``, and reference docs with an offline search to
     ``OUT/docs/index.html``, and the per-attribute constraints ``rtbfast audit`` checks to
-    ``OUT/rules/constraints.parquet``. The phases are read, merge, models, schemas, rules, docs
-    and write; each
-    one's time is in the report. ``jobs`` caps the threads a large input is read on (0: one per
-    core).
+    ``OUT/rules/constraints.parquet``. The phases are read, merge, models (the JSON Schemas are
+    written with them, by the same workers), rules, docs and write; each one's time is in the
+    report (``schemas``: the part of ``models`` spent writing schemas). ``jobs`` caps the
+    threads a large input is read on and the processes models are written by (0: one per core).
 
     When `out` holds a build of the same inputs (by content) with the same options, nothing is
     done unless `force`: the result says ``cached``."""
@@ -209,13 +208,16 @@ def build(
         if jobs != 1 and attribute_rows >= PARALLEL_DOCS_ROWS and (os.cpu_count() or 1) > 1:
             pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
             site = pool.submit(_timed_docs, catalog.tables, staging / "docs")
-        models = generate(catalog.tables, staging / "models", package=package, layout=layout)
+        models = generate(
+            catalog.tables,
+            staging / "models",
+            package=package,
+            layout=layout,
+            jobs=jobs or None,
+            schemas=staging / "schemas",
+        )
         timings["models"] = time.perf_counter() - t
-
-        phase("schemas")
-        t = time.perf_counter()
-        schema_count = write_schemas(models, staging / "schemas")
-        timings["schemas"] = time.perf_counter() - t
+        timings["schemas"] = models.schema_seconds
 
         phase("rules")
         t = time.perf_counter()
@@ -258,7 +260,7 @@ def build(
                 "models": len(models.models),
                 "enums": models.enums,
                 "structs": models.structs,
-                "schemas": schema_count,
+                "schemas": models.schema_files,
                 "renamed": models.renamed,
                 "notes": models.notes,
             },

@@ -4,6 +4,7 @@ emitter copies it verbatim; also how generated modules spell their imports (as i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -164,14 +165,17 @@ def import_line(module: str, names: Iterable[str], indent: int = 0) -> str:
     return f"from {module} import (\n{inner})"
 
 
-def isort_key(name: str, fold_case: bool = True) -> tuple[int, list[tuple[int, int | str]]]:
+@functools.cache
+def isort_key(name: str, fold_case: bool = True) -> tuple[int, tuple[tuple[int, int | str], ...]]:
     """The order ruff wants names in: CONSTANTS, then Classes, then the rest, each in natural
-    order (digits compared as numbers); imports (isort) fold case, ``__all__`` (RUF022) does not."""
+    order (digits compared as numbers); imports (isort) fold case, ``__all__`` (RUF022) does not.
+    Cached: a package sorts the same model names for its stubs, dispatchers and ``__init__``."""
     group = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
-    parts: list[tuple[int, int | str]] = [
-        (0, int(p)) if p.isdigit() else (1, p.lower() if fold_case else p) for p in re.split(r"(\d+)", name) if p
-    ]
+    parts = tuple((0, int(p)) if p.isdigit() else (1, p.lower() if fold_case else p) for p in _DIGITS.split(name) if p)
     return group, parts
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 def _isort_line(line: str) -> tuple[int, str]:

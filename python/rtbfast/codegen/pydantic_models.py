@@ -25,7 +25,9 @@ from __future__ import annotations
 import builtins
 import functools
 import keyword
+import os
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -42,7 +44,8 @@ from rtbfast.codegen.base_module import IMPORTS as BASE_IMPORTS
 from rtbfast.codegen.base_module import SOURCE as BASE_SOURCE
 from rtbfast.codegen.base_module import import_line, isort_key
 from rtbfast.codegen.base_module import source as base_source
-from rtbfast.codegen.jsonschema import field_schema
+from rtbfast.codegen.jsonschema import class_schema_text, field_schema
+from rtbfast.codegen.processes import in_processes
 from rtbfast.codegen.rule_checks import NotTranslatable, python_check
 from rtbfast.rules.dependencies import TypedRule, extract
 from rtbfast.typemap import FieldType, field_type
@@ -68,6 +71,51 @@ class _Unit:
 
 
 @dataclass
+class _Class:
+    """One MO class as planned: its names, and the attribute rows it is made of."""
+
+    mim: str
+    cls: str
+    models: tuple[str, str, str]
+    description: str | None
+    rows: list[int]
+    """Row numbers in the attributes table (PM counters left out)."""
+    position: int
+    """Its place among all classes (MIMs in file order, classes by name)."""
+
+
+@dataclass
+class _Chunk:
+    """Classes of one module that one private runtime module builds."""
+
+    module: str
+    name: str
+    classes: list[_Class]
+
+
+@dataclass
+class _ClassPlan:
+    modules: list[str] = field(default_factory=list)
+    chunks: list[_Chunk] = field(default_factory=list)
+
+
+@dataclass
+class _ChunkOut:
+    """What emitting a chunk gives: its runtime module, its part of the module's stub and body,
+    the names they import, its models' field counts and the notes on the way."""
+
+    name: str
+    runtime: str = ""
+    body: str = ""
+    used: set[str] = field(default_factory=set)
+    stub: str = ""
+    stub_used: set[str] = field(default_factory=lambda: {"MoModel"})
+    fields: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    schema_seconds: float = 0.0
+
+
+@dataclass
 class Generated:
     """What the emitter wrote and what it had to note."""
 
@@ -76,11 +124,15 @@ class Generated:
     models: dict[str, str] = field(default_factory=dict)
     """Model name → module."""
     class_models: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
-    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Model name → its JSON Schema (by MOM names)."""
+    """(MIM, class) → its set, create and state model names."""
+    fields: dict[str, int] = field(default_factory=dict)
+    """Model name → its number of fields."""
     defs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Enum and struct name → its JSON Schema, for ``$defs``."""
-    """(MIM, class) → its set, create and state model names."""
+    schema_files: int = 0
+    """JSON Schema files written (one per MO class), when asked for."""
+    schema_seconds: float = 0.0
+    """Time the workers spent writing them (inside the generation's own time)."""
     classes: int = 0
     enums: int = 0
     structs: int = 0
@@ -159,13 +211,21 @@ class _Emitter:
         self.type_names: set[str] = set()
         self.struct_keys: dict[str, list[str]] = {}
         self.alias_names: dict[str, str] = {}
+        self.with_schemas = True
+        """Whether fields get their JSON Schema (always for structs, which are ``$defs``)."""
+        self.schemas: dict[str, dict[str, Any]] = {}
+        """Model → its description, properties and required names, while its class is written."""
         self.properties: dict[str, dict[str, Any]] = {}
         self.required: list[str] = []
         self.units: dict[str, list[_Unit]] = {}
         """Module → its units in order, for the runtime modules that build them on first use."""
-        self.field_cache: dict[tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any], set[str]]] = {}
+        self.field_cache: dict[
+            tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str]]
+        ] = {}
         self.used: set[str] = set()
         """Names the module being written needs imported."""
+        self.stub_used: set[str] = {"MoModel"}
+        """Names the stub of the module being written needs imported."""
         self.used_by_module: dict[str, set[str]] = {}
 
     # -- enums and structs ------------------------------------------------------------
@@ -292,7 +352,7 @@ class _Emitter:
             names.append(ident)
             if r.get("key"):
                 keys.append(ident)
-            lines.append(self.field_line(ident, r["member"], r, required=False, owner=f"struct {name}"))
+            lines.append(self.field_line(ident, r["member"], r, required=False, owner=f"struct {name}")[0])
         if not rows:
             lines.pop()  # the docstring is the body
         struct_schema = {
@@ -361,7 +421,8 @@ class _Emitter:
             self.used.add("Annotated")
         return f"Annotated[{t.annotation}, {', '.join(checks)}]" if checks else t.annotation
 
-    def field_line(self, ident: str, original: str, row: dict[str, Any], required: bool, owner: str) -> str:
+    def field_line(self, ident: str, original: str, row: dict[str, Any], required: bool, owner: str) -> tuple[str, str]:
+        """The field's line in the model, and in its stub (no ``Field``; ``...`` for a default)."""
         # the three models of a class share their fields: each field is worked out once
         key = (id(row), required)
         cached = self.field_cache.get(key)
@@ -373,16 +434,21 @@ class _Emitter:
             self.field_cache[key] = cached
         _, annotation, tail, schema, names = cached
         self.used |= names
-        self.properties[original] = schema
+        self.used.add("Field")
+        self.stub_used |= names
+        if schema is not None:
+            self.properties[original] = schema
         if required:
             self.required.append(original)
         args = ([] if required else ["None"]) + ([f"alias={original!r}"] if ident != original else []) + tail
-        return f"    {ident}: {annotation} = Field({', '.join(args)})"
+        line = f"    {ident}: {annotation} = Field({', '.join(args)})"
+        return line, f"    {ident}: {annotation}" if required else f"    {ident}: {annotation} = ..."
 
     def field_parts(
         self, original: str, row: dict[str, Any], required: bool, owner: str
-    ) -> tuple[str, list[str], dict[str, Any]]:
-        """A field's annotation, its ``Field`` arguments after default and alias, and its schema."""
+    ) -> tuple[str, list[str], dict[str, Any] | None]:
+        """A field's annotation, its ``Field`` arguments after default and alias, and its schema
+        (when schemas are asked for)."""
         t = field_type(row, self.enum_names, self.struct_names)
         for note in t.notes:
             self.out.notes.append(f"{owner}.{original}: {note}")
@@ -433,77 +499,137 @@ class _Emitter:
             if v is not None
         }
         description = (row.get("description") or "").strip()
-        key_names = self.struct_keys.get(t.struct or "") if t.seq_unique else None
-        schema = field_schema(t, required, description, extra, key_names)
+        schema = None
+        if self.with_schemas:
+            key_names = self.struct_keys.get(t.struct or "") if t.seq_unique else None
+            schema = field_schema(t, required, description, extra, key_names)
         tail = []
         if description:
             tail.append(f"description={description!r}")
         if extra:
             tail.append(f"json_schema_extra={dict(sorted(extra.items()))!r}")
-        self.used.add("Field")
         return annotation, tail, schema
 
     # -- MO classes --------------------------------------------------------------------
-    def class_modules(self) -> dict[str, str]:
+    def plan_classes(self, taken_modules: set[str]) -> _ClassPlan:
+        """Name every class, its three models and its module, and cut the modules into the
+        private runtime modules (chunks) that build them; which attribute rows each class has.
+        Names of private modules are taken from `taken_modules`."""
         classes = self.tables["classes"].to_pylist()
         table = self.tables["attributes"]
-        # only the columns models are made of: converting all of them costs more than the rest
-        attributes = table.select([c for c in table.column_names if c in _ATTRIBUTE_COLUMNS]).to_pylist()
         home: dict[str, str] = {}
         descriptions: dict[tuple[str, str], str | None] = {}
         for c in classes:
             mim = c.get("mim") or c.get("source") or "model"
             home.setdefault(c["class"], mim)
             descriptions.setdefault((mim, c["class"]), c.get("description"))
-        by_class: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for a in attributes:
-            if a.get("is_counter"):
+        n = table.num_rows
+        column = {
+            c: table.column(c).to_pylist() if c in table.column_names else [None] * n for c in ("mim", "is_counter")
+        }
+        rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, (a_mim, a_cls, counter) in enumerate(
+            zip(column["mim"], table.column("class").to_pylist(), column["is_counter"], strict=True)
+        ):
+            if counter:
                 continue
-            mim = a.get("mim") if (a.get("mim"), a["class"]) in descriptions else home.get(a["class"])
-            by_class[(mim or "model", a["class"])].append(a)
+            mim = a_mim if (a_mim, a_cls) in descriptions else home.get(a_cls)
+            rows_of[(mim or "model", a_cls)].append(i)
         for key in descriptions:
-            by_class.setdefault(key, [])
+            rows_of.setdefault(key, [])
 
         # MIMs in file order (those a workbook or export names after them), classes by name
         mims = self.tables["mims"].column("mim").to_pylist() if "mims" in self.tables else []
         rank = {m: i for i, m in enumerate(mims)}
-        order = sorted(by_class, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
+        order = sorted(rows_of, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
         taken: set[str] = set(self.type_names)
         names: dict[tuple[str, str], str] = {}
         for mim, cls in order:
             names[(mim, cls)] = _unique(safe_identifier(cls), taken, safe_identifier(mim))
-        modules: dict[str, list[str]] = defaultdict(list)
+        plan = _ClassPlan()
         module_of_mim: dict[str, str] = {}
         used_modules: set[str] = {"_base", "_types"}
-        for mim, cls in order:
+        by_module: dict[str, list[_Class]] = defaultdict(list)
+        for position, (mim, cls) in enumerate(order):
             if mim not in module_of_mim:
                 module_of_mim[mim] = _unique(module_name(mim), used_modules)
             module = module_of_mim[mim]
             py = names[(mim, cls)]
             if py != cls:
                 self.out.renamed.append(f"class {cls} of {mim} → {py}")
-            rows = by_class[(mim, cls)]
-            description = descriptions.get((mim, cls))
             variants = []
             for suffix in ("", "Create", "State"):
                 model = py if not suffix else _unique(f"{py}{suffix}", taken, "")
                 if suffix and model != f"{py}{suffix}":
                     self.out.renamed.append(f"{suffix.lower()} model of {cls} → {model}")
                 variants.append(model)
-            # one unit per model: using `X` does not build `XCreate` and `XState`
-            for model, variant in zip(variants, ("set", "create", "state"), strict=True):
-                with self.unit(module, [model]) as unit:
-                    unit.source = self.class_source(model, cls, mim, variant, rows, description)
-                modules[module].append(unit.source)
-            for model in variants:
                 self.out.models[model] = module
-            self.out.class_models[(mim, cls)] = (variants[0], variants[1], variants[2])
+            models = (variants[0], variants[1], variants[2])
+            self.out.class_models[(mim, cls)] = models
             self.out.classes += 1
-        return {m: "\n\n".join(parts) for m, parts in modules.items()}
+            by_module[module].append(
+                _Class(mim, cls, models, descriptions.get((mim, cls)), rows_of[(mim, cls)], position)
+            )
+        # each module's classes, _CHUNK_CLASSES at a time, are built by one private module; a
+        # private name never meets a module's or another private module's
+        taken_modules |= set(by_module)
+        for module in sorted(by_module):
+            members = by_module[module]
+            for start in range(0, len(members), _CHUNK_CLASSES):
+                part = _unique(f"_{module}_{start // _CHUNK_CLASSES}", taken_modules)
+                plan.chunks.append(_Chunk(module, part, members[start : start + _CHUNK_CLASSES]))
+        plan.modules = sorted(by_module)
+        return plan
+
+    def emit_chunk(
+        self,
+        chunk: _Chunk,
+        rows: list[list[dict[str, Any]]],
+        type_names: list[str],
+        runtime: bool,
+        schemas: Path | None,
+    ) -> _ChunkOut:
+        """The models of one chunk's classes (`rows`: each class's attribute rows): its private
+        runtime module when `runtime` (else the models' plain source, for a single module), its
+        part of the module's stub, and the notes on the way. With a `schemas` folder, each
+        class's JSON Schema is written there as the class is done."""
+        out = _ChunkOut(chunk.name)
+        notes, self.out.notes = self.out.notes, out.notes
+        fields, self.out.fields = self.out.fields, out.fields
+        units: list[_Unit] = []
+        stubs: list[str] = []
+        self.stub_used = out.stub_used
+        self.with_schemas = schemas is not None
+        try:
+            for c, class_rows in zip(chunk.classes, rows, strict=True):
+                for model, variant in zip(c.models, ("set", "create", "state"), strict=True):
+                    # one unit per model: using `X` does not build `XCreate` and `XState`
+                    unit = _Unit([model])
+                    self.used = unit.used
+                    unit.source, stub = self.class_source(model, c.cls, c.mim, variant, class_rows, c.description)
+                    units.append(unit)
+                    stubs.append(stub)
+                if schemas is not None:
+                    t = time.perf_counter()
+                    text = class_schema_text(c.models, self.schemas, self.out.defs)
+                    (schemas / f"{c.models[0]}.json").write_text(text, encoding="utf-8")
+                    out.schema_seconds += time.perf_counter() - t
+                self.schemas = {}
+        finally:
+            self.out.notes, self.out.fields = notes, fields
+        out.used = {"MoModel"}.union(*(u.used for u in units))
+        out.stub = "\n\n".join(stubs)
+        if runtime:
+            doc = f"Models of {chunk.module}, each built on first use; import them from .{chunk.module}."
+            out.runtime = _lazy_module(doc, out.used, units, type_names)
+        else:
+            out.body = "\n\n".join(u.source for u in units)
+        return out
 
     def class_source(
         self, model: str, cls: str, mim: str, variant: str, rows: list[dict[str, Any]], description: str | None
-    ) -> str:
+    ) -> tuple[str, str]:
+        """A model's source, and its stub (fields without ``Field``, validators without body)."""
         purpose = {
             "set": "the attributes that may be set (all optional)",
             "create": "what may be given when it is created (mandatory attributes required)",
@@ -515,6 +641,7 @@ class _Emitter:
             else f"{cls} ({mim}): {purpose}."
         )
         lines = [f"class {model}(MoModel):", f"    {_docstring(doc, cls)}", ""]
+        stub = lines.copy()
         taken: set[str] = set()
         seen: set[str] = set()
         fields: dict[str, str] = {}
@@ -535,17 +662,24 @@ class _Emitter:
             required = variant == "create" and bool(r.get("mandatory"))
             ident = _field_name(r["attribute"], taken)
             fields[r["attribute"]] = ident
-            lines.append(self.field_line(ident, r["attribute"], r, required, cls))
+            line, stub_line = self.field_line(ident, r["attribute"], r, required, cls)
+            lines.append(line)
+            stub.append(stub_line)
             count += 1
         checks = self.rule_checks(cls, fields)
         if checks:
             self.used |= {"model_validator", "Self", "rules_hold"}
+            self.stub_used |= {"model_validator", "Self"}
             lines += ["", '    @model_validator(mode="after")', "    def _rules(self) -> Self:"]
             lines += [f"        rules_hold(self, ({checks},))", "        return self"]
+            stub += ["", '    @model_validator(mode="after")', "    def _rules(self) -> Self: ..."]
         elif not count:
             lines.pop()  # the docstring is the body
-        self.out.schemas[model] = {"doc": doc, "properties": self.properties, "required": self.required}
-        return "\n".join(lines) + "\n"
+            stub.pop()
+        self.out.fields[model] = count
+        if self.with_schemas:
+            self.schemas[model] = {"doc": doc, "properties": self.properties, "required": self.required}
+        return "\n".join(lines) + "\n", "\n".join(stub) + "\n"
 
     def rule_checks(self, cls: str, fields: dict[str, str]) -> str:
         """The class's cross-parameter rules as (id, text, check) tuples of Python source."""
@@ -614,22 +748,71 @@ def _imports(used: set[str], types: Iterable[str]) -> str:
     return "\n\n".join("\n".join(group) for group in (stdlib, third, local) if group) + "\n"
 
 
-def generate(tables: dict[str, pa.Table], out: Path, package: str = "rtb_models", layout: str = "package") -> Generated:
+def generate(
+    tables: dict[str, pa.Table],
+    out: Path,
+    package: str = "rtb_models",
+    layout: str = "package",
+    jobs: int | None = None,
+    schemas: Path | None = None,
+) -> Generated:
     """Write the models of the catalog `tables` under `out` (see the module).
 
     `layout` is ``"package"`` (one module per MIM, lazy ``__init__``) or ``"single"`` (one
-    module ``<package>.py`` holding everything)."""
+    module ``<package>.py`` holding everything). With a `schemas` folder, one JSON Schema per
+    MO class goes there too (``<X>.json``: the set model at the top, ``XCreate`` and ``XState``
+    and the enums and structs they use under ``$defs``; see :mod:`rtbfast.codegen.jsonschema`),
+    from the same field types, as each class is written (the folder's other ``.json`` files,
+    those of an earlier run, are removed, as the package's other modules are).
+
+    `jobs` is how many processes write the classes (cut into runs of whole private modules,
+    written side by side by forked workers); ``None`` uses every core for a large catalog and
+    one process for a small one. Any number of jobs gives the same bytes."""
     if not package.isidentifier() or keyword.iskeyword(package):
         raise ValueError(f"{package!r} is not a Python package name")
     if layout not in ("package", "single"):
         raise ValueError(f"layout must be 'package' or 'single', not {layout!r}")
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
     e = _Emitter(tables)
     types_body = e.types_module()
-    class_bodies = e.class_modules()
     type_names = sorted(set(e.enum_names.values()) | set(e.struct_names.values()) | set(e.alias_names.values()))
     out.mkdir(parents=True, exist_ok=True)
+    pkg = out / package
+    taken = {"_base", "_types"}
+    if layout == "package":
+        pkg.mkdir(parents=True, exist_ok=True)
+        for stale in [*pkg.glob("*.py"), *pkg.glob("*.pyi")]:
+            stale.unlink()
+        (pkg / "_base.py").write_text(BASE_SOURCE, encoding="utf-8")
+        types_stub = _stub("Enums and structs of the catalog.", e.used_by_module["_types"], [], types_body)
+        (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
+        _write_type_modules(pkg, e.units.get("_types", []), type_names, taken)
+    plan = e.plan_classes(taken)
+    if schemas is not None:
+        schemas.mkdir(parents=True, exist_ok=True)
+        for stale in schemas.glob("*.json"):
+            stale.unlink()
+    rows = tables["attributes"].num_rows
+    if jobs is None:
+        jobs = _cores() if rows >= PARALLEL_ROWS else 1
+    chunks = _emit_chunks(e, plan.chunks, type_names, pkg if layout == "package" else None, schemas, jobs)
+    # notes in class order, whatever the order modules are written in
+    for _, done in sorted(zip(plan.chunks, chunks, strict=True), key=lambda p: p[0].classes[0].position):
+        e.out.notes += done.notes
+    for done in chunks:
+        e.out.fields |= done.fields
+        e.out.schema_seconds += done.schema_seconds
+    e.out.schema_files = e.out.classes if schemas is not None else 0
+    by_module: dict[str, list[_ChunkOut]] = defaultdict(list)
+    where: dict[str, dict[str, str]] = defaultdict(dict)
+    for chunk, done in zip(plan.chunks, chunks, strict=True):
+        by_module[chunk.module].append(done)
+        where[chunk.module] |= {model: chunk.name for c in chunk.classes for model in c.models}
+    e.out.modules = plan.modules
+    e.out.notes = list(dict.fromkeys(e.out.notes))
     if layout == "single":
-        used = set().union(*e.used_by_module.values())
+        used = set().union(e.used_by_module["_types"], *(c.used for c in chunks))
         imports = {k: list(v) for k, v in BASE_IMPORTS.items()}
         for module, names in (
             ("enum", {"IntEnum", "StrEnum"}),
@@ -637,53 +820,80 @@ def generate(tables: dict[str, pa.Table], out: Path, package: str = "rtb_models"
             ("pydantic", {"AfterValidator", "BeforeValidator", "Field", "model_validator"}),
         ):
             imports[module] = sorted(set(imports.get(module, [])) | (names & used))
-        body = "\n\n".join([BASE_BODY.rstrip("\n"), types_body, *(class_bodies[m] for m in sorted(class_bodies))])
+        bodies = ["\n\n".join(c.body for c in by_module[m]) for m in plan.modules]
+        body = "\n\n".join([BASE_BODY.rstrip("\n"), types_body, *bodies])
         doc = f"{len(e.out.models)} models of {e.out.classes} MO classes. Written by rtbfast; do not edit."
         path = out / f"{package}.py"
         path.write_text(base_source(doc, imports, body.rstrip("\n") + "\n"), encoding="utf-8")
         e.out.package_dir = path
         e.out.modules = [package]
-        e.out.notes = list(dict.fromkeys(e.out.notes))
         return e.out
-    pkg = out / package
-    pkg.mkdir(parents=True, exist_ok=True)
-    for stale in pkg.glob("*.py"):
-        stale.unlink()
-    (pkg / "_base.py").write_text(BASE_SOURCE, encoding="utf-8")
-    for stale in pkg.glob("*.pyi"):
-        stale.unlink()
     # each module twice: a stub with every class at module level, for type checkers and
     # readers, and a runtime module that knows which private module builds each class (a
     # few classes each) the first time it is used
-    taken = {"_base", "_types", *class_bodies}
-    types_used = e.used_by_module["_types"]
-    types_stub = _stub("Enums and structs of the catalog.", types_used, [], types_body)
-    (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
-    _write_type_modules(pkg, e.units.get("_types", []), type_names, taken)
-    for module, body in sorted(class_bodies.items()):
-        used = e.used_by_module[module]
-        stub = _stub(f"MO classes of {module}.", used, type_names, body)
-        (pkg / f"{module}.pyi").write_text(stub, encoding="utf-8")
-        # the runtime module only knows where each model is built: a first use loads the
-        # factories of a few classes, not those of the whole MIM
-        units = e.units[module]
-        where: dict[str, str] = {}
-        for start in range(0, len(units), _CHUNK):
-            part = _unique(f"_{module}_{start // _CHUNK}", taken)
-            chunk = units[start : start + _CHUNK]
-            doc = f"Models of {module}, each built on first use; import them from .{module}."
-            used = {"MoModel"}.union(*(u.used for u in chunk))
-            _write_private(pkg, part, _lazy_module(doc, used, chunk, type_names))
-            where |= {name: part for u in chunk for name in u.names}
+    for module in plan.modules:
+        parts = by_module[module]
+        used = set().union(*(c.stub_used for c in parts))
+        text = "\n\n".join(c.stub for c in parts)
+        doc = f"MO classes of {module}. Written by rtbfast; do not edit."
+        (pkg / f"{module}.pyi").write_text(f'"""{doc}"""\n\n{_imports(used, type_names)}\n{text}', encoding="utf-8")
         doc = f"MO classes of {module}, each built on first use; the .pyi beside this file describes them."
-        (pkg / f"{module}.py").write_text(_dispatcher(doc, where), encoding="utf-8")
+        (pkg / f"{module}.py").write_text(_dispatcher(doc, where[module]), encoding="utf-8")
     (pkg / "__init__.py").write_text(_init_source(e.out.models), encoding="utf-8")
     (pkg / "__init__.pyi").write_text(_init_stub(e.out.models), encoding="utf-8")
     (pkg / "py.typed").write_text("", encoding="utf-8")
     e.out.package_dir = pkg
-    e.out.modules = sorted(class_bodies)
-    e.out.notes = list(dict.fromkeys(e.out.notes))
     return e.out
+
+
+PARALLEL_ROWS = 20_000
+"""Attribute rows from which a catalog's models are written by one process per core."""
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _emit_chunks(
+    e: _Emitter, chunks: list[_Chunk], type_names: list[str], pkg: Path | None, schemas: Path | None, jobs: int
+) -> list[_ChunkOut]:
+    """Emit `chunks` (writing their private modules under `pkg`, for the package layout, and
+    their schemas under `schemas`) on `jobs` processes: the chunks are cut into `jobs` runs of
+    about the same number of attribute rows; this process does the first, forked workers the
+    others. Workers send back only what the package's shared files need (stubs, names, notes)."""
+    weights = [sum(len(c.rows) + 4 for c in chunk.classes) for chunk in chunks]
+    total = sum(weights) or 1
+    runs: list[list[int]] = [[] for _ in range(max(1, min(jobs, len(chunks))))]
+    done = 0
+    for i, weight in enumerate(weights):
+        runs[min(len(runs) - 1, done * len(runs) // total)].append(i)
+        done += weight
+    attributes = e.tables["attributes"]
+    attributes = attributes.select([c for c in attributes.column_names if c in _ATTRIBUTE_COLUMNS])
+
+    def run(k: int) -> list[_ChunkOut]:
+        mine = [chunks[i] for i in runs[k]]
+        # only the rows and columns models are made of: converting all costs more than the rest
+        taken = [r for chunk in mine for c in chunk.classes for r in c.rows]
+        rows = attributes.take(pa.array(taken, pa.int64())).to_pylist() if taken else []
+        outs = []
+        at = 0
+        for chunk in mine:
+            per_class = []
+            for c in chunk.classes:
+                per_class.append(rows[at : at + len(c.rows)])
+                at += len(c.rows)
+            done = e.emit_chunk(chunk, per_class, type_names, runtime=pkg is not None, schemas=schemas)
+            if pkg is not None:
+                _write_private(pkg, chunk.name, done.runtime)
+                done.runtime = ""
+            outs.append(done)
+        return outs
+
+    return [out for part in in_processes(run, len(runs)) for out in part]
 
 
 _FIELD = re.compile(r"^(    \w+: .*?) = Field\((None)?")
@@ -709,8 +919,8 @@ def _stub(doc: str, used: set[str], types: list[str], body: str) -> str:
     return f'"""{doc} Written by rtbfast; do not edit."""\n\n{imports}\n{text}'
 
 
-_CHUNK = 96
-"""Models (32 classes) per private runtime module of a MIM."""
+_CHUNK_CLASSES = 32
+"""Classes (96 models) per private runtime module of a MIM."""
 
 
 def _write_private(pkg: Path, name: str, source: str) -> None:
