@@ -92,9 +92,18 @@ def field_schema(
 
 
 def model_schema(
-    title: str, description: str, properties: dict[str, dict[str, Any]], required: list[str], defs: dict[str, Any]
+    title: str,
+    description: str,
+    properties: dict[str, dict[str, Any]],
+    required: list[str],
+    defs: dict[str, Any],
+    refs: set[str] | None = None,
+    def_refs: dict[str, set[str]] | None = None,
 ) -> dict[str, Any]:
-    """A model's schema with the ``$defs`` its properties (and their structs) refer to."""
+    """A model's schema with the ``$defs`` its properties (and their structs) refer to.
+
+    `refs` are the names its properties refer to, when the caller knows them (else the
+    properties are searched); `def_refs` caches what each of `defs` refers to, across calls."""
     schema: dict[str, Any] = {
         "title": title,
         "type": "object",
@@ -106,27 +115,36 @@ def model_schema(
     if required:
         schema["required"] = required
     used: dict[str, Any] = {}
-    pending = _refs(properties)
+    pending = set(refs) if refs is not None else _refs(properties)
+    cache = def_refs if def_refs is not None else {}
     while pending:
         name = pending.pop()
         if name in used or name not in defs:
             continue
         used[name] = defs[name]
-        pending |= _refs(defs[name])
+        if name not in cache:
+            cache[name] = _refs(defs[name])
+        pending |= cache[name]
     if used:
         schema["$defs"] = dict(sorted(used.items()))
     return schema
 
 
-def class_schema_text(models: tuple[str, str, str], entries: dict[str, dict[str, Any]], defs: dict[str, Any]) -> str:
+def class_schema_text(
+    models: tuple[str, str, str],
+    entries: dict[str, dict[str, Any]],
+    defs: dict[str, Any],
+    def_refs: dict[str, set[str]] | None = None,
+) -> str:
     """The JSON Schema file of one MO class: the schema of its set model at the top, with its
     create and state models (and the enums and structs they use) under ``$defs``. `entries`
-    gives each model's description, properties (by MOM names) and required names."""
+    gives each model's description, properties (by MOM names), required names and, when
+    known, the names its properties refer to (``refs``)."""
     set_model, create, state = models
-    top = model_schema(set_model, **_parts(entries[set_model]), defs=defs)
+    top = model_schema(set_model, **_parts(entries[set_model]), defs=defs, def_refs=def_refs)
     all_defs = dict(top.pop("$defs", {}))
     for variant in (create, state):
-        schema = model_schema(variant, **_parts(entries[variant]), defs=defs)
+        schema = model_schema(variant, **_parts(entries[variant]), defs=defs, def_refs=def_refs)
         all_defs.update(schema.pop("$defs", {}))
         all_defs[variant] = schema
     if all_defs:
@@ -136,7 +154,8 @@ def class_schema_text(models: tuple[str, str, str], entries: dict[str, dict[str,
 
 
 def _parts(entry: dict[str, Any]) -> dict[str, Any]:
-    return {"description": entry["doc"], "properties": entry["properties"], "required": entry["required"]}
+    parts = {"description": entry["doc"], "properties": entry["properties"], "required": entry["required"]}
+    return parts | {"refs": entry["refs"]} if "refs" in entry else parts
 
 
 def _json(value: Any) -> Any:

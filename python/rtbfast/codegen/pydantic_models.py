@@ -214,14 +214,21 @@ class _Emitter:
         self.with_schemas = True
         """Whether fields get their JSON Schema (always for structs, which are ``$defs``)."""
         self.schemas: dict[str, dict[str, Any]] = {}
-        """Model → its description, properties and required names, while its class is written."""
+        """Model → its description, properties, required names and the enums and structs they
+        refer to, while its class is written."""
+        self.refs: set[str] = set()
+        """Enums and structs the fields of the model being written refer to (for its schema)."""
+        self.def_refs: dict[str, set[str]] = {}
+        """Enum or struct → the ones its schema refers to (worked out once)."""
         self.properties: dict[str, dict[str, Any]] = {}
         self.required: list[str] = []
         self.units: dict[str, list[_Unit]] = {}
         """Module → its units in order, for the runtime modules that build them on first use."""
         self.field_cache: dict[
-            tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str]]
+            tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str], str | None]
         ] = {}
+        self.ref: str | None = None
+        """The enum or struct the field worked out last refers to in its schema."""
         self.used: set[str] = set()
         """Names the module being written needs imported."""
         self.stub_used: set[str] = {"MoModel"}
@@ -429,10 +436,12 @@ class _Emitter:
         if cached is None or cached[0] is not row:
             module_used, self.used = self.used, set()
             # the row is kept with its parts, so its id is never reused for another row
-            cached = (row, *self.field_parts(original, row, required, owner), self.used)
+            cached = (row, *self.field_parts(original, row, required, owner), self.used, self.ref)
             self.used = module_used
             self.field_cache[key] = cached
-        _, annotation, tail, schema, names = cached
+        _, annotation, tail, schema, names, ref = cached
+        if ref:
+            self.refs.add(ref)
         self.used |= names
         self.used.add("Field")
         self.stub_used |= names
@@ -450,6 +459,7 @@ class _Emitter:
         """A field's annotation, its ``Field`` arguments after default and alias, and its schema
         (when schemas are asked for)."""
         t = field_type(row, self.enum_names, self.struct_names)
+        self.ref = t.enum or t.struct if t.kind in ("enum", "struct") else None
         for note in t.notes:
             self.out.notes.append(f"{owner}.{original}: {note}")
         if t.pattern_note:
@@ -611,7 +621,7 @@ class _Emitter:
                     stubs.append(stub)
                 if schemas is not None:
                     t = time.perf_counter()
-                    text = class_schema_text(c.models, self.schemas, self.out.defs)
+                    text = class_schema_text(c.models, self.schemas, self.out.defs, self.def_refs)
                     (schemas / f"{c.models[0]}.json").write_text(text, encoding="utf-8")
                     out.schema_seconds += time.perf_counter() - t
                 self.schemas = {}
@@ -645,7 +655,7 @@ class _Emitter:
         taken: set[str] = set()
         seen: set[str] = set()
         fields: dict[str, str] = {}
-        self.properties, self.required = {}, []
+        self.properties, self.required, self.refs = {}, [], set()
         count = 0
         for r in rows:
             if r["attribute"] in seen:
@@ -678,7 +688,8 @@ class _Emitter:
             stub.pop()
         self.out.fields[model] = count
         if self.with_schemas:
-            self.schemas[model] = {"doc": doc, "properties": self.properties, "required": self.required}
+            entry = {"doc": doc, "properties": self.properties, "required": self.required, "refs": self.refs}
+            self.schemas[model] = entry
         return "\n".join(lines) + "\n", "\n".join(stub) + "\n"
 
     def rule_checks(self, cls: str, fields: dict[str, str]) -> str:
