@@ -8,15 +8,17 @@
 //! class is the class of the standard NRM element it sits in (`un:UtranCell` holding
 //! `vsDataUtranCell`) carries that same MO's vendor attributes; it is not a child MO.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder};
+use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field};
 use quick_xml::events::BytesStart;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::{Error, Location, Result};
 use crate::tables::{parse_decimal, BatchParts, Table};
@@ -257,8 +259,11 @@ struct BulkCmReader {
     values_member_index: Int32Builder,
     values_value: StringBuilder,
     values_vs: BooleanBuilder,
-    /// class (in `mos.names`) → attribute → member → what its values looked like.
-    observed: HashMap<u32, HashMap<String, HashMap<String, Observed>>>,
+    /// (class in `mos.names`, attribute key and member key (-1: none) in the values
+    /// dictionaries) → what its values looked like. Keys, not names: no name is hashed twice.
+    observed: HashMap<(u32, i32, i32), Observed>,
+    /// Why a values dictionary refused a name (more than 2^31 of them); the read fails.
+    failed: Option<ArrowError>,
     vs_types: BTreeMap<String, (String, Option<String>, i64)>,
 }
 
@@ -290,8 +295,11 @@ fn classify(o: &mut Observed, value: &str) {
         return;
     }
     let first = o.values - o.empty == 1;
-    let is_int = value.trim().parse::<i128>().is_ok();
-    let is_num = is_int || parse_decimal(value).is_some();
+    if !first && !o.integer && !o.number && !o.boolean {
+        return; // text: nothing left to learn from its values
+    }
+    let is_int = (first || o.integer || o.number) && value.trim().parse::<i128>().is_ok();
+    let is_num = is_int || ((first || o.number) && parse_decimal(value).is_some());
     let is_bool = value == "true" || value == "false";
     if first {
         o.integer = is_int;
@@ -369,7 +377,7 @@ impl BulkCmReader {
             is_container,
             placed: false,
             held: Vec::new(),
-            occurrences: HashMap::new(),
+            occurrences: HashMap::default(),
             vs_data_type: None,
             format_version: None,
         });
@@ -463,63 +471,78 @@ impl BulkCmReader {
         let held = std::mem::take(&mut open.held);
         let row = open.row;
         for v in held {
-            self.emit(row, v);
+            self.emit(row, &v.attribute, v.member.as_deref(), v.index, v.member_index, &v.value, v.vs_data);
         }
     }
 
-    fn emit(&mut self, row: u32, v: HeldValue) {
-        self.values_mo.append_value(row as i32);
-        self.values_attribute.append_value(&v.attribute);
-        match &v.member {
-            Some(m) => self.values_member.append_value(m),
-            None => self.values_member.append_null(),
-        }
-        self.values_index.append_value(v.index);
-        self.values_member_index.append_option(v.member_index);
-        self.values_value.append_value(&v.value);
-        self.values_vs.append_value(v.vs_data);
-        let by_attribute = self.observed.entry(self.mos.class[row as usize]).or_default();
-        if !by_attribute.contains_key(&v.attribute) {
-            by_attribute.insert(v.attribute.clone(), HashMap::new());
-        }
-        let Some(by_member) = by_attribute.get_mut(&v.attribute) else { return };
-        let member = v.member.as_deref().unwrap_or_default();
-        if !by_member.contains_key(member) {
-            by_member.insert(member.to_string(), Observed::default());
-        }
-        let Some(o) = by_member.get_mut(member) else { return };
-        o.max_occurs = o.max_occurs.max(v.index + 1);
-        o.has_members |= v.member.is_some();
-        classify(o, &v.value);
-    }
-
-    fn value(&mut self, value: String) {
-        let a = &self.attr;
-        let v = HeldValue {
-            attribute: a.name.clone(),
-            member: if a.members.is_empty() { None } else { Some(a.members.join(".")) },
-            index: a.index,
-            member_index: a.member_index,
-            value,
-            vs_data: a.vs_data,
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        row: u32,
+        attribute: &str,
+        member: Option<&str>,
+        index: i32,
+        member_index: Option<i32>,
+        value: &str,
+        vs_data: bool,
+    ) {
+        let attribute_key = match self.values_attribute.append(attribute) {
+            Ok(key) => key,
+            Err(e) => {
+                self.failed.get_or_insert(e);
+                return;
+            }
         };
+        let member_key = match member.map(|m| self.values_member.append(m)) {
+            Some(Ok(key)) => key,
+            Some(Err(e)) => {
+                self.failed.get_or_insert(e);
+                return;
+            }
+            None => {
+                self.values_member.append_null();
+                -1
+            }
+        };
+        self.values_mo.append_value(row as i32);
+        self.values_index.append_value(index);
+        self.values_member_index.append_option(member_index);
+        self.values_value.append_value(value);
+        self.values_vs.append_value(vs_data);
+        let o = self.observed.entry((self.mos.class[row as usize], attribute_key, member_key)).or_default();
+        o.max_occurs = o.max_occurs.max(index + 1);
+        o.has_members |= member.is_some();
+        classify(o, value);
+    }
+
+    fn value(&mut self, value: &str) {
+        let member = (!self.attr.members.is_empty()).then(|| self.attr.members.join("."));
+        let (index, member_index, vs_data) = (self.attr.index, self.attr.member_index, self.attr.vs_data);
         let Some(open) = self.open.last_mut() else { return };
         if open.placed {
             let row = open.row;
-            self.emit(row, v);
+            let name = std::mem::take(&mut self.attr.name);
+            self.emit(row, &name, member.as_deref(), index, member_index, value, vs_data);
+            self.attr.name = name;
         } else {
-            open.held.push(v);
+            let attribute = self.attr.name.clone();
+            open.held.push(HeldValue { attribute, member, index, member_index, value: value.to_string(), vs_data });
         }
     }
 
     fn start_attr(&mut self, tag: &[u8], vs_data: bool) -> Result<bool> {
         let name = String::from_utf8_lossy(local(tag)).into_owned();
         let index = match self.open.last_mut() {
-            Some(open) => {
-                let n = open.occurrences.entry(name.clone()).or_insert(0);
-                *n += 1;
-                *n - 1
-            }
+            Some(open) => match open.occurrences.get_mut(&name) {
+                Some(n) => {
+                    *n += 1;
+                    *n - 1
+                }
+                None => {
+                    open.occurrences.insert(name.clone(), 1);
+                    0
+                }
+            },
             None => 0,
         };
         self.attr = AttrState { name, index, vs_data, member_counts: vec![Vec::new()], ..AttrState::default() };
@@ -561,32 +584,13 @@ impl BulkCmReader {
 /// with (`seeded`, the MOs enclosing the cut) leave its `mos` batch, and the first's too when
 /// `first_seeded` (a later group of parts of a file read in groups).
 fn finish_parts(
-    mut parts: Vec<BulkCmReader>,
+    parts: Vec<BulkCmReader>,
     seeded: usize,
     first_seeded: bool,
 ) -> std::result::Result<(Vec<Table>, BTreeMap<String, String>), ArrowError> {
     let mut header = BTreeMap::new();
     let mut observed: BTreeMap<(String, String, String), Observed> = BTreeMap::new();
     let mut vs_types: BTreeMap<String, (String, Option<String>, i64)> = BTreeMap::new();
-    for part in &mut parts {
-        header.append(&mut part.header);
-        for (class, by_attribute) in std::mem::take(&mut part.observed) {
-            let class = part.mos.names.name(class).to_string();
-            for (attribute, by_member) in by_attribute {
-                for (member, o) in by_member {
-                    match observed.entry((class.clone(), attribute.clone(), member)) {
-                        std::collections::btree_map::Entry::Occupied(mut have) => have.get_mut().merge(o),
-                        std::collections::btree_map::Entry::Vacant(slot) => {
-                            slot.insert(o);
-                        }
-                    }
-                }
-            }
-        }
-        for (key, (class, format, count)) in std::mem::take(&mut part.vs_types) {
-            vs_types.entry(key).or_insert((class, format, 0)).2 += count;
-        }
-    }
     // values: the FDN column is a dictionary over the part's `mos.fdn` array, so each value
     // row costs four bytes for its FDN however long the FDN is. One batch per part; the rows
     // a later part started with stay in its FDN dictionary but leave its `mos` batch.
@@ -596,6 +600,10 @@ fn finish_parts(
     for (k, part) in parts.into_iter().enumerate() {
         let BulkCmReader {
             mos: mo_columns,
+            header: mut part_header,
+            observed: part_observed,
+            failed,
+            vs_types: part_vs_types,
             mut values_mo,
             mut values_attribute,
             mut values_member,
@@ -605,6 +613,27 @@ fn finish_parts(
             values_vs,
             ..
         } = part;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        header.append(&mut part_header);
+        for (key, (class, format, count)) in part_vs_types {
+            vs_types.entry(key).or_insert((class, format, 0)).2 += count;
+        }
+        let (attributes, members) = (values_attribute.finish(), values_member.finish());
+        let (attribute_names, member_names) =
+            (attributes.values().as_string::<i32>(), members.values().as_string::<i32>());
+        for ((class, attribute, member), o) in part_observed {
+            let name = |names: &StringArray, key: i32| names.value(key as usize).to_string();
+            let member = if member < 0 { String::new() } else { name(member_names, member) };
+            let key = (mo_columns.names.name(class).to_string(), name(attribute_names, attribute), member);
+            match observed.entry(key) {
+                std::collections::btree_map::Entry::Occupied(mut have) => have.get_mut().merge(o),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(o);
+                }
+            }
+        }
         let (batch, fdn_array) = mo_columns.finish()?;
         let own = if k == 0 && !first_seeded { 0 } else { seeded.min(batch.num_rows()) };
         mos.push(batch.slice(own, batch.num_rows() - own));
@@ -612,8 +641,8 @@ fn finish_parts(
         let fdn_dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdn_array))?;
         let mut p = BatchParts::default();
         p.push(Field::new("fdn", dict_type(), false), Arc::new(fdn_dict) as ArrayRef)
-            .push(Field::new("attribute", dict_type(), false), Arc::new(values_attribute.finish()) as ArrayRef)
-            .push(Field::new("member", dict_type(), true), Arc::new(values_member.finish()) as ArrayRef)
+            .push(Field::new("attribute", dict_type(), false), Arc::new(attributes) as ArrayRef)
+            .push(Field::new("member", dict_type(), true), Arc::new(members) as ArrayRef)
             .int32("index", values_index)
             .int32("member_index", values_member_index)
             .utf8("value", values_value, false)
@@ -781,10 +810,10 @@ impl Handler for BulkCmReader {
             Frame::Attributes => {
                 self.place_current(cx);
             }
-            Frame::Attr if !self.attr.has_children => self.value(text.to_string()),
+            Frame::Attr if !self.attr.has_children => self.value(text),
             Frame::Member => {
                 if self.attr.leaf_open {
-                    self.value(text.to_string());
+                    self.value(text);
                 }
                 // the parent of this member has children, so it is no leaf
                 self.attr.leaf_open = false;

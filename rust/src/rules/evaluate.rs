@@ -117,11 +117,44 @@ fn dictionary_of<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArr
 }
 
 /// Whether two text arrays are the same memory (one exported twice).
-fn same_array(a: &StringArray, b: &StringArray) -> bool {
-    a.len() == b.len()
-        && a.offset() == b.offset()
-        && a.value_offsets().as_ptr() == b.value_offsets().as_ptr()
-        && a.values().as_ptr() == b.values().as_ptr()
+/// Where the FDNs of a mos batch sit in a values batch's FDN dictionary when they are a slice
+/// of it (the same buffers): the dictionary id of mos row 0. A part of a streamed export has
+/// its context (the ancestors read before it) at the head of its dictionary, not in its mos.
+fn slice_start(dict: &StringArray, mos_fdn: &StringArray) -> Option<usize> {
+    if dict.values().as_ptr() != mos_fdn.values().as_ptr() {
+        return None;
+    }
+    let (whole, part) = (dict.value_offsets().as_ptr() as usize, mos_fdn.value_offsets().as_ptr() as usize);
+    let step = std::mem::size_of::<i32>();
+    if part < whole || (part - whole) % step != 0 {
+        return None;
+    }
+    let start = (part - whole) / step;
+    (start + mos_fdn.len() <= dict.len()).then_some(start)
+}
+
+/// The class of each distinct FDN of a values batch whose dictionary holds the FDNs of mos rows
+/// `ids` from id `start` on; the few others its values name (a part's context) are looked up
+/// with `by_fdn`.
+fn classes_by_row(
+    fdn: &Interned<'_>,
+    ids: &[Option<u32>],
+    start: usize,
+    by_fdn: &mut dyn FnMut(&[Option<&str>]) -> Vec<Option<u32>>,
+) -> Vec<Option<u32>> {
+    let mut class_of = vec![None; fdn.distinct.len()];
+    class_of[start..start + ids.len()].copy_from_slice(ids);
+    let inside = start as u32..(start + ids.len()) as u32;
+    let mut outside: Vec<u32> = fdn.ids.iter().copied().filter(|id| !inside.contains(id) && *id != fdn.none).collect();
+    outside.sort_unstable();
+    outside.dedup();
+    if !outside.is_empty() {
+        let names: Vec<Option<&str>> = outside.iter().map(|&id| fdn.distinct[id as usize]).collect();
+        for (id, class) in outside.iter().zip(by_fdn(&names)) {
+            class_of[*id as usize] = class;
+        }
+    }
+    class_of
 }
 
 /// Evaluate `rules` over `values` (long form) of the MOs in `mos`, on up to `threads` threads
@@ -149,9 +182,10 @@ pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], th
     // an FDN → class map, made only if a values batch does not share its FDN dictionary with
     // the mos table (read_network's do: the dictionary of each part is that part's mos.fdn)
     let mut class_by_fdn: Option<FastMap<&str, u32>> = None;
+    let mos_rows = mo_columns.iter().map(|(_, ids)| ids.len()).sum();
     let mut by_fdn = |distinct: &[Option<&str>]| -> Vec<Option<u32>> {
         let map = class_by_fdn.get_or_insert_with(|| {
-            let mut map = FastMap::default();
+            let mut map = FastMap::with_capacity_and_hasher(mos_rows, Default::default());
             for (fdn, ids) in &mo_columns {
                 for (i, id) in ids.iter().enumerate() {
                     if let (false, Some(id)) = (fdn.is_null(i), id) {
@@ -166,11 +200,12 @@ pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], th
     let mut batches = Vec::with_capacity(values.len());
     for b in values {
         let fdn = interned(b, "values", "fdn")?;
-        let shared = dictionary_of(b, "fdn")
-            .and_then(|dict| mo_columns.iter().find(|(mos_fdn, _)| same_array(dict, mos_fdn)).map(|(_, ids)| ids));
+        let shared = dictionary_of(b, "fdn").and_then(|dict| {
+            mo_columns.iter().find_map(|(mos_fdn, ids)| slice_start(dict, mos_fdn).map(|start| (ids, start)))
+        });
         let class_of = match shared {
-            // dictionary id i is mos row i: no hashing
-            Some(ids) => ids.iter().copied().chain(std::iter::repeat_n(None, fdn.distinct.len() - ids.len())).collect(),
+            // dictionary id start + i is mos row i: no hashing
+            Some((ids, start)) => classes_by_row(&fdn, ids, start, &mut by_fdn),
             None => by_fdn(&fdn.distinct),
         };
         let index = match b.column_by_name("index") {

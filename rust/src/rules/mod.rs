@@ -7,9 +7,6 @@ mod evaluate;
 pub mod user;
 pub mod value;
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
-
 use std::sync::Arc;
 
 use arrow_array::builder::{Int32Builder, StringBuilder};
@@ -23,34 +20,10 @@ pub use evaluate::evaluate;
 use crate::error::{Error, Location, Result};
 use crate::tables::Table;
 
-/// FxHash: keys are small integers and short names, hashed per value row.
-#[derive(Default)]
-pub struct Fx(u64);
-
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.write_u64(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        self.write_u64(u64::from_le_bytes(tail) ^ (rest.len() as u64) << 56);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-pub type FastSet<K> = HashSet<K, BuildHasherDefault<Fx>>;
+/// Maps and sets hashed with rustc's Fx hash (rustc-hash 2: keys are small integers, names
+/// and FDNs, hashed per value row; its string hash spreads FDNs that share long prefixes).
+pub type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
+pub type FastSet<K> = rustc_hash::FxHashSet<K>;
 
 /// What a value must be read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

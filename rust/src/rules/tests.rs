@@ -407,3 +407,40 @@ fn a_values_table_sharing_the_mos_fdns_gives_the_same_violations() {
     let want = [("A=1", "range"), ("A=2", "unknown_class"), ("A=3", "range"), ("A=3", "multiple_values")];
     assert_eq!(got, want.map(|(s, r)| (s.to_string(), r.to_string())));
 }
+
+#[test]
+fn a_part_whose_mos_are_a_slice_of_its_fdn_dictionary_finds_every_class() {
+    // a part of a streamed export: its dictionary starts with its context (an MO read in an
+    // earlier part, in another mos batch) and its mos are a slice of the dictionary; an FDN in
+    // no mos batch is an unknown class
+    let rows =
+        [Row { class: "C", attribute: "n", kind: "integer", ranges: vec![(Some(0), Some(5))], ..Row::default() }];
+    let earlier = mos(&[("S=1", "C")]);
+    let fdns = arrow_array::StringArray::from(vec!["S=1", "S=1,A=1", "S=1,A=2", "Q=1"]);
+    let mos_batch = RecordBatch::try_from_iter(vec![
+        ("fdn", Arc::new(fdns.slice(1, 2)) as ArrayRef),
+        ("class", Arc::new(arrow_array::StringArray::from(vec!["C", "Other"])) as ArrayRef),
+    ])
+    .unwrap();
+    let keys = arrow_array::Int32Array::from(vec![0, 1, 2, 3]);
+    let fdn = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdns)).unwrap();
+    let mut attribute = StringDictionaryBuilder::<Int32Type>::new();
+    for _ in 0..4 {
+        attribute.append_value("n");
+    }
+    let values_batch = RecordBatch::try_from_iter(vec![
+        ("fdn", Arc::new(fdn) as ArrayRef),
+        ("attribute", Arc::new(attribute.finish()) as ArrayRef),
+        ("value", Arc::new(arrow_array::StringArray::from(vec!["9", "8", "1", "7"])) as ArrayRef),
+    ])
+    .unwrap();
+    let (set, _) = RuleSet::compile(&[constraints(&rows)]).unwrap();
+    let (table, _) = evaluate(&set, &[earlier, mos_batch], &[values_batch], 1).unwrap();
+    let b = table.concat().unwrap();
+    let rule = b.column_by_name("rule").unwrap().as_string::<i32>().clone();
+    let subject = b.column_by_name("subject").unwrap().as_string::<i32>().clone();
+    let got: Vec<(String, String)> =
+        (0..b.num_rows()).map(|i| (subject.value(i).to_string(), rule.value(i).to_string())).collect();
+    let want = [("S=1", "range"), ("S=1,A=1", "range"), ("S=1,A=2", "unknown_class"), ("Q=1", "unknown_class")];
+    assert_eq!(got, want.map(|(s, r)| (s.to_string(), r.to_string())));
+}
