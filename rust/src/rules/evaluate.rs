@@ -133,14 +133,17 @@ fn slice_start(dict: &StringArray, mos_fdn: &StringArray) -> Option<usize> {
     (start + mos_fdn.len() <= dict.len()).then_some(start)
 }
 
+/// Looks up the class of each of some FDNs (an id into the classes), by hashing.
+type ClassesByFdn<'a, 'b> = dyn FnMut(&[Option<&'a str>]) -> Vec<Option<u32>> + 'b;
+
 /// The class of each distinct FDN of a values batch whose dictionary holds the FDNs of mos rows
 /// `ids` from id `start` on; the few others its values name (a part's context) are looked up
 /// with `by_fdn`.
-fn classes_by_row(
-    fdn: &Interned<'_>,
+fn classes_by_row<'a>(
+    fdn: &Interned<'a>,
     ids: &[Option<u32>],
     start: usize,
-    by_fdn: &mut dyn FnMut(&[Option<&str>]) -> Vec<Option<u32>>,
+    by_fdn: &mut ClassesByFdn<'a, '_>,
 ) -> Vec<Option<u32>> {
     let mut class_of = vec![None; fdn.distinct.len()];
     class_of[start..start + ids.len()].copy_from_slice(ids);
