@@ -201,14 +201,15 @@ struct OpenMo {
     placed: bool,
     /// Values seen before the class was known; flushed when it is.
     held: Vec<HeldValue>,
-    occurrences: HashMap<String, i32>,
+    /// Occurrences of each attribute (in `attribute_names`) so far.
+    occurrences: HashMap<u32, i32>,
     vs_data_type: Option<String>,
     format_version: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 struct HeldValue {
-    attribute: String,
+    attribute: u32,
     member: Option<String>,
     index: i32,
     member_index: Option<i32>,
@@ -219,7 +220,8 @@ struct HeldValue {
 /// What is being built of the current attribute value.
 #[derive(Debug, Default)]
 struct AttrState {
-    name: String,
+    /// The attribute, in `attribute_names`.
+    name: u32,
     index: i32,
     vs_data: bool,
     has_children: bool,
@@ -229,6 +231,55 @@ struct AttrState {
     member_counts: Vec<Vec<(String, i32)>>,
     member_index: Option<i32>,
     leaf_open: bool,
+}
+
+/// The names attribute elements carry, each decoded and stored once, and the dictionary key
+/// each has in the values' attribute column once a value used it.
+#[derive(Debug, Default)]
+struct AttributeNames {
+    ids: HashMap<Box<[u8]>, u32>,
+    names: Vec<String>,
+    keys: Vec<i32>,
+    /// Names by key.
+    used: Vec<u32>,
+}
+
+impl AttributeNames {
+    fn id(&mut self, tag: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(tag) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(String::from_utf8_lossy(tag).into_owned());
+        self.keys.push(-1);
+        self.ids.insert(tag.into(), id);
+        id
+    }
+
+    /// The dictionary key of name `id`, given the next one when it has none yet.
+    fn key(&mut self, id: u32) -> i32 {
+        let key = &mut self.keys[id as usize];
+        if *key < 0 {
+            *key = self.used.len() as i32;
+            self.used.push(id);
+        }
+        *key
+    }
+
+    /// The same names and ids for a reader of a later part, which has its own dictionary.
+    fn continuing(&self) -> AttributeNames {
+        AttributeNames {
+            ids: self.ids.clone(),
+            names: self.names.clone(),
+            keys: vec![-1; self.names.len()],
+            used: Vec::new(),
+        }
+    }
+
+    /// The dictionary's values.
+    fn values(&self) -> StringArray {
+        StringArray::from_iter_values(self.used.iter().map(|&id| self.names[id as usize].as_str()))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -253,7 +304,10 @@ struct BulkCmReader {
     open: Vec<OpenMo>,
     attr: AttrState,
     values_mo: Int32Builder,
-    values_attribute: StringDictionaryBuilder<Int32Type>,
+    /// Attribute names, each read once; the values' attribute column is a dictionary over
+    /// those values name, in order of first use (`attribute_keys`).
+    attribute_names: AttributeNames,
+    values_attribute: Int32Builder,
     values_member: StringDictionaryBuilder<Int32Type>,
     values_index: Int32Builder,
     values_member_index: Int32Builder,
@@ -322,6 +376,8 @@ impl BulkCmReader {
             fdn: prefix.fdn.clone(),
             mos: prefix.mos.copy(),
             open: prefix.open.clone(),
+            // the open MOs count occurrences by the prefix's name ids
+            attribute_names: prefix.attribute_names.continuing(),
             ..BulkCmReader::default()
         }
     }
@@ -471,7 +527,7 @@ impl BulkCmReader {
         let held = std::mem::take(&mut open.held);
         let row = open.row;
         for v in held {
-            self.emit(row, &v.attribute, v.member.as_deref(), v.index, v.member_index, &v.value, v.vs_data);
+            self.emit(row, v.attribute, v.member.as_deref(), v.index, v.member_index, &v.value, v.vs_data);
         }
     }
 
@@ -479,20 +535,14 @@ impl BulkCmReader {
     fn emit(
         &mut self,
         row: u32,
-        attribute: &str,
+        attribute: u32,
         member: Option<&str>,
         index: i32,
         member_index: Option<i32>,
         value: &str,
         vs_data: bool,
     ) {
-        let attribute_key = match self.values_attribute.append(attribute) {
-            Ok(key) => key,
-            Err(e) => {
-                self.failed.get_or_insert(e);
-                return;
-            }
-        };
+        let attribute_key = self.attribute_names.key(attribute);
         let member_key = match member.map(|m| self.values_member.append(m)) {
             Some(Ok(key)) => key,
             Some(Err(e)) => {
@@ -505,6 +555,7 @@ impl BulkCmReader {
             }
         };
         self.values_mo.append_value(row as i32);
+        self.values_attribute.append_value(attribute_key);
         self.values_index.append_value(index);
         self.values_member_index.append_option(member_index);
         self.values_value.append_value(value);
@@ -519,34 +570,32 @@ impl BulkCmReader {
         let member = (!self.attr.members.is_empty()).then(|| self.attr.members.join("."));
         let (index, member_index, vs_data) = (self.attr.index, self.attr.member_index, self.attr.vs_data);
         let Some(open) = self.open.last_mut() else { return };
+        let attribute = self.attr.name;
         if open.placed {
             let row = open.row;
-            let name = std::mem::take(&mut self.attr.name);
-            self.emit(row, &name, member.as_deref(), index, member_index, value, vs_data);
-            self.attr.name = name;
+            self.emit(row, attribute, member.as_deref(), index, member_index, value, vs_data);
         } else {
-            let attribute = self.attr.name.clone();
             open.held.push(HeldValue { attribute, member, index, member_index, value: value.to_string(), vs_data });
         }
     }
 
     fn start_attr(&mut self, tag: &[u8], vs_data: bool) -> Result<bool> {
-        let name = String::from_utf8_lossy(local(tag)).into_owned();
+        let name = self.attribute_names.id(local(tag));
         let index = match self.open.last_mut() {
-            Some(open) => match open.occurrences.get_mut(&name) {
-                Some(n) => {
-                    *n += 1;
-                    *n - 1
-                }
-                None => {
-                    open.occurrences.insert(name.clone(), 1);
-                    0
-                }
-            },
+            Some(open) => {
+                let n = open.occurrences.entry(name).or_insert(0);
+                *n += 1;
+                *n - 1
+            }
             None => 0,
         };
-        self.attr = AttrState { name, index, vs_data, member_counts: vec![Vec::new()], ..AttrState::default() };
-        self.attr.leaf_open = true;
+        // every field anew, keeping what the vectors hold allocated
+        let a = &mut self.attr;
+        (a.name, a.index, a.vs_data, a.has_children, a.member_index, a.leaf_open) =
+            (name, index, vs_data, false, None, true);
+        a.members.clear();
+        a.member_counts.clear();
+        a.member_counts.push(Vec::new());
         self.push(Frame::Attr, true)
     }
 
@@ -605,6 +654,7 @@ fn finish_parts(
             failed,
             vs_types: part_vs_types,
             mut values_mo,
+            attribute_names,
             mut values_attribute,
             mut values_member,
             values_index,
@@ -620,7 +670,9 @@ fn finish_parts(
         for (key, (class, format, count)) in part_vs_types {
             vs_types.entry(key).or_insert((class, format, 0)).2 += count;
         }
-        let (attributes, members) = (values_attribute.finish(), values_member.finish());
+        let attribute_keys: Int32Array = values_attribute.finish();
+        let attributes = DictionaryArray::<Int32Type>::try_new(attribute_keys, Arc::new(attribute_names.values()))?;
+        let members = values_member.finish();
         let (attribute_names, member_names) =
             (attributes.values().as_string::<i32>(), members.values().as_string::<i32>());
         for ((class, attribute, member), o) in part_observed {
