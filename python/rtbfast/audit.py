@@ -218,34 +218,35 @@ def audit(
     if detect_kind(path) != "bulkcm":
         raise WrongRootError(f"{path}: this is an MP XML model, not a Bulk CM export", str(path), 1, 1, "models")
 
-    phase("rules")
-    t = time.perf_counter()
-    built = (Path(catalog) / "rules" / CONSTRAINTS).is_file()
-    tables = load_catalog(catalog, threads=threads, columns=NEEDED if built else None)
-    constraints = _constraints(catalog, tables)
-    rule_file = read_rules(rules) if rules is not None else None
-    texts = extract(tables)
-    checks = _Checks(
-        constraints,
-        texts,
-        texts.cel_table(),
-        {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"},
-        tables.get("classes"),
-        rule_file,
-        at,
-        threads,
-    )
-    timings["rules"] = time.perf_counter() - t
-
-    phase("read and evaluate")
     tally = _Tally(warnings=[])
     found: list[pa.Table] = []
     groups = _groups(path, threads, part_bytes, on_progress)
-    try:
-        # the next group is read (native, without the GIL) while this one is checked
-        with ThreadPoolExecutor(1) as reader:
+    # groups are read (native, without the GIL) one ahead: the first while the rules load,
+    # each next one while this one is checked
+    with ThreadPoolExecutor(1) as reader:
+        ahead = reader.submit(next, groups, None)
+        phase("rules")
+        t = time.perf_counter()
+        built = (Path(catalog) / "rules" / CONSTRAINTS).is_file()
+        tables = load_catalog(catalog, threads=threads, columns=NEEDED if built else None)
+        constraints = _constraints(catalog, tables)
+        rule_file = read_rules(rules) if rules is not None else None
+        texts = extract(tables)
+        checks = _Checks(
+            constraints,
+            texts,
+            texts.cel_table(),
+            {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"},
+            tables.get("classes"),
+            rule_file,
+            at,
+            threads,
+        )
+        timings["rules"] = time.perf_counter() - t
+
+        phase("read and evaluate")
+        try:
             t = time.perf_counter()
-            ahead = reader.submit(next, groups, None)
             while True:
                 group = ahead.result()
                 timings["read"] += time.perf_counter() - t
@@ -258,18 +259,18 @@ def audit(
                 group = None  # free this group's tables
                 timings["evaluate"] += time.perf_counter() - t
                 t = time.perf_counter()
-    except InvalidValueError as err:
-        if "in parts" not in err.message:
-            raise
-        # a cut the stream could not prove sound: read the export whole instead
-        tally, found = _Tally(warnings=[]), []
-        t = time.perf_counter()
-        network = read_network(path, on_progress, threads=threads)
-        timings["read"] += time.perf_counter() - t
-        t = time.perf_counter()
-        found.append(_check(network.tables, checks, tally))
-        tally.warnings = network.warnings
-        timings["evaluate"] += time.perf_counter() - t
+        except InvalidValueError as err:
+            if "in parts" not in err.message:
+                raise
+            # a cut the stream could not prove sound: read the export whole instead
+            tally, found = _Tally(warnings=[]), []
+            t = time.perf_counter()
+            network = read_network(path, on_progress, threads=threads)
+            timings["read"] += time.perf_counter() - t
+            t = time.perf_counter()
+            found.append(_check(network.tables, checks, tally))
+            tally.warnings = network.warnings
+            timings["evaluate"] += time.perf_counter() - t
     t = time.perf_counter()
     violations = pa.concat_tables(found) if found else VIOLATIONS_SCHEMA.empty_table()
     if violations.num_rows:
