@@ -225,12 +225,18 @@ class _Emitter:
         self.units: dict[str, list[_Unit]] = {}
         """Module → its units in order, for the runtime modules that build them on first use."""
         self.field_cache: dict[
-            tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str], str | None]
+            tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str], str | None, str]
         ] = {}
+        self.stub_annotation = ""
+        """The stub's annotation of the field worked out last (constraints shown in the type)."""
         self.ref: str | None = None
         """The enum or struct the field worked out last refers to in its schema."""
         self.used: set[str] = set()
         """Names the module being written needs imported."""
+        self.struct_stub = ""
+        """The stub of the struct written last."""
+        self.types_stub = ""
+        """The ``_types`` module as its stub has it."""
         self.stub_used: set[str] = {"MoModel"}
         """Names the stub of the module being written needs imported."""
         self.used_by_module: dict[str, set[str]] = {}
@@ -281,12 +287,15 @@ class _Emitter:
 
         exclusive = {(s.get("mim") or "", s["struct"]): bool(s.get("exclusive")) for s in structs}
         parts: list[str] = []
+        stub_parts: list[str] = []
+        """The same, as the stub has them (fields without ``Field``, validators without body)."""
         for mim, name in enum_keys:
             rows = members.get((mim, name), [])
             py = self.enum_names[f"{mim}/{name}"]
             with self.unit("_types", [py], mim) as unit:
                 unit.source = self.enum_source(py, name, mim, rows)
             parts.append(unit.source)
+            stub_parts.append(unit.source)
         # derived types as named aliases, after the enums they may use and before the structs
         derived = self.tables["derived_types"].to_pylist() if "derived_types" in self.tables else []
         for row in sorted(derived, key=lambda r: (r["name"], r.get("mim") or "")):
@@ -302,13 +311,16 @@ class _Emitter:
                 self.used.add("TypeAlias")
                 unit.source = f'{py}: TypeAlias = {self.annotation(t)}\n"""Derived type {name}{where}."""\n'
             parts.append(unit.source)
+            stub_parts.append(unit.source)
         for mim, name in struct_keys:
             rows = struct_rows.get((mim, name), [])
             py = self.struct_names[f"{mim}/{name}"]
             with self.unit("_types", [py], mim) as unit:
                 unit.source = self.struct_source(py, name, mim, rows, exclusive.get((mim, name), False))
             parts.append(unit.source)
+            stub_parts.append(self.struct_stub)
         self.out.enums, self.out.structs = len(enum_keys), len(struct_keys)
+        self.types_stub = "\n\n".join(stub_parts)
         return "\n\n".join(parts)
 
     def enum_source(self, py: str, name: str, mim: str, rows: list[dict[str, Any]]) -> str:
@@ -347,9 +359,11 @@ class _Emitter:
         return f"class {py}({base}):\n    {doc}{body}\n"
 
     def struct_source(self, py: str, name: str, mim: str, rows: list[dict[str, Any]], exclusive: bool) -> str:
+        """A struct's model (and, in `struct_stub`, the same as the stub has it)."""
         where = f" of MIM {mim}" if mim else ""
         self.used.add("MoModel")
         lines = [f"class {py}(MoModel):", f"    {_docstring(None, f'Struct {name}{where}.')}", ""]
+        stub = lines.copy()
         names: list[str] = []
         taken: set[str] = set()
         keys: list[str] = []
@@ -359,9 +373,12 @@ class _Emitter:
             names.append(ident)
             if r.get("key"):
                 keys.append(ident)
-            lines.append(self.field_line(ident, r["member"], r, required=False, owner=f"struct {name}")[0])
+            line, stub_line = self.field_line(ident, r["member"], r, required=False, owner=f"struct {name}")
+            lines.append(line)
+            stub.append(stub_line)
         if not rows:
             lines.pop()  # the docstring is the body
+            stub.pop()
         struct_schema = {
             "title": py,
             "type": "object",
@@ -382,11 +399,21 @@ class _Emitter:
                 f"        exactly_one(self, {tuple(names)!r})",
                 "        return self",
             ]
+            stub += ["", '    @model_validator(mode="after")', "    def _exactly_one(self) -> Self: ..."]
+        self.struct_stub = "\n".join(stub) + "\n"
         return "\n".join(lines) + "\n"
 
     # -- fields ------------------------------------------------------------------------
     def annotation(self, t: FieldType) -> str:
         """The annotation of one value (an item, for sequences)."""
+        base, checks = self.checks(t)
+        if not checks:
+            return base
+        self.used.add("Annotated")
+        return f"Annotated[{base}, {', '.join(checks)}]"
+
+    def checks(self, t: FieldType) -> tuple[str, list[str]]:
+        """The type of one value and its checks: ``Field(...)`` constraints and validators."""
         checks: list[str] = []
         if t.enum:
             self.used.add("by_name")
@@ -421,12 +448,10 @@ class _Emitter:
         if t.moref_target:
             self.used.add("fdn_of")
             checks.append(f"AfterValidator(fdn_of({t.moref_target!r}))")
-        self.used.update(re.findall(r"[A-Za-z_]\w*", t.annotation))
+        self.used.update(_WORD.findall(t.annotation))
         for check in checks:
             self.used.update(n for n in ("Field", "AfterValidator", "BeforeValidator", "Decimal") if n in check)
-        if checks:
-            self.used.add("Annotated")
-        return f"Annotated[{t.annotation}, {', '.join(checks)}]" if checks else t.annotation
+        return t.annotation, checks
 
     def field_line(self, ident: str, original: str, row: dict[str, Any], required: bool, owner: str) -> tuple[str, str]:
         """The field's line in the model, and in its stub (no ``Field``; ``...`` for a default)."""
@@ -436,22 +461,24 @@ class _Emitter:
         if cached is None or cached[0] is not row:
             module_used, self.used = self.used, set()
             # the row is kept with its parts, so its id is never reused for another row
-            cached = (row, *self.field_parts(original, row, required, owner), self.used, self.ref)
+            cached = (row, *self.field_parts(original, row, required, owner), self.used, self.ref, self.stub_annotation)
             self.used = module_used
             self.field_cache[key] = cached
-        _, annotation, tail, schema, names, ref = cached
+        _, annotation, tail, schema, names, ref, stub_annotation = cached
         if ref:
             self.refs.add(ref)
         self.used |= names
         self.used.add("Field")
         self.stub_used |= names
+        if stub_annotation != annotation:
+            self.stub_used.add("Annotated")
         if schema is not None:
             self.properties[original] = schema
         if required:
             self.required.append(original)
         args = ([] if required else ["None"]) + ([f"alias={original!r}"] if ident != original else []) + tail
         line = f"    {ident}: {annotation} = Field({', '.join(args)})"
-        return line, f"    {ident}: {annotation}" if required else f"    {ident}: {annotation} = ..."
+        return line, f"    {ident}: {stub_annotation}" if required else f"    {ident}: {stub_annotation} = ..."
 
     def field_parts(
         self, original: str, row: dict[str, Any], required: bool, owner: str
@@ -470,11 +497,26 @@ class _Emitter:
             mim = row.get("derived_type_mim")
             alias = self.alias_names.get(f"{mim}/{derived}") if mim else None
             alias = alias or self.alias_names.get(derived)
+        constraints: list[str] = []
+        stub_item = ""
         if alias:
             self.used.add(alias)
             item = alias
         else:
-            item = self.annotation(t)
+            base, checks = self.checks(t)
+            if checks and not t.is_sequence and all(c.startswith("Field(") for c in checks):
+                # constraints only: they go into the field's own Field (Pydantic applies them to
+                # the value, not to None), which makes the model faster to build than an
+                # Annotated type in a union
+                constraints = [c.removeprefix("Field(").removesuffix(")") for c in checks]
+                item = base
+                # the stub still shows them, for readers
+                stub_item = f"Annotated[{base}, {', '.join(checks)}]"
+            elif checks:
+                self.used.add("Annotated")
+                item = f"Annotated[{base}, {', '.join(checks)}]"
+            else:
+                item = base
         if t.is_sequence:
             checks = []
             bounds = [
@@ -493,6 +535,8 @@ class _Emitter:
                 self.used |= {"Annotated", "Field"} | ({"AfterValidator"} if t.seq_unique else set())
                 item = f"Annotated[{item}, {', '.join(checks)}]"
         annotation = item if required else f"{item} | None"
+        stub_item = stub_item or item
+        self.stub_annotation = stub_item if required else f"{stub_item} | None"
         extra = {
             k: v
             for k, v in {
@@ -513,7 +557,7 @@ class _Emitter:
         if self.with_schemas:
             key_names = self.struct_keys.get(t.struct or "") if t.seq_unique else None
             schema = field_schema(t, required, description, extra, key_names)
-        tail = []
+        tail = constraints
         if description:
             tail.append(f"description={description!r}")
         if extra:
@@ -708,6 +752,9 @@ class _Emitter:
         return ", ".join(entries)
 
 
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
 def _field_name(name: str, taken: set[str]) -> str:
     """The field name of MOM name `name` in a model whose fields so far are `taken`: safe, and
     numbered (``_2``, ``_3``) when it meets one of them."""
@@ -730,8 +777,12 @@ def _number(value: Decimal | None, kind: str) -> str:
     return repr(float(value))
 
 
-def _header(doc: str) -> str:
-    return f'"""{doc} Written by rtbfast; do not edit."""\n\nfrom __future__ import annotations\n'
+def _header(doc: str, postponed: bool = True) -> str:
+    """A module's docstring and, when `postponed`, the future import that keeps annotations as
+    strings. The private runtime modules go without it: their types are in the namespace before
+    a class is made, and Pydantic takes annotation objects faster than it evaluates strings."""
+    future = "\nfrom __future__ import annotations\n" if postponed else ""
+    return f'"""{doc} Written by rtbfast; do not edit."""\n{future}'
 
 
 def _imports(used: set[str], types: Iterable[str]) -> str:
@@ -796,7 +847,7 @@ def generate(
         for stale in [*pkg.glob("*.py"), *pkg.glob("*.pyi")]:
             stale.unlink()
         (pkg / "_base.py").write_text(BASE_SOURCE, encoding="utf-8")
-        types_stub = _stub("Enums and structs of the catalog.", e.used_by_module["_types"], [], types_body)
+        types_stub = _stub("Enums and structs of the catalog.", e.used_by_module["_types"], e.types_stub)
         (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
         _write_type_modules(pkg, e.units.get("_types", []), type_names, taken)
     plan = e.plan_classes(taken)
@@ -907,27 +958,11 @@ def _emit_chunks(
     return [out for part in in_processes(run, len(runs)) for out in part]
 
 
-_FIELD = re.compile(r"^(    \w+: .*?) = Field\((None)?")
-
-
-def _stub(doc: str, used: set[str], types: list[str], body: str) -> str:
-    """A module as a stub: no future import (stubs have its semantics), a field's default is
-    ``...`` when it has one and absent when it is required."""
-    lines = []
-    for line in body.splitlines():
-        match = _FIELD.match(line)
-        if match:
-            line = f"{match.group(1)} = ..." if match.group(2) else match.group(1)
-        elif line.startswith(("        exactly_one(", "        rules_hold(")) or line == "        return self":
-            continue
-        elif line.endswith(("def _exactly_one(self) -> Self:", "def _rules(self) -> Self:")):
-            line += " ..."
-        lines.append(line)
-    text = "\n".join(lines) + "\n"
-    # what the stub still uses, docstrings aside (a default written as `...` needs no Field)
-    words = set(re.findall(r"[A-Za-z_]\w*", re.sub(r'"""[\s\S]*?"""', "", text)))
-    imports = _imports(used & words, [t for t in types if t in words])
-    return f'"""{doc} Written by rtbfast; do not edit."""\n\n{imports}\n{text}'
+def _stub(doc: str, used: set[str], text: str) -> str:
+    """A stub module of `text` (no future import: stubs have its semantics), importing those
+    of `used` it names outside docstrings."""
+    words = set(_WORD.findall(re.sub(r'"""[\s\S]*?"""', "", text)))
+    return f'"""{doc} Written by rtbfast; do not edit."""\n\n{_imports(used & words, [])}\n{text}'
 
 
 _CHUNK_CLASSES = 32
@@ -989,37 +1024,25 @@ def __dir__() -> list[str]:
 
 def _lazy_module(doc: str, used: set[str], units: list[_Unit], type_names: list[str]) -> str:
     """The runtime form of a module: each unit inside a function run the first time one of its
-    names is asked for (PEP 562), after the types it needs are in the module's namespace, where
-    Pydantic looks for them. Types come through ``_types``, which knows where each is built."""
+    names is asked for (PEP 562). The function first imports the types its unit uses from
+    ``_types`` (which knows where each is built, and builds it then); annotations are objects
+    (no postponed evaluation), so Pydantic has nothing to look up."""
     types = set(type_names)
-    needed = sorted(used & types)
-    block = _imports(used | {"Any"} | ({"TYPE_CHECKING"} if needed else set()), [])
-    if "from ._base import" in block:
-        block = block.replace("from ._base import", "from . import _types\nfrom ._base import", 1)
-    else:
-        block += "\nfrom . import _types\n"
-    if needed:
-        lines = import_line("._types", needed, indent=4).splitlines()
-        block += "\nif TYPE_CHECKING:\n" + "\n".join(f"    {line}" for line in lines) + "\n"
+    block = _imports(used | {"Any"}, [])
     factories: list[str] = []
     table: list[str] = []
     for i, unit in enumerate(units):
-        deps = tuple(sorted((unit.used & types) - set(unit.names)))
+        deps = (unit.used & types) - set(unit.names)
+        head = "".join(f"    {line}\n" for line in import_line("._types", deps, indent=4).splitlines()) if deps else ""
         body = "\n".join(f"    {line}" if line else "" for line in unit.source.rstrip("\n").splitlines())
         names = ", ".join(f"{n!r}: {n}" for n in unit.names)
-        factories.append(f"def _build_{i}() -> dict[str, Any]:\n    _need({deps!r})\n{body}\n    return {{{names}}}\n")
+        factories.append(f"def _build_{i}() -> dict[str, Any]:\n{head}{body}\n    return {{{names}}}\n")
         table += [f"    {n!r}: _build_{i}," for n in unit.names]
     tail = f"""
 
 _BUILDERS: dict[str, Any] = {{
 {chr(10).join(table)}
 }}
-
-
-def _need(names: tuple[str, ...]) -> None:
-    for name in names:
-        if name not in globals():
-            globals()[name] = getattr(_types, name)
 
 
 def __getattr__(name: str) -> Any:
@@ -1036,7 +1059,7 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(_BUILDERS)
 """
-    return _header(doc) + "\n" + block + "\n\n" + "\n\n".join(factories) + tail
+    return _header(doc, postponed=False) + "\n" + block + "\n\n" + "\n\n".join(factories) + tail
 
 
 def _init_stub(models: dict[str, str]) -> str:

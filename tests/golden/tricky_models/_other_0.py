@@ -1,39 +1,33 @@
 """Models of other, each built on first use; import them from .other. Written by rtbfast; do not edit."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field
 
-from . import _types
 from ._base import MoModel
 
 
 def _build_0() -> dict[str, Any]:
-    _need(())
     class Other_Foo(MoModel):
         """Foo (Other): the attributes that may be set (all optional)."""
 
-        x: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        x: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
     return {'Other_Foo': Other_Foo}
 
 
 def _build_1() -> dict[str, Any]:
-    _need(())
     class Other_FooCreate(MoModel):
         """Foo (Other): what may be given when it is created (mandatory attributes required)."""
 
-        x: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        x: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
     return {'Other_FooCreate': Other_FooCreate}
 
 
 def _build_2() -> dict[str, Any]:
-    _need(())
     class Other_FooState(MoModel):
         """Foo (Other): every attribute, as read from a node or an export (all optional)."""
 
-        x: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        x: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
     return {'Other_FooState': Other_FooState}
 
 
@@ -42,12 +36,6 @@ _BUILDERS: dict[str, Any] = {
     'Other_FooCreate': _build_1,
     'Other_FooState': _build_2,
 }
-
-
-def _need(names: tuple[str, ...]) -> None:
-    for name in names:
-        if name not in globals():
-            globals()[name] = getattr(_types, name)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,21 +1,14 @@
 """Models of tricky, each built on first use; import them from .tricky. Written by rtbfast; do not edit."""
 
-from __future__ import annotations
-
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from . import _types
 from ._base import MoModel, by_name, fdn_of, in_ranges, in_steps, unique
-
-if TYPE_CHECKING:
-    from ._types import Color, Keyed, Pair, Percent
 
 
 def _build_0() -> dict[str, Any]:
-    _need(())
     class Bar(MoModel):
         """Bar (Tricky): the attributes that may be set (all optional)."""
 
@@ -24,7 +17,6 @@ def _build_0() -> dict[str, Any]:
 
 
 def _build_1() -> dict[str, Any]:
-    _need(())
     class BarCreate(MoModel):
         """Bar (Tricky): what may be given when it is created (mandatory attributes required)."""
 
@@ -33,7 +25,6 @@ def _build_1() -> dict[str, Any]:
 
 
 def _build_2() -> dict[str, Any]:
-    _need(())
     class BarState(MoModel):
         """Bar (Tricky): every attribute, as read from a node or an export (all optional)."""
 
@@ -42,20 +33,20 @@ def _build_2() -> dict[str, Any]:
 
 
 def _build_3() -> dict[str, Any]:
-    _need(('Color', 'Keyed', 'Pair', 'Percent'))
+    from ._types import Color, Keyed, Pair, Percent
     class Foo(MoModel):
         """A class with awkward attribute names.
 
         Foo (Tricky): the attributes that may be set (all optional).
         """
 
-        class_: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: Annotated[int, Field(ge=0, le=5)] | None = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        class_: str | None = Field(None, alias='class', min_length=1, max_length=8, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        model_config_: int | None = Field(None, alias='model_config', ge=0, le=5, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        id_: int | None = Field(None, alias='id', ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Annotated[Decimal, Field(ge=Decimal(0), le=Decimal("10.5")), Field(decimal_places=2)] | None = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: Annotated[str, Field(pattern='^(?:[0-9]{3})$')] | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        ratio: Decimal | None = Field(None, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
+        code: str | None = Field(None, pattern='^(?:[0-9]{3})$', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
         color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
         pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
         items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
@@ -66,7 +57,7 @@ def _build_3() -> dict[str, Any]:
 
 
 def _build_4() -> dict[str, Any]:
-    _need(('Color', 'Keyed', 'Pair', 'Percent'))
+    from ._types import Color, Keyed, Pair, Percent
     class FooCreate(MoModel):
         """A class with awkward attribute names.
 
@@ -74,13 +65,13 @@ def _build_4() -> dict[str, Any]:
         """
 
         FooId: str = Field(json_schema_extra={'mom_type': 'string', 'restricted': True, 'source': 'mom'})
-        class_: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: Annotated[int, Field(ge=0, le=5)] | None = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        class_: str | None = Field(None, alias='class', min_length=1, max_length=8, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        model_config_: int | None = Field(None, alias='model_config', ge=0, le=5, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        id_: int | None = Field(None, alias='id', ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Annotated[Decimal, Field(ge=Decimal(0), le=Decimal("10.5")), Field(decimal_places=2)] | None = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: Annotated[str, Field(pattern='^(?:[0-9]{3})$')] | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        ratio: Decimal | None = Field(None, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
+        code: str | None = Field(None, pattern='^(?:[0-9]{3})$', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
         color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
         pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
         items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
@@ -92,7 +83,7 @@ def _build_4() -> dict[str, Any]:
 
 
 def _build_5() -> dict[str, Any]:
-    _need(('Color', 'Keyed', 'Pair', 'Percent'))
+    from ._types import Color, Keyed, Pair, Percent
     class FooState_(MoModel):
         """A class with awkward attribute names.
 
@@ -100,13 +91,13 @@ def _build_5() -> dict[str, Any]:
         """
 
         FooId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'restricted': True, 'source': 'mom'})
-        class_: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: Annotated[int, Field(ge=0, le=5)] | None = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        class_: str | None = Field(None, alias='class', min_length=1, max_length=8, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        model_config_: int | None = Field(None, alias='model_config', ge=0, le=5, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        id_: int | None = Field(None, alias='id', ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Annotated[Decimal, Field(ge=Decimal(0), le=Decimal("10.5")), Field(decimal_places=2)] | None = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: Annotated[str, Field(pattern='^(?:[0-9]{3})$')] | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        ratio: Decimal | None = Field(None, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
+        code: str | None = Field(None, pattern='^(?:[0-9]{3})$', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
         color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
         pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
         items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
@@ -119,7 +110,6 @@ def _build_5() -> dict[str, Any]:
 
 
 def _build_6() -> dict[str, Any]:
-    _need(())
     class FooState(MoModel):
         """FooState (Tricky): the attributes that may be set (all optional)."""
 
@@ -128,7 +118,6 @@ def _build_6() -> dict[str, Any]:
 
 
 def _build_7() -> dict[str, Any]:
-    _need(())
     class FooStateCreate(MoModel):
         """FooState (Tricky): what may be given when it is created (mandatory attributes required)."""
 
@@ -137,7 +126,6 @@ def _build_7() -> dict[str, Any]:
 
 
 def _build_8() -> dict[str, Any]:
-    _need(())
     class FooStateState(MoModel):
         """FooState (Tricky): every attribute, as read from a node or an export (all optional)."""
 
@@ -156,12 +144,6 @@ _BUILDERS: dict[str, Any] = {
     'FooStateCreate': _build_7,
     'FooStateState': _build_8,
 }
-
-
-def _need(names: tuple[str, ...]) -> None:
-    for name in names:
-        if name not in globals():
-            globals()[name] = getattr(_types, name)
 
 
 def __getattr__(name: str) -> Any:

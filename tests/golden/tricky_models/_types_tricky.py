@@ -1,18 +1,14 @@
 """Enums and structs of MIM Tricky, each built on first use; import them from ._types. Written by rtbfast; do not edit."""
 
-from __future__ import annotations
-
 from enum import IntEnum
 from typing import Annotated, Any, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from . import _types
 from ._base import MoModel, exactly_one
 
 
 def _build_0() -> dict[str, Any]:
-    _need(())
     class Color(IntEnum):
         """Enum Color of MIM Tricky; members by name, values as in the MOM."""
 
@@ -22,28 +18,25 @@ def _build_0() -> dict[str, Any]:
 
 
 def _build_1() -> dict[str, Any]:
-    _need(())
     Percent: TypeAlias = Annotated[int, Field(ge=0, le=100)]
     """Derived type Percent of MIM Tricky."""
     return {'Percent': Percent}
 
 
 def _build_2() -> dict[str, Any]:
-    _need(())
     class Keyed(MoModel):
         """Struct Keyed of MIM Tricky."""
 
-        k: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        k: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         v: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
     return {'Keyed': Keyed}
 
 
 def _build_3() -> dict[str, Any]:
-    _need(())
     class Pair(MoModel):
         """Struct Pair of MIM Tricky."""
 
-        left: Annotated[int, Field(ge=-2147483648, le=2147483647)] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        left: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         right: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
 
         @model_validator(mode="after")
@@ -59,12 +52,6 @@ _BUILDERS: dict[str, Any] = {
     'Keyed': _build_2,
     'Pair': _build_3,
 }
-
-
-def _need(names: tuple[str, ...]) -> None:
-    for name in names:
-        if name not in globals():
-            globals()[name] = getattr(_types, name)
 
 
 def __getattr__(name: str) -> Any:
