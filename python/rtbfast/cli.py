@@ -121,6 +121,13 @@ def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="One module per MIM with lazy imports, or everything in one file OUT/models/PACKAGE.py.",
 )
 @click.option(
+    "--rules",
+    "rules",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A user rule file (CSV of CEL rules, see `rtbfast rules check --help`): its rules that judge "
+    "one MO go into the XState models too.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Build even when OUT already holds a build of the same inputs (by content) and options.",
@@ -134,6 +141,7 @@ def build(
     structs: Path | None,
     package: str,
     layout: str,
+    rules: Path | None,
     force: bool,
     progress: bool | None,
     jobs: int,
@@ -177,6 +185,7 @@ def build(
                 layout=layout,
                 force=force,
                 on_phase=on_phase,
+                rules=rules,
             )
         except RtbfastError as err:
             _fail(err)
@@ -198,6 +207,14 @@ def build(
         f"  models: {generated['models']} Pydantic models of {generated['classes']} classes in "
         f"{Path(out) / generated['path']}, {generated['schemas']} JSON Schemas (one per class)"
     )
+    if "user_rules" in report["rules"]:
+        ruled = report["rules"]
+        click.echo(
+            f"  user rules: {ruled['user_rules_in_models']} of {ruled['user_rules']} in the XState models "
+            "(the others: report.json models.notes)"
+        )
+        for issue in ruled["issues"][:WARNINGS_SHOWN]:
+            click.echo(f"    {issue}", err=True)
     click.echo(f"  docs: {report['docs']['pages']} pages, open {Path(out) / report['docs']['path']}")
     if report["disagreement_count"]:
         click.echo(f"  {report['disagreement_count']} disagreement(s) between sources; see report.json")

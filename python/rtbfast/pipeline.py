@@ -31,6 +31,7 @@ from rtbfast.codegen.docs import write_docs
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
 from rtbfast.rules.constraints import constraint_table
+from rtbfast.rules.user_rules import check_rules, read_rules
 from rtbfast.workbook import read_workbook
 
 REPORT = "report.json"
@@ -130,6 +131,7 @@ def build(
     layout: str = "package",
     force: bool = False,
     on_phase: PhaseCallback | None = None,
+    rules: str | os.PathLike[str] | None = None,
 ) -> BuildResult:
     """Read `inputs` (MP XML models and Bulk CM exports) and the parameter `workbook` (with its
     `structs` sheet), merge them into one catalog and write ``OUT/catalog/*.parquet``,
@@ -143,6 +145,10 @@ def build(
     written with them, by the same workers), rules, docs and write; each one's time is in the
     report (``schemas``: the part of ``models`` spent writing schemas). ``jobs`` caps the
     threads a large input is read on and the processes models are written by (0: one per core).
+
+    With a user `rules` file (see :mod:`rtbfast.rules.user_rules`), its rules that judge one MO
+    at any time go into the state models too (``XState``), so a model refuses what ``audit``
+    flags; the report lists the rule file's issues and the rules left out (``models.notes``).
 
     When `out` holds a build of the same inputs (by content) with the same options, nothing is
     done unless `force`: the result says ``cached``."""
@@ -160,13 +166,19 @@ def build(
     timings: dict[str, float] = {}
     phase = on_phase or (lambda name: None)
 
-    sources = [*paths, *(Path(p) for p in (workbook, structs) if p is not None)]
+    sources = [*paths, *(Path(p) for p in (workbook, structs, rules) if p is not None)]
     for source in sources:
         if not source.exists():
             raise InputIOError(f"{source}: no such file", str(source))
         if not source.is_file():
             raise InputIOError(f"{source}: is not a file", str(source))
-    options = {"package": package, "layout": layout, "workbook": workbook is not None, "structs": structs is not None}
+    options = {
+        "package": package,
+        "layout": layout,
+        "workbook": workbook is not None,
+        "structs": structs is not None,
+        "rules": rules is not None,
+    }
     key = cache_key(sources, options)
     if not force and (out / REPORT).is_file():
         try:
@@ -180,6 +192,7 @@ def build(
     t = time.perf_counter()
     results: list[Model | Network] = [read(p, on_progress, threads=jobs) for p in paths]
     sheets = read_workbook(workbook, structs) if workbook is not None else None
+    rule_file = read_rules(rules) if rules is not None else None
     timings["read"] = time.perf_counter() - t
 
     phase("merge")
@@ -215,6 +228,7 @@ def build(
             layout=layout,
             jobs=jobs or None,
             schemas=staging / "schemas",
+            user_rules=None if rule_file is None else rule_file.with_windows(),
         )
         timings["models"] = time.perf_counter() - t
         timings["schemas"] = models.schema_seconds
@@ -279,6 +293,11 @@ def build(
             # two ran at the same time)
             "peak_rss_children_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
         }
+        if rule_file is not None:
+            report["rules"]["file"] = str(rule_file.path)
+            report["rules"]["user_rules"] = rule_file.table.num_rows
+            report["rules"]["user_rules_in_models"] = len(models.user_rules)
+            report["rules"]["issues"] = [str(i) for i in check_rules(rule_file, catalog.tables)]
         if sheets is not None:
             report["workbook"] = {
                 "parameters": str(workbook),

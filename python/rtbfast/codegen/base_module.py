@@ -123,16 +123,254 @@ def named(value: Any) -> Any:
     return value.name if isinstance(value, Enum) else value
 
 
-def rules_hold(model: BaseModel, rules: Sequence[tuple[str, str, Callable[[Callable[[str], Any]], bool]]]) -> None:
-    """The cross-parameter rules of a class (read from its Dependencies texts): each
-    (id, text, check) must hold; a check reads fields through its argument."""
+def rules_hold(
+    model: BaseModel,
+    rules: Sequence[tuple[str, str, Callable[[Callable[[str], Any]], bool]]],
+    user_rules: Sequence[tuple[str, str, Callable[[Cel], Any] | None, Callable[[Cel], Any]]] = (),
+) -> None:
+    """The cross-parameter rules of a class: those read from its Dependencies texts, each
+    (id, text, check), must hold (a check reads fields through its argument); and the user
+    rules, each (id, message, when, assert) in CEL as Python over a :class:`Cel` reader: where
+    `when` holds, `assert` must. A user rule that cannot be evaluated (an attribute not set
+    and not guarded with ``has``, values of the wrong types) does not hold either."""
 
     def value(name: str) -> Any:
         return named(getattr(model, name, None))
 
     broken = [f"[{rule}] {text}" for rule, text, holds in rules if not holds(value)]
+    reader = Cel(model)
+    for rule, message, when, check in user_rules:
+        if when is not None:
+            verdict = reader.attempt(when)
+            if verdict is False:
+                continue
+            if verdict is not True:
+                broken.append(f"[{rule}] when could not be evaluated: {verdict}")
+                continue
+        verdict = reader.attempt(check)
+        if verdict is not True:
+            broken.append(f"[{rule}] {message}" if verdict is False else f"[{rule}] could not be evaluated: {verdict}")
     if broken:
         raise ValueError("; ".join(broken))
+
+
+class CelError(Exception):
+    """A user rule's expression has no value for this object."""
+
+
+def _cel(value: Any) -> Any:
+    """A field's value as the bulk evaluator's CEL sees it: enums by member name, decimals as
+    doubles, structs as maps by MOM member name (members not set left out)."""
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_cel(v) for v in value]
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields.items()
+        return {(f.alias or n): _cel(v) for n, f in fields if (v := getattr(value, n)) is not None}
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _int64(value: int) -> int:
+    if not -(2**63) <= value < 2**63:
+        raise CelError(f"{value} overflows a 64-bit int")
+    return value
+
+
+class Cel:
+    """A user rule's view of a model, with CEL's operators as the native engine (the ``cel``
+    crate) has them where Python's differ: ``&&`` and ``||`` absorb an error when the other side
+    decides; a bool never equals a number and numbers compare across int and double;
+    arithmetic wants both sides of one type, an int result within 64 bits; reading an
+    attribute that is not set is an error."""
+
+    def __init__(self, model: BaseModel) -> None:
+        self.model = model
+
+    def attempt(self, expression: Callable[[Cel], Any]) -> Any:
+        """The value of `expression` (True or False), else why it has none."""
+        try:
+            value = expression(self)
+        except CelError as err:
+            return str(err)
+        return value if isinstance(value, bool) else f"gives {value!r}, not a bool"
+
+    def value(self, field: str) -> Any:
+        found = getattr(self.model, field, None)
+        if found is None:
+            raise CelError(f"{field} is not set")
+        return _cel(found)
+
+    def has(self, field: str) -> bool:
+        return getattr(self.model, field, None) is not None
+
+    @staticmethod
+    def undeclared(name: str) -> Any:
+        raise CelError(f"undeclared reference to {name!r}")
+
+    @staticmethod
+    def member(value: Any, name: str) -> Any:
+        if not isinstance(value, dict) or name not in value:
+            raise CelError(f"no member {name!r}")
+        return value[name]
+
+    def _bool(self, side: Callable[[], Any]) -> bool | CelError:
+        try:
+            value = side()
+        except CelError as err:
+            return err
+        return value if isinstance(value, bool) else CelError(f"{value!r} is not a bool")
+
+    def and_(self, left: Callable[[], Any], right: Callable[[], Any]) -> bool:
+        a = self._bool(left)
+        if a is False:
+            return False
+        b = self._bool(right)
+        if b is False:
+            return False
+        for side in (a, b):
+            if isinstance(side, CelError):
+                raise side
+        return True
+
+    def or_(self, left: Callable[[], Any], right: Callable[[], Any]) -> bool:
+        a = self._bool(left)
+        if a is True:
+            return True
+        b = self._bool(right)
+        if b is True:
+            return True
+        for side in (a, b):
+            if isinstance(side, CelError):
+                raise side
+        return False
+
+    @staticmethod
+    def not_(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise CelError(f"!{value!r}: not a bool")
+        return not value
+
+    @staticmethod
+    def cond(test: Callable[[], Any], then: Callable[[], Any], other: Callable[[], Any]) -> Any:
+        chosen = test()
+        if not isinstance(chosen, bool):
+            raise CelError(f"{chosen!r} is not a bool")
+        return then() if chosen else other()
+
+    @classmethod
+    def eq(cls, a: Any, b: Any) -> bool:
+        if isinstance(a, bool) or isinstance(b, bool):
+            return type(a) is type(b) and a == b
+        if _number(a) and _number(b):
+            return bool(a == b)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(cls.eq(x, y) for x, y in zip(a, b, strict=True))
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(cls.eq(a[k], b[k]) for k in a)
+        return type(a) is type(b) and bool(a == b)
+
+    @classmethod
+    def ne(cls, a: Any, b: Any) -> bool:
+        return not cls.eq(a, b)
+
+    @staticmethod
+    def _ordered(a: Any, b: Any) -> None:
+        same = (isinstance(a, bool) and isinstance(b, bool)) or (isinstance(a, str) and isinstance(b, str))
+        if not same and not (_number(a) and _number(b)):
+            raise CelError(f"no order between {a!r} and {b!r}")
+
+    @classmethod
+    def lt(cls, a: Any, b: Any) -> bool:
+        cls._ordered(a, b)
+        return bool(a < b)
+
+    @classmethod
+    def le(cls, a: Any, b: Any) -> bool:
+        cls._ordered(a, b)
+        return bool(a <= b)
+
+    @classmethod
+    def gt(cls, a: Any, b: Any) -> bool:
+        cls._ordered(a, b)
+        return bool(a > b)
+
+    @classmethod
+    def ge(cls, a: Any, b: Any) -> bool:
+        cls._ordered(a, b)
+        return bool(a >= b)
+
+    @classmethod
+    def in_(cls, a: Any, b: Any) -> bool:
+        if isinstance(b, list):
+            return any(cls.eq(a, x) for x in b)
+        if isinstance(b, dict):
+            return any(cls.eq(a, k) for k in b)
+        raise CelError(f"{b!r} is not a list or a map")
+
+    @staticmethod
+    def add(a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int:
+            return _int64(a + b)
+        if type(a) is type(b) and type(a) in (float, str, list):
+            return a + b
+        raise CelError(f"no {a!r} + {b!r}")
+
+    @staticmethod
+    def sub(a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int:
+            return _int64(a - b)
+        if type(a) is float and type(b) is float:
+            return a - b
+        raise CelError(f"no {a!r} - {b!r}")
+
+    @staticmethod
+    def mul(a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int:
+            return _int64(a * b)
+        if type(a) is float and type(b) is float:
+            return a * b
+        raise CelError(f"no {a!r} * {b!r}")
+
+    @staticmethod
+    def neg(a: Any) -> Any:
+        if type(a) is int:
+            return _int64(-a)
+        if type(a) is float:
+            return -a
+        raise CelError(f"no -{a!r}")
+
+    @staticmethod
+    def size(a: Any) -> int:
+        if isinstance(a, (str, list, dict)):
+            return len(a)
+        raise CelError(f"no size of {a!r}")
+
+    @staticmethod
+    def _texts(a: Any, b: Any) -> None:
+        if not (isinstance(a, str) and isinstance(b, str)):
+            raise CelError(f"{a!r} and {b!r} are not both strings")
+
+    @classmethod
+    def starts_with(cls, a: Any, b: Any) -> bool:
+        cls._texts(a, b)
+        return bool(a.startswith(b))
+
+    @classmethod
+    def ends_with(cls, a: Any, b: Any) -> bool:
+        cls._texts(a, b)
+        return bool(a.endswith(b))
+
+    @classmethod
+    def contains(cls, a: Any, b: Any) -> bool:
+        cls._texts(a, b)
+        return b in a
 
 
 def exactly_one(model: BaseModel, names: Sequence[str]) -> None:

@@ -39,6 +39,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
+from rtbfast import _native
 from rtbfast.codegen.base_module import BODY as BASE_BODY
 from rtbfast.codegen.base_module import IMPORTS as BASE_IMPORTS
 from rtbfast.codegen.base_module import SOURCE as BASE_SOURCE
@@ -46,7 +47,7 @@ from rtbfast.codegen.base_module import import_line, isort_key
 from rtbfast.codegen.base_module import source as base_source
 from rtbfast.codegen.jsonschema import class_schema_text, field_schema
 from rtbfast.codegen.processes import in_processes
-from rtbfast.codegen.rule_checks import NotTranslatable, python_check
+from rtbfast.codegen.rule_checks import NotTranslatable, cel_check, python_check
 from rtbfast.rules.dependencies import TypedRule, extract
 from rtbfast.typemap import FieldType, field_type
 
@@ -112,6 +113,7 @@ class _ChunkOut:
     stub_used: set[str] = field(default_factory=lambda: {"MoModel"})
     fields: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    user_rules: list[str] = field(default_factory=list)
     schema_seconds: float = 0.0
 
 
@@ -133,6 +135,8 @@ class Generated:
     """JSON Schema files written (one per MO class), when asked for."""
     schema_seconds: float = 0.0
     """Time the workers spent writing them (inside the generation's own time)."""
+    user_rules: list[str] = field(default_factory=list)
+    """Ids of the user rules the state models check."""
     classes: int = 0
     enums: int = 0
     structs: int = 0
@@ -198,7 +202,7 @@ def _docstring(text: str | None, fallback: str) -> str:
 
 
 class _Emitter:
-    def __init__(self, tables: dict[str, pa.Table]) -> None:
+    def __init__(self, tables: dict[str, pa.Table], user_rules: pa.Table | None = None) -> None:
         self.tables = tables
         # cross-parameter rules read from the Dependencies texts, as the bulk evaluator runs them
         self.rules: dict[str, list[TypedRule]] = defaultdict(list)
@@ -206,6 +210,21 @@ class _Emitter:
             if rule.cel:
                 self.rules[rule.cls].append(rule)
         self.out = Generated(Path())
+        # user rules (CEL), for the state models: those that judge one MO at any time
+        self.user_rules: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        unusable = {}
+        if user_rules is not None and user_rules.num_rows:
+            unusable = {row: message for row, _, _, _, _, message in _native.compile_user_rules(user_rules)["problems"]}
+        for row, rule in enumerate([] if user_rules is None else user_rules.to_pylist()):
+            where = f"rule {rule['id']!r} ({rule['class']})"
+            if row in unusable:
+                self.out.notes.append(f"{where} is not in the models: it does not compile: {unusable[row]}")
+            elif rule.get("window"):
+                self.out.notes.append(f"{where} is not in the models: it holds in a time window ({rule['window']})")
+            elif (rule.get("severity") or "error") == "info":
+                self.out.notes.append(f"{where} is not in the models: severity info")
+            else:
+                self.user_rules[rule["class"]].append(rule)
         self.enum_names: dict[str, str] = {}
         self.struct_names: dict[str, str] = {}
         self.type_names: set[str] = set()
@@ -650,6 +669,7 @@ class _Emitter:
         out = _ChunkOut(chunk.name)
         notes, self.out.notes = self.out.notes, out.notes
         fields, self.out.fields = self.out.fields, out.fields
+        ruled, self.out.user_rules = self.out.user_rules, out.user_rules
         units: list[_Unit] = []
         stubs: list[str] = []
         self.stub_used = out.stub_used
@@ -670,7 +690,7 @@ class _Emitter:
                     out.schema_seconds += time.perf_counter() - t
                 self.schemas = {}
         finally:
-            self.out.notes, self.out.fields = notes, fields
+            self.out.notes, self.out.fields, self.out.user_rules = notes, fields, ruled
         out.used = {"MoModel"}.union(*(u.used for u in units))
         out.stub = "\n\n".join(stubs)
         if runtime:
@@ -721,11 +741,14 @@ class _Emitter:
             stub.append(stub_line)
             count += 1
         checks = self.rule_checks(cls, fields)
-        if checks:
+        user = self.user_checks(cls, fields, rows) if variant == "state" else ""
+        if checks or user:
             self.used |= {"model_validator", "Self", "rules_hold"}
             self.stub_used |= {"model_validator", "Self"}
             lines += ["", '    @model_validator(mode="after")', "    def _rules(self) -> Self:"]
-            lines += [f"        rules_hold(self, ({checks},))", "        return self"]
+            texts = f"({checks},)" if checks else "()"
+            call = f"rules_hold(self, {texts}, ({user},))" if user else f"rules_hold(self, {texts})"
+            lines += [f"        {call}", "        return self"]
             stub += ["", '    @model_validator(mode="after")', "    def _rules(self) -> Self: ..."]
         elif not count:
             lines.pop()  # the docstring is the body
@@ -735,6 +758,24 @@ class _Emitter:
             entry = {"doc": doc, "properties": self.properties, "required": self.required, "refs": self.refs}
             self.schemas[model] = entry
         return "\n".join(lines) + "\n", "\n".join(stub) + "\n"
+
+    def user_checks(self, cls: str, fields: dict[str, str], rows: list[dict[str, Any]]) -> str:
+        """The class's user rules as (id, message, when, assert) tuples of Python source."""
+        structs = {r["attribute"] for r in rows if r.get("kind") == "struct" and not r.get("is_sequence")}
+        opaque = {r["attribute"] for r in rows if r.get("kind") == "struct" and r.get("is_sequence")}
+        entries = []
+        for rule in self.user_rules.get(cls, []):
+            try:
+                when = rule.get("when") or ""
+                when_check = f"lambda c: {cel_check(when, fields, structs, opaque)}" if when.strip() else "None"
+                check = cel_check(rule["assert"], fields, structs, opaque)
+            except NotTranslatable as err:
+                self.out.notes.append(f"rule {rule['id']!r} ({cls}) is not in the models: {err}")
+                continue
+            message = rule.get("message") or f"{rule['assert']} does not hold"
+            self.out.user_rules.append(rule["id"])
+            entries.append(f"({rule['id']!r}, {message!r}, {when_check}, lambda c: {check})")
+        return ", ".join(entries)
 
     def rule_checks(self, cls: str, fields: dict[str, str]) -> str:
         """The class's cross-parameter rules as (id, text, check) tuples of Python source."""
@@ -817,6 +858,7 @@ def generate(
     layout: str = "package",
     jobs: int | None = None,
     schemas: Path | None = None,
+    user_rules: pa.Table | None = None,
 ) -> Generated:
     """Write the models of the catalog `tables` under `out` (see the module).
 
@@ -829,14 +871,20 @@ def generate(
 
     `jobs` is how many processes write the classes (cut into runs of whole private modules,
     written side by side by forked workers); ``None`` uses every core for a large catalog and
-    one process for a small one. Any number of jobs gives the same bytes."""
+    one process for a small one. Any number of jobs gives the same bytes.
+
+    `user_rules` (a rule file's rules with their windows,
+    :meth:`rtbfast.rules.user_rules.RuleFile.with_windows`) go into
+    the state models (``XState``, which reads an MO as an export shows it, as ``audit`` does):
+    those in the CEL subset :func:`rtbfast.codegen.rule_checks.cel_check` reads, without a time
+    window and of severity error or warning. The others are listed in the notes."""
     if not package.isidentifier() or keyword.iskeyword(package):
         raise ValueError(f"{package!r} is not a Python package name")
     if layout not in ("package", "single"):
         raise ValueError(f"layout must be 'package' or 'single', not {layout!r}")
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
-    e = _Emitter(tables)
+    e = _Emitter(tables, user_rules)
     types_body = e.types_module()
     type_names = sorted(set(e.enum_names.values()) | set(e.struct_names.values()) | set(e.alias_names.values()))
     out.mkdir(parents=True, exist_ok=True)
@@ -862,6 +910,7 @@ def generate(
     # notes in class order, whatever the order modules are written in
     for _, done in sorted(zip(plan.chunks, chunks, strict=True), key=lambda p: p[0].classes[0].position):
         e.out.notes += done.notes
+        e.out.user_rules += [r for r in done.user_rules if r not in e.out.user_rules]
     for done in chunks:
         e.out.fields |= done.fields
         e.out.schema_seconds += done.schema_seconds

@@ -70,3 +70,218 @@ def python_check(cel: str, fields: dict[str, str]) -> str:
     if "/" in source or "%" in source:
         raise NotTranslatable("division")
     return source
+
+
+# -- user rules ---------------------------------------------------------------------------
+# A user rule's CEL (see rtbfast.rules.user_rules) runs in a model through the helpers of the
+# ``Cel`` reader in ``_base`` (``c``), which follow the native engine (the ``cel`` crate) where
+# Python differs: `&&` and `||` absorb an error on one side when the other decides; `==`
+# between a bool and a number is false and numbers compare across int and double;
+# arithmetic needs both sides of one type and an int result within 64 bits; an attribute that
+# is not set is an error (guard it with ``has(self.x)``).
+
+_CEL_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)|(?P<str>'[^'\\\n]*'|\"[^\"\\\n]*\")"
+    r"|(?P<name>[A-Za-z_]\w*)|(?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>()\[\],!?:.]))"
+)
+_TREE = ("fdn", "id", "parent", "children", "node")
+_METHODS = {"size": "size", "startsWith": "starts_with", "endsWith": "ends_with", "contains": "contains"}
+_RELATIONS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "in": "in_"}
+
+
+class _CelToPython:
+    """A recursive-descent reading of the CEL subset, written out as Python over ``c``."""
+
+    def __init__(self, cel: str, fields: dict[str, str], structs: set[str], opaque: set[str]) -> None:
+        self.fields, self.structs, self.opaque = fields, structs, opaque
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(cel):
+            m = _CEL_TOKEN.match(cel, pos)
+            if not m or m.end() == pos:
+                if cel[pos:].strip() == "":
+                    break
+                raise NotTranslatable(f"cannot read {cel[pos:]!r}")
+            pos = m.end()
+            self.tokens.append((m.lastgroup or "", m.group(m.lastgroup or 0)))
+        self.at = 0
+
+    def peek(self, text: str | None = None) -> bool:
+        return self.at < len(self.tokens) and (text is None or self.tokens[self.at][1] == text)
+
+    def take(self, text: str | None = None) -> tuple[str, str]:
+        if not self.peek(text):
+            found = self.tokens[self.at][1] if self.at < len(self.tokens) else "the end"
+            raise NotTranslatable(f"expected {text or 'more'}, found {found}")
+        self.at += 1
+        return self.tokens[self.at - 1]
+
+    def program(self) -> str:
+        out = self.expr()
+        if self.peek():
+            raise NotTranslatable(f"unexpected {self.tokens[self.at][1]!r}")
+        return out
+
+    def expr(self) -> str:
+        cond = self.binary_or()
+        if not self.peek("?"):
+            return cond
+        self.take("?")
+        then = self.binary_or()
+        self.take(":")
+        other = self.expr()
+        return f"c.cond(lambda: {cond}, lambda: {then}, lambda: {other})"
+
+    def binary_or(self) -> str:
+        out = self.binary_and()
+        while self.peek("||"):
+            self.take()
+            out = f"c.or_(lambda: {out}, lambda: {self.binary_and()})"
+        return out
+
+    def binary_and(self) -> str:
+        out = self.relation()
+        while self.peek("&&"):
+            self.take()
+            out = f"c.and_(lambda: {out}, lambda: {self.relation()})"
+        return out
+
+    def relation(self) -> str:
+        out = self.addition()
+        if self.at < len(self.tokens) and self.tokens[self.at][1] in _RELATIONS:
+            op = _RELATIONS[self.take()[1]]
+            out = f"c.{op}({out}, {self.addition()})"
+            if self.at < len(self.tokens) and self.tokens[self.at][1] in _RELATIONS:
+                raise NotTranslatable("chained comparison")
+        return out
+
+    def addition(self) -> str:
+        out = self.product()
+        while self.peek("+") or self.peek("-"):
+            op = "add" if self.take()[1] == "+" else "sub"
+            out = f"c.{op}({out}, {self.product()})"
+        return out
+
+    def product(self) -> str:
+        out = self.unary()
+        while self.peek("*") or self.peek("/") or self.peek("%"):
+            if self.take()[1] != "*":
+                raise NotTranslatable("division")
+            out = f"c.mul({out}, {self.unary()})"
+        return out
+
+    def unary(self) -> str:
+        # as CEL's grammar has it: `!`s or `-`s before a member, not both; an even number of
+        # them is no operator at all (the parser drops them), an odd number is one
+        for sign, helper in (("!", "not_"), ("-", "neg")):
+            if not self.peek(sign):
+                continue
+            count = 0
+            while self.peek(sign):
+                self.take()
+                count += 1
+            if count % 2 and sign == "-" and self.peek() and self.tokens[self.at][0] == "num":
+                return self.number(self.take()[1], negative=True)
+            out = self.member()
+            return f"c.{helper}({out})" if count % 2 else out
+        return self.member()
+
+    def member(self) -> str:
+        kind, text = self.take()
+        if kind == "name" and text == "self" and self.peek("."):
+            self.take(".")
+            out, attribute = self.attribute(self.take()[1]), self.tokens[self.at - 1][1]
+        elif kind == "name":
+            attribute = text
+            out = self.primary_name(text)
+        elif kind == "num":
+            return self.number(text)
+        elif kind == "str":
+            return repr(text[1:-1])
+        elif text == "(":
+            out, attribute = self.expr(), ""
+            self.take(")")
+        elif text == "[":
+            items = []
+            while not self.peek("]"):
+                items.append(self.expr())
+                if not self.peek("]"):
+                    self.take(",")
+            self.take("]")
+            out, attribute = f"[{', '.join(items)}]", ""
+        else:
+            raise NotTranslatable(f"unexpected {text!r}")
+        while self.peek("."):
+            self.take(".")
+            name = self.take()[1]
+            if self.peek("("):
+                if name not in _METHODS:
+                    raise NotTranslatable(f"function {name}")
+                args = self.arguments()
+                out = f"c.{_METHODS[name]}({', '.join([out, *args])})"
+            elif attribute in self.structs:
+                out = f"c.member({out}, {name!r})"
+            else:
+                raise NotTranslatable(f"member {name} of {attribute or 'an expression'}")
+            attribute = ""
+        return out
+
+    def primary_name(self, name: str) -> str:
+        if name in ("true", "false"):
+            return "True" if name == "true" else "False"
+        if name == "has" and self.peek("("):
+            self.take("(")
+            if not (self.peek("self") and self.tokens[self.at + 1][1] == "."):
+                raise NotTranslatable("has() of anything but self.x")
+            self.take("self")
+            self.take(".")
+            attribute = self.take()[1]
+            self.take(")")
+            if attribute in self.opaque:
+                raise NotTranslatable(f"{attribute} is a sequence of structs")
+            field = self.fields.get(attribute)
+            return f"c.has({field!r})" if field else "False"
+        if name in _METHODS and self.peek("("):
+            args = self.arguments()
+            return f"c.{_METHODS[name]}({', '.join(args)})"
+        if self.peek("("):
+            raise NotTranslatable(f"function {name}")
+        if name in _TREE and name not in self.fields:
+            raise NotTranslatable(f"{name} (the MO's place in the tree is not in a model)")
+        return self.attribute(name)
+
+    def attribute(self, name: str) -> str:
+        if name in self.opaque:
+            raise NotTranslatable(f"{name} is a sequence of structs")
+        field = self.fields.get(name)
+        return f"c.value({field!r})" if field else f"c.undeclared({name!r})"
+
+    def arguments(self) -> list[str]:
+        self.take("(")
+        args = []
+        while not self.peek(")"):
+            args.append(self.expr())
+            if not self.peek(")"):
+                self.take(",")
+        self.take(")")
+        return args
+
+    @staticmethod
+    def number(text: str, negative: bool = False) -> str:
+        value = float(text) if any(ch in text for ch in ".eE") else int(text)
+        value = -value if negative else value
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise NotTranslatable(f"{text} does not fit in 64 bits")
+        return repr(value)
+
+
+def cel_check(cel: str, fields: dict[str, str], structs: set[str], opaque: set[str]) -> str:
+    """A user rule's CEL expression as a Python expression over the ``Cel`` reader ``c``.
+
+    `fields` maps the class's MOM attribute names to the model's field names, `structs` names
+    the struct attributes (``x.member`` reads a member) and `opaque` the sequences of structs
+    (the bulk evaluator reads those differently; a rule that names one stays out of the models).
+    Raises NotTranslatable outside the subset: ``/`` and ``%``, functions other than ``size``,
+    ``startsWith``, ``endsWith`` and ``contains``, and the tree (``parent``, ``children``,
+    ``node``, ``fdn``, ``id``)."""
+    return _CelToPython(cel, fields, structs, opaque).program()

@@ -76,6 +76,10 @@ class RuleFile:
     windows: list[str | None]
     issues: list[RuleIssue] = field(default_factory=list)
 
+    def with_windows(self) -> pa.Table:
+        """The rules with their ``window`` column (empty where a rule has none)."""
+        return self.table.append_column("window", pa.array(self.windows, pa.string()))
+
     def active_at(self, at: datetime | None) -> pa.Table:
         """The rules whose window includes `at` (all of them when `at` is None)."""
         if at is None:
