@@ -213,7 +213,9 @@ def _mos(network: dict[str, pa.Table]) -> dict[str, tuple[str, dict[str, Any]]]:
     """Each MO of an export as (class, the dict a Pydantic user builds: lists for sequences,
     dicts of member texts for structs), by FDN."""
     mos = network["mos"]
-    out = {f: (c, {}) for f, c in zip(mos.column("fdn").to_pylist(), mos.column("class").to_pylist(), strict=True)}
+    out: dict[str, tuple[str, dict[str, Any]]] = {
+        f: (c, {}) for f, c in zip(mos.column("fdn").to_pylist(), mos.column("class").to_pylist(), strict=True)
+    }
     v = network["values"]
     columns = [v.column(n).to_pylist() for n in ("fdn", "attribute", "member", "index", "value")]
     for fdn, attribute, member, index, text in zip(*columns, strict=True):
@@ -252,7 +254,8 @@ def test_a_build_with_rules_refuses_what_the_audit_flags(tmp_path: Path) -> None
     sys.path.insert(0, str(tmp_path / "out" / "models"))
     try:
         package = importlib.import_module("rtb_models")
-        refused, judged = set(), set()
+        refused: set[tuple[str, str]] = set()
+        judged: set[str] = set()
         for fdn, (cls, data) in _mos(rtbfast.read_network(EXAMPLES_DIR / "enodeb_mini_export.xml").tables).items():
             if cls != "EUtranCellFDD":
                 continue
