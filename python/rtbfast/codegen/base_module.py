@@ -227,29 +227,25 @@ class Cel:
             return err
         return value if isinstance(value, bool) else CelError(f"{value!r} is not a bool")
 
-    def and_(self, left: Callable[[], Any], right: Callable[[], Any]) -> bool:
+    def _junction(self, left: Callable[[], Any], right: Callable[[], Any], decisive: bool) -> bool:
+        """``&&`` (`decisive` False) or ``||`` (True): a side with the decisive value decides,
+        whatever the other gives; else an error on either side is the result's."""
         a = self._bool(left)
-        if a is False:
-            return False
+        if a is decisive:
+            return decisive
         b = self._bool(right)
-        if b is False:
-            return False
+        if b is decisive:
+            return decisive
         for side in (a, b):
             if isinstance(side, CelError):
                 raise side
-        return True
+        return not decisive
+
+    def and_(self, left: Callable[[], Any], right: Callable[[], Any]) -> bool:
+        return self._junction(left, right, False)
 
     def or_(self, left: Callable[[], Any], right: Callable[[], Any]) -> bool:
-        a = self._bool(left)
-        if a is True:
-            return True
-        b = self._bool(right)
-        if b is True:
-            return True
-        for side in (a, b):
-            if isinstance(side, CelError):
-                raise side
-        return False
+        return self._junction(left, right, True)
 
     @staticmethod
     def not_(value: Any) -> bool:

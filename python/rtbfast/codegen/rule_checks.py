@@ -8,6 +8,7 @@ member name)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<has>has\(self\.(?P<hname>\w+)\))|(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*')"
@@ -133,17 +134,16 @@ class _CelToPython:
         return f"c.cond(lambda: {cond}, lambda: {then}, lambda: {other})"
 
     def binary_or(self) -> str:
-        out = self.binary_and()
-        while self.peek("||"):
-            self.take()
-            out = f"c.or_(lambda: {out}, lambda: {self.binary_and()})"
-        return out
+        return self.junction("||", "or_", self.binary_and)
 
     def binary_and(self) -> str:
-        out = self.relation()
-        while self.peek("&&"):
+        return self.junction("&&", "and_", self.relation)
+
+    def junction(self, op: str, helper: str, operand: Callable[[], str]) -> str:
+        out = operand()
+        while self.peek(op):
             self.take()
-            out = f"c.and_(lambda: {out}, lambda: {self.relation()})"
+            out = f"c.{helper}(lambda: {out}, lambda: {operand()})"
         return out
 
     def relation(self) -> str:

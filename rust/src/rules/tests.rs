@@ -384,26 +384,8 @@ fn a_values_table_sharing_the_mos_fdns_gives_the_same_violations() {
         ("class", Arc::new(arrow_array::StringArray::from(vec!["C", "Other", "C"])) as ArrayRef),
     ])
     .unwrap();
-    let keys = arrow_array::Int32Array::from(vec![0, 1, 2, 2]);
-    let fdn = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdns)).unwrap();
-    let mut attribute = StringDictionaryBuilder::<Int32Type>::new();
-    for _ in 0..4 {
-        attribute.append_value("n");
-    }
-    let values_batch = RecordBatch::try_from_iter(vec![
-        ("fdn", Arc::new(fdn) as ArrayRef),
-        ("attribute", Arc::new(attribute.finish()) as ArrayRef),
-        ("index", Arc::new(arrow_array::Int32Array::from(vec![0, 0, 0, 1])) as ArrayRef),
-        ("value", Arc::new(arrow_array::StringArray::from(vec!["9", "9", "1", "7"])) as ArrayRef),
-    ])
-    .unwrap();
-    let (set, _) = RuleSet::compile(&[constraints(&rows)]).unwrap();
-    let (table, _) = evaluate(&set, &[mos_batch], &[values_batch], 1).unwrap();
-    let b = table.concat().unwrap();
-    let rule = b.column_by_name("rule").unwrap().as_string::<i32>().clone();
-    let subject = b.column_by_name("subject").unwrap().as_string::<i32>().clone();
-    let got: Vec<(String, String)> =
-        (0..b.num_rows()).map(|i| (subject.value(i).to_string(), rule.value(i).to_string())).collect();
+    let values_batch = sharing_values(fdns, vec![0, 1, 2, 2], Some(vec![0, 0, 0, 1]), vec!["9", "9", "1", "7"]);
+    let got = subjects_and_rules(&rows, &[mos_batch], values_batch);
     let want = [("A=1", "range"), ("A=2", "unknown_class"), ("A=3", "range"), ("A=3", "multiple_values")];
     assert_eq!(got, want.map(|(s, r)| (s.to_string(), r.to_string())));
 }
@@ -422,25 +404,40 @@ fn a_part_whose_mos_are_a_slice_of_its_fdn_dictionary_finds_every_class() {
         ("class", Arc::new(arrow_array::StringArray::from(vec!["C", "Other"])) as ArrayRef),
     ])
     .unwrap();
-    let keys = arrow_array::Int32Array::from(vec![0, 1, 2, 3]);
-    let fdn = arrow_array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(fdns)).unwrap();
+    let values_batch = sharing_values(fdns, vec![0, 1, 2, 3], None, vec!["9", "8", "1", "7"]);
+    let got = subjects_and_rules(&rows, &[earlier, mos_batch], values_batch);
+    let want = [("S=1", "range"), ("S=1,A=1", "range"), ("S=1,A=2", "unknown_class"), ("Q=1", "unknown_class")];
+    assert_eq!(got, want.map(|(s, r)| (s.to_string(), r.to_string())));
+}
+
+/// Values of attribute `n` whose FDN column is a dictionary over `fdns` (as `read_network`
+/// shares it with `mos.fdn`).
+fn sharing_values(
+    fdns: arrow_array::StringArray,
+    keys: Vec<i32>,
+    index: Option<Vec<i32>>,
+    values: Vec<&str>,
+) -> RecordBatch {
+    let rows = keys.len();
+    let fdn = arrow_array::DictionaryArray::<Int32Type>::try_new(keys.into(), Arc::new(fdns)).unwrap();
     let mut attribute = StringDictionaryBuilder::<Int32Type>::new();
-    for _ in 0..4 {
+    for _ in 0..rows {
         attribute.append_value("n");
     }
-    let values_batch = RecordBatch::try_from_iter(vec![
-        ("fdn", Arc::new(fdn) as ArrayRef),
-        ("attribute", Arc::new(attribute.finish()) as ArrayRef),
-        ("value", Arc::new(arrow_array::StringArray::from(vec!["9", "8", "1", "7"])) as ArrayRef),
-    ])
-    .unwrap();
-    let (set, _) = RuleSet::compile(&[constraints(&rows)]).unwrap();
-    let (table, _) = evaluate(&set, &[earlier, mos_batch], &[values_batch], 1).unwrap();
+    let mut columns = vec![("fdn", Arc::new(fdn) as ArrayRef), ("attribute", Arc::new(attribute.finish()) as ArrayRef)];
+    if let Some(index) = index {
+        columns.push(("index", Arc::new(arrow_array::Int32Array::from(index)) as ArrayRef));
+    }
+    columns.push(("value", Arc::new(arrow_array::StringArray::from(values)) as ArrayRef));
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+/// (subject, rule) of each violation `rows` find in `values` of the MOs in `mos`.
+fn subjects_and_rules(rows: &[Row], mos: &[RecordBatch], values: RecordBatch) -> Vec<(String, String)> {
+    let (set, _) = RuleSet::compile(&[constraints(rows)]).unwrap();
+    let (table, _) = evaluate(&set, mos, &[values], 1).unwrap();
     let b = table.concat().unwrap();
     let rule = b.column_by_name("rule").unwrap().as_string::<i32>().clone();
     let subject = b.column_by_name("subject").unwrap().as_string::<i32>().clone();
-    let got: Vec<(String, String)> =
-        (0..b.num_rows()).map(|i| (subject.value(i).to_string(), rule.value(i).to_string())).collect();
-    let want = [("S=1", "range"), ("S=1,A=1", "range"), ("S=1,A=2", "unknown_class"), ("Q=1", "unknown_class")];
-    assert_eq!(got, want.map(|(s, r)| (s.to_string(), r.to_string())));
+    (0..b.num_rows()).map(|i| (subject.value(i).to_string(), rule.value(i).to_string())).collect()
 }
