@@ -186,12 +186,12 @@ def field_type(row: dict[str, Any], enum_names: dict[str, str], struct_names: di
     elif kind == "boolean":
         t.annotation = "bool"
     elif kind == "enum" and ref:
-        t.enum = _lookup(enum_names, ref_mim, ref)
+        t.enum = lookup(enum_names, ref_mim, ref)
         t.annotation = t.enum or "str"
         if t.enum is None:
             t.notes.append(f"enum {ref} is not in the catalog; any text is accepted")
     elif kind == "struct" and ref:
-        t.struct = _lookup(struct_names, ref_mim, ref)
+        t.struct = lookup(struct_names, ref_mim, ref)
         t.annotation = t.struct or "dict[str, Any]"
         if t.struct is None:
             t.notes.append(f"struct {ref} is not in the catalog; any mapping is accepted")
@@ -220,7 +220,8 @@ def field_type(row: dict[str, Any], enum_names: dict[str, str], struct_names: di
     return t
 
 
-def _lookup(names: dict[str, str], mim: str | None, name: str) -> str | None:
+def lookup(names: dict[str, str], mim: str | None, name: str) -> str | None:
+    """The Python name of enum, struct or alias `name` (of MIM `mim` when it has one there)."""
     if mim and f"{mim}/{name}" in names:
         return names[f"{mim}/{name}"]
     return names.get(name)

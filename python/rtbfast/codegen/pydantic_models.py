@@ -49,7 +49,7 @@ from rtbfast.codegen.jsonschema import class_schema_text, field_schema
 from rtbfast.codegen.processes import in_processes
 from rtbfast.codegen.rule_checks import NotTranslatable, cel_check, python_check
 from rtbfast.rules.dependencies import TypedRule, extract
-from rtbfast.typemap import FieldType, field_type
+from rtbfast.typemap import FieldType, field_type, lookup
 
 _RESERVED = (
     set(keyword.kwlist)
@@ -654,6 +654,39 @@ class _Emitter:
         plan.modules = sorted(by_module)
         return plan
 
+    def first_use(self, plan: _ClassPlan, type_names: list[str]) -> dict[str, int]:
+        """Each type → the place (in class order) of the first class that uses it, directly or
+        through a struct or alias."""
+        table = self.tables["attributes"]
+        columns = {
+            c: table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows
+            for c in ("kind", "type_ref", "type_ref_mim", "derived_type", "derived_type_mim")
+        }
+        types = set(type_names)
+        needs = {u.names[0]: (u.used & types) - set(u.names) for u in self.units.get("_types", [])}
+        first: dict[str, int] = {}
+
+        def reach(name: str | None, position: int) -> None:
+            pending = [name] if name else []
+            while pending:
+                n = pending.pop()
+                if n not in first:
+                    first[n] = position
+                    pending += needs.get(n, ())
+
+        classes = sorted((c for chunk in plan.chunks for c in chunk.classes), key=lambda c: c.position)
+        for c in classes:
+            for i in c.rows:
+                kind, ref = columns["kind"][i], columns["type_ref"][i]
+                if ref and kind in ("enum", "struct"):
+                    names = self.enum_names if kind == "enum" else self.struct_names
+                    reach(lookup(names, columns["type_ref_mim"][i], ref), c.position)
+                derived, derived_mim = columns["derived_type"][i], columns["derived_type_mim"][i]
+                if derived:
+                    alias = self.alias_names.get(f"{derived_mim}/{derived}") if derived_mim else None
+                    reach(alias or self.alias_names.get(derived), c.position)
+        return first
+
     def emit_chunk(
         self,
         chunk: _Chunk,
@@ -897,8 +930,9 @@ def generate(
         (pkg / "_base.py").write_text(BASE_SOURCE, encoding="utf-8")
         types_stub = _stub("Enums and structs of the catalog.", e.used_by_module["_types"], e.types_stub)
         (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
-        _write_type_modules(pkg, e.units.get("_types", []), type_names, taken)
     plan = e.plan_classes(taken)
+    if layout == "package":
+        _write_type_modules(pkg, e.units.get("_types", []), type_names, taken, e.first_use(plan, type_names))
     if schemas is not None:
         schemas.mkdir(parents=True, exist_ok=True)
         for stale in schemas.glob("*.json"):
@@ -1025,22 +1059,33 @@ def _write_private(pkg: Path, name: str, source: str) -> None:
     (pkg / f"{name}.pyi").write_text(stub + "def __getattr__(name: str) -> Any: ...\n", encoding="utf-8")
 
 
-def _write_type_modules(pkg: Path, units: list[_Unit], type_names: list[str], taken: set[str]) -> None:
+_TYPE_CHUNK = 48
+"""Types per private runtime module of a MIM's types."""
+
+
+def _write_type_modules(
+    pkg: Path, units: list[_Unit], type_names: list[str], taken: set[str], first_use: dict[str, int]
+) -> None:
     """The runtime form of ``_types``: a module that only knows where each type is built, and
-    one private module per MIM (``_types_<mim>``) that builds its enums, structs and aliases on
-    first use. Using one class so loads the types of its own MIM, not those of the whole catalog."""
+    private modules (``_types_<mim>_<n>``) of a MIM's enums, structs and aliases, each built on
+    first use. A MIM's types are put in the order of the first class that uses each
+    (`first_use`), then cut into modules of a few dozen, so using one class loads few of them."""
     by_mim: dict[str, list[_Unit]] = defaultdict(list)
     for unit in units:
         by_mim[unit.mim].append(unit)
     where: dict[str, str] = {}
+    never = len(first_use) + 1
     for mim in sorted(by_mim):
-        shard = _unique(f"_types_{module_name(mim)}" if mim else "_types_common", taken)
-        shard_units = by_mim[mim]
-        used = set().union(*(u.used for u in shard_units))
+        ordered = sorted(by_mim[mim], key=lambda u: first_use.get(u.names[0], never))
+        base = f"_types_{module_name(mim)}" if mim else "_types_common"
         of = f"of MIM {mim}" if mim else "without a MIM"
         doc = f"Enums and structs {of}, each built on first use; import them from ._types."
-        _write_private(pkg, shard, _lazy_module(doc, used, shard_units, type_names))
-        where |= {name: shard for u in shard_units for name in u.names}
+        for start in range(0, len(ordered), _TYPE_CHUNK):
+            shard = _unique(f"{base}_{start // _TYPE_CHUNK}", taken)
+            shard_units = ordered[start : start + _TYPE_CHUNK]
+            used = set().union(*(u.used for u in shard_units))
+            _write_private(pkg, shard, _lazy_module(doc, used, shard_units, type_names))
+            where |= {name: shard for u in shard_units for name in u.names}
     doc = "Enums and structs of the catalog, each built on first use by the module of its MIM."
     (pkg / "_types.py").write_text(_dispatcher(doc, where), encoding="utf-8")
 

@@ -6,10 +6,10 @@ import importlib
 from typing import Any
 
 _WHERE: dict[str, str] = {
-    'Color': '_types_tricky',
-    'Keyed': '_types_tricky',
-    'Pair': '_types_tricky',
-    'Percent': '_types_tricky',
+    'Color': '_types_tricky_0',
+    'Keyed': '_types_tricky_0',
+    'Pair': '_types_tricky_0',
+    'Percent': '_types_tricky_0',
 }
 
 
