@@ -151,6 +151,9 @@ def test_generate_vs_datamodel_code_generator(benchmark: BenchmarkFixture, model
     uses = _first_use(out, _sample(generated))
     times = sorted(u["first_use_s"] for u in uses)
     largest = max(uses, key=lambda u: u["fields"])
+    # the largest class again, twice: its best of three (one run is at the mercy of the machine)
+    again = _first_use(out, [largest["model"]] * 2)
+    largest = min([largest, *again], key=lambda u: u["first_use_s"])
     info = {
         "input_mb": round(model_file.stat().st_size / 1e6, 1),
         "classes": generated.classes,
