@@ -46,6 +46,7 @@ MODEL = """<?xml version="1.0" encoding="UTF-8"?>
     <attribute name="m"><dataType><enumRef name="Mode"/></dataType></attribute>
     <attribute name="l"><dataType><sequence><long/></sequence></dataType></attribute>
     <attribute name="p"><dataType><structRef name="Pair"/></dataType></attribute>
+    <attribute name="q"><dataType><sequence><structRef name="Pair"/></sequence></dataType></attribute>
   </class>
 </mim>
 </models>
@@ -113,10 +114,21 @@ def _verdicts(rig: Rig, rules: pa.Table, values: dict[str, Any]) -> tuple[set[st
 
 NUMBERS = st.one_of(st.integers(-3, 12).map(str), st.sampled_from(["-1", "2.5", "0.0", "1.0", "10"]))
 LEAVES = st.one_of(
-    st.sampled_from(["i", "j", "d", "s", "b", "m", "l", "p.lo", "p.tag", "self.i", "nope"]),
+    st.sampled_from(["i", "j", "d", "s", "b", "m", "l", "p", "q", "p.lo", "p.tag", "self.i", "nope"]),
     NUMBERS,
     st.sampled_from(["'A'", "'B'", "'x'", "''", "true", "false", "[1, 2]", "[]", "['A', 'x']"]),
-    st.sampled_from(["has(self.i)", "has(self.d)", "has(self.p)", "size(s)", "size(l)", "s.startsWith('x')"]),
+    st.sampled_from(
+        [
+            "has(self.i)",
+            "has(self.d)",
+            "has(self.p)",
+            "has(self.q)",
+            "size(s)",
+            "size(l)",
+            "size(q)",
+            "s.startsWith('x')",
+        ]
+    ),
 )
 BINARY = ["+", "-", "*", "==", "!=", "<", "<=", ">", ">=", "in", "&&", "||"]
 
@@ -135,6 +147,7 @@ def _expressions() -> st.SearchStrategy[str]:
     )
 
 
+PAIRS = st.fixed_dictionaries({}, optional={"lo": st.integers(-2, 3).map(str), "tag": st.sampled_from(["", "x"])})
 MO_VALUES = st.fixed_dictionaries(
     {},
     optional={
@@ -145,7 +158,8 @@ MO_VALUES = st.fixed_dictionaries(
         "b": st.sampled_from(["true", "false"]),
         "m": st.sampled_from(["A", "B"]),
         "l": st.lists(st.integers(-2, 3).map(str), max_size=3, unique=True),
-        "p": st.fixed_dictionaries({}, optional={"lo": st.integers(-2, 3).map(str), "tag": st.sampled_from(["", "x"])}),
+        "p": PAIRS,
+        "q": st.lists(PAIRS, max_size=3),
     },
 )
 
@@ -158,12 +172,12 @@ MO_VALUES = st.fixed_dictionaries(
 def test_models_and_bulk_evaluator_agree_on_user_rules(
     rig: Rig, expressions: list[tuple[str, str]], values: dict[str, Any]
 ) -> None:
-    fields = {n: n for n in ("i", "j", "d", "s", "b", "m", "l", "p")}
+    fields = {n: n for n in ("i", "j", "d", "s", "b", "m", "l", "p", "q")}
     for when, check in expressions:
         for text in (when, check):
             if text:
                 try:
-                    cel_check(text, fields, {"p"}, set())
+                    cel_check(text, fields, {"p"})
                 except NotTranslatable:
                     assume(False)
     rules = _rules([(f"r{k}", when, check) for k, (when, check) in enumerate(expressions)])

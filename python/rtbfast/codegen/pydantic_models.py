@@ -795,13 +795,12 @@ class _Emitter:
     def user_checks(self, cls: str, fields: dict[str, str], rows: list[dict[str, Any]]) -> str:
         """The class's user rules as (id, message, when, assert) tuples of Python source."""
         structs = {r["attribute"] for r in rows if r.get("kind") == "struct" and not r.get("is_sequence")}
-        opaque = {r["attribute"] for r in rows if r.get("kind") == "struct" and r.get("is_sequence")}
         entries = []
         for rule in self.user_rules.get(cls, []):
             try:
                 when = rule.get("when") or ""
-                when_check = f"lambda c: {cel_check(when, fields, structs, opaque)}" if when.strip() else "None"
-                check = cel_check(rule["assert"], fields, structs, opaque)
+                when_check = f"lambda c: {cel_check(when, fields, structs)}" if when.strip() else "None"
+                check = cel_check(rule["assert"], fields, structs)
             except NotTranslatable as err:
                 self.out.notes.append(f"rule {rule['id']!r} ({cls}) is not in the models: {err}")
                 continue

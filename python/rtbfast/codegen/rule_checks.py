@@ -93,8 +93,8 @@ _RELATIONS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "g
 class _CelToPython:
     """A recursive-descent reading of the CEL subset, written out as Python over ``c``."""
 
-    def __init__(self, cel: str, fields: dict[str, str], structs: set[str], opaque: set[str]) -> None:
-        self.fields, self.structs, self.opaque = fields, structs, opaque
+    def __init__(self, cel: str, fields: dict[str, str], structs: set[str]) -> None:
+        self.fields, self.structs = fields, structs
         self.tokens: list[tuple[str, str]] = []
         pos = 0
         while pos < len(cel):
@@ -237,8 +237,6 @@ class _CelToPython:
             self.take(".")
             attribute = self.take()[1]
             self.take(")")
-            if attribute in self.opaque:
-                raise NotTranslatable(f"{attribute} is a sequence of structs")
             field = self.fields.get(attribute)
             return f"c.has({field!r})" if field else "False"
         if name in _METHODS and self.peek("("):
@@ -251,8 +249,6 @@ class _CelToPython:
         return self.attribute(name)
 
     def attribute(self, name: str) -> str:
-        if name in self.opaque:
-            raise NotTranslatable(f"{name} is a sequence of structs")
         field = self.fields.get(name)
         return f"c.value({field!r})" if field else f"c.undeclared({name!r})"
 
@@ -275,13 +271,13 @@ class _CelToPython:
         return repr(value)
 
 
-def cel_check(cel: str, fields: dict[str, str], structs: set[str], opaque: set[str]) -> str:
+def cel_check(cel: str, fields: dict[str, str], structs: set[str]) -> str:
     """A user rule's CEL expression as a Python expression over the ``Cel`` reader ``c``.
 
-    `fields` maps the class's MOM attribute names to the model's field names, `structs` names
-    the struct attributes (``x.member`` reads a member) and `opaque` the sequences of structs
-    (the bulk evaluator reads those differently; a rule that names one stays out of the models).
+    `fields` maps the class's MOM attribute names to the model's field names and `structs`
+    names the struct attributes (``x.member`` reads a member; a sequence of structs is a list
+    of maps).
     Raises NotTranslatable outside the subset: ``/`` and ``%``, functions other than ``size``,
     ``startsWith``, ``endsWith`` and ``contains``, and the tree (``parent``, ``children``,
     ``node``, ``fdn``, ``id``)."""
-    return _CelToPython(cel, fields, structs, opaque).program()
+    return _CelToPython(cel, fields, structs).program()

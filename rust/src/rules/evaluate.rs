@@ -25,7 +25,7 @@ pub(crate) struct Interned<'a> {
     pub(crate) none: u32,
 }
 
-fn bad_column(table: &str, column: &str, what: &str) -> Error {
+pub(crate) fn bad_column(table: &str, column: &str, what: &str) -> Error {
     Error::Value {
         loc: Location { file: format!("{table} table"), element: column.into(), ..Location::default() },
         message: format!("column {column:?} {what}"),

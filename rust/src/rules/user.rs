@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
 use arrow_array::{Array, RecordBatch};
 use cel::objects::{Key, Map};
 use cel::{Context, Program, Value};
 use rayon::prelude::*;
 
-use super::evaluate::{interned, members, text, Interned};
+use super::evaluate::{bad_column, interned, members, text, Interned};
 use super::value;
 use super::{pool, Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
 use crate::error::Result;
@@ -153,6 +154,8 @@ struct Index<'a> {
     mos: Vec<Mo<'a>>,
     attribute: Vec<Interned<'a>>,
     member: Vec<Interned<'a>>,
+    /// The item of each value of a sequence (absent: every value is item 0).
+    item: Vec<Option<&'a arrow_array::Int32Array>>,
     value: Vec<&'a arrow_array::StringArray>,
 }
 
@@ -169,12 +172,20 @@ pub fn evaluate(
     if rules.is_empty() {
         return ViolationColumns::default().finish().map(|t| (t, 0));
     }
-    let mut index = Index { mos: Vec::new(), attribute: Vec::new(), member: Vec::new(), value: Vec::new() };
+    let mut index =
+        Index { mos: Vec::new(), attribute: Vec::new(), member: Vec::new(), item: Vec::new(), value: Vec::new() };
     let mut fdns = Vec::with_capacity(values.len());
     for b in values {
         fdns.push(interned(b, "values", "fdn")?);
         index.attribute.push(interned(b, "values", "attribute")?);
         index.member.push(members(b)?);
+        let item = match b.column_by_name("index") {
+            Some(c) => {
+                Some(c.as_primitive_opt::<Int32Type>().ok_or_else(|| bad_column("values", "index", "is not int32"))?)
+            }
+            None => None,
+        };
+        index.item.push(item);
         index.value.push(text(b, "values", "value")?);
     }
     let mut by_fdn: FastMap<&str, usize> = FastMap::default();
@@ -261,12 +272,13 @@ struct Found {
 /// The attributes of one MO as CEL values, typed by its class's constraints.
 fn attributes(index: &Index<'_>, mo: usize, constraints: &RuleSet) -> HashMap<String, Value> {
     let m = &index.mos[mo];
-    let mut scalars: HashMap<String, Vec<(Option<&str>, &str)>> = HashMap::new();
+    let mut scalars: HashMap<String, Vec<Row<'_>>> = HashMap::new();
     for &(bi, start, end) in &m.rows {
         for r in start..end {
             let Some(attr) = index.attribute[bi].distinct[index.attribute[bi].ids[r] as usize] else { continue };
             let mem = index.member[bi].distinct[index.member[bi].ids[r] as usize];
-            scalars.entry(attr.to_string()).or_default().push((mem, index.value[bi].value(r)));
+            let item = index.item[bi].filter(|c| !c.is_null(r)).map(|c| c.value(r)).unwrap_or(0);
+            scalars.entry(attr.to_string()).or_default().push((mem, item, index.value[bi].value(r)));
         }
     }
     let mut out = HashMap::new();
@@ -299,34 +311,49 @@ fn typed(c: Option<&Constraint>, text: &str) -> Value {
     }
 }
 
+/// One value of an attribute: its struct member, its item (in a sequence) and its text.
+type Row<'a> = (Option<&'a str>, i32, &'a str);
+
 fn typed_attribute(
     class: &str,
     attr: &str,
     c: Option<&Constraint>,
-    rows: &[(Option<&str>, &str)],
+    rows: &[Row<'_>],
     constraints: &RuleSet,
 ) -> Option<Value> {
     let is_struct = c.is_some_and(|c| c.kind == Kind::Struct) || rows.iter().any(|r| r.0.is_some());
+    let sequence =
+        c.is_some_and(|c| c.is_sequence) || rows.iter().any(|r| r.1 != rows[0].1) || rows.len() > 1 && !is_struct;
     if is_struct {
-        let mut map: HashMap<Key, Value> = HashMap::new();
-        for (member, text) in rows {
-            let Some(member) = member else { continue };
-            let mc = constraints.lookup(class, attr, Some(member)).map(|i| &constraints.constraints[i]);
-            if text.is_empty() && mc.is_some_and(|m| !matches!(m.kind, Kind::String | Kind::Unknown)) {
-                continue;
+        // a struct is a map by member name; a sequence of structs a list of them, item by item
+        let item = |rows: &[&Row<'_>]| -> Value {
+            let mut map: HashMap<Key, Value> = HashMap::new();
+            for (member, _, text) in rows {
+                let Some(member) = member else { continue };
+                let mc = constraints.lookup(class, attr, Some(member)).map(|i| &constraints.constraints[i]);
+                if text.is_empty() && mc.is_some_and(|m| !matches!(m.kind, Kind::String | Kind::Unknown)) {
+                    continue;
+                }
+                map.insert(Key::String(Arc::new(member.to_string())), typed(mc, text));
             }
-            map.insert(Key::String(Arc::new(member.to_string())), typed(mc, text));
+            Value::Map(Map { map: Arc::new(map) })
+        };
+        if !sequence {
+            return Some(item(&rows.iter().collect::<Vec<_>>()));
         }
-        return Some(Value::Map(Map { map: Arc::new(map) }));
+        let mut items: std::collections::BTreeMap<i32, Vec<&Row<'_>>> = std::collections::BTreeMap::new();
+        for r in rows {
+            items.entry(r.1).or_default().push(r);
+        }
+        return Some(Value::List(Arc::new(items.values().map(|rows| item(rows)).collect())));
     }
-    let sequence = c.is_some_and(|c| c.is_sequence) || rows.len() > 1;
     let set =
         |t: &&str| !t.is_empty() || c.is_some_and(|c| matches!(c.kind, Kind::String | Kind::Unknown) && !c.is_sequence);
     if sequence {
-        let items: Vec<Value> = rows.iter().map(|r| r.1).filter(|t| !t.is_empty()).map(|t| typed(c, t)).collect();
+        let items: Vec<Value> = rows.iter().map(|r| r.2).filter(|t| !t.is_empty()).map(|t| typed(c, t)).collect();
         return Some(Value::List(Arc::new(items)));
     }
-    rows.first().map(|r| r.1).filter(set).map(|t| typed(c, t))
+    rows.first().map(|r| r.2).filter(set).map(|t| typed(c, t))
 }
 
 fn map_of(attrs: HashMap<String, Value>, extra: &[(&str, &str)]) -> Value {
