@@ -256,6 +256,8 @@ class _Emitter:
         """The stub of the struct written last."""
         self.types_stub = ""
         """The ``_types`` module as its stub has it."""
+        self.type_home: dict[str, str] = {}
+        """Type → the private module that builds it (package layout)."""
         self.stub_used: set[str] = {"MoModel"}
         """Names the stub of the module being written needs imported."""
         self.used_by_module: dict[str, set[str]] = {}
@@ -691,7 +693,6 @@ class _Emitter:
         self,
         chunk: _Chunk,
         rows: list[list[dict[str, Any]]],
-        type_names: list[str],
         runtime: bool,
         schemas: Path | None,
     ) -> _ChunkOut:
@@ -728,7 +729,7 @@ class _Emitter:
         out.stub = "\n\n".join(stubs)
         if runtime:
             doc = f"Models of {chunk.module}, each built on first use; import them from .{chunk.module}."
-            out.runtime = _lazy_module(doc, out.used, units, type_names)
+            out.runtime = _lazy_module(doc, out.used, units, self.type_home)
         else:
             out.body = "\n\n".join(u.source for u in units)
         return out
@@ -931,7 +932,8 @@ def generate(
         (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
     plan = e.plan_classes(taken)
     if layout == "package":
-        _write_type_modules(pkg, e.units.get("_types", []), type_names, taken, e.first_use(plan, type_names))
+        first_use = e.first_use(plan, type_names)
+        e.type_home = _write_type_modules(pkg, e.units.get("_types", []), type_names, taken, first_use)
     if schemas is not None:
         schemas.mkdir(parents=True, exist_ok=True)
         for stale in schemas.glob("*.json"):
@@ -939,7 +941,7 @@ def generate(
     rows = tables["attributes"].num_rows
     if jobs is None:
         jobs = _cores() if rows >= PARALLEL_ROWS else 1
-    chunks = _emit_chunks(e, plan.chunks, type_names, pkg if layout == "package" else None, schemas, jobs)
+    chunks = _emit_chunks(e, plan.chunks, pkg if layout == "package" else None, schemas, jobs)
     # notes in class order, whatever the order modules are written in
     for _, done in sorted(zip(plan.chunks, chunks, strict=True), key=lambda p: p[0].classes[0].position):
         e.out.notes += done.notes
@@ -1002,7 +1004,7 @@ def _cores() -> int:
 
 
 def _emit_chunks(
-    e: _Emitter, chunks: list[_Chunk], type_names: list[str], pkg: Path | None, schemas: Path | None, jobs: int
+    e: _Emitter, chunks: list[_Chunk], pkg: Path | None, schemas: Path | None, jobs: int
 ) -> list[_ChunkOut]:
     """Emit `chunks` (writing their private modules under `pkg`, for the package layout, and
     their schemas under `schemas`) on `jobs` processes: the chunks are cut into `jobs` runs of
@@ -1030,7 +1032,7 @@ def _emit_chunks(
             for c in chunk.classes:
                 per_class.append(rows[at : at + len(c.rows)])
                 at += len(c.rows)
-            done = e.emit_chunk(chunk, per_class, type_names, runtime=pkg is not None, schemas=schemas)
+            done = e.emit_chunk(chunk, per_class, runtime=pkg is not None, schemas=schemas)
             if pkg is not None:
                 _write_private(pkg, chunk.name, done.runtime)
                 done.runtime = ""
@@ -1064,7 +1066,7 @@ _TYPE_CHUNK = 48
 
 def _write_type_modules(
     pkg: Path, units: list[_Unit], type_names: list[str], taken: set[str], first_use: dict[str, int]
-) -> None:
+) -> dict[str, str]:
     """The runtime form of ``_types``: a module that only knows where each type is built, and
     private modules (``_types_<mim>_<n>``) of a MIM's enums, structs and aliases, each built on
     first use. A MIM's types are put in the order of the first class that uses each
@@ -1073,6 +1075,7 @@ def _write_type_modules(
     for unit in units:
         by_mim[unit.mim].append(unit)
     where: dict[str, str] = {}
+    shards: list[tuple[str, str, list[_Unit]]] = []
     never = len(first_use) + 1
     for mim in sorted(by_mim):
         ordered = sorted(by_mim[mim], key=lambda u: first_use.get(u.names[0], never))
@@ -1081,12 +1084,14 @@ def _write_type_modules(
         doc = f"Enums and structs {of}, each built on first use; import them from ._types."
         for start in range(0, len(ordered), _TYPE_CHUNK):
             shard = _unique(f"{base}_{start // _TYPE_CHUNK}", taken)
-            shard_units = ordered[start : start + _TYPE_CHUNK]
-            used = set().union(*(u.used for u in shard_units))
-            _write_private(pkg, shard, _lazy_module(doc, used, shard_units, type_names))
-            where |= {name: shard for u in shard_units for name in u.names}
+            shards.append((shard, doc, ordered[start : start + _TYPE_CHUNK]))
+            where |= {name: shard for u in ordered[start : start + _TYPE_CHUNK] for name in u.names}
+    for shard, doc, shard_units in shards:
+        used = set().union(*(u.used for u in shard_units))
+        _write_private(pkg, shard, _lazy_module(doc, used, shard_units, where))
     doc = "Enums and structs of the catalog, each built on first use by the module of its MIM."
     (pkg / "_types.py").write_text(_dispatcher(doc, where), encoding="utf-8")
+    return where
 
 
 def _dispatcher(doc: str, where: dict[str, str]) -> str:
@@ -1115,18 +1120,21 @@ def __dir__() -> list[str]:
 """
 
 
-def _lazy_module(doc: str, used: set[str], units: list[_Unit], type_names: list[str]) -> str:
+def _lazy_module(doc: str, used: set[str], units: list[_Unit], home: dict[str, str]) -> str:
     """The runtime form of a module: each unit inside a function run the first time one of its
-    names is asked for (PEP 562). The function first imports the types its unit uses from
-    ``_types`` (which knows where each is built, and builds it then); annotations are objects
-    (no postponed evaluation), so Pydantic has nothing to look up."""
-    types = set(type_names)
+    names is asked for (PEP 562). The function first imports the types its unit uses from the
+    private modules that build them (`home`: type → module; they build them then), not through
+    the ``_types`` table of the whole catalog; annotations are objects (no postponed
+    evaluation), so Pydantic has nothing to look up."""
     block = _imports(used | {"Any"}, [])
     factories: list[str] = []
     table: list[str] = []
     for i, unit in enumerate(units):
-        deps = (unit.used & types) - set(unit.names)
-        head = "".join(f"    {line}\n" for line in import_line("._types", deps, indent=4).splitlines()) if deps else ""
+        deps: dict[str, list[str]] = defaultdict(list)
+        for name in (unit.used & home.keys()) - set(unit.names):
+            deps[home[name]].append(name)
+        lines = [line for module in sorted(deps) for line in import_line(f".{module}", deps[module], 4).splitlines()]
+        head = "".join(f"    {line}\n" for line in lines)
         body = "\n".join(f"    {line}" if line else "" for line in unit.source.rstrip("\n").splitlines())
         names = ", ".join(f"{n!r}: {n}" for n in unit.names)
         factories.append(f"def _build_{i}() -> dict[str, Any]:\n{head}{body}\n    return {{{names}}}\n")

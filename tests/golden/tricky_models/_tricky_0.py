@@ -33,7 +33,7 @@ def _build_2() -> dict[str, Any]:
 
 
 def _build_3() -> dict[str, Any]:
-    from ._types import Color, Keyed, Pair, Percent
+    from ._types_tricky_0 import Color, Keyed, Pair, Percent
     class Foo(MoModel):
         """A class with awkward attribute names.
 
@@ -57,7 +57,7 @@ def _build_3() -> dict[str, Any]:
 
 
 def _build_4() -> dict[str, Any]:
-    from ._types import Color, Keyed, Pair, Percent
+    from ._types_tricky_0 import Color, Keyed, Pair, Percent
     class FooCreate(MoModel):
         """A class with awkward attribute names.
 
@@ -83,7 +83,7 @@ def _build_4() -> dict[str, Any]:
 
 
 def _build_5() -> dict[str, Any]:
-    from ._types import Color, Keyed, Pair, Percent
+    from ._types_tricky_0 import Color, Keyed, Pair, Percent
     class FooState_(MoModel):
         """A class with awkward attribute names.
 
