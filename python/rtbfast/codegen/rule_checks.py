@@ -20,6 +20,21 @@ class NotTranslatable(ValueError):
     """CEL outside the subset the extractor writes."""
 
 
+def _matches(pattern: re.Pattern[str], cel: str) -> list[re.Match[str]]:
+    """The tokens of `cel`, one match of `pattern` each; NotTranslatable at the first that is none."""
+    found = []
+    pos = 0
+    while pos < len(cel):
+        m = pattern.match(cel, pos)
+        if not m or m.end() == pos:
+            if cel[pos:].strip() == "":
+                break
+            raise NotTranslatable(f"cannot read {cel[pos:]!r}")
+        found.append(m)
+        pos = m.end()
+    return found
+
+
 def python_check(cel: str, fields: dict[str, str]) -> str:
     """`cel` as a Python expression over ``v``; `fields` maps MOM attribute names to the
     model's field names (an attribute the model lacks reads as ``None``)."""
@@ -27,17 +42,9 @@ def python_check(cel: str, fields: dict[str, str]) -> str:
     def read(name: str) -> str:
         return f'v("{fields[name]}")' if name in fields else "None"
 
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(cel):
-        m = _TOKEN.match(cel, pos)
-        if not m or m.end() == pos:
-            if cel[pos:].strip() == "":
-                break
-            raise NotTranslatable(f"cannot read {cel[pos:]!r}")
-        pos = m.end()
-        kind = m.lastgroup if m.lastgroup != "hname" else "has"
-        tokens.append((kind or "", m.group(0).strip()))
+    tokens = [
+        ("has" if m.lastgroup == "hname" else m.lastgroup or "", m.group(0).strip()) for m in _matches(_TOKEN, cel)
+    ]
     out: list[str] = []
     for kind, text in tokens:
         if kind == "has":
@@ -95,16 +102,7 @@ class _CelToPython:
 
     def __init__(self, cel: str, fields: dict[str, str], structs: set[str]) -> None:
         self.fields, self.structs = fields, structs
-        self.tokens: list[tuple[str, str]] = []
-        pos = 0
-        while pos < len(cel):
-            m = _CEL_TOKEN.match(cel, pos)
-            if not m or m.end() == pos:
-                if cel[pos:].strip() == "":
-                    break
-                raise NotTranslatable(f"cannot read {cel[pos:]!r}")
-            pos = m.end()
-            self.tokens.append((m.lastgroup or "", m.group(m.lastgroup or 0)))
+        self.tokens = [(m.lastgroup or "", m.group(m.lastgroup or 0)) for m in _matches(_CEL_TOKEN, cel)]
         self.at = 0
 
     def peek(self, text: str | None = None) -> bool:
