@@ -3,7 +3,9 @@ and a worker's failure reported with its traceback."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,18 @@ def _dies(k: int) -> int:
 def test_a_worker_that_dies_is_reported_with_its_exit_code() -> None:
     with pytest.raises(WorkerFailed, match="ended without a result \\(exit code 3\\)"):
         in_processes(_dies, 2)
+
+
+def _fails_here(k: int) -> int:
+    if k == 0:
+        raise ValueError("the parent's share is broken")
+    time.sleep(30)  # a child still at work when the parent fails
+    return k
+
+
+def test_a_failure_in_this_process_ends_the_workers() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="the parent's share is broken"):
+        in_processes(_fails_here, 2)
+    assert time.perf_counter() - started < 10, "the child was ended, not waited for"
+    assert not multiprocessing.active_children()

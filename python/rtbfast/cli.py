@@ -64,7 +64,8 @@ JOBS_OPTION = click.option(
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Threads to read (and evaluate) on; 0 means one per core. The output is the same for any value.",
+    help="Threads to read and evaluate on, and processes to write models with; 0 means one per core. "
+    "The output is the same for any value.",
 )
 
 
