@@ -1,9 +1,14 @@
-"""The CEL of rules read from Dependencies texts (:mod:`rtbfast.rules.dependencies`) as Python
-source for the generated models' validators, so a model refuses what the bulk evaluator
-flags. The CEL is the extractor's own small subset: attribute names, numbers, quoted enum
-names, ``true``/``false``, arithmetic, comparisons, ``in [..]``, ``!``, ``&&``, ``||`` and
-``has(self.x)``. Attributes are read through ``v("field")`` (``None`` when unset, enums by
-member name)."""
+"""CEL rules as Python source for the generated models' validators, so a model refuses what
+the bulk evaluator flags.
+
+- :func:`python_check`: the rules read from Dependencies texts
+  (:mod:`rtbfast.rules.dependencies`), in the extractor's own small subset (attribute names,
+  numbers, quoted enum names, ``true``/``false``, arithmetic, comparisons, ``in [..]``, ``!``,
+  ``&&``, ``||``, ``has(self.x)``), read through ``v("field")`` (``None`` when unset, enums by
+  member name).
+- :func:`cel_check`: user rules (:mod:`rtbfast.rules.user_rules`), a larger subset read by a
+  recursive-descent parser into calls on the ``Cel`` reader of the package's ``_base``, which
+  keeps the native engine's semantics."""
 
 from __future__ import annotations
 
