@@ -138,18 +138,12 @@ def rules_hold(
         return named(getattr(model, name, None))
 
     broken = [f"[{rule}] {text}" for rule, text, holds in rules if not holds(value)]
-    reader = Cel(model)
-    for rule, message, when, check in user_rules:
-        if when is not None:
-            verdict = reader.attempt(when)
-            if verdict is False:
-                continue
-            if verdict is not True:
-                broken.append(f"[{rule}] when could not be evaluated: {verdict}")
-                continue
-        verdict = reader.attempt(check)
-        if verdict is not True:
-            broken.append(f"[{rule}] {message}" if verdict is False else f"[{rule}] could not be evaluated: {verdict}")
+    if user_rules:
+        reader = Cel(model)
+        for rule, message, when, check in user_rules:
+            problem = reader.judge(message, when, check)
+            if problem is not None:
+                broken.append(f"[{rule}] {problem}")
     if broken:
         raise ValueError("; ".join(broken))
 
@@ -192,6 +186,19 @@ class Cel:
 
     def __init__(self, model: BaseModel) -> None:
         self.model = model
+
+    def judge(self, message: str, when: Callable[[Cel], Any] | None, check: Callable[[Cel], Any]) -> str | None:
+        """Why a rule does not hold (`message`, or why it could not be evaluated), else None."""
+        if when is not None:
+            verdict = self.attempt(when)
+            if verdict is False:
+                return None
+            if verdict is not True:
+                return f"when could not be evaluated: {verdict}"
+        verdict = self.attempt(check)
+        if verdict is True:
+            return None
+        return message if verdict is False else f"could not be evaluated: {verdict}"
 
     def attempt(self, expression: Callable[[Cel], Any]) -> Any:
         """The value of `expression` (True or False), else why it has none."""

@@ -97,13 +97,13 @@ def model_schema(
     properties: dict[str, dict[str, Any]],
     required: list[str],
     defs: dict[str, Any],
-    refs: set[str] | None = None,
-    def_refs: dict[str, set[str]] | None = None,
+    refs: set[str],
+    def_refs: dict[str, set[str]],
 ) -> dict[str, Any]:
     """A model's schema with the ``$defs`` its properties (and their structs) refer to.
 
-    `refs` are the names its properties refer to, when the caller knows them (else the
-    properties are searched); `def_refs` caches what each of `defs` refers to, across calls."""
+    `refs` are the names its properties refer to (known from their field types); `def_refs`
+    caches what each of `defs` refers to, across calls."""
     schema: dict[str, Any] = {
         "title": title,
         "type": "object",
@@ -115,16 +115,15 @@ def model_schema(
     if required:
         schema["required"] = required
     used: dict[str, Any] = {}
-    pending = set(refs) if refs is not None else _refs(properties)
-    cache = def_refs if def_refs is not None else {}
+    pending = set(refs)
     while pending:
         name = pending.pop()
         if name in used or name not in defs:
             continue
         used[name] = defs[name]
-        if name not in cache:
-            cache[name] = _refs(defs[name])
-        pending |= cache[name]
+        if name not in def_refs:
+            def_refs[name] = _refs(defs[name])
+        pending |= def_refs[name]
     if used:
         schema["$defs"] = dict(sorted(used.items()))
     return schema
@@ -134,12 +133,12 @@ def class_schema_text(
     models: tuple[str, str, str],
     entries: dict[str, dict[str, Any]],
     defs: dict[str, Any],
-    def_refs: dict[str, set[str]] | None = None,
+    def_refs: dict[str, set[str]],
 ) -> str:
     """The JSON Schema file of one MO class: the schema of its set model at the top, with its
     create and state models (and the enums and structs they use) under ``$defs``. `entries`
-    gives each model's description, properties (by MOM names), required names and, when
-    known, the names its properties refer to (``refs``)."""
+    gives each model's description, properties (by MOM names), required names and the names
+    its properties refer to (``refs``)."""
     set_model, create, state = models
     top = model_schema(set_model, **_parts(entries[set_model]), defs=defs, def_refs=def_refs)
     all_defs = dict(top.pop("$defs", {}))
@@ -154,8 +153,12 @@ def class_schema_text(
 
 
 def _parts(entry: dict[str, Any]) -> dict[str, Any]:
-    parts = {"description": entry["doc"], "properties": entry["properties"], "required": entry["required"]}
-    return parts | {"refs": entry["refs"]} if "refs" in entry else parts
+    return {
+        "description": entry["doc"],
+        "properties": entry["properties"],
+        "required": entry["required"],
+        "refs": entry["refs"],
+    }
 
 
 def _json(value: Any) -> Any:

@@ -193,7 +193,8 @@ class _CelToPython:
         kind, text = self.take()
         if kind == "name" and text == "self" and self.peek("."):
             self.take(".")
-            out, attribute = self.attribute(self.take()[1]), self.tokens[self.at - 1][1]
+            attribute = self.take()[1]
+            out = self.attribute(attribute)
         elif kind == "name":
             attribute = text
             out = self.primary_name(text)
