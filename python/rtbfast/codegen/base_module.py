@@ -13,8 +13,9 @@ IMPORTS: dict[str, list[str]] = {
     "collections.abc": ["Callable", "Hashable", "Sequence"],
     "decimal": ["Decimal"],
     "enum": ["Enum"],
-    "typing": ["Any", "TypeVar"],
-    "pydantic": ["BaseModel", "ConfigDict"],
+    "typing": ["Any", "TypeVar", "get_args"],
+    "pydantic": ["BaseModel", "ConfigDict", "GetCoreSchemaHandler"],
+    "pydantic_core": ["CoreSchema", "core_schema"],
 }
 """What the shared code imports, by module (an empty list: ``import module``)."""
 
@@ -29,6 +30,65 @@ class MoModel(BaseModel):
     (the aliases) and the Python names are both accepted, schemas are built on first use."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+
+class Checked:
+    """A field's type and checks, given to Pydantic as the pydantic-core schema it builds for
+    the annotation the stub shows: ``Checked(int, in_steps(...), ge=-140, le=-44)`` is
+    ``Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(...))]``, an enum is taken
+    by name (``by_name``), ``Checked(list, item=Checked(...), max_length=1)`` is a list of
+    checked items, and the schema is nullable when the annotation allows None. One object per
+    field, where Pydantic would read constraints and validators one at a time: most of the
+    first use of a class with a hundred fields.
+
+    `kind` is ``int``, ``float``, ``Decimal``, ``str``, ``list`` or a type Pydantic knows (an
+    enum, a struct's model); `constraints` are those of its pydantic-core schema (``ge``,
+    ``le``, ``decimal_places``, ``min_length``, ``max_length``, ``pattern``); `after` are
+    validators run in order on the checked value."""
+
+    __slots__ = ("after", "constraints", "item", "kind")
+
+    def __init__(
+        self, kind: Any, *after: Callable[[Any], Any], item: Checked | None = None, **constraints: Any
+    ) -> None:
+        self.kind = kind
+        self.after = after
+        self.item = item
+        self.constraints = constraints
+
+    def __repr__(self) -> str:
+        parts = [getattr(self.kind, "__name__", repr(self.kind))]
+        parts += [getattr(check, "__qualname__", repr(check)).split(".<locals>")[0] for check in self.after]
+        parts += [f"item={self.item!r}"] if self.item is not None else []
+        parts += [f"{k}={v!r}" for k, v in self.constraints.items()]
+        return f"Checked({', '.join(parts)})"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = self.schema(handler)
+        return core_schema.nullable_schema(schema) if type(None) in get_args(source) else schema
+
+    def schema(self, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """The schema of one value (None not allowed)."""
+        kind, constraints = self.kind, self.constraints
+        schema: CoreSchema
+        if kind is int:
+            schema = core_schema.int_schema(**constraints)
+        elif kind is float:
+            schema = core_schema.float_schema(**constraints)
+        elif kind is Decimal:
+            schema = core_schema.decimal_schema(**constraints)
+        elif kind is str:
+            schema = core_schema.str_schema(**constraints)
+        elif kind is list:
+            items = self.item.schema(handler) if self.item is not None else core_schema.any_schema()
+            schema = core_schema.list_schema(items, **constraints)
+        else:
+            schema = handler.generate_schema(kind)
+            if isinstance(kind, type) and issubclass(kind, Enum):
+                schema = core_schema.no_info_before_validator_function(by_name(kind), schema)
+        for check in self.after:
+            schema = core_schema.no_info_after_validator_function(check, schema)
+        return schema
 
 
 def in_ranges(ranges: Sequence[tuple[Decimal | None, Decimal | None]]) -> Callable[[T], T]:
@@ -390,7 +450,7 @@ def source(doc: str, imports: dict[str, list[str]], body: str) -> str:
     for module in sorted(imports, key=lambda m: (m != "re", m)):
         names = imports[module]
         line = f"import {module}" if not names else import_line(module, set(names))
-        groups[1 if module == "pydantic" else 2 if module.startswith(".") else 0].append(line)
+        groups[1 if module in ("pydantic", "pydantic_core") else 2 if module.startswith(".") else 0].append(line)
     block = "\n\n".join("\n".join(sorted(g, key=_isort_line)) for g in groups if g)
     return f'"""{doc}"""\n\nfrom __future__ import annotations\n\n{block}\n\n{body}'
 

@@ -244,8 +244,11 @@ class _Emitter:
         self.units: dict[str, list[_Unit]] = {}
         """Module → its units in order, for the runtime modules that build them on first use."""
         self.field_cache: dict[
-            tuple[int, bool], tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str], str | None, str]
+            tuple[int, bool],
+            tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str], set[str], str | None, str],
         ] = {}
+        self.stub_names: set[str] = set()
+        """Names the stub of the field worked out last needs imported."""
         self.stub_annotation = ""
         """The stub's annotation of the field worked out last (constraints shown in the type)."""
         self.ref: str | None = None
@@ -426,53 +429,62 @@ class _Emitter:
 
     # -- fields ------------------------------------------------------------------------
     def annotation(self, t: FieldType) -> str:
-        """The annotation of one value (an item, for sequences)."""
-        base, checks = self.checks(t)
+        """The annotation of one value as the stub shows it (a derived type's alias, which the
+        runtime modules share)."""
+        base, checks, _ = self.checks(t)
+        self.used |= self.stub_names
         if not checks:
             return base
         self.used.add("Annotated")
         return f"Annotated[{base}, {', '.join(checks)}]"
 
-    def checks(self, t: FieldType) -> tuple[str, list[str]]:
-        """The type of one value and its checks: ``Field(...)`` constraints and validators."""
-        checks: list[str] = []
+    def checks(self, t: FieldType) -> tuple[str, list[str], str | None]:
+        """The type of one value and its checks, twice: as the stub shows them (``Field``
+        constraints and validators, for ``Annotated``) and as the runtime modules build them
+        (one ``Checked(...)``, see ``_base.Checked``; None without checks). The names each
+        needs go to `used` and `stub_names`."""
+        stub: list[str] = []
+        constraints: list[str] = []
+        after: list[str] = []
         if t.enum:
-            self.used.add("by_name")
-            checks.append(f"BeforeValidator(by_name({t.enum}))")
+            stub.append(f"BeforeValidator(by_name({t.enum}))")
         if t.ranges and t.kind in ("integer", "float", "decimal"):
             if len(t.ranges) == 1:
                 lo, hi = t.ranges[0]
-                bounds = [
-                    f"ge={_number(lo, t.kind)}" if lo is not None else "",
-                    f"le={_number(hi, t.kind)}" if hi is not None else "",
-                ]
-                if any(bounds):
-                    checks.append(f"Field({', '.join(b for b in bounds if b)})")
+                bounds = [f"ge={_number(lo, t.kind)}"] if lo is not None else []
+                bounds += [f"le={_number(hi, t.kind)}"] if hi is not None else []
+                if bounds:
+                    stub.append(f"Field({', '.join(bounds)})")
+                    constraints += bounds
             else:
-                self.used.add("in_ranges")
                 ranges = ", ".join(f"({_literal(lo)}, {_literal(hi)})" for lo, hi in t.ranges)
-                checks.append(f"AfterValidator(in_ranges(({ranges},)))")
-        if t.resolution is not None and t.resolution > 0 and t.kind in ("integer", "decimal"):
-            self.used.add("in_steps")
-            ranges = ", ".join(f"({_literal(lo)}, {_literal(hi)})" for lo, hi in t.ranges)
-            checks.append(f"AfterValidator(in_steps({_literal(t.resolution)}, ({ranges},)))")
+                after.append(f"in_ranges(({ranges},))")
+                stub.append(f"AfterValidator({after[-1]})")
         if t.decimal_places is not None:
-            checks.append(f"Field(decimal_places={t.decimal_places})")
+            constraints.append(f"decimal_places={t.decimal_places}")
+            stub.append(f"Field({constraints[-1]})")
+        if t.resolution is not None and t.resolution > 0 and t.kind in ("integer", "decimal"):
+            ranges = ", ".join(f"({_literal(lo)}, {_literal(hi)})" for lo, hi in t.ranges)
+            after.append(f"in_steps({_literal(t.resolution)}, ({ranges},))")
+            stub.append(f"AfterValidator({after[-1]})")
         if t.kind not in ("enum", "struct", "moref") and (t.min_length is not None or t.max_length is not None):
-            bounds = [
-                f"min_length={t.min_length}" if t.min_length is not None else "",
-                f"max_length={t.max_length}" if t.max_length is not None else "",
-            ]
-            checks.append(f"Field({', '.join(b for b in bounds if b)})")
+            lengths = [f"min_length={t.min_length}"] if t.min_length is not None else []
+            lengths += [f"max_length={t.max_length}"] if t.max_length is not None else []
+            constraints += lengths
+            stub.append(f"Field({', '.join(lengths)})")
         if t.pattern:
-            checks.append(f"Field(pattern={t.pattern!r})")
+            constraints.append(f"pattern={t.pattern!r}")
+            stub.append(f"Field({constraints[-1]})")
         if t.moref_target:
-            self.used.add("fdn_of")
-            checks.append(f"AfterValidator(fdn_of({t.moref_target!r}))")
-        self.used.update(_WORD.findall(t.annotation))
-        for check in checks:
-            self.used.update(n for n in ("Field", "AfterValidator", "BeforeValidator", "Decimal") if n in check)
-        return t.annotation, checks
+            after.append(f"fdn_of({t.moref_target!r})")
+            stub.append(f"AfterValidator({after[-1]})")
+        types = set(_WORD.findall(t.annotation))
+        self.stub_names = types | {n for check in stub for n in _CHECK_NAMES.findall(check)}
+        runtime = f"Checked({', '.join([t.annotation, *after, *constraints])})" if stub else None
+        if runtime:
+            self.used |= {"Checked", *_CHECK_NAMES.findall(runtime)}
+        self.used |= types
+        return t.annotation, stub, runtime
 
     def field_line(self, ident: str, original: str, row: dict[str, Any], required: bool, owner: str) -> tuple[str, str]:
         """The field's line in the model, and in its stub (no ``Field``; ``...`` for a default)."""
@@ -482,17 +494,16 @@ class _Emitter:
         if cached is None or cached[0] is not row:
             module_used, self.used = self.used, set()
             # the row is kept with its parts, so its id is never reused for another row
-            cached = (row, *self.field_parts(original, row, required, owner), self.used, self.ref, self.stub_annotation)
+            parts = self.field_parts(original, row, required, owner)
+            cached = (row, *parts, self.used, self.stub_names, self.ref, self.stub_annotation)
             self.used = module_used
             self.field_cache[key] = cached
-        _, annotation, tail, schema, names, ref, stub_annotation = cached
+        _, annotation, tail, schema, names, stub_names, ref, stub_annotation = cached
         if ref:
             self.refs.add(ref)
         self.used |= names
         self.used.add("Field")
-        self.stub_used |= names
-        if stub_annotation != annotation:
-            self.stub_used.add("Annotated")
+        self.stub_used |= stub_names
         if schema is not None:
             self.properties[original] = schema
         if required:
@@ -504,8 +515,9 @@ class _Emitter:
     def field_parts(
         self, original: str, row: dict[str, Any], required: bool, owner: str
     ) -> tuple[str, list[str], dict[str, Any] | None]:
-        """A field's annotation, its ``Field`` arguments after default and alias, and its schema
-        (when schemas are asked for)."""
+        """A field's annotation in the runtime module (its stub's in `stub_annotation`), its
+        ``Field`` arguments after default and alias, and its schema (when schemas are asked
+        for)."""
         t = field_type(row, self.enum_names, self.struct_names)
         self.ref = t.enum or t.struct if t.kind in ("enum", "struct") else None
         for note in t.notes:
@@ -518,45 +530,39 @@ class _Emitter:
             mim = row.get("derived_type_mim")
             alias = self.alias_names.get(f"{mim}/{derived}") if mim else None
             alias = alias or self.alias_names.get(derived)
-        constraints: list[str] = []
-        stub_item = ""
+        runtime: str | None = None
         if alias:
             self.used.add(alias)
-            item = alias
+            self.stub_names = {alias}
+            item = stub_item = alias
         else:
-            base, checks = self.checks(t)
-            if checks and not t.is_sequence and all(c.startswith("Field(") for c in checks):
-                # constraints only: they go into the field's own Field (Pydantic applies them to
-                # the value, not to None), which makes the model faster to build than an
-                # Annotated type in a union
-                constraints = [c.removeprefix("Field(").removesuffix(")") for c in checks]
-                item = base
-                # the stub still shows them, for readers
-                stub_item = f"Annotated[{base}, {', '.join(checks)}]"
-            elif checks:
-                self.used.add("Annotated")
-                item = f"Annotated[{base}, {', '.join(checks)}]"
-            else:
-                item = base
+            item, checks, runtime = self.checks(t)
+            stub_item = f"Annotated[{item}, {', '.join(checks)}]" if checks else item
         if t.is_sequence:
-            checks = []
-            bounds = [
-                f"min_length={t.seq_min}" if t.seq_min else "",
-                f"max_length={t.seq_max}" if t.seq_max is not None else "",
-            ]
-            if any(bounds):
-                checks.append(f"Field({', '.join(b for b in bounds if b)})")
+            lengths = [f"min_length={t.seq_min}"] if t.seq_min else []
+            lengths += [f"max_length={t.seq_max}"] if t.seq_max is not None else []
+            stub = [f"Field({', '.join(lengths)})"] if lengths else []
+            after = []
             if t.seq_unique:
-                self.used.add("unique")
                 keys = self.struct_keys.get(t.struct or "")
                 key = f"lambda item: ({', '.join(f'item.{k}' for k in keys)},)" if keys else ""
-                checks.append(f"AfterValidator(unique({key}))")
+                after.append(f"unique({key})")
+                stub.append(f"AfterValidator({after[-1]})")
+            stub_item = f"list[{stub_item}]"
+            if stub:
+                stub_item = f"Annotated[{stub_item}, {', '.join(stub)}]"
+                self.stub_names |= {"Annotated", "Field"} | ({"AfterValidator", "unique"} if after else set())
+            if runtime or stub:
+                each = runtime or f"Checked({item})"
+                runtime = f"Checked({', '.join(['list', *after, f'item={each}', *lengths])})"
+                self.used |= {"Checked"} | ({"unique"} if after else set())
             item = f"list[{item}]"
-            if checks:
-                self.used |= {"Annotated", "Field"} | ({"AfterValidator"} if t.seq_unique else set())
-                item = f"Annotated[{item}, {', '.join(checks)}]"
         annotation = item if required else f"{item} | None"
-        stub_item = stub_item or item
+        if runtime:
+            self.used.add("Annotated")
+            annotation = f"Annotated[{annotation}, {runtime}]"
+        if stub_item != item:
+            self.stub_names.add("Annotated")
         self.stub_annotation = stub_item if required else f"{stub_item} | None"
         extra = {
             k: v
@@ -578,7 +584,7 @@ class _Emitter:
         if self.with_schemas:
             key_names = self.struct_keys.get(t.struct or "") if t.seq_unique else None
             schema = field_schema(t, required, description, extra, key_names)
-        tail = constraints
+        tail = []
         if description:
             tail.append(f"description={description!r}")
         if extra:
@@ -827,6 +833,10 @@ class _Emitter:
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
+_CHECK_NAMES = re.compile(
+    r"\b(?:Decimal|Field|AfterValidator|BeforeValidator|by_name|in_ranges|in_steps|fdn_of|unique)\b"
+)
+"""The names a field's checks may use, beyond its type's."""
 
 
 def _field_name(name: str, taken: set[str]) -> str:
@@ -874,7 +884,8 @@ def _imports(used: set[str], types: Iterable[str]) -> str:
     third = [import_line("pydantic", pyd)] if pyd else []
     local = []
     base = sorted(
-        {"MoModel", "by_name", "exactly_one", "fdn_of", "in_ranges", "in_steps", "rules_hold", "unique"} & used
+        {"Checked", "MoModel", "by_name", "exactly_one", "fdn_of", "in_ranges", "in_steps", "rules_hold", "unique"}
+        & used
     )
     if base:
         local.append(import_line("._base", base))
@@ -928,7 +939,8 @@ def generate(
         for stale in [*pkg.glob("*.py"), *pkg.glob("*.pyi")]:
             stale.unlink()
         (pkg / "_base.py").write_text(BASE_SOURCE, encoding="utf-8")
-        types_stub = _stub("Enums and structs of the catalog.", e.used_by_module["_types"], e.types_stub)
+        types_used = e.used_by_module["_types"] | e.stub_used
+        types_stub = _stub("Enums and structs of the catalog.", types_used, e.types_stub)
         (pkg / "_types.pyi").write_text(types_stub, encoding="utf-8")
     plan = e.plan_classes(taken)
     if layout == "package":

@@ -1,17 +1,17 @@
 """Models of other, each built on first use; import them from .other. Written by rtbfast; do not edit."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from ._base import MoModel
+from ._base import Checked, MoModel
 
 
 def _build_0() -> dict[str, Any]:
     class Other_Foo(MoModel):
         """Foo (Other): the attributes that may be set (all optional)."""
 
-        x: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        x: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
     return {'Other_Foo': Other_Foo}
 
 
@@ -19,7 +19,7 @@ def _build_1() -> dict[str, Any]:
     class Other_FooCreate(MoModel):
         """Foo (Other): what may be given when it is created (mandatory attributes required)."""
 
-        x: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        x: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
     return {'Other_FooCreate': Other_FooCreate}
 
 
@@ -27,7 +27,7 @@ def _build_2() -> dict[str, Any]:
     class Other_FooState(MoModel):
         """Foo (Other): every attribute, as read from a node or an export (all optional)."""
 
-        x: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        x: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
     return {'Other_FooState': Other_FooState}
 
 

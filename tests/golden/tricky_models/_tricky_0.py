@@ -3,9 +3,9 @@
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import Field
 
-from ._base import MoModel, by_name, fdn_of, in_ranges, in_steps, unique
+from ._base import Checked, MoModel, fdn_of, in_ranges, in_steps, unique
 
 
 def _build_0() -> dict[str, Any]:
@@ -40,18 +40,18 @@ def _build_3() -> dict[str, Any]:
         Foo (Tricky): the attributes that may be set (all optional).
         """
 
-        class_: str | None = Field(None, alias='class', min_length=1, max_length=8, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: int | None = Field(None, alias='model_config', ge=0, le=5, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: int | None = Field(None, alias='id', ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Decimal | None = Field(None, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: str | None = Field(None, pattern='^(?:[0-9]{3})$', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
+        class_: Annotated[str | None, Checked(str, min_length=1, max_length=8)] = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        model_config_: Annotated[int | None, Checked(int, ge=0, le=5)] = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        id_: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        level: Annotated[int | None, Checked(int, in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)), ge=-140, le=-44)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        band: Annotated[int | None, Checked(int, in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        ratio: Annotated[Decimal | None, Checked(Decimal, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2)] = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
+        code: Annotated[str | None, Checked(str, pattern='^(?:[0-9]{3})$')] = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        color: Annotated[Color | None, Checked(Color)] = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
         pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        keyed: Annotated[list[Keyed], AfterValidator(unique(lambda item: (item.k,)))] | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        peer: Annotated[str, AfterValidator(fdn_of('Bar'))] | None = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
+        items: Annotated[list[int] | None, Checked(list, unique(), item=Checked(int, ge=-2147483648, le=2147483647), min_length=1, max_length=3)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        keyed: Annotated[list[Keyed] | None, Checked(list, unique(lambda item: (item.k,)), item=Checked(Keyed))] = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
+        peer: Annotated[str | None, Checked(str, fdn_of('Bar'))] = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
         load: Percent | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
     return {'Foo': Foo}
 
@@ -65,18 +65,18 @@ def _build_4() -> dict[str, Any]:
         """
 
         FooId: str = Field(json_schema_extra={'mom_type': 'string', 'restricted': True, 'source': 'mom'})
-        class_: str | None = Field(None, alias='class', min_length=1, max_length=8, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: int | None = Field(None, alias='model_config', ge=0, le=5, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: int | None = Field(None, alias='id', ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Decimal | None = Field(None, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: str | None = Field(None, pattern='^(?:[0-9]{3})$', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
+        class_: Annotated[str | None, Checked(str, min_length=1, max_length=8)] = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        model_config_: Annotated[int | None, Checked(int, ge=0, le=5)] = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        id_: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        level: Annotated[int | None, Checked(int, in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)), ge=-140, le=-44)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        band: Annotated[int | None, Checked(int, in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        ratio: Annotated[Decimal | None, Checked(Decimal, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2)] = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
+        code: Annotated[str | None, Checked(str, pattern='^(?:[0-9]{3})$')] = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        color: Annotated[Color | None, Checked(Color)] = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
         pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        keyed: Annotated[list[Keyed], AfterValidator(unique(lambda item: (item.k,)))] | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        peer: Annotated[str, AfterValidator(fdn_of('Bar'))] | None = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
+        items: Annotated[list[int] | None, Checked(list, unique(), item=Checked(int, ge=-2147483648, le=2147483647), min_length=1, max_length=3)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        keyed: Annotated[list[Keyed] | None, Checked(list, unique(lambda item: (item.k,)), item=Checked(Keyed))] = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
+        peer: Annotated[str | None, Checked(str, fdn_of('Bar'))] = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
         load: Percent | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         setup: bool | None = Field(None, json_schema_extra={'mom_type': 'boolean', 'restricted': True, 'source': 'mom'})
     return {'FooCreate': FooCreate}
@@ -91,18 +91,18 @@ def _build_5() -> dict[str, Any]:
         """
 
         FooId: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'restricted': True, 'source': 'mom'})
-        class_: str | None = Field(None, alias='class', min_length=1, max_length=8, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        model_config_: int | None = Field(None, alias='model_config', ge=0, le=5, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        id_: int | None = Field(None, alias='id', ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        level: Annotated[int, Field(ge=-140, le=-44), AfterValidator(in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        band: Annotated[int, AfterValidator(in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        ratio: Decimal | None = Field(None, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
-        code: str | None = Field(None, pattern='^(?:[0-9]{3})$', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
-        color: Annotated[Color, BeforeValidator(by_name(Color))] | None = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
+        class_: Annotated[str | None, Checked(str, min_length=1, max_length=8)] = Field(None, alias='class', json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        model_config_: Annotated[int | None, Checked(int, ge=0, le=5)] = Field(None, alias='model_config', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        id_: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, alias='id', json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        level: Annotated[int | None, Checked(int, in_steps(Decimal(2), ((Decimal(-140), Decimal(-44)),)), ge=-140, le=-44)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        band: Annotated[int | None, Checked(int, in_ranges(((Decimal(0), Decimal(9)), (Decimal(20), Decimal(29)),)))] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        ratio: Annotated[Decimal | None, Checked(Decimal, ge=Decimal(0), le=Decimal("10.5"), decimal_places=2)] = Field(None, json_schema_extra={'mom_type': 'decimal64', 'source': 'mom'})
+        code: Annotated[str | None, Checked(str, pattern='^(?:[0-9]{3})$')] = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
+        color: Annotated[Color | None, Checked(Color)] = Field(None, json_schema_extra={'mom_type': 'enumRef', 'source': 'mom'})
         pair: Pair | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        items: Annotated[list[Annotated[int, Field(ge=-2147483648, le=2147483647)]], Field(min_length=1, max_length=3), AfterValidator(unique())] | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
-        keyed: Annotated[list[Keyed], AfterValidator(unique(lambda item: (item.k,)))] | None = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
-        peer: Annotated[str, AfterValidator(fdn_of('Bar'))] | None = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
+        items: Annotated[list[int] | None, Checked(list, unique(), item=Checked(int, ge=-2147483648, le=2147483647), min_length=1, max_length=3)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        keyed: Annotated[list[Keyed] | None, Checked(list, unique(lambda item: (item.k,)), item=Checked(Keyed))] = Field(None, json_schema_extra={'mom_type': 'structRef', 'source': 'mom'})
+        peer: Annotated[str | None, Checked(str, fdn_of('Bar'))] = Field(None, json_schema_extra={'mom_type': 'moRef', 'moref_target': 'Bar', 'source': 'mom'})
         load: Percent | None = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         status: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'read_only': True, 'source': 'mom'})
         setup: bool | None = Field(None, json_schema_extra={'mom_type': 'boolean', 'restricted': True, 'source': 'mom'})

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from ._base import MoModel, exactly_one
+from ._base import Checked, MoModel, exactly_one
 
 
 def _build_0() -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _build_2() -> dict[str, Any]:
     class Keyed(MoModel):
         """Struct Keyed of MIM Tricky."""
 
-        k: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        k: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         v: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
     return {'Keyed': Keyed}
 
@@ -36,7 +36,7 @@ def _build_3() -> dict[str, Any]:
     class Pair(MoModel):
         """Struct Pair of MIM Tricky."""
 
-        left: int | None = Field(None, ge=-2147483648, le=2147483647, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
+        left: Annotated[int | None, Checked(int, ge=-2147483648, le=2147483647)] = Field(None, json_schema_extra={'mom_type': 'long', 'source': 'mom'})
         right: str | None = Field(None, json_schema_extra={'mom_type': 'string', 'source': 'mom'})
 
         @model_validator(mode="after")
