@@ -479,10 +479,10 @@ class _Emitter:
             after.append(f"fdn_of({t.moref_target!r})")
             stub.append(f"AfterValidator({after[-1]})")
         types = set(_WORD.findall(t.annotation))
-        self.stub_names = types | {n for check in stub for n in _CHECK_NAMES.findall(check)}
+        self.stub_names = types | _check_names(", ".join(stub))
         runtime = f"Checked({', '.join([t.annotation, *after, *constraints])})" if stub else None
         if runtime:
-            self.used |= {"Checked", *_CHECK_NAMES.findall(runtime)}
+            self.used |= {"Checked"} | _check_names(runtime)
         self.used |= types
         return t.annotation, stub, runtime
 
@@ -833,10 +833,14 @@ class _Emitter:
 
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
-_CHECK_NAMES = re.compile(
-    r"\b(?:Decimal|Field|AfterValidator|BeforeValidator|by_name|in_ranges|in_steps|fdn_of|unique)\b"
-)
-"""The names a field's checks may use, beyond its type's."""
+_CHECK_NAMES = {"Decimal", "Field", "AfterValidator", "BeforeValidator", "by_name", "in_ranges", "in_steps", "fdn_of"}
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _check_names(code: str) -> set[str]:
+    """The names of `_CHECK_NAMES` that `code` (checks as source) uses, outside its strings (a
+    pattern or a target class may spell one)."""
+    return _CHECK_NAMES & set(_WORD.findall(_STRING.sub("", code)))
 
 
 def _field_name(name: str, taken: set[str]) -> str:
