@@ -185,12 +185,20 @@ def test_single_file_layout(generated: Generated, tmp_path: Path) -> None:
     with imported(single) as module:
         assert set(single.models) == set(generated.models)
         assert module.Foo.model_validate({"band": 5}).band == 5
+        refused(module.Foo, {"band": 15})
+        refused(module.Foo, {"color": "BLUE"})
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", str(single.package_dir)],
         capture_output=True,
         text=True,
     )
     assert lint.returncode == 0, lint.stdout
+    types = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(single.package_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert types.returncode == 0, types.stdout
 
 
 def _plain(prop: dict[str, Any]) -> dict[str, Any]:
