@@ -27,8 +27,9 @@ from rtbfast.codegen.schemas import imported
 from tests.conftest import samples_dir
 from tests.test_codegen import TRICKY
 
-# more kinds than the golden fixture: doubles, decimals with a resolution, sequences of enums
-# and of strings, mandatory constrained attributes (the create model: not nullable)
+# more kinds than the golden fixture: doubles, decimals with a resolution, sequences of enums,
+# of strings and of a derived type, mandatory constrained attributes (the create model: not
+# nullable)
 KINDS = """<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE models SYSTEM "mp.dtd">
 <models><dtdVersion>H</dtdVersion>
@@ -39,6 +40,8 @@ KINDS = """<?xml version="1.0" encoding="UTF-8"?>
     <structMember name="tag"><string><lengthRange><min>2</min><max>4</max></lengthRange></string></structMember>
     <structMember name="modes"><sequence><enumRef name="Mode"/><maxLength>2</maxLength></sequence></structMember>
   </struct>
+  <derivedDataType name="Percent"><baseType><long><range><min>0</min><max>100</max></range></long></baseType>
+  </derivedDataType>
   <class name="Knob">
     <attribute name="KnobId"><mandatory/><dataType><string/></dataType></attribute>
     <attribute name="gain"><mandatory/><dataType><double><range><min>-1.5</min><max>2.5</max></range></double>
@@ -54,6 +57,9 @@ KINDS = """<?xml version="1.0" encoding="UTF-8"?>
     <attribute name="names"><dataType><sequence><string><lengthRange><min>1</min><max>3</max></lengthRange></string>
       <maxLength>2</maxLength></sequence></dataType></attribute>
     <attribute name="small"><dataType><int8/></dataType></attribute>
+    <attribute name="load"><dataType><derivedDataTypeRef name="Percent"/></dataType></attribute>
+    <attribute name="loads"><dataType><sequence><derivedDataTypeRef name="Percent"/><maxLength>2</maxLength></sequence>
+      </dataType></attribute>
     <attribute name="big"><dataType><uint64/></dataType></attribute>
     <attribute name="where"><dataType><structRef name="Point"/></dataType></attribute>
     <attribute name="path"><mandatory/><dataType><sequence><structRef name="Point"/><maxLength>3</maxLength></sequence>
