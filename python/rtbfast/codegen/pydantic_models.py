@@ -201,6 +201,13 @@ def _docstring(text: str | None, fallback: str) -> str:
     return f'"""{lines[0]}\n{indented}\n    """'
 
 
+_CachedField = tuple[
+    dict[str, Any], str, list[str], dict[str, Any] | None, frozenset[str], frozenset[str], str | None, str
+]
+"""A field worked out: its row, annotation, ``Field`` arguments, schema, the names its model and
+its stub need, the enum or struct it refers to, and its stub annotation."""
+
+
 class _Emitter:
     def __init__(self, tables: dict[str, pa.Table], user_rules: pa.Table | None = None) -> None:
         self.tables = tables
@@ -243,10 +250,8 @@ class _Emitter:
         self.required: list[str] = []
         self.units: dict[str, list[_Unit]] = {}
         """Module → its units in order, for the runtime modules that build them on first use."""
-        self.field_cache: dict[
-            tuple[int, bool],
-            tuple[dict[str, Any], str, list[str], dict[str, Any] | None, set[str], set[str], str | None, str],
-        ] = {}
+        self.field_cache: dict[tuple[int, bool], _CachedField] = {}
+        self.name_sets: dict[frozenset[str], frozenset[str]] = {}
         self.stub_names: set[str] = set()
         """Names the stub of the field worked out last needs imported."""
         self.stub_annotation = ""
@@ -495,7 +500,10 @@ class _Emitter:
             module_used, self.used = self.used, set()
             # the row is kept with its parts, so its id is never reused for another row
             parts = self.field_parts(original, row, required, owner)
-            cached = (row, *parts, self.used, self.stub_names, self.ref, self.stub_annotation)
+            # fields share a few sets of names: one object each (a large catalog has 10^5 fields)
+            names = self.name_sets.setdefault(frozenset(self.used), frozenset(self.used))
+            stub_names = self.name_sets.setdefault(frozenset(self.stub_names), frozenset(self.stub_names))
+            cached = (row, *parts, names, stub_names, self.ref, self.stub_annotation)
             self.used = module_used
             self.field_cache[key] = cached
         _, annotation, tail, schema, names, stub_names, ref, stub_annotation = cached
