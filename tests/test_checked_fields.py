@@ -141,7 +141,7 @@ def _differences(generated: Generated) -> tuple[int, list[str]]:
             module = _module(pkg, stub.stem)
             for cls, name, text in _fields(stub):
                 info = getattr(module, cls).model_fields[name]
-                runtime_form = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+                runtime_form: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
                 key = (text, repr(runtime_form))
                 if key in compared:
                     continue
