@@ -227,5 +227,22 @@ def lookup(names: dict[str, str], mim: str | None, name: str) -> str | None:
     return names.get(name)
 
 
+def enum_members_by_enum(
+    enums: list[dict[str, Any]], members: list[dict[str, Any]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The member rows of each enum, by (MIM, enum name), every enum of `enums` included (with
+    no members, if so). A member belongs to the enum of its MIM, else to the first enum of that
+    name (a workbook adds members to the model's enum under its own Model)."""
+    defined = {(e.get("mim") or "", e["enum"]) for e in enums}
+    first_of: dict[str, tuple[str, str]] = {}
+    for key in sorted(defined):
+        first_of.setdefault(key[1], key)
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in defined}
+    for m in members:
+        key = (m.get("mim") or "", m["enum"])
+        grouped.setdefault(key if key in defined else first_of.get(m["enum"], key), []).append(m)
+    return grouped
+
+
 def _ranges(value: Any) -> list[tuple[Decimal | None, Decimal | None]]:
     return [(b["min"], b["max"]) for b in value or []]

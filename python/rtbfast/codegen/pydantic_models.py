@@ -49,7 +49,7 @@ from rtbfast.codegen.jsonschema import class_schema_text, field_schema
 from rtbfast.codegen.processes import in_processes
 from rtbfast.codegen.rule_checks import NotTranslatable, cel_check, python_check
 from rtbfast.rules.dependencies import TypedRule, extract
-from rtbfast.typemap import FieldType, field_type, lookup
+from rtbfast.typemap import FieldType, enum_members_by_enum, field_type, lookup
 
 _RESERVED = (
     set(keyword.kwlist)
@@ -288,22 +288,15 @@ class _Emitter:
     def types_module(self) -> str:
         self.used = self.used_by_module.setdefault("_types", set())
         enums = self.tables.get("enums", pa.table({"enum": pa.array([], pa.string())})).to_pylist()
-        # members belong to the enum of their MIM, else to the first enum of that name (a
-        # workbook adds members to the model's enum)
-        defined = {(e.get("mim") or "", e["enum"]) for e in enums}
-        first_of: dict[str, tuple[str, str]] = {}
-        for key in sorted(defined):
-            first_of.setdefault(key[1], key)
-        members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for m in self.tables.get("enum_members", pa.table({"enum": pa.array([], pa.string())})).to_pylist():
-            key = (m.get("mim") or "", m["enum"])
-            members[key if key in defined else first_of.get(m["enum"], key)].append(m)
+        members = enum_members_by_enum(
+            enums, self.tables.get("enum_members", pa.table({"enum": pa.array([], pa.string())})).to_pylist()
+        )
         structs = self.tables.get("structs", pa.table({"struct": pa.array([], pa.string())})).to_pylist()
         struct_rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for m in self.tables.get("struct_members", pa.table({"struct": pa.array([], pa.string())})).to_pylist():
             struct_rows[(m.get("mim") or "", m["struct"])].append(m)
 
-        enum_keys = sorted(defined | set(members))
+        enum_keys = sorted(members)
         for mim, name in sorted(enum_keys, key=lambda k: (k[1], k[0])):
             py = _unique(safe_identifier(name), self.type_names, safe_identifier(mim) if mim else "")
             self.enum_names.setdefault(name, py)
@@ -533,11 +526,7 @@ class _Emitter:
         if t.pattern_note:
             self.out.notes.append(f"{owner}.{original}: {t.pattern_note}")
         derived = row.get("derived_type")
-        alias = None
-        if derived:
-            mim = row.get("derived_type_mim")
-            alias = self.alias_names.get(f"{mim}/{derived}") if mim else None
-            alias = alias or self.alias_names.get(derived)
+        alias = lookup(self.alias_names, row.get("derived_type_mim"), derived) if derived else None
         runtime: str | None = None
         if alias:
             self.used.add(alias)
@@ -612,10 +601,7 @@ class _Emitter:
             mim = c.get("mim") or c.get("source") or "model"
             home.setdefault(c["class"], mim)
             descriptions.setdefault((mim, c["class"]), c.get("description"))
-        n = table.num_rows
-        column = {
-            c: table.column(c).to_pylist() if c in table.column_names else [None] * n for c in ("mim", "is_counter")
-        }
+        column = _columns(table, ("mim", "is_counter"))
         rows_of: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, (a_mim, a_cls, counter) in enumerate(
             zip(column["mim"], table.column("class").to_pylist(), column["is_counter"], strict=True)
@@ -674,10 +660,7 @@ class _Emitter:
         """Each type → the place (in class order) of the first class that uses it, directly or
         through a struct or alias."""
         table = self.tables["attributes"]
-        columns = {
-            c: table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows
-            for c in ("kind", "type_ref", "type_ref_mim", "derived_type", "derived_type_mim")
-        }
+        columns = _columns(table, ("kind", "type_ref", "type_ref_mim", "derived_type", "derived_type_mim"))
         types = set(type_names)
         needs = {u.names[0]: (u.used & types) - set(u.names) for u in self.units.get("_types", [])}
         first: dict[str, int] = {}
@@ -697,10 +680,9 @@ class _Emitter:
                 if ref and kind in ("enum", "struct"):
                     names = self.enum_names if kind == "enum" else self.struct_names
                     reach(lookup(names, columns["type_ref_mim"][i], ref), c.position)
-                derived, derived_mim = columns["derived_type"][i], columns["derived_type_mim"][i]
+                derived = columns["derived_type"][i]
                 if derived:
-                    alias = self.alias_names.get(f"{derived_mim}/{derived}") if derived_mim else None
-                    reach(alias or self.alias_names.get(derived), c.position)
+                    reach(lookup(self.alias_names, columns["derived_type_mim"][i], derived), c.position)
         return first
 
     def emit_chunk(
@@ -849,6 +831,11 @@ def _check_names(code: str) -> set[str]:
     """The names of `_CHECK_NAMES` that `code` (checks as source) uses, outside its strings (a
     pattern or a target class may spell one)."""
     return _CHECK_NAMES & set(_WORD.findall(_STRING.sub("", code)))
+
+
+def _columns(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
+    """Columns of `table` as lists (all None for one it does not have)."""
+    return {c: table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows for c in names}
 
 
 def _field_name(name: str, taken: set[str]) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.typemap import FieldType, field_type
+from rtbfast.typemap import FieldType, enum_members_by_enum, field_type
 
 _DECIMAL = pa.decimal128(38, 18)
 _BOUND = pa.struct([("min", _DECIMAL), ("max", _DECIMAL)])
@@ -108,18 +108,8 @@ class _Types:
     the referenced MIM's, else the first of that name."""
 
     def __init__(self, catalog: dict[str, pa.Table]) -> None:
-        # members belong to the enum of their MIM, else to the first enum of that name (a
-        # workbook adds members to the model's enum), as the emitter places them
-        defined = {(e.get("mim") or "", e["enum"]) for e in _rows(catalog, "enums")}
-        first_of: dict[str, tuple[str, str]] = {}
-        for key in sorted(defined):
-            first_of.setdefault(key[1], key)
-        self.enum_members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for key in defined:
-            self.enum_members.setdefault(key, [])
-        for m in _rows(catalog, "enum_members"):
-            key = (m.get("mim") or "", m["enum"])
-            self.enum_members[key if key in defined else first_of.get(m["enum"], key)].append(m)
+        # members placed as the emitter places them
+        self.enum_members = enum_members_by_enum(_rows(catalog, "enums"), _rows(catalog, "enum_members"))
         self.struct_members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for m in _rows(catalog, "struct_members"):
             self.struct_members[(m.get("mim") or "", m["struct"])].append(m)

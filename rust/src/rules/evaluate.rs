@@ -116,7 +116,6 @@ fn dictionary_of<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArr
     dict.values().as_string_opt::<i32>()
 }
 
-/// Whether two text arrays are the same memory (one exported twice).
 /// Where the FDNs of a mos batch sit in a values batch's FDN dictionary when they are a slice
 /// of it (the same buffers): the dictionary id of mos row 0. A part of a streamed export has
 /// its context (the ancestors read before it) at the head of its dictionary, not in its mos.

@@ -321,7 +321,7 @@ pub struct ViolationRow<'a> {
     pub expected: Option<&'a str>,
 }
 
-/// The columns of the `violations` table (see [`VIOLATION_COLUMNS`]), built row by row.
+/// The columns of the `violations` table (`VIOLATIONS_SCHEMA` on the Python side), built row by row.
 #[derive(Default)]
 pub struct ViolationColumns {
     subject: StringBuilder,
