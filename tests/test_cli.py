@@ -77,8 +77,9 @@ def test_missing_input_and_non_output_folder(tmp_path: Path) -> None:
     run = rtbfast("build", EXAMPLE_MODEL, "-o", precious)
     assert run.returncode == 1 and "not an rtbfast output" in run.stderr
     assert (precious / "keep.txt").read_text() == "mine"
+    # the folder inspect reads is its input: a foreign one is unreadable input (exit 2)
     run = rtbfast("inspect", precious)
-    assert run.returncode == 1 and "not an rtbfast output" in run.stderr
+    assert run.returncode == 2 and "not an rtbfast build" in run.stderr
 
 
 def test_help_teaches() -> None:

@@ -1,19 +1,22 @@
 """``rtbfast audit``: check a live export against the constraints of a catalog and write
 ``violations.parquet``, ``violations.csv``, ``report.html`` and ``audit.json`` into a folder,
 swapped into place only when all of it is written.
+
+The phases are functions of their own: :func:`load_checks` (the catalog, its constraints, the
+rules of its texts and the user rules), :func:`read_and_check` (the export, a group of parts
+at a time, each checked as it comes), :func:`with_nodes`, :func:`summarise` and
+:func:`write_audit`.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,15 +27,15 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from rtbfast import _native
-from rtbfast.errors import InputIOError, InvalidValueError, OutputError, WrongRootError
-from rtbfast.pipeline import CONSTRAINTS, load_report, peak_rss_bytes, written_aside
+from rtbfast.errors import InvalidValueError, WrongRootError
+from rtbfast.output_folder import Phases, open_catalog, peak_rss_bytes, write_json, written_aside
 from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, located_warnings, read_model, read_network
-from rtbfast.rules import SCHEMA as CONSTRAINT_SCHEMA
 from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
 from rtbfast.rules.dependencies import Extraction, extract
 from rtbfast.rules.operations import operation_violations
 from rtbfast.rules.uniqueness import unique_violations
 from rtbfast.rules.user_rules import RuleFile, check_rules, evaluate_rules, read_rules
+from rtbfast.text_safety import visible
 
 MARKER = "audit.json"
 TOP = 20
@@ -58,44 +61,7 @@ NEEDED = {
     "attributes": ["mim", "class", "attribute", "kind", "dependencies", "precondition"],
     "classes": ["mim", "class", "system_created", "source"],
 }
-"""What an audit reads of a build's catalog when the build wrote its constraints."""
-
-
-def load_catalog(
-    path: str | os.PathLike[str], *, threads: int = 0, columns: dict[str, list[str]] | None = None
-) -> dict[str, pa.Table]:
-    """The catalog tables of a build folder (``OUT/catalog/*.parquet``; only the tables and
-    columns in `columns` when given) or of an MP XML model."""
-    p = Path(path)
-    if p.is_dir():
-        folder = p / "catalog"
-        if not (folder / "attributes.parquet").is_file():
-            raise InputIOError(f"{p}: not an rtbfast build (no catalog/attributes.parquet); run rtbfast build", str(p))
-        files = sorted(folder.glob("*.parquet"))
-        if columns is None:
-            return {f.stem: pq.read_table(f) for f in files}
-        out = {}
-        for f in files:
-            if f.stem in columns:
-                present = set(pq.read_schema(f).names)
-                out[f.stem] = pq.read_table(f, columns=[c for c in columns[f.stem] if c in present])
-        return out
-    if not p.exists():
-        raise InputIOError(f"{p}: no such file or folder", str(p))
-    return read_model(p, threads=threads).tables
-
-
-def _constraints(catalog: str | os.PathLike[str], tables: dict[str, pa.Table]) -> Constraints:
-    """The constraints a build wrote beside its catalog, else made from the catalog."""
-    written = Path(catalog) / "rules" / CONSTRAINTS
-    if written.is_file():
-        try:
-            notes = load_report(catalog).get("rules", {}).get("notes", [])
-            return Constraints(pq.read_table(written).cast(CONSTRAINT_SCHEMA), list(notes))
-        except (OutputError, pa.ArrowInvalid, ValueError):
-            # a damaged build: make them again, from the whole catalog
-            return constraint_table(load_catalog(catalog))
-    return constraint_table(tables)
+"""What an audit reads of a build's catalog (the constraints come written beside it)."""
 
 
 _NODE = re.compile(r"(?:^|,)\s*((?:MeContext|ManagedElement)=[^,]*)")
@@ -121,9 +87,11 @@ thread), so memory holds one group's tables, not the whole export's."""
 
 
 @dataclass
-class _Checks:
+class Checks:
     """Everything an audit checks, made once and run on each group of an export."""
 
+    tables: dict[str, pa.Table]
+    """The catalog tables read (those in :data:`NEEDED` for a build folder)."""
     constraints: Constraints
     texts: Extraction
     text_rules: pa.Table
@@ -140,11 +108,38 @@ class _Tally:
     values: int = 0
     evaluations: int = 0
     skipped_by_window: int = 0
-    problems: list[str] | None = None
-    warnings: list[ReadWarning] | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[ReadWarning] = field(default_factory=list)
 
 
-def _check(tables: dict[str, pa.Table], checks: _Checks, tally: _Tally) -> pa.Table:
+def load_checks(
+    catalog: str | os.PathLike[str], rules: str | os.PathLike[str] | None, at: datetime | None, threads: int
+) -> Checks:
+    """The rules phase: the catalog (a build folder, checked, or an MP XML model), its
+    constraints, the rules its Dependencies and Precondition texts state, and the user rules."""
+    if Path(catalog).is_dir():
+        folder = open_catalog(catalog)
+        tables = folder.tables(NEEDED)
+        constraints = folder.constraints()
+    else:
+        tables = read_model(catalog, threads=threads).tables
+        constraints = constraint_table(tables)
+    rule_file = read_rules(rules) if rules is not None else None
+    texts = extract(tables)
+    return Checks(
+        tables,
+        constraints,
+        texts,
+        texts.cel_table(),
+        {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"},
+        tables.get("classes"),
+        rule_file,
+        at,
+        threads,
+    )
+
+
+def check_network(tables: dict[str, pa.Table], checks: Checks, tally: _Tally) -> pa.Table:
     """The violations of one network (or one group of an export's parts)."""
     result = evaluate(tables, checks.constraints, threads=checks.threads)
     parts = [result.violations, operation_violations(tables, checks.constraints, checks.classes, checks.locks)]
@@ -186,6 +181,56 @@ def _groups(
         del item
 
 
+Group = tuple[dict[str, pa.Table], list[ReadWarning]]
+
+
+def read_and_check(
+    export: Path,
+    first: Future[Group | None],
+    reader: ThreadPoolExecutor,
+    groups: Iterator[Group],
+    checks: Checks,
+    phases: Phases,
+    on_progress: ProgressCallback | None,
+) -> tuple[list[pa.Table], _Tally]:
+    """The read and evaluate phase: each group of the export checked as it comes, the next
+    one read meanwhile. Where the stream could not prove a cut sound, the export is read
+    whole instead."""
+    tally, found = _Tally(), []
+    ahead = first
+    try:
+        while True:
+            with phases.phase("read", announce=False):
+                group = ahead.result()
+            if group is None:
+                break
+            ahead = reader.submit(next, groups, None)
+            with phases.phase("evaluate", announce=False):
+                found.append(check_network(group[0], checks, tally))
+                tally.warnings.extend(group[1])
+                group = None  # free this group's tables
+    except InvalidValueError as err:
+        if "in parts" not in err.message:
+            raise
+        tally, found = _Tally(), []
+        with phases.phase("read", announce=False):
+            network = read_network(export, on_progress, threads=checks.threads)
+        with phases.phase("evaluate", announce=False):
+            found.append(check_network(network.tables, checks, tally))
+            tally.warnings = list(network.warnings)
+    return found, tally
+
+
+def with_nodes(found: list[pa.Table]) -> pa.Table:
+    """All violations in one table, with the ``node`` each subject belongs to."""
+    violations = pa.concat_tables(found) if found else VIOLATIONS_SCHEMA.empty_table()
+    if not violations.num_rows:
+        return violations.append_column("node", pa.array([], pa.string()))
+    subjects = violations.column("subject").combine_chunks().dictionary_encode()
+    nodes = pa.array([node_of(s) for s in subjects.dictionary.to_pylist()], pa.string())
+    return violations.append_column("node", pc.take(nodes, subjects.indices))
+
+
 def audit(
     export: str | os.PathLike[str],
     catalog: str | os.PathLike[str],
@@ -210,93 +255,59 @@ def audit(
     thread, cut before ``MeContext``) at a time, so memory is bounded by the group, not the
     file: every rule looks within one node at most. ``part_bytes=0`` reads it whole (about as
     fast; memory grows with the file)."""
-    started = time.perf_counter()
-    phase = on_phase or (lambda name: None)
-    timings: dict[str, float] = {"read": 0.0, "evaluate": 0.0}
+    phases = Phases(on_phase, {"read": 0.0, "evaluate": 0.0})
     out = Path(out)
     path = Path(export)
     if detect_kind(path) != "bulkcm":
         raise WrongRootError(f"{path}: this is an MP XML model, not a Bulk CM export", str(path), 1, 1, "models")
 
-    tally = _Tally(warnings=[])
-    found: list[pa.Table] = []
     groups = _groups(path, threads, part_bytes, on_progress)
     # groups are read (native, without the GIL) one ahead: the first while the rules load,
     # each next one while this one is checked
     with ThreadPoolExecutor(1) as reader:
-        ahead = reader.submit(next, groups, None)
-        phase("rules")
-        t = time.perf_counter()
-        built = (Path(catalog) / "rules" / CONSTRAINTS).is_file()
-        tables = load_catalog(catalog, threads=threads, columns=NEEDED if built else None)
-        constraints = _constraints(catalog, tables)
-        rule_file = read_rules(rules) if rules is not None else None
-        texts = extract(tables)
-        checks = _Checks(
-            constraints,
-            texts,
-            texts.cel_table(),
-            {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"},
-            tables.get("classes"),
-            rule_file,
-            at,
-            threads,
+        first = reader.submit(next, groups, None)
+        with phases.phase("rules"):
+            checks = load_checks(catalog, rules, at, threads)
+        phases.announce("read and evaluate")
+        found, tally = read_and_check(path, first, reader, groups, checks, phases, on_progress)
+    with phases.phase("evaluate", announce=False):
+        violations = with_nodes(found)
+    phases.announce("write")
+    with phases.phase("write", announce=False):
+        summary = summarise(export, catalog, checks, tally, violations)
+    return write_audit(out, violations, summary, phases)
+
+
+def summarise(
+    export: str | os.PathLike[str],
+    catalog: str | os.PathLike[str],
+    checks: Checks,
+    tally: _Tally,
+    violations: pa.Table,
+) -> dict[str, Any]:
+    """``audit.json``: what was checked, the counts by severity, rule, class and node, and
+    what could not be checked."""
+    texts, rule_file = checks.texts, checks.rule_file
+    notices = []
+    if checks.constraints.table.num_rows == 0:
+        notices.append(
+            f"the catalog {catalog} has no per-attribute constraints: no value was checked against one "
+            "(a catalog of classes only?)"
         )
-        timings["rules"] = time.perf_counter() - t
-
-        phase("read and evaluate")
-        try:
-            t = time.perf_counter()
-            while True:
-                group = ahead.result()
-                timings["read"] += time.perf_counter() - t
-                if group is None:
-                    break
-                ahead = reader.submit(next, groups, None)
-                t = time.perf_counter()
-                found.append(_check(group[0], checks, tally))
-                tally.warnings = [*(tally.warnings or []), *group[1]]
-                group = None  # free this group's tables
-                timings["evaluate"] += time.perf_counter() - t
-                t = time.perf_counter()
-        except InvalidValueError as err:
-            if "in parts" not in err.message:
-                raise
-            # a cut the stream could not prove sound: read the export whole instead
-            tally, found = _Tally(warnings=[]), []
-            t = time.perf_counter()
-            network = read_network(path, on_progress, threads=threads)
-            timings["read"] += time.perf_counter() - t
-            t = time.perf_counter()
-            found.append(_check(network.tables, checks, tally))
-            tally.warnings = network.warnings
-            timings["evaluate"] += time.perf_counter() - t
-    t = time.perf_counter()
-    violations = pa.concat_tables(found) if found else VIOLATIONS_SCHEMA.empty_table()
-    if violations.num_rows:
-        subjects = violations.column("subject").combine_chunks().dictionary_encode()
-        nodes = pa.array([node_of(s) for s in subjects.dictionary.to_pylist()], pa.string())
-        violations = violations.append_column("node", pc.take(nodes, subjects.indices))
-    else:
-        violations = violations.append_column("node", pa.array([], pa.string()))
-    timings["evaluate"] += time.perf_counter() - t
-
-    phase("write")
-    t = time.perf_counter()
-    summary: dict[str, Any] = {
+    return {
         "rtbfast_version": _native.__version__,
         "export": str(export),
         "catalog": str(catalog),
         "mos": tally.mos,
         "values_checked": tally.values,
-        "constraints": constraints.table.num_rows,
+        "constraints": checks.constraints.table.num_rows,
         "violations": violations.num_rows,
         "by_severity": dict(_counts(violations, "severity")),
         "by_rule": dict(_counts(violations, "rule")),
         "by_class": dict(_counts(violations, "class")[:TOP]),
         "by_node": dict(_counts(violations, "node")[:TOP]),
         "worst_offenders": dict(_counts(violations, "subject")[:TOP]),
-        "constraint_problems": tally.problems or [],
+        "constraint_problems": tally.problems,
         "text_rules": {
             "rows_with_text": texts.rows,
             "rows_with_rule": texts.rows_with_rule,
@@ -310,30 +321,40 @@ def audit(
         else {
             "file": str(rule_file.path),
             "rules": rule_file.table.num_rows,
-            "at": at.isoformat() if at is not None else None,
+            "at": checks.at.isoformat() if checks.at is not None else None,
             "outside_their_window": tally.skipped_by_window,
             "evaluations": tally.evaluations,
-            "issues": [str(i) for i in check_rules(rule_file, tables)],
+            "issues": [str(i) for i in check_rules(rule_file, checks.tables)],
         },
-        "constraint_notes": constraints.notes,
-        "read_warnings": [str(w) for w in tally.warnings or []],
+        "constraint_notes": checks.constraints.notes,
+        "notices": notices,
+        "read_warnings": [str(w) for w in tally.warnings],
     }
+
+
+def write_audit(out: Path, violations: pa.Table, summary: dict[str, Any], phases: Phases) -> AuditResult:
+    """The write phase: the violations as Parquet and CSV, the HTML report and ``audit.json``
+    (with the timings and peak memory), swapped into `out` when all are written."""
     with written_aside(out, MARKER) as staging:
-        pq.write_table(violations, staging / "violations.parquet", compression="zstd")
-        pcsv.write_csv(violations, staging / "violations.csv")
-        timings["write"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - started
-        summary["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+        with phases.phase("write", announce=False):
+            pq.write_table(violations, staging / "violations.parquet", compression="zstd")
+            pcsv.write_csv(violations, staging / "violations.csv")
+        summary["timings_s"] = phases.rounded()
         summary["peak_rss_bytes"] = peak_rss_bytes()
         (staging / "report.html").write_text(_html(summary, violations), encoding="utf-8")
-        (staging / MARKER).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(staging / MARKER, summary)
     return AuditResult(out, summary)
+
+
+def _escape(text: str) -> str:
+    """Text for HTML: markup escaped, control characters shown as escapes."""
+    return html.escape(visible(text))
 
 
 def _ranking(title: str, rows: dict[str, int]) -> str:
     if not rows:
         return ""
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td class=n>{v:,}</td></tr>" for k, v in rows.items())
+    body = "".join(f"<tr><td>{_escape(k)}</td><td class=n>{v:,}</td></tr>" for k, v in rows.items())
     return f"<section><h2>{html.escape(title)}</h2><table>{body}</table></section>"
 
 
@@ -341,7 +362,7 @@ def _html(summary: dict[str, Any], violations: pa.Table) -> str:
     columns = ["severity", "rule", "subject", "attribute", "member", "index", "value", "expected", "message"]
     listed = violations.slice(0, LISTED).select(columns).to_pylist()
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if r[c] is None else str(r[c]))}</td>" for c in columns) + "</tr>"
+        "<tr>" + "".join(f"<td>{_escape('' if r[c] is None else str(r[c]))}</td>" for c in columns) + "</tr>"
         for r in listed
     )
     head = "".join(f"<th>{c}</th>" for c in columns)
@@ -356,23 +377,23 @@ def _html(summary: dict[str, Any], violations: pa.Table) -> str:
         notes = summary["rules"]["issues"] + notes
     notes_html = (
         "<section><h2>Constraints not checked</h2><ul>"
-        + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        + "".join(f"<li>{_escape(n)}</li>" for n in notes)
         + "</ul></section>"
         if notes
         else ""
     )
     severity = ", ".join(f"{v:,} {k}" for k, v in summary["by_severity"].items()) or "none"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rtbfast audit: {html.escape(summary["export"])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>rtbfast audit: {_escape(summary["export"])}</title>
 <style>
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:90em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}} td.n{{text-align:right}}
 section{{display:inline-block;vertical-align:top;margin:0 2em 1em 0}}
 </style></head><body>
-<h1>Audit of {html.escape(summary["export"])}</h1>
-<p>Against the catalog {html.escape(summary["catalog"])}: {summary["mos"]:,} MOs,
+<h1>Audit of {_escape(summary["export"])}</h1>
+<p>Against the catalog {_escape(summary["catalog"])}: {summary["mos"]:,} MOs,
 {summary["values_checked"]:,} values checked against {summary["constraints"]:,} constraints.
-Violations: {summary["violations"]:,} ({html.escape(severity)}).</p>
+Violations: {summary["violations"]:,} ({_escape(severity)}).</p>
 {_ranking("By rule", summary["by_rule"])}
 {_ranking("By class", summary["by_class"])}
 {_ranking("By node", summary["by_node"])}

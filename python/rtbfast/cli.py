@@ -13,12 +13,7 @@ from typing import Any
 import click
 
 from rtbfast import _native
-from rtbfast.audit import audit as run_audit
-from rtbfast.audit import load_catalog
 from rtbfast.errors import RtbfastError
-from rtbfast.pipeline import build as run_build
-from rtbfast.pipeline import load_report
-from rtbfast.rules.user_rules import check_rules, read_rules
 
 WARNINGS_SHOWN = 10
 
@@ -50,7 +45,7 @@ OUT_OPTION = click.option(
     "-o",
     "--out",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     help="Output folder. Written aside and swapped in only when complete.",
 )
 PROGRESS_OPTION = click.option(
@@ -95,16 +90,16 @@ def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 @main.command()
-@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @OUT_OPTION
 @click.option(
     "--workbook",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="The parameter workbook's Spreadsheets_Parameters.csv, merged after the models.",
 )
 @click.option(
     "--structs",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="Its Spreadsheets_StructParameters.csv (needs --workbook).",
 )
 @click.option(
@@ -124,7 +119,7 @@ def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--rules",
     "rules",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="A user rule file (CSV of CEL rules, see `rtbfast rules check --help`): its rules that judge "
     "one MO go into the XState models too.",
 )
@@ -171,6 +166,8 @@ def build(
       rtbfast build model_mp.xml --workbook Spreadsheets_Parameters.csv \\
           --structs Spreadsheets_StructParameters.csv -o out/catalog
     """
+    from rtbfast.pipeline import build as run_build
+
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
@@ -227,7 +224,7 @@ def build(
 
 
 @main.command()
-@click.argument("export", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("export", type=click.Path(path_type=Path))
 @click.option(
     "--catalog",
     required=True,
@@ -239,7 +236,7 @@ def build(
 @JOBS_OPTION
 @click.option(
     "--rules",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="User rules: a CSV with id,class,when,assert,severity,message,window (CEL expressions).",
 )
 @click.option(
@@ -299,6 +296,8 @@ def audit(
       rtbfast build ERBS_NODE_MODEL_D_full_mp.xml -o out/erbs
       rtbfast audit export.xml --catalog out/erbs -o out/audit
     """
+    from rtbfast.audit import audit as run_audit
+
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
@@ -340,7 +339,7 @@ def rules() -> None:
 
 
 @rules.command("check")
-@click.argument("rules_csv", metavar="RULES.csv", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("rules_csv", metavar="RULES.csv", type=click.Path(path_type=Path))
 @click.option(
     "--catalog",
     type=click.Path(path_type=Path),
@@ -361,6 +360,9 @@ def rules_check(rules_csv: Path, catalog: Path | None) -> None:
       message   shown for each MO the assert fails on
       window    optional time window, e.g. Mon-Fri 01:00-05:00
     """
+    from rtbfast.output_folder import load_catalog
+    from rtbfast.rules.user_rules import check_rules, read_rules
+
     try:
         rule_file = read_rules(rules_csv)
         tables = load_catalog(catalog) if catalog is not None else None
@@ -377,14 +379,28 @@ def rules_check(rules_csv: Path, catalog: Path | None) -> None:
 
 
 @main.command()
-@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("out", type=click.Path(path_type=Path))
 def inspect(out: Path) -> None:
-    """Summarise an OUT folder written by `rtbfast build`."""
+    """Summarise an OUT folder written by `rtbfast build`.
+
+    The folder is checked first: every table its report counts must be there, be Parquet and
+    hold the rows counted. Exits 2 when something is missing or damaged, naming the file.
+    """
+    from rtbfast.output_folder import REPORT, open_catalog
+
     try:
-        report = load_report(out)
+        report = open_catalog(out).report
     except RtbfastError as err:
         _fail(err)
         return
+    try:
+        _summarise_build(out, report)
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        click.echo(f"error: {out / REPORT}: not a report rtbfast build wrote ({type(err).__name__}: {err})", err=True)
+        sys.exit(2)
+
+
+def _summarise_build(out: Path, report: dict[str, Any]) -> None:
     for source in report["inputs"]:
         click.echo(f"input     {source['path']} ({source['kind']}, {source['bytes']:,} bytes)")
         if source.get("dtd_version"):

@@ -47,5 +47,11 @@ class InvalidValueError(InputError, ValueError):
     """A value that cannot be what its place requires."""
 
 
+class CatalogError(InputError):
+    """A folder given as a built catalog is damaged or foreign: a table missing, not Parquet,
+    with other rows than its report counts, or without the columns rtbfast reads. The message
+    names the file and how to rebuild the folder."""
+
+
 class OutputError(RtbfastError):
     """The output could not be written."""

@@ -1,6 +1,11 @@
-"""``rtbfast build``: read the inputs, merge their catalogs, write the tables as Parquet and a
-run report, and swap the result into place only when all of it is written, so a failed run
-never leaves a half-written output over a good one.
+"""``rtbfast build``: read the inputs, merge their catalogs, write the models, schemas,
+constraints, docs and tables, and the run report; the output folder is written aside and
+swapped into place only when all of it is written (:mod:`rtbfast.output_folder`), so a failed
+run never leaves a half-written output over a good one.
+
+The phases are functions of their own: :func:`read_inputs`, :func:`merge_inputs`,
+:func:`write_models`, :func:`write_constraints`, the docs (:func:`start_docs`), the tables
+(:func:`write_tables`) and the report (:func:`build_report`).
 """
 
 from __future__ import annotations
@@ -11,12 +16,9 @@ import json
 import keyword
 import multiprocessing
 import os
-import resource
-import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,20 +27,34 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rtbfast import _native
-from rtbfast.catalog import Disagreement, merge
-from rtbfast.codegen import generate
+from rtbfast.catalog import Catalog, Disagreement, merge
+from rtbfast.codegen import Generated, generate
 from rtbfast.codegen.docs import write_docs
 from rtbfast.errors import InputIOError, OutputError
-from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, read
-from rtbfast.rules.constraints import constraint_table
-from rtbfast.rules.user_rules import check_rules, read_rules
-from rtbfast.workbook import read_workbook
+from rtbfast.output_folder import (
+    CATALOG,
+    CONSTRAINTS,
+    DOCS,
+    MODELS,
+    NETWORK,
+    REPORT,
+    RULES,
+    SCHEMAS,
+    PhaseCallback,
+    Phases,
+    load_report,
+    peak_rss_bytes,
+    peak_rss_children_bytes,
+    write_json,
+    written_aside,
+)
+from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, checked_file, read
+from rtbfast.rules.constraints import Constraints, constraint_table
+from rtbfast.rules.user_rules import RuleFile, check_rules, read_rules
+from rtbfast.workbook import Workbook, read_workbook
 
-REPORT = "report.json"
 PARALLEL_DOCS_ROWS = 20_000
 """Attribute rows from which the docs are written by a second process while models are made."""
-CONSTRAINTS = "constraints.parquet"
-"""The per-attribute constraints of the catalog (``rtbfast.rules``), under ``OUT/rules/``."""
 
 
 @dataclass
@@ -49,8 +65,43 @@ class BuildResult:
     """The inputs and options were those of the build already in `out`: nothing was done."""
 
 
-PhaseCallback = Callable[[str], None]
-"""Called with the name of each phase as it starts: read, merge, models, rules, docs, write."""
+@dataclass
+class BuildRequest:
+    """What a build was asked to do, checked: the input files and the options."""
+
+    paths: list[Path]
+    out: Path
+    workbook: Path | None
+    structs: Path | None
+    rules: Path | None
+    package: str
+    layout: str
+    jobs: int
+
+    @property
+    def sources(self) -> list[Path]:
+        """Every file the output depends on."""
+        return [*self.paths, *(p for p in (self.workbook, self.structs, self.rules) if p is not None)]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options that change the output."""
+        return {
+            "package": self.package,
+            "layout": self.layout,
+            "workbook": self.workbook is not None,
+            "structs": self.structs is not None,
+            "rules": self.rules is not None,
+        }
+
+
+@dataclass
+class Inputs:
+    """Everything read: the models and exports, the workbook, the user rules."""
+
+    results: list[Model | Network]
+    sheets: Workbook | None
+    rule_file: RuleFile | None
 
 
 def cache_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
@@ -67,56 +118,18 @@ def cache_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def _warning_json(w: ReadWarning) -> dict[str, Any]:
     return {"file": w.file, "line": w.line, "column": w.column, "element": w.element, "message": w.message}
 
 
-def _write_tables(folder: Path, tables: dict[str, pa.Table]) -> dict[str, int]:
+def write_tables(folder: Path, tables: dict[str, pa.Table]) -> dict[str, int]:
+    """Each table as ``folder/<name>.parquet``; returns the rows of each, as ``folder/name``."""
     folder.mkdir(parents=True, exist_ok=True)
     counts = {}
     for name, table in sorted(tables.items()):
         pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
         counts[f"{folder.name}/{name}"] = table.num_rows
     return counts
-
-
-@contextmanager
-def written_aside(out: Path, marker: str = REPORT) -> Iterator[Path]:
-    """A staging folder beside `out` to write into; when the block ends without error it
-    replaces `out` (which must be an earlier output holding `marker`, or empty), else it is
-    removed, so a failed run never leaves a partial output over a good one."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)
-    try:
-        staging.mkdir()
-        yield staging
-        replace_output(staging, out, marker)
-    except OSError as err:
-        raise OutputError(f"{out}: cannot write the output: {err}", str(out)) from err
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def replace_output(staging: Path, out: Path, marker: str = REPORT) -> None:
-    """Move `staging` to `out`; an existing `out` must be an earlier rtbfast output of the
-    same kind (it holds `marker`) or empty."""
-    if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists()):
-            raise OutputError(f"{out}: exists and is not an rtbfast output; refusing to replace it", str(out))
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        staging.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(out)
 
 
 def build(
@@ -152,7 +165,54 @@ def build(
 
     When `out` holds a build of the same inputs (by content) with the same options, nothing is
     done unless `force`: the result says ``cached``."""
-    started = time.perf_counter()
+    phases = Phases(on_phase)
+    request = check_request(inputs, out, workbook, structs, rules, package=package, layout=layout, jobs=jobs)
+    key = cache_key(request.sources, request.options)
+    if not force:
+        previous = _previous_report(request.out)
+        if previous.get("cache_key") == key:
+            return BuildResult(request.out, previous, cached=True)
+
+    with phases.phase("read"):
+        read = read_inputs(request, on_progress)
+    with phases.phase("merge"):
+        catalog, network_tables = merge_inputs(request, read)
+
+    with written_aside(request.out) as staging, contextlib.ExitStack() as stack:
+        with phases.phase("models"):
+            site = start_docs(stack, request, catalog.tables, staging / DOCS)
+            models = write_models(request, catalog.tables, read.rule_file, staging)
+        phases.timings["schemas"] = models.schema_seconds
+        with phases.phase("rules"):
+            constraints = write_constraints(catalog.tables, staging)
+        phases.announce("docs")
+        if site is not None:
+            pages, phases.timings["docs"] = site.result()
+            stack.close()  # the second process ends, so its peak memory is known
+        else:
+            pages, phases.timings["docs"] = timed_docs(catalog.tables, staging / DOCS)
+        with phases.phase("write"):
+            counts = write_tables(staging / CATALOG, catalog.tables)
+            if network_tables:
+                counts.update(write_tables(staging / NETWORK, network_tables))
+        report = build_report(request, key, read, catalog, models, constraints, pages, counts, phases)
+        write_json(staging / REPORT, report)
+    return BuildResult(request.out, report)
+
+
+def check_request(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    workbook: str | os.PathLike[str] | None,
+    structs: str | os.PathLike[str] | None,
+    rules: str | os.PathLike[str] | None,
+    *,
+    package: str,
+    layout: str,
+    jobs: int,
+) -> BuildRequest:
+    """The build's inputs and options, checked before anything is read: every file exists and
+    is a regular file, the names are usable."""
     paths = [Path(inputs)] if isinstance(inputs, str | os.PathLike) else [Path(p) for p in inputs]
     if not paths:
         raise InputIOError("no input given: name at least one MP XML model or Bulk CM export")
@@ -162,159 +222,163 @@ def build(
         raise ValueError(f"layout must be 'package' or 'single', not {layout!r}")
     if structs is not None and workbook is None:
         raise InputIOError(f"{structs}: a struct sheet is read with its parameter sheet (--workbook)", str(structs))
-    out = Path(out)
-    timings: dict[str, float] = {}
-    phase = on_phase or (lambda name: None)
+    request = BuildRequest(
+        paths,
+        Path(out),
+        workbook=None if workbook is None else Path(workbook),
+        structs=None if structs is None else Path(structs),
+        rules=None if rules is None else Path(rules),
+        package=package,
+        layout=layout,
+        jobs=jobs,
+    )
+    for source in request.sources:
+        checked_file(source)
+    return request
 
-    sources = [*paths, *(Path(p) for p in (workbook, structs, rules) if p is not None)]
-    for source in sources:
-        if not source.exists():
-            raise InputIOError(f"{source}: no such file", str(source))
-        if not source.is_file():
-            raise InputIOError(f"{source}: is not a file", str(source))
-    options = {
-        "package": package,
-        "layout": layout,
-        "workbook": workbook is not None,
-        "structs": structs is not None,
-        "rules": rules is not None,
-    }
-    key = cache_key(sources, options)
-    if not force and (out / REPORT).is_file():
-        try:
-            previous = load_report(out)
-        except OutputError:
-            previous = {}
-        if previous.get("cache_key") == key:
-            return BuildResult(out, previous, cached=True)
 
-    phase("read")
-    t = time.perf_counter()
-    results: list[Model | Network] = [read(p, on_progress, threads=jobs) for p in paths]
-    sheets = read_workbook(workbook, structs) if workbook is not None else None
-    rule_file = read_rules(rules) if rules is not None else None
-    timings["read"] = time.perf_counter() - t
+def _previous_report(out: Path) -> dict[str, Any]:
+    if not (out / REPORT).is_file():
+        return {}
+    try:
+        return load_report(out)
+    except OutputError:
+        return {}
 
-    phase("merge")
-    t = time.perf_counter()
+
+def read_inputs(request: BuildRequest, on_progress: ProgressCallback | None) -> Inputs:
+    """The read phase: every model and export, the workbook, the user rules."""
+    results: list[Model | Network] = [read(p, on_progress, threads=request.jobs) for p in request.paths]
+    sheets = read_workbook(request.workbook, request.structs) if request.workbook is not None else None
+    rule_file = read_rules(request.rules) if request.rules is not None else None
+    return Inputs(results, sheets, rule_file)
+
+
+def merge_inputs(request: BuildRequest, read: Inputs) -> tuple[Catalog, dict[str, pa.Table]]:
+    """The merge phase: one catalog (models first, then the workbook, then what exports
+    imply) and the network tables of every export, one after the other."""
     catalog_sources: list[tuple[str, str, dict[str, pa.Table]]] = []
     networks: list[Network] = []
-    for p, result in zip(paths, results, strict=True):
+    for p, result in zip(request.paths, read.results, strict=True):
         if isinstance(result, Network):
             networks.append(result)
             catalog_sources.append(("export", f"export:{p.name}", result.model.tables))
         else:
             catalog_sources.append(("mom", f"mom:{p.name}", result.tables))
-    if sheets is not None and workbook is not None:
-        catalog_sources.append(("workbook", f"workbook:{Path(workbook).name}", sheets.tables))
-    catalog = merge(catalog_sources)
-    network_tables = _stack_networks(networks)
-    timings["merge"] = time.perf_counter() - t
+    if read.sheets is not None and request.workbook is not None:
+        catalog_sources.append(("workbook", f"workbook:{request.workbook.name}", read.sheets.tables))
+    return merge(catalog_sources), _stack_networks(networks)
 
-    with written_aside(out) as staging, contextlib.ExitStack() as stack:
-        phase("models")
-        t = time.perf_counter()
-        # the reference site does not depend on the models: for a large catalog it is written
-        # by a second process meanwhile (a new interpreter: no fork of this threaded one)
-        attribute_rows = catalog.tables["attributes"].num_rows if "attributes" in catalog.tables else 0
-        site = None
-        if jobs != 1 and attribute_rows >= PARALLEL_DOCS_ROWS and (os.cpu_count() or 1) > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
-            site = pool.submit(_timed_docs, catalog.tables, staging / "docs")
-        models = generate(
-            catalog.tables,
-            staging / "models",
-            package=package,
-            layout=layout,
-            jobs=jobs or None,
-            schemas=staging / "schemas",
-            user_rules=None if rule_file is None else rule_file.with_windows(),
-        )
-        timings["models"] = time.perf_counter() - t
-        timings["schemas"] = models.schema_seconds
 
-        phase("rules")
-        t = time.perf_counter()
-        constraints = constraint_table(catalog.tables)
-        (staging / "rules").mkdir(parents=True, exist_ok=True)
-        pq.write_table(constraints.table, staging / "rules" / CONSTRAINTS, compression="zstd")
-        timings["rules"] = time.perf_counter() - t
+def start_docs(
+    stack: contextlib.ExitStack[Any], request: BuildRequest, tables: dict[str, pa.Table], folder: Path
+) -> Future[tuple[int, float]] | None:
+    """For a large catalog, start writing the reference site in a second process (a new
+    interpreter: no fork of this threaded one) while the models are made; None otherwise."""
+    attribute_rows = tables["attributes"].num_rows if "attributes" in tables else 0
+    if request.jobs == 1 or attribute_rows < PARALLEL_DOCS_ROWS or (os.cpu_count() or 1) < 2:
+        return None
+    pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+    return pool.submit(timed_docs, tables, folder)
 
-        phase("docs")
-        if site is not None:
-            pages, timings["docs"] = site.result()
-            stack.close()  # the second process ends, so its peak memory is known
-        else:
-            pages, timings["docs"] = _timed_docs(catalog.tables, staging / "docs")
 
-        phase("write")
-        t = time.perf_counter()
-        counts: dict[str, int] = {}
-        counts.update(_write_tables(staging / "catalog", catalog.tables))
-        if network_tables:
-            counts.update(_write_tables(staging / "network", network_tables))
-        timings["write"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - started
-        size = sum(p.stat().st_size for p in paths)
-        warnings = [w for r in results for w in r.warnings]
-        report: dict[str, Any] = {
-            "rtbfast_version": _native.__version__,
-            "cache_key": key,
-            "inputs": [_input_json(p, r) for p, r in zip(paths, results, strict=True)],
-            "counts": counts,
-            "by_source": catalog.by_source,
-            "warning_count": len(warnings),
-            "warnings": [_warning_json(w) for w in warnings],
-            "models": {
-                "package": package,
-                "layout": layout,
-                "path": str(Path("models") / models.package_dir.name),
-                "modules": models.modules,
-                "classes": models.classes,
-                "models": len(models.models),
-                "enums": models.enums,
-                "structs": models.structs,
-                "schemas": models.schema_files,
-                "renamed": models.renamed,
-                "notes": models.notes,
-            },
-            "docs": {"path": "docs/index.html", "pages": pages},
-            "rules": {
-                "path": f"rules/{CONSTRAINTS}",
-                "constraints": constraints.table.num_rows,
-                "notes": constraints.notes,
-            },
-            "disagreement_count": len(catalog.disagreements),
-            "disagreements": [_disagreement_json(d) for d in catalog.disagreements],
-            "timings_s": {k: round(v, 4) for k, v in timings.items()},
-            "read_mb_per_s": round(size / 1e6 / timings["read"], 1) if timings["read"] > 0 else None,
-            "peak_rss_bytes": peak_rss_bytes(),
-            # the largest child process: the one that wrote the docs alongside, if any (the
-            # two ran at the same time)
-            "peak_rss_children_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+def write_models(
+    request: BuildRequest, tables: dict[str, pa.Table], rule_file: RuleFile | None, staging: Path
+) -> Generated:
+    """The models phase: the Pydantic package and the JSON Schemas."""
+    return generate(
+        tables,
+        staging / MODELS,
+        package=request.package,
+        layout=request.layout,
+        jobs=request.jobs or None,
+        schemas=staging / SCHEMAS,
+        user_rules=None if rule_file is None else rule_file.with_windows(),
+    )
+
+
+def write_constraints(tables: dict[str, pa.Table], staging: Path) -> Constraints:
+    """The rules phase: the per-attribute constraints ``rtbfast audit`` checks."""
+    constraints = constraint_table(tables)
+    (staging / RULES).mkdir(parents=True, exist_ok=True)
+    pq.write_table(constraints.table, staging / RULES / CONSTRAINTS, compression="zstd")
+    return constraints
+
+
+def build_report(
+    request: BuildRequest,
+    key: str,
+    read: Inputs,
+    catalog: Catalog,
+    models: Generated,
+    constraints: Constraints,
+    pages: int,
+    counts: dict[str, int],
+    phases: Phases,
+) -> dict[str, Any]:
+    """``report.json``: inputs, counts, warnings, what the models and rules hold, the
+    disagreements, timings and peak memory."""
+    timings = phases.rounded()
+    size = sum(p.stat().st_size for p in request.paths)
+    warnings = [w for r in read.results for w in r.warnings]
+    report: dict[str, Any] = {
+        "rtbfast_version": _native.__version__,
+        "cache_key": key,
+        "inputs": [_input_json(p, r) for p, r in zip(request.paths, read.results, strict=True)],
+        "counts": counts,
+        "by_source": catalog.by_source,
+        "warning_count": len(warnings),
+        "warnings": [_warning_json(w) for w in warnings],
+        "models": {
+            "package": request.package,
+            "layout": request.layout,
+            "path": str(Path(MODELS) / models.package_dir.name),
+            "modules": models.modules,
+            "classes": models.classes,
+            "models": len(models.models),
+            "enums": models.enums,
+            "structs": models.structs,
+            "schemas": models.schema_files,
+            "renamed": models.renamed,
+            "notes": models.notes,
+        },
+        "docs": {"path": f"{DOCS}/index.html", "pages": pages},
+        "rules": {
+            "path": f"{RULES}/{CONSTRAINTS}",
+            "constraints": constraints.table.num_rows,
+            "notes": constraints.notes,
+        },
+        "disagreement_count": len(catalog.disagreements),
+        "disagreements": [_disagreement_json(d) for d in catalog.disagreements],
+        "timings_s": timings,
+        "read_mb_per_s": round(size / 1e6 / timings["read"], 1) if timings["read"] > 0 else None,
+        "peak_rss_bytes": peak_rss_bytes(),
+        # the largest child process: the one that wrote the docs alongside, if any (the
+        # two ran at the same time)
+        "peak_rss_children_bytes": peak_rss_children_bytes(),
+    }
+    if read.rule_file is not None:
+        report["rules"]["file"] = str(read.rule_file.path)
+        report["rules"]["user_rules"] = read.rule_file.table.num_rows
+        report["rules"]["user_rules_in_models"] = len(models.user_rules)
+        report["rules"]["issues"] = [str(i) for i in check_rules(read.rule_file, catalog.tables)]
+    if read.sheets is not None:
+        sheets = read.sheets
+        report["workbook"] = {
+            "parameters": str(request.workbook),
+            "structs": None if request.structs is None else str(request.structs),
+            "records": sheets.records,
+            "unparsed_count": len(sheets.unparsed),
+            "unparsed": [
+                {"file": u.file, "line": u.line, "class": u.cls, "name": u.name, "column": u.column}
+                | {"text": u.text, "reason": u.reason}
+                for u in sheets.unparsed
+            ],
         }
-        if rule_file is not None:
-            report["rules"]["file"] = str(rule_file.path)
-            report["rules"]["user_rules"] = rule_file.table.num_rows
-            report["rules"]["user_rules_in_models"] = len(models.user_rules)
-            report["rules"]["issues"] = [str(i) for i in check_rules(rule_file, catalog.tables)]
-        if sheets is not None:
-            report["workbook"] = {
-                "parameters": str(workbook),
-                "structs": None if structs is None else str(structs),
-                "records": sheets.records,
-                "unparsed_count": len(sheets.unparsed),
-                "unparsed": [
-                    {"file": u.file, "line": u.line, "class": u.cls, "name": u.name, "column": u.column}
-                    | {"text": u.text, "reason": u.reason}
-                    for u in sheets.unparsed
-                ],
-            }
-        (staging / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return BuildResult(out, report)
+    return report
 
 
-def _timed_docs(tables: dict[str, pa.Table], folder: Path) -> tuple[int, float]:
+def timed_docs(tables: dict[str, pa.Table], folder: Path) -> tuple[int, float]:
     """The docs phase: pages written and seconds taken (run in a second process for large catalogs)."""
     t = time.perf_counter()
     pages = write_docs(tables, folder)
@@ -346,15 +410,3 @@ def _stack_networks(networks: list[Network]) -> dict[str, pa.Table]:
         name: pa.concat_tables([n.tables[name] for n in networks]) if len(networks) > 1 else networks[0].tables[name]
         for name in networks[0].tables
     }
-
-
-def load_report(out: str | os.PathLike[str]) -> dict[str, Any]:
-    """The report of an earlier build, or :class:`OutputError` if `out` is not one."""
-    path = Path(out) / REPORT
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise OutputError(f"{out}: not an rtbfast output (no {REPORT})", str(out)) from err
-    except (OSError, ValueError) as err:
-        raise OutputError(f"{path}: unreadable report: {err}", str(path)) from err
-    return data

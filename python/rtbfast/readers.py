@@ -7,6 +7,7 @@ reader from the root element, reports progress from the calling thread, and wrap
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -75,12 +76,27 @@ class Network:
         return {name: table.num_rows for name, table in self.tables.items()}
 
 
-def _checked_path(path: str | os.PathLike[str]) -> Path:
+def checked_file(path: str | os.PathLike[str]) -> Path:
+    """`path` if it is a regular file that can be opened for reading; else
+    :class:`InputIOError` saying what it is instead (missing, a folder, a device or pipe that
+    would never end or block the read, or not readable)."""
     p = Path(path)
-    if not p.exists():
-        raise InputIOError(f"{p}: no such file", str(p))
-    if p.is_dir():
-        raise InputIOError(f"{p}: is a directory, expected an XML file", str(p))
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise InputIOError(f"{p}: no such file", str(p)) from None
+    except OSError as err:
+        raise InputIOError(f"{p}: cannot read the file: {err.strerror}", str(p)) from None
+    if stat.S_ISDIR(mode):
+        raise InputIOError(f"{p}: is a folder, not a file", str(p))
+    if not stat.S_ISREG(mode):
+        kind = "pipe" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+        raise InputIOError(f"{p}: is a {kind}, not a regular file; rtbfast reads files", str(p))
+    try:
+        with p.open("rb"):
+            pass
+    except OSError as err:
+        raise InputIOError(f"{p}: cannot read the file: {err.strerror}", str(p)) from None
     return p
 
 
@@ -111,7 +127,7 @@ def _with_progress(call: Callable[[_native.Progress], T], total: int, on_progres
 
 def detect_kind(path: str | os.PathLike[str]) -> InputKind:
     """``"mom"`` for an MP XML model, ``"bulkcm"`` for a Bulk CM export, from the root element."""
-    return _native.detect_kind(_checked_path(path))
+    return _native.detect_kind(checked_file(path))
 
 
 def located_warnings(raw: list[tuple[str, str, int, int, str]]) -> list[ReadWarning]:
@@ -150,7 +166,7 @@ def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | Non
     Raises a subclass of :class:`rtbfast.errors.InputError` naming file, line, column and
     element on bad input.
     """
-    p = _checked_path(path)
+    p = checked_file(path)
     if detect_kind(p) == "bulkcm":
         return _read_bulkcm(p, on_progress, threads).model
     return _read_mom(p, on_progress, threads)
@@ -163,7 +179,7 @@ def read_network(
 
     ``threads`` is as for :func:`read_model`.
     """
-    p = _checked_path(path)
+    p = checked_file(path)
     if detect_kind(p) != "bulkcm":
         raise WrongRootError(
             f"{p}: this is an MP XML model (root <models>), not a Bulk CM export; use read_model",
@@ -182,7 +198,7 @@ def read(
 
     ``threads`` is as for :func:`read_model`.
     """
-    p = _checked_path(path)
+    p = checked_file(path)
     if detect_kind(p) == "bulkcm":
         return _read_bulkcm(p, on_progress, threads)
     return _read_mom(p, on_progress, threads)
