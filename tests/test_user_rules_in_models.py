@@ -142,9 +142,29 @@ def _expressions() -> st.SearchStrategy[str]:
             inner.map(lambda e: f"!({e})" if e.startswith("-") else f"!{e}"),
             inner.map(lambda e: f"-({e})" if e.startswith("!") else f"-{e}"),
             st.tuples(inner, inner, inner).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+            # chains without brackets, which the models read with one call for the chain
+            st.tuples(st.sampled_from(CHAINS), st.lists(inner, min_size=3, max_size=5)).flatmap(_chain),
         ),
-        max_leaves=6,
+        max_leaves=8,
     )
+
+
+CHAINS = [["||"], ["&&"], ["+", "-"], ["*"]]
+"""Operators of one precedence, chained without brackets."""
+
+
+def _chain(choice: tuple[list[str], list[str]]) -> st.SearchStrategy[str]:
+    """The operands chained by operators drawn from one precedence, in brackets."""
+    family, operands = choice
+
+    def written(ops: list[str]) -> str:
+        out = [operands[0]]
+        for op, operand in zip(ops, operands[1:], strict=True):
+            out += [op, operand]
+        return "(" + " ".join(out) + ")"
+
+    n = len(operands) - 1
+    return st.lists(st.sampled_from(family), min_size=n, max_size=n).map(written)
 
 
 PAIRS = st.fixed_dictionaries({}, optional={"lo": st.integers(-2, 3).map(str), "tag": st.sampled_from(["", "x"])})

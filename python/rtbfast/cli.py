@@ -216,6 +216,11 @@ def build(
     click.echo(f"  docs: {report['docs']['pages']} pages, open {Path(out) / report['docs']['path']}")
     if report["disagreement_count"]:
         click.echo(f"  {report['disagreement_count']} disagreement(s) between sources; see report.json")
+    if report.get("texts_made_safe"):
+        made_safe = report["texts_made_safe"]
+        click.echo(f"  {len(made_safe)} text(s) held control characters, written as escapes; the first:", err=True)
+        for line in made_safe[:WARNINGS_SHOWN]:
+            click.echo(f"    {line}", err=True)
     if report["warning_count"]:
         click.echo(f"  {report['warning_count']} warning(s); the first:", err=True)
         for w in report["warnings"][:WARNINGS_SHOWN]:

@@ -53,5 +53,10 @@ class CatalogError(InputError):
     names the file and how to rebuild the folder."""
 
 
+class GeneratedCodeError(RtbfastError):
+    """Code rtbfast generated does not compile; the build fails rather than leave a package
+    that cannot be imported."""
+
+
 class OutputError(RtbfastError):
     """The output could not be written."""

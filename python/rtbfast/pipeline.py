@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from rtbfast import _native
 from rtbfast.catalog import Catalog, Disagreement, merge
 from rtbfast.codegen import Generated, generate
+from rtbfast.codegen.bytecode import compile_generated
 from rtbfast.codegen.docs import write_docs
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.output_folder import (
@@ -51,6 +52,7 @@ from rtbfast.output_folder import (
 from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, checked_file, read
 from rtbfast.rules.constraints import Constraints, constraint_table
 from rtbfast.rules.user_rules import RuleFile, check_rules, read_rules
+from rtbfast.text_safety import unsafe_cells
 from rtbfast.workbook import Workbook, read_workbook
 
 PARALLEL_DOCS_ROWS = 20_000
@@ -177,12 +179,15 @@ def build(
         read = read_inputs(request, on_progress)
     with phases.phase("merge"):
         catalog, network_tables = merge_inputs(request, read)
+        made_safe = unsafe_cells(catalog.tables)
 
     with written_aside(request.out) as staging, contextlib.ExitStack() as stack:
         with phases.phase("models"):
             site = start_docs(stack, request, catalog.tables, staging / DOCS)
             models = write_models(request, catalog.tables, read.rule_file, staging)
         phases.timings["schemas"] = models.schema_seconds
+        with phases.phase("bytecode", announce=False):
+            compiled = compile_generated(models.package_dir, request.jobs or None)
         with phases.phase("rules"):
             constraints = write_constraints(catalog.tables, staging)
         phases.announce("docs")
@@ -196,6 +201,8 @@ def build(
             if network_tables:
                 counts.update(write_tables(staging / NETWORK, network_tables))
         report = build_report(request, key, read, catalog, models, constraints, pages, counts, phases)
+        report["models"]["compiled"] = compiled
+        report["texts_made_safe"] = made_safe
         write_json(staging / REPORT, report)
     return BuildResult(request.out, report)
 

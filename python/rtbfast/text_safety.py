@@ -11,6 +11,7 @@ visible escapes (``\\x00``, ``\\u2028``), so nothing is lost and nothing breaks.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 """Characters no generated text may carry raw: C0 controls but tab, line feed and carriage
@@ -32,3 +33,41 @@ def first_unsafe(text: str) -> str | None:
     """The first unsafe character of `text`, as its escape (``\\x00``), or None."""
     match = UNSAFE.search(text)
     return None if match is None else _escape(match)
+
+
+_RE2_UNSAFE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{2028}\x{2029}\x{feff}\x{fffe}\x{ffff}]"
+""":data:`UNSAFE` in RE2's syntax, for Arrow's compute functions (Arrow strings are valid
+UTF-8, so they hold no lone surrogates)."""
+
+_KEYS = ("mim", "class", "enum", "struct", "name", "attribute", "member")
+
+
+def unsafe_cells(tables: dict[str, Any], limit: int = 100) -> list[str]:
+    """Where the text columns of `tables` (Arrow tables) hold unsafe characters: one line per
+    cell, naming the table, the row's key (MIM, class, attribute…), the column and the first
+    such character; at most `limit` lines, then one saying how many more."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found: list[str] = []
+    more = 0
+    for name, table in sorted(tables.items()):
+        keys = [k for k in _KEYS if k in table.column_names]
+        for column in table.column_names:
+            values = table.column(column)
+            if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+                continue
+            mask = pc.fill_null(pc.match_substring_regex(values, _RE2_UNSAFE), False)
+            hits = pc.sum(mask).as_py() or 0
+            if not hits:
+                continue
+            room = max(limit - len(found), 0)
+            for row in table.filter(mask).select([*keys, column]).slice(0, room).to_pylist():
+                key = ".".join(str(row[k]) for k in keys if row[k] and k != column)
+                found.append(
+                    f"{name} {key} {column}: holds {first_unsafe(row[column])}, written as an escape in models and docs"
+                )
+            more += hits - min(hits, room)
+    if more:
+        found.append(f"{more} more text(s) with such characters")
+    return found

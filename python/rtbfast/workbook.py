@@ -14,7 +14,6 @@ its file, line, column and text, and the value is left empty in the table.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Iterator
@@ -25,7 +24,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from rtbfast.errors import InputIOError, InvalidValueError
+from rtbfast.csv_text import column_of, read_text, records
+from rtbfast.errors import InvalidValueError
 
 PARAMETER_COLUMNS = (
     "Model",
@@ -224,45 +224,39 @@ def _text(text: str) -> str | None:
 
 
 def _records(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(first line, record) for every record of a workbook sheet; columns checked by name."""
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as err:
-        raise InputIOError(f"{path}: cannot read the file: {err.strerror}", str(path)) from None
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise InvalidValueError(f"{path}:1:1: empty file, expected a workbook header", str(path), 1, 1) from None
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise InvalidValueError(f"{path}:1:1: {err}", str(path), 1, 1) from None
-        missing = [c for c in required if c not in header]
-        if missing:
+    """(first line, record) for every record of a workbook sheet; columns checked by name. The
+    sheet is read strictly (:mod:`rtbfast.csv_text`): every error names its line, column and
+    CSV column."""
+    rows = records(path, read_text(path))
+    first = next(rows, None)
+    if first is None:
+        raise InvalidValueError(f"{path}:1:1: empty file, expected a workbook header", str(path), 1, 1)
+    _, header = first
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InvalidValueError(
+            f"{path}:1:1: missing column(s) {', '.join(map(repr, missing))}; the header has "
+            f"{', '.join(map(repr, header[:6]))}, …",
+            str(path),
+            1,
+            1,
+            missing[0],
+        )
+    index = {name: header.index(name) for name in header}
+    for line, values in rows:
+        if not values:
+            continue
+        if len(values) != len(header):
+            where = column_of(header, min(len(values), len(header)) - 1 if len(values) < len(header) else len(header))
+            says = "ends after" if len(values) < len(header) else "goes on into"
             raise InvalidValueError(
-                f"{path}:1:1: missing column(s) {', '.join(map(repr, missing))}; the header has "
-                f"{', '.join(map(repr, header[:6]))}, …",
+                f"{path}:{line}:1: the record {says} {where}: {len(values)} fields, the header has {len(header)}",
                 str(path),
+                line,
                 1,
-                1,
-                missing[0],
+                where,
             )
-        index = {name: header.index(name) for name in header}
-        line = reader.line_num + 1
-        try:
-            for values in reader:
-                if values:
-                    if len(values) != len(header):
-                        raise InvalidValueError(
-                            f"{path}:{line}:1: record has {len(values)} fields, the header {len(header)}",
-                            str(path),
-                            line,
-                            1,
-                        )
-                    yield line, {name: values[i] for name, i in index.items()}
-                line = reader.line_num + 1
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise InvalidValueError(f"{path}:{line}:1: {err}", str(path), line, 1) from None
+        yield line, {name: values[i] for name, i in index.items()}
 
 
 class _Reader:
@@ -425,10 +419,9 @@ STRUCT_MEMBERS_SCHEMA = pa.schema(
 
 
 def _checked(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise InputIOError(f"{p}: no such file" if not p.exists() else f"{p}: is not a file", str(p))
-    return p
+    from rtbfast.readers import checked_file
+
+    return checked_file(path)
 
 
 def read_workbook(parameters: str | os.PathLike[str], structs: str | os.PathLike[str] | None = None) -> Workbook:

@@ -46,8 +46,8 @@ pub enum Error {
     Io { loc: Location, message: String },
     #[error("{loc}: malformed XML: {message}")]
     Syntax { loc: Location, message: String },
-    #[error("{loc}: unsupported encoding {encoding:?}; supported are UTF-8, US-ASCII and ISO-8859-1")]
-    Encoding { loc: Location, encoding: String },
+    #[error("{loc}: {message}")]
+    Encoding { loc: Location, message: String },
     #[error("{loc}: root element is <{found}>, expected {expected}")]
     Root { loc: Location, found: String, expected: String },
     #[error("{loc}: {message}")]
@@ -82,6 +82,18 @@ impl Error {
             | Error::Encoding { loc, .. }
             | Error::Root { loc, .. }
             | Error::Value { loc, .. } => loc,
+        }
+    }
+
+    /// The file is in an encoding rtbfast does not read, named `encoding` (as declared, or
+    /// as its first bytes show).
+    pub fn unsupported_encoding(loc: Location, encoding: &str) -> Self {
+        Error::Encoding {
+            loc,
+            message: format!(
+                "unsupported encoding {encoding}; rtbfast reads UTF-8, US-ASCII and ISO-8859-1: convert the file \
+                 first (e.g. iconv -t UTF-8)"
+            ),
         }
     }
 

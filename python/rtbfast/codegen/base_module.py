@@ -294,25 +294,26 @@ class Cel:
             return err
         return value if isinstance(value, bool) else CelError(f"{value!r} is not a bool")
 
-    def _junction(self, left: Callable[[], Any], right: Callable[[], Any], decisive: bool) -> bool:
-        """``&&`` (`decisive` False) or ``||`` (True): a side with the decisive value decides,
-        whatever the other gives; else an error on either side is the result's."""
-        a = self._bool(left)
-        if a is decisive:
-            return decisive
-        b = self._bool(right)
-        if b is decisive:
-            return decisive
-        for side in (a, b):
-            if isinstance(side, CelError):
-                raise side
+    def _junction(self, sides: tuple[Callable[[], Any], ...], decisive: bool) -> bool:
+        """A chain of ``&&`` (`decisive` False) or ``||`` (True), as CEL nests it from the left:
+        the first side with the decisive value decides, whatever the others give; else the
+        first error is the result's. One call for the whole chain keeps long rules flat."""
+        error: CelError | None = None
+        for side in sides:
+            value = self._bool(side)
+            if value is decisive:
+                return decisive
+            if error is None and isinstance(value, CelError):
+                error = value
+        if error is not None:
+            raise error
         return not decisive
 
-    def and_(self, left: Callable[[], Any], right: Callable[[], Any]) -> bool:
-        return self._junction(left, right, False)
+    def and_(self, *sides: Callable[[], Any]) -> bool:
+        return self._junction(sides, False)
 
-    def or_(self, left: Callable[[], Any], right: Callable[[], Any]) -> bool:
-        return self._junction(left, right, True)
+    def or_(self, *sides: Callable[[], Any]) -> bool:
+        return self._junction(sides, True)
 
     @staticmethod
     def not_(value: Any) -> bool:
@@ -400,6 +401,16 @@ class Cel:
         if type(a) is float and type(b) is float:
             return a * b
         raise CelError(f"no {a!r} * {b!r}")
+
+    @classmethod
+    def arith(cls, first: Any, *rest: Any) -> Any:
+        """A chain of one precedence (``a + b - c``, ``a * b * c``), folded from the left as CEL
+        nests it: `rest` alternates an operator (``+``, ``-``, ``*``) and a callable giving the
+        next operand, so operands are read in CEL's order and none after an error."""
+        value = first
+        for op, operand in zip(rest[::2], rest[1::2], strict=True):
+            value = {"+": cls.add, "-": cls.sub, "*": cls.mul}[op](value, operand())
+        return value
 
     @staticmethod
     def neg(a: Any) -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from rtbfast.text_safety import visible
+
 _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem 2rem;color:#1d1d1f}
 a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
@@ -63,13 +65,13 @@ def _page(title: str, body: str, depth: int = 0) -> str:
 
 @functools.lru_cache(maxsize=65536)
 def _escape_short(text: str) -> str:
-    return html.escape(text)
+    return html.escape(visible(text))
 
 
 def _escape(text: str) -> str:
-    """HTML-escaped `text`; short texts (names, types, units, defaults) repeat across a model
-    and are escaped once."""
-    return _escape_short(text) if len(text) <= 48 else html.escape(text)
+    """HTML-escaped `text`, control characters shown as escapes; short texts (names, types,
+    units, defaults) repeat across a model and are escaped once."""
+    return _escape_short(text) if len(text) <= 48 else html.escape(visible(text))
 
 
 # the attribute columns the pages show: converting the others to Python would cost more than the pages
@@ -311,7 +313,9 @@ class _Site:
         if self.struct_page:
             links = ", ".join(f'<a href="{p}">{_escape(n)}</a>' for n, p in sorted(self.struct_page.items()))
             out.append(f"<h2>Structs</h2><p>{links}</p>")
-        data = json.dumps(self.index_entries(), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        data = json.dumps(self.index_entries(), ensure_ascii=False, separators=(",", ":"))
+        # inside <script>: no end tag, and no line separators (which end a line in older engines)
+        data = data.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         out.append(f"<script>const INDEX = {data};\n{_SEARCH}</script>")
         return "\n".join(out)
 

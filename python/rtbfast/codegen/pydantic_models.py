@@ -49,6 +49,7 @@ from rtbfast.codegen.jsonschema import class_schema_text, field_schema
 from rtbfast.codegen.processes import in_processes
 from rtbfast.codegen.rule_checks import NotTranslatable, cel_check, python_check
 from rtbfast.rules.dependencies import TypedRule, extract
+from rtbfast.text_safety import visible
 from rtbfast.typemap import FieldType, enum_members_by_enum, field_type, lookup
 
 _RESERVED = (
@@ -193,7 +194,9 @@ def _literal(value: Any) -> str:
 
 
 def _docstring(text: str | None, fallback: str) -> str:
-    body = (text or fallback).strip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """A docstring for `text`: control characters shown as escapes (a NUL would stop the
+    module compiling), backslashes and triple quotes escaped."""
+    body = visible((text or fallback).strip()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     if "\n" not in body:
         return f'"""{body}"""'
     lines = [line.rstrip() for line in body.splitlines()]

@@ -100,6 +100,11 @@ _CEL_TOKEN = re.compile(
 _TREE = ("fdn", "id", "parent", "children", "node")
 _METHODS = {"size": "size", "startsWith": "starts_with", "endsWith": "ends_with", "contains": "contains"}
 _RELATIONS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "in": "in_"}
+_ARITHMETIC = {"+": "add", "-": "sub", "*": "mul"}
+MAX_PYTHON_NESTING = 90
+"""The deepest bracket nesting a translated rule may have. Python refuses source nested
+200 deep; a rule nested deeper than this is left out of the models with a note (the audit
+still checks it)."""
 
 
 class _CelToPython:
@@ -143,11 +148,14 @@ class _CelToPython:
         return self.junction("&&", "and_", self.relation)
 
     def junction(self, op: str, helper: str, operand: Callable[[], str]) -> str:
-        out = operand()
+        sides = [operand()]
         while self.peek(op):
             self.take()
-            out = f"c.{helper}(lambda: {out}, lambda: {operand()})"
-        return out
+            sides.append(operand())
+        if len(sides) == 1:
+            return sides[0]
+        # one call for the whole chain: a rule of 300 || stays one level deep in Python
+        return f"c.{helper}({', '.join(f'lambda: {side}' for side in sides)})"
 
     def relation(self) -> str:
         out = self.addition()
@@ -159,19 +167,27 @@ class _CelToPython:
         return out
 
     def addition(self) -> str:
-        out = self.product()
-        while self.peek("+") or self.peek("-"):
-            op = "add" if self.take()[1] == "+" else "sub"
-            out = f"c.{op}({out}, {self.product()})"
-        return out
+        return self.arithmetic(("+", "-"), self.product)
 
     def product(self) -> str:
-        out = self.unary()
-        while self.peek("*") or self.peek("/") or self.peek("%"):
-            if self.take()[1] != "*":
+        return self.arithmetic(("*", "/", "%"), self.unary)
+
+    def arithmetic(self, ops: tuple[str, ...], operand: Callable[[], str]) -> str:
+        """A left-associative chain: one operator as one call, a longer chain as one
+        ``c.arith`` call over lazy operands, so it stays flat in Python."""
+        first = operand()
+        rest: list[tuple[str, str]] = []
+        while any(self.peek(op) for op in ops):
+            op = self.take()[1]
+            if op in ("/", "%"):
                 raise NotTranslatable("division")
-            out = f"c.mul({out}, {self.unary()})"
-        return out
+            rest.append((op, operand()))
+        if not rest:
+            return first
+        if len(rest) == 1:
+            op, second = rest[0]
+            return f"c.{_ARITHMETIC[op]}({first}, {second})"
+        return f"c.arith({first}, {', '.join(f'{op!r}, lambda: {side}' for op, side in rest)})"
 
     def unary(self) -> str:
         # as CEL's grammar has it: `!`s or `-`s before a member, not both; an even number of
@@ -275,6 +291,24 @@ class _CelToPython:
         return repr(value)
 
 
+def nesting(source: str) -> int:
+    """The deepest bracket nesting of Python `source`, outside its string literals."""
+    deepest = depth = 0
+    for part in _PY_STRING.split(source):
+        if part.startswith(("'", '"')):
+            continue
+        for ch in part:
+            if ch in "([{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in ")]}":
+                depth -= 1
+    return deepest
+
+
+_PY_STRING = re.compile(r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+
+
 def cel_check(cel: str, fields: dict[str, str], structs: set[str]) -> str:
     """A user rule's CEL expression as a Python expression over the ``Cel`` reader ``c``.
 
@@ -283,5 +317,10 @@ def cel_check(cel: str, fields: dict[str, str], structs: set[str]) -> str:
     of maps).
     Raises NotTranslatable outside the subset: ``/`` and ``%``, functions other than ``size``,
     ``startsWith``, ``endsWith`` and ``contains``, and the tree (``parent``, ``children``,
-    ``node``, ``fdn``, ``id``)."""
-    return _CelToPython(cel, fields, structs).program()
+    ``node``, ``fdn``, ``id``), and where the Python would nest deeper than
+    :data:`MAX_PYTHON_NESTING` brackets."""
+    source = _CelToPython(cel, fields, structs).program()
+    deepest = nesting(source)
+    if deepest > MAX_PYTHON_NESTING:
+        raise NotTranslatable(f"its Python would nest {deepest} brackets deep (at most {MAX_PYTHON_NESTING})")
+    return source

@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import csv
 import difflib
 import os
 import re
@@ -36,7 +35,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from rtbfast import _native
+from rtbfast.csv_text import read_text, records
 from rtbfast.errors import InputIOError
+from rtbfast.readers import checked_file
 from rtbfast.rules.constraints import Constraints
 
 COLUMNS = ("id", "class", "when", "assert", "severity", "message", "window")
@@ -139,18 +140,12 @@ def in_window(text: str, at: datetime) -> bool:
 def read_rules(path: str | os.PathLike[str]) -> RuleFile:
     """Read a rules CSV. Rows with a missing column value, an unknown severity or a malformed
     window are left out with an issue each; a file without the required columns is an error."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise InputIOError(f"{p}: cannot read the rules: {err.strerror or err}", str(p)) from None
-    except UnicodeDecodeError as err:
-        raise InputIOError(f"{p}: not UTF-8 text: {err}", str(p)) from None
-    reader = csv.reader(text.splitlines(keepends=True))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise InputIOError(f"{p}: empty; expected a header {','.join(COLUMNS)}", str(p), 1) from None
+    p = checked_file(path)
+    reader = records(p, read_text(p))
+    first = next(reader, None)
+    if first is None:
+        raise InputIOError(f"{p}: empty; expected a header {','.join(COLUMNS)}", str(p), 1)
+    header = [h.strip().lower() for h in first[1]]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputIOError(f"{p}:1: the header lacks {', '.join(missing)}; expected {','.join(COLUMNS)}", str(p), 1, 1)
@@ -163,9 +158,7 @@ def read_rules(path: str | os.PathLike[str]) -> RuleFile:
     lines: list[int] = []
     windows: list[str | None] = []
     seen: dict[str, int] = {}
-    line = reader.line_num + 1
-    for record in reader:
-        start, line = line, reader.line_num + 1
+    for start, record in reader:
         if not any(cell.strip() for cell in record):
             continue
         values = {h: (record[i].strip() if i < len(record) else "") for i, h in enumerate(header)}

@@ -67,6 +67,14 @@ pub fn read_bulkcm_with(path: &Path, progress: Option<&Progress>, threads: usize
     Ok(BulkCmResult { tables, warnings, header })
 }
 
+/// Text the reader derives from the nesting (each MO's FDN and parent FDN, each value's
+/// member path) may take this many times the bytes read, plus [`DERIVED_BASE`]. Real exports
+/// take less than half their size; deep nesting under long ids would otherwise grow with the
+/// square of the input.
+pub const DERIVED_PER_BYTE: u64 = 16;
+/// See [`DERIVED_PER_BYTE`].
+pub const DERIVED_BASE: u64 = 64 << 20;
+
 /// Standard class names written with odd casing in some files (`xn:meContext`).
 const CANONICAL: [&str; 4] = ["SubNetwork", "MeContext", "ManagedElement", "VsDataContainer"];
 
@@ -319,6 +327,11 @@ struct BulkCmReader {
     /// Why a values dictionary refused a name (more than 2^31 of them); the read fails.
     failed: Option<ArrowError>,
     vs_types: BTreeMap<String, (String, Option<String>, i64)>,
+    /// Bytes of derived text so far (see [`DERIVED_PER_BYTE`]), where this reader's part of
+    /// the file starts, and the error once the budget is spent.
+    derived: u64,
+    first_offset: Option<u64>,
+    over_budget: Option<Error>,
 }
 
 impl Observed {
@@ -494,12 +507,14 @@ impl BulkCmReader {
         let m = &mut self.mos;
         open.row = m.len() as u32;
         m.parent_fdn.append_option((!self.fdn.is_empty()).then_some(self.fdn.as_str()));
+        let parent_len = self.fdn.len();
         if !self.fdn.is_empty() {
             self.fdn.push(',');
         }
         self.fdn.push_str(&open.class);
         self.fdn.push('=');
         self.fdn.push_str(&open.id);
+        let spent = (parent_len + self.fdn.len()) as u64;
         m.fdn.append_value(&self.fdn);
         m.id.append_value(&open.id);
         m.depth.append_value(open.depth);
@@ -513,6 +528,22 @@ impl BulkCmReader {
         let class = open.class.clone();
         self.count_vs_type(&class);
         self.flush_held();
+        self.spend(cx, spent, "FDNs");
+    }
+
+    /// Count `bytes` of derived text; past the budget, the read fails at this element.
+    fn spend(&mut self, cx: &Cx, bytes: u64, what: &str) {
+        self.derived += bytes;
+        let read = cx.offset.saturating_sub(*self.first_offset.get_or_insert(cx.offset));
+        if self.over_budget.is_none() && self.derived > DERIVED_BASE + DERIVED_PER_BYTE * read {
+            self.over_budget = Some(cx.value_error(format!(
+                "the {what} this export implies would take more than {DERIVED_PER_BYTE} times its size in memory \
+                 ({} MOs nested here, FDN of {} bytes); refused as not a real export (real exports need less than \
+                 half their size)",
+                self.open.len(),
+                self.fdn.len()
+            )));
+        }
     }
 
     fn count_vs_type(&mut self, class: &str) {
@@ -566,8 +597,11 @@ impl BulkCmReader {
         classify(o, value);
     }
 
-    fn value(&mut self, value: &str) {
+    fn value(&mut self, cx: &Cx, value: &str) {
         let member = (!self.attr.members.is_empty()).then(|| self.attr.members.join("."));
+        if let Some(m) = &member {
+            self.spend(cx, m.len() as u64, "member paths");
+        }
         let (index, member_index, vs_data) = (self.attr.index, self.attr.member_index, self.attr.vs_data);
         let Some(open) = self.open.last_mut() else { return };
         let attribute = self.attr.name;
@@ -775,6 +809,24 @@ fn finish_parts(
 
 impl Handler for BulkCmReader {
     fn start(&mut self, cx: &mut Cx, name: &[u8], e: &BytesStart) -> Result<bool> {
+        let wants_text = self.start_element(cx, name, e)?;
+        match self.over_budget.take() {
+            Some(err) => Err(err),
+            None => Ok(wants_text),
+        }
+    }
+
+    fn end(&mut self, cx: &mut Cx, name: &[u8], text: &str) -> Result<()> {
+        self.end_element(cx, name, text)?;
+        match self.over_budget.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}
+
+impl BulkCmReader {
+    fn start_element(&mut self, cx: &mut Cx, name: &[u8], e: &BytesStart) -> Result<bool> {
         if self.skip_depth > 0 {
             self.skip_depth += 1;
             return Ok(false);
@@ -842,7 +894,7 @@ impl Handler for BulkCmReader {
         }
     }
 
-    fn end(&mut self, cx: &mut Cx, _name: &[u8], text: &str) -> Result<()> {
+    fn end_element(&mut self, cx: &mut Cx, _name: &[u8], text: &str) -> Result<()> {
         if self.skip_depth > 0 {
             self.skip_depth -= 1;
             return Ok(());
@@ -862,10 +914,10 @@ impl Handler for BulkCmReader {
             Frame::Attributes => {
                 self.place_current(cx);
             }
-            Frame::Attr if !self.attr.has_children => self.value(text),
+            Frame::Attr if !self.attr.has_children => self.value(cx, text),
             Frame::Member => {
                 if self.attr.leaf_open {
-                    self.value(text);
+                    self.value(cx, text);
                 }
                 // the parent of this member has children, so it is no leaf
                 self.attr.leaf_open = false;

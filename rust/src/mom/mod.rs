@@ -24,6 +24,10 @@ use crate::xml::{drive_span, split, Cx, Handler, Progress, RawWarning, Span, War
 
 use resolve::{Definitions, TypeRows, Unresolved};
 
+/// The longest name (of a MIM, class, attribute, enum, struct, member or type) read. Real
+/// models stay under 120 characters; each row of a class repeats its MIM and class names, so
+/// a longer limit would let a small file grow large tables.
+pub const MAX_NAME: usize = 512;
 /// Everything read from one MP XML file.
 pub struct MomResult {
     pub tables: Vec<Table>,
@@ -617,6 +621,11 @@ impl MomReader {
 
     fn name_attr(cx: &mut Cx, e: &BytesStart) -> Result<String> {
         match cx.attr(e, b"name")? {
+            Some(name) if name.chars().count() > MAX_NAME => Err(cx.value_error(format!(
+                "a name of {} characters; names longer than {MAX_NAME} are refused (real models stay under 120, and \
+                 every row of the class repeats its name)",
+                name.chars().count()
+            ))),
             Some(name) => {
                 cx.annotate(&name);
                 Ok(name)

@@ -4,6 +4,7 @@
 //! reads a value's text the way the models do ([`value`]), so both reach the same verdicts.
 
 mod evaluate;
+pub mod limits;
 pub mod user;
 pub mod value;
 
@@ -299,11 +300,11 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// The thread pool an evaluation runs on: `threads` threads (0: one per core).
+/// The thread pool an evaluation runs on: `threads` threads (0: one per core), each with a
+/// stack of [`limits::STACK_BYTES`] (rules are parsed and evaluated by recursion).
 fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Value {
-        loc: Location::default(),
-        message: format!("cannot start the evaluation threads: {e}"),
+    rayon::ThreadPoolBuilder::new().num_threads(threads).stack_size(limits::STACK_BYTES).build().map_err(|e| {
+        Error::Value { loc: Location::default(), message: format!("cannot start the evaluation threads: {e}") }
     })
 }
 

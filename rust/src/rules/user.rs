@@ -19,6 +19,7 @@ use cel::{Context, Program, Value};
 use rayon::prelude::*;
 
 use super::evaluate::{bad_column, interned, members, text, Interned};
+use super::limits;
 use super::value;
 use super::{pool, Constraint, FastMap, Kind, RuleSet, ViolationColumns, ViolationRow};
 use crate::error::Result;
@@ -101,10 +102,13 @@ pub fn compile(batches: &[RecordBatch], threads: usize) -> Result<(Vec<UserRule>
             return Err(problem("assert", 0, 0, "the rule has no assert expression".into()));
         }
         let parse = |field: &str, source: &str| {
-            Program::compile(source).map_err(|e| match e.errors.first() {
+            limits::check_text(source).map_err(|m| problem(field, 0, 0, m))?;
+            let program = Program::compile(source).map_err(|e| match e.errors.first() {
                 Some(first) => problem(field, first.pos.0.max(0) as u64, first.pos.1.max(0) as u64, first.msg.clone()),
                 None => problem(field, 0, 0, e.to_string()),
-            })
+            })?;
+            limits::check_program(&program).map_err(|m| problem(field, 0, 0, m))?;
+            Ok(program)
         };
         let assert = parse("assert", &r.assert)?;
         let when = r.when.as_deref().map(|w| parse("when", w)).transpose()?;

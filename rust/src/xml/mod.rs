@@ -3,6 +3,11 @@
 //! CDATA, the element path kept for error messages, progress and cancellation.
 //!
 //! The DOCTYPE is never resolved: `mp.dtd` is not shipped with models and is never fetched.
+//!
+//! Every document is checked for well-formedness as it is read (`wellformed`): characters
+//! and names, attributes, text outside the root. Nesting deeper than [`MAX_DEPTH`] elements
+//! is refused, element paths in messages are cut to [`PATH_SHOWN`] bytes and at most
+//! [`MAX_WARNINGS`] warnings are kept, so no input makes memory grow faster than its size.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -10,12 +15,24 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use memchr::memmem;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::error::{line_columns, Error, Location, Result};
 
 pub mod split;
+pub mod wellformed;
+
+/// The deepest element nesting read (the root is level 1). Real models nest about 10 deep and
+/// real exports about 12; a document beyond this limit is refused.
+pub const MAX_DEPTH: usize = 256;
+/// Warnings kept per read; later ones are only counted (one last warning says how many).
+pub const MAX_WARNINGS: usize = 10_000;
+/// An element path in a message or warning is cut to about this many bytes.
+pub const PATH_SHOWN: usize = 400;
+/// A name or label in an element path is cut to this many bytes.
+const SEGMENT_SHOWN: usize = 200;
 
 /// Shared between the reader and whoever watches it: bytes consumed so far, and a flag
 /// that stops the read at the next check.
@@ -82,13 +99,51 @@ struct ElementPath {
     marks: Vec<usize>,
 }
 
+/// `text` cut to at most `max` bytes (at a character boundary), with `…` where it was cut.
+fn cut_text(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 impl ElementPath {
     fn push(&mut self, name: &str) {
         self.marks.push(self.text.len());
         if !self.text.is_empty() {
             self.text.push('/');
         }
-        self.text.push_str(name);
+        self.push_cut(name);
+    }
+
+    fn push_cut(&mut self, text: &str) {
+        let shown = cut_text(text, SEGMENT_SHOWN);
+        self.text.push_str(shown);
+        if shown.len() < text.len() {
+            self.text.push('…');
+        }
+    }
+
+    /// The path as messages show it: whole when short, else its first and last segments
+    /// (about [`PATH_SHOWN`] bytes in all).
+    fn shown(&self) -> String {
+        if self.text.len() <= PATH_SHOWN {
+            return self.text.clone();
+        }
+        let text = self.text.as_str();
+        // the first segments within a quarter, the last within the rest
+        let head_end = text[..PATH_SHOWN / 4].rfind('/').unwrap_or(0);
+        let from = text.len() - (PATH_SHOWN - head_end);
+        let tail_start = text[from..].find('/').map_or(text.len(), |i| from + i + 1);
+        if head_end == 0 || tail_start >= text.len() {
+            // one long segment: cut it
+            return format!("{}…", cut_text(text, PATH_SHOWN));
+        }
+        format!("{}/…/{}", &text[..head_end], &text[tail_start..])
     }
     fn pop(&mut self) {
         if let Some(mark) = self.marks.pop() {
@@ -126,13 +181,15 @@ pub struct Cx<'a> {
     file: &'a str,
     path: &'a mut ElementPath,
     warnings: &'a mut Vec<RawWarning>,
+    /// Warnings beyond [`MAX_WARNINGS`], counted only.
+    dropped: &'a mut u64,
 }
 
 impl Cx<'_> {
     /// Add `[label]` to the current element in the path, e.g. the `name` of a class.
     pub fn annotate(&mut self, label: &str) {
         self.path.text.push('[');
-        self.path.text.push_str(label);
+        self.path.push_cut(label);
         self.path.text.push(']');
     }
 
@@ -141,26 +198,25 @@ impl Cx<'_> {
     }
 
     pub fn location(&self) -> Location {
-        Location {
-            file: self.file.to_string(),
-            offset: self.offset,
-            line: 0,
-            column: 0,
-            element: self.path.text.clone(),
-        }
+        Location { file: self.file.to_string(), offset: self.offset, line: 0, column: 0, element: self.path.shown() }
     }
 
     pub fn warn(&mut self, message: impl Into<String>) {
-        self.warnings.push(RawWarning {
-            offset: self.offset,
-            element: self.path.text.clone(),
-            message: message.into(),
-        });
+        if self.warnings.len() >= MAX_WARNINGS {
+            *self.dropped += 1;
+            return;
+        }
+        self.warnings.push(RawWarning { offset: self.offset, element: self.path.shown(), message: message.into() });
     }
 
     /// A warning about an element that started earlier (at `offset`, with path `element`).
     pub fn warn_at(&mut self, offset: u64, element: &str, message: impl Into<String>) {
-        self.warnings.push(RawWarning { offset, element: element.to_string(), message: message.into() });
+        if self.warnings.len() >= MAX_WARNINGS {
+            *self.dropped += 1;
+            return;
+        }
+        let element = cut_text(element, PATH_SHOWN).to_string();
+        self.warnings.push(RawWarning { offset, element, message: message.into() });
     }
 
     pub fn value_error(&self, message: impl Into<String>) -> Error {
@@ -361,13 +417,18 @@ struct DriverState<'f> {
     scratch: String,
     capture: Option<usize>,
     warnings: Vec<RawWarning>,
+    dropped: u64,
     /// Set when reading a span that ends before the end of the document.
     span_end: Option<u64>,
+    /// Where the document starts: after a UTF-8 byte order mark, if any (an XML declaration
+    /// must stand exactly there).
+    doc_start: u64,
+    seen_doctype: bool,
 }
 
 impl DriverState<'_> {
     fn location(&self, offset: u64) -> Location {
-        Location { file: self.file_name.to_string(), offset, line: 0, column: 0, element: self.path.text.clone() }
+        Location { file: self.file_name.to_string(), offset, line: 0, column: 0, element: self.path.shown() }
     }
 
     fn syntax(&self, offset: u64, message: impl Into<String>) -> Error {
@@ -382,18 +443,38 @@ impl DriverState<'_> {
             file: self.file_name,
             path: &mut self.path,
             warnings: &mut self.warnings,
+            dropped: &mut self.dropped,
         }
+    }
+
+    /// The warnings, with one more saying how many were not kept.
+    fn take_warnings(&mut self) -> Vec<RawWarning> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        if self.dropped > 0 {
+            let last = warnings.last().map_or(0, |w| w.offset);
+            warnings.push(RawWarning {
+                offset: last,
+                element: String::new(),
+                message: format!("{} more warning(s) not kept (only the first {MAX_WARNINGS} are)", self.dropped),
+            });
+        }
+        warnings
     }
 
     /// Handle one event that starts at file offset `offset`.
     fn event<H: Handler>(&mut self, handler: &mut H, event: Event, offset: u64) -> Result<()> {
         match event {
             Event::Decl(decl) => {
+                if offset != self.doc_start || self.seen_root {
+                    return Err(self.syntax(offset, "an XML declaration may only stand at the very start of the file"));
+                }
                 if let Some(label) = decl.encoding() {
                     let label = label.map_err(|err| self.syntax(offset, err.to_string()))?;
-                    self.encoding = Encoding::from_label(&label).ok_or_else(|| Error::Encoding {
-                        loc: self.location(offset),
-                        encoding: String::from_utf8_lossy(&label).into_owned(),
+                    self.encoding = Encoding::from_label(&label).ok_or_else(|| {
+                        Error::unsupported_encoding(
+                            self.location(offset),
+                            &format!("{:?}", String::from_utf8_lossy(&label)),
+                        )
                     })?;
                 }
             }
@@ -402,6 +483,16 @@ impl DriverState<'_> {
                 if self.depth == 0 && self.seen_root {
                     return Err(self.syntax(offset, "a second root element; a document has exactly one"));
                 }
+                if self.depth >= MAX_DEPTH {
+                    return Err(Error::Value {
+                        loc: self.location(offset),
+                        message: format!(
+                            "elements nested more than {MAX_DEPTH} deep; rtbfast refuses deeper nesting (real models \
+                             and exports nest about a dozen deep)"
+                        ),
+                    });
+                }
+                wellformed::check_start(e).map_err(|(at, message)| self.syntax(offset + 1 + at as u64, message))?;
                 self.seen_root = true;
                 let name = e.name();
                 let name_bytes = name.as_ref();
@@ -455,10 +546,22 @@ impl DriverState<'_> {
                 self.path.pop();
             }
             Event::Text(ref t) => {
+                if self.depth == 0 && t.iter().any(|b| !b" \t\r\n".contains(b)) {
+                    let where_ = if self.seen_root { "after the root element" } else { "before the root element" };
+                    return Err(
+                        self.syntax(offset, format!("text {where_}; only markup and white space may stand there"))
+                    );
+                }
+                if memmem::find(t, b"]]>").is_some() {
+                    return Err(self.syntax(offset, "']]>' in text, which XML reserves for ending CDATA; write ]]&gt;"));
+                }
                 if self.capture.is_some() {
                     push_decoded(self.encoding, t, &mut self.text)
                         .map_err(|message| Error::Value { loc: self.location(offset), message })?;
                 }
+            }
+            Event::CData(_) if self.depth == 0 => {
+                return Err(self.syntax(offset, "CDATA outside the root element"));
             }
             Event::CData(ref t) => {
                 if self.capture.is_some() {
@@ -469,6 +572,11 @@ impl DriverState<'_> {
             Event::GeneralRef(ref r) => {
                 if self.depth == 0 {
                     return Err(self.syntax(offset, "entity reference outside the root element"));
+                }
+                if r.is_char_ref() {
+                    // a character XML forbids, written as a reference (named entities are
+                    // resolved, or refused, below)
+                    wellformed::check_reference(r).map_err(|message| self.syntax(offset, message))?;
                 }
                 // checked even where the text is not wanted: an undefined entity is an error
                 let target = if self.capture.is_some() { &mut self.text } else { &mut self.scratch };
@@ -489,7 +597,19 @@ impl DriverState<'_> {
                     );
                 }
             }
-            Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            Event::DocType(_) => {
+                if self.seen_root || self.seen_doctype {
+                    return Err(self.syntax(offset, "a DOCTYPE may only stand once, before the root element"));
+                }
+                self.seen_doctype = true;
+            }
+            Event::PI(ref pi) => {
+                if pi.target().eq_ignore_ascii_case(b"xml") {
+                    return Err(self.syntax(offset, "an XML declaration may only stand at the very start of the file"));
+                }
+                wellformed::check_name(pi.target(), "processing instruction").map_err(|m| self.syntax(offset, m))?;
+            }
+            Event::Comment(_) => {}
         }
         Ok(())
     }
@@ -546,7 +666,7 @@ pub fn drive_span<H: Handler>(
     progress: Option<&Progress>,
 ) -> Result<SpanEnd> {
     let file_name = path.display().to_string();
-    let mut file = File::open(path).map_err(|err| Error::io(&file_name, &err))?;
+    let mut file = open_regular(path, &file_name)?;
     if span.start > 0 {
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(span.start)).map_err(|err| Error::io(&file_name, &err))?;
@@ -571,13 +691,20 @@ pub fn drive_span<H: Handler>(
         scratch: String::new(),
         capture: None,
         warnings: Vec::new(),
+        dropped: 0,
         span_end: span.end,
+        doc_start: 0,
+        seen_doctype: span.start > 0,
     };
     for name in &span.context.names {
         state.name_marks.push(state.names.len());
         state.names.extend_from_slice(name.as_bytes());
     }
     state.path.seed(&span.context);
+    if span.start == 0 {
+        windows.fill().map_err(|err| Error::Io { loc: state.location(0), message: err.to_string() })?;
+        start_of_document(&mut windows, &mut state)?;
+    }
     let mut counter = 0u32;
     let mut reported = span.start;
     let mut report = |at: u64| {
@@ -586,13 +713,25 @@ pub fn drive_span<H: Handler>(
             reported = reported.max(at);
         }
     };
+    // the raw bytes are checked (characters, encoding) ahead of the parser; an offence is
+    // reported when the parser reaches it, so its element path is known
+    let mut checked = windows.base;
+    let mut offence: Option<(u64, wellformed::ByteError)> = None;
     loop {
         windows.fill().map_err(|err| Error::Io { loc: state.location(windows.base), message: err.to_string() })?;
+        if offence.is_none() && checked < windows.base + windows.buf.len() as u64 {
+            let from = (checked - windows.base) as usize;
+            match wellformed::check_bytes(&windows.buf[from..], state.encoding, !windows.eof) {
+                Ok(n) => checked += n as u64,
+                Err(err) => offence = Some((checked + err.at as u64, err)),
+            }
+        }
         let cut = windows.cut();
         let base = windows.base;
         let mut reader = Reader::from_reader(&windows.buf[..cut]);
         reader.config_mut().check_end_names = false;
         reader.config_mut().allow_unmatched_ends = true;
+        reader.config_mut().check_comments = true;
         let used = loop {
             let pos = reader.buffer_position();
             counter = counter.wrapping_add(1);
@@ -602,7 +741,24 @@ pub fn drive_span<H: Handler>(
                     return Err(Error::Io { loc: state.location(base + pos), message: "interrupted".into() });
                 }
             }
-            match reader.read_event() {
+            let event = reader.read_event();
+            if let Some((at, err)) = &offence {
+                let reached = match &event {
+                    Ok(Event::Eof) => windows.eof,
+                    Ok(_) => *at < base + reader.buffer_position(),
+                    Err(_) => *at <= base + reader.error_position(),
+                };
+                if reached {
+                    let loc = state.location(*at);
+                    let message = err.message.clone();
+                    return Err(if err.encoding {
+                        Error::Encoding { loc, message }
+                    } else {
+                        Error::Syntax { loc, message }
+                    });
+                }
+            }
+            match event {
                 Ok(Event::Eof) if !windows.eof => break cut,
                 Ok(Event::Eof) => {
                     state.event(handler, Event::Eof, base + pos)?;
@@ -617,7 +773,7 @@ pub fn drive_span<H: Handler>(
                         })
                         .collect();
                     let context = Context { names, labels: state.path.labels(), encoding: Some(state.encoding) };
-                    return Ok(SpanEnd { warnings: state.warnings, context });
+                    return Ok(SpanEnd { warnings: state.take_warnings(), context });
                 }
                 Ok(event) => state.event(handler, event, base + pos)?,
                 // every syntax error means "the input ended inside this construct":
@@ -630,13 +786,62 @@ pub fn drive_span<H: Handler>(
     }
 }
 
+/// Open `path` for reading, refusing what is not a regular file (a device such as
+/// `/dev/zero` never ends, a pipe may block for ever).
+fn open_regular(path: &Path, file_name: &str) -> Result<File> {
+    let file = File::open(path).map_err(|err| Error::io(file_name, &err))?;
+    let meta = file.metadata().map_err(|err| Error::io(file_name, &err))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a folder" } else { "not a regular file (a device or pipe)" };
+        return Err(Error::Io {
+            loc: Location { file: file_name.to_string(), ..Location::default() },
+            message: format!("{what}; rtbfast reads files"),
+        });
+    }
+    Ok(file)
+}
+
+/// At the start of a document: refuse the encodings its first bytes betray (UTF-16 and
+/// UTF-32), step over a UTF-8 byte order mark, and take the encoding its XML declaration
+/// names, so the bytes are checked in it from the first one.
+fn start_of_document(windows: &mut Windows, state: &mut DriverState) -> Result<()> {
+    if let Some(found) = wellformed::foreign_encoding(&windows.buf) {
+        return Err(Error::unsupported_encoding(state.location(0), found));
+    }
+    if windows.buf.starts_with(wellformed::UTF8_BOM) {
+        let skip = wellformed::UTF8_BOM.len();
+        windows.consume(skip, |offset| state.location(offset))?;
+        state.doc_start = skip as u64;
+    }
+    let mut reader = Reader::from_reader(windows.buf.as_slice());
+    if let Ok(Event::Decl(decl)) = reader.read_event() {
+        if let Some(Ok(label)) = decl.encoding() {
+            if let Some(encoding) = Encoding::from_label(&label) {
+                state.encoding = encoding;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How far [`prolog`] reads looking for the root element.
+const PROLOG_LIMIT: u64 = 64 << 20;
+
 /// The encoding the XML declaration names (UTF-8 without one) and the local name of the
 /// root element.
 pub fn prolog(path: &Path) -> Result<(Encoding, String)> {
     let file_name = path.display().to_string();
+    let at = |offset: u64| Location { file: file_name.clone(), offset, ..Location::default() };
     let find = || -> Result<(Encoding, String)> {
-        let file = File::open(path).map_err(|err| Error::io(&file_name, &err))?;
-        let mut reader = Reader::from_reader(BufReader::new(file));
+        let mut file = open_regular(path, &file_name)?;
+        let mut start = [0u8; 4];
+        let n = file.read(&mut start).map_err(|err| Error::io(&file_name, &err))?;
+        if let Some(found) = wellformed::foreign_encoding(&start[..n]) {
+            return Err(Error::unsupported_encoding(at(0), found));
+        }
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(0)).map_err(|err| Error::io(&file_name, &err))?;
+        let mut reader = Reader::from_reader(BufReader::new(file.take(PROLOG_LIMIT)));
         let mut buf = Vec::new();
         let mut encoding = Encoding::Utf8;
         loop {
@@ -647,29 +852,21 @@ pub fn prolog(path: &Path) -> Result<(Encoding, String)> {
                 }
                 Ok(Event::Decl(decl)) => {
                     if let Some(Ok(label)) = decl.encoding() {
-                        encoding = Encoding::from_label(&label).ok_or_else(|| Error::Encoding {
-                            loc: Location { file: file_name.clone(), offset, ..Location::default() },
-                            encoding: String::from_utf8_lossy(&label).into_owned(),
+                        encoding = Encoding::from_label(&label).ok_or_else(|| {
+                            Error::unsupported_encoding(at(offset), &format!("{:?}", String::from_utf8_lossy(&label)))
                         })?;
                     }
                 }
                 Ok(Event::Eof) => {
-                    return Err(Error::Syntax {
-                        loc: Location { file: file_name.clone(), offset, ..Location::default() },
-                        message: "unexpected end of file: no root element".into(),
-                    })
+                    let message = if offset >= PROLOG_LIMIT {
+                        format!("no root element in the first {} MiB", PROLOG_LIMIT >> 20)
+                    } else {
+                        "unexpected end of file: no root element".into()
+                    };
+                    return Err(Error::Syntax { loc: at(offset), message });
                 }
                 Ok(_) => {}
-                Err(err) => {
-                    return Err(Error::Syntax {
-                        loc: Location {
-                            file: file_name.clone(),
-                            offset: reader.error_position(),
-                            ..Location::default()
-                        },
-                        message: err.to_string(),
-                    })
-                }
+                Err(err) => return Err(Error::Syntax { loc: at(reader.error_position()), message: err.to_string() }),
             }
             buf.clear();
         }
