@@ -15,7 +15,6 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use memchr::memmem;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
@@ -424,6 +423,8 @@ struct DriverState<'f> {
     /// must stand exactly there).
     doc_start: u64,
     seen_doctype: bool,
+    /// Offsets of `]]>` not yet passed (almost always none).
+    cdata_ends: std::collections::VecDeque<u64>,
 }
 
 impl DriverState<'_> {
@@ -468,6 +469,7 @@ impl DriverState<'_> {
                 if offset != self.doc_start || self.seen_root {
                     return Err(self.syntax(offset, "an XML declaration may only stand at the very start of the file"));
                 }
+                wellformed::check_decl(&decl).map_err(|message| self.syntax(offset, message))?;
                 if let Some(label) = decl.encoding() {
                     let label = label.map_err(|err| self.syntax(offset, err.to_string()))?;
                     self.encoding = Encoding::from_label(&label).ok_or_else(|| {
@@ -552,8 +554,11 @@ impl DriverState<'_> {
                         self.syntax(offset, format!("text {where_}; only markup and white space may stand there"))
                     );
                 }
-                if memmem::find(t, b"]]>").is_some() {
-                    return Err(self.syntax(offset, "']]>' in text, which XML reserves for ending CDATA; write ]]&gt;"));
+                while self.cdata_ends.front().is_some_and(|&at| at < offset) {
+                    self.cdata_ends.pop_front();
+                }
+                if let Some(&at) = self.cdata_ends.front().filter(|&&at| at < offset + t.len() as u64) {
+                    return Err(self.syntax(at, "']]>' in text, which XML reserves for ending CDATA; write ]]&gt;"));
                 }
                 if self.capture.is_some() {
                     push_decoded(self.encoding, t, &mut self.text)
@@ -597,15 +602,20 @@ impl DriverState<'_> {
                     );
                 }
             }
-            Event::DocType(_) => {
+            Event::DocType(ref content) => {
                 if self.seen_root || self.seen_doctype {
                     return Err(self.syntax(offset, "a DOCTYPE may only stand once, before the root element"));
                 }
+                wellformed::check_doctype(content).map_err(|message| self.syntax(offset, message))?;
                 self.seen_doctype = true;
             }
             Event::PI(ref pi) => {
-                if pi.target().eq_ignore_ascii_case(b"xml") {
+                let target = pi.target();
+                if target.eq_ignore_ascii_case(b"xml") {
                     return Err(self.syntax(offset, "an XML declaration may only stand at the very start of the file"));
+                }
+                if target.get(..3).is_some_and(|t| t.eq_ignore_ascii_case(b"xml")) {
+                    return Err(self.syntax(offset, "processing instruction targets beginning with 'xml' are reserved"));
                 }
                 wellformed::check_name(pi.target(), "processing instruction").map_err(|m| self.syntax(offset, m))?;
             }
@@ -695,6 +705,7 @@ pub fn drive_span<H: Handler>(
         span_end: span.end,
         doc_start: 0,
         seen_doctype: span.start > 0,
+        cdata_ends: std::collections::VecDeque::new(),
     };
     for name in &span.context.names {
         state.name_marks.push(state.names.len());
@@ -722,7 +733,13 @@ pub fn drive_span<H: Handler>(
         if offence.is_none() && checked < windows.base + windows.buf.len() as u64 {
             let from = (checked - windows.base) as usize;
             match wellformed::check_bytes(&windows.buf[from..], state.encoding, !windows.eof) {
-                Ok(n) => checked += n as u64,
+                Ok(n) => {
+                    // `]]>` may only end a CDATA section: where it stands is noted here, and a
+                    // text event that holds one is refused (see `event`)
+                    let found = memchr::memmem::find_iter(&windows.buf[from..from + n], b"]]>");
+                    state.cdata_ends.extend(found.map(|at| checked + at as u64));
+                    checked += n as u64;
+                }
                 Err(err) => offence = Some((checked + err.at as u64, err)),
             }
         }
@@ -775,6 +792,9 @@ pub fn drive_span<H: Handler>(
                     let context = Context { names, labels: state.path.labels(), encoding: Some(state.encoding) };
                     return Ok(SpanEnd { warnings: state.take_warnings(), context });
                 }
+                Ok(Event::DocType(_)) if !is_doctype_start(&windows.buf[pos as usize..]) => {
+                    return Err(state.syntax(base + pos, "a DOCTYPE is written <!DOCTYPE name ...>, in capitals"));
+                }
                 Ok(event) => state.event(handler, event, base + pos)?,
                 // every syntax error means "the input ended inside this construct":
                 // with more of the file to come, carry it over to the next window
@@ -784,6 +804,11 @@ pub fn drive_span<H: Handler>(
         };
         windows.consume(used, |offset| state.location(offset))?;
     }
+}
+
+/// Whether `bytes` start a DOCTYPE as XML writes it: the keyword in capitals, then white space.
+fn is_doctype_start(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"<!DOCTYPE") && bytes.get(9).is_some_and(u8::is_ascii_whitespace)
 }
 
 /// Open `path` for reading, refusing what is not a regular file (a device such as
