@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +12,32 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("RTBFAST_SAMPLES", ROOT / ".." / "shared" / "samples"))
-EXAMPLE_MODEL = ROOT / "examples" / "enodeb_mini_mp.xml"
+EXAMPLES = ROOT / "examples"
+EXAMPLE_MODEL = EXAMPLES / "enodeb_mini_mp.xml"
+EXAMPLE_EXPORT = EXAMPLES / "enodeb_mini_export.xml"
+
+
+def rtbfast(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The ``rtbfast`` command as a user runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "rtbfast.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def one_line_error(run: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:
+    """Assert `run` failed with exit `code` and one line ``error: ...`` holding `fragments`
+    (no traceback); return that line."""
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == code, (run.returncode, run.stderr[-2000:])
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
 
 
 def samples_dir(sub: str) -> Path:

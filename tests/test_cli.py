@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import EXAMPLE_MODEL, samples_dir
-
-
-def rtbfast(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rtbfast.cli", *map(str, args)], capture_output=True, text=True, check=False
-    )
+from tests.conftest import EXAMPLE_MODEL, rtbfast, samples_dir
 
 
 def test_build_writes_catalog_and_report(tmp_path: Path) -> None:

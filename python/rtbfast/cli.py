@@ -330,6 +330,8 @@ def audit(
         click.echo(f"  {r['rules']} user rules{outside}: {r['evaluations']:,} evaluations")
         for issue in r["issues"][:WARNINGS_SHOWN]:
             click.echo(f"  {issue}", err=True)
+    for notice in s.get("notices", []):
+        click.echo(f"  note: {notice}", err=True)
     problems = s["constraint_problems"]
     if problems:
         click.echo(f"  {len(problems)} constraint(s) could not be checked; see {out / 'report.html'}", err=True)

@@ -579,7 +579,8 @@ class _Emitter:
             }.items()
             if v is not None
         }
-        description = (row.get("description") or "").strip()
+        # as the docstrings and docs show it: control characters as visible escapes
+        description = visible((row.get("description") or "").strip())
         schema = None
         if self.with_schemas:
             key_names = self.struct_keys.get(t.struct or "") if t.seq_unique else None
