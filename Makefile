@@ -1,7 +1,7 @@
 .DEFAULT_GOAL := help
 PY ?= python3
 
-.PHONY: help install build-dev build-prod format lint test bench all
+.PHONY: help install build-dev build-prod format lint test bench fuzz all
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,5 +34,9 @@ test:  ## the whole test suite, Python and Rust
 
 bench:  ## full-size benchmarks (100 MB inputs)
 	RTBFAST_BENCH_FULL=1 $(PY) -m pytest bench -s
+
+FUZZ_SECONDS ?= 600
+fuzz:  ## each fuzz target for FUZZ_SECONDS (default 600) under AddressSanitizer
+	RTBFAST_FUZZ_SANITIZER=address rust/fuzz/run.sh $(FUZZ_SECONDS)
 
 all: format lint test  ## format, lint and test

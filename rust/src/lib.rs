@@ -4,6 +4,8 @@
 
 pub mod bulkcm;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mom;
 pub mod rules;
 pub mod tables;

@@ -134,9 +134,12 @@ impl ElementPath {
             return self.text.clone();
         }
         let text = self.text.as_str();
-        // the first segments within a quarter, the last within the rest
-        let head_end = text[..PATH_SHOWN / 4].rfind('/').unwrap_or(0);
-        let from = text.len() - (PATH_SHOWN - head_end);
+        // the first segments within a quarter, the last within the rest (cut at characters)
+        let head_end = cut_text(text, PATH_SHOWN / 4).rfind('/').unwrap_or(0);
+        let mut from = text.len() - (PATH_SHOWN - head_end);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
         let tail_start = text[from..].find('/').map_or(text.len(), |i| from + i + 1);
         if head_end == 0 || tail_start >= text.len() {
             // one long segment: cut it
@@ -971,6 +974,24 @@ mod tests {
         let err = drive(&path, &mut Collect(vec![]), None).unwrap_err();
         assert_eq!(err.kind(), crate::error::ErrorKind::Encoding);
         assert_eq!(root_name(&path).unwrap_err().kind(), crate::error::ErrorKind::Encoding);
+    }
+
+    #[test]
+    fn long_paths_are_cut_at_characters() {
+        for name in ["m", "é", "\u{FFFD}\u{FFFD}", "日本", "x\u{10348}"] {
+            for depth in [1, 50, 200, 256] {
+                let mut path = ElementPath::default();
+                for _ in 0..depth {
+                    path.push(name);
+                }
+                let shown = path.shown();
+                assert!(shown.len() <= PATH_SHOWN + 8, "{name} x {depth}: {} bytes", shown.len());
+                assert!(path.text.starts_with(shown.trim_end_matches('…').split("/…/").next().unwrap_or_default()));
+            }
+        }
+        let mut path = ElementPath::default();
+        path.push(&"é".repeat(1000));
+        assert!(path.shown().ends_with('…') && path.shown().len() <= SEGMENT_SHOWN + 4);
     }
 
     #[test]

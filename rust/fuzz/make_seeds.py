@@ -1,0 +1,143 @@
+"""Write the committed seed corpus of the fuzz targets (rust/fuzz/corpus/<target>/): small valid
+models, exports and rules written for this project, and every hostile case of the hardening
+issue. `python rust/fuzz/make_seeds.py` rewrites them; the corpus is also replayed by
+`cargo test` (rust/tests/fuzz_corpus.rs). Real samples are added at fuzz time, never copied
+here (rust/fuzz/run.sh)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "corpus"
+
+MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE models SYSTEM "mp.dtd">
+<models><dtdVersion>G</dtdVersion>
+<mim name="Lrat" version="1" release="0">
+<enum name="AdminState"><enumMember name="LOCKED"><value>0</value></enumMember>
+<enumMember name="UNLOCKED"><value>1</value></enumMember></enum>
+<struct name="Pair"><structMember name="lo"><long/></structMember></struct>
+<class name="EUtranCellFDD"><description>A cell &amp; <![CDATA[<raw>]]></description>
+<attribute name="qRxLevMin"><dataType><long><range><min>-140</min><max>-44</max></range>
+<resolution>2</resolution></long></dataType></attribute>
+<attribute name="state"><dataType><enumRef name="AdminState"/></dataType></attribute>
+<attribute name="pairs"><dataType><sequence><structRef name="Pair"/><maxLength>3</maxLength></sequence>
+</dataType></attribute></class>
+<relationship name="ENodeBFunction_to_EUtranCellFDD"><containment><parent><hasClass name="ENodeBFunction"/>
+</parent><child><hasClass name="EUtranCellFDD"/><cardinality><min>0</min><max>12</max></cardinality></child>
+</containment></relationship>
+</mim></models>
+"""
+
+EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<bulkCmConfigDataFile xmlns="configData.xsd" xmlns:xn="genericNrm.xsd" xmlns:es="vsData.xsd">
+<fileHeader fileFormatVersion="32.615 V4.5" vendorName="Ericsson"/>
+<configData dnPrefix="Undefined"><xn:SubNetwork id="S"><xn:MeContext id="N1"><xn:ManagedElement id="N1">
+<xn:VsDataContainer id="1"><xn:attributes><xn:vsDataType>vsDataEUtranCellFDD</xn:vsDataType>
+<xn:vsDataFormatVersion>EricssonSpecificAttributes.17.28</xn:vsDataFormatVersion>
+<es:vsDataEUtranCellFDD><es:qRxLevMin>-120</es:qRxLevMin><es:label>a &lt; b</es:label>
+<es:pairs><es:lo>1</es:lo></es:pairs><es:pairs><es:lo>2</es:lo></es:pairs>
+</es:vsDataEUtranCellFDD></xn:attributes></xn:VsDataContainer>
+</xn:ManagedElement></xn:MeContext></xn:SubNetwork></configData>
+<fileFooter dateTime="2026-12-04T00:00:00Z"/></bulkCmConfigDataFile>
+"""
+
+HEAD = '<?xml version="1.0"?>\n<bulkCmConfigDataFile xmlns:xn="genericNrm.xsd"><configData>\n'
+TAIL = "</configData></bulkCmConfigDataFile>\n"
+
+
+def xml_cases(doc: str) -> dict[str, bytes]:
+    """The malformed-XML cases of the issue, made from `doc`."""
+    root_end = doc.rindex("</")
+    return {
+        "text_after_root": (doc + "garbage").encode(),
+        "repeated_attribute": doc.replace('name="Lrat"', 'name="Lrat" name="B"').replace('id="S"', 'id="S" id="T"').encode(),
+        "lt_in_attribute": doc.replace('name="Lrat"', 'name="L<rat"').replace('id="S"', 'id="S<T"').encode(),
+        "raw_nul": (doc[:root_end] + "\x00" + doc[root_end:]).encode(),
+        "escape_reference": (doc[:root_end] + "&#x1b;" + doc[root_end:]).encode(),
+        "nonchar": (doc[:root_end] + "\ufffe" + doc[root_end:]).encode(),
+        "utf16": doc.encode("utf-16"),
+        "utf16_no_bom": doc.split("?>", 1)[1].encode("utf-16-le"),
+        "utf8_bom": b"\xef\xbb\xbf" + doc.encode(),
+        "not_utf8": doc.encode().replace(b"<", b"\xff<", 3),
+        "truncated": doc.encode()[: len(doc) // 2],
+        "cdata_end_in_text": (doc[:root_end] + "]]>" + doc[root_end:]).encode(),
+        "internal_subset": doc.replace("<models>", "<!DOCTYPE models [<!ENTITY a \"aa\">]><models>", 1)
+        .replace("<bulkCmConfigDataFile", "<!DOCTYPE b [<!ENTITY a SYSTEM \"file:///etc/passwd\">]><bulkCmConfigDataFile", 1)
+        .encode(),
+        "entity_use": (doc[:root_end] + "&a;" + doc[root_end:]).encode(),
+    }
+
+
+def model_seeds() -> dict[str, bytes]:
+    head = '<models><mim name="M" version="1" release="1">'
+    return {
+        "valid": MODEL.encode(),
+        "nested_300": (head + "<a>" * 300 + "</a>" * 300 + "</mim></models>").encode(),
+        "long_name": f'{head}<class name="{"C" * 600}"/></mim></models>'.encode(),
+        "many_unnamed": (head + "<class><attribute/></class>" * 200 + "</mim></models>").encode(),
+        **xml_cases(MODEL),
+    }
+
+
+def export_seeds() -> dict[str, bytes]:
+    container = '<xn:VsDataContainer id="{i}"><xn:attributes><xn:vsDataType>vsDataX</xn:vsDataType></xn:attributes>'
+    long_id = '<xn:SubNetwork id="' + "i" * 100_000 + '">' + '<xn:MeContext id="1"/>' * 700 + "</xn:SubNetwork>"
+    return {
+        "valid": EXPORT.encode(),
+        "nested_unknown_300": (HEAD + "<xn:x>" * 300 + "</xn:x>" * 300 + TAIL).encode(),
+        "nested_containers_300": (
+            HEAD + "".join(container.format(i=i) for i in range(300)) + "</xn:VsDataContainer>" * 300 + TAIL
+        ).encode(),
+        "long_id_many_children": (HEAD + long_id + TAIL).encode(),
+        "no_ids": (HEAD + "<xn:SubNetwork>" + "<xn:MeContext/>" * 50 + "</xn:SubNetwork>" + TAIL).encode(),
+        "deep_members": (
+            HEAD
+            + '<xn:MeContext id="1"><xn:attributes><a>'
+            + "<m>" * 200
+            + "1"
+            + "</m>" * 200
+            + "</a></xn:attributes></xn:MeContext>"
+            + TAIL
+        ).encode(),
+        **xml_cases(EXPORT),
+    }
+
+
+def rule_seeds() -> dict[str, bytes]:
+    lst = "[" + ",".join(str(i) for i in range(100)) + "]"
+    return {
+        "simple": b"qRxLevMin >= -130",
+        "when": b"when:has(self.qRxLevMin)\nqRxLevMin >= -130 && userLabel.startsWith('a')",
+        "arithmetic": b"qRxLevMin * 3 + 9223372036854775807 - 1 / 0 % 2 > 0",
+        "structs": b"pair.lo < 0 || list.exists(x, x == 1) || size(children.EUtranCellFDD) <= 6",
+        "tree": b"parent.administrativeState == 'UNLOCKED' ? node.id != '' : fdn.contains(',')",
+        "plus_1400": ("+".join(["qRxLevMin"] * 1400) + "+0>0").encode(),
+        "plus_8000": ("+".join(["qRxLevMin"] * 8000) + "+0>0").encode(),
+        "or_300": " || ".join(f"qRxLevMin == {i}" for i in range(300)).encode(),
+        "brackets_70": ("(" * 70 + "1" + ")" * 70 + " > 0").encode(),
+        "not_600": ("!" * 600 + "true").encode(),
+        "ternary_200": ("".join(f"qRxLevMin == {i} ? {i} : " for i in range(200)) + "0").encode(),
+        "member_600": ("pair" + ".lo" * 600).encode(),
+        "comprehensions_3": f"{lst}.all(a, {lst}.all(b, {lst}.all(c, a + b + c >= 0)))".encode(),
+        "bad_regex": b"userLabel.matches('(unclosed')",
+        "regex_heavy": b"userLabel.matches('(a+)+$')",
+        "unicode": "userLabel == 'é∑\u2028' && b'\\xff' != b''".encode(),
+        "unterminated": b"'abc",
+    }
+
+
+def main() -> None:
+    for target, seeds in (("mom_reader", model_seeds()), ("bulkcm_reader", export_seeds()), ("cel_rule", rule_seeds())):
+        folder = CORPUS / target
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for name, data in seeds.items():
+            (folder / f"seed-{name}").write_bytes(data)
+        print(f"{folder}: {len(seeds)} seeds")
+
+
+if __name__ == "__main__":
+    main()
