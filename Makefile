@@ -16,13 +16,13 @@ build-prod:  ## release wheel into dist/
 	maturin build --release -o dist
 
 format:  ## format Python and Rust
-	ruff format python tests bench
-	ruff check --fix python tests bench
+	ruff format python tests bench rust/fuzz
+	ruff check --fix python tests bench rust/fuzz
 	cargo fmt --all
 
 lint:  ## ruff, mypy, rustfmt, clippy
-	ruff check python tests bench
-	ruff format --check python tests bench
+	ruff check python tests bench rust/fuzz
+	ruff format --check python tests bench rust/fuzz
 	mypy
 	cargo fmt --all -- --check
 	cargo clippy --manifest-path rust/Cargo.toml --all-targets -- -D warnings

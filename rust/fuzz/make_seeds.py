@@ -44,6 +44,7 @@ EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
 <fileFooter dateTime="2026-12-04T00:00:00Z"/></bulkCmConfigDataFile>
 """
 
+XXE = '<!DOCTYPE b [<!ENTITY a SYSTEM "file:///etc/passwd">]>'
 HEAD = '<?xml version="1.0"?>\n<bulkCmConfigDataFile xmlns:xn="genericNrm.xsd"><configData>\n'
 TAIL = "</configData></bulkCmConfigDataFile>\n"
 
@@ -53,7 +54,9 @@ def xml_cases(doc: str) -> dict[str, bytes]:
     root_end = doc.rindex("</")
     return {
         "text_after_root": (doc + "garbage").encode(),
-        "repeated_attribute": doc.replace('name="Lrat"', 'name="Lrat" name="B"').replace('id="S"', 'id="S" id="T"').encode(),
+        "repeated_attribute": doc.replace('name="Lrat"', 'name="Lrat" name="B"')
+        .replace('id="S"', 'id="S" id="T"')
+        .encode(),
         "lt_in_attribute": doc.replace('name="Lrat"', 'name="L<rat"').replace('id="S"', 'id="S<T"').encode(),
         "raw_nul": (doc[:root_end] + "\x00" + doc[root_end:]).encode(),
         "escape_reference": (doc[:root_end] + "&#x1b;" + doc[root_end:]).encode(),
@@ -64,8 +67,8 @@ def xml_cases(doc: str) -> dict[str, bytes]:
         "not_utf8": doc.encode().replace(b"<", b"\xff<", 3),
         "truncated": doc.encode()[: len(doc) // 2],
         "cdata_end_in_text": (doc[:root_end] + "]]>" + doc[root_end:]).encode(),
-        "internal_subset": doc.replace("<models>", "<!DOCTYPE models [<!ENTITY a \"aa\">]><models>", 1)
-        .replace("<bulkCmConfigDataFile", "<!DOCTYPE b [<!ENTITY a SYSTEM \"file:///etc/passwd\">]><bulkCmConfigDataFile", 1)
+        "internal_subset": doc.replace("<models>", '<!DOCTYPE models [<!ENTITY a "aa">]><models>', 1)
+        .replace("<bulkCmConfigDataFile", XXE + "<bulkCmConfigDataFile", 1)
         .encode(),
         "entity_use": (doc[:root_end] + "&a;" + doc[root_end:]).encode(),
     }
