@@ -347,24 +347,18 @@ fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
         Expr::Call(c) => c.target.iter().map(|t| t.as_ref()).chain(c.args.iter()).collect(),
         Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
         Expr::List(l) => l.elements.iter().collect(),
-        Expr::Map(m) => m
-            .entries
-            .iter()
-            .flat_map(|entry| match &entry.expr {
-                cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
-                cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
-            })
-            .collect(),
+        Expr::Map(m) => m.entries.iter().flat_map(entry_children).collect(),
         Expr::Select(s) => vec![s.operand.as_ref()],
-        Expr::Struct(s) => s
-            .entries
-            .iter()
-            .flat_map(|entry| match &entry.expr {
-                cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
-                cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
-            })
-            .collect(),
+        Expr::Struct(s) => s.entries.iter().flat_map(entry_children).collect(),
         Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
+    }
+}
+
+/// The expressions of one entry of a map or struct literal.
+fn entry_children(entry: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &entry.expr {
+        cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+        cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
     }
 }
 
