@@ -79,3 +79,21 @@ class NetworkParts:
 def stream_bulkcm(
     path: Any, part_bytes: int, threads: int = 0, progress: Progress | None = None
 ) -> NetworkParts | None: ...
+
+class TemplateTables(TypedDict):
+    files: ArrowTable
+    mos: ArrowTable
+    values: ArrowTable
+    expressions: ArrowTable
+    calls: ArrowTable
+    problems: ArrowTable
+
+def read_templates(paths: list[Any], threads: int = 0, progress: Progress | None = None) -> TemplateTables: ...
+def locate_pointers(path: Any, pointers: list[str]) -> list[tuple[int, int]]: ...
+def parse_template_key(
+    key: str,
+) -> (
+    tuple[Literal["directive"], str]
+    | tuple[Literal["attribute"], str]
+    | tuple[Literal["mo"], str, bool, Literal["none", "wildcard", "id", "list"], list[str]]
+): ...

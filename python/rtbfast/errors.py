@@ -53,6 +53,11 @@ class CatalogError(InputError):
     names the file and how to rebuild the folder."""
 
 
+class TemplateError(InputError, ValueError):
+    """A template that cannot be read as one: not JSON, a key that fits no grammar, a
+    directive out of place. Located by line, column and JSON pointer (in ``element``)."""
+
+
 class GeneratedCodeError(RtbfastError):
     """Code rtbfast generated does not compile; the build fails rather than leave a package
     that cannot be imported."""

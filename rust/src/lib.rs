@@ -9,6 +9,7 @@ pub mod fuzzing;
 pub mod mom;
 pub mod rules;
 pub mod tables;
+pub mod templates;
 pub mod xml;
 
 #[cfg(feature = "python")]

@@ -24,10 +24,8 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
@@ -39,6 +37,7 @@ from rtbfast.csv_text import read_text, records
 from rtbfast.errors import InputIOError
 from rtbfast.readers import checked_file
 from rtbfast.rules.constraints import Constraints
+from rtbfast.suggest import did_you_mean
 
 COLUMNS = ("id", "class", "when", "assert", "severity", "message", "window")
 REQUIRED = ("id", "class", "assert")
@@ -209,13 +208,6 @@ def _compile_issues(rules: RuleFile, problems: list[tuple[int, str, str, int, in
     return out
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> str:
-    """A hint naming the closest known name (case does not count against it), or nothing."""
-    by_lower = {k.lower(): k for k in sorted(known)}
-    near = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.7)
-    return f"; did you mean {by_lower[near[0]]}?" if near else ""
-
-
 def check_rules(rules: RuleFile, catalog: dict[str, pa.Table] | None = None) -> list[RuleIssue]:
     """Every issue of a rule file: its CSV issues, CEL syntax errors (with line and column),
     and, given a catalog, classes and attributes it does not know (with a did-you-mean)."""
@@ -235,13 +227,13 @@ def check_rules(rules: RuleFile, catalog: dict[str, pa.Table] | None = None) -> 
     for rid, cls, variables in compiled["variables"]:
         line = line_of.get(rid, 0)
         if cls not in attributes:
-            hint = _did_you_mean(cls, attributes)
+            hint = did_you_mean(cls, attributes)
             issues.append(RuleIssue(str(rules.path), line, rid, "class", f"{cls} is not a class of the catalog{hint}"))
             continue
         for name in variables:
             if name in BUILTINS or name in attributes[cls]:
                 continue
-            hint = _did_you_mean(name, attributes[cls])
+            hint = did_you_mean(name, attributes[cls])
             issues.append(RuleIssue(str(rules.path), line, rid, "assert", f"{cls} has no attribute {name}{hint}"))
     return sorted(issues, key=lambda i: (i.line, i.column))
 

@@ -308,6 +308,54 @@ fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
     })
 }
 
+/// Read RTB templates on up to `threads` threads (0: one per core), counting files done in
+/// `progress.bytes_read`. Returns the tables `files`, `mos`, `values`, `expressions`,
+/// `calls`, `problems`.
+#[pyfunction]
+#[pyo3(signature = (paths, threads=0, progress=None))]
+fn read_templates<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    threads: usize,
+    progress: Option<&Bound<'py, PyProgress>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let progress = progress_of(progress);
+    let tables = py
+        .detach(|| crate::templates::read_templates(&paths, threads, progress.as_deref()))
+        .map_err(|e| to_py_err(py, e))?;
+    tables_dict(py, tables)
+}
+
+/// Lines and columns (1-based) of JSON pointers in the file at `path`: where the key or item
+/// each names starts, as far as it can be followed.
+#[pyfunction]
+fn locate_pointers(py: Python<'_>, path: PathBuf, pointers: Vec<String>) -> PyResult<Vec<(u64, u64)>> {
+    py.detach(|| {
+        let text = std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        Ok(crate::templates::locate::locate(&text, &pointers))
+    })
+}
+
+/// A template key read by its grammar: `("directive", name)`, `("attribute", name)`, or
+/// `("mo", class, at, ids_kind, ids)`; `ValueError` naming why it fits no grammar.
+#[pyfunction]
+fn parse_template_key(py: Python<'_>, key: &str) -> PyResult<Py<PyAny>> {
+    use crate::templates::key::{parse, Ids, Key};
+    let parsed = parse(key).map_err(pyo3::exceptions::PyValueError::new_err)?;
+    Ok(match parsed {
+        Key::Directive(name) => ("directive", name).into_pyobject(py)?.into_any().unbind(),
+        Key::Attribute(name) => ("attribute", name).into_pyobject(py)?.into_any().unbind(),
+        Key::Mo { at, class, ids } => {
+            let kind = ids.kind();
+            let listed = match ids {
+                Ids::Listed(ids) => ids,
+                _ => Vec::new(),
+            };
+            ("mo", class, at, kind, listed).into_pyobject(py)?.into_any().unbind()
+        }
+    })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -321,5 +369,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(evaluate_constraints, m)?)?;
     m.add_function(wrap_pyfunction!(compile_user_rules, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_user_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(read_templates, m)?)?;
+    m.add_function(wrap_pyfunction!(locate_pointers, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     Ok(())
 }

@@ -382,6 +382,12 @@ impl BatchParts {
         self.push(Field::new(name, DataType::Int32, true), Arc::new(b.finish()))
     }
 
+    /// A list of texts (never null; an empty list where there is none).
+    pub fn list_utf8(&mut self, name: &str, mut b: ListBuilder<StringBuilder>) -> &mut Self {
+        let item = Arc::new(Field::new("item", DataType::Utf8, true));
+        self.push(Field::new(name, DataType::List(item), false), Arc::new(b.finish()))
+    }
+
     pub fn types(&mut self, t: TypeColumns) -> &mut Self {
         self.type_arrays(t.finish())
     }

@@ -1,0 +1,208 @@
+//! The grammar of the keys inside an RTB template (`../shared/reference/rtb-and-workbook.md`
+//! §2.4): a directive (`$cond`), an MO (`Class`, `Class-Id`, `Class-*`, `Class-id1,id{a,b}`,
+//! each optionally flagged `@`), or an attribute (lowerCamel). The class ends at the first `-`;
+//! an id may itself hold `-`. Anything else fits no grammar and is refused with the reason.
+
+/// The directives of the format; any other `$` key is an error.
+pub const DIRECTIVES: [&str; 8] = ["meta", "vars", "custom", "cond", "switch", "eval", "plans", "comment"];
+
+/// Ids a key's brace expansion may give at most.
+pub const MAX_IDS: usize = 10_000;
+
+/// Which MOs of a class a key names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ids {
+    /// `Class`: the MO related to the target (at the top), or every child of the class.
+    None,
+    /// `Class-*`: every existing child of the class.
+    Wildcard,
+    /// `Class-Id` or an id list: these children, created where missing.
+    Listed(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    Directive(String),
+    Mo { at: bool, class: String, ids: Ids },
+    Attribute(String),
+}
+
+impl Ids {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Ids::None => "none",
+            Ids::Wildcard => "wildcard",
+            Ids::Listed(ids) if ids.len() == 1 => "id",
+            Ids::Listed(_) => "list",
+        }
+    }
+}
+
+fn is_class(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_attribute(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Read a key; the error says why it fits no grammar.
+pub fn parse(key: &str) -> Result<Key, String> {
+    if let Some(name) = key.strip_prefix('$') {
+        return if DIRECTIVES.contains(&name) {
+            Ok(Key::Directive(name.to_string()))
+        } else {
+            Err(format!("{key:?} is not a directive (directives: ${})", DIRECTIVES.join(", $")))
+        };
+    }
+    if is_attribute(key) {
+        return Ok(Key::Attribute(key.to_string()));
+    }
+    let (at, rest) = match key.strip_prefix('@') {
+        Some(rest) => (true, rest),
+        None => (false, key),
+    };
+    let (class, spec) = match rest.split_once('-') {
+        Some((class, spec)) => (class, Some(spec)),
+        None => (rest, None),
+    };
+    if !is_class(class) {
+        return Err(if key.is_empty() {
+            "an empty key".into()
+        } else if class.chars().next().is_some_and(|c| c.is_ascii_lowercase()) {
+            format!("{key:?} fits no grammar: an attribute name is lowerCamel letters and digits only")
+        } else {
+            format!("{key:?} fits no grammar: expected Class, Class-Id, Class-* or a lowerCamel attribute name")
+        });
+    }
+    let ids = match spec {
+        None => Ids::None,
+        Some("*") => Ids::Wildcard,
+        Some(spec) => Ids::Listed(expand(spec).map_err(|why| format!("{key:?}: {why}"))?),
+    };
+    Ok(Key::Mo { at, class: class.to_string(), ids })
+}
+
+/// The ids an id list names: items separated by `,` outside braces, each with `{a,b}` groups
+/// expanded (`default,qci{1,5}` is `default`, `qci1`, `qci5`).
+pub fn expand(spec: &str) -> Result<Vec<String>, String> {
+    if spec.is_empty() {
+        return Err("no id after the '-'".into());
+    }
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in spec.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return Err(format!("'}}' without '{{' at character {}", i + 1)),
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&spec[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return Err("'{' without '}'".into());
+    }
+    items.push(&spec[start..]);
+    let mut ids = Vec::new();
+    for item in items {
+        if item.is_empty() {
+            return Err("an empty id in the list".into());
+        }
+        for id in expand_item(item)? {
+            if ids.len() >= MAX_IDS {
+                return Err(format!("the id list names more than {MAX_IDS} ids"));
+            }
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// One item with its brace groups expanded, left to right.
+fn expand_item(item: &str) -> Result<Vec<String>, String> {
+    let Some(open) = item.find('{') else { return Ok(vec![item.to_string()]) };
+    let close = item[open..].find('}').map(|i| open + i).ok_or("'{' without '}'")?;
+    let group = &item[open + 1..close];
+    if group.contains('{') {
+        return Err("braces inside braces".into());
+    }
+    let choices: Vec<&str> = group.split(',').collect();
+    if choices.iter().any(|c| c.is_empty()) {
+        return Err(format!("an empty choice in {{{group}}}"));
+    }
+    let (head, tail) = (&item[..open], &item[close + 1..]);
+    let tails = expand_item(tail)?;
+    let mut out = Vec::with_capacity(choices.len() * tails.len());
+    for choice in choices {
+        for t in &tails {
+            if out.len() >= MAX_IDS {
+                return Err(format!("the id list names more than {MAX_IDS} ids"));
+            }
+            out.push(format!("{head}{choice}{t}"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(ids: &[&str]) -> Ids {
+        Ids::Listed(ids.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn the_real_forms() {
+        assert_eq!(parse("$cond"), Ok(Key::Directive("cond".into())));
+        assert_eq!(parse("a5Thr1RsrpFreqOffset"), Ok(Key::Attribute("a5Thr1RsrpFreqOffset".into())));
+        assert_eq!(parse("EUtranCellFDD"), Ok(Key::Mo { at: false, class: "EUtranCellFDD".into(), ids: Ids::None }));
+        assert_eq!(
+            parse("@EUtranFreqRelation-*"),
+            Ok(Key::Mo { at: true, class: "EUtranFreqRelation".into(), ids: Ids::Wildcard })
+        );
+        // the class ends at the first '-'; the id keeps the others
+        assert_eq!(
+            parse("UtranCellRelation-2081-94135-9"),
+            Ok(Key::Mo { at: false, class: "UtranCellRelation".into(), ids: listed(&["2081-94135-9"]) })
+        );
+        assert_eq!(
+            parse("QciProfilePredefined-default,qci{1,5,7,8,65,69,70}"),
+            Ok(Key::Mo {
+                at: false,
+                class: "QciProfilePredefined".into(),
+                ids: listed(&["default", "qci1", "qci5", "qci7", "qci8", "qci65", "qci69", "qci70"])
+            })
+        );
+        assert_eq!(expand("a{1,2}b{x,y}"), Ok(vec!["a1bx".into(), "a1by".into(), "a2bx".into(), "a2by".into()]));
+    }
+
+    #[test]
+    fn keys_that_fit_no_grammar() {
+        for (key, why) in [
+            ("", "empty key"),
+            ("$foo", "not a directive"),
+            ("Class-", "no id"),
+            ("Class-a{1,2", "without '}'"),
+            ("Class-a}1", "without '{'"),
+            ("Class-a{}", "empty choice"),
+            ("Class-a,,b", "empty id"),
+            ("Class-a{{1}}", "inside braces"),
+            ("foo-bar", "lowerCamel"),
+            ("foo bar", "lowerCamel"),
+            ("1abc", "no grammar"),
+            ("Éclass", "no grammar"),
+        ] {
+            let err = parse(key).unwrap_err();
+            assert!(err.contains(why), "{key:?}: {err}");
+        }
+        let huge = format!("C-{}", "{0,1,2,3,4,5,6,7,8,9}".repeat(6));
+        assert!(parse(&huge).unwrap_err().contains("more than"));
+    }
+}
