@@ -385,6 +385,121 @@ def rules_check(rules_csv: Path, catalog: Path | None) -> None:
         sys.exit(1)
 
 
+@main.group()
+def templates() -> None:
+    """RTB templates: check them in bulk against a built catalog, expand them into changes.
+
+    \b
+    Typical use:
+      rtbfast templates check 'templates/**/*.json' --catalog out/erbs
+      rtbfast templates check mobility.json --catalog out/erbs --format json > findings.json
+    """
+
+
+def _template_paths(given: tuple[str, ...]) -> list[Path]:
+    """Files, folders (every *.json below) and glob patterns (quoted, so the shell leaves
+    them), in the order given, each once. A name that matches nothing is an input error."""
+    import glob
+
+    from rtbfast.errors import InputIOError
+
+    found: list[Path] = []
+    for item in given:
+        path = Path(item)
+        if any(ch in item for ch in "*?[") and not path.exists():
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                raise InputIOError(f"{item}: no file matches this pattern", item)
+            found.extend(Path(m) for m in matches if Path(m).is_file())
+        elif path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+@templates.command("check")
+@click.argument("paths", metavar="TEMPLATE...", nargs=-1, required=True)
+@click.option(
+    "--catalog",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A folder written by `rtbfast build` (or an MP XML model) to check against.",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a line per error and warning and a summary; json: every finding, dynamic parts too.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="In text, also list the dynamic parts (info findings).")
+@PROGRESS_OPTION
+@JOBS_OPTION
+def templates_check(
+    paths: tuple[str, ...], catalog: Path, output: str, verbose: bool, progress: bool | None, jobs: int
+) -> None:
+    """Check TEMPLATE... (files, folders of *.json, or quoted globs) against a built catalog,
+    without running anything.
+
+    \b
+    Checked:
+      JSON and shape     strict JSON; every key fits the grammar (Class, Class-Id, Class-*,
+                         id lists with {a,b} expansion, @ flags, lowerCamel attributes,
+                         $meta $vars $custom $cond $switch $eval $plans $comment)
+      names              classes, attributes (with a did-you-mean), each class under a parent
+                         that may contain it
+      operations         read-only attributes set, restricted ones (only a create may set
+                         them), system-created MOs deleted, clears of attributes that cannot
+                         be unset
+      values             every literal value, after conversion from engineering units
+                         (raw = value / multiplication factor), judged by the evaluator
+                         `rtbfast audit` uses: types, ranges, steps, lengths, enums, struct
+                         members, sequence lengths; a value that fits only read as raw
+                         units is flagged as a likely unit mistake, with both readings
+      what runs later    $eval, $cond, $switch and $custom are listed as dynamic (info);
+                         calls expansion cannot run (db.*, eval, import) are listed
+
+    Each finding names the file, line, column and JSON pointer, with a suggestion where there
+    is one. Exits 1 when a finding is an error, 2 when an input cannot be read.
+    """
+    import json
+
+    from rtbfast.templates.check import check_templates
+
+    show = sys.stderr.isatty() if progress is None else progress
+    with contextlib.ExitStack() as stack:
+        on_progress, _ = _reporters(stack, show)
+        try:
+            files = _template_paths(paths)
+            result = check_templates(files, catalog, threads=jobs, on_progress=on_progress)
+        except RtbfastError as err:
+            _fail(err)
+            return
+    findings = result.findings.to_pylist()
+    if output == "json":
+        keep = ("template", "path", "line", "column", "severity", "code", "message", "suggestion")
+        click.echo(json.dumps([{k: f[k] for k in keep} for f in findings], indent=2, ensure_ascii=False))
+    else:
+        dynamic = 0
+        for f in findings:
+            if f["severity"] == "info" and not verbose:
+                dynamic += 1
+                continue
+            hint = f" (suggestion: {f['suggestion']})" if f["suggestion"] else ""
+            click.echo(f"{f['template']}:{f['line']}:{f['column']}: {f['severity']}: {f['code']}: {f['message']}{hint}")
+        errors, warnings = result.count("error"), result.count("warning")
+        tail = f", {dynamic} dynamic part(s) not listed (-v lists them)" if dynamic else ""
+        click.echo(
+            f"{result.templates} template(s), {result.values_checked:,} values judged: "
+            f"{errors} error(s), {warnings} warning(s){tail}",
+            err=True,
+        )
+    if result.errors:
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
 def inspect(out: Path) -> None:

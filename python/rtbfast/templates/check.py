@@ -28,6 +28,7 @@ Findings are the Violations columns plus ``template``, ``path`` (JSON pointer), 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,8 @@ import pyarrow.compute as pc
 
 from rtbfast import _native
 from rtbfast.output_folder import load_catalog, open_catalog
-from rtbfast.readers import ProgressCallback, checked_file
+from rtbfast.errors import InputIOError
+from rtbfast.readers import ProgressCallback
 from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
 from rtbfast.suggest import closest
 from rtbfast.templates.units import parse_factor, to_engineering, to_raw
@@ -66,6 +68,8 @@ FINDINGS_SCHEMA = pa.schema(
 JUDGED = ("string", "number", "boolean")
 """Value kinds judged by the evaluator (the others are computed, ``null`` or empty)."""
 NAME_RULES = ("unknown_class", "unknown_attribute")
+VALUE_RULES = ("type", "range", "resolution", "decimal_places")
+"""The evaluator's rules about a number's value: their messages say the unit conversion."""
 """The evaluator's rules that the name checks already say, once, with a did-you-mean."""
 
 CATALOG_COLUMNS = {
@@ -86,9 +90,13 @@ CATALOG_COLUMNS = {
 }
 
 
+SEP = "\x1f"
+"""Joins two names into one key (a character no name holds)."""
+
+
 @dataclass
 class Catalog:
-    """What a check reads of a catalog."""
+    """What a check reads of a catalog, and the lookups made of it once."""
 
     tables: dict[str, pa.Table]
     constraints: Constraints
@@ -106,6 +114,79 @@ class Catalog:
     def column(self, table: str, name: str) -> list[Any]:
         t = self.tables.get(table)
         return [] if t is None or name not in t.column_names else t.column(name).to_pylist()
+
+    @functools.cached_property
+    def classes(self) -> set[str]:
+        """Known classes: from their own rows, their attributes, or the containment naming
+        them (the workbook names node functions only in its LDN paths)."""
+        return {
+            *self.column("classes", "class"),
+            *self.column("attributes", "class"),
+            *self.column("containment", "parent"),
+            *self.column("containment", "child"),
+        }
+
+    @functools.cached_property
+    def system_created(self) -> set[str]:
+        """Classes every definition says the node creates (where two MIMs define a class and
+        disagree, nothing is said: a template's MO is not tied to either)."""
+        flags: dict[str, set[bool]] = {}
+        for c, created in zip(self.column("classes", "class"), self.column("classes", "system_created"), strict=True):
+            flags.setdefault(c, set()).add(bool(created))
+        return {c for c, f in flags.items() if f == {True}}
+
+    @functools.cached_property
+    def children(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for parent, child in zip(self.column("containment", "parent"), self.column("containment", "child"), strict=True):
+            out.setdefault(parent, set()).add(child)
+        return out
+
+    @functools.cached_property
+    def attributes(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """class → attribute → what every definition of it agrees on: ``read_only``,
+        ``restricted``, ``nillable`` (true only where all say so) and its ``kinds``."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        if "attributes" not in self.tables:
+            return out
+        for row in self.tables["attributes"].to_pylist():
+            known = out.setdefault(row["class"], {})
+            agreed = known.get(row["attribute"])
+            flags = {k: bool(row.get(k)) for k in ("read_only", "restricted", "nillable")}
+            if agreed is None:
+                known[row["attribute"]] = {**flags, "kinds": {row.get("kind")}}
+            else:
+                for k, v in flags.items():
+                    agreed[k] = agreed[k] and v
+                agreed["kinds"].add(row.get("kind"))
+        return out
+
+    @functools.cached_property
+    def factors(self) -> pa.Table:
+        """``key`` (class, attribute and member joined by :data:`SEP`) → the linear
+        multiplication factor (as text) and unit of the attributes and struct members that
+        have one."""
+        found: dict[str, tuple[str, str | None]] = {}
+        struct_factor: dict[str, list[tuple[str, Decimal, str | None]]] = {}
+        if "struct_members" in self.tables:
+            for r in self.tables["struct_members"].to_pylist():
+                f = parse_factor(r.get("multiplication_factor"))
+                if f is not None and f != 1:
+                    struct_factor.setdefault(r["struct"], []).append((r["member"], f, r.get("unit")))
+        if "attributes" in self.tables:
+            for r in self.tables["attributes"].to_pylist():
+                f = parse_factor(r.get("multiplication_factor"))
+                if f is not None and f != 1:
+                    found.setdefault(SEP.join((r["class"], r["attribute"], "")), (str(f), r.get("unit")))
+                for member, mf, unit in struct_factor.get(r.get("type_ref") or "", []):
+                    found.setdefault(SEP.join((r["class"], r["attribute"], member)), (str(mf), unit))
+        return pa.table(
+            {
+                "key": pa.array(list(found), pa.string()),
+                "factor": pa.array([f for f, _ in found.values()], pa.string()),
+                "unit": pa.array([u for _, u in found.values()], pa.string()),
+            }
+        )
 
 
 @dataclass
@@ -158,7 +239,7 @@ class _Findings:
 _VIOLATION_COLS = [f.name for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")]
 
 
-def _read(paths: list[Path], threads: int, on_progress: ProgressCallback | None) -> dict[str, pa.Table]:
+def _read(paths: list[str], threads: int, on_progress: ProgressCallback | None) -> dict[str, pa.Table]:
     """The native read, with progress in files."""
     progress = _native.Progress()
     if on_progress is None:
@@ -186,8 +267,9 @@ def check_templates(
 ) -> CheckResult:
     """Check every template of `paths` against `catalog` (a build folder, an MP XML model or a
     loaded :class:`Catalog`). ``dynamic=False`` leaves the listing of dynamic parts out."""
-    files = [checked_file(p) for p in paths]
+    files = [os.fspath(p) for p in paths]
     tables = _read(files, threads, on_progress)
+    _refuse_unreadable(tables["files"])
     cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog, threads)
     out = _Findings()
     unreadable = _file_errors(tables["files"], out)
@@ -201,6 +283,16 @@ def check_templates(
     return CheckResult(findings, len(files), checked, unreadable, tables)
 
 
+def _refuse_unreadable(files: pa.Table) -> None:
+    """A file that cannot be read at all (missing, a folder, no permission) is unreadable
+    input, not a finding: :class:`InputIOError` naming the first of them."""
+    unreadable = files.filter(pc.equal(files["error_kind"], "io"))
+    if unreadable.num_rows:
+        first = unreadable.slice(0, 1).to_pylist()[0]
+        more = f" (and {unreadable.num_rows - 1} more unreadable file(s))" if unreadable.num_rows > 1 else ""
+        raise InputIOError(f"{first['path']}: {first['error']}{more}", first["path"])
+
+
 def _file_errors(files: pa.Table, out: _Findings) -> int:
     """A finding for each file that could not be read as JSON; returns how many."""
     count = 0
@@ -211,155 +303,113 @@ def _file_errors(files: pa.Table, out: _Findings) -> int:
     return count
 
 
+def _class_of_values(tables: dict[str, pa.Table]) -> pa.ChunkedArray:
+    return pc.take(tables["mos"]["class"], tables["values"]["mo"])
+
+
 def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
-    """Classes, their nesting, attribute names and what may be done to them."""
+    """Classes, their nesting, attribute names and what may be done to them: each distinct
+    name judged once, the rows of the wrong ones found by filtering."""
     mos, values = tables["mos"], tables["values"]
-    # a class is known from its own rows, its attributes, or the containment naming it (the
-    # workbook names node functions only in its LDN paths)
-    classes = {
-        *cat.column("classes", "class"),
-        *cat.column("attributes", "class"),
-        *cat.column("containment", "parent"),
-        *cat.column("containment", "child"),
-    }
-    flags: dict[str, set[bool]] = {}
-    for c, created in zip(cat.column("classes", "class"), cat.column("classes", "system_created"), strict=True):
-        flags.setdefault(c, set()).add(bool(created))
-    # where two MIMs define one class and disagree, nothing is said (the template's MO is not
-    # tied to either)
-    system_created = {c for c, f in flags.items() if f == {True}}
-    children: dict[str, set[str]] = {}
-    for parent, child in zip(cat.column("containment", "parent"), cat.column("containment", "child"), strict=True):
-        children.setdefault(parent, set()).add(child)
-    attributes = _attributes(cat)
-    mo_class = mos["class"].to_pylist()
-    mo_parent = mos["parent"].to_pylist()
-    for i, m in enumerate(mos.select(["template", "path", "class", "delete", "key"]).to_pylist()):
-        cls = m["class"]
-        if cls not in classes:
-            near = closest(cls, classes)
-            out.add(
-                m["template"],
-                m["path"],
-                "error",
-                "unknown_class",
-                f"{cls} is not a class of the catalog" + (f"; did you mean {near}?" if near else ""),
-                m["key"].replace(cls, near, 1) if near else None,
-                subject=m["path"],
-                **{"class": cls},
-            )
-            continue
-        parent = mo_parent[i]
-        if parent is not None:
-            parent_class = mo_class[parent]
-            allowed = children.get(parent_class)
-            if parent_class in classes and allowed is not None and cls not in allowed:
-                near = closest(cls, allowed)
-                out.add(
-                    m["template"],
-                    m["path"],
-                    "error",
-                    "containment",
-                    f"{cls} is not a child of {parent_class} (its children: {', '.join(sorted(allowed)[:12])}"
-                    f"{', …' if len(allowed) > 12 else ''})",
-                    m["key"].replace(cls, near, 1) if near else None,
-                    subject=m["path"],
-                    **{"class": cls},
-                )
-        if m["delete"] and cls in system_created:
-            out.add(
-                m["template"],
-                m["path"],
-                "error",
-                "system_created",
-                f"{cls} is created by the node: it cannot be deleted",
-                subject=m["path"],
-                **{"class": cls},
-            )
-    # attribute names, once per (class, attribute) and template
-    if not values.num_rows:
+    if not mos.num_rows:
         return
-    pairs = pa.table(
-        {
-            "template": values["template"],
-            "mo": values["mo"],
-            "attribute": values["attribute"],
-            "path": values["path"],
-            "class": pc.take(mos["class"], values["mo"]),
-        }
+    known = pa.array(sorted(cat.classes), pa.string())
+    is_known = pc.is_in(mos["class"], value_set=known)
+    where = ["template", "path", "class", "key"]
+    near_class: dict[str, str | None] = {}
+    for m in mos.filter(pc.invert(is_known)).select(where).to_pylist():
+        cls = m["class"]
+        near = near_class[cls] if cls in near_class else near_class.setdefault(cls, closest(cls, cat.classes))
+        out.add(
+            m["template"],
+            m["path"],
+            "error",
+            "unknown_class",
+            f"{cls} is not a class of the catalog" + (f"; did you mean {near}?" if near else ""),
+            m["key"].replace(cls, near, 1) if near else None,
+            subject=m["path"],
+            **{"class": cls},
+        )
+    # nesting: each child class under its parent's, where the catalog says what the parent holds
+    has_parent = pc.is_valid(mos["parent"])
+    parent_class = pc.take(mos["class"], pc.fill_null(mos["parent"], 0))
+    pairs = pc.binary_join_element_wise(parent_class, mos["class"], SEP)
+    allowed = pa.array(sorted(SEP.join((p, c)) for p, cs in cat.children.items() for c in cs), pa.string())
+    parents = pa.array(sorted(cat.children), pa.string())
+    misplaced = pc.and_(
+        pc.and_(has_parent, is_known),
+        pc.and_(pc.is_in(parent_class, value_set=parents), pc.invert(pc.is_in(pairs, value_set=allowed))),
     )
-    first = pairs.group_by(["template", "class", "attribute"], use_threads=False).aggregate(
-        [("path", "min"), ("mo", "min")]
-    )
-    for r in first.to_pylist():
-        cls, name = r["class"], r["attribute"]
-        if cls not in classes:
-            continue  # said once, for the class
-        known = attributes.get(cls, {})
-        row = known.get(name)
-        where = {"subject": mos["path"][r["mo_min"]].as_py(), "class": cls, "attribute": name}
-        if row is None and not known and cls not in attributes:
-            continue  # a class known only from containment: its attributes are not known either
+    for m, parent in zip(
+        mos.filter(misplaced).select(where).to_pylist(), parent_class.filter(misplaced).to_pylist(), strict=True
+    ):
+        cls, children = m["class"], cat.children[parent]
+        near = closest(cls, children)
+        out.add(
+            m["template"],
+            m["path"],
+            "error",
+            "containment",
+            f"{cls} is not a child of {parent} (its children: {', '.join(sorted(children)[:12])}"
+            f"{', …' if len(children) > 12 else ''})",
+            m["key"].replace(cls, near, 1) if near else None,
+            subject=m["path"],
+            **{"class": cls},
+        )
+    created = pa.array(sorted(cat.system_created), pa.string())
+    for m in mos.filter(pc.and_(mos["delete"], pc.is_in(mos["class"], value_set=created))).select(where).to_pylist():
+        out.add(
+            m["template"],
+            m["path"],
+            "error",
+            "system_created",
+            f"{m['class']} is created by the node: it cannot be deleted",
+            subject=m["path"],
+            **{"class": m["class"]},
+        )
+    if values.num_rows:
+        _attribute_names(tables, cat, out)
+
+
+def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
+    """Each distinct (class, attribute) judged once; its first row in each template reported."""
+    mos, values = tables["mos"], tables["values"]
+    classes = _class_of_values(tables)
+    keys = pc.binary_join_element_wise(classes, values["attribute"], SEP)
+    verdicts: dict[str, tuple[str, str, str, str | None]] = {}  # key → severity, code, message, suggestion
+    for key in pc.unique(keys).to_pylist():
+        cls, name = key.split(SEP)
+        if cls not in cat.classes or cls not in cat.attributes:
+            continue  # said for the class; or known only from containment, attributes unknown
+        row = cat.attributes[cls].get(name)
         if row is None:
-            near = closest(name, known)
-            out.add(
-                r["template"],
-                r["path_min"],
-                "error",
-                "unknown_attribute",
-                f"{cls} has no attribute {name}" + (f"; did you mean {near}?" if near else ""),
-                near,
-                **where,
-            )
+            near = closest(name, cat.attributes[cls])
+            message = f"{cls} has no attribute {name}" + (f"; did you mean {near}?" if near else "")
+            verdicts[key] = ("error", "unknown_attribute", message, near)
         elif row["read_only"]:
-            out.add(r["template"], r["path_min"], "error", "read_only", f"{cls}.{name} is read-only", **where)
+            verdicts[key] = ("error", "read_only", f"{cls}.{name} is read-only", None)
         elif row["restricted"]:
-            out.add(
-                r["template"],
-                r["path_min"],
-                "warning",
-                "restricted",
-                f"{cls}.{name} is restricted: only a create may set it; on an existing MO the change is refused",
-                **where,
-            )
-
-
-def _attributes(cat: Catalog) -> dict[str, dict[str, dict[str, Any]]]:
-    """class → attribute → what every definition of it agrees on: ``read_only``,
-    ``restricted``, ``nillable`` (true only where all say so) and its ``kinds``."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    if "attributes" not in cat.tables:
-        return out
-    for row in cat.tables["attributes"].to_pylist():
-        known = out.setdefault(row["class"], {})
-        agreed = known.get(row["attribute"])
-        flags = {k: bool(row.get(k)) for k in ("read_only", "restricted", "nillable")}
-        if agreed is None:
-            known[row["attribute"]] = {**flags, "kinds": {row.get("kind")}}
-        else:
-            for k, v in flags.items():
-                agreed[k] = agreed[k] and v
-            agreed["kinds"].add(row.get("kind"))
-    return out
-
-
-def _factors(cat: Catalog) -> dict[tuple[str, str, str | None], tuple[Decimal, str | None]]:
-    """(class, attribute, member) → (multiplication factor, unit), for the linear factors."""
-    out: dict[tuple[str, str, str | None], tuple[Decimal, str | None]] = {}
-    struct_factor: dict[str, list[tuple[str, Decimal, str | None]]] = {}
-    if "struct_members" in cat.tables:
-        for r in cat.tables["struct_members"].to_pylist():
-            f = parse_factor(r.get("multiplication_factor"))
-            if f is not None and f != 1:
-                struct_factor.setdefault(r["struct"], []).append((r["member"], f, r.get("unit")))
-    if "attributes" in cat.tables:
-        for r in cat.tables["attributes"].to_pylist():
-            f = parse_factor(r.get("multiplication_factor"))
-            if f is not None and f != 1:
-                out.setdefault((r["class"], r["attribute"], None), (f, r.get("unit")))
-            for member, mf, unit in struct_factor.get(r.get("type_ref") or "", []):
-                out.setdefault((r["class"], r["attribute"], member), (mf, unit))
-    return out
+            message = f"{cls}.{name} is restricted: only a create may set it; on an existing MO the change is refused"
+            verdicts[key] = ("warning", "restricted", message, None)
+    if not verdicts:
+        return
+    bad = pc.is_in(keys, value_set=pa.array(list(verdicts), pa.string()))
+    rows = pa.table({"template": values["template"], "key": keys, "path": values["path"], "mo": values["mo"]}).filter(bad)
+    first = rows.group_by(["template", "key"], use_threads=False).aggregate([("path", "min"), ("mo", "min")])
+    for r in first.to_pylist():
+        severity, code, message, suggestion = verdicts[r["key"]]
+        cls, name = r["key"].split(SEP)
+        out.add(
+            r["template"],
+            r["path_min"],
+            severity,
+            code,
+            message,
+            suggestion,
+            subject=mos["path"][r["mo_min"]].as_py(),
+            attribute=name,
+            **{"class": cls},
+        )
 
 
 def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: int) -> int:
@@ -367,102 +417,117 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
     mos, values = tables["mos"], tables["values"]
     if not values.num_rows:
         return 0
-    for r in values.filter(pc.equal(values["kind"], "null")).to_pylist():
+    for r in values.filter(pc.equal(values["kind"], "null")).select(["template", "path", "mo", "attribute"]).to_pylist():
         out.add(
             r["template"],
             r["path"],
             "error",
             "null",
-            f'{r["attribute"]}: null is not a value (write "" to clear a reference)',
+            f"{r['attribute']}: null is not a value (write \"\" to clear a reference)",
             subject=mos["path"][r["mo"]].as_py(),
             attribute=r["attribute"],
         )
-    judged = values.filter(pc.is_in(values["kind"], pa.array((*JUDGED, "unset"))))
-    judged = _cleared(judged, mos, _attributes(cat), out)
+    rows = values.append_column("row", pa.array(range(values.num_rows), pa.int64()))
+    judged = rows.filter(pc.is_in(values["kind"], pa.array((*JUDGED, "unset"))))
+    judged = _cleared(judged, mos, cat, out)
     if not judged.num_rows:
         return 0
     classes = pc.take(mos["class"], judged["mo"])
-    written = judged["value"].to_pylist()
-    factors = _factors(cat)
-    converted = list(written)
-    scaled: list[tuple[int, Decimal, str | None]] = []  # (row, factor, unit)
-    if factors:
-        keys = zip(classes.to_pylist(), judged["attribute"].to_pylist(), judged["member"].to_pylist(), strict=True)
-        for i, named in enumerate(keys):
-            found = factors.get(named)
-            if found is not None and written[i] is not None:
-                raw = to_raw(written[i], found[0])
-                if raw is not None:
-                    converted[i] = raw
-                    scaled.append((i, found[0], found[1]))
-    subjects = pc.take(mos["path"], judged["mo"])
-    mo_table = pa.table({"fdn": mos["path"], "class": mos["class"]})
+    member = pc.fill_null(judged["member"], "")
+    judged = judged.append_column("key", pc.binary_join_element_wise(classes, judged["attribute"], member, SEP))
+    # an MO's pointer is the same in many templates: the evaluator and the joins use the MO's
+    # row instead, which is unique
+    mo_ids = pc.cast(pa.array(range(mos.num_rows), pa.int64()), pa.string())
+    judged = judged.append_column("subject", pc.take(mo_ids, judged["mo"]))
+    judged = judged.append_column("item", pc.fill_null(judged["index"], 0))
+    judged = _converted(judged, cat)
+    mo_table = pa.table({"fdn": mo_ids, "class": mos["class"]})
 
-    def verdicts(texts: list[str | None]) -> pa.Table:
+    def verdicts(part: pa.Table, column: str) -> pa.Table:
+        """The violations of the `column` reading of `part`, each with the row it is about."""
         values_table = pa.table(
             {
-                "fdn": pa.DictionaryArray.from_arrays(judged["mo"], mos["path"]),
-                "attribute": judged["attribute"].dictionary_encode(),
-                "member": judged["member"].dictionary_encode(),
-                "index": pc.fill_null(judged["index"], 0),
-                "value": pa.array(texts, pa.string()),
+                "fdn": pa.DictionaryArray.from_arrays(part["mo"].combine_chunks(), mo_ids),
+                "attribute": part["attribute"].combine_chunks().dictionary_encode(),
+                "member": part["member"].combine_chunks().dictionary_encode(),
+                "index": part["item"],
+                "value": part[column],
             }
         )
-        return evaluate({"mos": mo_table, "values": values_table}, cat.constraints, threads=threads).violations
+        found = evaluate({"mos": mo_table, "values": values_table}, cat.constraints, threads=threads).violations
+        found = found.filter(pc.invert(pc.is_in(found["rule"], pa.array(NAME_RULES))))
+        keyed = found.append_column("join_member", pc.fill_null(found["member"], "")).append_column(
+            "item", pc.fill_null(found["index"], 0)
+        )
+        side = part.select(["subject", "attribute", "item", "row"]).append_column(
+            "join_member", pc.fill_null(part["member"], "")
+        )
+        return keyed.join(side, ["subject", "attribute", "join_member", "item"], join_type="inner")
 
-    found = verdicts(converted)
-    # a value with a factor that fits only read as raw units: a likely unit mistake
-    as_raw_ok: set[tuple[str, str, str | None, int]] = set()
-    if scaled:
-        rows = [i for i, _, _ in scaled]
-        raw_found = verdicts(written)
-        wrong_scaled = _keys(found)
-        wrong_raw = _keys(raw_found)
-        for i in rows:
-            key = (subjects[i].as_py(), judged["attribute"][i].as_py(), judged["member"][i].as_py(), _index(judged, i))
-            if key in wrong_scaled and key not in wrong_raw:
-                as_raw_ok.add(key)
-    row_of = {
-        (subjects[i].as_py(), judged["attribute"][i].as_py(), judged["member"][i].as_py(), _index(judged, i)): i
-        for i in range(judged.num_rows)
-    }
-    factor_of = {i: (f, unit) for i, f, unit in scaled}
+    found = verdicts(judged, "converted")
+    scaled = judged.filter(pc.is_valid(judged["factor"]))
+    raw_ok: set[int] = set()
+    if scaled.num_rows:
+        wrong_scaled = set(found.filter(pc.is_in(found["rule"], pa.array(VALUE_RULES)))["row"].to_pylist())
+        wrong_raw = set(verdicts(scaled, "value")["row"].to_pylist())
+        raw_ok = {r for r in wrong_scaled if r not in wrong_raw} & set(scaled["row"].to_pylist())
+    if not found.num_rows:
+        return int(judged.num_rows)
+    by_row = {r["row"]: r for r in judged.filter(pc.is_in(judged["row"], found["row"])).to_pylist()}
     for v in found.to_pylist():
-        if v["rule"] in NAME_RULES:
-            continue  # said once per class and attribute, with a did-you-mean
-        key = (v["subject"], v["attribute"], v["member"], v["index"] or 0)
-        row = row_of.get(key)
-        if row is None:
-            continue
-        i = row
-        template, path = judged["template"][i].as_py(), judged["path"][i].as_py()
-        cls = classes[i].as_py()
-        text = written[i]
+        row = by_row[v["row"]]
+        cls, text = row["key"].split(SEP)[0], row["value"]
         violation = {k: v[k] for k in _VIOLATION_COLS if k in v}
         violation["value"] = text
-        if i in factor_of:
-            factor, unit = factor_of[i]
-            unit_text = f" {unit}" if unit else ""
-            if key in as_raw_ok:
-                eng = to_engineering(text or "", factor)
-                out.add(
-                    template,
-                    path,
-                    "error",
-                    "unit",
-                    f"{cls}.{v['attribute']} {text}: read as{unit_text} (templates write engineering units) it is "
-                    f"{converted[i]} raw, and {v['message']}; read as raw units it is {eng}{unit_text}, which fits: "
-                    "the template may be written in raw units",
-                    f"write {eng}" if eng is not None else None,
-                    **violation,
-                )
-                continue
-            message = f"{cls}.{v['attribute']} {text}{unit_text} is {converted[i]} raw (÷ {factor}): {v['message']}"
+        violation["subject"] = mos["path"][row["mo"]].as_py()
+        unit = row["unit"] if row["unit"] and any(ch.isalnum() or ch in "%°" for ch in row["unit"]) else None
+        unit_text = f" {unit}" if unit else ""
+        if v["row"] in raw_ok:
+            eng = to_engineering(text or "", Decimal(row["factor"]))
+            out.add(
+                row["template"],
+                row["path"],
+                "error",
+                "unit",
+                f"{cls}.{v['attribute']} {text}: read as{unit_text or ' engineering units'} (templates write "
+                f"engineering units) it is {row['converted']} raw, and {v['message']}; read as raw units it is "
+                f"{eng}{unit_text}, which fits: the template may be written in raw units",
+                f"write {eng}" if eng is not None else None,
+                **violation,
+            )
+            continue
+        if row["factor"] is not None and v["rule"] in VALUE_RULES:
+            message = f"{cls}.{v['attribute']} {text}{unit_text} is {row['converted']} raw (÷ {row['factor']}): {v['message']}"
         else:
             message = f"{cls}.{v['attribute']}{'.' + v['member'] if v['member'] else ''}: {v['message']}"
         suggestion = _closest_member(cat, cls, v) if v["rule"] == "enum" else None
-        out.add(template, path, v["severity"], v["rule"], message, suggestion, **violation)
+        out.add(row["template"], row["path"], v["severity"], v["rule"], message, suggestion, **violation)
     return int(judged.num_rows)
+
+
+def _converted(judged: pa.Table, cat: Catalog) -> pa.Table:
+    """`judged` with the factor and unit of each row (where its attribute has one) and the
+    value read in raw units (``converted``): each distinct (value, factor) converted once."""
+    joined = judged.join(cat.factors, "key", join_type="left outer").sort_by("row")
+    scaled = joined.filter(pc.is_valid(joined["factor"]))
+    if not scaled.num_rows:
+        return joined.append_column("converted", joined["value"])
+    pairs = pc.binary_join_element_wise(scaled["value"], scaled["factor"], SEP)
+    distinct = pc.unique(pairs)
+    raw = []
+    for pair in distinct.to_pylist():
+        value, factor = pair.split(SEP)
+        raw.append(to_raw(value, Decimal(factor)))
+    converted_scaled = pc.take(pa.array(raw, pa.string()), pc.index_in(pairs, value_set=distinct))
+    # rows without a factor keep their value; a value that is no number is judged as written
+    whole = pa.array(joined["value"].to_pylist(), pa.string())
+    positions = pc.index_in(joined["row"], value_set=scaled["row"])
+    converted = pc.if_else(
+        pc.is_valid(positions),
+        pc.coalesce(pc.take(converted_scaled, pc.fill_null(positions, 0)), whole),
+        whole,
+    )
+    return joined.append_column("converted", converted)
 
 
 def _closest_member(cat: Catalog, cls: str, v: dict[str, Any]) -> str | None:
@@ -477,53 +542,36 @@ def _closest_member(cat: Catalog, cls: str, v: dict[str, Any]) -> str | None:
     return None
 
 
-def _cleared(
-    judged: pa.Table, mos: pa.Table, attributes: dict[str, dict[str, dict[str, Any]]], out: _Findings
-) -> pa.Table:
+def _cleared(judged: pa.Table, mos: pa.Table, cat: Catalog, out: _Findings) -> pa.Table:
     """``""`` (and ``"__unset__"``) clears an attribute: ``""`` is judged as a value only for
     text attributes; elsewhere a clear is flagged where the attribute cannot be cleared (not
     nillable, not a reference). Returns the rows left to judge."""
     empty = pc.or_(pc.fill_null(pc.equal(judged["value"], ""), False), pc.equal(judged["kind"], "unset"))
     if not pc.any(empty).as_py():
         return judged
-    keep = []
-    classes = pc.take(mos["class"], judged["mo"]).to_pylist()
-    for i, (is_empty, name) in enumerate(zip(empty.to_pylist(), judged["attribute"].to_pylist(), strict=True)):
-        if not is_empty:
-            keep.append(True)
-            continue
-        known = attributes.get(classes[i], {}).get(name)
+    drop = []
+    cleared = judged.filter(empty)
+    classes = pc.take(mos["class"], cleared["mo"]).to_pylist()
+    for i, r in enumerate(cleared.select(["template", "path", "mo", "attribute", "member", "kind", "row"]).to_pylist()):
+        known = cat.attributes.get(classes[i], {}).get(r["attribute"])
         kinds = known["kinds"] if known else set()
-        if kinds == {"string"} and judged["kind"][i].as_py() != "unset":
-            keep.append(True)
-            continue
-        keep.append(False)
-        if known and "moref" not in kinds and not known["nillable"] and judged["member"][i].as_py() is None:
-            shown = '"__unset__"' if judged["kind"][i].as_py() == "unset" else '""'
+        if kinds == {"string"} and r["kind"] != "unset":
+            continue  # an empty text is a value
+        drop.append(r["row"])
+        if known and "moref" not in kinds and not known["nillable"] and r["member"] is None:
+            shown = '"__unset__"' if r["kind"] == "unset" else '""'
             out.add(
-                judged["template"][i].as_py(),
-                judged["path"][i].as_py(),
+                r["template"],
+                r["path"],
                 "warning",
                 "clear",
-                f"{classes[i]}.{name}: {shown} clears it, but it is not nillable: the node refuses to leave it unset",
-                subject=mos["path"][judged["mo"][i].as_py()].as_py(),
-                attribute=name,
+                f"{classes[i]}.{r['attribute']}: {shown} clears it, but it is not nillable: the node refuses to leave it unset",
+                subject=mos["path"][r["mo"]].as_py(),
+                attribute=r["attribute"],
                 value="",
                 **{"class": classes[i]},
             )
-    return judged.filter(pa.array(keep, pa.bool_()))
-
-
-def _index(table: pa.Table, i: int) -> int:
-    value = table["index"][i].as_py()
-    return 0 if value is None else int(value)  # a scalar is item 0, as in a Network
-
-
-def _keys(violations: pa.Table) -> set[tuple[str, str, str | None, int]]:
-    return {
-        (v["subject"], v["attribute"], v["member"], v["index"] or 0)
-        for v in violations.select(["subject", "attribute", "member", "index"]).to_pylist()
-    }
+    return judged.filter(pc.invert(pc.is_in(judged["row"], pa.array(drop, pa.int64()))))
 
 
 def _dynamic(tables: dict[str, pa.Table], out: _Findings) -> None:
@@ -542,7 +590,7 @@ def _dynamic(tables: dict[str, pa.Table], out: _Findings) -> None:
         out.add(c["template"], c["path"], "warning", c["kind"], message)
 
 
-def _located(files: list[Path], file_table: pa.Table, out: _Findings) -> pa.Table:
+def _located(files: list[str], file_table: pa.Table, out: _Findings) -> pa.Table:
     """The findings with their lines and columns, sorted by template, line and column."""
     rows = out.rows
     n = len(rows["template"])

@@ -151,10 +151,10 @@ impl Flat {
             Err(why) => return self.problem(path, "key", why),
         };
         match parsed {
-            Key::Directive(name) => self.directive(&name, value, path, place, top),
-            Key::Mo { at, class, ids } => self.mo(key, at, class, ids, value, path, place),
+            Key::Directive(name) => self.directive(name, value, path, place, top),
+            Key::Mo { at, class, ids } => self.mo(key, at, class.to_string(), ids, value, path, place),
             Key::Attribute(name) => match place.mo {
-                Some(mo) => self.value(mo, &name, None, None, value, path, place),
+                Some(mo) => self.value(mo, name, None, None, value, path, place),
                 None => self.problem(path, "structure", format!("attribute {name} outside any MO")),
             },
         }

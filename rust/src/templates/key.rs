@@ -20,11 +20,12 @@ pub enum Ids {
     Listed(Vec<String>),
 }
 
+/// A key read: the names borrow from the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Key {
-    Directive(String),
-    Mo { at: bool, class: String, ids: Ids },
-    Attribute(String),
+pub enum Key<'a> {
+    Directive(&'a str),
+    Mo { at: bool, class: &'a str, ids: Ids },
+    Attribute(&'a str),
 }
 
 impl Ids {
@@ -49,16 +50,16 @@ fn is_attribute(name: &str) -> bool {
 }
 
 /// Read a key; the error says why it fits no grammar.
-pub fn parse(key: &str) -> Result<Key, String> {
+pub fn parse(key: &str) -> Result<Key<'_>, String> {
     if let Some(name) = key.strip_prefix('$') {
         return if DIRECTIVES.contains(&name) {
-            Ok(Key::Directive(name.to_string()))
+            Ok(Key::Directive(name))
         } else {
             Err(format!("{key:?} is not a directive (directives: ${})", DIRECTIVES.join(", $")))
         };
     }
     if is_attribute(key) {
-        return Ok(Key::Attribute(key.to_string()));
+        return Ok(Key::Attribute(key));
     }
     let (at, rest) = match key.strip_prefix('@') {
         Some(rest) => (true, rest),
@@ -82,7 +83,7 @@ pub fn parse(key: &str) -> Result<Key, String> {
         Some("*") => Ids::Wildcard,
         Some(spec) => Ids::Listed(expand(spec).map_err(|why| format!("{key:?}: {why}"))?),
     };
-    Ok(Key::Mo { at, class: class.to_string(), ids })
+    Ok(Key::Mo { at, class, ids })
 }
 
 /// The ids an id list names: items separated by `,` outside braces, each with `{a,b}` groups
@@ -160,23 +161,23 @@ mod tests {
 
     #[test]
     fn the_real_forms() {
-        assert_eq!(parse("$cond"), Ok(Key::Directive("cond".into())));
-        assert_eq!(parse("a5Thr1RsrpFreqOffset"), Ok(Key::Attribute("a5Thr1RsrpFreqOffset".into())));
-        assert_eq!(parse("EUtranCellFDD"), Ok(Key::Mo { at: false, class: "EUtranCellFDD".into(), ids: Ids::None }));
+        assert_eq!(parse("$cond"), Ok(Key::Directive("cond")));
+        assert_eq!(parse("a5Thr1RsrpFreqOffset"), Ok(Key::Attribute("a5Thr1RsrpFreqOffset")));
+        assert_eq!(parse("EUtranCellFDD"), Ok(Key::Mo { at: false, class: "EUtranCellFDD", ids: Ids::None }));
         assert_eq!(
             parse("@EUtranFreqRelation-*"),
-            Ok(Key::Mo { at: true, class: "EUtranFreqRelation".into(), ids: Ids::Wildcard })
+            Ok(Key::Mo { at: true, class: "EUtranFreqRelation", ids: Ids::Wildcard })
         );
         // the class ends at the first '-'; the id keeps the others
         assert_eq!(
             parse("UtranCellRelation-2081-94135-9"),
-            Ok(Key::Mo { at: false, class: "UtranCellRelation".into(), ids: listed(&["2081-94135-9"]) })
+            Ok(Key::Mo { at: false, class: "UtranCellRelation", ids: listed(&["2081-94135-9"]) })
         );
         assert_eq!(
             parse("QciProfilePredefined-default,qci{1,5,7,8,65,69,70}"),
             Ok(Key::Mo {
                 at: false,
-                class: "QciProfilePredefined".into(),
+                class: "QciProfilePredefined",
                 ids: listed(&["default", "qci1", "qci5", "qci7", "qci8", "qci65", "qci69", "qci70"])
             })
         );

@@ -32,6 +32,8 @@ pub struct FileRead {
     pub bytes: u64,
     /// Why the file could not be read as a template: message, line, column.
     pub error: Option<(String, u64, u64)>,
+    /// `io` (the file could not be read) or `json` (it is not a template's JSON).
+    pub error_kind: &'static str,
     pub flat: Flat,
 }
 
@@ -66,16 +68,18 @@ fn nesting(bytes: &[u8], limit: usize) -> Option<usize> {
 
 /// Read and flatten one template.
 pub fn read_one(path: &Path) -> FileRead {
-    let mut out = FileRead { path: path.display().to_string(), ..FileRead::default() };
+    let mut out = FileRead { path: path.display().to_string(), error_kind: "", ..FileRead::default() };
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(err) => {
             out.error = Some((format!("cannot read the file: {err}"), 0, 0));
+            out.error_kind = "io";
             return out;
         }
     };
     if !meta.is_file() {
-        out.error = Some(("not a regular file".into(), 0, 0));
+        out.error = Some((if meta.is_dir() { "a folder, not a file" } else { "not a regular file" }.into(), 0, 0));
+        out.error_kind = "io";
         return out;
     }
     out.bytes = meta.len();
@@ -87,9 +91,11 @@ pub fn read_one(path: &Path) -> FileRead {
         Ok(b) => b,
         Err(err) => {
             out.error = Some((format!("cannot read the file: {err}"), 0, 0));
+            out.error_kind = "io";
             return out;
         }
     };
+    out.error_kind = "json";
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t,
         Err(err) => {
@@ -157,6 +163,7 @@ fn list_of(values: &[String], b: &mut ListBuilder<StringBuilder>) {
 /// `parent` are rows of `mos`.
 pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schema::ArrowError> {
     let (mut f_path, mut f_bytes, mut f_error) = (StringBuilder::new(), Int64Builder::new(), StringBuilder::new());
+    let mut f_kind = StringBuilder::new();
     let (mut f_line, mut f_column, mut f_meta) = (Int64Builder::new(), Int64Builder::new(), StringBuilder::new());
     let mut f_order = ListBuilder::new(StringBuilder::new());
     let mut f_functions = ListBuilder::new(StringBuilder::new());
@@ -187,6 +194,7 @@ pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schem
         f_path.append_value(&file.path);
         f_bytes.append_value(file.bytes as i64);
         f_error.append_option(file.error.as_ref().map(|e| e.0.as_str()));
+        f_kind.append_option(file.error.as_ref().map(|_| file.error_kind));
         f_line.append_option(file.error.as_ref().map(|e| e.1 as i64));
         f_column.append_option(file.error.as_ref().map(|e| e.2 as i64));
         f_meta.append_option(flat.meta.as_deref());
@@ -247,6 +255,7 @@ pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schem
     p.utf8("path", f_path, false)
         .int64("bytes", f_bytes)
         .utf8("error", f_error, true)
+        .utf8("error_kind", f_kind, true)
         .int64("error_line", f_line)
         .int64("error_column", f_column)
         .utf8("meta", f_meta, true)

@@ -30,8 +30,11 @@ const TEMPLATE: &str = r#"[
   ]}}
 ]"#;
 
+/// Read `text` from a file of its own (tests run in parallel).
 fn read(text: &str) -> FileRead {
-    read_one(&temp_file("t.json", text.as_bytes()))
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    read_one(&temp_file(&format!("t{n}.json"), text.as_bytes()))
 }
 
 #[test]
@@ -119,6 +122,8 @@ fn located_problems() {
     }
     let deep = format!("[{}{}]", "[".repeat(300), "]".repeat(300));
     assert!(read(&deep).error.unwrap().0.contains("nested more than 256"));
+    let missing = read_one(std::path::Path::new("/nonexistent/t.json"));
+    assert_eq!(missing.error_kind, "io");
     let bad_utf8 = read_one(&temp_file("u.json", b"[\"\xff\"]"));
     assert_eq!(bad_utf8.error.map(|e| e.0), Some("not UTF-8 text".into()));
 }
@@ -132,6 +137,10 @@ fn many_files_in_one_table() {
     let tables = tables(&files).unwrap();
     let rows: Vec<usize> = tables.iter().map(Table::num_rows).collect();
     assert_eq!(rows, [3, 9, 18, 8, 2, 0]);
+    let files_batch = tables[0].concat().unwrap();
+    let kind = files_batch.column_by_name("error_kind").unwrap();
+    let kind = arrow_array::cast::AsArray::as_string::<i32>(kind.as_ref());
+    assert_eq!((kind.is_null(0), kind.value(2)), (true, "json"));
     let mos = tables[1].concat().unwrap();
     let parent = mos.column_by_name("parent").unwrap();
     let parent = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Int32Type>(parent.as_ref());
