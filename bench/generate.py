@@ -98,16 +98,21 @@ def write_model(path: Path, megabytes: float, seed: int = 1, classes_per_mim: in
     return path
 
 
-def write_export(path: Path, megabytes: float, seed: int = 1, cells: int = 6, relations: int = 20) -> Path:
+def write_export(
+    path: Path, megabytes: float, seed: int = 1, cells: int = 6, relations: int = 20, rich: bool = False
+) -> Path:
+    """A Bulk CM export of LTE nodes, each an ENodeBFunction with `cells` EUtranCellFDD of
+    `relations` EUtranCellRelation, until `megabytes`. `rich` adds what the real RTB templates
+    address (``../shared/samples/rtb``), with values drawn per cell: carriers (EUtranFreqRelation
+    ids 12, 16, 1300), UeMeasControl with ReportConfigSearch, ReportConfigA5 and
+    ReportConfigEUtraBestCell, struct sequences (qciA1A2ThrOffsets,
+    eutranFreqToQciProfileRelation), SIB3, SubscriberGroupProfile, PmFlexCounterFilter and
+    QciTable; and beside the ENodeBFunction a GNBDUFunction (two NRCellDU, DU5qiTable, UeCC).
+    Without it the output is what it always was."""
     rng = random.Random(seed)
     target = int(megabytes * 1e6)
 
-    def container(vs: str, rid: str, payload: str, inner: str = "") -> str:
-        return (
-            f'<xn:VsDataContainer id="{rid}"><xn:attributes><xn:vsDataType>vsData{vs}</xn:vsDataType>'
-            f"<xn:vsDataFormatVersion>EricssonSpecificAttributes.17.28</xn:vsDataFormatVersion>"
-            f"<es:vsData{vs}>{payload}</es:vsData{vs}></xn:attributes>{inner}</xn:VsDataContainer>\n"
-        )
+    container = _vs
 
     with path.open("w", encoding="utf-8") as f:
         f.write(
@@ -135,6 +140,8 @@ def write_export(path: Path, megabytes: float, seed: int = 1, cells: int = 6, re
                 freq = container(
                     "EUtranFreqRelation", "1", "<es:cellReselectionPriority>5</es:cellReselectionPriority>", rels
                 )
+                if rich:
+                    freq = _rich_cell_children(rng, node, rels)
                 payload = (
                     f"<es:administrativeState>{rng.choice(['LOCKED', 'UNLOCKED'])}</es:administrativeState>"
                     f"<es:earfcndl>{rng.randint(0, 17999)}</es:earfcndl><es:physicalLayerCellIdGroup>"
@@ -144,16 +151,135 @@ def write_export(path: Path, megabytes: float, seed: int = 1, cells: int = 6, re
                     "ENodeBFunction=1,SectorCarrier=1</es:sectorCarrierRef>"
                     + "".join(f"<es:qciList>{q}</es:qciList>" for q in range(1, 5))
                 )
+                if rich:
+                    payload = payload.replace("<es:earfcndl>", f"<es:cellId>{c}</es:cellId><es:earfcndl>", 1)
+                    payload = _carrier(payload, rng) + _rich_cell_values(rng)
                 cells_xml.append(container("EUtranCellFDD", f"{node}_{c}", payload, freq))
-            enb = container("ENodeBFunction", "1", f"<es:eNBId>{n}</es:eNBId>", "".join(cells_xml))
-            f.write(
-                f'<xn:MeContext id="{node}"><xn:ManagedElement id="{node}">{enb}</xn:ManagedElement></xn:MeContext>\n'
-            )
+            enb_children = "".join(cells_xml) + (_rich_node_children(node) if rich else "")
+            enb = container("ENodeBFunction", "1", f"<es:eNBId>{n}</es:eNBId>", enb_children)
+            gnb = _rich_gnb(rng, node, n) if rich else ""
+            element = f'<xn:ManagedElement id="{node}">{enb}{gnb}</xn:ManagedElement>'
+            f.write(f'<xn:MeContext id="{node}">{element}</xn:MeContext>\n')
             n += 1
         f.write(
             '</xn:SubNetwork>\n</configData>\n<fileFooter dateTime="2026-11-26T00:00:00Z"/>\n</bulkCmConfigDataFile>\n'
         )
     return path
+
+
+CARRIERS = ("1300", "524", "3000", "6300")
+"""EARFCNs of the rich export's cells: the autoroute template changes the first three."""
+
+
+def _vs(vs: str, rid: str, payload: str, inner: str = "") -> str:
+    return (
+        f'<xn:VsDataContainer id="{rid}"><xn:attributes><xn:vsDataType>vsData{vs}</xn:vsDataType>'
+        f"<xn:vsDataFormatVersion>EricssonSpecificAttributes.17.28</xn:vsDataFormatVersion>"
+        f"<es:vsData{vs}>{payload}</es:vsData{vs}></xn:attributes>{inner}</xn:VsDataContainer>\n"
+    )
+
+
+def _carrier(payload: str, rng: random.Random) -> str:
+    """The cell's earfcndl replaced by one of :data:`CARRIERS`."""
+    start = payload.index("<es:earfcndl>") + len("<es:earfcndl>")
+    end = payload.index("</es:earfcndl>")
+    return payload[:start] + rng.choice(CARRIERS) + payload[end:]
+
+
+def _rich_cell_values(rng: random.Random) -> str:
+    return (
+        "<es:systemInformationBlock3><es:qHyst>4</es:qHyst><es:sNonIntraSearch>10</es:sNonIntraSearch>"
+        "<es:tEvaluation>240</es:tEvaluation></es:systemInformationBlock3>"
+    )
+
+
+def _rich_cell_children(rng: random.Random, node: str, rels: str) -> str:
+    freqs = []
+    for i, fid in enumerate(("12", "16", "1300")):
+        qci = "".join(
+            f"<es:eutranFreqToQciProfileRelation><es:qciProfileRef>SubNetwork=ROOT,MeContext={node},"
+            f"ManagedElement={node},ENodeBFunction=1,QciTable=default,QciProfilePredefined=qci{q}"
+            f"</es:qciProfileRef><es:a5Thr1RsrqFreqQciOffset>{rng.choice(['0', '-10', '20'])}"
+            f"</es:a5Thr1RsrqFreqQciOffset><es:a5Thr1RsrpFreqQciOffset>0</es:a5Thr1RsrpFreqQciOffset>"
+            "</es:eutranFreqToQciProfileRelation>"
+            for q in (1, 9)
+        )
+        payload = (
+            f"<es:cellReselectionPriority>{5 + i}</es:cellReselectionPriority>"
+            f"<es:a5Thr1RsrpFreqOffset>{rng.choice(['0', '2', '-2'])}</es:a5Thr1RsrpFreqOffset>"
+            f"<es:a5Thr2RsrpFreqOffset>{rng.choice(['0', '2', '-2'])}</es:a5Thr2RsrpFreqOffset>{qci}"
+        )
+        freqs.append(_vs("EUtranFreqRelation", fid, payload, rels if i == 0 else ""))
+    offsets = "".join(
+        f"<es:qciA1A2ThrOffsets><es:qciProfileRef>SubNetwork=ROOT,MeContext={node},ManagedElement={node},"
+        f"ENodeBFunction=1,QciTable=default,QciProfilePredefined=qci{q}</es:qciProfileRef>"
+        f"<es:a1a2ThrRsrpQciOffset>0</es:a1a2ThrRsrpQciOffset>"
+        f"<es:a1a2ThrRsrqQciOffset>{rng.choice(['0', '-30', '50'])}</es:a1a2ThrRsrqQciOffset></es:qciA1A2ThrOffsets>"
+        for q in (1, 9)
+    )
+    search = _vs(
+        "ReportConfigSearch",
+        "1",
+        f"<es:a1a2SearchThresholdRsrp>{rng.choice(['-124', '-119', '-110'])}</es:a1a2SearchThresholdRsrp>"
+        f"<es:hysteresisA1A2SearchRsrq>10</es:hysteresisA1A2SearchRsrq>"
+        f"<es:inhibitA2SearchConfig>INHIBIT_A2_SEARCH_RSRQ</es:inhibitA2SearchConfig>{offsets}",
+    )
+    a5 = _vs(
+        "ReportConfigA5",
+        "1",
+        f"<es:a5Threshold1Rsrp>{rng.choice(['-125', '-119', '-115'])}</es:a5Threshold1Rsrp>"
+        f"<es:a5Threshold2Rsrp>{rng.choice(['-124', '-120', '-110'])}</es:a5Threshold2Rsrp>",
+    )
+    best = _vs(
+        "ReportConfigEUtraBestCell", "1", "<es:timeToTriggerA3>320</es:timeToTriggerA3><es:a3offset>30</es:a3offset>"
+    )
+    ue = _vs(
+        "UeMeasControl",
+        "1",
+        "<es:filterCoefficientEUtraRsrq>4</es:filterCoefficientEUtraRsrq>"
+        "<es:filterCoefficientEUtraRsrp>4</es:filterCoefficientEUtraRsrp>",
+        search + a5 + best,
+    )
+    return "".join(freqs) + ue
+
+
+def _rich_gnb(rng: random.Random, node: str, n: int) -> str:
+    """The NR side of a mixed node: GNBDUFunction with two NRCellDU, a DU5qiTable and UeCC."""
+    cells = "".join(
+        _vs(
+            "NRCellDU",
+            f"{node}_nr{c}",
+            f"<es:cellLocalId>{c + 1}</es:cellLocalId><es:ssbFrequency>{rng.choice(['643296', '431070'])}"
+            f"</es:ssbFrequency><es:administrativeState>UNLOCKED</es:administrativeState>",
+        )
+        for c in range(2)
+    )
+    du5qi = _vs(
+        "DU5qiTable",
+        "1",
+        "",
+        _vs(
+            "DU5qi", "1", "<es:profile5qi>1</es:profile5qi><es:priorityLevel>20</es:priorityLevel><es:dscp>46</es:dscp>"
+        ),
+    )
+    uecc = _vs("UeCC", "1", "")
+    return _vs(
+        "GNBDUFunction", "1", f"<es:gNBId>{n}</es:gNBId><es:gNBIdLength>24</es:gNBIdLength>", cells + du5qi + uecc
+    )
+
+
+def _rich_node_children(node: str) -> str:
+    volte = _vs(
+        "SubscriberGroupProfile",
+        "VOLTE",
+        "<es:ulMcsLowerLimit>0</es:ulMcsLowerLimit><es:ulMcsUpperLimit>28</es:ulMcsUpperLimit>",
+    )
+    flex = "".join(
+        _vs("PmFlexCounterFilter", fid, "<es:flexFilterEnabled>true</es:flexFilterEnabled>")
+        for fid in ("spid_60", "spid_7", "plmn_1")
+    )
+    qci = "".join(_vs("QciProfilePredefined", f"qci{q}", f"<es:qci>{q}</es:qci>") for q in (1, 9))
+    return volte + flex + _vs("QciTable", "default", "", qci)
 
 
 if __name__ == "__main__":

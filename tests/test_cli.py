@@ -120,11 +120,11 @@ def test_build_merges_the_workbook_and_reports_disagreements(tmp_path: Path) -> 
     )
     assert run.returncode == 0, run.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["workbook"]["records"] == {"parameters": 10, "struct_members": 3}
+    assert report["workbook"]["records"] == {"parameters": 38, "struct_members": 3}
     assert report["workbook"]["unparsed_count"] == 0
     assert report["counts"]["catalog/attributes"] == pq.read_table(out / "catalog" / "attributes.parquet").num_rows
     sources = pq.read_table(out / "catalog" / "attributes.parquet").column("source").to_pylist()
-    assert sources.count("mom") == 17 and sources.count("workbook") == 4
+    assert sources.count("mom") == 17 and sources.count("workbook") == 32
     assert {"table": "attributes", "key": ["EUtranCellFDD", "qRxLevMin"], "field": "default"}.items() <= next(
         d for d in report["disagreements"] if d["key"] == ["EUtranCellFDD", "qRxLevMin"]
     ).items()

@@ -124,6 +124,14 @@ def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     "one MO go into the XState models too.",
 )
 @click.option(
+    "--templates",
+    "templates_given",
+    multiple=True,
+    metavar="PATH",
+    help="A template set (files, folders or quoted globs of RTB and typed templates; repeat for more): "
+    "each is checked and gets a page in the docs.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Build even when OUT already holds a build of the same inputs (by content) and options.",
@@ -138,6 +146,7 @@ def build(
     package: str,
     layout: str,
     rules: Path | None,
+    templates_given: tuple[str, ...],
     force: bool,
     progress: bool | None,
     jobs: int,
@@ -157,7 +166,8 @@ def build(
       OUT/network/*.parquet   mos, values, vs_types, observed_attributes (exports only)
       OUT/models/PACKAGE/     Pydantic models: per MO class X (set), XCreate, XState
       OUT/schemas/X.json      a JSON Schema per MO class: X at the top, XCreate and XState in $defs
-      OUT/docs/index.html     reference pages per class, enum and struct; search works offline
+      OUT/docs/index.html     reference pages per class, enum and struct; search works offline;
+                              with --templates, a page per template (values, units, verdicts)
       OUT/report.json         inputs, counts by source, warnings with file:line:column,
                               disagreements, unparsed workbook cells, timings, peak memory
 
@@ -172,6 +182,7 @@ def build(
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
         try:
+            template_files = _template_paths(templates_given) if templates_given else None
             result = run_build(
                 inputs,
                 out,
@@ -184,6 +195,7 @@ def build(
                 force=force,
                 on_phase=on_phase,
                 rules=rules,
+                templates=template_files,
             )
         except RtbfastError as err:
             _fail(err)
@@ -214,6 +226,12 @@ def build(
         for issue in ruled["issues"][:WARNINGS_SHOWN]:
             click.echo(f"    {issue}", err=True)
     click.echo(f"  docs: {report['docs']['pages']} pages, open {Path(out) / report['docs']['path']}")
+    if "templates" in report:
+        t = report["templates"]
+        click.echo(
+            f"  templates: {t['templates']} checked, {t['errors']} error(s), {t['warnings']} warning(s); "
+            f"pages in {Path(out) / 'docs' / 'templates'}"
+        )
     if report["disagreement_count"]:
         click.echo(f"  {report['disagreement_count']} disagreement(s) between sources; see report.json")
     if report.get("texts_made_safe"):
@@ -393,29 +411,21 @@ def templates() -> None:
     Typical use:
       rtbfast templates check 'templates/**/*.json' --catalog out/erbs
       rtbfast templates check mobility.json --catalog out/erbs --format json > findings.json
+      rtbfast templates expand mobility.json --catalog out/erbs --network export.xml \\
+          --targets '*' -o changes.parquet
+      rtbfast templates export autoroute.json --to yaml --catalog out/erbs
+      rtbfast templates variants base.yaml --with sleep_mode.yaml -o out/variants
+      rtbfast templates defaults --catalog out/erbs --class ReportConfigA5
+
+    Templates are RTB templates (a JSON list) or rtbfast's typed templates (an object with
+    rtbfast: template/1, in YAML, TOML or JSON).
     """
 
 
 def _template_paths(given: tuple[str, ...]) -> list[Path]:
-    """Files, folders (every *.json below) and glob patterns (quoted, so the shell leaves
-    them), in the order given, each once. A name that matches nothing is an input error."""
-    import glob
+    from rtbfast.templates.files import template_files
 
-    from rtbfast.errors import InputIOError
-
-    found: list[Path] = []
-    for item in given:
-        path = Path(item)
-        if any(ch in item for ch in "*?[") and not path.exists():
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
-                raise InputIOError(f"{item}: no file matches this pattern", item)
-            found.extend(Path(m) for m in matches if Path(m).is_file())
-        elif path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
-        else:
-            found.append(path)
-    return list(dict.fromkeys(found))
+    return template_files(given)
 
 
 @templates.command("check")
@@ -498,6 +508,352 @@ def templates_check(
         )
     if result.errors:
         sys.exit(1)
+
+
+def _verdict_lines(verdicts: Any, template: Path) -> list[str]:
+    """The verdicts on a ChangeSet as lines, the same finding on many MOs said once (with how
+    many and the first), each at the template's line and column."""
+    if verdicts is None or not verdicts.num_rows:
+        return []
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for v in verdicts.to_pylist():
+        member = f".{v['member']}" if v["member"] else ""
+        index = f"[{v['index']}]" if v["index"] else ""
+        what = f"{v['class']}.{v['attribute']}{member}{index} = {v['value']!r}"
+        groups.setdefault((v["source"] or "", v["severity"], v["rule"], what, v["message"]), []).append(v)
+    pointers = sorted({src.split("#", 1)[1] for src, *_ in groups if "#" in src})
+    try:
+        located = dict(zip(pointers, _native.locate_pointers(str(template), pointers), strict=True))
+    except (RtbfastError, ValueError, OSError):
+        located = {}
+    lines = []
+    for (source, severity, rule, what, message), rows in groups.items():
+        pointer = source.split("#", 1)[1] if "#" in source else ""
+        line, column = located.get(pointer, (0, 0))
+        where = f"{template}:{line}:{column}" if line else str(template)
+        many = f" (on {len(rows)} MOs; first {rows[0]['subject']})" if len(rows) > 1 else f" ({rows[0]['subject']})"
+        lines.append(f"{where}: {severity}: {rule}: {what}: {message}{many} at {pointer or '/'}")
+    return lines
+
+
+@templates.command("expand")
+@click.argument("template", metavar="TEMPLATE", type=click.Path(path_type=Path))
+@click.option(
+    "--catalog",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A folder written by `rtbfast build` (or an MP XML model): units, moRefs, sequences, constraints.",
+)
+@click.option(
+    "--network",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The network: a Bulk CM export, or a folder built from one (its network/ tables).",
+)
+@click.option(
+    "--targets",
+    "patterns",
+    required=True,
+    multiple=True,
+    metavar="PATTERN",
+    help="Target cells: an FDN or FDN glob (it has '='), or a cell id or id glob; repeat for more. "
+    "'*' is every cell (EUtranCellFDD/TDD, NRCellDU/CU, UtranCell, GeranCell).",
+)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The ChangeSet's file (Parquet). Written aside and swapped in only when complete.",
+)
+@click.option(
+    "--allow-errors",
+    is_flag=True,
+    help="Write the ChangeSet even when expansion or its verdicts have errors (the exit code is still 1).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Also list info notes (what the template logged or printed).")
+@PROGRESS_OPTION
+@JOBS_OPTION
+def templates_expand(
+    template: Path,
+    catalog: Path,
+    network: Path,
+    patterns: tuple[str, ...],
+    out: Path,
+    allow_errors: bool,
+    verbose: bool,
+    progress: bool | None,
+    jobs: int,
+) -> None:
+    """Expand TEMPLATE over the target cells of a network into a ChangeSet (Parquet).
+
+    \b
+    The template runs once per target, in network order:
+      MOs          a top-level Class is the target cell, its ancestor of that class, or a
+                   node function beside it; Class-Id under an MO is created if missing;
+                   "__delete__" deletes
+      values       engineering units converted to raw (value / multiplication factor);
+                   moRefs from Class-Id/Class-Id to ENM FDNs; "__ignore__" sets nothing
+      expressions  $cond, $switch, $eval and $custom run in a restricted interpreter
+                   (RestrictedPython): no import, no dunders, no eval/exec/open; steps,
+                   time, depth and memory bounded per target
+      phases       $plans and $meta.plan_order become phases
+    What the operator's engine provides and rtbfast cannot (db.*, most of enet.*) is
+    skipped and said, with its location. The changes are then judged on the network as it
+    would be after them, by the evaluator `rtbfast audit` uses.
+
+    \b
+    Example:
+      rtbfast templates expand mobility.json --catalog out/erbs --network export.xml \\
+          --targets 'SubNetwork=ROOT,MeContext=NODE1*' -o changes.parquet
+
+    Exits 1 when expansion or a verdict has an error (the ChangeSet is then not written
+    unless --allow-errors), 2 when an input cannot be read.
+    """
+    from rtbfast.changeset import write_changeset
+    from rtbfast.templates.expand import expand
+
+    show = sys.stderr.isatty() if progress is None else progress
+    with contextlib.ExitStack() as stack:
+        on_progress, on_phase = _reporters(stack, show)
+        try:
+            if on_phase is not None:
+                on_phase("expanding")
+            result = expand(template, catalog, network, list(patterns), threads=jobs, on_progress=on_progress)
+        except RtbfastError as err:
+            _fail(err)
+            return
+    for note in result.notes:
+        if note.severity == "info" and not verbose:
+            continue
+        click.echo(str(note))
+    for line in _verdict_lines(result.verdicts, template):
+        click.echo(line)
+    changes = result.changes
+    errors = len(result.errors) + result.verdict_errors
+    ops = {op: 0 for op in ("create", "set", "delete")}
+    for op in changes["op"].to_pylist():
+        ops[op] = ops.get(op, 0) + 1
+    summary = (
+        f"{len(result.targets)} target(s): {changes.num_rows:,} row(s) ({ops['create']:,} create, {ops['set']:,} set, "
+        f"{ops['delete']:,} delete); {errors} error(s), "
+        f"{sum(1 for n in result.notes if n.severity == 'warning')} warning(s)"
+    )
+    if errors and not allow_errors:
+        click.echo(f"{summary}; not written (--allow-errors writes it anyway)", err=True)
+        sys.exit(1)
+    try:
+        write_changeset(
+            changes,
+            out,
+            {
+                "template": str(template),
+                "catalog": str(catalog),
+                "network": str(network),
+                "targets": list(patterns),
+                "target_cells": len(result.targets),
+                "errors": errors,
+            },
+        )
+    except RtbfastError as err:
+        _fail(err)
+        return
+    click.echo(f"{summary}; wrote {out}", err=True)
+    if errors:
+        sys.exit(1)
+
+
+FORMAT_OPTION = click.option(
+    "--to",
+    "fmt",
+    type=click.Choice(["yaml", "json", "toml"]),
+    default="yaml",
+    show_default=True,
+    help="The format written.",
+)
+
+
+@templates.command("export")
+@click.argument("template", metavar="TEMPLATE", type=click.Path(path_type=Path))
+@FORMAT_OPTION
+@click.option(
+    "--catalog",
+    type=click.Path(path_type=Path),
+    help="A built catalog: each value gets its unit and raw value, and the findings of `templates check`.",
+)
+@click.option("--network", type=click.Path(path_type=Path), help="Export the template expanded over this network.")
+@click.option("--targets", "patterns", multiple=True, metavar="PATTERN", help="With --network: the target cells.")
+@click.option("--bare", is_flag=True, help="Values without metadata ($unit, $raw, $at, $verdict).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="The file to write (default: stdout).")
+def templates_export(
+    template: Path,
+    fmt: str,
+    catalog: Path | None,
+    network: Path | None,
+    patterns: tuple[str, ...],
+    bare: bool,
+    out: Path | None,
+) -> None:
+    """Export TEMPLATE (RTB or typed) as a typed template in YAML, JSON or TOML.
+
+    \b
+    Every literal value is written with what rtbfast knows of it:
+      value: {$value: 1.5, $unit: dB, $raw: "15", $at: "12:7", $verdict: [...]}
+    ($unit and $raw need --catalog, $verdict lists the findings of `templates check` on it).
+    Reading the export back (`templates check`, `templates expand`, `templates export`)
+    gives the same template: metadata is not read, only $value.
+
+    With --network and --targets the template is exported expanded: one $cond per target
+    cell holding exactly the MOs and raw-unit values expansion made for it.
+
+    \b
+    Example:
+      rtbfast templates export autoroute.json --to yaml --catalog out/erbs -o autoroute.yaml
+    """
+    from rtbfast.templates import typed
+
+    try:
+        tpl = typed.read_any(template)
+        cat = findings = None
+        if catalog is not None:
+            from rtbfast.templates.check import Catalog, check_templates
+
+            cat = Catalog.load(catalog)
+            findings = check_templates([template], cat, dynamic=False).findings.to_pylist()
+        if network is not None:
+            if cat is None or not patterns:
+                raise click.UsageError("--network needs --catalog and --targets")
+            from rtbfast.templates.expand import expand
+            from rtbfast.templates.expanded import expanded_template
+
+            result = expand(tpl, cat, network, list(patterns))
+            tpl = expanded_template(tpl, result, cat)
+            findings = None
+        text = typed.export_text(tpl, fmt, catalog=cat, findings=findings, metadata=not bare)
+    except RtbfastError as err:
+        _fail(err)
+        return
+    except ValueError as err:
+        click.echo(f"error: {template}: {err}", err=True)
+        sys.exit(1)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        _write_text(out, text)
+        click.echo(f"wrote {out}", err=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write `text` beside `path` first, then swap it in: a good file is never half-written."""
+    import os
+
+    aside = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_text(text, encoding="utf-8")
+        os.replace(aside, path)
+    except OSError as err:
+        aside.unlink(missing_ok=True)
+        click.echo(f"error: {path}: cannot write: {err.strerror or err}", err=True)
+        sys.exit(1)
+
+
+@templates.command("variants")
+@click.argument("base", type=click.Path(path_type=Path))
+@click.option(
+    "--with",
+    "overlays",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="OVERLAY",
+    help="An overlay (a typed template's keys to change); repeat for more variants.",
+)
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="The folder written.")
+@click.option("--catalog", type=click.Path(path_type=Path), help="Check every variant against this catalog.")
+@click.option(
+    "--typed",
+    "typed_format",
+    type=click.Choice(["yaml", "json", "toml"]),
+    help="Also write each variant's typed document (OUT/<overlay>.typed.<format>).",
+)
+def templates_variants(
+    base: Path, overlays: tuple[Path, ...], out: Path, catalog: Path | None, typed_format: str | None
+) -> None:
+    """Make variants of the typed template BASE: each OVERLAY applied with JSON Merge Patch
+    (RFC 7386: objects merge key by key, null removes a key, anything else replaces),
+    compiled to a plain RTB template OUT/<overlay>.json.
+
+    \b
+    Example:
+      rtbfast templates variants examples/templates/base_cell.yaml \\
+          --with examples/templates/sleep_mode.yaml --with examples/templates/motorway_mobility.yaml \\
+          -o out/variants --catalog out/example
+
+    With --catalog every variant is checked; exits 1 when one has an error.
+    """
+    from rtbfast.templates.typed import make_variants, write_variants
+
+    try:
+        variants = make_variants(base, overlays)
+        written = write_variants(variants, out, typed_format)
+    except RtbfastError as err:
+        _fail(err)
+        return
+    except OSError as err:
+        click.echo(f"error: {out}: cannot write: {err.strerror or err}", err=True)
+        sys.exit(1)
+    for v, path in zip(variants, [w for w in written if w.suffix == ".json" and ".typed." not in w.name], strict=True):
+        click.echo(f"{path}: {v.name}")
+    if catalog is not None:
+        from rtbfast.templates.check import check_templates
+
+        compiled = [w for w in written if ".typed." not in w.name]
+        try:
+            result = check_templates(compiled, catalog, dynamic=False)
+        except RtbfastError as err:
+            _fail(err)
+            return
+        for f in result.findings.to_pylist():
+            click.echo(f"{f['template']}:{f['line']}:{f['column']}: {f['severity']}: {f['code']}: {f['message']}")
+        click.echo(f"{len(compiled)} variant(s) checked: {result.errors} error(s)", err=True)
+        if result.errors:
+            sys.exit(1)
+
+
+@templates.command("defaults")
+@click.option("--catalog", required=True, type=click.Path(path_type=Path), help="A built catalog.")
+@click.option("--class", "classes", required=True, multiple=True, help="An MO class; repeat for more.")
+@FORMAT_OPTION
+@click.option("--name", help="The template's name (meta.name).")
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="The file to write (default: stdout).")
+def templates_defaults(catalog: Path, classes: tuple[str, ...], fmt: str, name: str | None, out: Path | None) -> None:
+    """Write a typed template that sets every writable attribute of each --class to its
+    catalog default (in engineering units), under the cell or node function that contains
+    it: a starting point for a template.
+
+    \b
+    Example:
+      rtbfast templates defaults --catalog out/erbs --class ReportConfigA5 --class CellSleepFunction
+    """
+    from rtbfast.templates.check import Catalog
+    from rtbfast.templates.formats import dump
+    from rtbfast.templates.typed import defaults_document
+
+    try:
+        doc = defaults_document(Catalog.load(catalog), classes, name=name)
+    except RtbfastError as err:
+        _fail(err)
+        return
+    except ValueError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    text = dump(doc, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        _write_text(out, text)
+        click.echo(f"wrote {out}", err=True)
 
 
 @main.command()

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from rtbfast.catalog import Catalog, Disagreement, merge
 from rtbfast.codegen import Generated, generate
 from rtbfast.codegen.bytecode import compile_generated
 from rtbfast.codegen.docs import write_docs
+from rtbfast.codegen.template_pages import template_page_names, write_template_pages
 from rtbfast.errors import InputIOError, OutputError
 from rtbfast.output_folder import (
     CATALOG,
@@ -79,11 +80,13 @@ class BuildRequest:
     package: str
     layout: str
     jobs: int
+    templates: list[Path] = field(default_factory=list)
+    """A template set: each is checked and gets a docs page."""
 
     @property
     def sources(self) -> list[Path]:
         """Every file the output depends on."""
-        return [*self.paths, *(p for p in (self.workbook, self.structs, self.rules) if p is not None)]
+        return [*self.paths, *(p for p in (self.workbook, self.structs, self.rules) if p is not None), *self.templates]
 
     @property
     def options(self) -> dict[str, Any]:
@@ -94,6 +97,7 @@ class BuildRequest:
             "workbook": self.workbook is not None,
             "structs": self.structs is not None,
             "rules": self.rules is not None,
+            "templates": [p.name for p in self.templates],
         }
 
 
@@ -147,6 +151,7 @@ def build(
     force: bool = False,
     on_phase: PhaseCallback | None = None,
     rules: str | os.PathLike[str] | None = None,
+    templates: Sequence[str | os.PathLike[str]] | None = None,
 ) -> BuildResult:
     """Read `inputs` (MP XML models and Bulk CM exports) and the parameter `workbook` (with its
     `structs` sheet), merge them into one catalog and write ``OUT/catalog/*.parquet``,
@@ -165,10 +170,16 @@ def build(
     at any time go into the state models too (``XState``), so a model refuses what ``audit``
     flags; the report lists the rule file's issues and the rules left out (``models.notes``).
 
+    With `templates` (RTB or typed template files), each is checked against the catalog and
+    gets a page in the docs (``OUT/docs/templates/``); the report counts their findings
+    (``templates``).
+
     When `out` holds a build of the same inputs (by content) with the same options, nothing is
     done unless `force`: the result says ``cached``."""
     phases = Phases(on_phase)
-    request = check_request(inputs, out, workbook, structs, rules, package=package, layout=layout, jobs=jobs)
+    request = check_request(
+        inputs, out, workbook, structs, rules, package=package, layout=layout, jobs=jobs, templates=templates
+    )
     key = cache_key(request.sources, request.options)
     if not force:
         previous = _previous_report(request.out)
@@ -183,7 +194,7 @@ def build(
 
     with written_aside(request.out) as staging, contextlib.ExitStack() as stack:
         with phases.phase("models"):
-            site = start_docs(stack, request, catalog.tables, staging / DOCS)
+            site = start_docs(stack, request, catalog.tables, staging / DOCS, _template_links(request))
             models = write_models(request, catalog.tables, read.rule_file, staging)
         phases.timings["schemas"] = models.schema_seconds
         with phases.phase("bytecode", announce=False):
@@ -195,7 +206,16 @@ def build(
             pages, phases.timings["docs"] = site.result()
             stack.close()  # the second process ends, so its peak memory is known
         else:
-            pages, phases.timings["docs"] = timed_docs(catalog.tables, staging / DOCS)
+            pages, phases.timings["docs"] = timed_docs(catalog.tables, staging / DOCS, _template_links(request))
+        template_counts = None
+        if request.templates:
+            from rtbfast.templates.check import Catalog as TemplateCatalog
+
+            with phases.phase("templates"):
+                template_counts = write_template_pages(
+                    request.templates, TemplateCatalog(catalog.tables, constraints), staging / DOCS
+                )
+            pages += template_counts["pages"]
         with phases.phase("write"):
             counts = write_tables(staging / CATALOG, catalog.tables)
             if network_tables:
@@ -203,6 +223,8 @@ def build(
         report = build_report(request, key, read, catalog, models, constraints, pages, counts, phases)
         report["models"]["compiled"] = compiled
         report["texts_made_safe"] = made_safe
+        if template_counts is not None:
+            report["templates"] = template_counts
         write_json(staging / REPORT, report)
     return BuildResult(request.out, report)
 
@@ -217,6 +239,7 @@ def check_request(
     package: str,
     layout: str,
     jobs: int,
+    templates: Sequence[str | os.PathLike[str]] | None = None,
 ) -> BuildRequest:
     """The build's inputs and options, checked before anything is read: every file exists and
     is a regular file, the names are usable."""
@@ -238,6 +261,7 @@ def check_request(
         package=package,
         layout=layout,
         jobs=jobs,
+        templates=[Path(t) for t in templates or []],
     )
     for source in request.sources:
         checked_file(source)
@@ -277,8 +301,16 @@ def merge_inputs(request: BuildRequest, read: Inputs) -> tuple[Catalog, dict[str
     return merge(catalog_sources), _stack_networks(networks)
 
 
+def _template_links(request: BuildRequest) -> list[tuple[str, str]]:
+    return template_page_names(request.templates)
+
+
 def start_docs(
-    stack: contextlib.ExitStack[Any], request: BuildRequest, tables: dict[str, pa.Table], folder: Path
+    stack: contextlib.ExitStack[Any],
+    request: BuildRequest,
+    tables: dict[str, pa.Table],
+    folder: Path,
+    templates: list[tuple[str, str]] | None = None,
 ) -> Future[tuple[int, float]] | None:
     """For a large catalog, start writing the reference site in a second process (a new
     interpreter: no fork of this threaded one) while the models are made; None otherwise."""
@@ -286,7 +318,7 @@ def start_docs(
     if request.jobs == 1 or attribute_rows < PARALLEL_DOCS_ROWS or (os.cpu_count() or 1) < 2:
         return None
     pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
-    return pool.submit(timed_docs, tables, folder)
+    return pool.submit(timed_docs, tables, folder, templates)
 
 
 def write_models(
@@ -385,10 +417,12 @@ def build_report(
     return report
 
 
-def timed_docs(tables: dict[str, pa.Table], folder: Path) -> tuple[int, float]:
+def timed_docs(
+    tables: dict[str, pa.Table], folder: Path, templates: list[tuple[str, str]] | None = None
+) -> tuple[int, float]:
     """The docs phase: pages written and seconds taken (run in a second process for large catalogs)."""
     t = time.perf_counter()
-    pages = write_docs(tables, folder)
+    pages = write_docs(tables, folder, templates or [])
     return pages, time.perf_counter() - t
 
 

@@ -244,5 +244,23 @@ def enum_members_by_enum(
     return grouped
 
 
+def struct_members_by_struct(
+    structs: list[dict[str, Any]], members: list[dict[str, Any]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The member rows of each struct, by (MIM, struct name), every struct of `structs`
+    included: as :func:`enum_members_by_enum`, a member belongs to the struct of its MIM, else
+    to the first struct of that name (a workbook adds members to the model's struct under its
+    own Model; the catalog keeps one struct row of a name)."""
+    defined = {(s.get("mim") or "", s["struct"]) for s in structs}
+    first_of: dict[str, tuple[str, str]] = {}
+    for key in sorted(defined):
+        first_of.setdefault(key[1], key)
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in defined}
+    for m in members:
+        key = (m.get("mim") or "", m["struct"])
+        grouped.setdefault(key if key in defined else first_of.get(m["struct"], key), []).append(m)
+    return grouped
+
+
 def _ranges(value: Any) -> list[tuple[Decimal | None, Decimal | None]]:
     return [(b["min"], b["max"]) for b in value or []]

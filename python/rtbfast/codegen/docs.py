@@ -291,7 +291,7 @@ class _Site:
             entries.append(["struct", name, page, members[:300]])
         return entries
 
-    def index_body(self) -> str:
+    def index_body(self, templates: list[tuple[str, str]] | None = None) -> str:
         by_mim: dict[str, list[str]] = defaultdict(list)
         for c in self.classes:
             by_mim[str(c.get("mim") or c.get("source") or "")].append(c["class"])
@@ -313,15 +313,24 @@ class _Site:
         if self.struct_page:
             links = ", ".join(f'<a href="{p}">{_escape(n)}</a>' for n, p in sorted(self.struct_page.items()))
             out.append(f"<h2>Structs</h2><p>{links}</p>")
-        data = json.dumps(self.index_entries(), ensure_ascii=False, separators=(",", ":"))
+        entries = self.index_entries()
+        if templates:
+            links = ", ".join(f'<a href="{p}">{_escape(n)}</a>' for n, p in templates)
+            out.append(
+                f'<h2>Templates</h2><p><a href="templates/index.html">All templates and their findings</a>: {links}</p>'
+            )
+            entries += [["template", n, p, ""] for n, p in templates]
+        data = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
         # inside <script>: no end tag, and no line separators (which end a line in older engines)
         data = data.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         out.append(f"<script>const INDEX = {data};\n{_SEARCH}</script>")
         return "\n".join(out)
 
 
-def write_docs(tables: dict[str, pa.Table], out: Path) -> int:
-    """Write the site under `out` (``out/index.html`` first); returns the number of pages."""
+def write_docs(tables: dict[str, pa.Table], out: Path, templates: list[tuple[str, str]] | None = None) -> int:
+    """Write the site under `out` (``out/index.html`` first); returns the number of pages. The
+    index links the pages of `templates` ((name, page); written by
+    :mod:`rtbfast.codegen.template_pages`)."""
     site = _Site(tables)
     pages = 0
     for folder in ("classes", "enums", "structs"):
@@ -335,5 +344,5 @@ def write_docs(tables: dict[str, pa.Table], out: Path) -> int:
     for name, page in sorted(site.struct_page.items()):
         (out / page).write_text(_page(f"struct {name}", site.struct_body(name), 1), encoding="utf-8")
         pages += 1
-    (out / "index.html").write_text(_page("Catalog reference", site.index_body()), encoding="utf-8")
+    (out / "index.html").write_text(_page("Catalog reference", site.index_body(templates)), encoding="utf-8")
     return pages + 1

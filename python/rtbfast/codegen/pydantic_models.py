@@ -50,7 +50,7 @@ from rtbfast.codegen.processes import in_processes
 from rtbfast.codegen.rule_checks import NotTranslatable, cel_check, python_check
 from rtbfast.rules.dependencies import TypedRule, extract
 from rtbfast.text_safety import visible
-from rtbfast.typemap import FieldType, enum_members_by_enum, field_type, lookup
+from rtbfast.typemap import FieldType, enum_members_by_enum, field_type, lookup, struct_members_by_struct
 
 _RESERVED = (
     set(keyword.kwlist)
@@ -295,9 +295,9 @@ class _Emitter:
             enums, self.tables.get("enum_members", pa.table({"enum": pa.array([], pa.string())})).to_pylist()
         )
         structs = self.tables.get("structs", pa.table({"struct": pa.array([], pa.string())})).to_pylist()
-        struct_rows: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for m in self.tables.get("struct_members", pa.table({"struct": pa.array([], pa.string())})).to_pylist():
-            struct_rows[(m.get("mim") or "", m["struct"])].append(m)
+        struct_rows = struct_members_by_struct(
+            structs, self.tables.get("struct_members", pa.table({"struct": pa.array([], pa.string())})).to_pylist()
+        )
 
         enum_keys = sorted(members)
         for mim, name in sorted(enum_keys, key=lambda k: (k[1], k[0])):

@@ -14,14 +14,13 @@ when two MIMs define one class the first MIM's row is kept and the other is note
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.typemap import FieldType, enum_members_by_enum, field_type
+from rtbfast.typemap import FieldType, enum_members_by_enum, field_type, struct_members_by_struct
 
 _DECIMAL = pa.decimal128(38, 18)
 _BOUND = pa.struct([("min", _DECIMAL), ("max", _DECIMAL)])
@@ -110,14 +109,11 @@ class _Types:
     def __init__(self, catalog: dict[str, pa.Table]) -> None:
         # members placed as the emitter places them
         self.enum_members = enum_members_by_enum(_rows(catalog, "enums"), _rows(catalog, "enum_members"))
-        self.struct_members: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for m in _rows(catalog, "struct_members"):
-            self.struct_members[(m.get("mim") or "", m["struct"])].append(m)
-        self.exclusive: dict[tuple[str, str], bool] = {}
-        for s in _rows(catalog, "structs"):
-            key = (s.get("mim") or "", s["struct"])
-            self.exclusive[key] = bool(s.get("exclusive"))
-            self.struct_members.setdefault(key, [])
+        structs = _rows(catalog, "structs")
+        self.struct_members = struct_members_by_struct(structs, _rows(catalog, "struct_members"))
+        self.exclusive: dict[tuple[str, str], bool] = {
+            (s.get("mim") or "", s["struct"]): bool(s.get("exclusive")) for s in structs
+        }
 
     @staticmethod
     def _find(table: dict[tuple[str, str], Any], mim: str | None, name: str) -> tuple[str, str] | None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,11 +42,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
+from rtbfast.errors import InputIOError, TemplateError
 from rtbfast.output_folder import load_catalog, open_catalog
-from rtbfast.errors import InputIOError
 from rtbfast.readers import ProgressCallback
 from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
 from rtbfast.suggest import closest
+from rtbfast.templates.tree import template_json
 from rtbfast.templates.units import parse_factor, to_engineering, to_raw
 
 FINDINGS_SCHEMA = pa.schema(
@@ -138,7 +140,9 @@ class Catalog:
     @functools.cached_property
     def children(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for parent, child in zip(self.column("containment", "parent"), self.column("containment", "child"), strict=True):
+        for parent, child in zip(
+            self.column("containment", "parent"), self.column("containment", "child"), strict=True
+        ):
             out.setdefault(parent, set()).add(child)
         return out
 
@@ -268,8 +272,58 @@ def check_templates(
     """Check every template of `paths` against `catalog` (a build folder, an MP XML model or a
     loaded :class:`Catalog`). ``dynamic=False`` leaves the listing of dynamic parts out."""
     files = [os.fspath(p) for p in paths]
-    tables = _read(files, threads, on_progress)
-    _refuse_unreadable(tables["files"])
+    with tempfile.TemporaryDirectory(prefix="rtbfast-check-") as tmp:
+        read_paths, typed = _compile_typed(files, Path(tmp))
+        tables = _read(read_paths, threads, on_progress)
+        named = tables["files"]
+        named = named.set_column(named.schema.get_field_index("path"), "path", pa.array(files, pa.string()))
+        _refuse_unreadable(named)
+        return _check(files, tables, typed, catalog, threads, dynamic)
+
+
+def _compile_typed(files: list[str], tmp: Path) -> tuple[list[str], dict[int, _Typed]]:
+    """Typed templates (YAML, TOML, JSON objects) compiled to RTB templates in `tmp`, read in
+    their place; a typed template that cannot be read is a finding on it, as invalid JSON is."""
+    from rtbfast.templates.typed import compile_document, is_typed, read_document
+
+    read_paths = list(files)
+    typed: dict[int, _Typed] = {}
+    for i, f in enumerate(files):
+        if not is_typed(f):
+            continue
+        target = tmp / f"{i}.json"
+        try:
+            doc = read_document(f)
+        except TemplateError as err:
+            target.write_text("", encoding="utf-8")
+            message = err.message.split(": ", 1)[1] if ": " in err.message else err.message
+            typed[i] = _Typed(Path(f), {}, (message, err.line, err.column))
+        else:
+            compiled, where = compile_document(doc.doc)
+            target.write_text(template_json(compiled), encoding="utf-8")
+            typed[i] = _Typed(Path(f), where, None)
+        read_paths[i] = str(target)
+    return read_paths, typed
+
+
+def _check(
+    files: list[str],
+    tables: dict[str, pa.Table],
+    typed: dict[int, _Typed],
+    catalog: str | os.PathLike[str] | Catalog,
+    threads: int,
+    dynamic: bool,
+) -> CheckResult:
+    if typed:
+        f = tables["files"]
+        fixed = {name: f[name].to_pylist() for name in ("error", "error_line", "error_column", "error_kind")}
+        for i, t in typed.items():
+            if t.error is not None:
+                fixed["error"][i], fixed["error_line"][i], fixed["error_column"][i] = t.error
+                fixed["error_kind"][i] = "document"
+        for name, values in fixed.items():
+            f = f.set_column(f.schema.get_field_index(name), name, pa.array(values, f.schema.field(name).type))
+        tables = {**tables, "files": f}
     cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog, threads)
     out = _Findings()
     unreadable = _file_errors(tables["files"], out)
@@ -279,8 +333,18 @@ def check_templates(
     checked = _values(tables, cat, out, threads)
     if dynamic:
         _dynamic(tables, out)
-    findings = _located(files, tables["files"], out)
+    findings = _located(files, tables["files"], out, typed)
     return CheckResult(findings, len(files), checked, unreadable, tables)
+
+
+@dataclass
+class _Typed:
+    """A typed template checked as the RTB template it compiles to."""
+
+    path: Path
+    where: dict[str, str]
+    """Pointer prefixes of the compiled template → the typed document's."""
+    error: tuple[str, int, int] | None
 
 
 def _refuse_unreadable(files: pa.Table) -> None:
@@ -294,11 +358,12 @@ def _refuse_unreadable(files: pa.Table) -> None:
 
 
 def _file_errors(files: pa.Table, out: _Findings) -> int:
-    """A finding for each file that could not be read as JSON; returns how many."""
+    """A finding for each file that could not be read as JSON (code ``json``), or as a typed
+    template (``document``); returns how many."""
     count = 0
-    for i, f in enumerate(files.select(["error"]).to_pylist()):
+    for i, f in enumerate(files.select(["error", "error_kind"]).to_pylist()):
         if f["error"] is not None:
-            out.add(i, "", "error", "json", f["error"])
+            out.add(i, "", "error", "document" if f["error_kind"] == "document" else "json", f["error"])
             count += 1
     return count
 
@@ -394,7 +459,9 @@ def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) 
     if not verdicts:
         return
     bad = pc.is_in(keys, value_set=pa.array(list(verdicts), pa.string()))
-    rows = pa.table({"template": values["template"], "key": keys, "path": values["path"], "mo": values["mo"]}).filter(bad)
+    rows = pa.table({"template": values["template"], "key": keys, "path": values["path"], "mo": values["mo"]}).filter(
+        bad
+    )
     first = rows.group_by(["template", "key"], use_threads=False).aggregate([("path", "min"), ("mo", "min")])
     for r in first.to_pylist():
         severity, code, message, suggestion = verdicts[r["key"]]
@@ -417,13 +484,15 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
     mos, values = tables["mos"], tables["values"]
     if not values.num_rows:
         return 0
-    for r in values.filter(pc.equal(values["kind"], "null")).select(["template", "path", "mo", "attribute"]).to_pylist():
+    for r in (
+        values.filter(pc.equal(values["kind"], "null")).select(["template", "path", "mo", "attribute"]).to_pylist()
+    ):
         out.add(
             r["template"],
             r["path"],
             "error",
             "null",
-            f"{r['attribute']}: null is not a value (write \"\" to clear a reference)",
+            f'{r["attribute"]}: null is not a value (write "" to clear a reference)',
             subject=mos["path"][r["mo"]].as_py(),
             attribute=r["attribute"],
         )
@@ -497,7 +566,8 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
             )
             continue
         if row["factor"] is not None and v["rule"] in VALUE_RULES:
-            message = f"{cls}.{v['attribute']} {text}{unit_text} is {row['converted']} raw (÷ {row['factor']}): {v['message']}"
+            converted = f"{row['converted']} raw (÷ {row['factor']})"
+            message = f"{cls}.{v['attribute']} {text}{unit_text} is {converted}: {v['message']}"
         else:
             message = f"{cls}.{v['attribute']}{'.' + v['member'] if v['member'] else ''}: {v['message']}"
         suggestion = _closest_member(cat, cls, v) if v["rule"] == "enum" else None
@@ -565,7 +635,8 @@ def _cleared(judged: pa.Table, mos: pa.Table, cat: Catalog, out: _Findings) -> p
                 r["path"],
                 "warning",
                 "clear",
-                f"{classes[i]}.{r['attribute']}: {shown} clears it, but it is not nillable: the node refuses to leave it unset",
+                f"{classes[i]}.{r['attribute']}: {shown} clears it, but it is not nillable: "
+                "the node refuses to leave it unset",
                 subject=mos["path"][r["mo"]].as_py(),
                 attribute=r["attribute"],
                 value="",
@@ -590,9 +661,15 @@ def _dynamic(tables: dict[str, pa.Table], out: _Findings) -> None:
         out.add(c["template"], c["path"], "warning", c["kind"], message)
 
 
-def _located(files: list[str], file_table: pa.Table, out: _Findings) -> pa.Table:
-    """The findings with their lines and columns, sorted by template, line and column."""
+def _located(files: list[str], file_table: pa.Table, out: _Findings, typed: dict[int, _Typed]) -> pa.Table:
+    """The findings with their lines and columns, sorted by template, line and column; those
+    on a typed template at its own pointers, lines and columns."""
+    from rtbfast.templates.typed import typed_pointer
+
     rows = out.rows
+    for i, t in enumerate(rows["template"]):
+        if t in typed:
+            rows["path"][i] = typed_pointer(rows["path"][i] or "", typed[t].where)
     n = len(rows["template"])
     lines: list[int | None] = [None] * n
     columns: list[int | None] = [None] * n
@@ -600,12 +677,13 @@ def _located(files: list[str], file_table: pa.Table, out: _Findings) -> pa.Table
     errors = file_table["error_line"].to_pylist()
     error_columns = file_table["error_column"].to_pylist()
     for i, t in enumerate(rows["template"]):
-        if rows["code"][i] == "json":
+        if rows["code"][i] in ("json", "document"):
             lines[i], columns[i] = errors[t], error_columns[t]
         else:
             by_template.setdefault(t, []).append(i)
     for t, idx in by_template.items():
-        spots = _native.locate_pointers(files[t], [rows["path"][i] for i in idx])
+        locate = _native.locate_document_pointers if t in typed else _native.locate_pointers
+        spots = locate(files[t], [rows["path"][i] for i in idx])
         for i, (line, column) in zip(idx, spots, strict=True):
             lines[i], columns[i] = line, column
     names = [str(f) for f in files]

@@ -56,6 +56,10 @@ class JsonObject:
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether `key` is one of the object's keys."""
+        return any(k == key for k, _ in self.pairs)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, JsonObject) and self.pairs == other.pairs
 
@@ -252,6 +256,9 @@ class Template:
     fragments: list[Fragment]
     where: dict[str, Where] = field(default_factory=dict, repr=False)
     """Every node's JSON pointer → where it is."""
+    origin: dict[str, str] = field(default_factory=dict, repr=False)
+    """A typed template's pointers → the compiled RTB template's (``raw``); empty for an
+    RTB template, whose pointers are ``raw``'s."""
 
     @property
     def plan_order(self) -> list[str]:

@@ -336,6 +336,44 @@ fn locate_pointers(py: Python<'_>, path: PathBuf, pointers: Vec<String>) -> PyRe
     })
 }
 
+/// A typed template (YAML, TOML or JSON, by its name) as JSON text: `(format, json, None)`,
+/// or `(format, None, (kind, message, line, column))` where `kind` is `io` (the file cannot
+/// be read) or `document` (its text is not a typed template's document).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn read_typed_document(
+    py: Python<'_>,
+    path: PathBuf,
+) -> PyResult<(String, Option<String>, Option<(&'static str, String, u64, u64)>)> {
+    use crate::templates::document::{read_document, Failure, Format};
+    py.detach(|| {
+        let name = path.display().to_string();
+        let format = match Format::of_name(&name) {
+            Some(Format::Yaml) => "yaml",
+            Some(Format::Toml) => "toml",
+            Some(Format::Json) => "json",
+            None => "",
+        };
+        Ok(match read_document(&path) {
+            Ok((_, _, json)) => (format.to_owned(), Some(json), None),
+            Err(Failure::Io(message)) => (format.to_owned(), None, Some(("io", message, 0, 0))),
+            Err(Failure::Document(e)) => (format.to_owned(), None, Some(("document", e.message, e.line, e.column))),
+        })
+    })
+}
+
+/// Lines and columns (1-based) of JSON pointers in the typed template at `path` (YAML, TOML
+/// or JSON, by its name), as far as each can be followed.
+#[pyfunction]
+fn locate_document_pointers(py: Python<'_>, path: PathBuf, pointers: Vec<String>) -> PyResult<Vec<(u64, u64)>> {
+    use crate::templates::document::{locate, Format};
+    py.detach(|| {
+        let text = std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let format = Format::of_name(&path.display().to_string()).unwrap_or(Format::Json);
+        Ok(locate(&text, format, &pointers))
+    })
+}
+
 /// A template key read by its grammar: `("directive", name)`, `("attribute", name)`, or
 /// `("mo", class, at, ids_kind, ids)`; `ValueError` naming why it fits no grammar.
 #[pyfunction]
@@ -371,6 +409,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(evaluate_user_rules, m)?)?;
     m.add_function(wrap_pyfunction!(read_templates, m)?)?;
     m.add_function(wrap_pyfunction!(locate_pointers, m)?)?;
+    m.add_function(wrap_pyfunction!(read_typed_document, m)?)?;
+    m.add_function(wrap_pyfunction!(locate_document_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     Ok(())
 }

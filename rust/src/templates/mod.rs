@@ -14,6 +14,7 @@ use crate::error::{Error, Location, Result};
 use crate::tables::{BatchParts, Table};
 use crate::xml::Progress;
 
+pub mod document;
 pub mod flatten;
 pub mod key;
 pub mod locate;

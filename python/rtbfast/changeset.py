@@ -1,0 +1,104 @@
+"""The **ChangeSet**: wanted changes (create, set, delete) per MO, in the long form of a
+Network's ``values``, so the two join directly. Written by ``rtbfast templates expand``, read by
+the ENM planner. The columns are documented in ``docs/tables.md``.
+
+- ``phase``, ``phase_order``: the plan a row belongs to (``$plans``, ``$meta.plan_order``,
+  ``enet.set_mo_params(…, plan=…)``), ``default`` first unless the template orders it;
+- ``seq``: the order rows were made in (the template's order, target by target);
+- ``op``: ``create`` (a row with no attribute, then a row per value the MO is created with),
+  ``set``, ``delete`` (one row, no attribute);
+- ``fdn`` (ENM form), ``class``, ``attribute``, ``member`` (struct member, nested with ``.``),
+  ``index`` (item of a sequence; 0 for a single value), ``value`` (raw MOM units, as text,
+  moRefs as ENM FDNs);
+- a null ``value`` with a null ``index`` unsets the attribute; a null value at index
+  :data:`EMPTIED` (-1) empties a sequence;
+- ``target``: the target cell the row was made for; ``source``: template file and JSON
+  pointer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rtbfast.errors import InputError, InputIOError, OutputError
+
+CHANGESET_SCHEMA = pa.schema(
+    [
+        pa.field("phase", pa.string(), False),
+        pa.field("phase_order", pa.int32(), False),
+        pa.field("seq", pa.int64(), False),
+        pa.field("op", pa.string(), False),
+        pa.field("fdn", pa.string(), False),
+        pa.field("class", pa.string(), False),
+        ("attribute", pa.string()),
+        ("member", pa.string()),
+        ("index", pa.int32()),
+        ("value", pa.string()),
+        ("target", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+"""The ChangeSet's columns."""
+
+OPS = ("create", "set", "delete")
+
+EMPTIED = -1
+"""The ``index`` of the one row that empties a sequence (its value is null); a row with a
+null index and a null value unsets the attribute."""
+
+METADATA_KEY = b"rtbfast.changeset"
+"""Parquet key-value metadata: what the ChangeSet was made from (JSON)."""
+
+
+def write_changeset(changes: pa.Table, path: str | os.PathLike[str], made_from: dict[str, Any]) -> Path:
+    """Write `changes` as Parquet at `path`: to a file beside it first, swapped in only when
+    complete, so a good file is never left half-written. `made_from` (template, network,
+    targets …) is kept in the file's metadata."""
+    out = Path(path)
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder; give the ChangeSet's file name (e.g. changes.parquet)", str(out))
+    table = changes.cast(CHANGESET_SCHEMA).replace_schema_metadata(
+        {METADATA_KEY: json.dumps(made_from, ensure_ascii=False).encode()}
+    )
+    aside = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, aside)
+        with open(aside, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(aside, out)
+    except OSError as err:
+        aside.unlink(missing_ok=True)
+        raise OutputError(f"{out}: cannot write the ChangeSet: {err.strerror or err}", str(out)) from err
+    return out
+
+
+def read_changeset(path: str | os.PathLike[str]) -> tuple[pa.Table, dict[str, Any]]:
+    """A ChangeSet file and what it was made from; :class:`InputError` names what is wrong
+    (not Parquet, a column missing or of another type, an unknown op)."""
+    p = Path(path)
+    try:
+        table = pq.read_table(p)
+    except FileNotFoundError as err:
+        raise InputIOError(f"{p}: no such file", str(p)) from err
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(f"{p}: not a ChangeSet (not readable as Parquet: {err})", str(p)) from err
+    for f in CHANGESET_SCHEMA:
+        if f.name not in table.column_names:
+            raise InputError(f"{p}: not a ChangeSet: no column {f.name!r}", str(p))
+        if not table.schema.field(f.name).type.equals(f.type):
+            raise InputError(f"{p}: column {f.name!r} is {table.schema.field(f.name).type}, not {f.type}", str(p))
+    ops = set(table["op"].unique().to_pylist())
+    if not ops <= set(OPS):
+        raise InputError(
+            f"{p}: unknown op(s) {sorted(str(o) for o in ops - set(OPS))}; ops are {', '.join(OPS)}", str(p)
+        )
+    meta = (table.schema.metadata or {}).get(METADATA_KEY)
+    made_from = json.loads(meta) if meta else {}
+    return table.select(CHANGESET_SCHEMA.names).replace_schema_metadata(None), made_from

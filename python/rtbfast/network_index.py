@@ -1,0 +1,178 @@
+"""A Network's MOs indexed for walking: each MO's row, class, id, parent and children, and its
+current values, decoded when first asked for (scalars as written, structs as dicts, sequences
+as lists). Built once per export with Arrow compute; used by template expansion and the
+planner.
+
+FDNs here are ENM's (``SubNetwork=…,MeContext=…,ManagedElement=…,Class=Id``). Templates write
+DNs as slash paths (``Class-Id/Class-Id``): :func:`slash_dn` and :func:`fdn_of_slash` convert.
+Values read here are :class:`RawText`: raw MOM units, which expansion does not convert again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+class RawText(str):
+    """A value as the network holds it: raw MOM units. Expansion writes it back unconverted,
+    where a value a template writes is in engineering units. Behaves as ``str`` in every way
+    (``_inert``: the sandbox lets a template call the same methods as on ``str``); what a
+    template makes from it (a slice, a concatenation, ``str(...)``) is a plain ``str``."""
+
+    __slots__ = ()
+    _inert = True
+
+
+def slash_dn(fdn: str) -> str:
+    """An ENM FDN in the templates' slash form: ``SubNetwork=S,MeContext=N`` is
+    ``SubNetwork-S/MeContext-N``."""
+    return "/".join(rdn.replace("=", "-", 1) for rdn in fdn.split(","))
+
+
+_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[-=](.+)")
+
+
+def fdn_of_slash(dn: str) -> str:
+    """A slash-form DN as an ENM FDN: each ``Class-Id`` (or ``Class=Id``) segment is an RDN;
+    the class ends at the first ``-`` or ``=``. ValueError says which segment is not one, or
+    holds a ``,`` (which an FDN cannot have in an id)."""
+    rdns = []
+    for segment in dn.split("/"):
+        m = _SEGMENT.fullmatch(segment)
+        if not m:
+            raise ValueError(f"{segment!r} is not Class-Id")
+        cls, rid = m.groups()
+        if "," in rid:
+            raise ValueError(f"{segment!r}: an id with ',' (a ',' where a '/' belongs?)")
+        rdns.append(f"{cls}={rid}")
+    return ",".join(rdns)
+
+
+def _set_member(target: dict[str, Any], path: str, value: Any) -> None:
+    *outer, last = path.split(".")
+    for name in outer:
+        inner = target.setdefault(name, {})
+        if not isinstance(inner, dict):
+            return
+        target = inner
+    target[last] = value
+
+
+class NetworkIndex:
+    """The MOs of a Network (its ``mos`` and ``values`` tables), by row."""
+
+    def __init__(self, tables: dict[str, pa.Table], sequences: Iterable[tuple[str, str]] = ()) -> None:
+        mos = tables["mos"]
+        self.fdn: list[str] = mos["fdn"].to_pylist()
+        self.cls: list[str] = mos["class"].to_pylist()
+        self.id: list[str] = mos["id"].to_pylist()
+        self.row_of: dict[str, int] = {f: i for i, f in enumerate(self.fdn)}
+        parents = pc.index_in(mos["parent_fdn"], value_set=mos["fdn"].combine_chunks())
+        self.parent: list[int | None] = parents.to_pylist()
+        self.children: dict[int, list[int]] = {}
+        for row, parent in enumerate(self.parent):
+            if parent is not None:
+                self.children.setdefault(parent, []).append(row)
+        self.sequences = set(sequences)
+        """(class, attribute) pairs the catalog says are sequences (a sequence of one item is
+        still a list)."""
+        self._values = tables.get("values")
+        self._runs: dict[int, list[tuple[int, int]]] | None = None
+        self._decoded: dict[int, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self.fdn)
+
+    def _value_runs(self) -> dict[int, list[tuple[int, int]]]:
+        """MO row → the runs of value rows that are its (values are written MO by MO)."""
+        if self._runs is not None:
+            return self._runs
+        runs: dict[int, list[tuple[int, int]]] = {}
+        values = self._values
+        if values is not None and values.num_rows:
+            fdn = values["fdn"]
+            if pa.types.is_dictionary(fdn.type):
+                fdn = pc.cast(fdn, pa.string())
+            rows = pc.index_in(fdn, value_set=pa.array(self.fdn, pa.string())).combine_chunks()
+            rows = pc.fill_null(rows, -1)
+            n = len(rows)
+            if n:
+                changes = pc.not_equal(rows.slice(1), rows.slice(0, n - 1))
+                starts = [0, *(i + 1 for i in pc.indices_nonzero(changes).to_pylist()), n]
+                owners = rows.to_pylist()
+                for a, b in itertools.pairwise(starts):
+                    if owners[a] >= 0:
+                        runs.setdefault(owners[a], []).append((a, b))
+        self._runs = runs
+        return runs
+
+    def _values_of(self, row: int) -> dict[str, Any]:
+        decoded = self._decoded.get(row)
+        if decoded is None:
+            decoded = self._decode(row)
+            self._decoded[row] = decoded
+        return decoded
+
+    def attributes(self, row: int) -> dict[str, Any]:
+        """The current values of the MO at `row`, decoded: a scalar as its text, a struct as a
+        dict (nested members as nested dicts), a sequence as a list. A copy each time: a
+        template may change what it reads."""
+        copied: dict[str, Any] = _copy(self._values_of(row))
+        return copied
+
+    def value(self, row: int, attribute: str) -> Any:
+        """The current value of one attribute of the MO at `row` (None where it has none), a
+        copy as :meth:`attributes` gives."""
+        return _copy(self._values_of(row).get(attribute))
+
+    def _decode(self, row: int) -> dict[str, Any]:
+        runs = self._value_runs().get(row, [])
+        if not runs or self._values is None:
+            return {}
+        parts = [self._values.slice(a, b - a) for a, b in runs]
+        rows = pa.concat_tables(parts).select(["attribute", "member", "index", "value"]).to_pylist()
+        by_attribute: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            if r["value"] is not None:
+                r["value"] = RawText(r["value"])
+            by_attribute.setdefault(str(r["attribute"]), []).append(r)
+        cls = self.cls[row]
+        out: dict[str, Any] = {}
+        for name, items in by_attribute.items():
+            sequence = (cls, name) in self.sequences or len({r["index"] for r in items}) > 1
+            if any(r["member"] for r in items):
+                structs: dict[int, dict[str, Any]] = {}
+                for r in items:
+                    _set_member(structs.setdefault(r["index"] or 0, {}), r["member"] or name, r["value"])
+                listed = [structs[i] for i in sorted(structs)]
+                out[name] = listed if sequence else listed[0]
+            elif sequence:
+                out[name] = [r["value"] for r in sorted(items, key=lambda r: r["index"] or 0)]
+            else:
+                out[name] = items[-1]["value"]
+        return out
+
+    def ancestors(self, row: int) -> Iterable[int]:
+        """The rows above `row`, nearest first."""
+        parent = self.parent[row]
+        while parent is not None:
+            yield parent
+            parent = self.parent[parent]
+
+    def rows_of_class(self, classes: Iterable[str]) -> list[int]:
+        wanted = set(classes)
+        return [i for i, c in enumerate(self.cls) if c in wanted]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

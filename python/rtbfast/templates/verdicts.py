@@ -1,0 +1,212 @@
+"""Verdicts on a ChangeSet: the network as it would be after the change, judged by the same
+native evaluator and constraints as ``rtbfast audit``, for the attributes the change sets.
+
+- The MOs the ChangeSet sets or creates are taken with their current values; an attribute the
+  ChangeSet sets is replaced whole by its last set (by ``seq``); values of created MOs are the
+  ChangeSet's own. Cross-attribute rules see the MO as it would be.
+- A violation is kept where it is about an attribute the ChangeSet sets: a problem the MO
+  already has elsewhere is the audit's business, not the template's.
+- Two targets setting the same attribute of the same MO to different values is a
+  ``conflict``: the last one wins on the node, which is rarely what was meant.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rtbfast.network_index import NetworkIndex
+from rtbfast.rules import VIOLATIONS_SCHEMA, evaluate
+from rtbfast.templates.check import SEP, VALUE_RULES, Catalog
+from rtbfast.templates.units import to_engineering
+
+VERDICTS_SCHEMA = pa.schema([*VIOLATIONS_SCHEMA, ("seq", pa.int64()), ("source", pa.string()), ("target", pa.string())])
+"""The Violations columns (``subject`` is the MO's FDN), and the ChangeSet row each is
+about: its ``seq``, ``source`` and ``target``."""
+
+_KEY = ["fdn", "attribute"]
+
+
+def _keys(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    fdn, attribute = (
+        pc.cast(table[c], pa.string()) if pa.types.is_dictionary(table[c].type) else table[c] for c in _KEY
+    )
+    return pc.binary_join_element_wise(fdn, attribute, SEP)
+
+
+def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: Catalog, *, threads: int = 0) -> pa.Table:
+    """The violations the ChangeSet would leave on the attributes it sets
+    (:data:`VERDICTS_SCHEMA`), conflicts between targets included."""
+    sets = changes.filter(
+        pc.and_(pc.is_in(changes["op"], value_set=pa.array(["set", "create"])), pc.is_valid(changes["attribute"]))
+    )
+    if not sets.num_rows:
+        return VERDICTS_SCHEMA.empty_table()
+    keys = _keys(sets)
+    sets = sets.append_column("key", keys)
+    # the last set of each attribute: the state the node is left in
+    last_seq = sets.group_by("key").aggregate([("seq", "max")]).rename_columns(["key", "last"])
+    sets = sets.join(last_seq, "key").sort_by("seq")
+    conflicts = _conflicts(sets)
+    final = sets.filter(pc.is_in(sets["seq"], value_set=_final_seqs(sets)))
+    touched = pc.unique(sets["fdn"])
+    mo_classes = (
+        sets.group_by("fdn", use_threads=False).aggregate([("class", "first")]).rename_columns(["fdn", "class"])
+    )
+    before = network._values
+    parts = []
+    if before is not None and before.num_rows:
+        fdn = pc.cast(before["fdn"], pa.string()) if pa.types.is_dictionary(before["fdn"].type) else before["fdn"]
+        mine = before.filter(pc.is_in(fdn, value_set=touched))
+        if mine.num_rows:
+            kept = mine.filter(pc.invert(pc.is_in(_keys(mine), value_set=pc.unique(keys))))
+            parts.append(_value_rows(kept))
+    parts.append(_value_rows(final.filter(pc.is_valid(final["value"]))))
+    after = pa.concat_tables(parts)
+    values = pa.table(
+        {
+            "fdn": after["fdn"].combine_chunks().dictionary_encode(),
+            "attribute": after["attribute"].combine_chunks().dictionary_encode(),
+            "member": after["member"].combine_chunks().dictionary_encode(),
+            "index": after["index"],
+            "value": after["value"],
+        }
+    )
+    found = evaluate({"mos": mo_classes, "values": values}, catalog.constraints, threads=threads).violations
+    found = found.append_column("key", pc.binary_join_element_wise(found["subject"], found["attribute"], SEP))
+    found = found.filter(pc.is_in(found["key"], value_set=pc.unique(keys)))
+    rows = final.group_by("key", use_threads=False).aggregate([("seq", "max"), ("source", "last"), ("target", "last")])
+    rows = rows.rename_columns(["key", "seq", "source", "target"])
+    found = found.join(rows, "key", join_type="left outer").drop_columns(["key"])
+    found = _unit_hints(found, mo_classes, values, catalog, threads)
+    out = pa.concat_tables([found.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA), conflicts])
+    return out.sort_by([("seq", "ascending")])
+
+
+def _unit_hints(found: pa.Table, mos: pa.Table, values: pa.Table, catalog: Catalog, threads: int) -> pa.Table:
+    """A value rule broken by a value with a multiplication factor gets a hint where the value
+    read back in engineering units (as if the template was written in raw units) fits."""
+    value_rules = pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES))
+    if not pc.any(value_rules).as_py():
+        return found
+    factors = dict(zip(catalog.factors["key"].to_pylist(), catalog.factors["factor"].to_pylist(), strict=True))
+    candidates = {}
+    for i, r in enumerate(found.select(["rule", "class", "attribute", "member", "value"]).to_pylist()):
+        factor = factors.get(SEP.join((r["class"] or "", r["attribute"] or "", r["member"] or "")))
+        if r["rule"] in VALUE_RULES and factor is not None and r["value"] is not None:
+            eng = to_engineering(r["value"], Decimal(factor))
+            if eng is not None:
+                candidates[i] = (eng, factor)
+    if not candidates:
+        return found
+    rows = found.take(list(candidates)).select(["subject", "attribute", "member", "index"]).to_pylist()
+    retry = pa.table(
+        {
+            "fdn": pa.array([r["subject"] for r in rows], pa.string()).dictionary_encode(),
+            "attribute": pa.array([r["attribute"] for r in rows], pa.string()).dictionary_encode(),
+            "member": pa.array([r["member"] for r in rows], pa.string()).dictionary_encode(),
+            "index": pa.array([r["index"] or 0 for r in rows], pa.int32()),
+            "value": pa.array([e for e, _ in candidates.values()], pa.string()),
+        }
+    )
+    again = evaluate({"mos": mos, "values": retry}, catalog.constraints, threads=threads).violations
+    still = set(
+        zip(again["subject"].to_pylist(), again["attribute"].to_pylist(), again["member"].to_pylist(), strict=True)
+    )
+    messages = found["message"].to_pylist()
+    for (i, (eng, factor)), r in zip(candidates.items(), rows, strict=True):
+        if (r["subject"], r["attribute"], r["member"]) not in still:
+            messages[i] += (
+                f"; it is the template's value ÷ {factor}: if the template was written in raw units, "
+                f"{eng} fits (likely unit mistake)"
+            )
+    return found.set_column(found.schema.get_field_index("message"), "message", pa.array(messages, pa.string()))
+
+
+def _final_seqs(sets: pa.Table) -> pa.Array:
+    """The rows of the last set of each attribute: a set of a sequence or struct is several
+    rows with the same key, all written by one set (one source row, consecutive seqs)."""
+    last = sets.filter(pc.equal(sets["seq"], sets["last"]))
+    # the rows of that set: same key, target and source as its last row
+    ident = pc.binary_join_element_wise(
+        last["key"], pc.fill_null(last["target"], ""), pc.fill_null(last["source"], ""), SEP
+    )
+    mine = pc.binary_join_element_wise(
+        sets["key"], pc.fill_null(sets["target"], ""), pc.fill_null(sets["source"], ""), SEP
+    )
+    chosen = sets.filter(pc.is_in(mine, value_set=ident))
+    return chosen["seq"].combine_chunks()
+
+
+def _value_rows(table: pa.Table) -> pa.Table:
+    def text(name: str) -> pa.Array:
+        column = table[name].combine_chunks()
+        return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column.cast(pa.string())
+
+    return pa.table(
+        {
+            "fdn": text("fdn"),
+            "attribute": text("attribute"),
+            "member": text("member"),
+            "index": pc.fill_null(table["index"].combine_chunks().cast(pa.int32()), 0),
+            "value": text("value"),
+        }
+    )
+
+
+def _conflicts(sets: pa.Table) -> pa.Table:
+    """Attributes two targets set to different values."""
+    by_target = _whole_values(sets)
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, tuple[str, str, int, str]] = {}
+    for key, target, value, seq, source in by_target:
+        first = seen.get(key)
+        if first is None:
+            seen[key] = (target, value, seq, source)
+            continue
+        if first[1] != value and first[0] != target:
+            fdn, attribute = key.split(SEP)
+            rows.append(
+                {
+                    "subject": fdn,
+                    "class": fdn.rsplit(",", 1)[-1].split("=", 1)[0],
+                    "attribute": attribute,
+                    "rule": "conflict",
+                    "severity": "warning",
+                    "message": f"set to {_short(first[1])} for target {first[0]} and to {_short(value)} for "
+                    f"target {target}: the last set wins on the node",
+                    "value": value,
+                    "seq": seq,
+                    "source": source,
+                    "target": target,
+                }
+            )
+            seen[key] = (target, value, seq, source)
+    if not rows:
+        return VERDICTS_SCHEMA.empty_table()
+    return pa.Table.from_pylist(rows, schema=VERDICTS_SCHEMA)
+
+
+def _whole_values(sets: pa.Table) -> list[tuple[str, str, str, int, str]]:
+    """(key, target, whole value as text, last seq, source) per set, in order: the rows of a
+    struct or sequence set joined into one text."""
+    out: dict[tuple[str, str, str], list[Any]] = {}
+    cols = sets.select(["key", "target", "source", "member", "index", "value", "seq"]).to_pylist()
+    for r in cols:
+        ident = (r["key"], r["target"] or "", r["source"] or "")
+        entry = out.setdefault(ident, [[], 0])
+        entry[0].append(f"{r['index']}:{r['member'] or ''}={r['value']}")
+        entry[1] = r["seq"]
+    listed = [(k[0], k[1], ";".join(v[0]), v[1], k[2]) for k, v in out.items()]
+    return sorted(listed, key=lambda t: t[3])
+
+
+def _short(value: str) -> str:
+    parts = value.split(";")
+    if len(parts) == 1:
+        return repr(value.split("=", 1)[-1])
+    text = ", ".join(p.split(":", 1)[-1] for p in parts[:3])
+    return "{" + text + (", …" if len(parts) > 3 else "") + "}"
