@@ -215,8 +215,14 @@ def parse_data_type(text: str) -> tuple[str, str | None, str]:
 
 
 def _default(text: str) -> str | None:
+    """A default as the sheet writes it: text defaults in double quotes (``"02:00"``),
+    ``"None"`` for none."""
     stripped = text.strip()
-    return None if stripped in ("", '"None"') else stripped
+    if stripped in ("", '"None"'):
+        return None
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        return stripped[1:-1]
+    return stripped
 
 
 def _text(text: str) -> str | None:

@@ -85,6 +85,10 @@ CATALOG_COLUMNS = {
         "read_only",
         "restricted",
         "nillable",
+        "mim",
+        "is_sequence",
+        "seq_min",
+        "default",
     ],
     "classes": ["class", "system_created"],
     "containment": ["parent", "child"],
@@ -149,14 +153,21 @@ class Catalog:
     @functools.cached_property
     def attributes(self) -> dict[str, dict[str, dict[str, Any]]]:
         """class → attribute → what every definition of it agrees on: ``read_only``,
-        ``restricted``, ``nillable`` (true only where all say so) and its ``kinds``."""
+        ``restricted``, ``nillable`` (true only where all say so), its ``kinds``,
+        ``nillable_known`` (every definition is of a MIM that marks nillable attributes: CPP
+        models and the workbook do not, so there a clear is not judged) and ``may_be_empty``
+        (a sequence that may hold no item)."""
         out: dict[str, dict[str, dict[str, Any]]] = {}
         if "attributes" not in self.tables:
             return out
-        for row in self.tables["attributes"].to_pylist():
+        rows = self.tables["attributes"].to_pylist()
+        marking = {r.get("mim") for r in rows if r.get("nillable")}
+        for row in rows:
             known = out.setdefault(row["class"], {})
             agreed = known.get(row["attribute"])
             flags = {k: bool(row.get(k)) for k in ("read_only", "restricted", "nillable")}
+            flags["nillable_known"] = row.get("nillable") is not None and row.get("mim") in marking
+            flags["may_be_empty"] = bool(row.get("is_sequence")) and not row.get("seq_min")
             if agreed is None:
                 known[row["attribute"]] = {**flags, "kinds": {row.get("kind")}}
             else:
@@ -614,8 +625,10 @@ def _closest_member(cat: Catalog, cls: str, v: dict[str, Any]) -> str | None:
 
 def _cleared(judged: pa.Table, mos: pa.Table, cat: Catalog, out: _Findings) -> pa.Table:
     """``""`` (and ``"__unset__"``) clears an attribute: ``""`` is judged as a value only for
-    text attributes; elsewhere a clear is flagged where the attribute cannot be cleared (not
-    nillable, not a reference). Returns the rows left to judge."""
+    text attributes; elsewhere a clear is flagged where the attribute cannot be cleared (a
+    model that marks nillable attributes does not mark it; not a reference, not a sequence
+    that may be empty), and said (info) where the catalog cannot tell. Returns the rows left
+    to judge."""
     empty = pc.or_(pc.fill_null(pc.equal(judged["value"], ""), False), pc.equal(judged["kind"], "unset"))
     if not pc.any(empty).as_py():
         return judged
@@ -628,20 +641,24 @@ def _cleared(judged: pa.Table, mos: pa.Table, cat: Catalog, out: _Findings) -> p
         if kinds == {"string"} and r["kind"] != "unset":
             continue  # an empty text is a value
         drop.append(r["row"])
-        if known and "moref" not in kinds and not known["nillable"] and r["member"] is None:
-            shown = '"__unset__"' if r["kind"] == "unset" else '""'
-            out.add(
-                r["template"],
-                r["path"],
-                "warning",
-                "clear",
-                f"{classes[i]}.{r['attribute']}: {shown} clears it, but it is not nillable: "
-                "the node refuses to leave it unset",
-                subject=mos["path"][r["mo"]].as_py(),
-                attribute=r["attribute"],
-                value="",
-                **{"class": classes[i]},
-            )
+        if not known or "moref" in kinds or known["nillable"] or known["may_be_empty"] or r["member"] is not None:
+            continue
+        shown = '"__unset__"' if r["kind"] == "unset" else '""'
+        if known["nillable_known"]:
+            severity, said = "warning", "it is not nillable: the node refuses to leave it unset"
+        else:
+            severity, said = "info", "whether it may be left unset is not recorded (no isNillable in its model)"
+        out.add(
+            r["template"],
+            r["path"],
+            severity,
+            "clear",
+            f"{classes[i]}.{r['attribute']}: {shown} clears it; {said}",
+            subject=mos["path"][r["mo"]].as_py(),
+            attribute=r["attribute"],
+            value="",
+            **{"class": classes[i]},
+        )
     return judged.filter(pc.invert(pc.is_in(judged["row"], pa.array(drop, pa.int64()))))
 
 

@@ -313,6 +313,17 @@ class Expander:
         rows["target"].append(self.target_fdn)
         rows["source"].append(f"{self.source}#{self.current.path}" if self.current else self.source)
 
+    def _create(self, fdn: str, cls: str) -> None:
+        """The row creating the MO at `fdn`; a class the node creates itself is said."""
+        self._row("create", fdn, cls, None, None, None, None)
+        if self.catalog is not None and cls in self.catalog.system_created:
+            self._note(
+                "warning",
+                "system_created",
+                f"{cls}: the node creates MOs of this class itself and refuses a create; the network "
+                "has none where the template names one (is the feature that brings it active?)",
+            )
+
     def _refused_function(self, name: str, stop: Stop) -> Any:
         def refused(*args: Any, **kwargs: Any) -> Any:
             raise Stop(stop.kind, f"custom function {name} cannot run: {stop.message}")
@@ -449,7 +460,7 @@ class Expander:
         for view, created in targets:
             if created and (self.target_fdn or "", view._fdn) not in self.created:
                 self.current = e.where
-                self._row("create", view._fdn, view._cls, None, None, None, None)
+                self._create(view._fdn, view._cls)
                 self.created.add((self.target_fdn or "", view._fdn))
             if e.body:
                 for child in e.body:
@@ -610,7 +621,7 @@ class Expander:
                     child = self._view(row) if row is not None else MoView(self, None, f"{mo._fdn},{cls}={rid}", cls)
                     creating = row is None
                     if creating:
-                        self._row("create", child._fdn, cls, None, None, None, None)
+                        self._create(child._fdn, cls)
                     if isinstance(value, dict):
                         self._merge(value, _Ctx(ctx.cell, child, creating, ctx.phase), where)
             else:

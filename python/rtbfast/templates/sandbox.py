@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
-from RestrictedPython.transformer import RestrictingNodeTransformer
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython.transformer import RestrictingNodeTransformer
 
 
 class Stop(BaseException):

@@ -220,8 +220,9 @@ fn resolve_plain(s: &str) -> Plain {
         n.push_str(if f.is_empty() { "0" } else { f });
     }
     if let Some(e) = exponent {
-        n.push('e');
-        n.push_str(e.strip_prefix('+').unwrap_or(e));
+        // the exponent as written (JSON allows e, E and a sign)
+        n.push(if body.contains('E') { 'E' } else { 'e' });
+        n.push_str(e);
     }
     Plain::Number(n)
 }
@@ -437,6 +438,11 @@ fn toml_value(text: &str, v: &DeValue<'_>, start: usize, out: &mut String, depth
     match v {
         DeValue::String(s) => push_string(out, s),
         DeValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        DeValue::Integer(i) if i.radix() == 10 => {
+            // decimal as written (TOML allows no leading zeros): -0 stays -0
+            let s = i.as_str();
+            out.push_str(s.strip_prefix('+').unwrap_or(s));
+        }
         DeValue::Integer(i) => {
             let n = i128::from_str_radix(i.as_str(), i.radix()).map_err(|_| {
                 let (l, c) = here();
@@ -534,8 +540,8 @@ mod tests {
     #[test]
     fn yaml_core_schema() {
         assert_eq!(
-            json("a: 1\nb: -0.50\nc: .5\nd: 0x1F\ne: 0o17\nf: yes\ng: ~\nh: True\ni: '1'\nj: 1e3\nk: +7\nl: 007\n"),
-            r#"{"a":1,"b":-0.50,"c":0.5,"d":31,"e":15,"f":"yes","g":null,"h":true,"i":"1","j":1e3,"k":7,"l":7}"#
+            json("a: 1\nb: -0.50\nc: .5\nd: 0x1F\ne: 0o17\nf: yes\ng: ~\nh: True\ni: '1'\nj: 1e3\nk: +7\nl: 007\nm: 2E+4\n"),
+            r#"{"a":1,"b":-0.50,"c":0.5,"d":31,"e":15,"f":"yes","g":null,"h":true,"i":"1","j":1e3,"k":7,"l":7,"m":2E+4}"#
         );
         assert_eq!(json("- x\n- [1, 'two']\n- {k: v}\n- \"q\\n\"\n"), r#"["x",[1,"two"],{"k":"v"},"q\n"]"#);
         assert_eq!(json("a: !!str 12\nb: 1.\n"), r#"{"a":"12","b":1.0}"#);
@@ -564,8 +570,8 @@ mod tests {
 
     #[test]
     fn toml_to_json_keeps_order_and_refuses_dates() {
-        let text = "b = 1\na = \"x\"\n[t]\nz = [1.5, true]\ny = { k = 0x10, m = -7 }\n";
-        assert_eq!(toml_to_json(text).unwrap(), r#"{"b":1,"a":"x","t":{"z":[1.5,true],"y":{"k":16,"m":-7}}}"#);
+        let text = "b = 1\na = \"x\"\n[t]\nz = [1.5, true, -0, +3, 1_000]\ny = { k = 0x10, m = -7 }\n";
+        assert_eq!(toml_to_json(text).unwrap(), r#"{"b":1,"a":"x","t":{"z":[1.5,true,-0,3,1000],"y":{"k":16,"m":-7}}}"#);
         let e = toml_to_json("a = 1979-05-27\n").unwrap_err();
         assert!(e.message.contains("date-time") && e.line == 1, "{e:?}");
         let e = toml_to_json("a = 1\na = 2\n").unwrap_err();
