@@ -4,6 +4,7 @@ derived types, containment) and a Bulk CM export of N nodes x cells x relations.
 
     python bench/generate.py model 100 out.xml     # about 100 MB
     python bench/generate.py export 100 out.xml
+    python bench/generate.py templates 10000 out/  # RTB templates of the example catalog's classes
 """
 
 from __future__ import annotations
@@ -282,7 +283,107 @@ def _rich_node_children(node: str) -> str:
     return volte + flex + _vs("QciTable", "default", "", qci)
 
 
+TEMPLATE_MOS = {
+    "EUtranCellFDD": {
+        "qRxLevMin": lambda r: str(r.choice(range(-140, -43, 2))),
+        "cellRange": lambda r: r.choice(["KM_15", "KM_100"]),
+        "administrativeState": lambda r: r.choice(["LOCKED", "UNLOCKED"]),
+        "noOfPucchCqiUsers": lambda r: str(r.randint(0, 4000)),
+        "pdcchCfiMode": lambda r: r.choice(["CFI_STATIC_BY_BW", "CFI_AUTO_MAXIMUM_3"]),
+    },
+    "UeMeasControl": {
+        "filterCoefficientEUtraRsrp": lambda r: r.choice(["2", "4", "6", "8"]),
+        "filterCoefficientEUtraRsrq": lambda r: r.choice(["4", "6", "11"]),
+    },
+    "ReportConfigEUtraBestCell": {
+        "a3offset": lambda r: r.choice(["1.5", "2.0", "3.0", "-1.0"]),
+        "hysteresisA3": lambda r: r.choice(["0.5", "1.0", "2.5"]),
+        "timeToTriggerA3": lambda r: r.choice(["160", "320", "640"]),
+    },
+    "ReportConfigA5": {
+        "a5Threshold1Rsrp": lambda r: str(r.randint(-130, -100)),
+        "a5Threshold2Rsrp": lambda r: str(r.randint(-130, -100)),
+        "hysteresisA5": lambda r: r.choice(["0.5", "1.0"]),
+        "timeToTriggerA5": lambda r: r.choice(["160", "640"]),
+    },
+    "CellSleepFunction": {
+        "sleepMode": lambda r: r.choice(["ACTIVATED", "DEACTIVATED"]),
+        "sleepStartTime": lambda r: f"0{r.randint(0, 3)}:00",
+        "capCellDlPrbSleepThreshold": lambda r: str(r.randint(0, 100)),
+    },
+}
+"""Classes and attributes of the example catalog (examples/), with value makers."""
+
+_SLIPS = {"qRxLevMin": "-150", "a3offset": "30", "timeToTriggerA3": "161", "sleepMode": "ACTIVE", "cellRange": "KM_50"}
+"""A wrong value per attribute, written into about one template in twenty."""
+
+
+def _template(rng: random.Random, n: int) -> list[object]:
+    def values(cls: str) -> dict[str, str]:
+        out = {name: make(rng) for name, make in TEMPLATE_MOS[cls].items()}
+        if rng.random() < 0.05:
+            slip = rng.choice([a for a in out if a in _SLIPS] or list(out))
+            out[slip] = _SLIPS.get(slip, "bad")
+        return out
+
+    report = {
+        "ReportConfigEUtraBestCell-1": values("ReportConfigEUtraBestCell"),
+        "ReportConfigA5-1": values("ReportConfigA5"),
+    }
+    cell = {**values("EUtranCellFDD"), "UeMeasControl-1": {**values("UeMeasControl"), **report}}
+    if rng.random() < 0.5:
+        cell["CellSleepFunction-1"] = values("CellSleepFunction")
+    if rng.random() < 0.2:
+        cell["$cond"] = {"if": "cell.get_freq_str() == '1300'", "then": {"qRxLevMin": "-120"}, "else": "__ignore__"}
+    return [{"$meta": {"version": "1.0.0", "description": f"generated {n}"}}, {"EUtranCellFDD": cell}]
+
+
+def write_templates(folder: Path, count: int, seed: int = 3) -> list[Path]:
+    """`count` RTB templates of the example catalog's classes (about 25 values each, one in
+    twenty with a wrong value, one in five with a $cond)."""
+    import json
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in range(count):
+        path = folder / f"t{n:05d}.json"
+        path.write_text(json.dumps(_template(rng, n), indent=2), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def write_typed_templates(folder: Path, count: int, cells: int = 40, seed: int = 5) -> tuple[list[Path], int]:
+    """`count` typed templates in YAML, each a fragment list of `cells` cells of the example
+    classes' values; returns the files and the number of attribute values written."""
+    import yaml
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, values = [], 0
+    for n in range(count):
+        fragments = []
+        for _ in range(cells):
+            fragment = _template(rng, n)[1]
+            fragments.append(fragment)
+            values += _count_values(fragment)
+        doc = {"rtbfast": "template/1", "meta": {"name": f"typed {n}"}, "fragments": fragments}
+        path = folder / f"t{n:05d}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        paths.append(path)
+    return paths, values
+
+
+def _count_values(node: object) -> int:
+    if isinstance(node, dict):
+        return sum(1 if isinstance(v, str) and k[:1].islower() else _count_values(v) for k, v in node.items())
+    return 0
+
+
 if __name__ == "__main__":
     what, size, out = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])
-    (write_model if what == "model" else write_export)(out, size)
-    print(out, out.stat().st_size)
+    if what == "templates":
+        print(out, len(write_templates(out, int(size))))
+    else:
+        (write_model if what == "model" else write_export)(out, size)
+        print(out, out.stat().st_size)

@@ -132,8 +132,59 @@ def rule_seeds() -> dict[str, bytes]:
     }
 
 
+TEMPLATE = """[
+  {"$meta": {"version": "1", "plan_order": ["a", "b"]}},
+  {"$vars": {"seen": [], "n": 1.50}},
+  {"$custom": [{"name": "f", "args": ["mo"], "body": ["return mo.x"]}]},
+  {"EUtranCellFDD": {"qRxLevMin": "-120", "@UeMeasControl-*": {"ReportConfigA5-{1,2}": {"a5Threshold1Rsrp": -115}},
+    "EUtranFreqRelation-12": "__delete__", "pairs": [{"lo": "1"}, {"lo": "2"}], "ref": "",
+    "$cond": {"if": "cell.technology == 'LTE'", "then": [{"x": "1"}], "else": "__ignore__"},
+    "y": {"$switch": {"branches": [{"case": "True", "then": "2"}]}}, "z": {"$eval": "custom.f(mo)"}}},
+  {"$plans": {"a": [{"ENodeBFunction": {"k": "__unset__"}}]}}
+]
+"""
+
+
+def template_seeds() -> dict[str, bytes]:
+    return {
+        "valid": TEMPLATE.encode(),
+        "deep": ("[" * 300 + "]" * 300).encode(),
+        "deep_objects": ('[{"A": ' * 200 + "{}" + "}]" * 200).encode(),
+        "braces": b'[{"Cell-' + b"{a,b}" * 40 + b'": {}}]',
+        "bad_utf8": b'[{"Cell": {"x": "\xff\xfe"}}]'.replace(b"\\xff\\xfe", b"\xff\xfe"),
+        "duplicate_keys": b'[{"Cell": {"x": "1", "x": "2", "$cond": {}, "$cond": {}}}]',
+        "not_a_list": b'{"a": 1}',
+        "trailing": b"[1,]",
+        "numbers": b'[{"Cell": {"a": 1e400, "b": -0, "c": 123456789012345678901234567890}}]',
+        "bad_keys": b'[{"cell Bad": {}, "Cell-": {}, "$nope": 1, "@": {}, "Cell-{a,{b}": {}}]',
+        "empty": b"",
+    }
+
+
+def typed_seeds() -> dict[str, bytes]:
+    return {
+        "yaml": b"rtbfast: template/1\nmeta: {name: t}\nmos:\n  Cell:\n    a: 1.50\n    b: [1, 'x']\n",
+        "toml": b'rtbfast = "template/1"\n[mos.Cell]\na = 1.50\nb = [1, "x"]\n[[fragments]]\nA = {}\n',
+        "alias_bomb": b"a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c, *c]\n",
+        "deep_flow": b"[" * 400 + b"]" * 400,
+        "deep_toml": b"a = " + b"[" * 400 + b"]" * 400 + b"\n",
+        "tags": b"a: !!binary aGk=\nb: !custom x\nc: !!str 1\n",
+        "documents": b"---\na: 1\n---\nb: 2\n",
+        "dates": b"a = 1979-05-27T07:32:00Z\nb = inf\nc = nan\n",
+        "numbers": b"a: 0x_1\nb: 1e99999\nc: -0.0\nd: .5e3\ne: 0o8\n",
+        "keys": b"? [a]\n: 1\n? {b: 2}\n: 3\n",
+        "tabs": b"a:\t1\n\tb: 2\n",
+    }
+
+
 def main() -> None:
-    for target, seeds in (("mom_reader", model_seeds()), ("bulkcm_reader", export_seeds()), ("cel_rule", rule_seeds())):
+    for target, seeds in (
+        ("mom_reader", model_seeds()),
+        ("bulkcm_reader", export_seeds()),
+        ("cel_rule", rule_seeds()),
+        ("template_reader", template_seeds()),
+        ("typed_document", typed_seeds()),
+    ):
         folder = CORPUS / target
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)

@@ -132,3 +132,43 @@ pub fn cel_rule(data: &[u8]) {
         });
     }
 }
+
+/// Read `data` as an RTB template, as `rtbfast templates check` does; a read gives MO rows
+/// whose parents come before them, values of those MOs, and problems that can be located.
+pub fn template_reader(data: &[u8]) {
+    let Some(path) = scratch("template", data) else { return };
+    let read = crate::templates::read_one(&path);
+    let flat = &read.flat;
+    for (i, mo) in flat.mos.iter().enumerate() {
+        assert!(mo.parent.is_none_or(|p| (p as usize) < i), "an MO's parent is read before it");
+    }
+    assert!(flat.values.iter().all(|v| (v.mo as usize) < flat.mos.len()), "every value is of an MO");
+    if let Ok(text) = std::str::from_utf8(data) {
+        let pointers: Vec<String> = flat
+            .problems
+            .iter()
+            .map(|p| p.path.clone())
+            .chain(flat.mos.iter().map(|m| m.path.clone()))
+            .take(64)
+            .collect();
+        let spots = crate::templates::locate::locate(text, &pointers);
+        assert_eq!(spots.len(), pointers.len());
+    }
+}
+
+/// Read `data` as a typed template in YAML and in TOML; what is read is strict JSON, and
+/// pointers into it can be located.
+pub fn typed_document(data: &[u8]) {
+    use crate::templates::document::{locate, to_json, Format};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for format in [Format::Yaml, Format::Toml] {
+        if let Ok(json) = to_json(text, format) {
+            assert!(
+                sonic_rs::from_str::<sonic_rs::Value>(&json).is_ok(),
+                "{format:?} read as JSON that is not JSON: {json}"
+            );
+        }
+        let spots = locate(text, format, &["".into(), "/a/0/b".into(), "/mos/X".into()]);
+        assert_eq!(spots.len(), 3);
+    }
+}

@@ -19,6 +19,7 @@ refuses a template that has any.
 from __future__ import annotations
 
 import json
+import json.encoder
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ class JsonObject:
         return [k for k, _ in self.pairs]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Where:
     """Where a node is: its JSON pointer, and its line and column (of the key or item)."""
 
@@ -323,11 +324,13 @@ class _Builder:
     """Builds the typed tree from the parsed JSON; the shape was checked by the native reader."""
 
     def __init__(self) -> None:
-        self.paths: list[str] = []
+        self.wheres: list[Where] = []
 
     def at(self, path: str) -> Where:
-        self.paths.append(path)
-        return Where(path)
+        """The place of the node at `path`: located later, in place (:func:`locate`)."""
+        where = Where(path)
+        self.wheres.append(where)
+        return where
 
     def value(self, v: JsonValue, path: str) -> Value:
         where = self.at(path)
@@ -460,6 +463,15 @@ def read_template(path: str | os.PathLike[str]) -> Template:
     :class:`TemplateError` at the first problem, with line and column (all of them are
     listed by ``rtbfast templates check``)."""
     p = checked_template_path(path)
+    template, wheres = build_template(p)
+    locate(p, wheres, _native.locate_pointers)
+    template.where = {w.path: w for w in wheres}
+    return template
+
+
+def build_template(p: Path) -> tuple[Template, list[Where]]:
+    """The tree of the template at `p` (checked by the native reader first), and the places of
+    its nodes, to be located (:func:`locate`)."""
     problems = template_problems(p)
     if problems:
         first = problems[0]
@@ -494,32 +506,15 @@ def read_template(path: str | os.PathLike[str]) -> Template:
         rest = JsonObject([(k, v) for k, v in item if k not in ("$meta", "$vars", "$custom")])
         if rest:
             fragments.append(b.fragment(rest, here))
-    spots = _native.locate_pointers(p, b.paths)
-    where = {path: Where(path, line, column) for path, (line, column) in zip(b.paths, spots, strict=True)}
-    template = Template(p, raw, meta, vars_, custom, fragments, where)
-    _place(template)
-    return template
+    return Template(p, raw, meta, vars_, custom, fragments), b.wheres
 
 
-def _place(template: Template) -> None:
-    """Give every node its line and column (the builder knew only pointers)."""
-
-    def fix(node: Any) -> None:
-        if isinstance(node, list):
-            for n in node:
-                fix(n)
-            return
-        if not hasattr(node, "__dataclass_fields__"):
-            return
-        for name in node.__dataclass_fields__:
-            value = getattr(node, name)
-            if isinstance(value, Where):
-                setattr(node, name, template.where.get(value.path, value))
-            elif isinstance(value, list) or hasattr(value, "__dataclass_fields__"):
-                fix(value)
-
-    fix(template.custom)
-    fix(template.fragments)
+def locate(path: Path, wheres: list[Where], locator: Any) -> None:
+    """Fill in the line and column of every place (each node holds its own, so the tree is
+    located without a walk); `locator(path, pointers)` gives them."""
+    spots = locator(path, [w.path for w in wheres])
+    for w, (line, column) in zip(wheres, spots, strict=True):
+        w.line, w.column = line, column
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -539,6 +534,39 @@ def _json(value: JsonValue, indent: int, level: int) -> str:
             return "[]"
         return "[\n" + ",\n".join(inner + _json(v, indent, level + 1) for v in value) + "\n" + pad + "]"
     return json.dumps(value, ensure_ascii=False)
+
+
+_encode_string: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.encode_basestring
+
+
+def compact_json(value: JsonValue) -> str:
+    """`value` as JSON on one line, quickly (for files rtbfast reads itself)."""
+    out: list[str] = []
+    text = _encode_string
+
+    def put(v: JsonValue) -> None:
+        if isinstance(v, JsonObject):
+            out.append("{")
+            for i, (k, x) in enumerate(v.pairs):
+                out.append(("," if i else "") + text(k) + ":")
+                put(x)
+            out.append("}")
+        elif isinstance(v, list):
+            out.append("[")
+            for i, x in enumerate(v):
+                if i:
+                    out.append(",")
+                put(x)
+            out.append("]")
+        elif isinstance(v, Number):
+            out.append(str(v))
+        elif isinstance(v, str):
+            out.append(text(v))
+        else:
+            out.append(json.dumps(v))
+
+    put(value)
+    return "".join(out)
 
 
 def template_json(template: Template | list[JsonValue], indent: int = 2) -> str:

@@ -51,6 +51,9 @@ from rtbfast.templates.tree import (
     Number,
     Template,
     Where,
+    build_template,
+    compact_json,
+    locate,
     parse_json,
     read_template,
     template_json,
@@ -184,12 +187,18 @@ def compile_document(doc: JsonObject) -> tuple[list[JsonValue], dict[str, str]]:
 
 
 def typed_pointer(pointer: str, where: dict[str, str]) -> str:
-    """The document's pointer for a pointer of the compiled RTB template."""
-    parts = pointer.split("/")
-    for n in range(min(len(parts), 3), 0, -1):
-        prefix = "/".join(parts[:n])
-        if prefix in where:
-            return where[prefix] + ("/" + "/".join(parts[n:]) if len(parts) > n else "")
+    """The document's pointer for a pointer of the compiled RTB template (whose prefixes
+    `where` maps: ``/i`` for a fragment, ``/i/$meta`` and the like for the head)."""
+    if not pointer:
+        return pointer
+    first, _, rest = pointer[1:].partition("/")
+    second, _, tail = rest.partition("/")
+    two = where.get(f"/{first}/{second}") if rest else None
+    if two is not None:
+        return f"{two}/{tail}" if tail else two
+    one = where.get(f"/{first}")
+    if one is not None:
+        return f"{one}/{rest}" if rest else one
     return pointer
 
 
@@ -200,43 +209,29 @@ def read_typed(path: str | os.PathLike[str]) -> Template:
     compiled, where = compile_document(typed.doc)
     with tempfile.TemporaryDirectory(prefix="rtbfast-typed-") as tmp:
         rtb = Path(tmp) / "compiled.json"
-        rtb.write_text(template_json(compiled), encoding="utf-8")
+        rtb.write_text(compact_json(compiled), encoding="utf-8")
         try:
-            template = read_template(rtb)
+            template, wheres = build_template(rtb)
         except TemplateError as err:
             pointer = typed_pointer(err.element, where)
             message = err.message.split(": ", 1)[1] if ": " in err.message else err.message
             message = message.rsplit(" (at ", 1)[0]
             raise _fail(typed.path, pointer, message) from None
-    return relocate(template, typed.path, where)
+    template.raw = compiled  # the same list, numbers and all, without a second parse
+    return relocate(template, wheres, typed.path, where)
 
 
-def relocate(template: Template, path: Path, where: dict[str, str]) -> Template:
-    """`template` (read from a compiled file) with its path and every node's place in the
-    typed file at `path`."""
-    pointers = list(template.where)
-    typed = [typed_pointer(p, where) for p in pointers]
-    spots = _native.locate_document_pointers(path, typed) if typed else []
-    moved = {p: Where(t, line, column) for p, t, (line, column) in zip(pointers, typed, spots, strict=True)}
-
-    def fix(node: Any) -> None:
-        if isinstance(node, list):
-            for n in node:
-                fix(n)
-            return
-        if not hasattr(node, "__dataclass_fields__"):
-            return
-        for name in node.__dataclass_fields__:
-            value = getattr(node, name)
-            if isinstance(value, Where):
-                setattr(node, name, moved.get(value.path, value))
-            elif isinstance(value, list) or hasattr(value, "__dataclass_fields__"):
-                fix(value)
-
-    fix(template.custom)
-    fix(template.fragments)
-    template.where = {moved[p].path: moved[p] for p in pointers}
-    template.origin = {moved[p].path: p for p in pointers}
+def relocate(template: Template, wheres: list[Where], path: Path, where: dict[str, str]) -> Template:
+    """`template` (built from a compiled file) with its path, and every node placed in the
+    typed file at `path`: pointers, lines and columns."""
+    origin = {}
+    for w in wheres:
+        typed = typed_pointer(w.path, where)
+        origin[typed] = w.path
+        w.path = typed
+    locate(path, wheres, _native.locate_document_pointers)
+    template.where = {w.path: w for w in wheres}
+    template.origin = origin
     template.path = path
     return template
 

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use toml::de::{DeTable, DeValue};
 
-use super::locate::line_column;
+use super::locate::{line_column, nearest, LineIndex};
 use super::MAX_DEPTH;
 
 /// The formats a typed template is written in.
@@ -103,27 +103,25 @@ pub fn locate(text: &str, format: Format, pointers: &[String]) -> Vec<(u64, u64)
     match format {
         Format::Json => super::locate::locate(text, pointers),
         Format::Yaml => match yaml_spots(text) {
-            Ok(spots) => pointers.iter().map(|p| nearest(&spots, p)).collect(),
+            Ok(spots) => pointers.iter().map(|p| nearest(&spots, p)).map(at_least_one).collect(),
             Err(_) => vec![(1, 1); pointers.len()],
         },
         Format::Toml => match toml_spots(text) {
-            Ok(spots) => pointers.iter().map(|p| nearest(&spots, p)).collect(),
+            Ok(spots) => {
+                let lines = LineIndex::new(text);
+                pointers.iter().map(|p| lines.at(nearest(&spots, p))).collect()
+            }
             Err(_) => vec![(1, 1); pointers.len()],
         },
     }
 }
 
-/// The spot of the longest prefix of `pointer` that was recorded.
-fn nearest(spots: &rustc_hash::FxHashMap<String, (u64, u64)>, pointer: &str) -> (u64, u64) {
-    let mut p = pointer;
-    loop {
-        if let Some(&at) = spots.get(p) {
-            return at;
-        }
-        match p.rfind('/') {
-            Some(i) => p = &p[..i],
-            None => return spots.get("").copied().unwrap_or((1, 1)),
-        }
+/// (1, 1) for a spot that was not found.
+fn at_least_one((line, column): (u64, u64)) -> (u64, u64) {
+    if line == 0 {
+        (1, 1)
+    } else {
+        (line, column)
     }
 }
 
@@ -194,7 +192,7 @@ fn resolve_plain(s: &str) -> Plain {
     if digits(body) {
         let trimmed = body.trim_start_matches('0');
         let n = if trimmed.is_empty() { "0" } else { trimmed };
-        return Plain::Number(format!("{sign}{n}"));
+        return finite(format!("{sign}{n}"));
     }
     // [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
     let (mantissa, exponent) = match body.find(['e', 'E']) {
@@ -207,7 +205,9 @@ fn resolve_plain(s: &str) -> Plain {
         None => (mantissa, None),
     };
     let mantissa_ok = match fraction {
-        Some(f) => (digits(whole) || whole.is_empty()) && (digits(f) || f.is_empty()) && !(whole.is_empty() && f.is_empty()),
+        Some(f) => {
+            (digits(whole) || whole.is_empty()) && (digits(f) || f.is_empty()) && !(whole.is_empty() && f.is_empty())
+        }
         None => digits(whole),
     };
     if !(mantissa_ok && exponent_ok) || body.is_empty() {
@@ -224,24 +224,51 @@ fn resolve_plain(s: &str) -> Plain {
         n.push(if body.contains('E') { 'E' } else { 'e' });
         n.push_str(e);
     }
-    Plain::Number(n)
+    finite(n)
+}
+
+/// A number a reader of JSON can hold (no f64 overflow: `1e99999` is refused like `.inf`).
+fn finite(n: String) -> Plain {
+    if n.parse::<f64>().is_ok_and(f64::is_finite) {
+        Plain::Number(n)
+    } else {
+        Plain::NotFinite
+    }
 }
 
 /// A scalar's JSON text: resolved by the core schema when plain (or tagged with one of its
 /// tags), a string otherwise.
-fn scalar_json(out: &mut String, value: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>, at: (u64, u64)) -> Result<(), DocError> {
+fn scalar_json(
+    out: &mut String,
+    value: &str,
+    style: ScalarStyle,
+    tag: Option<&saphyr_parser::Tag>,
+    at: (u64, u64),
+) -> Result<(), DocError> {
     let core = |suffix: &str| -> Result<Option<&'static str>, DocError> {
         Ok(match suffix {
             "str" => Some("str"),
             "int" | "float" | "bool" | "null" => Some("resolve"),
-            other => return Err(err(format!("the tag !!{other} is not read (only str, int, float, bool and null)"), at.0, at.1)),
+            other => {
+                return Err(err(
+                    format!("the tag !!{other} is not read (only str, int, float, bool and null)"),
+                    at.0,
+                    at.1,
+                ))
+            }
         })
     };
     let forced = match tag {
         None => None,
         Some(t) if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" => core(&t.suffix)?,
         Some(t) if t.handle == "!" && t.suffix.is_empty() => Some("str"),
-        Some(t) => return Err(err(format!("the tag {}{} is not read (a template has plain values)", t.handle, t.suffix), at.0, at.1)),
+        Some(t) => {
+            return Err(err(
+                format!("the tag {}{} is not read (a template has plain values)", t.handle, t.suffix),
+                at.0,
+                at.1,
+            ))
+        }
     };
     let plain = style == ScalarStyle::Plain;
     if forced == Some("str") || (!plain && forced.is_none()) {
@@ -252,7 +279,9 @@ fn scalar_json(out: &mut String, value: &str, style: ScalarStyle, tag: Option<&s
         Plain::Null => out.push_str("null"),
         Plain::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         Plain::Number(n) => out.push_str(&n),
-        Plain::NotFinite => return Err(err(format!("{value}: infinities and NaN are no MO values"), at.0, at.1)),
+        Plain::NotFinite => {
+            return Err(err(format!("{value}: infinite, NaN or too large: no MO value is one"), at.0, at.1));
+        }
         Plain::Text if forced.is_some() => {
             return Err(err(format!("{value:?} is not what its tag says"), at.0, at.1));
         }
@@ -263,8 +292,17 @@ fn scalar_json(out: &mut String, value: &str, style: ScalarStyle, tag: Option<&s
 
 enum Container {
     /// A mapping: the keys seen, whether the next scalar is a key, the pointer of the mapping.
-    Map { keys: rustc_hash::FxHashSet<String>, expect_key: bool, first: bool, pointer: String, key: Option<String> },
-    Seq { index: usize, pointer: String },
+    Map {
+        keys: rustc_hash::FxHashSet<String>,
+        expect_key: bool,
+        first: bool,
+        pointer: String,
+        key: Option<String>,
+    },
+    Seq {
+        index: usize,
+        pointer: String,
+    },
 }
 
 fn mark(span: &Span) -> (u64, u64) {
@@ -441,6 +479,10 @@ fn toml_value(text: &str, v: &DeValue<'_>, start: usize, out: &mut String, depth
         DeValue::Integer(i) if i.radix() == 10 => {
             // decimal as written (TOML allows no leading zeros): -0 stays -0
             let s = i.as_str();
+            if !s.parse::<f64>().is_ok_and(f64::is_finite) {
+                let (l, c) = here();
+                return Err(err(format!("{s}: too large: no MO value is one"), l, c));
+            }
             out.push_str(s.strip_prefix('+').unwrap_or(s));
         }
         DeValue::Integer(i) => {
@@ -452,9 +494,9 @@ fn toml_value(text: &str, v: &DeValue<'_>, start: usize, out: &mut String, depth
         }
         DeValue::Float(f) => {
             let s = f.as_str();
-            if s.contains("inf") || s.contains("nan") {
+            if !s.parse::<f64>().is_ok_and(f64::is_finite) {
                 let (l, c) = here();
-                return Err(err(format!("{s}: infinities and NaN are no MO values"), l, c));
+                return Err(err(format!("{s}: infinite, NaN or too large: no MO value is one"), l, c));
             }
             out.push_str(s.strip_prefix('+').unwrap_or(s));
         }
@@ -498,21 +540,21 @@ fn toml_to_json(text: &str) -> Result<String, DocError> {
     Ok(out)
 }
 
-fn toml_spots(text: &str) -> Result<rustc_hash::FxHashMap<String, (u64, u64)>, DocError> {
-    fn walk(text: &str, v: &DeValue<'_>, pointer: &str, spots: &mut rustc_hash::FxHashMap<String, (u64, u64)>) {
+fn toml_spots(text: &str) -> Result<rustc_hash::FxHashMap<String, usize>, DocError> {
+    fn walk(v: &DeValue<'_>, pointer: &str, spots: &mut rustc_hash::FxHashMap<String, usize>) {
         match v {
             DeValue::Table(t) => {
                 for (k, item) in t.iter() {
                     let p = format!("{pointer}/{}", escape_segment(k.get_ref()));
-                    spots.insert(p.clone(), line_column(text, k.span().start));
-                    walk(text, item.get_ref(), &p, spots);
+                    spots.insert(p.clone(), k.span().start);
+                    walk(item.get_ref(), &p, spots);
                 }
             }
             DeValue::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let p = format!("{pointer}/{i}");
-                    spots.insert(p.clone(), line_column(text, item.span().start));
-                    walk(text, item.get_ref(), &p, spots);
+                    spots.insert(p.clone(), item.span().start);
+                    walk(item.get_ref(), &p, spots);
                 }
             }
             _ => {}
@@ -520,11 +562,11 @@ fn toml_spots(text: &str) -> Result<rustc_hash::FxHashMap<String, (u64, u64)>, D
     }
     let doc = DeTable::parse(text).map_err(|e| toml_error(text, &e))?;
     let mut spots = rustc_hash::FxHashMap::default();
-    spots.insert(String::new(), (1, 1));
+    spots.insert(String::new(), 0);
     for (k, item) in doc.get_ref().iter() {
         let p = format!("/{}", escape_segment(k.get_ref()));
-        spots.insert(p.clone(), line_column(text, k.span().start));
-        walk(text, item.get_ref(), &p, &mut spots);
+        spots.insert(p.clone(), k.span().start);
+        walk(item.get_ref(), &p, &mut spots);
     }
     Ok(spots)
 }
@@ -553,7 +595,8 @@ mod tests {
         for (bad, says, line) in [
             ("a: &x [1]\nb: *x\n", "aliases", 2),
             ("a: 1\na: 2\n", "twice", 2),
-            ("a: .inf\n", "infinities", 1),
+            ("a: .inf\n", "infinite", 1),
+            ("a: 1e99999\n", "too large", 1),
             ("---\na: 1\n---\nb: 2\n", "second document", 3),
             ("a: !custom 1\n", "tag", 1),
             ("? [1]\n: x\n", "key", 1),
@@ -571,7 +614,10 @@ mod tests {
     #[test]
     fn toml_to_json_keeps_order_and_refuses_dates() {
         let text = "b = 1\na = \"x\"\n[t]\nz = [1.5, true, -0, +3, 1_000]\ny = { k = 0x10, m = -7 }\n";
-        assert_eq!(toml_to_json(text).unwrap(), r#"{"b":1,"a":"x","t":{"z":[1.5,true,-0,3,1000],"y":{"k":16,"m":-7}}}"#);
+        assert_eq!(
+            toml_to_json(text).unwrap(),
+            r#"{"b":1,"a":"x","t":{"z":[1.5,true,-0,3,1000],"y":{"k":16,"m":-7}}}"#
+        );
         let e = toml_to_json("a = 1979-05-27\n").unwrap_err();
         assert!(e.message.contains("date-time") && e.line == 1, "{e:?}");
         let e = toml_to_json("a = 1\na = 2\n").unwrap_err();

@@ -5,6 +5,7 @@
 use jsonc_parser::ast::Value;
 use jsonc_parser::common::Ranged;
 use jsonc_parser::{CollectOptions, ParseOptions};
+use rustc_hash::FxHashMap;
 
 fn strict() -> ParseOptions {
     ParseOptions {
@@ -31,48 +32,96 @@ pub fn parse(text: &str) -> Result<Option<Value<'_>>, (String, u64, u64)> {
 
 /// 1-based line and column (in characters) of byte `offset` of `text`.
 pub fn line_column(text: &str, offset: usize) -> (u64, u64) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.bytes().filter(|&b| b == b'\n').count() as u64 + 1;
-    let start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[start..].chars().count() as u64 + 1)
+    LineIndex::new(text).at(offset)
+}
+
+/// Where the lines of a text start: many offsets turned into lines and columns, each by a
+/// binary search (not a count from the start).
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        LineIndex { text, starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub fn at(&self, offset: usize) -> (u64, u64) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line as u64, self.text[start..offset].chars().count() as u64 + 1)
+    }
 }
 
 /// The segments of a JSON pointer, unescaped (RFC 6901).
-fn segments(pointer: &str) -> impl Iterator<Item = String> + '_ {
-    pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~"))
+fn escape(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        key.into()
+    }
 }
 
-/// Byte offset of what `pointer` names: the key of an object member, or an array item; as far
-/// as the pointer can be followed.
-fn offset(root: &Value<'_>, pointer: &str) -> usize {
-    let mut node = root;
-    let mut at = root.start();
-    for seg in segments(pointer) {
+/// Every node of a JSON document: its pointer → the byte offset of its key (an object
+/// member) or of the item (an array item); the root at its start.
+fn spots(root: &Value<'_>) -> FxHashMap<String, usize> {
+    let mut out = FxHashMap::default();
+    let mut pending: Vec<(String, &Value<'_>)> = vec![(String::new(), root)];
+    out.insert(String::new(), root.start());
+    while let Some((pointer, node)) = pending.pop() {
         match node {
-            Value::Object(obj) => match obj.properties.iter().find(|p| p.name.as_str() == seg) {
-                Some(prop) => {
-                    at = prop.start();
-                    node = &prop.value;
+            Value::Object(obj) => {
+                for prop in &obj.properties {
+                    let p = format!("{pointer}/{}", escape(prop.name.as_str()));
+                    // a repeated key: the first one is where the pointer leads
+                    out.entry(p.clone()).or_insert(prop.start());
+                    pending.push((p, &prop.value));
                 }
-                None => break,
-            },
-            Value::Array(arr) => match seg.parse::<usize>().ok().and_then(|i| arr.elements.get(i)) {
-                Some(element) => {
-                    at = element.start();
-                    node = element;
+            }
+            Value::Array(arr) => {
+                for (i, element) in arr.elements.iter().enumerate() {
+                    let p = format!("{pointer}/{i}");
+                    out.insert(p.clone(), element.start());
+                    pending.push((p, element));
                 }
-                None => break,
-            },
-            _ => break,
+            }
+            _ => {}
         }
     }
-    at
+    out
+}
+
+/// The spot of the longest prefix of `pointer` that `spots` holds (as far as the pointer can
+/// be followed).
+pub fn nearest<T: Copy + Default>(spots: &FxHashMap<String, T>, pointer: &str) -> T {
+    let mut p = pointer;
+    loop {
+        if let Some(&at) = spots.get(p) {
+            return at;
+        }
+        match p.rfind('/') {
+            Some(i) => p = &p[..i],
+            None => return spots.get("").copied().unwrap_or_default(),
+        }
+    }
 }
 
 /// Lines and columns of `pointers` in `text` (1, 1 where the text is not JSON).
 pub fn locate(text: &str, pointers: &[String]) -> Vec<(u64, u64)> {
     match parse(text) {
-        Ok(Some(root)) => pointers.iter().map(|p| line_column(text, offset(&root, p))).collect(),
+        Ok(Some(root)) => {
+            let found = spots(&root);
+            let lines = LineIndex::new(text);
+            pointers.iter().map(|p| lines.at(nearest(&found, p))).collect()
+        }
         _ => vec![(1, 1); pointers.len()],
     }
 }

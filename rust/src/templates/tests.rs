@@ -64,7 +64,8 @@ fn every_form_is_read() {
     assert_eq!(flat.mos[5].ids, key::Ids::Listed(vec!["default".into(), "qci1".into(), "qci5".into()]));
     assert_eq!(flat.mos[1].parent, Some(0));
     assert!(flat.mos[1].at);
-    let values: Vec<(u32, &str, Option<&str>, Option<i32>, Option<&str>, &str, &str)> = flat
+    type Row<'a> = (u32, &'a str, Option<&'a str>, Option<i32>, Option<&'a str>, &'a str, &'a str);
+    let values: Vec<Row<'_>> = flat
         .values
         .iter()
         .map(|v| (v.mo, v.attribute.as_str(), v.member.as_deref(), v.index, v.value.as_deref(), v.kind, v.context))
