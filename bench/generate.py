@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 WORDS = (
@@ -283,7 +284,7 @@ def _rich_node_children(node: str) -> str:
     return volte + flex + _vs("QciTable", "default", "", qci)
 
 
-TEMPLATE_MOS = {
+TEMPLATE_MOS: dict[str, dict[str, Callable[[random.Random], str]]] = {
     "EUtranCellFDD": {
         "qRxLevMin": lambda r: str(r.choice(range(-140, -43, 2))),
         "cellRange": lambda r: r.choice(["KM_15", "KM_100"]),
@@ -330,7 +331,7 @@ def _template(rng: random.Random, n: int) -> list[object]:
         "ReportConfigEUtraBestCell-1": values("ReportConfigEUtraBestCell"),
         "ReportConfigA5-1": values("ReportConfigA5"),
     }
-    cell = {**values("EUtranCellFDD"), "UeMeasControl-1": {**values("UeMeasControl"), **report}}
+    cell: dict[str, object] = {**values("EUtranCellFDD"), "UeMeasControl-1": {**values("UeMeasControl"), **report}}
     if rng.random() < 0.5:
         cell["CellSleepFunction-1"] = values("CellSleepFunction")
     if rng.random() < 0.2:

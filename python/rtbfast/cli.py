@@ -553,11 +553,15 @@ def _verdict_lines(verdicts: Any, template: Path) -> list[str]:
 @click.option(
     "--targets",
     "patterns",
-    required=True,
     multiple=True,
     metavar="PATTERN",
     help="Target cells: an FDN or FDN glob (it has '='), or a cell id or id glob; repeat for more. "
     "'*' is every cell (EUtranCellFDD/TDD, NRCellDU/CU, UtranCell, GeranCell).",
+)
+@click.option(
+    "--targets-file",
+    type=click.Path(path_type=Path),
+    help="A file of target patterns, one a line (blank lines and # comments left out).",
 )
 @click.option(
     "-o",
@@ -579,6 +583,7 @@ def templates_expand(
     catalog: Path,
     network: Path,
     patterns: tuple[str, ...],
+    targets_file: Path | None,
     out: Path,
     allow_errors: bool,
     verbose: bool,
@@ -613,13 +618,24 @@ def templates_expand(
     from rtbfast.changeset import write_changeset
     from rtbfast.templates.expand import expand
 
+    targets = list(patterns)
+    if targets_file is not None:
+        try:
+            lines = targets_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            click.echo(f"error: {targets_file}: cannot read the targets: {err}", err=True)
+            sys.exit(2)
+        targets += [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]
+    if not targets:
+        click.echo("error: no targets: give --targets PATTERN or --targets-file FILE", err=True)
+        sys.exit(2)
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
         try:
             if on_phase is not None:
                 on_phase("expanding")
-            result = expand(template, catalog, network, list(patterns), threads=jobs, on_progress=on_progress)
+            result = expand(template, catalog, network, targets, threads=jobs, on_progress=on_progress)
         except RtbfastError as err:
             _fail(err)
             return
@@ -650,7 +666,7 @@ def templates_expand(
                 "template": str(template),
                 "catalog": str(catalog),
                 "network": str(network),
-                "targets": list(patterns),
+                "targets": targets if len(targets) <= 100 else [*targets[:100], f"... ({len(targets)} in all)"],
                 "target_cells": len(result.targets),
                 "errors": errors,
             },

@@ -10,7 +10,6 @@ Values read here are :class:`RawText`: raw MOM units, which expansion does not c
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -96,19 +95,27 @@ class NetworkIndex:
         runs: dict[int, list[tuple[int, int]]] = {}
         values = self._values
         if values is not None and values.num_rows:
-            fdn = values["fdn"]
-            if pa.types.is_dictionary(fdn.type):
-                fdn = pc.cast(fdn, pa.string())
-            rows = pc.index_in(fdn, value_set=pa.array(self.fdn, pa.string())).combine_chunks()
-            rows = pc.fill_null(rows, -1)
+            mo_fdns = pa.array(self.fdn, pa.string())
+            parts = []
+            for chunk in values["fdn"].chunks:
+                if pa.types.is_dictionary(chunk.type):
+                    # the dictionary is matched once; each row takes its entry's MO row
+                    owner_of_entry = pc.index_in(chunk.dictionary, value_set=mo_fdns)
+                    parts.append(pc.take(owner_of_entry, chunk.indices))
+                else:
+                    parts.append(pc.index_in(chunk, value_set=mo_fdns))
+            rows = pc.fill_null(pa.concat_arrays(parts), -1)
             n = len(rows)
             if n:
                 changes = pc.not_equal(rows.slice(1), rows.slice(0, n - 1))
-                starts = [0, *(i + 1 for i in pc.indices_nonzero(changes).to_pylist()), n]
-                owners = rows.to_pylist()
-                for a, b in itertools.pairwise(starts):
-                    if owners[a] >= 0:
-                        runs.setdefault(owners[a], []).append((a, b))
+                starts = pa.concat_arrays(
+                    [pa.array([0], pa.uint64()), pc.add(pc.indices_nonzero(changes), 1).cast(pa.uint64())]
+                )
+                owners = pc.take(rows, starts).to_pylist()
+                bounds = [*starts.to_pylist(), n]
+                for owner, a, b in zip(owners, bounds, bounds[1:], strict=False):
+                    if owner >= 0:
+                        runs.setdefault(owner, []).append((a, b))
         self._runs = runs
         return runs
 

@@ -295,12 +295,18 @@ def check_templates(
 def _compile_typed(files: list[str], tmp: Path) -> tuple[list[str], dict[int, _Typed]]:
     """Typed templates (YAML, TOML, JSON objects) compiled to RTB templates in `tmp`, read in
     their place; a typed template that cannot be read is a finding on it, as invalid JSON is."""
-    from rtbfast.templates.typed import compile_document, is_typed, read_document
+    from rtbfast.templates.typed import TYPED_SUFFIXES, compile_document, read_document
 
     read_paths = list(files)
     typed: dict[int, _Typed] = {}
+    json_files = [i for i, f in enumerate(files) if f.lower().endswith(".json")]
+    objects = {
+        i
+        for i, is_object in zip(json_files, _native.json_objects([files[i] for i in json_files]), strict=True)
+        if is_object
+    }
     for i, f in enumerate(files):
-        if not is_typed(f):
+        if i not in objects and not f.lower().endswith(TYPED_SUFFIXES):
             continue
         target = tmp / f"{i}.json"
         try:
@@ -589,7 +595,10 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
 def _converted(judged: pa.Table, cat: Catalog) -> pa.Table:
     """`judged` with the factor and unit of each row (where its attribute has one) and the
     value read in raw units (``converted``): each distinct (value, factor) converted once."""
-    joined = judged.join(cat.factors, "key", join_type="left outer").sort_by("row")
+    at = pc.index_in(judged["key"], value_set=cat.factors["key"])
+    joined = judged.append_column("factor", pc.take(cat.factors["factor"], at)).append_column(
+        "unit", pc.take(cat.factors["unit"], at)
+    )
     scaled = joined.filter(pc.is_valid(joined["factor"]))
     if not scaled.num_rows:
         return joined.append_column("converted", joined["value"])
@@ -698,9 +707,9 @@ def _located(files: list[str], file_table: pa.Table, out: _Findings, typed: dict
             lines[i], columns[i] = errors[t], error_columns[t]
         else:
             by_template.setdefault(t, []).append(i)
-    for t, idx in by_template.items():
-        locate = _native.locate_document_pointers if t in typed else _native.locate_pointers
-        spots = locate(files[t], [rows["path"][i] for i in idx])
+    order = list(by_template.items())
+    located = _native.locate_many([(files[t], [rows["path"][i] for i in idx]) for t, idx in order])
+    for (_, idx), spots in zip(order, located, strict=True):
         for i, (line, column) in zip(idx, spots, strict=True):
             lines[i], columns[i] = line, column
     names = [str(f) for f in files]

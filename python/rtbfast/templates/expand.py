@@ -123,12 +123,23 @@ class _Ctx:
 
 def select_targets(network: NetworkIndex, patterns: Iterable[str]) -> list[int]:
     """The cells `patterns` name, in network order: an FDN or FDN glob (it has ``=``), or a
-    cell id or id glob. A pattern that names no cell is an error."""
+    cell id or id glob. A pattern without ``*``, ``?`` or ``[`` is looked up, not matched.
+    A pattern that names no cell is an error."""
     cells = network.rows_of_class(TECHNOLOGY)
+    by_fdn = {network.fdn[r]: r for r in cells}
+    by_id: dict[str, list[int]] = {}
+    for r in cells:
+        by_id.setdefault(network.id[r], []).append(r)
     chosen: set[int] = set()
     for pattern in patterns:
-        names = network.fdn if "=" in pattern else network.id
-        hits = {r for r in cells if fnmatch.fnmatchcase(names[r], pattern)}
+        if not any(ch in pattern for ch in "*?["):
+            if "=" in pattern:
+                hits = {by_fdn[pattern]} if pattern in by_fdn else set()
+            else:
+                hits = set(by_id.get(pattern, ()))
+        else:
+            names = network.fdn if "=" in pattern else network.id
+            hits = {r for r in cells if fnmatch.fnmatchcase(names[r], pattern)}
         if not hits:
             from rtbfast.errors import InputError
 
@@ -152,7 +163,10 @@ class Expander:
         self.catalog = catalog
         self.meter = Meter(limits or Limits())
         self.notes: dict[tuple[str, str, str, str], Note] = {}
-        self.rows: dict[str, list[Any]] = {f.name: [] for f in CHANGESET_SCHEMA}
+        self.rows: list[tuple[Any, ...]] = []
+        """(phase, op, fdn, class, attribute, member, index, value, target, source), in order."""
+        self._plain: dict[int, Any] = {}
+        self._raws: dict[tuple[str, str, str | None, type, Any], str | None] = {}
         self.views: dict[int, MoView] = {}
         self.created: set[tuple[str, str]] = set()  # (target, fdn)
         self.source = os.fspath(template.path)
@@ -297,21 +311,23 @@ class Expander:
         index: int | None,
         value: str | None,
     ) -> None:
-        rows = self.rows
-        rows["phase"].append(self.phase)
-        if self.phase not in self.phases:
-            self.phases.append(self.phase)
-        rows["phase_order"].append(self.phases.index(self.phase))
-        rows["seq"].append(len(rows["seq"]))
-        rows["op"].append(op)
-        rows["fdn"].append(fdn)
-        rows["class"].append(cls)
-        rows["attribute"].append(attribute)
-        rows["member"].append(member)
-        rows["index"].append(index)
-        rows["value"].append(value)
-        rows["target"].append(self.target_fdn)
-        rows["source"].append(f"{self.source}#{self.current.path}" if self.current else self.source)
+        source = f"{self.source}#{self.current.path}" if self.current else self.source
+        self.rows.append((self.phase, op, fdn, cls, attribute, member, index, value, self.target_fdn, source))
+
+    def _changes(self) -> pa.Table:
+        """The rows made, as a ChangeSet: each phase's order is its place in the plan order
+        (``default`` first unless ordered), then the order phases first appear in."""
+        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * 10
+        phases = columns[0]
+        for phase in dict.fromkeys(phases):
+            if phase not in self.phases:
+                self.phases.append(phase)
+        order = {p: i for i, p in enumerate(self.phases)}
+        names = ("phase", "op", "fdn", "class", "attribute", "member", "index", "value", "target", "source")
+        data: dict[str, Any] = dict(zip(names, (list(c) for c in columns), strict=True))
+        data["phase_order"] = [order[p] for p in phases]
+        data["seq"] = list(range(len(self.rows)))
+        return pa.table({f.name: data[f.name] for f in CHANGESET_SCHEMA}, schema=CHANGESET_SCHEMA)
 
     def _create(self, fdn: str, cls: str) -> None:
         """The row creating the MO at `fdn`; a class the node creates itself is said."""
@@ -379,7 +395,7 @@ class Expander:
         self.target_fdn = None
         if on_progress is not None:
             on_progress(len(views), len(views))
-        changes = pa.table(self.rows, schema=CHANGESET_SCHEMA)
+        changes = self._changes()
         return Expansion(changes, list(self.notes.values()), [c._fdn for c in views], self.clusters)
 
     def _fragments(self, fragments: list[Fragment] | None, ctx: _Ctx) -> None:
@@ -468,7 +484,13 @@ class Expander:
 
     def _value(self, v: Value, ctx: _Ctx) -> Any:
         if isinstance(v, Written):
-            return self._written(v.value, ctx, v.where, v.where.path)
+            known = self._plain.get(id(v))
+            if known is not None:
+                return known
+            value = self._written(v.value, ctx, v.where, v.where.path)
+            if not self._dynamic(v.value):
+                self._plain[id(v)] = value  # the template holds `v` as long as this expansion runs
+            return value
         if isinstance(v, Ignore):
             return IGNORE
         if isinstance(v, EvalValue):
@@ -488,6 +510,15 @@ class Expander:
             chosen = v.then if test else v.otherwise
             return IGNORE if chosen is None else self._value(chosen, ctx)
         return _SKIP
+
+    @staticmethod
+    def _dynamic(value: Any) -> bool:
+        """Whether a written value holds an ``$eval`` (computed for each target)."""
+        if isinstance(value, JsonObject):
+            return any(k == "$eval" or Expander._dynamic(v) for k, v in value)
+        if isinstance(value, list):
+            return any(Expander._dynamic(v) for v in value)
+        return False
 
     def _written(self, value: Any, ctx: _Ctx, where: Where, path: str) -> Any:
         """A written value as plain Python; an item or member written as ``{"$eval": …}``
@@ -570,6 +601,16 @@ class Expander:
         """A value as the ChangeSet holds it: raw units, moRefs as ENM FDNs, text."""
         if value is None:
             return None
+        if type(value) in (str, int, float, bool):
+            key = (cls, attribute, member, type(value), value)
+            if key in self._raws:
+                return self._raws[key]
+            raw = self._raw_of(cls, attribute, member, value)
+            self._raws[key] = raw
+            return raw
+        return self._raw_of(cls, attribute, member, value)
+
+    def _raw_of(self, cls: str, attribute: str, member: str | None, value: Any) -> str | None:
         text = "true" if value is True else "false" if value is False else str(value)
         found = None if isinstance(value, RawText) else self._factors.get(SEP.join((cls, attribute, member or "")))
         if found is not None:

@@ -45,22 +45,19 @@ def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: Catalog, *,
     )
     if not sets.num_rows:
         return VERDICTS_SCHEMA.empty_table()
+    sets = sets.select(["seq", "fdn", "class", "attribute", "member", "index", "value", "target", "source"])
     keys = _keys(sets)
     sets = sets.append_column("key", keys)
-    # the last set of each attribute: the state the node is left in
-    last_seq = sets.group_by("key").aggregate([("seq", "max")]).rename_columns(["key", "last"])
-    sets = sets.join(last_seq, "key").sort_by("seq")
     conflicts = _conflicts(sets)
-    final = sets.filter(pc.is_in(sets["seq"], value_set=_final_seqs(sets)))
+    final = sets.filter(_last_sets(sets))
     touched = pc.unique(sets["fdn"])
-    mo_classes = (
-        sets.group_by("fdn", use_threads=False).aggregate([("class", "first")]).rename_columns(["fdn", "class"])
+    mo_classes = pa.table(
+        {"fdn": touched, "class": pc.take(sets["class"], pc.index_in(touched, value_set=sets["fdn"]))}
     )
     before = network._values
     parts = []
     if before is not None and before.num_rows:
-        fdn = pc.cast(before["fdn"], pa.string()) if pa.types.is_dictionary(before["fdn"].type) else before["fdn"]
-        mine = before.filter(pc.is_in(fdn, value_set=touched))
+        mine = before.filter(_in(before["fdn"], touched))
         if mine.num_rows:
             kept = mine.filter(pc.invert(pc.is_in(_keys(mine), value_set=pc.unique(keys))))
             parts.append(_value_rows(kept))
@@ -78,7 +75,8 @@ def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: Catalog, *,
     found = evaluate({"mos": mo_classes, "values": values}, catalog.constraints, threads=threads).violations
     found = found.append_column("key", pc.binary_join_element_wise(found["subject"], found["attribute"], SEP))
     found = found.filter(pc.is_in(found["key"], value_set=pc.unique(keys)))
-    rows = final.group_by("key", use_threads=False).aggregate([("seq", "max"), ("source", "last"), ("target", "last")])
+    about = final.filter(pc.is_in(final["key"], value_set=found["key"]))
+    rows = about.group_by("key", use_threads=False).aggregate([("seq", "max"), ("source", "last"), ("target", "last")])
     rows = rows.rename_columns(["key", "seq", "source", "target"])
     found = found.join(rows, "key", join_type="left outer").drop_columns(["key"])
     found = _unit_hints(found, mo_classes, values, catalog, threads)
@@ -126,40 +124,62 @@ def _unit_hints(found: pa.Table, mos: pa.Table, values: pa.Table, catalog: Catal
     return found.set_column(found.schema.get_field_index("message"), "message", pa.array(messages, pa.string()))
 
 
-def _final_seqs(sets: pa.Table) -> pa.Array:
-    """The rows of the last set of each attribute: a set of a sequence or struct is several
-    rows with the same key, all written by one set (one source row, consecutive seqs)."""
-    last = sets.filter(pc.equal(sets["seq"], sets["last"]))
-    # the rows of that set: same key, target and source as its last row
+def _in(column: pa.ChunkedArray, wanted: pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Which rows of `column` (text, or dictionary-encoded text: the dictionary is matched,
+    not every row) hold one of `wanted`."""
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(column, value_set=wanted)
+    chunks = []
+    for chunk in column.chunks:
+        hit = pc.is_in(chunk.dictionary, value_set=wanted)
+        chunks.append(pc.fill_null(pc.take(hit, chunk.indices), False))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def _last_sets(sets: pa.Table) -> pa.Array:
+    """The rows of the last set of each attribute (the state the node is left in): a set of a
+    sequence or struct is several rows with the same key, target and source. `sets` is in
+    ``seq`` order."""
     ident = pc.binary_join_element_wise(
-        last["key"], pc.fill_null(last["target"], ""), pc.fill_null(last["source"], ""), SEP
-    )
-    mine = pc.binary_join_element_wise(
         sets["key"], pc.fill_null(sets["target"], ""), pc.fill_null(sets["source"], ""), SEP
     )
-    chosen = sets.filter(pc.is_in(mine, value_set=ident))
-    return chosen["seq"].combine_chunks()
+    key_ids = pc.dictionary_encode(sets["key"]).combine_chunks().indices.to_pylist()
+    set_ids = pc.dictionary_encode(ident).combine_chunks().indices.to_pylist()
+    last: dict[int, int] = {}
+    for k, one in zip(key_ids, set_ids, strict=True):
+        last[k] = one
+    return pa.array([last[k] == one for k, one in zip(key_ids, set_ids, strict=True)], pa.bool_())
 
 
 def _value_rows(table: pa.Table) -> pa.Table:
-    def text(name: str) -> pa.Array:
-        column = table[name].combine_chunks()
-        return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column.cast(pa.string())
+    def text(name: str) -> pa.ChunkedArray:
+        column = table[name]
+        if pa.types.is_dictionary(column.type):
+            # chunk by chunk: combining first would unify every chunk's dictionary
+            return pa.chunked_array([c.dictionary.take(c.indices) for c in column.chunks], pa.string())
+        return column.cast(pa.string())
 
     return pa.table(
         {
             "fdn": text("fdn"),
             "attribute": text("attribute"),
             "member": text("member"),
-            "index": pc.fill_null(table["index"].combine_chunks().cast(pa.int32()), 0),
+            "index": pc.fill_null(table["index"].cast(pa.int32()), 0),
             "value": text("value"),
         }
     )
 
 
 def _conflicts(sets: pa.Table) -> pa.Table:
-    """Attributes two targets set to different values."""
-    by_target = _whole_values(sets)
+    """Attributes two targets set to different values (only attributes more than one target
+    sets are looked at)."""
+    targets = (
+        sets.select(["key", "target"]).group_by("key", use_threads=False).aggregate([("target", "count_distinct")])
+    )
+    shared = targets.filter(pc.greater(targets["target_count_distinct"], 1))["key"]
+    if not len(shared):
+        return VERDICTS_SCHEMA.empty_table()
+    by_target = _whole_values(sets.filter(pc.is_in(sets["key"], value_set=shared)))
     rows: list[dict[str, Any]] = []
     seen: dict[str, tuple[str, str, int, str]] = {}
     for key, target, value, seq, source in by_target:

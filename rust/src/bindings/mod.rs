@@ -362,6 +362,21 @@ fn read_typed_document(
     })
 }
 
+/// Lines and columns of pointers in many files at once, on all cores: `[(path, pointers)]`
+/// → a list of (line, column) per file, each file read in its format (YAML, TOML or JSON, by
+/// its name).
+#[pyfunction]
+fn locate_many(py: Python<'_>, requests: Vec<(PathBuf, Vec<String>)>) -> Vec<Vec<(u64, u64)>> {
+    py.detach(|| crate::templates::document::locate_many(&requests))
+}
+
+/// For each of `paths`: whether it holds a JSON object at the top (a typed template in JSON)
+/// rather than a list (an RTB template). Read on all cores, a few bytes a file.
+#[pyfunction]
+fn json_objects(py: Python<'_>, paths: Vec<PathBuf>) -> Vec<bool> {
+    py.detach(|| crate::templates::document::json_objects(&paths))
+}
+
 /// Lines and columns (1-based) of JSON pointers in the typed template at `path` (YAML, TOML
 /// or JSON, by its name), as far as each can be followed.
 #[pyfunction]
@@ -410,6 +425,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_templates, m)?)?;
     m.add_function(wrap_pyfunction!(locate_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(read_typed_document, m)?)?;
+    m.add_function(wrap_pyfunction!(json_objects, m)?)?;
+    m.add_function(wrap_pyfunction!(locate_many, m)?)?;
     m.add_function(wrap_pyfunction!(locate_document_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     Ok(())

@@ -88,6 +88,38 @@ pub fn read_document(path: &std::path::Path) -> Result<(Format, String, String),
     Ok((format, text, json))
 }
 
+/// The lines and columns of pointers in many files at once, on all cores: each file read
+/// in its format (by name: YAML, TOML, or JSON for anything else).
+pub fn locate_many(requests: &[(std::path::PathBuf, Vec<String>)]) -> Vec<Vec<(u64, u64)>> {
+    use rayon::prelude::*;
+    requests
+        .par_iter()
+        .map(|(path, pointers)| {
+            let text = std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            let format = Format::of_name(&path.display().to_string()).unwrap_or(Format::Json);
+            locate(&text, format, pointers)
+        })
+        .collect()
+}
+
+/// Which of `paths` hold a JSON object at the top (a typed template written in JSON) rather
+/// than a list (an RTB template): the first character after white space and a BOM is `{`.
+/// Read on all cores, a few bytes a file; a file that cannot be read is not one.
+pub fn json_objects(paths: &[std::path::PathBuf]) -> Vec<bool> {
+    use rayon::prelude::*;
+    use std::io::Read;
+    paths
+        .par_iter()
+        .map(|path| {
+            let mut head = [0u8; 512];
+            let Ok(mut f) = std::fs::File::open(path) else { return false };
+            let n = f.read(&mut head).unwrap_or(0);
+            let bytes = head[..n].strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head[..n]);
+            bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        })
+        .collect()
+}
+
 /// `text` (YAML or TOML) as strict JSON text, keys in document order.
 pub fn to_json(text: &str, format: Format) -> Result<String, DocError> {
     match format {
