@@ -285,7 +285,7 @@ OPS = """<?xml version="1.0" encoding="UTF-8"?>
 <mim name="Ops" version="1" release="0">
   <class name="Cell">
     <attribute name="CellId"><mandatory/><restricted/><dataType><string/></dataType></attribute>
-    <attribute name="cellId"><mandatory/><dataType><long/></dataType></attribute>
+    <attribute name="localCellId"><mandatory/><dataType><long/></dataType></attribute>
     <attribute name="status"><readOnly/><dataType><string/></dataType></attribute>
     <attribute name="setupOnly"><restricted/><dataType><boolean/></dataType></attribute>
     <attribute name="band"><lockBeforeModify/><dataType><long/></dataType></attribute>
@@ -313,7 +313,7 @@ def test_operation_rules_on_an_import_file(write_xml: WriteXml) -> None:
             "update",
         )
         + container("Cell", "3", "<ex:setupOnly>true</ex:setupOnly>", "", "create")
-        + container("Cell", "4", "<ex:cellId>4</ex:cellId><ex:status>y</ex:status>", "", "create")
+        + container("Cell", "4", "<ex:localCellId>4</ex:localCellId><ex:status>y</ex:status>", "", "create")
         + container("Board", "1", "", "", "create")
         + container("Board", "2", "", "", "delete")
         + container("Cell", "5", "<ex:status>z</ex:status>")  # no modifier: state, not a change
@@ -329,7 +329,7 @@ def test_operation_rules_on_an_import_file(write_xml: WriteXml) -> None:
         ("Cell=1", "requires_lock", "band"),
         ("Cell=1", "restricted", "setupOnly"),
         ("Cell=2", "takes_effect", "pci"),
-        ("Cell=3", "mandatory", "cellId"),
+        ("Cell=3", "mandatory", "localCellId"),
         ("Cell=4", "read_only", "status"),
     ]
     assert result.summary["by_severity"] == {"error": 6, "info": 1, "warning": 1}

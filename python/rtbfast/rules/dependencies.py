@@ -168,6 +168,8 @@ _LOCK = re.compile(
     re.IGNORECASE,
 )
 _LOCK_2 = re.compile(r"^administrativeState must (?:be|equal|be set to) LOCKED\.?$", re.IGNORECASE)
+_LOCK_3 = re.compile(r"^(?:the )?(?:cell|MO) (?:is|must be) LOCKED\.?$", re.IGNORECASE)
+"""A precondition on the cell (or the MO) itself: the planner locks the MO or the cell above it."""
 _COMPARE = re.compile(
     r"^(?:(?:the )?value(?: of (?:this attribute|(?P<lhs>\w+)))?\s*"
     r"(?:(?P<mul>[*x\u00d7])\s*(?P<scale>\d+))?\s+|it\s+)?"
@@ -347,7 +349,7 @@ class _Extractor:
 
     def sentence(self, s: str) -> list[TypedRule]:
         a = self.a
-        if _LOCK.match(s) or _LOCK_2.match(s):
+        if _LOCK.match(s) or _LOCK_2.match(s) or _LOCK_3.match(s):
             return [self.rule("requires_lock", s, state="administrativeState", value="LOCKED")]
         m = _UNIQUE_PAIR.match(s)
         if m:

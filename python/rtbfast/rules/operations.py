@@ -132,9 +132,15 @@ def operation_violations(
     creates = changed.filter(pc.equal(changed.column("modifier"), "create"))
     if creates.num_rows:
         mandatory = flags.filter(flags.column("mandatory")).select(["class", "attribute"])
-        mandatory = mandatory.filter(
-            pc.invert(pc.equal(mandatory.column("attribute"), _text(mandatory.column("class"), "Id")))
+        # the naming attribute (``EUtranCellFDDId``, or ``eUtranCellFDDId`` in ECIM and the
+        # workbook) is given by the MO's id
+        cls = mandatory.column("class")
+        lower_first = _text(pc.utf8_lower(pc.utf8_slice_codeunits(cls, 0, 1)), pc.utf8_slice_codeunits(cls, 1), "Id")
+        naming = pc.or_(
+            pc.equal(mandatory.column("attribute"), _text(cls, "Id")),
+            pc.equal(mandatory.column("attribute"), lower_first),
         )
+        mandatory = mandatory.filter(pc.invert(naming))
         wanted = creates.join(mandatory, "class", join_type="inner")
         given = rows.select(["fdn", "attribute"]).append_column("given", pa.array([True] * rows.num_rows))
         wanted = wanted.join(given, ["fdn", "attribute"], join_type="left outer")

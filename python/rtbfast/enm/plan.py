@@ -1,0 +1,862 @@
+"""The planner: a ChangeSet, the Network it applies to and a catalog → a **Plan**, ordered steps
+ENM can run, and the same steps reversed from the network's current values (the rollback,
+:mod:`rtbfast.enm.rollback`).
+
+- **creates**: parents before children, referenced MOs before the MOs that reference them; a
+  reference cycle among new MOs is broken by creating one without the reference and setting
+  it after; a cycle through mandatory references cannot be, and is an error naming the MOs;
+- **sets**: the last write of each attribute wins; attributes already holding the wanted value
+  are dropped (compared as typed values: ``"010"`` is ``10``); the rest merged into one step
+  per MO and phase;
+- **deletes**: the whole subtree, children first; references to a deleted MO from MOs that stay
+  are cleared first;
+- **locks**: a set of an attribute that needs its MO (or the cell above it) LOCKED is wrapped in
+  lock → sets → unlock of that MO, which gets its original state back; one lock covers all such
+  sets of the MO in a phase; a lockable MO is locked before it is deleted;
+- phases run in ``phase_order``; read-only, restricted and system-created misuse and missing
+  mandatory attributes are refused with the reason (the operation rules of ``rtbfast audit``),
+  as are unknown MOs and attributes, and values the catalog's constraints refuse.
+
+Large ChangeSets are planned with Arrow joins, group-bys and sorts; per-MO work in Python is
+only for creates, deletes and locks.
+
+The Plan is long form, a step over several rows: ``step``, ``phase``, ``phase_order``, ``op``
+(``create``, ``set``, ``delete``, ``lock``, ``unlock``, ``action``), ``fdn``, ``class``,
+``attribute``, ``member``, ``index``, ``value`` (raw, as the ChangeSet), ``kind`` and
+``is_sequence`` (how to write the value), ``source``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rtbfast.changeset import EMPTIED
+from rtbfast.enm.model import ADMIN, EnmCatalog, typed_text
+from rtbfast.errors import RtbfastError
+from rtbfast.network_index import NetworkIndex
+from rtbfast.suggest import did_you_mean
+
+SEP = "\x1f"
+
+PLAN_SCHEMA = pa.schema(
+    [
+        pa.field("step", pa.int64(), False),
+        pa.field("phase", pa.string(), False),
+        pa.field("phase_order", pa.int32(), False),
+        pa.field("op", pa.string(), False),
+        pa.field("fdn", pa.string(), False),
+        pa.field("class", pa.string(), False),
+        ("attribute", pa.string()),
+        ("member", pa.string()),
+        ("index", pa.int32()),
+        ("value", pa.string()),
+        ("kind", pa.string()),
+        ("is_sequence", pa.bool_()),
+        ("source", pa.string()),
+    ]
+)
+
+OPS = ("create", "set", "delete", "lock", "unlock", "action")
+_RANK = {"create": 0, "lock": 1, "set": 2, "relink": 3, "unlock": 4, "unlink": 5, "lock_delete": 6, "delete": 7}
+"""The order of step kinds in a phase."""
+
+RESTART_WORDS = r"(?i)restart|reboot"
+UNLOCK_WORDS = r"(?i)unlock|lock/unlock|disabled/enabled|cell.*(re)?start"
+
+
+class PlanError(RtbfastError):
+    """The ChangeSet cannot be planned: each problem with the ChangeSet row it comes from."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{first}{more}", first.source or "")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    fdn: str = ""
+    source: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.code}: {self.message}"
+
+
+@dataclass
+class Plan:
+    """The ordered steps, what the planner noted, and the facts the summary reports."""
+
+    steps: pa.Table
+    notes: list[Problem] = field(default_factory=list)
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    """Changes that take effect only at a cell unlock or a node restart, with the step offered."""
+    dropped: int = 0
+    """Attribute writes left out because the network already holds the value."""
+
+    @property
+    def step_count(self) -> int:
+        return len(pc.unique(self.steps["step"])) if self.steps.num_rows else 0
+
+
+def _string(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column
+
+
+def _key(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    return pc.binary_join_element_wise(_string(table["fdn"]), _string(table["attribute"]), SEP)
+
+
+def _last_writes(writes: pa.Table) -> pa.Table:
+    """Of the rows writing each (fdn, attribute), those of its last write. The rows of one
+    write (a struct or a sequence is several) follow each other in ``seq``, with one target
+    and source."""
+    if not writes.num_rows:
+        return writes
+    writes = writes.sort_by("seq")
+    writes = writes.append_column("key", _key(writes))
+    n = writes.num_rows
+    if n > 1:
+
+        def changed(name: str) -> pa.Array:
+            col = pc.fill_null(pc.cast(writes[name].combine_chunks(), pa.string()), "\x00")
+            return pc.not_equal(col.slice(1), col.slice(0, n - 1))
+
+        # a new write: another attribute, target or source, or a scalar written again
+        member = writes["member"].combine_chunks()
+        index = pc.fill_null(writes["index"].combine_chunks(), -3)
+        again = pc.and_(
+            pc.and_(pc.is_null(member.slice(1)), pc.is_null(member.slice(0, n - 1))),
+            pc.equal(index.slice(1), index.slice(0, n - 1)),
+        )
+        starts = pc.or_(pc.or_(changed("key"), changed("target")), pc.or_(changed("source"), again))
+    else:
+        starts = pa.array([], pa.bool_())
+    run = pc.cumulative_sum(pa.concat_arrays([pa.array([0], pa.int64()), pc.cast(starts, pa.int64())]))
+    writes = writes.append_column("run", run)
+    last = writes.group_by("key", use_threads=False).aggregate([("run", "max")])
+    keep = writes.filter(pc.is_in(writes["run"], value_set=last["run_max"]))
+    return keep.drop_columns(["run"])
+
+
+def _join_kinds(table: pa.Table, kinds: pa.Table) -> pa.Table:
+    """`table` with ``kind`` and ``is_sequence`` of its (class, attribute, member) rows (a
+    null member matching the attribute's own row)."""
+    left = table.append_column("member_key", pc.fill_null(table["member"], ""))
+    right = kinds.select(["class", "attribute", "member", "kind", "is_sequence"])
+    right = right.append_column("member_key", pc.fill_null(right["member"], "")).drop_columns(["member"])
+    return left.join(right, ["class", "attribute", "member_key"], join_type="left outer").drop_columns(["member_key"])
+
+
+def _signature(table: pa.Table) -> pa.Table:
+    """key → one text per whole attribute value (items and members in order, values typed)."""
+    order = table.sort_by([("key", "ascending"), ("index", "ascending"), ("member", "ascending")])
+    text = pc.binary_join_element_wise(
+        pc.cast(pc.fill_null(order["index"], -2), pa.string()),
+        pc.fill_null(order["member"], ""),
+        pc.fill_null(order["typed"], "\x00null"),
+        "\x1e",
+    )
+    order = order.append_column("text", text)
+    grouped = order.group_by("key", use_threads=False).aggregate([("text", "list")])
+    return pa.table({"key": grouped["key"], "sig": pc.binary_join(grouped["text_list"], "\x1d")})
+
+
+class Planner:
+    def __init__(self, changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> None:
+        self.changes = changes
+        self.net = network
+        self.cat = catalog
+        self.problems: list[Problem] = []
+        self.notes: list[Problem] = []
+        self.flags = catalog.attribute_flags()
+        self.kinds = catalog.kinds
+        self.admin = catalog.admin_classes()
+        self.existing = set(network.fdn)
+        self.phase_names: dict[int, str] = {}
+
+    def problem(self, code: str, message: str, fdn: str = "", source: str | None = None) -> None:
+        self.problems.append(Problem(code, message, fdn, source))
+
+    # -- the whole ------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        ch = self.changes
+        for order, name in zip(ch["phase_order"].to_pylist(), ch["phase"].to_pylist(), strict=True):
+            self.phase_names.setdefault(order, name)
+        structural = ch.filter(pc.is_null(ch["attribute"]))
+        creates = structural.filter(pc.equal(structural["op"], "create"))
+        deletes = structural.filter(pc.equal(structural["op"], "delete"))
+        writes = ch.filter(pc.is_valid(ch["attribute"]))
+        created_fdns = set(creates["fdn"].to_pylist())
+        deleted_fdns = set(deletes["fdn"].to_pylist())
+        # a create of an MO the network has is a set of what it gives
+        again = created_fdns & self.existing
+        if again:
+            self.notes.append(
+                Problem(
+                    "exists", f"{len(again)} MO(s) to create exist already: their values are set instead", min(again)
+                )
+            )
+            created_fdns -= again
+            creates = creates.filter(pc.invert(pc.is_in(creates["fdn"], value_set=pa.array(sorted(again)))))
+            writes = writes.set_column(
+                writes.schema.get_field_index("op"),
+                "op",
+                pc.if_else(pc.is_in(writes["fdn"], value_set=pa.array(sorted(again))), "set", writes["op"]),
+            )
+        self._check_existence(writes, created_fdns, deleted_fdns)
+        writes = _last_writes(writes)
+        writes = self._with_kinds(writes)
+        self._check_attributes(writes)
+        self._check_operations(writes, creates, deletes)
+        self._check_values(writes)
+        self._check_creates(creates, created_fdns)
+        if self.problems:
+            raise PlanError(self.problems)
+        writes, dropped = self._minimal(writes, created_fdns)
+        steps = self._steps(writes, creates, deletes, created_fdns)
+        effects = self._effects(writes)
+        return Plan(steps, self.notes, effects, dropped)
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def _check_existence(self, writes: pa.Table, created: set[str], deleted: set[str]) -> None:
+        known = pa.array(sorted(self.existing | created), pa.string())
+        for table, what in ((writes, "set"), (self.changes.filter(pc.equal(self.changes["op"], "delete")), "delete")):
+            missing = table.filter(pc.invert(pc.is_in(table["fdn"], value_set=known)))
+            seen: set[str] = set()
+            for r in missing.select(["fdn", "source"]).to_pylist():
+                if r["fdn"] not in seen:
+                    seen.add(r["fdn"])
+                    self.problem(
+                        "no_such_mo",
+                        f"{r['fdn']} does not exist in the network: nothing to {what}",
+                        r["fdn"],
+                        r["source"],
+                    )
+
+    def _with_kinds(self, writes: pa.Table) -> pa.Table:
+        """The rows with the kind of their value and whether the attribute is a sequence;
+        integers and booleans written the canonical way (``0500`` is ``500``)."""
+        joined = _join_kinds(writes, self.kinds).sort_by("seq")
+        canonical = typed_text(joined["value"], joined["kind"])
+        return joined.set_column(joined.schema.get_field_index("value"), "value", canonical)
+
+    def _check_attributes(self, writes: pa.Table) -> None:
+        unknown = writes.filter(pc.is_null(writes["kind"]))
+        seen: set[tuple[str, str, str | None]] = set()
+        by_class: dict[str, list[str]] = defaultdict(list)
+        for cls, attr in self.flags:
+            by_class[cls].append(attr)
+        for r in unknown.select(["fdn", "class", "attribute", "member", "source"]).to_pylist():
+            key = (r["class"], r["attribute"], r["member"])
+            if key in seen:
+                continue
+            seen.add(key)
+            if (r["class"], r["attribute"]) in self.flags:
+                self.problem(
+                    "unknown_member",
+                    f"{r['class']}.{r['attribute']} has no member {r['member']}",
+                    r["fdn"],
+                    r["source"],
+                )
+            else:
+                hint = did_you_mean(r["attribute"], by_class.get(r["class"], []))
+                self.problem(
+                    "unknown_attribute", f"{r['class']} has no attribute {r['attribute']}{hint}", r["fdn"], r["source"]
+                )
+        quoted = writes.filter(pc.fill_null(pc.match_substring(writes["value"], '"'), False))
+        for r in quoted.select(["fdn", "attribute", "value", "source"]).slice(0, 20).to_pylist():
+            self.problem(
+                "unwritable",
+                f"{r['attribute']} = {r['value']!r}: a value holding '\"' cannot be written for ENM "
+                "(no quoting is known)",
+                r["fdn"],
+                r["source"],
+            )
+
+    def _check_operations(self, writes: pa.Table, creates: pa.Table, deletes: pa.Table) -> None:
+        from rtbfast.rules.operations import operation_violations
+
+        modifier = {"create": "create", "set": "update", "delete": "delete"}
+        plain = pa.schema([("fdn", pa.string()), ("class", pa.string()), ("op", pa.string())])
+        mos = pa.concat_tables(
+            [
+                t.select(["fdn", "class", "op"]).cast(plain)
+                for t in (creates, deletes, writes.filter(pc.equal(writes["op"], "set")))
+            ]
+        )
+        seen: dict[str, tuple[str, str]] = {}
+        for fdn, cls, op in zip(mos["fdn"].to_pylist(), mos["class"].to_pylist(), mos["op"].to_pylist(), strict=True):
+            seen.setdefault(fdn, (cls, modifier[op]))
+        mo_table = pa.table(
+            {
+                "fdn": list(seen),
+                "class": [c for c, _ in seen.values()],
+                "modifier": [m for _, m in seen.values()],
+            }
+        )
+        values = writes.select(["fdn", "attribute", "value"])
+        found = operation_violations(
+            {"mos": mo_table, "values": values}, self.cat.constraints, self.cat.tables.get("classes"), self.cat.locks
+        )
+        sources = dict(zip(self.changes["fdn"].to_pylist(), self.changes["source"].to_pylist(), strict=True))
+        for v in found.to_pylist():
+            if v["severity"] != "error":
+                continue
+            self.problem(v["rule"], f"{v['subject']}: {v['message']}", v["subject"], sources.get(v["subject"]))
+
+    def _check_values(self, writes: pa.Table) -> None:
+        from rtbfast.rules import evaluate
+
+        rows = writes.filter(pc.is_valid(writes["value"]))
+        if not rows.num_rows:
+            return
+        mos = rows.group_by("fdn", use_threads=False).aggregate([("class", "first")]).rename_columns(["fdn", "class"])
+        values = pa.table(
+            {
+                "fdn": rows["fdn"].combine_chunks().dictionary_encode(),
+                "attribute": rows["attribute"].combine_chunks().dictionary_encode(),
+                "member": rows["member"].combine_chunks().dictionary_encode(),
+                "index": pc.fill_null(rows["index"], 0),
+                "value": rows["value"],
+            }
+        )
+        found = evaluate({"mos": mos, "values": values}, self.cat.constraints).violations
+        value_rules = ("type", "range", "enum", "length", "pattern", "resolution", "decimal_places", "unknown_member")
+        bad = found.filter(
+            pc.and_(pc.is_in(found["rule"], value_set=pa.array(value_rules)), pc.equal(found["severity"], "error"))
+        )
+        sources = dict(zip(_key(rows).to_pylist(), rows["source"].to_pylist(), strict=True))
+        for v in bad.slice(0, 200).to_pylist():
+            member = f".{v['member']}" if v["member"] else ""
+            self.problem(
+                v["rule"],
+                f"{v['subject']}: {v['attribute']}{member} = {v['value']!r}: {v['message']}",
+                v["subject"],
+                sources.get(f"{v['subject']}{SEP}{v['attribute']}"),
+            )
+
+    def _check_creates(self, creates: pa.Table, created: set[str]) -> None:
+        containment = self.cat.containment()
+        known_classes = {p for p, _ in containment} | {c for _, c in containment}
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for fdn, cls, source in zip(
+            creates["fdn"].to_pylist(), creates["class"].to_pylist(), creates["source"].to_pylist(), strict=True
+        ):
+            parent = fdn.rsplit(",", 1)[0] if "," in fdn else None
+            if parent is None or (parent not in self.existing and parent not in created):
+                self.problem("no_parent", f"{fdn}: its parent {parent} does not exist and is not created", fdn, source)
+                continue
+            parent_cls = parent.rsplit(",", 1)[-1].split("=", 1)[0]
+            if known_classes and cls in known_classes and (parent_cls, cls) not in containment:
+                allowed = sorted(c for p, c in containment if p == parent_cls)
+                self.problem(
+                    "containment",
+                    f"{fdn}: a {cls} cannot be a child of {parent_cls} "
+                    f"(its children: {', '.join(allowed[:10]) or 'none'})",
+                    fdn,
+                    source,
+                )
+                continue
+            counts[(parent, cls)] += 1
+        for (parent, cls), n in counts.items():
+            limit = containment.get((parent.rsplit(",", 1)[-1].split("=", 1)[0], cls))
+            if limit is None:
+                continue
+            row = self.net.row_of.get(parent)
+            have = 0 if row is None else sum(1 for c in self.net.children.get(row, []) if self.net.cls[c] == cls)
+            if have + n > limit:
+                self.problem(
+                    "cardinality",
+                    f"{parent}: {have} {cls} now and {n} created: at most {limit}",
+                    parent,
+                    None,
+                )
+
+    # -- minimal --------------------------------------------------------------------------
+
+    def _minimal(self, writes: pa.Table, created: set[str]) -> tuple[pa.Table, int]:
+        """Writes of existing MOs whose whole attribute already holds the wanted value are
+        dropped (the writes of created MOs all stay)."""
+        if not writes.num_rows:
+            return writes, 0
+        on_existing = pc.invert(pc.is_in(writes["fdn"], value_set=pa.array(sorted(created), pa.string())))
+        candidates = writes.filter(on_existing)
+        if not candidates.num_rows or self.net._values is None:
+            return writes, 0
+        wanted = candidates.append_column("typed", typed_text(candidates["value"], candidates["kind"]))
+        # an emptied sequence and an unset attribute hold no rows
+        wanted = wanted.filter(pc.is_valid(wanted["value"]))
+        values = self.net._values
+        touched = pc.unique(candidates["fdn"])
+        fdn_col = _string(values["fdn"])
+        current = values.filter(pc.is_in(fdn_col, value_set=touched))
+        current = pa.table(
+            {
+                "fdn": _string(current["fdn"]),
+                "attribute": _string(current["attribute"]),
+                "member": _string(current["member"]),
+                "index": current["index"],
+                "value": current["value"],
+            }
+        )
+        current = current.append_column("key", _key(current))
+        current = current.filter(pc.is_in(current["key"], value_set=pc.unique(candidates["key"])))
+        classes = pa.table({"fdn": self.net.fdn, "class": self.net.cls})
+        current = current.join(classes, "fdn", join_type="left outer")
+        current = _join_kinds(current, self.kinds)
+        current = current.append_column("typed", typed_text(current["value"], current["kind"]))
+        want_sig = _signature(wanted.select(["key", "index", "member", "typed"]))
+        have_sig = _signature(current.select(["key", "index", "member", "typed"]))
+        keys = pc.unique(candidates["key"])
+        both = (
+            pa.table({"key": keys})
+            .join(want_sig, "key", join_type="left outer")
+            .join(have_sig.rename_columns(["key", "have"]), "key", join_type="left outer")
+        )
+        same = both.filter(pc.fill_null(pc.equal(pc.fill_null(both["sig"], ""), pc.fill_null(both["have"], "")), False))
+        if not same.num_rows:
+            return writes, 0
+        drop = pc.is_in(writes["key"], value_set=same["key"])
+        return writes.filter(pc.invert(drop)), len(same)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _steps(self, writes: pa.Table, creates: pa.Table, deletes: pa.Table, created: set[str]) -> pa.Table:
+        parts: list[pa.Table] = []
+        # step identity: (phase_order, rank, order, fdn); rows keep their seq inside a step
+        heads: list[
+            tuple[int, int, float, str, str, str, str | None]
+        ] = []  # (phase, rank, order, op, fdn, cls, source)
+        extra_rows: list[dict[str, Any]] = []
+
+        # creates: topological by parent and references among created MOs
+        create_rows = writes.filter(pc.is_in(writes["fdn"], value_set=pa.array(sorted(created), pa.string())))
+        order, deferred = self._create_order(creates, create_rows, created)
+        phase_of_create = dict(zip(creates["fdn"].to_pylist(), creates["phase_order"].to_pylist(), strict=True))
+        class_of = dict(zip(creates["fdn"].to_pylist(), creates["class"].to_pylist(), strict=True))
+        source_of = dict(zip(creates["fdn"].to_pylist(), creates["source"].to_pylist(), strict=True))
+        for i, fdn in enumerate(order):
+            heads.append((phase_of_create[fdn], _RANK["create"], i, "create", fdn, class_of[fdn], source_of[fdn]))
+        if deferred:
+            is_deferred = pc.is_in(
+                create_rows["key"], value_set=pa.array([f"{f}{SEP}{a}" for f, a in deferred], pa.string())
+            )
+            later = create_rows.filter(is_deferred)
+            create_rows = create_rows.filter(pc.invert(is_deferred))
+            later = later.set_column(
+                later.schema.get_field_index("op"), "op", pa.array(["set"] * later.num_rows, pa.string())
+            )
+            for fdn in dict.fromkeys(later["fdn"].to_pylist()):
+                heads.append(
+                    (phase_of_create[fdn], _RANK["relink"], len(heads), "set", fdn, class_of[fdn], source_of[fdn])
+                )
+            parts.append(later)
+        parts.append(create_rows)
+
+        # sets of existing MOs: one step per MO and phase, in the order of their first write
+        sets = writes.filter(pc.invert(pc.is_in(writes["fdn"], value_set=pa.array(sorted(created), pa.string()))))
+        sets = sets.set_column(sets.schema.get_field_index("op"), "op", pa.array(["set"] * sets.num_rows, pa.string()))
+        parts.append(sets)
+        firsts = sets.group_by(["phase_order", "fdn"], use_threads=False).aggregate(
+            [("seq", "min"), ("class", "first"), ("source", "first")]
+        )
+        for r in firsts.to_pylist():
+            heads.append(
+                (
+                    r["phase_order"],
+                    _RANK["set"],
+                    float(r["seq_min"]),
+                    "set",
+                    r["fdn"],
+                    r["class_first"],
+                    r["source_first"],
+                )
+            )
+
+        # locks around the sets that need them
+        self._locks(sets, heads, extra_rows)
+
+        # deletes: subtrees, children first, references cleared before
+        self._deletes(deletes, heads, extra_rows)
+
+        return self._number(heads, parts, extra_rows)
+
+    def _create_order(
+        self, creates: pa.Table, rows: pa.Table, created: set[str]
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Created MOs in an order ENM accepts, and the (fdn, attribute) references set after
+        the creates to break cycles."""
+        refs: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        moref = rows.filter(pc.equal(rows["kind"], "moref"))
+        for fdn, attribute, value in zip(
+            moref["fdn"].to_pylist(), moref["attribute"].to_pylist(), moref["value"].to_pylist(), strict=True
+        ):
+            if value in created and value != fdn:
+                refs[fdn][attribute].add(value)
+        fdns = creates["fdn"].to_pylist()
+        depth = {f: f.count(",") for f in fdns}
+        deferred: list[tuple[str, str]] = []
+
+        def needs(f: str) -> set[str]:
+            parent = f.rsplit(",", 1)[0]
+            out = {parent} if parent in created else set()
+            for targets in refs[f].values():
+                out |= targets
+            return out
+
+        done: list[str] = []
+        remaining = sorted(fdns, key=lambda f: (depth[f], fdns.index(f)))
+        while remaining:
+            ready = [f for f in remaining if not (needs(f) - set(done))]
+            if ready:
+                done.extend(ready)
+                remaining = [f for f in remaining if f not in set(ready)]
+                continue
+            # a cycle of references: set one reference after the creates
+            broken = False
+            for f in remaining:
+                for attribute, targets in list(refs[f].items()):
+                    if targets - set(done) and not self.flags.get(
+                        (f.rsplit(",", 1)[-1].split("=", 1)[0], attribute), {}
+                    ).get("mandatory"):
+                        deferred.append((f, attribute))
+                        del refs[f][attribute]
+                        broken = True
+                        break
+                if broken:
+                    break
+            if not broken:
+                self.problem(
+                    "cycle",
+                    "these MOs reference each other through mandatory references and cannot be created: "
+                    + ", ".join(remaining[:6]),
+                    remaining[0],
+                )
+                raise PlanError(self.problems)
+        if deferred:
+            self.notes.append(
+                Problem(
+                    "cycle",
+                    f"{len(deferred)} reference(s) among new MOs set after the creates (a cycle)",
+                    deferred[0][0],
+                )
+            )
+        return done, deferred
+
+    def _lock_target(self, fdn: str) -> str | None:
+        """The MO a change of `fdn` locks: itself or the nearest ancestor with an
+        administrativeState, in the network."""
+        row = self.net.row_of.get(fdn)
+        if row is None:
+            return None
+        if self.net.cls[row] in self.admin:
+            return fdn
+        for a in self.net.ancestors(row):
+            if self.net.cls[a] in self.admin:
+                return self.net.fdn[a]
+        return None
+
+    def _locks(self, sets: pa.Table, heads: list[Any], extra: list[dict[str, Any]]) -> None:
+        if not sets.num_rows or not self.cat.locks:
+            return
+        pairs = pa.table(
+            {
+                "class": [c for c, _ in sorted(self.cat.locks)],
+                "attribute": [a for _, a in sorted(self.cat.locks)],
+                "locked": [True] * len(self.cat.locks),
+            }
+        )
+        needing = sets.join(pairs, ["class", "attribute"], join_type="inner")
+        if not needing.num_rows:
+            return
+        firsts = needing.group_by(["phase_order", "fdn"], use_threads=False).aggregate([("attribute", "list")])
+        by_target: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for r in firsts.to_pylist():
+            target = self._lock_target(r["fdn"])
+            if target is None:
+                self.notes.append(
+                    Problem(
+                        "no_lock",
+                        f"{r['fdn']}: {', '.join(r['attribute_list'])} need a LOCKED MO, "
+                        "and none above it has an administrativeState",
+                        r["fdn"],
+                    )
+                )
+                continue
+            by_target[(r["phase_order"], target)].append(r["fdn"])
+        for (phase, target), fdns in by_target.items():
+            row = self.net.row_of[target]
+            original = self.net.value(row, ADMIN)
+            if original == "LOCKED":
+                continue
+            cls = self.net.cls[row]
+            why = f"rtbfast: {target} is LOCKED while {len(fdns)} MO(s) change"
+            heads.append((phase, _RANK["lock"], len(heads), "lock", target, cls, why))
+            extra.append({"head": len(heads) - 1, "attribute": ADMIN, "value": "LOCKED"})
+            heads.append((phase, _RANK["unlock"], len(heads), "unlock", target, cls, why))
+            extra.append({"head": len(heads) - 1, "attribute": ADMIN, "value": str(original or "UNLOCKED")})
+
+    def _deletes(self, deletes: pa.Table, heads: list[Any], extra: list[dict[str, Any]]) -> None:
+        if not deletes.num_rows:
+            return
+        net = self.net
+        phase_of: dict[str, int] = {}
+        source_of: dict[str, str | None] = {}
+        for fdn, phase, source in zip(
+            deletes["fdn"].to_pylist(), deletes["phase_order"].to_pylist(), deletes["source"].to_pylist(), strict=True
+        ):
+            row = net.row_of.get(fdn)
+            if row is None:
+                continue
+            pending = [row]
+            while pending:
+                r = pending.pop()
+                f = net.fdn[r]
+                phase_of.setdefault(f, phase)
+                source_of.setdefault(f, source)
+                pending.extend(net.children.get(r, []))
+        gone = set(phase_of)
+        # references to deleted MOs from MOs that stay: cleared first
+        moref_attrs = {(c, a) for (c, a), f in self.flags.items() if f["kind"] == "moref"}
+        values = net._values
+        if values is not None and values.num_rows and moref_attrs:
+            refs = values.filter(pc.is_in(values["value"], value_set=pa.array(sorted(gone), pa.string())))
+            refs = pa.table(
+                {
+                    "fdn": _string(refs["fdn"]),
+                    "attribute": _string(refs["attribute"]),
+                    "member": _string(refs["member"]),
+                    "index": refs["index"],
+                    "value": refs["value"],
+                }
+            )
+            refs = refs.filter(pc.invert(pc.is_in(refs["fdn"], value_set=pa.array(sorted(gone), pa.string()))))
+            holders: dict[tuple[str, str], list[int]] = defaultdict(list)
+            for r in refs.filter(pc.is_null(refs["member"])).to_pylist():
+                cls = r["fdn"].rsplit(",", 1)[-1].split("=", 1)[0]
+                if (cls, r["attribute"]) in moref_attrs:
+                    holders[(r["fdn"], r["attribute"])].append(r["index"] or 0)
+            for (fdn, attribute), _ in holders.items():
+                row = net.row_of[fdn]
+                cls = net.cls[row]
+                current = net.value(row, attribute)
+                phase = min(phase_of.values())
+                heads.append(
+                    (
+                        phase,
+                        _RANK["unlink"],
+                        len(heads),
+                        "set",
+                        fdn,
+                        cls,
+                        f"rtbfast: a reference to a deleted MO ({attribute})",
+                    )
+                )
+                flags = self.flags.get((cls, attribute), {})
+                if isinstance(current, list) or flags.get("is_sequence"):
+                    kept = [v for v in (current if isinstance(current, list) else [current]) if v not in gone]
+                    if kept:
+                        for i, v in enumerate(kept):
+                            extra.append(
+                                {
+                                    "head": len(heads) - 1,
+                                    "attribute": attribute,
+                                    "index": i,
+                                    "value": str(v),
+                                    "kind": "moref",
+                                    "is_sequence": True,
+                                }
+                            )
+                    else:
+                        extra.append(
+                            {
+                                "head": len(heads) - 1,
+                                "attribute": attribute,
+                                "index": EMPTIED,
+                                "value": None,
+                                "kind": "moref",
+                                "is_sequence": True,
+                            }
+                        )
+                else:
+                    extra.append(
+                        {
+                            "head": len(heads) - 1,
+                            "attribute": attribute,
+                            "index": None,
+                            "value": None,
+                            "kind": "moref",
+                            "is_sequence": False,
+                        }
+                    )
+        # a lockable MO that is not LOCKED is locked before it goes; children first
+        ordered = sorted(gone, key=lambda f: (-f.count(","), f))
+        for f in ordered:
+            row = net.row_of[f]
+            cls = net.cls[row]
+            if cls in self.admin and net.value(row, ADMIN) not in (None, "LOCKED"):
+                heads.append(
+                    (
+                        phase_of[f],
+                        _RANK["lock_delete"],
+                        len(heads),
+                        "lock",
+                        f,
+                        cls,
+                        f"rtbfast: {cls} is LOCKED before it is deleted",
+                    )
+                )
+                extra.append({"head": len(heads) - 1, "attribute": ADMIN, "value": "LOCKED"})
+        for i, f in enumerate(ordered):
+            heads.append((phase_of[f], _RANK["delete"], i, "delete", f, net.cls[net.row_of[f]], source_of[f]))
+
+    def _number(self, heads: list[Any], parts: list[pa.Table], extra: list[dict[str, Any]]) -> pa.Table:
+        """Number the steps and lay out their rows."""
+        order = sorted(range(len(heads)), key=lambda i: (heads[i][0], heads[i][1], heads[i][2]))
+        step_of_head = {h: n for n, h in enumerate(order)}
+        # the rows of sets and creates: their step is their MO's step in their phase and kind
+        key_to_step: dict[tuple[int, str, str], int] = {}
+        for h, n in step_of_head.items():
+            phase, rank, _, op, fdn, _, _ = heads[h]
+            if rank == _RANK["create"]:
+                key_to_step[(-1, fdn, "create")] = n
+            elif rank in (_RANK["set"], _RANK["relink"]):
+                key_to_step[(phase, fdn, "relink" if rank == _RANK["relink"] else op)] = n
+        tables = []
+        for part in parts:
+            if not part.num_rows:
+                continue
+            kind_label = [
+                "relink"
+                if op == "set" and (ph, f, "relink") in key_to_step and (ph, f, "set") not in key_to_step
+                else op
+                for op, ph, f in zip(
+                    part["op"].to_pylist(), part["phase_order"].to_pylist(), part["fdn"].to_pylist(), strict=True
+                )
+            ]
+            steps = [
+                key_to_step[(-1, f, k) if k == "create" else (ph, f, k)]
+                for ph, f, k in zip(part["phase_order"].to_pylist(), part["fdn"].to_pylist(), kind_label, strict=True)
+            ]
+            ops = ["set" if k == "relink" else k for k in kind_label]
+            tables.append(
+                pa.table(
+                    {
+                        "step": pa.array(steps, pa.int64()),
+                        "phase": part["phase"],
+                        "phase_order": part["phase_order"],
+                        "op": pa.array(ops, pa.string()),
+                        "fdn": part["fdn"],
+                        "class": part["class"],
+                        "attribute": part["attribute"],
+                        "member": part["member"],
+                        "index": part["index"],
+                        "value": part["value"],
+                        "kind": part["kind"],
+                        "is_sequence": part["is_sequence"],
+                        "source": part["source"],
+                        "seq": part["seq"],
+                    }
+                )
+            )
+        # steps with rows of their own (structural steps, locks, reference clears)
+        own: dict[str, list[Any]] = {
+            name: []
+            for name in (
+                "step",
+                "phase",
+                "phase_order",
+                "op",
+                "fdn",
+                "class",
+                "attribute",
+                "member",
+                "index",
+                "value",
+                "kind",
+                "is_sequence",
+                "source",
+                "seq",
+            )
+        }
+        rows_of: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for e in extra:
+            rows_of[e["head"]].append(e)
+        for h, n in step_of_head.items():
+            phase, rank, _, op, fdn, cls, source = heads[h]
+            if rank in (_RANK["set"], _RANK["relink"]):
+                continue
+            given = rows_of.get(h) or [{}]
+            if op == "create":
+                given = [{}]
+            for e in given:
+                own["step"].append(n)
+                own["phase"].append(self.phase_names.get(phase, "default"))
+                own["phase_order"].append(phase)
+                own["op"].append(op)
+                own["fdn"].append(fdn)
+                own["class"].append(cls)
+                own["attribute"].append(e.get("attribute"))
+                own["member"].append(None)
+                own["index"].append(e.get("index", 0 if e.get("attribute") else None))
+                own["value"].append(e.get("value"))
+                own["kind"].append(e.get("kind", "enum" if e.get("attribute") == ADMIN else None))
+                own["is_sequence"].append(e.get("is_sequence", False if e.get("attribute") else None))
+                own["source"].append(source)
+                own["seq"].append(-1)
+        schema = pa.schema([*PLAN_SCHEMA, ("seq", pa.int64())])
+        tables.append(pa.table(own, schema=schema))
+        whole = pa.concat_tables([t.cast(schema) for t in tables])
+        whole = whole.sort_by([("step", "ascending"), ("seq", "ascending")])
+        return whole.drop_columns(["seq"]).cast(PLAN_SCHEMA)
+
+    # -- taking effect ----------------------------------------------------------------------
+
+    def _effects(self, writes: pa.Table) -> list[dict[str, Any]]:
+        texts = self.cat.texts()
+        out: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        pairs = writes.select(["fdn", "class", "attribute"]).to_pylist() if writes.num_rows <= 200_000 else []
+        import re
+
+        for r in pairs:
+            key = (r["class"], r["attribute"])
+            effect, disturbance = texts.get(key, (None, None))
+            if not effect and not disturbance:
+                continue
+            when = None
+            if effect and re.search(RESTART_WORDS, effect):
+                when = "restart"
+            elif effect and re.search(UNLOCK_WORDS, effect):
+                when = "unlock"
+            if (r["fdn"], r["attribute"]) in seen:
+                continue
+            seen.add((r["fdn"], r["attribute"]))
+            out.append(
+                {
+                    "fdn": r["fdn"],
+                    "class": r["class"],
+                    "attribute": r["attribute"],
+                    "takes_effect": effect,
+                    "when": when,
+                    "disturbances": disturbance,
+                }
+            )
+        return out
+
+
+def make_plan(changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> Plan:
+    """Plan `changes` (a ChangeSet) on `network` with `catalog`; :class:`PlanError` lists what
+    cannot be planned."""
+    return Planner(changes, network, catalog).plan()
