@@ -154,8 +154,17 @@ def write_export(
                     + "".join(f"<es:qciList>{q}</es:qciList>" for q in range(1, 5))
                 )
                 if rich:
-                    payload = payload.replace("<es:earfcndl>", f"<es:cellId>{c}</es:cellId><es:earfcndl>", 1)
+                    payload = payload.replace(
+                        "<es:earfcndl>",
+                        f"<es:cellId>{c}</es:cellId><es:earfcnul>18000</es:earfcnul><es:physicalLayerSubCellId>0"
+                        "</es:physicalLayerSubCellId><es:tac>1</es:tac><es:earfcndl>",
+                        1,
+                    )
                     payload = _carrier(payload, rng) + _rich_cell_values(rng)
+                    # only attributes the LTE model has: a rich network can be planned on it
+                    payload = (
+                        "".join(payload.split("<es:qciList>")[0:1]) + payload[payload.rfind("</es:qciList>") + 13 :]
+                    )
                 cells_xml.append(container("EUtranCellFDD", f"{node}_{c}", payload, freq))
             enb_children = "".join(cells_xml) + (_rich_node_children(node) if rich else "")
             enb = container("ENodeBFunction", "1", f"<es:eNBId>{n}</es:eNBId>", enb_children)
@@ -207,6 +216,8 @@ def _rich_cell_children(rng: random.Random, node: str, rels: str) -> str:
             for q in (1, 9)
         )
         payload = (
+            f"<es:eutranFrequencyRef>SubNetwork=ROOT,MeContext={node},ManagedElement={node},ENodeBFunction=1,"
+            f"EUtraNetwork=1,EUtranFrequency={fid}</es:eutranFrequencyRef>"
             f"<es:cellReselectionPriority>{5 + i}</es:cellReselectionPriority>"
             f"<es:a5Thr1RsrpFreqOffset>{rng.choice(['0', '2', '-2'])}</es:a5Thr1RsrpFreqOffset>"
             f"<es:a5Thr2RsrpFreqOffset>{rng.choice(['0', '2', '-2'])}</es:a5Thr2RsrpFreqOffset>{qci}"
@@ -224,7 +235,7 @@ def _rich_cell_children(rng: random.Random, node: str, rels: str) -> str:
         "1",
         f"<es:a1a2SearchThresholdRsrp>{rng.choice(['-124', '-119', '-110'])}</es:a1a2SearchThresholdRsrp>"
         f"<es:hysteresisA1A2SearchRsrq>10</es:hysteresisA1A2SearchRsrq>"
-        f"<es:inhibitA2SearchConfig>INHIBIT_A2_SEARCH_RSRQ</es:inhibitA2SearchConfig>{offsets}",
+        f"<es:inhibitA2SearchConfig>INHIBIT_A2SEARCH_RSRQ</es:inhibitA2SearchConfig>{offsets}",
     )
     a5 = _vs(
         "ReportConfigA5",
@@ -274,7 +285,7 @@ def _rich_node_children(node: str) -> str:
     volte = _vs(
         "SubscriberGroupProfile",
         "VOLTE",
-        "<es:ulMcsLowerLimit>0</es:ulMcsLowerLimit><es:ulMcsUpperLimit>28</es:ulMcsUpperLimit>",
+        "<es:ulMcsLowerLimit>1</es:ulMcsLowerLimit><es:ulMcsUpperLimit>28</es:ulMcsUpperLimit>",
     )
     flex = "".join(
         _vs("PmFlexCounterFilter", fid, "<es:flexFilterEnabled>true</es:flexFilterEnabled>")

@@ -613,24 +613,28 @@ class Planner:
         net = self.net
         phase_of: dict[str, int] = {}
         source_of: dict[str, str | None] = {}
+
+        def subtree(fdn: str, phase: int, source: str | None) -> None:
+            pending = [net.row_of[fdn]]
+            while pending:
+                r = pending.pop()
+                phase_of.setdefault(net.fdn[r], phase)
+                source_of.setdefault(net.fdn[r], source)
+                pending.extend(net.children.get(r, []))
+
         for fdn, phase, source in zip(
             deletes["fdn"].to_pylist(), deletes["phase_order"].to_pylist(), deletes["source"].to_pylist(), strict=True
         ):
-            row = net.row_of.get(fdn)
-            if row is None:
-                continue
-            pending = [row]
-            while pending:
-                r = pending.pop()
-                f = net.fdn[r]
-                phase_of.setdefault(f, phase)
-                source_of.setdefault(f, source)
-                pending.extend(net.children.get(r, []))
-        gone = set(phase_of)
-        # references to deleted MOs from MOs that stay: cleared first
+            if fdn in net.row_of:
+                subtree(fdn, phase, source)
+
+        # references to deleted MOs from MOs that stay: cleared first; an MO whose reference
+        # is restricted or mandatory (a relation to a deleted cell) cannot lose it, and goes too
         moref_attrs = {(c, a) for (c, a), f in self.flags.items() if f["kind"] == "moref"}
         values = net._values
-        if values is not None and values.num_rows and moref_attrs:
+        holders: dict[tuple[str, str], list[int]] = defaultdict(list)
+        while values is not None and values.num_rows and moref_attrs:
+            gone = set(phase_of)
             refs = values.filter(pc.is_in(values["value"], value_set=pa.array(sorted(gone), pa.string())))
             refs = pa.table(
                 {
@@ -642,11 +646,31 @@ class Planner:
                 }
             )
             refs = refs.filter(pc.invert(pc.is_in(refs["fdn"], value_set=pa.array(sorted(gone), pa.string()))))
-            holders: dict[tuple[str, str], list[int]] = defaultdict(list)
+            holders = defaultdict(list)
+            cascaded = False
             for r in refs.filter(pc.is_null(refs["member"])).to_pylist():
                 cls = r["fdn"].rsplit(",", 1)[-1].split("=", 1)[0]
-                if (cls, r["attribute"]) in moref_attrs:
-                    holders[(r["fdn"], r["attribute"])].append(r["index"] or 0)
+                f = self.flags.get((cls, r["attribute"]))
+                if f is None or f["kind"] != "moref":
+                    continue
+                if f.get("restricted") or f.get("mandatory"):
+                    target = phase_of[r["value"]]
+                    subtree(r["fdn"], target, source_of[r["value"]])
+                    self.notes.append(
+                        Problem(
+                            "cascade",
+                            f"{r['fdn']} is deleted too: its {r['attribute']} refers to a deleted MO "
+                            "and cannot be cleared",
+                            r["fdn"],
+                        )
+                    )
+                    cascaded = True
+                    continue
+                holders[(r["fdn"], r["attribute"])].append(r["index"] or 0)
+            if not cascaded:
+                break
+        gone = set(phase_of)
+        if holders:
             for (fdn, attribute), _ in holders.items():
                 row = net.row_of[fdn]
                 cls = net.cls[row]
@@ -701,25 +725,23 @@ class Planner:
                         }
                     )
         # a lockable MO that is not LOCKED is locked before it goes; children first
-        ordered = sorted(gone, key=lambda f: (-f.count(","), f))
-        for f in ordered:
-            row = net.row_of[f]
+        # an MO the node creates goes with its parent (and comes back with it)
+        created_by_node = self.cat.system_created()
+
+        def implicit(f: str) -> bool:
+            parent = f.rsplit(",", 1)[0]
+            return net.cls[net.row_of[f]] in created_by_node and parent in gone
+
+        ordered = sorted((f for f in gone if not implicit(f)), key=lambda f: (-f.count(","), f))
+        for mo in ordered:
+            row = net.row_of[mo]
             cls = net.cls[row]
             if cls in self.admin and net.value(row, ADMIN) not in (None, "LOCKED"):
-                heads.append(
-                    (
-                        phase_of[f],
-                        _RANK["lock_delete"],
-                        len(heads),
-                        "lock",
-                        f,
-                        cls,
-                        f"rtbfast: {cls} is LOCKED before it is deleted",
-                    )
-                )
+                why = f"rtbfast: {cls} is LOCKED before it is deleted"
+                heads.append((phase_of[mo], _RANK["lock_delete"], len(heads), "lock", mo, cls, why))
                 extra.append({"head": len(heads) - 1, "attribute": ADMIN, "value": "LOCKED"})
-        for i, f in enumerate(ordered):
-            heads.append((phase_of[f], _RANK["delete"], i, "delete", f, net.cls[net.row_of[f]], source_of[f]))
+        for i, mo in enumerate(ordered):
+            heads.append((phase_of[mo], _RANK["delete"], i, "delete", mo, net.cls[net.row_of[mo]], source_of[mo]))
 
     def _number(self, heads: list[Any], parts: list[pa.Table], extra: list[dict[str, Any]]) -> pa.Table:
         """Number the steps and lay out their rows."""

@@ -142,8 +142,21 @@ def operation_violations(
         )
         mandatory = mandatory.filter(pc.invert(naming))
         wanted = creates.join(mandatory, "class", join_type="inner")
-        given = rows.select(["fdn", "attribute"]).append_column("given", pa.array([True] * rows.num_rows))
-        wanted = wanted.join(given, ["fdn", "attribute"], join_type="left outer")
+        # names compared without case: a class of one name in two MIMs may spell an attribute
+        # two ways (eutranFrequencyRef, eUtranFrequencyRef); either gives it
+        wanted = wanted.append_column("name", pc.utf8_lower(wanted.column("attribute")))
+        given = pa.table({"fdn": rows.column("fdn"), "name": pc.utf8_lower(rows.column("attribute"))})
+        given = given.group_by(["fdn", "name"]).aggregate([])
+        given = given.append_column("given", pa.array([True] * given.num_rows))
+        wanted = wanted.join(given, ["fdn", "name"], join_type="left outer")
+        # one row per missing name (both spellings asked for the same thing)
+        wanted = wanted.filter(pc.is_null(wanted.column("given")))
+        wanted = wanted.group_by(["fdn", "class", "modifier", "name"], use_threads=False).aggregate(
+            [("attribute", "first")]
+        )
+        wanted = wanted.rename_columns(["fdn", "class", "modifier", "name", "attribute"]).append_column(
+            "given", pa.nulls(wanted.num_rows, pa.bool_())
+        )
         missing = wanted.filter(pc.is_null(wanted.column("given")))
         message = _text(missing.column("attribute"), " is mandatory: a create must give it")
         out.append(_violations(missing, "mandatory", "error", message, "given at create"))

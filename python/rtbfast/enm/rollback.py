@@ -1,0 +1,315 @@
+"""The rollback of a Plan: the inverse steps in reverse order, built from the Network's
+current values (a Plan of the same columns).
+
+- a set (lock and unlock included) goes back to the value the attribute held before it: the
+  network's, or what an earlier step of the plan wrote; an attribute the MO did not hold is
+  cleared (unset; a sequence emptied);
+- a create is undone by a delete;
+- a delete is undone by a create carrying every configuration attribute the MO had (read-only
+  ones are the node's to compute);
+- so a lock is undone by the original state and an unlock by a lock: in reverse order the
+  rollback locks, restores, unlocks.
+
+Columnar: the values held before are joined from the network's values; only attributes
+written by more than one step are followed in Python.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rtbfast.changeset import EMPTIED
+from rtbfast.enm.model import EnmCatalog
+from rtbfast.enm.plan import PLAN_SCHEMA, SEP, _join_kinds, _string
+from rtbfast.network_index import NetworkIndex
+
+_COLUMNS = ["fdn", "attribute", "member", "index", "value"]
+
+
+def _network_rows(network: NetworkIndex, fdns: pa.Array) -> pa.Table:
+    """The network's value rows of the MOs at `fdns`, as plain text columns, with ``key``."""
+    values = network._values
+    if values is None or not values.num_rows or not len(fdns):
+        empty = {c: pa.array([], pa.int32() if c == "index" else pa.string()) for c in [*_COLUMNS, "key"]}
+        return pa.table({**empty, "row": pa.array([], pa.int64())})
+    from rtbfast.templates.verdicts import _in
+
+    mine = values.filter(_in(values["fdn"], fdns))
+    table = pa.table(
+        {
+            "fdn": _string(mine["fdn"]),
+            "attribute": _string(mine["attribute"]),
+            "member": _string(mine["member"]),
+            "index": mine["index"],
+            "value": mine["value"],
+        }
+    )
+    table = table.append_column("key", pc.binary_join_element_wise(table["fdn"], table["attribute"], SEP))
+    return table.append_column("row", pa.array(range(table.num_rows), pa.int64()))
+
+
+def rollback_plan(plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> pa.Table:
+    """The rollback of `plan` on `network` (the network the plan was made from)."""
+    if not plan.num_rows:
+        return PLAN_SCHEMA.empty_table()
+    last = int(pc.max(plan["step"]).as_py())
+    flags = catalog.attribute_flags()
+    heads = (
+        plan.group_by("step", use_threads=False)
+        .aggregate(
+            [("op", "first"), ("fdn", "first"), ("class", "first"), ("phase", "first"), ("phase_order", "first")]
+        )
+        .sort_by("step")
+    )
+    parts: list[pa.Table] = []
+
+    # sets: the values before
+    writes = plan.filter(
+        pc.and_(pc.is_in(plan["op"], value_set=pa.array(["set", "lock", "unlock"])), pc.is_valid(plan["attribute"]))
+    )
+    if writes.num_rows:
+        written = (
+            writes.group_by(["step", "fdn", "class", "attribute"], use_threads=False)
+            .aggregate([("op", "first"), ("phase", "first"), ("phase_order", "first")])
+            .rename_columns(["step", "fdn", "class", "attribute", "op", "phase", "phase_order"])
+        )
+        written = written.append_column("key", pc.binary_join_element_wise(written["fdn"], written["attribute"], SEP))
+        counts = written.group_by("key", use_threads=False).aggregate([("step", "count")])
+        multi = set(counts.filter(pc.greater(counts["step_count"], 1))["key"].to_pylist())
+        single = written.filter(pc.invert(pc.is_in(written["key"], value_set=pa.array(sorted(multi), pa.string()))))
+        current = _network_rows(network, pc.unique(written["fdn"]))
+        # single writers: the network's rows, or a clear
+        before = single.select(["step", "key", "fdn", "class", "attribute", "phase", "phase_order", "op"]).join(
+            current.select(["key", "member", "index", "value", "row"]), "key", join_type="left outer"
+        )
+        before = before.sort_by([("step", "ascending"), ("row", "ascending")])
+        set_parts = [_as_sets(before, flags)]
+        if multi:
+            set_parts.append(_followed(writes, current, multi, flags))
+        parts.extend(_shape(_join_kinds(t, catalog.kinds)) for t in set_parts if t.num_rows)
+
+    # creates and deletes
+    structural: dict[str, list[Any]] = defaultdict(list)
+    create_values: list[pa.Table] = []
+    created = heads.filter(pc.equal(heads["op_first"], "create"))
+    deleted = heads.filter(pc.equal(heads["op_first"], "delete"))
+    for table, op in ((created, "delete"), (deleted, "create")):
+        for r in table.to_pylist():
+            structural["step"].append(r["step"])
+            structural["phase"].append(r["phase_first"])
+            structural["phase_order"].append(r["phase_order_first"])
+            structural["op"].append(op)
+            structural["fdn"].append(r["fdn_first"])
+            structural["class"].append(r["class_first"])
+    if deleted.num_rows:
+        rows = _network_rows(network, deleted["fdn_first"])
+        steps = pa.table(
+            {
+                "fdn": deleted["fdn_first"],
+                "step": deleted["step"],
+                "class": deleted["class_first"],
+                "phase": deleted["phase_first"],
+                "phase_order": deleted["phase_order_first"],
+            }
+        )
+        rows = rows.join(steps, "fdn", join_type="inner").sort_by("row")
+        read_only = {(c, a) for (c, a), f in flags.items() if f.get("read_only")}
+        if read_only and rows.num_rows:
+            pair = pc.binary_join_element_wise(rows["class"], rows["attribute"], SEP)
+            rows = rows.filter(pc.invert(pc.is_in(pair, value_set=pa.array([f"{c}{SEP}{a}" for c, a in read_only]))))
+        rows = rows.append_column("op", pa.array(["create"] * rows.num_rows, pa.string()))
+        create_values.append(rows)
+    if structural["step"]:
+        n = len(structural["step"])
+        parts.append(
+            pa.table(
+                {
+                    "step": pa.array(structural["step"], pa.int64()),
+                    "phase": structural["phase"],
+                    "phase_order": pa.array(structural["phase_order"], pa.int32()),
+                    "op": structural["op"],
+                    "fdn": structural["fdn"],
+                    "class": structural["class"],
+                    "attribute": pa.nulls(n, pa.string()),
+                    "member": pa.nulls(n, pa.string()),
+                    "index": pa.nulls(n, pa.int32()),
+                    "value": pa.nulls(n, pa.string()),
+                    "kind": pa.nulls(n, pa.string()),
+                    "is_sequence": pa.nulls(n, pa.bool_()),
+                    "source": pa.array(["rtbfast: rollback"] * n, pa.string()),
+                }
+            )
+        )
+    for rows in create_values:
+        rows = _join_kinds(rows, catalog.kinds)
+        parts.append(_shape(rows))
+    whole = pa.concat_tables([p.cast(PLAN_SCHEMA) for p in parts if p.num_rows]) if parts else PLAN_SCHEMA.empty_table()
+    # reverse order (the inverse of step s at place last - s); within a step, the structural
+    # row first; the node-made MOs of a recreated one right after it
+    order = pc.cast(pc.subtract(pa.scalar(last, pa.int64()), whole["step"]), pa.float64())
+    whole = whole.append_column("order", order)
+    if deleted.num_rows:
+        restores = _node_made_restores(deleted, plan, network, catalog, last)
+        if restores.num_rows:
+            whole = pa.concat_tables([whole, restores])
+    first = pc.is_null(whole["attribute"])
+    whole = whole.append_column("first", pc.invert(first)).append_column(
+        "row", pa.array(range(whole.num_rows), pa.int64())
+    )
+    whole = whole.sort_by([("order", "ascending"), ("first", "ascending"), ("row", "ascending")])
+    distinct = pc.unique(whole["order"])
+    new_step = pc.cast(pc.index_in(whole["order"], value_set=distinct), pa.int64())
+    whole = whole.set_column(whole.schema.get_field_index("step"), "step", new_step)
+    return whole.drop_columns(["order", "first", "row"]).cast(PLAN_SCHEMA)
+
+
+def _node_made_restores(
+    deleted: pa.Table, plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, last: int
+) -> pa.Table:
+    """Sets restoring the MOs the node creates under each deleted MO (they went with it and
+    come back with it, with the node's defaults): their configuration as it was, each a step
+    right after the create of the MO they belong to."""
+    made = catalog.system_created()
+    explicit = set(plan.filter(pc.equal(plan["op"], "delete"))["fdn"].to_pylist())
+    flags = catalog.attribute_flags()
+    targets: list[tuple[float, str]] = []
+    for step, fdn in zip(deleted["step"].to_pylist(), deleted["fdn_first"].to_pylist(), strict=True):
+        row = network.row_of.get(fdn)
+        if row is None:
+            continue
+        pending = [(c, 1) for c in network.children.get(row, [])]
+        k = 0
+        while pending:
+            child, depth = pending.pop(0)
+            if network.cls[child] not in made or network.fdn[child] in explicit:
+                continue
+            k += 1
+            targets.append((last - step + 0.5 + k * 1e-6, network.fdn[child]))
+            pending.extend((c, depth + 1) for c in network.children.get(child, []))
+    if not targets:
+        return pa.table({**{f.name: pa.array([], f.type) for f in PLAN_SCHEMA}, "order": pa.array([], pa.float64())})
+    rows = _network_rows(network, pa.array([f for _, f in targets], pa.string()))
+    order_of = pa.table({"fdn": [f for _, f in targets], "order": [o for o, _ in targets]})
+    rows = rows.join(order_of, "fdn").sort_by("row")
+    classes = pc.take(
+        pa.array(network.cls, pa.string()), pc.index_in(rows["fdn"], value_set=pa.array(network.fdn, pa.string()))
+    )
+    rows = rows.append_column("class", classes)
+    read_only = {(c, a) for (c, a), f in flags.items() if f.get("read_only")}
+    if read_only and rows.num_rows:
+        pair = pc.binary_join_element_wise(rows["class"], rows["attribute"], SEP)
+        rows = rows.filter(pc.invert(pc.is_in(pair, value_set=pa.array([f"{c}{SEP}{a}" for c, a in read_only]))))
+    phase = deleted["phase_first"][0].as_py()
+    phase_order = deleted["phase_order_first"][0].as_py()
+    n = rows.num_rows
+    rows = rows.append_column("step", pa.array([0] * n, pa.int64()))
+    rows = rows.append_column("phase", pa.array([phase] * n, pa.string()))
+    rows = rows.append_column("phase_order", pa.array([phase_order] * n, pa.int32()))
+    rows = rows.append_column("op", pa.array(["set"] * n, pa.string()))
+    shaped = _shape(_join_kinds(rows, catalog.kinds).sort_by("row"))
+    return shaped.cast(PLAN_SCHEMA).append_column("order", _join_kinds(rows, catalog.kinds).sort_by("row")["order"])
+
+
+def _shape(rows: pa.Table) -> pa.Table:
+    n = rows.num_rows
+    return pa.table(
+        {
+            "step": rows["step"],
+            "phase": rows["phase"],
+            "phase_order": rows["phase_order"],
+            "op": rows["op"],
+            "fdn": rows["fdn"],
+            "class": rows["class"],
+            "attribute": rows["attribute"],
+            "member": rows["member"],
+            "index": rows["index"],
+            "value": rows["value"],
+            "kind": rows["kind"],
+            "is_sequence": rows["is_sequence"],
+            "source": pa.array(["rtbfast: rollback"] * n, pa.string()),
+        }
+    )
+
+
+def _as_sets(before: pa.Table, flags: dict[tuple[str, str], dict[str, Any]]) -> pa.Table:
+    """Rows restoring each written attribute: its old rows, or one row clearing it."""
+    missing = pc.is_null(before["value"])
+    seq = [
+        bool(flags.get((c, a), {}).get("is_sequence"))
+        for c, a in zip(before["class"].to_pylist(), before["attribute"].to_pylist(), strict=True)
+    ]
+    seq_arr = pa.array(seq, pa.bool_())
+    index = pc.if_else(
+        missing, pc.if_else(seq_arr, pa.scalar(EMPTIED, pa.int32()), pa.scalar(None, pa.int32())), before["index"]
+    )
+    rows = pa.table(
+        {
+            "step": before["step"],
+            "phase": before["phase"],
+            "phase_order": before["phase_order"],
+            "op": _inverse_op(before["op"]),
+            "fdn": before["fdn"],
+            "class": before["class"],
+            "attribute": before["attribute"],
+            "member": before["member"],
+            "index": index.cast(pa.int32()),
+            "value": before["value"],
+        }
+    )
+    return rows
+
+
+def _inverse_op(op: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A lock is undone by an unlock and the other way round; a set by a set."""
+    return pc.case_when(pc.make_struct(pc.equal(op, "lock"), pc.equal(op, "unlock")), "unlock", "lock", "set")
+
+
+def _followed(
+    writes: pa.Table, current: pa.Table, multi: set[str], flags: dict[tuple[str, str], dict[str, Any]]
+) -> pa.Table:
+    """Attributes written by several steps: the value before each is the previous step's."""
+    state: dict[str, list[tuple[str | None, int | None, str | None]]] = defaultdict(list)
+    for r in current.filter(pc.is_in(current["key"], value_set=pa.array(sorted(multi), pa.string()))).to_pylist():
+        state[r["key"]].append((r["member"], r["index"], r["value"]))
+    rows: dict[str, list[Any]] = defaultdict(list)
+    mine = writes.append_column("key", pc.binary_join_element_wise(writes["fdn"], writes["attribute"], SEP))
+    mine = mine.filter(pc.is_in(mine["key"], value_set=pa.array(sorted(multi), pa.string()))).sort_by("step")
+    by_step_key: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in mine.to_pylist():
+        by_step_key[(r["step"], r["key"])].append(r)
+    for (step, key), new_rows in sorted(by_step_key.items()):
+        head = new_rows[0]
+        old = state.get(key, [])
+        if not old:
+            seq = bool(flags.get((head["class"], head["attribute"]), {}).get("is_sequence"))
+            old = [(None, EMPTIED if seq else None, None)]
+        for member, index, value in old:
+            rows["step"].append(step)
+            rows["phase"].append(head["phase"])
+            rows["phase_order"].append(head["phase_order"])
+            rows["op"].append({"lock": "unlock", "unlock": "lock"}.get(head["op"], "set"))
+            rows["fdn"].append(head["fdn"])
+            rows["class"].append(head["class"])
+            rows["attribute"].append(head["attribute"])
+            rows["member"].append(member)
+            rows["index"].append(index)
+            rows["value"].append(value)
+        state[key] = [(r["member"], r["index"], r["value"]) for r in new_rows if r["value"] is not None]
+    return pa.table(
+        {
+            "step": pa.array(rows["step"], pa.int64()),
+            "phase": pa.array(rows["phase"], pa.string()),
+            "phase_order": pa.array(rows["phase_order"], pa.int32()),
+            "op": pa.array(rows["op"], pa.string()),
+            "fdn": pa.array(rows["fdn"], pa.string()),
+            "class": pa.array(rows["class"], pa.string()),
+            "attribute": pa.array(rows["attribute"], pa.string()),
+            "member": pa.array(rows["member"], pa.string()),
+            "index": pa.array(rows["index"], pa.int32()),
+            "value": pa.array(rows["value"], pa.string()),
+        }
+    )

@@ -1,0 +1,808 @@
+"""An offline simulator of ENM applying a Plan or cmedit commands to a copy of a Network.
+
+Each command is checked as ENM and the node would: the MO exists (and for a create, does not
+yet, its parent does, its class may be a child there within the containment's cardinality, the
+mandatory attributes are given), the attributes exist and may be written (not read-only;
+restricted only at create), the values pass the catalog's constraints (the native evaluator),
+the MO or the cell above it is LOCKED where an attribute requires it, a deleted MO has no
+children left (but with ``-ALL``) and a lockable one is LOCKED. It answers as ENM does
+(``1 instance(s) updated``, ``N instance(s) deleted``, ``Error <code> : <text>``).
+
+The state is the network read plus overlays: each applied step adds the rows it writes (with
+its step number), and created and deleted MOs are remembered; :meth:`Simulator.tables`
+resolves them into ``mos`` and ``values`` tables again, column-wise. A plan's consecutive sets
+are checked and applied together, as one Arrow batch. A recreated MO gets back the read-only
+attributes the node computes, from the network first read.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rtbfast.changeset import EMPTIED
+from rtbfast.enm import cmedit
+from rtbfast.enm.model import ADMIN, EnmCatalog
+from rtbfast.enm.plan import SEP, _string
+from rtbfast.network_index import NetworkIndex
+
+VALUE_RULES = (
+    "type",
+    "range",
+    "enum",
+    "length",
+    "pattern",
+    "resolution",
+    "decimal_places",
+    "unknown_member",
+    "sequence_length",
+)
+
+
+@dataclass
+class Response:
+    """What ENM answered one command: its lines, and whether it succeeded."""
+
+    ok: bool
+    lines: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _error(code: int, text: str) -> Response:
+    return Response(False, [f"Error {code} : {text}"])
+
+
+def _node_error(text: str) -> Response:
+    return _error(9999, f"Execution Error (RESPONSE ERROR MESSAGE FROM NODE: [{text}])")
+
+
+UPDATED = Response(True, ["1 instance(s) updated"])
+
+
+@dataclass
+class Applied:
+    """A plan applied: the responses of the steps run (in order), and the step that failed."""
+
+    responses: list[tuple[int, Response]] = field(default_factory=list)
+    failed_step: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_step is None
+
+
+_ROW_SCHEMA = pa.schema(
+    [
+        ("fdn", pa.string()),
+        ("attribute", pa.string()),
+        ("member", pa.string()),
+        ("index", pa.int32()),
+        ("member_index", pa.int32()),
+        ("value", pa.string()),
+        ("vs_data", pa.bool_()),
+        ("version", pa.int64()),
+    ]
+)
+
+
+class Simulator:
+    def __init__(self, tables: dict[str, pa.Table], catalog: EnmCatalog) -> None:
+        self.base = tables
+        self.index = NetworkIndex(tables)
+        self.cat = catalog
+        self.flags = catalog.attribute_flags()
+        self.admin = catalog.admin_classes()
+        self.containment = catalog.containment()
+        self.system_created = catalog.system_created()
+        self.base_fdns = pa.array(self.index.fdn, pa.string())
+        self.overlays: list[pa.Table] = []
+        self.version = 0
+        self.removed_at: dict[str, int] = {}
+        self.created: dict[str, dict[str, Any]] = {}
+        """fdn → its ``mos`` row, for MOs created here (kept if deleted again: `removed_at`)."""
+        self.created_at: dict[str, int] = {}
+        self.admin_state: dict[str, str | None] = {}
+        self.children_created: dict[str, list[str]] = defaultdict(list)
+        mandatory = {(c, a) for (c, a), f in self.flags.items() if f.get("mandatory")}
+        self.mandatory: dict[str, set[str]] = defaultdict(set)
+        for c, a in mandatory:
+            if a not in (f"{c}Id", c[:1].lower() + c[1:] + "Id"):
+                self.mandatory[c].add(a)
+        self.flag_table = pa.table(
+            {
+                "class": [c for c, _ in self.flags],
+                "attribute": [a for _, a in self.flags],
+                "read_only": [bool(f.get("read_only")) for f in self.flags.values()],
+                "restricted": [bool(f.get("restricted")) for f in self.flags.values()],
+                "locked_only": [k in catalog.locks for k in self.flags],
+                "known": [True] * len(self.flags),
+            }
+        )
+
+    # -- the state ----------------------------------------------------------------------------
+
+    def exists(self, fdn: str) -> bool:
+        removed = self.removed_at.get(fdn)
+        created = self.created_at.get(fdn)
+        if created is not None and (removed is None or created > removed):
+            return True
+        return removed is None and fdn in self.index.row_of
+
+    def class_of(self, fdn: str) -> str | None:
+        if fdn in self.created and self.exists(fdn):
+            return str(self.created[fdn]["class"])
+        row = self.index.row_of.get(fdn)
+        return self.index.cls[row] if row is not None else None
+
+    def children(self, fdn: str) -> list[str]:
+        out = []
+        row = self.index.row_of.get(fdn)
+        if row is not None:
+            out += [self.index.fdn[c] for c in self.index.children.get(row, [])]
+        out += self.children_created.get(fdn, [])
+        return [c for c in dict.fromkeys(out) if self.exists(c)]
+
+    def value(self, fdn: str, attribute: str) -> Any:
+        """The current value of one attribute (scalar text; None when unset)."""
+        if attribute == ADMIN and fdn in self.admin_state:
+            return self.admin_state[fdn]
+        for overlay in reversed(self.overlays):
+            hit = overlay.filter(pc.and_(pc.equal(overlay["fdn"], fdn), pc.equal(overlay["attribute"], attribute)))
+            if hit.num_rows:
+                return hit["value"][0].as_py()
+        row = self.index.row_of.get(fdn)
+        if row is None or self.removed_at.get(fdn) is not None:
+            return None
+        return self.index.value(row, attribute)
+
+    def _lock_target(self, fdn: str) -> str | None:
+        parts = fdn.split(",")
+        for i in range(len(parts), 0, -1):
+            candidate = ",".join(parts[:i])
+            cls = self.class_of(candidate)
+            if cls in self.admin and self.exists(candidate):
+                return candidate
+        return None
+
+    # -- plans ----------------------------------------------------------------------------------
+
+    def apply_plan(self, plan: pa.Table, *, stop_on_error: bool = True) -> Applied:
+        """Apply `plan` step by step (consecutive sets together); stop at the first error."""
+        result = Applied()
+        if not plan.num_rows:
+            return result
+        # steps become versions of the state: after everything applied so far
+        base = self.version + 1
+        plan = plan.set_column(plan.schema.get_field_index("step"), "step", pc.add(plan["step"], base))
+        self.version = base + int(pc.max(plan["step"]).as_py()) - base
+        steps = plan["step"].combine_chunks()
+        ops = plan["op"].combine_chunks()
+        n = plan.num_rows
+        # runs of rows: consecutive set/lock/unlock steps make one run
+        kind = pc.if_else(pc.is_in(ops, value_set=pa.array(["set", "lock", "unlock"])), "set", ops)
+        change = (
+            pc.or_(
+                pc.not_equal(kind.slice(1), kind.slice(0, n - 1)),
+                pc.and_(pc.not_equal(kind.slice(1), "set"), pc.not_equal(steps.slice(1), steps.slice(0, n - 1))),
+            )
+            if n > 1
+            else pa.array([], pa.bool_())
+        )
+        bounds = [0, *(int(i) + 1 for i in pc.indices_nonzero(change).to_pylist()), n]
+        for a, b in itertools.pairwise(bounds):
+            part = plan.slice(a, b - a)
+            op = part["op"][0].as_py()
+            if op in ("set", "lock", "unlock"):
+                responses, failed = self._apply_sets(part)
+            elif op == "create":
+                responses, failed = self._apply_create(part)
+            elif op == "delete":
+                responses, failed = self._apply_delete(
+                    part["fdn"][0].as_py(), int(part["step"][0].as_py()), whole=False
+                )
+            else:
+                responses, failed = [(int(part["step"][0].as_py()), UPDATED)], None
+            result.responses.extend((step - base, response) for step, response in responses)
+            if failed is not None:
+                result.failed_step = failed - base
+                if stop_on_error:
+                    break
+        return result
+
+    def _rows(self, part: pa.Table, version: pa.Array | int) -> pa.Table:
+        n = part.num_rows
+        versions = pa.array([version] * n, pa.int64()) if isinstance(version, int) else version
+        member = part["member"]
+        return pa.table(
+            {
+                "fdn": _string(part["fdn"]),
+                "attribute": _string(part["attribute"]),
+                "member": _string(member),
+                "index": part["index"].cast(pa.int32()),
+                "member_index": pc.if_else(pc.is_valid(member), pa.scalar(0, pa.int32()), pa.scalar(None, pa.int32())),
+                "value": part["value"],
+                "vs_data": pa.array([True] * n),
+                "version": versions,
+            },
+            schema=_ROW_SCHEMA,
+        )
+
+    def _classes(self, fdns: pa.Array) -> pa.Array:
+        """The class of each FDN in the current state (null where it does not exist)."""
+        at = pc.index_in(fdns, value_set=self.base_fdns)
+        base_cls = pc.take(pa.array(self.index.cls, pa.string()), at)
+        alive_removed = pa.array(sorted(self.removed_at), pa.string())
+        gone = pc.is_in(fdns, value_set=alive_removed)
+        cls = pc.if_else(gone, pa.scalar(None, pa.string()), base_cls)
+        if self.created:
+            created = {f: r["class"] for f, r in self.created.items() if self.exists(f)}
+            if created:
+                known = pa.array(list(created), pa.string())
+                at2 = pc.index_in(fdns, value_set=known)
+                cls = pc.coalesce(pc.take(pa.array(list(created.values()), pa.string()), at2), cls)
+        return cls
+
+    def _apply_sets(self, part: pa.Table) -> tuple[list[tuple[int, Response]], int | None]:
+        """A run of set steps: checked together, applied up to the first failing step."""
+        fdns = _string(part["fdn"]).combine_chunks()
+        cls = self._classes(fdns)
+        rows = pa.table(
+            {
+                "step": part["step"],
+                "fdn": fdns,
+                "class": cls,
+                "attribute": _string(part["attribute"]),
+                "row": pa.array(range(part.num_rows), pa.int64()),
+            }
+        )
+        failures: dict[int, Response] = {}
+        missing = rows.filter(pc.is_null(rows["class"]))
+        for r in missing.to_pylist():
+            failures.setdefault(r["step"], _error(10004, f"The MO specified does not exist - {r['fdn']}"))
+        present = rows.filter(pc.and_(pc.is_valid(rows["class"]), pc.is_valid(rows["attribute"])))
+        joined = present.join(self.flag_table, ["class", "attribute"], join_type="left outer").sort_by("row")
+        for r in joined.filter(pc.is_null(joined["known"])).to_pylist():
+            failures.setdefault(
+                r["step"],
+                _error(
+                    1010,
+                    f"An unknown attribute has been encountered; name {r['attribute']} in the MO class {r['class']}. "
+                    f'Verify valid attributes for the MO class using "cmedit describe {r["class"]}.*"',
+                ),
+            )
+        for r in joined.filter(pc.fill_null(joined["read_only"], False)).to_pylist():
+            failures.setdefault(r["step"], _node_error(f"{r['attribute']} is read-only"))
+        for r in joined.filter(pc.fill_null(joined["restricted"], False)).to_pylist():
+            failures.setdefault(
+                r["step"], _node_error(f"{r['attribute']} is restricted: it is set only when {r['class']} is created")
+            )
+        locked = joined.filter(pc.fill_null(joined["locked_only"], False))
+        if locked.num_rows:
+            for step, fdn, attribute in set(
+                zip(locked["step"].to_pylist(), locked["fdn"].to_pylist(), locked["attribute"].to_pylist(), strict=True)
+            ):
+                target = self._lock_target(fdn)
+                if target is not None and self._state_at(target, step, part) != "LOCKED":
+                    failures.setdefault(step, _node_error(f"{attribute} can only be changed when {target} is LOCKED"))
+        self._value_failures(part, cls, failures)
+        steps = sorted(set(part["step"].to_pylist()))
+        failed = min(failures) if failures else None
+        good = part if failed is None else part.filter(pc.less(part["step"], failed))
+        if good.num_rows:
+            self.overlays.append(self._rows(good, good["step"].cast(pa.int64())))
+            admin = good.filter(pc.equal(good["attribute"], ADMIN))
+            for fdn, value in zip(admin["fdn"].to_pylist(), admin["value"].to_pylist(), strict=True):
+                self.admin_state[fdn] = value
+        responses = [(s, UPDATED) for s in steps if failed is None or s < failed]
+        if failed is not None:
+            responses.append((failed, failures[failed]))
+        return responses, failed
+
+    def _state_at(self, target: str, step: int, part: pa.Table) -> Any:
+        """The administrative state of `target` when `step` runs (a lock earlier in the run counts)."""
+        earlier = part.filter(
+            pc.and_(
+                pc.and_(pc.equal(part["fdn"], target), pc.equal(part["attribute"], ADMIN)), pc.less(part["step"], step)
+            )
+        )
+        if earlier.num_rows:
+            return earlier["value"][earlier.num_rows - 1].as_py()
+        return self.value(target, ADMIN)
+
+    def _value_failures(self, part: pa.Table, cls: pa.Array, failures: dict[int, Response]) -> None:
+        from rtbfast.rules import evaluate
+
+        rows = pa.table(
+            {
+                "step": part["step"],
+                "fdn": _string(part["fdn"]),
+                "class": cls,
+                "attribute": _string(part["attribute"]),
+                "member": _string(part["member"]),
+                "index": part["index"],
+                "value": part["value"],
+            }
+        )
+        rows = rows.filter(pc.and_(pc.is_valid(rows["value"]), pc.is_valid(rows["class"])))
+        if not rows.num_rows:
+            return
+        mos = rows.group_by("fdn", use_threads=False).aggregate([("class", "first")]).rename_columns(["fdn", "class"])
+        values = pa.table(
+            {
+                "fdn": rows["fdn"].combine_chunks().dictionary_encode(),
+                "attribute": rows["attribute"].combine_chunks().dictionary_encode(),
+                "member": rows["member"].combine_chunks().dictionary_encode(),
+                "index": pc.fill_null(rows["index"], 0),
+                "value": rows["value"],
+            }
+        )
+        found = evaluate({"mos": mos, "values": values}, self.cat.constraints).violations
+        bad = found.filter(
+            pc.and_(pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES)), pc.equal(found["severity"], "error"))
+        )
+        if not bad.num_rows:
+            return
+        key = pc.binary_join_element_wise(rows["fdn"], rows["attribute"], SEP)
+        step_of = dict(zip(key.to_pylist(), rows["step"].to_pylist(), strict=True))
+        for v in bad.to_pylist():
+            step = step_of.get(f"{v['subject']}{SEP}{v['attribute']}")
+            if step is not None:
+                member = f".{v['member']}" if v["member"] else ""
+                failures.setdefault(step, _node_error(f"{v['attribute']}{member} = {v['value']}: {v['message']}"))
+
+    def _apply_create(self, part: pa.Table) -> tuple[list[tuple[int, Response]], int | None]:
+        step = int(part["step"][0].as_py())
+        fdn = str(part["fdn"][0].as_py())
+        cls = str(part["class"][0].as_py())
+        if self.exists(fdn):
+            return [(step, _error(9999, f"Execution Error (the MO {fdn} already exists)"))], step
+        parent = fdn.rsplit(",", 1)[0] if "," in fdn else None
+        if parent is None or not self.exists(parent):
+            return [(step, _error(10004, f"The MO specified does not exist - {parent}"))], step
+        parent_cls = self.class_of(parent) or ""
+        if (
+            self.containment
+            and (parent_cls, cls) not in self.containment
+            and any(p == parent_cls for p, _ in self.containment)
+        ):
+            return [(step, _error(1012, f"Invalid MO type, {cls} not found as a child of {parent_cls}"))], step
+        limit = self.containment.get((parent_cls, cls))
+        if limit is not None:
+            siblings = sum(1 for c in self.children(parent) if self.class_of(c) == cls)
+            if siblings + 1 > limit:
+                return [(step, _node_error(f"{parent} holds {siblings} {cls}, at most {limit}"))], step
+        if cls in self.system_created:
+            return [(step, _node_error(f"{cls} MOs are created by the node"))], step
+        values = part.filter(pc.is_valid(part["attribute"]))
+        given = set(values["attribute"].to_pylist())
+        # either spelling of a name a class has in two MIMs gives it (eutranFrequencyRef)
+        given_names = {a.lower() for a in given}
+        missing = sorted({a for a in self.mandatory.get(cls, set()) if a.lower() not in given_names}, key=str.lower)
+        missing = [a for i, a in enumerate(missing) if a.lower() not in {m.lower() for m in missing[:i]}]
+        if missing:
+            return [(step, _node_error(f"the mandatory attribute(s) {', '.join(missing)} of {cls} are missing"))], step
+        for attribute in given:
+            f = self.flags.get((cls, attribute))
+            if f is None:
+                return [
+                    (
+                        step,
+                        _error(
+                            1010,
+                            f"An unknown attribute has been encountered; name {attribute} in the MO class {cls}. "
+                            f'Verify valid attributes for the MO class using "cmedit describe {cls}.*"',
+                        ),
+                    )
+                ], step
+            if f.get("read_only"):
+                return [(step, _node_error(f"{attribute} is read-only"))], step
+        failures: dict[int, Response] = {}
+        if values.num_rows:
+            self._value_failures(values, pa.array([cls] * values.num_rows, pa.string()), failures)
+        if failures:
+            return [(step, failures[step])], step
+        self.version = max(self.version, step)
+        self.created_at[fdn] = step
+        base_row = self.index.row_of.get(fdn)
+        if base_row is not None:
+            self.created[fdn] = self.base["mos"].slice(base_row, 1).to_pylist()[0]
+        else:
+            self.created[fdn] = {
+                "fdn": fdn,
+                "class": cls,
+                "id": fdn.rsplit("=", 1)[-1],
+                "parent_fdn": parent,
+                "depth": fdn.count(","),
+                "vs_data_type": f"vsData{cls}",
+                "format_version": None,
+                "modifier": None,
+            }
+        self.children_created[parent].append(fdn)
+        rows = values.filter(pc.is_valid(values["value"]))
+        parts = [self._rows(rows, step)] if rows.num_rows else []
+        if base_row is not None:
+            parts.append(self._restored(fdn, cls, step, set(rows["attribute"].to_pylist())))
+            parts.extend(self._revived(fdn, step))
+        if parts:
+            self.overlays.append(pa.concat_tables(parts))
+        for attribute, value in zip(values["attribute"].to_pylist(), values["value"].to_pylist(), strict=True):
+            if attribute == ADMIN:
+                self.admin_state[fdn] = value
+        return [(step, UPDATED)], None
+
+    def _revived(self, fdn: str, step: int) -> list[pa.Table]:
+        """A recreated MO's children the node creates (those it had, with their values then):
+        a rollback sets their configuration back."""
+        out: list[pa.Table] = []
+        pending = list(self.index.children.get(self.index.row_of[fdn], []))
+        while pending:
+            row = pending.pop()
+            child = self.index.fdn[row]
+            if self.index.cls[row] not in self.system_created or self.exists(child):
+                continue
+            self.created_at[child] = step
+            self.created[child] = self.base["mos"].slice(row, 1).to_pylist()[0]
+            self.children_created[fdn].append(child)
+            out.append(self._restored(child, self.index.cls[row], step, set(), everything=True))
+            pending.extend(self.index.children.get(row, []))
+        return out
+
+    def _restored(self, fdn: str, cls: str, step: int, given: set[str], *, everything: bool = False) -> pa.Table:
+        """The read-only attributes of a recreated MO, as the node computes them: those it had."""
+        values = self.base.get("values")
+        if values is None:
+            return _ROW_SCHEMA.empty_table()
+        runs = self.index._value_runs().get(self.index.row_of[fdn], [])
+        mine = pa.concat_tables([values.slice(a, b - a) for a, b in runs]) if runs else values.slice(0, 0)
+        attrs = _string(mine["attribute"])
+        if everything:
+            keep = mine
+        else:
+            read_only = [a for (c, a), f in self.flags.items() if c == cls and f.get("read_only") and a not in given]
+            keep = mine.filter(pc.is_in(attrs, value_set=pa.array(read_only, pa.string())))
+        return pa.table(
+            {
+                "fdn": _string(keep["fdn"]),
+                "attribute": _string(keep["attribute"]),
+                "member": _string(keep["member"]),
+                "index": keep["index"],
+                "member_index": keep["member_index"]
+                if "member_index" in keep.column_names
+                else pa.nulls(keep.num_rows, pa.int32()),
+                "value": keep["value"],
+                "vs_data": keep["vs_data"] if "vs_data" in keep.column_names else pa.array([True] * keep.num_rows),
+                "version": pa.array([step] * keep.num_rows, pa.int64()),
+            },
+            schema=_ROW_SCHEMA,
+        )
+
+    def _apply_delete(self, fdn: str, step: int, *, whole: bool) -> tuple[list[tuple[int, Response]], int | None]:
+        if not self.exists(fdn):
+            return [(step, _error(10004, f"The MO specified does not exist - {fdn}"))], step
+        cls = self.class_of(fdn)
+        if cls in self.system_created and self.exists(fdn.rsplit(",", 1)[0]):
+            return [(step, _node_error(f"{cls} MOs are created by the node: {fdn} cannot be deleted"))], step
+        subtree = [fdn]
+        pending = list(self.children(fdn))
+        while pending:
+            f = pending.pop()
+            subtree.append(f)
+            pending.extend(self.children(f))
+        # the MOs the node created go with their parent; any other child must go first
+        blocking = [f for f in subtree[1:] if not self._node_made(f, subtree)]
+        if blocking and not whole:
+            return [(step, _node_error(f"{fdn} has {len(blocking)} child MO(s): delete them first, or use -ALL"))], step
+        for f in subtree:
+            cls = self.class_of(f)
+            if cls in self.admin and self.value(f, ADMIN) not in (None, "LOCKED"):
+                return [(step, _node_error(f"{f} must be LOCKED before it is deleted"))], step
+        self.version = max(self.version, step)
+        for f in subtree:
+            self.removed_at[f] = step
+            self.admin_state.pop(f, None)
+        return [(step, Response(True, [f"{len(subtree)} instance(s) deleted"]))], None
+
+    def _node_made(self, fdn: str, going: list[str]) -> bool:
+        """Whether `fdn` is created by the node under a parent that goes too (so it goes with
+        it): its class is system-created, and so is every MO between it and the one deleted."""
+        parent = fdn.rsplit(",", 1)[0]
+        return self.class_of(fdn) in self.system_created and (parent == going[0] or self._node_made(parent, going))
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def execute(self, line: str, step: int | None = None) -> Response:
+        """Run one cmedit command line on an MO (an FDN, or a node name and the RDNs below its
+        ManagedElement) and answer as ENM."""
+        try:
+            command = cmedit.parse_line(line)
+        except cmedit.CmeditSyntaxError as err:
+            return _error(4020, f"Command syntax error, {err.message} (column {err.column})")
+        step = self.version + 1 if step is None else step
+        self.version = max(self.version, step)
+        words = command.words
+        if not words:
+            return _error(4020, f"Command syntax error, '{command.verb}' needs an FDN")
+        fdn = self._fdn_of(words)
+        if fdn is None:
+            return _error(
+                1049,
+                "The scope is incorrect or not associated with any node: the simulator runs commands on one MO "
+                "(an FDN, or a node and the RDNs below its ManagedElement)",
+            )
+        if command.verb == "get":
+            return self._get(fdn)
+        if command.verb == "action":
+            if not self.exists(fdn):
+                return _error(10004, f"The MO specified does not exist - {fdn}")
+            return UPDATED
+        if command.verb == "delete":
+            options = command.options
+            responses, _ = self._apply_delete(
+                fdn, step, whole="-ALL" in options or "--all" in options or "-all" in options or "--ALL" in options
+            )
+            return responses[0][1]
+        cls = fdn.rsplit(",", 1)[-1].split("=", 1)[0]
+        rows = _assignment_rows(command.assignments)
+        if command.verb == "create":
+            naming = {f"{cls}Id", cls[:1].lower() + cls[1:] + "Id"}
+            rows = [r for r in rows if r[0] not in naming]
+        table = _plan_rows(
+            step, command.verb if command.verb == "create" else "set", fdn, self.class_of(fdn) or cls, rows
+        )
+        if command.verb == "create":
+            responses, _ = self._apply_create(table)
+        else:
+            responses, _ = self._apply_sets(table)
+        return responses[-1][1]
+
+    def _fdn_of(self, words: list[str]) -> str | None:
+        first = words[0]
+        if cmedit._FDN.fullmatch(first) or ("=" in first and len(words) == 1):
+            return first
+        if len(words) >= 2 and "=" in words[1] and "==" not in words[1]:
+            node = first
+            for row, cls in enumerate(self.index.cls):
+                if cls == "ManagedElement" and (
+                    self.index.id[row] == node or f"MeContext={node}," in self.index.fdn[row] + ","
+                ):
+                    return f"{self.index.fdn[row]},{words[1]}"
+        return None
+
+    def _get(self, fdn: str) -> Response:
+        if not self.exists(fdn):
+            return Response(True, ["0 instance(s)"])
+        lines = [f"FDN : {fdn}"]
+        values = self.tables(fdns=[fdn])["values"]
+        shown: dict[str, list[str]] = {}
+        for r in values.to_pylist():
+            text = r["value"] if r["member"] is None else f"{r['member']}={r['value']}"
+            shown.setdefault(r["attribute"], []).append(text)
+        for attribute, texts in shown.items():
+            lines.append(f"{attribute} : {texts[0] if len(texts) == 1 else '[' + ', '.join(texts) + ']'}")
+        return Response(True, [*lines, "", "1 instance(s)"])
+
+    # -- the result -------------------------------------------------------------------------------
+
+    def tables(self, fdns: list[str] | None = None) -> dict[str, pa.Table]:
+        """The network as it is now: ``mos`` and ``values`` (in the columns the reader gives)."""
+        base_mos = self.base["mos"]
+        base_values = self.base["values"]
+        removed = pa.array(sorted(self.removed_at), pa.string())
+        mos = base_mos.filter(pc.invert(pc.is_in(base_mos["fdn"], value_set=removed)))
+        revived = [r for f, r in self.created.items() if self.exists(f)]
+        if revived:
+            extra = pa.Table.from_pylist(revived, schema=base_mos.schema)
+            # a recreated MO sits where it was
+            keep = pc.invert(pc.is_in(mos["fdn"], value_set=extra["fdn"]))
+            mos = pa.concat_tables([mos.filter(keep), extra])
+        plain = pa.table(
+            {
+                "fdn": _string(base_values["fdn"]),
+                "attribute": _string(base_values["attribute"]),
+                "member": _string(base_values["member"]),
+                "index": base_values["index"],
+                "member_index": base_values["member_index"]
+                if "member_index" in base_values.column_names
+                else pa.nulls(base_values.num_rows, pa.int32()),
+                "value": base_values["value"],
+                "vs_data": base_values["vs_data"]
+                if "vs_data" in base_values.column_names
+                else pa.array([True] * base_values.num_rows),
+                "version": pa.array([-1] * base_values.num_rows, pa.int64()),
+            },
+            schema=_ROW_SCHEMA,
+        )
+        if fdns is not None:
+            wanted = pa.array(fdns, pa.string())
+            plain = plain.filter(pc.is_in(plain["fdn"], value_set=wanted))
+            mos = mos.filter(pc.is_in(mos["fdn"], value_set=wanted))
+        plain = plain.filter(pc.invert(pc.is_in(plain["fdn"], value_set=removed)))
+        if self.overlays:
+            over = pa.concat_tables(self.overlays)
+            if fdns is not None:
+                over = over.filter(pc.is_in(over["fdn"], value_set=pa.array(fdns, pa.string())))
+            # rows written before their MO was deleted are gone
+            if self.removed_at:
+                cut = pc.take(
+                    pa.array(list(self.removed_at.values()), pa.int64()),
+                    pc.index_in(over["fdn"], value_set=pa.array(list(self.removed_at), pa.string())),
+                )
+                over = over.filter(pc.or_(pc.is_null(cut), pc.greater(over["version"], pc.fill_null(cut, -1))))
+            key = pc.binary_join_element_wise(over["fdn"], over["attribute"], SEP)
+            over = over.append_column("key", key)
+            latest = over.group_by("key", use_threads=False).aggregate([("version", "max")])
+            at = pc.index_in(over["key"], value_set=latest["key"])
+            newest = pc.take(latest["version_max"], at)
+            over = over.filter(pc.equal(over["version"], newest))
+            base_key = pc.binary_join_element_wise(plain["fdn"], plain["attribute"], SEP)
+            plain = plain.filter(pc.invert(pc.is_in(base_key, value_set=over["key"])))
+            over = over.filter(pc.is_valid(over["value"])).drop_columns(["key"])
+            plain = pa.concat_tables([plain, over])
+        values = plain.drop_columns(["version"])
+        return {"mos": mos, "values": values}
+
+
+def _assignment_rows(
+    items: tuple[tuple[str, cmedit.Value], ...],
+) -> list[tuple[str, str | None, int | None, str | None]]:
+    """cmedit assignments as long rows: (attribute, member, index, value)."""
+    out: list[tuple[str, str | None, int | None, str | None]] = []
+
+    def text(v: cmedit.Value) -> str | None:
+        if isinstance(v, cmedit.Bare):
+            return None if v.text == "null" else v.text
+        if isinstance(v, cmedit.Quoted):
+            return v.text
+        return None
+
+    def struct(attribute: str, value: cmedit.Struct, index: int, prefix: str = "") -> None:
+        for name, v in value.members:
+            if isinstance(v, cmedit.Struct):
+                struct(attribute, v, index, f"{prefix}{name}.")
+            else:
+                out.append((attribute, f"{prefix}{name}", index, text(v)))
+
+    for name, value in items:
+        attribute = name.split(".")[-1]
+        if isinstance(value, cmedit.Sequence):
+            if not value.items:
+                out.append((attribute, None, EMPTIED, None))
+            for i, item in enumerate(value.items):
+                if isinstance(item, cmedit.Struct):
+                    struct(attribute, item, i)
+                else:
+                    out.append((attribute, None, i, text(item)))
+        elif isinstance(value, cmedit.Struct):
+            struct(attribute, value, 0)
+        else:
+            t = text(value)
+            out.append((attribute, None, 0 if t is not None else None, t))
+    return out
+
+
+def _plan_rows(
+    step: int, op: str, fdn: str, cls: str, rows: list[tuple[str, str | None, int | None, str | None]]
+) -> pa.Table:
+    n = len(rows) + (1 if op == "create" else 0)
+    attrs = ([None] if op == "create" else []) + [r[0] for r in rows]
+    return pa.table(
+        {
+            "step": pa.array([step] * n, pa.int64()),
+            "op": pa.array([op] * n, pa.string()),
+            "fdn": pa.array([fdn] * n, pa.string()),
+            "class": pa.array([cls] * n, pa.string()),
+            "attribute": pa.array(attrs, pa.string()),
+            "member": pa.array(([None] if op == "create" else []) + [r[1] for r in rows], pa.string()),
+            "index": pa.array(([None] if op == "create" else []) + [r[2] for r in rows], pa.int32()),
+            "value": pa.array(([None] if op == "create" else []) + [r[3] for r in rows], pa.string()),
+        }
+    )
+
+
+def canonical(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """A network's ``mos`` and ``values`` sorted and in plain text columns, for comparing two
+    networks table for table."""
+    mos = tables["mos"]
+    mos = pa.table(
+        {
+            c: _string(mos[c]) if pa.types.is_dictionary(mos[c].type) else mos[c]
+            for c in ("fdn", "class", "id", "parent_fdn")
+        }
+    )
+    values = tables["values"]
+    values = pa.table(
+        {
+            "fdn": _string(values["fdn"]),
+            "attribute": _string(values["attribute"]),
+            "member": _string(values["member"]),
+            "index": values["index"].cast(pa.int32()),
+            "value": values["value"],
+        }
+    )
+    return {
+        "mos": mos.sort_by("fdn"),
+        "values": values.sort_by(
+            [("fdn", "ascending"), ("attribute", "ascending"), ("index", "ascending"), ("member", "ascending")]
+        ),
+    }
+
+
+def diff(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> pa.Table:
+    """What changed between two networks, a row per attribute value: ``change`` (``added``,
+    ``removed``, ``changed``), fdn, attribute, member, index, before, after; an MO created or
+    deleted is one row with no attribute."""
+    a, b = canonical(before), canonical(after)
+    rows: list[dict[str, Any]] = []
+    mos_a, mos_b = set(a["mos"]["fdn"].to_pylist()), set(b["mos"]["fdn"].to_pylist())
+    for f in sorted(mos_b - mos_a):
+        rows.append(
+            {
+                "change": "created",
+                "fdn": f,
+                "attribute": None,
+                "member": None,
+                "index": None,
+                "before": None,
+                "after": None,
+            }
+        )
+    for f in sorted(mos_a - mos_b):
+        rows.append(
+            {
+                "change": "deleted",
+                "fdn": f,
+                "attribute": None,
+                "member": None,
+                "index": None,
+                "before": None,
+                "after": None,
+            }
+        )
+
+    def keyed(t: pa.Table) -> pa.Table:
+        key = pc.binary_join_element_wise(
+            t["fdn"],
+            t["attribute"],
+            pc.fill_null(t["member"], ""),
+            pc.cast(pc.fill_null(t["index"], -1), pa.string()),
+            SEP,
+        )
+        return t.append_column("key", key)
+
+    va, vb = keyed(a["values"]), keyed(b["values"])
+    joined = va.join(vb.select(["key", "value"]).rename_columns(["key", "after"]), "key", join_type="full outer")
+    changed = joined.filter(pc.invert(pc.fill_null(pc.equal(joined["value"], joined["after"]), False)))
+    for r in changed.to_pylist():
+        key = r["key"].split(SEP)
+        before_v, after_v = r["value"], r["after"]
+        rows.append(
+            {
+                "change": "added" if before_v is None else "removed" if after_v is None else "changed",
+                "fdn": key[0],
+                "attribute": key[1],
+                "member": key[2] or None,
+                "index": int(key[3]),
+                "before": before_v,
+                "after": after_v,
+            }
+        )
+    schema = pa.schema(
+        [
+            ("change", pa.string()),
+            ("fdn", pa.string()),
+            ("attribute", pa.string()),
+            ("member", pa.string()),
+            ("index", pa.int32()),
+            ("before", pa.string()),
+            ("after", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
