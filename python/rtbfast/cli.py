@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import keyword
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,9 @@ from typing import Any
 import click
 
 from rtbfast import _native
+from rtbfast.cli_common import JOBS_OPTION, OUT_OPTION, PROGRESS_OPTION, WARNINGS_SHOWN, _fail, _reporters
+from rtbfast.cli_enm import apply, plan
 from rtbfast.errors import RtbfastError
-
-WARNINGS_SHOWN = 10
-
-
-def _fail(err: RtbfastError) -> None:
-    click.echo(f"error: {err}", err=True)
-    sys.exit(err.exit_code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -39,48 +33,6 @@ def main() -> None:
     Exit codes: 0 done, 1 failure (or, for audit, a violation of severity error), 2 unreadable
     input or bad usage.
     """
-
-
-OUT_OPTION = click.option(
-    "-o",
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Output folder. Written aside and swapped in only when complete.",
-)
-PROGRESS_OPTION = click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Show progress on stderr (default: only when stderr is a terminal).",
-)
-JOBS_OPTION = click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Threads to read and evaluate on, and processes to write models with; 0 means one per core. "
-    "The output is the same for any value.",
-)
-
-
-def _reporters(
-    stack: contextlib.ExitStack[Any], show: bool
-) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:
-    """A progress bar for reading and a line per phase, on stderr, when `show`."""
-    if not show:
-        return None, None
-    bar: Any = None
-
-    def on_progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None or bar.length != total:
-            if bar is not None:
-                bar.render_finish()
-            bar = stack.enter_context(click.progressbar(length=total, label="reading", file=sys.stderr))
-        bar.update(done - bar.pos)
-
-    return on_progress, lambda name: click.echo(f"{name}…", err=True)
 
 
 def _python_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -941,6 +893,9 @@ def _summarise_build(out: Path, report: dict[str, Any]) -> None:
     if report["warning_count"] > WARNINGS_SHOWN:
         click.echo(f"  … {report['warning_count'] - WARNINGS_SHOWN} more in {Path(out) / 'report.json'}")
 
+
+main.add_command(plan)
+main.add_command(apply)
 
 if __name__ == "__main__":
     main()

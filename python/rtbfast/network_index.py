@@ -10,8 +10,10 @@ Values read here are :class:`RawText`: raw MOM units, which expansion does not c
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -183,3 +185,21 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
+
+
+def read_network_tables(path: str | os.PathLike[str], threads: int = 0) -> dict[str, pa.Table]:
+    """The ``mos`` and ``values`` of a Bulk CM export, or of a build folder's ``network/``."""
+    p = Path(path)
+    if p.is_dir():
+        import pyarrow.parquet as pq
+
+        from rtbfast.errors import InputIOError
+        from rtbfast.output_folder import NETWORK
+
+        folder = p / NETWORK
+        if not (folder / "mos.parquet").is_file():
+            raise InputIOError(f"{p}: holds no network (no {NETWORK}/mos.parquet): build it from an export", str(p))
+        return {name: pq.read_table(folder / f"{name}.parquet") for name in ("mos", "values")}
+    from rtbfast.readers import read_network
+
+    return dict(read_network(p, threads=threads).tables)

@@ -12,8 +12,10 @@
 - **moshell** (§11): ``confb+``/``gs+`` then ``set``/``setm``/``crn … end``/``del``/``bl``/``deb``
   with LDNs below ManagedElement.
 
-An attribute left without a value (unset) is written ``""`` for a string, ``[]`` for a
-sequence and ``null`` otherwise: the reference does not confirm ENM's syntax for the last.
+An attribute left without a value (unset) is written ``[]`` for a sequence and ``null``
+otherwise, a string too (``""`` would be an empty string, which the node keeps as a value and
+a rollback would not restore exactly): the reference does not confirm ENM's syntax for
+``null`` (enm-cli.md, open question 2).
 
 The values of every step are rendered column-wise (Arrow), then grouped into structs,
 sequences and commands.
@@ -48,8 +50,9 @@ def _values_as(rows: pa.Table, struct_open: str, struct_close: str, member_sep: 
             pc.equal(kind, "boolean"),
             pc.and_(pc.equal(kind, "string"), pc.invert(bare_ok)),
         ),
-        # unset: "" for text, null otherwise (sequences are handled below)
-        pc.if_else(pc.equal(kind, "string"), '""', "null"),
+        # unset: null, for text too ("" is an empty string, which the node keeps as a value;
+        # the reference leaves open how ENM takes null, enm-cli.md open question 2)
+        pa.scalar("null"),
         quoted,
         pc.utf8_lower(pc.fill_null(value, "")),
         quoted,

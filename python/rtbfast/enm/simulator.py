@@ -103,6 +103,14 @@ class Simulator:
         self.containment = catalog.containment()
         self.system_created = catalog.system_created()
         self.base_fdns = pa.array(self.index.fdn, pa.string())
+        self._names: Any = None
+        self.sequences = {
+            (c, a)
+            for c, a, q in zip(
+                *(catalog.kinds[n].to_pylist() for n in ("class", "attribute", "is_sequence")), strict=True
+            )
+            if q
+        }
         self.overlays: list[pa.Table] = []
         self.version = 0
         self.removed_at: dict[str, int] = {}
@@ -564,29 +572,32 @@ class Simulator:
         return responses[-1][1]
 
     def _fdn_of(self, words: list[str]) -> str | None:
-        first = words[0]
-        if cmedit._FDN.fullmatch(first) or ("=" in first and len(words) == 1):
-            return first
-        if len(words) >= 2 and "=" in words[1] and "==" not in words[1]:
-            node = first
-            for row, cls in enumerate(self.index.cls):
-                if cls == "ManagedElement" and (
-                    self.index.id[row] == node or f"MeContext={node}," in self.index.fdn[row] + ","
-                ):
-                    return f"{self.index.fdn[row]},{words[1]}"
-        return None
+        if self._names is None:
+            from rtbfast.enm.script import NodeNames
+
+            self._names = NodeNames(self.index)
+        found: str | None = self._names.fdn_of(words)
+        return found
 
     def _get(self, fdn: str) -> Response:
+        """``cmedit get FDN`` as ENM prints it: ``FDN : …`` then ``attribute : value`` lines,
+        structs as ``{member=value, …}`` and sequences as ``[…]``."""
         if not self.exists(fdn):
             return Response(True, ["0 instance(s)"])
         lines = [f"FDN : {fdn}"]
         values = self.tables(fdns=[fdn])["values"]
-        shown: dict[str, list[str]] = {}
-        for r in values.to_pylist():
-            text = r["value"] if r["member"] is None else f"{r['member']}={r['value']}"
-            shown.setdefault(r["attribute"], []).append(text)
-        for attribute, texts in shown.items():
-            lines.append(f"{attribute} : {texts[0] if len(texts) == 1 else '[' + ', '.join(texts) + ']'}")
+        shown: dict[str, dict[int, list[tuple[str | None, str]]]] = {}
+        for r in values.select(["attribute", "member", "index", "value"]).to_pylist():
+            shown.setdefault(r["attribute"], {}).setdefault(r["index"] or 0, []).append((r["member"], r["value"]))
+        for attribute, items in shown.items():
+            texts = []
+            for _, parts in sorted(items.items()):
+                if parts[0][0] is None:
+                    texts.append(parts[0][1])
+                else:
+                    texts.append("{" + ", ".join(f"{m}={v}" for m, v in parts) + "}")
+            sequence = (self.class_of(fdn), attribute) in self.sequences or len(texts) > 1
+            lines.append(f"{attribute} : {'[' + ', '.join(texts) + ']' if sequence else texts[0]}")
         return Response(True, [*lines, "", "1 instance(s)"])
 
     # -- the result -------------------------------------------------------------------------------

@@ -733,18 +733,6 @@ def read_network_index(path: str | os.PathLike[str], catalog: Catalog | None = N
         ):
             if seq and member is None:
                 sequences.add((cls, attr))
-    if p.is_dir():
-        import pyarrow.parquet as pq
+    from rtbfast.network_index import read_network_tables
 
-        from rtbfast.output_folder import NETWORK
-
-        folder = p / NETWORK
-        if not (folder / "mos.parquet").is_file():
-            from rtbfast.errors import InputIOError
-
-            raise InputIOError(f"{p}: holds no network (no {NETWORK}/mos.parquet): build it from an export", str(p))
-        tables = {name: pq.read_table(folder / f"{name}.parquet") for name in ("mos", "values")}
-        return NetworkIndex(tables, sequences)
-    from rtbfast.readers import read_network
-
-    return NetworkIndex(read_network(p, threads=threads).tables, sequences)
+    return NetworkIndex(read_network_tables(p, threads), sequences)

@@ -1,0 +1,63 @@
+"""What the ``rtbfast`` commands share: the error exit, the common options, the progress
+reporters."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rtbfast.errors import RtbfastError
+
+WARNINGS_SHOWN = 10
+
+
+def _fail(err: RtbfastError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+OUT_OPTION = click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder. Written aside and swapped in only when complete.",
+)
+PROGRESS_OPTION = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress on stderr (default: only when stderr is a terminal).",
+)
+JOBS_OPTION = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Threads to read and evaluate on, and processes to write models with; 0 means one per core. "
+    "The output is the same for any value.",
+)
+
+
+def _reporters(
+    stack: contextlib.ExitStack[Any], show: bool
+) -> tuple[Callable[[int, int], None] | None, Callable[[str], None] | None]:
+    """A progress bar for reading and a line per phase, on stderr, when `show`."""
+    if not show:
+        return None, None
+    bar: Any = None
+
+    def on_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None or bar.length != total:
+            if bar is not None:
+                bar.render_finish()
+            bar = stack.enter_context(click.progressbar(length=total, label="reading", file=sys.stderr))
+        bar.update(done - bar.pos)
+
+    return on_progress, lambda name: click.echo(f"{name}…", err=True)

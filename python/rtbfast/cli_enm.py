@@ -1,0 +1,401 @@
+"""``rtbfast plan`` and ``rtbfast apply``: the click layer over :mod:`rtbfast.enm`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, _fail, _reporters
+from rtbfast.errors import RtbfastError
+
+
+@click.command()
+@click.argument("source", metavar="CHANGES.parquet|TEMPLATE", type=click.Path(path_type=Path))
+@click.option(
+    "--catalog",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A folder written by `rtbfast build` (or an MP XML model): containment, kinds, flags, locks, constraints.",
+)
+@click.option(
+    "--network",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The network as it is now: a Bulk CM export, or a build folder with its network/ tables.",
+)
+@click.option(
+    "--targets",
+    "patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="For a template: the target cells (FDN, FDN glob, cell id or id glob); repeat for more.",
+)
+@click.option(
+    "--form",
+    type=click.Choice(["fdn", "node"]),
+    default="fdn",
+    show_default=True,
+    help="plan.cmedit addresses MOs by full FDN, or by node name and the RDNs below ManagedElement.",
+)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The plan folder. Written aside and swapped in only when complete.",
+)
+@PROGRESS_OPTION
+@JOBS_OPTION
+def plan(
+    source: Path,
+    catalog: Path,
+    network: Path,
+    patterns: tuple[str, ...],
+    form: str,
+    out: Path,
+    progress: bool | None,
+    jobs: int,
+) -> None:
+    """Plan a ChangeSet (or a template, expanded over --targets first) on a network: ordered,
+    minimal ENM commands and their rollback.
+
+    \b
+    The plan:
+      creates   parents before children, referenced MOs before the MOs that reference
+                them; a reference cycle is broken by creating without the reference and
+                setting it after
+      sets      merged per MO, dropped where the network already holds the value
+                (compared as typed values: "010" is 10)
+      deletes   children first; references to a deleted MO cleared first
+      locks     an attribute that needs its MO or cell LOCKED is wrapped in lock, set,
+                unlock of that MO, which gets back its administrative state
+      refused   unknown MOs and attributes, values the catalog refuses, read-only,
+                restricted and system-created misuse (the rules `rtbfast audit` uses)
+
+    \b
+    Written to OUT:
+      plan.cmedit  plan.dynamic.txt  plan.3gpp.xml  plan.mos  plan.parquet
+      rollback.cmedit  rollback.dynamic.txt  rollback.3gpp.xml  rollback.mos  rollback.parquet
+      summary.md  summary.html  plan.json
+
+    \b
+    Examples:
+      rtbfast plan changes.parquet --catalog out/erbs --network export.xml -o plan/
+      rtbfast plan mobility.json --targets 'NODE1_*' --catalog out/erbs --network export.xml -o plan/
+
+    Exits 1 when the changes cannot be planned (each problem is listed with the ChangeSet
+    row it comes from), 2 when an input cannot be read.
+    """
+    from rtbfast.enm.plan import PlanError
+    from rtbfast.enm.planning import ExpansionFailed, plan_changes, write_plan_folder
+
+    show = sys.stderr.isatty() if progress is None else progress
+    with contextlib.ExitStack() as stack:
+        _, on_phase = _reporters(stack, show)
+        try:
+            planned = plan_changes(source, catalog, network, patterns, threads=jobs, on_phase=on_phase)
+            report = write_plan_folder(planned, out, form=form)
+        except PlanError as err:
+            for problem in err.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo(f"{len(err.problems)} problem(s); nothing written", err=True)
+            sys.exit(1)
+        except ExpansionFailed as err:
+            for line in err.lines[:50]:
+                click.echo(line, err=True)
+            _fail(err)
+            return
+        except RtbfastError as err:
+            _fail(err)
+            return
+    for note in report["notes"]:
+        click.echo(f"note: {note}")
+    c = report["counts"]
+    click.echo(
+        f"{c['steps']} step(s) on {c['mos']} MO(s) of {c['nodes']} node(s): {c['create']} create, {c['set']} set, "
+        f"{c['delete']} delete, {c['lock']} lock; {c['dropped_as_already_true']} write(s) already true; "
+        f"{report['commands']} command(s), rollback {report['rollback_commands']}; wrote {out}",
+        err=True,
+    )
+
+
+@click.command()
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option(
+    "--backend",
+    type=click.Choice(["simulator", "enm"]),
+    default="simulator",
+    show_default=True,
+    help="Where the commands go: the offline simulator, or ENM's scripting service (--url).",
+)
+@click.option(
+    "--catalog", type=click.Path(path_type=Path), help="The catalog (needed by the simulator and --rollback)."
+)
+@click.option(
+    "--network",
+    type=click.Path(path_type=Path),
+    help="The network as it was before the run (needed by the simulator and --rollback).",
+)
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path),
+    help="The SQLite journal of every command's outcome [default: SCRIPT.journal.sqlite].",
+)
+@click.option(
+    "--resume", is_flag=True, help="Go on with the run of this script that stopped, without repeating a command."
+)
+@click.option(
+    "--rollback",
+    is_flag=True,
+    help="Undo exactly the commands of the last run of SCRIPT that were applied (computed from --network).",
+)
+@click.option(
+    "--uncertain",
+    type=click.Choice(["verify", "resend", "applied"]),
+    default="verify",
+    show_default=True,
+    help="With --resume, a command sent without an answer: read it back, send it again, or count it as done.",
+)
+@click.option("--dry-run", is_flag=True, help="Run on the simulator whatever --backend says.")
+@click.option(
+    "--save-network", type=click.Path(path_type=Path), help="Simulator: write the network after as Bulk CM XML."
+)
+@click.option(
+    "--url", help="ENM's address (https://enm.example.com). Credentials: ENM_USERNAME, ENM_PASSWORD or a prompt."
+)
+@click.option(
+    "--ca-file", type=click.Path(path_type=Path), help="The CA certificate(s) that sign ENM's TLS certificate."
+)
+@click.option("--insecure", is_flag=True, help="Do not verify ENM's TLS certificate (not for production).")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True, help="Seconds ENM has per command."
+)
+@PROGRESS_OPTION
+def apply(
+    script: Path,
+    backend: str,
+    catalog: Path | None,
+    network: Path | None,
+    journal: Path | None,
+    resume: bool,
+    rollback: bool,
+    uncertain: str,
+    dry_run: bool,
+    save_network: Path | None,
+    url: str | None,
+    ca_file: Path | None,
+    insecure: bool,
+    timeout: float,
+    progress: bool | None,
+) -> None:
+    """Run a cmedit SCRIPT command by command, recording each outcome in a journal.
+
+    \b
+    - each command is recorded (SQLite, synced) before the next is sent;
+    - the run stops at the first command ENM refuses, and says which;
+    - --resume goes on after a stop or a kill without sending an applied command again;
+      a command sent without an answer is read back (cmedit get) first;
+    - --rollback undoes exactly the applied commands of the last run;
+    - --dry-run (or --backend simulator) runs on the offline simulator, which checks each
+      command as ENM and the node would; --save-network writes the network after.
+
+    \b
+    Examples:
+      rtbfast apply plan/plan.cmedit --catalog out/erbs --network export.xml --save-network after.xml
+      ENM_USERNAME=me rtbfast apply plan/plan.cmedit --backend enm --url https://enm.example.com
+      rtbfast apply plan/plan.cmedit --backend enm --url https://enm.example.com --resume
+      rtbfast apply plan/plan.cmedit --backend enm --url … --rollback --catalog out/erbs --network export.xml
+
+    Exits 0 when every command is applied, 1 when a command fails (or its outcome is not
+    known), 2 when an input cannot be read or the run cannot go on as asked.
+    """
+    from rtbfast.enm.executor import ExecutionError
+
+    try:
+        _apply(
+            script,
+            backend,
+            catalog,
+            network,
+            journal,
+            resume,
+            rollback,
+            uncertain,
+            dry_run,
+            save_network,
+            url,
+            ca_file,
+            insecure,
+            timeout,
+            progress,
+        )
+    except ExecutionError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except RtbfastError as err:
+        _fail(err)
+
+
+def _apply(
+    script_path: Path,
+    backend_name: str,
+    catalog: Path | None,
+    network: Path | None,
+    journal_path: Path | None,
+    resume: bool,
+    rollback: bool,
+    uncertain: str,
+    dry_run: bool,
+    save_network: Path | None,
+    url: str | None,
+    ca_file: Path | None,
+    insecure: bool,
+    timeout: float,
+    progress: bool | None,
+) -> None:
+    from rtbfast.enm.executor import (
+        Backend,
+        EnmBackend,
+        ExecutionError,
+        SimulatorBackend,
+        replay_applied,
+        rollback_script,
+        run_script,
+    )
+    from rtbfast.enm.journal import Journal
+    from rtbfast.enm.script import NodeNames, read_script
+
+    script = read_script(script_path)
+    if not script.lines:
+        raise ExecutionError(f"{script_path}: no commands to run")
+    simulate = dry_run or backend_name == "simulator"
+    if (simulate or rollback) and (catalog is None or network is None):
+        need = "--rollback" if rollback and not simulate else "the simulator"
+        raise ExecutionError(f"{need} needs --catalog and --network (the network as it was before the run)")
+    if save_network is not None and not simulate:
+        raise ExecutionError(
+            "--save-network writes the simulator's network: use it with --backend simulator or --dry-run"
+        )
+    if not simulate and not url:
+        raise ExecutionError("--backend enm needs --url (ENM's address)")
+    journal_path = journal_path or script_path.with_name(script_path.name + ".journal.sqlite")
+    if dry_run:
+        journal_path = journal_path.with_name(journal_path.name.replace(".sqlite", "") + ".dry-run.sqlite")
+    tables = None
+    cat = None
+    index = None
+    if catalog is not None and network is not None:
+        from rtbfast.enm.model import EnmCatalog
+        from rtbfast.network_index import NetworkIndex, read_network_tables
+
+        tables = read_network_tables(network)
+        index = NetworkIndex(tables)
+        cat = EnmCatalog.load(catalog)
+    names = NodeNames(index) if index is not None else None
+    backend: Backend
+    simulator = None
+    if simulate:
+        from rtbfast.enm.simulator import Simulator
+
+        assert tables is not None and cat is not None
+        simulator = Simulator(tables, cat)
+        backend = SimulatorBackend(simulator)
+    else:
+        from rtbfast.enm.enm_client import Credentials, EnmClient
+
+        assert url is not None
+        client = EnmClient(
+            url,
+            Credentials.from_environment(prompt=sys.stdin.isatty()),
+            verify_tls=not insecure,
+            ca_file=str(ca_file) if ca_file else None,
+            command_timeout=timeout,
+        )
+        backend = EnmBackend(client)
+
+    def fdn_of(line: Any) -> str | None:
+        return (
+            names.fdn_of(line.command.words)
+            if names is not None
+            else (line.command.words[0] if "=" in line.command.words[0] else None)
+        )
+
+    show = sys.stderr.isatty() if progress is None else progress
+    with Journal(journal_path) as journal, contextlib.ExitStack() as stack:
+        stack.callback(backend.close)
+        bar: Any = None
+
+        def on_progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(click.progressbar(length=total, label="applying", file=sys.stderr))
+            bar.update(done - bar.pos)
+
+        if rollback:
+            last = journal.last_run(script.sha256)
+            if last is None:
+                raise ExecutionError(f"{journal_path}: no run of {script_path} to roll back")
+            assert index is not None and cat is not None
+            if simulate:
+                replay_applied(script, backend, journal, last.id)
+            undo, undone = rollback_script(script, journal, last.id, index, cat)
+            click.echo(
+                f"rolling back {undone} applied command(s) of run {last.id} with {len(undo.lines)} command(s)", err=True
+            )
+            outcome = run_script(
+                undo,
+                backend,
+                journal,
+                resume=resume,
+                fdn_of=fdn_of,
+                on_progress=on_progress if show else None,
+                kind="rollback",
+                undoes=last.id,
+            )
+            if outcome.ok:
+                journal.finish_run(last.id, "rolled_back")
+        else:
+            outcome = run_script(
+                script,
+                backend,
+                journal,
+                resume=resume,
+                resend_uncertain={"verify": None, "resend": True, "applied": False}[uncertain],
+                fdn_of=fdn_of,
+                on_progress=on_progress if show else None,
+            )
+        if bar is not None:
+            bar.render_finish()
+    done = f"{outcome.sent} sent, {outcome.skipped} applied before, {outcome.verified} found applied"
+    if not outcome.ok:
+        assert outcome.failed is not None
+        answer = " / ".join(line for line in outcome.answer if line.strip()) or "no answer"
+        if outcome.uncertain:
+            click.echo(
+                f"error: {outcome.failed_where(script_path)}: "
+                f"no answer ({answer}); its outcome is not known. Resume with --resume (it is read back first). "
+                f"{done}; journal {journal_path}",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"error: {outcome.failed_where(script_path)}: {answer}. "
+                f"{outcome.applied} of {outcome.total} command(s) applied ({done}); journal {journal_path}. "
+                "Fix and --resume, or undo them with --rollback",
+                err=True,
+            )
+        sys.exit(1)
+    if simulator is not None and save_network is not None:
+        from rtbfast.network_writer import write_network_xml
+
+        write_network_xml(simulator.tables(), save_network)
+        click.echo(f"wrote {save_network}", err=True)
+    what = "rolled back" if rollback else "applied"
+    click.echo(
+        f"{what}: {outcome.applied} of {outcome.total} command(s) ({done}) on {backend.target}; journal {journal_path}",
+        err=True,
+    )

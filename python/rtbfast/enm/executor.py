@@ -1,0 +1,346 @@
+"""Run a cmedit script command by command against a backend, with a journal.
+
+- Every command is recorded in the journal (:mod:`rtbfast.enm.journal`) as ``sending`` before
+  it goes out and with its answer after; the run stops at the first command ENM refuses.
+- ``resume`` goes on with the run of the same script (by content) that stopped: applied
+  commands are not sent again; a command whose answer never came (the process was killed, or
+  ENM did not answer in time) is first read back with ``cmedit get`` and is sent again only
+  if it did not take effect. An ``action`` cannot be read back: the operator says what to do
+  (``resend_uncertain``).
+- :func:`rollback_run` undoes exactly the applied part of a run: the applied commands become
+  Plan rows (:func:`rtbfast.enm.script.script_plan`), their rollback is computed from the
+  network as it was before the run (:func:`rtbfast.enm.rollback.rollback_plan`) and run as a
+  run of its own, journaled like any other.
+
+Backends: :class:`SimulatorBackend` (the offline simulator; also what ``--dry-run`` uses) and
+:class:`EnmBackend` (ENM's scripting service over HTTP, :mod:`rtbfast.enm.enm_client`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from rtbfast.enm import cmedit
+from rtbfast.enm.enm_client import EnmClient, EnmError
+from rtbfast.enm.journal import APPLIED_STATES, Journal
+from rtbfast.enm.model import EnmCatalog
+from rtbfast.enm.script import Script, ScriptLine, script_plan
+from rtbfast.enm.simulator import Simulator
+from rtbfast.errors import InputError, RtbfastError
+from rtbfast.network_index import NetworkIndex
+
+ERROR_LINE = re.compile(r"^\s*Error\s+\d+\s*:")
+
+
+class ExecutionError(RtbfastError):
+    """The run cannot start or go on as asked (nothing to resume, an unknown outcome to settle)."""
+
+
+@dataclass
+class Answer:
+    ok: bool
+    lines: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class Backend(Protocol):
+    name: str
+    target: str
+
+    def send(self, command: str) -> Answer: ...
+
+    def replay(self, command: str) -> None:
+        """Bring the backend's state up to a command applied in an earlier process (a no-op
+        where the state lives in the network itself)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SimulatorBackend:
+    name = "simulator"
+    target = "offline simulator"
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    def send(self, command: str) -> Answer:
+        response = self.simulator.execute(command)
+        return Answer(response.ok, response.lines)
+
+    def replay(self, command: str) -> None:
+        response = self.simulator.execute(command)
+        if not response.ok:
+            raise ExecutionError(
+                f"the journal says {command!r} was applied, but the simulator refuses it again: {response.text}; "
+                "is --network the export the run started from?"
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class EnmBackend:
+    name = "enm"
+
+    def __init__(self, client: EnmClient) -> None:
+        self.client = client
+        self.target = client.url
+
+    def send(self, command: str) -> Answer:
+        lines = self.client.execute(command)
+        return Answer(not any(ERROR_LINE.match(line) for line in lines), lines)
+
+    def replay(self, command: str) -> None:
+        pass
+
+    def close(self) -> None:
+        self.client.logout()
+
+
+# -- reading a command's effect back ------------------------------------------------------------
+
+
+def _loose(text: str) -> str:
+    """A value's text with spaces and quotes left out, ``()`` read as ``{}`` and case folded:
+    how a value set is compared with what ``cmedit get`` prints."""
+    return re.sub(r'[\s"]', "", text).replace("(", "{").replace(")", "}").lower()
+
+
+def _shown(lines: list[str]) -> dict[str, str] | None:
+    """``attribute : value`` lines of a ``cmedit get FDN`` answer; None when the MO is not there."""
+    if any(line.strip().startswith("0 instance(s)") for line in lines):
+        return None
+    out: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(" : ")
+        if sep and name.strip() != "FDN":
+            out[name.strip()] = value.strip()
+    return out
+
+
+def verify(backend: Backend, line: ScriptLine, fdn: str) -> bool | None:
+    """Whether `line` took effect, read back with ``cmedit get FDN``; None where that cannot be
+    told (an action)."""
+    verb = line.command.verb
+    if verb == "get":
+        return False  # harmless: sent again
+    if verb == "action":
+        return None
+    answer = backend.send(f"cmedit get {fdn}")
+    shown = _shown(answer.lines) if answer.ok else None
+    if verb == "delete":
+        return shown is None and answer.ok
+    if shown is None:
+        return False
+    if verb == "create":
+        return True
+    for name, value in line.command.assignments:
+        attribute = name.split(".")[-1]
+        wanted = cmedit.render_value(value)
+        have = shown.get(attribute)
+        if have is None:
+            if _loose(wanted) not in ("null", "", "[]"):
+                return False
+        elif _loose(have) != _loose(wanted):
+            return False
+    return True
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    run: int
+    total: int
+    sent: int = 0
+    skipped: int = 0
+    """Applied in an earlier process, not sent again."""
+    verified: int = 0
+    """Sent by an earlier process that was stopped before the answer came, found applied."""
+    failed: ScriptLine | None = None
+    answer: list[str] = field(default_factory=list)
+    uncertain: bool = False
+    """The failed command may or may not have taken effect (no answer came)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.failed is None
+
+    @property
+    def applied(self) -> int:
+        return self.sent + self.skipped + self.verified
+
+    def failed_where(self, path: Path) -> str:
+        """``FILE:LINE: command`` of the command that failed."""
+        if self.failed is None:
+            return str(path)
+        return f"{path}:{self.failed.number}: {self.failed.text}"
+
+
+Progress = Callable[[int, int], None]
+
+
+def run_script(
+    script: Script,
+    backend: Backend,
+    journal: Journal,
+    *,
+    resume: bool = False,
+    resend_uncertain: bool | None = None,
+    fdn_of: Callable[[ScriptLine], str | None] = lambda line: None,
+    on_progress: Progress | None = None,
+    kind: str = "apply",
+    undoes: int | None = None,
+) -> Outcome:
+    """Run `script` on `backend`, recording each command in `journal` before the next is sent.
+
+    `fdn_of` gives the MO a command addresses (to read it back on resume). With `resume`, the
+    latest run of this script that did not finish goes on; without it, a script with such a
+    run is refused (say ``--resume`` or ``--rollback``). `resend_uncertain` settles a command
+    whose effect cannot be read back: True sends it again, False counts it as applied."""
+    total = len(script.lines)
+    prior = journal.last_run(script.sha256, kind) if undoes is None else None
+    if undoes is not None:
+        earlier = [r for r in journal.runs() if r.kind == kind and r.undoes == undoes]
+        prior = earlier[-1] if earlier else None
+    records = {}
+    if resume:
+        if prior is None:
+            raise ExecutionError(f"{journal.path}: nothing to resume: no run of {script.path} is recorded")
+        if prior.state == "done":
+            return Outcome(prior.id, total, skipped=total)
+        if prior.state == "rolled_back":
+            raise ExecutionError(
+                f"{journal.path}: run {prior.id} of {script.path} was rolled back; start a new journal"
+            )
+        run = prior.id
+        journal.reopen_run(run)
+        records = {r.position: r for r in journal.commands(run)}
+    else:
+        if prior is not None and prior.state in ("running", "failed"):
+            done = sum(1 for r in journal.commands(prior.id) if r.state in APPLIED_STATES)
+            raise ExecutionError(
+                f"{journal.path}: run {prior.id} of {script.path} stopped after {done} of {total} command(s) "
+                f"({prior.state}, started {prior.started}); go on with --resume, or undo it with --rollback"
+            )
+        if prior is not None and prior.state == "done" and kind == "apply":
+            raise ExecutionError(
+                f"{journal.path}: {script.path} was applied completely in run {prior.id} ({prior.finished}); "
+                "applying it again needs another --journal"
+            )
+        run = journal.start_run(kind, str(script.path), script.sha256, backend.name, backend.target, undoes)
+    outcome = Outcome(run, total)
+    for position, line in enumerate(script.lines):
+        record = records.get(position)
+        if record is not None and record.text != line.text:
+            raise ExecutionError(
+                f"{journal.path}: run {run} recorded {record.text!r} at command {position + 1}, "
+                f"but {script.path}:{line.number} is {line.text!r}"
+            )
+        if record is not None and record.state in APPLIED_STATES:
+            backend.replay(line.text)
+            outcome.skipped += 1
+            if on_progress:
+                on_progress(position + 1, total)
+            continue
+        if record is not None and record.state == "sending":
+            fdn = fdn_of(line)
+            found = verify(backend, line, fdn) if fdn is not None else None
+            if found is None:
+                if resend_uncertain is None:
+                    journal.finish_run(run, "failed")
+                    raise ExecutionError(
+                        f"{script.path}:{line.number}: {line.text!r} was sent by a run that stopped before ENM "
+                        "answered, and its effect cannot be read back; check it on the node, then resume with "
+                        "--uncertain resend (send it again) or --uncertain applied (count it as done)"
+                    )
+                found = not resend_uncertain
+            if found:
+                journal.answered(run, position, "verified", "found applied when resuming (read back)")
+                backend.replay(line.text)
+                outcome.verified += 1
+                if on_progress:
+                    on_progress(position + 1, total)
+                continue
+        journal.sending(run, position, line.number, line.text)
+        try:
+            answer = backend.send(line.text)
+        except EnmError as err:
+            if err.sent:
+                # the command went out: its outcome is unknown, and stays 'sending'
+                journal.finish_run(run, "failed")
+                outcome.failed, outcome.answer, outcome.uncertain = line, [str(err)], True
+                return outcome
+            journal.answered(run, position, "failed", f"not sent: {err}")
+            journal.finish_run(run, "failed")
+            outcome.failed, outcome.answer = line, [str(err)]
+            return outcome
+        journal.answered(run, position, "applied" if answer.ok else "failed", answer.text)
+        if not answer.ok:
+            journal.finish_run(run, "failed")
+            outcome.failed, outcome.answer = line, answer.lines
+            return outcome
+        outcome.sent += 1
+        if on_progress:
+            on_progress(position + 1, total)
+    journal.finish_run(run, "done")
+    return outcome
+
+
+def replay_applied(script: Script, backend: Backend, journal: Journal, run: int) -> int:
+    """Bring `backend` up to the commands of `run` that were applied (the simulator, in a new
+    process); how many."""
+    done = 0
+    by_position = {r.position: r for r in journal.commands(run)}
+    for position, line in enumerate(script.lines):
+        record = by_position.get(position)
+        if record is None or record.state not in APPLIED_STATES:
+            break
+        backend.replay(line.text)
+        done += 1
+    return done
+
+
+def rollback_script(
+    script: Script, journal: Journal, run: int, network: NetworkIndex, catalog: EnmCatalog
+) -> tuple[Script, int]:
+    """The commands that undo the applied part of `run` (a run of `script`), computed from
+    `network` as it was before the run; and how many applied commands they undo. A command whose
+    answer never came is refused (resume first, which reads it back)."""
+    from rtbfast.enm.dialects import cmedit_lines
+    from rtbfast.enm.rollback import rollback_plan
+
+    records = journal.commands(run)
+    if any(r.state == "sending" for r in records):
+        pending = next(r for r in records if r.state == "sending")
+        raise ExecutionError(
+            f"{script.path}:{pending.line}: the outcome of {pending.text!r} is not known (the run stopped before "
+            "the answer came); settle it first with --resume, then roll back"
+        )
+    applied = [r for r in records if r.state in APPLIED_STATES]
+    lines = script.lines[: len(applied)]
+    for r, line in zip(applied, lines, strict=True):
+        if r.text != line.text:
+            raise ExecutionError(f"{journal.path}: run {run} does not match {script.path} at line {line.number}")
+    plan = script_plan(lines, network, catalog, source=str(script.path))
+    undo = rollback_plan(plan, network, catalog) if plan.num_rows else plan
+    texts = cmedit_lines(undo).to_pylist() if undo.num_rows else []
+    body = "\n".join(texts) + ("\n" if texts else "")
+    path = Path(f"{script.path}#rollback-of-run-{run}")
+    undo_lines = [ScriptLine(i + 1, t, cmedit.parse_line(t)) for i, t in enumerate(texts)]
+    return Script(path, undo_lines, hashlib.sha256(body.encode()).hexdigest()), len(applied)
+
+
+def checked(script: Script) -> None:
+    if not script.lines:
+        raise InputError(f"{script.path}: no commands to run", str(script.path))

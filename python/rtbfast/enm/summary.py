@@ -1,0 +1,306 @@
+"""The summary of a plan, for the operator who reviews it before the night's work: what
+changes where (per node and class), the locks the plan takes, what takes effect only at a cell
+unlock or a node restart (with the step offered), the impact the Disturbances texts give, and
+what the planner noted. Written as Markdown and as a self-contained HTML page."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rtbfast.enm.planning import Planned
+
+RESTART_ACTION = (
+    'manualRestart.(restartRank=RESTART_WARM,restartReason=PLANNED_RECONFIGURATION,restartInfo="rtbfast plan")'
+)
+"""The restart offered (``ManagedElement.manualRestart``, as Ericsson's tests call it,
+enm-cli.md §6.3); a RadioNode restarts through ``FieldReplaceableUnit.restartUnit`` instead."""
+
+
+def _node(fdn: str) -> str:
+    for rdn in fdn.split(","):
+        if rdn.startswith("MeContext="):
+            return rdn.split("=", 1)[1]
+    for rdn in fdn.split(","):
+        if rdn.startswith("ManagedElement="):
+            return rdn.split("=", 1)[1]
+    return fdn.split(",", 1)[0]
+
+
+def _element(fdn: str) -> str:
+    parts = fdn.split(",")
+    for i, rdn in enumerate(parts):
+        if rdn.startswith("ManagedElement="):
+            return ",".join(parts[: i + 1])
+    return fdn
+
+
+def _lock_target(fdn: str, admin: set[str]) -> str | None:
+    parts = fdn.split(",")
+    for i in range(len(parts), 0, -1):
+        if parts[i - 1].split("=", 1)[0] in admin:
+            return ",".join(parts[:i])
+    return None
+
+
+def summary_facts(planned: Planned) -> dict[str, Any]:
+    """What the summary says, as plain data (also kept in ``plan.json``)."""
+    steps = planned.plan.steps
+    heads: dict[int, dict[str, Any]] = {}
+    attributes: dict[int, list[str]] = defaultdict(list)
+    for r in steps.select(["step", "phase", "op", "fdn", "class", "attribute"]).to_pylist():
+        heads.setdefault(r["step"], r)
+        if r["attribute"] and r["attribute"] not in attributes[r["step"]]:
+            attributes[r["step"]].append(r["attribute"])
+    counts: dict[str, int] = defaultdict(int)
+    per: dict[tuple[str, str], dict[str, Any]] = {}
+    locks: list[dict[str, Any]] = []
+    open_locks: dict[str, dict[str, Any]] = {}
+    locks_needed = planned.catalog.locks
+    for step in sorted(heads):
+        h = heads[step]
+        counts[h["op"]] += 1
+        key = (_node(h["fdn"]), h["class"])
+        row = per.setdefault(
+            key,
+            {"node": key[0], "class": key[1], "mos": set(), "create": 0, "set": 0, "delete": 0, "attributes": set()},
+        )
+        if h["op"] in ("create", "set", "delete"):
+            row["mos"].add(h["fdn"])
+            row[h["op"]] += 1
+            row["attributes"].update(a for a in attributes[step] if h["op"] != "delete")
+        if h["op"] == "lock":
+            entry = {"fdn": h["fdn"], "phase": h["phase"], "step": step, "attributes": [], "why": "set"}
+            locks.append(entry)
+            open_locks[h["fdn"]] = entry
+        elif h["op"] == "unlock":
+            open_locks.pop(h["fdn"], None)
+        elif h["op"] == "set":
+            for target, entry in open_locks.items():
+                if h["fdn"] == target or h["fdn"].startswith(target + ","):
+                    needs = [a for a in attributes[step] if (h["class"], a) in locks_needed]
+                    entry["attributes"].extend(f"{h['class']}.{a}" for a in needs)
+        elif h["op"] == "delete":
+            for target, entry in open_locks.items():
+                if h["fdn"] == target:
+                    entry["why"] = "delete"
+    admin = planned.catalog.admin_classes()
+    effects = []
+    locked_by_plan = {lock["fdn"]: lock["step"] for lock in locks}
+    for e in planned.plan.effects:
+        offered: list[str] = []
+        covered = None
+        if e["when"] == "restart":
+            offered = [f"cmedit action {_element(e['fdn'])} {RESTART_ACTION}"]
+        elif e["when"] == "unlock":
+            cell = _lock_target(e["fdn"], admin)
+            if cell and cell in locked_by_plan:
+                covered = locked_by_plan[cell]
+            elif cell:
+                offered = [
+                    f"cmedit set {cell} administrativeState=LOCKED",
+                    f"cmedit set {cell} administrativeState=UNLOCKED",
+                ]
+        effects.append({**e, "offered": offered, "covered_by_step": covered})
+    impacts: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in effects:
+        if e["disturbances"]:
+            item = impacts.setdefault(
+                (e["class"], e["attribute"]),
+                {"class": e["class"], "attribute": e["attribute"], "disturbances": e["disturbances"], "mos": 0},
+            )
+            item["mos"] += 1
+    table = [{**r, "mos": len(r["mos"]), "attributes": sorted(r["attributes"])} for _, r in sorted(per.items())]
+    return {
+        "made_from": planned.made_from,
+        "counts": {
+            "steps": len(heads),
+            **{op: counts.get(op, 0) for op in ("create", "set", "delete", "lock", "unlock", "action")},
+            "nodes": len({_node(h["fdn"]) for h in heads.values()}),
+            "mos": len({h["fdn"] for h in heads.values() if h["op"] in ("create", "set", "delete")}),
+            "rollback_steps": len(set(planned.rollback["step"].to_pylist())) if planned.rollback.num_rows else 0,
+            "dropped_as_already_true": planned.plan.dropped,
+        },
+        "changes": table,
+        "locks": locks,
+        "effects": [e for e in effects if e["when"]],
+        "impacts": list(impacts.values()),
+        "notes": [str(n) for n in planned.plan.notes],
+    }
+
+
+def _cut(items: list[Any], limit: int = 500) -> tuple[list[Any], int]:
+    return items[:limit], max(0, len(items) - limit)
+
+
+def summary_markdown(facts: dict[str, Any]) -> str:
+    c = facts["counts"]
+    out = ["# Plan summary", ""]
+    made = facts["made_from"]
+    for key in ("template", "changeset", "network", "catalog"):
+        if key in made:
+            out.append(f"- {key}: `{made[key]}`")
+    out += [
+        "",
+        f"**{c['steps']} step(s)** on {c['mos']} MO(s) of {c['nodes']} node(s): {c['create']} create, {c['set']} set, "
+        f"{c['delete']} delete, {c['lock']} lock, {c['unlock']} unlock. {c['dropped_as_already_true']} attribute "
+        f"write(s) left out because the network already holds the value. Rollback: {c['rollback_steps']} step(s).",
+        "",
+        "## What changes where",
+        "",
+        "| node | class | MOs | create | set | delete | attributes |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    rows, more = _cut(facts["changes"])
+    for r in rows:
+        attrs = ", ".join(r["attributes"][:12]) + (" …" if len(r["attributes"]) > 12 else "")
+        out.append(
+            f"| {r['node']} | {r['class']} | {r['mos']} | {r['create']} | {r['set']} | {r['delete']} | {attrs} |"
+        )
+    if more:
+        out.append(f"| … | {more} more row(s) in plan.parquet | | | | | |")
+    out += ["", "## Locks", ""]
+    if not facts["locks"]:
+        out.append("No MO is locked by this plan.")
+    else:
+        out.append("Each MO is locked once per phase, and gets back its administrative state after.")
+        out.append("")
+        rows, more = _cut(facts["locks"])
+        for lock in rows:
+            why = (
+                "to be deleted"
+                if lock["why"] == "delete"
+                else "for " + (", ".join(sorted(set(lock["attributes"]))) or "—")
+            )
+            out.append(f"- `{lock['fdn']}` (phase {lock['phase']}, step {lock['step']}): {why}")
+        if more:
+            out.append(f"- … {more} more")
+    out += ["", "## When it takes effect", ""]
+    if not facts["effects"]:
+        out.append("Every change takes effect when it is set.")
+    else:
+        rows, more = _cut(facts["effects"])
+        for e in rows:
+            when = "at node restart" if e["when"] == "restart" else "at cell lock/unlock"
+            out.append(f"- `{e['fdn']}` **{e['attribute']}**: {when} — {e['takes_effect']}")
+            if e["covered_by_step"] is not None:
+                out.append(
+                    f"  - the plan's own lock (step {e['covered_by_step']}) and unlock of the cell make it take effect"
+                )
+            for command in e["offered"]:
+                out.append(f"  - offered: `{command}`")
+        if more:
+            out.append(f"- … {more} more")
+    out += ["", "## Impact (Disturbances)", ""]
+    if not facts["impacts"]:
+        out.append("The model and workbook give no disturbance for what this plan sets.")
+    else:
+        for i in facts["impacts"]:
+            out.append(f"- **{i['class']}.{i['attribute']}** on {i['mos']} MO(s): {i['disturbances']}")
+    out += ["", "## Notes", ""]
+    out += [f"- {n}" for n in facts["notes"]] or ["None."]
+    return "\n".join(out) + "\n"
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#1d2330;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #d5dae3}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #d5dae3;padding:.3em .5em;text-align:left;
+vertical-align:top}th{background:#eef1f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+code{font:12px ui-monospace,monospace;background:#f3f5f9;padding:.1em .3em;border-radius:3px;word-break:break-all}
+.cards{display:flex;gap:.8em;flex-wrap:wrap;margin:1em 0}.card{border:1px solid #d5dae3;border-radius:6px;
+padding:.5em .9em;min-width:6em}.card b{display:block;font-size:1.4em}.muted{color:#5b6475}
+li{margin:.25em 0}.warn{color:#8a4b00}
+"""
+
+
+def summary_html(facts: dict[str, Any]) -> str:
+    e = html.escape
+    c = facts["counts"]
+    made = facts["made_from"]
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Plan summary</title>",
+        f"<style>{_CSS}</style></head><body><h1>Plan summary</h1>",
+        "<p class=muted>"
+        + " · ".join(
+            f"{k}: <code>{e(str(made[k]))}</code>" for k in ("template", "changeset", "network", "catalog") if k in made
+        )
+        + "</p><div class=cards>",
+    ]
+    for label, key in (
+        ("steps", "steps"),
+        ("MOs", "mos"),
+        ("nodes", "nodes"),
+        ("create", "create"),
+        ("set", "set"),
+        ("delete", "delete"),
+        ("locks", "lock"),
+        ("already true", "dropped_as_already_true"),
+        ("rollback steps", "rollback_steps"),
+    ):
+        parts.append(f"<div class=card><b>{c[key]:,}</b>{label}</div>")
+    parts.append(
+        "</div><h2>What changes where</h2><table><tr><th>node</th><th>class</th><th>MOs</th><th>create</th>"
+        "<th>set</th><th>delete</th><th>attributes</th></tr>"
+    )
+    rows, more = _cut(facts["changes"])
+    for r in rows:
+        parts.append(
+            f"<tr><td>{e(r['node'])}</td><td>{e(r['class'])}</td><td class=n>{r['mos']}</td>"
+            f"<td class=n>{r['create']}</td>"
+            f"<td class=n>{r['set']}</td><td class=n>{r['delete']}</td><td>{e(', '.join(r['attributes']))}</td></tr>"
+        )
+    if more:
+        parts.append(f"<tr><td colspan=7 class=muted>… {more} more row(s): see plan.parquet</td></tr>")
+    parts.append("</table><h2>Locks</h2>")
+    if not facts["locks"]:
+        parts.append("<p>No MO is locked by this plan.</p>")
+    else:
+        parts.append("<p>Each MO is locked once per phase, and gets back its administrative state after.</p><ul>")
+        for lock in _cut(facts["locks"])[0]:
+            why = (
+                "to be deleted"
+                if lock["why"] == "delete"
+                else "for " + (", ".join(sorted(set(lock["attributes"]))) or "—")
+            )
+            parts.append(
+                f"<li><code>{e(lock['fdn'])}</code> (phase {e(lock['phase'])}, step {lock['step']}): {e(why)}</li>"
+            )
+        parts.append("</ul>")
+    parts.append("<h2>When it takes effect</h2>")
+    if not facts["effects"]:
+        parts.append("<p>Every change takes effect when it is set.</p>")
+    else:
+        parts.append("<ul>")
+        for x in _cut(facts["effects"])[0]:
+            when = "at node restart" if x["when"] == "restart" else "at cell lock/unlock"
+            offered = "".join(f"<br>offered: <code>{e(command)}</code>" for command in x["offered"])
+            if x["covered_by_step"] is not None:
+                offered += (
+                    f"<br>the plan's own lock (step {x['covered_by_step']}) and unlock of the cell make it take effect"
+                )
+            parts.append(
+                f"<li class=warn><code>{e(x['fdn'])}</code> <b>{e(x['attribute'])}</b>: {when} — "
+                f"{e(str(x['takes_effect']))}{offered}</li>"
+            )
+        parts.append("</ul>")
+    parts.append("<h2>Impact (Disturbances)</h2>")
+    if not facts["impacts"]:
+        parts.append("<p>The model and workbook give no disturbance for what this plan sets.</p>")
+    else:
+        parts.append(
+            "<ul>"
+            + "".join(
+                f"<li><b>{e(i['class'])}.{e(i['attribute'])}</b> on {i['mos']} MO(s): {e(i['disturbances'])}</li>"
+                for i in facts["impacts"]
+            )
+            + "</ul>"
+        )
+    parts.append("<h2>Notes</h2>")
+    parts.append(
+        "<ul>" + "".join(f"<li>{e(n)}</li>" for n in facts["notes"]) + "</ul>" if facts["notes"] else "<p>None.</p>"
+    )
+    parts.append("</body></html>\n")
+    return "".join(parts)
