@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.enm_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("RTBFAST_SAMPLES", ROOT / ".." / "shared" / "samples"))
 EXAMPLES = ROOT / "examples"

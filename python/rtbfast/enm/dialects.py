@@ -93,7 +93,7 @@ def _values_as(rows: pa.Table, struct_open: str, struct_close: str, member_sep: 
                 "attribute": grouped["attribute"],
                 "index": grouped["index"],
                 "seq": grouped["seq_first"],
-                "whole": pa.array([False] * grouped.num_rows),
+                "whole": pa.array([False] * grouped.num_rows, pa.bool_()),
                 "text": struct_text,
                 "row": grouped["row_min"],
             }

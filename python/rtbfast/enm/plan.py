@@ -142,7 +142,9 @@ def _last_writes(writes: pa.Table) -> pa.Table:
         starts = pa.array([], pa.bool_())
     run = pc.cumulative_sum(pa.concat_arrays([pa.array([0], pa.int64()), pc.cast(starts, pa.int64())]))
     writes = writes.append_column("run", run)
-    last = writes.group_by("key", use_threads=False).aggregate([("run", "max")])
+    # the last write in each phase: a later phase may write again on purpose (a value a step
+    # of the plan needs for a while)
+    last = writes.group_by(["key", "phase_order"], use_threads=False).aggregate([("run", "max")])
     keep = writes.filter(pc.is_in(writes["run"], value_set=last["run_max"]))
     return keep.drop_columns(["run"])
 
@@ -305,7 +307,10 @@ class Planner:
                 "modifier": [m for _, m in seen.values()],
             }
         )
-        values = writes.select(["fdn", "attribute", "value"])
+        text = pa.string()
+        values = writes.select(["fdn", "attribute", "value"]).cast(
+            pa.schema([("fdn", text), ("attribute", text), ("value", text)])
+        )
         found = operation_violations(
             {"mos": mo_table, "values": values}, self.cat.constraints, self.cat.tables.get("classes"), self.cat.locks
         )
@@ -391,6 +396,12 @@ class Planner:
         if not writes.num_rows:
             return writes, 0
         on_existing = pc.invert(pc.is_in(writes["fdn"], value_set=pa.array(sorted(created), pa.string())))
+        # only the first phase writing an attribute is compared with the network: a later
+        # phase writes over what an earlier one wrote
+        first_phase = writes.group_by("key", use_threads=False).aggregate([("phase_order", "min")])
+        at = pc.index_in(writes["key"], value_set=first_phase["key"])
+        is_first = pc.equal(writes["phase_order"], pc.take(first_phase["phase_order_min"], at))
+        on_existing = pc.and_(on_existing, is_first)
         candidates = writes.filter(on_existing)
         if not candidates.num_rows or self.net._values is None:
             return writes, 0
@@ -427,7 +438,7 @@ class Planner:
         same = both.filter(pc.fill_null(pc.equal(pc.fill_null(both["sig"], ""), pc.fill_null(both["have"], "")), False))
         if not same.num_rows:
             return writes, 0
-        drop = pc.is_in(writes["key"], value_set=same["key"])
+        drop = pc.and_(pc.is_in(writes["key"], value_set=same["key"]), on_existing)
         return writes.filter(pc.invert(drop)), len(same)
 
     # -- steps ----------------------------------------------------------------------------
@@ -516,18 +527,21 @@ class Planner:
             return out
 
         done: list[str] = []
-        remaining = sorted(fdns, key=lambda f: (depth[f], fdns.index(f)))
+        done_set: set[str] = set()
+        position = {f: i for i, f in enumerate(fdns)}
+        remaining = sorted(fdns, key=lambda f: (depth[f], position[f]))
         while remaining:
-            ready = [f for f in remaining if not (needs(f) - set(done))]
+            ready = [f for f in remaining if not (needs(f) - done_set)]
             if ready:
                 done.extend(ready)
-                remaining = [f for f in remaining if f not in set(ready)]
+                done_set.update(ready)
+                remaining = [f for f in remaining if f not in done_set]
                 continue
             # a cycle of references: set one reference after the creates
             broken = False
             for f in remaining:
                 for attribute, targets in list(refs[f].items()):
-                    if targets - set(done) and not self.flags.get(
+                    if targets - done_set and not self.flags.get(
                         (f.rsplit(",", 1)[-1].split("=", 1)[0], attribute), {}
                     ).get("mandatory"):
                         deferred.append((f, attribute))

@@ -237,7 +237,7 @@ class Simulator:
                 "index": part["index"].cast(pa.int32()),
                 "member_index": pc.if_else(pc.is_valid(member), pa.scalar(0, pa.int32()), pa.scalar(None, pa.int32())),
                 "value": part["value"],
-                "vs_data": pa.array([True] * n),
+                "vs_data": pa.array([True] * n, pa.bool_()),
                 "version": versions,
             },
             schema=_ROW_SCHEMA,
@@ -486,7 +486,9 @@ class Simulator:
                 if "member_index" in keep.column_names
                 else pa.nulls(keep.num_rows, pa.int32()),
                 "value": keep["value"],
-                "vs_data": keep["vs_data"] if "vs_data" in keep.column_names else pa.array([True] * keep.num_rows),
+                "vs_data": keep["vs_data"]
+                if "vs_data" in keep.column_names
+                else pa.array([True] * keep.num_rows, pa.bool_()),
                 "version": pa.array([step] * keep.num_rows, pa.int64()),
             },
             schema=_ROW_SCHEMA,
@@ -626,7 +628,7 @@ class Simulator:
                 "value": base_values["value"],
                 "vs_data": base_values["vs_data"]
                 if "vs_data" in base_values.column_names
-                else pa.array([True] * base_values.num_rows),
+                else pa.array([True] * base_values.num_rows, pa.bool_()),
                 "version": pa.array([-1] * base_values.num_rows, pa.int64()),
             },
             schema=_ROW_SCHEMA,

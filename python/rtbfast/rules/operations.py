@@ -89,7 +89,7 @@ def operation_violations(
     )
     if locks:
         listed = pa.table({"class": [c for c, _ in sorted(locks)], "attribute": [a for _, a in sorted(locks)]})
-        listed = listed.append_column("text_lock", pa.array([True] * listed.num_rows))
+        listed = listed.append_column("text_lock", pa.array([True] * listed.num_rows, pa.bool_()))
         flags = flags.join(listed, ["class", "attribute"], join_type="left outer")
         lock = pc.or_(
             pc.fill_null(flags.column("lock_before_modify"), False), pc.fill_null(flags.column("text_lock"), False)
@@ -147,7 +147,7 @@ def operation_violations(
         wanted = wanted.append_column("name", pc.utf8_lower(wanted.column("attribute")))
         given = pa.table({"fdn": rows.column("fdn"), "name": pc.utf8_lower(rows.column("attribute"))})
         given = given.group_by(["fdn", "name"]).aggregate([])
-        given = given.append_column("given", pa.array([True] * given.num_rows))
+        given = given.append_column("given", pa.array([True] * given.num_rows, pa.bool_()))
         wanted = wanted.join(given, ["fdn", "name"], join_type="left outer")
         # one row per missing name (both spellings asked for the same thing)
         wanted = wanted.filter(pc.is_null(wanted.column("given")))
