@@ -61,6 +61,7 @@ class Changes:
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.writes = 0
 
     def add(
         self,
@@ -77,6 +78,11 @@ class Changes:
         cls = fdn.rsplit(",", 1)[-1].split("=", 1)[0]
         if attribute is not None and index is None:
             index = 0
+        # the rows of one write (the members and items of one attribute) share their source
+        previous = self.rows[-1] if self.rows else None
+        same = previous is not None and (previous["fdn"], previous["attribute"]) == (fdn, attribute) and attribute
+        if not same:
+            self.writes += 1
         self.rows.append(
             {
                 "phase": phase,
@@ -90,10 +96,27 @@ class Changes:
                 "index": index,
                 "value": value,
                 "target": CELL,
-                "source": f"hand.json#/{len(self.rows)}",
+                "source": f"hand.json#/{self.writes - 1}",
             }
         )
         return self
 
     def table(self) -> pa.Table:
         return pa.Table.from_pylist(self.rows, schema=CHANGESET_SCHEMA)
+
+
+@pytest.fixture(scope="session")
+def real_catalog() -> EnmCatalog:
+    """The LTE eNodeB model (ERBS D, 3.8 MB) merged with the RAN subset of the workbook."""
+    from rtbfast.catalog import merge
+    from rtbfast.rules import constraint_table
+    from tests.conftest import samples_dir
+
+    samples = samples_dir("mom").parent
+    model = rtbfast.read_model(samples / "mom" / "ERBS_NODE_MODEL_D_full_mp.xml")
+    sheets = rtbfast.read_workbook(
+        samples / "csv" / "Spreadsheets_Parameters.ran-subset.csv",
+        samples / "csv" / "Spreadsheets_StructParameters.ran-subset.csv",
+    )
+    c = merge([("mom", "mom:erbs", model.tables), ("workbook", "workbook:ran", sheets.tables)])
+    return EnmCatalog.of(c.tables, constraint_table(c.tables))

@@ -15,6 +15,7 @@ import email.parser
 import email.policy
 import json
 import secrets
+import ssl
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +26,14 @@ from rtbfast.enm.simulator import Simulator
 
 
 class FakeEnm:
-    def __init__(self, simulator: Simulator, username: str = "operator", password: str = "s3cret!") -> None:
+    def __init__(
+        self,
+        simulator: Simulator,
+        username: str = "operator",
+        password: str = "s3cret!",
+        *,
+        certificate: tuple[str, str] | None = None,
+    ) -> None:
         self.simulator = simulator
         self.username = username
         self.password = password
@@ -43,12 +51,18 @@ class FakeEnm:
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if certificate is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*certificate)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def start(self) -> FakeEnm:
         self.thread.start()

@@ -145,6 +145,9 @@ def write_network_xml(
     except OSError as err:
         aside.unlink(missing_ok=True)
         raise OutputError(f"{out}: cannot write the network: {err.strerror or err}", str(out)) from err
+    except BaseException:
+        aside.unlink(missing_ok=True)
+        raise
     return out
 
 
@@ -171,6 +174,14 @@ def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
                 yield from element(k)
             yield f"</xn:{cls}>\n"
             return
+        if any(not r[5] for r in rows):
+            # a standard 3GPP NRM MO (un:UtranCell, gn:GsmCell, …): its namespace is not kept
+            raise OutputError(
+                f"{fdn}: holds standard 3GPP NRM attributes ({sorted({r[0] for r in rows if not r[5]})[0]}, …) "
+                "of a class this writer does not know the namespace of: it writes SubNetwork, MeContext, "
+                "ManagedElement and Ericsson vsData containers",
+                fdn,
+            )
         version = versions[i] or FORMAT_VERSION
         vs_type = types[i] if types[i] and str(types[i]).startswith("vsData") else f"vsData{cls}"
         payload = _attributes_xml([r for r in rows if r[5]], "es")

@@ -237,10 +237,16 @@ def moshell_lines(plan: pa.Table) -> Iterator[str]:
             yield f"crn {target}\n" + "".join(f"{a} {v}\n" for a, v in pairs) + "end\n"
         elif op == "delete":
             yield f"del {target}\n"
-        elif len(pairs) == 1:
-            yield f"set {target}$ {pairs[0][0]} {pairs[0][1]}\n"
-        elif pairs:
-            yield f"setm {target}$ " + " ".join(f"{a} {v}" for a, v in pairs) + "\n"
+        else:
+            # an empty value is left blank, so it cannot sit inside a setm (enm-cli.md §11)
+            valued = [(a, v) for a, v in pairs if v != ""]
+            if len(valued) == 1:
+                yield f"set {target}$ {valued[0][0]} {valued[0][1]}\n"
+            elif valued:
+                yield f"setm {target}$ " + " ".join(f"{a} {v}" for a, v in valued) + "\n"
+            for a, v in pairs:
+                if v == "":
+                    yield f"set {target}$ {a}\n"
 
 
 def _moshell_value(text: str) -> str:
@@ -352,4 +358,7 @@ def write_lines(path: str | os.PathLike[str], chunks: Iterator[str] | pa.Array) 
     except OSError as err:
         aside.unlink(missing_ok=True)
         raise OutputError(f"{out}: cannot write: {err.strerror or err}", str(out)) from err
+    except BaseException:
+        aside.unlink(missing_ok=True)
+        raise
     return out

@@ -214,6 +214,13 @@ def run_script(
         earlier = [r for r in journal.runs() if r.kind == kind and r.undoes == undoes]
         prior = earlier[-1] if earlier else None
     records = {}
+    if resume and prior is None and undoes is None:
+        # the script was fixed after it stopped: the run of the same file goes on, if the
+        # commands it applied are still the script's first ones (checked below)
+        stopped = [
+            r for r in journal.runs() if r.kind == kind and r.script == str(script.path) and r.state != "done"
+        ]
+        prior = stopped[-1] if stopped else None
     if resume:
         if prior is None:
             raise ExecutionError(f"{journal.path}: nothing to resume: no run of {script.path} is recorded")
@@ -242,7 +249,7 @@ def run_script(
     outcome = Outcome(run, total)
     for position, line in enumerate(script.lines):
         record = records.get(position)
-        if record is not None and record.text != line.text:
+        if record is not None and record.text != line.text and record.state in (*APPLIED_STATES, "sending"):
             raise ExecutionError(
                 f"{journal.path}: run {run} recorded {record.text!r} at command {position + 1}, "
                 f"but {script.path}:{line.number} is {line.text!r}"
