@@ -37,7 +37,7 @@ USER, PASSWORD = "operator", "s3cret!"
 
 def same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> bool:
     x, y = canonical(a), canonical(b)
-    return x["mos"].equals(y["mos"]) and x["values"].equals(y["values"])
+    return bool(x["mos"].equals(y["mos"]) and x["values"].equals(y["values"]))
 
 
 @pytest.fixture
@@ -65,8 +65,8 @@ def fake(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Iterator[FakeEnm]:
     server.stop()
 
 
-def client(fake: FakeEnm, **kw: float) -> EnmClient:
-    return EnmClient(fake.url, Credentials(USER, PASSWORD), poll_interval=0.01, **kw)
+def client(fake: FakeEnm, command_timeout: float = 600.0) -> EnmClient:
+    return EnmClient(fake.url, Credentials(USER, PASSWORD), poll_interval=0.01, command_timeout=command_timeout)
 
 
 def records(journal: Path) -> list[tuple[int, str, str]]:
@@ -231,9 +231,9 @@ def test_the_applied_prefix_of_a_failed_run_is_rolled_back_exactly(
     fake.fail_http = "timeAndPhaseSynchCritical"
     with Journal(tmp_path / "j.sqlite") as journal:
         outcome = run_script(read_script(script), EnmBackend(client(fake)), journal)
-        assert not outcome.ok and outcome.applied == 4
+        assert not outcome.ok and outcome.applied == 5  # the last command failed
         undo, undone = rollback_script(read_script(script), journal, outcome.run, network, catalog)
-        assert undone == 4
+        assert undone == 5
         back = run_script(undo, EnmBackend(client(fake)), journal, kind="rollback", undoes=outcome.run)
     assert back.ok
     assert same(tables, fake.simulator.tables())

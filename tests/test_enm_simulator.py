@@ -26,7 +26,7 @@ CELL2 = CELL.replace("_0", "_2")
 
 def same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> bool:
     x, y = canonical(a), canonical(b)
-    return x["mos"].equals(y["mos"]) and x["values"].equals(y["values"])
+    return bool(x["mos"].equals(y["mos"]) and x["values"].equals(y["values"]))
 
 
 def wanted_values(changes: Changes) -> set[tuple[str, str, str | None, int, str]]:

@@ -462,32 +462,6 @@ def templates_check(
         sys.exit(1)
 
 
-def _verdict_lines(verdicts: Any, template: Path) -> list[str]:
-    """The verdicts on a ChangeSet as lines, the same finding on many MOs said once (with how
-    many and the first), each at the template's line and column."""
-    if verdicts is None or not verdicts.num_rows:
-        return []
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for v in verdicts.to_pylist():
-        member = f".{v['member']}" if v["member"] else ""
-        index = f"[{v['index']}]" if v["index"] else ""
-        what = f"{v['class']}.{v['attribute']}{member}{index} = {v['value']!r}"
-        groups.setdefault((v["source"] or "", v["severity"], v["rule"], what, v["message"]), []).append(v)
-    pointers = sorted({src.split("#", 1)[1] for src, *_ in groups if "#" in src})
-    try:
-        located = dict(zip(pointers, _native.locate_pointers(str(template), pointers), strict=True))
-    except (RtbfastError, ValueError, OSError):
-        located = {}
-    lines = []
-    for (source, severity, rule, what, message), rows in groups.items():
-        pointer = source.split("#", 1)[1] if "#" in source else ""
-        line, column = located.get(pointer, (0, 0))
-        where = f"{template}:{line}:{column}" if line else str(template)
-        many = f" (on {len(rows)} MOs; first {rows[0]['subject']})" if len(rows) > 1 else f" ({rows[0]['subject']})"
-        lines.append(f"{where}: {severity}: {rule}: {what}: {message}{many} at {pointer or '/'}")
-    return lines
-
-
 @templates.command("expand")
 @click.argument("template", metavar="TEMPLATE", type=click.Path(path_type=Path))
 @click.option(
@@ -569,6 +543,7 @@ def templates_expand(
     """
     from rtbfast.changeset import write_changeset
     from rtbfast.templates.expand import expand
+    from rtbfast.templates.verdicts import verdict_lines
 
     targets = list(patterns)
     if targets_file is not None:
@@ -595,7 +570,7 @@ def templates_expand(
         if note.severity == "info" and not verbose:
             continue
         click.echo(str(note))
-    for line in _verdict_lines(result.verdicts, template):
+    for line in verdict_lines(result.verdicts, template):
         click.echo(line)
     changes = result.changes
     errors = len(result.errors) + result.verdict_errors

@@ -217,9 +217,7 @@ def run_script(
     if resume and prior is None and undoes is None:
         # the script was fixed after it stopped: the run of the same file goes on, if the
         # commands it applied are still the script's first ones (checked below)
-        stopped = [
-            r for r in journal.runs() if r.kind == kind and r.script == str(script.path) and r.state != "done"
-        ]
+        stopped = [r for r in journal.runs() if r.kind == kind and r.script == str(script.path) and r.state != "done"]
         prior = stopped[-1] if stopped else None
     if resume:
         if prior is None:

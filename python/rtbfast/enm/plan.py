@@ -184,6 +184,8 @@ class Planner:
         self.admin = catalog.admin_classes()
         self.existing = set(network.fdn)
         self.phase_names: dict[int, str] = {}
+        self.windows: dict[tuple[int, str, str], int] = {}
+        """(phase, op, fdn) → the lock window a lock, set or unlock step belongs to."""
 
     def problem(self, code: str, message: str, fdn: str = "", source: str | None = None) -> None:
         self.problems.append(Problem(code, message, fdn, source))
@@ -614,6 +616,13 @@ class Planner:
             original = self.net.value(row, ADMIN)
             if original == "LOCKED":
                 continue
+            # a window per locked MO: lock, its sets, unlock, before the next MO is locked, so
+            # no two cells are down at once
+            window = len(self.windows)
+            self.windows[(phase, "lock", target)] = window
+            self.windows[(phase, "unlock", target)] = window
+            for fdn in fdns:
+                self.windows[(phase, "set", fdn)] = window
             cls = self.net.cls[row]
             why = f"rtbfast: {target} is LOCKED while {len(fdns)} MO(s) change"
             heads.append((phase, _RANK["lock"], len(heads), "lock", target, cls, why))
@@ -759,7 +768,17 @@ class Planner:
 
     def _number(self, heads: list[Any], parts: list[pa.Table], extra: list[dict[str, Any]]) -> pa.Table:
         """Number the steps and lay out their rows."""
-        order = sorted(range(len(heads)), key=lambda i: (heads[i][0], heads[i][1], heads[i][2]))
+        windowed = (_RANK["lock"], _RANK["set"], _RANK["unlock"])
+        within = {"lock": 0, "set": 1, "unlock": 2}
+
+        def place(i: int) -> tuple[int, int, int, int, float]:
+            phase, rank, at, op, fdn = heads[i][:5]
+            window = self.windows.get((phase, op, fdn)) if rank in windowed else None
+            if window is not None:
+                return (phase, _RANK["lock"], window, within[op], at)
+            return (phase, rank, -1, 0, at)
+
+        order = sorted(range(len(heads)), key=place)
         step_of_head = {h: n for n, h in enumerate(order)}
         # the rows of sets and creates: their step is their MO's step in their phase and kind
         key_to_step: dict[tuple[int, str, str], int] = {}

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.plan import Plan, make_plan
-from rtbfast.errors import RtbfastError
+from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
 
 MARKER = "plan.json"
@@ -82,15 +82,18 @@ def plan_changes(
         from rtbfast.templates.expand import expand
 
         if not targets:
-            raise RtbfastError(f"{src}: a template is planned over target cells: give --targets", str(src))
+            raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
         say("expanding the template")
         result = expand(src, catalog, index, list(targets), threads=threads)
+        from rtbfast.templates.verdicts import verdict_lines
+
         errors = [str(n) for n in result.notes if n.severity == "error"]
         errors += [str(e) for e in result.errors if str(e) not in errors]
+        errors += [line for line in verdict_lines(result.verdicts, src) if ": error: " in line]
         if errors or result.verdict_errors:
-            count = len(errors) + result.verdict_errors
             raise ExpansionFailed(
-                f"{src}: the template's expansion has {count} error(s); see `rtbfast templates expand`", errors
+                f"{src}: the template does not expand without errors ({len(errors)} finding(s) above); nothing planned",
+                errors,
             )
         changes = result.changes
         made_from.update(template=str(src), targets=list(targets)[:100], target_cells=len(result.targets))

@@ -12,12 +12,15 @@ native evaluator and constraints as ``rtbfast audit``, for the attributes the ch
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast import _native
+from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex
 from rtbfast.rules import VIOLATIONS_SCHEMA, evaluate
 from rtbfast.templates.check import SEP, VALUE_RULES, Catalog
@@ -230,3 +233,29 @@ def _short(value: str) -> str:
         return repr(value.split("=", 1)[-1])
     text = ", ".join(p.split(":", 1)[-1] for p in parts[:3])
     return "{" + text + (", …" if len(parts) > 3 else "") + "}"
+
+
+def verdict_lines(verdicts: Any, template: str | os.PathLike[str]) -> list[str]:
+    """The verdicts on a ChangeSet as lines, the same finding on many MOs said once (with how
+    many and the first), each at the template's line and column."""
+    if verdicts is None or not verdicts.num_rows:
+        return []
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for v in verdicts.to_pylist():
+        member = f".{v['member']}" if v["member"] else ""
+        index = f"[{v['index']}]" if v["index"] else ""
+        what = f"{v['class']}.{v['attribute']}{member}{index} = {v['value']!r}"
+        groups.setdefault((v["source"] or "", v["severity"], v["rule"], what, v["message"]), []).append(v)
+    pointers = sorted({src.split("#", 1)[1] for src, *_ in groups if "#" in src})
+    try:
+        located = dict(zip(pointers, _native.locate_pointers(str(template), pointers), strict=True))
+    except (RtbfastError, ValueError, OSError):
+        located = {}
+    lines = []
+    for (source, severity, rule, what, message), rows in groups.items():
+        pointer = source.split("#", 1)[1] if "#" in source else ""
+        line, column = located.get(pointer, (0, 0))
+        where = f"{template}:{line}:{column}" if line else str(template)
+        many = f" (on {len(rows)} MOs; first {rows[0]['subject']})" if len(rows) > 1 else f" ({rows[0]['subject']})"
+        lines.append(f"{where}: {severity}: {rule}: {what}: {message}{many} at {pointer or '/'}")
+    return lines
