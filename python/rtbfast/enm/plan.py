@@ -111,6 +111,19 @@ def _string(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
+def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``is_in`` that stays in the dictionary of a dictionary-encoded column: each distinct
+    value is looked up once, not once per row."""
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(column, value_set=value_set)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for chunk in chunks:
+        hit = pc.is_in(chunk.dictionary, value_set=value_set)
+        out.append(pc.fill_null(pc.take(hit, chunk.indices), False))
+    return pa.chunked_array(out, pa.bool_())
+
+
 def _key(table: pa.Table) -> pa.ChunkedArray | pa.Array:
     return pc.binary_join_element_wise(_string(table["fdn"]), _string(table["attribute"]), SEP)
 
@@ -121,7 +134,9 @@ def _last_writes(writes: pa.Table) -> pa.Table:
     and source."""
     if not writes.num_rows:
         return writes
-    writes = writes.sort_by("seq")
+    seq = writes["seq"]
+    if writes.num_rows > 1 and not pc.all(pc.greater_equal(seq.slice(1), seq.slice(0, writes.num_rows - 1))).as_py():
+        writes = writes.sort_by("seq")
     writes = writes.append_column("key", _key(writes))
     n = writes.num_rows
     if n > 1:
@@ -149,13 +164,21 @@ def _last_writes(writes: pa.Table) -> pa.Table:
     return keep.drop_columns(["run"])
 
 
+def _kind_keys(table: pa.Table) -> pa.Array | pa.ChunkedArray:
+    return pc.binary_join_element_wise(
+        _string(table["class"]), _string(table["attribute"]), pc.fill_null(_string(table["member"]), ""), SEP
+    )
+
+
 def _join_kinds(table: pa.Table, kinds: pa.Table) -> pa.Table:
     """`table` with ``kind`` and ``is_sequence`` of its (class, attribute, member) rows (a
-    null member matching the attribute's own row)."""
-    left = table.append_column("member_key", pc.fill_null(table["member"], ""))
-    right = kinds.select(["class", "attribute", "member", "kind", "is_sequence"])
-    right = right.append_column("member_key", pc.fill_null(right["member"], "")).drop_columns(["member"])
-    return left.join(right, ["class", "attribute", "member_key"], join_type="left outer").drop_columns(["member_key"])
+    null member matching the attribute's own row), in the table's own row order (a lookup,
+    not a join, so nothing is reordered)."""
+    at = pc.index_in(_kind_keys(table), value_set=_kind_keys(kinds))
+    kind = pc.take(kinds["kind"], at)
+    is_sequence = pc.take(kinds["is_sequence"], at)
+    table = table.drop_columns([c for c in ("kind", "is_sequence") if c in table.column_names])
+    return table.append_column("kind", kind).append_column("is_sequence", is_sequence)
 
 
 def _signature(table: pa.Table) -> pa.Table:
@@ -251,7 +274,7 @@ class Planner:
     def _with_kinds(self, writes: pa.Table) -> pa.Table:
         """The rows with the kind of their value and whether the attribute is a sequence;
         integers and booleans written the canonical way (``0500`` is ``500``)."""
-        joined = _join_kinds(writes, self.kinds).sort_by("seq")
+        joined = _join_kinds(writes, self.kinds)
         canonical = typed_text(joined["value"], joined["kind"])
         return joined.set_column(joined.schema.get_field_index("value"), "value", canonical)
 
@@ -299,14 +322,12 @@ class Planner:
                 for t in (creates, deletes, writes.filter(pc.equal(writes["op"], "set")))
             ]
         )
-        seen: dict[str, tuple[str, str]] = {}
-        for fdn, cls, op in zip(mos["fdn"].to_pylist(), mos["class"].to_pylist(), mos["op"].to_pylist(), strict=True):
-            seen.setdefault(fdn, (cls, modifier[op]))
+        firsts = mos.group_by("fdn", use_threads=False).aggregate([("class", "first"), ("op", "first")])
         mo_table = pa.table(
             {
-                "fdn": list(seen),
-                "class": [c for c, _ in seen.values()],
-                "modifier": [m for _, m in seen.values()],
+                "fdn": firsts["fdn"],
+                "class": firsts["class_first"],
+                "modifier": pc.replace_substring_regex(firsts["op_first"], "^set$", modifier["set"]),
             }
         )
         text = pa.string()
@@ -412,8 +433,7 @@ class Planner:
         wanted = wanted.filter(pc.is_valid(wanted["value"]))
         values = self.net._values
         touched = pc.unique(candidates["fdn"])
-        fdn_col = _string(values["fdn"])
-        current = values.filter(pc.is_in(fdn_col, value_set=touched))
+        current = values.filter(is_in_column(values["fdn"], touched))
         current = pa.table(
             {
                 "fdn": _string(current["fdn"]),
@@ -425,8 +445,11 @@ class Planner:
         )
         current = current.append_column("key", _key(current))
         current = current.filter(pc.is_in(current["key"], value_set=pc.unique(candidates["key"])))
-        classes = pa.table({"fdn": self.net.fdn, "class": self.net.cls})
-        current = current.join(classes, "fdn", join_type="left outer")
+        class_of = dict(
+            zip(touched.to_pylist(), [self.net.cls[self.net.row_of[f]] for f in touched.to_pylist()], strict=True)
+        )
+        at = pc.index_in(current["fdn"], value_set=pa.array(list(class_of), pa.string()))
+        current = current.append_column("class", pc.take(pa.array(list(class_of.values()), pa.string()), at))
         current = _join_kinds(current, self.kinds)
         current = current.append_column("typed", typed_text(current["value"], current["kind"]))
         want_sig = _signature(wanted.select(["key", "index", "member", "typed"]))
@@ -879,10 +902,15 @@ class Planner:
     # -- taking effect ----------------------------------------------------------------------
 
     def _effects(self, writes: pa.Table) -> list[dict[str, Any]]:
-        texts = self.cat.texts()
+        texts = {k: v for k, v in self.cat.texts().items() if v[0] or v[1]}
         out: list[dict[str, Any]] = []
         seen: set[tuple[str, str]] = set()
-        pairs = writes.select(["fdn", "class", "attribute"]).to_pylist() if writes.num_rows <= 200_000 else []
+        if not texts or not writes.num_rows:
+            return out
+        pair = pc.binary_join_element_wise(_string(writes["class"]), _string(writes["attribute"]), SEP)
+        with_text = writes.filter(pc.is_in(pair, value_set=pa.array([f"{c}{SEP}{a}" for c, a in texts], pa.string())))
+        unique = with_text.group_by(["fdn", "class", "attribute"], use_threads=False).aggregate([])
+        pairs = unique.slice(0, 200_000).to_pylist()
         import re
 
         for r in pairs:
