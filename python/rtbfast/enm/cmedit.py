@@ -112,6 +112,9 @@ def render_value(value: Value) -> str:
 # -- the scanner -------------------------------------------------------------------------------
 
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
+MAX_DEPTH = 32
+"""Structs and lists nest at most this deep in a value (real ones nest 3): deeper is refused,
+located, rather than recursing without end."""
 
 
 class _Scanner:
@@ -139,8 +142,10 @@ class _Scanner:
         self.pos = end + 1
         return text
 
-    def value(self, stops: str) -> Value:
+    def value(self, stops: str, depth: int = 0) -> Value:
         """A value, up to one of `stops` (at this depth) or the end."""
+        if depth > MAX_DEPTH:
+            raise self.error(f"values nested deeper than {MAX_DEPTH} structs and lists")
         ch = self.peek()
         if ch in ('"', "'"):
             return Quoted(self.quoted())
@@ -160,7 +165,7 @@ class _Scanner:
                     raise self.error(f"expected '=' after the member {name!r}")
                 self.pos += 1
                 self.skip_spaces()
-                members.append((name, self.value("," + close)))
+                members.append((name, self.value("," + close, depth + 1)))
                 self.skip_spaces()
                 if self.peek() == ",":
                     self.pos += 1
@@ -178,7 +183,7 @@ class _Scanner:
                 return Sequence(())
             while True:
                 self.skip_spaces()
-                items.append(self.value(",]"))
+                items.append(self.value(",]", depth + 1))
                 self.skip_spaces()
                 if self.peek() == ",":
                     self.pos += 1
