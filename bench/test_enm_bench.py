@@ -94,7 +94,7 @@ def moved_values(tables: dict[str, pa.Table], catalog: EnmCatalog) -> pa.Table:
 
     def writable(c: str, a: str) -> bool:
         f = flags.get((c, a))
-        return bool(f) and not f.get("read_only") and not f.get("restricted") and (c, a) not in catalog.locks
+        return f is not None and not f.get("read_only") and not f.get("restricted") and (c, a) not in catalog.locks
 
     cls = [cls_of[f] for f in fdn.to_pylist()]
     keep = pa.array([writable(c, a) for c, a in zip(cls, attribute.to_pylist(), strict=True)])
