@@ -144,11 +144,18 @@ def typed_text(values: pa.Array | pa.ChunkedArray, kinds: pa.Array | pa.ChunkedA
     they mean (``"010"`` is ``10``, ``"+5"`` is ``5``, ``"-0"`` is ``0``), booleans in lower
     case; other kinds as written."""
     text = pc.cast(values, pa.string()) if pa.types.is_dictionary(values.type) else values
-    is_int = pc.is_in(kinds, value_set=pa.array(["integer"]))
-    stripped = pc.replace_substring_regex(text, r"^\+?0*(\d)", r"\1")
-    stripped = pc.replace_substring_regex(stripped, r"^-0*(\d)", r"-\1")
-    stripped = pc.replace_substring_regex(stripped, r"^-0$", "0")
-    number = pc.if_else(pc.match_substring_regex(text, r"^[+-]?\d+$"), stripped, text)
-    out = pc.if_else(pc.fill_null(is_int, False), number, text)
+    out = text
+    # integers: only where one is written another way than the node writes it (a sign, a
+    # leading zero, "-0"), which is rare: one scan finds them
+    odd = pc.fill_null(pc.match_substring_regex(text, r"^(\+|-?0\d|-0$)"), False)
+    if pc.any(odd).as_py():
+        is_int = pc.fill_null(pc.equal(kinds, "integer"), False)
+        stripped = pc.replace_substring_regex(text, r"^\+?0*(\d)", r"\1")
+        stripped = pc.replace_substring_regex(stripped, r"^-0*(\d)", r"-\1")
+        stripped = pc.replace_substring_regex(stripped, r"^-0$", "0")
+        number = pc.if_else(pc.match_substring_regex(text, r"^[+-]?\d+$"), stripped, text)
+        out = pc.if_else(pc.and_(is_int, odd), number, text)
     is_bool = pc.fill_null(pc.equal(kinds, "boolean"), False)
-    return pc.if_else(is_bool, pc.utf8_lower(out), out)
+    if pc.any(is_bool).as_py():
+        out = pc.if_else(is_bool, pc.utf8_lower(out), out)
+    return out

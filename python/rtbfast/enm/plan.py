@@ -124,25 +124,41 @@ def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.
     return pa.chunked_array(out, pa.bool_())
 
 
+def _sources_of(rows: pa.Table, subjects: pa.Array | pa.ChunkedArray, *, by_attribute: bool = True) -> dict[str, str]:
+    """``fdn<SEP>attribute`` (or ``fdn``) → the source of the first of `rows` about it, for the
+    MOs in `subjects` only (a dictionary over the few rows a finding names, not every row)."""
+    subset = rows.filter(is_in_column(rows["fdn"], pc.unique(pc.cast(subjects, pa.string()))))
+    keys = _key(subset) if by_attribute else _string(subset["fdn"])
+    out: dict[str, str] = {}
+    for key, source in zip(keys.to_pylist(), subset["source"].to_pylist(), strict=True):
+        out.setdefault(key, source)
+    return out
+
+
 def _key(table: pa.Table) -> pa.ChunkedArray | pa.Array:
     return pc.binary_join_element_wise(_string(table["fdn"]), _string(table["attribute"]), SEP)
 
 
-def _last_writes(writes: pa.Table) -> pa.Table:
-    """Of the rows writing each (fdn, attribute), those of its last write. The rows of one
-    write (a struct or a sequence is several) follow each other in ``seq``, with one target
-    and source."""
-    if not writes.num_rows:
-        return writes
+def _last_writes(writes: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """Of the rows writing each (fdn, attribute), those of its last write in each phase; and
+    the distinct keys (``fdn<SEP>attribute``), which the rows' ``code`` column indexes. The
+    rows of one write (a struct or a sequence is several) follow each other in ``seq``, with
+    one target and source."""
     seq = writes["seq"]
     if writes.num_rows > 1 and not pc.all(pc.greater_equal(seq.slice(1), seq.slice(0, writes.num_rows - 1))).as_py():
         writes = writes.sort_by("seq")
-    writes = writes.append_column("key", _key(writes))
+    # every key hashed once: what follows compares and groups integers
+    key = _key(writes)
+    encoded = pc.dictionary_encode(key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key)
+    keys, code = encoded.dictionary, pc.cast(encoded.indices, pa.int32())
+    writes = writes.append_column("code", code)
     n = writes.num_rows
     if n > 1:
 
         def changed(name: str) -> pa.Array:
-            col = pc.fill_null(pc.cast(writes[name].combine_chunks(), pa.string()), "\x00")
+            col = writes[name].combine_chunks()
+            if not pa.types.is_integer(col.type):
+                col = pc.fill_null(pc.cast(col, pa.string()), "\x00")
             return pc.not_equal(col.slice(1), col.slice(0, n - 1))
 
         # a new write: another attribute, target or source, or a scalar written again
@@ -152,16 +168,19 @@ def _last_writes(writes: pa.Table) -> pa.Table:
             pc.and_(pc.is_null(member.slice(1)), pc.is_null(member.slice(0, n - 1))),
             pc.equal(index.slice(1), index.slice(0, n - 1)),
         )
-        starts = pc.or_(pc.or_(changed("key"), changed("target")), pc.or_(changed("source"), again))
+        starts = pc.or_(pc.or_(changed("code"), changed("target")), pc.or_(changed("source"), again))
     else:
         starts = pa.array([], pa.bool_())
     run = pc.cumulative_sum(pa.concat_arrays([pa.array([0], pa.int64()), pc.cast(starts, pa.int64())]))
-    writes = writes.append_column("run", run)
     # the last write in each phase: a later phase may write again on purpose (a value a step
     # of the plan needs for a while)
-    last = writes.group_by(["key", "phase_order"], use_threads=False).aggregate([("run", "max")])
-    keep = writes.filter(pc.is_in(writes["run"], value_set=last["run_max"]))
-    return keep.drop_columns(["run"])
+    groups = pa.table({"code": code, "phase_order": writes["phase_order"], "run": run})
+    last = groups.group_by(["code", "phase_order"], use_threads=False).aggregate([("run", "max")])
+    # the target is not needed past here
+    writes = writes.drop_columns(["target"])
+    if last.num_rows == int(run[-1].as_py()) + 1:
+        return writes, keys  # each attribute written once a phase: nothing to leave out
+    return writes.filter(pc.is_in(run, value_set=last["run_max"])), keys
 
 
 def _kind_keys(table: pa.Table) -> pa.Array | pa.ChunkedArray:
@@ -182,8 +201,8 @@ def _join_kinds(table: pa.Table, kinds: pa.Table) -> pa.Table:
 
 
 def _signature(table: pa.Table) -> pa.Table:
-    """key → one text per whole attribute value (items and members in order, values typed)."""
-    order = table.sort_by([("key", "ascending"), ("index", "ascending"), ("member", "ascending")])
+    """code → one text per whole attribute value (items and members in order, values typed)."""
+    order = table.sort_by([("code", "ascending"), ("index", "ascending"), ("member", "ascending")])
     text = pc.binary_join_element_wise(
         pc.cast(pc.fill_null(order["index"], -2), pa.string()),
         pc.fill_null(order["member"], ""),
@@ -191,8 +210,8 @@ def _signature(table: pa.Table) -> pa.Table:
         "\x1e",
     )
     order = order.append_column("text", text)
-    grouped = order.group_by("key", use_threads=False).aggregate([("text", "list")])
-    return pa.table({"key": grouped["key"], "sig": pc.binary_join(grouped["text_list"], "\x1d")})
+    grouped = order.group_by("code", use_threads=False).aggregate([("text", "list")])
+    return pa.table({"code": grouped["code"], "sig": pc.binary_join(grouped["text_list"], "\x1d")})
 
 
 class Planner:
@@ -208,6 +227,8 @@ class Planner:
         self.existing = set(network.fdn)
         self.phase_names: dict[int, str] = {}
         self.windows: dict[tuple[int, str, str], int] = {}
+        self.keys: pa.Array = pa.array([], pa.string())
+        """The distinct ``fdn<SEP>attribute`` written; a write's ``code`` indexes them."""
         """(phase, op, fdn) → the lock window a lock, set or unlock step belongs to."""
 
     def problem(self, code: str, message: str, fdn: str = "", source: str | None = None) -> None:
@@ -217,7 +238,8 @@ class Planner:
 
     def plan(self) -> Plan:
         ch = self.changes
-        for order, name in zip(ch["phase_order"].to_pylist(), ch["phase"].to_pylist(), strict=True):
+        phases = ch.group_by("phase_order", use_threads=False).aggregate([("phase", "first")])
+        for order, name in zip(phases["phase_order"].to_pylist(), phases["phase_first"].to_pylist(), strict=True):
             self.phase_names.setdefault(order, name)
         structural = ch.filter(pc.is_null(ch["attribute"]))
         creates = structural.filter(pc.equal(structural["op"], "create"))
@@ -241,7 +263,7 @@ class Planner:
                 pc.if_else(pc.is_in(writes["fdn"], value_set=pa.array(sorted(again))), "set", writes["op"]),
             )
         self._check_existence(writes, created_fdns, deleted_fdns)
-        writes = _last_writes(writes)
+        writes, self.keys = _last_writes(writes) if writes.num_rows else (writes, pa.array([], pa.string()))
         writes = self._with_kinds(writes)
         self._check_attributes(writes)
         self._check_operations(writes, creates, deletes)
@@ -337,11 +359,12 @@ class Planner:
         found = operation_violations(
             {"mos": mo_table, "values": values}, self.cat.constraints, self.cat.tables.get("classes"), self.cat.locks
         )
-        sources = dict(zip(self.changes["fdn"].to_pylist(), self.changes["source"].to_pylist(), strict=True))
+        found = found.filter(pc.equal(found["severity"], "error"))
+        if not found.num_rows:
+            return
+        by_fdn = _sources_of(self.changes, found["subject"], by_attribute=False)
         for v in found.to_pylist():
-            if v["severity"] != "error":
-                continue
-            self.problem(v["rule"], f"{v['subject']}: {v['message']}", v["subject"], sources.get(v["subject"]))
+            self.problem(v["rule"], f"{v['subject']}: {v['message']}", v["subject"], by_fdn.get(v["subject"]))
 
     def _check_values(self, writes: pa.Table) -> None:
         from rtbfast.rules import evaluate
@@ -364,8 +387,9 @@ class Planner:
         bad = found.filter(
             pc.and_(pc.is_in(found["rule"], value_set=pa.array(value_rules)), pc.equal(found["severity"], "error"))
         )
-        sources = dict(zip(_key(rows).to_pylist(), rows["source"].to_pylist(), strict=True))
-        for v in bad.slice(0, 200).to_pylist():
+        bad = bad.slice(0, 200)
+        sources = _sources_of(rows, bad["subject"])
+        for v in bad.to_pylist():
             member = f".{v['member']}" if v["member"] else ""
             self.problem(
                 v["rule"],
@@ -419,20 +443,40 @@ class Planner:
         if not writes.num_rows:
             return writes, 0
         on_existing = pc.invert(pc.is_in(writes["fdn"], value_set=pa.array(sorted(created), pa.string())))
+        # every key was hashed once (`_last_writes`): the work below groups and matches codes
+        keys, code = self.keys, writes["code"]
         # only the first phase writing an attribute is compared with the network: a later
         # phase writes over what an earlier one wrote
-        first_phase = writes.group_by("key", use_threads=False).aggregate([("phase_order", "min")])
-        at = pc.index_in(writes["key"], value_set=first_phase["key"])
+        slim = pa.table({"code": code, "phase_order": writes["phase_order"]})
+        first_phase = slim.group_by("code", use_threads=False).aggregate([("phase_order", "min")])
+        at = pc.index_in(code, value_set=first_phase["code"])
         is_first = pc.equal(writes["phase_order"], pc.take(first_phase["phase_order_min"], at))
         on_existing = pc.and_(on_existing, is_first)
-        candidates = writes.filter(on_existing)
-        if not candidates.num_rows or self.net._values is None:
+        wanted = pa.table(
+            {
+                "code": code,
+                "fdn": writes["fdn"],
+                "index": writes["index"],
+                "member": writes["member"],
+                "value": writes["value"],
+                "kind": writes["kind"],
+            }
+        ).filter(on_existing)
+        if not wanted.num_rows or self.net._values is None:
             return writes, 0
-        wanted = candidates.append_column("typed", typed_text(candidates["value"], candidates["kind"]))
+        candidate_codes = pc.unique(wanted["code"])
+        touched = pc.unique(wanted["fdn"])
         # an emptied sequence and an unset attribute hold no rows
         wanted = wanted.filter(pc.is_valid(wanted["value"]))
+        wanted = pa.table(
+            {
+                "code": wanted["code"],
+                "index": wanted["index"],
+                "member": wanted["member"],
+                "typed": typed_text(wanted["value"], wanted["kind"]),
+            }
+        )
         values = self.net._values
-        touched = pc.unique(candidates["fdn"])
         current = values.filter(is_in_column(values["fdn"], touched))
         current = pa.table(
             {
@@ -443,33 +487,37 @@ class Planner:
                 "value": current["value"],
             }
         )
-        current = current.append_column("key", _key(current))
-        current = current.filter(pc.is_in(current["key"], value_set=pc.unique(candidates["key"])))
-        class_of = dict(
-            zip(touched.to_pylist(), [self.net.cls[self.net.row_of[f]] for f in touched.to_pylist()], strict=True)
-        )
-        at = pc.index_in(current["fdn"], value_set=pa.array(list(class_of), pa.string()))
-        current = current.append_column("class", pc.take(pa.array(list(class_of.values()), pa.string()), at))
+        current_code = pc.index_in(_key(current), value_set=keys)
+        current = current.append_column("code", current_code).filter(pc.is_in(current_code, value_set=candidate_codes))
+        touched_list = touched.to_pylist()
+        classes = pa.array([self.net.cls[self.net.row_of[f]] for f in touched_list], pa.string())
+        current = current.append_column("class", pc.take(classes, pc.index_in(current["fdn"], value_set=touched)))
         current = _join_kinds(current, self.kinds)
-        current = current.append_column("typed", typed_text(current["value"], current["kind"]))
-        want_sig = _signature(wanted.select(["key", "index", "member", "typed"]))
-        have_sig = _signature(current.select(["key", "index", "member", "typed"]))
-        keys = pc.unique(candidates["key"])
+        have = pa.table(
+            {
+                "code": current["code"],
+                "index": current["index"],
+                "member": current["member"],
+                "typed": typed_text(current["value"], current["kind"]),
+            }
+        )
+        want_sig = _signature(wanted)
+        have_sig = _signature(have).rename_columns(["code", "have"])
         both = (
-            pa.table({"key": keys})
-            .join(want_sig, "key", join_type="left outer")
-            .join(have_sig.rename_columns(["key", "have"]), "key", join_type="left outer")
+            pa.table({"code": candidate_codes})
+            .join(want_sig, "code", join_type="left outer")
+            .join(have_sig, "code", join_type="left outer")
         )
         same = both.filter(pc.fill_null(pc.equal(pc.fill_null(both["sig"], ""), pc.fill_null(both["have"], "")), False))
         if not same.num_rows:
             return writes, 0
-        drop = pc.and_(pc.is_in(writes["key"], value_set=same["key"]), on_existing)
+        drop = pc.and_(pc.is_in(code, value_set=same["code"]), on_existing)
         return writes.filter(pc.invert(drop)), len(same)
 
     # -- steps ----------------------------------------------------------------------------
 
     def _steps(self, writes: pa.Table, creates: pa.Table, deletes: pa.Table, created: set[str]) -> pa.Table:
-        parts: list[pa.Table] = []
+        parts: list[tuple[pa.Table, str]] = []
         # step identity: (phase_order, rank, order, fdn); rows keep their seq inside a step
         heads: list[
             tuple[int, int, float, str, str, str, str | None]
@@ -486,7 +534,7 @@ class Planner:
             heads.append((phase_of_create[fdn], _RANK["create"], i, "create", fdn, class_of[fdn], source_of[fdn]))
         if deferred:
             is_deferred = pc.is_in(
-                create_rows["key"], value_set=pa.array([f"{f}{SEP}{a}" for f, a in deferred], pa.string())
+                _key(create_rows), value_set=pa.array([f"{f}{SEP}{a}" for f, a in deferred], pa.string())
             )
             later = create_rows.filter(is_deferred)
             create_rows = create_rows.filter(pc.invert(is_deferred))
@@ -497,13 +545,13 @@ class Planner:
                 heads.append(
                     (phase_of_create[fdn], _RANK["relink"], len(heads), "set", fdn, class_of[fdn], source_of[fdn])
                 )
-            parts.append(later)
-        parts.append(create_rows)
+            parts.append((later, "relink"))
+        parts.append((create_rows, "create"))
 
         # sets of existing MOs: one step per MO and phase, in the order of their first write
         sets = writes.filter(pc.invert(pc.is_in(writes["fdn"], value_set=pa.array(sorted(created), pa.string()))))
         sets = sets.set_column(sets.schema.get_field_index("op"), "op", pa.array(["set"] * sets.num_rows, pa.string()))
-        parts.append(sets)
+        parts.append((sets, "set"))
         firsts = sets.group_by(["phase_order", "fdn"], use_threads=False).aggregate(
             [("seq", "min"), ("class", "first"), ("source", "first")]
         )
@@ -789,7 +837,7 @@ class Planner:
         for i, mo in enumerate(ordered):
             heads.append((phase_of[mo], _RANK["delete"], i, "delete", mo, net.cls[net.row_of[mo]], source_of[mo]))
 
-    def _number(self, heads: list[Any], parts: list[pa.Table], extra: list[dict[str, Any]]) -> pa.Table:
+    def _number(self, heads: list[Any], parts: list[tuple[pa.Table, str]], extra: list[dict[str, Any]]) -> pa.Table:
         """Number the steps and lay out their rows."""
         windowed = (_RANK["lock"], _RANK["set"], _RANK["unlock"])
         within = {"lock": 0, "set": 1, "unlock": 2}
@@ -803,38 +851,36 @@ class Planner:
 
         order = sorted(range(len(heads)), key=place)
         step_of_head = {h: n for n, h in enumerate(order)}
-        # the rows of sets and creates: their step is their MO's step in their phase and kind
-        key_to_step: dict[tuple[int, str, str], int] = {}
+        # the rows of sets and creates: their step is their MO's step in their phase and kind,
+        # looked up column-wise by "kind<SEP>phase<SEP>fdn" (a create's phase left empty)
+        head_keys: list[str] = []
+        head_steps: list[int] = []
         for h, n in step_of_head.items():
             phase, rank, _, op, fdn, _, _ = heads[h]
             if rank == _RANK["create"]:
-                key_to_step[(-1, fdn, "create")] = n
+                head_keys.append(f"create{SEP}{SEP}{fdn}")
             elif rank in (_RANK["set"], _RANK["relink"]):
-                key_to_step[(phase, fdn, "relink" if rank == _RANK["relink"] else op)] = n
+                head_keys.append(f"{'relink' if rank == _RANK['relink'] else op}{SEP}{phase}{SEP}{fdn}")
+            else:
+                continue
+            head_steps.append(n)
+        key_set = pa.array(head_keys, pa.string())
+        step_array = pa.array(head_steps, pa.int64())
         tables = []
-        for part in parts:
+        for part, kind in parts:
             if not part.num_rows:
                 continue
-            kind_label = [
-                "relink"
-                if op == "set" and (ph, f, "relink") in key_to_step and (ph, f, "set") not in key_to_step
-                else op
-                for op, ph, f in zip(
-                    part["op"].to_pylist(), part["phase_order"].to_pylist(), part["fdn"].to_pylist(), strict=True
-                )
-            ]
-            steps = [
-                key_to_step[(-1, f, k) if k == "create" else (ph, f, k)]
-                for ph, f, k in zip(part["phase_order"].to_pylist(), part["fdn"].to_pylist(), kind_label, strict=True)
-            ]
-            ops = ["set" if k == "relink" else k for k in kind_label]
+            phase_text = pc.cast(part["phase_order"], pa.string()) if kind != "create" else pa.scalar("")
+            keys = pc.binary_join_element_wise(kind, phase_text, _string(part["fdn"]), SEP)
+            steps = pc.take(step_array, pc.index_in(keys, value_set=key_set))
+            ops = pa.array(["create" if kind == "create" else "set"] * part.num_rows, pa.string())
             tables.append(
                 pa.table(
                     {
-                        "step": pa.array(steps, pa.int64()),
+                        "step": steps,
                         "phase": part["phase"],
                         "phase_order": part["phase_order"],
-                        "op": pa.array(ops, pa.string()),
+                        "op": ops,
                         "fdn": part["fdn"],
                         "class": part["class"],
                         "attribute": part["attribute"],
@@ -902,7 +948,17 @@ class Planner:
     # -- taking effect ----------------------------------------------------------------------
 
     def _effects(self, writes: pa.Table) -> list[dict[str, Any]]:
-        texts = {k: v for k, v in self.cat.texts().items() if v[0] or v[1]}
+        import re
+
+        def when_of(effect: str | None) -> str | None:
+            if effect and re.search(RESTART_WORDS, effect):
+                return "restart"
+            if effect and re.search(UNLOCK_WORDS, effect):
+                return "unlock"
+            return None
+
+        # what the summary reports: a change that waits for an unlock or a restart, or disturbs
+        texts = {k: v for k, v in self.cat.texts().items() if when_of(v[0]) or v[1]}
         out: list[dict[str, Any]] = []
         seen: set[tuple[str, str]] = set()
         if not texts or not writes.num_rows:
@@ -911,18 +967,10 @@ class Planner:
         with_text = writes.filter(pc.is_in(pair, value_set=pa.array([f"{c}{SEP}{a}" for c, a in texts], pa.string())))
         unique = with_text.group_by(["fdn", "class", "attribute"], use_threads=False).aggregate([])
         pairs = unique.slice(0, 200_000).to_pylist()
-        import re
-
         for r in pairs:
             key = (r["class"], r["attribute"])
             effect, disturbance = texts.get(key, (None, None))
-            if not effect and not disturbance:
-                continue
-            when = None
-            if effect and re.search(RESTART_WORDS, effect):
-                when = "restart"
-            elif effect and re.search(UNLOCK_WORDS, effect):
-                when = "unlock"
+            when = when_of(effect)
             if (r["fdn"], r["attribute"]) in seen:
                 continue
             seen.add((r["fdn"], r["attribute"]))
