@@ -103,3 +103,6 @@ def parse_template_key(
     | tuple[Literal["attribute"], str]
     | tuple[Literal["mo"], str, bool, Literal["none", "wildcard", "id", "list"], list[str]]
 ): ...
+def cmedit_lines(plan: object, form: str, naming: dict[str, str]) -> ArrowTable:
+    """A Plan (rows in step order, the columns of ``PLAN_SCHEMA``) as cmedit lines, one per
+    step, in a table of one column ``line``; ``form`` is ``"fdn"`` or ``"node"``."""

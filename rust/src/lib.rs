@@ -3,6 +3,7 @@
 //! Nothing here knows Python; the bindings live in [`bindings`] behind the `python` feature.
 
 pub mod bulkcm;
+pub mod enm;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -139,47 +139,18 @@ def node_and_ldn(fdn: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
 
 
 def cmedit_lines(plan: pa.Table, *, form: str = "fdn", naming: dict[str, str] | None = None) -> pa.Array:
-    """One cmedit command per step of `plan` (``form``: ``fdn`` or ``node``)."""
+    """One cmedit command per step of `plan` (``form``: ``fdn`` or ``node``), rendered
+    natively in one pass (``rust/src/enm``): the rows must be in step order, as plans are."""
+    if form not in ("fdn", "node"):
+        raise ValueError(f"form {form!r}: fdn or node")
     if not plan.num_rows:
         return pa.array([], pa.string())
-    heads = _heads(plan)
-    attrs = _values_as(plan.filter(pc.is_valid(plan["attribute"])), "(", ")", "=")
-    pairs = pc.binary_join_element_wise(attrs["attribute"], attrs["text"], "=")
-    per_step = (
-        pa.table({"step": attrs["step"], "pair": pairs})
-        .group_by("step", use_threads=False)
-        .aggregate([("pair", "list")])
-    )
-    text_of = pa.table({"step": per_step["step"], "attrs": pc.binary_join(per_step["pair_list"], ",")})
-    heads = heads.join(text_of, "step", join_type="left outer").sort_by("step")
-    op, fdn, attrs_text = heads["op"], heads["fdn"], heads["attrs"]
-    ident = pc.extract_regex(fdn, r"=(?P<id>[^=]*)$")
-    naming_pair = pc.binary_join_element_wise(
-        _naming(heads["class"].combine_chunks(), naming), pc.struct_field(ident, [0]), "="
-    )
-    create_attrs = pc.if_else(
-        pc.is_valid(attrs_text), pc.binary_join_element_wise(naming_pair, attrs_text, ","), naming_pair
-    )
-    if form == "node":
-        node, ldn = node_and_ldn(fdn)
-        scoped = pc.if_else(pc.is_valid(ldn), pc.binary_join_element_wise(node, ldn, " "), fdn)
-    else:
-        scoped = fdn
-    sets = pc.binary_join_element_wise("cmedit set ", scoped, " ", pc.fill_null(attrs_text, ""), "")
-    creates = pc.binary_join_element_wise("cmedit create ", fdn, " ", create_attrs, "")
-    deletes = pc.binary_join_element_wise("cmedit delete ", scoped, "")
-    actions = pc.binary_join_element_wise("cmedit action ", scoped, " ", pc.fill_null(attrs_text, ""), "")
-    lines = pc.case_when(
-        pc.make_struct(
-            pc.equal(op, "create"),
-            pc.equal(op, "delete"),
-            pc.equal(op, "action"),
-        ),
-        creates,
-        deletes,
-        actions,
-        sets,
-    )
+    from rtbfast import _native
+    from rtbfast.enm.plan import PLAN_SCHEMA
+
+    columns = ["step", "op", "fdn", "class", "attribute", "member", "index", "value", "kind", "is_sequence"]
+    rows = plan.select(columns).cast(pa.schema([PLAN_SCHEMA.field(c) for c in columns]))
+    lines = pa.table(_native.cmedit_lines(rows, form, naming or {}))["line"]
     return lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
 
 

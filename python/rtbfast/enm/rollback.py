@@ -82,10 +82,30 @@ def rollback_plan(plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog) ->
         multi = set(counts.filter(pc.greater(counts["step_count"], 1))["key"].to_pylist())
         single = written.filter(pc.invert(pc.is_in(written["key"], value_set=pa.array(sorted(multi), pa.string()))))
         current = _network_rows(network, pc.unique(written["fdn"]))
-        # single writers: the network's rows, or a clear
-        before = single.select(["step", "key", "fdn", "class", "attribute", "phase", "phase_order", "op"]).join(
-            current.select(["key", "member", "index", "value", "row"]), "key", join_type="left outer"
+        # single writers: the network's rows, or a clear; matched on integer codes (each key
+        # of a single writer is one step), not joined on text
+        code_of_current = pc.index_in(current["key"], value_set=single["key"])
+        held = current.filter(pc.is_valid(code_of_current))
+        at = pc.drop_null(code_of_current)
+        heads_cols = ["step", "key", "fdn", "class", "attribute", "phase", "phase_order", "op"]
+        found = pa.table(
+            {
+                **{c: pc.take(single[c], at) for c in heads_cols},
+                **{c: held[c] for c in ("member", "index", "value", "row")},
+            }
         )
+        positions = pa.array(range(single.num_rows), pa.int32())
+        unheld = single.filter(pc.invert(pc.is_in(positions, value_set=pc.unique(pc.cast(at, pa.int32())))))
+        cleared = pa.table(
+            {
+                **{c: unheld[c] for c in heads_cols},
+                "member": pa.nulls(unheld.num_rows, pa.string()),
+                "index": pa.nulls(unheld.num_rows, pa.int32()),
+                "value": pa.nulls(unheld.num_rows, pa.string()),
+                "row": pa.nulls(unheld.num_rows, pa.int64()),
+            }
+        )
+        before = pa.concat_tables([found, cleared.cast(found.schema)])
         before = before.sort_by([("step", "ascending"), ("row", "ascending")])
         set_parts = [_as_sets(before, flags)]
         if multi:
@@ -238,11 +258,9 @@ def _shape(rows: pa.Table) -> pa.Table:
 def _as_sets(before: pa.Table, flags: dict[tuple[str, str], dict[str, Any]]) -> pa.Table:
     """Rows restoring each written attribute: its old rows, or one row clearing it."""
     missing = pc.is_null(before["value"])
-    seq = [
-        bool(flags.get((c, a), {}).get("is_sequence"))
-        for c, a in zip(before["class"].to_pylist(), before["attribute"].to_pylist(), strict=True)
-    ]
-    seq_arr = pa.array(seq, pa.bool_())
+    sequences = pa.array([f"{c}{SEP}{a}" for (c, a), f in flags.items() if f.get("is_sequence")], pa.string())
+    pair = pc.binary_join_element_wise(before["class"], before["attribute"], SEP)
+    seq_arr = pc.is_in(pair, value_set=sequences)
     index = pc.if_else(
         missing, pc.if_else(seq_arr, pa.scalar(EMPTIED, pa.int32()), pa.scalar(None, pa.int32())), before["index"]
     )

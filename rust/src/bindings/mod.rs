@@ -409,6 +409,29 @@ fn parse_template_key(py: Python<'_>, key: &str) -> PyResult<Py<PyAny>> {
     })
 }
 
+/// A Plan (its rows in step order) as cmedit command lines: one per step (`form`: "fdn" or
+/// "node"; `naming`: class → naming attribute). Returns a table of one column, `line`.
+#[pyfunction]
+#[pyo3(signature = (plan, form, naming))]
+fn cmedit_lines(
+    py: Python<'_>,
+    plan: PyTable,
+    form: &str,
+    naming: std::collections::HashMap<String, String>,
+) -> PyResult<ArrowTable> {
+    let form = match form {
+        "fdn" => crate::enm::Form::Fdn,
+        "node" => crate::enm::Form::Node,
+        other => return Err(pyo3::exceptions::PyValueError::new_err(format!("form {other:?}: fdn or node"))),
+    };
+    let (batches, _) = plan.into_inner();
+    let lines = py.detach(|| crate::enm::cmedit_array(&batches, form, &naming)).map_err(|e| to_py_err(py, e))?;
+    let schema = Arc::new(Schema::new(vec![Field::new("line", arrow_schema::DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![lines])
+        .map_err(|e| PyRuntimeError::new_err(format!("the cmedit lines: {e}")))?;
+    Ok(ArrowTable { batches: vec![batch], schema })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -429,5 +452,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_many, m)?)?;
     m.add_function(wrap_pyfunction!(locate_document_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
+    m.add_function(wrap_pyfunction!(cmedit_lines, m)?)?;
     Ok(())
 }
