@@ -228,7 +228,7 @@ def python_format(plan: pa.Table) -> list[str]:
     ]
     current: int | None = None
     fdn = ""
-    attrs: dict[str, list[Any]] = {}
+    attrs: dict[str, tuple[bool, dict[Any, Any]]] = {}
 
     def flush() -> None:
         parts = []
