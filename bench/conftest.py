@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import rtbfast
 from bench import corpus, generate
 
 FULL = os.environ.get("RTBFAST_BENCH_FULL") == "1"
@@ -33,3 +34,19 @@ def export_file() -> Path:
     if not path.exists():
         generate.write_export(path, size)
     return path
+
+
+@pytest.fixture(scope="session")
+def lte_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real LTE model with the workbook's RAN subset, built (models included)."""
+    if not corpus.LTE_MODEL.exists():
+        pytest.skip(f"the real LTE model is not at {corpus.LTE_MODEL} (set RTBFAST_SAMPLES)")
+    csv = corpus.LTE_MODEL.parent.parent / "csv"
+    out: Path = tmp_path_factory.mktemp("lte") / "out"
+    rtbfast.build(
+        corpus.LTE_MODEL,
+        out,
+        workbook=csv / "Spreadsheets_Parameters.ran-subset.csv",
+        structs=csv / "Spreadsheets_StructParameters.ran-subset.csv",
+    )
+    return out

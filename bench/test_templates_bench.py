@@ -115,22 +115,6 @@ def json_and_pydantic(files: list[Path], models: Any) -> tuple[int, int]:
     return checked, refused
 
 
-@pytest.fixture(scope="module")
-def lte_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real LTE model with the workbook's RAN subset, built (models included)."""
-    if not corpus.LTE_MODEL.exists():
-        pytest.skip(f"the real LTE model is not at {corpus.LTE_MODEL} (set RTBFAST_SAMPLES)")
-    csv = corpus.LTE_MODEL.parent.parent / "csv"
-    out: Path = tmp_path_factory.mktemp("lte") / "out"
-    rtbfast.build(
-        corpus.LTE_MODEL,
-        out,
-        workbook=csv / "Spreadsheets_Parameters.ran-subset.csv",
-        structs=csv / "Spreadsheets_StructParameters.ran-subset.csv",
-    )
-    return out
-
-
 def test_static_check_vs_json_and_pydantic(benchmark: BenchmarkFixture, lte_out: Path, tmp_path: Path) -> None:
     count = 10_000 if FULL else 2_000
     files = generate.write_templates(tmp_path / "templates", count)

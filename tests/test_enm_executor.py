@@ -373,3 +373,17 @@ def test_bad_scripts_and_usage_are_one_located_line(tmp_path: Path, example_out:
     run = run_cli("apply", failing, "--catalog", example_out, "--network", export)
     line = one_line_error(run, 1, f"{failing}:2:", "qRxLevMin=-20", "1 of 2 command(s) applied", "--rollback")
     assert "Error " in line
+
+
+def test_an_expired_session_is_renewed_without_sending_twice(fake: FakeEnm, script: Path, tmp_path: Path) -> None:
+    enm = client(fake)
+    with Journal(tmp_path / "j.sqlite") as journal:
+        first = read_script(script)
+        backend = EnmBackend(enm)
+        assert backend.send(first.lines[0].text).ok
+        fake.sessions.clear()  # ENM ends the session
+        outcome = run_script(first, backend, journal, resume=False)
+    # the create was already applied by hand above: the run stops there, then nothing is doubled
+    assert not outcome.ok and "already exists" in outcome.answer[0]
+    assert len(fake.logins) == 2
+    assert fake.changes().count(first.lines[0].text) == 2  # once by hand, once by the run: no retry of it

@@ -98,7 +98,7 @@ def plan(
         _, on_phase = _reporters(stack, show)
         try:
             planned = plan_changes(source, catalog, network, patterns, threads=jobs, on_phase=on_phase)
-            report = write_plan_folder(planned, out, form=form)
+            report = write_plan_folder(planned, out, form=form, on_phase=on_phase)
         except PlanError as err:
             for problem in err.problems:
                 click.echo(f"error: {problem}", err=True)

@@ -152,9 +152,23 @@ class EnmClient:
             )
             + f"--{boundary}--\r\n".encode()
         )
-        request = urllib.request.Request(f"{self.url}/server-scripting/services/command", data=body, method="POST")
-        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-        status, answer = self._open(request, "command")
+
+        def post() -> tuple[int, bytes]:
+            # a new request each time: the session cookie is added to a request only once
+            request = urllib.request.Request(f"{self.url}/server-scripting/services/command", data=body, method="POST")
+            request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+            return self._open(request, "command")
+
+        try:
+            status, answer = post()
+        except EnmError as err:
+            # the session ended (ENM logs idle sessions out): the command was refused, not run;
+            # log in again and send it once more
+            if not str(err).startswith("ENM command: HTTP 401"):
+                raise
+            self.logged_in = False
+            self.login()
+            status, answer = post()
         if status != 201:
             raise EnmError(f"ENM command: HTTP {status} (201 expected)")
         request_id = answer.decode("utf-8", "replace").strip()

@@ -244,7 +244,8 @@ class Planner:
         structural = ch.filter(pc.is_null(ch["attribute"]))
         creates = structural.filter(pc.equal(structural["op"], "create"))
         deletes = structural.filter(pc.equal(structural["op"], "delete"))
-        writes = ch.filter(pc.is_valid(ch["attribute"]))
+        # (no copy when every row writes a value, as most ChangeSets do)
+        writes = ch if ch["attribute"].null_count == 0 else ch.filter(pc.is_valid(ch["attribute"]))
         created_fdns = set(creates["fdn"].to_pylist())
         deleted_fdns = set(deletes["fdn"].to_pylist())
         # a create of an MO the network has is a set of what it gives

@@ -132,15 +132,24 @@ def write_dialects(steps: pa.Table, folder: Path, stem: str, catalog: EnmCatalog
     return {"cmedit_lines": len(lines)}
 
 
-def write_plan_folder(planned: Planned, out: str | os.PathLike[str], *, form: str = "fdn") -> dict[str, Any]:
+def write_plan_folder(
+    planned: Planned,
+    out: str | os.PathLike[str],
+    *,
+    form: str = "fdn",
+    on_phase: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Write the plan folder at `out` (aside, swapped in when complete); its report."""
     from rtbfast.enm.summary import summary_facts, summary_html, summary_markdown
     from rtbfast.output_folder import written_aside
 
     target = Path(out)
     facts = summary_facts(planned)
+    say = on_phase or (lambda _: None)
     with written_aside(target, MARKER) as folder:
+        say("writing the plan")
         counts = write_dialects(planned.plan.steps, folder, "plan", planned.catalog, form)
+        say("writing the rollback")
         back = write_dialects(planned.rollback, folder, "rollback", planned.catalog, "fdn")
         (folder / "summary.md").write_text(summary_markdown(facts), encoding="utf-8")
         (folder / "summary.html").write_text(summary_html(facts), encoding="utf-8")
