@@ -219,3 +219,18 @@ def test_refusals_name_the_rule_and_the_changeset_row(
 def test_create_without_a_mandatory_attribute_is_refused(network: NetworkIndex, catalog: EnmCatalog) -> None:
     found = problems(Changes().add("create", f"{ENB},EUtranCellFDD=NEW4"), network, catalog)
     assert any("earfcndl" in m for _, m, _ in found), found
+
+
+def test_problems_past_the_listed_ones_are_counted(
+    network: NetworkIndex, catalog: EnmCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rtbfast.enm.plan as planner
+
+    monkeypatch.setattr(planner, "LISTED", 3)
+    cells = [f for f, c in zip(network.fdn, network.cls, strict=True) if c == "EUtranCellFDD"][:8]
+    changes = Changes()
+    for cell in cells:
+        changes.add("set", cell, "qRxLevMin", "-20")  # out of range on every cell
+    found = problems(changes, network, catalog)
+    assert [c for c, _, _ in found].count("range") == 3
+    assert any(c == "more" and "5 more value(s)" in m for c, m, _ in found), found

@@ -62,6 +62,8 @@ PLAN_SCHEMA = pa.schema(
 )
 
 OPS = ("create", "set", "delete", "lock", "unlock", "action")
+LISTED = 200
+"""Problems of one kind listed one by one; past that, one problem says how many more."""
 _RANK = {"create": 0, "lock": 1, "set": 2, "relink": 3, "unlock": 4, "unlink": 5, "lock_delete": 6, "delete": 7}
 """The order of step kinds in a phase."""
 
@@ -325,7 +327,9 @@ class Planner:
                     "unknown_attribute", f"{r['class']} has no attribute {r['attribute']}{hint}", r["fdn"], r["source"]
                 )
         quoted = writes.filter(pc.fill_null(pc.match_substring(writes["value"], '"'), False))
-        for r in quoted.select(["fdn", "attribute", "value", "source"]).slice(0, 20).to_pylist():
+        if quoted.num_rows > LISTED:
+            self.problem("more", f"{quoted.num_rows - LISTED:,} more value(s) holding '\"', not listed")
+        for r in quoted.select(["fdn", "attribute", "value", "source"]).slice(0, LISTED).to_pylist():
             self.problem(
                 "unwritable",
                 f"{r['attribute']} = {r['value']!r}: a value holding '\"' cannot be written for ENM "
@@ -388,7 +392,12 @@ class Planner:
         bad = found.filter(
             pc.and_(pc.is_in(found["rule"], value_set=pa.array(value_rules)), pc.equal(found["severity"], "error"))
         )
-        bad = bad.slice(0, 200)
+        if bad.num_rows > LISTED:
+            self.problem(
+                "more",
+                f"{bad.num_rows - LISTED:,} more value(s) the catalog refuses, not listed (the first {LISTED} are)",
+            )
+        bad = bad.slice(0, LISTED)
         sources = _sources_of(rows, bad["subject"])
         for v in bad.to_pylist():
             member = f".{v['member']}" if v["member"] else ""
