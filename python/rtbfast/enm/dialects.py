@@ -24,6 +24,7 @@ sequences and commands.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,7 +244,16 @@ def _moshell_value(text: str) -> str:
     return t
 
 
+_PLAIN_LIST = re.compile(r'[^"()\[\]{}]*')
+_STRUCT_LIST = re.compile(r'\((?:[^"()\[\]{}]*)\)(?:,\((?:[^"()\[\]{}]*)\))*')
+
+
 def _split_top(text: str) -> list[str]:
+    """The items of a list's text, split at its top-level commas."""
+    if _PLAIN_LIST.fullmatch(text):  # scalars only: no quotes or brackets
+        return [o.strip() for o in text.split(",")]
+    if _STRUCT_LIST.fullmatch(text):  # structs of scalars: split between them
+        return [o if i == 0 else "(" + o for i, o in enumerate(text.split(",("))]
     out, depth, start, quoted = [], 0, 0, False
     for i, ch in enumerate(text):
         if ch == '"':

@@ -9,6 +9,9 @@ import html
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 if TYPE_CHECKING:
     from rtbfast.enm.planning import Planned
 
@@ -17,16 +20,6 @@ RESTART_ACTION = (
 )
 """The restart offered (``ManagedElement.manualRestart``, as Ericsson's tests call it,
 enm-cli.md §6.3); a RadioNode restarts through ``FieldReplaceableUnit.restartUnit`` instead."""
-
-
-def _node(fdn: str) -> str:
-    for rdn in fdn.split(","):
-        if rdn.startswith("MeContext="):
-            return rdn.split("=", 1)[1]
-    for rdn in fdn.split(","):
-        if rdn.startswith("ManagedElement="):
-            return rdn.split("=", 1)[1]
-    return fdn.split(",", 1)[0]
 
 
 def _element(fdn: str) -> str:
@@ -48,44 +41,61 @@ def _lock_target(fdn: str, admin: set[str]) -> str | None:
 def summary_facts(planned: Planned) -> dict[str, Any]:
     """What the summary says, as plain data (also kept in ``plan.json``)."""
     steps = planned.plan.steps
-    heads: dict[int, dict[str, Any]] = {}
-    attributes: dict[int, list[str]] = defaultdict(list)
-    for r in steps.select(["step", "phase", "op", "fdn", "class", "attribute"]).to_pylist():
-        heads.setdefault(r["step"], r)
-        if r["attribute"] and r["attribute"] not in attributes[r["step"]]:
-            attributes[r["step"]].append(r["attribute"])
-    counts: dict[str, int] = defaultdict(int)
+    # one row per step, column-wise; the node of each MO by a pattern, not a loop
+    first = steps.group_by("step", use_threads=False).aggregate(
+        [("phase", "first"), ("op", "first"), ("fdn", "first"), ("class", "first")]
+    )
+    first = first.rename_columns(["step", "phase", "op", "fdn", "class"]).sort_by("step")
+    node = pc.struct_field(pc.extract_regex(first["fdn"], r"(?:^|,)(?:MeContext|ManagedElement)=(?P<n>[^,]+)"), [0])
+    first = first.append_column("node", pc.fill_null(node, first["fdn"]))
+    by_op = first.group_by("op").aggregate([("step", "count")])
+    counts: dict[str, int] = dict(zip(by_op["op"].to_pylist(), by_op["step_count"].to_pylist(), strict=True))
+    changing = first.filter(pc.is_in(first["op"], value_set=pa.array(["create", "set", "delete"])))
+    per_op = changing.group_by(["node", "class", "op"]).aggregate([("step", "count")]).to_pylist()
+    mos = changing.group_by(["node", "class"]).aggregate([("fdn", "count_distinct")]).to_pylist()
+    # attributes written per node and class (by creates and sets)
+    writing = pc.and_(pc.is_valid(steps["attribute"]), pc.is_in(steps["op"], value_set=pa.array(["create", "set"])))
+    written = steps.filter(writing)
+    at = pc.index_in(written["step"], value_set=first["step"])
+    named = pa.table({"node": pc.take(first["node"], at), "class": written["class"], "attribute": written["attribute"]})
+    names = named.group_by(["node", "class", "attribute"]).aggregate([]).to_pylist()
     per: dict[tuple[str, str], dict[str, Any]] = {}
-    locks: list[dict[str, Any]] = []
-    open_locks: dict[str, dict[str, Any]] = {}
-    locks_needed = planned.catalog.locks
-    for step in sorted(heads):
-        h = heads[step]
-        counts[h["op"]] += 1
-        key = (_node(h["fdn"]), h["class"])
-        row = per.setdefault(
-            key,
-            {"node": key[0], "class": key[1], "mos": set(), "create": 0, "set": 0, "delete": 0, "attributes": set()},
+
+    def row_of(n: str, c: str) -> dict[str, Any]:
+        return per.setdefault(
+            (n, c), {"node": n, "class": c, "mos": 0, "create": 0, "set": 0, "delete": 0, "attributes": set()}
         )
-        if h["op"] in ("create", "set", "delete"):
-            row["mos"].add(h["fdn"])
-            row[h["op"]] += 1
-            row["attributes"].update(a for a in attributes[step] if h["op"] != "delete")
-        if h["op"] == "lock":
-            entry = {"fdn": h["fdn"], "phase": h["phase"], "step": step, "attributes": [], "why": "set"}
-            locks.append(entry)
-            open_locks[h["fdn"]] = entry
-        elif h["op"] == "unlock":
-            open_locks.pop(h["fdn"], None)
-        elif h["op"] == "set":
-            for target, entry in open_locks.items():
-                if h["fdn"] == target or h["fdn"].startswith(target + ","):
-                    needs = [a for a in attributes[step] if (h["class"], a) in locks_needed]
-                    entry["attributes"].extend(f"{h['class']}.{a}" for a in needs)
-        elif h["op"] == "delete":
-            for target, entry in open_locks.items():
-                if h["fdn"] == target:
-                    entry["why"] = "delete"
+
+    for r in per_op:
+        row_of(r["node"], r["class"])[r["op"]] = r["step_count"]
+    for r in mos:
+        row_of(r["node"], r["class"])["mos"] = r["fdn_count_distinct"]
+    for r in names:
+        row_of(r["node"], r["class"])["attributes"].add(r["attribute"])
+    # lock windows: walked in step order, only when the plan locks something
+    locks: list[dict[str, Any]] = []
+    if counts.get("lock"):
+        locks_needed = planned.catalog.locks
+        attributes: dict[int, list[str]] = defaultdict(list)
+        for step, attribute in zip(written["step"].to_pylist(), written["attribute"].to_pylist(), strict=True):
+            if attribute not in attributes[step]:
+                attributes[step].append(attribute)
+        open_locks: dict[str, dict[str, Any]] = {}
+        for h in first.select(["step", "phase", "op", "fdn", "class"]).to_pylist():
+            step = h["step"]
+            if h["op"] == "lock":
+                entry = {"fdn": h["fdn"], "phase": h["phase"], "step": step, "attributes": [], "why": "set"}
+                locks.append(entry)
+                open_locks[h["fdn"]] = entry
+            elif h["op"] == "unlock":
+                open_locks.pop(h["fdn"], None)
+            elif h["op"] == "set" and open_locks:
+                for target, entry in open_locks.items():
+                    if h["fdn"] == target or h["fdn"].startswith(target + ","):
+                        needs = [a for a in attributes[step] if (h["class"], a) in locks_needed]
+                        entry["attributes"].extend(f"{h['class']}.{a}" for a in needs)
+            elif h["op"] == "delete" and h["fdn"] in open_locks:
+                open_locks[h["fdn"]]["why"] = "delete"
     admin = planned.catalog.admin_classes()
     effects = []
     locked_by_plan = {lock["fdn"]: lock["step"] for lock in locks}
@@ -112,14 +122,14 @@ def summary_facts(planned: Planned) -> dict[str, Any]:
                 {"class": e["class"], "attribute": e["attribute"], "disturbances": e["disturbances"], "mos": 0},
             )
             item["mos"] += 1
-    table = [{**r, "mos": len(r["mos"]), "attributes": sorted(r["attributes"])} for _, r in sorted(per.items())]
+    table = [{**r, "attributes": sorted(r["attributes"])} for _, r in sorted(per.items())]
     return {
         "made_from": planned.made_from,
         "counts": {
-            "steps": len(heads),
+            "steps": first.num_rows,
             **{op: counts.get(op, 0) for op in ("create", "set", "delete", "lock", "unlock", "action")},
-            "nodes": len({_node(h["fdn"]) for h in heads.values()}),
-            "mos": len({h["fdn"] for h in heads.values() if h["op"] in ("create", "set", "delete")}),
+            "nodes": pc.count_distinct(first["node"]).as_py(),
+            "mos": pc.count_distinct(changing["fdn"]).as_py(),
             "rollback_steps": len(set(planned.rollback["step"].to_pylist())) if planned.rollback.num_rows else 0,
             "dropped_as_already_true": planned.plan.dropped,
         },
