@@ -688,16 +688,13 @@ def templates_export(
 
 def _write_text(path: Path, text: str) -> None:
     """Write `text` beside `path` first, then swap it in: a good file is never half-written."""
-    import os
+    from rtbfast.output_folder import write_text_aside
 
-    aside = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        aside.write_text(text, encoding="utf-8")
-        os.replace(aside, path)
-    except OSError as err:
-        aside.unlink(missing_ok=True)
-        click.echo(f"error: {path}: cannot write: {err.strerror or err}", err=True)
+        write_text_aside(path, [text])
+    except (OSError, RtbfastError) as err:
+        click.echo(f"error: {err if isinstance(err, RtbfastError) else f'{path}: cannot write: {err}'}", err=True)
         sys.exit(1)
 
 

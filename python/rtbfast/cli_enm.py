@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,10 @@ def plan(
 
 
 @click.command()
-@click.argument("script", type=click.Path(path_type=Path))
+@click.argument("script_path", metavar="SCRIPT", type=click.Path(path_type=Path))
 @click.option(
     "--backend",
+    "backend_name",
     type=click.Choice(["simulator", "enm"]),
     default="simulator",
     show_default=True,
@@ -142,6 +144,7 @@ def plan(
 )
 @click.option(
     "--journal",
+    "journal_path",
     type=click.Path(path_type=Path),
     help="The SQLite journal of every command's outcome [default: SCRIPT.journal.sqlite].",
 )
@@ -176,11 +179,11 @@ def plan(
 )
 @PROGRESS_OPTION
 def apply(
-    script: Path,
-    backend: str,
+    script_path: Path,
+    backend_name: str,
     catalog: Path | None,
     network: Path | None,
-    journal: Path | None,
+    journal_path: Path | None,
     resume: bool,
     rollback: bool,
     uncertain: str,
@@ -213,26 +216,17 @@ def apply(
     Exits 0 when every command is applied, 1 when a command fails (or its outcome is not
     known), 2 when an input cannot be read or the run cannot go on as asked.
     """
+    with _exits():
+        _apply(**locals())
+
+
+@contextlib.contextmanager
+def _exits() -> Iterator[None]:
+    """A run that cannot go on as asked exits 2; other errors as rtbfast says."""
     from rtbfast.enm.executor import ExecutionError
 
     try:
-        _apply(
-            script,
-            backend,
-            catalog,
-            network,
-            journal,
-            resume,
-            rollback,
-            uncertain,
-            dry_run,
-            save_network,
-            url,
-            ca_file,
-            insecure,
-            timeout,
-            progress,
-        )
+        yield
     except ExecutionError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)

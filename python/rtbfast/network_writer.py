@@ -13,6 +13,7 @@ complete.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,22 +134,11 @@ def write_network_xml(
 ) -> Path:
     """Write the network `tables` (``mos``, ``values``) as Bulk CM XML at `path`, aside and
     swapped in. An MO's ``modifier`` column (if any) becomes its container's modifier."""
-    out = Path(path)
-    aside = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
-        with aside.open("w", encoding="utf-8") as f:
-            f.write(HEADER.format(es=es_version, prefix=escape(prefix)))
-            for chunk in network_xml(tables):
-                f.write(chunk)
-            f.write(FOOTER.format(when=escape(when)))
-        os.replace(aside, out)
-    except OSError as err:
-        aside.unlink(missing_ok=True)
-        raise OutputError(f"{out}: cannot write the network: {err.strerror or err}", str(out)) from err
-    except BaseException:
-        aside.unlink(missing_ok=True)
-        raise
-    return out
+    from rtbfast.output_folder import write_text_aside
+
+    header = HEADER.format(es=es_version, prefix=escape(prefix))
+    footer = FOOTER.format(when=escape(when))
+    return write_text_aside(path, itertools.chain([header], network_xml(tables), [footer]), "the network")
 
 
 def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:

@@ -20,7 +20,7 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +218,26 @@ def replace_output(staging: Path, out: Path, marker: str = REPORT, *, exchange: 
     out.rename(old)
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text_aside(path: str | os.PathLike[str], chunks: Iterable[str], what: str = "") -> Path:
+    """Write the text `chunks` to `path`: into ``.NAME.partial-PID`` beside it first, swapped
+    in only when all of it is written, so a good file is never left half-written (and nothing
+    is left behind when writing fails)."""
+    out = Path(path)
+    aside = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        with aside.open("w", encoding="utf-8", newline="\n") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.replace(aside, out)
+    except OSError as err:
+        aside.unlink(missing_ok=True)
+        raise OutputError(f"{out}: cannot write{' ' + what if what else ''}: {err.strerror or err}", str(out)) from err
+    except BaseException:
+        aside.unlink(missing_ok=True)
+        raise
+    return out
 
 
 @contextmanager

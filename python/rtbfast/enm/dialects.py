@@ -32,7 +32,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast.changeset import EMPTIED
-from rtbfast.errors import OutputError
 
 _BARE = r"^[A-Za-z0-9_.\-]+$"
 
@@ -322,24 +321,14 @@ def bulkcm_tables(plan: pa.Table) -> dict[str, pa.Table]:
 
 def write_lines(path: str | os.PathLike[str], chunks: Iterator[str] | pa.Array) -> Path:
     """Write text (an array of lines, or chunks) to `path`, aside and swapped in."""
-    out = Path(path)
-    aside = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
-        with aside.open("w", encoding="utf-8", newline="\n") as f:
-            if isinstance(chunks, (pa.Array, pa.ChunkedArray)):
-                n = len(chunks)
-                for start in range(0, n, 65536):
-                    part = chunks.slice(start, 65536)
-                    f.write("\n".join(part.to_pylist()))
-                    f.write("\n")
-            else:
-                for chunk in chunks:
-                    f.write(chunk)
-        os.replace(aside, out)
-    except OSError as err:
-        aside.unlink(missing_ok=True)
-        raise OutputError(f"{out}: cannot write: {err.strerror or err}", str(out)) from err
-    except BaseException:
-        aside.unlink(missing_ok=True)
-        raise
-    return out
+    from rtbfast.output_folder import write_text_aside
+
+    if isinstance(chunks, (pa.Array, pa.ChunkedArray)):
+        lines = chunks
+
+        def text() -> Iterator[str]:
+            for start in range(0, len(lines), 65536):
+                yield "\n".join(lines.slice(start, 65536).to_pylist()) + "\n"
+
+        return write_text_aside(path, text())
+    return write_text_aside(path, chunks)

@@ -126,6 +126,41 @@ def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.
     return pa.chunked_array(out, pa.bool_())
 
 
+VALUE_RULES = (
+    "type",
+    "range",
+    "enum",
+    "length",
+    "pattern",
+    "resolution",
+    "decimal_places",
+    "unknown_member",
+    "sequence_length",
+)
+"""The evaluator's rules that judge a value on its own (what a write is refused for)."""
+
+
+def value_violations(rows: pa.Table, catalog: EnmCatalog) -> pa.Table:
+    """The errors of the values `rows` write (``fdn``, ``class``, ``attribute``, ``member``,
+    ``index``, ``value``), judged by the native evaluator of `rtbfast audit`."""
+    from rtbfast.rules import evaluate
+
+    mos = rows.group_by("fdn", use_threads=False).aggregate([("class", "first")]).rename_columns(["fdn", "class"])
+    values = pa.table(
+        {
+            "fdn": rows["fdn"].combine_chunks().dictionary_encode(),
+            "attribute": rows["attribute"].combine_chunks().dictionary_encode(),
+            "member": rows["member"].combine_chunks().dictionary_encode(),
+            "index": pc.fill_null(rows["index"], 0),
+            "value": rows["value"],
+        }
+    )
+    found = evaluate({"mos": mos, "values": values}, catalog.constraints).violations
+    return found.filter(
+        pc.and_(pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES)), pc.equal(found["severity"], "error"))
+    )
+
+
 def _sources_of(rows: pa.Table, subjects: pa.Array | pa.ChunkedArray, *, by_attribute: bool = True) -> dict[str, str]:
     """``fdn<SEP>attribute`` (or ``fdn``) → the source of the first of `rows` about it, for the
     MOs in `subjects` only (a dictionary over the few rows a finding names, not every row)."""
@@ -372,26 +407,10 @@ class Planner:
             self.problem(v["rule"], f"{v['subject']}: {v['message']}", v["subject"], by_fdn.get(v["subject"]))
 
     def _check_values(self, writes: pa.Table) -> None:
-        from rtbfast.rules import evaluate
-
         rows = writes.filter(pc.is_valid(writes["value"]))
         if not rows.num_rows:
             return
-        mos = rows.group_by("fdn", use_threads=False).aggregate([("class", "first")]).rename_columns(["fdn", "class"])
-        values = pa.table(
-            {
-                "fdn": rows["fdn"].combine_chunks().dictionary_encode(),
-                "attribute": rows["attribute"].combine_chunks().dictionary_encode(),
-                "member": rows["member"].combine_chunks().dictionary_encode(),
-                "index": pc.fill_null(rows["index"], 0),
-                "value": rows["value"],
-            }
-        )
-        found = evaluate({"mos": mos, "values": values}, self.cat.constraints).violations
-        value_rules = ("type", "range", "enum", "length", "pattern", "resolution", "decimal_places", "unknown_member")
-        bad = found.filter(
-            pc.and_(pc.is_in(found["rule"], value_set=pa.array(value_rules)), pc.equal(found["severity"], "error"))
-        )
+        bad = value_violations(rows, self.cat)
         if bad.num_rows > LISTED:
             self.problem(
                 "more",

@@ -28,20 +28,8 @@ import pyarrow.compute as pc
 from rtbfast.changeset import EMPTIED
 from rtbfast.enm import cmedit
 from rtbfast.enm.model import ADMIN, EnmCatalog
-from rtbfast.enm.plan import SEP, _string
+from rtbfast.enm.plan import SEP, _string, value_violations
 from rtbfast.network_index import NetworkIndex
-
-VALUE_RULES = (
-    "type",
-    "range",
-    "enum",
-    "length",
-    "pattern",
-    "resolution",
-    "decimal_places",
-    "unknown_member",
-    "sequence_length",
-)
 
 
 @dataclass
@@ -326,7 +314,6 @@ class Simulator:
         return self.value(target, ADMIN)
 
     def _value_failures(self, part: pa.Table, cls: pa.Array, failures: dict[int, Response]) -> None:
-        from rtbfast.rules import evaluate
 
         rows = pa.table(
             {
@@ -342,20 +329,7 @@ class Simulator:
         rows = rows.filter(pc.and_(pc.is_valid(rows["value"]), pc.is_valid(rows["class"])))
         if not rows.num_rows:
             return
-        mos = rows.group_by("fdn", use_threads=False).aggregate([("class", "first")]).rename_columns(["fdn", "class"])
-        values = pa.table(
-            {
-                "fdn": rows["fdn"].combine_chunks().dictionary_encode(),
-                "attribute": rows["attribute"].combine_chunks().dictionary_encode(),
-                "member": rows["member"].combine_chunks().dictionary_encode(),
-                "index": pc.fill_null(rows["index"], 0),
-                "value": rows["value"],
-            }
-        )
-        found = evaluate({"mos": mos, "values": values}, self.cat.constraints).violations
-        bad = found.filter(
-            pc.and_(pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES)), pc.equal(found["severity"], "error"))
-        )
+        bad = value_violations(rows, self.cat)
         if not bad.num_rows:
             return
         key = pc.binary_join_element_wise(rows["fdn"], rows["attribute"], SEP)
@@ -476,23 +450,7 @@ class Simulator:
         else:
             read_only = [a for (c, a), f in self.flags.items() if c == cls and f.get("read_only") and a not in given]
             keep = mine.filter(pc.is_in(attrs, value_set=pa.array(read_only, pa.string())))
-        return pa.table(
-            {
-                "fdn": _string(keep["fdn"]),
-                "attribute": _string(keep["attribute"]),
-                "member": _string(keep["member"]),
-                "index": keep["index"],
-                "member_index": keep["member_index"]
-                if "member_index" in keep.column_names
-                else pa.nulls(keep.num_rows, pa.int32()),
-                "value": keep["value"],
-                "vs_data": keep["vs_data"]
-                if "vs_data" in keep.column_names
-                else pa.array([True] * keep.num_rows, pa.bool_()),
-                "version": pa.array([step] * keep.num_rows, pa.int64()),
-            },
-            schema=_ROW_SCHEMA,
-        )
+        return _state_rows(keep, step)
 
     def _apply_delete(self, fdn: str, step: int, *, whole: bool) -> tuple[list[tuple[int, Response]], int | None]:
         if not self.exists(fdn):
@@ -616,23 +574,7 @@ class Simulator:
             # a recreated MO sits where it was
             keep = pc.invert(pc.is_in(mos["fdn"], value_set=extra["fdn"]))
             mos = pa.concat_tables([mos.filter(keep), extra])
-        plain = pa.table(
-            {
-                "fdn": _string(base_values["fdn"]),
-                "attribute": _string(base_values["attribute"]),
-                "member": _string(base_values["member"]),
-                "index": base_values["index"],
-                "member_index": base_values["member_index"]
-                if "member_index" in base_values.column_names
-                else pa.nulls(base_values.num_rows, pa.int32()),
-                "value": base_values["value"],
-                "vs_data": base_values["vs_data"]
-                if "vs_data" in base_values.column_names
-                else pa.array([True] * base_values.num_rows, pa.bool_()),
-                "version": pa.array([-1] * base_values.num_rows, pa.int64()),
-            },
-            schema=_ROW_SCHEMA,
-        )
+        plain = _state_rows(base_values, -1)
         if fdns is not None:
             wanted = pa.array(fdns, pa.string())
             plain = plain.filter(pc.is_in(plain["fdn"], value_set=wanted))
@@ -661,6 +603,26 @@ class Simulator:
             plain = pa.concat_tables([plain, over])
         values = plain.drop_columns(["version"])
         return {"mos": mos, "values": values}
+
+
+def _state_rows(values: pa.Table, version: int) -> pa.Table:
+    """A network's value rows in the simulator's state columns (plain text, a version)."""
+    n = values.num_rows
+    return pa.table(
+        {
+            "fdn": _string(values["fdn"]),
+            "attribute": _string(values["attribute"]),
+            "member": _string(values["member"]),
+            "index": values["index"],
+            "member_index": values["member_index"]
+            if "member_index" in values.column_names
+            else pa.nulls(n, pa.int32()),
+            "value": values["value"],
+            "vs_data": values["vs_data"] if "vs_data" in values.column_names else pa.array([True] * n, pa.bool_()),
+            "version": pa.array([version] * n, pa.int64()),
+        },
+        schema=_ROW_SCHEMA,
+    )
 
 
 def _assignment_rows(
