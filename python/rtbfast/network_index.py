@@ -65,6 +65,19 @@ def _set_member(target: dict[str, Any], path: str, value: Any) -> None:
     target[last] = value
 
 
+def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``is_in`` that stays in the dictionary of a dictionary-encoded column: each distinct
+    value is looked up once, not once per row."""
+    if not pa.types.is_dictionary(column.type):
+        return pc.is_in(column, value_set=value_set)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for chunk in chunks:
+        hit = pc.is_in(chunk.dictionary, value_set=value_set)
+        out.append(pc.fill_null(pc.take(hit, chunk.indices), False))
+    return pa.chunked_array(out, pa.bool_())
+
+
 class NetworkIndex:
     """The MOs of a Network (its ``mos`` and ``values`` tables), by row."""
 
@@ -89,6 +102,31 @@ class NetworkIndex:
 
     def __len__(self) -> int:
         return len(self.fdn)
+
+    def value_rows(self, fdns: pa.Array | pa.ChunkedArray) -> pa.Table:
+        """The value rows of the MOs at `fdns` (``fdn``, ``attribute``, ``member``, ``index``,
+        ``value``; plain text), in the network's order."""
+        values = self._values
+        if values is None or not values.num_rows or not len(fdns):
+            text = pa.string()
+            schema = pa.schema(
+                [("fdn", text), ("attribute", text), ("member", text), ("index", pa.int32()), ("value", text)]
+            )
+            return schema.empty_table()
+        mine = values.filter(is_in_column(values["fdn"], fdns))
+
+        def plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
+            return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column
+
+        return pa.table(
+            {
+                "fdn": plain(mine["fdn"]),
+                "attribute": plain(mine["attribute"]),
+                "member": plain(mine["member"]),
+                "index": mine["index"],
+                "value": mine["value"],
+            }
+        )
 
     def _value_runs(self) -> dict[int, list[tuple[int, int]]]:
         """MO row → the runs of value rows that are its (values are written MO by MO)."""

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from rtbfast.changeset import EMPTIED
 from rtbfast.enm.model import ADMIN, EnmCatalog, typed_text
 from rtbfast.errors import RtbfastError
-from rtbfast.network_index import NetworkIndex
+from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.suggest import did_you_mean
 
 SEP = "\x1f"
@@ -111,19 +111,6 @@ class Plan:
 
 def _string(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column
-
-
-def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.ChunkedArray | pa.Array:
-    """``is_in`` that stays in the dictionary of a dictionary-encoded column: each distinct
-    value is looked up once, not once per row."""
-    if not pa.types.is_dictionary(column.type):
-        return pc.is_in(column, value_set=value_set)
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    out = []
-    for chunk in chunks:
-        hit = pc.is_in(chunk.dictionary, value_set=value_set)
-        out.append(pc.fill_null(pc.take(hit, chunk.indices), False))
-    return pa.chunked_array(out, pa.bool_())
 
 
 VALUE_RULES = (
@@ -505,17 +492,7 @@ class Planner:
                 "typed": typed_text(wanted["value"], wanted["kind"]),
             }
         )
-        values = self.net._values
-        current = values.filter(is_in_column(values["fdn"], touched))
-        current = pa.table(
-            {
-                "fdn": _string(current["fdn"]),
-                "attribute": _string(current["attribute"]),
-                "member": _string(current["member"]),
-                "index": current["index"],
-                "value": current["value"],
-            }
-        )
+        current = self.net.value_rows(touched)
         current_code = pc.index_in(_key(current), value_set=keys)
         current = current.append_column("code", current_code).filter(pc.is_in(current_code, value_set=candidate_codes))
         touched_list = touched.to_pylist()

@@ -24,30 +24,14 @@ import pyarrow.compute as pc
 
 from rtbfast.changeset import EMPTIED
 from rtbfast.enm.model import EnmCatalog
-from rtbfast.enm.plan import PLAN_SCHEMA, SEP, _join_kinds, _string
+from rtbfast.enm.plan import PLAN_SCHEMA, SEP, _join_kinds
 from rtbfast.network_index import NetworkIndex
-
-_COLUMNS = ["fdn", "attribute", "member", "index", "value"]
 
 
 def _network_rows(network: NetworkIndex, fdns: pa.Array) -> pa.Table:
-    """The network's value rows of the MOs at `fdns`, as plain text columns, with ``key``."""
-    values = network._values
-    if values is None or not values.num_rows or not len(fdns):
-        empty = {c: pa.array([], pa.int32() if c == "index" else pa.string()) for c in [*_COLUMNS, "key"]}
-        return pa.table({**empty, "row": pa.array([], pa.int64())})
-    from rtbfast.templates.verdicts import _in
-
-    mine = values.filter(_in(values["fdn"], fdns))
-    table = pa.table(
-        {
-            "fdn": _string(mine["fdn"]),
-            "attribute": _string(mine["attribute"]),
-            "member": _string(mine["member"]),
-            "index": mine["index"],
-            "value": mine["value"],
-        }
-    )
+    """The network's value rows of the MOs at `fdns`, as plain text columns, with ``key`` and
+    their ``row`` (the network's order)."""
+    table = network.value_rows(fdns)
     table = table.append_column("key", pc.binary_join_element_wise(table["fdn"], table["attribute"], SEP))
     return table.append_column("row", pa.array(range(table.num_rows), pa.int64()))
 

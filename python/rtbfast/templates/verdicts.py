@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from rtbfast import _native
 from rtbfast.errors import RtbfastError
-from rtbfast.network_index import NetworkIndex
+from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.rules import VIOLATIONS_SCHEMA, evaluate
 from rtbfast.templates.check import SEP, VALUE_RULES, Catalog
 from rtbfast.templates.units import to_engineering
@@ -128,15 +128,8 @@ def _unit_hints(found: pa.Table, mos: pa.Table, values: pa.Table, catalog: Catal
 
 
 def _in(column: pa.ChunkedArray, wanted: pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Which rows of `column` (text, or dictionary-encoded text: the dictionary is matched,
-    not every row) hold one of `wanted`."""
-    if not pa.types.is_dictionary(column.type):
-        return pc.is_in(column, value_set=wanted)
-    chunks = []
-    for chunk in column.chunks:
-        hit = pc.is_in(chunk.dictionary, value_set=wanted)
-        chunks.append(pc.fill_null(pc.take(hit, chunk.indices), False))
-    return pa.chunked_array(chunks, pa.bool_())
+    """Which rows of `column` hold one of `wanted` (a dictionary matched once, not per row)."""
+    return is_in_column(column, wanted)
 
 
 def _last_sets(sets: pa.Table) -> pa.Array:
