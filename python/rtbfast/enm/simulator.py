@@ -289,7 +289,7 @@ class Simulator:
                 if target is not None and self._state_at(target, step, part) != "LOCKED":
                     failures.setdefault(step, _node_error(f"{attribute} can only be changed when {target} is LOCKED"))
         self._value_failures(part, cls, failures)
-        steps = sorted(set(part["step"].to_pylist()))
+        steps = pc.unique(part["step"]).to_pylist()  # in order: a plan's rows come by step
         failed = min(failures) if failures else None
         good = part if failed is None else part.filter(pc.less(part["step"], failed))
         if good.num_rows:
