@@ -5,6 +5,7 @@ answers bad commands as ENM does, with the check that failed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -169,3 +170,42 @@ def test_the_network_writer_round_trips_real_exports_and_import_files(tmp_path: 
         assert same(tables, again), path
         if "modifier" in tables["mos"].column_names:
             assert tables["mos"]["modifier"].to_pylist() == again["mos"]["modifier"].to_pylist(), path
+
+
+def test_the_ericsson_attributes_of_a_me_context_are_written_inside_it(
+    write_xml: Callable[[str, str | bytes], Path], tmp_path: Path
+) -> None:
+    """As OSS-RC exports them (the shape of samples/bulkcm/yuriyarhipov_…): a VsDataContainer
+    of the MeContext's id inside it, beside its standard attributes."""
+    export = write_xml(
+        "me.xml",
+        """<?xml version="1.0" encoding="UTF-8"?>
+<bulkCmConfigDataFile xmlns="configData.xsd" xmlns:xn="genericNrm.xsd" xmlns:es="EricssonSpecificAttributes.12.26.xsd">
+<fileHeader fileFormatVersion="32.615 V4.5" vendorName="Ericsson"/>
+<configData dnPrefix="Undefined">
+<xn:SubNetwork id="AXE"><xn:attributes><xn:userLabel>A &amp; B</xn:userLabel></xn:attributes>
+<xn:MeContext id="DAMGW1">
+<xn:VsDataContainer id="DAMGW1"><xn:attributes><xn:vsDataType>vsDataMeContext</xn:vsDataType>
+<xn:vsDataFormatVersion>EricssonSpecificAttributes.12.26</xn:vsDataFormatVersion>
+<es:vsDataMeContext><es:userLabel>DAMGW1</es:userLabel><es:neType>7</es:neType></es:vsDataMeContext>
+</xn:attributes></xn:VsDataContainer>
+<xn:ManagedElement id="1">
+<xn:VsDataContainer id="1"><xn:attributes><xn:vsDataType>vsDataENodeBFunction</xn:vsDataType>
+<xn:vsDataFormatVersion>EricssonSpecificAttributes.12.26</xn:vsDataFormatVersion>
+<es:vsDataENodeBFunction><es:eNodeBPlmnId><es:mcc>240</es:mcc><es:mnc>7</es:mnc></es:eNodeBPlmnId>
+<es:x>1</es:x><es:x>2</es:x></es:vsDataENodeBFunction></xn:attributes></xn:VsDataContainer>
+</xn:ManagedElement></xn:MeContext></xn:SubNetwork>
+</configData>
+<fileFooter dateTime="2026-01-01T00:00:00Z"/>
+</bulkCmConfigDataFile>
+""",
+    )
+    tables = rtbfast.read_network(export).tables
+    out = write_network_xml(tables, tmp_path / "again.xml")
+    assert same(tables, rtbfast.read_network(out).tables)
+    text = out.read_text(encoding="utf-8")
+    assert (
+        '<xn:MeContext id="DAMGW1">\n<xn:VsDataContainer id="DAMGW1"><xn:attributes><xn:vsDataType>vsDataMeContext'
+        in text
+    )
+    assert "A &amp; B" in text

@@ -106,3 +106,6 @@ def parse_template_key(
 def cmedit_lines(plan: object, form: str, naming: dict[str, str]) -> ArrowTable:
     """A Plan (rows in step order, the columns of ``PLAN_SCHEMA``) as cmedit lines, one per
     step, in a table of one column ``line``; ``form`` is ``"fdn"`` or ``"node"``."""
+
+def network_xml(mos: object, values: object) -> str:
+    """The ``configData`` content of a network (plain text columns) as Bulk CM XML."""

@@ -432,6 +432,14 @@ fn cmedit_lines(
     Ok(ArrowTable { batches: vec![batch], schema })
 }
 
+/// The `configData` content of a network (`mos`, `values`: plain text columns) as Bulk CM XML.
+#[pyfunction]
+fn network_xml(py: Python<'_>, mos: PyTable, values: PyTable) -> PyResult<String> {
+    let (mos, _) = mos.into_inner();
+    let (values, _) = values.into_inner();
+    py.detach(|| crate::enm::bulkcm_writer::network_xml(&mos, &values)).map_err(|e| to_py_err(py, e))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -453,5 +461,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_document_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     m.add_function(wrap_pyfunction!(cmedit_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(network_xml, m)?)?;
     Ok(())
 }

@@ -20,6 +20,8 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 
 use crate::error::{Error, Location};
 
+pub mod bulkcm_writer;
+
 /// The index of the one row that empties a sequence (`rtbfast.changeset.EMPTIED`).
 pub const EMPTIED: i32 = -1;
 
