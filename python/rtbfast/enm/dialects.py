@@ -243,6 +243,7 @@ def _moshell_value(text: str) -> str:
     return t
 
 
+_TOKENS = re.compile(r'"[^"]*"?|[()\[\]{},]')
 _PLAIN_LIST = re.compile(r'[^"()\[\]{}]*')
 _STRUCT_LIST = re.compile(r'\((?:[^"()\[\]{}]*)\)(?:,\((?:[^"()\[\]{}]*)\))*')
 
@@ -253,17 +254,18 @@ def _split_top(text: str) -> list[str]:
         return [o.strip() for o in text.split(",")]
     if _STRUCT_LIST.fullmatch(text):  # structs of scalars: split between them
         return [o if i == 0 else "(" + o for i, o in enumerate(text.split(",("))]
-    out, depth, start, quoted = [], 0, 0, False
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in "([{":
+    out, depth, start = [], 0, 0
+    for token in _TOKENS.finditer(text):
+        ch = token.group()
+        if ch[0] == '"':
+            continue  # a quoted string: its brackets and commas are text
+        if ch in "([{":
             depth += 1
-        elif not quoted and ch in ")]}":
+        elif ch in ")]}":
             depth -= 1
-        elif not quoted and ch == "," and depth == 0:
-            out.append(text[start:i])
-            start = i + 1
+        elif depth == 0:
+            out.append(text[start : token.start()])
+            start = token.end()
     out.append(text[start:])
     return [o.strip() for o in out]
 
@@ -282,23 +284,46 @@ def bulkcm_tables(plan: pa.Table) -> dict[str, pa.Table]:
         "delete",
         "update",
     )
-    rows: dict[str, tuple[str, str | None]] = {}
-    for fdn, cls, mod in zip(
-        heads["fdn"].to_pylist(), heads["class_first"].to_pylist(), modifier.to_pylist(), strict=True
-    ):
-        rows[fdn] = (cls, mod)
-        parts = fdn.split(",")
-        for i in range(1, len(parts)):
-            parent = ",".join(parts[:i])
-            rows.setdefault(parent, (parts[i - 1].split("=", 1)[0], None))
-    fdns = sorted(rows, key=lambda f: (f.count(","), f))
+    # the MOs above the changed ones only give the path: walked from the distinct parents
+    head_fdns = heads["fdn"].combine_chunks() if isinstance(heads["fdn"], pa.ChunkedArray) else heads["fdn"]
+    changed_set = set(head_fdns.to_pylist())
+    above: dict[str, str] = {}
+    parents = pc.unique(pc.replace_substring_regex(head_fdns, r",[^,]*$", ""))
+    for fdn in parents.to_pylist():
+        while "=" in fdn and fdn not in above and fdn not in changed_set:
+            above[fdn] = fdn.rsplit(",", 1)[-1].split("=", 1)[0]
+            if "," not in fdn:
+                break
+            fdn = fdn.rsplit(",", 1)[0]
+    everything = pa.table(
+        {
+            "fdn": pa.concat_arrays([head_fdns, pa.array(list(above), pa.string())]),
+            "class": pa.concat_arrays(
+                [heads["class_first"].combine_chunks(), pa.array(list(above.values()), pa.string())]
+            ),
+            "modifier": pa.concat_arrays(
+                [
+                    modifier.combine_chunks() if isinstance(modifier, pa.ChunkedArray) else modifier,
+                    pa.nulls(len(above), pa.string()),
+                ]
+            ),
+        }
+    )
+    fdn = everything["fdn"]
+    everything = everything.append_column("depth", pc.count_substring(fdn, ","))
+    everything = everything.sort_by([("depth", "ascending"), ("fdn", "ascending")])
+    fdn = everything["fdn"]
     mos = pa.table(
         {
-            "fdn": fdns,
-            "class": [rows[f][0] for f in fdns],
-            "id": [f.rsplit("=", 1)[-1] for f in fdns],
-            "parent_fdn": [f.rsplit(",", 1)[0] if "," in f else None for f in fdns],
-            "modifier": [rows[f][1] for f in fdns],
+            "fdn": fdn,
+            "class": everything["class"],
+            "id": pc.replace_substring_regex(fdn, r"^.*=", ""),
+            "parent_fdn": pc.if_else(
+                pc.match_substring(fdn, ","),
+                pc.replace_substring_regex(fdn, r",[^,]*$", ""),
+                pa.scalar(None, pa.string()),
+            ),
+            "modifier": everything["modifier"],
         }
     )
     values = changed.filter(pc.and_(pc.is_valid(changed["attribute"]), pc.is_valid(changed["value"])))
