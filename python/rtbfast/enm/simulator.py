@@ -84,13 +84,15 @@ _ROW_SCHEMA = pa.schema(
 class Simulator:
     def __init__(self, tables: dict[str, pa.Table], catalog: EnmCatalog) -> None:
         self.base = tables
-        self.index = NetworkIndex(tables)
+        self._index: NetworkIndex | None = None
         self.cat = catalog
         self.flags = catalog.attribute_flags()
         self.admin = catalog.admin_classes()
         self.containment = catalog.containment()
         self.system_created = catalog.system_created()
-        self.base_fdns = pa.array(self.index.fdn, pa.string())
+        mos = tables["mos"]
+        self.base_fdns = _string(mos["fdn"]).combine_chunks()
+        self.base_classes = _string(mos["class"]).combine_chunks()
         self._names: Any = None
         self.sequences = {
             (c, a)
@@ -122,6 +124,15 @@ class Simulator:
                 "known": [True] * len(self.flags),
             }
         )
+        self.flag_keys = pc.binary_join_element_wise(self.flag_table["class"], self.flag_table["attribute"], SEP)
+
+    @property
+    def index(self) -> NetworkIndex:
+        """The network first read, indexed (made when first needed: a run of sets on existing
+        MOs does without it)."""
+        if self._index is None:
+            self._index = NetworkIndex(self.base)
+        return self._index
 
     # -- the state ----------------------------------------------------------------------------
 
@@ -197,8 +208,14 @@ class Simulator:
             part = plan.slice(a, b - a)
             op = part["op"][0].as_py()
             if op in ("set", "lock", "unlock"):
-                responses, failed = self._apply_sets(part)
-            elif op == "create":
+                responses, failed = self._apply_sets(part, shift=base)
+                result.responses.extend(responses)
+                if failed is not None:
+                    result.failed_step = failed - base
+                    if stop_on_error:
+                        break
+                continue
+            if op == "create":
                 responses, failed = self._apply_create(part)
             elif op == "delete":
                 responses, failed = self._apply_delete(
@@ -234,7 +251,7 @@ class Simulator:
     def _classes(self, fdns: pa.Array) -> pa.Array:
         """The class of each FDN in the current state (null where it does not exist)."""
         at = pc.index_in(fdns, value_set=self.base_fdns)
-        base_cls = pc.take(pa.array(self.index.cls, pa.string()), at)
+        base_cls = pc.take(self.base_classes, at)
         alive_removed = pa.array(sorted(self.removed_at), pa.string())
         gone = pc.is_in(fdns, value_set=alive_removed)
         cls = pc.if_else(gone, pa.scalar(None, pa.string()), base_cls)
@@ -246,8 +263,9 @@ class Simulator:
                 cls = pc.coalesce(pc.take(pa.array(list(created.values()), pa.string()), at2), cls)
         return cls
 
-    def _apply_sets(self, part: pa.Table) -> tuple[list[tuple[int, Response]], int | None]:
-        """A run of set steps: checked together, applied up to the first failing step."""
+    def _apply_sets(self, part: pa.Table, shift: int = 0) -> tuple[list[tuple[int, Response]], int | None]:
+        """A run of set steps: checked together, applied up to the first failing step. The
+        responses' steps are told less `shift` (the failed step is not)."""
         fdns = _string(part["fdn"]).combine_chunks()
         cls = self._classes(fdns)
         rows = pa.table(
@@ -264,7 +282,13 @@ class Simulator:
         for r in missing.to_pylist():
             failures.setdefault(r["step"], _error(10004, f"The MO specified does not exist - {r['fdn']}"))
         present = rows.filter(pc.and_(pc.is_valid(rows["class"]), pc.is_valid(rows["attribute"])))
-        joined = present.join(self.flag_table, ["class", "attribute"], join_type="left outer").sort_by("row")
+        # the attributes' flags looked up (rows keep their order), not joined and sorted back
+        at = pc.index_in(
+            pc.binary_join_element_wise(present["class"], present["attribute"], SEP), value_set=self.flag_keys
+        )
+        joined = present
+        for name in ("read_only", "restricted", "locked_only", "known"):
+            joined = joined.append_column(name, pc.take(self.flag_table[name], at))
         for r in joined.filter(pc.is_null(joined["known"])).to_pylist():
             failures.setdefault(
                 r["step"],
@@ -289,7 +313,7 @@ class Simulator:
                 if target is not None and self._state_at(target, step, part) != "LOCKED":
                     failures.setdefault(step, _node_error(f"{attribute} can only be changed when {target} is LOCKED"))
         self._value_failures(part, cls, failures)
-        steps = pc.unique(part["step"]).to_pylist()  # in order: a plan's rows come by step
+        steps = pc.unique(part["step"])  # in order: a plan's rows come by step
         failed = min(failures) if failures else None
         good = part if failed is None else part.filter(pc.less(part["step"], failed))
         if good.num_rows:
@@ -297,9 +321,12 @@ class Simulator:
             admin = good.filter(pc.equal(good["attribute"], ADMIN))
             for fdn, value in zip(admin["fdn"].to_pylist(), admin["value"].to_pylist(), strict=True):
                 self.admin_state[fdn] = value
-        responses = [(s, UPDATED) for s in steps if failed is None or s < failed]
+        done = steps if failed is None else steps.filter(pc.less(steps, failed))
+        if shift:
+            done = pc.subtract(done, shift)
+        responses = list(zip(done.to_pylist(), itertools.repeat(UPDATED)))
         if failed is not None:
-            responses.append((failed, failures[failed]))
+            responses.append((failed - shift, failures[failed]))
         return responses, failed
 
     def _state_at(self, target: str, step: int, part: pa.Table) -> Any:
