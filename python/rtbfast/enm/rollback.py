@@ -90,7 +90,8 @@ def rollback_plan(plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog) ->
             }
         )
         before = pa.concat_tables([found, cleared.cast(found.schema)])
-        before = before.sort_by([("step", "ascending"), ("row", "ascending")])
+        # no sort here: within a step the rows are in the network's order (cleared attributes
+        # after), and the steps are ordered once, below, with every other part
         set_parts = [_as_sets(before, flags)]
         if multi:
             set_parts.append(_followed(writes, current, multi, flags))
