@@ -222,14 +222,9 @@ def apply(
 
 @contextlib.contextmanager
 def _exits() -> Iterator[None]:
-    """A run that cannot go on as asked exits 2; other errors as rtbfast says."""
-    from rtbfast.enm.executor import ExecutionError
-
+    """Errors as one line and rtbfast's exit code (2 for a run that cannot go on as asked)."""
     try:
         yield
-    except ExecutionError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(2)
     except RtbfastError as err:
         _fail(err)
 

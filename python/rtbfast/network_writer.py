@@ -86,22 +86,3 @@ def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
         # the native message leads with an empty file position: the MO says where
         message = err.message.split("): ", 1)[1] if err.message.startswith(":0:0 (in ") else err.message
         raise OutputError(message, err.element) from None
-
-
-def changes_only(tables: dict[str, pa.Table], fdns: pa.Array) -> dict[str, pa.Table]:
-    """The MOs at `fdns` and their ancestors (which only give the path), with their values."""
-    mos = tables["mos"]
-    keep = set(fdns.to_pylist())
-    parent = dict(zip(mos["fdn"].to_pylist(), mos["parent_fdn"].to_pylist(), strict=True))
-    for fdn in list(keep):
-        p = parent.get(fdn)
-        while p is not None and p not in keep:
-            keep.add(p)
-            p = parent.get(p)
-    wanted = pa.array(sorted(keep), pa.string())
-    values = tables["values"]
-    fdn_col = pc.cast(values["fdn"], pa.string()) if pa.types.is_dictionary(values["fdn"].type) else values["fdn"]
-    return {
-        "mos": mos.filter(pc.is_in(mos["fdn"], value_set=wanted)),
-        "values": values.filter(pc.is_in(fdn_col, value_set=fdns)),
-    }

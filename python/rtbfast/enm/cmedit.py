@@ -20,7 +20,7 @@ A line that is not a command this module can read (a comment, a line that does n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 VERBS = ("get", "set", "create", "delete", "action", "describe", "import", "export")
@@ -429,30 +429,3 @@ def render_line(command: Command) -> str:
         else:
             parts.append(",".join(f"{name}={render_value(v)}" for name, v in item.items))
     return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A line of a script that is not a command: its line number, column and why."""
-
-    line: int
-    column: int
-    text: str
-    reason: str
-
-
-def parse_script(lines: Iterable[str]) -> Iterator[tuple[int, Command | Unreadable]]:
-    """Every non-empty line of a script: (line number, command or why it is not one)."""
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield n, parse_line(line)
-        except CmeditSyntaxError as err:
-            yield n, Unreadable(n, err.column, line.rstrip("\r\n"), err.message)
-
-
-def quote_if_needed(text: str) -> str:
-    """A string value as cmedit takes it: bare when it is only letters, digits, ``_``, ``.``
-    and ``-`` (and not empty), otherwise in double quotes."""
-    return text if _BARE.fullmatch(text) else f'"{text}"'

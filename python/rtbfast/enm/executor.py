@@ -7,7 +7,7 @@
   ENM did not answer in time) is first read back with ``cmedit get`` and is sent again only
   if it did not take effect. An ``action`` cannot be read back: the operator says what to do
   (``resend_uncertain``).
-- :func:`rollback_run` undoes exactly the applied part of a run: the applied commands become
+- :func:`rollback_script` undoes exactly the applied part of a run: the applied commands become
   Plan rows (:func:`rtbfast.enm.script.script_plan`), their rollback is computed from the
   network as it was before the run (:func:`rtbfast.enm.rollback.rollback_plan`) and run as a
   run of its own, journaled like any other.
@@ -30,32 +30,25 @@ from rtbfast.enm.enm_client import EnmClient, EnmError
 from rtbfast.enm.journal import APPLIED_STATES, Journal
 from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.script import Script, ScriptLine, script_plan
-from rtbfast.enm.simulator import Simulator
-from rtbfast.errors import InputError, RtbfastError
+from rtbfast.enm.simulator import Response, Simulator
+from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex
 
 ERROR_LINE = re.compile(r"^\s*Error\s+\d+\s*:")
 
 
 class ExecutionError(RtbfastError):
-    """The run cannot start or go on as asked (nothing to resume, an unknown outcome to settle)."""
+    """The run cannot start or go on as asked (nothing to resume, an unknown outcome to settle).
+    The CLI exits with 2."""
 
-
-@dataclass
-class Answer:
-    ok: bool
-    lines: list[str]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
+    exit_code = 2
 
 
 class Backend(Protocol):
     name: str
     target: str
 
-    def send(self, command: str) -> Answer: ...
+    def send(self, command: str) -> Response: ...
 
     def replay(self, command: str) -> None:
         """Bring the backend's state up to a command applied in an earlier process (a no-op
@@ -72,9 +65,8 @@ class SimulatorBackend:
     def __init__(self, simulator: Simulator) -> None:
         self.simulator = simulator
 
-    def send(self, command: str) -> Answer:
-        response = self.simulator.execute(command)
-        return Answer(response.ok, response.lines)
+    def send(self, command: str) -> Response:
+        return self.simulator.execute(command)
 
     def replay(self, command: str) -> None:
         response = self.simulator.execute(command)
@@ -95,9 +87,9 @@ class EnmBackend:
         self.client = client
         self.target = client.url
 
-    def send(self, command: str) -> Answer:
+    def send(self, command: str) -> Response:
         lines = self.client.execute(command)
-        return Answer(not any(ERROR_LINE.match(line) for line in lines), lines)
+        return Response(not any(ERROR_LINE.match(line) for line in lines), lines)
 
     def replay(self, command: str) -> None:
         pass
@@ -344,8 +336,3 @@ def rollback_script(
     path = Path(f"{script.path}#rollback-of-run-{run}")
     undo_lines = [ScriptLine(i + 1, t, cmedit.parse_line(t)) for i, t in enumerate(texts)]
     return Script(path, undo_lines, hashlib.sha256(body.encode()).hexdigest()), len(applied)
-
-
-def checked(script: Script) -> None:
-    if not script.lines:
-        raise InputError(f"{script.path}: no commands to run", str(script.path))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,7 +64,7 @@ class EnmCatalog:
         c = self.constraints.table
         return c.filter(pc.is_null(c["member"]))
 
-    @property
+    @cached_property
     def kinds(self) -> pa.Table:
         """class, attribute, member → kind, is_sequence (the attribute's), for rendering and
         comparing values."""
@@ -83,7 +84,11 @@ class EnmCatalog:
 
     def attribute_flags(self) -> dict[tuple[str, str], dict[str, object]]:
         """(class, attribute) → read_only, restricted, mandatory, kind, is_sequence,
-        takes_effect, moref_target."""
+        takes_effect, moref_target (one dictionary, shared: not to be changed)."""
+        return self._flags
+
+    @cached_property
+    def _flags(self) -> dict[tuple[str, str], dict[str, object]]:
         rows = self._attribute_rows().select(
             [
                 "class",

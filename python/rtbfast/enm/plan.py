@@ -61,7 +61,6 @@ PLAN_SCHEMA = pa.schema(
     ]
 )
 
-OPS = ("create", "set", "delete", "lock", "unlock", "action")
 LISTED = 200
 """Problems of one kind listed one by one; past that, one problem says how many more."""
 _RANK = {"create": 0, "lock": 1, "set": 2, "relink": 3, "unlock": 4, "unlink": 5, "lock_delete": 6, "delete": 7}

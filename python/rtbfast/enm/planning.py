@@ -31,7 +31,6 @@ from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
 
 MARKER = "plan.json"
-DIALECTS = ("cmedit", "dynamic.txt", "3gpp.xml", "mos")
 
 
 class ExpansionFailed(RtbfastError):
