@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,6 +29,22 @@ def rtbfast(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProc
         check=False,
         timeout=timeout,
     )
+
+
+PLACEHOLDER = re.compile(r"%(\w+)%|\{\{\s*(\w+)\s*\}\}")
+"""A template token in ENM's sample import files (``%NodeName%``, ``{{ node_id }}``)."""
+
+
+def filled(path: Path, folder: Path) -> Path:
+    """`path`, or when it is an import-file template, a copy in `folder` with each placeholder
+    filled with its own name (``%NodeName%`` → ``NodeName``), as the tool that uses it fills
+    them: an MO id is a name (rtbfast.names), and ``%NodeName%`` is refused as one."""
+    text = path.read_text(encoding="utf-8")
+    if not PLACEHOLDER.search(text):
+        return path
+    out = folder / path.name
+    out.write_text(PLACEHOLDER.sub(lambda m: m.group(1) or m.group(2), text), encoding="utf-8")
+    return out
 
 
 def one_line_error(run: subprocess.CompletedProcess[str], code: int, *fragments: str) -> str:

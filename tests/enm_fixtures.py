@@ -41,19 +41,107 @@ def catalog(example_out: Path) -> EnmCatalog:
 
 
 @pytest.fixture(scope="session")
-def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = write_export(tmp_path_factory.mktemp("enm-net") / "export.xml", 0.2, cells=3, relations=2, rich=True)
     return path
 
 
 @pytest.fixture(scope="session")
-def tables(export: Path) -> dict[str, pa.Table]:
-    return read_network_tables(export)
+def generated_tables(generated_export: Path) -> dict[str, pa.Table]:
+    return read_network_tables(generated_export)
+
+
+@pytest.fixture(scope="session")
+def export(generated_export: Path) -> Path:
+    return generated_export
+
+
+@pytest.fixture(scope="session")
+def tables(generated_tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    return generated_tables
 
 
 @pytest.fixture(scope="session")
 def network(tables: dict[str, pa.Table]) -> NetworkIndex:
     return NetworkIndex(tables)
+
+
+OLD_VALUES: list[tuple[str, str, str | None, int, str]] = [
+    (ENB, "timeAndPhaseSynchCritical", None, 0, "false"),
+    (ENB, "eNodeBPlmnId", "mcc", 0, "262"),
+    (ENB, "eNodeBPlmnId", "mnc", 0, "1"),
+    (ENB, "eNodeBPlmnId", "mncLength", 0, "2"),
+    (CELL, "userLabel", None, 0, "south"),
+    (CELL, "cellRange", None, 0, "KM_15"),
+    (CELL1, "userLabel", None, 0, "east, 2"),
+    (CELL1, "cellRange", None, 0, "KM_15"),
+    (f"{ENB},EUtranCellFDD=NODE000000_2", "cellRange", None, 0, "KM_15"),
+]
+"""Values a full ENM export carries that the generated one leaves out: with them, every
+attribute the ENM tests change has a value to roll back to."""
+
+
+def with_values(tables: dict[str, pa.Table], rows: list[tuple[str, str, str | None, int, str]]) -> dict[str, pa.Table]:
+    """`tables` with the value rows (fdn, attribute, member, index, value) added after the
+    MO's own rows (a network's values come MO by MO)."""
+    values = tables["values"]
+    plain = pa.table(
+        {
+            "fdn": values["fdn"].cast(pa.string()),
+            "attribute": values["attribute"].cast(pa.string()),
+            "member": values["member"].cast(pa.string()),
+            "index": values["index"],
+            "member_index": values["member_index"],
+            "value": values["value"],
+            "vs_data": values["vs_data"],
+        }
+    )
+    by_fdn: dict[str, list[dict[str, Any]]] = {}
+    for fdn, attribute, member, index, value in rows:
+        by_fdn.setdefault(fdn, []).append(
+            {
+                "fdn": fdn,
+                "attribute": attribute,
+                "member": member,
+                "index": index,
+                "member_index": 0 if member else None,
+                "value": value,
+                "vs_data": True,
+            }
+        )
+    out: list[dict[str, Any]] = []
+    pending = dict(by_fdn)
+    previous = None
+    for r in plain.to_pylist():
+        if previous is not None and r["fdn"] != previous and previous in pending:
+            out.extend(pending.pop(previous))
+        out.append(r)
+        previous = r["fdn"]
+    if previous in pending:
+        out.extend(pending.pop(previous))
+    for extra in pending.values():
+        out.extend(extra)
+    return {**tables, "values": pa.Table.from_pylist(out, schema=plain.schema)}
+
+
+@pytest.fixture(scope="session")
+def full_tables(generated_tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The generated network with :data:`OLD_VALUES`, as a full export carries them."""
+    return with_values(generated_tables, OLD_VALUES)
+
+
+@pytest.fixture(scope="session")
+def full_network(full_tables: dict[str, pa.Table]) -> NetworkIndex:
+    return NetworkIndex(full_tables)
+
+
+@pytest.fixture(scope="session")
+def full_export(full_tables: dict[str, pa.Table], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`full_tables` written as a Bulk CM export."""
+    from rtbfast.network_writer import write_network_xml
+
+    path: Path = write_network_xml(full_tables, tmp_path_factory.mktemp("enm-full") / "export.xml")
+    return path
 
 
 class Changes:

@@ -64,7 +64,7 @@ def _nested_export(depth: int, tag: str = "xn:VsDataContainer") -> str:
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param(HEAD + "<xn:x>" * 50_000 + "</xn:x>" * 50_000 + TAIL, id="50k unknown elements"),
+        pytest.param(HEAD + '<xn:x id="1">' * 50_000 + "</xn:x>" * 50_000 + TAIL, id="50k unknown elements"),
         pytest.param(_nested_export(5000), id="5k VsDataContainer"),
         pytest.param(
             '<models><mim name="M" version="1" release="1">' + "<a>" * 5000 + "</a>" * 5000 + "</mim></models>",
@@ -90,10 +90,15 @@ def test_nesting_to_the_limit_is_read(tmp_path: Path) -> None:
 
 
 def test_long_ids_under_many_children_are_refused_not_squared(tmp_path: Path) -> None:
-    """A 100 KB id above 20,000 children would make 4 GB of FDNs from 2 MB."""
+    """A 100 KB id is not an MO id (at most 255 bytes); 200 nested ids of 250 bytes above
+    20,000 children would make 1 GB of FDNs from 0.6 MB."""
     body = '<xn:SubNetwork id="' + "i" * 100_000 + '">' + "".join(f'<xn:MeContext id="{i}"/>' for i in range(20_000))
     path = tmp_path / "long.xml"
     path.write_text(HEAD + body + "</xn:SubNetwork>" + TAIL)
+    one_line_error(cli("build", path, "-o", tmp_path / "out"), 2, f"{path}:3:", "an MO id longer than 255 bytes")
+    above = '<xn:SubNetwork id="' + "i" * 250 + '">'
+    children = "".join(f'<xn:MeContext id="{i}"/>' for i in range(20_000))
+    path.write_text(HEAD + above * 200 + children + "</xn:SubNetwork>" * 200 + TAIL)
     one_line_error(cli("build", path, "-o", tmp_path / "out"), 2, "more than 16 times its size")
 
 
@@ -104,11 +109,12 @@ def test_names_longer_than_the_limit_are_refused(tmp_path: Path) -> None:
 
 
 def test_warnings_are_capped_with_a_count(tmp_path: Path) -> None:
-    path = tmp_path / "noid.xml"
-    path.write_text(HEAD + "<xn:SubNetwork>" * 1 + "<xn:MeContext/>" * 12_000 + "</xn:SubNetwork>" + TAIL)
+    path = tmp_path / "notype.xml"
+    containers = "".join(f'<xn:VsDataContainer id="{i}"/>' for i in range(12_000))  # each without vsDataType
+    path.write_text(HEAD + '<xn:SubNetwork id="S">' + containers + "</xn:SubNetwork>" + TAIL)
     network = rtbfast.read_network(path)
     assert len(network.warnings) == 10_001
-    assert "2001 more warning(s) not kept" in network.warnings[-1].message
+    assert "2000 more warning(s) not kept" in network.warnings[-1].message
 
 
 # -- 2. rules that would crash --------------------------------------------------------------------

@@ -55,7 +55,7 @@ def _peak(path: Path, kind: str) -> dict[str, int | str]:
 
 
 def _deep_unknown(path: Path) -> None:
-    path.write_text(HEAD + "<xn:x>" * 50_000 + "</xn:x>" * 50_000 + TAIL)
+    path.write_text(HEAD + '<xn:x id="1">' * 50_000 + "</xn:x>" * 50_000 + TAIL)
 
 
 def _deep_containers(path: Path) -> None:
@@ -65,6 +65,14 @@ def _deep_containers(path: Path) -> None:
 
 
 def _long_ids(path: Path) -> None:
+    # ids are at most 255 bytes (rtbfast.names): 200 nested MOs of 250-byte ids make a 50 KB FDN
+    # above each of 20,000 children
+    children = "".join(f'<xn:MeContext id="{i}"/>' for i in range(20_000))
+    above = '<xn:SubNetwork id="' + "i" * 250 + '">'
+    path.write_text(HEAD + above * 200 + children + "</xn:SubNetwork>" * 200 + TAIL)
+
+
+def _huge_id(path: Path) -> None:
     children = "".join(f'<xn:MeContext id="{i}"/>' for i in range(20_000))
     path.write_text(HEAD + '<xn:SubNetwork id="' + "i" * 100_000 + '">' + children + "</xn:SubNetwork>" + TAIL)
 
@@ -90,7 +98,8 @@ CASES: list[tuple[str, Callable[[Path], None], str, str, float, int]] = [
     # name, writer, kind, what it must end in, bytes of memory per byte of input, constant
     ("50k nested elements", _deep_unknown, "export", "nested more than 256 deep", 4, 16 * MB),
     ("5k nested containers", _deep_containers, "export", "nested more than 256 deep", 4, 16 * MB),
-    ("long id above 20k children", _long_ids, "export", "more than 16 times its size", 40, 80 * MB),
+    ("long ids above 20k children", _long_ids, "export", "more than 16 times its size", 40, 80 * MB),
+    ("100 KB id above 20k children", _huge_id, "export", "an MO id longer than 255 bytes (100000 bytes)", 40, 80 * MB),
     ("48 MB value", _huge_value, "export", "read", 5, 16 * MB),
     ("48 MB description", _huge_description, "model", "read", 5, 16 * MB),
 ]

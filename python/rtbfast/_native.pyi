@@ -103,9 +103,18 @@ def parse_template_key(
     | tuple[Literal["attribute"], str]
     | tuple[Literal["mo"], str, bool, Literal["none", "wildcard", "id", "list"], list[str]]
 ): ...
-def cmedit_lines(plan: object, form: str, naming: dict[str, str]) -> ArrowTable:
+def cmedit_lines(plan: object, form: str, naming: dict[str, str]) -> tuple[ArrowTable, ArrowTable]:
     """A Plan (rows in step order, the columns of ``PLAN_SCHEMA``) as cmedit lines, one per
-    step, in a table of one column ``line``; ``form`` is ``"fdn"`` or ``"node"``."""
+    step, in a table of one column ``line``; ``form`` is ``"fdn"`` or ``"node"``. The second
+    table (``row``, ``reason``) lists the steps cmedit cannot carry (not written), by the plan
+    row that is refused."""
+
+def attribute_values(plan: object, dialect: Literal["dynamic", "moshell"]) -> tuple[ArrowTable, ArrowTable]:
+    """Per step and attribute of a Plan, the whole value as ``dialect`` writes it (a table
+    ``step``, ``attribute``, ``text``), and the refusals (``row``, ``reason``)."""
+
+def refused_names(kind: Literal["class", "attribute", "member", "mo_id", "fdn"], names: object) -> ArrowTable:
+    """The rows (``row``, ``reason``) of a one-column utf8 table that are not a ``kind``."""
 
 def network_xml(mos: object, values: object) -> str:
     """The ``configData`` content of a network (plain text columns) as Bulk CM XML."""

@@ -43,6 +43,20 @@ from rtbfast.errors import RtbfastError
     help="plan.cmedit addresses MOs by full FDN, or by node name and the RDNs below ManagedElement.",
 )
 @click.option(
+    "--dialect",
+    "dialects",
+    multiple=True,
+    type=click.Choice(["cmedit", "dynamic", "moshell", "3gpp"]),
+    help="Write these dialects, each with its rollback, or fail (repeat). By default every dialect that can "
+    "carry the plan and its rollback exactly is written, and the others are left out with a warning.",
+)
+@click.option(
+    "--allow-unknown-rollback",
+    is_flag=True,
+    help="Plan changes of attributes the export does not carry (their old value is unknown): the rollback "
+    "leaves them as the plan sets them, and the summary lists them. Without it they are refused.",
+)
+@click.option(
     "-o",
     "--out",
     required=True,
@@ -57,6 +71,8 @@ def plan(
     network: Path,
     patterns: tuple[str, ...],
     form: str,
+    dialects: tuple[str, ...],
+    allow_unknown_rollback: bool,
     out: Path,
     progress: bool | None,
     jobs: int,
@@ -75,7 +91,19 @@ def plan(
       locks     an attribute that needs its MO or cell LOCKED is wrapped in lock, set,
                 unlock of that MO, which gets back its administrative state
       refused   unknown MOs and attributes, values the catalog refuses, read-only,
-                restricted and system-created misuse (the rules `rtbfast audit` uses)
+                restricted and system-created misuse (the rules `rtbfast audit` uses);
+                names outside the one grammar (rtbfast.names); changes of attributes the
+                export does not carry (no old value to roll back to), unless
+                --allow-unknown-rollback
+      rollback  the network's own values, written back exactly (even ones the catalog
+                would refuse as new: the summary warns of them)
+
+    \b
+    Every name and value is written exactly in each dialect or refused, naming the file,
+    step, MO and attribute: no value can become a command of its own. Quotes,
+    backslashes, control, line and invisible format characters have no known escape in
+    cmedit, dynamic import files or moshell, so a value holding one is refused there
+    (3GPP XML carries it; --dialect 3gpp writes that dialect alone).
 
     \b
     Written to OUT:
@@ -98,8 +126,16 @@ def plan(
     with contextlib.ExitStack() as stack:
         _, on_phase = _reporters(stack, show)
         try:
-            planned = plan_changes(source, catalog, network, patterns, threads=jobs, on_phase=on_phase)
-            report = write_plan_folder(planned, out, form=form, on_phase=on_phase)
+            planned = plan_changes(
+                source,
+                catalog,
+                network,
+                patterns,
+                threads=jobs,
+                allow_unknown_rollback=allow_unknown_rollback,
+                on_phase=on_phase,
+            )
+            report = write_plan_folder(planned, out, form=form, dialects=dialects or None, on_phase=on_phase)
         except PlanError as err:
             for problem in err.problems:
                 click.echo(f"error: {problem}", err=True)
@@ -116,6 +152,24 @@ def plan(
     for note in report["notes"]:
         click.echo(f"note: {note}")
     c = report["counts"]
+    for dialect, problems in report["dialects"]["refused"].items():
+        click.echo(
+            f"warning: {dialect} not written: it cannot carry {len(problems)} name(s) or value(s) of the plan or "
+            f"its rollback exactly, the first: {problems[0]} (all in {out / 'summary.md'})",
+            err=True,
+        )
+    if c["unknown_rollback"]:
+        click.echo(
+            f"warning: {c['unknown_rollback']} changed attribute(s) have no value in the export: the rollback "
+            f"leaves them as the plan sets them (listed in {out / 'summary.md'})",
+            err=True,
+        )
+    if c["restored_violations"]:
+        click.echo(
+            f"warning: the rollback restores {c['restored_violations']} value(s) the catalog refuses as new values "
+            f"(the network holds them; listed in {out / 'summary.md'})",
+            err=True,
+        )
     click.echo(
         f"{c['steps']} step(s) on {c['mos']} MO(s) of {c['nodes']} node(s): {c['create']} create, {c['set']} set, "
         f"{c['delete']} delete, {c['lock']} lock; {c['dropped_as_already_true']} write(s) already true; "

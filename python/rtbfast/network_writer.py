@@ -29,6 +29,14 @@ TOP = ("SubNetwork", "MeContext", "ManagedElement")
 """Classes written as ``xn:`` elements; every other MO is a ``VsDataContainer``."""
 
 FORMAT_VERSION = "EricssonSpecificAttributes"
+
+
+class UnwritableNetwork(OutputError):
+    """A network holding a name or value Bulk CM XML cannot carry (a control character XML 1.0
+    forbids, a name outside :mod:`rtbfast.names`), or an MO this writer has no namespace for.
+    ``element`` is the MO's FDN."""
+
+
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<bulkCmConfigDataFile xmlns="configData.xsd" xmlns:xn="genericNrm.xsd" xmlns:es="{es}.xsd">\n'
@@ -58,7 +66,8 @@ def write_network_xml(
 def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
     """The ``configData`` content of the network, written natively (``rust/src/enm``): MOs
     in tree order, each MO's children in table order. An MO below ``ManagedElement`` holding
-    standard 3GPP NRM attributes is refused (:class:`OutputError`): its namespace is not known."""
+    standard 3GPP NRM attributes is refused (:class:`UnwritableNetwork`): its namespace is not
+    known; so is a name or value XML cannot carry."""
     from rtbfast import _native
     from rtbfast.errors import InvalidValueError
 
@@ -85,4 +94,4 @@ def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
     except InvalidValueError as err:
         # the native message leads with an empty file position: the MO says where
         message = err.message.split("): ", 1)[1] if err.message.startswith(":0:0 (in ") else err.message
-        raise OutputError(message, err.element) from None
+        raise UnwritableNetwork(message, err.element) from None

@@ -8,6 +8,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mom;
+pub mod names;
 pub mod rules;
 pub mod tables;
 pub mod templates;

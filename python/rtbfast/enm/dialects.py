@@ -2,116 +2,99 @@
 
 - **cmedit** scripts (§4-§6): one command a line, no comment lines; FDN form
   (``cmedit set <FDN> a=v,b=w``) or node-scoped form (``cmedit set <node> <RDNs below
-  ManagedElement> a=v``; a create always names the full FDN); strings quoted when they hold
-  anything but letters, digits, ``_ . -``; enums and numbers bare, booleans in lower case;
-  structs ``(m=v,…)``, sequences ``[…]``, moRefs as quoted FDNs; several attributes a set;
+  ManagedElement> a=v``; a create always names the full FDN); enums and numbers bare,
+  booleans in lower case; structs ``(m=v,…)``, sequences ``[…]``, moRefs as quoted FDNs;
+  several attributes a set;
 - **dynamic import** files (§8): ``set``/``create``/``delete`` blocks of ``FDN : "…"`` and
   ``name : value`` lines, structs ``{m=v, …}``;
 - **3GPP Bulk CM import** XML (§9): the MOs with ``modifier`` create, update or delete (read back
   by ``rtbfast.read_network``); locks are steps of their own and are not in it (say so);
 - **moshell** (§11): ``confb+``/``gs+`` then ``set``/``setm``/``crn … end``/``del``/``bl``/``deb``
-  with LDNs below ManagedElement.
+  with LDNs below ManagedElement; the MO of ``set``, ``del``, ``bl`` and ``deb`` is a pattern
+  to moshell, so ``.`` is escaped and ``$`` ends it.
+
+**Names** (classes, attributes, members, MO ids, FDNs) follow one grammar
+(:mod:`rtbfast.names`) and are never quoted. **Values** go through one function per dialect
+(``rust/src/enm/encode.rs``) that writes each exactly or refuses it (:class:`UnwritableError`,
+naming the file, step, MO and attribute), for the plan and the rollback alike:
+
+- a string is written bare when it is a word (``[A-Za-z0-9_.-]+``, not ``null``, a leading
+  ``-`` only in a number: ``-ALL`` would look like an option), else in double quotes; no
+  dialect but XML documents an escape, so cmedit, the dynamic format and moshell refuse
+  ``"``, the backslash, every control character (tab, LF, CR, VT, FF, FS, GS, RS, NEL, the
+  rest of C0 and C1, DEL), U+2028, U+2029 and the invisible format characters
+  (bidirectional overrides and isolates, zero-width characters, BOM, soft hyphen);
+- moshell also refuses ``$``, a backtick, ``|`` ``<`` ``>`` ``;`` ``#`` (variables, pipes,
+  redirections, comments, list separators), and inside a struct or list ``,`` ``=``, spaces
+  and brackets;
+- integers, floats and decimals must be numbers, booleans ``true``/``false``, enums words, and
+  moRefs valid FDNs: anything else would be written bare and read as something else;
+- 3GPP XML carries every character XML 1.0 can (``&<>`` escaped, a carriage return as
+  ``&#13;``), and refuses the C0 controls but tab, LF and CR, and U+FFFE/U+FFFF.
 
 An attribute left without a value (unset) is written ``[]`` for a sequence and ``null``
 otherwise, a string too (``""`` would be an empty string, which the node keeps as a value and
 a rollback would not restore exactly): the reference does not confirm ENM's syntax for
-``null`` (enm-cli.md, open question 2).
-
-The values of every step are rendered column-wise (Arrow), then grouped into structs,
-sequences and commands.
+``null`` (enm-cli.md, open question 2). moshell leaves it blank (``set``) or writes ``null``
+(``crn``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.changeset import EMPTIED
+from rtbfast.enm.plan import PLAN_SCHEMA, PlanError, Problem
 
-_BARE = r"^[A-Za-z0-9_.\-]+$"
+DIALECTS = ("cmedit", "dynamic", "moshell", "3gpp")
+"""The dialects a plan is written in (``rtbfast plan --dialect``)."""
+
+_NATIVE_COLUMNS = ["step", "op", "fdn", "class", "attribute", "member", "index", "value", "kind", "is_sequence"]
 
 
-def _values_as(rows: pa.Table, struct_open: str, struct_close: str, member_sep: str) -> pa.Table:
-    """(step, attribute, text) per attribute of each step, in order: the rows' values rendered,
-    members grouped into structs, items into sequences."""
-    value = rows["value"]
-    kind = pc.fill_null(rows["kind"], "string")
-    quoted = pc.binary_join_element_wise('"', pc.fill_null(value, ""), '"', "")
-    bare_ok = pc.fill_null(pc.match_substring_regex(value, _BARE), False)
-    text = pc.case_when(
-        pc.make_struct(
-            pc.is_null(value),
-            pc.equal(kind, "moref"),
-            pc.equal(kind, "boolean"),
-            pc.and_(pc.equal(kind, "string"), pc.invert(bare_ok)),
-        ),
-        # unset: null, for text too ("" is an empty string, which the node keeps as a value;
-        # the reference leaves open how ENM takes null, enm-cli.md open question 2)
-        pa.scalar("null"),
-        quoted,
-        pc.utf8_lower(pc.fill_null(value, "")),
-        quoted,
-        pc.fill_null(value, ""),
-    )
-    index = rows["index"]
-    seq = pc.fill_null(rows["is_sequence"], False)
-    emptied = pc.fill_null(pc.equal(index, EMPTIED), False)
-    unset_seq = pc.and_(pc.is_null(index), pc.and_(pc.is_null(value), seq))
-    text = pc.if_else(pc.or_(emptied, unset_seq), "[]", text)
-    table = pa.table(
-        {
-            "step": rows["step"],
-            "attribute": rows["attribute"],
-            "member": rows["member"],
-            "index": pc.fill_null(index, 0),
-            "seq": seq,
-            "whole": pc.or_(emptied, pc.is_null(index)),
-            "text": text,
-            "row": pa.array(range(rows.num_rows), pa.int64()),
-        }
-    )
-    # struct members: one text per (step, attribute, index)
-    members = table.filter(pc.is_valid(table["member"]))
-    scalars = table.filter(pc.is_null(table["member"]))
-    if members.num_rows:
-        pair = pc.binary_join_element_wise(members["member"], members["text"], member_sep)
-        members = members.append_column("pair", pair)
-        grouped = members.group_by(["step", "attribute", "index"], use_threads=False).aggregate(
-            [("pair", "list"), ("seq", "first"), ("row", "min")]
+class UnwritableError(PlanError):
+    """A plan holds a name or a value that a dialect cannot carry exactly: each problem names
+    the file, the step, the MO, the attribute and why."""
+
+
+def refusal_problems(plan: pa.Table, refusals: pa.Table, where: str) -> list[Problem]:
+    """The refusals (``row``, ``reason``) of a dialect writer as problems located by the plan
+    row they are about (`where` names the file, e.g. ``plan.cmedit``)."""
+    problems: list[Problem] = []
+    rows = refusals["row"].to_pylist()
+    reasons = refusals["reason"].to_pylist()
+    if not rows:
+        return problems
+    picked = plan.take(pa.array(rows, pa.int64())).to_pylist()
+    for r, reason in zip(picked, reasons, strict=True):
+        what = r["attribute"] or ""
+        if r["member"]:
+            what += f".{r['member']}"
+        if r["attribute"] and r["index"] is not None and r["index"] > 0:
+            what += f"[{r['index']}]"
+        held = " (a value the network holds, restored by the rollback)" if where.startswith("rollback") else ""
+        problems.append(
+            Problem(
+                "unwritable",
+                f"{where}: step {r['step']} ({r['op']} {r['fdn']}){': ' + what if what else ''}: {reason}{held}",
+                r["fdn"],
+                r["source"],
+            )
         )
-        struct_text = pc.binary_join_element_wise(
-            struct_open, pc.binary_join(grouped["pair_list"], ", " if struct_open == "{" else ","), struct_close, ""
-        )
-        members = pa.table(
-            {
-                "step": grouped["step"],
-                "attribute": grouped["attribute"],
-                "index": grouped["index"],
-                "seq": grouped["seq_first"],
-                "whole": pa.array([False] * grouped.num_rows, pa.bool_()),
-                "text": struct_text,
-                "row": grouped["row_min"],
-            }
-        )
-        scalars = pa.concat_tables([scalars.drop_columns(["member"]), members]).sort_by("row")
-    else:
-        scalars = scalars.drop_columns(["member"])
-    # items of a sequence: one text per (step, attribute)
-    grouped = scalars.group_by(["step", "attribute"], use_threads=False).aggregate(
-        [("text", "list"), ("seq", "first"), ("whole", "first"), ("row", "min")]
-    )
-    joined = pc.binary_join(grouped["text_list"], ", " if struct_open == "{" else ",")
-    as_list = pc.and_(grouped["seq_first"], pc.invert(grouped["whole_first"]))
-    text = pc.if_else(as_list, pc.binary_join_element_wise("[", joined, "]", ""), joined)
-    out = pa.table(
-        {"step": grouped["step"], "attribute": grouped["attribute"], "text": text, "row": grouped["row_min"]}
-    )
-    return out.sort_by("row")
+    return problems
+
+
+def _native_rows(plan: pa.Table) -> pa.Table:
+    return plan.select(_NATIVE_COLUMNS).cast(pa.schema([PLAN_SCHEMA.field(c) for c in _NATIVE_COLUMNS]))
+
+
+def _refuse(plan: pa.Table, refusals: pa.Table, where: str) -> None:
+    if refusals.num_rows:
+        raise UnwritableError(refusal_problems(plan, refusals, where))
 
 
 def _heads(plan: pa.Table) -> pa.Table:
@@ -138,136 +121,105 @@ def node_and_ldn(fdn: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     return pc.struct_field(node, [0]), pc.struct_field(ldn, [0])
 
 
-def cmedit_lines(plan: pa.Table, *, form: str = "fdn", naming: dict[str, str] | None = None) -> pa.Array:
+def cmedit_lines(
+    plan: pa.Table, *, form: str = "fdn", naming: dict[str, str] | None = None, where: str = "plan.cmedit"
+) -> pa.Array:
     """One cmedit command per step of `plan` (``form``: ``fdn`` or ``node``), rendered
-    natively in one pass (``rust/src/enm``): the rows must be in step order, as plans are."""
+    natively in one pass (``rust/src/enm``): the rows must be in step order, as plans are.
+    :class:`UnwritableError` lists the steps holding a name or value cmedit cannot carry."""
     if form not in ("fdn", "node"):
         raise ValueError(f"form {form!r}: fdn or node")
     if not plan.num_rows:
         return pa.array([], pa.string())
     from rtbfast import _native
-    from rtbfast.enm.plan import PLAN_SCHEMA
 
-    columns = ["step", "op", "fdn", "class", "attribute", "member", "index", "value", "kind", "is_sequence"]
-    rows = plan.select(columns).cast(pa.schema([PLAN_SCHEMA.field(c) for c in columns]))
-    lines = pa.table(_native.cmedit_lines(rows, form, naming or {}))["line"]
+    lines_table, refusals = _native.cmedit_lines(_native_rows(plan), form, naming or {})
+    _refuse(plan, pa.table(refusals), where)
+    lines = pa.table(lines_table)["line"]
     return lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
 
 
-def dynamic_blocks(plan: pa.Table, *, naming: dict[str, str] | None = None) -> Iterator[str]:
-    """The plan as an ENM dynamic import file, a block per step."""
-    if not plan.num_rows:
-        return
-    heads = _heads(plan)
-    attrs = _values_as(plan.filter(pc.is_valid(plan["attribute"])), "{", "}", "=")
-    lines = pc.binary_join_element_wise(attrs["attribute"], attrs["text"], " : ")
-    per_step = (
-        pa.table({"step": attrs["step"], "line": lines})
-        .group_by("step", use_threads=False)
-        .aggregate([("line", "list")])
-    )
-    body = dict(zip(per_step["step"].to_pylist(), per_step["line_list"].to_pylist(), strict=True))
-    names = _naming(heads["class"].combine_chunks(), naming).to_pylist()
-    for step, op, fdn, name in zip(
-        heads["step"].to_pylist(), heads["op"].to_pylist(), heads["fdn"].to_pylist(), names, strict=True
-    ):
-        keyword = {"create": "create", "delete": "delete"}.get(op, "set")
-        block = [keyword, f'FDN : "{fdn}"']
-        if op == "create":
-            block.append(f'{name} : "{fdn.rsplit("=", 1)[-1]}"')
-        if op != "delete":
-            block.extend(body.get(step, []))
-        yield "\n".join(block) + "\n\n"
+def _attribute_values(plan: pa.Table, dialect: str, where: str) -> dict[int, list[tuple[str, str]]]:
+    """step → (attribute, whole value as `dialect` writes it), in order."""
+    from rtbfast import _native
 
-
-def moshell_lines(plan: pa.Table) -> Iterator[str]:
-    """The plan as a moshell script (LDNs below ManagedElement; ``bl``/``deb`` for locks)."""
-    if not plan.num_rows:
-        return
-    yield "confb+\n"
-    yield "gs+\n"
-    heads = _heads(plan)
-    attrs = _values_as(plan.filter(pc.is_valid(plan["attribute"])), "(", ")", "=")
-    # moshell writes a struct as m=v,m=v and a list with spaces
-    per_step: dict[int, list[tuple[str, str]]] = {}
+    values, refusals = _native.attribute_values(_native_rows(plan), dialect)  # type: ignore[arg-type]
+    _refuse(plan, pa.table(refusals), where)
+    table = pa.table(values)
+    out: dict[int, list[tuple[str, str]]] = {}
     for step, attribute, text in zip(
-        attrs["step"].to_pylist(), attrs["attribute"].to_pylist(), attrs["text"].to_pylist(), strict=True
+        table["step"].to_pylist(), table["attribute"].to_pylist(), table["text"].to_pylist(), strict=True
     ):
-        per_step.setdefault(step, []).append((attribute, _moshell_value(text)))
+        out.setdefault(step, []).append((attribute, text))
+    return out
+
+
+def dynamic_blocks(
+    plan: pa.Table, *, naming: dict[str, str] | None = None, where: str = "plan.dynamic.txt"
+) -> Iterator[str]:
+    """The plan as an ENM dynamic import file, a block per step (every value checked before
+    the first block is given: :class:`UnwritableError`)."""
+    if not plan.num_rows:
+        return iter(())
+    heads = _heads(plan)
+    body = _attribute_values(plan, "dynamic", where)
+    names = _naming(heads["class"].combine_chunks(), naming).to_pylist()
+
+    def blocks() -> Iterator[str]:
+        for step, op, fdn, name in zip(
+            heads["step"].to_pylist(), heads["op"].to_pylist(), heads["fdn"].to_pylist(), names, strict=True
+        ):
+            keyword = {"create": "create", "delete": "delete"}.get(op, "set")
+            block = [keyword, f'FDN : "{fdn}"']
+            if op == "create":
+                block.append(f'{name} : "{fdn.rsplit("=", 1)[-1]}"')
+            if op != "delete":
+                block.extend(f"{a} : {t}" for a, t in body.get(step, []))
+            yield "\n".join(block) + "\n\n"
+
+    return blocks()
+
+
+def moshell_lines(plan: pa.Table, *, where: str = "plan.mos") -> Iterator[str]:
+    """The plan as a moshell script (LDNs below ManagedElement; ``bl``/``deb`` for locks).
+    The MO of ``set``, ``del``, ``bl`` and ``deb`` is a pattern to moshell: ``.`` is escaped
+    and ``$`` ends it. Every value is checked before the first line is given."""
+    if not plan.num_rows:
+        return iter(())
+    heads = _heads(plan)
+    per_step = _attribute_values(plan, "moshell", where)
     _, ldns = node_and_ldn(heads["fdn"])
-    for step, op, fdn, ldn in zip(
-        heads["step"].to_pylist(), heads["op"].to_pylist(), heads["fdn"].to_pylist(), ldns.to_pylist(), strict=True
-    ):
-        target = ldn or fdn
-        pairs = per_step.get(step, [])
-        if op == "lock":
-            yield f"bl {target}\n"
-        elif op == "unlock" and pairs and pairs[0][1] == "UNLOCKED":
-            yield f"deb {target}\n"
-        elif op == "create":
-            yield f"crn {target}\n" + "".join(f"{a} {v}\n" for a, v in pairs) + "end\n"
-        elif op == "delete":
-            yield f"del {target}\n"
-        else:
-            # an empty value is left blank, so it cannot sit inside a setm (enm-cli.md §11)
-            valued = [(a, v) for a, v in pairs if v != ""]
-            if len(valued) == 1:
-                yield f"set {target}$ {valued[0][0]} {valued[0][1]}\n"
-            elif valued:
-                yield f"setm {target}$ " + " ".join(f"{a} {v}" for a, v in valued) + "\n"
-            for a, v in pairs:
-                if v == "":
-                    yield f"set {target}$ {a}\n"
 
+    def lines() -> Iterator[str]:
+        yield "confb+\n"
+        yield "gs+\n"
+        for step, op, fdn, ldn in zip(
+            heads["step"].to_pylist(), heads["op"].to_pylist(), heads["fdn"].to_pylist(), ldns.to_pylist(), strict=True
+        ):
+            target = ldn or fdn
+            pattern = target.replace(".", "\\.") + "$"
+            pairs = per_step.get(step, [])
+            if op == "lock":
+                yield f"bl {pattern}\n"
+            elif op == "unlock" and pairs and pairs[0][1] == "UNLOCKED":
+                yield f"deb {pattern}\n"
+            elif op == "create":
+                # an empty value is written null in a crn block (enm-cli.md §11)
+                yield f"crn {target}\n" + "".join(f"{a} {v or 'null'}\n" for a, v in pairs) + "end\n"
+            elif op == "delete":
+                yield f"del {pattern}\n"
+            else:
+                # an empty value is left blank, so it cannot sit inside a setm (enm-cli.md §11)
+                valued = [(a, v) for a, v in pairs if v != ""]
+                if len(valued) == 1:
+                    yield f"set {pattern} {valued[0][0]} {valued[0][1]}\n"
+                elif valued:
+                    yield f"setm {pattern} " + " ".join(f"{a} {v}" for a, v in valued) + "\n"
+                for a, v in pairs:
+                    if v == "":
+                        yield f"set {pattern} {a}\n"
 
-def _moshell_value(text: str) -> str:
-    """A cmedit-style value as moshell writes it: moRefs as LDNs below ManagedElement, lists
-    of structs ``;``-separated, lists space-separated, structs ``m=v,…`` without brackets."""
-    t = text.strip()
-    if t.startswith("[") and t.endswith("]"):
-        inner = t[1:-1]
-        if not inner:
-            return ""
-        items = _split_top(inner)
-        if all(i.startswith("(") for i in items):
-            return ";".join(_moshell_value(i) for i in items)
-        return " ".join(_moshell_value(i) for i in items)
-    if t.startswith("(") and t.endswith(")"):
-        return t[1:-1]
-    if t.startswith('"') and t.endswith('"'):
-        inner = t[1:-1]
-        below = inner.split("ManagedElement=", 1)[1] if "ManagedElement=" in inner else None
-        if below is not None and "," in below:
-            return below.split(",", 1)[1]  # a moRef: the LDN below ManagedElement
-        return t  # a string: quoted as cmedit writes it
-    return t
-
-
-_TOKENS = re.compile(r'"[^"]*"?|[()\[\]{},]')
-_PLAIN_LIST = re.compile(r'[^"()\[\]{}]*')
-_STRUCT_LIST = re.compile(r'\((?:[^"()\[\]{}]*)\)(?:,\((?:[^"()\[\]{}]*)\))*')
-
-
-def _split_top(text: str) -> list[str]:
-    """The items of a list's text, split at its top-level commas."""
-    if _PLAIN_LIST.fullmatch(text):  # scalars only: no quotes or brackets
-        return [o.strip() for o in text.split(",")]
-    if _STRUCT_LIST.fullmatch(text):  # structs of scalars: split between them
-        return [o if i == 0 else "(" + o for i, o in enumerate(text.split(",("))]
-    out, depth, start = [], 0, 0
-    for token in _TOKENS.finditer(text):
-        ch = token.group()
-        if ch[0] == '"':
-            continue  # a quoted string: its brackets and commas are text
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0:
-            out.append(text[start : token.start()])
-            start = token.end()
-    out.append(text[start:])
-    return [o.strip() for o in out]
+    return lines()
 
 
 def bulkcm_tables(plan: pa.Table) -> dict[str, pa.Table]:

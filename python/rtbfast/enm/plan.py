@@ -261,6 +261,9 @@ class Planner:
 
     def plan(self) -> Plan:
         ch = self.changes
+        self._check_names(ch)
+        if self.problems:
+            raise PlanError(self.problems)
         phases = ch.group_by("phase_order", use_threads=False).aggregate([("phase", "first")])
         for order, name in zip(phases["phase_order"].to_pylist(), phases["phase_first"].to_pylist(), strict=True):
             self.phase_names.setdefault(order, name)
@@ -301,6 +304,23 @@ class Planner:
         return Plan(steps, self.notes, effects, dropped)
 
     # -- checks ---------------------------------------------------------------------------
+
+    def _check_names(self, ch: pa.Table) -> None:
+        """Every name of the ChangeSet in the one grammar of :mod:`rtbfast.names` (no name is
+        quoted in any dialect: one that needs it would be a command of its own)."""
+        from rtbfast.names import refused_names
+
+        found: list[tuple[int, str, str]] = []
+        for column, kind in (("fdn", "fdn"), ("class", "class"), ("attribute", "attribute"), ("member", "member")):
+            found.extend((row, column, why) for row, why in refused_names(ch[column], kind))  # type: ignore[arg-type]
+        if not found:
+            return
+        found.sort()
+        rows = ch.take(pa.array([r for r, _, _ in found[:LISTED]], pa.int64())).select(["fdn", "source"]).to_pylist()
+        for (_, column, why), r in zip(found[:LISTED], rows, strict=True):
+            self.problem("bad_name", f"the ChangeSet's {column}: {why}", r["fdn"], r["source"])
+        if len(found) > LISTED:
+            self.problem("more", f"{len(found) - LISTED:,} more name(s) refused, not listed")
 
     def _check_existence(self, writes: pa.Table, created: set[str], deleted: set[str]) -> None:
         known = pa.array(sorted(self.existing | created), pa.string())
@@ -347,17 +367,6 @@ class Planner:
                 self.problem(
                     "unknown_attribute", f"{r['class']} has no attribute {r['attribute']}{hint}", r["fdn"], r["source"]
                 )
-        quoted = writes.filter(pc.fill_null(pc.match_substring(writes["value"], '"'), False))
-        if quoted.num_rows > LISTED:
-            self.problem("more", f"{quoted.num_rows - LISTED:,} more value(s) holding '\"', not listed")
-        for r in quoted.select(["fdn", "attribute", "value", "source"]).slice(0, LISTED).to_pylist():
-            self.problem(
-                "unwritable",
-                f"{r['attribute']} = {r['value']!r}: a value holding '\"' cannot be written for ENM "
-                "(no quoting is known)",
-                r["fdn"],
-                r["source"],
-            )
 
     def _check_operations(self, writes: pa.Table, creates: pa.Table, deletes: pa.Table) -> None:
         from rtbfast.rules.operations import operation_violations

@@ -25,8 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rtbfast.enm.dialects import DIALECTS
 from rtbfast.enm.model import EnmCatalog
-from rtbfast.enm.plan import Plan, make_plan
+from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
 
@@ -49,6 +50,12 @@ class Planned:
     network: NetworkIndex
     catalog: EnmCatalog
     made_from: dict[str, Any] = field(default_factory=dict)
+    unknown_rollback: pa.Table | None = None
+    """The attributes the plan changes whose old value the export does not hold (only with
+    `allow_unknown_rollback`): the rollback leaves them as the plan sets them."""
+    restored_violations: pa.Table | None = None
+    """Values the rollback restores that the catalog refuses as new values (the network holds
+    them, so the node took them once): violations in the audit's columns."""
 
 
 def plan_changes(
@@ -58,13 +65,16 @@ def plan_changes(
     targets: Sequence[str] = (),
     *,
     threads: int = 0,
+    allow_unknown_rollback: bool = False,
     on_phase: Callable[[str], None] | None = None,
 ) -> Planned:
     """Plan a ChangeSet file (``.parquet``) or a template (expanded over `targets` first) on
     `network` (a Bulk CM export or a build folder's network) with `catalog` (a build folder or
-    an MP XML model), and compute its rollback."""
+    an MP XML model), and compute its rollback. A change of an attribute whose old value the
+    export does not hold is refused (:class:`rtbfast.enm.rollback.UnknownRollback`) unless
+    `allow_unknown_rollback`."""
     from rtbfast.changeset import read_changeset
-    from rtbfast.enm.rollback import rollback_plan
+    from rtbfast.enm.rollback import make_rollback
 
     say = on_phase or (lambda _: None)
     src = Path(source)
@@ -99,8 +109,35 @@ def plan_changes(
     say("planning")
     plan = make_plan(changes, index, cat)
     say("computing the rollback")
-    rollback = rollback_plan(plan.steps, index, cat)
-    return Planned(plan, rollback, changes, index, cat, made_from)
+    rollback = make_rollback(plan.steps, index, cat, allow_unknown=allow_unknown_rollback)
+    return Planned(
+        plan,
+        rollback.steps,
+        changes,
+        index,
+        cat,
+        made_from,
+        unknown_rollback=rollback.unknown,
+        restored_violations=restored_violations(rollback.steps, cat),
+    )
+
+
+def restored_violations(rollback: pa.Table, catalog: EnmCatalog) -> pa.Table:
+    """The values `rollback` writes back that the catalog would refuse as new ones (errors of
+    the rules that judge a value alone), judged by the native evaluator."""
+    from rtbfast.enm.plan import value_violations
+
+    rows = rollback.filter(
+        pc.and_(
+            pc.is_in(rollback["op"], value_set=pa.array(["set", "create", "lock", "unlock"])),
+            pc.and_(pc.is_valid(rollback["attribute"]), pc.is_valid(rollback["value"])),
+        )
+    )
+    if not rows.num_rows:
+        from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
+
+        return VIOLATIONS_SCHEMA.empty_table()
+    return value_violations(rows.select(["fdn", "class", "attribute", "member", "index", "value"]), catalog)
 
 
 def _naming(catalog: EnmCatalog) -> dict[str, str]:
@@ -116,19 +153,65 @@ def _naming(catalog: EnmCatalog) -> dict[str, str]:
     return out
 
 
-def write_dialects(steps: pa.Table, folder: Path, stem: str, catalog: EnmCatalog, form: str) -> dict[str, int]:
-    """The plan (or rollback) `steps` in every dialect, as ``folder/stem.*``; line counts."""
-    from rtbfast.enm.dialects import bulkcm_tables, cmedit_lines, dynamic_blocks, moshell_lines, write_lines
-    from rtbfast.network_writer import write_network_xml
+FILES = {"cmedit": ".cmedit", "dynamic": ".dynamic.txt", "moshell": ".mos", "3gpp": ".3gpp.xml"}
+"""The file each dialect is written to, after the stem (``plan``, ``rollback``)."""
 
-    naming = _naming(catalog)
-    lines = cmedit_lines(steps, form=form, naming=naming) if steps.num_rows else pa.array([], pa.string())
-    write_lines(folder / f"{stem}.cmedit", lines)
-    write_lines(folder / f"{stem}.dynamic.txt", dynamic_blocks(steps, naming=naming))
-    write_lines(folder / f"{stem}.mos", moshell_lines(steps))
-    write_network_xml(bulkcm_tables(steps), folder / f"{stem}.3gpp.xml")
+
+def write_dialect(steps: pa.Table, folder: Path, stem: str, catalog: EnmCatalog, form: str, dialect: str) -> int:
+    """The plan (or rollback) `steps` in `dialect` as ``folder/<stem><suffix>``; its line
+    count (cmedit: one a step). Every name and value is checked before the file is written:
+    :class:`rtbfast.enm.dialects.UnwritableError` lists what the dialect cannot carry."""
+    from rtbfast.enm.dialects import (
+        UnwritableError,
+        bulkcm_tables,
+        cmedit_lines,
+        dynamic_blocks,
+        moshell_lines,
+        write_lines,
+    )
+    from rtbfast.network_writer import UnwritableNetwork, write_network_xml
+
+    path = folder / f"{stem}{FILES[dialect]}"
+    if dialect == "cmedit":
+        lines = cmedit_lines(steps, form=form, naming=_naming(catalog), where=path.name)
+        write_lines(path, lines)
+        return len(lines)
+    if dialect == "dynamic":
+        write_lines(path, dynamic_blocks(steps, naming=_naming(catalog), where=path.name))
+    elif dialect == "moshell":
+        write_lines(path, moshell_lines(steps, where=path.name))
+    else:
+        try:
+            write_network_xml(bulkcm_tables(steps), path)
+        except UnwritableNetwork as err:
+            raise UnwritableError([Problem("unwritable", f"{path.name}: {err.message}", err.element or "")]) from None
+    return 0
+
+
+def write_dialects(
+    steps: pa.Table,
+    folder: Path,
+    stem: str,
+    catalog: EnmCatalog,
+    form: str,
+    dialects: Sequence[str] = DIALECTS,
+) -> dict[str, int]:
+    """The plan (or rollback) `steps` in each of `dialects` and as ``stem.parquet``; line
+    counts. :class:`rtbfast.enm.dialects.UnwritableError` lists what any dialect cannot carry
+    (the files of the others are written)."""
+    from rtbfast.enm.dialects import UnwritableError
+
+    problems: list[Problem] = []
+    lines = 0
+    for dialect in dialects:
+        try:
+            lines = max(lines, write_dialect(steps, folder, stem, catalog, form, dialect))
+        except UnwritableError as err:
+            problems.extend(err.problems)
     pq.write_table(steps, folder / f"{stem}.parquet")
-    return {"cmedit_lines": len(lines)}
+    if problems:
+        raise UnwritableError(problems)
+    return {"cmedit_lines": lines}
 
 
 def write_plan_folder(
@@ -136,28 +219,60 @@ def write_plan_folder(
     out: str | os.PathLike[str],
     *,
     form: str = "fdn",
+    dialects: Sequence[str] | None = None,
     on_phase: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Write the plan folder at `out` (aside, swapped in when complete); its report."""
+    """Write the plan folder at `out` (aside, swapped in when complete) with the plan and its
+    rollback in each dialect; its report.
+
+    A dialect is written only when it carries both the plan and its rollback exactly (a plan
+    whose rollback cannot be written in the same dialect could not be undone). With
+    `dialects` given, each must be written, else :class:`UnwritableError` lists every refusal
+    and nothing is written; by default every dialect that can is written, the others are left
+    out and their refusals reported (``refused`` in the report, the summary, a warning), and
+    only when none can is it an error."""
+    from rtbfast.enm.dialects import UnwritableError
     from rtbfast.enm.summary import summary_facts, summary_html, summary_markdown
     from rtbfast.output_folder import written_aside
 
     target = Path(out)
-    facts = summary_facts(planned)
+    wanted = list(dialects) if dialects else list(DIALECTS)
     say = on_phase or (lambda _: None)
     with written_aside(target, MARKER) as folder:
-        say("writing the plan")
-        counts = write_dialects(planned.plan.steps, folder, "plan", planned.catalog, form)
-        say("writing the rollback")
-        back = write_dialects(planned.rollback, folder, "rollback", planned.catalog, "fdn")
+        refused: dict[str, list[Problem]] = {}
+        commands = {"plan": 0, "rollback": 0}
+        for dialect in wanted:
+            say(f"writing the plan and its rollback: {dialect}")
+            problems: list[Problem] = []
+            for stem, steps, stem_form in (
+                ("plan", planned.plan.steps, form),
+                ("rollback", planned.rollback, "fdn"),
+            ):
+                try:
+                    lines = write_dialect(steps, folder, stem, planned.catalog, stem_form, dialect)
+                    commands[stem] = max(commands[stem], lines)
+                except UnwritableError as err:
+                    problems.extend(err.problems)
+            if problems:
+                refused[dialect] = problems
+                for stem in ("plan", "rollback"):
+                    (folder / f"{stem}{FILES[dialect]}").unlink(missing_ok=True)
+        if refused and (dialects or len(refused) == len(wanted)):
+            raise UnwritableError([p for d in wanted for p in refused.get(d, [])])
+        pq.write_table(planned.plan.steps, folder / "plan.parquet")
+        pq.write_table(planned.rollback, folder / "rollback.parquet")
+        written = [d for d in wanted if d not in refused]
+        facts = summary_facts(planned)
+        facts["dialects"] = {"written": written, "refused": {d: [str(p) for p in ps] for d, ps in refused.items()}}
         (folder / "summary.md").write_text(summary_markdown(facts), encoding="utf-8")
         (folder / "summary.html").write_text(summary_html(facts), encoding="utf-8")
         report = {
             "made_from": planned.made_from,
             "form": form,
+            "dialects": facts["dialects"],
             "steps": planned.plan.step_count,
-            "commands": counts["cmedit_lines"],
-            "rollback_commands": back["cmedit_lines"],
+            "commands": commands["plan"],
+            "rollback_commands": commands["rollback"],
             "dropped_as_already_true": planned.plan.dropped,
             "notes": [str(n) for n in planned.plan.notes],
             "counts": facts["counts"],

@@ -2,8 +2,13 @@
 current values (a Plan of the same columns).
 
 - a set (lock and unlock included) goes back to the value the attribute held before it: the
-  network's, or what an earlier step of the plan wrote; an attribute the MO did not hold is
-  cleared (unset; a sequence emptied);
+  network's, or what an earlier step of the plan wrote, exactly as the network holds it (even
+  a value the catalog would refuse as a new one: the node took it once);
+- an attribute the export does not carry has no known value to go back to: rolling back a
+  change of it is refused (:class:`UnknownRollback`, listing each), or, when allowed, left out
+  of the rollback and listed (:attr:`Rollback.unknown`); an administrativeState of unknown
+  origin goes back to what the plan's unlock gives it, never left LOCKED;
+- the sets of MOs the plan creates are not undone one by one: the rollback deletes the MO;
 - a create is undone by a delete;
 - a delete is undone by a create carrying every configuration attribute the MO had (read-only
   ones are the node's to compute);
@@ -17,15 +22,41 @@ written by more than one step are followed in Python.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.changeset import EMPTIED
-from rtbfast.enm.model import EnmCatalog
-from rtbfast.enm.plan import PLAN_SCHEMA, SEP, _join_kinds
+from rtbfast.enm.model import ADMIN, EnmCatalog
+from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, SEP, PlanError, Problem, _join_kinds
 from rtbfast.network_index import NetworkIndex
+
+UNKNOWN_SCHEMA = pa.schema(
+    [
+        ("fdn", pa.string()),
+        ("class", pa.string()),
+        ("attribute", pa.string()),
+        ("step", pa.int64()),
+        ("source", pa.string()),
+    ]
+)
+"""The attributes a plan changes whose value before is not in the export: the MO, the
+attribute, the first step changing it and the ChangeSet row it comes from."""
+
+
+class UnknownRollback(PlanError):
+    """The plan changes attributes the export does not carry: their old value is unknown, so
+    the rollback could not restore them. Each is a problem with the ChangeSet row it comes
+    from; ``rtbfast plan --allow-unknown-rollback`` plans them anyway."""
+
+
+@dataclass
+class Rollback:
+    """The rollback steps, and the attributes they cannot restore (left out)."""
+
+    steps: pa.Table
+    unknown: pa.Table
 
 
 def _network_rows(network: NetworkIndex, fdns: pa.Array) -> pa.Table:
@@ -36,10 +67,41 @@ def _network_rows(network: NetworkIndex, fdns: pa.Array) -> pa.Table:
     return table.append_column("row", pa.array(range(table.num_rows), pa.int64()))
 
 
-def rollback_plan(plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> pa.Table:
-    """The rollback of `plan` on `network` (the network the plan was made from)."""
+def rollback_plan(
+    plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False
+) -> pa.Table:
+    """The rollback steps of `plan` on `network` (the network the plan was made from); see
+    :func:`make_rollback`."""
+    return make_rollback(plan, network, catalog, allow_unknown=allow_unknown).steps
+
+
+def _unknown_problems(unknown: pa.Table) -> list[Problem]:
+    problems = []
+    rows = unknown.to_pylist()
+    for r in rows[:LISTED]:
+        problems.append(
+            Problem(
+                "unknown_old_value",
+                f"{r['fdn']}: {r['attribute']}: the network export holds no value for it, so a rollback could not "
+                "restore it; add it to the export, or plan with --allow-unknown-rollback (the rollback then leaves "
+                "it as the plan sets it)",
+                r["fdn"],
+                r["source"],
+            )
+        )
+    if len(rows) > LISTED:
+        problems.append(Problem("more", f"{len(rows) - LISTED:,} more attribute(s) without a known old value"))
+    return problems
+
+
+def make_rollback(
+    plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False
+) -> Rollback:
+    """The rollback of `plan` on `network` (the network the plan was made from). An
+    attribute the plan changes on an MO of the network that the export does not carry is
+    refused (:class:`UnknownRollback`), or with `allow_unknown` left out and listed."""
     if not plan.num_rows:
-        return PLAN_SCHEMA.empty_table()
+        return Rollback(PLAN_SCHEMA.empty_table(), UNKNOWN_SCHEMA.empty_table())
     last = int(pc.max(plan["step"]).as_py())
     flags = catalog.attribute_flags()
     heads = (
@@ -50,52 +112,61 @@ def rollback_plan(plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog) ->
         .sort_by("step")
     )
     parts: list[pa.Table] = []
+    unknown_parts: list[pa.Table] = []
 
-    # sets: the values before
+    # sets: the values before (the sets of MOs the plan creates are undone by their delete)
     writes = plan.filter(
         pc.and_(pc.is_in(plan["op"], value_set=pa.array(["set", "lock", "unlock"])), pc.is_valid(plan["attribute"]))
     )
     if writes.num_rows:
+        touched = pc.unique(writes["fdn"]).to_pylist()
+        existing = pa.array([f for f in touched if f in network.row_of], pa.string())
+        if len(existing) < len(touched):
+            writes = writes.filter(pc.is_in(writes["fdn"], value_set=existing))
+    if writes.num_rows:
         written = (
             writes.group_by(["step", "fdn", "class", "attribute"], use_threads=False)
-            .aggregate([("op", "first"), ("phase", "first"), ("phase_order", "first")])
-            .rename_columns(["step", "fdn", "class", "attribute", "op", "phase", "phase_order"])
+            .aggregate([("op", "first"), ("phase", "first"), ("phase_order", "first"), ("source", "first")])
+            .rename_columns(["step", "fdn", "class", "attribute", "op", "phase", "phase_order", "source"])
         )
         written = written.append_column("key", pc.binary_join_element_wise(written["fdn"], written["attribute"], SEP))
         counts = written.group_by("key", use_threads=False).aggregate([("step", "count")])
         multi = set(counts.filter(pc.greater(counts["step_count"], 1))["key"].to_pylist())
         single = written.filter(pc.invert(pc.is_in(written["key"], value_set=pa.array(sorted(multi), pa.string()))))
         current = _network_rows(network, pc.unique(written["fdn"]))
-        # single writers: the network's rows, or a clear; matched on integer codes (each key
-        # of a single writer is one step), not joined on text
+        # single writers: the network's rows; matched on integer codes (each key of a single
+        # writer is one step), not joined on text
         code_of_current = pc.index_in(current["key"], value_set=single["key"])
         held = current.filter(pc.is_valid(code_of_current))
         at = pc.drop_null(code_of_current)
         heads_cols = ["step", "key", "fdn", "class", "attribute", "phase", "phase_order", "op"]
-        found = pa.table(
+        before = pa.table(
             {
                 **{c: pc.take(single[c], at) for c in heads_cols},
                 **{c: held[c] for c in ("member", "index", "value", "row")},
             }
         )
+        # an attribute the export does not carry: its value before is not known
         positions = pa.array(range(single.num_rows), pa.int32())
         unheld = single.filter(pc.invert(pc.is_in(positions, value_set=pc.unique(pc.cast(at, pa.int32())))))
-        cleared = pa.table(
-            {
-                **{c: unheld[c] for c in heads_cols},
-                "member": pa.nulls(unheld.num_rows, pa.string()),
-                "index": pa.nulls(unheld.num_rows, pa.int32()),
-                "value": pa.nulls(unheld.num_rows, pa.string()),
-                "row": pa.nulls(unheld.num_rows, pa.int64()),
-            }
-        )
-        before = pa.concat_tables([found, cleared.cast(found.schema)])
-        # no sort here: within a step the rows are in the network's order (cleared attributes
-        # after), and the steps are ordered once, below, with every other part
-        set_parts = [_as_sets(before, flags)]
+        if unheld.num_rows:
+            unknown_parts.append(unheld.select(UNKNOWN_SCHEMA.names).cast(UNKNOWN_SCHEMA))
+        # no sort here: within a step the rows are in the network's order, and the steps are
+        # ordered once, below, with every other part
+        set_parts = [_as_sets(before)]
         if multi:
-            set_parts.append(_followed(writes, current, multi, flags))
+            followed, unknown = _followed(writes, current, multi)
+            set_parts.append(followed)
+            if unknown.num_rows:
+                unknown_parts.append(unknown)
         parts.extend(_shape(_join_kinds(t, catalog.kinds)) for t in set_parts if t.num_rows)
+    unknown_table = (
+        pa.concat_tables(unknown_parts).sort_by([("step", "ascending"), ("attribute", "ascending")])
+        if unknown_parts
+        else UNKNOWN_SCHEMA.empty_table()
+    )
+    if unknown_table.num_rows and not allow_unknown:
+        raise UnknownRollback(_unknown_problems(unknown_table))
 
     # creates and deletes
     structural: dict[str, list[Any]] = defaultdict(list)
@@ -152,7 +223,9 @@ def rollback_plan(plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog) ->
     for rows in create_values:
         rows = _join_kinds(rows, catalog.kinds)
         parts.append(_shape(rows))
-    whole = pa.concat_tables([p.cast(PLAN_SCHEMA) for p in parts if p.num_rows]) if parts else PLAN_SCHEMA.empty_table()
+    if not any(p.num_rows for p in parts):
+        return Rollback(PLAN_SCHEMA.empty_table(), unknown_table)
+    whole = pa.concat_tables([p.cast(PLAN_SCHEMA) for p in parts if p.num_rows])
     # reverse order (the inverse of step s at place last - s); within a step, the structural
     # row first; the node-made MOs of a recreated one right after it
     order = pc.cast(pc.subtract(pa.scalar(last, pa.int64()), whole["step"]), pa.float64())
@@ -169,7 +242,7 @@ def rollback_plan(plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog) ->
     distinct = pc.unique(whole["order"])
     new_step = pc.cast(pc.index_in(whole["order"], value_set=distinct), pa.int64())
     whole = whole.set_column(whole.schema.get_field_index("step"), "step", new_step)
-    return whole.drop_columns(["order", "first", "row"]).cast(PLAN_SCHEMA)
+    return Rollback(whole.drop_columns(["order", "first", "row"]).cast(PLAN_SCHEMA), unknown_table)
 
 
 def _node_made_restores(
@@ -240,16 +313,9 @@ def _shape(rows: pa.Table) -> pa.Table:
     )
 
 
-def _as_sets(before: pa.Table, flags: dict[tuple[str, str], dict[str, Any]]) -> pa.Table:
-    """Rows restoring each written attribute: its old rows, or one row clearing it."""
-    missing = pc.is_null(before["value"])
-    sequences = pa.array([f"{c}{SEP}{a}" for (c, a), f in flags.items() if f.get("is_sequence")], pa.string())
-    pair = pc.binary_join_element_wise(before["class"], before["attribute"], SEP)
-    seq_arr = pc.is_in(pair, value_set=sequences)
-    index = pc.if_else(
-        missing, pc.if_else(seq_arr, pa.scalar(EMPTIED, pa.int32()), pa.scalar(None, pa.int32())), before["index"]
-    )
-    rows = pa.table(
+def _as_sets(before: pa.Table) -> pa.Table:
+    """Rows restoring each written attribute: its rows in the network, as they are."""
+    return pa.table(
         {
             "step": before["step"],
             "phase": before["phase"],
@@ -259,11 +325,10 @@ def _as_sets(before: pa.Table, flags: dict[tuple[str, str], dict[str, Any]]) -> 
             "class": before["class"],
             "attribute": before["attribute"],
             "member": before["member"],
-            "index": index.cast(pa.int32()),
+            "index": before["index"].cast(pa.int32()),
             "value": before["value"],
         }
     )
-    return rows
 
 
 def _inverse_op(op: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -271,25 +336,34 @@ def _inverse_op(op: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.case_when(pc.make_struct(pc.equal(op, "lock"), pc.equal(op, "unlock")), "unlock", "lock", "set")
 
 
-def _followed(
-    writes: pa.Table, current: pa.Table, multi: set[str], flags: dict[tuple[str, str], dict[str, Any]]
-) -> pa.Table:
-    """Attributes written by several steps: the value before each is the previous step's."""
+def _followed(writes: pa.Table, current: pa.Table, multi: set[str]) -> tuple[pa.Table, pa.Table]:
+    """Attributes written by several steps: the value before each is the previous step's, and
+    before the first the network's. Where the network holds none, the first step's restore is
+    left out (and listed as unknown), but for an administrativeState, which goes back to the
+    last state the plan gives it, so a rollback never leaves an MO locked."""
     state: dict[str, list[tuple[str | None, int | None, str | None]]] = defaultdict(list)
     for r in current.filter(pc.is_in(current["key"], value_set=pa.array(sorted(multi), pa.string()))).to_pylist():
         state[r["key"]].append((r["member"], r["index"], r["value"]))
     rows: dict[str, list[Any]] = defaultdict(list)
+    unknown: dict[str, list[Any]] = defaultdict(list)
     mine = writes.append_column("key", pc.binary_join_element_wise(writes["fdn"], writes["attribute"], SEP))
     mine = mine.filter(pc.is_in(mine["key"], value_set=pa.array(sorted(multi), pa.string()))).sort_by("step")
     by_step_key: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for r in mine.to_pylist():
         by_step_key[(r["step"], r["key"])].append(r)
+    last_written: dict[str, list[tuple[str | None, int | None, str | None]]] = {}
+    for (_, key), new_rows in sorted(by_step_key.items()):
+        last_written[key] = [(r["member"], r["index"], r["value"]) for r in new_rows if r["value"] is not None]
     for (step, key), new_rows in sorted(by_step_key.items()):
         head = new_rows[0]
-        old = state.get(key, [])
-        if not old:
-            seq = bool(flags.get((head["class"], head["attribute"]), {}).get("is_sequence"))
-            old = [(None, EMPTIED if seq else None, None)]
+        old = state.get(key)
+        if old is None:
+            unknown["fdn"].append(head["fdn"])
+            unknown["class"].append(head["class"])
+            unknown["attribute"].append(head["attribute"])
+            unknown["step"].append(step)
+            unknown["source"].append(head["source"])
+            old = last_written[key] if head["attribute"] == ADMIN else []
         for member, index, value in old:
             rows["step"].append(step)
             rows["phase"].append(head["phase"])
@@ -302,7 +376,7 @@ def _followed(
             rows["index"].append(index)
             rows["value"].append(value)
         state[key] = [(r["member"], r["index"], r["value"]) for r in new_rows if r["value"] is not None]
-    return pa.table(
+    table = pa.table(
         {
             "step": pa.array(rows["step"], pa.int64()),
             "phase": pa.array(rows["phase"], pa.string()),
@@ -316,3 +390,4 @@ def _followed(
             "value": pa.array(rows["value"], pa.string()),
         }
     )
+    return table, pa.table({n: pa.array(unknown[n], UNKNOWN_SCHEMA.field(n).type) for n in UNKNOWN_SCHEMA.names})

@@ -357,6 +357,8 @@ class Simulator:
         if not rows.num_rows:
             return
         bad = value_violations(rows, self.cat)
+        if bad.num_rows:
+            bad = self._not_held(bad)
         if not bad.num_rows:
             return
         key = pc.binary_join_element_wise(rows["fdn"], rows["attribute"], SEP)
@@ -366,6 +368,26 @@ class Simulator:
             if step is not None:
                 member = f".{v['member']}" if v["member"] else ""
                 failures.setdefault(step, _node_error(f"{v['attribute']}{member} = {v['value']}: {v['message']}"))
+
+    def _not_held(self, bad: pa.Table) -> pa.Table:
+        """Of the values the catalog refuses, those the network first read did not hold on that
+        MO: a value the node held is restored (a rollback) as it was, since the node took it
+        once (an export's ``qRxLevMin=-139`` against a resolution of 2)."""
+        held = self.index.value_rows(pc.unique(bad["subject"]))
+        if not held.num_rows:
+            return bad
+
+        def keys(t: pa.Table, fdn: str) -> pa.Array:
+            return pc.binary_join_element_wise(
+                _string(t[fdn]),
+                _string(t["attribute"]),
+                pc.fill_null(_string(t["member"]), ""),
+                pc.cast(pc.fill_null(t["index"], 0), pa.string()),
+                pc.fill_null(t["value"], "\x00"),
+                SEP,
+            )
+
+        return bad.filter(pc.invert(pc.is_in(keys(bad, "subject"), value_set=keys(held, "fdn"))))
 
     def _apply_create(self, part: pa.Table) -> tuple[list[tuple[int, Response]], int | None]:
         step = int(part["step"][0].as_py())

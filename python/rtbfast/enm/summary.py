@@ -123,6 +123,14 @@ def summary_facts(planned: Planned) -> dict[str, Any]:
             )
             item["mos"] += 1
     table = [{**r, "attributes": sorted(r["attributes"])} for _, r in sorted(per.items())]
+    unknown = planned.unknown_rollback
+    unknown_rows = unknown.select(["fdn", "attribute", "step"]).to_pylist() if unknown is not None else []
+    restored = planned.restored_violations
+    restored_rows = (
+        restored.select(["subject", "attribute", "member", "index", "value", "rule", "message"]).to_pylist()
+        if restored is not None
+        else []
+    )
     return {
         "made_from": planned.made_from,
         "counts": {
@@ -132,7 +140,11 @@ def summary_facts(planned: Planned) -> dict[str, Any]:
             "mos": pc.count_distinct(changing["fdn"]).as_py(),
             "rollback_steps": len(set(planned.rollback["step"].to_pylist())) if planned.rollback.num_rows else 0,
             "dropped_as_already_true": planned.plan.dropped,
+            "unknown_rollback": len(unknown_rows),
+            "restored_violations": len(restored_rows),
         },
+        "unknown_rollback": unknown_rows,
+        "restored_violations": restored_rows,
         "changes": table,
         "locks": locks,
         "effects": [e for e in effects if e["when"]],
@@ -209,6 +221,53 @@ def summary_markdown(facts: dict[str, Any]) -> str:
     else:
         for i in facts["impacts"]:
             out.append(f"- **{i['class']}.{i['attribute']}** on {i['mos']} MO(s): {i['disturbances']}")
+    dialects = facts.get("dialects")
+    if dialects:
+        out += [
+            "",
+            "## Dialects",
+            "",
+            "Written, plan and rollback: " + (", ".join(dialects["written"]) or "none") + ".",
+        ]
+        for dialect, problems in dialects["refused"].items():
+            out += [
+                "",
+                f"**Not written: {dialect}.** It cannot carry {len(problems)} name(s) or value(s) of the plan or its "
+                "rollback exactly (a plan is written in a dialect only with its rollback):",
+                "",
+            ]
+            rows, more = _cut(problems, 50)
+            out += [f"- {p}" for p in rows]
+            if more:
+                out.append(f"- … {more} more")
+    out += ["", "## Rollback", ""]
+    out.append(
+        "The rollback writes back the values the network holds now, exactly, in reverse order: "
+        f"{c['rollback_steps']} step(s)."
+    )
+    if facts["unknown_rollback"]:
+        out += [
+            "",
+            f"**Not restored by the rollback ({len(facts['unknown_rollback'])}):** the export holds no value for "
+            "these attributes, so their value before the plan is unknown (planned with --allow-unknown-rollback); "
+            "a rollback leaves them as the plan sets them:",
+            "",
+        ]
+        out += [f"- `{u['fdn']}` **{u['attribute']}** (step {u['step']})" for u in facts["unknown_rollback"]]
+    if facts["restored_violations"]:
+        out += [
+            "",
+            f"**Warning: the rollback restores {len(facts['restored_violations'])} value(s) the catalog refuses "
+            "as new values.** The network holds them (the node took them once), so they are written back as they "
+            "are:",
+            "",
+        ]
+        rows, more = _cut(facts["restored_violations"])
+        for v in rows:
+            member = f".{v['member']}" if v["member"] else ""
+            out.append(f"- `{v['subject']}` **{v['attribute']}{member}** = `{v['value']}`: {v['rule']}: {v['message']}")
+        if more:
+            out.append(f"- … {more} more")
     out += ["", "## Notes", ""]
     out += [f"- {n}" for n in facts["notes"]] or ["None."]
     return "\n".join(out) + "\n"
@@ -308,6 +367,45 @@ def summary_html(facts: dict[str, Any]) -> str:
             )
             + "</ul>"
         )
+    dialects = facts.get("dialects")
+    if dialects:
+        parts.append(
+            "<h2>Dialects</h2><p>Written, plan and rollback: " + e(", ".join(dialects["written"]) or "none") + ".</p>"
+        )
+        for dialect, problems in dialects["refused"].items():
+            parts.append(
+                f"<p class=warn><b>Not written: {e(dialect)}.</b> It cannot carry {len(problems)} name(s) or "
+                "value(s) of the plan or its rollback exactly (a plan is written in a dialect only with its "
+                "rollback):</p><ul>" + "".join(f"<li><code>{e(p)}</code></li>" for p in _cut(problems, 50)[0]) + "</ul>"
+            )
+    parts.append(
+        f"<h2>Rollback</h2><p>The rollback writes back the values the network holds now, exactly, in reverse "
+        f"order: {c['rollback_steps']:,} step(s).</p>"
+    )
+    if facts["unknown_rollback"]:
+        parts.append(
+            f"<p class=warn><b>Not restored by the rollback ({len(facts['unknown_rollback']):,}):</b> the export "
+            "holds no value for these attributes, so their value before the plan is unknown (planned with "
+            "--allow-unknown-rollback); a rollback leaves them as the plan sets them.</p><ul>"
+        )
+        parts.extend(
+            f"<li><code>{e(u['fdn'])}</code> <b>{e(u['attribute'])}</b> (step {u['step']})</li>"
+            for u in facts["unknown_rollback"]
+        )
+        parts.append("</ul>")
+    if facts["restored_violations"]:
+        parts.append(
+            f"<p class=warn><b>Warning: the rollback restores {len(facts['restored_violations']):,} value(s) the "
+            "catalog refuses as new values.</b> The network holds them (the node took them once), so they are "
+            "written back as they are.</p><ul>"
+        )
+        for v in _cut(facts["restored_violations"])[0]:
+            member = f".{v['member']}" if v["member"] else ""
+            parts.append(
+                f"<li><code>{e(v['subject'])}</code> <b>{e(v['attribute'] + member)}</b> = "
+                f"<code>{e(str(v['value']))}</code>: {e(v['rule'])}: {e(v['message'])}</li>"
+            )
+        parts.append("</ul>")
     parts.append("<h2>Notes</h2>")
     parts.append(
         "<ul>" + "".join(f"<li>{e(n)}</li>" for n in facts["notes"]) + "</ul>" if facts["notes"] else "<p>None.</p>"

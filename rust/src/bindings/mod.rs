@@ -409,8 +409,23 @@ fn parse_template_key(py: Python<'_>, key: &str) -> PyResult<Py<PyAny>> {
     })
 }
 
+/// The refusals of a dialect writer as a table: `row` (among all the plan's rows) and `reason`.
+fn refusals_table(refused: Vec<crate::enm::Refusal>) -> PyResult<ArrowTable> {
+    use arrow_array::{Int64Array, StringArray};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("row", arrow_schema::DataType::Int64, false),
+        Field::new("reason", arrow_schema::DataType::Utf8, false),
+    ]));
+    let rows = Int64Array::from_iter_values(refused.iter().map(|r| r.row as i64));
+    let reasons = StringArray::from_iter_values(refused.iter().map(|r| r.reason.as_str()));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(rows), Arc::new(reasons)])
+        .map_err(|e| PyRuntimeError::new_err(format!("the refusals: {e}")))?;
+    Ok(ArrowTable { batches: vec![batch], schema })
+}
+
 /// A Plan (its rows in step order) as cmedit command lines: one per step (`form`: "fdn" or
-/// "node"; `naming`: class → naming attribute). Returns a table of one column, `line`.
+/// "node"; `naming`: class → naming attribute). Returns a table of one column, `line`, and the
+/// refusals (`row`, `reason`) of the steps cmedit cannot carry (not written).
 #[pyfunction]
 #[pyo3(signature = (plan, form, naming))]
 fn cmedit_lines(
@@ -418,18 +433,73 @@ fn cmedit_lines(
     plan: PyTable,
     form: &str,
     naming: std::collections::HashMap<String, String>,
-) -> PyResult<ArrowTable> {
+) -> PyResult<(ArrowTable, ArrowTable)> {
     let form = match form {
         "fdn" => crate::enm::Form::Fdn,
         "node" => crate::enm::Form::Node,
         other => return Err(pyo3::exceptions::PyValueError::new_err(format!("form {other:?}: fdn or node"))),
     };
     let (batches, _) = plan.into_inner();
-    let lines = py.detach(|| crate::enm::cmedit_array(&batches, form, &naming)).map_err(|e| to_py_err(py, e))?;
+    let (lines, refused) =
+        py.detach(|| crate::enm::cmedit_array(&batches, form, &naming)).map_err(|e| to_py_err(py, e))?;
     let schema = Arc::new(Schema::new(vec![Field::new("line", arrow_schema::DataType::Utf8, false)]));
     let batch = RecordBatch::try_new(schema.clone(), vec![lines])
         .map_err(|e| PyRuntimeError::new_err(format!("the cmedit lines: {e}")))?;
-    Ok(ArrowTable { batches: vec![batch], schema })
+    Ok((ArrowTable { batches: vec![batch], schema }, refusals_table(refused)?))
+}
+
+/// Per step and attribute of a Plan, the whole value as `dialect` ("dynamic" or "moshell")
+/// writes it: a table `step`, `attribute`, `text`, and the refusals (`row`, `reason`).
+#[pyfunction]
+fn attribute_values(py: Python<'_>, plan: PyTable, dialect: &str) -> PyResult<(ArrowTable, ArrowTable)> {
+    let dialect = match crate::enm::Dialect::parse(dialect) {
+        Some(d @ (crate::enm::Dialect::Dynamic | crate::enm::Dialect::Moshell)) => d,
+        _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("dialect {dialect:?}: dynamic or moshell"))),
+    };
+    let (batches, _) = plan.into_inner();
+    let (step, attribute, text, refused) =
+        py.detach(|| crate::enm::attribute_values(&batches, dialect)).map_err(|e| to_py_err(py, e))?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("step", arrow_schema::DataType::Int64, false),
+        Field::new("attribute", arrow_schema::DataType::Utf8, false),
+        Field::new("text", arrow_schema::DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![step, attribute, text])
+        .map_err(|e| PyRuntimeError::new_err(format!("the attribute values: {e}")))?;
+    Ok((ArrowTable { batches: vec![batch], schema }, refusals_table(refused)?))
+}
+
+/// The rows of a one-column text table (`utf8`) whose names `kind` ("class", "attribute",
+/// "member", "mo_id", "fdn") refuses: a table `row`, `reason` (nulls are skipped).
+#[pyfunction]
+fn refused_names(py: Python<'_>, kind: &str, names: PyTable) -> PyResult<ArrowTable> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    let kind = crate::names::NameKind::parse(kind).ok_or_else(|| {
+        pyo3::exceptions::PyValueError::new_err(format!("kind {kind:?}: class, attribute, member, mo_id or fdn"))
+    })?;
+    let (batches, _) = names.into_inner();
+    let mut columns = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let column = batch
+            .columns()
+            .first()
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("names: a table of one utf8 column"))?;
+        columns.push(column.clone());
+    }
+    let refused = py.detach(|| {
+        let mut out = Vec::new();
+        let mut first = 0;
+        for column in &columns {
+            for (row, reason) in crate::names::refused(kind, column.iter()) {
+                out.push(crate::enm::Refusal { row: first + row, reason });
+            }
+            first += column.len();
+        }
+        out
+    });
+    refusals_table(refused)
 }
 
 /// The `configData` content of a network (`mos`, `values`: plain text columns) as Bulk CM XML.
@@ -462,5 +532,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     m.add_function(wrap_pyfunction!(cmedit_lines, m)?)?;
     m.add_function(wrap_pyfunction!(network_xml, m)?)?;
+    m.add_function(wrap_pyfunction!(attribute_values, m)?)?;
+    m.add_function(wrap_pyfunction!(refused_names, m)?)?;
     Ok(())
 }

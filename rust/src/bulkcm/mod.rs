@@ -21,6 +21,7 @@ use quick_xml::events::BytesStart;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::{Error, Location, Result};
+use crate::names;
 use crate::tables::{parse_decimal, BatchParts, Table};
 
 mod parallel;
@@ -253,15 +254,18 @@ struct AttributeNames {
 }
 
 impl AttributeNames {
-    fn id(&mut self, tag: &[u8]) -> u32 {
+    /// The id of a name, checked (`crate::names`) when first seen.
+    fn id(&mut self, tag: &[u8]) -> std::result::Result<u32, String> {
         if let Some(&id) = self.ids.get(tag) {
-            return id;
+            return Ok(id);
         }
+        let name = String::from_utf8_lossy(tag).into_owned();
+        names::check_attribute(&name)?;
         let id = self.names.len() as u32;
-        self.names.push(String::from_utf8_lossy(tag).into_owned());
+        self.names.push(name);
         self.keys.push(-1);
         self.ids.insert(tag.into(), id);
-        id
+        Ok(id)
     }
 
     /// The dictionary key of name `id`, given the next one when it has none yet.
@@ -331,7 +335,7 @@ struct BulkCmReader {
     /// the file starts, and the error once the budget is spent.
     derived: u64,
     first_offset: Option<u64>,
-    over_budget: Option<Error>,
+    refused: Option<Error>,
 }
 
 impl Observed {
@@ -428,12 +432,15 @@ impl BulkCmReader {
                 _ => {}
             }
         }
-        let id = id.unwrap_or_else(|| {
-            cx.warn(format!("<{name}> has no id attribute; its RDN value is empty"));
-            String::new()
-        });
+        let Some(id) = id else {
+            return Err(cx.value_error(format!("<{name}> has no id attribute (the MO's RDN value)")));
+        };
+        names::check_mo_id(&id).map_err(|why| cx.value_error(format!("<{name} id=…>: {why}")))?;
         cx.annotate(&id);
         let is_container = class == "VsDataContainer";
+        if !is_container {
+            names::check_class(&class).map_err(|why| cx.value_error(format!("<{name}>: {why}")))?;
+        }
         let depth = self.open.last().map_or(0, |o| o.depth + 1);
         let fdn_mark = self.fdn.len();
         self.open.push(OpenMo {
@@ -468,6 +475,9 @@ impl BulkCmReader {
             match open.vs_data_type.as_deref() {
                 Some(t) => {
                     open.class = t.strip_prefix("vsData").unwrap_or(t).to_string();
+                    if let Err(why) = names::check_class(&open.class) {
+                        self.refused.get_or_insert_with(|| cx.value_error(format!("vsDataType {t:?}: {why}")));
+                    }
                     if !t.starts_with("vsData") {
                         cx.warn(format!(
                             "vsDataType {t:?} does not start with \"vsData\"; used as the class name as is"
@@ -535,8 +545,8 @@ impl BulkCmReader {
     fn spend(&mut self, cx: &Cx, bytes: u64, what: &str) {
         self.derived += bytes;
         let read = cx.offset.saturating_sub(*self.first_offset.get_or_insert(cx.offset));
-        if self.over_budget.is_none() && self.derived > DERIVED_BASE + DERIVED_PER_BYTE * read {
-            self.over_budget = Some(cx.value_error(format!(
+        if self.refused.is_none() && self.derived > DERIVED_BASE + DERIVED_PER_BYTE * read {
+            self.refused = Some(cx.value_error(format!(
                 "the {what} this export implies would take more than {DERIVED_PER_BYTE} times its size in memory \
                  ({} MOs nested here, FDN of {} bytes); refused as not a real export (real exports need less than \
                  half their size)",
@@ -613,8 +623,8 @@ impl BulkCmReader {
         }
     }
 
-    fn start_attr(&mut self, tag: &[u8], vs_data: bool) -> Result<bool> {
-        let name = self.attribute_names.id(local(tag));
+    fn start_attr(&mut self, cx: &Cx, tag: &[u8], vs_data: bool) -> Result<bool> {
+        let name = self.attribute_names.id(local(tag)).map_err(|why| cx.value_error(why))?;
         let index = match self.open.last_mut() {
             Some(open) => {
                 let n = open.occurrences.entry(name).or_insert(0);
@@ -633,8 +643,9 @@ impl BulkCmReader {
         self.push(Frame::Attr, true)
     }
 
-    fn start_member(&mut self, tag: &[u8]) -> Result<bool> {
+    fn start_member(&mut self, cx: &Cx, tag: &[u8]) -> Result<bool> {
         let name = String::from_utf8_lossy(local(tag)).into_owned();
+        names::check_member(&name).map_err(|why| cx.value_error(why))?;
         let a = &mut self.attr;
         a.has_children = true;
         let level = a.member_counts.last_mut();
@@ -810,7 +821,7 @@ fn finish_parts(
 impl Handler for BulkCmReader {
     fn start(&mut self, cx: &mut Cx, name: &[u8], e: &BytesStart) -> Result<bool> {
         let wants_text = self.start_element(cx, name, e)?;
-        match self.over_budget.take() {
+        match self.refused.take() {
             Some(err) => Err(err),
             None => Ok(wants_text),
         }
@@ -818,7 +829,7 @@ impl Handler for BulkCmReader {
 
     fn end(&mut self, cx: &mut Cx, name: &[u8], text: &str) -> Result<()> {
         self.end_element(cx, name, text)?;
-        match self.over_budget.take() {
+        match self.refused.take() {
             Some(err) => Err(err),
             None => Ok(()),
         }
@@ -886,10 +897,10 @@ impl BulkCmReader {
                         _ => {}
                     }
                 }
-                self.start_attr(name, false)
+                self.start_attr(cx, name, false)
             }
-            Some(Frame::Payload) => self.start_attr(name, true),
-            Some(Frame::Attr) | Some(Frame::Member) => self.start_member(name),
+            Some(Frame::Payload) => self.start_attr(cx, name, true),
+            Some(Frame::Attr) | Some(Frame::Member) => self.start_member(cx, name),
             Some(Frame::VsType) | Some(Frame::VsFormat) => self.skip(),
         }
     }

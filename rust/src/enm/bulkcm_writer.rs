@@ -11,7 +11,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
 
+use crate::enm::encode;
 use crate::error::{Error, Location};
+use crate::names;
 
 /// Classes written as `xn:` elements; every other MO is a `VsDataContainer`.
 pub const TOP: [&str; 3] = ["SubNetwork", "MeContext", "ManagedElement"];
@@ -36,46 +38,12 @@ fn required<'a>(batch: &'a RecordBatch, name: &str) -> crate::Result<&'a StringA
     strings(batch, name)?.ok_or_else(|| value_error(format!("the network has no column {name:?}"), ""))
 }
 
-fn text(out: &mut String, s: &str) {
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
+fn text(out: &mut String, s: &str) -> Result<(), String> {
+    encode::xml_text(out, s)
 }
 
-/// An attribute value quoted as Python's `xml.sax.saxutils.quoteattr` does.
-fn attribute(out: &mut String, s: &str) {
-    let mut escaped = String::with_capacity(s.len() + 2);
-    for ch in s.chars() {
-        match ch {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '\n' => escaped.push_str("&#10;"),
-            '\r' => escaped.push_str("&#13;"),
-            '\t' => escaped.push_str("&#9;"),
-            c => escaped.push(c),
-        }
-    }
-    if escaped.contains('"') {
-        if escaped.contains('\'') {
-            out.push('"');
-            out.push_str(&escaped.replace('"', "&quot;"));
-            out.push('"');
-        } else {
-            out.push('\'');
-            out.push_str(&escaped);
-            out.push('\'');
-        }
-    } else {
-        out.push('"');
-        out.push_str(&escaped);
-        out.push('"');
-    }
+fn attribute(out: &mut String, s: &str) -> Result<(), String> {
+    encode::xml_attribute(out, s)
 }
 
 /// One value row of an MO.
@@ -104,7 +72,7 @@ fn entry<'e, 'a>(entries: &'e mut Vec<(&'a str, Entry<'a>)>, name: &'a str, node
     &mut entries[at].1
 }
 
-fn members_xml(out: &mut String, rows: &[&Row<'_>], prefix: &str) {
+fn members_xml(out: &mut String, rows: &[&Row<'_>], prefix: &str) -> Result<(), String> {
     let mut tree: Vec<(&str, Entry<'_>)> = Vec::new();
     for row in rows {
         let member = row.member.unwrap_or("");
@@ -121,26 +89,27 @@ fn members_xml(out: &mut String, rows: &[&Row<'_>], prefix: &str) {
             values.push(row.value);
         }
     }
-    write_entries(out, &tree, prefix);
+    write_entries(out, &tree, prefix)
 }
 
-fn write_entries(out: &mut String, entries: &[(&str, Entry<'_>)], prefix: &str) {
+fn write_entries(out: &mut String, entries: &[(&str, Entry<'_>)], prefix: &str) -> Result<(), String> {
     for (name, e) in entries {
         match e {
             Entry::Node(children) => {
                 open(out, prefix, name);
-                write_entries(out, children, prefix);
+                write_entries(out, children, prefix)?;
                 close(out, prefix, name);
             }
             Entry::Leaf(values) => {
                 for v in values {
                     open(out, prefix, name);
-                    text(out, v);
+                    text(out, v)?;
                     close(out, prefix, name);
                 }
             }
         }
     }
+    Ok(())
 }
 
 fn open(out: &mut String, prefix: &str, name: &str) {
@@ -161,13 +130,13 @@ fn close(out: &mut String, prefix: &str, name: &str) {
 
 /// The attribute elements of one MO: each (attribute, index) one element, a struct's members
 /// nested in it.
-fn attributes_xml(out: &mut String, rows: &[&Row<'_>], prefix: &str) {
+fn attributes_xml(out: &mut String, rows: &[&Row<'_>], prefix: &str) -> Result<(), String> {
     let mut i = 0;
     while i < rows.len() {
         let r = rows[i];
         if r.member.is_none() {
             open(out, prefix, r.attribute);
-            text(out, r.value);
+            text(out, r.value).map_err(|why| format!("{}: {why}", r.attribute))?;
             close(out, prefix, r.attribute);
             i += 1;
             continue;
@@ -178,10 +147,11 @@ fn attributes_xml(out: &mut String, rows: &[&Row<'_>], prefix: &str) {
             j += 1;
         }
         open(out, prefix, r.attribute);
-        members_xml(out, &rows[i..j], prefix);
+        members_xml(out, &rows[i..j], prefix).map_err(|why| format!("{}: {why}", r.attribute))?;
         close(out, prefix, r.attribute);
         i = j;
     }
+    Ok(())
 }
 
 struct Mo<'a> {
@@ -196,22 +166,24 @@ struct Mo<'a> {
 
 /// `<xn:attributes><xn:vsDataType>…</xn:vsDataType><xn:vsDataFormatVersion>…` then the
 /// `es:vsData<Class>` payload.
-fn payload(out: &mut String, m: &Mo<'_>, rows: &[&Row<'_>]) {
+fn payload(out: &mut String, m: &Mo<'_>, rows: &[&Row<'_>]) -> Result<(), String> {
     let vs_type = match m.vs_data_type {
         Some(t) if t.starts_with("vsData") => t.to_string(),
         _ => format!("vsData{}", m.class),
     };
+    names::check_class(&vs_type).map_err(|why| format!("vsDataType: {why}"))?;
     out.push_str("<xn:attributes><xn:vsDataType>");
-    text(out, &vs_type);
+    text(out, &vs_type)?;
     out.push_str("</xn:vsDataType><xn:vsDataFormatVersion>");
-    text(out, m.format_version.unwrap_or(FORMAT_VERSION));
+    text(out, m.format_version.unwrap_or(FORMAT_VERSION)).map_err(|why| format!("vsDataFormatVersion: {why}"))?;
     out.push_str("</xn:vsDataFormatVersion><es:");
     out.push_str(&vs_type);
     out.push('>');
-    attributes_xml(out, rows, "es");
+    attributes_xml(out, rows, "es")?;
     out.push_str("</es:");
     out.push_str(&vs_type);
     out.push_str("></xn:attributes>");
+    Ok(())
 }
 
 fn opt(array: Option<&StringArray>, row: usize) -> Option<&str> {
@@ -232,6 +204,16 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
         let vs_type = strings(batch, "vs_data_type")?;
         let version = strings(batch, "format_version")?;
         for r in 0..batch.num_rows() {
+            let (f, c, i) = (fdn.value(r), class.value(r), id.value(r));
+            let named = names::check_fdn(f).and_then(|()| names::check_class(c)).and_then(|()| names::check_mo_id(i));
+            let modifier_ok = opt(modifier, r).is_none_or(|m| matches!(m, "create" | "update" | "delete"));
+            named.map_err(|why| value_error(format!("{f}: {why}"), f))?;
+            if !modifier_ok {
+                return Err(value_error(
+                    format!("{f}: modifier {:?} is not create, update or delete", opt(modifier, r)),
+                    f,
+                ));
+            }
             all.push(Mo {
                 fdn: fdn.value(r),
                 class: class.value(r),
@@ -252,7 +234,17 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
         let index: Option<&PrimitiveArray<Int32Type>> =
             batch.column_by_name("index").and_then(|c| c.as_primitive_opt::<Int32Type>());
         let vs_data: Option<&BooleanArray> = batch.column_by_name("vs_data").and_then(|c| c.as_boolean_opt());
+        let mut checked: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for r in 0..batch.num_rows() {
+            let name = attribute.value(r);
+            if checked.insert(name) {
+                names::check_attribute(name)
+                    .map_err(|why| value_error(format!("{}: {why}", fdn.value(r)), fdn.value(r)))?;
+            }
+            if let Some(m) = opt(member, r) {
+                names::check_member(m)
+                    .map_err(|why| value_error(format!("{}: {name}: {why}", fdn.value(r)), fdn.value(r)))?;
+            }
             rows.entry(fdn.value(r)).or_default().push(Row {
                 attribute: attribute.value(r),
                 member: opt(member, r),
@@ -293,21 +285,22 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
             }
             Visit::Open(i) => {
                 let m = &all[i];
+                let located = |why: String| value_error(format!("{}: {why}", m.fdn), m.fdn);
                 let mine = rows.get(m.fdn).unwrap_or(&empty);
                 if TOP.contains(&m.class) {
                     out.push_str("<xn:");
                     out.push_str(m.class);
                     out.push_str(" id=");
-                    attribute(&mut out, m.id);
+                    attribute(&mut out, m.id).map_err(located)?;
                     if let Some(modifier) = m.modifier {
                         out.push_str(" modifier=");
-                        attribute(&mut out, modifier);
+                        attribute(&mut out, modifier).map_err(located)?;
                     }
                     out.push('>');
                     let standard: Vec<&Row<'_>> = mine.iter().filter(|r| !r.vs_data).collect();
                     if !standard.is_empty() {
                         out.push_str("<xn:attributes>");
-                        attributes_xml(&mut out, &standard, "xn");
+                        attributes_xml(&mut out, &standard, "xn").map_err(located)?;
                         out.push_str("</xn:attributes>");
                     }
                     out.push('\n');
@@ -316,9 +309,9 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
                     let ericsson: Vec<&Row<'_>> = mine.iter().filter(|r| r.vs_data).collect();
                     if !ericsson.is_empty() {
                         out.push_str("<xn:VsDataContainer id=");
-                        attribute(&mut out, m.id);
+                        attribute(&mut out, m.id).map_err(located)?;
                         out.push('>');
-                        payload(&mut out, m, &ericsson);
+                        payload(&mut out, m, &ericsson).map_err(located)?;
                         out.push_str("</xn:VsDataContainer>\n");
                     }
                 } else {
@@ -336,14 +329,14 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
                         ));
                     }
                     out.push_str("<xn:VsDataContainer id=");
-                    attribute(&mut out, m.id);
+                    attribute(&mut out, m.id).map_err(located)?;
                     if let Some(modifier) = m.modifier {
                         out.push_str(" modifier=");
-                        attribute(&mut out, modifier);
+                        attribute(&mut out, modifier).map_err(located)?;
                     }
                     out.push('>');
                     let all_rows: Vec<&Row<'_>> = mine.iter().collect();
-                    payload(&mut out, m, &all_rows);
+                    payload(&mut out, m, &all_rows).map_err(located)?;
                     out.push('\n');
                 }
                 stack.push(Visit::Close(i));
@@ -419,7 +412,7 @@ mod tests {
             ("SubNetwork=S", "SubNetwork", "S", None, None),
             ("SubNetwork=S,MeContext=N", "MeContext", "N", Some("SubNetwork=S"), None),
             (me, "ManagedElement", "N", Some("SubNetwork=S,MeContext=N"), None),
-            (enb, "ENodeBFunction", "a\"b", Some(me), Some("update")),
+            (enb, "ENodeBFunction", "1", Some(me), Some("update")),
         ]);
         let v = values(&[
             ("SubNetwork=S", "userLabel", None, 0, "x & y", false),
@@ -430,7 +423,7 @@ mod tests {
         ]);
         let xml = network_xml(&[m], &[v]).unwrap();
         assert!(xml.starts_with("<xn:SubNetwork id=\"S\"><xn:attributes><xn:userLabel>x &amp; y</xn:userLabel>"));
-        assert!(xml.contains("<xn:VsDataContainer id='a\"b' modifier=\"update\">"));
+        assert!(xml.contains("<xn:VsDataContainer id=\"1\" modifier=\"update\">"));
         assert!(xml.contains("<es:plmn><es:mcc>240</es:mcc><es:inner><es:mnc>7</es:mnc></es:inner></es:plmn>"));
         assert!(xml.contains("<es:list>1</es:list><es:list>&lt;2&gt;</es:list>"));
         assert!(xml.ends_with("</xn:VsDataContainer>\n</xn:ManagedElement>\n</xn:MeContext>\n</xn:SubNetwork>\n"));
@@ -446,5 +439,25 @@ mod tests {
         let v = values(&[(cell, "uarfcnDl", None, 0, "10738", false)]);
         let err = network_xml(&[m], &[v]).unwrap_err();
         assert!(err.to_string().contains("UtranCell=1: holds standard 3GPP NRM attributes (uarfcnDl, …)"));
+    }
+
+    #[test]
+    fn names_and_values_xml_cannot_hold_are_refused() {
+        let me = "SubNetwork=S,ManagedElement=N";
+        let top = ("SubNetwork=S", "SubNetwork", "S", None, None);
+        let element = (me, "ManagedElement", "N", Some("SubNetwork=S"), None);
+        let bad_id = "SubNetwork=S,ManagedElement=N,ENodeBFunction=a\"b";
+        let m = mos(&[top, element, (bad_id, "ENodeBFunction", "a\"b", Some(me), None)]);
+        let err = network_xml(&[m], &[values(&[])]).unwrap_err().to_string();
+        assert!(err.contains("an MO id holds '\"'"), "{err}");
+        let m = mos(&[top, element]);
+        let err =
+            network_xml(std::slice::from_ref(&m), &[values(&[(me, "user Label", None, 0, "x", true)])]).unwrap_err();
+        assert!(err.to_string().contains("an attribute name holds a space"), "{err}");
+        let err = network_xml(std::slice::from_ref(&m), &[values(&[(me, "userLabel", None, 0, "a\u{1}b", true)])])
+            .unwrap_err();
+        assert!(err.to_string().contains("XML 1.0 cannot hold a control character (U+0001)"), "{err}");
+        let xml = network_xml(&[m], &[values(&[(me, "userLabel", None, 0, "a\r\nb", true)])]).unwrap();
+        assert!(xml.contains("<es:userLabel>a&#13;\nb</es:userLabel>"), "{xml}");
     }
 }

@@ -1,26 +1,33 @@
 //! ENM output written natively: a Plan (the rows of `rtbfast.enm.plan.PLAN_SCHEMA`, in step
-//! order) rendered as cmedit command lines in one pass, the way `rtbfast.enm.dialects`
-//! documents them.
+//! order) rendered as cmedit command lines in one pass, and the attribute values of each step
+//! as the dynamic import format and moshell write them, the way `rtbfast.enm.dialects`
+//! documents them. Every value goes through [`encode::scalar`] and every name through
+//! [`crate::names`]: what a dialect cannot carry exactly is refused with the plan row it is in.
 //!
 //! Per step: `cmedit create <FDN> <Naming>=<id>[,attrs]`, `cmedit delete <scope>`,
 //! `cmedit action <scope> <attrs>`, else `cmedit set <scope> <attrs>`, where the scope is the
 //! FDN, or (node form) the node name and the RDNs below its `ManagedElement`. Attributes are
-//! written in the order of their first row, `a=v` joined by `,`; a value is `null` when unset,
-//! `"…"` for a moRef or a string holding anything but `[A-Za-z0-9_.-]`, lower case for a
-//! boolean, else as written; a struct is `(m=v,…)` (its members in row order, one struct per
-//! item index), a sequence `[…]`, an emptied or unset sequence `[]`.
+//! written in the order of their first row, `a=v` joined by `,`; a value is `null` when unset;
+//! a struct is `(m=v,…)` (its members in row order, one struct per item index), a sequence
+//! `[…]`, an emptied or unset sequence `[]`. The dynamic import format writes a struct
+//! `{m=v, …}` and a sequence `[a, b]`; moshell a struct `m=v,…`, a sequence of structs joined
+//! by `;`, of other values by spaces, and an unset value or emptied sequence as nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::StringBuilder;
+use arrow_array::builder::{Int64Builder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 
 use crate::error::{Error, Location};
+use crate::names;
 
 pub mod bulkcm_writer;
+pub mod encode;
+
+pub use encode::Dialect;
 
 /// The index of the one row that empties a sequence (`rtbfast.changeset.EMPTIED`).
 pub const EMPTIED: i32 = -1;
@@ -32,6 +39,14 @@ pub enum Form {
     Fdn,
     /// `cmedit set N ENodeBFunction=1 …` (a create still names the whole FDN)
     Node,
+}
+
+/// A plan row a dialect cannot write: its place among all the plan's rows (batches one after
+/// the other) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub row: usize,
+    pub reason: String,
 }
 
 fn value_error(message: String) -> Error {
@@ -49,6 +64,8 @@ struct Columns<'a> {
     value: &'a arrow_array::StringArray,
     kind: &'a arrow_array::StringArray,
     is_sequence: &'a arrow_array::BooleanArray,
+    /// The place of this batch's first row among all rows.
+    first_row: usize,
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> crate::Result<&'a ArrayRef> {
@@ -62,7 +79,7 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> crate::Result<&'a arrow_ar
 }
 
 impl<'a> Columns<'a> {
-    fn of(batch: &'a RecordBatch) -> crate::Result<Self> {
+    fn of(batch: &'a RecordBatch, first_row: usize) -> crate::Result<Self> {
         let step = column(batch, "step")?
             .as_primitive_opt::<Int64Type>()
             .ok_or_else(|| value_error("the plan's column \"step\" is not int64".into()))?;
@@ -83,7 +100,20 @@ impl<'a> Columns<'a> {
             value: strings(batch, "value")?,
             kind: strings(batch, "kind")?,
             is_sequence,
+            first_row,
         })
+    }
+
+    fn all(batches: &'a [RecordBatch]) -> crate::Result<Vec<Columns<'a>>> {
+        let mut first = 0;
+        batches
+            .iter()
+            .map(|b| {
+                let c = Columns::of(b, first);
+                first += b.num_rows();
+                c
+            })
+            .collect()
     }
 
     fn text(&self, row: usize) -> Option<&'a str> {
@@ -92,32 +122,6 @@ impl<'a> Columns<'a> {
 
     fn opt(array: &'a arrow_array::StringArray, row: usize) -> Option<&'a str> {
         array.is_valid(row).then(|| array.value(row))
-    }
-}
-
-fn bare(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-/// One value as cmedit takes it.
-fn render_value(out: &mut String, value: Option<&str>, kind: Option<&str>) {
-    let Some(text) = value else {
-        out.push_str("null");
-        return;
-    };
-    match kind.unwrap_or("string") {
-        "moref" => {
-            out.push('"');
-            out.push_str(text);
-            out.push('"');
-        }
-        "boolean" => out.push_str(&text.to_lowercase()),
-        "string" if !bare(text) => {
-            out.push('"');
-            out.push_str(text);
-            out.push('"');
-        }
-        _ => out.push_str(text),
     }
 }
 
@@ -131,6 +135,8 @@ struct Attribute<'a> {
     name: &'a str,
     sequence: bool,
     whole: bool,
+    /// An emptied or unset value: written `[]`/`null` (nothing in moshell).
+    nothing: bool,
     items: Vec<Item>,
     structs: HashMap<i32, usize>,
 }
@@ -154,19 +160,9 @@ fn node_and_ldn(fdn: &str) -> (Option<&str>, Option<&str>) {
     (node, ldn.filter(|l| !l.is_empty()))
 }
 
-/// Render the plan as one cmedit line per step. `naming` gives a class's naming attribute
-/// (`EUtranCellFDDId` in CPP, `eUtranCellFDDId` in ECIM); `<Class>Id` otherwise. The rows
-/// must come in step order (the plan's own order).
-pub fn cmedit_lines(
-    batches: &[RecordBatch],
-    form: Form,
-    naming: &HashMap<String, String>,
-) -> crate::Result<arrow_array::StringArray> {
-    let mut lines = StringBuilder::new();
-    let mut line = String::new();
-    // a step may run over a batch boundary: its rows are gathered by (batch, row)
+/// The rows of a plan grouped by step, in order: `(batch, row)` of each row of a step.
+fn steps(columns: &[Columns<'_>], mut each: impl FnMut(&[(usize, usize)])) -> crate::Result<()> {
     let mut pending: Vec<(usize, usize)> = Vec::new();
-    let columns: Vec<Columns<'_>> = batches.iter().map(Columns::of).collect::<crate::Result<_>>()?;
     let mut current: Option<i64> = None;
     for (b, cols) in columns.iter().enumerate() {
         for row in 0..cols.step.len() {
@@ -178,8 +174,7 @@ pub fn cmedit_lines(
                             "the plan is not in step order (step {step} after step {previous})"
                         )));
                     }
-                    render_step(&columns, &pending, form, naming, &mut line);
-                    lines.append_value(&line);
+                    each(&pending);
                     pending.clear();
                 }
             }
@@ -188,55 +183,76 @@ pub fn cmedit_lines(
         }
     }
     if !pending.is_empty() {
-        render_step(&columns, &pending, form, naming, &mut line);
-        lines.append_value(&line);
+        each(&pending);
     }
-    Ok(lines.finish())
+    Ok(())
 }
 
-fn render_step(
-    columns: &[Columns<'_>],
-    rows: &[(usize, usize)],
-    form: Form,
-    naming: &HashMap<String, String>,
-    line: &mut String,
-) {
-    line.clear();
+/// The step's head (op, fdn, class), its names checked.
+fn head<'a>(columns: &[Columns<'a>], rows: &[(usize, usize)]) -> Result<(&'a str, &'a str, &'a str), Refusal> {
     let (b0, r0) = rows[0];
-    let head = &columns[b0];
-    let op = head.op.value(r0);
-    let fdn = head.fdn.value(r0);
-    let class = head.class.value(r0);
-    // the attributes, in the order of their first row
-    let mut attributes: Vec<Attribute<'_>> = Vec::new();
+    let c = &columns[b0];
+    let refusal = |reason: String| Refusal { row: c.first_row + r0, reason };
+    let (op, fdn, class) = (c.op.value(r0), c.fdn.value(r0), c.class.value(r0));
+    names::check_fdn(fdn).map_err(refusal)?;
+    names::check_class(class).map_err(refusal)?;
+    Ok((op, fdn, class))
+}
+
+/// The attributes a step writes, in the order of their first row, each rendered whole in
+/// `dialect` (only cmedit, dynamic and moshell).
+fn attribute_texts<'a>(
+    columns: &[Columns<'a>],
+    rows: &[(usize, usize)],
+    dialect: Dialect,
+) -> Result<Vec<(&'a str, String)>, Refusal> {
+    let mut attributes: Vec<Attribute<'a>> = Vec::new();
     let mut position: HashMap<&str, usize> = HashMap::new();
     for &(b, r) in rows {
         let c = &columns[b];
         let Some(name) = Columns::opt(c.attribute, r) else { continue };
+        let refusal = |reason: String| Refusal { row: c.first_row + r, reason };
+        if !position.contains_key(name) {
+            names::check_attribute(name).map_err(refusal)?;
+        }
         let sequence = c.is_sequence.is_valid(r) && c.is_sequence.value(r);
         let index = c.index.is_valid(r).then(|| c.index.value(r));
         let value = c.text(r);
         let emptied = index == Some(EMPTIED);
         let unset_sequence = index.is_none() && value.is_none() && sequence;
+        let member = Columns::opt(c.member, r);
         let mut text = String::new();
+        let nothing = emptied || unset_sequence || value.is_none();
         if emptied || unset_sequence {
-            text.push_str("[]");
+            if dialect != Dialect::Moshell {
+                text.push_str("[]");
+            }
         } else {
-            render_value(&mut text, value, Columns::opt(c.kind, r));
+            match value {
+                None if dialect == Dialect::Moshell => {}
+                None => text.push_str("null"),
+                Some(v) => {
+                    let nested = sequence || member.is_some();
+                    encode::scalar(dialect, Columns::opt(c.kind, r), v, nested, &mut text).map_err(refusal)?;
+                }
+            }
         }
         let at = *position.entry(name).or_insert_with(|| {
             attributes.push(Attribute {
                 name,
                 sequence,
                 whole: emptied || index.is_none(),
+                nothing,
                 items: Vec::new(),
                 structs: HashMap::new(),
             });
             attributes.len() - 1
         });
         let attribute = &mut attributes[at];
-        match Columns::opt(c.member, r) {
+        attribute.nothing &= nothing;
+        match member {
             Some(member) => {
+                names::check_member(member).map_err(refusal)?;
                 let item = index.unwrap_or(0);
                 if attribute.items.is_empty() {
                     attribute.whole = false; // a struct item first
@@ -247,7 +263,7 @@ fn render_step(
                 });
                 if let Item::Struct(members) = &mut attribute.items[slot] {
                     if !members.is_empty() {
-                        members.push(',');
+                        members.push_str(if dialect == Dialect::Dynamic { ", " } else { "," });
                     }
                     members.push_str(member);
                     members.push('=');
@@ -257,33 +273,94 @@ fn render_step(
             None => attribute.items.push(Item::Text(text)),
         }
     }
-    let mut attrs = String::new();
-    for (k, a) in attributes.iter().enumerate() {
-        if k > 0 {
-            attrs.push(',');
-        }
-        attrs.push_str(a.name);
-        attrs.push('=');
+    let mut out = Vec::with_capacity(attributes.len());
+    for a in attributes {
+        let mut text = String::new();
         let list = a.sequence && !a.whole;
-        if list {
-            attrs.push('[');
-        }
-        for (i, item) in a.items.iter().enumerate() {
-            if i > 0 {
-                attrs.push(',');
+        match dialect {
+            Dialect::Moshell => {
+                let structs = a.items.iter().any(|i| matches!(i, Item::Struct(_)));
+                let separator = if structs { ";" } else { " " };
+                for (i, item) in a.items.iter().enumerate() {
+                    if i > 0 {
+                        text.push_str(separator);
+                    }
+                    match item {
+                        Item::Text(t) | Item::Struct(t) => text.push_str(t),
+                    }
+                }
+                if a.nothing {
+                    text.clear();
+                }
             }
-            match item {
-                Item::Text(t) => attrs.push_str(t),
-                Item::Struct(m) => {
-                    attrs.push('(');
-                    attrs.push_str(m);
-                    attrs.push(')');
+            _ => {
+                let (open, close, separator) = match dialect {
+                    Dialect::Dynamic => ('{', '}', ", "),
+                    _ => ('(', ')', ","),
+                };
+                if list {
+                    text.push('[');
+                }
+                for (i, item) in a.items.iter().enumerate() {
+                    if i > 0 {
+                        text.push_str(separator);
+                    }
+                    match item {
+                        Item::Text(t) => text.push_str(t),
+                        Item::Struct(m) => {
+                            text.push(open);
+                            text.push_str(m);
+                            text.push(close);
+                        }
+                    }
+                }
+                if list {
+                    text.push(']');
                 }
             }
         }
-        if list {
-            attrs.push(']');
+        out.push((a.name, text));
+    }
+    Ok(out)
+}
+
+/// Render the plan as one cmedit line per step. `naming` gives a class's naming attribute
+/// (`EUtranCellFDDId` in CPP, `eUtranCellFDDId` in ECIM); `<Class>Id` otherwise. The rows
+/// must come in step order (the plan's own order). A step with a name or value cmedit cannot
+/// carry is not written: it is refused (the first refusal of each step), in order.
+pub fn cmedit_lines(
+    batches: &[RecordBatch],
+    form: Form,
+    naming: &HashMap<String, String>,
+) -> crate::Result<(arrow_array::StringArray, Vec<Refusal>)> {
+    let mut lines = StringBuilder::new();
+    let mut refused = Vec::new();
+    let mut line = String::new();
+    let columns = Columns::all(batches)?;
+    steps(&columns, |rows| match render_step(&columns, rows, form, naming, &mut line) {
+        Ok(()) => lines.append_value(&line),
+        Err(r) => refused.push(r),
+    })?;
+    Ok((lines.finish(), refused))
+}
+
+fn render_step(
+    columns: &[Columns<'_>],
+    rows: &[(usize, usize)],
+    form: Form,
+    naming: &HashMap<String, String>,
+    line: &mut String,
+) -> Result<(), Refusal> {
+    line.clear();
+    let (op, fdn, class) = head(columns, rows)?;
+    let mut attrs = String::new();
+    for (k, (name, text)) in attribute_texts(columns, rows, Dialect::Cmedit)?.iter().enumerate() {
+        if k > 0 {
+            attrs.push(',');
         }
+        attrs.push_str(name);
+        attrs.push('=');
+        attrs.push_str(text);
     }
     let scoped = |line: &mut String| match form {
         Form::Node => match node_and_ldn(fdn) {
@@ -302,7 +379,12 @@ fn render_step(
             line.push_str(fdn);
             line.push(' ');
             match naming.get(class) {
-                Some(name) => line.push_str(name),
+                Some(name) => {
+                    let (b0, r0) = rows[0];
+                    names::check_attribute(name)
+                        .map_err(|reason| Refusal { row: columns[b0].first_row + r0, reason })?;
+                    line.push_str(name);
+                }
                 None => {
                     line.push_str(class);
                     line.push_str("Id");
@@ -310,7 +392,7 @@ fn render_step(
             }
             line.push('=');
             line.push_str(fdn.rsplit_once('=').map_or("", |(_, id)| id));
-            if !attributes.is_empty() {
+            if !attrs.is_empty() {
                 line.push(',');
                 line.push_str(&attrs);
             }
@@ -332,11 +414,48 @@ fn render_step(
             line.push_str(&attrs);
         }
     }
+    Ok(())
 }
 
-/// The lines as one Arrow array (for the bindings).
-pub fn cmedit_array(batches: &[RecordBatch], form: Form, naming: &HashMap<String, String>) -> crate::Result<ArrayRef> {
-    Ok(Arc::new(cmedit_lines(batches, form, naming)?))
+/// The lines as one Arrow array (for the bindings), and the refusals.
+pub fn cmedit_array(
+    batches: &[RecordBatch],
+    form: Form,
+    naming: &HashMap<String, String>,
+) -> crate::Result<(ArrayRef, Vec<Refusal>)> {
+    let (lines, refused) = cmedit_lines(batches, form, naming)?;
+    Ok((Arc::new(lines), refused))
+}
+
+/// Per step and attribute, the whole value as `dialect` writes it (the dynamic import format
+/// or moshell): `(step, attribute, text)` in step order and, within a step, in the order of
+/// each attribute's first row; and the refusals (the first of each step: its other
+/// attributes are not written either).
+pub fn attribute_values(
+    batches: &[RecordBatch],
+    dialect: Dialect,
+) -> crate::Result<(ArrayRef, ArrayRef, ArrayRef, Vec<Refusal>)> {
+    let columns = Columns::all(batches)?;
+    let mut step_out = Int64Builder::new();
+    let mut attribute_out = StringBuilder::new();
+    let mut text_out = StringBuilder::new();
+    let mut refused = Vec::new();
+    steps(&columns, |rows| {
+        let checked = head(&columns, rows).and_then(|_| attribute_texts(&columns, rows, dialect));
+        match checked {
+            Ok(texts) => {
+                let (b0, r0) = rows[0];
+                let step = columns[b0].step.value(r0);
+                for (name, text) in texts {
+                    step_out.append_value(step);
+                    attribute_out.append_value(name);
+                    text_out.append_value(text);
+                }
+            }
+            Err(r) => refused.push(r),
+        }
+    })?;
+    Ok((Arc::new(step_out.finish()), Arc::new(attribute_out.finish()), Arc::new(text_out.finish()), refused))
 }
 
 #[cfg(test)]
@@ -453,7 +572,8 @@ mod tests {
             (3, "delete", carrier, "SectorCarrier", None, None, None, None, None, false),
         ];
         let naming = HashMap::from([("SectorCarrier".to_string(), "sectorCarrierId".to_string())]);
-        let lines = cmedit_lines(&[plan(&rows)], Form::Fdn, &naming).unwrap();
+        let (lines, refused) = cmedit_lines(&[plan(&rows)], Form::Fdn, &naming).unwrap();
+        assert!(refused.is_empty());
         let got: Vec<&str> = lines.iter().flatten().collect();
         assert_eq!(
             got,
@@ -467,7 +587,7 @@ mod tests {
                 format!("cmedit delete {carrier}"),
             ]
         );
-        let node = cmedit_lines(&[plan(&rows)], Form::Node, &HashMap::new()).unwrap();
+        let (node, _) = cmedit_lines(&[plan(&rows)], Form::Node, &HashMap::new()).unwrap();
         assert_eq!(node.value(1), "cmedit set N1 ENodeBFunction=1,EUtranCellFDD=C1 administrativeState=LOCKED");
         assert!(node.value(0).starts_with(&format!("cmedit create {carrier} SectorCarrierId=2")));
     }
@@ -488,8 +608,65 @@ mod tests {
             vec![(0, "set", CELL, "EUtranCellFDD", Some("a"), None, Some(0), Some("1"), Some("integer"), false)];
         let b: Vec<Row<'_>> =
             vec![(0, "set", CELL, "EUtranCellFDD", Some("b"), None, Some(0), Some("2"), Some("integer"), false)];
-        let lines = cmedit_lines(&[plan(&a), plan(&b)], Form::Fdn, &HashMap::new()).unwrap();
+        let (lines, _) = cmedit_lines(&[plan(&a), plan(&b)], Form::Fdn, &HashMap::new()).unwrap();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines.value(0), format!("cmedit set {CELL} a=1,b=2"));
+    }
+
+    #[test]
+    fn a_step_that_cannot_be_written_is_refused_with_its_row() {
+        let rows: Vec<Row<'_>> = vec![
+            (0, "set", CELL, "EUtranCellFDD", Some("userLabel"), None, Some(0), Some("ok"), Some("string"), false),
+            (
+                1,
+                "set",
+                CELL,
+                "EUtranCellFDD",
+                Some("userLabel"),
+                None,
+                Some(0),
+                Some("x\"\ncmedit delete SubNetwork=R -ALL"),
+                Some("string"),
+                false,
+            ),
+            (2, "delete", "SubNetwork=R,MeContext=N1,X=9 -ALL", "X", None, None, None, None, None, false),
+            (3, "set", CELL, "EUtranCellFDD", Some("user Label"), None, Some(0), Some("1"), Some("string"), false),
+        ];
+        let (lines, refused) = cmedit_lines(&[plan(&rows)], Form::Fdn, &HashMap::new()).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(refused.iter().map(|r| r.row).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(refused[0].reason.contains("cmedit cannot carry a line feed"), "{}", refused[0].reason);
+        assert!(refused[1].reason.contains("a space"), "{}", refused[1].reason);
+        assert!(refused[2].reason.contains("an attribute name"), "{}", refused[2].reason);
+    }
+
+    #[test]
+    fn dynamic_and_moshell_values() {
+        let rows: Vec<Row<'_>> = vec![
+            (0, "set", CELL, "EUtranCellFDD", Some("plmn"), Some("mcc"), Some(0), Some("240"), Some("integer"), true),
+            (0, "set", CELL, "EUtranCellFDD", Some("plmn"), Some("mnc"), Some(0), Some("1"), Some("integer"), true),
+            (0, "set", CELL, "EUtranCellFDD", Some("plmn"), Some("mcc"), Some(1), Some("208"), Some("integer"), true),
+            (0, "set", CELL, "EUtranCellFDD", Some("list"), None, Some(0), Some("1"), Some("integer"), true),
+            (0, "set", CELL, "EUtranCellFDD", Some("list"), None, Some(1), Some("2"), Some("integer"), true),
+            (0, "set", CELL, "EUtranCellFDD", Some("emptied"), None, Some(EMPTIED), None, Some("integer"), true),
+            (0, "set", CELL, "EUtranCellFDD", Some("label"), None, Some(0), Some("a b"), Some("string"), false),
+        ];
+        let texts = |dialect| {
+            let (_, attribute, text, refused) = attribute_values(&[plan(&rows)], dialect).unwrap();
+            assert!(refused.is_empty());
+            let a = attribute.as_string::<i32>().iter().flatten().map(String::from).collect::<Vec<_>>();
+            let t = text.as_string::<i32>().iter().flatten().map(String::from).collect::<Vec<_>>();
+            a.into_iter().zip(t).collect::<Vec<_>>()
+        };
+        let dynamic = texts(Dialect::Dynamic);
+        assert_eq!(dynamic[0].1, "[{mcc=240, mnc=1}, {mcc=208}]");
+        assert_eq!(dynamic[1].1, "[1, 2]");
+        assert_eq!(dynamic[2].1, "[]");
+        assert_eq!(dynamic[3].1, "\"a b\"");
+        let moshell = texts(Dialect::Moshell);
+        assert_eq!(moshell[0].1, "mcc=240,mnc=1;mcc=208");
+        assert_eq!(moshell[1].1, "1 2");
+        assert_eq!(moshell[2].1, "");
+        assert_eq!(moshell[3].1, "\"a b\"");
     }
 }

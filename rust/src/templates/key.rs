@@ -1,7 +1,9 @@
 //! The grammar of the keys inside an RTB template (`../shared/reference/rtb-and-workbook.md`
 //! §2.4): a directive (`$cond`), an MO (`Class`, `Class-Id`, `Class-*`, `Class-id1,id{a,b}`,
 //! each optionally flagged `@`), or an attribute (lowerCamel). The class ends at the first `-`;
-//! an id may itself hold `-`. Anything else fits no grammar and is refused with the reason.
+//! an id may itself hold `-`. Every id is an MO id of `crate::names` (letters, digits, `_`,
+//! `-`, `.`, `:`; no spaces, quotes, line breaks or separators). Anything else fits no grammar
+//! and is refused with the reason.
 
 /// The directives of the format; any other `$` key is an error.
 pub const DIRECTIVES: [&str; 8] = ["meta", "vars", "custom", "cond", "switch", "eval", "plans", "comment"];
@@ -81,7 +83,15 @@ pub fn parse(key: &str) -> Result<Key<'_>, String> {
     let ids = match spec {
         None => Ids::None,
         Some("*") => Ids::Wildcard,
-        Some(spec) => Ids::Listed(expand(spec).map_err(|why| format!("{key:?}: {why}"))?),
+        Some(spec) => {
+            let ids = expand(spec).map_err(|why| format!("{key:?}: {why}"))?;
+            // an id becomes part of an FDN in every script written from the template: one
+            // grammar for it (`crate::names`), never quoted
+            for id in &ids {
+                crate::names::check_mo_id(id).map_err(|why| format!("{:?}: {why}", crate::names::shorten(key)))?;
+            }
+            Ids::Listed(ids)
+        }
     };
     Ok(Key::Mo { at, class, ids })
 }
@@ -202,6 +212,21 @@ mod tests {
         ] {
             let err = parse(key).unwrap_err();
             assert!(err.contains(why), "{key:?}: {err}");
+        }
+        // ids that would reach a script as more than one word, a line, an option or a quote
+        for (key, why) in [
+            ("SectorCarrier-9 SectorCarrierId=9\ncmedit delete SubNetwork=EXAMPLE -ALL", "a space"),
+            ("SectorCarrier-9 -ALL", "a space"),
+            ("SectorCarrier-9\"", "'\"'"),
+            ("SectorCarrier-9\r", "carriage return"),
+            ("SectorCarrier-9\u{2028}", "line separator"),
+            ("SectorCarrier--ALL", "starts with '-'"),
+            ("SectorCarrier-a{1,2=3}", "'='"),
+            ("SectorCarrier-a;b", "';'"),
+        ] {
+            let err = parse(key).unwrap_err();
+            assert!(err.contains(why), "{key:?}: {err}");
+            assert!(err.contains("an MO id"), "{key:?}: {err}");
         }
         let huge = format!("C-{}", "{0,1,2,3,4,5,6,7,8,9}".repeat(6));
         assert!(parse(&huge).unwrap_err().contains("more than"));
