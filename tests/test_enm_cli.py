@@ -30,6 +30,7 @@ FILES = {
     "summary.md",
     "summary.html",
     "plan.json",
+    ".rtbfast-output.json",
 }
 
 

@@ -1,7 +1,7 @@
 """``rtbfast plan`` as an API: a ChangeSet (or a template expanded first) planned on a network
 with a catalog, its rollback computed, and the plan folder written.
 
-The folder (written aside, swapped in only when complete; ``plan.json`` is its marker)::
+The folder (written aside, swapped in only when complete; ``plan.json`` is its report)::
 
     plan.parquet      the Plan (docs/tables.md)          rollback.parquet
     plan.cmedit       ENM CLI script                      rollback.cmedit
@@ -145,7 +145,7 @@ def write_plan_folder(
     target = Path(out)
     facts = summary_facts(planned)
     say = on_phase or (lambda _: None)
-    with written_aside(target, MARKER) as folder:
+    with written_aside(target, "plan") as folder:
         say("writing the plan")
         counts = write_dialects(planned.plan.steps, folder, "plan", planned.catalog, form)
         say("writing the rollback")
