@@ -542,6 +542,7 @@ def templates_expand(
     unless --allow-errors), 2 when an input cannot be read.
     """
     from rtbfast.changeset import write_changeset
+    from rtbfast.output_folder import output_file_target
     from rtbfast.templates.expand import expand
     from rtbfast.templates.verdicts import verdict_lines
 
@@ -559,7 +560,9 @@ def templates_expand(
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
+        inputs = [p for p in (template, catalog, network, targets_file) if p is not None]
         try:
+            output_file_target(out, inputs)
             if on_phase is not None:
                 on_phase("expanding")
             result = expand(template, catalog, network, targets, threads=jobs, on_progress=on_progress)
@@ -597,6 +600,7 @@ def templates_expand(
                 "target_cells": len(result.targets),
                 "errors": errors,
             },
+            inputs=inputs,
         )
     except RtbfastError as err:
         _fail(err)
@@ -682,17 +686,17 @@ def templates_export(
     if out is None:
         click.echo(text, nl=False)
     else:
-        _write_text(out, text)
+        _write_text(out, text, (template, catalog, network))
         click.echo(f"wrote {out}", err=True)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write `text` beside `path` first, then swap it in: a good file is never half-written."""
+def _write_text(path: Path, text: str, inputs: tuple[Path | None, ...] = ()) -> None:
+    """Write `text` beside `path` first, then swap it in: a good file is never half-written,
+    and none of the run's `inputs` is overwritten."""
     from rtbfast.output_folder import write_text_aside
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_aside(path, [text])
+        write_text_aside(path, [text], inputs=[p for p in inputs if p is not None])
     except (OSError, RtbfastError) as err:
         click.echo(f"error: {err if isinstance(err, RtbfastError) else f'{path}: cannot write: {err}'}", err=True)
         sys.exit(1)
@@ -792,7 +796,7 @@ def templates_defaults(catalog: Path, classes: tuple[str, ...], fmt: str, name: 
     if out is None:
         click.echo(text, nl=False)
     else:
-        _write_text(out, text)
+        _write_text(out, text, (catalog,))
         click.echo(f"wrote {out}", err=True)
 
 
