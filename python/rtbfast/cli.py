@@ -713,7 +713,13 @@ def _write_text(path: Path, text: str, inputs: tuple[Path | None, ...] = ()) -> 
     metavar="OVERLAY",
     help="An overlay (a typed template's keys to change); repeat for more variants.",
 )
-@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="The folder written.")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The folder written. Written aside and swapped in only when complete.",
+)
 @click.option("--catalog", type=click.Path(path_type=Path), help="Check every variant against this catalog.")
 @click.option(
     "--typed",
@@ -727,6 +733,10 @@ def templates_variants(
     """Make variants of the typed template BASE: each OVERLAY applied with JSON Merge Patch
     (RFC 7386: objects merge key by key, null removes a key, anything else replaces),
     compiled to a plain RTB template OUT/<overlay>.json.
+
+    OUT is written aside and swapped in whole: an earlier variants output is replaced, any
+    other folder that is not empty is refused, and so is an OUT that holds BASE or an
+    OVERLAY, or two overlays with the same name (they would write the same file).
 
     \b
     Example:
@@ -744,15 +754,12 @@ def templates_variants(
     except RtbfastError as err:
         _fail(err)
         return
-    except OSError as err:
-        click.echo(f"error: {out}: cannot write: {err.strerror or err}", err=True)
-        sys.exit(1)
-    for v, path in zip(variants, [w for w in written if w.suffix == ".json" and ".typed." not in w.name], strict=True):
+    for v, (path, _) in zip(variants, written, strict=True):
         click.echo(f"{path}: {v.name}")
     if catalog is not None:
         from rtbfast.templates.check import check_templates
 
-        compiled = [w for w in written if ".typed." not in w.name]
+        compiled = [path for path, _ in written]
         try:
             result = check_templates(compiled, catalog, dynamic=False)
         except RtbfastError as err:
