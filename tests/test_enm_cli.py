@@ -37,6 +37,7 @@ FILES = {
     "summary.md",
     "summary.html",
     "plan.json",
+    ".rtbfast-output.json",
 }
 
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import rtbfast
-from rtbfast.output_folder import REPORT, replace_output, tidy_beside, written_aside
+from rtbfast.output_folder import REPORT, mark_output, replace_output, tidy_beside, written_aside
 from tests.conftest import EXAMPLE_EXPORT, EXAMPLE_MODEL, EXAMPLES, one_line_error
 from tests.conftest import rtbfast as cli
 
@@ -514,7 +514,8 @@ def test_the_swap_replaces_a_finished_output_whole(tmp_path: Path, exchange: boo
         staging = tmp_path / f".out.partial-{generation}"
         staging.mkdir()
         (staging / REPORT).write_text(generation)
-        replace_output(staging, out, exchange=exchange)
+        mark_output(staging, "build")
+        replace_output(staging, out, "build", exchange=exchange)
     assert (out / REPORT).read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
@@ -522,7 +523,7 @@ def test_the_swap_replaces_a_finished_output_whole(tmp_path: Path, exchange: boo
 def test_a_failed_write_leaves_the_old_output(catalog: Path, tmp_path: Path) -> None:
     out = _copy(catalog, tmp_path)
     before = (out / REPORT).read_text()
-    with pytest.raises(RuntimeError), written_aside(out) as staging:
+    with pytest.raises(RuntimeError), written_aside(out, "build") as staging:
         (staging / REPORT).write_text("half")
         raise RuntimeError("killed half way")
     assert (out / REPORT).read_text() == before

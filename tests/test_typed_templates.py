@@ -207,6 +207,7 @@ def test_the_example_variants_pass_the_check(tmp_path: Path, example_catalog: Ca
     assert "3 variant(s) checked: 0 error(s)" in run.stderr
     written = sorted(p.name for p in out.iterdir())
     assert written == [
+        ".rtbfast-output.json",
         "motorway_mobility.json",
         "motorway_mobility.typed.toml",
         "sleep_mode.json",

@@ -335,7 +335,7 @@ def summarise(
 def write_audit(out: Path, violations: pa.Table, summary: dict[str, Any], phases: Phases) -> AuditResult:
     """The write phase: the violations as Parquet and CSV, the HTML report and ``audit.json``
     (with the timings and peak memory), swapped into `out` when all are written."""
-    with written_aside(out, MARKER) as staging:
+    with written_aside(out, "audit") as staging:
         with phases.phase("write", announce=False):
             pq.write_table(violations, staging / "violations.parquet", compression="zstd")
             pcsv.write_csv(violations, staging / "violations.csv")

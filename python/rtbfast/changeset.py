@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,26 +57,30 @@ METADATA_KEY = b"rtbfast.changeset"
 """Parquet key-value metadata: what the ChangeSet was made from (JSON)."""
 
 
-def write_changeset(changes: pa.Table, path: str | os.PathLike[str], made_from: dict[str, Any]) -> Path:
+def write_changeset(
+    changes: pa.Table,
+    path: str | os.PathLike[str],
+    made_from: dict[str, Any],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
     """Write `changes` as Parquet at `path`: to a file beside it first, swapped in only when
     complete, so a good file is never left half-written. `made_from` (template, network,
-    targets …) is kept in the file's metadata."""
+    targets …) is kept in the file's metadata. A folder, a symbolic link leading nowhere and
+    one of the run's `inputs` are refused; a link to a file is followed (the link stays, the
+    file it leads to is replaced)."""
+    from rtbfast.output_folder import file_written_aside
+
     out = Path(path)
     if out.is_dir():
         raise OutputError(f"{out}: is a folder; give the ChangeSet's file name (e.g. changes.parquet)", str(out))
     table = changes.cast(CHANGESET_SCHEMA).replace_schema_metadata(
         {METADATA_KEY: json.dumps(made_from, ensure_ascii=False).encode()}
     )
-    aside = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+    with file_written_aside(out, "the ChangeSet", inputs=inputs) as aside:
         pq.write_table(table, aside)
         with open(aside, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(aside, out)
-    except OSError as err:
-        aside.unlink(missing_ok=True)
-        raise OutputError(f"{out}: cannot write the ChangeSet: {err.strerror or err}", str(out)) from err
     return out
 
 

@@ -542,6 +542,7 @@ def templates_expand(
     unless --allow-errors), 2 when an input cannot be read.
     """
     from rtbfast.changeset import write_changeset
+    from rtbfast.output_folder import output_file_target
     from rtbfast.templates.expand import expand
     from rtbfast.templates.verdicts import verdict_lines
 
@@ -559,7 +560,9 @@ def templates_expand(
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
+        inputs = [p for p in (template, catalog, network, targets_file) if p is not None]
         try:
+            output_file_target(out, inputs)
             if on_phase is not None:
                 on_phase("expanding")
             result = expand(template, catalog, network, targets, threads=jobs, on_progress=on_progress)
@@ -597,6 +600,7 @@ def templates_expand(
                 "target_cells": len(result.targets),
                 "errors": errors,
             },
+            inputs=inputs,
         )
     except RtbfastError as err:
         _fail(err)
@@ -682,17 +686,17 @@ def templates_export(
     if out is None:
         click.echo(text, nl=False)
     else:
-        _write_text(out, text)
+        _write_text(out, text, (template, catalog, network))
         click.echo(f"wrote {out}", err=True)
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write `text` beside `path` first, then swap it in: a good file is never half-written."""
+def _write_text(path: Path, text: str, inputs: tuple[Path | None, ...] = ()) -> None:
+    """Write `text` beside `path` first, then swap it in: a good file is never half-written,
+    and none of the run's `inputs` is overwritten."""
     from rtbfast.output_folder import write_text_aside
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_aside(path, [text])
+        write_text_aside(path, [text], inputs=[p for p in inputs if p is not None])
     except (OSError, RtbfastError) as err:
         click.echo(f"error: {err if isinstance(err, RtbfastError) else f'{path}: cannot write: {err}'}", err=True)
         sys.exit(1)
@@ -709,7 +713,13 @@ def _write_text(path: Path, text: str) -> None:
     metavar="OVERLAY",
     help="An overlay (a typed template's keys to change); repeat for more variants.",
 )
-@click.option("-o", "--out", required=True, type=click.Path(path_type=Path), help="The folder written.")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The folder written. Written aside and swapped in only when complete.",
+)
 @click.option("--catalog", type=click.Path(path_type=Path), help="Check every variant against this catalog.")
 @click.option(
     "--typed",
@@ -723,6 +733,10 @@ def templates_variants(
     """Make variants of the typed template BASE: each OVERLAY applied with JSON Merge Patch
     (RFC 7386: objects merge key by key, null removes a key, anything else replaces),
     compiled to a plain RTB template OUT/<overlay>.json.
+
+    OUT is written aside and swapped in whole: an earlier variants output is replaced, any
+    other folder that is not empty is refused, and so is an OUT that holds BASE or an
+    OVERLAY, or two overlays with the same name (they would write the same file).
 
     \b
     Example:
@@ -740,15 +754,12 @@ def templates_variants(
     except RtbfastError as err:
         _fail(err)
         return
-    except OSError as err:
-        click.echo(f"error: {out}: cannot write: {err.strerror or err}", err=True)
-        sys.exit(1)
-    for v, path in zip(variants, [w for w in written if w.suffix == ".json" and ".typed." not in w.name], strict=True):
+    for v, (path, _) in zip(variants, written, strict=True):
         click.echo(f"{path}: {v.name}")
     if catalog is not None:
         from rtbfast.templates.check import check_templates
 
-        compiled = [w for w in written if ".typed." not in w.name]
+        compiled = [path for path, _ in written]
         try:
             result = check_templates(compiled, catalog, dynamic=False)
         except RtbfastError as err:
@@ -792,7 +803,7 @@ def templates_defaults(catalog: Path, classes: tuple[str, ...], fmt: str, name: 
     if out is None:
         click.echo(text, nl=False)
     else:
-        _write_text(out, text)
+        _write_text(out, text, (catalog,))
         click.echo(f"wrote {out}", err=True)
 
 

@@ -328,6 +328,11 @@ def _apply(
     journal_path = journal_path or script_path.with_name(script_path.name + ".journal.sqlite")
     if dry_run:
         journal_path = journal_path.with_name(journal_path.name.replace(".sqlite", "") + ".dry-run.sqlite")
+    sources = [p for p in (script_path, catalog, network, journal_path) if p is not None]
+    if save_network is not None:
+        from rtbfast.output_folder import output_file_target
+
+        output_file_target(save_network, sources)  # refused before the run, not after it
     tables = None
     cat = None
     index = None
@@ -435,7 +440,7 @@ def _apply(
     if simulator is not None and save_network is not None:
         from rtbfast.network_writer import write_network_xml
 
-        write_network_xml(simulator.tables(), save_network)
+        write_network_xml(simulator.tables(), save_network, inputs=sources)
         click.echo(f"wrote {save_network}", err=True)
     what = "rolled back" if rollback else "applied"
     click.echo(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -53,14 +53,19 @@ def write_network_xml(
     prefix: str = "Undefined",
     when: str = "2000-01-01T00:00:00Z",
     es_version: str = FORMAT_VERSION,
+    inputs: Iterable[str | os.PathLike[str]] = (),
 ) -> Path:
     """Write the network `tables` (``mos``, ``values``) as Bulk CM XML at `path`, aside and
-    swapped in. An MO's ``modifier`` column (if any) becomes its container's modifier."""
+    swapped in (:func:`rtbfast.output_folder.file_written_aside`: a folder, a symbolic link
+    leading nowhere and one of the run's `inputs` are refused; a link to a file is followed).
+    An MO's ``modifier`` column (if any) becomes its container's modifier."""
     from rtbfast.output_folder import write_text_aside
 
     header = HEADER.format(es=es_version, prefix=escape(prefix))
     footer = FOOTER.format(when=escape(when))
-    return write_text_aside(path, itertools.chain([header], network_xml(tables), [footer]), "the network")
+    return write_text_aside(
+        path, itertools.chain([header], network_xml(tables), [footer]), "the network", inputs=inputs
+    )
 
 
 def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:

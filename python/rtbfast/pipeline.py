@@ -192,7 +192,7 @@ def build(
         catalog, network_tables = merge_inputs(request, read)
         made_safe = unsafe_cells(catalog.tables)
 
-    with written_aside(request.out) as staging, contextlib.ExitStack() as stack:
+    with written_aside(request.out, "build") as staging, contextlib.ExitStack() as stack:
         with phases.phase("models"):
             site = start_docs(stack, request, catalog.tables, staging / DOCS, _template_links(request))
             models = write_models(request, catalog.tables, read.rule_file, staging)

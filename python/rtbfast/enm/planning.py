@@ -1,7 +1,7 @@
 """``rtbfast plan`` as an API: a ChangeSet (or a template expanded first) planned on a network
 with a catalog, its rollback computed, and the plan folder written.
 
-The folder (written aside, swapped in only when complete; ``plan.json`` is its marker)::
+The folder (written aside, swapped in only when complete; ``plan.json`` is its report)::
 
     plan.parquet      the Plan (docs/tables.md)          rollback.parquet
     plan.cmedit       ENM CLI script                      rollback.cmedit
@@ -238,7 +238,7 @@ def write_plan_folder(
     target = Path(out)
     wanted = list(dialects) if dialects else list(DIALECTS)
     say = on_phase or (lambda _: None)
-    with written_aside(target, MARKER) as folder:
+    with written_aside(target, "plan") as folder:
         refused: dict[str, list[Problem]] = {}
         commands = {"plan": 0, "rollback": 0}
         for dialect in wanted:

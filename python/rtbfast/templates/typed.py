@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from rtbfast import _native
-from rtbfast.errors import InputIOError, TemplateError
+from rtbfast.errors import InputIOError, OutputError, TemplateError
+from rtbfast.output_folder import OUTPUT_MARK, written_aside
 from rtbfast.suggest import did_you_mean
 from rtbfast.templates.formats import NULL_KEY, dump
 from rtbfast.templates.tree import (
@@ -272,6 +273,8 @@ class Variant:
     """The base with the overlay applied (a typed document)."""
     compiled: list[JsonValue]
     """The plain RTB template it compiles to."""
+    base: Path
+    """The typed template the overlay was applied to."""
 
 
 def make_variants(base: str | os.PathLike[str], overlays: Iterable[str | os.PathLike[str]]) -> list[Variant]:
@@ -287,7 +290,7 @@ def make_variants(base: str | os.PathLike[str], overlays: Iterable[str | os.Path
         name = meta.get("name") if isinstance(meta, JsonObject) else None
         compiled, _ = compile_document(merged)
         name = str(name or Path(overlay).stem)
-        out.append(Variant(name, Path(overlay), merged, compiled))
+        out.append(Variant(name, Path(overlay), merged, compiled, Path(base)))
     return out
 
 
@@ -313,21 +316,54 @@ def _read_overlay(path: Path) -> JsonObject:
     return unwrapped
 
 
-def write_variants(variants: list[Variant], out: str | os.PathLike[str], typed_format: str | None = None) -> list[Path]:
-    """Write each variant's compiled RTB template as ``OUT/<overlay>.json`` (and, with
-    `typed_format`, its typed document as ``OUT/<overlay>.<format>``)."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
+def variant_files(
+    variants: list[Variant], out: str | os.PathLike[str], typed_format: str | None = None
+) -> list[tuple[str, str | None]]:
+    """The files each variant is written as in `out`: ``<overlay>.json`` and, with
+    `typed_format`, ``<overlay>.typed.<format>``. Two overlays that would write the same file
+    (the same stem, or one given twice) are refused, naming both."""
+    taken: dict[str, Path | None] = {OUTPUT_MARK: None}
+    files: list[tuple[str, str | None]] = []
     for v in variants:
-        target = folder / f"{v.overlay.stem}.json"
-        target.write_text(template_json(v.compiled), encoding="utf-8")
-        written.append(target)
-        if typed_format is not None:
-            typed = folder / f"{v.overlay.stem}.typed.{typed_format}"
-            typed.write_text(dump(v.document, typed_format), encoding="utf-8")
-            written.append(typed)
-    return written
+        names = (f"{v.overlay.stem}.json", None if typed_format is None else f"{v.overlay.stem}.typed.{typed_format}")
+        for name in names:
+            if name is None:
+                continue
+            if name in taken:
+                other = taken[name]
+                if other is None:
+                    why = "the name rtbfast marks its output folders with; rename the overlay"
+                elif os.path.abspath(other) == os.path.abspath(v.overlay):
+                    why = "and it is given twice; give each overlay once"
+                else:
+                    why = f"as {other} does (two overlays with the same name write the same file); rename one"
+                raise OutputError(f"{v.overlay}: would write {Path(out) / name}, {why}", str(v.overlay))
+            taken[name] = v.overlay
+        files.append((names[0], names[1]))
+    return files
+
+
+def write_variants(
+    variants: list[Variant], out: str | os.PathLike[str], typed_format: str | None = None
+) -> list[tuple[Path, Path | None]]:
+    """Write each variant's compiled RTB template as ``OUT/<overlay>.json`` (and, with
+    `typed_format`, its typed document as ``OUT/<overlay>.typed.<format>``); the files of
+    each variant, in order.
+
+    The folder is written aside and swapped in whole, as every output folder
+    (:func:`rtbfast.output_folder.written_aside`): an earlier ``templates variants`` output
+    is replaced, any other folder that is not empty is refused. Refused too, before anything
+    is written: two overlays that would write the same file (:func:`variant_files`), and an
+    `out` that holds the base or an overlay (replacing it would lose them)."""
+    folder = Path(out)
+    files = variant_files(variants, folder, typed_format)
+    inputs = [*{v.base: None for v in variants}, *(v.overlay for v in variants)]
+    with written_aside(folder, "variants", inputs=inputs) as staging:
+        for v, (compiled, typed) in zip(variants, files, strict=True):
+            (staging / compiled).write_text(template_json(v.compiled), encoding="utf-8")
+            if typed is not None and typed_format is not None:
+                (staging / typed).write_text(dump(v.document, typed_format), encoding="utf-8")
+    return [(folder / compiled, None if typed is None else folder / typed) for compiled, typed in files]
 
 
 # -- export -------------------------------------------------------------------------------------
