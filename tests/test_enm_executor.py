@@ -35,6 +35,22 @@ from tests.fake_enm import FakeEnm
 USER, PASSWORD = "operator", "s3cret!"
 
 
+@pytest.fixture(scope="module")
+def tables(full_tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The network as a full export carries it: every attribute changed has a value before."""
+    return full_tables
+
+
+@pytest.fixture(scope="module")
+def network(full_network: NetworkIndex) -> NetworkIndex:
+    return full_network
+
+
+@pytest.fixture(scope="module")
+def export(full_export: Path) -> Path:
+    return full_export
+
+
 def same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> bool:
     x, y = canonical(a), canonical(b)
     return bool(x["mos"].equals(y["mos"]) and x["values"].equals(y["values"]))

@@ -12,12 +12,13 @@ from typing import Any
 import click
 
 from rtbfast.errors import RtbfastError
+from rtbfast.text_safety import one_line
 
 WARNINGS_SHOWN = 10
 
 
 def _fail(err: RtbfastError) -> None:
-    click.echo(f"error: {err}", err=True)
+    click.echo(f"error: {one_line(str(err))}", err=True)
     sys.exit(err.exit_code)
 
 

@@ -12,6 +12,7 @@ import click
 
 from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, _fail, _reporters
 from rtbfast.errors import RtbfastError
+from rtbfast.text_safety import one_line
 
 
 @click.command()
@@ -138,12 +139,12 @@ def plan(
             report = write_plan_folder(planned, out, form=form, dialects=dialects or None, on_phase=on_phase)
         except PlanError as err:
             for problem in err.problems:
-                click.echo(f"error: {problem}", err=True)
+                click.echo(f"error: {one_line(str(problem))}", err=True)
             click.echo(f"{len(err.problems)} problem(s); nothing written", err=True)
             sys.exit(1)
         except ExpansionFailed as err:
             for line in err.lines[:50]:
-                click.echo(line, err=True)
+                click.echo(one_line(line), err=True)
             _fail(err)
             return
         except RtbfastError as err:

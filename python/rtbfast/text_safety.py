@@ -29,6 +29,18 @@ def visible(text: str) -> str:
     return UNSAFE.sub(_escape, text) if UNSAFE.search(text) else text
 
 
+_BREAKS = re.compile("[\t\n\r\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """`text` as one line of a terminal or log: :data:`UNSAFE` characters, tabs, line breaks
+    and the invisible format characters (bidirectional overrides, zero-width characters)
+    written as visible escapes, so a message quoting an input cannot look like more lines or
+    other text than it is."""
+    text = visible(text)
+    return _BREAKS.sub(_escape, text) if _BREAKS.search(text) else text
+
+
 def first_unsafe(text: str) -> str | None:
     """The first unsafe character of `text`, as its escape (``\\x00``), or None."""
     match = UNSAFE.search(text)

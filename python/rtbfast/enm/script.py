@@ -6,13 +6,24 @@ A script is one command a line; blank lines are skipped; comment lines (``#``) a
 comments here, although ENM itself refuses them in a script it is given, so rtbfast never
 writes them. ``apply`` runs the commands that address one MO: ``get``, ``set``, ``create``,
 ``delete`` and ``action`` on an FDN, or on a node name and the RDNs below its
-``ManagedElement``.
+``ManagedElement``, exactly as ``rtbfast plan`` writes them, and refuses anything more:
+
+- a line is ended by a line feed only (a carriage return before it is taken off); a line
+  holding any other character some reader ends a line at (CR, VT, FF, FS, GS, RS, NEL,
+  U+2028, U+2029), another control character, or an invisible format character (bidirectional
+  overrides, zero-width characters) is refused, so the line ENM runs is the line checked;
+- a backslash is refused (no escape is known in cmedit: ENM could read the quotes otherwise);
+- a line that holds a second ``cmedit``, a scope (several MOs, ``*``, a class, a filter) or
+  any option (``-ALL``, ``--force``, ``--scopefilter`` …: a plan writes none) is refused;
+- every name is checked against :mod:`rtbfast.names` (the FDN, the node and its RDNs, the
+  attributes and struct members written).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +79,16 @@ def read_script(path: str | os.PathLike[str]) -> Script:
         raise ScriptError(f"{p}:{at_line}:{column}: not UTF-8 (byte 0x{data[err.start]:02x})", str(p)) from err
     lines: list[ScriptLine] = []
     bad: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
+    checks: list[tuple[int, NameCheck]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
+        stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):
+            continue
+        unsafe = _unsafe_character(line)
+        if unsafe is not None:
+            column, why = unsafe
+            bad.append(f"{p}:{number}:{column}: {why}")
             continue
         try:
             command = cmedit.parse_line(line)
@@ -83,11 +101,115 @@ def read_script(path: str | os.PathLike[str]) -> Script:
         if not command.words:
             bad.append(f"{p}:{number}:1: 'cmedit {command.verb}' names no MO")
             continue
-        lines.append(ScriptLine(number, line.strip(), command))
+        refused, names = command_names(command)
+        if refused is not None:
+            bad.append(f"{p}:{number}:1: {refused}")
+            continue
+        checks.extend((number, n) for n in names)
+        lines.append(ScriptLine(number, stripped, command))
+    for number, why in sorted(_refused_names(checks).items()):
+        bad.append(f"{p}:{number}:1: {why}")
     if bad:
+        bad.sort(key=lambda b: int(b[len(str(p)) + 1 :].split(":", 1)[0]))
         more = f" (and {len(bad) - 1} more line(s) that cannot be run)" if len(bad) > 1 else ""
         raise ScriptError(bad[0] + more, str(p))
     return Script(p, lines, hashlib.sha256(data).hexdigest())
+
+
+_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_FORMAT = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _unsafe_character(line: str) -> tuple[int, str] | None:
+    """The 1-based column of the first character that could make the line read as another
+    (a line break some reader honours, a control or invisible format character), and why."""
+    for column, ch in enumerate(line, start=1):
+        code = ord(ch)
+        if ch in _LINE_BREAKS:
+            return column, (
+                f"U+{code:04X} inside the line: some readers end a line there, so ENM could run it as two commands"
+            )
+        if ch != "\t" and (code < 0x20 or 0x7F <= code <= 0x9F):
+            return column, f"a control character (U+{code:04X}) inside the line"
+        if _FORMAT.match(ch):
+            return column, f"an invisible format character (U+{code:04X}) that hides what the line says"
+        if ch == "\\":
+            return column, "a backslash: no escape is known in cmedit, so ENM could read the line otherwise"
+    return None
+
+
+def _value_names(value: cmedit.Value) -> list[str]:
+    """The struct member names inside a value, at any depth."""
+    out: list[str] = []
+    if isinstance(value, cmedit.Struct):
+        for name, member in value.members:
+            out.append(name)
+            out.extend(_value_names(member))
+    elif isinstance(value, cmedit.Sequence):
+        for item in value.items:
+            out.extend(_value_names(item))
+    return out
+
+
+NameCheck = tuple[str, str, str]
+"""(kind of :mod:`rtbfast.names`, name, what it is in the line)."""
+
+
+def command_names(command: cmedit.Command) -> tuple[str | None, list[NameCheck]]:
+    """Why ``apply`` does not run `command` (or None), and the names it holds to check: it
+    must address one MO (an FDN, or a node and the RDNs below its ManagedElement) with no
+    option, as ``rtbfast plan`` writes it."""
+    options = [i for i in command.items if isinstance(i, cmedit.Option)]
+    if options:
+        o = options[0]
+        shown = o.name if o.value is None else f"{o.name} {o.value}"
+        return (
+            f"the option {shown!r}: a plan writes no option (a delete of one MO needs no -ALL, a single MO no "
+            "--force or scope), so apply runs none"
+        ), []
+    words = command.words
+    if any(w.lower() == "cmedit" for w in words):
+        return "a second 'cmedit' in the line: one line is one command", []
+    if command.verb == "action" and len(words) < 2:
+        return "'cmedit action' needs an MO and an action", []
+    addressed = words[:-1] if command.verb == "action" else words
+    names: list[NameCheck] = []
+    if len(addressed) == 1:
+        names.append(("fdn", addressed[0], f"{addressed[0]!r} is not one MO's FDN"))
+    elif len(addressed) == 2:
+        node, ldn = addressed
+        what = f"'{node} {ldn}' is not a node and the RDNs below its ManagedElement"
+        names.append(("mo_id", node, what))
+        names.append(("fdn", f"X=1,{ldn}", what))
+    else:
+        return (
+            f"'{' '.join(addressed)}' is not one MO: apply runs commands on an FDN, or on a node and the RDNs "
+            "below its ManagedElement"
+        ), []
+    if command.verb == "action":
+        names.append(("attribute", words[-1].split(".", 1)[0], f"the action {words[-1]!r}"))
+    for name, value in command.assignments:
+        names.append(("attribute", name, f"the attribute {name!r}"))
+        names.extend(("member", m, f"the member {m!r} of {name!r}") for m in _value_names(value))
+    return None, names
+
+
+def _refused_names(checks: list[tuple[int, NameCheck]]) -> dict[int, str]:
+    """Line → why its first refused name is refused, checked column-wise per kind."""
+    import pyarrow as pa
+
+    from rtbfast.names import refused_names
+
+    out: dict[int, str] = {}
+    by_kind: dict[str, list[tuple[int, str, str]]] = {}
+    for line, (kind, name, what) in checks:
+        by_kind.setdefault(kind, []).append((line, name, what))
+    for kind, items in by_kind.items():
+        found = refused_names(pa.array([n for _, n, _ in items], pa.string()), kind)  # type: ignore[arg-type]
+        for row, why in found:
+            line, _, what = items[row]
+            out.setdefault(line, f"{what}: {why}")
+    return out
 
 
 class NodeNames:
