@@ -4,11 +4,15 @@ loopback that counts what it is sent, journals read with sqlite3):
 - one writer per journal: a second ``apply`` (``--resume``, plain, ``--rollback``) while one
   runs is refused, saying who runs, and nothing is sent twice; a killed run frees the journal;
 - a file that is not an rtbfast journal is refused and left exactly as it was (its bytes, no
-  ``-wal``/``-shm`` beside it); a journal of rtbfast's first schema is adopted.
+  ``-wal``/``-shm`` beside it); a journal of rtbfast's first schema is adopted;
+- a run is rolled back once, and a rollback that stopped goes on (``--resume``) with the
+  commands it started with, never sending an applied one again;
+- ``--save-network`` never overwrites ``--network`` (nor the script, the journal, the catalog).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +34,7 @@ from rtbfast.enm.plan import make_plan
 from rtbfast.enm.simulator import Simulator, canonical
 from rtbfast.network_index import NetworkIndex
 from tests.conftest import one_line_error
+from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
 from tests.fake_enm import FakeEnm
 
@@ -396,3 +401,216 @@ def test_a_journal_of_rtbfasts_first_schema_is_adopted(
     assert _read(journal, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert _runs(journal) == [(1, "apply", "done", None)]
     assert _states(journal, 1) == ["applied"] * 6
+
+
+# -- a rollback runs once -----------------------------------------------------------------------
+
+
+def _rollback_sent(fake: FakeEnm, journal: Path, applied: list[str]) -> list[str]:
+    """What ENM was sent after the apply, checked to be every command of the rollback (as the
+    journal kept them) once."""
+    sent = fake.changes()
+    assert sent[: len(applied)] == applied
+    ((text,),) = _read(journal, "SELECT text FROM script WHERE run = 2")
+    assert isinstance(text, str) and len(text.splitlines()) == 6
+    assert sorted(sent[len(applied) :]) == sorted(text.splitlines())
+    return sent[len(applied) :]
+
+
+def test_a_rollback_runs_once(
+    fake: FakeEnm, script: Path, tmp_path: Path, tables: dict[str, pa.Table], example_out: Path, export: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    enm = ("--backend", "enm", "--url", fake.url, "--journal", journal)
+    inputs = ("--catalog", example_out, "--network", export)
+    assert _apply(script, *enm).returncode == 0
+    back = _apply(script, *enm, "--rollback", *inputs)
+    assert back.returncode == 0, back.stderr
+    assert _same(tables, fake.simulator.tables())
+    sent = list(fake.executed)
+    ((finished,),) = _read(journal, "SELECT finished FROM run WHERE id = 2")
+    again: list[list[str | Path]] = [["--rollback", *inputs], ["--rollback", "--resume", *inputs]]
+    for extra in again:
+        one_line_error(_apply(script, *enm, *extra), 2, "run 1 of", f"was rolled back by run 2 at {finished}", "once")
+    one_line_error(_apply(script, *enm, "--resume"), 2, "nothing to resume", f"rolled back by run 2 at {finished}")
+    assert fake.executed == sent  # nothing sent again
+    assert _runs(journal) == [(1, "apply", "rolled_back", None), (2, "rollback", "done", 1)]
+
+
+@pytest.mark.parametrize("resume_with", ["--resume", "--rollback --resume and the network after"])
+def test_a_rollback_that_failed_goes_on_with_the_commands_it_started_with(
+    resume_with: str,
+    fake: FakeEnm,
+    script: Path,
+    tmp_path: Path,
+    tables: dict[str, pa.Table],
+    example_out: Path,
+    export: Path,
+) -> None:
+    """The rollback fails at its fourth command; --resume (no --rollback, no --catalog or
+    --network needed) goes on with the rollback, not the apply; --rollback --resume given the
+    network as it is after the apply (from which another rollback would be computed) goes on
+    with the commands the rollback started with."""
+    journal = tmp_path / "j.sqlite"
+    enm = ("--backend", "enm", "--url", fake.url, "--journal", journal)
+    assert _apply(script, *enm).returncode == 0
+    applied = fake.changes()
+    after = tmp_path / "after.xml"
+    saved = run_cli(
+        "apply", script, "--catalog", example_out, "--network", export, "--journal", tmp_path / "sim.sqlite",
+        "--save-network", after,
+    )  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    fake.fail_http = "earfcndl=1300"  # the rollback's set back of the cell's values fails (not sent)
+    failed = _apply(script, *enm, "--rollback", "--catalog", example_out, "--network", export)
+    line = _last_error(failed, 1, "plan.cmedit#rollback-of-run-1:4:", "3 of 6 rollback command(s) applied")
+    assert "--resume" in line and "--rollback" not in line.split("Fix")[1]
+    assert _runs(journal) == [(1, "apply", "done", None), (2, "rollback", "failed", 1)]
+    # not started again, nor the apply resumed
+    one_line_error(
+        _apply(script, *enm, "--rollback", "--catalog", example_out, "--network", export),
+        2,
+        "the rollback of run 1 (run 2) stopped after 3 of 6 command(s)",
+        "--resume",
+    )
+    one_line_error(_apply(script, *enm), 2, "the rollback of run 1 (run 2) stopped", "--resume")
+    fake.fail_http = None
+    if resume_with == "--resume":
+        resumed = _apply(script, *enm, "--resume")
+    else:
+        resumed = _apply(script, *enm, "--rollback", "--resume", "--catalog", example_out, "--network", after)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming the rollback of run 1: run 2 stopped after 3 of 6 command(s)" in resumed.stderr
+    assert "rolled back: 6 of 6 command(s) (3 sent, 3 applied before" in resumed.stderr
+    _rollback_sent(fake, journal, applied)  # each rollback command once, the apply not resumed
+    assert _same(tables, fake.simulator.tables())
+    assert _runs(journal) == [(1, "apply", "rolled_back", None), (2, "rollback", "done", 1)]
+    assert _states(journal, 2) == ["applied"] * 6
+
+
+def test_a_rollback_killed_part_way_is_resumed_without_repeats(
+    fake: FakeEnm, script: Path, tmp_path: Path, tables: dict[str, pa.Table], example_out: Path, export: Path
+) -> None:
+    journal = tmp_path / "j.sqlite"
+    enm = ("--backend", "enm", "--url", fake.url, "--journal", journal)
+    assert _apply(script, *enm).returncode == 0
+    applied = fake.changes()
+    fake.hold = "userLabel=null"  # the rollback's second command: applied, its answer never comes
+    back = _start(script, *enm, "--rollback", "--catalog", example_out, "--network", export)
+    _wait_held(fake, back)
+    back.send_signal(signal.SIGKILL)
+    back.wait(10)
+    assert _states(journal, 2) == ["applied", "sending"]
+    fake.release()
+    resumed = _apply(script, *enm, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming the rollback of run 1: run 2 stopped after 1 of 6 command(s)" in resumed.stderr
+    assert "1 found applied" in resumed.stderr  # read back, not sent again
+    _rollback_sent(fake, journal, applied)
+    assert _same(tables, fake.simulator.tables())
+    assert _states(journal, 2) == ["applied", "verified", "applied", "applied", "applied", "applied"]
+
+
+def test_a_rollback_recorded_by_the_first_schema_resumes_only_as_it_started(
+    fake: FakeEnm,
+    script: Path,
+    tmp_path: Path,
+    tables: dict[str, pa.Table],
+    example_out: Path,
+    export: Path,
+) -> None:
+    """A rollback that stopped in a journal of rtbfast's first schema (its commands not kept)
+    is computed again from --network, and goes on only when that gives the commands it started
+    with (their sha256): from another network it is refused, nothing sent."""
+    journal = tmp_path / "j.sqlite"
+    enm = ("--backend", "enm", "--url", fake.url, "--journal", journal)
+    assert _apply(script, *enm).returncode == 0
+    applied = fake.changes()
+    after = tmp_path / "after.xml"
+    saved = run_cli(
+        "apply", script, "--catalog", example_out, "--network", export, "--journal", tmp_path / "sim.sqlite",
+        "--save-network", after,
+    )  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    fake.fail_http = "earfcndl=1300"
+    assert _apply(script, *enm, "--rollback", "--catalog", example_out, "--network", export).returncode == 1
+    fake.fail_http = None
+    with contextlib.closing(sqlite3.connect(journal)) as db:  # as the first rtbfast wrote it
+        db.executescript("DROP TABLE script; PRAGMA application_id = 0; PRAGMA user_version = 0;")
+    sent = list(fake.executed)
+    one_line_error(_apply(script, *enm, "--resume"), 2, "resuming the rollback of run 1 needs --catalog and --network")
+    other = _apply(script, *enm, "--resume", "--catalog", example_out, "--network", after)
+    line = _last_error(other, 2, "the rollback of run 1 computed now is not the one run 2 started with", "--network")
+    assert fake.executed == sent  # nothing sent
+    resumed = _apply(script, *enm, "--resume", "--catalog", example_out, "--network", export)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming the rollback of run 1: run 2 stopped after 3 of 6 command(s)" in resumed.stderr
+    assert "(3 sent, 3 applied before" in resumed.stderr
+    undone = fake.changes()[len(applied) :]
+    assert len(undone) == 6 and len(set(undone)) == 6
+    assert _same(tables, fake.simulator.tables())
+    assert _read(journal, "PRAGMA application_id") == [(APPLICATION_ID,)]
+    assert line
+
+
+def test_a_run_is_resumed_and_rolled_back_only_where_it_ran(
+    fake: FakeEnm, script: Path, tmp_path: Path, example_out: Path, export: Path
+) -> None:
+    """What ran on the simulator (the default journal is the same for both) is not undone,
+    nor resumed, on ENM."""
+    inputs = ("--catalog", example_out, "--network", export)
+    good = script.read_text()
+    script.write_text(good.replace("qRxLevMin=-120", "qRxLevMin=-20"))  # refused: the run stops
+    assert run_cli("apply", script, *inputs).returncode == 1
+    enm = ("--backend", "enm", "--url", fake.url)
+    one_line_error(_apply(script, *enm, "--resume"), 2, "run 1 ran on offline simulator, not on " + fake.url)
+    one_line_error(_apply(script, *enm, "--rollback", *inputs), 2, "run 1 ran on offline simulator")
+    assert not fake.executed and not fake.logins
+
+
+# -- a fixed script does not start over -----------------------------------------------------------
+
+
+def test_a_fixed_script_is_not_started_again_without_resume(fake: FakeEnm, script: Path, tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    enm = ("--backend", "enm", "--url", fake.url, "--journal", journal)
+    good = script.read_text()
+    script.write_text(good.replace("qRxLevMin=-120", "qRxLevMin=-20"))  # out of range: refused by ENM
+    assert _apply(script, *enm).returncode == 1
+    script.write_text(good)  # the fix
+    one_line_error(_apply(script, *enm), 2, "run 1 of", "stopped after 2 of 6 command(s)", "--resume")
+    resumed = _apply(script, *enm, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 applied before" in resumed.stderr
+    sent = [c for c in fake.changes() if "qRxLevMin=-20" not in c]
+    assert sorted(sent) == sorted(good.splitlines())  # every command once
+
+
+# -- --save-network never overwrites an input ---------------------------------------------------
+
+
+def test_save_network_cannot_overwrite_the_network_or_the_journal(
+    script: Path, tmp_path: Path, example_out: Path, export: Path
+) -> None:
+    network = tmp_path / "net.xml"
+    network.write_bytes(export.read_bytes())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.xml").symlink_to(network)
+    os.link(network, tmp_path / "hard.xml")
+    journal = tmp_path / "j.sqlite"
+    before = hashlib.sha256(network.read_bytes()).hexdigest()
+    for save, what in [
+        (network, "--network"),
+        (tmp_path / "sub" / ".." / "net.xml", "--network"),
+        (tmp_path / "link.xml", "--network"),
+        (tmp_path / "hard.xml", "--network"),
+        (journal, "the journal"),
+        (script, "the script"),
+    ]:
+        run = run_cli(
+            "apply", script, "--catalog", example_out, "--network", network, "--journal", journal,
+            "--save-network", save,
+        )  # fmt: skip
+        one_line_error(run, 2, f"--save-network {save} is {what}", "would be overwritten")
+        assert hashlib.sha256(network.read_bytes()).hexdigest() == before
+        assert not journal.exists() and not (tmp_path / "j.sqlite.lock").exists()  # refused before anything ran
