@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,12 +206,16 @@ def plan(
     help="The SQLite journal of every command's outcome [default: SCRIPT.journal.sqlite].",
 )
 @click.option(
-    "--resume", is_flag=True, help="Go on with the run of this script that stopped, without repeating a command."
+    "--resume",
+    is_flag=True,
+    help="Go on with the run of this script that stopped, or with its rollback that stopped, without repeating "
+    "a command.",
 )
 @click.option(
     "--rollback",
     is_flag=True,
-    help="Undo exactly the commands of the last run of SCRIPT that were applied (computed from --network).",
+    help="Undo exactly the commands of the last run of SCRIPT that were applied (computed from --network); "
+    "a run is rolled back once.",
 )
 @click.option(
     "--uncertain",
@@ -257,7 +263,10 @@ def apply(
     - the run stops at the first command ENM refuses, and says which;
     - --resume goes on after a stop or a kill without sending an applied command again;
       a command sent without an answer is read back (cmedit get) first;
-    - --rollback undoes exactly the applied commands of the last run;
+    - --rollback undoes exactly the applied commands of the last run, once; --resume after a
+      rollback that stopped goes on with the rollback;
+    - one apply at a time per journal (a lock beside it, JOURNAL.lock); a file that is not
+      an rtbfast journal is refused and left as it was;
     - --dry-run (or --backend simulator) runs on the offline simulator, which checks each
       command as ENM and the node would; --save-network writes the network after.
 
@@ -284,6 +293,14 @@ def _exits() -> Iterator[None]:
         _fail(err)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """`a` and `b` are one file: the same path, or one file through a symlink or a hard link."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
 def _apply(
     script_path: Path,
     backend_name: str,
@@ -306,18 +323,20 @@ def _apply(
         EnmBackend,
         ExecutionError,
         SimulatorBackend,
+        intent,
         replay_applied,
         rollback_script,
         run_script,
+        stored_script,
     )
     from rtbfast.enm.journal import Journal
-    from rtbfast.enm.script import NodeNames, read_script
+    from rtbfast.enm.script import NodeNames, Script, read_script
 
     script = read_script(script_path)
     if not script.lines:
         raise ExecutionError(f"{script_path}: no commands to run")
     simulate = dry_run or backend_name == "simulator"
-    if (simulate or rollback) and (catalog is None or network is None):
+    if (simulate or (rollback and not resume)) and (catalog is None or network is None):
         need = "--rollback" if rollback and not simulate else "the simulator"
         raise ExecutionError(f"{need} needs --catalog and --network (the network as it was before the run)")
     if save_network is not None and not simulate:
@@ -329,53 +348,82 @@ def _apply(
     journal_path = journal_path or script_path.with_name(script_path.name + ".journal.sqlite")
     if dry_run:
         journal_path = journal_path.with_name(journal_path.name.replace(".sqlite", "") + ".dry-run.sqlite")
-    sources = [p for p in (script_path, catalog, network, journal_path) if p is not None]
     if save_network is not None:
+        for option, path in (
+            ("--network", network),
+            ("the script", script_path),
+            ("the journal", journal_path),
+            ("--catalog", catalog),
+        ):
+            if path is not None and _same_file(save_network, path):
+                raise ExecutionError(
+                    f"--save-network {save_network} is {option} ({path}): it would be overwritten; "
+                    "write the network after to another file"
+                )
         from rtbfast.output_folder import output_file_target
 
-        output_file_target(save_network, sources)  # refused before the run, not after it
-    tables = None
-    cat = None
-    index = None
-    if catalog is not None and network is not None:
-        from rtbfast.enm.model import EnmCatalog
-        from rtbfast.network_index import NetworkIndex, read_network_tables
+        # a folder, a link leading nowhere: refused before the run, not after it
+        output_file_target(save_network, [p for p in (script_path, catalog, network, journal_path) if p is not None])
 
-        tables = read_network_tables(network)
-        index = NetworkIndex(tables)
-        cat = EnmCatalog.load(catalog)
-    names = NodeNames(index) if index is not None else None
-    backend: Backend
-    simulator = None
-    if simulate:
-        from rtbfast.enm.simulator import Simulator
-
-        assert tables is not None and cat is not None
-        simulator = Simulator(tables, cat)
-        backend = SimulatorBackend(simulator)
-    else:
-        from rtbfast.enm.enm_client import Credentials, EnmClient
-
-        assert url is not None
-        client = EnmClient(
-            url,
-            Credentials.from_environment(prompt=sys.stdin.isatty()),
-            verify_tls=not insecure,
-            ca_file=str(ca_file) if ca_file else None,
-            command_timeout=timeout,
+    with contextlib.ExitStack() as stack:
+        # one writer: the journal's lock is taken before anything is read from it, the network
+        # read or a command sent, and held until apply is done (the OS releases it if it dies)
+        journal = stack.enter_context(Journal(journal_path, command=shlex.join(["rtbfast", *sys.argv[1:]])))
+        # where this run goes (ENM's address as EnmClient keeps it): a run is resumed and rolled back where it ran
+        where = (
+            (SimulatorBackend.name, SimulatorBackend.target) if simulate else (EnmBackend.name, (url or "").rstrip("/"))
         )
-        backend = EnmBackend(client)
+        what = intent(journal, script, where, resume=resume, rollback=rollback)
+        undo: Script | None = None
+        if what.kind == "rollback" and what.rollback is not None:
+            undo = stored_script(journal, what.rollback)  # the commands the rollback started with
+        if what.kind == "rollback" and undo is None and (catalog is None or network is None):
+            assert what.run is not None
+            raise ExecutionError(
+                f"resuming the rollback of run {what.run.id} needs --catalog and --network "
+                f"(the network as it was before run {what.run.id})"
+            )
+        tables = None
+        cat = None
+        index = None
+        if catalog is not None and network is not None:
+            from rtbfast.enm.model import EnmCatalog
+            from rtbfast.network_index import NetworkIndex, read_network_tables
 
-    def fdn_of(line: Any) -> str | None:
-        return (
-            names.fdn_of(line.command.words)
-            if names is not None
-            else (line.command.words[0] if "=" in line.command.words[0] else None)
-        )
+            tables = read_network_tables(network)
+            index = NetworkIndex(tables)
+            cat = EnmCatalog.load(catalog)
+        names = NodeNames(index) if index is not None else None
+        backend: Backend
+        simulator = None
+        if simulate:
+            from rtbfast.enm.simulator import Simulator
 
-    show = sys.stderr.isatty() if progress is None else progress
-    with Journal(journal_path) as journal, contextlib.ExitStack() as stack:
+            assert tables is not None and cat is not None
+            simulator = Simulator(tables, cat)
+            backend = SimulatorBackend(simulator)
+        else:
+            from rtbfast.enm.enm_client import Credentials, EnmClient
+
+            assert url is not None
+            client = EnmClient(
+                url,
+                Credentials.from_environment(prompt=sys.stdin.isatty()),
+                verify_tls=not insecure,
+                ca_file=str(ca_file) if ca_file else None,
+                command_timeout=timeout,
+            )
+            backend = EnmBackend(client)
         stack.callback(backend.close)
+
+        def fdn_of(line: Any) -> str | None:
+            return (
+                names.fdn_of(line.command.words)
+                if names is not None
+                else (line.command.words[0] if "=" in line.command.words[0] else None)
+            )
+
+        show = sys.stderr.isatty() if progress is None else progress
         bar: Any = None
 
         def on_progress(done: int, total: int) -> None:
@@ -384,67 +432,95 @@ def _apply(
                 bar = stack.enter_context(click.progressbar(length=total, label="applying", file=sys.stderr))
             bar.update(done - bar.pos)
 
-        if rollback:
-            last = journal.last_run(script.sha256)
-            if last is None:
-                raise ExecutionError(f"{journal_path}: no run of {script_path} to roll back")
-            assert index is not None and cat is not None
+        resend_uncertain = {"verify": None, "resend": True, "applied": False}[uncertain]
+        ran = script
+        if what.kind == "rollback":
+            undone_run = what.run
+            assert undone_run is not None
             if simulate:
-                replay_applied(script, backend, journal, last.id)
-            undo, undone = rollback_script(script, journal, last.id, index, cat)
-            click.echo(
-                f"rolling back {undone} applied command(s) of run {last.id} with {len(undo.lines)} command(s)", err=True
-            )
+                replay_applied(script, backend, journal, undone_run.id)
+            if what.rollback is None:
+                assert index is not None and cat is not None
+                undo, undone = rollback_script(script, journal, undone_run.id, index, cat)
+                click.echo(
+                    f"rolling back {undone} applied command(s) of run {undone_run.id} with {len(undo.lines)} "
+                    "command(s)",
+                    err=True,
+                )
+            else:
+                if undo is None:  # recorded before a rollback's commands were kept: computed again, checked
+                    assert index is not None and cat is not None
+                    undo, _ = rollback_script(script, journal, undone_run.id, index, cat)
+                click.echo(
+                    f"resuming the rollback of run {undone_run.id}: run {what.rollback.id} stopped after "
+                    f"{journal.applied(what.rollback.id)} of {len(undo.lines)} command(s)",
+                    err=True,
+                )
+            ran = undo
             outcome = run_script(
                 undo,
                 backend,
                 journal,
-                resume=resume,
+                resume=what.resume,
+                resend_uncertain=resend_uncertain,
                 fdn_of=fdn_of,
                 on_progress=on_progress if show else None,
                 kind="rollback",
-                undoes=last.id,
+                undoes=undone_run.id,
             )
             if outcome.ok:
-                journal.finish_run(last.id, "rolled_back")
+                journal.finish_run(undone_run.id, "rolled_back")
         else:
             outcome = run_script(
                 script,
                 backend,
                 journal,
                 resume=resume,
-                resend_uncertain={"verify": None, "resend": True, "applied": False}[uncertain],
+                resend_uncertain=resend_uncertain,
                 fdn_of=fdn_of,
                 on_progress=on_progress if show else None,
             )
         if bar is not None:
             bar.render_finish()
-    done = f"{outcome.sent} sent, {outcome.skipped} applied before, {outcome.verified} found applied"
-    if not outcome.ok:
-        assert outcome.failed is not None
-        answer = " / ".join(line for line in outcome.answer if line.strip()) or "no answer"
-        if outcome.uncertain:
-            click.echo(
-                f"error: {outcome.failed_where(script_path)}: "
-                f"no answer ({answer}); its outcome is not known. Resume with --resume (it is read back first). "
-                f"{done}; journal {journal_path}",
-                err=True,
-            )
-        else:
-            click.echo(
-                f"error: {outcome.failed_where(script_path)}: {answer}. "
-                f"{outcome.applied} of {outcome.total} command(s) applied ({done}); journal {journal_path}. "
-                "Fix and --resume, or undo them with --rollback",
-                err=True,
-            )
-        sys.exit(1)
-    if simulator is not None and save_network is not None:
-        from rtbfast.network_writer import write_network_xml
+        done = f"{outcome.sent} sent, {outcome.skipped} applied before, {outcome.verified} found applied"
+        if not outcome.ok:
+            assert outcome.failed is not None
+            answer = " / ".join(line for line in outcome.answer if line.strip()) or "no answer"
+            go_on = "--resume (it goes on with the rollback)" if what.kind == "rollback" else "--resume"
+            if outcome.uncertain:
+                click.echo(
+                    f"error: {outcome.failed_where(ran.path)}: "
+                    f"no answer ({answer}); its outcome is not known. Resume with {go_on} (it is read back first). "
+                    f"{done}; journal {journal_path}",
+                    err=True,
+                )
+            elif what.kind == "rollback":
+                click.echo(
+                    f"error: {outcome.failed_where(ran.path)}: {answer}. "
+                    f"{outcome.applied} of {outcome.total} rollback command(s) applied ({done}); "
+                    f"journal {journal_path}. Fix and go on with {go_on}",
+                    err=True,
+                )
+            else:
+                click.echo(
+                    f"error: {outcome.failed_where(ran.path)}: {answer}. "
+                    f"{outcome.applied} of {outcome.total} command(s) applied ({done}); journal {journal_path}. "
+                    "Fix and --resume, or undo them with --rollback",
+                    err=True,
+                )
+            sys.exit(1)
+        if simulator is not None and save_network is not None:
+            from rtbfast.network_writer import write_network_xml
 
-        write_network_xml(simulator.tables(), save_network, inputs=sources)
-        click.echo(f"wrote {save_network}", err=True)
-    what = "rolled back" if rollback else "applied"
-    click.echo(
-        f"{what}: {outcome.applied} of {outcome.total} command(s) ({done}) on {backend.target}; journal {journal_path}",
-        err=True,
-    )
+            write_network_xml(
+                simulator.tables(),
+                save_network,
+                inputs=[p for p in (script_path, catalog, network, journal_path) if p is not None],
+            )
+            click.echo(f"wrote {save_network}", err=True)
+        verb = "rolled back" if what.kind == "rollback" else "applied"
+        click.echo(
+            f"{verb}: {outcome.applied} of {outcome.total} command(s) ({done}) on {backend.target}; "
+            f"journal {journal_path}",
+            err=True,
+        )

@@ -10,7 +10,12 @@
 - :func:`rollback_script` undoes exactly the applied part of a run: the applied commands become
   Plan rows (:func:`rtbfast.enm.script.script_plan`), their rollback is computed from the
   network as it was before the run (:func:`rtbfast.enm.rollback.rollback_plan`) and run as a
-  run of its own, journaled like any other.
+  run of its own, journaled like any other, its commands kept in the journal when it starts.
+  A run is rolled back once; a rollback that stopped is resumed with the commands it started
+  with (:func:`stored_script`), never sending an applied one again.
+- :func:`intent` decides, from the journal, what ``apply`` goes on with: a new run, the run
+  that stopped, a rollback, or the rollback that stopped (which ``--resume`` resumes rather
+  than the run it undoes).
 
 Backends: :class:`SimulatorBackend` (the offline simulator; also what ``--dry-run`` uses) and
 :class:`EnmBackend` (ENM's scripting service over HTTP, :mod:`rtbfast.enm.enm_client`).
@@ -27,7 +32,7 @@ from typing import Protocol
 
 from rtbfast.enm import cmedit
 from rtbfast.enm.enm_client import EnmClient, EnmError
-from rtbfast.enm.journal import APPLIED_STATES, Journal
+from rtbfast.enm.journal import APPLIED_STATES, Journal, Run
 from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.script import Script, ScriptLine, script_plan
 from rtbfast.enm.simulator import Response, Simulator
@@ -182,6 +187,114 @@ class Outcome:
 Progress = Callable[[int, int], None]
 
 
+STOPPED = ("running", "failed")
+"""States of a run that did not finish: it goes on with --resume."""
+
+
+def apply_run(journal: Journal, script: Script) -> Run | None:
+    """The latest apply run of `script`: of its content, else of its path (a script fixed after
+    it stopped; whether its applied commands are still the script's first ones is checked
+    before anything is sent or undone)."""
+    found = journal.last_run(script.sha256)
+    if found is None:
+        by_path = [r for r in journal.runs() if r.kind == "apply" and r.script == str(script.path)]
+        found = by_path[-1] if by_path else None
+    return found
+
+
+def _rolled_back(journal: Journal, run: Run, script: Script) -> str:
+    """``run N of SCRIPT was rolled back by run M (when)``."""
+    undo = journal.rollback_of(run.id)
+    if undo is None or undo.state != "done":
+        return f"run {run.id} of {script.path} was rolled back"
+    return f"run {run.id} of {script.path} was rolled back by run {undo.id} at {undo.finished}"
+
+
+def _rollback_stopped(journal: Journal, undo: Run) -> str:
+    text = journal.script_text(undo.id)
+    of = f" of {len(text.splitlines())}" if text is not None else ""
+    return (
+        f"{journal.path}: the rollback of run {undo.undoes} (run {undo.id}) stopped after "
+        f"{journal.applied(undo.id)}{of} command(s) ({undo.state}, started {undo.started}); --resume goes on with it"
+    )
+
+
+def _same_place(journal: Journal, run: Run, where: tuple[str, str]) -> None:
+    """A run is resumed, and rolled back, where it ran (`where`: a backend's name and target):
+    not what ran on the simulator undone on ENM, nor on another ENM."""
+    if (run.backend, run.target) != where:
+        raise ExecutionError(
+            f"{journal.path}: run {run.id} ran on {run.target}, not on {where[1]}: it is resumed and rolled "
+            f"back only there (a run on {where[1]} needs another --journal)"
+        )
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What ``apply`` goes on with, decided from the journal (under its lock)."""
+
+    kind: str
+    """``apply`` or ``rollback``."""
+    resume: bool
+    run: Run | None
+    """The apply run: the one rolled back (a rollback), or the one found (an apply)."""
+    rollback: Run | None = None
+    """The rollback that stopped and goes on."""
+
+
+def intent(journal: Journal, script: Script, where: tuple[str, str], *, resume: bool, rollback: bool) -> Intent:
+    """What ``apply SCRIPT`` (with `resume`, `rollback`) does on `journal` with the backend
+    `where` (its name and target); refused (:class:`ExecutionError`) when it must not run.
+
+    - ``--rollback``: the latest run of the script is undone, once: a second rollback is
+      refused, saying which run rolled it back and when; a rollback that stopped goes on only
+      with ``--resume``.
+    - ``--resume``: when the latest run of the script has a rollback that stopped, that
+      rollback goes on (not the run it undoes); otherwise the run that stopped.
+    - neither: a new run, unless a rollback of the script's run stopped (``--resume`` it).
+      :func:`run_script` refuses a run that stopped or finished.
+
+    A run is resumed and rolled back only where it ran.
+    """
+    run = apply_run(journal, script)
+    undo = journal.rollback_of(run.id) if run is not None else None
+    if rollback:
+        if run is None:
+            raise ExecutionError(f"{journal.path}: no run of {script.path} to roll back")
+        if run.state == "rolled_back" or (undo is not None and undo.state == "done"):
+            raise ExecutionError(f"{journal.path}: {_rolled_back(journal, run, script)}; a run is rolled back once")
+        _same_place(journal, run, where)
+        if undo is not None:
+            if not resume:
+                raise ExecutionError(_rollback_stopped(journal, undo))
+            return Intent("rollback", True, run, undo)
+        if resume:
+            raise ExecutionError(
+                f"{journal.path}: nothing to resume: run {run.id} of {script.path} has no rollback yet "
+                "(start it with --rollback alone)"
+            )
+        return Intent("rollback", False, run)
+    if undo is not None and undo.state in STOPPED:
+        if not resume:
+            raise ExecutionError(_rollback_stopped(journal, undo))
+        assert run is not None
+        _same_place(journal, run, where)
+        return Intent("rollback", True, run, undo)
+    if resume and run is not None and run.state in STOPPED:
+        _same_place(journal, run, where)
+    return Intent("apply", resume, run)
+
+
+def stored_script(journal: Journal, run: Run) -> Script | None:
+    """The commands `run` (a rollback) started with, as they were kept in the journal; None when
+    they were not (a rollback recorded before they were kept)."""
+    text = journal.script_text(run.id)
+    if text is None:
+        return None
+    lines = [ScriptLine(i + 1, t, cmedit.parse_line(t)) for i, t in enumerate(text.splitlines())]
+    return Script(Path(run.script), lines, run.script_sha256)
+
+
 def run_script(
     script: Script,
     backend: Backend,
@@ -199,18 +312,29 @@ def run_script(
     `fdn_of` gives the MO a command addresses (to read it back on resume). With `resume`, the
     latest run of this script that did not finish goes on; without it, a script with such a
     run is refused (say ``--resume`` or ``--rollback``). `resend_uncertain` settles a command
-    whose effect cannot be read back: True sends it again, False counts it as applied."""
+    whose effect cannot be read back: True sends it again, False counts it as applied.
+
+    A rollback (`kind` ``rollback``, `undoes` the run it undoes) runs once: once done, another
+    is refused; resumed, it must be the same commands it started with (its sha256)."""
     total = len(script.lines)
-    prior = journal.last_run(script.sha256, kind) if undoes is None else None
-    if undoes is not None:
-        earlier = [r for r in journal.runs() if r.kind == kind and r.undoes == undoes]
-        prior = earlier[-1] if earlier else None
     records = {}
-    if resume and prior is None and undoes is None:
-        # the script was fixed after it stopped: the run of the same file goes on, if the
-        # commands it applied are still the script's first ones (checked below)
-        stopped = [r for r in journal.runs() if r.kind == kind and r.script == str(script.path) and r.state != "done"]
-        prior = stopped[-1] if stopped else None
+    if undoes is None:
+        prior = apply_run(journal, script)
+        if prior is not None and prior.script_sha256 != script.sha256 and prior.state not in STOPPED:
+            prior = None  # an earlier version of the file that finished: this is another script
+    else:
+        _same_place(journal, journal.run(undoes), (backend.name, backend.target))
+        prior = journal.rollback_of(undoes)
+        if prior is not None and prior.state == "done":
+            raise ExecutionError(
+                f"{journal.path}: run {undoes} was rolled back by run {prior.id} at {prior.finished}; "
+                "a run is rolled back once"
+            )
+        if resume and prior is not None and prior.script_sha256 != script.sha256:
+            raise ExecutionError(
+                f"{journal.path}: the rollback of run {undoes} computed now is not the one run {prior.id} started "
+                "with; is --network the export the run started from?"
+            )
     if resume:
         if prior is None:
             raise ExecutionError(f"{journal.path}: nothing to resume: no run of {script.path} is recorded")
@@ -218,24 +342,29 @@ def run_script(
             return Outcome(prior.id, total, skipped=total)
         if prior.state == "rolled_back":
             raise ExecutionError(
-                f"{journal.path}: run {prior.id} of {script.path} was rolled back; start a new journal"
+                f"{journal.path}: nothing to resume: {_rolled_back(journal, prior, script)} "
+                "(applying it again is a new run, without --resume)"
             )
+        _same_place(journal, prior, (backend.name, backend.target))
         run = prior.id
         journal.reopen_run(run)
         records = {r.position: r for r in journal.commands(run)}
     else:
-        if prior is not None and prior.state in ("running", "failed"):
-            done = sum(1 for r in journal.commands(prior.id) if r.state in APPLIED_STATES)
+        if prior is not None and prior.state in STOPPED:
+            if undoes is not None:
+                raise ExecutionError(_rollback_stopped(journal, prior))
             raise ExecutionError(
-                f"{journal.path}: run {prior.id} of {script.path} stopped after {done} of {total} command(s) "
-                f"({prior.state}, started {prior.started}); go on with --resume, or undo it with --rollback"
+                f"{journal.path}: run {prior.id} of {script.path} stopped after {journal.applied(prior.id)} of "
+                f"{total} command(s) ({prior.state}, started {prior.started}); go on with --resume, or undo it "
+                "with --rollback"
             )
         if prior is not None and prior.state == "done" and kind == "apply":
             raise ExecutionError(
                 f"{journal.path}: {script.path} was applied completely in run {prior.id} ({prior.finished}); "
                 "applying it again needs another --journal"
             )
-        run = journal.start_run(kind, str(script.path), script.sha256, backend.name, backend.target, undoes)
+        text = "".join(f"{line.text}\n" for line in script.lines) if kind == "rollback" else None
+        run = journal.start_run(kind, str(script.path), script.sha256, backend.name, backend.target, undoes, text=text)
     outcome = Outcome(run, total)
     for position, line in enumerate(script.lines):
         record = records.get(position)

@@ -4,30 +4,60 @@ the next command is sent.
 A command is marked ``sending`` (committed, synced) before it goes out, and ``applied`` or
 ``failed`` with the answer when it comes back. A run killed in between leaves it ``sending``:
 its outcome is unknown, and ``--resume`` finds out (by reading the MO back) before going on.
-Rollbacks are runs too, tied to the run they undo.
+Rollbacks are runs too, tied to the run they undo; the commands of a rollback are kept in the
+journal when it starts, so that resuming it sends exactly the commands it started with.
 
 Tables::
 
     run(id, kind, script, script_sha256, backend, target, started, finished, state, undoes)
     command(run, position, line, text, state, answer, sent, answered)
+    script(run, text)
 
 ``state`` of a run is ``running``, ``done``, ``failed`` or ``rolled_back``; of a command
 ``sending``, ``applied``, ``failed`` or ``verified`` (found applied on resume without being
-sent again).
+sent again). ``script`` holds the text of a run's commands where they are not a file (a
+rollback's).
+
+One writer at a time: opening a journal takes an exclusive OS lock (``flock``) on
+``JOURNAL.lock`` beside it, held until the journal is closed or the process ends (the OS
+releases it when a process dies, even by ``SIGKILL``); the lock file says who holds it. A
+second opener is refused (:class:`JournalBusyError`) before it reads anything.
+
+A journal is marked as one (``PRAGMA application_id`` :data:`APPLICATION_ID`, ``PRAGMA
+user_version`` :data:`SCHEMA_VERSION`). An existing file is looked at read-only first: an
+rtbfast journal is opened, one written before the marks existed (exactly the tables ``run`` and
+``command`` of this schema) is marked and adopted, a 0-byte file is initialised, and anything
+else is refused (:class:`JournalError`) without a byte of it, or a file beside it, changed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
+import shlex
+import shutil
+import socket
 import sqlite3
+import stat
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rtbfast.errors import InputError, OutputError
+from rtbfast.errors import InputError, OutputError, RtbfastError
+
+APPLICATION_ID = 0x72746266
+"""``PRAGMA application_id`` of an rtbfast journal (the bytes ``rtbf``)."""
+SCHEMA_VERSION = 1
+"""``PRAGMA user_version`` of the journals this rtbfast writes."""
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS run (
+CREATE TABLE run (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('apply', 'rollback')),
     script TEXT NOT NULL,
@@ -39,7 +69,7 @@ CREATE TABLE IF NOT EXISTS run (
     state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed', 'rolled_back')),
     undoes INTEGER REFERENCES run(id)
 );
-CREATE TABLE IF NOT EXISTS command (
+CREATE TABLE command (
     run INTEGER NOT NULL REFERENCES run(id),
     position INTEGER NOT NULL,
     line INTEGER NOT NULL,
@@ -51,12 +81,238 @@ CREATE TABLE IF NOT EXISTS command (
     PRIMARY KEY (run, position)
 );
 """
+SCRIPT_TABLE = """
+CREATE TABLE script (
+    run INTEGER PRIMARY KEY REFERENCES run(id),
+    text TEXT NOT NULL
+);
+"""
+
+LEGACY_TABLES = {
+    "run": ("id", "kind", "script", "script_sha256", "backend", "target", "started", "finished", "state", "undoes"),
+    "command": ("run", "position", "line", "text", "state", "answer", "sent", "answered"),
+}
+"""The tables of a journal written before the marks (rtbfast's first journals): adopted."""
+TABLES = {**LEGACY_TABLES, "script": ("run", "text")}
 
 APPLIED_STATES = ("applied", "verified")
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class JournalError(InputError):
+    """A file given as a journal that is not one (or not one this rtbfast reads). It is left
+    exactly as it was. The CLI exits with 2."""
+
+
+class JournalBusyError(RtbfastError):
+    """Another process holds the journal's lock: it is running on this journal now. The CLI
+    exits with 2."""
+
+    exit_code = 2
+
+
+# -- one writer: the lock ---------------------------------------------------------------------
+
+
+class JournalLock:
+    """An exclusive ``flock`` on ``JOURNAL.lock`` (beside the journal's real path), with who
+    holds it written in it (pid, host, start time, command). Released by :meth:`release`, or by
+    the OS when the process ends however it ends.
+
+    The holder removes the lock file when it releases it (still holding it); a process that
+    locked a file that is no longer at the path (it opened it just before) tries again, so two
+    processes never both hold the lock at one path."""
+
+    def __init__(self, journal: Path, shown: Path, command: str | None = None) -> None:
+        self.path = journal.with_name(journal.name + ".lock")
+        self.fd = -1
+        for _ in range(100):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as err:
+                raise OutputError(
+                    f"{self.path}: cannot create the journal's lock file: {err.strerror or err}", str(self.path)
+                ) from err
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise JournalBusyError(self._busy(shown), str(shown)) from None
+            except OSError as err:
+                os.close(fd)
+                raise OutputError(
+                    f"{self.path}: cannot lock the journal: {err.strerror or err}", str(self.path)
+                ) from err
+            if self._at_path(fd):
+                self.fd = fd
+                break
+            os.close(fd)  # released and removed by its holder after this process opened it
+        else:
+            raise OutputError(f"{self.path}: cannot lock the journal (its lock file keeps being replaced)")
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": _now(),
+            "command": command if command is not None else shlex.join(sys.argv),
+        }
+        data = (json.dumps(holder) + "\n").encode()
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        except OSError as err:
+            self.release()
+            raise OutputError(f"{self.path}: cannot write the journal's lock file: {err.strerror or err}") from err
+
+    def _at_path(self, fd: int) -> bool:
+        try:
+            return os.path.samestat(os.fstat(fd), os.stat(self.path))
+        except FileNotFoundError:
+            return False
+
+    def holder(self) -> dict[str, object] | None:
+        """Who holds the lock, as its holder wrote it; None when that cannot be read."""
+        for _ in range(20):  # the holder may be writing it right now
+            try:
+                found = json.loads(self.path.read_bytes() or b"null")
+            except (OSError, ValueError):
+                found = None
+            if isinstance(found, dict):
+                return found
+            time.sleep(0.01)
+        return None
+
+    def _busy(self, shown: Path) -> str:
+        who = self.holder()
+        if who is None:
+            by = f"who holds {self.path} is not recorded"
+        else:
+            by = f"pid {who.get('pid')} on {who.get('host')} since {who.get('started')}"
+        return f"{shown}: another rtbfast apply is running on this journal ({by}); wait for it to finish"
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            if self._at_path(self.fd):
+                self.path.unlink()
+        os.close(self.fd)  # the lock goes with the last descriptor
+        self.fd = -1
+
+
+# -- what a file is ---------------------------------------------------------------------------
+
+
+def _refuse(shown: Path, why: str) -> JournalError:
+    return JournalError(
+        f"{shown}: not an rtbfast journal ({why}); it was left unchanged: give another --journal file", str(shown)
+    )
+
+
+def _judge(db: sqlite3.Connection, shown: Path) -> str:
+    """``empty`` (no tables, no marks), ``legacy`` (an unmarked journal of rtbfast's first
+    schema) or ``current``; anything else raises :class:`JournalError`."""
+    application_id = int(db.execute("PRAGMA application_id").fetchone()[0])
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    objects = db.execute("SELECT type, name FROM sqlite_master").fetchall()
+    tables = {
+        name: tuple(r[0] for r in db.execute("SELECT name FROM pragma_table_info(?)", (name,)))
+        for kind, name in objects
+        if kind == "table" and not name.startswith("sqlite_")
+    }
+    others = sorted(
+        f"{kind} {name}" for kind, name in objects if kind != "table" and not name.startswith("sqlite_autoindex_")
+    )
+    if application_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"{shown}: a journal of a newer rtbfast (journal schema {version}; this rtbfast reads "
+                f"{SCHEMA_VERSION}); it was left unchanged: use that rtbfast",
+                str(shown),
+            )
+        if version == SCHEMA_VERSION and tables == TABLES and not others:
+            return "current"
+        raise JournalError(
+            f"{shown}: an rtbfast journal whose tables are not what rtbfast writes (damaged?); "
+            "it was left unchanged: give another --journal file",
+            str(shown),
+        )
+    if application_id != 0:
+        raise _refuse(shown, f"the database of another program: application_id {application_id:#x}")
+    if not objects and version == 0:
+        return "empty"
+    if version == 0 and tables == LEGACY_TABLES and not others:
+        return "legacy"
+    if not tables:
+        raise _refuse(shown, "an SQLite database with no tables")
+    more = [*others, *([f"user_version {version}"] if version else [])]
+    raise _refuse(
+        shown,
+        f"an SQLite database with the tables {', '.join(sorted(tables))}" + (f" and {', '.join(more)}" if more else ""),
+    )
+
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to `path` that changes nothing: without a ``-wal`` file the
+    database is all in its file, read as immutable (no lock, no ``-shm`` created); with one,
+    SQLite would write the ``-shm`` beside it to read through it, so a copy is read."""
+    with contextlib.ExitStack() as stack:
+        where = path
+        if Path(f"{path}-wal").exists():
+            where = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rtbfast-journal-"))) / "journal"
+            shutil.copyfile(path, where)
+            shutil.copyfile(f"{path}-wal", f"{where}-wal")
+        options = "mode=ro" if where != path else "mode=ro&immutable=1"
+        db = sqlite3.connect(f"{where.absolute().as_uri()}?{options}", uri=True)
+        stack.callback(db.close)
+        yield db
+
+
+def inspect_journal(path: Path, shown: Path | None = None) -> str:
+    """What the file at `path` is, found without changing it or anything beside it: ``new``
+    (absent or 0 bytes: initialised on open), ``legacy`` (an unmarked journal: adopted on open)
+    or ``current``. Anything else raises :class:`JournalError`."""
+    shown = shown or path
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "new"
+    except OSError as err:
+        raise JournalError(f"{shown}: cannot read the journal: {err.strerror or err}", str(shown)) from err
+    if stat.S_ISDIR(st.st_mode):
+        raise _refuse(shown, "a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise _refuse(shown, "not a regular file")
+    wal = Path(f"{path}-wal").exists()
+    if st.st_size == 0 and not wal:
+        return "new"
+    try:
+        with path.open("rb") as f:
+            head = f.read(100)
+    except OSError as err:
+        raise JournalError(f"{shown}: cannot read the journal: {err.strerror or err}", str(shown)) from err
+    if not head.startswith(SQLITE_MAGIC):
+        raise _refuse(shown, "not an SQLite database")
+    marked = int.from_bytes(head[68:72], "big") == APPLICATION_ID
+    if wal and marked and int.from_bytes(head[60:64], "big") == SCHEMA_VERSION:
+        # an rtbfast journal whose writer was stopped: rather than copy it to read it, it is
+        # judged on open, under SQLite's write lock
+        return "current"
+    try:
+        with _read_only(path) as db:
+            found = _judge(db, shown)
+    except sqlite3.Error as err:
+        raise _refuse(shown, f"SQLite cannot read it: {err}") from err
+    except OSError as err:
+        raise JournalError(f"{shown}: cannot read the journal: {err.strerror or err}", str(shown)) from err
+    if found == "empty":
+        raise _refuse(shown, "an SQLite database with no tables")
+    return found
 
 
 @dataclass(frozen=True)
@@ -83,26 +339,55 @@ class CommandRecord:
 
 
 class Journal:
-    """A journal file, opened (and created) for one process."""
+    """A journal file, opened (and created) for one process, which holds its lock until
+    :meth:`close`. `command` is what the lock file says holds it (default: this process's
+    command line)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, command: str | None = None) -> None:
         self.path = Path(path)
-        if self.path.exists() and not self.path.is_file():
-            raise InputError(f"{self.path}: the journal is not a file", str(self.path))
+        real = Path(os.path.realpath(self.path))
+        self.lock = JournalLock(real, self.path, command)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise InputError(
-                f"{self.path}: not an rtbfast journal ({err}); give another --journal file", str(self.path)
-            ) from err
-        except OSError as err:
+            found = inspect_journal(real, self.path)
+            self.db = self._open(real, found)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open(self, real: Path, found: str) -> sqlite3.Connection:
+        """Open the file `inspect_journal` found, judged again under SQLite's write lock; a new
+        file is initialised, and an unmarked journal marked, in that one transaction."""
+        try:
+            db = sqlite3.connect(real, isolation_level=None)
+        except (sqlite3.Error, OSError) as err:
             raise OutputError(f"{self.path}: cannot open the journal: {err}", str(self.path)) from err
+        try:
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("BEGIN IMMEDIATE")
+            now = _judge(db, self.path)
+            # "current" may have been read from the file's header alone (see inspect_journal)
+            if now not in {"new": ("empty",), "legacy": ("legacy",), "current": ("current", "legacy")}[found]:
+                raise JournalError(f"{self.path}: the journal changed while it was opened; try again", str(self.path))
+            if now == "empty":
+                for statement in SCHEMA.split(";")[:-1]:
+                    db.execute(statement)
+            if now != "current":
+                db.execute(SCRIPT_TABLE)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as err:
+            db.close()
+            raise OutputError(f"{self.path}: cannot open the journal: {err}", str(self.path)) from err
+        except BaseException:
+            db.close()  # what was begun is rolled back
+            raise
+        return db
 
     def close(self) -> None:
         self.db.close()
+        self.lock.release()
 
     def __enter__(self) -> Journal:
         return self
@@ -120,13 +405,35 @@ class Journal:
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(
-        self, kind: str, script: str, sha256: str, backend: str, target: str, undoes: int | None = None
+        self,
+        kind: str,
+        script: str,
+        sha256: str,
+        backend: str,
+        target: str,
+        undoes: int | None = None,
+        text: str | None = None,
     ) -> int:
-        return self._write(
-            "INSERT INTO run (kind, script, script_sha256, backend, target, started, state, undoes) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-            (kind, script, sha256, backend, target, _now(), undoes),
-        )
+        """A new run, ``running``; `text` (a rollback's commands) is kept with it, in the same
+        transaction."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            run = int(
+                self.db.execute(
+                    "INSERT INTO run (kind, script, script_sha256, backend, target, started, state, undoes) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+                    (kind, script, sha256, backend, target, _now(), undoes),
+                ).lastrowid
+                or 0
+            )
+            if text is not None:
+                self.db.execute("INSERT INTO script (run, text) VALUES (?, ?)", (run, text))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise OutputError(f"{self.path}: cannot record in the journal: {err}", str(self.path)) from err
+        return run
 
     def finish_run(self, run: int, state: str) -> None:
         self._write("UPDATE run SET state = ?, finished = ? WHERE id = ?", (state, _now(), run))
@@ -152,6 +459,17 @@ class Journal:
         found = [r for r in self.runs() if r.script_sha256 == sha256 and r.kind == kind]
         return found[-1] if found else None
 
+    def rollback_of(self, run: int) -> Run | None:
+        """The latest rollback of `run`."""
+        found = [r for r in self.runs() if r.kind == "rollback" and r.undoes == run]
+        return found[-1] if found else None
+
+    def script_text(self, run: int) -> str | None:
+        """The commands kept with `run` when it started (a rollback's); None when none were
+        (an apply, whose script is a file, or a rollback recorded before they were kept)."""
+        row = self.db.execute("SELECT text FROM script WHERE run = ?", (run,)).fetchone()
+        return None if row is None else str(row[0])
+
     # -- commands -------------------------------------------------------------------------------
 
     def sending(self, run: int, position: int, line: int, text: str) -> None:
@@ -172,3 +490,7 @@ class Journal:
             "SELECT position, line, text, state, answer FROM command WHERE run = ? ORDER BY position", (run,)
         ).fetchall()
         return [CommandRecord(*r) for r in rows]
+
+    def applied(self, run: int) -> int:
+        """How many commands of `run` are applied."""
+        return sum(1 for r in self.commands(run) if r.state in APPLIED_STATES)
