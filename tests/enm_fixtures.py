@@ -52,18 +52,19 @@ def generated_tables(generated_export: Path) -> dict[str, pa.Table]:
 
 
 @pytest.fixture(scope="session")
-def export(generated_export: Path) -> Path:
-    return generated_export
+def export(full_export: Path) -> Path:
+    """The network of the ENM tests, as a full export carries it (:func:`full_tables`)."""
+    return full_export
 
 
 @pytest.fixture(scope="session")
-def tables(generated_tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    return generated_tables
+def tables(full_tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    return full_tables
 
 
 @pytest.fixture(scope="session")
-def network(tables: dict[str, pa.Table]) -> NetworkIndex:
-    return NetworkIndex(tables)
+def network(full_network: NetworkIndex) -> NetworkIndex:
+    return full_network
 
 
 OLD_VALUES: list[tuple[str, str, str | None, int, str]] = [

@@ -16,13 +16,6 @@ from tests.conftest import one_line_error
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
 
-
-@pytest.fixture
-def export(full_export: Path) -> Path:
-    """The network as a full export carries it: every attribute changed has a value before."""
-    return full_export
-
-
 FILES = {
     "plan.parquet",
     "plan.cmedit",

@@ -32,17 +32,6 @@ from tests.enm_fixtures import CELL, CELL1, ENB, NODE, Changes
 GOLDEN = Path(__file__).parent / "golden" / "enm"
 
 
-@pytest.fixture(scope="module")
-def tables(full_tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """The network as a full export carries it: every attribute changed has a value before."""
-    return full_tables
-
-
-@pytest.fixture(scope="module")
-def network(full_network: NetworkIndex) -> NetworkIndex:
-    return full_network
-
-
 OTHER_NODE_CELL = (
     "SubNetwork=ROOT,MeContext=NODE000001,ManagedElement=NODE000001,ENodeBFunction=1,EUtranCellFDD=NODE000001_2"
 )

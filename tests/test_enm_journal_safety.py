@@ -495,7 +495,7 @@ def test_a_rollback_killed_part_way_is_resumed_without_repeats(
     enm = ("--backend", "enm", "--url", fake.url, "--journal", journal)
     assert _apply(script, *enm).returncode == 0
     applied = fake.changes()
-    fake.hold = "userLabel=null"  # the rollback's second command: applied, its answer never comes
+    fake.hold = 'userLabel="east, 2"'  # the rollback's second command: applied, its answer never comes
     back = _start(script, *enm, "--rollback", "--catalog", example_out, "--network", export)
     _wait_held(fake, back)
     back.send_signal(signal.SIGKILL)
@@ -556,13 +556,14 @@ def test_a_rollback_recorded_by_the_first_schema_resumes_only_as_it_started(
 def test_a_run_is_resumed_and_rolled_back_only_where_it_ran(
     fake: FakeEnm, script: Path, tmp_path: Path, example_out: Path, export: Path
 ) -> None:
-    """What ran on the simulator (the default journal is the same for both) is not undone,
-    nor resumed, on ENM."""
+    """What ran on the simulator is not undone, nor resumed, on ENM, even given the same
+    journal (each has its own by default)."""
+    journal = tmp_path / "j.sqlite"
     inputs = ("--catalog", example_out, "--network", export)
     good = script.read_text()
     script.write_text(good.replace("qRxLevMin=-120", "qRxLevMin=-20"))  # refused: the run stops
-    assert run_cli("apply", script, *inputs).returncode == 1
-    enm = ("--backend", "enm", "--url", fake.url)
+    assert run_cli("apply", script, *inputs, "--journal", journal).returncode == 1
+    enm = ("--backend", "enm", "--url", fake.url, "--journal", journal)
     one_line_error(_apply(script, *enm, "--resume"), 2, "run 1 ran on offline simulator, not on " + fake.url)
     one_line_error(_apply(script, *enm, "--rollback", *inputs), 2, "run 1 ran on offline simulator")
     assert not fake.executed and not fake.logins

@@ -8,6 +8,7 @@ part written into a copy by the test."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
@@ -139,18 +140,30 @@ def test_an_old_value_holding_commands_never_reaches_a_script(example_out: Path,
     assert "network holds" in err and "\ncmedit delete" not in err
 
 
-def test_a_rollback_that_cannot_be_written_is_refused_cleanly_by_apply(example_out: Path, tmp_path: Path) -> None:
+def test_a_script_whose_rollback_cannot_be_written_is_refused_before_anything_is_sent(
+    example_out: Path, tmp_path: Path
+) -> None:
     export = hostile_export(tmp_path, ATTACK)
     script = tmp_path / "hand.cmedit"
-    script.write_text(f"cmedit set {CELL} userLabel=north\n", encoding="utf-8")
+    script.write_text(f"cmedit set {CELL} qRxLevMin=-120\ncmedit set {CELL} userLabel=north\n", encoding="utf-8")
     run = run_cli("apply", script, "--catalog", example_out, "--network", export)
-    assert run.returncode == 0, run.stderr
-    line = one_line_error(
-        run_cli("apply", script, "--catalog", example_out, "--network", export, "--rollback"),
-        1,
-        "cmedit cannot carry a line feed",
-    )
-    assert "userLabel" in line and "\\n" not in line.split("cannot carry")[0]
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert lines[-1] == "1 problem(s) with the rollback; nothing sent", lines
+    assert f"the rollback of {script}: step 0 (set {CELL}): userLabel: cmedit cannot carry a line feed" in lines[0]
+    assert "\ncmedit" not in run.stderr
+    with sqlite3.connect(tmp_path / "hand.cmedit.simulator.journal.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM command").fetchone() == (0,)
+    # applied where the value was plain, the rollback computed from the hostile network is
+    # refused the same way, located, nothing sent
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    plain = hostile_export(clean, "plain")
+    assert run_cli("apply", script, "--catalog", example_out, "--network", plain).returncode == 0
+    back = run_cli("apply", script, "--catalog", example_out, "--network", export, "--rollback")
+    assert back.returncode == 1 and "Traceback" not in back.stderr, back.stderr
+    assert "the rollback of run 1: step 0" in back.stderr and "cmedit cannot carry a line feed" in back.stderr
+    assert back.stderr.strip().splitlines()[-1] == "1 problem(s) with the rollback; nothing sent"
 
 
 @pytest.mark.parametrize(
@@ -289,7 +302,7 @@ def test_apply_refuses_what_a_plan_never_writes(line: str, why: str, example_out
     script.write_bytes((f"cmedit get {CELL}\n" + line + "\n").encode())
     run = run_cli("apply", script, "--catalog", example_out, "--network", EXAMPLE_EXPORT)
     one_line_error(run, 2, f"{script}:2:", why)
-    assert not (tmp_path / "s.cmedit.journal.sqlite").exists()
+    assert not (tmp_path / "s.cmedit.simulator.journal.sqlite").exists()
 
 
 def test_a_script_with_crlf_line_ends_runs(example_out: Path, tmp_path: Path) -> None:
@@ -297,3 +310,29 @@ def test_a_script_with_crlf_line_ends_runs(example_out: Path, tmp_path: Path) ->
     script.write_bytes(f"cmedit get {CELL}\r\ncmedit set {CELL} qRxLevMin=-120\r\n".encode())
     run = run_cli("apply", script, "--catalog", example_out, "--network", EXAMPLE_EXPORT)
     assert run.returncode == 0, run.stderr
+
+
+def test_apply_checks_the_rollback_of_unknown_old_values_before_it_runs(example_out: Path, tmp_path: Path) -> None:
+    # the bundled export carries no userLabel: a script changing it cannot be undone exactly
+    script = tmp_path / "s.cmedit"
+    script.write_text(f"cmedit set {CELL} qRxLevMin=-120\ncmedit set {CELL} userLabel=north\n", encoding="utf-8")
+    args = ("apply", script, "--catalog", example_out, "--network", EXAMPLE_EXPORT)
+    refused = run_cli(*args)
+    assert refused.returncode == 1 and "unknown_old_value" in refused.stderr and "userLabel" in refused.stderr
+    assert "nothing sent" in refused.stderr
+    after = tmp_path / "after.xml"
+    ran = run_cli(*args, "--allow-unknown-rollback")
+    assert ran.returncode == 0, ran.stderr
+    back = run_cli(*args, "--rollback", "--allow-unknown-rollback", "--save-network", after)
+    assert back.returncode == 0, back.stderr
+    values = {(r["fdn"], r["attribute"]): r["value"] for r in rtbfast.read_network(after).tables["values"].to_pylist()}
+    assert values[(CELL, "qRxLevMin")] == "-140"  # undone
+    assert values[(CELL, "userLabel")] == "north"  # left as the run set it, as asked
+
+
+def test_a_rehearsal_on_the_simulator_has_a_journal_of_its_own(example_out: Path, tmp_path: Path) -> None:
+    script = tmp_path / "s.cmedit"
+    script.write_text(f"cmedit set {CELL} qRxLevMin=-120\n", encoding="utf-8")
+    assert run_cli("apply", script, "--catalog", example_out, "--network", EXAMPLE_EXPORT).returncode == 0
+    assert (tmp_path / "s.cmedit.simulator.journal.sqlite").is_file()
+    assert not (tmp_path / "s.cmedit.journal.sqlite").exists()  # ENM's, still free for the real run

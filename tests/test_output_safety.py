@@ -215,9 +215,9 @@ def test_the_journal_of_an_applied_plan_keeps_the_plan_folder(
     written("plan", cli(*args("plan", out)), out)
     applied = cli("apply", out / "plan.cmedit", "--catalog", example_out, "--network", export)
     assert applied.returncode == 0, applied.stderr
-    assert (out / "plan.cmedit.journal.sqlite").is_file()
+    assert (out / "plan.cmedit.simulator.journal.sqlite").is_file()
     before = snapshot(tmp_path)
-    one_line_error(cli(*args("plan", out)), 1, "rtbfast did not write there (plan.cmedit.journal.sqlite)")
+    one_line_error(cli(*args("plan", out)), 1, "rtbfast did not write there (plan.cmedit.simulator.journal.sqlite)")
     assert snapshot(tmp_path) == before
 
 
@@ -531,7 +531,7 @@ def test_apply_never_saves_the_network_over_its_input(example_out: Path, export:
     script.write_text(f"cmedit set {CELL} qRxLevMin=-120\n")
     before = snapshot(tmp_path)
     apply: list[str | Path] = ["apply", script, "--catalog", example_out, "--network", network]
-    one_line_error(cli(*apply, "--save-network", network), 1, f"{network}: is {network}, an input of this run")
+    one_line_error(cli(*apply, "--save-network", network), 2, f"--save-network {network} is --network")
     one_line_error(cli(*apply, "--save-network", tmp_path), 1, f"{tmp_path}: is a folder")
     assert snapshot(tmp_path) == before
     # through a link to a file of the user's, the file is replaced and the link kept

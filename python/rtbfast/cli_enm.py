@@ -203,7 +203,8 @@ def plan(
     "--journal",
     "journal_path",
     type=click.Path(path_type=Path),
-    help="The SQLite journal of every command's outcome [default: SCRIPT.journal.sqlite].",
+    help="The SQLite journal of every command's outcome [default: SCRIPT.journal.sqlite on ENM, "
+    "SCRIPT.simulator.journal.sqlite on the simulator; with --dry-run, JOURNAL becomes JOURNAL.dry-run.sqlite].",
 )
 @click.option(
     "--resume",
@@ -225,6 +226,12 @@ def plan(
     help="With --resume, a command sent without an answer: read it back, send it again, or count it as done.",
 )
 @click.option("--dry-run", is_flag=True, help="Run on the simulator whatever --backend says.")
+@click.option(
+    "--allow-unknown-rollback",
+    is_flag=True,
+    help="Run (or roll back) changes of attributes --network does not hold: their old value is unknown, so the "
+    "rollback leaves them as the run set them. Without it such a script is refused before anything is sent.",
+)
 @click.option(
     "--save-network", type=click.Path(path_type=Path), help="Simulator: write the network after as Bulk CM XML."
 )
@@ -249,6 +256,7 @@ def apply(
     rollback: bool,
     uncertain: str,
     dry_run: bool,
+    allow_unknown_rollback: bool,
     save_network: Path | None,
     url: str | None,
     ca_file: Path | None,
@@ -267,6 +275,11 @@ def apply(
       rollback that stopped goes on with the rollback;
     - one apply at a time per journal (a lock beside it, JOURNAL.lock); a file that is not
       an rtbfast journal is refused and left as it was;
+    - only what a plan writes runs: one command a line on one MO, no option, names of the
+      one grammar (rtbfast.names), no control, line-break or format character, no backslash;
+    - with --catalog and --network the rollback of the whole script is computed and written
+      before the first command is sent, so any part of it can be undone (an attribute the
+      network does not hold is refused, or with --allow-unknown-rollback left as set);
     - --dry-run (or --backend simulator) runs on the offline simulator, which checks each
       command as ENM and the node would; --save-network writes the network after.
 
@@ -287,8 +300,16 @@ def apply(
 @contextlib.contextmanager
 def _exits() -> Iterator[None]:
     """Errors as one line and rtbfast's exit code (2 for a run that cannot go on as asked)."""
+    from rtbfast.enm.plan import PlanError
+
     try:
         yield
+    except PlanError as err:
+        # the rollback cannot be computed or written: every problem, located
+        for problem in err.problems:
+            click.echo(f"error: {one_line(str(problem))}", err=True)
+        click.echo(f"{len(err.problems)} problem(s) with the rollback; nothing sent", err=True)
+        sys.exit(err.exit_code)
     except RtbfastError as err:
         _fail(err)
 
@@ -311,6 +332,7 @@ def _apply(
     rollback: bool,
     uncertain: str,
     dry_run: bool,
+    allow_unknown_rollback: bool,
     save_network: Path | None,
     url: str | None,
     ca_file: Path | None,
@@ -323,6 +345,7 @@ def _apply(
         EnmBackend,
         ExecutionError,
         SimulatorBackend,
+        check_rollback,
         intent,
         replay_applied,
         rollback_script,
@@ -345,8 +368,11 @@ def _apply(
         )
     if not simulate and not url:
         raise ExecutionError("--backend enm needs --url (ENM's address)")
-    journal_path = journal_path or script_path.with_name(script_path.name + ".journal.sqlite")
-    if dry_run:
+    if journal_path is None:
+        # the simulator's runs and ENM's are journaled apart: a rehearsal never blocks the real run
+        default = ".simulator.journal.sqlite" if simulate else ".journal.sqlite"
+        journal_path = script_path.with_name(script_path.name + default)
+    elif dry_run:
         journal_path = journal_path.with_name(journal_path.name.replace(".sqlite", "") + ".dry-run.sqlite")
     if save_network is not None:
         for option, path in (
@@ -434,6 +460,7 @@ def _apply(
 
         resend_uncertain = {"verify": None, "resend": True, "applied": False}[uncertain]
         ran = script
+        unchecked = False
         if what.kind == "rollback":
             undone_run = what.run
             assert undone_run is not None
@@ -441,7 +468,9 @@ def _apply(
                 replay_applied(script, backend, journal, undone_run.id)
             if what.rollback is None:
                 assert index is not None and cat is not None
-                undo, undone = rollback_script(script, journal, undone_run.id, index, cat)
+                undo, undone = rollback_script(
+                    script, journal, undone_run.id, index, cat, allow_unknown=allow_unknown_rollback
+                )
                 click.echo(
                     f"rolling back {undone} applied command(s) of run {undone_run.id} with {len(undo.lines)} "
                     "command(s)",
@@ -450,7 +479,9 @@ def _apply(
             else:
                 if undo is None:  # recorded before a rollback's commands were kept: computed again, checked
                     assert index is not None and cat is not None
-                    undo, _ = rollback_script(script, journal, undone_run.id, index, cat)
+                    undo, _ = rollback_script(
+                        script, journal, undone_run.id, index, cat, allow_unknown=allow_unknown_rollback
+                    )
                 click.echo(
                     f"resuming the rollback of run {undone_run.id}: run {what.rollback.id} stopped after "
                     f"{journal.applied(what.rollback.id)} of {len(undo.lines)} command(s)",
@@ -471,6 +502,11 @@ def _apply(
             if outcome.ok:
                 journal.finish_run(undone_run.id, "rolled_back")
         else:
+            if not resume and index is not None and cat is not None:
+                # whatever part of the script gets applied can be undone: its rollback is
+                # computed and written once before the first command goes out
+                check_rollback(script, index, cat, allow_unknown=allow_unknown_rollback)
+            unchecked = not resume and index is None
             outcome = run_script(
                 script,
                 backend,
@@ -482,6 +518,12 @@ def _apply(
             )
         if bar is not None:
             bar.render_finish()
+        if what.kind != "rollback" and unchecked and outcome.sent:
+            click.echo(
+                "note: without --catalog and --network the rollback of this script was not checked before the run "
+                "(give them to be sure every change can be undone)",
+                err=True,
+            )
         done = f"{outcome.sent} sent, {outcome.skipped} applied before, {outcome.verified} found applied"
         if not outcome.ok:
             assert outcome.failed is not None

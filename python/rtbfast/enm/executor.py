@@ -437,12 +437,36 @@ def replay_applied(script: Script, backend: Backend, journal: Journal, run: int)
     return done
 
 
+def check_rollback(script: Script, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False) -> int:
+    """Before a run: the rollback of the whole of `script` can be computed from `network` and
+    written as cmedit (every old value known, or `allow_unknown`; every name and value one
+    cmedit carries), so whatever part of it gets applied can be undone. Raises the planner's
+    errors (:class:`rtbfast.enm.rollback.UnknownRollback`,
+    :class:`rtbfast.enm.dialects.UnwritableError`); returns the rollback's command count."""
+    from rtbfast.enm.dialects import cmedit_lines
+    from rtbfast.enm.rollback import rollback_plan
+
+    plan = script_plan([line for line in script.lines if line.changes], network, catalog, source=str(script.path))
+    if not plan.num_rows:
+        return 0
+    undo = rollback_plan(plan, network, catalog, allow_unknown=allow_unknown)
+    return len(cmedit_lines(undo, where=f"the rollback of {script.path}")) if undo.num_rows else 0
+
+
 def rollback_script(
-    script: Script, journal: Journal, run: int, network: NetworkIndex, catalog: EnmCatalog
+    script: Script,
+    journal: Journal,
+    run: int,
+    network: NetworkIndex,
+    catalog: EnmCatalog,
+    *,
+    allow_unknown: bool = False,
 ) -> tuple[Script, int]:
     """The commands that undo the applied part of `run` (a run of `script`), computed from
     `network` as it was before the run; and how many applied commands they undo. A command whose
-    answer never came is refused (resume first, which reads it back)."""
+    answer never came is refused (resume first, which reads it back). An applied change of an
+    attribute the network does not hold is refused unless `allow_unknown` (then it is not
+    undone)."""
     from rtbfast.enm.dialects import cmedit_lines
     from rtbfast.enm.rollback import rollback_plan
 
@@ -459,8 +483,8 @@ def rollback_script(
         if r.text != line.text:
             raise ExecutionError(f"{journal.path}: run {run} does not match {script.path} at line {line.number}")
     plan = script_plan(lines, network, catalog, source=str(script.path))
-    undo = rollback_plan(plan, network, catalog) if plan.num_rows else plan
-    texts = cmedit_lines(undo).to_pylist() if undo.num_rows else []
+    undo = rollback_plan(plan, network, catalog, allow_unknown=allow_unknown) if plan.num_rows else plan
+    texts = cmedit_lines(undo, where=f"the rollback of run {run}").to_pylist() if undo.num_rows else []
     body = "\n".join(texts) + ("\n" if texts else "")
     path = Path(f"{script.path}#rollback-of-run-{run}")
     undo_lines = [ScriptLine(i + 1, t, cmedit.parse_line(t)) for i, t in enumerate(texts)]
