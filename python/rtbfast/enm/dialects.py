@@ -82,7 +82,7 @@ def refusal_problems(plan: pa.Table, refusals: pa.Table, where: str) -> list[Pro
                 "unwritable",
                 f"{where}: step {r['step']} ({r['op']} {r['fdn']}){': ' + what if what else ''}: {reason}{held}",
                 r["fdn"],
-                r["source"],
+                None if r["source"] == "rtbfast: rollback" else r["source"],
             )
         )
     return problems
