@@ -24,14 +24,14 @@ pub const MAX_NAME: usize = 255;
 pub const MAX_FDN: usize = 4096;
 
 /// What a name names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NameKind {
-    Class,
-    Attribute,
+    Class = 0,
+    Attribute = 1,
     /// A struct member, or a nested member path `a.b`.
-    Member,
-    MoId,
-    Fdn,
+    Member = 2,
+    MoId = 3,
+    Fdn = 4,
 }
 
 impl NameKind {
@@ -89,8 +89,7 @@ fn word(name: &str, kind: NameKind) -> Result<(), String> {
     if name.len() > MAX_NAME {
         return Err(format!("{} longer than {MAX_NAME} bytes ({} bytes)", kind.what(), name.len()));
     }
-    let mut chars = name.chars();
-    let first = chars.next().unwrap_or(' ');
+    let first = name.chars().next().unwrap_or(' ');
     match kind {
         NameKind::MoId => {
             if first == '-' {
@@ -112,9 +111,13 @@ fn word(name: &str, kind: NameKind) -> Result<(), String> {
             }
         }
     }
+    // the common case in one pass over the bytes; the characters only to say what is wrong
+    let id = kind == NameKind::MoId;
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (id && (b == b'.' || b == b':'))) {
+        return Ok(());
+    }
     for c in name.chars() {
-        let ok =
-            c.is_ascii_alphanumeric() || c == '_' || c == '-' || (kind == NameKind::MoId && (c == '.' || c == ':'));
+        let ok = c.is_ascii_alphanumeric() || c == '_' || c == '-' || (id && (c == '.' || c == ':'));
         if !ok {
             let allowed = if kind == NameKind::MoId {
                 "letters, digits, '_', '-', '.' and ':'"
@@ -160,8 +163,67 @@ pub fn check_mo_id(id: &str) -> Result<(), String> {
     word(id, NameKind::MoId)
 }
 
+/// Byte classes of the FDN grammar: bit 1 a class character, bit 2 an MO id character.
+const FDN_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let word = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        table[b] = (word as u8) | (((word || c == b'.' || c == b':') as u8) << 1);
+        b += 1;
+    }
+    table
+};
+
+/// Whether `fdn` is `Class=Id` RDNs joined by `,`, in one pass over its bytes (the common
+/// case; [`check_fdn`] says what is wrong otherwise).
+fn fdn_ok(fdn: &str) -> bool {
+    let bytes = fdn.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_FDN {
+        return false;
+    }
+    let mut at = 0;
+    loop {
+        // a class: a letter, then class characters, up to '='
+        if !bytes[at].is_ascii_alphabetic() {
+            return false;
+        }
+        let start = at;
+        at += 1;
+        while at < bytes.len() && FDN_BYTES[bytes[at] as usize] & 1 != 0 {
+            at += 1;
+        }
+        if at >= bytes.len() || bytes[at] != b'=' || at - start > MAX_NAME {
+            return false;
+        }
+        at += 1;
+        // an id: id characters, not starting with '-', up to ',' or the end
+        if at >= bytes.len() || bytes[at] == b'-' {
+            return false;
+        }
+        let start = at;
+        while at < bytes.len() && FDN_BYTES[bytes[at] as usize] & 2 != 0 {
+            at += 1;
+        }
+        if at == start || at - start > MAX_NAME {
+            return false;
+        }
+        if at == bytes.len() {
+            return true;
+        }
+        if bytes[at] != b',' || at + 1 >= bytes.len() {
+            return false;
+        }
+        at += 1;
+    }
+}
+
 /// `Class=Id` RDNs joined by `,`.
 pub fn check_fdn(fdn: &str) -> Result<(), String> {
+    if fdn_ok(fdn) {
+        return Ok(());
+    }
     if fdn.is_empty() {
         return Err("an FDN is empty".into());
     }
@@ -175,7 +237,7 @@ pub fn check_fdn(fdn: &str) -> Result<(), String> {
         check_class(class).map_err(|why| format!("{why} (in the FDN {:?})", shorten(fdn)))?;
         check_mo_id(id).map_err(|why| format!("{why} (in the FDN {:?})", shorten(fdn)))?;
     }
-    Ok(())
+    Err(format!("{:?} is not Class=Id RDNs joined by ','", shorten(fdn)))
 }
 
 /// Check `name` as `kind`.
@@ -255,6 +317,40 @@ mod tests {
         assert!(check_fdn("A=1,B").unwrap_err().contains("not Class=Id"));
         assert!(check_fdn("A=1,B=2 -ALL").unwrap_err().contains("a space"));
         assert!(check_member("a..b").is_err());
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_full_check() {
+        let long = "i".repeat(MAX_NAME);
+        let too_long = "i".repeat(MAX_NAME + 1);
+        for fdn in [
+            "A=1",
+            "A=1,B=2",
+            "A=1,",
+            ",A=1",
+            "A=",
+            "=1",
+            "A==1",
+            "A=1=2",
+            "a=1",
+            "A-b_c=x.y:z-1",
+            "A=-1",
+            "A=1-",
+            "A1=1,B=2,C=3",
+            "A=1,,B=2",
+            "A=1 ,B=2",
+            "A=é",
+            &format!("A={long}"),
+            &format!("A={too_long}"),
+            &format!("{}=1", "A".repeat(MAX_NAME)),
+            &format!("{}=1", "A".repeat(MAX_NAME + 1)),
+        ] {
+            let slow = fdn
+                .split(',')
+                .all(|rdn| rdn.split_once('=').is_some_and(|(c, i)| check_class(c).is_ok() && check_mo_id(i).is_ok()));
+            assert_eq!(fdn_ok(fdn), slow, "{fdn:?}");
+            assert_eq!(check_fdn(fdn).is_ok(), slow, "{fdn:?}");
+        }
     }
 
     #[test]

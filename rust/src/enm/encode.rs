@@ -94,7 +94,26 @@ fn line_safe(text: &str, dialect: Dialect) -> Result<(), String> {
     Ok(())
 }
 
+/// Printable ASCII but `"` and the backslash: what every line dialect carries in quotes (and
+/// moshell outside a struct or list, but for its own syntax characters).
+fn plain_ascii(text: &str, dialect: Dialect, nested: bool) -> bool {
+    text.bytes().all(|b| {
+        (0x20..0x7F).contains(&b)
+            && b != b'"'
+            && b != b'\\'
+            && (dialect != Dialect::Moshell
+                || !(matches!(b, b'$' | b'`' | b'|' | b'<' | b'>' | b';' | b'#')
+                    || (nested && matches!(b, b',' | b'=' | b' ' | b'(' | b')' | b'[' | b']' | b'{' | b'}'))))
+    })
+}
+
 fn quoted(out: &mut String, text: &str, dialect: Dialect, nested: bool) -> Result<(), String> {
+    if plain_ascii(text, dialect, nested) {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        return Ok(());
+    }
     line_safe(text, dialect)?;
     let refused: &[char] = match (dialect, nested) {
         (Dialect::Moshell, false) => &['"', '\\', '$', '`', '|', '<', '>', ';', '#'],
@@ -135,13 +154,26 @@ pub fn below_managed_element(fdn: &str) -> &str {
 /// (`string` when unknown), `nested` says it stands inside a struct or a sequence. The
 /// error says why the dialect cannot carry it.
 pub fn scalar(dialect: Dialect, kind: Option<&str>, text: &str, nested: bool, out: &mut String) -> Result<(), String> {
+    scalar_with(dialect, kind, text, nested, out, &mut |fdn| names::check_fdn(fdn))
+}
+
+/// [`scalar`], with the check of a moRef's FDN given (a writer that has checked it already
+/// says so without checking it again).
+pub fn scalar_with(
+    dialect: Dialect,
+    kind: Option<&str>,
+    text: &str,
+    nested: bool,
+    out: &mut String,
+    check_fdn: &mut dyn FnMut(&str) -> Result<(), String>,
+) -> Result<(), String> {
     if dialect == Dialect::Bulkcm {
         return xml_text(out, text);
     }
     match kind.unwrap_or("string") {
         "moref" => {
             if !text.is_empty() {
-                names::check_fdn(text).map_err(|why| format!("the moRef is not one: {why}"))?;
+                check_fdn(text).map_err(|why| format!("the moRef is not one: {why}"))?;
             }
             if dialect == Dialect::Moshell && !text.is_empty() {
                 out.push_str(below_managed_element(text));

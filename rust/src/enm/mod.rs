@@ -21,6 +21,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 
+use rustc_hash::FxHashMap;
+
 use crate::error::{Error, Location};
 use crate::names;
 
@@ -138,7 +140,7 @@ struct Attribute<'a> {
     /// An emptied or unset value: written `[]`/`null` (nothing in moshell).
     nothing: bool,
     items: Vec<Item>,
-    structs: HashMap<i32, usize>,
+    structs: FxHashMap<i32, usize>,
 }
 
 /// The node name (`MeContext` id, else `ManagedElement` id) and the RDNs below
@@ -188,14 +190,56 @@ fn steps(columns: &[Columns<'_>], mut each: impl FnMut(&[(usize, usize)])) -> cr
     Ok(())
 }
 
+/// The names of one rendering checked. A plan's rows come MO by MO, node by node: an FDN is
+/// checked past the RDNs it shares with the one checked before it, and a name equal to the
+/// last one of its kind is not checked again.
+#[derive(Default)]
+struct Checked<'a> {
+    last_fdn: &'a str,
+    last: [&'a str; 5],
+}
+
+impl<'a> Checked<'a> {
+    fn name(&mut self, kind: names::NameKind, name: &'a str) -> Result<(), String> {
+        let slot = kind as usize;
+        if self.last[slot] != name || name.is_empty() {
+            names::check(kind, name)?;
+            self.last[slot] = name;
+        }
+        Ok(())
+    }
+
+    fn fdn(&mut self, fdn: &'a str) -> Result<(), String> {
+        let shared = fdn.bytes().zip(self.last_fdn.bytes()).take_while(|(a, b)| a == b).count();
+        // the RDNs both hold whole: up to a ',' in both (or all of the last one, before a ',')
+        let cut = if shared == self.last_fdn.len() && fdn.as_bytes().get(shared) == Some(&b',') {
+            Some(shared)
+        } else {
+            fdn[..shared].rfind(',')
+        };
+        match cut {
+            Some(cut) if !self.last_fdn.is_empty() && fdn.len() <= names::MAX_FDN => {
+                names::check_fdn(&fdn[cut + 1..]).map_err(|_| names::check_fdn(fdn).err().unwrap_or_default())?
+            }
+            _ => names::check_fdn(fdn)?,
+        }
+        self.last_fdn = fdn;
+        Ok(())
+    }
+}
+
 /// The step's head (op, fdn, class), its names checked.
-fn head<'a>(columns: &[Columns<'a>], rows: &[(usize, usize)]) -> Result<(&'a str, &'a str, &'a str), Refusal> {
+fn head<'a>(
+    columns: &[Columns<'a>],
+    rows: &[(usize, usize)],
+    checked: &mut Checked<'a>,
+) -> Result<(&'a str, &'a str, &'a str), Refusal> {
     let (b0, r0) = rows[0];
     let c = &columns[b0];
     let refusal = |reason: String| Refusal { row: c.first_row + r0, reason };
     let (op, fdn, class) = (c.op.value(r0), c.fdn.value(r0), c.class.value(r0));
-    names::check_fdn(fdn).map_err(refusal)?;
-    names::check_class(class).map_err(refusal)?;
+    checked.fdn(fdn).map_err(refusal)?;
+    checked.name(names::NameKind::Class, class).map_err(refusal)?;
     Ok((op, fdn, class))
 }
 
@@ -205,15 +249,17 @@ fn attribute_texts<'a>(
     columns: &[Columns<'a>],
     rows: &[(usize, usize)],
     dialect: Dialect,
-) -> Result<Vec<(&'a str, String)>, Refusal> {
+    checked: &mut Checked<'a>,
+    emit: &mut dyn FnMut(&'a str, &str),
+) -> Result<(), Refusal> {
     let mut attributes: Vec<Attribute<'a>> = Vec::new();
-    let mut position: HashMap<&str, usize> = HashMap::new();
+    let mut position: FxHashMap<&str, usize> = FxHashMap::default();
     for &(b, r) in rows {
         let c = &columns[b];
         let Some(name) = Columns::opt(c.attribute, r) else { continue };
         let refusal = |reason: String| Refusal { row: c.first_row + r, reason };
         if !position.contains_key(name) {
-            names::check_attribute(name).map_err(refusal)?;
+            checked.name(names::NameKind::Attribute, name).map_err(refusal)?;
         }
         let sequence = c.is_sequence.is_valid(r) && c.is_sequence.value(r);
         let index = c.index.is_valid(r).then(|| c.index.value(r));
@@ -233,7 +279,12 @@ fn attribute_texts<'a>(
                 None => text.push_str("null"),
                 Some(v) => {
                     let nested = sequence || member.is_some();
-                    encode::scalar(dialect, Columns::opt(c.kind, r), v, nested, &mut text).map_err(refusal)?;
+                    let kind = Columns::opt(c.kind, r);
+                    if kind == Some("moref") && !v.is_empty() {
+                        // a plan refers to the same MOs again and again: each FDN checked once
+                        checked.fdn(v).map_err(|why| refusal(format!("the moRef is not one: {why}")))?;
+                    }
+                    encode::scalar_with(dialect, kind, v, nested, &mut text, &mut |_| Ok(())).map_err(refusal)?;
                 }
             }
         }
@@ -244,7 +295,7 @@ fn attribute_texts<'a>(
                 whole: emptied || index.is_none(),
                 nothing,
                 items: Vec::new(),
-                structs: HashMap::new(),
+                structs: FxHashMap::default(),
             });
             attributes.len() - 1
         });
@@ -252,7 +303,7 @@ fn attribute_texts<'a>(
         attribute.nothing &= nothing;
         match member {
             Some(member) => {
-                names::check_member(member).map_err(refusal)?;
+                checked.name(names::NameKind::Member, member).map_err(refusal)?;
                 let item = index.unwrap_or(0);
                 if attribute.items.is_empty() {
                     attribute.whole = false; // a struct item first
@@ -273,9 +324,9 @@ fn attribute_texts<'a>(
             None => attribute.items.push(Item::Text(text)),
         }
     }
-    let mut out = Vec::with_capacity(attributes.len());
+    let mut text = String::new();
     for a in attributes {
-        let mut text = String::new();
+        text.clear();
         let list = a.sequence && !a.whole;
         match dialect {
             Dialect::Moshell => {
@@ -319,9 +370,9 @@ fn attribute_texts<'a>(
                 }
             }
         }
-        out.push((a.name, text));
+        emit(a.name, &text);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Render the plan as one cmedit line per step. `naming` gives a class's naming attribute
@@ -337,31 +388,33 @@ pub fn cmedit_lines(
     let mut refused = Vec::new();
     let mut line = String::new();
     let columns = Columns::all(batches)?;
-    steps(&columns, |rows| match render_step(&columns, rows, form, naming, &mut line) {
+    let mut checked = Checked::default();
+    steps(&columns, |rows| match render_step(&columns, rows, form, naming, &mut checked, &mut line) {
         Ok(()) => lines.append_value(&line),
         Err(r) => refused.push(r),
     })?;
     Ok((lines.finish(), refused))
 }
 
-fn render_step(
-    columns: &[Columns<'_>],
+fn render_step<'a>(
+    columns: &[Columns<'a>],
     rows: &[(usize, usize)],
     form: Form,
     naming: &HashMap<String, String>,
+    checked: &mut Checked<'a>,
     line: &mut String,
 ) -> Result<(), Refusal> {
     line.clear();
-    let (op, fdn, class) = head(columns, rows)?;
+    let (op, fdn, class) = head(columns, rows, checked)?;
     let mut attrs = String::new();
-    for (k, (name, text)) in attribute_texts(columns, rows, Dialect::Cmedit)?.iter().enumerate() {
-        if k > 0 {
+    attribute_texts(columns, rows, Dialect::Cmedit, checked, &mut |name, text| {
+        if !attrs.is_empty() {
             attrs.push(',');
         }
         attrs.push_str(name);
         attrs.push('=');
         attrs.push_str(text);
-    }
+    })?;
     let scoped = |line: &mut String| match form {
         Form::Node => match node_and_ldn(fdn) {
             (Some(node), Some(ldn)) => {
@@ -440,12 +493,18 @@ pub fn attribute_values(
     let mut attribute_out = StringBuilder::new();
     let mut text_out = StringBuilder::new();
     let mut refused = Vec::new();
+    let mut checked = Checked::default();
     steps(&columns, |rows| {
-        let checked = head(&columns, rows).and_then(|_| attribute_texts(&columns, rows, dialect));
-        match checked {
-            Ok(texts) => {
-                let (b0, r0) = rows[0];
-                let step = columns[b0].step.value(r0);
+        let (b0, r0) = rows[0];
+        let step = columns[b0].step.value(r0);
+        let mut texts: Vec<(&str, String)> = Vec::new();
+        let written = head(&columns, rows, &mut checked).and_then(|_| {
+            attribute_texts(&columns, rows, dialect, &mut checked, &mut |name, text| {
+                texts.push((name, text.to_string()))
+            })
+        });
+        match written {
+            Ok(()) => {
                 for (name, text) in texts {
                     step_out.append_value(step);
                     attribute_out.append_value(name);
