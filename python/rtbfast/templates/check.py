@@ -19,8 +19,15 @@ The templates are read on all cores into one set of tables (``rust/src/templates
   only when read as raw units is flagged as a likely unit mistake with both readings
   (``unit``). ``null`` is no value (``null``);
 - what runs later: every ``$eval``, ``$cond``, ``$switch`` and ``$custom`` is listed as
-  dynamic (``dynamic``, info), never judged; a call expansion cannot run is listed too
-  (``unsupported``: the operator's database or engine; ``refused``: ``eval``, ``import`` …).
+  dynamic (``dynamic``, info), never run, but compiled as expansion compiles it: one that
+  cannot compile is an error at the expression (``syntax``: ``return`` outside a function,
+  ``break`` outside a loop, invalid syntax…; ``refused``: what the sandbox refuses, ``yield``,
+  ``nonlocal``, ``import``, ``eval()``…; ``limit``: code too long or too deep); a call expansion
+  cannot run is listed too (``unsupported``: the operator's database or engine; ``refused``:
+  ``vars()`` and the like, found by a scan);
+- reading: a key repeated in one object is a warning naming every place (``duplicate_key``:
+  the later value is read); a template past a bound of the reader is an error (``limit``: its
+  size, nesting, values, a sequence's items, the ids its keys name).
 
 Findings are the Violations columns plus ``template``, ``path`` (JSON pointer), ``line``,
 ``column``, ``code`` and ``suggestion``.
@@ -47,7 +54,7 @@ from rtbfast.output_folder import load_catalog, open_catalog
 from rtbfast.readers import ProgressCallback
 from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
 from rtbfast.suggest import closest
-from rtbfast.templates.tree import template_json
+from rtbfast.templates.tree import ReadWarning, template_json
 from rtbfast.templates.units import parse_factor, to_engineering, to_raw
 
 FINDINGS_SCHEMA = pa.schema(
@@ -220,12 +227,32 @@ class CheckResult:
         return self.count("error")
 
 
+LISTED = 200
+"""Findings of one code listed per template; the others are counted in one more finding, so a
+template with a hundred thousand wrong values gives a report, not a flood."""
+
+
 class _Findings:
-    """Findings collected as columns (template index, pointer, severity, code, message, …)."""
+    """Findings collected as columns (template index, pointer, severity, code, message, …),
+    at most :data:`LISTED` of a code per template (the rest counted)."""
 
     def __init__(self) -> None:
+        self.listed: dict[tuple[int, str], int] = {}
+        self.more: dict[tuple[int, str], tuple[str, int]] = {}
         self.rows: dict[str, list[Any]] = {
-            name: [] for name in ("template", "path", "severity", "code", "message", "suggestion", *_VIOLATION_COLS)
+            name: []
+            for name in (
+                "template",
+                "path",
+                "severity",
+                "code",
+                "message",
+                "suggestion",
+                "at",
+                "typed",
+                "pointed",
+                *_VIOLATION_COLS,
+            )
         }
 
     def add(
@@ -236,8 +263,20 @@ class _Findings:
         code: str,
         message: str,
         suggestion: str | None = None,
+        at: tuple[int, int] | None = None,
+        typed: bool = False,
+        pointed: bool = False,
         **violation: Any,
     ) -> None:
+        """A finding; `at` is its line and column where already known (else found from the
+        pointer), `typed` says `path` is a typed document's already, `pointed` that the
+        message ends with the pointer (as expansion's notes do)."""
+        listed = self.listed.get((template, code), 0)
+        if listed >= LISTED:
+            _, more = self.more.get((template, code), (severity, 0))
+            self.more[(template, code)] = (severity, more + 1)
+            return
+        self.listed[(template, code)] = listed + 1
         for name, value in (
             ("template", template),
             ("path", path),
@@ -245,10 +284,32 @@ class _Findings:
             ("code", code),
             ("message", message),
             ("suggestion", suggestion),
+            ("at", at),
+            ("typed", typed),
+            ("pointed", pointed),
         ):
             self.rows[name].append(value)
         for name in _VIOLATION_COLS:
             self.rows[name].append(violation.get(name))
+
+    def full(self, template: int, code: str) -> bool:
+        """Whether findings of `code` on `template` are only counted now (a suggestion need not
+        be looked for)."""
+        return self.listed.get((template, code), 0) >= LISTED
+
+    def close(self) -> None:
+        """One finding for each code of a template whose findings were not all listed."""
+        more, self.more = self.more, {}
+        for (template, code), (severity, n) in more.items():
+            self.listed[(template, code)] = 0
+            self.add(
+                template,
+                "",
+                severity,
+                code,
+                f"and {n:,} more {code} finding(s) in this template, not listed (the first {LISTED} of a kind are)",
+                at=(1, 1),
+            )
 
 
 _VIOLATION_COLS = [f.name for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")]
@@ -318,7 +379,7 @@ def _compile_typed(files: list[str], tmp: Path) -> tuple[list[str], dict[int, _T
         else:
             compiled, where = compile_document(doc.doc)
             target.write_text(template_json(compiled), encoding="utf-8")
-            typed[i] = _Typed(Path(f), where, None)
+            typed[i] = _Typed(Path(f), where, None, doc.warnings)
         read_paths[i] = str(target)
     return read_paths, typed
 
@@ -345,11 +406,25 @@ def _check(
     out = _Findings()
     unreadable = _file_errors(tables["files"], out)
     for p in tables["problems"].to_pylist():
-        out.add(p["template"], p["path"], "error", p["code"], p["message"])
+        at = (p["line"], p["column"]) if p["line"] is not None else None
+        out.add(
+            p["template"],
+            p["path"],
+            p["severity"],
+            p["code"],
+            p["message"],
+            at=at,
+            pointed=p["code"] == "duplicate_key",
+        )
+    for index, typed_one in typed.items():
+        for w in typed_one.warnings:
+            out.add(index, w.path, "warning", w.code, w.message, at=(w.line, w.column), typed=True, pointed=True)
     _names(tables, cat, out)
     checked = _values(tables, cat, out, threads)
+    refused = _compiled(tables, out)
     if dynamic:
-        _dynamic(tables, out)
+        _dynamic(tables, out, refused)
+    out.close()
     findings = _located(files, tables["files"], out, typed)
     return CheckResult(findings, len(files), checked, unreadable, tables)
 
@@ -362,6 +437,8 @@ class _Typed:
     where: dict[str, str]
     """Pointer prefixes of the compiled template → the typed document's."""
     error: tuple[str, int, int] | None
+    warnings: list[ReadWarning] = field(default_factory=list)
+    """What reading the document warned of (at the document's own pointers)."""
 
 
 def _refuse_unreadable(files: pa.Table) -> None:
@@ -380,7 +457,8 @@ def _file_errors(files: pa.Table, out: _Findings) -> int:
     count = 0
     for i, f in enumerate(files.select(["error", "error_kind"]).to_pylist()):
         if f["error"] is not None:
-            out.add(i, "", "error", "document" if f["error_kind"] == "document" else "json", f["error"])
+            code = f["error_kind"] if f["error_kind"] in ("document", "limit") else "json"
+            out.add(i, "", "error", code, f["error"])
             count += 1
     return count
 
@@ -401,7 +479,10 @@ def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
     near_class: dict[str, str | None] = {}
     for m in mos.filter(pc.invert(is_known)).select(where).to_pylist():
         cls = m["class"]
-        near = near_class[cls] if cls in near_class else near_class.setdefault(cls, closest(cls, cat.classes))
+        if out.full(m["template"], "unknown_class"):
+            near = None  # only counted: no suggestion to look for
+        else:
+            near = near_class[cls] if cls in near_class else near_class.setdefault(cls, closest(cls, cat.classes))
         out.add(
             m["template"],
             m["path"],
@@ -426,7 +507,7 @@ def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
         mos.filter(misplaced).select(where).to_pylist(), parent_class.filter(misplaced).to_pylist(), strict=True
     ):
         cls, children = m["class"], cat.children[parent]
-        near = closest(cls, children)
+        near = None if out.full(m["template"], "containment") else closest(cls, children)
         out.add(
             m["template"],
             m["path"],
@@ -464,10 +545,8 @@ def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) 
         if cls not in cat.classes or cls not in cat.attributes:
             continue  # said for the class; or known only from containment, attributes unknown
         row = cat.attributes[cls].get(name)
-        if row is None:
-            near = closest(name, cat.attributes[cls])
-            message = f"{cls} has no attribute {name}" + (f"; did you mean {near}?" if near else "")
-            verdicts[key] = ("error", "unknown_attribute", message, near)
+        if row is None:  # the suggestion is looked for when the finding is listed
+            verdicts[key] = ("error", "unknown_attribute", f"{cls} has no attribute {name}", None)
         elif row["read_only"]:
             verdicts[key] = ("error", "read_only", f"{cls}.{name} is read-only", None)
         elif row["restricted"]:
@@ -480,9 +559,15 @@ def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) 
         bad
     )
     first = rows.group_by(["template", "key"], use_threads=False).aggregate([("path", "min"), ("mo", "min")])
+    near: dict[str, str | None] = {}
     for r in first.to_pylist():
         severity, code, message, suggestion = verdicts[r["key"]]
         cls, name = r["key"].split(SEP)
+        if code == "unknown_attribute" and not out.full(r["template"], code):
+            if r["key"] not in near:
+                near[r["key"]] = closest(name, cat.attributes[cls])
+            suggestion = near[r["key"]]
+            message += f"; did you mean {suggestion}?" if suggestion else ""
         out.add(
             r["template"],
             r["path_min"],
@@ -671,12 +756,61 @@ def _cleared(judged: pa.Table, mos: pa.Table, cat: Catalog, out: _Findings) -> p
     return judged.filter(pc.invert(pc.is_in(judged["row"], pa.array(drop, pa.int64()))))
 
 
-def _dynamic(tables: dict[str, pa.Table], out: _Findings) -> None:
+def _compiled(tables: dict[str, pa.Table], out: _Findings) -> set[tuple[int, str]]:
+    """Every expression and ``$custom`` body compiled as expansion compiles it (each distinct
+    text once): one that cannot compile is an error at its own pointer (a body's line), with
+    the line and column in the expression. Returns the (template, pointer) of those refused
+    by the sandbox, whose scan findings would say it again."""
+    from rtbfast.templates.expand import UNSET
+    from rtbfast.templates.sandbox import Stop, compile_expression, compile_function
+    from rtbfast.templates.tree import DELETE, IGNORE
+
+    expressions = tables["expressions"]
+    refused: set[tuple[int, str]] = set()
+    if not expressions.num_rows:
+        return refused
+    seen: dict[tuple[str, str | None, tuple[str, ...]], Stop | None] = {}
+    for e in expressions.to_pylist():
+        text, name, args = e["text"], e["name"], tuple(e["args"] or ())
+        if e["directive"] != "$custom" and text in (IGNORE, DELETE, UNSET):
+            continue  # a sentinel written as an $eval
+        key = (text, name if e["directive"] == "$custom" else None, args)
+        if key not in seen:
+            try:
+                if e["directive"] == "$custom":
+                    compile_function(str(name), list(args), text.split("\n"))
+                else:
+                    compile_expression(text)
+                seen[key] = None
+            except Stop as failed:
+                seen[key] = failed
+        stop = seen[key]
+        if stop is None:
+            continue
+        path = e["path"]
+        at = f" (line {stop.line}, column {stop.column} of the expression)" if stop.column else ""
+        if e["directive"] == "$custom":
+            at = f" (line {stop.line}{f', column {stop.column}' if stop.column else ''} of its body)"
+            if stop.line:
+                path = f"{path}/body/{stop.line - 1}"
+            what = f"custom function {name}"
+        else:
+            what = e["directive"]
+        code = "syntax" if stop.kind == "error" else stop.kind
+        if stop.kind == "refused":
+            refused.add((e["template"], e["path"]))
+        out.add(e["template"], path, "error", code, f"{what} cannot run{at}: {stop.message}", pointed=True)
+    return refused
+
+
+def _dynamic(tables: dict[str, pa.Table], out: _Findings, refused: set[tuple[int, str]]) -> None:
     for e in tables["expressions"].to_pylist():
         text = " ".join(e["text"].split())
         shown = text if len(text) <= 80 else text[:77] + "…"
         out.add(e["template"], e["path"], "info", "dynamic", f"{e['directive']} runs at expansion: {shown}")
     for c in tables["calls"].to_pylist():
+        if c["kind"] == "refused" and any((c["template"], p) in refused for p in _up(c["path"])):
+            continue  # said by the compile, as an error
         if c["kind"] == "unsupported":
             message = (
                 f"{c['what']} (line {c['line']}) is a service of the operator's engine that rtbfast cannot call; "
@@ -687,6 +821,15 @@ def _dynamic(tables: dict[str, pa.Table], out: _Findings) -> None:
         out.add(c["template"], c["path"], "warning", c["kind"], message)
 
 
+def _up(path: str) -> list[str]:
+    """`path` and the pointers above it."""
+    out = [path]
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        out.append(path)
+    return out
+
+
 def _located(files: list[str], file_table: pa.Table, out: _Findings, typed: dict[int, _Typed]) -> pa.Table:
     """The findings with their lines and columns, sorted by template, line and column; those
     on a typed template at its own pointers, lines and columns."""
@@ -694,8 +837,10 @@ def _located(files: list[str], file_table: pa.Table, out: _Findings, typed: dict
 
     rows = out.rows
     for i, t in enumerate(rows["template"]):
-        if t in typed:
+        if t in typed and not rows["typed"][i]:
             rows["path"][i] = typed_pointer(rows["path"][i] or "", typed[t].where)
+        if rows["pointed"][i]:
+            rows["message"][i] += f" at {rows['path'][i] or '/'}"
     n = len(rows["template"])
     lines: list[int | None] = [None] * n
     columns: list[int | None] = [None] * n
@@ -703,8 +848,10 @@ def _located(files: list[str], file_table: pa.Table, out: _Findings, typed: dict
     errors = file_table["error_line"].to_pylist()
     error_columns = file_table["error_column"].to_pylist()
     for i, t in enumerate(rows["template"]):
-        if rows["code"][i] in ("json", "document"):
+        if rows["code"][i] in ("json", "document") or (rows["code"][i] == "limit" and not rows["path"][i]):
             lines[i], columns[i] = errors[t], error_columns[t]
+        elif rows["at"][i] is not None:
+            lines[i], columns[i] = rows["at"][i]
         else:
             by_template.setdefault(t, []).append(i)
     order = list(by_template.items())

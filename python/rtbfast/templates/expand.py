@@ -16,22 +16,30 @@ engine runs it (``../shared/reference/rtb-and-workbook.md`` §2):
   an ``$eval`` inside an MO returns attributes and child MOs merged into it; ``$plans`` and
   ``$meta.plan_order`` give the phases, as does ``enet.set_mo_params(…, plan=…)``;
 - what cannot run (the operator's database) is skipped and said; what is refused or passes a
-  bound is an error; expansion goes on with the rest.
+  bound is an error; expansion goes on with the rest. Every expression is compiled before the
+  first target, so one that cannot compile (a syntax error, ``return`` outside a function, a
+  construct the sandbox refuses) is said once, at its place, whether or not it is reached;
+- what a target makes is bounded (:class:`~rtbfast.templates.sandbox.Limits`): items of one
+  value, ChangeSet rows per target (a target past it is left out whole) and rows in all (the
+  targets after it are not expanded), each said as an error at the place that passed it.
 
 The result is a ChangeSet (:mod:`rtbfast.changeset`), judged by :mod:`rtbfast.templates.verdicts`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rtbfast import _native
 from rtbfast.changeset import CHANGESET_SCHEMA, EMPTIED
@@ -46,6 +54,7 @@ from rtbfast.templates.tree import (
     Attribute,
     Cond,
     CondValue,
+    Entry,
     Eval,
     EvalValue,
     Fragment,
@@ -67,6 +76,56 @@ UNSET = "__unset__"
 
 _SKIP = object()
 """What an expression that stopped gives: the construct it decides is skipped."""
+
+
+class _Bound(BaseException):
+    """A bound on the rows expansion makes was passed (not a :class:`Stop`, which the
+    expression making rows would take as its own failure). `total`: the bound on all rows."""
+
+    def __init__(self, message: str, total: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.total = total
+
+
+def _int32s(values: array[int]) -> pa.Array:
+    """An ``array('i')`` as an Arrow int32 array, without a Python object per item."""
+    return pa.Array.from_buffers(pa.int32(), len(values), [None, pa.py_buffer(values)])
+
+
+class _Coded:
+    """A text column of the ChangeSet, kept as one code per row (most texts repeat: the FDN,
+    the target, the source), made into an Arrow string column at the end."""
+
+    __slots__ = ("codes", "texts")
+
+    def __init__(self) -> None:
+        self.codes = array("i")
+        self.texts: dict[str | None, int] = {}
+
+    def append(self, text: str | None) -> None:
+        code = self.texts.get(text)
+        if code is None:
+            code = self.texts[text] = len(self.texts)
+        self.codes.append(code)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def truncate(self, n: int) -> None:
+        del self.codes[n:]
+
+    def arrow(self) -> pa.Array:
+        dictionary = pa.array(list(self.texts), pa.string())
+        indices = _int32s(self.codes)
+        decoded = pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
+        self.codes = array("i")
+        return decoded
+
+
+_COLUMNS = ("phase", "op", "fdn", "class", "attribute", "member", "value", "target", "source")
+_NO_INDEX = -(2**31)
+"""The ``index`` of a row that has none (an MO created or deleted, an attribute unset)."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +222,13 @@ class Expander:
         self.catalog = catalog
         self.meter = Meter(limits or Limits())
         self.notes: dict[tuple[str, str, str, str], Note] = {}
-        self.rows: list[tuple[Any, ...]] = []
-        """(phase, op, fdn, class, attribute, member, index, value, target, source), in order."""
+        self.columns = {name: _Coded() for name in _COLUMNS}
+        """The ChangeSet's text columns, a code per row, rows in order."""
+        self.index = array("i")
+        self._target_start = 0
+        self._passed: _Bound | None = None
+        """The bound the current target passed (a template cannot catch it away)."""
+        self._sources: dict[str, str] = {}
         self._plain: dict[int, Any] = {}
         self._raws: dict[tuple[str, str, str | None, type, Any], str | None] = {}
         self.views: dict[int, MoView] = {}
@@ -178,6 +242,10 @@ class Expander:
             self.clusters = {name: [] for name, _ in meta_clusters}
         self._morefs, self._factors = self._catalog_lookups()
         self._compiled: dict[str, Compiled | Stop] = {}
+        self._said: set[str] = set()
+        self._nested: dict[tuple[int, str], Where] = {}
+        """The places of the ``$eval``s inside written values (one per place, so a compile
+        failure is said once)."""
         self.current: Where | None = None
         self.target_fdn: str | None = None
         self.phase = "default"
@@ -194,6 +262,9 @@ class Expander:
                 "targets": [],
             },
         )
+        for warning in template.warnings:
+            self.current = Where(warning.path, warning.line, warning.column)
+            self._note("warning", warning.code, warning.message)
         functions = {}
         for f in template.custom:
             try:
@@ -201,13 +272,16 @@ class Expander:
                 functions[f.name] = self.sandbox.define(compiled, f.name)
             except Stop as stop:
                 functions[f.name] = self._refused_function(f.name, stop)
-                self.current = f.where
+                line = f.lines[stop.line - 1] if 0 < stop.line <= len(f.lines) else None
+                self.current = line or f.where
+                column = f", column {stop.column}" if stop.column else ""
                 self._note(
                     "error" if stop.kind != "unsupported" else "warning",
-                    stop.kind,
-                    f"custom function {f.name} (line {stop.line} of its body): {stop.message}",
+                    "syntax" if stop.kind == "error" else stop.kind,
+                    f"custom function {f.name} (line {stop.line}{column} of its body): {stop.message}",
                 )
         self.sandbox.set(custom=Custom(functions))
+        self._compile_all()
 
     # -- the catalog ------------------------------------------------------------------------------
 
@@ -311,22 +385,56 @@ class Expander:
         index: int | None,
         value: str | None,
     ) -> None:
-        source = f"{self.source}#{self.current.path}" if self.current else self.source
-        self.rows.append((self.phase, op, fdn, cls, attribute, member, index, value, self.target_fdn, source))
+        limits = self.meter.limits
+        made = len(self.index)
+        if made - self._target_start >= limits.rows_per_target:
+            self._passed = _Bound(f"more than {limits.rows_per_target:,} ChangeSet rows for one target", False)
+            raise self._passed
+        if made >= limits.rows:
+            self._passed = _Bound(f"more than {limits.rows:,} ChangeSet rows in all (one expansion)", True)
+            raise self._passed
+        if self.current is None:
+            source = self.source
+        else:
+            path = self.current.path
+            known = self._sources.get(path)
+            source = known if known is not None else self._sources.setdefault(path, f"{self.source}#{path}")
+        c = self.columns
+        c["phase"].append(self.phase)
+        c["op"].append(op)
+        c["fdn"].append(fdn)
+        c["class"].append(cls)
+        c["attribute"].append(attribute)
+        c["member"].append(member)
+        c["value"].append(value)
+        c["target"].append(self.target_fdn)
+        c["source"].append(source)
+        self.index.append(_NO_INDEX if index is None else index)
+
+    def _truncate(self, n: int) -> None:
+        """Leave out the rows from the `n`-th on."""
+        for column in self.columns.values():
+            column.truncate(n)
+        del self.index[n:]
 
     def _changes(self) -> pa.Table:
         """The rows made, as a ChangeSet: each phase's order is its place in the plan order
-        (``default`` first unless ordered), then the order phases first appear in."""
-        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * 10
-        phases = columns[0]
-        for phase in dict.fromkeys(phases):
+        (``default`` first unless ordered), then the order phases first appear in. The
+        columns are made one at a time, each freed as it is made."""
+        n = len(self.index)
+        phases = self.columns["phase"]
+        for phase in phases.texts:
             if phase not in self.phases:
-                self.phases.append(phase)
+                self.phases.append(str(phase))
         order = {p: i for i, p in enumerate(self.phases)}
-        names = ("phase", "op", "fdn", "class", "attribute", "member", "index", "value", "target", "source")
-        data: dict[str, Any] = dict(zip(names, (list(c) for c in columns), strict=True))
-        data["phase_order"] = [order[p] for p in phases]
-        data["seq"] = list(range(len(self.rows)))
+        ranks = pa.array([order[str(p)] for p in phases.texts], pa.int32())
+        data: dict[str, Any] = {"phase_order": pc.take(ranks, _int32s(phases.codes))}
+        data["seq"] = pa.array(range(n), pa.int64()) if n else pa.array([], pa.int64())
+        index = _int32s(self.index)
+        data["index"] = pc.if_else(pc.equal(index, _NO_INDEX), pa.scalar(None, pa.int32()), index)
+        self.index = array("i")
+        for name, column in self.columns.items():
+            data[name] = column.arrow()
         return pa.table({f.name: data[f.name] for f in CHANGESET_SCHEMA}, schema=CHANGESET_SCHEMA)
 
     def _create(self, fdn: str, cls: str) -> None:
@@ -348,11 +456,7 @@ class Expander:
 
     # -- running expressions --------------------------------------------------------------------------
 
-    def _run(self, text: str, ctx: _Ctx, where: Where) -> Any:
-        """The value of an expression, or :data:`_SKIP` (said in a note) where it stopped."""
-        self.current = where
-        if text in (IGNORE, DELETE, UNSET):
-            return text  # a sentinel written as an $eval
+    def _compile(self, text: str, where: Where) -> Compiled | Stop:
         compiled = self._compiled.get(text)
         if compiled is None:
             try:
@@ -360,9 +464,37 @@ class Expander:
             except Stop as stop:
                 compiled = stop
             self._compiled[text] = compiled
+        return compiled
+
+    def _compile_all(self) -> None:
+        """Compile every expression of the template once, before any target: one that cannot
+        compile is said at its place (the expression's own pointer, its line and column in
+        the expression), reached or not, and the construct it decides is skipped."""
+        for text, where in _expressions(self.template):
+            if text in (IGNORE, DELETE, UNSET):
+                continue
+            compiled = self._compile(text, where)
+            if isinstance(compiled, Stop) and where.path not in self._said:
+                self._said.add(where.path)
+                if where.path not in self.template.where:  # inside a written value: located now
+                    typed = bool(self.template.origin)
+                    locate = _native.locate_document_pointers if typed else _native.locate_pointers
+                    ((where.line, where.column),) = locate(self.template.path, [where.path])
+                self.current = where
+                at = f" (line {compiled.line}, column {compiled.column} of the expression)" if compiled.column else ""
+                severity = "warning" if compiled.kind == "unsupported" else "error"
+                kind = "syntax" if compiled.kind == "error" else compiled.kind  # as templates check says
+                self._note(severity, kind, f"{compiled.message}{at}; it is not run")
+        self.current = None
+
+    def _run(self, text: str, ctx: _Ctx, where: Where) -> Any:
+        """The value of an expression, or :data:`_SKIP` (said in a note) where it stopped."""
+        self.current = where
+        if text in (IGNORE, DELETE, UNSET):
+            return text  # a sentinel written as an $eval
+        compiled = self._compile(text, where)
         if isinstance(compiled, Stop):
-            self._stopped(compiled)
-            return _SKIP
+            return _SKIP  # said when compiled
         self.sandbox.set(cell=ctx.cell, mo=ctx.mo)
         try:
             return self.sandbox.run(compiled)
@@ -390,13 +522,33 @@ class Expander:
             assert isinstance(cell, CellView)
             self.meter.start_target()
             self.target_fdn = cell._fdn
+            self._target_start = len(self.index)
             ctx = _Ctx(cell, None, False, "default")
-            self._fragments(self.template.fragments, ctx)
+            with contextlib.suppress(_Bound):  # said below, from _passed
+                self._fragments(self.template.fragments, ctx)
+            bound, self._passed = self._passed, None
+            if bound is not None:
+                self._truncate(self._target_start)
+                left = len(views) - done - 1
+                rest = f"; the {left:,} target(s) after it are not expanded" if bound.total and left else ""
+                self._note("error", "limit", f"{bound.message}: this target's changes are left out{rest}")
+                if bound.total:
+                    break
         self.target_fdn = None
         if on_progress is not None:
             on_progress(len(views), len(views))
         changes = self._changes()
         return Expansion(changes, list(self.notes.values()), [c._fdn for c in views], self.clusters)
+
+    def _bounded(self, attribute: str, items: int) -> bool:
+        """Whether a value of `items` items may be written (said where not)."""
+        if items <= self.meter.limits.sequence:
+            return True
+        most = self.meter.limits.sequence
+        self._note(
+            "error", "limit", f"{attribute}: a value of {items:,} items (at most {most:,} in one value); not written"
+        )
+        return False
 
     def _fragments(self, fragments: list[Fragment] | None, ctx: _Ctx) -> None:
         for f in fragments or []:
@@ -515,7 +667,7 @@ class Expander:
     def _dynamic(value: Any) -> bool:
         """Whether a written value holds an ``$eval`` (computed for each target)."""
         if isinstance(value, JsonObject):
-            return any(k == "$eval" or Expander._dynamic(v) for k, v in value)
+            return any(k == "$eval" or Expander._dynamic(v) for k, v in value.used())
         if isinstance(value, list):
             return any(Expander._dynamic(v) for v in value)
         return False
@@ -524,13 +676,16 @@ class Expander:
         """A written value as plain Python; an item or member written as ``{"$eval": …}``
         (a moRef in a sequence, in the real templates) is computed."""
         if isinstance(value, JsonObject):
-            if len(value) == 1 and value.pairs[0][0] == "$eval" and isinstance(value.pairs[0][1], str):
-                at = Where(f"{path}/$eval", where.line, where.column)
-                result = self._run(value.pairs[0][1], ctx, at)
+            pairs = value.used()
+            if len(pairs) == 1 and pairs[0][0] == "$eval" and isinstance(pairs[0][1], str):
+                at = self._nested.get((id(where), path))
+                if at is None:
+                    at = self._nested[(id(where), path)] = Where(f"{path}/$eval", where.line, where.column)
+                result = self._run(pairs[0][1], ctx, at)
                 self.current = where
                 return result
             out = {}
-            for k, v in value:
+            for k, v in value.used():
                 item = self._written(v, ctx, where, f"{path}/{k}")
                 if item is _SKIP:
                     return _SKIP
@@ -570,6 +725,8 @@ class Expander:
             if not value:
                 self._row(op, mo._fdn, mo._cls, attribute, None, EMPTIED, None)
                 return
+            if not self._bounded(attribute, len(value)):
+                return
             for i, item in enumerate(value):
                 self._item(mo, attribute, item, i, op)
             return
@@ -579,6 +736,8 @@ class Expander:
         self, mo: MoView, attribute: str, value: Any, index: int | None, op: str, member: str | None = None
     ) -> None:
         if isinstance(value, dict):
+            if not self._bounded(attribute, len(value)):
+                return
             for name, v in value.items():
                 self._item(
                     mo, attribute, v, index if index is not None else 0, op, f"{member}.{name}" if member else name
@@ -736,3 +895,59 @@ def read_network_index(path: str | os.PathLike[str], catalog: Catalog | None = N
     from rtbfast.network_index import read_network_tables
 
     return NetworkIndex(read_network_tables(p, threads), sequences)
+
+
+def _expressions(template: Template) -> Iterator[tuple[str, Where]]:
+    """Every expression of the template's fragments with its place (custom functions aside)."""
+
+    def value(v: Value | None) -> Iterator[tuple[str, Where]]:
+        if isinstance(v, EvalValue):
+            yield v.expression, v.at or v.where
+        elif isinstance(v, SwitchValue):
+            for case in v.branches:
+                yield case.test, case.at or case.where
+                yield from value(case.then)
+        elif isinstance(v, CondValue):
+            yield v.test, v.at or v.where
+            yield from value(v.then)
+            yield from value(v.otherwise)
+        elif isinstance(v, Written):
+            yield from written(v.value, v.where, v.where.path)
+
+    def written(v: Any, where: Where, path: str) -> Iterator[tuple[str, Where]]:
+        if isinstance(v, JsonObject):
+            pairs = v.used()
+            if len(pairs) == 1 and pairs[0][0] == "$eval" and isinstance(pairs[0][1], str):
+                yield pairs[0][1], Where(f"{path}/$eval", where.line, where.column)
+                return
+            for k, x in pairs:
+                yield from written(x, where, f"{path}/{k}")
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                yield from written(x, where, f"{path}/{i}")
+
+    def fragments(fs: list[Fragment] | None) -> Iterator[tuple[str, Where]]:
+        for f in fs or []:
+            yield from entries(f.entries)
+
+    def entries(es: list[Entry]) -> Iterator[tuple[str, Where]]:
+        for e in es:
+            if isinstance(e, Attribute):
+                yield from value(e.value)
+            elif isinstance(e, Mo):
+                yield from entries(e.body or [])
+            elif isinstance(e, Cond):
+                yield e.test, e.at or e.where
+                yield from fragments(e.then)
+                yield from fragments(e.otherwise)
+            elif isinstance(e, Switch):
+                for case in e.branches:
+                    yield case.test, case.at or case.where
+                    yield from fragments(case.then)
+            elif isinstance(e, Eval):
+                yield e.expression, e.where
+            elif isinstance(e, Plans):
+                for plan in e.plans:
+                    yield from fragments(plan.steps)
+
+    yield from fragments(template.fragments)

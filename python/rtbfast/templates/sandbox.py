@@ -45,11 +45,12 @@ class Stop(BaseException):
     ``limit`` (a bound on steps, time, depth or memory is passed), ``error`` (the template's
     own code failed)."""
 
-    def __init__(self, kind: str, message: str, line: int = 0) -> None:
+    def __init__(self, kind: str, message: str, line: int = 0, column: int = 0) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.line = line
+        self.column = column
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,14 @@ class Limits:
     """Bits of any integer made by ``**`` or ``<<``."""
     width: int = 10_000
     """Width of an f-string field."""
+    source: int = 100_000
+    """Characters of one expression or ``$custom`` body (compiling builds a tree of it)."""
+    sequence: int = 10_000
+    """Items of one value written to an attribute (a sequence)."""
+    rows_per_target: int = 100_000
+    """ChangeSet rows one target makes."""
+    rows: int = 2_000_000
+    """ChangeSet rows one expansion makes, over all its targets."""
 
 
 @dataclass
@@ -447,16 +456,38 @@ def _errors(errors: Sequence[str]) -> Stop:
     return Stop("error" if "SyntaxError" in first else "refused", first, line)
 
 
+def _compiled(compiler: Callable[..., Any], source: str, filename: str, first_line: int = 1) -> Any:
+    """`compiler` (RestrictedPython's) run on `source`; what Python refuses only once the tree
+    is compiled (``return`` or ``yield`` outside a function, ``break`` outside a loop, a
+    repeated argument…), nesting too deep for the parser and text that cannot be source are a
+    :class:`Stop` with the line (from `first_line`) and column, never an exception."""
+    try:
+        return compiler(source, filename, policy=Policy)
+    except SyntaxError as err:
+        line = max((err.lineno or first_line) - first_line + 1, 0)
+        raise Stop("error", f"SyntaxError: {err.msg}", line, err.offset or 0) from None
+    except (RecursionError, MemoryError):
+        raise Stop("limit", "nested too deep to compile") from None
+    except (ValueError, UnicodeError) as err:  # a NUL, a lone surrogate
+        raise Stop("error", f"not source text: {err}") from None
+
+
+def _sized(text: str) -> None:
+    if len(text) > Limits.source:
+        raise Stop("limit", f"{len(text):,} characters of code (at most {Limits.source:,} in one expression or body)")
+
+
 def compile_expression(text: str, filename: str = "<template>") -> Compiled:
     """An expression (``eval``); statements (several lines, as some templates write in a
     top-level ``$eval``) compile as ``exec``. :class:`Stop` says what is refused, or the
-    syntax error, with the line."""
+    syntax error, with the line and column."""
+    _sized(text)
     source = text.replace("\r\n", "\n")
-    result = compile_restricted_eval(source, filename, policy=Policy)
+    result = _compiled(compile_restricted_eval, source, filename)
     if result.code is not None and not result.errors:
         return Compiled(result.code, "eval", text)
     if any("invalid syntax" in e or "SyntaxError" in e for e in result.errors) or result.code is None:
-        statements = compile_restricted_exec(source, filename, policy=Policy)
+        statements = _compiled(compile_restricted_exec, source, filename)
         if statements.code is not None and not statements.errors:
             return Compiled(statements.code, "exec", text)
         raise _errors(statements.errors or result.errors or ("cannot compile",))
@@ -470,8 +501,16 @@ def compile_function(name: str, args: list[str], body: list[str], filename: str 
     for a in args:
         if not a.isidentifier() or a.startswith("_"):
             raise Stop("refused", f"{a!r} is not an argument name")
+    body = [part for line in body for part in line.split("\n")]  # a line may hold several
+    if len(set(args)) < len(args):
+        raise Stop("error", f"SyntaxError: an argument is named twice ({', '.join(args)})")
+    _sized("\n".join(body))
     source = f"def {name}({', '.join(args)}):\n" + "\n".join(f"    {line}" for line in body or ["pass"]) + "\n"
-    result = compile_restricted_exec(source, filename, policy=Policy)
+    try:
+        result = _compiled(compile_restricted_exec, source, filename, first_line=2)
+    except Stop as stop:
+        stop.column = max(stop.column - 4, 0) if stop.line else 0  # the body's own columns
+        raise
     if result.code is None or result.errors:
         error = _errors(result.errors or ("cannot compile",))
         error.line = max(error.line - 1, 0)  # the body's own lines

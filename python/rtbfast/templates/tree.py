@@ -9,9 +9,12 @@ flag kept as written) or by directive (``$cond``, ``$switch``, ``$eval``, ``$pla
 strings, engineering units), the sentinels ``"__ignore__"`` and ``"__delete__"``, or computed
 (``{"$eval": …}``, ``{"$switch": …}``, ``{"$cond": …}``).
 
-Every node carries its JSON pointer, line and column. Key order, repeated ``$comment``s, the
-``@`` flags, number text (``1.0`` stays ``1.0``) and every string are kept, so
-:func:`write_template` gives back the JSON read. The key grammar and the shape rules are those
+Every node carries its JSON pointer, line and column. Key order, repeated keys, the ``@``
+flags, number text (``1.0`` stays ``1.0``) and every string are kept in ``raw``, so
+:func:`write_template` gives back the JSON read. A key repeated in one object is read as JSON
+readers with objects as maps read it: the later value is used (at its own place), the earlier
+ones are left out, and the reader warns naming every place (``Template.warnings``);
+``$comment``s may repeat. The key grammar and the shape rules are those
 of the native bulk reader (``rust/src/templates``), which also finds the problems; this module
 refuses a template that has any.
 """
@@ -33,6 +36,7 @@ from rtbfast.errors import InputIOError, TemplateError
 
 IGNORE = "__ignore__"
 DELETE = "__delete__"
+COMMENT = "$comment"
 
 
 class Number(str):
@@ -68,10 +72,20 @@ class JsonObject:
         return f"JsonObject({self.pairs!r})"
 
     def get(self, key: str, default: JsonValue = None) -> JsonValue:
+        """The value of `key` (the later one where the key repeats)."""
+        found = default
         for k, v in self.pairs:
             if k == key:
-                return v
-        return default
+                found = v
+        return found
+
+    def used(self) -> list[tuple[str, JsonValue]]:
+        """The pairs a template reads: a repeated key's later value at its own place, the
+        earlier ones left out (``$comment``s all kept)."""
+        last = {k: i for i, (k, _) in enumerate(self.pairs)}
+        if len(last) == len(self.pairs):
+            return self.pairs
+        return [(k, v) for i, (k, v) in enumerate(self.pairs) if k == COMMENT or last[k] == i]
 
     def keys(self) -> list[str]:
         return [k for k, _ in self.pairs]
@@ -114,6 +128,8 @@ class EvalValue:
 
     where: Where
     expression: str
+    at: Where | None = None
+    """Where the expression is (``…/$eval``)."""
 
 
 @dataclass
@@ -121,6 +137,8 @@ class Case:
     where: Where
     test: str
     then: Value
+    at: Where | None = None
+    """Where the test is (``…/case``)."""
 
 
 @dataclass
@@ -139,6 +157,8 @@ class CondValue:
     test: str
     then: Value | None
     otherwise: Value | None
+    at: Where | None = None
+    """Where the test is (``…/$cond/if``)."""
 
 
 Value = Written | Ignore | EvalValue | SwitchValue | CondValue
@@ -179,6 +199,8 @@ class Cond:
     then: Branch
     otherwise: Branch
     has_else: bool
+    at: Where | None = None
+    """Where the test is (``…/if``)."""
 
 
 @dataclass
@@ -186,6 +208,8 @@ class SwitchCase:
     where: Where
     test: str
     then: Branch
+    at: Where | None = None
+    """Where the test is (``…/case``)."""
 
 
 @dataclass
@@ -236,12 +260,32 @@ Entry = Attribute | Mo | Cond | Switch | Eval | Plans | Comment
 # -- the head ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ReadWarning:
+    """A warning of the reader, located: ``duplicate_key`` (a key repeated in one object; the
+    message names every place, and the line and column are the later one's, which is used)."""
+
+    code: str
+    message: str
+    path: str
+    line: int
+    column: int
+
+    def line_text(self, file: str | os.PathLike[str]) -> str:
+        """The warning as ``rtbfast`` prints it."""
+        return (
+            f"{os.fspath(file)}:{self.line}:{self.column}: warning: {self.code}: {self.message} at {self.path or '/'}"
+        )
+
+
 @dataclass
 class CustomFunction:
     where: Where
     name: str
     args: list[str]
     body: list[str]
+    lines: list[Where] = field(default_factory=list)
+    """Where each line of the body is."""
 
 
 @dataclass
@@ -260,6 +304,8 @@ class Template:
     origin: dict[str, str] = field(default_factory=dict, repr=False)
     """A typed template's pointers → the compiled RTB template's (``raw``); empty for an
     RTB template, whose pointers are ``raw``'s."""
+    warnings: list[ReadWarning] = field(default_factory=list)
+    """What reading it warns of: keys repeated in an object."""
 
     @property
     def plan_order(self) -> list[str]:
@@ -336,11 +382,12 @@ class _Builder:
         where = self.at(path)
         if v == IGNORE:
             return Ignore(where)
-        if isinstance(v, JsonObject) and len(v) == 1 and v.pairs[0][0].startswith("$"):
-            directive, inner = v.pairs[0]
+        pairs = v.used() if isinstance(v, JsonObject) else []
+        if len(pairs) == 1 and pairs[0][0].startswith("$"):
+            directive, inner = pairs[0]
             inner_path = _pointer(path, directive)
             if directive == "$eval":
-                return EvalValue(where, str(inner))
+                return EvalValue(where, str(inner), self.at(inner_path))
             if directive == "$switch" and isinstance(inner, JsonObject):
                 cases = []
                 branches = inner.get("branches")
@@ -348,13 +395,13 @@ class _Builder:
                     here = _pointer(_pointer(inner_path, "branches"), i)
                     if isinstance(b, JsonObject):
                         chosen = self.value(b.get("then"), _pointer(here, "then"))
-                        cases.append(Case(self.at(here), str(b.get("case")), chosen))
+                        cases.append(Case(self.at(here), str(b.get("case")), chosen, self.at(_pointer(here, "case"))))
                 return SwitchValue(where, cases)
             if directive == "$cond" and isinstance(inner, JsonObject):
                 keys = inner.keys()
                 then = self.value(inner.get("then"), _pointer(inner_path, "then")) if "then" in keys else None
                 other = self.value(inner.get("else"), _pointer(inner_path, "else")) if "else" in keys else None
-                return CondValue(where, str(inner.get("if")), then, other)
+                return CondValue(where, str(inner.get("if")), then, other, self.at(_pointer(inner_path, "if")))
         return Written(where, v)
 
     def branch(self, v: JsonValue, path: str) -> Branch:
@@ -371,7 +418,9 @@ class _Builder:
         return None
 
     def fragment(self, obj: JsonObject, path: str) -> Fragment:
-        return Fragment(self.at(path), [e for k, v in obj if (e := self.entry(k, v, _pointer(path, k))) is not None])
+        return Fragment(
+            self.at(path), [e for k, v in obj.used() if (e := self.entry(k, v, _pointer(path, k))) is not None]
+        )
 
     def entry(self, key: str, v: JsonValue, path: str) -> Entry | None:
         kind = _native.parse_template_key(key)
@@ -384,7 +433,7 @@ class _Builder:
                 return Mo(where, key, cls, at, ids_kind, list(ids), None, delete=True)
             body = None
             if isinstance(v, JsonObject):
-                body = [e for k, x in v if (e := self.entry(k, x, _pointer(path, k))) is not None]
+                body = [e for k, x in v.used() if (e := self.entry(k, x, _pointer(path, k))) is not None]
             return Mo(where, key, cls, at, ids_kind, list(ids), body)
         name = kind[1]
         if name == "comment":
@@ -395,7 +444,7 @@ class _Builder:
             keys = v.keys()
             then = self.branch(v.get("then"), _pointer(path, "then"))
             other = self.branch(v.get("else"), _pointer(path, "else"))
-            return Cond(where, str(v.get("if")), then, other, "else" in keys)
+            return Cond(where, str(v.get("if")), then, other, "else" in keys, self.at(_pointer(path, "if")))
         if name == "switch" and isinstance(v, JsonObject):
             cases = []
             branches = v.get("branches")
@@ -404,13 +453,16 @@ class _Builder:
                 if isinstance(b, JsonObject):
                     cases.append(
                         SwitchCase(
-                            self.at(here), str(b.get("case")), self.branch(b.get("then"), _pointer(here, "then"))
+                            self.at(here),
+                            str(b.get("case")),
+                            self.branch(b.get("then"), _pointer(here, "then")),
+                            self.at(_pointer(here, "case")),
                         )
                     )
             return Switch(where, cases)
         if name == "plans" and isinstance(v, JsonObject):
             plans = []
-            for plan, steps in v:
+            for plan, steps in v.used():
                 here = _pointer(path, plan)
                 plans.append(Plan(self.at(here), plan, self.branch(steps, here) or []))
             return Plans(where, plans)
@@ -421,12 +473,15 @@ class _Builder:
         for i, f in enumerate(v if isinstance(v, list) else []):
             if isinstance(f, JsonObject):
                 args, body = f.get("args"), f.get("body")
+                here = _pointer(path, i)
+                lines = body if isinstance(body, list) else []
                 out.append(
                     CustomFunction(
-                        self.at(_pointer(path, i)),
+                        self.at(here),
                         str(f.get("name")),
                         [str(a) for a in args] if isinstance(args, list) else [],
-                        [str(line) for line in body] if isinstance(body, list) else [],
+                        [str(line) for line in lines],
+                        [self.at(_pointer(_pointer(here, "body"), n)) for n in range(len(lines))],
                     )
                 )
         return out
@@ -440,22 +495,39 @@ def checked_template_path(path: str | os.PathLike[str]) -> Path:
 
 def template_problems(path: Path) -> list[TemplateError]:
     """What the native reader finds wrong with the template at `path` (not JSON, a key that
-    fits no grammar, a misplaced directive…), located."""
+    fits no grammar, a misplaced directive, a bound passed…), located."""
+    return read_problems(path)[0]
+
+
+def read_problems(path: Path) -> tuple[list[TemplateError], list[ReadWarning]]:
+    """What the native reader finds wrong with the template at `path`, and what it warns of
+    (keys repeated in an object), located."""
     tables = {name: pa.table(t) for name, t in _native.read_templates([path], 1).items()}
     files = tables["files"].to_pylist()[0]
     if files["error"] is not None:
         line, column = files["error_line"] or 0, files["error_column"] or 0
-        return [TemplateError(f"{path}:{line}:{column}: {files['error']}", str(path), line, column)]
+        return [TemplateError(f"{path}:{line}:{column}: {files['error']}", str(path), line, column)], []
     problems = tables["problems"].to_pylist()
     if not problems:
-        return []
-    spots = _native.locate_pointers(path, [p["path"] for p in problems])
-    return [
-        TemplateError(
-            f"{path}:{line}:{column}: {p['message']} (at {p['path'] or '/'})", str(path), line, column, p["path"]
-        )
-        for p, (line, column) in zip(problems, spots, strict=True)
-    ]
+        return [], []
+    unplaced = [p["path"] for p in problems if p["line"] is None]
+    spots = iter(_native.locate_pointers(path, unplaced) if unplaced else [])
+    errors, warnings = [], []
+    for p in problems:
+        line, column = (p["line"], p["column"]) if p["line"] is not None else next(spots)
+        if p["severity"] == "warning":
+            warnings.append(ReadWarning(p["code"], p["message"], p["path"], line, column))
+        else:
+            errors.append(
+                TemplateError(
+                    f"{path}:{line}:{column}: {p['message']} (at {p['path'] or '/'})",
+                    str(path),
+                    line,
+                    column,
+                    p["path"],
+                )
+            )
+    return errors, warnings
 
 
 def read_template(path: str | os.PathLike[str]) -> Template:
@@ -472,7 +544,7 @@ def read_template(path: str | os.PathLike[str]) -> Template:
 def build_template(p: Path) -> tuple[Template, list[Where]]:
     """The tree of the template at `p` (checked by the native reader first), and the places of
     its nodes, to be located (:func:`locate`)."""
-    problems = template_problems(p)
+    problems, warnings = read_problems(p)
     if problems:
         first = problems[0]
         more = (
@@ -494,7 +566,7 @@ def build_template(p: Path) -> tuple[Template, list[Where]]:
         here = _pointer("", i)
         if not isinstance(item, JsonObject):
             continue
-        head = [(k, v) for k, v in item if k in ("$meta", "$vars", "$custom")]
+        head = [(k, v) for k, v in item.used() if k in ("$meta", "$vars", "$custom")]
         for k, v in head:
             b.at(_pointer(here, k))
             if k == "$meta" and isinstance(v, JsonObject):
@@ -503,10 +575,10 @@ def build_template(p: Path) -> tuple[Template, list[Where]]:
                 vars_ = v
             elif k == "$custom":
                 custom = b.custom(v, _pointer(here, k))
-        rest = JsonObject([(k, v) for k, v in item if k not in ("$meta", "$vars", "$custom")])
+        rest = JsonObject([(k, v) for k, v in item.used() if k not in ("$meta", "$vars", "$custom")])
         if rest:
             fragments.append(b.fragment(rest, here))
-    return Template(p, raw, meta, vars_, custom, fragments), b.wheres
+    return Template(p, raw, meta, vars_, custom, fragments, warnings=warnings), b.wheres
 
 
 def locate(path: Path, wheres: list[Where], locator: Any) -> None:
@@ -584,7 +656,7 @@ def plain(value: JsonValue) -> Any:
     if isinstance(value, Number):
         return json.loads(value)
     if isinstance(value, JsonObject):
-        return {k: plain(v) for k, v in value}
+        return {k: plain(v) for k, v in value.used()}
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value

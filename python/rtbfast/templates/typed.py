@@ -50,6 +50,7 @@ from rtbfast.templates.tree import (
     JsonObject,
     JsonValue,
     Number,
+    ReadWarning,
     Template,
     Where,
     build_template,
@@ -103,6 +104,8 @@ class TypedDocument:
     """The document as read, with metadata (``$value`` wrappers) unwrapped."""
     pointer_of: dict[str, str] = field(default_factory=dict)
     """A compiled RTB template's pointer prefix → the document's (see :func:`compile_document`)."""
+    warnings: list[ReadWarning] = field(default_factory=list)
+    """Keys repeated in an object of a JSON document (the later value is read), located."""
 
 
 def _fail(path: Path, pointer: str, message: str) -> TemplateError:
@@ -118,7 +121,7 @@ def _unwrap(value: JsonValue) -> JsonValue:
             return None
         if "$value" in keys and all(k in META_KEYS for k in keys):
             return _unwrap(value.get("$value"))
-        return JsonObject([(k, _unwrap(v)) for k, v in value])
+        return JsonObject([(k, _unwrap(v)) for k, v in value.used()])
     if isinstance(value, list):
         return [_unwrap(v) for v in value]
     return value
@@ -164,8 +167,10 @@ def read_document(path: str | os.PathLike[str]) -> TypedDocument:
             raise _fail(p, f"/{k}", f"{k} is an object")
     if "custom" in raw and not isinstance(raw.get("custom"), list):
         raise _fail(p, "/custom", "custom is a list of functions ({name, args, body})")
-    doc = JsonObject([(k, v if k in ("source", "findings") else _unwrap(v)) for k, v in raw])
-    return TypedDocument(p, fmt, doc)
+    doc = JsonObject([(k, v if k in ("source", "findings") else _unwrap(v)) for k, v in raw.used()])
+    repeated = _native.duplicate_keys(text) if fmt == "json" else []  # YAML and TOML refuse them
+    warnings = [ReadWarning("duplicate_key", message, pointer, *at[-1]) for pointer, _, message, at in repeated]
+    return TypedDocument(p, fmt, doc, warnings=warnings)
 
 
 def compile_document(doc: JsonObject) -> tuple[list[JsonValue], dict[str, str]]:
@@ -219,6 +224,7 @@ def read_typed(path: str | os.PathLike[str]) -> Template:
             message = message.rsplit(" (at ", 1)[0]
             raise _fail(typed.path, pointer, message) from None
     template.raw = compiled  # the same list, numbers and all, without a second parse
+    template.warnings = typed.warnings
     return relocate(template, wheres, typed.path, where)
 
 

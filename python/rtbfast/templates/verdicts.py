@@ -33,61 +33,107 @@ about: its ``seq``, ``source`` and ``target``."""
 _KEY = ["fdn", "attribute"]
 
 
-def _keys(table: pa.Table) -> pa.ChunkedArray | pa.Array:
-    fdn, attribute = (
-        pc.cast(table[c], pa.string()) if pa.types.is_dictionary(table[c].type) else table[c] for c in _KEY
+_CODED = pa.dictionary(pa.int32(), pa.string())
+
+
+def _coded(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """`column` dictionary-encoded in one chunk (int32 codes, string dictionary): a text that
+    repeats (FDN, target, source…) held once."""
+    if isinstance(column, pa.ChunkedArray):
+        if pa.types.is_dictionary(column.type):
+            column = pa.chunked_array(column.chunks, column.type).unify_dictionaries()
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    return column.cast(_CODED)
+
+
+def _keys(fdn: pa.Array, attribute: pa.Array) -> pa.Array:
+    """``fdn SEP attribute`` of each row of two coded columns, coded: each distinct pair joined
+    once."""
+    n = max(len(attribute.dictionary), 1)
+    pair = pc.add(pc.multiply(fdn.indices.cast(pa.int64()), n), attribute.indices.cast(pa.int64()))
+    encoded = pc.dictionary_encode(pair)
+    distinct = encoded.dictionary
+    texts = pc.binary_join_element_wise(
+        pc.take(fdn.dictionary, pc.divide(distinct, n)),
+        pc.take(attribute.dictionary, pc.subtract(distinct, pc.multiply(pc.divide(distinct, n), n))),
+        SEP,
     )
-    return pc.binary_join_element_wise(fdn, attribute, SEP)
+    return pa.DictionaryArray.from_arrays(encoded.indices.cast(pa.int32()), texts)
+
+
+def _in(column: pa.ChunkedArray | pa.Array, wanted: pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Which rows of `column` hold one of `wanted` (a dictionary matched once, not per row)."""
+    return is_in_column(column, wanted)
 
 
 def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: Catalog, *, threads: int = 0) -> pa.Table:
     """The violations the ChangeSet would leave on the attributes it sets
-    (:data:`VERDICTS_SCHEMA`), conflicts between targets included."""
-    sets = changes.filter(
-        pc.and_(pc.is_in(changes["op"], value_set=pa.array(["set", "create"])), pc.is_valid(changes["attribute"]))
-    )
-    if not sets.num_rows:
+    (:data:`VERDICTS_SCHEMA`), conflicts between targets included. The texts that repeat are
+    worked on as codes, so memory is a few tens of bytes a row beyond the values."""
+    chosen = pc.and_(pc.is_in(changes["op"], value_set=pa.array(["set", "create"])), pc.is_valid(changes["attribute"]))
+    if not pc.any(chosen).as_py():
         return VERDICTS_SCHEMA.empty_table()
-    sets = sets.select(["seq", "fdn", "class", "attribute", "member", "index", "value", "target", "source"])
-    keys = _keys(sets)
-    sets = sets.append_column("key", keys)
+    coded = ("fdn", "class", "attribute", "member", "target", "source")
+    sets = pa.table(
+        {
+            name: _coded(changes[name]) if name in coded else changes[name]
+            for name in ("seq", "fdn", "class", "attribute", "member", "index", "value", "target", "source")
+        }
+    ).filter(chosen)
+    sets = sets.append_column("key", _keys(_coded(sets["fdn"]), _coded(sets["attribute"])))
+    keys = _coded(sets["key"])
     conflicts = _conflicts(sets)
     final = sets.filter(_last_sets(sets))
-    touched = pc.unique(sets["fdn"])
-    mo_classes = pa.table(
-        {"fdn": touched, "class": pc.take(sets["class"], pc.index_in(touched, value_set=sets["fdn"]))}
-    )
+    fdn = _coded(sets["fdn"])
+    used = pc.unique(fdn.indices)
+    touched = pc.take(fdn.dictionary, used)
+    first = pc.index_in(used, value_set=fdn.indices)
+    mo_classes = pa.table({"fdn": touched, "class": pc.take(_coded(sets["class"]), first).cast(pa.string())})
+    written = keys.dictionary  # every key the ChangeSet sets, once
     before = network._values
     parts = []
     if before is not None and before.num_rows:
         mine = before.filter(_in(before["fdn"], touched))
         if mine.num_rows:
-            kept = mine.filter(pc.invert(pc.is_in(_keys(mine), value_set=pc.unique(keys))))
-            parts.append(_value_rows(kept))
+            theirs = _keys(_coded(mine["fdn"]), _coded(mine["attribute"]))
+            parts.append(_value_rows(mine.filter(pc.invert(_in(theirs, written)))))
     parts.append(_value_rows(final.filter(pc.is_valid(final["value"]))))
-    after = pa.concat_tables(parts)
-    values = pa.table(
+    values = pa.concat_tables(parts).unify_dictionaries().combine_chunks()
+    found = evaluate({"mos": mo_classes, "values": values}, catalog.constraints, threads=threads).violations
+    del values, parts
+    found = found.append_column("key", pc.binary_join_element_wise(found["subject"], found["attribute"], SEP))
+    found = found.filter(pc.is_in(found["key"], value_set=written))
+    about = final.filter(_in(final["key"], pc.unique(found["key"])))
+    key = _coded(about["key"])
+    last = (
+        pa.table(
+            {
+                "key": key.indices,
+                "seq": about["seq"],
+                "source": _coded(about["source"]).indices,
+                "target": _coded(about["target"]).indices,
+            }
+        )
+        .group_by("key", use_threads=False)
+        .aggregate([("seq", "max"), ("source", "last"), ("target", "last")])
+    )
+    rows = pa.table(
         {
-            "fdn": after["fdn"].combine_chunks().dictionary_encode(),
-            "attribute": after["attribute"].combine_chunks().dictionary_encode(),
-            "member": after["member"].combine_chunks().dictionary_encode(),
-            "index": after["index"],
-            "value": after["value"],
+            "key": pc.take(key.dictionary, last["key"]),
+            "seq": last["seq_max"],
+            "source": pc.take(_coded(about["source"]).dictionary, last["source_last"]),
+            "target": pc.take(_coded(about["target"]).dictionary, last["target_last"]),
         }
     )
-    found = evaluate({"mos": mo_classes, "values": values}, catalog.constraints, threads=threads).violations
-    found = found.append_column("key", pc.binary_join_element_wise(found["subject"], found["attribute"], SEP))
-    found = found.filter(pc.is_in(found["key"], value_set=pc.unique(keys)))
-    about = final.filter(pc.is_in(final["key"], value_set=found["key"]))
-    rows = about.group_by("key", use_threads=False).aggregate([("seq", "max"), ("source", "last"), ("target", "last")])
-    rows = rows.rename_columns(["key", "seq", "source", "target"])
     found = found.join(rows, "key", join_type="left outer").drop_columns(["key"])
-    found = _unit_hints(found, mo_classes, values, catalog, threads)
+    found = _unit_hints(found, mo_classes, catalog, threads)
     out = pa.concat_tables([found.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA), conflicts])
     return out.sort_by([("seq", "ascending")])
 
 
-def _unit_hints(found: pa.Table, mos: pa.Table, values: pa.Table, catalog: Catalog, threads: int) -> pa.Table:
+def _unit_hints(found: pa.Table, mos: pa.Table, catalog: Catalog, threads: int) -> pa.Table:
     """A value rule broken by a value with a multiplication factor gets a hint where the value
     read back in engineering units (as if the template was written in raw units) fits."""
     value_rules = pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES))
@@ -127,41 +173,45 @@ def _unit_hints(found: pa.Table, mos: pa.Table, values: pa.Table, catalog: Catal
     return found.set_column(found.schema.get_field_index("message"), "message", pa.array(messages, pa.string()))
 
 
-def _in(column: pa.ChunkedArray, wanted: pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Which rows of `column` hold one of `wanted` (a dictionary matched once, not per row)."""
-    return is_in_column(column, wanted)
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, int]:
+    """A code per row (int64, from 0; null has its own) and how many codes there may be."""
+    if isinstance(column, pa.ChunkedArray):
+        if pa.types.is_dictionary(column.type):
+            column = column.unify_dictionaries()
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    codes = pc.add(pc.fill_null(column.indices.cast(pa.int64()), -1), 1)
+    return codes, len(column.dictionary) + 1
 
 
 def _last_sets(sets: pa.Table) -> pa.Array:
     """The rows of the last set of each attribute (the state the node is left in): a set of a
     sequence or struct is several rows with the same key, target and source. `sets` is in
-    ``seq`` order."""
-    ident = pc.binary_join_element_wise(
-        sets["key"], pc.fill_null(sets["target"], ""), pc.fill_null(sets["source"], ""), SEP
-    )
-    key_ids = pc.dictionary_encode(sets["key"]).combine_chunks().indices.to_pylist()
-    set_ids = pc.dictionary_encode(ident).combine_chunks().indices.to_pylist()
-    last: dict[int, int] = {}
-    for k, one in zip(key_ids, set_ids, strict=True):
-        last[k] = one
-    return pa.array([last[k] == one for k, one in zip(key_ids, set_ids, strict=True)], pa.bool_())
+    ``seq`` order. Column-wise: codes, not joined texts or Python lists."""
+    key, _ = _codes(sets["key"])
+    target, targets = _codes(sets["target"])
+    source, sources = _codes(sets["source"])
+    pair, _ = _codes(pc.add(pc.multiply(key, targets), target))
+    one, _ = _codes(pc.add(pc.multiply(pair, sources), source))
+    last = pa.table({"key": key, "one": one}).group_by("key", use_threads=False).aggregate([("one", "last")])
+    ends = pc.take(last["one_last"], pc.index_in(key, value_set=last["key"]))
+    return pc.equal(ends, one).combine_chunks() if isinstance(ends, pa.ChunkedArray) else pc.equal(ends, one)
 
 
 def _value_rows(table: pa.Table) -> pa.Table:
-    def text(name: str) -> pa.ChunkedArray:
-        column = table[name]
-        if pa.types.is_dictionary(column.type):
-            # chunk by chunk: combining first would unify every chunk's dictionary
-            return pa.chunked_array([c.dictionary.take(c.indices) for c in column.chunks], pa.string())
-        return column.cast(pa.string())
-
+    """The rows of a Network's ``values`` the evaluator reads: names coded, values as text."""
+    value = table["value"]
+    if pa.types.is_dictionary(value.type):
+        # chunk by chunk: combining first would unify every chunk's dictionary
+        value = pa.chunked_array([c.dictionary.take(c.indices) for c in value.chunks], pa.string())
     return pa.table(
         {
-            "fdn": text("fdn"),
-            "attribute": text("attribute"),
-            "member": text("member"),
+            "fdn": _coded(table["fdn"]),
+            "attribute": _coded(table["attribute"]),
+            "member": _coded(table["member"]),
             "index": pc.fill_null(table["index"].cast(pa.int32()), 0),
-            "value": text("value"),
+            "value": value.cast(pa.string()),
         }
     )
 
@@ -169,13 +219,17 @@ def _value_rows(table: pa.Table) -> pa.Table:
 def _conflicts(sets: pa.Table) -> pa.Table:
     """Attributes two targets set to different values (only attributes more than one target
     sets are looked at)."""
+    key, _ = _codes(sets["key"])
+    target, _ = _codes(sets["target"])
     targets = (
-        sets.select(["key", "target"]).group_by("key", use_threads=False).aggregate([("target", "count_distinct")])
+        pa.table({"key": key, "target": target})
+        .group_by("key", use_threads=False)
+        .aggregate([("target", "count_distinct")])
     )
     shared = targets.filter(pc.greater(targets["target_count_distinct"], 1))["key"]
     if not len(shared):
         return VERDICTS_SCHEMA.empty_table()
-    by_target = _whole_values(sets.filter(pc.is_in(sets["key"], value_set=shared)))
+    by_target = _whole_values(sets.filter(pc.is_in(key, value_set=shared)))
     rows: list[dict[str, Any]] = []
     seen: dict[str, tuple[str, str, int, str]] = {}
     for key, target, value, seq, source in by_target:

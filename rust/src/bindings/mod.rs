@@ -362,6 +362,19 @@ fn read_typed_document(
     })
 }
 
+/// The keys repeated in an object of the JSON `text`: `(pointer, key, message, [(line,
+/// column)…])`, the pointer and the last place being those of the value a template reads.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn duplicate_keys(py: Python<'_>, text: &str) -> Vec<(String, String, String, Vec<(u64, u64)>)> {
+    py.detach(|| {
+        crate::templates::locate::duplicate_keys(text)
+            .into_iter()
+            .map(|d| (d.pointer(), d.key.clone(), d.message(), d.at))
+            .collect()
+    })
+}
+
 /// Lines and columns of pointers in many files at once, on all cores: `[(path, pointers)]`
 /// → a list of (line, column) per file, each file read in its format (YAML, TOML or JSON, by
 /// its name).
@@ -526,6 +539,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_templates, m)?)?;
     m.add_function(wrap_pyfunction!(locate_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(read_typed_document, m)?)?;
+    m.add_function(wrap_pyfunction!(duplicate_keys, m)?)?;
     m.add_function(wrap_pyfunction!(json_objects, m)?)?;
     m.add_function(wrap_pyfunction!(locate_many, m)?)?;
     m.add_function(wrap_pyfunction!(locate_document_pointers, m)?)?;

@@ -4,18 +4,20 @@
 //! pointers in the source, for findings.
 //!
 //! What a template is, not what a format allows: YAML aliases (a template is a tree; an alias
-//! bomb is refused before it grows), repeated keys, keys that are not scalars, tags other than
-//! the core schema's, several documents, infinities and NaN (no MO value is one) and TOML
-//! date-times are refused, each with its line and column. Nesting is limited to
-//! [`super::MAX_DEPTH`].
+//! bomb is refused before it grows), repeated keys (YAML 1.2 and TOML forbid them; the message
+//! names both places), keys that are not scalars, tags other than the core schema's, several
+//! documents, infinities and NaN (no MO value is one) and TOML date-times are refused, each
+//! with its line and column. A key repeated in JSON (which allows it) is a warning: the later
+//! value is used. Nesting is limited to [`super::MAX_DEPTH`], values to [`super::MAX_VALUES`].
 
 use std::borrow::Cow;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use toml::de::{DeTable, DeValue};
 
+use super::flatten::thousands;
 use super::locate::{line_column, nearest, LineIndex};
-use super::MAX_DEPTH;
+use super::{MAX_DEPTH, MAX_VALUES};
 
 /// The formats a typed template is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +64,8 @@ pub enum Failure {
     Document(DocError),
 }
 
-/// Read the typed template at `path`: its format (by name), its text and that text as JSON.
+/// Read the typed template at `path`: its format (by name), its text and that text as JSON
+/// (whose repeated keys [`super::locate::duplicate_keys`] finds: YAML and TOML refuse them).
 pub fn read_document(path: &std::path::Path) -> Result<(Format, String, String), Failure> {
     let name = path.display().to_string();
     let format = Format::of_name(&name)
@@ -123,7 +126,13 @@ pub fn json_objects(paths: &[std::path::PathBuf]) -> Vec<bool> {
 /// `text` (YAML or TOML) as strict JSON text, keys in document order.
 pub fn to_json(text: &str, format: Format) -> Result<String, DocError> {
     match format {
-        Format::Json => Ok(text.to_owned()),
+        Format::Json => match super::too_big(text.as_bytes(), MAX_DEPTH, MAX_VALUES) {
+            Some((at, why)) => {
+                let (line, column) = line_column(text, at);
+                Err(err(why, line, column))
+            }
+            None => Ok(text.to_owned()),
+        },
         Format::Yaml => yaml_to_json(text),
         Format::Toml => toml_to_json(text),
     }
@@ -140,8 +149,8 @@ pub fn locate(text: &str, format: Format, pointers: &[String]) -> Vec<(u64, u64)
         },
         Format::Toml => match toml_spots(text) {
             Ok(spots) => {
-                let lines = LineIndex::new(text);
-                pointers.iter().map(|p| lines.at(nearest(&spots, p))).collect()
+                let offsets: Vec<usize> = pointers.iter().map(|p| nearest(&spots, p)).collect();
+                LineIndex::new(text).at_many(&offsets)
             }
             Err(_) => vec![(1, 1); pointers.len()],
         },
@@ -325,7 +334,7 @@ fn scalar_json(
 enum Container {
     /// A mapping: the keys seen, whether the next scalar is a key, the pointer of the mapping.
     Map {
-        keys: rustc_hash::FxHashSet<String>,
+        keys: rustc_hash::FxHashMap<String, (u64, u64)>,
         expect_key: bool,
         first: bool,
         pointer: String,
@@ -348,11 +357,18 @@ struct YamlWalk<'o, F: FnMut(&str, (u64, u64))> {
     out: Option<&'o mut String>,
     on_node: F,
     root_seen: bool,
+    /// Values begun so far (bounded by [`MAX_VALUES`]).
+    values: usize,
 }
 
 impl<F: FnMut(&str, (u64, u64))> YamlWalk<'_, F> {
     /// The pointer of a node starting at `at` (the root, an item, or a mapping member's value).
     fn begin(&mut self, at: (u64, u64)) -> Result<String, DocError> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            let n = thousands(MAX_VALUES);
+            return Err(err(format!("more than {n} values (a template holds at most {n})"), at.0, at.1));
+        }
         match self.stack.last_mut() {
             None => {
                 if self.root_seen {
@@ -389,8 +405,15 @@ impl<F: FnMut(&str, (u64, u64))> YamlWalk<'_, F> {
         if !*expect_key {
             return Ok(false);
         }
-        if !keys.insert(value.to_owned()) {
-            return Err(err(format!("{value:?} appears twice in this mapping"), at.0, at.1));
+        if let Some(first) = keys.insert(value.to_owned(), at) {
+            return Err(err(
+                format!(
+                    "the key {value:?} appears twice in this mapping (at {}:{} and {}:{}); YAML allows a key once",
+                    first.0, first.1, at.0, at.1
+                ),
+                at.0,
+                at.1,
+            ));
         }
         let p = format!("{pointer}/{}", escape_segment(value));
         (self.on_node)(&p, at);
@@ -411,7 +434,7 @@ impl<F: FnMut(&str, (u64, u64))> YamlWalk<'_, F> {
 /// Walk the YAML events of `text`: `on_node(pointer, (line, column))` for every node (a
 /// mapping member at its key), building the JSON text when `out` is given.
 fn walk_yaml(text: &str, out: Option<&mut String>, on_node: impl FnMut(&str, (u64, u64))) -> Result<(), DocError> {
-    let mut w = YamlWalk { stack: Vec::new(), out, on_node, root_seen: false };
+    let mut w = YamlWalk { stack: Vec::new(), out, on_node, root_seen: false, values: 0 };
     let mut documents = 0usize;
     for event in Parser::new_from_str(text) {
         let (event, span) =
@@ -499,12 +522,27 @@ fn toml_error(text: &str, e: &toml::de::Error) -> DocError {
     err(e.message().trim().to_string(), line, column)
 }
 
-fn toml_value(text: &str, v: &DeValue<'_>, start: usize, out: &mut String, depth: usize) -> Result<(), DocError> {
+/// Where a TOML document is being written as JSON: its text, the JSON made, the values met.
+struct TomlOut<'t> {
+    text: &'t str,
+    out: String,
+    values: usize,
+}
+
+fn toml_value(o: &mut TomlOut<'_>, v: &DeValue<'_>, start: usize, depth: usize) -> Result<(), DocError> {
+    let text = o.text;
     let here = || line_column(text, start);
     if depth > MAX_DEPTH {
         let (l, c) = here();
         return Err(err(format!("nested more than {MAX_DEPTH} deep"), l, c));
     }
+    o.values += 1;
+    if o.values > MAX_VALUES {
+        let (l, c) = here();
+        let n = thousands(MAX_VALUES);
+        return Err(err(format!("more than {n} values (a template holds at most {n})"), l, c));
+    }
+    let out = &mut o.out;
     match v {
         DeValue::String(s) => push_string(out, s),
         DeValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -540,36 +578,36 @@ fn toml_value(text: &str, v: &DeValue<'_>, start: usize, out: &mut String, depth
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    o.out.push(',');
                 }
-                toml_value(text, item.get_ref(), item.span().start, out, depth + 1)?;
+                toml_value(o, item.get_ref(), item.span().start, depth + 1)?;
             }
-            out.push(']');
+            o.out.push(']');
         }
-        DeValue::Table(t) => toml_table(text, t, out, depth + 1)?,
+        DeValue::Table(t) => toml_table(o, t, depth + 1)?,
     }
     Ok(())
 }
 
-fn toml_table(text: &str, t: &DeTable<'_>, out: &mut String, depth: usize) -> Result<(), DocError> {
-    out.push('{');
+fn toml_table(o: &mut TomlOut<'_>, t: &DeTable<'_>, depth: usize) -> Result<(), DocError> {
+    o.out.push('{');
     for (i, (k, v)) in t.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            o.out.push(',');
         }
-        push_string(out, k.get_ref());
-        out.push(':');
-        toml_value(text, v.get_ref(), v.span().start, out, depth)?;
+        push_string(&mut o.out, k.get_ref());
+        o.out.push(':');
+        toml_value(o, v.get_ref(), v.span().start, depth)?;
     }
-    out.push('}');
+    o.out.push('}');
     Ok(())
 }
 
 fn toml_to_json(text: &str) -> Result<String, DocError> {
     let doc = DeTable::parse(text).map_err(|e| toml_error(text, &e))?;
-    let mut out = String::with_capacity(text.len() + text.len() / 4);
-    toml_table(text, doc.get_ref(), &mut out, 0)?;
-    Ok(out)
+    let mut o = TomlOut { text, out: String::with_capacity(text.len() + text.len() / 4), values: 1 };
+    toml_table(&mut o, doc.get_ref(), 0)?;
+    Ok(o.out)
 }
 
 fn toml_spots(text: &str) -> Result<rustc_hash::FxHashMap<String, usize>, DocError> {
@@ -638,6 +676,15 @@ mod tests {
             assert!(e.message.contains(says), "{bad:?}: {e:?}");
             assert_eq!(e.line, line, "{bad:?}: {e:?}");
         }
+        let e = yaml_to_json("m:\n  a: 1\n  b: 2\n  a: 3\n").unwrap_err();
+        assert!(e.message.contains("(at 2:3 and 4:3)"), "{e:?}");
+        let many = format!("[{}]", vec!["1"; MAX_VALUES + 1].join(", "));
+        for format in [Format::Yaml, Format::Json] {
+            let e = to_json(&many, format).unwrap_err();
+            assert!(e.message.contains("more than 250,000") && e.line == 1, "{format:?}: {e:?}");
+        }
+        let toml = format!("a = [{}]\n", vec!["1"; MAX_VALUES + 1].join(", "));
+        assert!(toml_to_json(&toml).unwrap_err().message.contains("more than 250,000"));
         let deep = "[".repeat(MAX_DEPTH + 5);
         let e = yaml_to_json(&deep).unwrap_err().message;
         assert!(e.contains("nested") || e.contains("recursion limit"), "{e}");

@@ -8,9 +8,47 @@
 use std::sync::OnceLock;
 
 use regex::Regex;
-use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Value};
+use sonic_rs::{JsonContainerTrait, JsonType, JsonValueTrait, Object, Value};
 
 use super::key::{self, Ids, Key};
+
+/// Items one attribute's value (a sequence) may hold: an MOM sequence holds far fewer.
+pub const MAX_SEQUENCE: usize = 10_000;
+/// Expressions (and `$custom` functions) one template may hold: each is compiled, by
+/// `templates check` and before expansion.
+pub const MAX_EXPRESSIONS: usize = 10_000;
+/// Ids the keys of one template may name in all (each key at most [`key::MAX_IDS`]): the
+/// ids are expanded in memory, and expansion makes MOs of them for every target.
+pub const MAX_TEMPLATE_IDS: usize = 100_000;
+
+/// The members of an object as a template reads them: a repeated key's later value, at its own
+/// place; the earlier ones are left out (said as a warning). `$comment`s are all kept.
+pub fn members(obj: &Object) -> Vec<(&str, &Value)> {
+    let all: Vec<(&str, &Value)> = obj.iter().collect();
+    let repeated = if all.len() <= 16 {
+        all.iter().enumerate().any(|(i, (k, _))| all[i + 1..].iter().any(|(other, _)| other == k))
+    } else {
+        let mut seen = rustc_hash::FxHashSet::default();
+        !all.iter().all(|(k, _)| seen.insert(*k))
+    };
+    if !repeated {
+        return all;
+    }
+    let mut last: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
+    for (i, (k, _)) in all.iter().enumerate() {
+        last.insert(k, i);
+    }
+    all.iter()
+        .enumerate()
+        .filter(|(i, (k, _))| *k == "$comment" || last.get(k) == Some(i))
+        .map(|(_, pair)| *pair)
+        .collect()
+}
+
+/// The value of `key` in the object `value` (the last one where the key repeats).
+pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.as_object()?.iter().filter(|(k, _)| *k == key).last().map(|(_, v)| v)
+}
 
 /// An MO node of a template: a key naming MOs (one row however many ids it names).
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +89,9 @@ pub struct ExpressionRow {
     /// `$eval`, `$cond`, `$switch` or `$custom`.
     pub directive: &'static str,
     pub text: String,
+    /// A `$custom` function's name and arguments (none for the other directives).
+    pub name: Option<String>,
+    pub args: Vec<String>,
 }
 
 /// A call in an expression or a custom function that expansion cannot run.
@@ -70,6 +111,10 @@ pub struct ProblemRow {
     pub path: String,
     pub code: &'static str,
     pub message: String,
+    /// `error` (the template cannot be read as one) or `warning`.
+    pub severity: &'static str,
+    /// The line and column, where the reader knows them (a repeated key: its last place).
+    pub at: Option<(u64, u64)>,
 }
 
 /// Everything read of one template.
@@ -85,6 +130,10 @@ pub struct Flat {
     pub plan_order: Vec<String>,
     pub functions: Vec<String>,
     pub vars: Vec<String>,
+    /// Ids named by the keys read so far.
+    ids: usize,
+    /// A bound was passed: nothing more is read.
+    stopped: bool,
 }
 
 /// A JSON pointer segment, escaped (RFC 6901).
@@ -102,6 +151,19 @@ fn child(path: &str, key: &str) -> String {
     out.push_str(path);
     out.push('/');
     out.push_str(&seg);
+    out
+}
+
+/// `n` with thousands separators (`250,000`).
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
     out
 }
 
@@ -130,7 +192,7 @@ impl Flat {
             let path = item("", i);
             match it.as_object() {
                 Some(obj) => {
-                    for (key, value) in obj.iter() {
+                    for (key, value) in members(obj) {
                         flat.entry(key, value, &child(&path, key), &top, true);
                     }
                 }
@@ -141,11 +203,20 @@ impl Flat {
     }
 
     fn problem(&mut self, path: &str, code: &'static str, message: impl Into<String>) {
-        self.problems.push(ProblemRow { path: path.to_string(), code, message: message.into() });
+        self.problems.push(ProblemRow {
+            path: path.to_string(),
+            code,
+            message: message.into(),
+            severity: "error",
+            at: None,
+        });
     }
 
     /// One key and its value, at the top of the template (`top`) or inside the place given.
     fn entry(&mut self, key: &str, value: &Value, path: &str, place: &Place, top: bool) {
+        if self.stopped {
+            return;
+        }
         let parsed = match key::parse(key) {
             Ok(parsed) => parsed,
             Err(why) => return self.problem(path, "key", why),
@@ -167,7 +238,7 @@ impl Flat {
             }
             "meta" => self.meta(value, path),
             "vars" => match value.as_object() {
-                Some(obj) => self.vars = obj.iter().map(|(k, _)| k.to_string()).collect(),
+                Some(obj) => self.vars = members(obj).into_iter().map(|(k, _)| k.to_string()).collect(),
                 None => self.problem(path, "structure", "$vars is an object of variables"),
             },
             "custom" => self.custom(value, path),
@@ -181,11 +252,11 @@ impl Flat {
     }
 
     fn meta(&mut self, value: &Value, path: &str) {
-        let Some(obj) = value.as_object() else {
+        if !value.is_object() {
             return self.problem(path, "structure", "$meta is an object");
-        };
+        }
         self.meta = Some(value.to_string());
-        if let Some(order) = obj.get(&"plan_order") {
+        if let Some(order) = get(value, "plan_order") {
             match order.as_array() {
                 Some(plans) if plans.iter().all(|p| p.is_str()) => {
                     self.plan_order = plans.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()
@@ -201,16 +272,25 @@ impl Flat {
         };
         for (i, f) in functions.iter().enumerate() {
             let at = item(path, i);
-            let name = f.get("name").and_then(|n| n.as_str());
-            let args_ok = f.get("args").and_then(|a| a.as_array()).is_some_and(|a| a.iter().all(|x| x.is_str()));
-            let body = f.get("body").and_then(|b| b.as_array());
+            let name = get(f, "name").and_then(|n| n.as_str());
+            let args = get(f, "args").and_then(|a| a.as_array());
+            let args_ok = args.is_some_and(|a| a.iter().all(|x| x.is_str()));
+            let body = get(f, "body").and_then(|b| b.as_array());
             match (name, args_ok, body) {
+                (Some(_), true, Some(_)) if self.too_many_expressions(&at) => return,
                 (Some(name), true, Some(body)) if body.iter().all(|l| l.is_str()) => {
                     self.functions.push(name.to_string());
                     let text: Vec<&str> = body.iter().filter_map(|l| l.as_str()).collect();
                     let text = text.join("\n");
                     self.scan_calls(&child(&at, "body"), &text);
-                    self.expressions.push(ExpressionRow { path: at, directive: "$custom", text });
+                    let args = args.into_iter().flatten().filter_map(|a| a.as_str().map(str::to_string)).collect();
+                    self.expressions.push(ExpressionRow {
+                        path: at,
+                        directive: "$custom",
+                        text,
+                        name: Some(name.to_string()),
+                        args,
+                    });
                 }
                 _ => self.problem(&at, "structure", "a custom function is {name: text, args: [names], body: [lines]}"),
             }
@@ -219,12 +299,34 @@ impl Flat {
 
     fn expression(&mut self, path: &str, directive: &'static str, value: &Value) {
         match value.as_str() {
+            Some(_) if self.stopped || self.too_many_expressions(path) => {}
             Some(text) => {
                 self.scan_calls(path, text);
-                self.expressions.push(ExpressionRow { path: path.to_string(), directive, text: text.to_string() });
+                self.expressions.push(ExpressionRow {
+                    path: path.to_string(),
+                    directive,
+                    text: text.to_string(),
+                    name: None,
+                    args: Vec::new(),
+                });
             }
             None => self.problem(path, "structure", format!("{directive} holds an expression (a string)")),
         }
+    }
+
+    /// Whether one more expression passes [`MAX_EXPRESSIONS`] (said, and nothing more read).
+    fn too_many_expressions(&mut self, path: &str) -> bool {
+        if self.expressions.len() < MAX_EXPRESSIONS {
+            return false;
+        }
+        self.stopped = true;
+        let n = thousands(MAX_EXPRESSIONS);
+        self.problem(
+            path,
+            "limit",
+            format!("more than {n} expressions in one template (at most {n}): nothing after this one is read"),
+        );
+        true
     }
 
     /// Note what an expression calls that expansion cannot run.
@@ -270,7 +372,7 @@ impl Flat {
         }
         match value.as_object() {
             Some(obj) => {
-                for (key, v) in obj.iter() {
+                for (key, v) in members(obj) {
                     self.entry(key, v, &child(path, key), place, false);
                 }
             }
@@ -284,12 +386,12 @@ impl Flat {
         let Some(obj) = value.as_object() else {
             return self.problem(path, "structure", "$cond is {\"if\": expression, \"then\": …, \"else\": …}");
         };
-        match obj.get(&"if") {
+        match get(value, "if") {
             Some(test) => self.expression(&child(path, "if"), "$cond", test),
             None => self.problem(path, "structure", "$cond has no \"if\""),
         }
         let inner = Place { context: "cond", ..place.clone() };
-        for (key, v) in obj.iter() {
+        for (key, v) in members(obj) {
             match key {
                 "if" => {}
                 "then" | "else" => self.fragments(v, &child(path, key), &inner),
@@ -301,14 +403,14 @@ impl Flat {
     }
 
     fn switch(&mut self, value: &Value, path: &str, place: &Place) {
-        let Some(branches) = value.get("branches").and_then(|b| b.as_array()) else {
+        let Some(branches) = get(value, "branches").and_then(|b| b.as_array()) else {
             return self.problem(path, "structure", "$switch is {\"branches\": [{\"case\": expression, \"then\": …}]}");
         };
         let inner = Place { context: "switch", ..place.clone() };
         let at = child(path, "branches");
         for (i, b) in branches.iter().enumerate() {
             let here = item(&at, i);
-            match (b.get("case"), b.get("then")) {
+            match (get(b, "case"), get(b, "then")) {
                 (Some(case), Some(then)) => {
                     self.expression(&child(&here, "case"), "$switch", case);
                     self.fragments(then, &child(&here, "then"), &inner);
@@ -322,7 +424,7 @@ impl Flat {
         let Some(plans) = value.as_object() else {
             return self.problem(path, "structure", "$plans is an object of plan name → list of fragments");
         };
-        for (name, steps) in plans.iter() {
+        for (name, steps) in members(plans) {
             let inner = Place { phase: Some(name.to_string()), ..place.clone() };
             let here = child(path, name);
             match steps.as_array() {
@@ -334,6 +436,22 @@ impl Flat {
 
     #[allow(clippy::too_many_arguments)]
     fn mo(&mut self, key: &str, at: bool, class: String, ids: Ids, value: &Value, path: &str, place: &Place) {
+        if let Ids::Listed(listed) = &ids {
+            self.ids += listed.len();
+            if self.ids > MAX_TEMPLATE_IDS {
+                self.stopped = true;
+                return self.problem(
+                    path,
+                    "limit",
+                    format!(
+                        "the keys of this template name more than {} ids (brace expansions included; at most {} \
+                         in one template): nothing after this key is read",
+                        thousands(MAX_TEMPLATE_IDS),
+                        thousands(MAX_TEMPLATE_IDS)
+                    ),
+                );
+            }
+        }
         let delete = value.as_str() == Some("__delete__");
         let index = self.mos.len() as u32;
         self.mos.push(MoRow {
@@ -356,7 +474,7 @@ impl Flat {
         match value.as_object() {
             Some(obj) => {
                 let inside = Place { mo: Some(index), ..place.clone() };
-                for (k, v) in obj.iter() {
+                for (k, v) in members(obj) {
                     self.entry(k, v, &child(path, k), &inside, false);
                 }
             }
@@ -418,15 +536,27 @@ impl Flat {
                 if index.is_some() {
                     return self.problem(path, "structure", "a sequence inside a sequence");
                 }
+                if items > MAX_SEQUENCE {
+                    return self.problem(
+                        path,
+                        "limit",
+                        format!(
+                            "{attribute}: a sequence of {} items (at most {} in one value)",
+                            thousands(items),
+                            thousands(MAX_SEQUENCE)
+                        ),
+                    );
+                }
                 for (i, v) in value.as_array().into_iter().flatten().enumerate() {
                     self.value(mo, attribute, member, Some(i as i32), v, &item(path, i), place);
                 }
             }
             JsonType::Object => {
                 let Some(obj) = value.as_object() else { return };
+                let pairs = members(obj);
                 // a computed value: {"$eval": …}, {"$switch": …}, {"$cond": …}
-                if let Some((directive, inner)) = obj.iter().next().filter(|(k, _)| k.starts_with('$')) {
-                    if obj.len() > 1 {
+                if let Some(&(directive, inner)) = pairs.first().filter(|(k, _)| k.starts_with('$')) {
+                    if pairs.len() > 1 {
                         return self.problem(path, "structure", "a computed value is one directive alone");
                     }
                     let at = child(path, directive);
@@ -454,7 +584,7 @@ impl Flat {
                     return self.values.push(row(kind, None));
                 }
                 // a struct: one row per member (nested members joined by '.')
-                for (name, v) in obj.iter() {
+                for (name, v) in pairs {
                     let nested = match member {
                         Some(m) => format!("{m}.{name}"),
                         None => name.to_string(),
@@ -477,14 +607,14 @@ impl Flat {
         path: &str,
         place: &Place,
     ) {
-        let Some(branches) = value.get("branches").and_then(|b| b.as_array()) else {
+        let Some(branches) = get(value, "branches").and_then(|b| b.as_array()) else {
             return self.problem(path, "structure", "$switch is {\"branches\": [{\"case\": expression, \"then\": …}]}");
         };
         let inner = Place { context: "switch", ..place.clone() };
         let at = child(path, "branches");
         for (i, b) in branches.iter().enumerate() {
             let here = item(&at, i);
-            match (b.get("case"), b.get("then")) {
+            match (get(b, "case"), get(b, "then")) {
                 (Some(case), Some(then)) => {
                     self.expression(&child(&here, "case"), "$switch", case);
                     self.value(mo, attribute, member, index, then, &child(&here, "then"), &inner);
@@ -505,15 +635,15 @@ impl Flat {
         path: &str,
         place: &Place,
     ) {
-        let Some(obj) = value.as_object() else {
+        if !value.is_object() {
             return self.problem(path, "structure", "$cond is {\"if\": expression, \"then\": …, \"else\": …}");
-        };
-        if let Some(test) = obj.get(&"if") {
+        }
+        if let Some(test) = get(value, "if") {
             self.expression(&child(path, "if"), "$cond", test);
         }
         let inner = Place { context: "cond", ..place.clone() };
         for branch in ["then", "else"] {
-            if let Some(v) = obj.get(&branch) {
+            if let Some(v) = get(value, branch) {
                 self.value(mo, attribute, member, index, v, &child(path, branch), &inner);
             }
         }

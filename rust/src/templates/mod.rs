@@ -33,15 +33,26 @@ pub struct FileRead {
     pub bytes: u64,
     /// Why the file could not be read as a template: message, line, column.
     pub error: Option<(String, u64, u64)>,
-    /// `io` (the file could not be read) or `json` (it is not a template's JSON).
+    /// `io` (the file could not be read), `json` (it is not a template's JSON) or `limit` (it
+    /// passes a bound: [`MAX_BYTES`], [`MAX_DEPTH`], [`MAX_VALUES`]).
     pub error_kind: &'static str,
     pub flat: Flat,
 }
 
-/// The deepest nesting of arrays and objects in `bytes` (outside strings), and where it first
-/// passes `limit`.
-fn nesting(bytes: &[u8], limit: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+/// The JSON values a template may hold (items, members and the root; a real one holds a few
+/// thousand): what a template is read into grows with them.
+pub const MAX_VALUES: usize = 250_000;
+
+/// What makes JSON text too big to read into a template, found by one pass over its bytes
+/// (outside strings) before anything is built: nesting deeper than `depth`, or more than
+/// `values` values (members, counted at their `:`, items and the root). The offset where the
+/// bound is passed, and which bound.
+pub fn too_big(bytes: &[u8], depth: usize, values: usize) -> Option<(usize, String)> {
+    // per open container: whether it is an array
+    let mut open: Vec<bool> = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    let mut count = 1usize; // the root
+    let mut after_open = false; // the last token was '[': an item follows unless ']'
     for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             match b {
@@ -52,15 +63,37 @@ fn nesting(bytes: &[u8], limit: usize) -> Option<usize> {
             }
             continue;
         }
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        let item = match b {
+            b',' => open.last() == Some(&true),
+            b':' => true,
+            _ => after_open && b != b']',
+        };
+        after_open = false;
+        if item {
+            count += 1;
+            if count > values {
+                let n = flatten::thousands(values);
+                return Some((
+                    i,
+                    format!("more than {n} JSON values (items and members; a template holds at most {n})"),
+                ));
+            }
+        }
         match b {
             b'"' => in_string = true,
             b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(i);
+                open.push(b == b'[');
+                after_open = b == b'[';
+                if open.len() > depth {
+                    return Some((i, format!("arrays and objects nested more than {depth} deep")));
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
+            b']' | b'}' => {
+                open.pop();
+            }
             _ => {}
         }
     }
@@ -86,6 +119,7 @@ pub fn read_one(path: &Path) -> FileRead {
     out.bytes = meta.len();
     if meta.len() > MAX_BYTES {
         out.error = Some((format!("{} bytes; a template is at most {} MiB", meta.len(), MAX_BYTES >> 20), 0, 0));
+        out.error_kind = "limit";
         return out;
     }
     let bytes = match std::fs::read(path) {
@@ -105,13 +139,27 @@ pub fn read_one(path: &Path) -> FileRead {
             return out;
         }
     };
-    if let Some(at) = nesting(&bytes, MAX_DEPTH) {
+    if let Some((at, why)) = too_big(&bytes, MAX_DEPTH, MAX_VALUES) {
         let (line, column) = locate::line_column(text, at);
-        out.error = Some((format!("arrays and objects nested more than {MAX_DEPTH} deep"), line, column));
+        out.error = Some((why, line, column));
+        out.error_kind = "limit";
         return out;
     }
     match sonic_rs::from_str::<sonic_rs::Value>(text) {
-        Ok(doc) => out.flat = Flat::of(&doc),
+        Ok(doc) => {
+            out.flat = Flat::of(&doc);
+            drop(doc);
+            for d in locate::duplicate_keys(text) {
+                let (line, column) = d.at.last().copied().unwrap_or((0, 0));
+                out.flat.problems.push(flatten::ProblemRow {
+                    path: d.pointer(),
+                    code: "duplicate_key",
+                    message: d.message(),
+                    severity: "warning",
+                    at: Some((line, column)),
+                });
+            }
+        }
         // the parser that keeps spans says what is wrong, and where
         Err(err) => {
             out.error = Some(match locate::parse(text) {
@@ -183,10 +231,12 @@ pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schem
 
     let (mut e_template, mut e_path) = (Int32Builder::new(), StringBuilder::new());
     let (mut e_directive, mut e_text) = (StringBuilder::new(), StringBuilder::new());
+    let (mut e_name, mut e_args) = (StringBuilder::new(), ListBuilder::new(StringBuilder::new()));
     let (mut c_template, mut c_path, mut c_what) = (Int32Builder::new(), StringBuilder::new(), StringBuilder::new());
     let (mut c_kind, mut c_line) = (StringBuilder::new(), Int32Builder::new());
     let (mut p_template, mut p_path) = (Int32Builder::new(), StringBuilder::new());
     let (mut p_code, mut p_message) = (StringBuilder::new(), StringBuilder::new());
+    let (mut p_severity, mut p_line, mut p_column) = (StringBuilder::new(), Int64Builder::new(), Int64Builder::new());
 
     let mut mo_base = 0i32;
     for (t, file) in files.iter().enumerate() {
@@ -235,6 +285,8 @@ pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schem
             e_path.append_value(&e.path);
             e_directive.append_value(e.directive);
             e_text.append_value(&e.text);
+            e_name.append_option(e.name.as_deref());
+            list_of(&e.args, &mut e_args);
         }
         for c in &flat.calls {
             c_template.append_value(t);
@@ -248,6 +300,9 @@ pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schem
             p_path.append_value(&p.path);
             p_code.append_value(p.code);
             p_message.append_value(&p.message);
+            p_severity.append_value(p.severity);
+            p_line.append_option(p.at.map(|a| a.0 as i64));
+            p_column.append_option(p.at.map(|a| a.1 as i64));
         }
         mo_base += flat.mos.len() as i32;
     }
@@ -296,7 +351,9 @@ pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schem
     p.int32("template", e_template)
         .utf8("path", e_path, false)
         .utf8("directive", e_directive, false)
-        .utf8("text", e_text, false);
+        .utf8("text", e_text, false)
+        .utf8("name", e_name, true)
+        .list_utf8("args", e_args);
     let expressions_batch = p.finish()?;
 
     let mut p = BatchParts::default();
@@ -311,7 +368,10 @@ pub fn tables(files: &[FileRead]) -> std::result::Result<Vec<Table>, arrow_schem
     p.int32("template", p_template)
         .utf8("path", p_path, false)
         .utf8("code", p_code, false)
-        .utf8("message", p_message, false);
+        .utf8("message", p_message, false)
+        .utf8("severity", p_severity, false)
+        .int64("line", p_line)
+        .int64("column", p_column);
     let problems_batch = p.finish()?;
 
     Ok(vec![

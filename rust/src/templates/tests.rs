@@ -147,3 +147,81 @@ fn many_files_in_one_table() {
     let parent = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Int32Type>(parent.as_ref());
     assert!(parent.is_null(8), "the second file's MO is at its top");
 }
+
+#[test]
+fn a_repeated_key_is_a_warning_naming_every_place_and_the_later_one_is_read() {
+    let text = "[\n  {\"EUtranCellFDD\": {\n    \"qRxLevMin\": -120,\n    \"$comment\": \"a\",\n    \"qRxLevMin\": -124,\n    \"$comment\": \"b\"\n  }},\n  {\"$cond\": {\"if\": \"False\", \"then\": {\"A\": {}}, \"if\": \"True\"}}\n]";
+    let file = read(text);
+    assert_eq!(file.error, None);
+    let flat = &file.flat;
+    let values: Vec<(&str, Option<&str>)> =
+        flat.values.iter().map(|v| (v.attribute.as_str(), v.value.as_deref())).collect();
+    assert_eq!(values, [("qRxLevMin", Some("-124"))]);
+    let tests: Vec<&str> = flat.expressions.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(tests, ["True"]);
+    type Warned<'a> = (&'a str, &'a str, Option<(u64, u64)>);
+    let warned: Vec<Warned<'_>> = flat.problems.iter().map(|p| (p.path.as_str(), p.severity, p.at)).collect();
+    assert_eq!(
+        warned,
+        [("/0/EUtranCellFDD/qRxLevMin", "warning", Some((5, 5))), ("/1/$cond/if", "warning", Some((8, 48)))]
+    );
+    let message = &flat.problems[0].message;
+    assert!(message.contains("\"qRxLevMin\" appears 2 times") && message.contains("at 3:5 and 5:5"), "{message}");
+    assert!(message.contains("the later one (5:5) is used"), "{message}");
+}
+
+#[test]
+fn the_bounds_of_a_template_are_located_errors() {
+    // too many values: refused before it is parsed, where the bound is passed
+    let many = format!("[{{\"$vars\": {{\"big\": [{}]}}}}]", vec!["1"; MAX_VALUES + 10].join(","));
+    let file = read(&many);
+    let (message, line, column) = file.error.clone().unwrap();
+    assert_eq!(file.error_kind, "limit");
+    assert!(message.contains("more than 250,000 JSON values"), "{message}");
+    // the root, the list's object, $vars and big, then the items: the bound passes at a comma
+    assert_eq!((line, column), (1, 2 * MAX_VALUES as u64 + 12));
+    assert_eq!(&many[column as usize - 1..column as usize], ",");
+    // a sequence too long in one value
+    let long = format!("[{{\"A\": {{\"b\": [{}]}}}}]", vec!["1"; flatten::MAX_SEQUENCE + 1].join(","));
+    let file = read(&long);
+    assert_eq!(file.error, None);
+    assert!(file.flat.values.is_empty());
+    let p = &file.flat.problems[0];
+    assert_eq!((p.path.as_str(), p.code, p.severity), ("/0/A/b", "limit", "error"));
+    assert!(p.message.contains("10,001 items (at most 10,000"), "{}", p.message);
+    // brace expansions: at most MAX_TEMPLATE_IDS ids in all, then nothing more is read
+    let key = format!("C-{}", "{0,1,2,3,4,5,6,7,8,9}".repeat(4));
+    let keys: Vec<String> = (0..12).map(|i| format!("{{\"{key}x{i}\": {{\"a\": 1}}}}")).collect();
+    let file = read(&format!("[{}]", keys.join(",")));
+    let p = &file.flat.problems[0];
+    assert_eq!((p.path.as_str(), p.code), (format!("/10/{key}x10").as_str(), "limit"));
+    assert!(p.message.contains("more than 100,000 ids"), "{}", p.message);
+    assert_eq!(file.flat.mos.len(), 10);
+    assert_eq!(file.flat.problems.len(), 1);
+}
+
+#[test]
+fn the_value_count_is_exact_for_valid_json() {
+    for (text, values) in [
+        ("[1]", 2),
+        ("[ 1 ]", 2),
+        ("{\"a\": 1}", 2),
+        ("{\"a\": [1, {\"b\": [], \"c\": \",:[\"}], \"d\": 2}", 7),
+        ("[[], [[]], {\"x\": {}}]", 6),
+    ] {
+        assert!(too_big(text.as_bytes(), 8, values).is_none(), "{text}");
+        assert!(too_big(b"[ ]", 8, 1).is_none() && too_big(b"{}", 8, 1).is_none());
+        assert!(too_big(text.as_bytes(), 8, values - 1).is_some(), "{text}");
+    }
+}
+
+#[test]
+fn expressions_are_bounded() {
+    let many: Vec<String> = (0..flatten::MAX_EXPRESSIONS + 5).map(|i| format!("{{\"$eval\": \"{i}\"}}")).collect();
+    let file = read(&format!("[{}]", many.join(",")));
+    assert_eq!(file.flat.expressions.len(), flatten::MAX_EXPRESSIONS);
+    let p = &file.flat.problems[0];
+    assert_eq!((p.path.as_str(), p.code), ("/10000/$eval", "limit"));
+    assert!(p.message.contains("more than 10,000 expressions"), "{}", p.message);
+    assert_eq!(file.flat.problems.len(), 1);
+}
