@@ -95,7 +95,12 @@ hostile_names = st.one_of(
     st.sampled_from(["user Label", "a=b", "1abc", "a.b", "a,b", "-x", "a\nb", "é", "", "x" * 256]), texts
 )
 hostile_ids = st.one_of(
-    st.sampled_from(["9 -ALL", "-ALL", '9"', "a,b", "a;b", "x,B=c", "a\u2028b", "Zürich", "", "null", "a" * 256]),
+    st.sampled_from(
+        [
+            *("9 -ALL", "-ALL", '9"', "a,b", "a;b", "x,B=c", "a\u2028b", "Zürich", "", "null", "a" * 256),
+            *("x,MeContext=y", "x,ManagedElement=y,Z=1", "x,ManagedElement=y"),
+        ]
+    ),
     texts,
 )
 fdns = st.lists(st.tuples(names, mo_ids), min_size=1, max_size=5).map(

@@ -6,7 +6,7 @@
   booleans in lower case; structs ``(m=v,…)``, sequences ``[…]``, moRefs as quoted FDNs;
   several attributes a set;
 - **dynamic import** files (§8): ``set``/``create``/``delete`` blocks of ``FDN : "…"`` and
-  ``name : value`` lines, structs ``{m=v, …}``;
+  ``name : value`` lines, structs ``{m=v, …}`` (read back by :func:`rtbfast.enm.dynamic.read_dynamic`);
 - **3GPP Bulk CM import** XML (§9): the MOs with ``modifier`` create, update or delete (read back
   by ``rtbfast.read_network``); locks are steps of their own and are not in it (say so);
 - **moshell** (§11): ``confb+``/``gs+`` then ``set``/``setm``/``crn … end``/``del``/``bl``/``deb``
