@@ -177,6 +177,182 @@ def typed_seeds() -> dict[str, bytes]:
     }
 
 
+# enm_writers: a plan in fields split at 0xFF (rust/src/fuzzing.rs, plan_of). Field 0 is the op
+# of the first step (a byte) and its MO id; each other field a control byte, then up to three
+# parts split at 0xFE (name, member, value). The control byte: kind | what << 3 | 0x40 (a
+# flag) | 0x80 (a hostile name).
+KIND = {"string": 0, None: 1, "integer": 2, "float": 3, "decimal": 4, "boolean": 5, "enum": 6, "moref": 7}
+SCALAR, MEMBER, ITEM, STRUCTS, EMPTIED, UNSET, STEP, UNSET_SEQ = range(8)
+SET, CREATE, DELETE, LOCK, UNLOCK = range(5)
+FLAG, HOSTILE = 0x40, 0x80
+ME = "SubNetwork=S,MeContext=N1,ManagedElement=N1"
+
+
+def field(what: int, *parts: str | bytes, kind: str | None = "string", flags: int = 0) -> bytes:
+    data = [p.encode() if isinstance(p, str) else p for p in parts]
+    return bytes([KIND[kind] | what << 3 | flags]) + b"\xfe".join(data)
+
+
+def new_step(op: int, mo_id: str, *, hostile_id: bool = False) -> bytes:
+    """A field starting a step (its op in the kind's bits)."""
+    return bytes([op | STEP << 3 | (FLAG if hostile_id else 0)]) + mo_id.encode()
+
+
+def plan_seed(op: int, mo_id: str | bytes, *fields: bytes, hostile_id: bool = False) -> bytes:
+    first = bytes([op | (FLAG if hostile_id else 0)]) + (mo_id.encode() if isinstance(mo_id, str) else mo_id)
+    return b"\xff".join([first, *fields])
+
+
+def value_seed(text: str, kind: str | None = "string") -> bytes:
+    """`text` alone, in a list, in a struct and in a list of structs, in a set and a create."""
+    return plan_seed(
+        SET,
+        "1",
+        field(SCALAR, "userLabel", text, kind=kind),
+        field(ITEM, "list", text, kind=kind),
+        field(ITEM, "list", "b", kind=kind),
+        field(MEMBER, "s", "m", text, kind=kind),
+        field(STRUCTS, "ss", "m", text, kind=kind),
+        field(STRUCTS, "ss", "m", "c", kind=kind, flags=FLAG),
+        new_step(CREATE, "2"),
+        field(SCALAR, "userLabel", text, kind=kind),
+    )
+
+
+CHARACTER_CLASSES = {
+    "quotes": "a\"b'c",
+    "backslash": "a\\b",
+    "line_feed": "a\ncmedit delete SubNetwork=S -ALL",
+    "carriage_return": "a\r\nb",
+    "vt_ff": "a\x0bb\x0cc",
+    "fs_gs_rs": "a\x1cb\x1dc\x1ed",
+    "nel": "a\x85b",
+    "line_paragraph_separators": "a\u2028b\u2029c",
+    "c0": "a\x00b\x01c\x1bd",
+    "c1": "a\x80b\x9fc",
+    "del": "a\x7fb",
+    "format": "a\u202eb\u200bc\u2066d\ufeffe\u00adf",
+    "tab": "a\tb",
+    "space": " a b ",
+    "separators": ",;=:()[]{}",
+    "star_dash": "-ALL*",
+    "shell": "$HOME|x<y>z#`w`",
+    "xml": "]]>&amp;<x/>&#13;",
+    "non_ascii": "Zürich 中 😀",
+    "xml_nonchar": "a\ufffeb\uffff",
+    "null": "null",
+    "empty": "",
+    "long": "x" * 5000 + '"',
+}
+
+
+def writer_seeds() -> dict[str, bytes]:
+    fdn = f"{ME},ENodeBFunction=1,SectorCarrier=2"
+    seeds = {
+        "valid": plan_seed(
+            SET,
+            "C1",
+            field(SCALAR, "userLabel", "North, 3"),
+            field(SCALAR, "cellRange", "KM_100", kind="enum"),
+            field(SCALAR, "flag", "TRUE", kind="boolean"),
+            field(MEMBER, "plmn", "mcc", "240", kind="integer"),
+            field(MEMBER, "plmn", "mnc", "01"),
+            field(ITEM, "sectorCarrierRef", fdn, kind="moref"),
+            field(EMPTIED, "emptied", kind="integer"),
+            field(UNSET, "cleared"),
+            new_step(CREATE, "9"),
+            field(SCALAR, "noOfTxAntennas", "2", kind="integer"),
+            field(STRUCTS, "additionalPlmnList", "mcc", "240", kind="integer"),
+            field(STRUCTS, "additionalPlmnList", "mnc", "1", kind="integer"),
+            field(STRUCTS, "additionalPlmnList", "mcc", "208", kind="integer", flags=FLAG),
+            new_step(LOCK, "C2"),
+            new_step(UNLOCK, "C3"),
+        ),
+        "every_op": plan_seed(DELETE, "1", new_step(SET, "2"), new_step(CREATE, "3"), new_step(LOCK, "4")),
+        "hostile_ids": plan_seed(
+            SET,
+            "9 -ALL",
+            new_step(DELETE, "x\ncmedit delete SubNetwork=S", hostile_id=True),
+            new_step(CREATE, "x,B=c", hostile_id=True),
+            new_step(CREATE, "null"),
+            hostile_id=True,
+        ),
+        "id_colon": plan_seed(CREATE, "fe80::1"),
+        "top_classes_in_ids": plan_seed(
+            SET,
+            "x,MeContext=y",
+            field(SCALAR, "userLabel", "a & b"),
+            new_step(CREATE, "x,ManagedElement=y,Z=1", hostile_id=True),
+            field(MEMBER, "s", "m", "1", kind="integer"),
+            new_step(DELETE, "x,SubNetwork=y", hostile_id=True),
+            hostile_id=True,
+        ),
+        "hostile_names": plan_seed(
+            SET,
+            "1",
+            field(SCALAR, "user Label", "x", flags=HOSTILE),
+            field(MEMBER, "s", "m.é", "x", flags=HOSTILE),
+            field(SCALAR, "a=b", "x", flags=HOSTILE),
+        ),
+        "kinds": plan_seed(
+            SET,
+            "1",
+            *(
+                field(SCALAR, f"a{i}", text, kind=kind)
+                for i, (kind, text) in enumerate(
+                    [
+                        ("integer", "-130"),
+                        ("integer", "1,b=2"),
+                        ("float", "1.5e-3"),
+                        ("float", "NaN"),
+                        ("boolean", "yes"),
+                        ("enum", "LOCKED -ALL"),
+                        ("enum", "NULL"),
+                        ("moref", 'A=1",x="'),
+                        ("moref", ""),
+                        (None, "plain"),
+                    ]
+                )
+            ),
+        ),
+        "deep_member_path": plan_seed(SET, "1", field(MEMBER, "s", "a.b.c", "1", kind="integer")),
+    }
+    seeds.update({f"class_{name}": value_seed(text) for name, text in CHARACTER_CLASSES.items()})
+    seeds.update({f"kind_{kind}": value_seed("x y", kind) for kind in KIND if kind})
+    return seeds
+
+
+def writer_regressions() -> dict[str, bytes]:
+    """Inputs the writers once got wrong (found by tests/test_dialect_properties.py)."""
+    fdn = f"{ME},ENodeBFunction=1,QciTable=1,QciProfile=2"
+    return {
+        # items of an attribute the catalog does not know were written without brackets
+        "unknown_sequence": plan_seed(
+            SET, "1", field(ITEM, "rel", "x", flags=FLAG), field(ITEM, "rel", "y", flags=FLAG)
+        ),
+        "unknown_struct_sequence": plan_seed(
+            SET,
+            "1",
+            field(STRUCTS, "rel", "a", "1", kind=None, flags=FLAG),
+            field(STRUCTS, "rel", "a", "2", kind=None, flags=FLAG),
+        ),
+        # a created MO's id `null` was written bare, read as unset
+        "create_id_null": plan_seed(CREATE, "null"),
+        # an enum `null` was written bare, read as unset
+        "enum_null": plan_seed(SET, "1", field(SCALAR, "state", "null", kind="enum")),
+        # moshell wrote a moRef inside a struct as an LDN, read as more members
+        "moshell_moref_in_struct": plan_seed(SET, "1", field(MEMBER, "s", "ref", fdn, kind="moref")),
+    }
+
+
+def write(folder: Path, seeds: dict[str, bytes], prefix: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for name, data in seeds.items():
+        (folder / f"{prefix}-{name}").write_bytes(data)
+    print(f"{folder}: {len(seeds)} inputs")
+
+
 def main() -> None:
     for target, seeds in (
         ("mom_reader", model_seeds()),
@@ -184,13 +360,10 @@ def main() -> None:
         ("cel_rule", rule_seeds()),
         ("template_reader", template_seeds()),
         ("typed_document", typed_seeds()),
+        ("enm_writers", writer_seeds()),
     ):
-        folder = CORPUS / target
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        for name, data in seeds.items():
-            (folder / f"seed-{name}").write_bytes(data)
-        print(f"{folder}: {len(seeds)} seeds")
+        write(CORPUS / target, seeds, "seed")
+    write(HERE / "regressions" / "enm_writers", writer_regressions(), "found")
 
 
 if __name__ == "__main__":

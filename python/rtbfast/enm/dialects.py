@@ -6,7 +6,7 @@
   booleans in lower case; structs ``(m=v,…)``, sequences ``[…]``, moRefs as quoted FDNs;
   several attributes a set;
 - **dynamic import** files (§8): ``set``/``create``/``delete`` blocks of ``FDN : "…"`` and
-  ``name : value`` lines, structs ``{m=v, …}``;
+  ``name : value`` lines, structs ``{m=v, …}`` (read back by :func:`rtbfast.enm.dynamic.read_dynamic`);
 - **3GPP Bulk CM import** XML (§9): the MOs with ``modifier`` create, update or delete (read back
   by ``rtbfast.read_network``); locks are steps of their own and are not in it (say so);
 - **moshell** (§11): ``confb+``/``gs+`` then ``set``/``setm``/``crn … end``/``del``/``bl``/``deb``
@@ -26,9 +26,15 @@ naming the file, step, MO and attribute), for the plan and the rollback alike:
   (bidirectional overrides and isolates, zero-width characters, BOM, soft hyphen);
 - moshell also refuses ``$``, a backtick, ``|`` ``<`` ``>`` ``;`` ``#`` (variables, pipes,
   redirections, comments, list separators), and inside a struct or list ``,`` ``=``, spaces
-  and brackets;
-- integers, floats and decimals must be numbers, booleans ``true``/``false``, enums words, and
-  moRefs valid FDNs: anything else would be written bare and read as something else;
+  and brackets; and a moRef inside a struct (the ``,`` and ``=`` of its LDN would read as the
+  struct's own);
+- integers, floats and decimals must be numbers, booleans ``true``/``false``, enums words (not
+  ``null``, which reads as unset), and moRefs valid FDNs: anything else would be written bare
+  and read as something else;
+- an attribute with an item past the first is written as a list (``[…]``) even when the
+  catalog does not say it is a sequence (an attribute it does not know); a second value of an
+  attribute that is not a sequence is refused;
+- the id of a created MO is written as a string (``cmedit create … XId="null"``);
 - 3GPP XML carries every character XML 1.0 can (``&<>`` escaped, a carriage return as
   ``&#13;``), and refuses the C0 controls but tab, LF and CR, and U+FFFE/U+FFFF.
 

@@ -9,8 +9,8 @@
 //! | refused in a string | `"` `\`, control, line and format characters | as cmedit | as cmedit, and `$` `` ` `` `\|` `<` `>` `;` `#`; inside a struct or list also `,` `=` space and brackets | control characters but tab, line feed and carriage return (`&#13;`), U+FFFE, U+FFFF |
 //! | integer, float, decimal | digits, sign, point, exponent only | as cmedit | as cmedit | as written |
 //! | boolean | `true`/`false` (any case in, lower case out) | as cmedit | as cmedit | as written |
-//! | enum | a word `[A-Za-z0-9_.-]+` | as cmedit | as cmedit | as written |
-//! | moRef | a valid FDN (`crate::names`), in `"…"` | as cmedit | the LDN below `ManagedElement` | as written |
+//! | enum | a word `[A-Za-z0-9_.-]+`, not `null` (an unset value) | as cmedit | as cmedit | as written |
+//! | moRef | a valid FDN (`crate::names`), in `"…"` | as cmedit | the LDN below `ManagedElement`, refused inside a struct (by `crate::enm`) | as written |
 //!
 //! "Control characters" are C0, DEL and C1; "line characters" U+2028 and U+2029 (with LF, CR,
 //! VT, FF, FS, GS, RS and NEL among the controls: every character a reader may end a line at);
@@ -201,7 +201,9 @@ pub fn scalar_with(
             }
         }
         "enum" => {
-            if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            // `null` would be read back as an unset value (an enum member `NULL` is itself)
+            let member = text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            if !text.is_empty() && member && text != "null" {
                 out.push_str(text);
                 Ok(())
             } else {
@@ -324,6 +326,8 @@ mod tests {
         assert!(write(Dialect::Cmedit, "integer", "1,b=2", false).is_err());
         assert!(write(Dialect::Cmedit, "enum", "LOCKED -ALL", false).is_err());
         assert!(write(Dialect::Cmedit, "boolean", "yes", false).is_err());
+        assert!(write(Dialect::Cmedit, "enum", "null", false).is_err());
+        assert_eq!(write(Dialect::Cmedit, "enum", "NULL", false).unwrap(), "NULL");
         assert!(write(Dialect::Cmedit, "moref", "A=1\",x=\"", false).is_err());
         assert!(write(Dialect::Moshell, "string", "$HOME", false).is_err());
         assert!(write(Dialect::Moshell, "string", "a b", true).is_err());

@@ -9,7 +9,8 @@
 //! FDN, or (node form) the node name and the RDNs below its `ManagedElement`. Attributes are
 //! written in the order of their first row, `a=v` joined by `,`; a value is `null` when unset;
 //! a struct is `(m=v,…)` (its members in row order, one struct per item index), a sequence
-//! `[…]`, an emptied or unset sequence `[]`. The dynamic import format writes a struct
+//! `[…]` (so is an attribute with an item past the first, whatever the catalog says), an
+//! emptied or unset sequence `[]`; a create's id is a string value (`XId="null"`). The dynamic import format writes a struct
 //! `{m=v, …}` and a sequence `[a, b]`; moshell a struct `m=v,…`, a sequence of structs joined
 //! by `;`, of other values by spaces, and an unset value or emptied sequence as nothing.
 
@@ -254,6 +255,17 @@ fn attribute_texts<'a>(
 ) -> Result<(), Refusal> {
     let mut attributes: Vec<Attribute<'a>> = Vec::new();
     let mut position: FxHashMap<&str, usize> = FxHashMap::default();
+    // an attribute holding an item past the first is a sequence, whatever the catalog says
+    // (one it does not know has no flag): its items are written as a list
+    let mut several: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
+    for &(b, r) in rows {
+        let c = &columns[b];
+        if let Some(name) = Columns::opt(c.attribute, r) {
+            if c.index.is_valid(r) && c.index.value(r) > 0 {
+                several.insert(name);
+            }
+        }
+    }
     for &(b, r) in rows {
         let c = &columns[b];
         let Some(name) = Columns::opt(c.attribute, r) else { continue };
@@ -261,7 +273,7 @@ fn attribute_texts<'a>(
         if !position.contains_key(name) {
             checked.name(names::NameKind::Attribute, name).map_err(refusal)?;
         }
-        let sequence = c.is_sequence.is_valid(r) && c.is_sequence.value(r);
+        let sequence = (c.is_sequence.is_valid(r) && c.is_sequence.value(r)) || several.contains(name);
         let index = c.index.is_valid(r).then(|| c.index.value(r));
         let value = c.text(r);
         let emptied = index == Some(EMPTIED);
@@ -285,6 +297,13 @@ fn attribute_texts<'a>(
                         checked.fdn(v).map_err(|why| refusal(format!("the moRef is not one: {why}")))?;
                     }
                     encode::scalar_with(dialect, kind, v, nested, &mut text, &mut |_| Ok(())).map_err(refusal)?;
+                    if dialect == Dialect::Moshell && member.is_some() && kind == Some("moref") && !v.is_empty() {
+                        return Err(refusal(
+                            "moshell cannot carry a moRef inside a struct: the ',' and '=' of its LDN read as the \
+                             struct's own"
+                                .into(),
+                        ));
+                    }
                 }
             }
         }
@@ -321,7 +340,12 @@ fn attribute_texts<'a>(
                     members.push_str(&text);
                 }
             }
-            None => attribute.items.push(Item::Text(text)),
+            None => {
+                if !attribute.sequence && !attribute.items.is_empty() {
+                    return Err(refusal(format!("{name} is not a sequence but is given more than one value")));
+                }
+                attribute.items.push(Item::Text(text));
+            }
         }
     }
     let mut text = String::new();
@@ -444,7 +468,11 @@ fn render_step<'a>(
                 }
             }
             line.push('=');
-            line.push_str(fdn.rsplit_once('=').map_or("", |(_, id)| id));
+            // the id as a string value: an id `null` or `fe80::1` is quoted (enm-cli.md §5)
+            let id = fdn.rsplit_once('=').map_or("", |(_, id)| id);
+            let (b0, r0) = rows[0];
+            encode::scalar(Dialect::Cmedit, Some("string"), id, false, line)
+                .map_err(|reason| Refusal { row: columns[b0].first_row + r0, reason })?;
             if !attrs.is_empty() {
                 line.push(',');
                 line.push_str(&attrs);
@@ -727,5 +755,58 @@ mod tests {
         assert_eq!(moshell[1].1, "1 2");
         assert_eq!(moshell[2].1, "");
         assert_eq!(moshell[3].1, "\"a b\"");
+    }
+
+    #[test]
+    fn items_lists_and_ids_read_back_as_written() {
+        // an attribute the catalog does not know (no kind, no sequence flag) holding two items
+        let rows: Vec<Row<'_>> = vec![
+            (0, "set", CELL, "EUtranCellFDD", Some("rel"), Some("a"), Some(0), Some("1"), None, false),
+            (0, "set", CELL, "EUtranCellFDD", Some("rel"), Some("a"), Some(1), Some("2"), None, false),
+            (0, "set", CELL, "EUtranCellFDD", Some("list"), None, Some(0), Some("x y"), None, false),
+            (0, "set", CELL, "EUtranCellFDD", Some("list"), None, Some(1), Some("z"), None, false),
+        ];
+        let (lines, refused) = cmedit_lines(&[plan(&rows)], Form::Fdn, &HashMap::new()).unwrap();
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(lines.value(0), format!("cmedit set {CELL} rel=[(a=1),(a=2)],list=[\"x y\",z]"));
+        let (_, _, text, refused) = attribute_values(&[plan(&rows)], Dialect::Dynamic).unwrap();
+        assert!(refused.is_empty());
+        assert_eq!(text.as_string::<i32>().value(0), "[{a=1}, {a=2}]");
+        // so inside them moshell refuses what its lists read as syntax
+        let (_, _, _, refused) = attribute_values(&[plan(&rows)], Dialect::Moshell).unwrap();
+        assert_eq!(refused.len(), 1);
+        assert!(refused[0].reason.contains("a space"), "{}", refused[0].reason);
+        // a second value of an attribute that is not a sequence
+        let twice: Vec<Row<'_>> = vec![
+            (0, "set", CELL, "EUtranCellFDD", Some("a"), None, Some(0), Some("1"), Some("integer"), false),
+            (0, "set", CELL, "EUtranCellFDD", Some("a"), None, Some(0), Some("2"), Some("integer"), false),
+        ];
+        let (lines, refused) = cmedit_lines(&[plan(&twice)], Form::Fdn, &HashMap::new()).unwrap();
+        assert_eq!(lines.len(), 0);
+        assert!(refused[0].reason.contains("not a sequence"), "{}", refused[0].reason);
+        // a moRef in a struct: moshell would read its LDN as members
+        let carrier = "SubNetwork=R,MeContext=N1,ManagedElement=N1,ENodeBFunction=1,SectorCarrier=2";
+        let inside: Vec<Row<'_>> = vec![(
+            0,
+            "set",
+            CELL,
+            "EUtranCellFDD",
+            Some("s"),
+            Some("ref"),
+            Some(0),
+            Some(carrier),
+            Some("moref"),
+            true,
+        )];
+        let (_, _, _, refused) = attribute_values(&[plan(&inside)], Dialect::Moshell).unwrap();
+        assert!(refused[0].reason.contains("moRef inside a struct"), "{}", refused[0].reason);
+        let (_, _, text, refused) = attribute_values(&[plan(&inside)], Dialect::Dynamic).unwrap();
+        assert!(refused.is_empty());
+        assert_eq!(text.as_string::<i32>().value(0), format!("[{{ref=\"{carrier}\"}}]"));
+        // a created MO's id is a string value: `null` would read as unset
+        let id = "SubNetwork=R,MeContext=N1,ManagedElement=N1,ENodeBFunction=1,SectorCarrier=null";
+        let create: Vec<Row<'_>> = vec![(0, "create", id, "SectorCarrier", None, None, None, None, None, false)];
+        let (lines, _) = cmedit_lines(&[plan(&create)], Form::Fdn, &HashMap::new()).unwrap();
+        assert_eq!(lines.value(0), format!("cmedit create {id} SectorCarrierId=\"null\""));
     }
 }
