@@ -460,5 +460,19 @@ def test_the_check_names_what_it_was_building_when_its_process_died(tmp_path: Pa
 
 
 def test_the_check_runs_in_every_build(tmp_path: Path) -> None:
-    out = _built(tmp_path, _model(tmp_path, _class('<attribute name="a"><dataType><long/></dataType></attribute>')))
-    assert json.loads((out / REPORT).read_text())["timings_s"]["check"] > 0
+    """Two enums of one shape (built once), a struct, and the class's distinct annotations: the
+    key, the number, each type as an attribute (optional in all three models, the number also
+    required at creation)."""
+    enums = "".join(f'<enum name="{e}"><enumMember name="A"/><enumMember name="B"/></enum>' for e in ("E", "F"))
+    struct = '<struct name="S"><structMember name="v"><long/></structMember></struct>'
+    attributes = (
+        '<attribute name="n"><mandatory/><dataType><long/></dataType></attribute>'
+        '<attribute name="e"><dataType><enumRef name="E"/></dataType></attribute>'
+        '<attribute name="f"><dataType><enumRef name="F"/></dataType></attribute>' + _struct_attribute("S")
+    )
+    out = _built(tmp_path, _model(tmp_path, enums + struct + _class(attributes)))
+    report = json.loads((out / REPORT).read_text())
+    # str | None (the key), int | None, int (n at creation), one enum annotation for E and F,
+    # the struct
+    assert report["models"]["checked"] == {"types": 2, "annotations": 5}
+    assert "check" in report["timings_s"]

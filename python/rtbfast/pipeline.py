@@ -209,10 +209,12 @@ def build(
             except Unbuildable as err:
                 raise sources.error(InvalidValueError, err.reason, err.kind, err.mim, err.name) from None
         phases.timings["schemas"] = models.schema_seconds
+        # every model proved to build, in a process of its own (started now, told to begin once
+        # the package is compiled) while the rest is written
+        check = checking.enter_context(contextlib.closing(Check(models)))
         with phases.phase("bytecode", announce=False):
             compiled = compile_generated(models.package_dir, request.jobs or None)
-        # every model proved to build, in a process of its own, while the rest is written
-        check = checking.enter_context(contextlib.closing(Check(models)))
+        check.begin()
         with phases.phase("rules"):
             constraints = write_constraints(catalog.tables, staging)
         phases.announce("docs")
@@ -240,6 +242,7 @@ def build(
             raise generated_error(sources, problem)
         report = build_report(request, key, read, catalog, models, constraints, pages, counts, phases)
         report["models"]["compiled"] = compiled
+        report["models"]["checked"] = check.counts
         report["texts_made_safe"] = made_safe
         if template_counts is not None:
             report["templates"] = template_counts

@@ -45,6 +45,7 @@ import pydantic
 import rtbfast
 from rtbfast.codegen.pydantic_models import Generated
 from rtbfast.codegen.schemas import imported
+from rtbfast.errors import GeneratedCodeError
 
 PROBE_FIELDS = 256
 """Field annotations built at once, in one probe model."""
@@ -121,17 +122,31 @@ class Check:
         package_root = str(Path(rtbfast.__file__).resolve().parents[1])
         paths = [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from rtbfast.codegen.verify import main; main()", str(generated.package_dir)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            text=True,
-            encoding="utf-8",
-        )
-        # told on a thread: the build goes on while the new interpreter starts
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from rtbfast.codegen.verify import main; main()", str(generated.package_dir)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                text=True,
+                encoding="utf-8",
+            )
+        except OSError as err:
+            raise GeneratedCodeError(f"cannot start a Python interpreter to check the models: {err}") from None
         self.telling = threading.Thread(target=self._tell, name="rtbfast-check-input", daemon=True)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """What the check builds: types (one of each shape) and field annotations."""
+        types = sum(1 for item in self.items if not item.probe)
+        return {"types": types, "annotations": len(self.items) - types}
+
+    def begin(self) -> None:
+        """Let the check build the package, once it is all written (and compiled: the check
+        must not write bytecode of its own). Until then the new interpreter only starts (Python,
+        Pydantic, rtbfast: most of a small catalog's check). Told on a thread: the build goes
+        on meanwhile."""
         self.telling.start()
 
     def _tell(self) -> None:
@@ -144,6 +159,8 @@ class Check:
 
     def result(self) -> Problem | None:
         """Wait for the check: None when everything builds, else the first problem."""
+        if not self.telling.is_alive() and self.telling.ident is None:
+            self.begin()
         at: int | None = None
         try:
             for line in self.process.stdout or ():
@@ -166,7 +183,8 @@ class Check:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        self.telling.join()
+        if self.telling.ident is not None:
+            self.telling.join()
         if self.process.stdout is not None:
             self.process.stdout.close()
 
