@@ -5,8 +5,8 @@ The ChangeSet: every writable value of the rich generated export moved one MO al
 class (MO k takes MO k+1's value, so every value is valid and about a third are already true),
 and a userLabel per MO, which the export does not carry, so it is planned with
 ``--allow-unknown-rollback`` (the rollback leaves it as set): about 80,000 values over 11 MB
-(``RTBFAST_BENCH_FULL=1``: about 1 M values over 130 MB). The catalog is the real LTE model with the workbook's RAN subset (needs
-the samples).
+(``RTBFAST_BENCH_FULL=1``: about 1 M values over 130 MB). The catalog is the real LTE model with
+the workbook's RAN subset (needs the samples).
 
 - plan + cmedit: ``make_plan`` (last writes, existence, attribute and value checks by the
   native evaluator, the audit's operation rules, minimal sets compared as typed values, locks)

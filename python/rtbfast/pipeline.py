@@ -31,8 +31,11 @@ from rtbfast.catalog import Catalog, Disagreement, merge
 from rtbfast.codegen import Generated, generate
 from rtbfast.codegen.bytecode import compile_generated
 from rtbfast.codegen.docs import write_docs
+from rtbfast.codegen.located import Sources, generated_error
+from rtbfast.codegen.pydantic_models import Unbuildable
 from rtbfast.codegen.template_pages import template_page_names, write_template_pages
-from rtbfast.errors import InputIOError, OutputError
+from rtbfast.codegen.verify import Check
+from rtbfast.errors import InputIOError, InvalidValueError, OutputError
 from rtbfast.output_folder import (
     CATALOG,
     CONSTRAINTS,
@@ -174,6 +177,11 @@ def build(
     gets a page in the docs (``OUT/docs/templates/``); the report counts their findings
     (``templates``).
 
+    Every model is proved to build (:mod:`rtbfast.codegen.verify`, in a process of its own while
+    the rules and docs are written; ``check`` in the report's timings is the time waited for it):
+    a model that would fail on first use fails the build instead, with one line naming it and
+    where its class or type is defined. Structs nested too deep are refused the same way.
+
     When `out` holds a build of the same inputs (by content) with the same options, nothing is
     done unless `force`: the result says ``cached``."""
     phases = Phases(on_phase)
@@ -192,13 +200,25 @@ def build(
         catalog, network_tables = merge_inputs(request, read)
         made_safe = unsafe_cells(catalog.tables)
 
-    with written_aside(request.out, "build") as staging, contextlib.ExitStack() as stack:
+    sources = input_sources(request, read)
+    with (
+        written_aside(request.out, "build") as staging,
+        contextlib.ExitStack() as stack,
+        contextlib.ExitStack() as checking,
+    ):
         with phases.phase("models"):
             site = start_docs(stack, request, catalog.tables, staging / DOCS, _template_links(request))
-            models = write_models(request, catalog.tables, read.rule_file, staging)
+            try:
+                models = write_models(request, catalog.tables, read.rule_file, staging)
+            except Unbuildable as err:
+                raise sources.error(InvalidValueError, err.reason, err.kind, err.mim, err.name) from None
         phases.timings["schemas"] = models.schema_seconds
+        # every model proved to build, in a process of its own (started now, told to begin once
+        # the package is compiled) while the rest is written
+        check = checking.enter_context(contextlib.closing(Check(models)))
         with phases.phase("bytecode", announce=False):
             compiled = compile_generated(models.package_dir, request.jobs or None)
+        check.begin()
         with phases.phase("rules"):
             constraints = write_constraints(catalog.tables, staging)
         phases.announce("docs")
@@ -220,13 +240,33 @@ def build(
             counts = write_tables(staging / CATALOG, catalog.tables)
             if network_tables:
                 counts.update(write_tables(staging / NETWORK, network_tables))
+        with phases.phase("check", announce=False):
+            problem = check.result()
+        if problem is not None:
+            raise generated_error(sources, problem)
         report = build_report(request, key, read, catalog, models, constraints, pages, counts, phases)
         report["models"]["compiled"] = compiled
+        report["models"]["checked"] = check.counts
         report["texts_made_safe"] = made_safe
         if template_counts is not None:
             report["templates"] = template_counts
         write_json(staging / REPORT, report)
     return BuildResult(request.out, report)
+
+
+def input_sources(request: BuildRequest, read: Inputs) -> Sources:
+    """Which input defines what (for located errors about the models): each MIM's model file,
+    then the workbook and the exports."""
+    sources = Sources()
+    for path, result in zip(request.paths, read.results, strict=True):
+        if isinstance(result, Network):
+            sources.other.append(path)
+        elif "mims" in result.tables:
+            for mim in result.tables["mims"].column("mim").to_pylist():
+                sources.mims.setdefault(mim, path)
+    if request.workbook is not None:
+        sources.other.insert(0, request.workbook)
+    return sources
 
 
 def check_request(

@@ -6,10 +6,12 @@ and one page each for enums and structs. No external resources; deterministic ou
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,49 @@ def _file(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".html"
 
 
+_STEM = 80
+"""The longest file name a page or schema is given before its suffix (and a hash): names may
+be hundreds of characters, file names not."""
+
+
+def file_names(names: Iterable[str], suffix: str = ".html") -> dict[str, str]:
+    """Each name's file (a page, a schema) in a folder: unique, also on a file system that
+    ignores case, and the same for the same names. A name that is a file name already (ASCII
+    letters, digits, ``_``, ``.``, ``-``; not too long, not starting with ``.``) is its own file
+    name (``Foo.html``); any other name, and a name that differs from another only by case (but
+    the first of them), gets a part of the hash of the name after its file name
+    (``a_b-1c2d3e4f5a.html`` for ``a/b``), so ``a/b`` and ``a\\b`` get two files, and the file
+    of an odd name does not depend on the other names."""
+    stems: dict[str, str] = {}
+    for name in sorted(set(names)):
+        stems[name] = re.sub(r"^\.|[^A-Za-z0-9_.-]", "_", name)[:_STEM] or "_"
+    plain: dict[str, str] = {}
+    for name, stem in stems.items():
+        if stem == name:
+            plain.setdefault(stem.lower(), name)
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name, stem in stems.items():
+        file = stem if plain.get(stem.lower()) == name else f"{stem}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+        candidate, n = file, 2
+        while candidate.lower() in taken:  # only names made to meet another's hash
+            candidate = f"{file}_{n}"
+            n += 1
+        taken.add(candidate.lower())
+        out[name] = f"{candidate}{suffix}"
+    return out
+
+
+def class_pages(tables: dict[str, pa.Table]) -> dict[str, str]:
+    """The page of each class (``classes/X.html``): classes of the catalog and of its attributes
+    (classes of one name in two MIMs share a page, each its section)."""
+    names: set[str] = set()
+    for table in ("classes", "attributes"):
+        if table in tables:
+            names.update(tables[table].column("class").to_pylist())
+    return {name: f"classes/{file}" for name, file in file_names(names).items()}
+
+
 def _number(d: Decimal | None) -> str:
     return "" if d is None else format(d.normalize(), "f")
 
@@ -118,15 +163,11 @@ class _Site:
         self.struct_members = tables["struct_members"].to_pylist() if "struct_members" in tables else []
         self.containment = tables["containment"].to_pylist() if "containment" in tables else []
         # a page per class name (classes of one name in two MIMs share it, each its section)
-        self.class_page = {c["class"]: f"classes/{_file(c['class'])}" for c in self.classes}
-        for a in self.attributes:
-            self.class_page.setdefault(a["class"], f"classes/{_file(a['class'])}")
-        self.enum_page = {e["enum"]: f"enums/{_file(e['enum'])}" for e in self.enums}
-        for m in self.members:
-            self.enum_page.setdefault(m["enum"], f"enums/{_file(m['enum'])}")
-        self.struct_page = {s["struct"]: f"structs/{_file(s['struct'])}" for s in self.structs}
-        for m in self.struct_members:
-            self.struct_page.setdefault(m["struct"], f"structs/{_file(m['struct'])}")
+        self.class_page = class_pages(tables)
+        enums = [e["enum"] for e in self.enums] + [m["enum"] for m in self.members]
+        self.enum_page = {n: f"enums/{f}" for n, f in file_names(enums).items()}
+        structs = [s["struct"] for s in self.structs] + [m["struct"] for m in self.struct_members]
+        self.struct_page = {n: f"structs/{f}" for n, f in file_names(structs).items()}
         # everything a page needs, grouped once
         self.own: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for c in self.classes:

@@ -10,34 +10,56 @@ original MOM names (aliases) as well as the Python names.
 Names are made safe and unique deterministically:
 - a field whose MOM name is a keyword, a builtin, a BaseModel member or not an identifier gets
   a trailing ``_`` (``class`` → ``class_``, ``model_config`` → ``model_config_``); two names that
-  still meet get ``_2``, ``_3`` in catalog order;
+  still meet get ``_2``, ``_3`` in catalog order; names are read as Python reads them (NFKC: a
+  fullwidth ``class`` is ``class``), characters a name cannot hold become ``_``, a leading digit gets
+  ``f_`` and leading underscores go;
+- enum members the same way, with what ``Enum`` refuses or its members would shadow
+  reserved instead (``mro``, ``name``, ``value``, the methods of ``int`` and ``str``): ``mro`` →
+  ``mro_``, ``since-update`` → ``since_update``, ``8`` → ``f_8``, ``_missing_`` → ``missing_``.
+  Such an enum lists its members' MOM names (``__mom_names__``), so a model takes a member by
+  its MOM name (and by its Python name) and rules compare MOM names;
 - a model name already taken (the same class in two MIMs; a class named like an enum or struct)
   gets its MIM's name as a prefix (``Epg_Pgw_Diagnostics``); a variant name already taken (a
   class ``FooState`` beside the state model of ``Foo``) gets a trailing ``_`` until it is free;
   classes are named MIM by MIM in file order, then by class name, so the first keeps its name;
 - enums and structs are named the same way among themselves.
 
-Output is sorted and carries no timestamps, so the same catalog gives the same bytes.
+Structs that refer to themselves or to each other (a cycle) are supported: a cycle's structs
+are built together and refer to each other by forward references. Structs nested deeper than
+:data:`MAX_STRUCT_DEPTH` levels are refused (:class:`Unbuildable`), as Pydantic builds nested
+models by recursion.
+
+In the package layout no generated module holds more than a few thousand field lines
+(compiling one takes about 15 KB): modules take classes while they have room
+(:data:`_CHUNK_FIELDS`), and a model of more than :data:`_PART_FIELDS` fields inherits them
+from parts (``_X_part0``...), each in a module of its own. (The single layout is one module.)
+
+Output is sorted and carries no timestamps, so the same catalog gives the same bytes. The build
+proves the output builds (:mod:`rtbfast.codegen.verify`).
 """
 
 from __future__ import annotations
 
 import builtins
 import functools
+import hashlib
 import keyword
 import os
 import re
 import time
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum, IntEnum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from pydantic import BaseModel
+from pydantic_core import SchemaError, SchemaValidator, core_schema
 
 from rtbfast import _native
 from rtbfast.codegen.base_module import BODY as BASE_BODY
@@ -45,9 +67,11 @@ from rtbfast.codegen.base_module import IMPORTS as BASE_IMPORTS
 from rtbfast.codegen.base_module import SOURCE as BASE_SOURCE
 from rtbfast.codegen.base_module import import_line, isort_key
 from rtbfast.codegen.base_module import source as base_source
+from rtbfast.codegen.docs import file_names
 from rtbfast.codegen.jsonschema import class_schema_text, field_schema
 from rtbfast.codegen.processes import in_processes
 from rtbfast.codegen.rule_checks import NotTranslatable, cel_check, python_check
+from rtbfast.errors import InvalidValueError
 from rtbfast.rules.dependencies import TypedRule, extract
 from rtbfast.text_safety import visible
 from rtbfast.typemap import FieldType, enum_members_by_enum, field_type, lookup, struct_members_by_struct
@@ -58,7 +82,72 @@ _RESERVED = (
     | set(dir(builtins))
     | set(dir(BaseModel))
     | {"Annotated", "Any", "Decimal", "Field", "AfterValidator", "BeforeValidator", "Enum", "IntEnum", "StrEnum"}
+    # a class attribute Pydantic would read as the model's configuration
+    | {"Config"}
 )
+
+
+MAX_STRUCT_DEPTH = 16
+"""The deepest nesting of structs in structs models are built for. Pydantic builds (and gives
+the JSON Schema of) a nested model by recursion, about 30 frames a level: at Python's default
+recursion limit it fails beyond about 30 levels, fewer when the caller's stack is deep. Real
+models nest two or three levels. A group of structs that refer to each other (a cycle) counts
+as many levels as it has structs."""
+
+
+class Unbuildable(InvalidValueError):
+    """An input rtbfast cannot make models of (structs nested too deep). Names the enum, struct
+    or class (`kind`, `mim`, `name`); the build adds the file and line."""
+
+    def __init__(self, kind: str, mim: str, name: str, reason: str) -> None:
+        where = f" of MIM {mim}" if mim else ""
+        super().__init__(f"{kind} {name}{where}: {reason}")
+        self.kind = kind
+        self.mim = mim
+        self.name = name
+        self.reason = reason
+
+
+def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of `graph` (node → the nodes it points to), each after
+    the components it points to (Tarjan's algorithm, with an explicit stack: no recursion,
+    whatever the depth). Deterministic: nodes are visited in the order of `graph`."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            targets = graph.get(node, [])
+            if i > 0:
+                low[node] = min(low[node], low[targets[i - 1]])
+            while i < len(targets) and (targets[i] in index):
+                if targets[i] in on_stack:
+                    low[node] = min(low[node], index[targets[i]])
+                i += 1
+            if i < len(targets):
+                work.append((node, i + 1))
+                work.append((targets[i], 0))
+                continue
+            if low[node] == index[node]:
+                members = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    members.append(member)
+                    if member == node:
+                        break
+                out.append(members)
+    return out
 
 
 @dataclass
@@ -70,6 +159,8 @@ class _Unit:
     used: set[str] = field(default_factory=set)
     mim: str = ""
     """The MIM a type belongs to: types are built from one runtime module per MIM."""
+    fields: int = 0
+    """Its field lines: what compiling it costs (see :data:`_CHUNK_FIELDS`)."""
 
 
 @dataclass
@@ -84,6 +175,11 @@ class _Class:
     """Row numbers in the attributes table (PM counters left out)."""
     position: int
     """Its place among all classes (MIMs in file order, classes by name)."""
+    schema_file: str = ""
+    """Its JSON Schema's file name (its set model's name, see :func:`rtbfast.codegen.docs.file_names`)."""
+    part_modules: list[str] = field(default_factory=list)
+    """Names of the private modules its models' parts may take (a class of more than
+    :data:`_PART_FIELDS` attributes; see :meth:`_Emitter.parted`)."""
 
 
 @dataclass
@@ -116,6 +212,7 @@ class _ChunkOut:
     notes: list[str] = field(default_factory=list)
     user_rules: list[str] = field(default_factory=list)
     schema_seconds: float = 0.0
+    probes: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +235,14 @@ class Generated:
     """Time the workers spent writing them (inside the generation's own time)."""
     user_rules: list[str] = field(default_factory=list)
     """Ids of the user rules the state models check."""
+    types: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    """Enum, struct and derived type (Python name) → its kind, MIM and name in the catalog."""
+    type_shapes: dict[str, str] = field(default_factory=dict)
+    """Type (Python name) → its shape (see :meth:`_Emitter.shapes`)."""
+    probes: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    """Each distinct annotation of a field of an MO class's models (as the runtime modules
+    write it) → the first model, MIM, class and attribute that have it: what
+    :mod:`rtbfast.codegen.verify` builds to prove every model builds."""
     classes: int = 0
     enums: int = 0
     structs: int = 0
@@ -154,25 +259,63 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 
-@functools.cache
-def safe_identifier(name: str) -> str:
-    """`name` as a Python identifier that shadows nothing (see the module)."""
-    ident = re.sub(r"\W", "_", name)
+_ENUM_RESERVED = (
+    set(keyword.kwlist)
+    | set(keyword.softkwlist)
+    | {*dir(IntEnum), *dir(StrEnum), *dir(int), *dir(str), *vars(Enum), "mro"}
+)
+"""Names an enum member cannot take: keywords, and what ``Enum`` refuses (``mro``) or its
+members would shadow (``name``, ``value``, the methods of ``int`` and ``str``)."""
+
+
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _identifier(name: str, reserved: set[str]) -> str:
+    """`name` as a Python identifier outside `reserved`: read as Python reads names (NFKC, so
+    two names that Python would read as one meet here, where they are told apart), characters
+    a name cannot hold as ``_``, a digit first behind ``f_``, no leading ``_`` (private or
+    reserved names in Pydantic and ``Enum``), a trailing ``_`` when reserved."""
+    if name.isascii():
+        ident = _NOT_NAME.sub("_", name)
+    else:
+        text = unicodedata.normalize("NFKC", name)
+        ident = "".join(c if f"a{c}".isidentifier() else "_" for c in text)
     if not ident or ident[0].isdigit():
         ident = f"f_{ident}"
     ident = ident.lstrip("_") or "f"
-    if ident in _RESERVED or ident.startswith("model_"):
+    if ident in reserved or ident.startswith("model_"):
         ident = f"{ident}_"
     return ident
 
 
+@functools.cache
+def safe_identifier(name: str) -> str:
+    """`name` as a Python identifier that shadows nothing (see the module)."""
+    return _identifier(name, _RESERVED)
+
+
+def safe_member(name: str) -> str:
+    """An enum member's MOM name as a Python name ``Enum`` accepts and that shadows nothing of
+    an enum (``mro`` → ``mro_``, ``since-update`` → ``since_update``, ``8`` → ``f_8``,
+    ``_missing_`` → ``missing_``)."""
+    return _identifier(name, _ENUM_RESERVED)
+
+
 def module_name(name: str) -> str:
-    """A MIM name as a module name: lower snake case."""
+    """A MIM name as a module name: lower snake case, ASCII, its file name short (a long name
+    cut, with a part of its hash)."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    ident = re.sub(r"\W+", "_", snake).strip("_").lower() or "mim"
+    ident = re.sub(r"[^A-Za-z0-9_]+", "_", snake).strip("_").lower() or "mim"
+    if not name.isascii() or len(ident) > _MODULE_NAME:
+        ident = f"{ident[:_MODULE_NAME].rstrip('_') or 'mim'}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
     if ident[0].isdigit() or keyword.iskeyword(ident):
         ident = f"mim_{ident}"
     return ident
+
+
+_MODULE_NAME = 48
+"""The longest module name made of a MIM's name (before a hash): its private modules add to it."""
 
 
 def _unique(name: str, taken: set[str], prefix: str = "") -> str:
@@ -211,6 +354,15 @@ _CachedField = tuple[
 its stub need, the enum or struct it refers to, and its stub annotation."""
 
 
+_PART_FIELDS = 1_000
+"""The most fields a model's class holds itself in the runtime modules; a model of more is
+built from parts of this many (see :meth:`_Emitter.parted`)."""
+
+_CHUNK_FIELDS = 3_000
+"""The most field lines a private runtime module holds (unless one class alone has more): a
+module takes about 15 KB a field line to compile, so a module of 3,000 lines about 45 MB."""
+
+
 class _Emitter:
     def __init__(self, tables: dict[str, pa.Table], user_rules: pa.Table | None = None) -> None:
         self.tables = tables
@@ -240,6 +392,19 @@ class _Emitter:
         self.type_names: set[str] = set()
         self.struct_keys: dict[str, list[str]] = {}
         self.alias_names: dict[str, str] = {}
+        self.struct_aliases: set[str] = set()
+        """Derived types of a struct: fields of them are written with the struct."""
+        self.recursive: set[str] = set()
+        """Structs that refer to themselves."""
+        self.forward: set[str] = set()
+        """Structs the struct being written refers to by forward reference (its group's)."""
+        self.model: tuple[str, str, str] | None = None
+        """The model, MIM and class of the MO class's model being written (None for a struct)."""
+        self.parts: list[_Unit] = []
+        """The parts of the models written since this was last emptied."""
+        self.runtime_modules = True
+        """Whether the models go to lazily built runtime modules (the package layout), where
+        annotations are objects; else to one module with postponed annotations."""
         self.with_schemas = True
         """Whether fields get their JSON Schema (always for structs, which are ``$defs``)."""
         self.schemas: dict[str, dict[str, Any]] = {}
@@ -319,8 +484,14 @@ class _Emitter:
             py = self.enum_names[f"{mim}/{name}"]
             with self.unit("_types", [py], mim) as unit:
                 unit.source = self.enum_source(py, name, mim, rows)
+                unit.fields = len(rows)
+            renamed = "\n\n    __mom_names__ = " in unit.source
             parts.append(unit.source)
-            stub_parts.append(unit.source)
+            # the stub without the MOM names of renamed members (only ``by_name`` reads them)
+            stub_parts.append(re.sub(r"\n\n    __mom_names__ = .*\n", "\n", unit.source) if renamed else unit.source)
+        for mim, name in enum_keys:
+            self.out.types[self.enum_names[f"{mim}/{name}"]] = ("enum", mim, name)
+        late: list[str] = []
         # derived types as named aliases, after the enums they may use and before the structs
         derived = self.tables["derived_types"].to_pylist() if "derived_types" in self.tables else []
         for row in sorted(derived, key=lambda r: (r["name"], r.get("mim") or "")):
@@ -332,21 +503,125 @@ class _Emitter:
             if t.pattern_note:
                 self.out.notes.append(f"derived type {name}: {t.pattern_note}")
             where = f" of MIM {mim}" if mim else ""
+            self.out.types[py] = ("derived type", mim, name)
             with self.unit("_types", [py], mim) as unit:
                 self.used.add("TypeAlias")
                 unit.source = f'{py}: TypeAlias = {self.annotation(t)}\n"""Derived type {name}{where}."""\n'
-            parts.append(unit.source)
+            if t.struct:
+                # fields of this type are written with the struct itself (so no cycle of structs
+                # runs through an alias); the alias is defined after the structs
+                self.struct_aliases.add(py)
+                late.append(unit.source)
+            else:
+                parts.append(unit.source)
             stub_parts.append(unit.source)
+        key_of = {self.struct_names[f"{mim}/{name}"]: (mim, name) for mim, name in struct_keys}
         for mim, name in struct_keys:
-            rows = struct_rows.get((mim, name), [])
-            py = self.struct_names[f"{mim}/{name}"]
-            with self.unit("_types", [py], mim) as unit:
-                unit.source = self.struct_source(py, name, mim, rows, exclusive.get((mim, name), False))
+            self.out.types[self.struct_names[f"{mim}/{name}"]] = ("struct", mim, name)
+        for group in self.struct_groups(key_of, struct_rows):
+            # a group of structs that refer to each other (or one struct) is built at once; its
+            # references within the group are forward references (Pydantic resolves them when
+            # the first model that uses them is built)
+            mim = key_of[group[0]][0]
+            sources, stubs = [], []
+            with self.unit("_types", group, mim) as unit:
+                self.forward = set(group) if len(group) > 1 or group[0] in self.recursive else set()
+                for py in group:
+                    m, name = key_of[py]
+                    rows = struct_rows.get((m, name), [])
+                    sources.append(self.struct_source(py, name, m, rows, exclusive.get((m, name), False)))
+                    stubs.append(self.struct_stub)
+                    unit.fields += len(rows)
+                self.forward = set()
+                unit.source = "\n\n".join(sources)
+            for part in self.parts:  # a struct of many members: its parts are types of their own
+                part.mim = mim
+                self.units["_types"].append(part)
+                self.used_by_module["_types"] |= part.used
+            self.parts = []
             parts.append(unit.source)
-            stub_parts.append(self.struct_stub)
+            stub_parts += stubs
+        parts += late
         self.out.enums, self.out.structs = len(enum_keys), len(struct_keys)
         self.types_stub = "\n\n".join(stub_parts)
+        self.shapes()
         return "\n\n".join(parts)
+
+    def shapes(self) -> None:
+        """Each type's shape (:attr:`Generated.type_shapes`): a hash of its source (with its
+        parts') without docstrings, every type name in it (its own too) as its kind. Two types
+        of one shape are built the same way, whatever their names."""
+        kinds = {py: f"<{kind}>" for py, (kind, _, _) in self.out.types.items()}
+        units = self.units.get("_types", [])
+        part_source = {u.names[0]: u.source for u in units if u.names[0].startswith("_")}
+
+        def general(text: str) -> str:
+            text = _DOCSTRING.sub("", text)
+            out = []
+            for piece, literal in zip(_STRING.split(text), [*_STRING.findall(text), ""], strict=True):
+                out += [kinds.get(token, token) for token in _TOKEN.findall(piece)]  # literals as they are
+                out.append(literal)
+            return "".join(out)
+
+        for unit in units:
+            if unit.names[0] not in kinds:
+                continue  # a part: in the shape of its struct
+            texts = [unit.source, *(part_source[n] for n in sorted(unit.used & part_source.keys()))]
+            shape = hashlib.sha256("\n".join(general(t) for t in texts).encode()).hexdigest()[:16]
+            for name in unit.names:
+                self.out.type_shapes[name] = shape
+
+    def struct_groups(
+        self, key_of: dict[str, tuple[str, str]], struct_rows: dict[tuple[str, str], list[dict[str, Any]]]
+    ) -> list[list[str]]:
+        """The structs (Python names) in groups built together, in the catalog's order: each
+        struct alone, except structs that refer to each other (a cycle), which are one group.
+        Structs that refer to themselves go to `recursive`. Raises :class:`Unbuildable` when
+        structs nest deeper than :data:`MAX_STRUCT_DEPTH`."""
+        refers: dict[str, list[str]] = {}
+        for py, key in key_of.items():
+            found = []
+            for r in struct_rows.get(key, []):
+                if r.get("kind") == "struct" and r.get("type_ref"):
+                    target = lookup(self.struct_names, r.get("type_ref_mim"), r["type_ref"])
+                    if target is not None and target in key_of:
+                        found.append(target)
+            refers[py] = list(dict.fromkeys(found))
+            if py in refers[py]:
+                self.recursive.add(py)
+        components = strongly_connected(refers)
+        component_of = {py: i for i, members in enumerate(components) for py in members}
+        # components come in reverse topological order: each after those it refers to
+        depth: list[int] = []
+        below: list[int | None] = []
+        for i, members in enumerate(components):
+            targets = {component_of[t] for py in members for t in refers[py]} - {i}
+            deepest = max(targets, key=lambda j: depth[j], default=None)
+            depth.append(len(members) + (depth[deepest] if deepest is not None else 0))
+            below.append(deepest)
+        if depth and max(depth) > MAX_STRUCT_DEPTH:
+            top = max(range(len(components)), key=lambda i: (depth[i], -i))
+            chain: list[str] = []
+            at: int | None = top
+            while at is not None:
+                chain += sorted(components[at])
+                at = below[at]
+            mim, name = key_of[chain[0]]
+            shown = " → ".join(key_of[py][1] for py in chain[:4])
+            shown += (
+                f" → … → {key_of[chain[-1]][1]}"
+                if len(chain) > 5
+                else "".join(f" → {key_of[py][1]}" for py in chain[4:])
+            )
+            raise Unbuildable(
+                "struct",
+                mim,
+                name,
+                f"structs nest {depth[top]} deep ({shown}); models are built for at most {MAX_STRUCT_DEPTH} levels "
+                "of structs in structs (Pydantic builds a nested model's schema by recursion)",
+            )
+        first = {py: n for n, py in enumerate(key_of)}
+        return sorted((sorted(c, key=first.__getitem__) for c in components), key=lambda c: first[c[0]])
 
     def enum_source(self, py: str, name: str, mim: str, rows: list[dict[str, Any]]) -> str:
         # a member listed by two sources (a workbook names the model's enum under two Models)
@@ -361,15 +636,18 @@ class _Emitter:
         if rows and not numbered and any(r.get("value") is not None for r in rows):
             missing = ", ".join(r["member"] for r in rows if r.get("value") is None)
             self.out.notes.append(f"enum {name}: {missing} without a value; members are kept by name only")
+        renamed: dict[str, str] = {}
         for r in rows:
             member = r["member"]
-            ident = member if member.isidentifier() and not keyword.iskeyword(member) else safe_identifier(member)
-            if ident in seen or ident.startswith("_"):
-                self.out.notes.append(f"enum {name}: member {member!r} cannot be a distinct Python name; left out")
-                continue
-            seen.add(ident)
+            ident = _field_name(member, seen, safe_member)
+            if ident != member:
+                renamed[ident] = member
             value = r["value"] if numbered else member
             lines.append(f"    {ident} = {value!r}")
+        if renamed:
+            # the MOM names of members whose Python names differ: ``by_name`` takes them
+            lines += ["", f"    __mom_names__ = {tuple(renamed.items())!r}"]
+            self.out.renamed += [f"enum {name} member {v} → {k}" for k, v in renamed.items()]
         base = "IntEnum" if numbered else "StrEnum"
         self.used.add(base)
         self.out.defs[py] = {
@@ -393,17 +671,29 @@ class _Emitter:
         taken: set[str] = set()
         keys: list[str] = []
         self.properties, self.required = {}, []
+        body: list[str] = []
+        # the names the fields of each part use, when the model may be cut into parts
+        parts: list[set[str]] | None = [] if len(rows) > _PART_FIELDS and self.runtime_modules else None
+        own = self.used
         for r in rows:
             ident = _field_name(r["member"], taken)
             names.append(ident)
             if r.get("key"):
                 keys.append(ident)
+            if parts is not None:
+                if len(body) % _PART_FIELDS == 0:
+                    parts.append(set())
+                self.used = parts[-1]
             line, stub_line = self.field_line(ident, r["member"], r, required=False, owner=f"struct {name}")
-            lines.append(line)
+            self.used = own
+            body.append(line)
             stub.append(stub_line)
+        lines += self.parted(py, lines, body, parts or [])
         if not rows:
             lines.pop()  # the docstring is the body
             stub.pop()
+        elif len(lines) == 3:
+            lines.pop()  # cut into parts: the docstring is the body
         struct_schema = {
             "title": py,
             "type": "object",
@@ -428,15 +718,39 @@ class _Emitter:
         self.struct_stub = "\n".join(stub) + "\n"
         return "\n".join(lines) + "\n"
 
+    def parted(self, model: str, lines: list[str], body: list[str], used: list[set[str]]) -> list[str]:
+        """The field lines `model`'s class (its class line and docstring: `lines`) holds itself:
+        its fields `body`, or none when they were cut into parts (`used`: the names each part's
+        fields use, one set a part). Each part is then a class of its own (a unit in `parts`,
+        built in a private module of its own) and the class inherits from them, last part
+        first, so the fields keep their order. So no module holds more than a few thousand
+        field lines: compiling a module takes about 15 KB a field line, whatever its length."""
+        if len(used) <= 1:
+            if used:
+                self.used |= used[0]
+            return body
+        names = [f"_{model}_part{k}" for k in range(len(used))]
+        for k, (name, names_used) in enumerate(zip(names, used, strict=True)):
+            chunk = body[k * _PART_FIELDS : (k + 1) * _PART_FIELDS]
+            first = k * _PART_FIELDS + 1
+            doc = f'    """Fields {first} to {first + len(chunk) - 1} of {model}, which inherits them."""'
+            source = "\n".join([f"class {name}(MoModel):", doc, "", *chunk]) + "\n"
+            self.parts.append(_Unit([name], source, names_used | {"MoModel"}, fields=len(chunk)))
+        lines[0] = f"class {model}({', '.join(reversed(names))}):"
+        self.used |= set(names)
+        return []
+
     # -- fields ------------------------------------------------------------------------
     def annotation(self, t: FieldType) -> str:
         """The annotation of one value as the stub shows it (a derived type's alias, which the
         runtime modules share)."""
-        base, checks, _ = self.checks(t)
+        base, checks, runtime = self.checks(t)
         self.used |= self.stub_names
         if not checks:
             return base
         self.used.add("Annotated")
+        if runtime and "regex_engine=" in runtime:  # ``Field`` cannot choose the engine
+            return f"Annotated[{base}, {runtime}]"
         return f"Annotated[{base}, {', '.join(checks)}]"
 
     def checks(self, t: FieldType) -> tuple[str, list[str], str | None]:
@@ -476,6 +790,9 @@ class _Emitter:
         if t.pattern:
             constraints.append(f"pattern={t.pattern!r}")
             stub.append(f"Field({constraints[-1]})")
+            if not _rust_regex_reads(t.pattern):
+                # a look-around or back-reference (``\\<``, ``\\1``): Python's engine reads it
+                constraints.append("regex_engine='python-re'")
         if t.moref_target:
             after.append(f"fdn_of({t.moref_target!r})")
             stub.append(f"AfterValidator({after[-1]})")
@@ -503,6 +820,8 @@ class _Emitter:
             self.used = module_used
             self.field_cache[key] = cached
         _, annotation, tail, schema, names, stub_names, ref, stub_annotation = cached
+        if self.model is not None and annotation not in self.out.probes:
+            self.out.probes[annotation] = (*self.model, original)
         if ref:
             self.refs.add(ref)
         self.used |= names
@@ -531,7 +850,7 @@ class _Emitter:
         derived = row.get("derived_type")
         alias = lookup(self.alias_names, row.get("derived_type_mim"), derived) if derived else None
         runtime: str | None = None
-        if alias:
+        if alias and alias not in self.struct_aliases:
             self.used.add(alias)
             self.stub_names = {alias}
             item = stub_item = alias
@@ -561,6 +880,8 @@ class _Emitter:
         if runtime:
             self.used.add("Annotated")
             annotation = f"Annotated[{annotation}, {runtime}]"
+        if t.struct in self.forward and self.runtime_modules:
+            annotation = repr(annotation)
         if stub_item != item:
             self.stub_names.add("Annotated")
         self.stub_annotation = stub_item if required else f"{stub_item} | None"
@@ -649,14 +970,21 @@ class _Emitter:
             by_module[module].append(
                 _Class(mim, cls, models, descriptions.get((mim, cls)), rows_of[(mim, cls)], position)
             )
+        schema_files = file_names((c.models[0] for members in by_module.values() for c in members), ".json")
+        for members in by_module.values():
+            for c in members:
+                c.schema_file = schema_files[c.models[0]]
         # each module's classes, _CHUNK_CLASSES at a time, are built by one private module; a
         # private name never meets a module's or another private module's
         taken_modules |= set(by_module)
         for module in sorted(by_module):
-            members = by_module[module]
-            for start in range(0, len(members), _CHUNK_CLASSES):
-                part = _unique(f"_{module}_{start // _CHUNK_CLASSES}", taken_modules)
-                plan.chunks.append(_Chunk(module, part, members[start : start + _CHUNK_CLASSES]))
+            for n, members in enumerate(_cut(by_module[module], _CHUNK_CLASSES, lambda c: 3 * len(c.rows))):
+                name = _unique(f"_{module}_{n}", taken_modules)
+                plan.chunks.append(_Chunk(module, name, members))
+                for c in members:
+                    if len(c.rows) > _PART_FIELDS and self.runtime_modules:
+                        count = 3 * -(-len(c.rows) // _PART_FIELDS)
+                        c.part_modules = [_unique(f"{name}_part{k}", taken_modules) for k in range(count)]
         plan.modules = sorted(by_module)
         return plan
 
@@ -666,7 +994,7 @@ class _Emitter:
         table = self.tables["attributes"]
         columns = _columns(table, ("kind", "type_ref", "type_ref_mim", "derived_type", "derived_type_mim"))
         types = set(type_names)
-        needs = {u.names[0]: (u.used & types) - set(u.names) for u in self.units.get("_types", [])}
+        needs = {n: (u.used & types) - set(u.names) for u in self.units.get("_types", []) for n in u.names}
         first: dict[str, int] = {}
 
         def reach(name: str | None, position: int) -> None:
@@ -695,17 +1023,23 @@ class _Emitter:
         rows: list[list[dict[str, Any]]],
         runtime: bool,
         schemas: Path | None,
+        write: Callable[[str, str], None] | None = None,
     ) -> _ChunkOut:
         """The models of one chunk's classes (`rows`: each class's attribute rows): its private
         runtime module when `runtime` (else the models' plain source, for a single module), its
         part of the module's stub, and the notes on the way. With a `schemas` folder, each
-        class's JSON Schema is written there as the class is done."""
+        class's JSON Schema is written there as the class is done. The parts of a model of many
+        fields (runtime modules only) are private modules of their own, given to `write` (name,
+        source) as they are made."""
         out = _ChunkOut(chunk.name)
         notes, self.out.notes = self.out.notes, out.notes
         fields, self.out.fields = self.out.fields, out.fields
         ruled, self.out.user_rules = self.out.user_rules, out.user_rules
+        probes, self.out.probes = self.out.probes, out.probes
         units: list[_Unit] = []
         stubs: list[str] = []
+        home = dict(self.type_home)
+        """Where each type, and each part of a model of this chunk, is built."""
         self.stub_used = out.stub_used
         self.with_schemas = schemas is not None
         try:
@@ -717,19 +1051,28 @@ class _Emitter:
                     unit.source, stub = self.class_source(model, c.cls, c.mim, variant, class_rows, c.description)
                     units.append(unit)
                     stubs.append(stub)
+                    for part in self.parts:
+                        if not c.part_modules or write is None:
+                            raise RuntimeError(f"{model}: parts without a module to go to")
+                        home[part.names[0]] = name = c.part_modules.pop(0)
+                        doc = f"A part of {model}, built on first use of {model}."
+                        write(name, _lazy_module(doc, part.used, [part], self.type_home))
+                    self.parts = []
+                self.field_cache.clear()  # its rows are done with
                 if schemas is not None:
                     t = time.perf_counter()
                     text = class_schema_text(c.models, self.schemas, self.out.defs, self.def_refs)
-                    (schemas / f"{c.models[0]}.json").write_text(text, encoding="utf-8")
+                    (schemas / c.schema_file).write_text(text, encoding="utf-8")
                     out.schema_seconds += time.perf_counter() - t
                 self.schemas = {}
         finally:
             self.out.notes, self.out.fields, self.out.user_rules = notes, fields, ruled
+            self.out.probes = probes
         out.used = {"MoModel"}.union(*(u.used for u in units))
         out.stub = "\n\n".join(stubs)
         if runtime:
             doc = f"Models of {chunk.module}, each built on first use; import them from .{chunk.module}."
-            out.runtime = _lazy_module(doc, out.used, units, self.type_home)
+            out.runtime = _lazy_module(doc, out.used, units, home)
         else:
             out.body = "\n\n".join(u.source for u in units)
         return out
@@ -755,6 +1098,11 @@ class _Emitter:
         fields: dict[str, str] = {}
         self.properties, self.required, self.refs = {}, [], set()
         count = 0
+        body: list[str] = []
+        # the names the fields of each part use, when the model may be cut into parts
+        parts: list[set[str]] | None = [] if len(rows) > _PART_FIELDS and self.runtime_modules else None
+        own = self.used
+        self.model = (model, mim, cls)
         for r in rows:
             if r["attribute"] in seen:
                 # one MOM name, one field: a second description of it (two sources) is the catalog's
@@ -770,10 +1118,19 @@ class _Emitter:
             required = variant == "create" and bool(r.get("mandatory"))
             ident = _field_name(r["attribute"], taken)
             fields[r["attribute"]] = ident
+            if parts is not None:
+                if count % _PART_FIELDS == 0:
+                    parts.append(set())
+                self.used = parts[-1]
             line, stub_line = self.field_line(ident, r["attribute"], r, required, cls)
-            lines.append(line)
+            self.used = own
+            body.append(line)
             stub.append(stub_line)
             count += 1
+        self.model = None
+        lines += self.parted(model, lines, body, parts or [])
+        if count and len(lines) == 3:
+            lines.pop()  # cut into parts: the docstring is the body
         checks = self.rule_checks(cls, fields)
         user = self.user_checks(cls, fields, rows) if variant == "state" else ""
         if checks or user:
@@ -826,7 +1183,20 @@ class _Emitter:
         return ", ".join(entries)
 
 
+@functools.cache
+def _rust_regex_reads(pattern: str) -> bool:
+    """Whether Pydantic's default engine (Rust's ``regex``: no look-around, no back-references)
+    compiles `pattern`; else a model is built with Python's engine for it."""
+    try:
+        SchemaValidator(core_schema.str_schema(pattern=pattern))
+    except SchemaError:
+        return False
+    return True
+
+
 _WORD = re.compile(r"[A-Za-z_]\w*")
+_DOCSTRING = re.compile(r'"""[\s\S]*?"""')
+_TOKEN = re.compile(r"[A-Za-z_]\w*|[^A-Za-z_]+")
 _CHECK_NAMES = {"Decimal", "Field", "AfterValidator", "BeforeValidator", "by_name", "in_ranges", "in_steps", "fdn_of"}
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 
@@ -842,10 +1212,11 @@ def _columns(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
     return {c: table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows for c in names}
 
 
-def _field_name(name: str, taken: set[str]) -> str:
-    """The field name of MOM name `name` in a model whose fields so far are `taken`: safe, and
-    numbered (``_2``, ``_3``) when it meets one of them."""
-    base = candidate = safe_identifier(name)
+def _field_name(name: str, taken: set[str], safe: Callable[[str], str] = safe_identifier) -> str:
+    """The field (or member, with `safe` :func:`safe_member`) name of MOM name `name` in a model
+    whose fields so far are `taken`: safe, and numbered (``_2``, ``_3``) when it meets one of
+    them."""
+    base = candidate = safe(name)
     n = 2
     while candidate in taken:
         candidate = f"{base}_{n}"
@@ -932,6 +1303,7 @@ def generate(
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     e = _Emitter(tables, user_rules)
+    e.runtime_modules = layout == "package"
     types_body = e.types_module()
     type_names = sorted(set(e.enum_names.values()) | set(e.struct_names.values()) | set(e.alias_names.values()))
     out.mkdir(parents=True, exist_ok=True)
@@ -961,6 +1333,8 @@ def generate(
     for _, done in sorted(zip(plan.chunks, chunks, strict=True), key=lambda p: p[0].classes[0].position):
         e.out.notes += done.notes
         e.out.user_rules += [r for r in done.user_rules if r not in e.out.user_rules]
+        for text, first in done.probes.items():
+            e.out.probes.setdefault(text, first)
     for done in chunks:
         e.out.fields |= done.fields
         e.out.schema_seconds += done.schema_seconds
@@ -1037,17 +1411,24 @@ def _emit_chunks(
 
     def run(k: int) -> list[_ChunkOut]:
         mine = [chunks[i] for i in runs[k]]
-        # only the rows and columns models are made of: converting all costs more than the rest
+        # only the rows and columns models are made of (converting all costs more than the
+        # rest), taken at once and converted one chunk at a time
         taken = [r for chunk in mine for c in chunk.classes for r in c.rows]
-        rows = attributes.take(pa.array(taken, pa.int64())).to_pylist() if taken else []
+        table = attributes.take(pa.array(taken, pa.int64()))
         outs = []
         at = 0
         for chunk in mine:
+            size = sum(len(c.rows) for c in chunk.classes)
+            rows = table.slice(at, size).to_pylist() if size else []
+            at += size
             per_class = []
+            start = 0
             for c in chunk.classes:
-                per_class.append(rows[at : at + len(c.rows)])
-                at += len(c.rows)
-            done = e.emit_chunk(chunk, per_class, runtime=pkg is not None, schemas=schemas)
+                per_class.append(rows[start : start + len(c.rows)])
+                start += len(c.rows)
+            del rows
+            write = None if pkg is None else functools.partial(_write_private, pkg)
+            done = e.emit_chunk(chunk, per_class, runtime=pkg is not None, schemas=schemas, write=write)
             if pkg is not None:
                 _write_private(pkg, chunk.name, done.runtime)
                 done.runtime = ""
@@ -1093,20 +1474,39 @@ def _write_type_modules(
     shards: list[tuple[str, str, list[_Unit]]] = []
     never = len(first_use) + 1
     for mim in sorted(by_mim):
-        ordered = sorted(by_mim[mim], key=lambda u: first_use.get(u.names[0], never))
+        ordered = sorted(by_mim[mim], key=lambda u: min(first_use.get(n, never) for n in u.names))
         base = f"_types_{module_name(mim)}" if mim else "_types_common"
         of = f"of MIM {mim}" if mim else "without a MIM"
         doc = f"Enums and structs {of}, each built on first use; import them from ._types."
-        for start in range(0, len(ordered), _TYPE_CHUNK):
-            shard = _unique(f"{base}_{start // _TYPE_CHUNK}", taken)
-            shards.append((shard, doc, ordered[start : start + _TYPE_CHUNK]))
-            where |= {name: shard for u in ordered[start : start + _TYPE_CHUNK] for name in u.names}
+        for n, group in enumerate(_cut(ordered, _TYPE_CHUNK, lambda u: u.fields)):
+            shard = _unique(f"{base}_{n}", taken)
+            shards.append((shard, doc, group))
+            where |= {name: shard for u in group for name in u.names}
     for shard, doc, shard_units in shards:
         used = set().union(*(u.used for u in shard_units))
         _write_private(pkg, shard, _lazy_module(doc, used, shard_units, where))
     doc = "Enums and structs of the catalog, each built on first use by the module of its MIM."
-    (pkg / "_types.py").write_text(_dispatcher(doc, where), encoding="utf-8")
+    public = {name: shard for name, shard in where.items() if not name.startswith("_")}  # not the parts
+    (pkg / "_types.py").write_text(_dispatcher(doc, public), encoding="utf-8")
     return where
+
+
+T = TypeVar("T")
+
+
+def _cut(items: list[T], most: int, weight: Callable[[T], int]) -> list[list[T]]:
+    """`items` in order, cut into runs of at most `most` items and at most
+    :data:`_CHUNK_FIELDS` of `weight` (a heavier item has a run of its own)."""
+    runs: list[list[T]] = []
+    total = 0
+    for item in items:
+        w = weight(item)
+        if not runs or len(runs[-1]) >= most or (runs[-1] and total + w > _CHUNK_FIELDS):
+            runs.append([])
+            total = 0
+        runs[-1].append(item)
+        total += w
+    return runs
 
 
 def _dispatcher(doc: str, where: dict[str, str]) -> str:

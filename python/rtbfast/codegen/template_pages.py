@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rtbfast.codegen.docs import _escape, _file, _page
+from rtbfast.codegen.docs import _STEM, _escape, _file, _page
+from rtbfast.codegen.docs import class_pages as class_page_paths
 from rtbfast.errors import RtbfastError
 from rtbfast.templates.tree import Attribute, Comment, Cond, Eval, Mo, Plans, Switch, Template, Written, plain
 
@@ -22,12 +23,13 @@ def template_page_names(paths: list[Path]) -> list[tuple[str, str]]:
     used: set[str] = set()
     out = []
     for p in paths:
-        page = f"{TEMPLATES}/{_file(p.stem)}"
+        stem = p.stem[:_STEM]
+        page = f"{TEMPLATES}/{_file(stem)}"
         n = 2
-        while page in used:
-            page = f"{TEMPLATES}/{_file(f'{p.stem}-{n}')}"
+        while page.lower() in used:  # unique also where file names ignore case
+            page = f"{TEMPLATES}/{_file(f'{stem}-{n}')}"
             n += 1
-        used.add(page)
+        used.add(page.lower())
         out.append((p.name, page))
     return out
 
@@ -45,16 +47,17 @@ class _Rows:
     """The rows of a template's table: the MO path, the attribute, the value and what is known
     of it."""
 
-    def __init__(self, template: Template, info: dict[str, Any], class_pages: set[str]) -> None:
+    def __init__(self, template: Template, info: dict[str, Any], class_pages: dict[str, str]) -> None:
         self.template = template
         self.info = info
         self.class_pages = class_pages
         self.rows: list[str] = []
 
     def cls(self, name: str) -> str:
-        if name in self.class_pages:
-            return f'<a href="../classes/{_file(name)}">{_escape(name)}</a>'
-        return f'<span class="bad">{_escape(name)}</span>'
+        page = self.class_pages.get(name)
+        if page is None:
+            return f'<span class="bad">{_escape(name)}</span>'
+        return f'<a href="../{page}">{_escape(name)}</a>' if page else _escape(name)
 
     def walk(self, entries: list[Any], path: list[str], cls: str | None, note: str = "") -> None:
         for e in entries:
@@ -109,8 +112,10 @@ _EXTRA_STYLE = "<style>.bad,.bad td{color:#a40000}tr.bad td{background:#fff3f3}<
 
 
 def template_page(
-    template: Template, findings: list[dict[str, Any]], info: dict[str, Any], class_pages: set[str], name: str
+    template: Template, findings: list[dict[str, Any]], info: dict[str, Any], class_pages: dict[str, str], name: str
 ) -> str:
+    """A template's page; `class_pages` gives each known class its docs page (``classes/X.html``;
+    empty for a class known only from containment, which has none)."""
     meta = template.meta
     head = []
     for key in ("description", "version", "author"):
@@ -173,7 +178,7 @@ def write_template_pages(paths: list[Path], catalog: Any, docs: Path) -> dict[st
     by_file: dict[str, list[dict[str, Any]]] = {}
     for f in result.findings.to_pylist():
         by_file.setdefault(f["template"], []).append(f)
-    class_pages = set(catalog.classes)
+    class_pages = {name: "" for name in catalog.classes} | class_page_paths(catalog.tables)
     folder = docs / TEMPLATES
     folder.mkdir(parents=True, exist_ok=True)
     entries = []

@@ -117,16 +117,28 @@ def in_steps(step: Decimal, ranges: Sequence[tuple[Decimal | None, Decimal | Non
 
 
 def by_name(enum: type[E]) -> Callable[[Any], Any]:
-    """Let an enum be given by member name (as ENM and the MOM write it) as well as by value."""
+    """Let an enum be given by member name (as ENM and the MOM write it) as well as by value (a
+    text of digits is a value). A member whose MOM name is not its Python name (``since-update``
+    is ``since_update``; the enum's ``__mom_names__`` pairs them) is taken by either."""
+    mom: dict[str, str] = dict(getattr(enum, "__mom_names__", ()))
+    names: dict[str, Any] = {**enum.__members__, **{mom[n]: m for n, m in enum.__members__.items() if n in mom}}
+    shown = ", ".join(mom.get(n, n) for n in enum.__members__)
 
     def convert(value: Any) -> Any:
         if isinstance(value, str) and not value.lstrip("-").isdigit():
-            if value not in enum.__members__:
-                raise ValueError(f"{value!r} is not one of {', '.join(enum.__members__)}")
-            return enum[value]
+            member = names.get(value)
+            if member is None:
+                raise ValueError(f"{value!r} is not one of {shown}")
+            return member
         return value
 
     return convert
+
+
+def mom_name(member: Enum) -> str:
+    """An enum member's name in the MOM."""
+    renamed: tuple[tuple[str, str], ...] = getattr(type(member), "__mom_names__", ())
+    return next((mom for python, mom in renamed if python == member.name), member.name)
 
 
 def unique(key: Callable[[Any], Hashable] | None = None) -> Callable[[list[T]], list[T]]:
@@ -172,7 +184,7 @@ def fdn_of(target: str) -> Callable[[str], str]:
 
 def named(value: Any) -> Any:
     """An enum member as its name (rules compare enums by member name); anything else as is."""
-    return value.name if isinstance(value, Enum) else value
+    return mom_name(value) if isinstance(value, Enum) else value
 
 
 def rules_hold(
@@ -208,7 +220,7 @@ def _cel(value: Any) -> Any:
     """A field's value as the bulk evaluator's CEL sees it: enums by member name, decimals as
     doubles, structs as maps by MOM member name (members not set left out)."""
     if isinstance(value, Enum):
-        return value.name
+        return mom_name(value)
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, list):
