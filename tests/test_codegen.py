@@ -17,6 +17,7 @@ import pydantic
 import pytest
 
 import rtbfast
+import rtbfast.catalog
 from rtbfast.codegen import Generated, generate
 from rtbfast.codegen.schemas import imported, pydantic_schemas
 from rtbfast.typemap import Untranslatable, posix_ere_to_python

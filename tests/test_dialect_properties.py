@@ -416,6 +416,8 @@ def step_reasons(dialect: str, s: Step) -> list[str]:
         reasons.append("a class name")
     if dialect == "3gpp" and s.op == "delete":
         return reasons
+    if dialect == "3gpp" and any(unset_in(a) for a in s.attrs):
+        return ["3GPP Bulk CM XML has no known way to unset"]  # refused before any name
     for a in s.attrs:
         values = list(a.items) + [v for item in a.structs for _, v in item]
         # 3GPP XML holds only the rows with a value (enm-cli.md §9 shows no unset)
@@ -431,6 +433,12 @@ def step_reasons(dialect: str, s: Step) -> list[str]:
                     reasons.append("struct member")
                 reasons += value_reasons(dialect, v, nested=True, in_struct=True)
     return reasons
+
+
+def unset_in(a: Attr) -> bool:
+    """Whether `a` writes an unset value or empties a sequence (3GPP XML has no form for it)."""
+    values = list(a.items) + [v for item in a.structs for _, v in item]
+    return a.shape in ("emptied", "unset_seq") or any(v.value is None for v in values)
 
 
 def decode(value: cmedit.Value) -> object:
@@ -518,6 +526,19 @@ def check_refusal(key: str, err: UnwritableError, plan: list[Step]) -> None:
     wanted = {k: step_reasons(dialect, s) for k, s in enumerate(plan)}
     refused_steps = {k for k, r in wanted.items() if r}
     assert refused_steps, f"{key} refused a plan the table says it writes: {err.problems}"
+    unset = [
+        k
+        for k, s in enumerate(plan)
+        if dialect == "3gpp"
+        and s.op in ("create", "set")
+        and step_reasons(dialect, s)[:1] == ["3GPP Bulk CM XML has no known way to unset"]
+    ]
+    if unset:
+        # refused before anything else, a problem per row that unsets or empties
+        steps = {int(m.group(1)) for p in err.problems if (m := STEP_OF.search(p.message))}
+        assert steps == set(unset), (steps, unset, err.problems)
+        assert all("3GPP Bulk CM XML has no known way to unset" in p.message for p in err.problems)
+        return
     if dialect == "3gpp":
         # one problem: the MO (or one above it) and why (found in the message: the problem's
         # fdn is left empty, and a name holding "): " is cut, by network_writer.network_xml)
@@ -854,11 +875,6 @@ def test_a_struct_member_naming_a_moref_is_refused_by_moshell_alone() -> None:
     check_plan(plan, example_catalog())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the 3GPP writer leaves an unset value or an emptied sequence out of the file (bulkcm_tables keeps "
-    "only rows with a value): the plan's update does not unset or empty it, nor is it refused",
-)
 def test_an_unset_value_is_carried_or_refused_by_the_3gpp_writer() -> None:
     plan = [
         Step(
@@ -872,6 +888,7 @@ def test_an_unset_value_is_carried_or_refused_by_the_3gpp_writer() -> None:
     ]
     with tempfile.TemporaryDirectory() as folder:
         written = write(plan, example_catalog(), Path(folder), ("3gpp",))
-        if "3gpp:fdn" in written.files:
-            values = rtbfast.read_network(written.files["3gpp:fdn"]).tables["values"]
-            assert {"userLabel", "plmnList"} <= set(values["attribute"].to_pylist())
+        assert "3gpp:fdn" not in written.files and not list(Path(folder).iterdir())
+        problems = written.refused["3gpp:fdn"].problems
+        assert [p.message.split(": ")[2] for p in problems] == ["userLabel", "plmnList"]
+        assert all("no known way to unset a value or empty a sequence" in p.message for p in problems)

@@ -38,7 +38,7 @@ OTHER_NODE_CELL = (
 CARRIER = f"{ENB},SectorCarrier=9"
 
 
-def every_syntax(*, delete: bool = True) -> Changes:
+def every_syntax(*, delete: bool = True, emptied: bool = True) -> Changes:
     c = Changes()
     c.add("set", ENB, "timeAndPhaseSynchCritical", "true")  # boolean
     for member, value in (("mcc", "240"), ("mnc", "7"), ("mncLength", "2")):
@@ -53,7 +53,8 @@ def every_syntax(*, delete: bool = True) -> Changes:
     c.add("create", CARRIER, "noOfTxAntennas", "4")
     c.add("set", CELL1, "sectorCarrierRef", CARRIER)  # a sequence of moRefs, to a new MO
     c.add("set", CELL1, "userLabel", "plain_label-1.0")  # a string that needs none
-    c.add("set", CELL1, "additionalPlmnList", None, index=EMPTIED)  # emptied
+    if emptied:  # 3GPP XML has no known form for it: refused there
+        c.add("set", CELL1, "additionalPlmnList", None, index=EMPTIED)
     if delete:
         c.add("delete", OTHER_NODE_CELL, phase="cleanup", phase_order=1)  # a subtree, and an UNLOCKED cell
     return c
@@ -65,18 +66,35 @@ def plan(network: NetworkIndex, catalog: EnmCatalog) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def written(plan: Plan, network: NetworkIndex, catalog: EnmCatalog, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def xml_plan(network: NetworkIndex, catalog: EnmCatalog) -> Plan:
+    """Every syntax but the emptied sequence, which 3GPP XML has no form for."""
+    return make_plan(every_syntax(emptied=False).table(), network, catalog)
+
+
+@pytest.fixture(scope="module")
+def written(
+    plan: Plan, xml_plan: Plan, network: NetworkIndex, catalog: EnmCatalog, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     folder: Path = tmp_path_factory.mktemp("dialects")
-    write_dialects(plan.steps, folder, "plan", catalog, "fdn")
+    write_dialects(plan.steps, folder, "plan", catalog, "fdn", ("cmedit", "dynamic", "moshell"))
+    write_dialects(xml_plan.steps, folder, "plan", catalog, "fdn", ("3gpp",))
     node = folder / "node"
     node.mkdir()
-    write_dialects(plan.steps, node, "plan", catalog, "node")
+    write_dialects(plan.steps, node, "plan", catalog, "node", ("cmedit",))
     (folder / "plan.node.cmedit").write_bytes((node / "plan.cmedit").read_bytes())
     # the deleted cell's relations hold a moRef in a struct, which moshell cannot carry
     # (test_moshell_refuses_a_moref_in_a_struct): its rollback is written in the others
     rollback = rollback_plan(plan.steps, network, catalog)
     write_dialects(rollback, folder, "rollback", catalog, "fdn", ("cmedit", "dynamic", "3gpp"))
     return folder
+
+
+def test_an_emptied_sequence_is_refused_in_3gpp_xml(plan: Plan, catalog: EnmCatalog, tmp_path: Path) -> None:
+    with pytest.raises(UnwritableError) as caught:
+        write_dialects(plan.steps, tmp_path, "plan", catalog, "fdn", ("3gpp",))
+    (problem,) = caught.value.problems
+    assert problem.message.startswith(f"plan.3gpp.xml: step 5 (set {CELL1}): additionalPlmnList: 3GPP Bulk CM XML")
+    assert problem.source == "hand.json#/10" and not (tmp_path / "plan.3gpp.xml").exists()
 
 
 NAMES = [
@@ -134,7 +152,8 @@ def test_node_form_addresses_the_node_and_the_rdns_below_its_managed_element(wri
             assert node.startswith("NODE00000") and ldn.startswith("ENodeBFunction=1")
 
 
-def test_the_3gpp_file_reads_back_as_the_changes(written: Path, plan: Plan) -> None:
+def test_the_3gpp_file_reads_back_as_the_changes(written: Path, xml_plan: Plan) -> None:
+    plan = xml_plan
     path = written / "plan.3gpp.xml"
     doc = etree.parse(str(path))
     ns = {"xn": "genericNrm.xsd"}  # as ENM's own import files name it
@@ -188,8 +207,8 @@ def test_the_cmedit_script_and_its_rollback_run_on_the_simulator_and_restore_the
     # without the delete: recreating the generator's cell needs attributes the example model
     # lacks (test_enm_simulator does that with the real LTE model)
     plan = make_plan(every_syntax(delete=False).table(), network, catalog)
-    write_dialects(plan.steps, tmp_path, "plan", catalog, "fdn")
-    write_dialects(rollback_plan(plan.steps, network, catalog), tmp_path, "rollback", catalog, "fdn")
+    write_dialects(plan.steps, tmp_path, "plan", catalog, "fdn", ("cmedit",))
+    write_dialects(rollback_plan(plan.steps, network, catalog), tmp_path, "rollback", catalog, "fdn", ("cmedit",))
     simulator = Simulator(tables, catalog)
     for name in ("plan.cmedit", "rollback.cmedit"):
         for line in (tmp_path / name).read_text(encoding="utf-8").splitlines():

@@ -98,5 +98,5 @@ def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
         yield _native.network_xml(mos, values)
     except InvalidValueError as err:
         # the native message leads with an empty file position: the MO says where
-        message = err.message.split("): ", 1)[1] if err.message.startswith(":0:0 (in ") else err.message
-        raise UnwritableNetwork(message, err.element) from None
+        message = err.message.removeprefix(f":0:0 (in {err.element}): ")
+        raise UnwritableNetwork(message, element=err.element) from None

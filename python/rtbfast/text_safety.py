@@ -29,7 +29,14 @@ def visible(text: str) -> str:
     return UNSAFE.sub(_escape, text) if UNSAFE.search(text) else text
 
 
-_BREAKS = re.compile("[\t\n\r\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069]")
+FORMAT_CHARACTERS = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+"""The invisible format characters, as the body of a regular expression's class: soft hyphen,
+the Arabic letter mark, the Mongolian vowel separator, zero-width characters, bidirectional
+marks, embeddings, overrides and isolates, word joiners, the byte order mark. They change how
+text shows without showing themselves, so a line holding one can look like another line
+(``rust/src/names.rs`` keeps the same list)."""
+
+_BREAKS = re.compile(f"[\t\n\r{FORMAT_CHARACTERS}]")
 
 
 def one_line(text: str) -> str:

@@ -76,10 +76,22 @@ pub fn describe_char(c: char) -> String {
     }
 }
 
-/// Unicode format characters that change how text shows without showing themselves:
-/// bidirectional embeddings, overrides and isolates, zero-width characters, the BOM.
+/// Unicode format characters that change how text shows without showing themselves: the soft
+/// hyphen, the Arabic letter mark, the Mongolian vowel separator, zero-width characters,
+/// bidirectional marks, embeddings, overrides and isolates, word joiners, the BOM
+/// (`rtbfast.text_safety.FORMAT_CHARACTERS` keeps the same list).
 pub fn is_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 fn word(name: &str, kind: NameKind) -> Result<(), String> {

@@ -36,7 +36,8 @@ naming the file, step, MO and attribute), for the plan and the rollback alike:
   attribute that is not a sequence is refused;
 - the id of a created MO is written as a string (``cmedit create … XId="null"``);
 - 3GPP XML carries every character XML 1.0 can (``&<>`` escaped, a carriage return as
-  ``&#13;``), and refuses the C0 controls but tab, LF and CR, and U+FFFE/U+FFFF.
+  ``&#13;``), and refuses the C0 controls but tab, LF and CR, and U+FFFE/U+FFFF; it has no
+  known form for an unset value or an emptied sequence, so a plan holding one is refused there.
 
 An attribute left without a value (unset) is written ``[]`` for a sequence and ``null``
 otherwise, a string too (``""`` would be an empty string, which the node keeps as a value and
@@ -228,12 +229,28 @@ def moshell_lines(plan: pa.Table, *, where: str = "plan.mos") -> Iterator[str]:
     return lines()
 
 
-def bulkcm_tables(plan: pa.Table) -> dict[str, pa.Table]:
+UNSET_IN_XML = (
+    "3GPP Bulk CM XML has no known way to unset a value or empty a sequence (an element left out "
+    "changes nothing): write this plan in another dialect"
+)
+
+
+def bulkcm_tables(plan: pa.Table, *, where: str = "plan.3gpp.xml") -> dict[str, pa.Table]:
     """The plan as the ``mos`` and ``values`` of a Bulk CM import file: each changed MO once
     with its modifier (a create with its values, an update with the attributes it sets, a
-    delete alone), the MOs above them giving the path; lock steps are left out."""
+    delete alone), the MOs above them giving the path; lock steps are left out. A value left
+    unset or a sequence emptied has no known form there: :class:`UnwritableError`, rather than
+    a file that silently leaves it as it is."""
     from rtbfast.network_writer import TOP
 
+    writing = pc.and_(
+        pc.is_in(plan["op"], value_set=pa.array(["create", "set"])),
+        pc.and_(pc.is_valid(plan["attribute"]), pc.is_null(plan["value"])),
+    )
+    unset = pc.indices_nonzero(pc.fill_null(writing, False))
+    if len(unset):
+        refusals = pa.table({"row": unset.cast(pa.int64()), "reason": pa.array([UNSET_IN_XML] * len(unset))})
+        raise UnwritableError(refusal_problems(plan, refusals, where))
     changed = plan.filter(pc.is_in(plan["op"], value_set=pa.array(["create", "set", "delete"])))
     heads = changed.group_by("fdn", use_threads=False).aggregate([("op", "first"), ("class", "first")])
     modifier = pc.case_when(

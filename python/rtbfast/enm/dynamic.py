@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from rtbfast.enm import cmedit
 from rtbfast.errors import InputError
+from rtbfast.text_safety import FORMAT_CHARACTERS
 
 KEYWORDS = ("create", "set", "delete")
 """The operations rtbfast writes (``action`` is an import operation too, with no known syntax)."""
@@ -42,9 +43,7 @@ KEYWORDS = ("create", "set", "delete")
 _BARE = re.compile(r"[A-Za-z0-9_.+\-]+")
 """A value rtbfast writes without quotes: a word, a number, a boolean, an enum, ``null``."""
 
-_UNSAFE = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060-\u2064\u2066-\u2069\ufeff\\\\]"
-)
+_UNSAFE = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029{FORMAT_CHARACTERS}\\\\]")
 """What no line rtbfast writes holds: control characters (the line feed ends lines), the
 Unicode line and paragraph separators, invisible format characters, the backslash."""
 

@@ -182,7 +182,7 @@ def write_dialect(steps: pa.Table, folder: Path, stem: str, catalog: EnmCatalog,
         write_lines(path, moshell_lines(steps, where=path.name))
     else:
         try:
-            write_network_xml(bulkcm_tables(steps), path)
+            write_network_xml(bulkcm_tables(steps, where=path.name), path)
         except UnwritableNetwork as err:
             raise UnwritableError([Problem("unwritable", f"{path.name}: {err.message}", err.element or "")]) from None
     return 0

@@ -34,6 +34,7 @@ from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.plan import PLAN_SCHEMA, _join_kinds
 from rtbfast.errors import InputError, InputIOError
 from rtbfast.network_index import NetworkIndex
+from rtbfast.text_safety import FORMAT_CHARACTERS
 
 RUNNABLE = ("get", "set", "create", "delete", "action")
 
@@ -117,7 +118,7 @@ def read_script(path: str | os.PathLike[str]) -> Script:
 
 
 _LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_FORMAT = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_FORMAT = re.compile(f"[{FORMAT_CHARACTERS}]")
 
 
 def _unsafe_character(line: str) -> tuple[int, str] | None:
