@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -314,14 +313,6 @@ def _exits() -> Iterator[None]:
         _fail(err)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """`a` and `b` are one file: the same path, or one file through a symlink or a hard link."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return Path(a).resolve() == Path(b).resolve()
-
-
 def _apply(
     script_path: Path,
     backend_name: str,
@@ -340,116 +331,29 @@ def _apply(
     timeout: float,
     progress: bool | None,
 ) -> None:
-    from rtbfast.enm.executor import (
-        Backend,
-        EnmBackend,
-        ExecutionError,
-        SimulatorBackend,
-        check_rollback,
-        intent,
-        replay_applied,
-        rollback_script,
-        run_script,
-        stored_script,
+    from rtbfast.enm.apply import ApplyRequest, apply_script
+
+    request = ApplyRequest(
+        script=script_path,
+        backend=backend_name,
+        catalog=catalog,
+        network=network,
+        journal=journal_path,
+        resume=resume,
+        rollback=rollback,
+        uncertain=uncertain,
+        dry_run=dry_run,
+        allow_unknown_rollback=allow_unknown_rollback,
+        save_network=save_network,
+        url=url,
+        ca_file=ca_file,
+        insecure=insecure,
+        timeout=timeout,
+        prompt=sys.stdin.isatty(),
+        command=shlex.join(["rtbfast", *sys.argv[1:]]),
     )
-    from rtbfast.enm.journal import Journal
-    from rtbfast.enm.script import NodeNames, Script, read_script
-
-    script = read_script(script_path)
-    if not script.lines:
-        raise ExecutionError(f"{script_path}: no commands to run")
-    simulate = dry_run or backend_name == "simulator"
-    if (simulate or (rollback and not resume)) and (catalog is None or network is None):
-        need = "--rollback" if rollback and not simulate else "the simulator"
-        raise ExecutionError(f"{need} needs --catalog and --network (the network as it was before the run)")
-    if save_network is not None and not simulate:
-        raise ExecutionError(
-            "--save-network writes the simulator's network: use it with --backend simulator or --dry-run"
-        )
-    if not simulate and not url:
-        raise ExecutionError("--backend enm needs --url (ENM's address)")
-    if journal_path is None:
-        # the simulator's runs and ENM's are journaled apart: a rehearsal never blocks the real run
-        default = ".simulator.journal.sqlite" if simulate else ".journal.sqlite"
-        journal_path = script_path.with_name(script_path.name + default)
-    elif dry_run:
-        journal_path = journal_path.with_name(journal_path.name.replace(".sqlite", "") + ".dry-run.sqlite")
-    if save_network is not None:
-        for option, path in (
-            ("--network", network),
-            ("the script", script_path),
-            ("the journal", journal_path),
-            ("--catalog", catalog),
-        ):
-            if path is not None and _same_file(save_network, path):
-                raise ExecutionError(
-                    f"--save-network {save_network} is {option} ({path}): it would be overwritten; "
-                    "write the network after to another file"
-                )
-        from rtbfast.output_folder import output_file_target
-
-        # a folder, a link leading nowhere: refused before the run, not after it
-        output_file_target(save_network, [p for p in (script_path, catalog, network, journal_path) if p is not None])
-
+    show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
-        # one writer: the journal's lock is taken before anything is read from it, the network
-        # read or a command sent, and held until apply is done (the OS releases it if it dies)
-        journal = stack.enter_context(Journal(journal_path, command=shlex.join(["rtbfast", *sys.argv[1:]])))
-        # where this run goes (ENM's address as EnmClient keeps it): a run is resumed and rolled back where it ran
-        where = (
-            (SimulatorBackend.name, SimulatorBackend.target) if simulate else (EnmBackend.name, (url or "").rstrip("/"))
-        )
-        what = intent(journal, script, where, resume=resume, rollback=rollback)
-        undo: Script | None = None
-        if what.kind == "rollback" and what.rollback is not None:
-            undo = stored_script(journal, what.rollback)  # the commands the rollback started with
-        if what.kind == "rollback" and undo is None and (catalog is None or network is None):
-            assert what.run is not None
-            raise ExecutionError(
-                f"resuming the rollback of run {what.run.id} needs --catalog and --network "
-                f"(the network as it was before run {what.run.id})"
-            )
-        tables = None
-        cat = None
-        index = None
-        if catalog is not None and network is not None:
-            from rtbfast.enm.model import EnmCatalog
-            from rtbfast.network_index import NetworkIndex, read_network_tables
-
-            tables = read_network_tables(network)
-            index = NetworkIndex(tables)
-            cat = EnmCatalog.load(catalog)
-        names = NodeNames(index) if index is not None else None
-        backend: Backend
-        simulator = None
-        if simulate:
-            from rtbfast.enm.simulator import Simulator
-
-            assert tables is not None and cat is not None
-            simulator = Simulator(tables, cat)
-            backend = SimulatorBackend(simulator)
-        else:
-            from rtbfast.enm.enm_client import Credentials, EnmClient
-
-            assert url is not None
-            client = EnmClient(
-                url,
-                Credentials.from_environment(prompt=sys.stdin.isatty()),
-                verify_tls=not insecure,
-                ca_file=str(ca_file) if ca_file else None,
-                command_timeout=timeout,
-            )
-            backend = EnmBackend(client)
-        stack.callback(backend.close)
-
-        def fdn_of(line: Any) -> str | None:
-            return (
-                names.fdn_of(line.command.words)
-                if names is not None
-                else (line.command.words[0] if "=" in line.command.words[0] else None)
-            )
-
-        show = sys.stderr.isatty() if progress is None else progress
         bar: Any = None
 
         def on_progress(done: int, total: int) -> None:
@@ -458,111 +362,92 @@ def _apply(
                 bar = stack.enter_context(click.progressbar(length=total, label="applying", file=sys.stderr))
             bar.update(done - bar.pos)
 
-        resend_uncertain = {"verify": None, "resend": True, "applied": False}[uncertain]
-        ran = script
-        unchecked = False
-        if what.kind == "rollback":
-            undone_run = what.run
-            assert undone_run is not None
-            if simulate:
-                replay_applied(script, backend, journal, undone_run.id)
-            if what.rollback is None:
-                assert index is not None and cat is not None
-                undo, undone = rollback_script(
-                    script, journal, undone_run.id, index, cat, allow_unknown=allow_unknown_rollback
-                )
-                click.echo(
-                    f"rolling back {undone} applied command(s) of run {undone_run.id} with {len(undo.lines)} "
-                    "command(s)",
-                    err=True,
-                )
-            else:
-                if undo is None:  # recorded before a rollback's commands were kept: computed again, checked
-                    assert index is not None and cat is not None
-                    undo, _ = rollback_script(
-                        script, journal, undone_run.id, index, cat, allow_unknown=allow_unknown_rollback
-                    )
-                click.echo(
-                    f"resuming the rollback of run {undone_run.id}: run {what.rollback.id} stopped after "
-                    f"{journal.applied(what.rollback.id)} of {len(undo.lines)} command(s)",
-                    err=True,
-                )
-            ran = undo
-            outcome = run_script(
-                undo,
-                backend,
-                journal,
-                resume=what.resume,
-                resend_uncertain=resend_uncertain,
-                fdn_of=fdn_of,
-                on_progress=on_progress if show else None,
-                kind="rollback",
-                undoes=undone_run.id,
-            )
-            if outcome.ok:
-                journal.finish_run(undone_run.id, "rolled_back")
-        else:
-            if not resume and index is not None and cat is not None:
-                # whatever part of the script gets applied can be undone: its rollback is
-                # computed and written once before the first command goes out
-                check_rollback(script, index, cat, allow_unknown=allow_unknown_rollback)
-            unchecked = not resume and index is None
-            outcome = run_script(
-                script,
-                backend,
-                journal,
-                resume=resume,
-                resend_uncertain=resend_uncertain,
-                fdn_of=fdn_of,
-                on_progress=on_progress if show else None,
-            )
+        result = apply_script(
+            request,
+            on_note=lambda text: click.echo(one_line(text), err=True),
+            on_progress=on_progress if show else None,
+        )
         if bar is not None:
             bar.render_finish()
-        if what.kind != "rollback" and unchecked and outcome.sent:
-            click.echo(
-                "note: without --catalog and --network the rollback of this script was not checked before the run "
-                "(give them to be sure every change can be undone)",
-                err=True,
-            )
-        done = f"{outcome.sent} sent, {outcome.skipped} applied before, {outcome.verified} found applied"
-        if not outcome.ok:
-            assert outcome.failed is not None
-            answer = " / ".join(line for line in outcome.answer if line.strip()) or "no answer"
-            go_on = "--resume (it goes on with the rollback)" if what.kind == "rollback" else "--resume"
-            if outcome.uncertain:
-                click.echo(
-                    f"error: {outcome.failed_where(ran.path)}: "
-                    f"no answer ({answer}); its outcome is not known. Resume with {go_on} (it is read back first). "
-                    f"{done}; journal {journal_path}",
-                    err=True,
-                )
-            elif what.kind == "rollback":
-                click.echo(
-                    f"error: {outcome.failed_where(ran.path)}: {answer}. "
-                    f"{outcome.applied} of {outcome.total} rollback command(s) applied ({done}); "
-                    f"journal {journal_path}. Fix and go on with {go_on}",
-                    err=True,
-                )
-            else:
-                click.echo(
-                    f"error: {outcome.failed_where(ran.path)}: {answer}. "
-                    f"{outcome.applied} of {outcome.total} command(s) applied ({done}); journal {journal_path}. "
-                    "Fix and --resume, or undo them with --rollback",
-                    err=True,
-                )
-            sys.exit(1)
-        if simulator is not None and save_network is not None:
-            from rtbfast.network_writer import write_network_xml
+    error = result.error()
+    if error is not None:
+        click.echo(f"error: {one_line(error)}", err=True)
+        sys.exit(1)
+    if result.saved_network is not None:
+        click.echo(f"wrote {result.saved_network}", err=True)
+    click.echo(result.summary(), err=True)
 
-            write_network_xml(
-                simulator.tables(),
-                save_network,
-                inputs=[p for p in (script_path, catalog, network, journal_path) if p is not None],
-            )
-            click.echo(f"wrote {save_network}", err=True)
-        verb = "rolled back" if what.kind == "rollback" else "applied"
-        click.echo(
-            f"{verb}: {outcome.applied} of {outcome.total} command(s) ({done}) on {backend.target}; "
-            f"journal {journal_path}",
-            err=True,
+
+@click.command("journal")
+@click.argument("journal_path", metavar="JOURNAL", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A line per run (text), or everything as one JSON object.",
+)
+def journal(journal_path: Path, fmt: str) -> None:
+    """What an apply JOURNAL records: every run (apply or rollback, where it ran, when, its
+    state, its commands counted), where each run that did not finish stopped, the commands
+    whose outcome is not known (sent, no answer), the rollbacks left half-done, and whether
+    an apply is running on it now. Read without its lock and without changing anything.
+
+    \b
+    Example:
+      rtbfast journal plan/plan.cmedit.journal.sqlite
+      rtbfast journal plan/plan.cmedit.journal.sqlite --format json
+
+    Exits 2 when JOURNAL is not an rtbfast journal.
+    """
+    import json
+
+    from rtbfast.enm.journal import journal_report
+
+    with _exits():
+        report = journal_report(journal_path)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    for line in journal_lines(report):
+        click.echo(line)
+
+
+def journal_lines(report: dict[str, Any]) -> list[str]:
+    """The journal report as text, a line per run and per thing to act on."""
+    out = [f"{report['journal']}: {len(report['runs'])} run(s), last activity {report['last_activity']}"]
+    running = report.get("running")
+    if running:
+        out.append(
+            f"running now: pid {running.get('pid')} on {running.get('host')} since {running.get('started')} "
+            f"({running.get('command')})"
         )
+    for r in report["runs"]:
+        what = f"rollback of run {r['undoes']}" if r["kind"] == "rollback" else "apply"
+        line = (
+            f"run {r['run']}: {what} of {r['script']} on {r['target']}: {r['state']}, {r['applied']} applied, "
+            f"{r['verified']} found applied, {r['failed']} failed, {r['sending']} unknown of {r['commands']} sent; "
+            f"started {r['started']}" + (f", finished {r['finished']}" if r["finished"] else "")
+        )
+        if r.get("rolled_back_by") is not None:
+            line += f"; rolled back by run {r['rolled_back_by']}"
+        out.append(line)
+        stopped = r.get("stopped_at")
+        if stopped:
+            answer = one_line(str(stopped["answer"] or "no answer"))
+            out.append(
+                f"  stopped at command {stopped['position'] + 1} (line {stopped['line']}): {stopped['command']} "
+                f"[{stopped['state']}]: {answer}"
+            )
+    for u in report["uncertain"]:
+        out.append(
+            f"outcome unknown: run {u['run']} command {u['position'] + 1} (line {u['line']}): {u['command']} "
+            f"(sent {u['sent']}, no answer): --resume reads it back"
+        )
+    for h in report["half_done_rollbacks"]:
+        out.append(
+            f"half-done rollback: run {h['run']} undoing run {h['undoes']} ({h['state']}, {h['applied']} applied): "
+            "--resume goes on with it"
+        )
+    return out

@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from rtbfast.changeset import EMPTIED
+
 VERBS = ("get", "set", "create", "delete", "action", "describe", "import", "export")
 
 VALUE_OPTIONS = {
@@ -429,3 +431,46 @@ def render_line(command: Command) -> str:
         else:
             parts.append(",".join(f"{name}={render_value(v)}" for name, v in item.items))
     return " ".join(parts)
+
+
+# -- as rows ------------------------------------------------------------------------------------
+
+
+def assignment_rows(
+    items: tuple[tuple[str, Value], ...],
+) -> list[tuple[str, str | None, int | None, str | None]]:
+    """cmedit assignments as the long rows of a ChangeSet or Plan: (attribute, member, index,
+    value); a member nested in a struct is ``a.b``, a list item its index, ``[]`` one row at
+    index :data:`rtbfast.changeset.EMPTIED`, ``null`` a null value."""
+    out: list[tuple[str, str | None, int | None, str | None]] = []
+
+    def text(v: Value) -> str | None:
+        if isinstance(v, Bare):
+            return None if v.text == "null" else v.text
+        if isinstance(v, Quoted):
+            return v.text
+        return None
+
+    def struct(attribute: str, value: Struct, index: int, prefix: str = "") -> None:
+        for name, v in value.members:
+            if isinstance(v, Struct):
+                struct(attribute, v, index, f"{prefix}{name}.")
+            else:
+                out.append((attribute, f"{prefix}{name}", index, text(v)))
+
+    for name, value in items:
+        attribute = name.split(".")[-1]
+        if isinstance(value, Sequence):
+            if not value.items:
+                out.append((attribute, None, EMPTIED, None))
+            for i, item in enumerate(value.items):
+                if isinstance(item, Struct):
+                    struct(attribute, item, i)
+                else:
+                    out.append((attribute, None, i, text(item)))
+        elif isinstance(value, Struct):
+            struct(attribute, value, 0)
+        else:
+            t = text(value)
+            out.append((attribute, None, 0 if t is not None else None, t))
+    return out

@@ -40,6 +40,31 @@ from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex
 
 ERROR_LINE = re.compile(r"^\s*Error\s+\d+\s*:")
+FAILED_LINE = re.compile(r"^\s*FAILED\s+FDN\s*:")
+COUNT_LINE = re.compile(r"^\s*(\d+)\s+instance\(s\)(?:\s+(updated|deleted|found))?\s*$")
+
+
+def judge(verb: str, lines: list[str]) -> tuple[bool, str]:
+    """Whether ENM's answer to a ``verb`` command says it did what it was sent to do, and why
+    not (``enm-cli.md`` §4.4, §6, §10): no ``Error NNNN :`` line, no ``FAILED FDN :`` line, and
+    the last count line ``N instance(s) updated`` (``set``, ``create``, ``action``) or ``N
+    instance(s) deleted`` (``delete``) with N ≥ 1; ``0 instance(s) updated`` and ``0
+    instance(s) found`` did nothing. A ``get`` succeeds on any count."""
+    for line in lines:
+        if ERROR_LINE.match(line):
+            return False, line.strip()
+        if FAILED_LINE.match(line):
+            return False, line.strip()
+    counts = [m for m in (COUNT_LINE.match(line) for line in lines) if m]
+    if verb == "get":
+        return (True, "") if counts else (False, "no count line in the answer")
+    if not counts:
+        return False, "no 'N instance(s) …' line in the answer: ENM did not say it did it"
+    n, what = int(counts[-1].group(1)), counts[-1].group(2)
+    wanted = "deleted" if verb == "delete" else "updated"
+    if n < 1 or what != wanted:
+        return False, f"{counts[-1].group(0).strip()} (expected at least 1 instance(s) {wanted})"
+    return True, ""
 
 
 class ExecutionError(RtbfastError):
@@ -63,6 +88,12 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def _verb(command: str) -> str:
+    """The verb of a cmedit line (``get`` when it has none to judge by)."""
+    words = command.split(None, 2)
+    return words[1].lower() if len(words) > 1 and words[0] == "cmedit" else "get"
+
+
 class SimulatorBackend:
     name = "simulator"
     target = "offline simulator"
@@ -71,7 +102,9 @@ class SimulatorBackend:
         self.simulator = simulator
 
     def send(self, command: str) -> Response:
-        return self.simulator.execute(command)
+        response = self.simulator.execute(command)
+        # judged from its text, as ENM's answers are
+        return Response(judge(_verb(command), response.lines)[0], response.lines)
 
     def replay(self, command: str) -> None:
         response = self.simulator.execute(command)
@@ -94,7 +127,7 @@ class EnmBackend:
 
     def send(self, command: str) -> Response:
         lines = self.client.execute(command)
-        return Response(not any(ERROR_LINE.match(line) for line in lines), lines)
+        return Response(judge(_verb(command), lines)[0], lines)
 
     def replay(self, command: str) -> None:
         pass

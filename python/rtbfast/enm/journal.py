@@ -494,3 +494,100 @@ class Journal:
     def applied(self, run: int) -> int:
         """How many commands of `run` are applied."""
         return sum(1 for r in self.commands(run) if r.state in APPLIED_STATES)
+
+
+# -- what a journal says ---------------------------------------------------------------------------
+
+
+def journal_report(path: str | os.PathLike[str]) -> dict[str, object]:
+    """What the journal at `path` records, read without its lock and without changing it or
+    anything beside it (a run may be going on): every run (kind, script, where, when, state, the
+    run it undoes, its commands counted by state), where each that did not finish stopped (the
+    command and ENM's answer), the commands whose outcome is not known (sent, no answer), and
+    the rollbacks left half-done. :class:`JournalError` when it is not an rtbfast journal."""
+    p = Path(path)
+    if inspect_journal(p) == "new":
+        raise JournalError(f"{p}: no journal there (no run recorded)", str(p))
+    try:
+        with _read_only(p) as db:
+            runs = [Run(*r) for r in db.execute(f"SELECT {', '.join(LEGACY_TABLES['run'])} FROM run ORDER BY id")]
+            commands = db.execute(
+                "SELECT run, position, line, text, state, answer, sent, answered FROM command ORDER BY run, position"
+            ).fetchall()
+    except sqlite3.Error as err:
+        raise JournalError(f"{p}: the journal cannot be read: {err}", str(p)) from err
+    by_run: dict[int, list[tuple[object, ...]]] = {}
+    for row in commands:
+        by_run.setdefault(int(row[0]), []).append(row)
+    undone_by = {r.undoes: r for r in runs if r.kind == "rollback" and r.undoes is not None}
+    out_runs: list[dict[str, object]] = []
+    uncertain: list[dict[str, object]] = []
+    for r in runs:
+        rows = by_run.get(r.id, [])
+        counts = {state: 0 for state in ("applied", "verified", "failed", "sending")}
+        for row in rows:
+            counts[str(row[4])] = counts.get(str(row[4]), 0) + 1
+        entry: dict[str, object] = {
+            "run": r.id,
+            "kind": r.kind,
+            "script": r.script,
+            "backend": r.backend,
+            "target": r.target,
+            "started": r.started,
+            "finished": r.finished,
+            "state": r.state,
+            "undoes": r.undoes,
+            "commands": len(rows),
+            **counts,
+        }
+        undo = undone_by.get(r.id)
+        if undo is not None:
+            entry["rolled_back_by"] = undo.id
+        stopped = next((row for row in rows if row[4] not in APPLIED_STATES), None)
+        if r.state in ("running", "failed") and stopped is not None:
+            entry["stopped_at"] = {
+                "position": stopped[1],
+                "line": stopped[2],
+                "command": stopped[3],
+                "state": stopped[4],
+                "answer": stopped[5],
+            }
+        for row in rows:
+            if row[4] == "sending":
+                uncertain.append({"run": r.id, "position": row[1], "line": row[2], "command": row[3], "sent": row[6]})
+        out_runs.append(entry)
+    half_done = [
+        {
+            "run": r.id,
+            "undoes": r.undoes,
+            "state": r.state,
+            "applied": sum(1 for c in by_run.get(r.id, []) if c[4] in APPLIED_STATES),
+        }
+        for r in runs
+        if r.kind == "rollback" and r.state in ("running", "failed")
+    ]
+    # who runs on it now: the lock file's holder, if that process lives (read, never locked,
+    # so that reading a journal never makes an apply starting meanwhile find it busy)
+    holder: dict[str, object] | None = None
+    with contextlib.suppress(OSError, ValueError):
+        found = json.loads(Path(f"{p}.lock").read_text(encoding="utf-8") or "null")
+        if isinstance(found, dict) and found.get("host") == socket.gethostname():
+            pid = found.get("pid")
+            if isinstance(pid, int) and pid > 0:
+                with contextlib.suppress(ProcessLookupError):
+                    try:
+                        os.kill(pid, 0)
+                        holder = found
+                    except PermissionError:
+                        holder = found
+    times = [str(x) for r in runs for x in (r.started, r.finished) if x]
+    times += [str(c[7] or c[6]) for c in commands]
+    last = max(times, default=None)
+    return {
+        "journal": str(p),
+        "runs": out_runs,
+        "uncertain": uncertain,
+        "half_done_rollbacks": half_done,
+        "running": holder,
+        "last_activity": last,
+    }

@@ -243,9 +243,7 @@ class NodeNames:
 def command_rows(command: cmedit.Command, cls: str) -> list[tuple[str, str | None, int | None, str | None]]:
     """The long rows (attribute, member, index, value) a set or create writes; a create's
     naming attribute is the MO's id, not a row."""
-    from rtbfast.enm.simulator import _assignment_rows
-
-    rows = _assignment_rows(command.assignments)
+    rows = cmedit.assignment_rows(command.assignments)
     if command.verb == "create":
         naming = {f"{cls}Id", cls[:1].lower() + cls[1:] + "Id"}
         rows = [r for r in rows if r[0] not in naming]

@@ -25,7 +25,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.changeset import EMPTIED
 from rtbfast.enm import cmedit
 from rtbfast.enm.model import ADMIN, EnmCatalog
 from rtbfast.enm.plan import SEP, _string, value_violations
@@ -367,7 +366,15 @@ class Simulator:
             step = step_of.get(f"{v['subject']}{SEP}{v['attribute']}")
             if step is not None:
                 member = f".{v['member']}" if v["member"] else ""
-                failures.setdefault(step, _node_error(f"{v['attribute']}{member} = {v['value']}: {v['message']}"))
+                possible = v["expected"] or v["message"]
+                failures.setdefault(
+                    step,
+                    _error(
+                        1009,
+                        f"An incorrect value ({v['value']}) has been encountered for {v['attribute']}{member} "
+                        f"possible value(s) {possible}",
+                    ),
+                )
 
     def _not_held(self, bad: pa.Table) -> pa.Table:
         """Of the values the catalog refuses, those the network first read did not hold on that
@@ -503,7 +510,7 @@ class Simulator:
 
     def _apply_delete(self, fdn: str, step: int, *, whole: bool) -> tuple[list[tuple[int, Response]], int | None]:
         if not self.exists(fdn):
-            return [(step, _error(10004, f"The MO specified does not exist - {fdn}"))], step
+            return [(step, Response(False, ["0 instance(s) found"]))], step
         cls = self.class_of(fdn)
         if cls in self.system_created and self.exists(fdn.rsplit(",", 1)[0]):
             return [(step, _node_error(f"{cls} MOs are created by the node: {fdn} cannot be deleted"))], step
@@ -556,6 +563,14 @@ class Simulator:
             )
         if command.verb == "get":
             return self._get(fdn)
+        response = self._change(command, fdn, step)
+        if response.ok:
+            # ENM names the MO it changed before the count (enm-cli.md §3, §4.4)
+            return Response(True, [f"FDN : {fdn}", *response.lines])
+        return response
+
+    def _change(self, command: cmedit.Command, fdn: str, step: int) -> Response:
+        """A set, create, delete or action of one MO."""
         if command.verb == "action":
             if not self.exists(fdn):
                 return _error(10004, f"The MO specified does not exist - {fdn}")
@@ -567,7 +582,7 @@ class Simulator:
             )
             return responses[0][1]
         cls = fdn.rsplit(",", 1)[-1].split("=", 1)[0]
-        rows = _assignment_rows(command.assignments)
+        rows = cmedit.assignment_rows(command.assignments)
         if command.verb == "create":
             naming = {f"{cls}Id", cls[:1].lower() + cls[1:] + "Id"}
             rows = [r for r in rows if r[0] not in naming]
@@ -672,44 +687,6 @@ def _state_rows(values: pa.Table, version: int) -> pa.Table:
         },
         schema=_ROW_SCHEMA,
     )
-
-
-def _assignment_rows(
-    items: tuple[tuple[str, cmedit.Value], ...],
-) -> list[tuple[str, str | None, int | None, str | None]]:
-    """cmedit assignments as long rows: (attribute, member, index, value)."""
-    out: list[tuple[str, str | None, int | None, str | None]] = []
-
-    def text(v: cmedit.Value) -> str | None:
-        if isinstance(v, cmedit.Bare):
-            return None if v.text == "null" else v.text
-        if isinstance(v, cmedit.Quoted):
-            return v.text
-        return None
-
-    def struct(attribute: str, value: cmedit.Struct, index: int, prefix: str = "") -> None:
-        for name, v in value.members:
-            if isinstance(v, cmedit.Struct):
-                struct(attribute, v, index, f"{prefix}{name}.")
-            else:
-                out.append((attribute, f"{prefix}{name}", index, text(v)))
-
-    for name, value in items:
-        attribute = name.split(".")[-1]
-        if isinstance(value, cmedit.Sequence):
-            if not value.items:
-                out.append((attribute, None, EMPTIED, None))
-            for i, item in enumerate(value.items):
-                if isinstance(item, cmedit.Struct):
-                    struct(attribute, item, i)
-                else:
-                    out.append((attribute, None, i, text(item)))
-        elif isinstance(value, cmedit.Struct):
-            struct(attribute, value, 0)
-        else:
-            t = text(value)
-            out.append((attribute, None, 0 if t is not None else None, t))
-    return out
 
 
 def _plan_rows(
