@@ -244,6 +244,14 @@ def plan(
 @click.option(
     "--timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True, help="Seconds ENM has per command."
 )
+@click.option(
+    "--sessions",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="ENM sessions sending at once, each the commands of other nodes: a node's commands keep their order, "
+    "every command is journaled, and the first refusal stops new sends on all.",
+)
 @PROGRESS_OPTION
 def apply(
     script_path: Path,
@@ -261,6 +269,7 @@ def apply(
     ca_file: Path | None,
     insecure: bool,
     timeout: float,
+    sessions: int,
     progress: bool | None,
 ) -> None:
     """Run a cmedit SCRIPT command by command, recording each outcome in a journal.
@@ -329,6 +338,7 @@ def _apply(
     ca_file: Path | None,
     insecure: bool,
     timeout: float,
+    sessions: int,
     progress: bool | None,
 ) -> None:
     from rtbfast.enm.apply import ApplyRequest, apply_script
@@ -349,6 +359,7 @@ def _apply(
         ca_file=ca_file,
         insecure=insecure,
         timeout=timeout,
+        sessions=sessions,
         prompt=sys.stdin.isatty(),
         command=shlex.join(["rtbfast", *sys.argv[1:]]),
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from rtbfast.enm.executor import (
     EnmBackend,
     ExecutionError,
     Outcome,
+    SerializedBackend,
     SimulatorBackend,
     check_rollback,
     intent,
@@ -54,6 +56,8 @@ Progress = Callable[[int, int], None]
 """Told the commands done so far and the total."""
 
 UNCERTAIN = {"verify": None, "resend": True, "applied": False}
+MAX_SESSIONS = 16
+"""ENM sessions one apply opens at the most."""
 """How a command sent without an answer is settled on resume: read back, sent again, counted done."""
 
 
@@ -89,6 +93,9 @@ class ApplyRequest:
     insecure: bool = False
     timeout: float = 600.0
     """Seconds ENM has per command."""
+    sessions: int = 1
+    """ENM sessions sending at once, each the commands of other nodes (a node's commands keep
+    their order; the first refusal stops new sends on all)."""
     prompt: bool = False
     """Ask for missing credentials on the terminal."""
     command: str | None = None
@@ -211,6 +218,8 @@ def apply_script(
     """Run `request` (see the module); the result says what was done."""
     if request.uncertain not in UNCERTAIN:
         raise ExecutionError(f"uncertain={request.uncertain!r}: one of {', '.join(UNCERTAIN)}")
+    if not 1 <= request.sessions <= MAX_SESSIONS:
+        raise ExecutionError(f"sessions={request.sessions}: from 1 to {MAX_SESSIONS}")
     say = on_note or (lambda _: None)
     notes: list[str] = []
 
@@ -254,6 +263,7 @@ def apply_script(
             cat = EnmCatalog.load(request.catalog)
         names = NodeNames(index) if index is not None else None
         backend: Backend
+        sessions: list[Backend] = []
         simulator = None
         if simulate:
             from rtbfast.enm.simulator import Simulator
@@ -261,19 +271,35 @@ def apply_script(
             assert tables is not None and cat is not None
             simulator = Simulator(tables, cat)
             backend = SimulatorBackend(simulator)
+            if request.sessions > 1:
+                # one simulated network: the sessions take turns on it
+                turns = threading.Lock()
+                inner = backend
+                backend = SerializedBackend(inner, turns)
+                sessions = [SerializedBackend(inner, turns) for _ in range(request.sessions - 1)]
         else:
             from rtbfast.enm.enm_client import Credentials, EnmClient
 
             assert request.url is not None
-            client = EnmClient(
-                request.url,
-                request.credentials or Credentials.from_environment(prompt=request.prompt),
-                verify_tls=not request.insecure,
-                ca_file=str(request.ca_file) if request.ca_file else None,
-                command_timeout=request.timeout,
-            )
-            backend = EnmBackend(client)
+            credentials = request.credentials or Credentials.from_environment(prompt=request.prompt)
+
+            def session() -> EnmBackend:
+                assert request.url is not None
+                return EnmBackend(
+                    EnmClient(
+                        request.url,
+                        credentials,
+                        verify_tls=not request.insecure,
+                        ca_file=str(request.ca_file) if request.ca_file else None,
+                        command_timeout=request.timeout,
+                    )
+                )
+
+            backend = session()
+            sessions = [session() for _ in range(request.sessions - 1)]
         stack.callback(backend.close)
+        for extra in sessions:
+            stack.callback(extra.close)
 
         def fdn_of(line: ScriptLine) -> str | None:
             if names is not None:
@@ -316,6 +342,7 @@ def apply_script(
                 on_progress=on_progress,
                 kind="rollback",
                 undoes=undone_run.id,
+                sessions=sessions,
             )
             if outcome.ok:
                 journal.finish_run(undone_run.id, "rolled_back")
@@ -332,6 +359,7 @@ def apply_script(
                 resend_uncertain=resend_uncertain,
                 fdn_of=fdn_of,
                 on_progress=on_progress,
+                sessions=sessions,
             )
             if not request.resume and index is None and outcome.sent:
                 note(
