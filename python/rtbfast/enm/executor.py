@@ -93,14 +93,17 @@ class EnmBackend:
         self.target = client.url
 
     def send(self, command: str) -> Response:
-        lines = self.client.execute(command)
+        lines = self.client.execute(command).lines
         return Response(not any(ERROR_LINE.match(line) for line in lines), lines)
 
     def replay(self, command: str) -> None:
         pass
 
     def close(self) -> None:
-        self.client.logout()
+        try:
+            self.client.logout()
+        finally:
+            self.client.close()
 
 
 # -- reading a command's effect back ------------------------------------------------------------
