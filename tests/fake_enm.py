@@ -268,6 +268,7 @@ class FakeEnm:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # kept alive, as a real server does
+            disable_nagle_algorithm = True  # headers and body leave at once
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

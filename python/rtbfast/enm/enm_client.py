@@ -35,6 +35,7 @@ import os
 import ssl
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -294,6 +295,14 @@ def _tls_failure(err: BaseException) -> ssl.SSLError | None:
     return None
 
 
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (``https_proxy``, ``no_proxy``), if any."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(urllib.parse.urlsplit(url).scheme)
+
+
 def _json(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content)
@@ -338,15 +347,15 @@ class EnmClient:
                 ) from None
         if transport is None:
             # connections that cannot be made are tried again by the transport (nothing was sent)
-            transport = httpx.HTTPTransport(verify=verify, retries=retries)
+            transport = httpx.HTTPTransport(verify=verify, retries=retries, proxy=_proxy_for(self.url))
         self._transport = _Counting(transport, retries, backoff)
         self._http = httpx.Client(
             base_url=self.url,
             transport=self._transport,
-            verify=verify,  # for a proxy the environment names
             timeout=timeout,
             follow_redirects=False,
             headers={"X-Requested-With": "XMLHttpRequest"},
+            trust_env=False,  # the proxy is the transport's; the CAs are the context's
         )
 
     @property
