@@ -380,9 +380,12 @@ class EnmClient:
     # -- requests -------------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        for secret in (self.credentials.password, self.credentials.username):
-            if secret:
-                text = text.replace(secret, "***")
+        """`text` with the password, and the user name (unless it is too short to be told from
+        other words), replaced by ``***``."""
+        if self.credentials.password:
+            text = text.replace(self.credentials.password, "***")
+        if len(self.credentials.username) >= 3:
+            text = text.replace(self.credentials.username, "***")
         return text
 
     def _body(self, response: httpx.Response) -> str:
