@@ -147,14 +147,17 @@ class EnmBackend:
         self.target = client.url
 
     def send(self, command: str) -> Response:
-        lines = self.client.execute(command)
+        lines = self.client.execute(command).lines
         return Response(judge(_verb(command), lines)[0], lines)
 
     def replay(self, command: str) -> None:
         pass
 
     def close(self) -> None:
-        self.client.logout()
+        try:
+            self.client.logout()
+        finally:
+            self.client.close()
 
 
 # -- reading a command's effect back ------------------------------------------------------------
