@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 import rtbfast
 from rtbfast.changeset import write_changeset
 from rtbfast.enm.apply import ApplyRequest, apply_script
+from rtbfast.enm.dialects import import_chunks, import_operations
 from rtbfast.enm.executor import EnmBackend, ExecutionError, SimulatorBackend
 from rtbfast.enm.imports import (
     ImportFileError,
@@ -41,6 +44,7 @@ from rtbfast.enm.journal import SCHEMA_VERSION, Journal, journal_report
 from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.planning import plan_changes, write_plan_folder
 from rtbfast.enm.simulator import SCHEMA_FAILED, VALIDATION_FAILURES, Simulator, canonical
+from rtbfast.enm.summary import RouteTiming, duration, route_facts
 from tests.conftest import one_line_error
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
@@ -680,3 +684,175 @@ def test_the_status_is_read_by_its_labels_whatever_their_order() -> None:
     assert [r.fdn for r in extra] == ["A=1,B=1"]  # listed twice: the second matches nothing, and is said
     completed, _ = match_outcomes(ops, done.operations[:2], True)
     assert [o.result for o in completed] == ["applied", "failed", "applied", "applied"]
+
+
+# -- plan --import-chunk ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chunked(tmp_path: Path, example_out: Path, export: Path) -> Path:
+    """A plan over the 7 nodes (a set on each of their 3 cells), with node 3's cells locked for
+    earfcndl (a lock window each of the two cells that are UNLOCKED: 7 steps on node 3, 3 on
+    each other node), written with --import-chunk 6."""
+    changes = Changes()
+    for node in range(7):
+        for c in range(3):
+            if node == 3:
+                changes.add("set", cell(node, c), "earfcndl", "500")
+            changes.add("set", cell(node, c), "qRxLevMin", str(-120 - 2 * node))
+    source = write_changeset(changes.table(), tmp_path / "all.parquet", {"by": "test"})
+    out = tmp_path / "chunked"
+    run = run_cli("plan", source, "--catalog", example_out, "--network", export, "-o", out, "--import-chunk", "6")
+    assert run.returncode == 0, run.stderr
+    assert "25 step(s) on 21 MO(s) of 7 node(s)" in run.stderr and ", 9 import file(s);" in run.stderr
+    return out
+
+
+def _node(fdn: str) -> str:
+    return fdn.split(",")[1].split("=")[1]
+
+
+def test_import_files_are_cut_per_node_in_the_plans_order(chunked: Path) -> None:
+    report = json.loads((chunked / "plan.json").read_text())
+    assert report["import_chunk"] == 6
+    dynamic = report["imports"]["dynamic"]
+    assert [e["file"] for e in dynamic] == [f"plan.dynamic.{k:03d}.txt" for k in range(1, 6)]
+    assert [e["rollback"] for e in dynamic] == [f"rollback.dynamic.{k:03d}.txt" for k in range(1, 6)]
+    assert not (chunked / "plan.dynamic.txt").exists() and not (chunked / "rollback.dynamic.txt").exists()
+    nodes: list[list[str]] = []
+    steps: list[str] = []
+    for entry in dynamic:
+        ops = read_import_file(chunked / entry["file"], "dynamic").operations
+        assert entry["sha256"] == hashlib.sha256((chunked / entry["file"]).read_bytes()).hexdigest()
+        assert entry["operations"] == len(ops) <= 6
+        nodes.append(sorted({_node(o.fdn) for o in ops}))
+        # a lock window (lock, set, unlock of a cell) is never cut
+        locked = [o.fdn for o in ops if o.rows[0][0] == "administrativeState" and o.rows[0][3] == "LOCKED"]
+        unlocked = [o.fdn for o in ops if o.rows[0][0] == "administrativeState" and o.rows[0][3] == "UNLOCKED"]
+        assert locked == unlocked
+        steps += [f"{o.fdn} {o.rows}" for o in ops]
+    # nodes in the order the plan first reaches them (node 3's lock windows come first), whole
+    # while they fit, two a file; node 3 (7 operations) in files of its own, cut between windows
+    assert nodes == [
+        ["NODE000003"],
+        ["NODE000003"],
+        ["NODE000000", "NODE000001"],
+        ["NODE000002", "NODE000004"],
+        ["NODE000005", "NODE000006"],
+    ]
+    assert [e["operations"] for e in dynamic] == [6, 1, 6, 6, 6]
+    # the 3GPP files count an MO once (its sets are one element, the locks are not in it): 3 a node
+    gpp = report["imports"]["3gpp"]
+    assert [e["file"] for e in gpp] == [f"plan.3gpp.{k:03d}.xml" for k in range(1, 5)]
+    assert [e["operations"] for e in gpp] == [6, 6, 6, 3]
+    assert [e["nodes"] for e in gpp] == [2, 2, 2, 1]
+    # every step of the plan in exactly one part, and of the rollback in the part it undoes
+    plan = pq.read_table(chunked / "plan.parquet")
+    assert sum(e["operations"] for e in dynamic) == len(set(plan["step"].to_pylist()))
+    for entry in dynamic:
+        undone = {o.fdn for o in read_import_file(chunked / entry["file"], "dynamic").operations}
+        back = read_import_file(chunked / entry["rollback"], "dynamic").operations
+        assert {o.fdn for o in back} == undone and len(back) == entry["rollback_operations"]
+
+
+def test_a_lock_window_is_never_cut_even_past_the_limit(chunked: Path) -> None:
+    plan = pq.read_table(chunked / "plan.parquet")
+    back = pq.read_table(chunked / "rollback.parquet")
+    for limit, sizes in ((4, [3, 4, 3, 3, 3, 3, 3, 3]), (2, [3, 3, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1])):
+        parts = import_chunks(plan, back, limit, "dynamic")
+        assert [import_operations(p, "dynamic") for p, _ in parts] == sizes
+        for part, undo in parts:
+            ops = part.filter(pc.is_in(part["attribute"], value_set=pa.array(["administrativeState"])))
+            assert ops["value"].to_pylist().count("LOCKED") == ops["value"].to_pylist().count("UNLOCKED")
+            assert set(undo["fdn"].to_pylist()) == set(part["fdn"].to_pylist())
+
+
+def test_the_parts_applied_in_order_make_the_plan_and_their_rollbacks_undo_it(
+    chunked: Path, tables: dict[str, pa.Table], catalog: EnmCatalog, example_out: Path, export: Path, tmp_path: Path
+) -> None:
+    report = json.loads((chunked / "plan.json").read_text())
+    simulator = Simulator(tables, catalog)
+    for entry in report["imports"]["dynamic"]:
+        job = simulator.run_import(entry["file"], (chunked / entry["file"]).read_bytes(), "dynamic", "stop")
+        assert (job.status, job.detail) == ("COMPLETED", "COMPLETED"), job.rows
+    by_commands = _apply(chunked / "plan.cmedit", example_out, export, save_network=tmp_path / "by-commands.xml")
+    assert by_commands.ok and _same(simulator.tables(), _network_after(tmp_path / "by-commands.xml"))
+    for entry in reversed(report["imports"]["dynamic"]):
+        name = entry["rollback"]
+        job = simulator.run_import(name, (chunked / name).read_bytes(), "dynamic", "stop")
+        assert (job.status, job.detail) == ("COMPLETED", "COMPLETED"), job.rows
+        assert len(job.rows) == entry["rollback_operations"]
+    assert _same(simulator.tables(), dict(tables))
+    # apply takes each part, and rolls each back with its own rollback file
+    part = chunked / "plan.dynamic.003.txt"
+    assert _apply(part, example_out, export).ok
+    back = _apply(part, example_out, export, rollback=True)
+    assert back.ok and back.ran == chunked / "rollback.dynamic.003.txt"
+
+
+def test_a_plan_without_import_chunk_lists_its_two_import_files(plan_folder: Path) -> None:
+    imports = json.loads((plan_folder / "plan.json").read_text())["imports"]
+    assert [(e["file"], e["rollback"], e["operations"]) for e in imports["dynamic"]] == [
+        ("plan.dynamic.txt", "rollback.dynamic.txt", 6)
+    ]
+    assert [(e["file"], e["rollback"], e["operations"]) for e in imports["3gpp"]] == [
+        ("plan.3gpp.xml", "rollback.3gpp.xml", 4)
+    ]
+
+
+# -- the summary's route --------------------------------------------------------------------------
+
+
+def test_the_summary_recommends_the_faster_route_that_runs_the_plan_as_planned() -> None:
+    counts = {"lock": 10, "unlock": 10}
+    imports = {
+        "dynamic": [{"file": f"plan.dynamic.{k:03d}.txt", "operations": 50_000} for k in range(1, 4)],
+        "3gpp": [{"file": "plan.3gpp.xml", "operations": 140_000}],
+    }
+    facts = route_facts(150_000, imports, counts, RouteTiming())
+    commands, dynamic, gpp = facts["routes"]
+    assert (commands["seconds"], dynamic["seconds"], gpp["seconds"]) == (150_000, 3 * 30 + 1500, 30 + 1400)
+    assert facts["recommended"] == {"route": "import jobs", "dialect": "dynamic"}  # 3GPP is faster, but lockless
+    assert not gpp["runs_the_plan"] and "leaves out the plan's 20 lock and unlock step(s)" in gpp["why_not"]
+    assert (duration(150_000), duration(1590), duration(3), duration(0.2)) == (
+        "1 d 18 h",
+        "26 min 30 s",
+        "3 s",
+        "under 1 s",
+    )
+    slow = route_facts(150_000, imports, {}, RouteTiming(import_rate=0.5, import_overhead=3600))
+    assert slow["recommended"] == {"route": "commands", "dialect": "cmedit"}
+
+
+def test_the_summary_says_the_route_its_estimate_and_where_the_figures_come_from(
+    plan_folder: Path, chunked: Path, tmp_path: Path, example_out: Path, export: Path
+) -> None:
+    small = (plan_folder / "summary.md").read_text()
+    route = small.split("## Route and duration")[1].split("## Rollback")[0]
+    assert "| commands | `plan.cmedit` | 6 command(s) one by one at 1 s each | 6 s |" in route
+    assert "| import jobs (dynamic) | `plan.dynamic.txt` | 1 job(s) of 6 operation(s)" in route
+    assert "not as planned: a 3GPP file leaves out the plan's 2 lock and unlock step(s)" in route
+    assert "**Recommended: commands (plan.cmedit)**, about 6 s." in route
+    assert "rtbfast's default, an assumption" in route and "enm-cli.md §1.1" in route
+    assert "the reference publishes no throughput of ENM's import" in route
+    chunks = (chunked / "summary.md").read_text().split("## Route and duration")[1]
+    assert "`plan.dynamic.001.txt … plan.dynamic.005.txt (5)`" in chunks
+    # measured figures given: the import jobs win, run part by part
+    source = tmp_path / "all.parquet"
+    out = tmp_path / "fast"
+    options = ("--seconds-per-command", "2", "--import-rate", "1000", "--import-job-overhead", "0.5")
+    run = run_cli(
+        "plan", source, "--catalog", example_out, "--network", export, "-o", out, "--import-chunk", "6", *options
+    )
+    assert run.returncode == 0, run.stderr
+    assert "; recommended: import jobs (dynamic);" in run.stderr
+    fast = (out / "summary.md").read_text().split("## Route and duration")[1]
+    assert "at 2 s each" in fast and "given (--seconds-per-command)" in fast
+    assert "**Recommended: import jobs (dynamic)**" in fast
+    assert 'for f in PLAN/plan.dynamic.[0-9]*.txt; do rtbfast apply "$f" --backend enm' in fast
+    html = (out / "summary.html").read_text()
+    assert "<h2>Route and duration</h2>" in html and "Recommended: import jobs (dynamic)" in html
+    assert json.loads((out / "plan.json").read_text())["route"]["recommended"] == {
+        "route": "import jobs",
+        "dialect": "dynamic",
+    }

@@ -395,31 +395,40 @@ def _weight(heads: list[_Head], dialect: str) -> int:
     return len({h.fdn for h in heads if h.op in ("create", "set", "delete")})
 
 
-def _pieces(heads: list[_Head], limit: int, dialect: str) -> list[list[_Head]]:
-    """One node's steps (`heads`, in order) larger than `limit`, cut into pieces of at most
-    `limit` operations: never inside a lock window (lock … unlock of an MO, which would leave
-    the MO locked if the next piece failed), and for 3GPP never between the steps of one MO
-    (they are one element of the file). A lock window larger than `limit` is one piece."""
-    pieces: list[list[_Head]] = [[]]
-    weight = 0
+def _units(heads: list[_Head], dialect: str) -> list[list[_Head]]:
+    """A node's steps in the units a file never cuts: for the dynamic format a lock window (the
+    lock of an MO, what follows, its unlock: cut, a failed part would leave the MO locked) or a
+    step; for 3GPP the steps of one MO (one element of the file), in the order MOs first come."""
+    if dialect != "dynamic":
+        by_fdn: dict[str, list[_Head]] = {}
+        for head in heads:
+            by_fdn.setdefault(head.fdn, []).append(head)
+        return list(by_fdn.values())
+    units: list[list[_Head]] = []
     open_locks: set[str] = set()
-    seen: set[str] = set()
     for head in heads:
-        new_mo = head.fdn not in seen and head.op in ("create", "set", "delete")
-        cost = 1 if dialect == "dynamic" else int(new_mo)
-        can_cut = not open_locks and (dialect == "dynamic" or head.fdn not in seen)
-        if can_cut and cost and weight + cost > limit and pieces[-1]:
-            pieces.append([])
-            weight = 0
-            seen = set()
-        pieces[-1].append(head)
-        weight += cost
-        if dialect != "dynamic" and head.op in ("create", "set", "delete"):
-            seen.add(head.fdn)
+        if not open_locks:
+            units.append([])
+        units[-1].append(head)
         if head.op == "lock":
             open_locks.add(head.fdn)
         elif head.op == "unlock":
             open_locks.discard(head.fdn)
+    return units
+
+
+def _pieces(heads: list[_Head], limit: int, dialect: str) -> list[list[_Head]]:
+    """One node's steps (`heads`, in order) larger than `limit`, cut into pieces of at most
+    `limit` operations between :func:`_units`; a unit larger than `limit` is a piece of its own."""
+    pieces: list[list[_Head]] = [[]]
+    weight = 0
+    for unit in _units(heads, dialect):
+        cost = _weight(unit, dialect)
+        if pieces[-1] and weight + cost > limit:
+            pieces.append([])
+            weight = 0
+        pieces[-1].extend(unit)
+        weight += cost
     return pieces
 
 
