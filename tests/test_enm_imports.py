@@ -39,6 +39,7 @@ from rtbfast.enm.imports import (
     read_operations,
     rollback_file,
     run_import,
+    upload_name,
 )
 from rtbfast.enm.journal import SCHEMA_VERSION, Journal, journal_report
 from rtbfast.enm.model import EnmCatalog
@@ -856,3 +857,21 @@ def test_the_summary_says_the_route_its_estimate_and_where_the_figures_come_from
         "route": "import jobs",
         "dialect": "dynamic",
     }
+
+
+def test_a_finished_run_resumed_on_the_simulator_is_the_network_it_left(
+    plan_folder: Path, example_out: Path, export: Path, tmp_path: Path
+) -> None:
+    path = plan_folder / "plan.dynamic.txt"
+    assert _apply(path, example_out, export, save_network=tmp_path / "first.xml").ok
+    again = _apply(path, example_out, export, resume=True, save_network=tmp_path / "again.xml")
+    assert again.ok and again.job.applied == 6 and not again.job.uploaded
+    assert _same(_network_after(tmp_path / "again.xml"), _network_after(tmp_path / "first.xml"))
+    with pytest.raises(ExecutionError, match="--uncertain applied is for a command"):
+        _apply(path, example_out, export, resume=True, uncertain="applied")
+
+
+def test_the_names_files_are_uploaded_as() -> None:
+    assert upload_name("/p/plan.dynamic.003.txt", "dynamic") == "plan.dynamic.003.txt"
+    assert upload_name("/p/plan.dynamic.txt#rollback-of-run-4", "dynamic") == "plan.dynamic.rollback-of-run-4.txt"
+    assert upload_name("/p/plan.3gpp.xml#rollback-of-run-12", "3GPP") == "plan.3gpp.rollback-of-run-12.xml"

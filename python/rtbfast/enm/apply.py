@@ -266,6 +266,11 @@ def _check(request: ApplyRequest, journal_path: Path, route: str = "cmedit") -> 
         raise ExecutionError(
             "--job follows the import job of an upload that got no answer: with --resume, for an import file"
         )
+    if route != "cmedit" and request.uncertain == "applied":
+        raise ExecutionError(
+            "--uncertain applied is for a command: an import job's outcome is read from ENM (--job ID follows "
+            "the job of an upload whose answer never came)"
+        )
     if request.job is not None and request.uncertain != "verify":
         raise ExecutionError("give --job ID (follow that job) or --uncertain resend (upload again), not both")
     if request.error_policy not in ERROR_POLICIES:
@@ -507,11 +512,6 @@ def _apply_import(
                 on_progress=on_progress,
             )
 
-        if request.uncertain == "applied":
-            raise ExecutionError(
-                "--uncertain applied is for a command: an import job's outcome is read from ENM (--job ID follows "
-                "the job of an upload whose answer never came)"
-            )
         ran = ifile.path
         if what.kind == "rollback":
             undone = what.run
@@ -540,7 +540,7 @@ def _apply_import(
                     ran = undo.path
             else:
                 rollback = what.rollback
-                name = Path(rollback.script).name
+                name = imports.upload_name(rollback.script, ifile.filetype)
                 undo = imports.journaled_file(journal, rollback, filetype=ifile.filetype, name=name)
                 note(
                     f"resuming the rollback of run {undone.id}: run {rollback.id} stopped after "

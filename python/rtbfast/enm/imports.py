@@ -634,6 +634,7 @@ def run_import(
         run = prior.id
         job = journal.import_job(run)
         if prior.state == "done":
+            replay_job(backend, journal, run)  # the simulator as the run left it
             return _outcome_of(journal, run, ifile, policy)
         if job is not None and job.state == "ended":
             raise ExecutionError(_ended_message(journal, prior, job.job_id, f"{job.status}/{job.status_detail}"))
@@ -817,6 +818,23 @@ def _outcome_of(journal: Journal, run: int, ifile: ImportFile, policy: str) -> J
 # -- the rollback --------------------------------------------------------------------------------
 
 
+ROLLBACK_OF = "#rollback-of-run-"
+
+
+def upload_name(path: Path | str, filetype: str) -> str:
+    """The name a file is uploaded as (``file:NAME``): its own name, or for the rollback computed
+    for run N of ``DIR/plan.dynamic.txt`` (``DIR/plan.dynamic.txt#rollback-of-run-N``)
+    ``plan.dynamic.rollback-of-run-N.txt``."""
+    text = str(path)
+    if ROLLBACK_OF not in text:
+        return Path(text).name
+    base, run = text.rsplit(ROLLBACK_OF, 1)
+    suffix = ".txt" if filetype == "dynamic" else ".xml"
+    name = Path(base).name
+    stem = name[: -len(suffix)] if name.endswith(suffix) else name
+    return f"{stem}.rollback-of-run-{run}{suffix}"
+
+
 def paired_rollback(ifile: ImportFile) -> ImportFile | None:
     """The rollback file ``rtbfast plan`` wrote with `ifile` (``plan.json`` beside it lists the
     two with their sha256), checked unchanged; None when `ifile` is not a plan's file as written."""
@@ -917,12 +935,10 @@ def rollback_file(
     done = [ifile.operations[r.position] for r in applied]
     plan = import_plan(done, catalog, str(ifile.path))
     undo = rollback_plan(plan, network, catalog, allow_unknown=allow_unknown)
-    suffix = ".txt" if ifile.filetype == "dynamic" else ".xml"
-    stem = ifile.name[: -len(suffix)] if ifile.name.endswith(suffix) else ifile.name
-    name = f"{stem}.rollback-of-run-{undone.id}{suffix}"
+    path = Path(f"{ifile.path}#rollback-of-run-{undone.id}")
+    name = upload_name(path, ifile.filetype)
     data = _written(undo, ifile.filetype, catalog, name)
     operations = read_operations(data, ifile.filetype, name) if undo.num_rows else []
-    path = Path(f"{ifile.path}#rollback-of-run-{undone.id}")
     back = ImportFile(path, name, ifile.filetype, data, hashlib.sha256(data).hexdigest(), operations)
     how = f"the rollback of the {len(applied)} applied operation(s), computed from --network"
     return (back if operations else None), len(applied), how
