@@ -31,6 +31,7 @@ from rtbfast.enm.apply import ApplyRequest, apply_script
 from rtbfast.enm.dialects import import_chunks, import_operations
 from rtbfast.enm.executor import EnmBackend, ExecutionError, SimulatorBackend
 from rtbfast.enm.imports import (
+    ImportFile,
     ImportFileError,
     file_route,
     match_outcomes,
@@ -875,3 +876,19 @@ def test_the_names_files_are_uploaded_as() -> None:
     assert upload_name("/p/plan.dynamic.003.txt", "dynamic") == "plan.dynamic.003.txt"
     assert upload_name("/p/plan.dynamic.txt#rollback-of-run-4", "dynamic") == "plan.dynamic.rollback-of-run-4.txt"
     assert upload_name("/p/plan.3gpp.xml#rollback-of-run-12", "3GPP") == "plan.3gpp.rollback-of-run-12.xml"
+
+
+def test_a_file_enm_cannot_read_ends_its_job_with_7025_and_nothing_applied(
+    tables: dict[str, pa.Table], catalog: EnmCatalog, tmp_path: Path, plan_folder: Path
+) -> None:
+    """A file rtbfast reads but ENM does not (as the simulator reads it: a 3GPP file uploaded as
+    dynamic): the job fails schema validation, and no operation of it ran."""
+    jobs = ImportJobs(Simulator(tables, catalog))
+    good = read_import_file(plan_folder / "plan.3gpp.xml", "3gpp")
+    wrong = ImportFile(good.path, good.name, "dynamic", good.data, good.sha256, good.operations)
+    with Journal(tmp_path / "j.sqlite") as journal:
+        outcome = run_import(wrong, EnmBackend(FakeClient(jobs)), journal, poll_interval=0)  # type: ignore[arg-type]
+    assert not outcome.ok and (outcome.status, outcome.detail) == ("FAILED", SCHEMA_FAILED)
+    assert jobs.uploads[0].command == "cmedit import -f file:plan.3gpp.xml --filetype dynamic --error stop"
+    rows = _read(tmp_path / "j.sqlite", "SELECT result, message FROM import_operation")
+    assert len(rows) == 4 and {r[0] for r in rows} == {"not_applied"} and "Error 7025" in rows[0][1]

@@ -283,15 +283,16 @@ def plan(
 @click.option(
     "--rollback",
     is_flag=True,
-    help="Undo exactly the commands of the last run of SCRIPT that were applied (computed from --network); "
-    "a run is rolled back once.",
+    help="Undo exactly the commands of the last run of SCRIPT that were applied (computed from --network), or "
+    "what the import job applied (as a job of its own); a run is rolled back once.",
 )
 @click.option(
     "--uncertain",
     type=click.Choice(["verify", "resend", "applied"]),
     default="verify",
     show_default=True,
-    help="With --resume, a command sent without an answer: read it back, send it again, or count it as done.",
+    help="With --resume, a command sent without an answer: read it back, send it again, or count it as done "
+    "(an import file's upload without an answer: resend uploads it again).",
 )
 @click.option("--dry-run", is_flag=True, help="Run on the simulator whatever --backend says.")
 @click.option(
@@ -539,9 +540,13 @@ def _apply(
 )
 def journal(journal_path: Path, fmt: str) -> None:
     """What an apply JOURNAL records: every run (apply or rollback, where it ran, when, its
-    state, its commands counted), where each run that did not finish stopped, the commands
-    whose outcome is not known (sent, no answer), the rollbacks left half-done, and whether
-    an apply is running on it now. Read without its lock and without changing anything.
+    state, its commands counted, or its import job: ENM's job id, its status, its operations
+    counted and those that did not apply), where each run that did not finish stopped, the
+    commands whose outcome is not known (sent, no answer), the uploads whose answer never
+    came, the rollbacks left half-done, whether an apply is running on it now, and what was
+    measured on ENM (a command's round trip, a job's operations per second: rtbfast plan
+    --seconds-per-command and --import-rate take them). Read without its lock and without
+    changing anything.
 
     \b
     Example:

@@ -66,6 +66,8 @@ that node, or go on with the next operation (enm-cli.md §7)."""
 ENDED = ("COMPLETED", "FAILED", "ERROR", "STOPPED")
 """The job ``Status`` values that mean it ended (Ericsson's own import tooling waits for them)."""
 JOB_ID = re.compile(r"\bjob ID\s+(\d+)")
+SCHEMA_FAILED = re.compile(r"^\s*Error\s+7025\s*:")
+"""A job whose file ENM could not read (schema validation): no operation of it ran."""
 """The line of ENM's answer to ``cmedit import -f`` that names the job."""
 NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 """A file name sent as ``file:NAME`` (one word of the command)."""
@@ -428,12 +430,14 @@ def result_of(state: str | None) -> str:
 
 
 def match_outcomes(
-    operations: list[ImportOperation], rows: list[StatusRow], completed: bool
+    operations: list[ImportOperation], rows: list[StatusRow], completed: bool, *, unread: bool = False
 ) -> tuple[list[OperationOutcome], list[StatusRow]]:
     """Each operation's outcome from the verbose status's rows: matched by line number where
     both have one and the FDN agrees, else by FDN in the file's order. An operation the status
-    does not list is ``applied`` only when the job says it did it all (`completed`), else
-    ``unknown``; the rows that match no operation are returned (nothing is dropped unsaid)."""
+    does not list is ``applied`` only when the job says it did it all (`completed`), ``not
+    applied`` when ENM could not read the file (`unread`: ``Error 7025``, schema validation,
+    comes before any operation), else ``unknown``; the rows that match no operation are
+    returned (nothing is dropped unsaid)."""
     by_line = {op.line: op.position for op in operations if op.line is not None}
     queues: dict[str, deque[int]] = {}
     for op in operations:
@@ -459,6 +463,9 @@ def match_outcomes(
         elif completed:
             listed = "not listed by the verbose status; the job COMPLETED"
             out.append(OperationOutcome(op.position, None, "applied", listed))
+        elif unread:
+            unread_text = "not executed: ENM could not read the file (Error 7025 : Schema validation failed.)"
+            out.append(OperationOutcome(op.position, None, "not_applied", unread_text))
         else:
             out.append(OperationOutcome(op.position, None, "unknown", "not listed by ENM's verbose job status"))
     return out, extra
@@ -721,7 +728,7 @@ def run_import(
         job = journal.import_job(run)
         assert job is not None and job.job_id is not None
         job_id = job.job_id
-        outcome.reattached = True
+        outcome.reattached, outcome.policy = True, job.error_policy  # the job's, whatever --error says now
         replay_job(backend, journal, run)
         say(f"re-attaching to job {job_id} of run {run} (uploaded {job.uploaded}); it is not uploaded again")
     outcome.job_id = job_id
@@ -792,7 +799,8 @@ def _follow(
     outcome.status = verbose.status or outcome.status
     outcome.detail = verbose.detail if verbose.status else outcome.detail
     completed = (outcome.status or "").upper() == "COMPLETED" and (outcome.detail or "").upper() == "COMPLETED"
-    outcomes, extra = match_outcomes(ifile.operations, verbose.operations, completed)
+    unread = SCHEMA_FAILED.match(outcome.detail or "") is not None and not verbose.operations
+    outcomes, extra = match_outcomes(ifile.operations, verbose.operations, completed, unread=unread)
     journal.import_ended(run, outcome.status, outcome.detail, outcomes)
     outcome.extra = [f"{r.operation or '?'} {r.fdn}: {r.state or ''} {r.message or ''}".strip() for r in extra]
     outcome.answer = [x for x in (outcome.status, outcome.detail) if x]
@@ -810,7 +818,7 @@ def _outcome_of(journal: Journal, run: int, ifile: ImportFile, policy: str) -> J
     outcome = JobOutcome(run, ifile.path, ifile.name, ifile.filetype, policy, len(ifile.operations))
     if job is not None:
         outcome.job_id, outcome.status, outcome.detail = job.job_id, job.status, job.status_detail
-        outcome.total = job.operations
+        outcome.total, outcome.policy = job.operations, job.error_policy
     _count(outcome, journal)
     return outcome
 

@@ -26,6 +26,7 @@ published behaviour and what is the simulator's own reading is in ``docs/enm-imp
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import time
@@ -373,7 +374,11 @@ class Simulator:
         )
 
     def _classes(self, fdns: pa.Array) -> pa.Array:
-        """The class of each FDN in the current state (null where it does not exist)."""
+        """The class of each FDN in the current state (null where it does not exist). A few
+        FDNs (a command's) are looked up in the index: hashing the whole network's FDNs for
+        them would cost as much as the network is large."""
+        if len(fdns) <= 256:
+            return pa.array([self.class_of(f) if self.exists(f) else None for f in fdns.to_pylist()], pa.string())
         at = pc.index_in(fdns, value_set=self.base_fdns)
         base_cls = pc.take(self.base_classes, at)
         alive_removed = pa.array(sorted(self.removed_at), pa.string())
@@ -455,24 +460,38 @@ class Simulator:
             )
         locked = joined.filter(pc.fill_null(joined["locked_only"], False))
         if locked.num_rows:
+            writes = self._admin_writes(part)
             for step, fdn, attribute in set(
                 zip(locked["step"].to_pylist(), locked["fdn"].to_pylist(), locked["attribute"].to_pylist(), strict=True)
             ):
                 target = self._lock_target(fdn)
-                if target is not None and self._state_at(target, step, part) != "LOCKED":
+                if target is not None and self._state_at(target, step, writes) != "LOCKED":
                     failures.setdefault(step, _node_error(f"{attribute} can only be changed when {target} is LOCKED"))
         self._value_failures(part, cls, failures)
         return failures
 
-    def _state_at(self, target: str, step: int, part: pa.Table) -> Any:
-        """The administrative state of `target` when `step` runs (a lock earlier in the run counts)."""
-        earlier = part.filter(
-            pc.and_(
-                pc.and_(pc.equal(part["fdn"], target), pc.equal(part["attribute"], ADMIN)), pc.less(part["step"], step)
-            )
-        )
-        if earlier.num_rows:
-            return earlier["value"][earlier.num_rows - 1].as_py()
+    @staticmethod
+    def _admin_writes(part: pa.Table) -> dict[str, tuple[list[int], list[Any]]]:
+        """The administrative states a run of set steps writes, per MO: steps (ascending, as a
+        plan's rows come) and values."""
+        admin = part.filter(pc.equal(part["attribute"], ADMIN))
+        out: dict[str, tuple[list[int], list[Any]]] = {}
+        for step, fdn, value in zip(
+            admin["step"].to_pylist(), admin["fdn"].to_pylist(), admin["value"].to_pylist(), strict=True
+        ):
+            steps, values = out.setdefault(fdn, ([], []))
+            steps.append(step)
+            values.append(value)
+        return out
+
+    def _state_at(self, target: str, step: int, writes: dict[str, tuple[list[int], list[Any]]]) -> Any:
+        """The administrative state of `target` when `step` runs (a lock earlier in the run,
+        `writes`, counts)."""
+        found = writes.get(target)
+        if found is not None:
+            at = bisect.bisect_left(found[0], step)
+            if at:
+                return found[1][at - 1]
         return self.value(target, ADMIN)
 
     def _value_failures(self, part: pa.Table, cls: pa.Array, failures: dict[int, Response]) -> None:
