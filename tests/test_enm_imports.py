@@ -892,3 +892,21 @@ def test_a_file_enm_cannot_read_ends_its_job_with_7025_and_nothing_applied(
     assert jobs.uploads[0].command == "cmedit import -f file:plan.3gpp.xml --filetype dynamic --error stop"
     rows = _read(tmp_path / "j.sqlite", "SELECT result, message FROM import_operation")
     assert len(rows) == 4 and {r[0] for r in rows} == {"not_applied"} and "Error 7025" in rows[0][1]
+
+
+def test_a_3gpp_job_is_rolled_back_by_the_plans_file_or_by_what_it_applied(
+    unlocked_folder: Path, plan_folder: Path, example_out: Path, export: Path, tmp_path: Path
+) -> None:
+    whole = unlocked_folder / "plan.3gpp.xml"
+    assert _apply(whole, example_out, export).ok
+    back = _apply(whole, example_out, export, rollback=True, save_network=tmp_path / "back.xml")
+    assert back.ok and back.ran == unlocked_folder / "rollback.3gpp.xml"  # a delete of the created MO in it
+    assert _same(_network_after(tmp_path / "back.xml"), _network_after(export))
+    # the locked plan's 3GPP file, every operation but the refused one applied: its rollback computed
+    partly = _apply(plan_folder / "plan.3gpp.xml", example_out, export, error_policy="operation")
+    assert (partly.job.applied, partly.job.failed) == (3, 1)
+    undo = _apply(plan_folder / "plan.3gpp.xml", example_out, export, rollback=True, save_network=tmp_path / "b2.xml")
+    assert undo.ok and undo.job.filetype == "3GPP" and undo.job.total == 3, undo.error()
+    assert undo.ran == Path(f"{plan_folder / 'plan.3gpp.xml'}#rollback-of-run-1")
+    assert undo.job.name == "plan.3gpp.rollback-of-run-1.xml"
+    assert _same(_network_after(tmp_path / "b2.xml"), _network_after(export))
