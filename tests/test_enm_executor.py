@@ -30,7 +30,7 @@ from rtbfast.network_index import NetworkIndex
 from tests.conftest import one_line_error
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
-from tests.fake_enm import FakeEnm
+from tests.fake_enm import FakeEnm, text
 
 USER, PASSWORD = "operator", "s3cret!"
 
@@ -66,7 +66,7 @@ def fake(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Iterator[FakeEnm]:
 
 
 def client(fake: FakeEnm, command_timeout: float = 600.0) -> EnmClient:
-    return EnmClient(fake.url, Credentials(USER, PASSWORD), poll_interval=0.01, command_timeout=command_timeout)
+    return EnmClient(fake.url, Credentials(USER, PASSWORD), command_timeout=command_timeout)
 
 
 def records(journal: Path) -> list[tuple[int, str, str]]:
@@ -115,18 +115,29 @@ def test_the_run_stops_at_the_first_refusal_and_resumes_after_the_fix(
     assert [s for _, s, _ in records(journal_path)] == ["applied"] * 6
 
 
-def test_an_http_failure_is_recorded_as_not_sent_and_the_command_is_sent_on_resume(
-    fake: FakeEnm, script: Path, tmp_path: Path
+def test_an_http_failure_of_a_command_leaves_it_unknown_and_resume_reads_it_back_then_sends_it(
+    fake: FakeEnm, script: Path, tmp_path: Path, network: NetworkIndex
 ) -> None:
+    """A 5xx on the command's POST: ENM may have taken it (the client does not send it again);
+    here it did not run, so resume reads it back, finds it not applied, and sends it once."""
     fake.fail_http = "userLabel=north"
+    names = NodeNames(network)
     with Journal(tmp_path / "j.sqlite") as journal:
         outcome = run_script(read_script(script), EnmBackend(client(fake)), journal)
-        assert not outcome.ok and not outcome.uncertain and "HTTP 500" in outcome.answer[0]
-        assert journal.commands(outcome.run)[-1].state == "failed"
+        assert not outcome.ok and outcome.uncertain and "HTTP 500" in outcome.answer[0]
+        assert journal.commands(outcome.run)[-1].state == "sending"
+        assert not any("userLabel=north" in c for c in fake.executed)  # the fake did not run it
         fake.fail_http = None
-        again = run_script(read_script(script), EnmBackend(client(fake)), journal, resume=True)
-    assert again.ok
+        again = run_script(
+            read_script(script),
+            EnmBackend(client(fake)),
+            journal,
+            resume=True,
+            fdn_of=lambda s: names.fdn_of(s.command.words),
+        )
+    assert again.ok and again.verified == 0 and again.sent == 2
     assert sum("userLabel=north" in c for c in fake.changes()) == 1
+    assert any(c.startswith(f"cmedit get {CELL1}") for c in fake.executed)  # read back first
 
 
 def test_an_unanswered_command_is_read_back_on_resume_and_not_sent_again(
@@ -232,7 +243,10 @@ def test_the_applied_prefix_of_a_failed_run_is_rolled_back_exactly(
     network: NetworkIndex,
     catalog: EnmCatalog,
 ) -> None:
-    fake.fail_http = "timeAndPhaseSynchCritical"
+    # ENM refuses the last command (an error answer): the run failed after five
+    fake.handlers.append(
+        (lambda command: "timeAndPhaseSynchCritical" in command, lambda command, file: [text("Error 9999 : refused")])
+    )
     with Journal(tmp_path / "j.sqlite") as journal:
         outcome = run_script(read_script(script), EnmBackend(client(fake)), journal)
         assert not outcome.ok and outcome.applied == 5  # the last command failed

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ import rtbfast
 from rtbfast.changeset import write_changeset
 from rtbfast.enm.apply import ApplyRequest, apply_script
 from rtbfast.enm.dialects import import_chunks, import_operations
+from rtbfast.enm.enm_client import flatten
 from rtbfast.enm.executor import EnmBackend, ExecutionError, SimulatorBackend
 from rtbfast.enm.imports import (
     ImportFile,
@@ -50,6 +53,7 @@ from rtbfast.enm.summary import RouteTiming, duration, route_facts
 from tests.conftest import one_line_error
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
+from tests.fake_enm import FakeEnm
 from tests.fake_enm_imports import ImportJobs
 
 ROOT = "SubNetwork=ROOT"
@@ -589,9 +593,9 @@ class CommandOutput:
 
 
 class FakeClient:
-    """``EnmClient`` as it is being rewritten (``execute(command, *, file=None) -> CommandOutput``),
-    answered as the fake ENM answers: ``cmedit import`` by its import handler, the rest by the
-    simulator."""
+    """``EnmClient`` in process (``execute(command, *, file=None) -> CommandOutput``), answered as
+    the fake ENM answers: ``cmedit import`` by its import handler (its elements flattened as the
+    client flattens them), the rest by the simulator."""
 
     url = "https://enm.test"
 
@@ -601,10 +605,13 @@ class FakeClient:
     def execute(self, command: str, *, file: tuple[str, bytes] | None = None) -> CommandOutput:
         predicate, handle = self.jobs.handler
         if predicate(command):
-            return CommandOutput(handle(command, file))
+            return CommandOutput(flatten(handle(command, file)))
         return CommandOutput(self.jobs.simulator.execute(command).lines)
 
     def logout(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -626,21 +633,6 @@ def test_on_enms_protocol_a_stopped_run_follows_its_job_and_enm_sees_one_upload(
     assert jobs.uploads[0].command == "cmedit import -f file:plan.dynamic.txt --filetype dynamic --error stop"
     assert jobs.status_reads == [(1, False), (1, False), (1, True)]
     assert simulator.uploads == [(1, "plan.dynamic.txt")]
-
-
-def test_an_enm_client_that_cannot_attach_a_file_is_told(plan_folder: Path, tmp_path: Path) -> None:
-    class OldClient:
-        url = "https://enm.test"
-
-        def execute(self, command: str) -> list[str]:
-            raise AssertionError("nothing is sent")
-
-        def logout(self) -> None:
-            pass
-
-    ifile = read_import_file(plan_folder / "plan.dynamic.txt", "dynamic")
-    with Journal(tmp_path / "j.sqlite") as journal, pytest.raises(ExecutionError, match="cannot attach a file"):
-        run_import(ifile, EnmBackend(OldClient()), journal)  # type: ignore[arg-type]
 
 
 # -- ENM's answers read by their labels ---------------------------------------------------------------
@@ -910,3 +902,79 @@ def test_a_3gpp_job_is_rolled_back_by_the_plans_file_or_by_what_it_applied(
     assert undo.ran == Path(f"{plan_folder / 'plan.3gpp.xml'}#rollback-of-run-1")
     assert undo.job.name == "plan.3gpp.rollback-of-run-1.xml"
     assert _same(_network_after(tmp_path / "b2.xml"), _network_after(export))
+
+
+# -- end to end on ENM's protocol: the fake ENM over HTTP, its import handler ----------------------
+
+USER, PASSWORD = "operator", "s3cret!"
+
+
+@pytest.fixture
+def enm(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Iterator[tuple[FakeEnm, ImportJobs]]:
+    fake = FakeEnm(Simulator(tables, catalog), USER, PASSWORD).start()
+    jobs = ImportJobs(fake.simulator)
+    fake.handlers.append(jobs.handler)
+    yield fake, jobs
+    fake.stop()
+
+
+def _enm_process(*args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rtbfast.cli", "apply", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "ENM_USERNAME": USER, "ENM_PASSWORD": PASSWORD},
+    )
+
+
+def test_on_the_fake_enm_a_run_killed_while_it_polls_resumes_on_its_job_and_enm_saw_one_upload(
+    enm: tuple[FakeEnm, ImportJobs], plan_folder: Path, tmp_path: Path
+) -> None:
+    fake, jobs = enm
+    fake.simulator.import_job_seconds = 3600  # the job runs a while in ENM
+    path = plan_folder / "plan.dynamic.txt"
+    journal = tmp_path / "j.sqlite"
+    args = (path, "--backend", "enm", "--url", fake.url, "--journal", journal)
+    first = _enm_process(*args, "--poll-interval", "0.05")
+    deadline = time.monotonic() + 60
+    while len(jobs.status_reads) < 2:
+        if first.poll() is not None or time.monotonic() > deadline:
+            first.kill()
+            pytest.fail(f"the run never polled its job: {first.communicate()[1][-2000:]}")
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    assert [(u.name, u.job_id) for u in jobs.uploads] == [("plan.dynamic.txt", 1)]
+    assert fake.uploads[0][1] == ("plan.dynamic.txt", path.read_bytes())  # the bytes of the file, in the POST
+    assert _read(journal, "SELECT state, job_id FROM import_job") == [("polling", 1)]
+    fake.simulator.jobs[1].seconds = 0  # it ends in ENM while nobody watches
+    reads = len(jobs.status_reads)
+    resumed = _enm_process(*args, "--poll-interval", "0", "--resume")
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert "re-attaching to job 1 of run 1" in err and "applied: 6 of 6 operation(s)" in err
+    assert len(jobs.uploads) == 1 and len(fake.uploads) == 1  # ENM saw one upload
+    assert jobs.status_reads[reads:] == [(1, False), (1, True)]
+    assert _results(journal) == ["applied"] * 6
+    assert "cmedit set" not in " ".join(fake.executed)  # no command but the import ones went out
+
+
+def test_on_the_fake_enm_a_job_with_refused_operations_and_its_rollback(
+    enm: tuple[FakeEnm, ImportJobs], tmp_path: Path, example_out: Path, export: Path
+) -> None:
+    fake, jobs = enm
+    path = _policy_file(tmp_path, "execution")
+    journal = tmp_path / "j.sqlite"
+    args = (path, "--backend", "enm", "--url", fake.url, "--journal", journal, "--poll-interval", "0")
+    run = _enm_process(*args, "--error", "operation")
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"error: {path}:5: set {cell(1)}: Error 9999 : Execution Error")
+    assert _results(journal) == ["applied", "failed", "applied", "applied"]
+    back = _enm_process(*args, "--rollback", "--catalog", example_out, "--network", export)
+    _, err = back.communicate(timeout=120)
+    assert back.returncode == 0, err
+    assert [u.name for u in jobs.uploads] == ["execution.dynamic.txt", "execution.dynamic.rollback-of-run-1.txt"]
+    assert _same(fake.simulator.tables(), _network_after(export))  # ENM's network as it was

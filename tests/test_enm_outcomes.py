@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rtbfast.enm.enm_client import CommandOutput
 from rtbfast.enm.executor import EnmBackend, judge, run_script
 from rtbfast.enm.journal import Journal
 from rtbfast.enm.script import read_script
@@ -53,14 +54,17 @@ class CannedClient:
         self.answers = answers
         self.sent: list[str] = []
 
-    def execute(self, command: str) -> list[str]:
+    def execute(self, command: str) -> CommandOutput:
         self.sent.append(command)
         for fragment, lines in self.answers.items():
             if fragment in command:
-                return lines
-        return [f"FDN : {FDN}", "1 instance(s) updated"]
+                return CommandOutput(str(len(self.sent)), lines)
+        return CommandOutput(str(len(self.sent)), [f"FDN : {FDN}", "1 instance(s) updated"])
 
     def logout(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 

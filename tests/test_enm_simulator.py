@@ -216,3 +216,25 @@ def test_the_ericsson_attributes_of_a_me_context_are_written_inside_it(
         in text
     )
     assert "A &amp; B" in text
+
+
+def test_a_cell_recreated_by_a_rollback_is_created_locked_and_unlocked_last(
+    network: NetworkIndex, real_catalog: EnmCatalog
+) -> None:
+    """It never carries traffic half rebuilt: LOCKED until its children and the references to
+    it exist again."""
+    assert network.value(network.row_of[CELL2], "administrativeState") == "UNLOCKED"
+    plan = make_plan(Changes().add("delete", CELL2).table(), network, real_catalog)
+    back = rollback_plan(plan.steps, network, real_catalog).to_pylist()
+    create = [r for r in back if r["op"] == "create" and r["fdn"] == CELL2]
+    assert [r["value"] for r in create if r["attribute"] == "administrativeState"] == ["LOCKED"]
+    last_step = max(r["step"] for r in back)
+    unlock = [r for r in back if r["step"] == last_step]
+    assert [(r["op"], r["fdn"], r["attribute"], r["value"]) for r in unlock] == [
+        ("unlock", CELL2, "administrativeState", "UNLOCKED")
+    ]
+    # no other step touches its state, and every create below it and every reference to it comes first
+    admin = [r for r in back if r["fdn"] == CELL2 and r["attribute"] == "administrativeState"]
+    assert len(admin) == 2
+    below = [r["step"] for r in back if r["fdn"].startswith(CELL2 + ",") or r["value"] == CELL2]
+    assert below and max(below) < last_step

@@ -315,6 +315,14 @@ def plan(
     "--timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True, help="Seconds ENM has per command."
 )
 @click.option(
+    "--sessions",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="ENM sessions sending at once, each the commands of other nodes: a node's commands keep their order, "
+    "every command is journaled, and the first refusal stops new sends on all.",
+)
+@click.option(
     "--error",
     "error_policy",
     type=click.Choice(["stop", "node", "operation"]),
@@ -375,6 +383,7 @@ def apply(
     ca_file: Path | None,
     insecure: bool,
     timeout: float,
+    sessions: int,
     error_policy: str,
     poll_interval: float,
     job_timeout: float,
@@ -467,6 +476,7 @@ def _apply(
     ca_file: Path | None,
     insecure: bool,
     timeout: float,
+    sessions: int,
     error_policy: str,
     poll_interval: float,
     job_timeout: float,
@@ -493,6 +503,7 @@ def _apply(
         ca_file=ca_file,
         insecure=insecure,
         timeout=timeout,
+        sessions=sessions,
         prompt=sys.stdin.isatty(),
         command=shlex.join(["rtbfast", *sys.argv[1:]]),
         error_policy=error_policy,

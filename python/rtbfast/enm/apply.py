@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from rtbfast.enm.executor import (
     EnmBackend,
     ExecutionError,
     Outcome,
+    SerializedBackend,
     SimulatorBackend,
     Transcribed,
     check_rollback,
@@ -72,6 +74,8 @@ UNCERTAIN = {"verify": None, "resend": True, "applied": False}
 """How a command sent without an answer is settled on resume: read back, sent again, counted done.
 An import file's upload without an answer: ``resend`` uploads it again (or ``ApplyRequest.job``
 follows the job the operator found)."""
+MAX_SESSIONS = 16
+"""ENM sessions one apply opens at the most."""
 ERROR_POLICIES = ("stop", "node", "operation")
 """ENM's execution policies of an import job (``--error``): see :data:`rtbfast.enm.imports.POLICIES`."""
 
@@ -109,6 +113,9 @@ class ApplyRequest:
     insecure: bool = False
     timeout: float = 600.0
     """Seconds ENM has per command."""
+    sessions: int = 1
+    """ENM sessions sending at once, each the commands of other nodes (a node's commands keep
+    their order; the first refusal stops new sends on all)."""
     prompt: bool = False
     """Ask for missing credentials on the terminal."""
     command: str | None = None
@@ -316,12 +323,15 @@ def _where(request: ApplyRequest) -> tuple[str, str]:
 
 
 def _backend(
-    request: ApplyRequest, tables: dict[str, pa.Table] | None, catalog: EnmCatalog | None
-) -> tuple[Backend, Simulator | None]:
-    """The backend `request` asks for (the simulator starts from `tables`), written to its
-    transcript when one is asked for."""
+    request: ApplyRequest, tables: dict[str, pa.Table] | None, catalog: EnmCatalog | None, *, sessions: bool = True
+) -> tuple[Backend, list[Backend], Simulator | None]:
+    """The backend `request` asks for (the simulator starts from `tables`), the more sessions it
+    asks for (`request.sessions`; none when `sessions` is False: an import job is one upload),
+    each written to the transcript when one is asked for."""
     backend: Backend
+    more: list[Backend] = []
     simulator = None
+    count = request.sessions if sessions else 1
     if request.simulated:
         from rtbfast.enm.simulator import Simulator
 
@@ -329,21 +339,36 @@ def _backend(
         simulator = Simulator(tables, catalog)
         simulator.import_job_seconds = request.simulator_job_seconds
         backend = SimulatorBackend(simulator)
+        if count > 1:
+            # one simulated network: the sessions take turns on it
+            turns = threading.Lock()
+            inner = backend
+            backend = SerializedBackend(inner, turns)
+            more = [SerializedBackend(inner, turns) for _ in range(count - 1)]
     else:
         from rtbfast.enm.enm_client import Credentials, EnmClient
 
         assert request.url is not None
-        client = EnmClient(
-            request.url,
-            request.credentials or Credentials.from_environment(prompt=request.prompt),
-            verify_tls=not request.insecure,
-            ca_file=str(request.ca_file) if request.ca_file else None,
-            command_timeout=request.timeout,
-        )
-        backend = EnmBackend(client)
+        credentials = request.credentials or Credentials.from_environment(prompt=request.prompt)
+
+        def session() -> EnmBackend:
+            assert request.url is not None
+            return EnmBackend(
+                EnmClient(
+                    request.url,
+                    credentials,
+                    verify_tls=not request.insecure,
+                    ca_file=str(request.ca_file) if request.ca_file else None,
+                    command_timeout=request.timeout,
+                )
+            )
+
+        backend = session()
+        more = [session() for _ in range(count - 1)]
     if request.transcript is not None:
         backend = Transcribed(backend, request.transcript)
-    return backend, simulator
+        more = [Transcribed(b, request.transcript) for b in more]
+    return backend, more, simulator
 
 
 def _network(request: ApplyRequest) -> tuple[dict[str, pa.Table] | None, NetworkIndex | None, EnmCatalog | None]:
@@ -363,6 +388,8 @@ def apply_script(
     """Run `request` (see the module); the result says what was done."""
     if request.uncertain not in UNCERTAIN:
         raise ExecutionError(f"uncertain={request.uncertain!r}: one of {', '.join(UNCERTAIN)}")
+    if not 1 <= request.sessions <= MAX_SESSIONS:
+        raise ExecutionError(f"sessions={request.sessions}: from 1 to {MAX_SESSIONS}")
     say = on_note or (lambda _: None)
     notes: list[str] = []
 
@@ -398,8 +425,10 @@ def apply_script(
             )
         tables, index, cat = _network(request)
         names = NodeNames(index) if index is not None else None
-        backend, simulator = _backend(request, tables, cat)
+        backend, sessions, simulator = _backend(request, tables, cat)
         stack.callback(backend.close)
+        for extra in sessions:
+            stack.callback(extra.close)
 
         def fdn_of(line: ScriptLine) -> str | None:
             if names is not None:
@@ -442,6 +471,7 @@ def apply_script(
                 on_progress=on_progress,
                 kind="rollback",
                 undoes=undone_run.id,
+                sessions=sessions,
             )
             if outcome.ok:
                 journal.finish_run(undone_run.id, "rolled_back")
@@ -458,6 +488,7 @@ def apply_script(
                 resend_uncertain=resend_uncertain,
                 fdn_of=fdn_of,
                 on_progress=on_progress,
+                sessions=sessions,
             )
             if not request.resume and index is None and outcome.sent:
                 note(
@@ -490,7 +521,7 @@ def _apply_import(
         journal = stack.enter_context(Journal(journal_path, command=request.command))
         what = intent(journal, ifile.script(), _where(request), resume=request.resume, rollback=request.rollback)
         tables, index, cat = _network(request)
-        backend, simulator = _backend(request, tables, cat)
+        backend, _, simulator = _backend(request, tables, cat, sessions=False)
         stack.callback(backend.close)
 
         def follow(

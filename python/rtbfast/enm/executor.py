@@ -26,7 +26,6 @@ also upload an import file with its command (the import route, :mod:`rtbfast.enm
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import re
 from collections.abc import Callable
@@ -159,11 +158,35 @@ class SimulatorBackend:
         pass
 
 
-def _output_lines(output: object) -> list[str]:
-    """The lines of what ``EnmClient.execute`` returns: a list of lines, or an object holding
-    them as ``lines`` (the client's ``CommandOutput``)."""
-    lines: Any = getattr(output, "lines", output)
-    return [str(line) for line in lines]
+class SerializedBackend:
+    """A backend shared by sessions, one command at a time (the simulator's state is one)."""
+
+    def __init__(self, backend: Backend, lock: Any) -> None:
+        self.backend = backend
+        self.lock = lock
+        self.name = backend.name
+        self.target = backend.target
+
+    def send(self, command: str) -> Response:
+        with self.lock:
+            return self.backend.send(command)
+
+    def upload(self, command: str, name: str, data: bytes) -> Response:
+        with self.lock:
+            return self.backend.upload(command, name, data)
+
+    def replay(self, command: str) -> None:
+        with self.lock:
+            self.backend.replay(command)
+
+    def replay_import(
+        self, job_id: int, name: str, data: bytes, filetype: str, policy: str, uploaded: str
+    ) -> list[str] | None:
+        with self.lock:
+            return self.backend.replay_import(job_id, name, data, filetype, policy, uploaded)
+
+    def close(self) -> None:
+        pass
 
 
 class EnmBackend:
@@ -174,23 +197,13 @@ class EnmBackend:
         self.target = client.url
 
     def send(self, command: str) -> Response:
-        lines = _output_lines(self.client.execute(command))
+        lines = self.client.execute(command).lines
         if _is_import(command):
             return Response(_unfailed(lines), lines)
         return Response(judge(_verb(command), lines)[0], lines)
 
     def upload(self, command: str, name: str, data: bytes) -> Response:
-        execute: Callable[..., object] = self.client.execute
-        try:
-            takes_file = "file" in inspect.signature(execute).parameters
-        except (TypeError, ValueError):
-            takes_file = False
-        if not takes_file:
-            raise ExecutionError(
-                "this rtbfast's ENM client cannot attach a file to a command (cmedit import -f file:NAME): "
-                "run the import file on the simulator, or the plan's cmedit script on ENM"
-            )
-        lines = _output_lines(execute(command, file=(name, data)))
+        lines = self.client.execute(command, file=(name, data)).lines
         return Response(_unfailed(lines), lines)
 
     def replay(self, command: str) -> None:
@@ -202,7 +215,10 @@ class EnmBackend:
         return None  # the job lives in ENM
 
     def close(self) -> None:
-        self.client.logout()
+        try:
+            self.client.logout()
+        finally:
+            self.client.close()
 
 
 class Transcribed:
@@ -470,6 +486,8 @@ def run_script(
     on_progress: Progress | None = None,
     kind: str = "apply",
     undoes: int | None = None,
+    sessions: list[Backend] | None = None,
+    node_of: Callable[[ScriptLine], str] | None = None,
 ) -> Outcome:
     """Run `script` on `backend`, recording each command in `journal` before the next is sent.
 
@@ -479,7 +497,13 @@ def run_script(
     whose effect cannot be read back: True sends it again, False counts it as applied.
 
     A rollback (`kind` ``rollback``, `undoes` the run it undoes) runs once: once done, another
-    is refused; resumed, it must be the same commands it started with (its sha256)."""
+    is refused; resumed, it must be the same commands it started with (its sha256).
+
+    With `sessions` (more backends: ENM sessions of their own), the commands still to send are
+    sent on `backend` and the sessions at once, a node each (`node_of`): the commands of one
+    node keep their order, each is journaled before it goes out and after its answer, and the
+    first refusal stops new sends on every session (those already sent are answered and
+    journaled). What an earlier process left is settled first, in order, on `backend`."""
     total = len(script.lines)
     records = {}
     if undoes is None:
@@ -530,6 +554,7 @@ def run_script(
         text = "".join(f"{line.text}\n" for line in script.lines) if kind == "rollback" else None
         run = journal.start_run(kind, str(script.path), script.sha256, backend.name, backend.target, undoes, text=text)
     outcome = Outcome(run, total)
+    pending: list[int] = []
     for position, line in enumerate(script.lines):
         record = records.get(position)
         if record is not None and record.text != line.text and record.state in (*APPLIED_STATES, "sending"):
@@ -562,6 +587,9 @@ def run_script(
                 if on_progress:
                     on_progress(position + 1, total)
                 continue
+        if sessions:
+            pending.append(position)
+            continue
         journal.sending(run, position, line.number, line.text)
         try:
             answer = backend.send(line.text)
@@ -583,8 +611,98 @@ def run_script(
         outcome.sent += 1
         if on_progress:
             on_progress(position + 1, total)
+    if sessions and pending:
+        _send_in_sessions(script, [backend, *sessions], journal, run, pending, outcome, node_of, on_progress)
+        if not outcome.ok:
+            journal.finish_run(run, "failed")
+            return outcome
     journal.finish_run(run, "done")
     return outcome
+
+
+def node_of_line(line: ScriptLine) -> str:
+    """The node a command addresses: its ``MeContext`` id, else its ``ManagedElement`` id (an
+    FDN), or the node word (node form); the whole scope otherwise."""
+    words = line.command.words
+    if len(words) >= 2 and "=" not in words[0]:
+        return words[0]
+    for rdn in words[0].split(","):
+        key, _, value = rdn.partition("=")
+        if key in ("MeContext", "ManagedElement"):
+            return value
+    return words[0]
+
+
+def _send_in_sessions(
+    script: Script,
+    backends: list[Backend],
+    journal: Journal,
+    run: int,
+    positions: list[int],
+    outcome: Outcome,
+    node_of: Callable[[ScriptLine], str] | None,
+    on_progress: Progress | None,
+) -> None:
+    """Send the commands at `positions` on every backend at once, a node's commands in order on
+    one backend; the first refusal (or an unknown outcome) stops new sends everywhere."""
+    import threading
+
+    node = node_of or node_of_line
+    groups: dict[str, list[int]] = {}
+    for position in positions:
+        groups.setdefault(node(script.lines[position]), []).append(position)
+    queue = list(groups.values())
+    queue.reverse()  # popped from the end: nodes in the script's order
+    lock = threading.Lock()
+    stop = threading.Event()
+    total = len(script.lines)
+    done = [total - len(positions)]
+
+    def stopped(position: int, lines: list[str], *, uncertain: bool = False) -> None:
+        """The first to stop the run gives the outcome its failed command (under `lock`)."""
+        if outcome.failed is None:
+            outcome.failed, outcome.answer, outcome.uncertain = script.lines[position], lines, uncertain
+        stop.set()
+
+    def work(backend: Backend) -> None:
+        while not stop.is_set():
+            with lock:
+                if not queue:
+                    return
+                group = queue.pop()
+            for position in group:
+                line = script.lines[position]
+                with lock:
+                    if stop.is_set():
+                        return
+                    journal.sending(run, position, line.number, line.text)
+                try:
+                    answer = backend.send(line.text)
+                except EnmError as err:
+                    with lock:
+                        if not err.sent:
+                            journal.answered(run, position, "failed", f"not sent: {err}")
+                        stopped(position, [str(err)], uncertain=err.sent)
+                    return
+                except Exception as err:  # a session that breaks leaves its command unknown
+                    with lock:
+                        stopped(position, [f"{type(err).__name__}: {err}"], uncertain=True)
+                    return
+                with lock:
+                    journal.answered(run, position, "applied" if answer.ok else "failed", answer.text)
+                    if not answer.ok:
+                        stopped(position, answer.lines)
+                        return
+                    outcome.sent += 1
+                    done[0] += 1
+                    if on_progress:
+                        on_progress(done[0], total)
+
+    threads = [threading.Thread(target=work, args=(b,), name=f"rtbfast-session-{i}") for i, b in enumerate(backends)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def replay_applied(script: Script, backend: Backend, journal: Journal, run: int) -> int:
@@ -595,7 +713,7 @@ def replay_applied(script: Script, backend: Backend, journal: Journal, run: int)
     for position, line in enumerate(script.lines):
         record = by_position.get(position)
         if record is None or record.state not in APPLIED_STATES:
-            break
+            continue  # (sessions apply the nodes' commands in parallel: not always a prefix)
         backend.replay(line.text)
         done += 1
     return done
@@ -642,8 +760,11 @@ def rollback_script(
             "the answer came); settle it first with --resume, then roll back"
         )
     applied = [r for r in records if r.state in APPLIED_STATES]
-    lines = script.lines[: len(applied)]
-    for r, line in zip(applied, lines, strict=True):
+    if any(r.position >= len(script.lines) for r in applied):
+        raise ExecutionError(f"{journal.path}: run {run} recorded more commands than {script.path} holds")
+    # in script order (sessions apply nodes in parallel: the applied commands need not be a prefix)
+    lines = [script.lines[r.position] for r in sorted(applied, key=lambda r: r.position)]
+    for r, line in zip(sorted(applied, key=lambda r: r.position), lines, strict=True):
         if r.text != line.text:
             raise ExecutionError(f"{journal.path}: run {run} does not match {script.path} at line {line.number}")
     plan = script_plan(lines, network, catalog, source=str(script.path))

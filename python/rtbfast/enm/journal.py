@@ -490,7 +490,8 @@ class Journal:
         """Open the file `inspect_journal` found, judged again under SQLite's write lock; a new
         file is initialised, and an unmarked journal marked, in that one transaction."""
         try:
-            db = sqlite3.connect(real, isolation_level=None)
+            # one connection, used by the sessions of a run in turn (behind the executor's lock)
+            db = sqlite3.connect(real, isolation_level=None, check_same_thread=False)
         except (sqlite3.Error, OSError) as err:
             raise OutputError(f"{self.path}: cannot open the journal: {err}", str(self.path)) from err
         try:

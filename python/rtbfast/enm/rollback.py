@@ -13,7 +13,9 @@ current values (a Plan of the same columns).
 - a delete is undone by a create carrying every configuration attribute the MO had (read-only
   ones are the node's to compute);
 - so a lock is undone by the original state and an unlock by a lock: in reverse order the
-  rollback locks, restores, unlocks.
+  rollback locks, restores, unlocks;
+- a lockable MO (a cell) the rollback recreates is created LOCKED and unlocked back to its
+  state as the rollback's last steps, once its children and the references to it exist again.
 
 Columnar: the values held before are joined from the network's values; only attributes
 written by more than one step are followed in Python.
@@ -234,6 +236,8 @@ def make_rollback(
         restores = _node_made_restores(deleted, plan, network, catalog, last)
         if restores.num_rows:
             whole = pa.concat_tables([whole, restores])
+    if deleted.num_rows:
+        whole = _recreated_locked(whole, catalog)
     first = pc.is_null(whole["attribute"])
     whole = whole.append_column("first", pc.invert(first)).append_column(
         "row", pa.array(range(whole.num_rows), pa.int64())
@@ -243,6 +247,54 @@ def make_rollback(
     new_step = pc.cast(pc.index_in(whole["order"], value_set=distinct), pa.int64())
     whole = whole.set_column(whole.schema.get_field_index("step"), "step", new_step)
     return Rollback(whole.drop_columns(["order", "first", "row"]).cast(PLAN_SCHEMA), unknown_table)
+
+
+def _recreated_locked(whole: pa.Table, catalog: EnmCatalog) -> pa.Table:
+    """A lockable MO the rollback recreates (a cell) is created LOCKED, and unlocked back to its
+    state as the very last steps, once its children, the MOs that refer to it and their
+    references exist again: it never carries traffic half rebuilt. The plan's own lock of it
+    before its delete is then not undone on its own."""
+    admin = catalog.admin_classes()
+    creating = pc.and_(
+        pc.and_(pc.equal(whole["op"], "create"), pc.equal(whole["attribute"], ADMIN)),
+        pc.and_(pc.is_in(whole["class"], value_set=pa.array(sorted(admin), pa.string())), pc.is_valid(whole["value"])),
+    )
+    opened = whole.filter(pc.and_(pc.fill_null(creating, False), pc.not_equal(whole["value"], "LOCKED")))
+    if not opened.num_rows:
+        return whole
+    fdns = opened["fdn"].combine_chunks()
+    # created LOCKED
+    value = pc.if_else(
+        pc.and_(pc.fill_null(creating, False), pc.is_in(whole["fdn"], value_set=fdns)), "LOCKED", whole["value"]
+    )
+    whole = whole.set_column(whole.schema.get_field_index("value"), "value", value)
+    # the undo of the plan's lock before the delete goes: the last steps unlock instead
+    undo_lock = pc.and_(
+        pc.and_(pc.is_in(whole["fdn"], value_set=fdns), pc.equal(whole["attribute"], ADMIN)),
+        pc.is_in(whole["op"], value_set=pa.array(["lock", "unlock"])),
+    )
+    whole = whole.filter(pc.invert(pc.fill_null(undo_lock, False)))
+    end = float(pc.max(whole["order"]).as_py()) + 1
+    n = opened.num_rows
+    unlocks = pa.table(
+        {
+            "step": pa.array([0] * n, pa.int64()),
+            "phase": opened["phase"],
+            "phase_order": opened["phase_order"],
+            "op": pa.array(["unlock"] * n, pa.string()),
+            "fdn": opened["fdn"],
+            "class": opened["class"],
+            "attribute": opened["attribute"],
+            "member": pa.nulls(n, pa.string()),
+            "index": opened["index"],
+            "value": opened["value"],
+            "kind": opened["kind"],
+            "is_sequence": opened["is_sequence"],
+            "source": opened["source"],
+            "order": pa.array([end + k for k in range(n)], pa.float64()),
+        }
+    )
+    return pa.concat_tables([whole, unlocks.cast(whole.schema)])
 
 
 def _node_made_restores(
