@@ -910,8 +910,13 @@ USER, PASSWORD = "operator", "s3cret!"
 
 
 @pytest.fixture
-def enm(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Iterator[tuple[FakeEnm, ImportJobs]]:
-    fake = FakeEnm(Simulator(tables, catalog), USER, PASSWORD).start()
+def enm(
+    tables: dict[str, pa.Table], catalog: EnmCatalog, tls: tuple[Path, Path, Path]
+) -> Iterator[tuple[FakeEnm, ImportJobs]]:
+    """The fake ENM over HTTPS on loopback, its certificate signed by the test's CA, with the
+    import handler."""
+    _, cert, key = tls
+    fake = FakeEnm(Simulator(tables, catalog), USER, PASSWORD, certificate=(str(cert), str(key))).start()
     jobs = ImportJobs(fake.simulator)
     fake.handlers.append(jobs.handler)
     yield fake, jobs
@@ -930,13 +935,14 @@ def _enm_process(*args: str | Path) -> subprocess.Popen[str]:
 
 
 def test_on_the_fake_enm_a_run_killed_while_it_polls_resumes_on_its_job_and_enm_saw_one_upload(
-    enm: tuple[FakeEnm, ImportJobs], plan_folder: Path, tmp_path: Path
+    enm: tuple[FakeEnm, ImportJobs], tls: tuple[Path, Path, Path], plan_folder: Path, tmp_path: Path
 ) -> None:
     fake, jobs = enm
+    assert fake.url.startswith("https://127.0.0.1:")
     fake.simulator.import_job_seconds = 3600  # the job runs a while in ENM
     path = plan_folder / "plan.dynamic.txt"
     journal = tmp_path / "j.sqlite"
-    args = (path, "--backend", "enm", "--url", fake.url, "--journal", journal)
+    args = (path, "--backend", "enm", "--url", fake.url, "--ca-file", tls[0], "--journal", journal)
     first = _enm_process(*args, "--poll-interval", "0.05")
     deadline = time.monotonic() + 60
     while len(jobs.status_reads) < 2:
@@ -962,12 +968,13 @@ def test_on_the_fake_enm_a_run_killed_while_it_polls_resumes_on_its_job_and_enm_
 
 
 def test_on_the_fake_enm_a_job_with_refused_operations_and_its_rollback(
-    enm: tuple[FakeEnm, ImportJobs], tmp_path: Path, example_out: Path, export: Path
+    enm: tuple[FakeEnm, ImportJobs], tls: tuple[Path, Path, Path], tmp_path: Path, example_out: Path, export: Path
 ) -> None:
     fake, jobs = enm
     path = _policy_file(tmp_path, "execution")
     journal = tmp_path / "j.sqlite"
-    args = (path, "--backend", "enm", "--url", fake.url, "--journal", journal, "--poll-interval", "0")
+    args = (path, "--backend", "enm", "--url", fake.url, "--ca-file", tls[0], "--journal", journal)
+    args = (*args, "--poll-interval", "0")
     run = _enm_process(*args, "--error", "operation")
     _, err = run.communicate(timeout=120)
     assert run.returncode == 1 and "Traceback" not in err
