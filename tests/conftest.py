@@ -74,3 +74,31 @@ def write_xml(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
         return path
 
     return write
+
+
+def _openssl(*args: str | Path) -> None:
+    made = subprocess.run(["openssl", *map(str, args)], capture_output=True, check=False)
+    if made.returncode:
+        pytest.skip(f"openssl cannot make a certificate here: {made.stderr[-300:]!r}")
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A CA of the test's own and a certificate it signs for 127.0.0.1: (CA, certificate, key)."""
+    folder = tmp_path_factory.mktemp("tls")
+    ca, ca_key = folder / "ca.pem", folder / "ca.key"
+    cert, key, request = folder / "enm.pem", folder / "enm.key", folder / "enm.csr"
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    constraints = ("-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl(
+        "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "1", "-subj", "/CN=rtbfast test CA", *constraints
+    )
+    _openssl("req", *ec, "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1")
+    extensions = folder / "ext.cnf"
+    extensions.write_text(
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+        "keyUsage=critical,digitalSignature\n"
+    )
+    _openssl("x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+             "-days", "1", "-extfile", extensions)  # fmt: skip
+    return ca, cert, key

@@ -537,7 +537,10 @@ def test_a_rollback_recorded_by_the_first_schema_resumes_only_as_it_started(
     assert _apply(script, *enm, "--rollback", "--catalog", example_out, "--network", export).returncode == 1
     fake.fail_http = None
     with contextlib.closing(sqlite3.connect(journal)) as db:  # as the first rtbfast wrote it
-        db.executescript("DROP TABLE script; PRAGMA application_id = 0; PRAGMA user_version = 0;")
+        db.executescript(
+            "DROP TABLE script; DROP TABLE import_operation; DROP TABLE import_job; "
+            "PRAGMA application_id = 0; PRAGMA user_version = 0;"
+        )
     sent = list(fake.executed)
     one_line_error(_apply(script, *enm, "--resume"), 2, "resuming the rollback of run 1 needs --catalog and --network")
     other = _apply(script, *enm, "--resume", "--catalog", example_out, "--network", after)

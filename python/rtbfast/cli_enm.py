@@ -6,6 +6,7 @@ import contextlib
 import shlex
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,30 @@ from rtbfast.text_safety import one_line
     "leaves them as the plan sets them, and the summary lists them. Without it they are refused.",
 )
 @click.option(
+    "--import-chunk",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Write the dynamic and 3GPP import files in parts of at most N operations, whole nodes each "
+    "(plan.dynamic.001.txt …, each with its rollback.dynamic.001.txt …), one import job each.",
+)
+@click.option(
+    "--seconds-per-command",
+    type=click.FloatRange(min=0),
+    help="The round trip of one command on ENM, for the summary's estimate [default: 1; measure yours with "
+    "`rtbfast journal` on a run on ENM].",
+)
+@click.option(
+    "--import-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Operations per second of an ENM import job, for the summary's estimate [default: 100; measured by "
+    "`rtbfast journal`].",
+)
+@click.option(
+    "--import-job-overhead",
+    type=click.FloatRange(min=0),
+    help="Seconds an import job costs whatever its size, for the summary's estimate [default: 30].",
+)
+@click.option(
     "-o",
     "--out",
     required=True,
@@ -75,6 +100,10 @@ def plan(
     form: str,
     dialects: tuple[str, ...],
     allow_unknown_rollback: bool,
+    import_chunk: int | None,
+    seconds_per_command: float | None,
+    import_rate: float | None,
+    import_job_overhead: float | None,
     out: Path,
     progress: bool | None,
     jobs: int,
@@ -112,6 +141,14 @@ def plan(
       plan.cmedit  plan.dynamic.txt  plan.3gpp.xml  plan.mos  plan.parquet
       rollback.cmedit  rollback.dynamic.txt  rollback.3gpp.xml  rollback.mos  rollback.parquet
       summary.md  summary.html  plan.json
+    With --import-chunk N: plan.dynamic.001.txt … and plan.3gpp.001.xml … (at most N
+    operations each, whole nodes, in the plan's order), rollback.dynamic.001.txt … beside.
+
+    \b
+    The summary recommends a route, the commands one by one or import jobs, by their
+    estimated durations: a round trip per command (--seconds-per-command) against a rate
+    per operation plus a cost per job (--import-rate, --import-job-overhead). The defaults
+    are assumptions; `rtbfast journal` measures both on a run on ENM.
 
     \b
     Examples:
@@ -123,6 +160,22 @@ def plan(
     """
     from rtbfast.enm.plan import PlanError
     from rtbfast.enm.planning import ExpansionFailed, plan_changes, write_plan_folder
+    from rtbfast.enm.summary import RouteTiming
+
+    given = "given (--{})"
+    timing = RouteTiming()
+    if seconds_per_command is not None:
+        timing = replace(
+            timing, seconds_per_command=seconds_per_command, command_source=given.format("seconds-per-command")
+        )
+    if import_rate is not None or import_job_overhead is not None:
+        timing = replace(
+            timing,
+            import_rate=import_rate if import_rate is not None else timing.import_rate,
+            import_overhead=import_job_overhead if import_job_overhead is not None else timing.import_overhead,
+            import_source=given.format("import-rate, --import-job-overhead")
+            + ("" if import_rate is not None and import_job_overhead is not None else "; the other: rtbfast's default"),
+        )
 
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
@@ -137,7 +190,15 @@ def plan(
                 allow_unknown_rollback=allow_unknown_rollback,
                 on_phase=on_phase,
             )
-            report = write_plan_folder(planned, out, form=form, dialects=dialects or None, on_phase=on_phase)
+            report = write_plan_folder(
+                planned,
+                out,
+                form=form,
+                dialects=dialects or None,
+                import_chunk=import_chunk,
+                timing=timing,
+                on_phase=on_phase,
+            )
         except PlanError as err:
             for problem in err.problems:
                 click.echo(f"error: {one_line(str(problem))}", err=True)
@@ -172,16 +233,24 @@ def plan(
             f"(the network holds them; listed in {out / 'summary.md'})",
             err=True,
         )
+    files = sum(len(entries) for entries in report["imports"].values())
+    parts = f", {files} import file(s)" if import_chunk else ""
+    best = report["route"]["recommended"]
+    route = (
+        ""
+        if best is None
+        else f"; recommended: {best['route']}" + (f" ({best['dialect']})" if best["route"] != "commands" else "")
+    )
     click.echo(
         f"{c['steps']} step(s) on {c['mos']} MO(s) of {c['nodes']} node(s): {c['create']} create, {c['set']} set, "
         f"{c['delete']} delete, {c['lock']} lock; {c['dropped_as_already_true']} write(s) already true; "
-        f"{report['commands']} command(s), rollback {report['rollback_commands']}; wrote {out}",
+        f"{report['commands']} command(s), rollback {report['rollback_commands']}{parts}{route}; wrote {out}",
         err=True,
     )
 
 
 @click.command()
-@click.argument("script_path", metavar="SCRIPT", type=click.Path(path_type=Path))
+@click.argument("script_path", metavar="SCRIPT|IMPORT_FILE", type=click.Path(path_type=Path))
 @click.option(
     "--backend",
     "backend_name",
@@ -214,15 +283,16 @@ def plan(
 @click.option(
     "--rollback",
     is_flag=True,
-    help="Undo exactly the commands of the last run of SCRIPT that were applied (computed from --network); "
-    "a run is rolled back once.",
+    help="Undo exactly the commands of the last run of SCRIPT that were applied (computed from --network), or "
+    "what the import job applied (as a job of its own); a run is rolled back once.",
 )
 @click.option(
     "--uncertain",
     type=click.Choice(["verify", "resend", "applied"]),
     default="verify",
     show_default=True,
-    help="With --resume, a command sent without an answer: read it back, send it again, or count it as done.",
+    help="With --resume, a command sent without an answer: read it back, send it again, or count it as done "
+    "(an import file's upload without an answer: resend uploads it again).",
 )
 @click.option("--dry-run", is_flag=True, help="Run on the simulator whatever --backend says.")
 @click.option(
@@ -252,6 +322,50 @@ def plan(
     help="ENM sessions sending at once, each the commands of other nodes: a node's commands keep their order, "
     "every command is journaled, and the first refusal stops new sends on all.",
 )
+@click.option(
+    "--error",
+    "error_policy",
+    type=click.Choice(["stop", "node", "operation"]),
+    default="stop",
+    show_default=True,
+    help="An import job's execution policy: stop the job at the first failure, skip the rest of that node, or go "
+    "on with the next operation.",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds between two reads of an import job's status.",
+)
+@click.option(
+    "--job-timeout",
+    type=click.FloatRange(min=0),
+    default=7200.0,
+    show_default=True,
+    help="Seconds an import job is followed; past them the run stops and the job goes on in ENM (--resume follows "
+    "it again).",
+)
+@click.option(
+    "--job",
+    "job_id",
+    type=click.IntRange(min=0),
+    help="With --resume: the ENM import job to follow for an upload whose answer never came (find it with "
+    "cmedit import --status).",
+)
+@click.option(
+    "--transcript",
+    type=click.Path(path_type=Path),
+    help="Append every command sent (and each upload), with the answer, to this file.",
+)
+@click.option(
+    "--simulator-job-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Simulator: its import jobs answer IN PROGRESS this long before their outcome (to rehearse polling, a "
+    "kill and --resume).",
+)
 @PROGRESS_OPTION
 def apply(
     script_path: Path,
@@ -270,9 +384,16 @@ def apply(
     insecure: bool,
     timeout: float,
     sessions: int,
+    error_policy: str,
+    poll_interval: float,
+    job_timeout: float,
+    job_id: int | None,
+    transcript: Path | None,
+    simulator_job_seconds: float,
     progress: bool | None,
 ) -> None:
-    """Run a cmedit SCRIPT command by command, recording each outcome in a journal.
+    """Run a cmedit SCRIPT command by command, or an IMPORT_FILE (plan.dynamic.txt,
+    plan.3gpp.xml) as one ENM import job, recording each outcome in a journal.
 
     \b
     - each command is recorded (SQLite, synced) before the next is sent;
@@ -292,14 +413,31 @@ def apply(
       command as ENM and the node would; --save-network writes the network after.
 
     \b
+    An import file (XML: 3GPP; first line create/set/delete: dynamic) runs as one job:
+    - uploaded with cmedit import -f file:NAME --filetype dynamic|3GPP --error POLICY, the
+      job journaled (with every operation) before the upload and its id as soon as ENM
+      names it; its status polled (--poll-interval, --job-timeout) until it ends, then every
+      operation's outcome journaled;
+    - --error stop (default): the job stops at the first failure; node: the rest of that
+      node is skipped; operation: it goes on with the next operation;
+    - --resume re-attaches to the journaled job (never uploads it again); an upload whose
+      answer never came is refused until --job ID (follow that job) or --uncertain resend;
+    - --rollback runs rtbfast plan's rollback file beside it (every operation applied) or
+      the rollback of exactly the applied operations (from --catalog and --network), once;
+    - the files of plan --import-chunk run one after the other (a shell loop over
+      plan.dynamic.[0-9]*.txt, stopping at the first failure).
+
+    \b
     Examples:
       rtbfast apply plan/plan.cmedit --catalog out/erbs --network export.xml --save-network after.xml
       ENM_USERNAME=me rtbfast apply plan/plan.cmedit --backend enm --url https://enm.example.com
       rtbfast apply plan/plan.cmedit --backend enm --url https://enm.example.com --resume
       rtbfast apply plan/plan.cmedit --backend enm --url … --rollback --catalog out/erbs --network export.xml
+      rtbfast apply plan/plan.dynamic.txt --backend enm --url https://enm.example.com --error stop
+      rtbfast apply plan/plan.dynamic.txt --backend enm --url https://enm.example.com --resume
 
-    Exits 0 when every command is applied, 1 when a command fails (or its outcome is not
-    known), 2 when an input cannot be read or the run cannot go on as asked.
+    Exits 0 when every command (every operation of the job) is applied, 1 when one fails (or
+    its outcome is not known), 2 when an input cannot be read or the run cannot go on as asked.
     """
     with _exits():
         _apply(**locals())
@@ -339,6 +477,12 @@ def _apply(
     insecure: bool,
     timeout: float,
     sessions: int,
+    error_policy: str,
+    poll_interval: float,
+    job_timeout: float,
+    job_id: int | None,
+    transcript: Path | None,
+    simulator_job_seconds: float,
     progress: bool | None,
 ) -> None:
     from rtbfast.enm.apply import ApplyRequest, apply_script
@@ -362,6 +506,12 @@ def _apply(
         sessions=sessions,
         prompt=sys.stdin.isatty(),
         command=shlex.join(["rtbfast", *sys.argv[1:]]),
+        error_policy=error_policy,
+        poll_interval=poll_interval,
+        job_timeout=job_timeout,
+        job=job_id,
+        transcript=transcript,
+        simulator_job_seconds=simulator_job_seconds,
     )
     show = sys.stderr.isatty() if progress is None else progress
     with contextlib.ExitStack() as stack:
@@ -401,9 +551,13 @@ def _apply(
 )
 def journal(journal_path: Path, fmt: str) -> None:
     """What an apply JOURNAL records: every run (apply or rollback, where it ran, when, its
-    state, its commands counted), where each run that did not finish stopped, the commands
-    whose outcome is not known (sent, no answer), the rollbacks left half-done, and whether
-    an apply is running on it now. Read without its lock and without changing anything.
+    state, its commands counted, or its import job: ENM's job id, its status, its operations
+    counted and those that did not apply), where each run that did not finish stopped, the
+    commands whose outcome is not known (sent, no answer), the uploads whose answer never
+    came, the rollbacks left half-done, whether an apply is running on it now, and what was
+    measured on ENM (a command's round trip, a job's operations per second: rtbfast plan
+    --seconds-per-command and --import-rate take them). Read without its lock and without
+    changing anything.
 
     \b
     Example:
@@ -425,6 +579,15 @@ def journal(journal_path: Path, fmt: str) -> None:
         click.echo(line)
 
 
+def _operation(o: dict[str, Any]) -> str:
+    line = f" (line {o['line']})" if o.get("line") is not None else ""
+    return f"operation {int(o['position']) + 1}{line}: {o['operation']} {o['fdn']} [{o['state'] or o['result']}]"
+
+
+NOT_APPLIED_SHOWN = 10
+"""Operations that did not apply listed per run in text; all of them in --format json."""
+
+
 def journal_lines(report: dict[str, Any]) -> list[str]:
     """The journal report as text, a line per run and per thing to act on."""
     out = [f"{report['journal']}: {len(report['runs'])} run(s), last activity {report['last_activity']}"]
@@ -436,29 +599,68 @@ def journal_lines(report: dict[str, Any]) -> list[str]:
         )
     for r in report["runs"]:
         what = f"rollback of run {r['undoes']}" if r["kind"] == "rollback" else "apply"
-        line = (
-            f"run {r['run']}: {what} of {r['script']} on {r['target']}: {r['state']}, {r['applied']} applied, "
-            f"{r['verified']} found applied, {r['failed']} failed, {r['sending']} unknown of {r['commands']} sent; "
-            f"started {r['started']}" + (f", finished {r['finished']}" if r["finished"] else "")
-        )
+        job = r.get("import")
+        when = f"started {r['started']}" + (f", finished {r['finished']}" if r["finished"] else "")
+        if job is not None:
+            named = f"job {job['job_id']}" if job["job_id"] is not None else f"upload {job['state']}"
+            status = f"{job['status']} / {job['status_detail']}" if job["status"] else "no status read"
+            line = (
+                f"run {r['run']}: {what} of {r['script']} on {r['target']}: {r['state']}, {named} ({job['filetype']}, "
+                f"--error {job['error_policy']}): {status}; {job['applied']} applied, {job['failed']} failed, "
+                f"{job['not_applied']} not applied, {job['unknown'] + job['pending']} unknown of {job['operations']} "
+                f"operation(s); {when}"
+            )
+        else:
+            line = (
+                f"run {r['run']}: {what} of {r['script']} on {r['target']}: {r['state']}, {r['applied']} applied, "
+                f"{r['verified']} found applied, {r['failed']} failed, {r['sending']} unknown of {r['commands']} "
+                f"sent; {when}"
+            )
         if r.get("rolled_back_by") is not None:
             line += f"; rolled back by run {r['rolled_back_by']}"
         out.append(line)
         stopped = r.get("stopped_at")
-        if stopped:
+        if stopped and "operation" in stopped:
+            o = stopped["operation"]
+            out.append(f"  stopped at {_operation(o)}: {one_line(str(o['message'] or 'no reason given'))}")
+        elif stopped:
             answer = one_line(str(stopped["answer"] or "no answer"))
             out.append(
                 f"  stopped at command {stopped['position'] + 1} (line {stopped['line']}): {stopped['command']} "
                 f"[{stopped['state']}]: {answer}"
             )
+        if job is not None:
+            first = stopped["operation"]["position"] if stopped and "operation" in stopped else None
+            listed = [o for o in job["not_applied_operations"] if o["position"] != first]
+            for o in listed[:NOT_APPLIED_SHOWN]:
+                out.append(f"  not applied: {_operation(o)}: {one_line(str(o['message'] or ''))}")
+            if len(listed) > NOT_APPLIED_SHOWN:
+                out.append(f"  … {len(listed) - NOT_APPLIED_SHOWN} more not applied (all of them: --format json)")
     for u in report["uncertain"]:
         out.append(
             f"outcome unknown: run {u['run']} command {u['position'] + 1} (line {u['line']}): {u['command']} "
             f"(sent {u['sent']}, no answer): --resume reads it back"
         )
+    for u in report.get("uncertain_uploads", []):
+        out.append(
+            f"upload unanswered: run {u['run']} uploaded file:{u['name']} at {u['sent']} and no answer came: check "
+            "`cmedit import --status` for its job, then --resume --job ID (follow it) or --resume --uncertain resend"
+        )
     for h in report["half_done_rollbacks"]:
         out.append(
             f"half-done rollback: run {h['run']} undoing run {h['undoes']} ({h['state']}, {h['applied']} applied): "
             "--resume goes on with it"
+        )
+    timing = report.get("timing") or {}
+    if timing.get("commands_measured"):
+        out.append(
+            f"measured: a command's round trip {timing['seconds_per_command']:.3g} s (median of "
+            f"{timing['commands_measured']}): rtbfast plan --seconds-per-command takes it"
+        )
+    for rate in timing.get("import_jobs", []):
+        out.append(
+            f"measured: job {rate['job_id']} (run {rate['run']}) ran {rate['operations']} operation(s) in "
+            f"{rate['seconds']:.3g} s ({rate['operations_per_second']:.3g}/s, upload to end): rtbfast plan "
+            "--import-rate takes it"
         )
     return out

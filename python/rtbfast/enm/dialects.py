@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -332,3 +333,160 @@ def write_lines(path: str | os.PathLike[str], chunks: Iterator[str] | pa.Array) 
 
         return write_text_aside(path, text())
     return write_text_aside(path, chunks)
+
+
+# -- import files in parts ------------------------------------------------------------------------
+
+IMPORT_DIALECTS = ("dynamic", "3gpp")
+"""The dialects that are import files (one ENM import job each): what ``--import-chunk`` splits."""
+
+
+def import_operations(plan: pa.Table, dialect: str) -> int:
+    """How many operations `plan` is as an import file: a block per step (dynamic), an MO with
+    a modifier (3GPP: the creates, sets and deletes of one MO are one; locks are left out)."""
+    if not plan.num_rows:
+        return 0
+    if dialect == "dynamic":
+        return len(pc.unique(plan["step"]))
+    changed = plan.filter(pc.is_in(plan["op"], value_set=pa.array(["create", "set", "delete"])))
+    return len(pc.unique(changed["fdn"])) if changed.num_rows else 0
+
+
+def _node_names(fdns: list[str]) -> list[str]:
+    node, _ = node_and_ldn(pa.array(fdns, pa.string()))
+    return [n if n is not None else f for n, f in zip(node.to_pylist(), fdns, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Head:
+    """A step of a plan: its number, operation, MO, phase (order, name) and node."""
+
+    step: int
+    op: str
+    fdn: str
+    phase: tuple[int, str]
+    node: str
+
+
+def _heads_of(plan: pa.Table) -> list[_Head]:
+    g = plan.group_by("step", use_threads=False).aggregate(
+        [("op", "first"), ("fdn", "first"), ("phase", "first"), ("phase_order", "first")]
+    )
+    g = g.sort_by("step")
+    fdns = g["fdn_first"].to_pylist()
+    return [
+        _Head(step, op, fdn, (order, phase), node)
+        for step, op, fdn, phase, order, node in zip(
+            g["step"].to_pylist(),
+            g["op_first"].to_pylist(),
+            fdns,
+            g["phase_first"].to_pylist(),
+            g["phase_order_first"].to_pylist(),
+            _node_names(fdns),
+            strict=True,
+        )
+    ]
+
+
+def _weight(heads: list[_Head], dialect: str) -> int:
+    """The operations steps (`heads`) are in an import file (see :func:`import_operations`)."""
+    if dialect == "dynamic":
+        return len(heads)
+    return len({h.fdn for h in heads if h.op in ("create", "set", "delete")})
+
+
+def _units(heads: list[_Head], dialect: str) -> list[list[_Head]]:
+    """A node's steps in the units a file never cuts: for the dynamic format a lock window (the
+    lock of an MO, what follows, its unlock: cut, a failed part would leave the MO locked) or a
+    step; for 3GPP the steps of one MO (one element of the file), in the order MOs first come."""
+    if dialect != "dynamic":
+        by_fdn: dict[str, list[_Head]] = {}
+        for head in heads:
+            by_fdn.setdefault(head.fdn, []).append(head)
+        return list(by_fdn.values())
+    units: list[list[_Head]] = []
+    open_locks: set[str] = set()
+    for head in heads:
+        if not open_locks:
+            units.append([])
+        units[-1].append(head)
+        if head.op == "lock":
+            open_locks.add(head.fdn)
+        elif head.op == "unlock":
+            open_locks.discard(head.fdn)
+    return units
+
+
+def _pieces(heads: list[_Head], limit: int, dialect: str) -> list[list[_Head]]:
+    """One node's steps (`heads`, in order) larger than `limit`, cut into pieces of at most
+    `limit` operations between :func:`_units`; a unit larger than `limit` is a piece of its own."""
+    pieces: list[list[_Head]] = [[]]
+    weight = 0
+    for unit in _units(heads, dialect):
+        cost = _weight(unit, dialect)
+        if pieces[-1] and weight + cost > limit:
+            pieces.append([])
+            weight = 0
+        pieces[-1].extend(unit)
+        weight += cost
+    return pieces
+
+
+def import_chunks(plan: pa.Table, rollback: pa.Table, limit: int, dialect: str) -> list[tuple[pa.Table, pa.Table]]:
+    """The plan split per node into parts of at most `limit` operations (:func:`import_operations`),
+    and the rollback split the same way: a part holds whole nodes, taken in the plan's order (a
+    node's steps in their order; parts never mix phases, which keep their order); a node larger
+    than `limit` gets parts of its own (see :func:`_pieces`). Part k of the rollback undoes part
+    k of the plan: its steps on the MOs of that part's nodes (of a node cut in parts: on that
+    part's MOs, or below them, as the children a delete's undo restores), in the rollback's
+    order; a rollback step that undoes no part is an error, never left out."""
+    if limit < 1:
+        raise ValueError("limit: at least 1 operation a file")
+    if not plan.num_rows:
+        return []
+    phases: dict[tuple[int, str], dict[str, list[_Head]]] = {}
+    for head in _heads_of(plan):
+        phases.setdefault(head.phase, {}).setdefault(head.node, []).append(head)
+    chunks: list[list[_Head]] = []
+    owner: dict[tuple[tuple[int, str], str], int] = {}  # (phase, node) → its part, for a node in one part
+    by_fdn: dict[tuple[tuple[int, str], str], int] = {}  # (phase, fdn) → its part, for a node cut in parts
+    parts_of_node: dict[str, set[int]] = {}
+    for phase, nodes in phases.items():  # in the plan's order: its steps come by phase
+        current: list[_Head] = []
+        weight = 0
+        for node, steps in nodes.items():
+            cost = _weight(steps, dialect)
+            if cost > limit:
+                if current:
+                    chunks.append(current)
+                    current, weight = [], 0
+                for piece in _pieces(steps, limit, dialect):
+                    chunks.append(piece)
+                    parts_of_node.setdefault(node, set()).add(len(chunks) - 1)
+                    for h in piece:
+                        by_fdn.setdefault((phase, h.fdn), len(chunks) - 1)
+                continue
+            if current and weight + cost > limit:
+                chunks.append(current)
+                current, weight = [], 0
+            current.extend(steps)
+            weight += cost
+            owner[(phase, node)] = len(chunks)
+            parts_of_node.setdefault(node, set()).add(len(chunks))
+        if current:
+            chunks.append(current)
+    parts = [plan.filter(pc.is_in(plan["step"], value_set=pa.array([h.step for h in c], pa.int64()))) for c in chunks]
+    assigned: list[list[int]] = [[] for _ in chunks]
+    for head in _heads_of(rollback) if rollback.num_rows else []:
+        k = owner.get((head.phase, head.node))
+        at = head.fdn
+        while k is None and at:
+            k = by_fdn.get((head.phase, at))
+            at = at.rsplit(",", 1)[0] if "," in at else ""
+        if k is None and len(parts_of_node.get(head.node, ())) == 1:
+            (k,) = parts_of_node[head.node]
+        if k is None:
+            raise ValueError(f"rollback step {head.step} ({head.op} {head.fdn}) undoes no part of the plan")
+        assigned[k].append(head.step)
+    backs = [rollback.filter(pc.is_in(rollback["step"], value_set=pa.array(steps, pa.int64()))) for steps in assigned]
+    return list(zip(parts, backs, strict=True))

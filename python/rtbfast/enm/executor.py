@@ -18,15 +18,19 @@
   than the run it undoes).
 
 Backends: :class:`SimulatorBackend` (the offline simulator; also what ``--dry-run`` uses) and
-:class:`EnmBackend` (ENM's scripting service over HTTP, :mod:`rtbfast.enm.enm_client`).
+:class:`EnmBackend` (ENM's scripting service over HTTP, :mod:`rtbfast.enm.enm_client`); both
+also upload an import file with its command (the import route, :mod:`rtbfast.enm.imports`).
+:class:`Transcribed` writes what a backend is sent, and answers, to a file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,9 +84,21 @@ class Backend(Protocol):
 
     def send(self, command: str) -> Response: ...
 
+    def upload(self, command: str, name: str, data: bytes) -> Response:
+        """Send `command` (``cmedit import -f file:NAME …``) with the file `name` (`data`) attached."""
+        ...
+
     def replay(self, command: str) -> None:
         """Bring the backend's state up to a command applied in an earlier process (a no-op
         where the state lives in the network itself)."""
+        ...
+
+    def replay_import(
+        self, job_id: int, name: str, data: bytes, filetype: str, policy: str, uploaded: str
+    ) -> list[str] | None:
+        """Bring the backend up to an import job an earlier process uploaded (`uploaded`: when):
+        the simulator runs the file again as that job and says what each operation came to
+        (``applied``, ``failed``, ``not_applied``); None where the job lives in ENM itself."""
         ...
 
     def close(self) -> None: ...
@@ -94,6 +110,14 @@ def _verb(command: str) -> str:
     return words[1].lower() if len(words) > 1 and words[0] == "cmedit" else "get"
 
 
+def _unfailed(lines: list[str]) -> bool:
+    return not any(ERROR_LINE.match(line) for line in lines)
+
+
+def _is_import(command: str) -> bool:
+    return command.split(None, 2)[:2] == ["cmedit", "import"]
+
+
 class SimulatorBackend:
     name = "simulator"
     target = "offline simulator"
@@ -102,9 +126,25 @@ class SimulatorBackend:
         self.simulator = simulator
 
     def send(self, command: str) -> Response:
+        if _is_import(command):
+            answer = self.simulator.execute_import(command)
+            return Response(_unfailed(answer.lines), answer.lines)
         response = self.simulator.execute(command)
         # judged from its text, as ENM's answers are
         return Response(judge(_verb(command), response.lines)[0], response.lines)
+
+    def upload(self, command: str, name: str, data: bytes) -> Response:
+        answer = self.simulator.execute_import(command, (name, data))
+        return Response(_unfailed(answer.lines), answer.lines)
+
+    def replay_import(
+        self, job_id: int, name: str, data: bytes, filetype: str, policy: str, uploaded: str
+    ) -> list[str] | None:
+        try:
+            started = datetime.fromisoformat(uploaded).timestamp()
+        except ValueError:
+            started = None
+        return self.simulator.run_import(name, data, filetype, policy, job_id=job_id, started=started).results
 
     def replay(self, command: str) -> None:
         response = self.simulator.execute(command)
@@ -131,9 +171,19 @@ class SerializedBackend:
         with self.lock:
             return self.backend.send(command)
 
+    def upload(self, command: str, name: str, data: bytes) -> Response:
+        with self.lock:
+            return self.backend.upload(command, name, data)
+
     def replay(self, command: str) -> None:
         with self.lock:
             self.backend.replay(command)
+
+    def replay_import(
+        self, job_id: int, name: str, data: bytes, filetype: str, policy: str, uploaded: str
+    ) -> list[str] | None:
+        with self.lock:
+            return self.backend.replay_import(job_id, name, data, filetype, policy, uploaded)
 
     def close(self) -> None:
         pass
@@ -148,16 +198,81 @@ class EnmBackend:
 
     def send(self, command: str) -> Response:
         lines = self.client.execute(command).lines
+        if _is_import(command):
+            return Response(_unfailed(lines), lines)
         return Response(judge(_verb(command), lines)[0], lines)
+
+    def upload(self, command: str, name: str, data: bytes) -> Response:
+        lines = self.client.execute(command, file=(name, data)).lines
+        return Response(_unfailed(lines), lines)
 
     def replay(self, command: str) -> None:
         pass
+
+    def replay_import(
+        self, job_id: int, name: str, data: bytes, filetype: str, policy: str, uploaded: str
+    ) -> list[str] | None:
+        return None  # the job lives in ENM
 
     def close(self) -> None:
         try:
             self.client.logout()
         finally:
             self.client.close()
+
+
+class Transcribed:
+    """A backend whose every exchange is appended to a file, as it happens: ``> command`` (and
+    ``> [file NAME: N bytes, sha256 …]`` for an upload) written before it is sent, ``< line``
+    for each line of the answer, ``! error`` when none came. Replays are not written (nothing
+    is sent)."""
+
+    def __init__(self, backend: Backend, path: Path) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.target = backend.target
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            raise ExecutionError(f"{path}: cannot write the transcript: {err.strerror or err}") from err
+
+    def _write(self, lines: list[str]) -> None:
+        os.write(self.fd, "".join(f"{line}\n" for line in lines).encode("utf-8"))
+
+    def _exchange(self, sent: list[str], call: Callable[[], Response]) -> Response:
+        self._write(sent)
+        try:
+            answer = call()
+        except Exception as err:
+            self._write([f"! {err}"])
+            raise
+        self._write([f"< {line}" for line in answer.lines])
+        return answer
+
+    def send(self, command: str) -> Response:
+        return self._exchange([f"> {command}"], lambda: self.backend.send(command))
+
+    def upload(self, command: str, name: str, data: bytes) -> Response:
+        sha = hashlib.sha256(data).hexdigest()
+        return self._exchange(
+            [f"> {command}", f"> [file {name}: {len(data)} bytes, sha256 {sha}]"],
+            lambda: self.backend.upload(command, name, data),
+        )
+
+    def replay(self, command: str) -> None:
+        self.backend.replay(command)
+
+    def replay_import(
+        self, job_id: int, name: str, data: bytes, filetype: str, policy: str, uploaded: str
+    ) -> list[str] | None:
+        return self.backend.replay_import(job_id, name, data, filetype, policy, uploaded)
+
+    def close(self) -> None:
+        try:
+            self.backend.close()
+        finally:
+            os.close(self.fd)
 
 
 # -- reading a command's effect back ------------------------------------------------------------
@@ -268,6 +383,14 @@ def _rolled_back(journal: Journal, run: Run, script: Script) -> str:
 
 
 def _rollback_stopped(journal: Journal, undo: Run) -> str:
+    job = journal.import_job(undo.id)
+    if job is not None:
+        how = f"job {job.job_id}, {job.state}" if job.job_id is not None else f"its upload {job.state}"
+        return (
+            f"{journal.path}: the rollback of run {undo.undoes} (run {undo.id}, {how}) stopped after "
+            f"{journal.applied(undo.id)} of {job.operations} operation(s) applied ({undo.state}, started "
+            f"{undo.started}); --resume goes on with it"
+        )
     text = journal.script_text(undo.id)
     of = f" of {len(text.splitlines())}" if text is not None else ""
     return (

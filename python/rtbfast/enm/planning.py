@@ -8,8 +8,18 @@ The folder (written aside, swapped in only when complete; ``plan.json`` is its r
     plan.dynamic.txt  ENM dynamic import file             rollback.dynamic.txt
     plan.3gpp.xml     3GPP Bulk CM import file            rollback.3gpp.xml
     plan.mos          moshell commands                    rollback.mos (the undo script)
-    summary.md, summary.html   what changes where, locks, when it takes effect, impact
-    plan.json         what it was made from, and the counts
+    summary.md, summary.html   what changes where, locks, when it takes effect, impact, the
+                      route recommended (commands or import jobs) and its duration estimated
+    plan.json         what it was made from, the counts, the import files with their sha256
+
+With ``import_chunk`` (``rtbfast plan --import-chunk N``) the import files are written in parts
+of at most N operations, whole nodes each (:func:`rtbfast.enm.dialects.import_chunks`)::
+
+    plan.dynamic.001.txt  plan.dynamic.002.txt …    rollback.dynamic.001.txt …
+    plan.3gpp.001.xml     plan.3gpp.002.xml …       rollback.3gpp.001.xml …
+
+``rollback.X.00k`` undoes ``plan.X.00k``; ``plan.json`` lists them (``imports``) in the order they
+run (the rollbacks run in the reverse order).
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +40,9 @@ from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
+
+if TYPE_CHECKING:
+    from rtbfast.enm.summary import RouteTiming
 
 MARKER = "plan.json"
 
@@ -157,10 +170,29 @@ FILES = {"cmedit": ".cmedit", "dynamic": ".dynamic.txt", "moshell": ".mos", "3gp
 """The file each dialect is written to, after the stem (``plan``, ``rollback``)."""
 
 
-def write_dialect(steps: pa.Table, folder: Path, stem: str, catalog: EnmCatalog, form: str, dialect: str) -> int:
-    """The plan (or rollback) `steps` in `dialect` as ``folder/<stem><suffix>``; its line
-    count (cmedit: one a step). Every name and value is checked before the file is written:
-    :class:`rtbfast.enm.dialects.UnwritableError` lists what the dialect cannot carry."""
+def file_name(stem: str, dialect: str, part: int | None = None, width: int = 3) -> str:
+    """``plan.dynamic.txt``, or part `part` of it: ``plan.dynamic.001.txt`` (`width` digits)."""
+    if part is None:
+        return f"{stem}{FILES[dialect]}"
+    name, suffix = FILES[dialect].rsplit(".", 1)
+    return f"{stem}{name}.{part:0{width}d}.{suffix}"
+
+
+def write_dialect(
+    steps: pa.Table,
+    folder: Path,
+    stem: str,
+    catalog: EnmCatalog,
+    form: str,
+    dialect: str,
+    *,
+    part: int | None = None,
+    width: int = 3,
+) -> int:
+    """The plan (or rollback) `steps` in `dialect` as ``folder/<stem><suffix>`` (part `part`:
+    :func:`file_name`); its line count (cmedit: one a step). Every name and value is checked
+    before the file is written: :class:`rtbfast.enm.dialects.UnwritableError` lists what the
+    dialect cannot carry."""
     from rtbfast.enm.dialects import (
         UnwritableError,
         bulkcm_tables,
@@ -171,7 +203,7 @@ def write_dialect(steps: pa.Table, folder: Path, stem: str, catalog: EnmCatalog,
     )
     from rtbfast.network_writer import UnwritableNetwork, write_network_xml
 
-    path = folder / f"{stem}{FILES[dialect]}"
+    path = folder / file_name(stem, dialect, part, width)
     if dialect == "cmedit":
         lines = cmedit_lines(steps, form=form, naming=_naming(catalog), where=path.name)
         write_lines(path, lines)
@@ -214,12 +246,65 @@ def write_dialects(
     return {"cmedit_lines": lines}
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_imports(
+    planned: Planned, folder: Path, dialect: str, chunk: int | None
+) -> tuple[list[dict[str, Any]], list[Path], list[Problem]]:
+    """The plan and its rollback as import files of `dialect`, in parts of at most `chunk`
+    operations (one file each without): their entries in ``plan.json`` (file, sha256,
+    operations, nodes, and the rollback file that undoes it), the files written (so that a
+    refusal removes them all), and every name or value a part cannot carry."""
+    from rtbfast.enm.dialects import UnwritableError, import_chunks, import_operations, node_and_ldn
+
+    parts: list[tuple[pa.Table, pa.Table, int | None]]
+    if chunk is None:
+        parts = [(planned.plan.steps, planned.rollback, None)]
+        width = 3
+    else:
+        split = import_chunks(planned.plan.steps, planned.rollback, chunk, dialect)
+        width = max(3, len(str(len(split))))
+        parts = [(plan, back, k) for k, (plan, back) in enumerate(split, start=1)]
+    entries: list[dict[str, Any]] = []
+    written: list[Path] = []
+    problems: list[Problem] = []
+    for plan, back, k in parts:
+        names = {stem: file_name(stem, dialect, k, width) for stem in ("plan", "rollback")}
+        for stem, steps in (("plan", plan), ("rollback", back)):
+            try:
+                write_dialect(steps, folder, stem, planned.catalog, "fdn", dialect, part=k, width=width)
+                written.append(folder / names[stem])
+            except UnwritableError as err:
+                problems.extend(err.problems)
+        if problems:
+            continue
+        nodes, _ = node_and_ldn(plan["fdn"]) if plan.num_rows else (pa.array([], pa.string()), None)
+        entries.append(
+            {
+                "file": names["plan"],
+                "sha256": _sha256(folder / names["plan"]),
+                "operations": import_operations(plan, dialect),
+                "nodes": pc.count_distinct(nodes).as_py() if len(nodes) else 0,
+                "rollback": names["rollback"],
+                "rollback_sha256": _sha256(folder / names["rollback"]),
+                "rollback_operations": import_operations(back, dialect),
+            }
+        )
+    return entries, written, problems
+
+
 def write_plan_folder(
     planned: Planned,
     out: str | os.PathLike[str],
     *,
     form: str = "fdn",
     dialects: Sequence[str] | None = None,
+    import_chunk: int | None = None,
+    timing: RouteTiming | None = None,
     on_phase: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Write the plan folder at `out` (aside, swapped in when complete) with the plan and its
@@ -230,20 +315,36 @@ def write_plan_folder(
     `dialects` given, each must be written, else :class:`UnwritableError` lists every refusal
     and nothing is written; by default every dialect that can is written, the others are left
     out and their refusals reported (``refused`` in the report, the summary, a warning), and
-    only when none can is it an error."""
-    from rtbfast.enm.dialects import UnwritableError
-    from rtbfast.enm.summary import summary_facts, summary_html, summary_markdown
+    only when none can is it an error.
+
+    The import files (dynamic, 3GPP) are written in parts of at most `import_chunk` operations
+    when it is given (see the module), and listed in the report (``imports``). The summary
+    recommends a route, commands or import jobs, by their estimated durations (`timing`)."""
+    from rtbfast.enm.dialects import IMPORT_DIALECTS, UnwritableError
+    from rtbfast.enm.summary import RouteTiming, route_facts, summary_facts, summary_html, summary_markdown
     from rtbfast.output_folder import written_aside
 
+    if import_chunk is not None and import_chunk < 1:
+        raise InputError(f"--import-chunk {import_chunk}: at least 1 operation a file")
     target = Path(out)
     wanted = list(dialects) if dialects else list(DIALECTS)
     say = on_phase or (lambda _: None)
     with written_aside(target, "plan") as folder:
         refused: dict[str, list[Problem]] = {}
         commands = {"plan": 0, "rollback": 0}
+        imports: dict[str, list[dict[str, Any]]] = {}
         for dialect in wanted:
             say(f"writing the plan and its rollback: {dialect}")
             problems: list[Problem] = []
+            if dialect in IMPORT_DIALECTS:
+                entries, files, problems = _write_imports(planned, folder, dialect, import_chunk)
+                if problems:
+                    refused[dialect] = problems
+                    for path in files:
+                        path.unlink(missing_ok=True)
+                else:
+                    imports[dialect] = entries
+                continue
             for stem, steps, stem_form in (
                 ("plan", planned.plan.steps, form),
                 ("rollback", planned.rollback, "fdn"),
@@ -264,6 +365,9 @@ def write_plan_folder(
         written = [d for d in wanted if d not in refused]
         facts = summary_facts(planned)
         facts["dialects"] = {"written": written, "refused": {d: [str(p) for p in ps] for d, ps in refused.items()}}
+        facts["route"] = route_facts(
+            commands["plan"] if "cmedit" in written else None, imports, facts["counts"], timing or RouteTiming()
+        )
         (folder / "summary.md").write_text(summary_markdown(facts), encoding="utf-8")
         (folder / "summary.html").write_text(summary_html(facts), encoding="utf-8")
         report = {
@@ -273,6 +377,9 @@ def write_plan_folder(
             "steps": planned.plan.step_count,
             "commands": commands["plan"],
             "rollback_commands": commands["rollback"],
+            "imports": imports,
+            "import_chunk": import_chunk,
+            "route": facts["route"],
             "dropped_as_already_true": planned.plan.dropped,
             "notes": [str(n) for n in planned.plan.notes],
             "counts": facts["counts"],

@@ -13,14 +13,27 @@ its step number), and created and deleted MOs are remembered; :meth:`Simulator.t
 resolves them into ``mos`` and ``values`` tables again, column-wise. A plan's consecutive sets
 are checked and applied together, as one Arrow batch. A recreated MO gets back the read-only
 attributes the node computes, from the network first read.
+
+Import jobs (``cmedit import``, enm-cli.md §7-§9; :meth:`Simulator.execute_import`): a dynamic
+file (read by :func:`rtbfast.enm.dynamic.read_dynamic`) or a 3GPP Bulk CM file (read by
+``rtbfast.read_network``) becomes a job with an id. Its operations are first validated as a
+whole (each checked on the network as the valid operations before it leave it), then executed
+in order under the job's execution policy (``--error stop|node|operation``), each checked and
+applied as a command is; consecutive sets are checked as one batch. Its status answers as a
+table (``cmedit import -st -j ID``, with ``-v`` a row per operation). What of this is ENM's
+published behaviour and what is the simulator's own reading is in ``docs/enm-imports.md``.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +42,9 @@ from rtbfast.enm import cmedit
 from rtbfast.enm.model import ADMIN, EnmCatalog
 from rtbfast.enm.plan import SEP, _string, value_violations
 from rtbfast.network_index import NetworkIndex
+
+if TYPE_CHECKING:
+    from rtbfast.enm.imports import ImportOperation
 
 
 @dataclass
@@ -52,6 +68,110 @@ def _node_error(text: str) -> Response:
 
 
 UPDATED = Response(True, ["1 instance(s) updated"])
+
+VALIDATION_FAILURES = (
+    "Error 7042 : There are validation failures. Please consult the description of the errors reported in the "
+    "import verbose job status."
+)
+"""ENM's words for an import job whose operations fail validation (enm-cli.md §7, §10)."""
+SCHEMA_FAILED = "Error 7025 : Schema validation failed."
+"""ENM's words for an import file that is not the format it is said to be (enm-cli.md §7, §10)."""
+EXECUTION_ERRORS = "Execution errors: {n} operation(s) failed; see the import verbose job status"
+"""The simulator's own ``Status detail`` for a job whose operations failed at execution (the
+node refused them): ENM's words for it are not published."""
+
+JOB_COLUMNS = (
+    "Job ID",
+    "Status",
+    "Status detail",
+    "Start date/time",
+    "End date/time",
+    "File Name",
+    "Configuration",
+    "Managed objects created",
+    "Managed objects updated",
+    "Managed objects deleted",
+    "Actions performed",
+)
+"""The columns of the simulator's ``cmedit import -st -j ID`` table: ENM's labels as Ericsson's
+and operators' tools read them (``Status``, ``Status detail``; ``Job ID``, ``Start
+date/time``, ``End date/time``, ``File Name``, ``Managed objects …``, ``Actions performed``);
+their order is the simulator's."""
+OPERATION_COLUMNS = ("Line Number", "Operation Type", "FDN", "Import status message", "Failure Reason", "Update Time")
+"""The columns of a verbose status's operation rows (labels as operators' tools read them)."""
+
+IN_PROGRESS = "IN PROGRESS"
+
+
+@dataclass
+class ImportJob:
+    """An import job of the simulator: its file, policy, outcome and operations' outcomes."""
+
+    id: int
+    name: str
+    filetype: str
+    policy: str
+    started: float
+    """When it was created (``time.time()``)."""
+    seconds: float
+    """How long it answers ``IN PROGRESS`` before its outcome."""
+    status: str
+    detail: str
+    rows: list[tuple[int | None, str, str, str, str]] = field(default_factory=list)
+    """Per operation: line, operation type, FDN, state, failure reason."""
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def results(self) -> list[str]:
+        """Per operation, what it came to: ``applied``, ``failed`` or ``not_applied``."""
+        return [
+            "applied" if state == "executed" else "failed" if state in ("invalid", "execution-error") else "not_applied"
+            for _, _, _, state, _ in self.rows
+        ]
+
+
+_IMPORT_VALUED = {
+    "-f": "file",
+    "--file": "file",
+    "-ft": "filetype",
+    "--filetype": "filetype",
+    "-e": "error",
+    "--error": "error",
+    "-j": "job",
+    "--job": "job",
+    "-t": "target",
+    "--target": "target",
+    "--validate": "validate",
+}
+_IMPORT_FLAGS = {"-st": "status", "--status": "status", "-v": "verbose", "--verbose": "verbose"}
+_OP_TYPES = {"create": "create", "set": "update", "delete": "delete"}
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _node_of(fdn: str) -> str:
+    found = re.search(r"(?:^|,)(?:MeContext|ManagedElement)=([^,]+)", fdn)
+    return found.group(1) if found else fdn
+
+
+def _failure_text(response: Response, fdn: str) -> str:
+    """An operation's failure as the verbose status gives it (ENM's error, or the node's)."""
+    if any(line.strip() == "0 instance(s) found" for line in response.lines):
+        return f"Error 10004 : The MO specified does not exist - {fdn}"
+    return " ".join(line.strip() for line in response.lines if line.strip())
+
+
+_MODEL_KNOWN = ("is read-only", "is restricted", "mandatory attribute")
+
+
+def _at_execution(response: Response) -> bool:
+    """A refusal made when the operation is executed, which validation cannot see: the node's,
+    but for what the model says (read-only, restricted, mandatory attributes), which ENM's
+    validation knows."""
+    text = response.text
+    return "RESPONSE ERROR MESSAGE FROM NODE" in text and not any(k in text for k in _MODEL_KNOWN)
 
 
 @dataclass
@@ -124,6 +244,12 @@ class Simulator:
             }
         )
         self.flag_keys = pc.binary_join_element_wise(self.flag_table["class"], self.flag_table["attribute"], SEP)
+        self.jobs: dict[int, ImportJob] = {}
+        """Import jobs by id."""
+        self.uploads: list[tuple[int, str]] = []
+        """Every ``cmedit import -f`` that created a job: (job id, file name)."""
+        self.import_job_seconds = 0.0
+        """How long a new import job answers ``IN PROGRESS`` before its outcome (to rehearse polling)."""
 
     @property
     def index(self) -> NetworkIndex:
@@ -248,7 +374,11 @@ class Simulator:
         )
 
     def _classes(self, fdns: pa.Array) -> pa.Array:
-        """The class of each FDN in the current state (null where it does not exist)."""
+        """The class of each FDN in the current state (null where it does not exist). A few
+        FDNs (a command's) are looked up in the index: hashing the whole network's FDNs for
+        them would cost as much as the network is large."""
+        if len(fdns) <= 256:
+            return pa.array([self.class_of(f) if self.exists(f) else None for f in fdns.to_pylist()], pa.string())
         at = pc.index_in(fdns, value_set=self.base_fdns)
         base_cls = pc.take(self.base_classes, at)
         alive_removed = pa.array(sorted(self.removed_at), pa.string())
@@ -265,6 +395,31 @@ class Simulator:
     def _apply_sets(self, part: pa.Table, shift: int = 0) -> tuple[list[tuple[int, Response]], int | None]:
         """A run of set steps: checked together, applied up to the first failing step. The
         responses' steps are told less `shift` (the failed step is not)."""
+        failures = self._check_sets(part)
+        steps = pc.unique(part["step"])  # in order: a plan's rows come by step
+        failed = min(failures) if failures else None
+        good = part if failed is None else part.filter(pc.less(part["step"], failed))
+        self._commit_sets(good)
+        done = steps if failed is None else steps.filter(pc.less(steps, failed))
+        if shift:
+            done = pc.subtract(done, shift)
+        responses = list(zip(done.to_pylist(), itertools.repeat(UPDATED)))
+        if failed is not None:
+            responses.append((failed - shift, failures[failed]))
+        return responses, failed
+
+    def _commit_sets(self, good: pa.Table) -> None:
+        """Set steps found good, applied: their rows become an overlay (versioned by step)."""
+        if not good.num_rows:
+            return
+        self.overlays.append(self._rows(good, good["step"].cast(pa.int64())))
+        admin = good.filter(pc.equal(good["attribute"], ADMIN))
+        for fdn, value in zip(admin["fdn"].to_pylist(), admin["value"].to_pylist(), strict=True):
+            self.admin_state[fdn] = value
+
+    def _check_sets(self, part: pa.Table) -> dict[int, Response]:
+        """Every failing step of a run of set steps, checked together (each step sees the
+        locks of the steps before it in the run), with ENM's answer; nothing applied."""
         fdns = _string(part["fdn"]).combine_chunks()
         cls = self._classes(fdns)
         rows = pa.table(
@@ -305,38 +460,38 @@ class Simulator:
             )
         locked = joined.filter(pc.fill_null(joined["locked_only"], False))
         if locked.num_rows:
+            writes = self._admin_writes(part)
             for step, fdn, attribute in set(
                 zip(locked["step"].to_pylist(), locked["fdn"].to_pylist(), locked["attribute"].to_pylist(), strict=True)
             ):
                 target = self._lock_target(fdn)
-                if target is not None and self._state_at(target, step, part) != "LOCKED":
+                if target is not None and self._state_at(target, step, writes) != "LOCKED":
                     failures.setdefault(step, _node_error(f"{attribute} can only be changed when {target} is LOCKED"))
         self._value_failures(part, cls, failures)
-        steps = pc.unique(part["step"])  # in order: a plan's rows come by step
-        failed = min(failures) if failures else None
-        good = part if failed is None else part.filter(pc.less(part["step"], failed))
-        if good.num_rows:
-            self.overlays.append(self._rows(good, good["step"].cast(pa.int64())))
-            admin = good.filter(pc.equal(good["attribute"], ADMIN))
-            for fdn, value in zip(admin["fdn"].to_pylist(), admin["value"].to_pylist(), strict=True):
-                self.admin_state[fdn] = value
-        done = steps if failed is None else steps.filter(pc.less(steps, failed))
-        if shift:
-            done = pc.subtract(done, shift)
-        responses = list(zip(done.to_pylist(), itertools.repeat(UPDATED)))
-        if failed is not None:
-            responses.append((failed - shift, failures[failed]))
-        return responses, failed
+        return failures
 
-    def _state_at(self, target: str, step: int, part: pa.Table) -> Any:
-        """The administrative state of `target` when `step` runs (a lock earlier in the run counts)."""
-        earlier = part.filter(
-            pc.and_(
-                pc.and_(pc.equal(part["fdn"], target), pc.equal(part["attribute"], ADMIN)), pc.less(part["step"], step)
-            )
-        )
-        if earlier.num_rows:
-            return earlier["value"][earlier.num_rows - 1].as_py()
+    @staticmethod
+    def _admin_writes(part: pa.Table) -> dict[str, tuple[list[int], list[Any]]]:
+        """The administrative states a run of set steps writes, per MO: steps (ascending, as a
+        plan's rows come) and values."""
+        admin = part.filter(pc.equal(part["attribute"], ADMIN))
+        out: dict[str, tuple[list[int], list[Any]]] = {}
+        for step, fdn, value in zip(
+            admin["step"].to_pylist(), admin["fdn"].to_pylist(), admin["value"].to_pylist(), strict=True
+        ):
+            steps, values = out.setdefault(fdn, ([], []))
+            steps.append(step)
+            values.append(value)
+        return out
+
+    def _state_at(self, target: str, step: int, writes: dict[str, tuple[list[int], list[Any]]]) -> Any:
+        """The administrative state of `target` when `step` runs (a lock earlier in the run,
+        `writes`, counts)."""
+        found = writes.get(target)
+        if found is not None:
+            at = bisect.bisect_left(found[0], step)
+            if at:
+                return found[1][at - 1]
         return self.value(target, ADMIN)
 
     def _value_failures(self, part: pa.Table, cls: pa.Array, failures: dict[int, Response]) -> None:
@@ -623,6 +778,275 @@ class Simulator:
             sequence = (self.class_of(fdn), attribute) in self.sequences or len(texts) > 1
             lines.append(f"{attribute} : {'[' + ', '.join(texts) + ']' if sequence else texts[0]}")
         return Response(True, [*lines, "", "1 instance(s)"])
+
+    # -- import jobs ----------------------------------------------------------------------------
+
+    def execute_import(self, command: str, file: tuple[str, bytes] | None = None) -> Response:
+        """``cmedit import -f file:NAME --filetype dynamic|3GPP [--error stop|node|operation]``
+        with the file uploaded (`file`: its name and bytes), or ``cmedit import -st -j ID
+        [-v]``, answered as ENM (enm-cli.md §7): the job id, or the job's status table."""
+        words = command.split()
+        if words[:2] != ["cmedit", "import"]:
+            return _error(4020, "Command syntax error, expected 'cmedit import'")
+        options: dict[str, str] = {}
+        flags: set[str] = set()
+        i = 2
+        while i < len(words):
+            word = words[i]
+            if word in _IMPORT_FLAGS:
+                flags.add(_IMPORT_FLAGS[word])
+            elif word in _IMPORT_VALUED and i + 1 < len(words):
+                options[_IMPORT_VALUED[word]] = words[i + 1]
+                i += 1
+            else:
+                return _error(4020, f"Command syntax error, unexpected '{word}' in the import command")
+            i += 1
+        if "status" in flags:
+            job_id = options.get("job", "")
+            if not job_id.isdigit():
+                return _error(4020, "Command syntax error, the status of a job needs -j <job id>")
+            job = self.jobs.get(int(job_id))
+            if job is None:
+                return _error(4020, f"Command syntax error, there is no import job with the id {job_id}")
+            return Response(True, self._import_status(job, verbose="verbose" in flags))
+        where = options.get("file", "")
+        if not where.startswith("file:") or len(where) <= len("file:"):
+            return _error(4020, "Command syntax error, the import file is given as -f file:<name>")
+        name = where[len("file:") :]
+        if file is None or file[0] != name:
+            return _error(4020, f"Command syntax error, no file {name} was uploaded with the command")
+        filetype = options.get("filetype", "")
+        if filetype.lower() not in ("dynamic", "3gpp"):
+            return _error(4020, "Command syntax error, --filetype is dynamic or 3GPP")
+        policy = options.get("error", "stop")
+        if policy not in ("stop", "node", "operation"):
+            return _error(4020, "Command syntax error, --error is stop, node or operation")
+        if options.get("target", "Live") != "Live" or "validate" in options:
+            return _error(4020, "Command syntax error, the simulator imports into Live, with instance validation")
+        job = self.run_import(name, file[1], "3GPP" if filetype.lower() == "3gpp" else "dynamic", policy)
+        self.uploads.append((job.id, name))
+        return Response(True, [f"job setup successful with job ID {job.id}"])
+
+    def run_import(
+        self,
+        name: str,
+        data: bytes,
+        filetype: str,
+        policy: str,
+        *,
+        job_id: int | None = None,
+        started: float | None = None,
+    ) -> ImportJob:
+        """Run an import file as a job (under `job_id`, or a new id) and keep it. Its outcome is
+        known at once; its status answers ``IN PROGRESS`` until :attr:`import_job_seconds` after
+        `started` (default: now)."""
+        from rtbfast.enm.imports import read_operations
+        from rtbfast.errors import RtbfastError
+
+        number = job_id if job_id is not None else max(self.jobs, default=0) + 1
+        now = time.time() if started is None else started
+        job = ImportJob(number, name, filetype, policy, now, self.import_job_seconds, "FAILED", SCHEMA_FAILED)
+        self.jobs[number] = job
+        try:
+            operations = read_operations(data, filetype, name)
+        except (RtbfastError, ValueError, UnicodeDecodeError):
+            return job  # not the format: no operation parsed
+        states = self._run_operations(operations, policy)
+        invalid = sum(1 for state, _ in states if state == "invalid")
+        errors = sum(1 for state, _ in states if state == "execution-error")
+        if invalid and policy == "stop":
+            job.status, job.detail = "FAILED", VALIDATION_FAILURES
+        elif errors and policy == "stop":
+            job.status, job.detail = "FAILED", EXECUTION_ERRORS.format(n=errors)
+        elif invalid:
+            job.status, job.detail = "COMPLETED", VALIDATION_FAILURES
+        elif errors:
+            job.status, job.detail = "COMPLETED", EXECUTION_ERRORS.format(n=errors)
+        else:
+            job.status, job.detail = "COMPLETED", "COMPLETED"
+        for op, (state, reason) in zip(operations, states, strict=True):
+            job.rows.append((op.line, _OP_TYPES[op.operation], op.fdn, state, reason))
+            if state == "executed":
+                key = {"create": "created", "set": "updated", "delete": "deleted"}[op.operation]
+                job.counts[key] = job.counts.get(key, 0) + 1
+        return job
+
+    def _import_status(self, job: ImportJob, *, verbose: bool) -> list[str]:
+        running = time.time() < job.started + job.seconds
+        ended = _when(job.started + job.seconds)
+        row = [
+            str(job.id),
+            IN_PROGRESS if running else job.status,
+            "" if running else job.detail,
+            _when(job.started),
+            "" if running else ended,
+            job.name,
+            "Live",
+            *("0" if running else str(job.counts.get(k, 0)) for k in ("created", "updated", "deleted", "actions")),
+        ]
+        lines = ["\t".join(JOB_COLUMNS), "\t".join(row)]
+        if verbose and not running:
+            lines += ["", "\t".join(OPERATION_COLUMNS)]
+            lines += [
+                "\t".join(("" if line is None else str(line), kind, fdn, state, reason, ended))
+                for line, kind, fdn, state, reason in job.rows
+            ]
+        return lines
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        return (
+            list(self.overlays),
+            self.version,
+            dict(self.removed_at),
+            dict(self.created),
+            dict(self.created_at),
+            dict(self.admin_state),
+            {k: list(v) for k, v in self.children_created.items()},
+        )
+
+    def _restore(self, snapshot: tuple[Any, ...]) -> None:
+        overlays, self.version, removed, created, created_at, admin, children = snapshot
+        self.overlays, self.removed_at, self.created, self.created_at = overlays, removed, created, created_at
+        self.admin_state = admin
+        self.children_created = defaultdict(list, children)
+
+    def _run_operations(self, operations: list[ImportOperation], policy: str) -> list[tuple[str, str]]:
+        """Each operation's state (``executed``, ``execution-error``, ``execution-skipped``,
+        ``invalid``, ``valid``) and failure reason.
+
+        Validation first: every operation checked, in order, on the network as the valid ones
+        before it leave it (a dry run, undone after); what it refuses is ``invalid`` (all but the
+        refusals only the node makes at execution). With an invalid operation, ``stop`` executes
+        nothing; ``node`` skips the nodes holding one; ``operation`` skips the invalid ones. Then
+        the rest is executed in order: at an execution error ``stop`` stops the job, ``node``
+        skips the rest of that node, ``operation`` goes on with the next operation."""
+        from rtbfast.enm.imports import operation_rows
+
+        n = len(operations)
+        if not n:
+            return []
+        base = self.version + 1
+        table = operation_rows(operations, base)
+        nodes = [_node_of(op.fdn) for op in operations]
+        starts = [0] * (n + 1)
+        for op in operations:
+            starts[op.position + 1] = starts[op.position] + len(op.rows) + (0 if op.operation == "set" else 1)
+        admin = [any(r[0] == ADMIN for r in op.rows) for op in operations]
+        everything = list(range(n))
+        snapshot = self._snapshot()
+        try:
+            dry = self._execute_operations(table, operations, everything, "operation", nodes, starts, admin, base)
+        finally:
+            self._restore(snapshot)
+        invalid = {p: text for p, (done, text, later) in dry.items() if done is False and not later}
+        states: list[tuple[str, str]] = [("valid", "")] * n
+        for p, text in invalid.items():
+            states[p] = ("invalid", text)
+        if invalid and policy == "stop":
+            self.version = base + n
+            return states
+        bad_nodes = {nodes[p] for p in invalid} if policy == "node" else set()
+        runnable = [p for p in everything if p not in invalid and nodes[p] not in bad_nodes]
+        for p in everything:
+            if p not in invalid and nodes[p] in bad_nodes:
+                states[p] = ("execution-skipped", f"not executed: an operation on node {nodes[p]} failed validation")
+        results = self._execute_operations(table, operations, runnable, policy, nodes, starts, admin, base)
+        for p, (done, text, _) in results.items():
+            if done is True:
+                states[p] = ("executed", "")
+            elif done is False:
+                states[p] = ("execution-error", text)
+            else:
+                states[p] = ("execution-skipped", text)
+        self.version = max(self.version, base + n)
+        return states
+
+    def _execute_operations(
+        self,
+        table: pa.Table,
+        operations: list[ImportOperation],
+        order: list[int],
+        policy: str,
+        nodes: list[str],
+        starts: list[int],
+        admin: list[bool],
+        base: int,
+    ) -> dict[int, tuple[bool | None, str, bool]]:
+        """Execute the operations at `order` (positions, ascending) under `policy`: per
+        position, (True: done / False: failed / None: skipped, the reason, whether the failure
+        is one only execution finds). Consecutive sets are checked as one batch."""
+        results: dict[int, tuple[bool | None, str, bool]] = {}
+        failed_nodes: set[str] = set()
+        stopped_at: list[int] = []
+
+        def rows_of(positions: list[int]) -> pa.Table:
+            if len(positions) == positions[-1] - positions[0] + 1:
+                return table.slice(starts[positions[0]], starts[positions[-1] + 1] - starts[positions[0]])
+            indices = [i for p in positions for i in range(starts[p], starts[p + 1])]
+            return table.take(pa.array(indices, pa.int64()))
+
+        def skip(p: int) -> bool:
+            if stopped_at:
+                results[p] = (None, f"not executed: the job stopped at operation {stopped_at[0] + 1}", False)
+                return True
+            if policy == "node" and nodes[p] in failed_nodes:
+                results[p] = (None, f"not executed: an operation on node {nodes[p]} failed", False)
+                return True
+            return False
+
+        def failed(p: int, response: Response) -> None:
+            results[p] = (False, _failure_text(response, operations[p].fdn), _at_execution(response))
+            if policy == "stop":
+                stopped_at.append(p)
+            elif policy == "node":
+                failed_nodes.add(nodes[p])
+
+        i = 0
+        while i < len(order):
+            p = order[i]
+            kind = operations[p].operation
+            if kind != "set":
+                i += 1
+                if skip(p):
+                    continue
+                part = rows_of([p])
+                if kind == "create":
+                    responses, failure = self._apply_create(part)
+                else:
+                    responses, failure = self._apply_delete(operations[p].fdn, base + p, whole=False)
+                if failure is None:
+                    results[p] = (True, "", False)
+                else:
+                    failed(p, responses[-1][1])
+                continue
+            j = i
+            while j < len(order) and operations[order[j]].operation == "set":
+                j += 1
+            remaining = list(order[i:j])
+            i = j
+            while remaining:
+                live = [p for p in remaining if not skip(p)]
+                if not live:
+                    break
+                failures = {step - base: response for step, response in self._check_sets(rows_of(live)).items()}
+                # a failing lock or unlock: what comes after it may have counted on it, so it is
+                # decided up to there and the rest checked again
+                cut = next((p for p in live if p in failures and admin[p] and p != live[-1]), None)
+                decided = [p for p in live if cut is None or p <= cut]
+                good: list[int] = []
+                for p in decided:
+                    if skip(p):
+                        continue
+                    if p in failures:
+                        failed(p, failures[p])
+                        continue
+                    good.append(p)
+                if good:
+                    self._commit_sets(rows_of(good))
+                    for p in good:
+                        results[p] = (True, "", False)
+                remaining = [p for p in live if cut is not None and p > cut]
+        return results
 
     # -- the result -------------------------------------------------------------------------------
 

@@ -1,12 +1,14 @@
 """The summary of a plan, for the operator who reviews it before the night's work: what
 changes where (per node and class), the locks the plan takes, what takes effect only at a cell
-unlock or a node restart (with the step offered), the impact the Disturbances texts give, and
-what the planner noted. Written as Markdown and as a self-contained HTML page."""
+unlock or a node restart (with the step offered), the impact the Disturbances texts give, the
+route recommended (commands one by one, or import jobs) with each route's duration estimated,
+and what the planner noted. Written as Markdown and as a self-contained HTML page."""
 
 from __future__ import annotations
 
 import html
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -20,6 +22,191 @@ RESTART_ACTION = (
 )
 """The restart offered (``ManagedElement.manualRestart``, as Ericsson's tests call it,
 enm-cli.md §6.3); a RadioNode restarts through ``FieldReplaceableUnit.restartUnit`` instead."""
+
+
+SECONDS_PER_COMMAND = 1.0
+"""rtbfast's default round trip of one command on ENM (see :data:`COMMAND_SOURCE`)."""
+COMMAND_SOURCE = (
+    "rtbfast's default, an assumption: a command is a round trip through ENM's scripting service (the command "
+    "posted, then its output polled, which ENM holds up to 1000 ms; enm-cli.md §1.1) and the node's answer, "
+    "about a second; `rtbfast journal` measures it on a run on ENM (the median round trip of its commands): give "
+    "that with --seconds-per-command"
+)
+IMPORT_RATE = 100.0
+"""rtbfast's default operations per second of an ENM import job (see :data:`IMPORT_SOURCE`)."""
+IMPORT_OVERHEAD = 30.0
+"""rtbfast's default seconds an import job costs whatever its size (see :data:`IMPORT_SOURCE`)."""
+IMPORT_SOURCE = (
+    "rtbfast's defaults, assumptions (the reference publishes no throughput of ENM's import): 100 operations/s "
+    "and 30 s a job for the upload, the validation and the status polls; `rtbfast journal` measures a job run on "
+    "ENM (its operations per second from upload to end): give that with --import-rate and --import-job-overhead"
+)
+
+
+@dataclass(frozen=True)
+class RouteTiming:
+    """The figures the routes' durations are estimated with, and where each comes from."""
+
+    seconds_per_command: float = SECONDS_PER_COMMAND
+    import_rate: float = IMPORT_RATE
+    """Operations per second of an import job."""
+    import_overhead: float = IMPORT_OVERHEAD
+    """Seconds an import job costs whatever its size."""
+    command_source: str = COMMAND_SOURCE
+    import_source: str = IMPORT_SOURCE
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min 30 s``, ``41 h 40 min``, ``3 d 2 h``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{max(s, 0)} s" if seconds >= 0.5 else "under 1 s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    if s < 86400:
+        m = round(s / 60)
+        return f"{m // 60} h {m % 60} min" if m % 60 else f"{m // 60} h"
+    h = round(s / 3600)
+    return f"{h // 24} d {h % 24} h" if h % 24 else f"{h // 24} d"
+
+
+def route_facts(
+    commands: int | None, imports: dict[str, list[dict[str, Any]]], counts: dict[str, Any], timing: RouteTiming
+) -> dict[str, Any]:
+    """Each route the written files offer, its estimated duration, and the one recommended
+    (the fastest that runs the plan as planned): the cmedit script at a round trip per command
+    (`commands`, None when it was not written), and each import dialect as jobs (a job per file
+    of `imports`, ``plan.json``'s entries) at a rate per operation plus a cost per job. A 3GPP
+    file leaves out lock and unlock steps, so with locks in the plan it is not recommended."""
+    routes: list[dict[str, Any]] = []
+    if commands is not None:
+        routes.append(
+            {
+                "route": "commands",
+                "dialect": "cmedit",
+                "files": ["plan.cmedit"],
+                "jobs": 0,
+                "operations": commands,
+                "seconds": commands * timing.seconds_per_command,
+                "how": f"{commands:,} command(s) one by one at {timing.seconds_per_command:g} s each",
+                "runs_the_plan": True,
+            }
+        )
+    locks = int(counts.get("lock", 0)) + int(counts.get("unlock", 0))
+    for dialect, entries in imports.items():
+        operations = sum(int(e["operations"]) for e in entries)
+        jobs = len(entries)
+        runs = dialect == "dynamic" or not locks
+        routes.append(
+            {
+                "route": "import jobs",
+                "dialect": dialect,
+                "files": [e["file"] for e in entries],
+                "jobs": jobs,
+                "operations": operations,
+                "seconds": jobs * timing.import_overhead + operations / timing.import_rate,
+                "how": (
+                    f"{jobs:,} job(s) of {operations:,} operation(s) at {timing.import_rate:g} operation(s)/s, "
+                    f"plus {timing.import_overhead:g} s a job"
+                ),
+                "runs_the_plan": runs,
+                "why_not": None
+                if runs
+                else f"a 3GPP file leaves out the plan's {locks} lock and unlock step(s): the sets that need them fail",
+            }
+        )
+    candidates = [r for r in routes if r["runs_the_plan"]]
+    best = min(candidates, key=lambda r: (r["seconds"], r["route"] != "commands")) if candidates else None
+    return {
+        "routes": routes,
+        "recommended": None if best is None else {"route": best["route"], "dialect": best["dialect"]},
+        "timing": {
+            "seconds_per_command": timing.seconds_per_command,
+            "command_source": timing.command_source,
+            "import_rate": timing.import_rate,
+            "import_overhead": timing.import_overhead,
+            "import_source": timing.import_source,
+        },
+    }
+
+
+def _run_lines(route: dict[str, Any]) -> list[str]:
+    """How to run a route with ``rtbfast apply`` (ENM's address left to fill)."""
+    files = route["files"]
+    apply = "rtbfast apply {} --backend enm --url https://ENM"
+    if route["route"] == "commands" or len(files) == 1:
+        return [apply.format(f"PLAN/{files[0]}") + (" --error stop" if route["route"] != "commands" else "")]
+    suffix = "txt" if route["dialect"] == "dynamic" else "xml"
+    pattern = f"PLAN/plan.{route['dialect']}.[0-9]*.{suffix}"
+    return [
+        f"for f in {pattern}; do " + apply.format('"$f"') + " --error stop || break; done",
+        f"(undo, last part first: for f in $(ls -r {pattern}); do "
+        + apply.format('"$f"')
+        + " --rollback || break; done)",
+    ]
+
+
+def _route_markdown(route: dict[str, Any]) -> list[str]:
+    out = ["", "## Route and duration", ""]
+    if not route["routes"]:
+        return [*out, "No route: neither the cmedit script nor an import file was written."]
+    out += ["| route | files | what runs | estimate |", "|---|---|---|---:|"]
+    for r in route["routes"]:
+        files = r["files"][0] if len(r["files"]) == 1 else f"{r['files'][0]} … {r['files'][-1]} ({len(r['files'])})"
+        name = r["route"] if r["route"] == "commands" else f"import jobs ({r['dialect']})"
+        note = "" if r["runs_the_plan"] else f" — not as planned: {r['why_not']}"
+        out.append(f"| {name} | `{files}` | {r['how']}{note} | {duration(r['seconds'])} |")
+    best = route["recommended"]
+    out.append("")
+    if best is None:
+        out.append("No route runs the plan as planned.")
+    else:
+        chosen = next(r for r in route["routes"] if r["route"] == best["route"] and r["dialect"] == best["dialect"])
+        name = "commands (plan.cmedit)" if chosen["route"] == "commands" else f"import jobs ({chosen['dialect']})"
+        out.append(f"**Recommended: {name}**, about {duration(chosen['seconds'])}. Run it with:")
+        out += ["", "```sh", *_run_lines(chosen), "```"]
+    t = route["timing"]
+    out += [
+        "",
+        f"- a command: {t['seconds_per_command']:g} s — {t['command_source']}",
+        f"- an import job: {t['import_rate']:g} operation(s)/s plus {t['import_overhead']:g} s — {t['import_source']}",
+    ]
+    return out
+
+
+def _route_html(route: dict[str, Any]) -> str:
+    e = html.escape
+    parts = ["<h2>Route and duration</h2>"]
+    if not route["routes"]:
+        return parts[0] + "<p>No route: neither the cmedit script nor an import file was written.</p>"
+    parts.append("<table><tr><th>route</th><th>files</th><th>what runs</th><th>estimate</th></tr>")
+    for r in route["routes"]:
+        files = r["files"][0] if len(r["files"]) == 1 else f"{r['files'][0]} … {r['files'][-1]} ({len(r['files'])})"
+        name = r["route"] if r["route"] == "commands" else f"import jobs ({r['dialect']})"
+        note = "" if r["runs_the_plan"] else f" <span class=warn>not as planned: {e(r['why_not'])}</span>"
+        parts.append(
+            f"<tr><td>{e(name)}</td><td><code>{e(files)}</code></td><td>{e(r['how'])}{note}</td>"
+            f"<td class=n>{e(duration(r['seconds']))}</td></tr>"
+        )
+    parts.append("</table>")
+    best = route["recommended"]
+    if best is None:
+        parts.append("<p class=warn>No route runs the plan as planned.</p>")
+    else:
+        chosen = next(r for r in route["routes"] if r["route"] == best["route"] and r["dialect"] == best["dialect"])
+        name = "commands (plan.cmedit)" if chosen["route"] == "commands" else f"import jobs ({chosen['dialect']})"
+        parts.append(
+            f"<p><b>Recommended: {e(name)}</b>, about {e(duration(chosen['seconds']))}. Run it with:</p><pre><code>"
+            + "\n".join(e(line) for line in _run_lines(chosen))
+            + "</code></pre>"
+        )
+    t = route["timing"]
+    parts.append(
+        f"<ul><li>a command: {t['seconds_per_command']:g} s — {e(t['command_source'])}</li>"
+        f"<li>an import job: {t['import_rate']:g} operation(s)/s plus {t['import_overhead']:g} s — "
+        f"{e(t['import_source'])}</li></ul>"
+    )
+    return "".join(parts)
 
 
 def _element(fdn: str) -> str:
@@ -240,6 +427,8 @@ def summary_markdown(facts: dict[str, Any]) -> str:
             out += [f"- {p}" for p in rows]
             if more:
                 out.append(f"- … {more} more")
+    if facts.get("route"):
+        out += _route_markdown(facts["route"])
     out += ["", "## Rollback", ""]
     out.append(
         "The rollback writes back the values the network holds now, exactly, in reverse order: "
@@ -378,6 +567,8 @@ def summary_html(facts: dict[str, Any]) -> str:
                 "value(s) of the plan or its rollback exactly (a plan is written in a dialect only with its "
                 "rollback):</p><ul>" + "".join(f"<li><code>{e(p)}</code></li>" for p in _cut(problems, 50)[0]) + "</ul>"
             )
+    if facts.get("route"):
+        parts.append(_route_html(facts["route"]))
     parts.append(
         f"<h2>Rollback</h2><p>The rollback writes back the values the network holds now, exactly, in reverse "
         f"order: {c['rollback_steps']:,} step(s).</p>"
