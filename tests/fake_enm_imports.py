@@ -1,7 +1,7 @@
 """The fake ENM's import jobs: ``cmedit import -f file:NAME --filetype dynamic|3GPP [--error
 stop|node|operation]`` with the file uploaded, and ``cmedit import -st -j ID [-v]``, answered as
 ENM answers them (``../shared/reference/enm-cli.md`` §7; what is ENM's published behaviour and
-what is assumed is in ``docs/enm-imports.md``) by the offline simulator's import jobs
+what is assumed is in ``docs/enm.md`` (Import jobs)) by the offline simulator's import jobs
 (:meth:`rtbfast.enm.simulator.Simulator.execute_import`), its tables as ENM's terminal JSON
 gives tables (a group with a ``_group_key``, its column labels, a group per row).
 

@@ -28,7 +28,7 @@ Bulk CM import file (``plan.3gpp.xml``) run as one ENM import job (``../shared/r
 The statuses are read from their column labels, never their order (``Status``, ``Status
 detail``; ``FDN``, ``Operation Type``, ``Import status message``, ``Failure Reason``, ``Line
 Number``): what is published of ENM's answers, and what is assumed, is in
-``docs/enm-imports.md``.
+``docs/enm.md`` (Import jobs).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ whole (each checked on the network as the valid operations before it leave it), 
 in order under the job's execution policy (``--error stop|node|operation``), each checked and
 applied as a command is; consecutive sets are checked as one batch. Its status answers as a
 table (``cmedit import -st -j ID``, with ``-v`` a row per operation). What of this is ENM's
-published behaviour and what is the simulator's own reading is in ``docs/enm-imports.md``.
+published behaviour and what is the simulator's own reading is in ``docs/enm.md`` (Import jobs).
 """
 
 from __future__ import annotations
