@@ -973,8 +973,8 @@ def test_on_the_fake_enm_a_job_with_refused_operations_and_its_rollback(
     fake, jobs = enm
     path = _policy_file(tmp_path, "execution")
     journal = tmp_path / "j.sqlite"
-    args = (path, "--backend", "enm", "--url", fake.url, "--ca-file", tls[0], "--journal", journal)
-    args = (*args, "--poll-interval", "0")
+    args: tuple[str | Path, ...] = (path, "--backend", "enm", "--url", fake.url, "--ca-file", tls[0])
+    args = (*args, "--journal", journal, "--poll-interval", "0")
     run = _enm_process(*args, "--error", "operation")
     _, err = run.communicate(timeout=120)
     assert run.returncode == 1 and "Traceback" not in err
