@@ -245,7 +245,8 @@ def _dumped(rng: random.Random, doc: Any) -> str:
         return json.dumps(doc, ensure_ascii=False)
     if r < 0.3:
         return json.dumps(doc, separators=(",", ":"))
-    return json.dumps(doc, indent=rng.choice([2, 4, "\t"]), ensure_ascii=rng.random() < 0.5)
+    indent: int | str = rng.choice([2, 4, 8, 1]) if rng.random() < 0.8 else "\t"
+    return json.dumps(doc, indent=indent, ensure_ascii=rng.random() < 0.5)
 
 
 def _repeated_keys(text: str) -> str:
