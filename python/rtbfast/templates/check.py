@@ -418,23 +418,42 @@ def check_templates(
     """Check every template of `paths` against `catalog` (a build folder, an MP XML model or a
     loaded :class:`Catalog`). ``dynamic=False`` leaves the listing of dynamic parts out."""
     files = [os.fspath(p) for p in paths]
-    with tempfile.TemporaryDirectory(prefix="rtbfast-check-") as tmp:
-        read_paths, typed = _compile_typed(files, Path(tmp))
+    with _Scratch() as tmp:
+        read_paths, typed = _compile_typed(files, tmp)
         tables, texts = _read(read_paths, threads, on_progress)
         objects = [
             i
-            for i, is_object in enumerate(tables["files"]["object"].to_pylist())
-            if is_object and i not in typed and files[i].lower().endswith(".json")
+            for i in pc.indices_nonzero(tables["files"]["object"]).to_pylist()
+            if i not in typed and files[i].lower().endswith(".json")
         ]
         if objects:
-            tables = _with_typed_objects(files, objects, tables, typed, Path(tmp), threads)
+            tables = _with_typed_objects(files, objects, tables, typed, tmp, threads)
         named = tables["files"]
         named = named.set_column(named.schema.get_field_index("path"), "path", pa.array(files, pa.string()))
         _refuse_unreadable(named)
         return _check(files, tables, texts, typed, catalog, threads, dynamic)
 
 
-def _compile_typed(files: list[str], tmp: Path) -> tuple[list[str], dict[int, _Typed]]:
+class _Scratch:
+    """A temporary folder for compiled typed templates, made when first asked for."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> _Scratch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+
+    def __truediv__(self, name: str) -> Path:
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="rtbfast-check-")
+        return Path(self._folder.name) / name
+
+
+def _compile_typed(files: list[str], tmp: _Scratch) -> tuple[list[str], dict[int, _Typed]]:
     """Typed templates in YAML or TOML compiled to RTB templates in `tmp`, read in their place
     (those in JSON are found by the read: :func:`_with_typed_objects`)."""
     from rtbfast.templates.typed import TYPED_SUFFIXES
@@ -466,7 +485,12 @@ def _compile_one(f: str, target: Path, typed: dict[int, _Typed], i: int) -> str:
 
 
 def _with_typed_objects(
-    files: list[str], objects: list[int], tables: dict[str, pa.Table], typed: dict[int, _Typed], tmp: Path, threads: int
+    files: list[str],
+    objects: list[int],
+    tables: dict[str, pa.Table],
+    typed: dict[int, _Typed],
+    tmp: _Scratch,
+    threads: int,
 ) -> dict[str, pa.Table]:
     """The tables with the JSON files that hold an object (typed templates written in JSON)
     compiled and read in their place: their rows (a template that is no list gives none but
@@ -593,9 +617,8 @@ def _refuse_unreadable(files: pa.Table) -> None:
 def _file_errors(files: pa.Table, out: _Findings) -> int:
     """A finding for each file that could not be read as JSON (code ``json``), or as a typed
     template (``document``); returns how many."""
-    rows = pa.array(range(files.num_rows), pa.int32())
-    failed = pc.is_valid(files["error"])
-    wrong = files.select(["error", "error_kind"]).append_column("template", rows).filter(failed)
+    failed = pc.indices_nonzero(pc.is_valid(files["error"]))
+    wrong = files.select(["error", "error_kind"]).take(failed).append_column("template", pc.cast(failed, pa.int32()))
     for f in wrong.to_pylist():
         code = f["error_kind"] if f["error_kind"] in ("document", "limit") else "json"
         out.add(f["template"], "", "error", code, f["error"])
@@ -776,6 +799,23 @@ def _dense(codes: pa.Array) -> tuple[pa.Array, pa.Array]:
     return encoded.indices, pc.index_in(encoded.dictionary, value_set=codes)
 
 
+def _distinct(codes: pa.Array) -> tuple[pa.Array, list[int]]:
+    """Codes renumbered from 0 in order of first appearance, and the distinct codes."""
+    encoded = pc.dictionary_encode(codes)
+    return encoded.indices, encoded.dictionary.to_pylist()
+
+
+_ROW_NAMES: list[pa.Array] = [pa.array([], pa.string())]
+
+
+def _row_names(n: int) -> pa.Array:
+    """``"0"``, ``"1"``, … ``str(n - 1)``: MO rows named as the evaluator names MOs (kept
+    between checks, grown as needed)."""
+    if len(_ROW_NAMES[0]) < n:
+        _ROW_NAMES[0] = pc.cast(pa.array(range(max(n, 2 * len(_ROW_NAMES[0]))), pa.int64()), pa.string())
+    return _ROW_NAMES[0].slice(0, n)
+
+
 def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: int) -> int:
     """Judge the literal values with the native evaluator; returns how many were judged. Each
     distinct (class, attribute, member) is looked up once, each distinct value converted once
@@ -826,20 +866,17 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
     attributes, members = attribute.dictionary.to_pylist(), member.dictionary.to_pylist()
     class_ids = pc.take(cls.indices, judged["mo"])
     member_ids = pc.fill_null(member.indices, len(members))
-    key_ids, key_rows = _dense(
-        _code((class_ids, len(classes)), (attribute.indices, len(attributes)), (member_ids, len(members) + 1))
+    n_attributes, n_members = max(len(attributes), 1), len(members) + 1
+    key_ids, key_codes = _distinct(
+        _code((class_ids, len(classes)), (attribute.indices, n_attributes), (member_ids, n_members))
     )
     # each distinct (class, attribute, member): its factor and unit, where it has one
     keyed: list[tuple[str, str, str | None]] = []
     factors: list[str] = []
     factor_ids: list[int | None] = []
     units: list[str | None] = []
-    for c, a, m in zip(
-        pc.take(class_ids, key_rows).to_pylist(),
-        pc.take(attribute.indices, key_rows).to_pylist(),
-        pc.take(member_ids, key_rows).to_pylist(),
-        strict=True,
-    ):
+    for code in key_codes:
+        c, a, m = code // n_members // n_attributes, code // n_members % n_attributes, code % n_members
         names = (classes[c], attributes[a], members[m] if m < len(members) else None)
         keyed.append(names)
         factor, unit = cat.factor_of.get(SEP.join((names[0], names[1], names[2] or "")), (None, None))
@@ -855,15 +892,17 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
         # each distinct (value, factor) read in raw units once; a value that is no number is
         # judged as written
         factor_code = pc.fill_null(pc.add(factor_id, 1), 0)
-        pairs, pair_rows = _dense(_code((text.indices, len(text.dictionary)), (factor_code, len(factors) + 1)))
+        n_factors = len(factors) + 1
+        pairs, pair_codes = _distinct(_code((text.indices, len(text.dictionary)), (factor_code, n_factors)))
+        shown = text.dictionary
         raw = [
-            to_raw(t, Decimal(factors[f])) if f is not None else None
-            for t, f in zip(
-                pc.take(written, pair_rows).to_pylist(), pc.take(factor_id, pair_rows).to_pylist(), strict=True
-            )
+            to_raw(shown[code // n_factors].as_py(), Decimal(factors[code % n_factors - 1]))
+            if code % n_factors
+            else None
+            for code in pair_codes
         ]
         converted = pc.coalesce(pc.take(pa.array(raw, pa.string()), pairs), written)
-    mo_ids = pc.cast(pa.array(range(mos.num_rows), pa.int64()), pa.string())
+    mo_ids = _row_names(mos.num_rows)
     mo_table = pa.table({"fdn": mo_ids, "class": pc.cast(mos["class"], pa.string())})
     item = pc.fill_null(judged["index"], 0)
     slot = judged["slot"].combine_chunks()
@@ -946,12 +985,12 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
             SEP,
         )
     )
-    row_side, _ = _dense(_code((pc.take(key_ids, target), len(keyed)), (pc.take(text.indices, target), len(texts))))
-    said, _ = _dense(_code((message.indices, len(message.dictionary)), (seen.indices, len(seen.dictionary))))
-    named, _ = _dense(_code((violated.indices, len(violated.dictionary)), (rule.indices, len(rule.dictionary))))
+    row_side, _ = _distinct(_code((pc.take(key_ids, target), len(keyed)), (pc.take(text.indices, target), len(texts))))
+    said, _ = _distinct(_code((message.indices, len(message.dictionary)), (seen.indices, len(seen.dictionary))))
+    named, _ = _distinct(_code((violated.indices, len(violated.dictionary)), (rule.indices, len(rule.dictionary))))
     words, firsts = _dense(
         _code(
-            (_dense(_code((row_side, len(target)), (said, len(target))))[0], len(target)),
+            (_distinct(_code((row_side, len(target)), (said, len(target))))[0], len(target)),
             (named, len(target)),
             (pc.cast(unit_reading, pa.int8()), 2),
         )
@@ -1186,11 +1225,12 @@ def _located(
     rows = pc.indices_nonzero(unplaced)
     if len(rows):
         spots = pa.table(texts.locate(pa.table({"template": pc.take(template, rows), "path": pc.take(path, rows)})))
-        # each located row's line and column put in its place
-        where = pc.index_in(pa.array(range(len(template)), pa.int64()), value_set=pc.cast(rows, pa.int64()))
+        # each located row's line and column put in its place: the located rows are counted
+        # in order
+        where = pc.if_else(unplaced, pc.subtract(pc.cumulative_sum(pc.cast(unplaced, pa.int64())), 1), None)
         line = pc.coalesce(pc.take(spots["line"], where), line)
         column = pc.coalesce(pc.take(spots["column"], where), column)
-    names = pa.array([str(f) for f in files], pa.string())
+    names = pa.array(files, pa.string())
     table = pa.table(
         {
             "template": pc.take(names, template),
