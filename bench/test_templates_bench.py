@@ -8,10 +8,12 @@ pick, in the same run.
   what the check does besides (each MO's class checked under its parent's, values of
   attributes with a multiplication factor read in raw units with ``Decimal`` before the model
   sees them). Target (issue 18): 10x the first peer, at either size (the catalog is loaded
-  before timing: nothing fixed is left to the small size). Not met: the check reads, parses
-  and flattens each file natively (about 15 µs of CPU a 1 KB file, a quarter of it in the
-  kernel) where the peer spends about 65 µs a template, so on 2 cores the read alone bounds
-  the ratio near 8x; the assert stays, with the figure. Needs the samples.
+  before timing: nothing fixed is left to the small size). Not met: measured 2.5-2.9x at
+  2,000 and 2.7-3.5x at 10,000 on 2 busy cores (main: 0.8-1.0x). The peer spends about 63 µs a
+  template; the native read takes about 15 µs of CPU a 1 KB file (a quarter of it in the
+  kernel: open, stat, read, close), which alone bounds the ratio near 8x on 2 cores, and the
+  check's own work (joins by id, the evaluator, wording, locating) about 10 µs a template. The
+  assert stays, with the figure. Needs the samples.
 - Ingest of typed templates in YAML: rtbfast's native reader (document read, head checked,
   metadata unwrapped: what ``templates check`` reads) and the full tree (compiled, shapes
   checked, every node located) against PyYAML's C loader. Target: 100k attribute values/s.
