@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 import rtbfast
-from rtbfast.templates.check import Catalog, check_templates
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import check_templates
 from tests.conftest import samples_dir
 from tests.template_corpus import write_corpus
 
@@ -36,10 +37,11 @@ COUNT, SEED = 400, 7
 
 _RUN = """
 import json, sys
-from rtbfast.templates.check import Catalog, check_templates
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import check_templates
 catalog, listing = sys.argv[1], sys.argv[2]
 paths = open(listing, encoding="utf-8").read().splitlines()
-result = check_templates(paths, Catalog.load(catalog))
+result = check_templates(paths, CatalogView.load(catalog))
 json.dump(
     {
         "templates": result.templates,
@@ -64,7 +66,7 @@ def _relative(report: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 def _ours(paths: list[Path], catalog: Path) -> dict[str, Any]:
-    result = check_templates(paths, Catalog.load(catalog))
+    result = check_templates(paths, CatalogView.load(catalog))
     report = {
         "templates": result.templates,
         "values_checked": result.values_checked,
@@ -113,7 +115,7 @@ def example_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _corpus(catalog: Path, folder: Path, count: int = COUNT, seed: int = SEED) -> list[Path]:
-    loaded = Catalog.load(catalog)
+    loaded = CatalogView.load(catalog)
     return write_corpus(folder, loaded.tables, loaded.constraints.table, count, seed)
 
 

@@ -55,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import InputIOError, TemplateError
 from rtbfast.output_folder import load_catalog, open_catalog
 from rtbfast.readers import ProgressCallback
@@ -112,14 +113,14 @@ SEP = "\x1f"
 
 
 @dataclass
-class Catalog:
+class CatalogView:
     """What a check reads of a catalog, and the lookups made of it once."""
 
     tables: dict[str, pa.Table]
     constraints: Constraints
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> Catalog:
+    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> CatalogView:
         """A build folder (checked) or an MP XML model."""
         p = Path(path)
         if p.is_dir():
@@ -409,14 +410,14 @@ def _read(
 
 def check_templates(
     paths: Sequence[str | os.PathLike[str]],
-    catalog: str | os.PathLike[str] | Catalog,
+    catalog: str | os.PathLike[str] | CatalogView,
     *,
     threads: int = 0,
     on_progress: ProgressCallback | None = None,
     dynamic: bool = True,
 ) -> CheckResult:
     """Check every template of `paths` against `catalog` (a build folder, an MP XML model or a
-    loaded :class:`Catalog`). ``dynamic=False`` leaves the listing of dynamic parts out."""
+    loaded :class:`CatalogView`). ``dynamic=False`` leaves the listing of dynamic parts out."""
     files = [os.fspath(p) for p in paths]
     with _Scratch() as tmp:
         read_paths, typed = _compile_typed(files, tmp)
@@ -549,7 +550,7 @@ def _check(
     tables: dict[str, pa.Table],
     texts: _native.TemplateTexts,
     typed: dict[int, _Typed],
-    catalog: str | os.PathLike[str] | Catalog,
+    catalog: str | os.PathLike[str] | CatalogView,
     threads: int,
     dynamic: bool,
 ) -> CheckResult:
@@ -563,7 +564,7 @@ def _check(
         for name, values in fixed.items():
             f = f.set_column(f.schema.get_field_index(name), name, pa.array(values, f.schema.field(name).type))
         tables = {**tables, "files": f}
-    cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog, threads)
+    cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     out = _Findings()
     unreadable = _file_errors(tables["files"], out)
     problems = tables["problems"]
@@ -640,7 +641,7 @@ def _flags(names: list[Any], judge: Any) -> pa.Array:
     return pa.array([bool(judge(n)) for n in names], pa.bool_())
 
 
-def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
+def _names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> None:
     """Classes, their nesting, attribute names and what may be done to them: each distinct
     name (and pair of names) judged once, the rows of the wrong ones found by their ids."""
     mos, values = tables["mos"], tables["values"]
@@ -712,7 +713,7 @@ def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
         _attribute_names(tables, cls, cat, out)
 
 
-def _attribute_names(tables: dict[str, pa.Table], cls: pa.DictionaryArray, cat: Catalog, out: _Findings) -> None:
+def _attribute_names(tables: dict[str, pa.Table], cls: pa.DictionaryArray, cat: CatalogView, out: _Findings) -> None:
     """Each distinct (class, attribute) judged once, joined to the values by their ids; its
     first row in each template reported."""
     mos, values = tables["mos"], tables["values"]
@@ -816,7 +817,7 @@ def _row_names(n: int) -> pa.Array:
     return _ROW_NAMES[0].slice(0, n)
 
 
-def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: int) -> int:
+def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> int:
     """Judge the literal values with the native evaluator; returns how many were judged. Each
     distinct (class, attribute, member) is looked up once, each distinct value converted once
     per factor, and each distinct verdict worded once."""
@@ -1046,7 +1047,7 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
     return len(judged)
 
 
-def _cleared(values: pa.Table, rows: pa.Array, mos: pa.Table, cat: Catalog, out: _Findings) -> pa.Array:
+def _cleared(values: pa.Table, rows: pa.Array, mos: pa.Table, cat: CatalogView, out: _Findings) -> pa.Array:
     """``""`` (and ``"__unset__"``) clears an attribute: ``""`` is judged as a value only for
     text attributes; elsewhere a clear is flagged where the attribute cannot be cleared (a
     model that marks nillable attributes does not mark it; not a reference, not a sequence
