@@ -35,8 +35,8 @@ from rtbfast.enm import cmedit
 from rtbfast.enm.dialects import UnwritableError
 from rtbfast.enm.dynamic import read_dynamic
 from rtbfast.enm.model import EnmCatalog
-from rtbfast.enm.plan import PLAN_SCHEMA
 from rtbfast.enm.planning import FILES, _naming, write_dialect
+from rtbfast.schemas import PLAN_SCHEMA
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

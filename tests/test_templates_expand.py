@@ -17,10 +17,11 @@ import pytest
 import rtbfast
 from bench.generate import write_export
 from rtbfast.catalog import merge
-from rtbfast.changeset import CHANGESET_SCHEMA, read_changeset
+from rtbfast.changeset import read_changeset
 from rtbfast.errors import InputError
 from rtbfast.network_index import NetworkIndex
 from rtbfast.rules import constraint_table
+from rtbfast.schemas import CHANGESET_SCHEMA
 from rtbfast.templates.check import Catalog
 from rtbfast.templates.expand import expand, read_network_index
 from rtbfast.templates.expanded import expanded_template

@@ -30,11 +30,12 @@ from rtbfast import _native
 from rtbfast.errors import InvalidValueError, WrongRootError
 from rtbfast.output_folder import Phases, open_catalog, peak_rss_bytes, write_json, written_aside
 from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, located_warnings, read_model, read_network
-from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
+from rtbfast.rules import Constraints, constraint_table, evaluate
 from rtbfast.rules.dependencies import Extraction, extract
 from rtbfast.rules.operations import operation_violations
 from rtbfast.rules.uniqueness import unique_violations
 from rtbfast.rules.user_rules import RuleFile, check_rules, evaluate_rules, read_rules
+from rtbfast.schemas import VIOLATIONS_SCHEMA
 from rtbfast.text_safety import visible
 
 MARKER = "audit.json"

@@ -147,7 +147,7 @@ def restored_violations(rollback: pa.Table, catalog: EnmCatalog) -> pa.Table:
         )
     )
     if not rows.num_rows:
-        from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
+        from rtbfast.schemas import VIOLATIONS_SCHEMA
 
         return VIOLATIONS_SCHEMA.empty_table()
     return value_violations(rows.select(["fdn", "class", "attribute", "member", "index", "value"]), catalog)

@@ -52,32 +52,18 @@ from rtbfast import _native
 from rtbfast.errors import InputIOError, TemplateError
 from rtbfast.output_folder import load_catalog, open_catalog
 from rtbfast.readers import ProgressCallback
-from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
+from rtbfast.rules import Constraints, constraint_table, evaluate
+from rtbfast.schemas import FINDINGS_SCHEMA, SEP, VIOLATIONS_SCHEMA
 from rtbfast.suggest import closest
 from rtbfast.templates.tree import ReadWarning, template_json
 from rtbfast.templates.units import parse_factor, to_engineering, to_raw
 
-FINDINGS_SCHEMA = pa.schema(
-    [
-        ("template", pa.string()),
-        ("path", pa.string()),
-        ("line", pa.int32()),
-        ("column", pa.int32()),
-        pa.field("severity", pa.string(), False),
-        pa.field("code", pa.string(), False),
-        pa.field("message", pa.string(), False),
-        ("suggestion", pa.string()),
-        *[f for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")],
-    ]
-)
-"""One row per finding: where (template file, JSON pointer, line, column), how bad
-(``error``, ``warning``, ``info``), what (``code``, the evaluator's rule for a value),
-``message``, ``suggestion``, and the Violations columns (``subject`` is the MO's pointer)."""
-
 JUDGED = ("string", "number", "boolean")
 """Value kinds judged by the evaluator (the others are computed, ``null`` or empty)."""
 NAME_RULES = ("unknown_class", "unknown_attribute")
-VALUE_RULES = ("type", "range", "resolution", "decimal_places")
+SCALED_RULES = ("type", "range", "resolution", "decimal_places")
+"""The rules whose verdict on a number a multiplication factor changes (a value broken by one
+may be written in raw units)."""
 """The evaluator's rules about a number's value: their messages say the unit conversion."""
 """The evaluator's rules that the name checks already say, once, with a did-you-mean."""
 
@@ -101,10 +87,6 @@ CATALOG_COLUMNS = {
     "containment": ["parent", "child"],
     "struct_members": ["struct", "member", "multiplication_factor", "unit"],
 }
-
-
-SEP = "\x1f"
-"""Joins two names into one key (a character no name holds)."""
 
 
 @dataclass
@@ -639,7 +621,7 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
     scaled = judged.filter(pc.is_valid(judged["factor"]))
     raw_ok: set[int] = set()
     if scaled.num_rows:
-        wrong_scaled = set(found.filter(pc.is_in(found["rule"], pa.array(VALUE_RULES)))["row"].to_pylist())
+        wrong_scaled = set(found.filter(pc.is_in(found["rule"], pa.array(SCALED_RULES)))["row"].to_pylist())
         wrong_raw = set(verdicts(scaled, "value")["row"].to_pylist())
         raw_ok = {r for r in wrong_scaled if r not in wrong_raw} & set(scaled["row"].to_pylist())
     if not found.num_rows:
@@ -667,7 +649,7 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
                 **violation,
             )
             continue
-        if row["factor"] is not None and v["rule"] in VALUE_RULES:
+        if row["factor"] is not None and v["rule"] in SCALED_RULES:
             converted = f"{row['converted']} raw (÷ {row['factor']})"
             message = f"{cls}.{v['attribute']} {text}{unit_text} is {converted}: {v['message']}"
         else:

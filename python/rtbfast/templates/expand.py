@@ -42,10 +42,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
-from rtbfast.changeset import CHANGESET_SCHEMA, EMPTIED
+from rtbfast.changeset import EMPTIED
 from rtbfast.network_index import NetworkIndex, RawText, fdn_of_slash
 from rtbfast.readers import ProgressCallback
-from rtbfast.templates.check import SEP, Catalog
+from rtbfast.schemas import CHANGESET_SCHEMA, SEP
+from rtbfast.templates.check import Catalog
 from rtbfast.templates.objects import TECHNOLOGY, CellView, Clusters, Custom, Db, Enet, Logger, MoView, Vars
 from rtbfast.templates.sandbox import Compiled, Limits, Meter, Sandbox, Stop, compile_expression, compile_function
 from rtbfast.templates.tree import (

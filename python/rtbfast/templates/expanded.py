@@ -19,7 +19,8 @@ from typing import Any
 
 from rtbfast.changeset import EMPTIED
 from rtbfast.network_index import slash_dn
-from rtbfast.templates.check import SEP, Catalog
+from rtbfast.schemas import SEP
+from rtbfast.templates.check import Catalog
 from rtbfast.templates.expand import Expansion
 from rtbfast.templates.tree import DELETE, JsonObject, JsonValue, Template, read_template, template_json
 from rtbfast.templates.units import to_engineering
