@@ -61,11 +61,11 @@ from rtbfast.templates.units import parse_factor, to_engineering, to_raw
 JUDGED = ("string", "number", "boolean")
 """Value kinds judged by the evaluator (the others are computed, ``null`` or empty)."""
 NAME_RULES = ("unknown_class", "unknown_attribute")
-SCALED_RULES = ("type", "range", "resolution", "decimal_places")
-"""The rules whose verdict on a number a multiplication factor changes (a value broken by one
-may be written in raw units)."""
-"""The evaluator's rules about a number's value: their messages say the unit conversion."""
 """The evaluator's rules that the name checks already say, once, with a did-you-mean."""
+SCALED_RULES = ("type", "range", "resolution", "decimal_places")
+"""The evaluator's rules about a number's value, whose verdict a multiplication factor
+changes: their messages say the unit conversion (and a value broken by one may be written in
+raw units)."""
 
 CATALOG_COLUMNS = {
     "attributes": [
