@@ -35,7 +35,6 @@ Findings are the Violations columns plus ``template``, ``path`` (JSON pointer), 
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -49,14 +48,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import InputIOError, TemplateError
-from rtbfast.output_folder import load_catalog, open_catalog
 from rtbfast.readers import ProgressCallback
-from rtbfast.rules import Constraints, constraint_table, evaluate
+from rtbfast.rules import evaluate
 from rtbfast.schemas import FINDINGS_SCHEMA, SEP, VIOLATIONS_SCHEMA
 from rtbfast.suggest import closest
 from rtbfast.templates.tree import ReadWarning, template_json
-from rtbfast.templates.units import parse_factor, to_engineering, to_raw
+from rtbfast.templates.units import to_engineering, to_raw
 
 JUDGED = ("string", "number", "boolean")
 """Value kinds judged by the evaluator (the others are computed, ``null`` or empty)."""
@@ -66,131 +65,6 @@ SCALED_RULES = ("type", "range", "resolution", "decimal_places")
 """The evaluator's rules about a number's value, whose verdict a multiplication factor
 changes: their messages say the unit conversion (and a value broken by one may be written in
 raw units)."""
-
-CATALOG_COLUMNS = {
-    "attributes": [
-        "class",
-        "attribute",
-        "kind",
-        "type_ref",
-        "multiplication_factor",
-        "unit",
-        "read_only",
-        "restricted",
-        "nillable",
-        "mim",
-        "is_sequence",
-        "seq_min",
-        "default",
-    ],
-    "classes": ["class", "system_created"],
-    "containment": ["parent", "child"],
-    "struct_members": ["struct", "member", "multiplication_factor", "unit"],
-}
-
-
-@dataclass
-class Catalog:
-    """What a check reads of a catalog, and the lookups made of it once."""
-
-    tables: dict[str, pa.Table]
-    constraints: Constraints
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> Catalog:
-        """A build folder (checked) or an MP XML model."""
-        p = Path(path)
-        if p.is_dir():
-            folder = open_catalog(p)
-            return cls(folder.tables(CATALOG_COLUMNS), folder.constraints())
-        tables = load_catalog(p, threads=threads)
-        return cls(tables, constraint_table(tables))
-
-    def column(self, table: str, name: str) -> list[Any]:
-        t = self.tables.get(table)
-        return [] if t is None or name not in t.column_names else t.column(name).to_pylist()
-
-    @functools.cached_property
-    def classes(self) -> set[str]:
-        """Known classes: from their own rows, their attributes, or the containment naming
-        them (the workbook names node functions only in its LDN paths)."""
-        return {
-            *self.column("classes", "class"),
-            *self.column("attributes", "class"),
-            *self.column("containment", "parent"),
-            *self.column("containment", "child"),
-        }
-
-    @functools.cached_property
-    def system_created(self) -> set[str]:
-        """Classes every definition says the node creates (where two MIMs define a class and
-        disagree, nothing is said: a template's MO is not tied to either)."""
-        flags: dict[str, set[bool]] = {}
-        for c, created in zip(self.column("classes", "class"), self.column("classes", "system_created"), strict=True):
-            flags.setdefault(c, set()).add(bool(created))
-        return {c for c, f in flags.items() if f == {True}}
-
-    @functools.cached_property
-    def children(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for parent, child in zip(
-            self.column("containment", "parent"), self.column("containment", "child"), strict=True
-        ):
-            out.setdefault(parent, set()).add(child)
-        return out
-
-    @functools.cached_property
-    def attributes(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """class → attribute → what every definition of it agrees on: ``read_only``,
-        ``restricted``, ``nillable`` (true only where all say so), its ``kinds``,
-        ``nillable_known`` (every definition is of a MIM that marks nillable attributes: CPP
-        models and the workbook do not, so there a clear is not judged) and ``may_be_empty``
-        (a sequence that may hold no item)."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        if "attributes" not in self.tables:
-            return out
-        rows = self.tables["attributes"].to_pylist()
-        marking = {r.get("mim") for r in rows if r.get("nillable")}
-        for row in rows:
-            known = out.setdefault(row["class"], {})
-            agreed = known.get(row["attribute"])
-            flags = {k: bool(row.get(k)) for k in ("read_only", "restricted", "nillable")}
-            flags["nillable_known"] = row.get("nillable") is not None and row.get("mim") in marking
-            flags["may_be_empty"] = bool(row.get("is_sequence")) and not row.get("seq_min")
-            if agreed is None:
-                known[row["attribute"]] = {**flags, "kinds": {row.get("kind")}}
-            else:
-                for k, v in flags.items():
-                    agreed[k] = agreed[k] and v
-                agreed["kinds"].add(row.get("kind"))
-        return out
-
-    @functools.cached_property
-    def factors(self) -> pa.Table:
-        """``key`` (class, attribute and member joined by :data:`SEP`) → the linear
-        multiplication factor (as text) and unit of the attributes and struct members that
-        have one."""
-        found: dict[str, tuple[str, str | None]] = {}
-        struct_factor: dict[str, list[tuple[str, Decimal, str | None]]] = {}
-        if "struct_members" in self.tables:
-            for r in self.tables["struct_members"].to_pylist():
-                f = parse_factor(r.get("multiplication_factor"))
-                if f is not None and f != 1:
-                    struct_factor.setdefault(r["struct"], []).append((r["member"], f, r.get("unit")))
-        if "attributes" in self.tables:
-            for r in self.tables["attributes"].to_pylist():
-                f = parse_factor(r.get("multiplication_factor"))
-                if f is not None and f != 1:
-                    found.setdefault(SEP.join((r["class"], r["attribute"], "")), (str(f), r.get("unit")))
-                for member, mf, unit in struct_factor.get(r.get("type_ref") or "", []):
-                    found.setdefault(SEP.join((r["class"], r["attribute"], member)), (str(mf), unit))
-        return pa.table(
-            {
-                "key": pa.array(list(found), pa.string()),
-                "factor": pa.array([f for f, _ in found.values()], pa.string()),
-                "unit": pa.array([u for _, u in found.values()], pa.string()),
-            }
-        )
 
 
 @dataclass
@@ -317,14 +191,14 @@ def _read(paths: list[str], threads: int, on_progress: ProgressCallback | None) 
 
 def check_templates(
     paths: Sequence[str | os.PathLike[str]],
-    catalog: str | os.PathLike[str] | Catalog,
+    catalog: str | os.PathLike[str] | CatalogView,
     *,
     threads: int = 0,
     on_progress: ProgressCallback | None = None,
     dynamic: bool = True,
 ) -> CheckResult:
     """Check every template of `paths` against `catalog` (a build folder, an MP XML model or a
-    loaded :class:`Catalog`). ``dynamic=False`` leaves the listing of dynamic parts out."""
+    loaded :class:`CatalogView`). ``dynamic=False`` leaves the listing of dynamic parts out."""
     files = [os.fspath(p) for p in paths]
     with tempfile.TemporaryDirectory(prefix="rtbfast-check-") as tmp:
         read_paths, typed = _compile_typed(files, Path(tmp))
@@ -370,7 +244,7 @@ def _check(
     files: list[str],
     tables: dict[str, pa.Table],
     typed: dict[int, _Typed],
-    catalog: str | os.PathLike[str] | Catalog,
+    catalog: str | os.PathLike[str] | CatalogView,
     threads: int,
     dynamic: bool,
 ) -> CheckResult:
@@ -384,7 +258,7 @@ def _check(
         for name, values in fixed.items():
             f = f.set_column(f.schema.get_field_index(name), name, pa.array(values, f.schema.field(name).type))
         tables = {**tables, "files": f}
-    cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog, threads)
+    cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     out = _Findings()
     unreadable = _file_errors(tables["files"], out)
     for p in tables["problems"].to_pylist():
@@ -449,7 +323,7 @@ def _class_of_values(tables: dict[str, pa.Table]) -> pa.ChunkedArray:
     return pc.take(tables["mos"]["class"], tables["values"]["mo"])
 
 
-def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
+def _names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> None:
     """Classes, their nesting, attribute names and what may be done to them: each distinct
     name judged once, the rows of the wrong ones found by filtering."""
     mos, values = tables["mos"], tables["values"]
@@ -516,7 +390,7 @@ def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
         _attribute_names(tables, cat, out)
 
 
-def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
+def _attribute_names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> None:
     """Each distinct (class, attribute) judged once; its first row in each template reported."""
     mos, values = tables["mos"], tables["values"]
     classes = _class_of_values(tables)
@@ -563,7 +437,7 @@ def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) 
         )
 
 
-def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: int) -> int:
+def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> int:
     """Judge the literal values with the native evaluator; returns how many were judged."""
     mos, values = tables["mos"], tables["values"]
     if not values.num_rows:
@@ -659,7 +533,7 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
     return int(judged.num_rows)
 
 
-def _converted(judged: pa.Table, cat: Catalog) -> pa.Table:
+def _converted(judged: pa.Table, cat: CatalogView) -> pa.Table:
     """`judged` with the factor and unit of each row (where its attribute has one) and the
     value read in raw units (``converted``): each distinct (value, factor) converted once."""
     at = pc.index_in(judged["key"], value_set=cat.factors["key"])
@@ -687,7 +561,7 @@ def _converted(judged: pa.Table, cat: Catalog) -> pa.Table:
     return joined.append_column("converted", converted)
 
 
-def _closest_member(cat: Catalog, cls: str, v: dict[str, Any]) -> str | None:
+def _closest_member(cat: CatalogView, cls: str, v: dict[str, Any]) -> str | None:
     """The enum member closest to the value a violation names."""
     table = cat.constraints.table
     rows = table.filter(pc.and_(pc.equal(table["class"], cls), pc.equal(table["attribute"], v["attribute"]))).select(
@@ -699,7 +573,7 @@ def _closest_member(cat: Catalog, cls: str, v: dict[str, Any]) -> str | None:
     return None
 
 
-def _cleared(judged: pa.Table, mos: pa.Table, cat: Catalog, out: _Findings) -> pa.Table:
+def _cleared(judged: pa.Table, mos: pa.Table, cat: CatalogView, out: _Findings) -> pa.Table:
     """``""`` (and ``"__unset__"``) clears an attribute: ``""`` is judged as a value only for
     text attributes; elsewhere a clear is flagged where the attribute cannot be cleared (a
     model that marks nillable attributes does not mark it; not a reference, not a sequence
