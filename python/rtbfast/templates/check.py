@@ -41,7 +41,6 @@ Findings are the Violations columns plus ``template``, ``path`` (JSON pointer), 
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -57,188 +56,18 @@ import pyarrow.compute as pc
 from rtbfast import _native
 from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import InputIOError, TemplateError
-from rtbfast.output_folder import load_catalog, open_catalog
 from rtbfast.readers import ProgressCallback
-from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table
+from rtbfast.schemas import FINDING_PARTS_SCHEMA, FINDINGS_SCHEMA, SEP, VIOLATIONS_SCHEMA
 from rtbfast.suggest import closest
 from rtbfast.templates.tree import ReadWarning, template_json
-from rtbfast.templates.units import parse_factor, to_engineering, to_raw
-
-FINDINGS_SCHEMA = pa.schema(
-    [
-        ("template", pa.string()),
-        ("path", pa.string()),
-        ("line", pa.int32()),
-        ("column", pa.int32()),
-        pa.field("severity", pa.string(), False),
-        pa.field("code", pa.string(), False),
-        pa.field("message", pa.string(), False),
-        ("suggestion", pa.string()),
-        *[f for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")],
-    ]
-)
-"""One row per finding: where (template file, JSON pointer, line, column), how bad
-(``error``, ``warning``, ``info``), what (``code``, the evaluator's rule for a value),
-``message``, ``suggestion``, and the Violations columns (``subject`` is the MO's pointer)."""
+from rtbfast.templates.units import to_engineering, to_raw
 
 JUDGED = ("string", "number", "boolean")
 """Value kinds judged by the evaluator (the others are computed, ``null`` or empty)."""
-VALUE_RULES = ("type", "range", "resolution", "decimal_places")
-"""The evaluator's rules about a number's value: their messages say the unit conversion."""
-
-CATALOG_COLUMNS = {
-    "attributes": [
-        "class",
-        "attribute",
-        "kind",
-        "type_ref",
-        "multiplication_factor",
-        "unit",
-        "read_only",
-        "restricted",
-        "nillable",
-        "mim",
-        "is_sequence",
-        "seq_min",
-        "default",
-    ],
-    "classes": ["class", "system_created"],
-    "containment": ["parent", "child"],
-    "struct_members": ["struct", "member", "multiplication_factor", "unit"],
-}
-
-
-SEP = "\x1f"
-"""Joins two names into one key (a character no name holds)."""
-
-
-@dataclass
-class CatalogView:
-    """What a check reads of a catalog, and the lookups made of it once."""
-
-    tables: dict[str, pa.Table]
-    constraints: Constraints
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> CatalogView:
-        """A build folder (checked) or an MP XML model."""
-        p = Path(path)
-        if p.is_dir():
-            folder = open_catalog(p)
-            return cls(folder.tables(CATALOG_COLUMNS), folder.constraints())
-        tables = load_catalog(p, threads=threads)
-        return cls(tables, constraint_table(tables))
-
-    def column(self, table: str, name: str) -> list[Any]:
-        t = self.tables.get(table)
-        return [] if t is None or name not in t.column_names else t.column(name).to_pylist()
-
-    @functools.cached_property
-    def classes(self) -> set[str]:
-        """Known classes: from their own rows, their attributes, or the containment naming
-        them (the workbook names node functions only in its LDN paths)."""
-        return {
-            *self.column("classes", "class"),
-            *self.column("attributes", "class"),
-            *self.column("containment", "parent"),
-            *self.column("containment", "child"),
-        }
-
-    @functools.cached_property
-    def system_created(self) -> set[str]:
-        """Classes every definition says the node creates (where two MIMs define a class and
-        disagree, nothing is said: a template's MO is not tied to either)."""
-        flags: dict[str, set[bool]] = {}
-        for c, created in zip(self.column("classes", "class"), self.column("classes", "system_created"), strict=True):
-            flags.setdefault(c, set()).add(bool(created))
-        return {c for c, f in flags.items() if f == {True}}
-
-    @functools.cached_property
-    def children(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for parent, child in zip(
-            self.column("containment", "parent"), self.column("containment", "child"), strict=True
-        ):
-            out.setdefault(parent, set()).add(child)
-        return out
-
-    @functools.cached_property
-    def attributes(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """class → attribute → what every definition of it agrees on: ``read_only``,
-        ``restricted``, ``nillable`` (true only where all say so), its ``kinds``,
-        ``nillable_known`` (every definition is of a MIM that marks nillable attributes: CPP
-        models and the workbook do not, so there a clear is not judged) and ``may_be_empty``
-        (a sequence that may hold no item)."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        if "attributes" not in self.tables:
-            return out
-        rows = self.tables["attributes"].to_pylist()
-        marking = {r.get("mim") for r in rows if r.get("nillable")}
-        for row in rows:
-            known = out.setdefault(row["class"], {})
-            agreed = known.get(row["attribute"])
-            flags = {k: bool(row.get(k)) for k in ("read_only", "restricted", "nillable")}
-            flags["nillable_known"] = row.get("nillable") is not None and row.get("mim") in marking
-            flags["may_be_empty"] = bool(row.get("is_sequence")) and not row.get("seq_min")
-            if agreed is None:
-                known[row["attribute"]] = {**flags, "kinds": {row.get("kind")}}
-            else:
-                for k, v in flags.items():
-                    agreed[k] = agreed[k] and v
-                agreed["kinds"].add(row.get("kind"))
-        return out
-
-    @functools.cached_property
-    def factors(self) -> pa.Table:
-        """``key`` (class, attribute and member joined by :data:`SEP`) → the linear
-        multiplication factor (as text) and unit of the attributes and struct members that
-        have one."""
-        found: dict[str, tuple[str, str | None]] = {}
-        struct_factor: dict[str, list[tuple[str, Decimal, str | None]]] = {}
-        if "struct_members" in self.tables:
-            for r in self.tables["struct_members"].to_pylist():
-                f = parse_factor(r.get("multiplication_factor"))
-                if f is not None and f != 1:
-                    struct_factor.setdefault(r["struct"], []).append((r["member"], f, r.get("unit")))
-        if "attributes" in self.tables:
-            for r in self.tables["attributes"].to_pylist():
-                f = parse_factor(r.get("multiplication_factor"))
-                if f is not None and f != 1:
-                    found.setdefault(SEP.join((r["class"], r["attribute"], "")), (str(f), r.get("unit")))
-                for member, mf, unit in struct_factor.get(r.get("type_ref") or "", []):
-                    found.setdefault(SEP.join((r["class"], r["attribute"], member)), (str(mf), unit))
-        return pa.table(
-            {
-                "key": pa.array(list(found), pa.string()),
-                "factor": pa.array([f for f, _ in found.values()], pa.string()),
-                "unit": pa.array([u for _, u in found.values()], pa.string()),
-            }
-        )
-
-    @functools.cached_property
-    def factor_of(self) -> dict[str, tuple[str, str | None]]:
-        """:attr:`factors` as a lookup: ``key`` → (factor, unit)."""
-        t = self.factors
-        return dict(
-            zip(t["key"].to_pylist(), zip(t["factor"].to_pylist(), t["unit"].to_pylist(), strict=True), strict=True)
-        )
-
-    @functools.cached_property
-    def enum_names(self) -> dict[tuple[str, str, str | None], list[str]]:
-        """(class, attribute, member) → the names of its enum (the first constraint that lists
-        them)."""
-        t = self.constraints.table
-        listed = t.filter(pc.is_valid(t["enum_names"])).select(["class", "attribute", "member", "enum_names"])
-        out: dict[tuple[str, str, str | None], list[str]] = {}
-        for r in listed.to_pylist():
-            if r["enum_names"]:
-                out.setdefault((r["class"], r["attribute"], r["member"]), r["enum_names"])
-        return out
-
-    @functools.cached_property
-    def compiled(self) -> _native.CompiledConstraints:
-        """The constraints compiled for the native evaluator, once."""
-        return _native.CompiledConstraints(self.constraints.table)
+SCALED_RULES = ("type", "range", "resolution", "decimal_places")
+"""The evaluator's rules about a number's value, whose verdict a multiplication factor
+changes: their messages say the unit conversion (and a value broken by one may be written in
+raw units)."""
 
 
 @dataclass
@@ -264,25 +93,6 @@ template with a hundred thousand wrong values gives a report, not a flood."""
 
 _VIOLATION_COLS = [f.name for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")]
 
-_PART_SCHEMA = pa.schema(
-    [
-        ("template", pa.int32()),
-        ("path", pa.string()),
-        ("severity", pa.string()),
-        ("code", pa.string()),
-        ("message", pa.string()),
-        ("suggestion", pa.string()),
-        ("line", pa.int32()),
-        ("column", pa.int32()),
-        ("typed", pa.bool_()),
-        ("pointed", pa.bool_()),
-        *[pa.field(name, VIOLATIONS_SCHEMA.field(name).type) for name in _VIOLATION_COLS],
-    ]
-)
-"""The columns findings are collected in: where (template index, pointer; line and column where
-already known), what, whether `path` is a typed document's already (`typed`) and whether the
-message ends with the pointer (`pointed`, as expansion's notes do), and the Violations columns."""
-
 
 class _Findings:
     """Findings collected as column parts, in the order they are found: one at a time
@@ -291,7 +101,7 @@ class _Findings:
 
     def __init__(self) -> None:
         self.parts: list[pa.Table] = []
-        self.rows: dict[str, list[Any]] = {name: [] for name in _PART_SCHEMA.names}
+        self.rows: dict[str, list[Any]] = {name: [] for name in FINDING_PARTS_SCHEMA.names}
 
     def add(
         self,
@@ -324,8 +134,8 @@ class _Findings:
 
     def _flush(self) -> None:
         if self.rows["template"]:
-            self.parts.append(pa.table(self.rows, schema=_PART_SCHEMA))
-            self.rows = {name: [] for name in _PART_SCHEMA.names}
+            self.parts.append(pa.table(self.rows, schema=FINDING_PARTS_SCHEMA))
+            self.rows = {name: [] for name in FINDING_PARTS_SCHEMA.names}
 
     def extend(self, count: int, columns: dict[str, Any]) -> None:
         """`count` findings at once: each column an array or list of `count` items, or one
@@ -334,7 +144,7 @@ class _Findings:
             return
         self._flush()
         arrays = []
-        for f in _PART_SCHEMA:
+        for f in FINDING_PARTS_SCHEMA:
             given = columns.get(f.name, False if f.type == pa.bool_() else None)
             if isinstance(given, pa.ChunkedArray):
                 given = given.combine_chunks()
@@ -344,14 +154,14 @@ class _Findings:
                 arrays.append(pa.array(given, f.type))
             else:
                 arrays.append(pa.nulls(count, f.type) if given is None else pa.array([given] * count, f.type))
-        self.parts.append(pa.Table.from_arrays(arrays, schema=_PART_SCHEMA))
+        self.parts.append(pa.Table.from_arrays(arrays, schema=FINDING_PARTS_SCHEMA))
 
     def table(self) -> pa.Table:
         """Every finding in the order found, but for each template and code only the first
         :data:`LISTED`; then one finding for each template and code whose findings were not all
         listed, saying how many more there were."""
         self._flush()
-        found = pa.concat_tables(self.parts) if self.parts else _PART_SCHEMA.empty_table()
+        found = pa.concat_tables(self.parts) if self.parts else FINDING_PARTS_SCHEMA.empty_table()
         if found.num_rows <= LISTED:
             return found
         counts = found.group_by(["template", "code"], use_threads=False).aggregate([("template", "count")])
@@ -965,7 +775,7 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
     raw_ok = pa.array([], pa.int64())
     scaled_rows = pc.indices_nonzero(scaled)
     if len(scaled_rows):
-        wrong_scaled = pc.unique(target.filter(pc.is_in(found["rule"], pa.array(VALUE_RULES))))
+        wrong_scaled = pc.unique(target.filter(pc.is_in(found["rule"], pa.array(SCALED_RULES))))
         _, wrong_raw = verdicts(scaled_rows, written)
         raw_ok = wrong_scaled.filter(
             pc.and_(
@@ -1020,7 +830,7 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
             )
             suggestions.append(f"write {eng}" if eng is not None else None)
             continue
-        if factor is not None and v["rule"] in VALUE_RULES:
+        if factor is not None and v["rule"] in SCALED_RULES:
             messages.append(f"{c}.{v['attribute']} {t}{unit_text} is {conv} raw (÷ {factor}): {v['message']}")
         else:
             messages.append(f"{c}.{v['attribute']}{'.' + v['member'] if v['member'] else ''}: {v['message']}")
