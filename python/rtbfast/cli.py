@@ -14,6 +14,7 @@ import click
 from rtbfast import _native
 from rtbfast.cli_common import JOBS_OPTION, OUT_OPTION, PROGRESS_OPTION, WARNINGS_SHOWN, _fail, _reporters
 from rtbfast.cli_enm import apply, journal, plan
+from rtbfast.cli_serve import serve, serve_token
 from rtbfast.errors import RtbfastError
 
 
@@ -881,6 +882,8 @@ def _summarise_build(out: Path, report: dict[str, Any]) -> None:
 main.add_command(plan)
 main.add_command(apply)
 main.add_command(journal)
+main.add_command(serve)
+main.add_command(serve_token)
 
 if __name__ == "__main__":
     main()
