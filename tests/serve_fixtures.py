@@ -42,6 +42,7 @@ class Server:
     def __init__(self, folder: Path, *args: str | Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        folder.mkdir(parents=True, exist_ok=True)
         self.log = folder / f"serve-{self.port}.log"
         self.args = [sys.executable, "-m", "rtbfast.cli", "serve", "--port", str(self.port), *map(str, args)]
         with self.log.open("w") as log:

@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,8 +100,15 @@ def test_docs_are_served_without_any_cdn_and_the_schema_lists_every_route(server
     page = server.client.get("/docs")
     assert page.status_code == 200
     assert "http://" not in page.text and "https://" not in page.text  # nothing fetched from elsewhere
-    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
-        assert asset in page.text
+    redoc = server.client.get("/redoc")
+    assert redoc.status_code == 200 and "/docs/assets/redoc.standalone.js" in redoc.text
+    assert "http://" not in redoc.text and "https://" not in redoc.text
+    for asset in (
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+        "/docs/assets/redoc.standalone.js",
+    ):
+        assert asset in page.text + redoc.text
         got = server.client.get(asset)
         assert got.status_code == 200 and len(got.content) > 10_000
     schema = server.client.get("/openapi.json").json()
@@ -125,6 +133,23 @@ def test_docs_are_served_without_any_cdn_and_the_schema_lists_every_route(server
             detail = answer.json().get("detail", "") if answer.headers.get("content-type") == "application/json" else ""
             assert answer.status_code != 405, (method, path)
             assert answer.status_code != 404 or "no " in str(detail), (method, path, answer.text[:200])
+
+
+def test_docs_render_in_headless_chromium(server: Server) -> None:
+    """What a person sees at /docs: Swagger UI draws every route from the schema, offline."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium here (Debian's chromium package)")
+    run = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--dump-dom",
+         "--virtual-time-budget=15000", f"{server.url}/docs"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    dom = run.stdout
+    assert "Unable to render this definition" not in dom
+    assert dom.count("opblock-summary-path") >= 17, dom[-2000:]
+    for path in ("/v1/templates/check", "/v1/jobs/{job_id}", "/health"):
+        assert f'data-path="{path}"' in dom
 
 
 # -- templates ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ catalogs loaded once at start; long work runs as jobs (:mod:`rtbfast.service.job
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -45,6 +48,7 @@ TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(json|ya?ml|toml
 JOURNAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FINDING_COLUMNS = ("template", "path", "line", "column", "severity", "code", "message", "suggestion")
 RUNS_REFRESH_SECONDS = 10.0
+CHECKS_AT_ONCE = max(2, os.cpu_count() or 1)
 
 
 @dataclass
@@ -65,6 +69,9 @@ class Service:
     runs_seen: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     runs_read: float = 0.0
     runs_lock: threading.Lock = field(default_factory=threading.Lock)
+    check_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(CHECKS_AT_ONCE))
+    """Checks run at once: one per core (more threads only contend for the GIL between the
+    native calls; the others wait their turn)."""
 
     def load_catalogs(self) -> None:
         try:
@@ -315,9 +322,9 @@ def create_app(config: ServiceConfig, boot: str | None = None) -> FastAPI:
 
 
 def _ops_routes(app: FastAPI, service: Service) -> None:
-    import swagger_ui_bundle  # type: ignore[import-untyped]
+    import fastapi_offline  # Swagger UI 5 and ReDoc, shipped in the package: no CDN
 
-    assets = Path(swagger_ui_bundle.swagger_ui_path)
+    assets = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
 
     @app.get("/health", tags=["ops"], summary="The process is alive (no I/O)")
@@ -362,7 +369,17 @@ def _ops_routes(app: FastAPI, service: Service) -> None:
             title="rtbfast API",
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_favicon_url="/docs/assets/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="rtbfast API",
+            redoc_js_url="/docs/assets/redoc.standalone.js",
+            redoc_favicon_url="/docs/assets/favicon.png",
+            with_google_fonts=False,
         )
 
 
@@ -518,7 +535,9 @@ def _template_routes(app: FastAPI) -> None:
             raise HTTPException(422, "two templates have the same name")
         threads = 1 if len(given) <= 4 else s.config.threads
         try:
-            result, shown = await run_in_threadpool(_check, s, view, given, threads, dynamic)
+            result, shown = await anyio.to_thread.run_sync(
+                _check, s, view, given, threads, dynamic, limiter=s.check_limiter
+            )
         except RtbfastError as err:
             raise HTTPException(422, _located(err, {})) from err
         findings = result.findings
