@@ -217,6 +217,34 @@ def test_check_refuses_bad_names_and_reports_broken_json_with_its_place(server: 
     assert found and found[0]["severity"] == "error" and found[0]["line"] == 2 and found[0]["template"] == "b.json"
 
 
+def test_hostile_bodies_get_located_findings_or_a_4xx_never_a_5xx(server: Server) -> None:
+    for name, body in (
+        ("x.json", b""),
+        ("x.json", b"\xff\xfe\x00garbage"),
+        ("x.json", b'{"a":'),
+        ("x.json", b"[" * 100_000),
+        ("x.yaml", b"a: [1"),
+        ("x.toml", b"= = ="),
+    ):
+        answer = server.client.post("/v1/templates/check", params={"name": name}, content=body)
+        assert answer.status_code == 200, (name, body[:20], answer.text[:300])
+        found = answer.json()["findings"]
+        assert found and found[0]["severity"] == "error" and found[0]["line"] >= 1, (body[:20], found)
+    multipart = server.client.post(
+        "/v1/templates/check", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert multipart.status_code == 400
+    text_field = server.client.post("/v1/templates/check", data={"templates": "[]"}, files={"other": ("a", b"")})
+    assert text_field.status_code == 422
+    for body in ({"export": 5}, {"export": {"path": "a\x00b"}}, {}, [1]):
+        assert server.client.post("/v1/audit", json=body).status_code == 422, body
+    assert (
+        server.client.post("/v1/audit", content=b"{not json", headers={"content-type": "application/json"}).status_code
+        == 422
+    )
+    assert not [x for x in server.lines() if x["level"] == "error"]
+
+
 def test_catalog_class_and_search(server: Server) -> None:
     cls = server.client.get("/v1/catalog/classes/EUtranCellFDD").json()
     names = {a["attribute"] for a in cls["attributes"]}

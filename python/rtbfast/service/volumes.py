@@ -28,8 +28,10 @@ def on_volume(data_dir: Path | None, given: str) -> Path:
     refused when it leads outside the volume or does not exist."""
     if data_dir is None:
         raise RefusedPath("no data volume is configured (--data-dir): give the input as an upload")
-    if not given or "\x00" in given:
+    if not given:
         raise RefusedPath("an empty path")
+    if "\x00" in given:
+        raise RefusedPath("a path holding a NUL character")
     root = data_dir.resolve()
     candidate = Path(given)
     full = (candidate if candidate.is_absolute() else root / candidate).resolve()
