@@ -236,8 +236,9 @@ def test_hostile_bodies_get_located_findings_or_a_4xx_never_a_5xx(server: Server
     assert multipart.status_code == 400
     text_field = server.client.post("/v1/templates/check", data={"templates": "[]"}, files={"other": ("a", b"")})
     assert text_field.status_code == 422
-    for body in ({"export": 5}, {"export": {"path": "a\x00b"}}, {}, [1]):
-        assert server.client.post("/v1/audit", json=body).status_code == 422, body
+    bad: list[object] = [{"export": 5}, {"export": {"path": "a\x00b"}}, {}, [1]]
+    for given in bad:
+        assert server.client.post("/v1/audit", json=given).status_code == 422, given
     assert (
         server.client.post("/v1/audit", content=b"{not json", headers={"content-type": "application/json"}).status_code
         == 422
