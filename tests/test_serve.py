@@ -9,9 +9,11 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -515,6 +517,29 @@ def test_a_request_past_the_time_limit_gets_504(tmp_path: Path, example_out: Pat
         assert slow.status_code == 504, slow.text[:300]
         assert "time limit of 0.1 s" in slow.json()["error"]
         assert s.client.get("/health").status_code == 200  # the server goes on
+    finally:
+        s.stop()
+
+
+def test_a_catalog_that_cannot_load_keeps_the_server_alive_and_not_ready(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    s = Server(tmp_path, "--catalog", tmp_path / "empty", "--jobs-dir", tmp_path / "jobs")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                ready = s.client.get("/ready")
+                if ready.json()["catalog_error"]:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and s.process.poll() is None, s.log.read_text()[-2000:]
+            time.sleep(0.1)
+        assert ready.status_code == 503 and "empty" in ready.json()["catalog_error"]
+        assert s.client.get("/health").status_code == 200
+        check = s.client.post("/v1/templates/check", content=b"[]")
+        assert check.status_code == 503 and "could not be loaded" in check.json()["detail"]
+        assert "rtbfast_ready 0.0" in s.client.get("/metrics").text
     finally:
         s.stop()
 

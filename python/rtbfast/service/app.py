@@ -91,6 +91,8 @@ class Service:
             log.error("a catalog cannot be loaded: the service stays not ready", extra={"fields": {"error": str(err)}})
 
     def catalog(self, name: str | None) -> tuple[str, CatalogView]:
+        if self.load_error is not None:
+            raise HTTPException(503, f"a catalog could not be loaded: {self.load_error}")
         if not self.loaded:
             raise HTTPException(503, "the catalogs are loading", headers={"Retry-After": "5"})
         if name is None:
