@@ -279,9 +279,7 @@ def create_app(config: ServiceConfig, boot: str | None = None) -> FastAPI:
     store = JobStore(config.jobs_dir)
     recovered = store.recover(boot)
     runner = JobRunner(store, config.limits, boot)
-    scratch = config.jobs_dir / "scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True, exist_ok=True)
+    scratch = _scratch(config.jobs_dir)
     service = Service(config, metrics, tokens, store, runner, boot, scratch=scratch)
     if recovered:
         log.warning(
@@ -303,6 +301,7 @@ def create_app(config: ServiceConfig, boot: str | None = None) -> FastAPI:
         stopped = runner.stop()
         log.info("stopped", extra={"fields": {"jobs_marked_failed": stopped}})
         store.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
     app = FastAPI(
         title="rtbfast",
@@ -321,6 +320,28 @@ def create_app(config: ServiceConfig, boot: str | None = None) -> FastAPI:
     _job_routes(app)
     _run_routes(app)
     return app
+
+
+def _scratch(jobs_dir: Path) -> Path:
+    """Where a check writes its templates for the moment it runs: memory (``/dev/shm``, a
+    tmpfs) where the system has it, as creating and removing files on a busy disk costs a
+    millisecond or more a check; else the jobs volume. ``RTBFAST_SCRATCH_DIR`` chooses."""
+    given = os.environ.get("RTBFAST_SCRATCH_DIR")
+    shm = Path("/dev/shm")
+    if given:
+        base = Path(given)
+    elif shm.is_dir() and os.access(shm, os.W_OK):
+        base = shm
+    else:
+        base = jobs_dir
+    for left in base.glob("rtbfast-scratch-*"):  # a killed server's (its process is gone)
+        pid = left.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(left, ignore_errors=True)
+    folder = base / f"rtbfast-scratch-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _ops_routes(app: FastAPI, service: Service) -> None:
@@ -707,7 +728,9 @@ def _check(
         result = check_templates(paths, view, threads=threads, dynamic=dynamic)
         return result, [str(p) for p in paths]
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
 
 
 def _named_findings(findings: pa.Table, paths: list[str]) -> pa.Table:
