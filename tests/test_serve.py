@@ -544,6 +544,41 @@ def test_a_catalog_that_cannot_load_keeps_the_server_alive_and_not_ready(tmp_pat
         s.stop()
 
 
+def test_configured_by_the_container_environment_with_two_workers(
+    tmp_path: Path, example_out: Path, volume: Path
+) -> None:
+    """What the image sets (RTBFAST_CATALOGS, RTBFAST_TOKENS_FILE, RTBFAST_DATA_DIR,
+    RTBFAST_JOBS_DIR), and --workers 2: both processes answer, over one job store."""
+    tokens, secrets = tokens_file(tmp_path, ci=["reader"])
+    env = {
+        "RTBFAST_CATALOGS": f"lte={example_out},copy={example_out}",
+        "RTBFAST_TOKENS_FILE": str(tokens),
+        "RTBFAST_DATA_DIR": str(volume),
+        "RTBFAST_JOBS_DIR": str(tmp_path / "jobs"),
+    }
+    s = Server(tmp_path, "--workers", "2", env=env)
+    try:
+        s.wait_ready()
+        reader = _bearer(secrets["ci"])
+        assert s.client.get("/v1/catalogs").status_code == 401
+        names = [c["name"] for c in s.client.get("/v1/catalogs", headers=reader).json()["catalogs"]]
+        assert names == ["lte", "copy"]
+        started = [
+            s.client.post(
+                "/v1/audit", json={"export": {"path": "export.xml"}}, headers=reader, params={"catalog": "lte"}
+            )
+            for _ in range(4)
+        ]
+        for answer in started:
+            assert answer.status_code == 202
+            # whichever process answers, the job is in the one store
+            assert s.wait_job(answer.json()["id"], "succeeded", "failed", headers=reader)["state"] == "succeeded"
+        pids = {x.get("message") for x in s.lines() if "Started server process" in x.get("message", "")}
+        assert len(pids) == 2, pids
+    finally:
+        s.stop()
+
+
 def test_an_open_server_refuses_a_non_loopback_address(example_out: Path) -> None:
     run = run_cli("serve", "--catalog", example_out, "--host", "0.0.0.0", "--port", "1")
     assert run.returncode == 2 and "loopback" in run.stderr and "Traceback" not in run.stderr
