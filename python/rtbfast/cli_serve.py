@@ -103,6 +103,15 @@ MiB = 2**20
     "--max-upload-mb", type=click.FloatRange(min=0.001), default=4096.0, show_default=True, help="One upload."
 )
 @click.option(
+    "--keep-alive-seconds",
+    type=click.IntRange(min=1),
+    default=75,
+    show_default=True,
+    help="How long an idle connection is kept open: longer than the clients' and load balancers' own (httpx "
+    "5 s, most balancers 60 s), so that the client always closes first and never sends on a connection the "
+    "server is closing.",
+)
+@click.option(
     "--drain-seconds",
     type=click.FloatRange(min=0),
     default=20.0,
@@ -126,6 +135,7 @@ def serve(
     max_body_mb: float,
     max_templates_mb: float,
     max_upload_mb: float,
+    keep_alive_seconds: int,
     drain_seconds: float,
 ) -> None:
     """Serve the API over HTTP: template checks, expansions, plans, audits, catalog lookups,
@@ -197,6 +207,7 @@ def serve(
                     log_config=None,
                     access_log=False,
                     timeout_graceful_shutdown=int(drain_seconds) or None,
+                    timeout_keep_alive=keep_alive_seconds,
                     server_header=False,
                 )
             )
@@ -212,6 +223,7 @@ def serve(
                 log_config=None,
                 access_log=False,
                 timeout_graceful_shutdown=int(drain_seconds) or None,
+                timeout_keep_alive=keep_alive_seconds,
                 server_header=False,
             )
     except RtbfastError as err:
