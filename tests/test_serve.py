@@ -390,6 +390,10 @@ def test_runs_read_the_journals_and_apply_needs_no_credentials_from_the_request(
     assert server.client.get("/v1/runs/..:1").status_code == 404
     metrics = server.client.get("/metrics").text
     assert f'rtbfast_apply_commands_total{{outcome="applied"}} {float(mine[0]["applied"])}' in metrics
+    # ENM's credentials are the server's own: a request cannot carry any
+    given = {"script": {"upload": upload["upload"]}, "backend": "enm", "password": "x"}
+    refused = server.client.post("/v1/apply", json=given)
+    assert refused.status_code == 422 and "password" in refused.text
     # ENM is the server's: asking for it without ENM_URL on the server fails the job, with no secret asked
     enm = server.client.post("/v1/apply", json={"script": {"upload": upload["upload"]}, "backend": "enm"})
     failed = server.wait_job(enm.json()["id"], "succeeded", "failed")

@@ -29,7 +29,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rtbfast import _native
 from rtbfast.catalog_view import CatalogView
@@ -143,7 +143,14 @@ CatalogName = Annotated[str | None, Query(description="The catalog to use, when 
 # -- request and response models ------------------------------------------------------------
 
 
-class Input(BaseModel):
+class Strict(BaseModel):
+    """A request's body: a field it does not know is refused (422), not ignored: a typo is
+    said, and nothing a client adds (credentials, say) is taken for something else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Input(Strict):
     """A file: a path on the server's data volume, or the id of an upload (POST /v1/uploads)."""
 
     path: str | None = None
@@ -156,19 +163,19 @@ class Input(BaseModel):
         return self
 
 
-class TemplateText(BaseModel):
+class TemplateText(Strict):
     name: str = Field("template.json", description="File name; its suffix tells the format (.json .yaml .toml).")
     text: str = Field(description="The template as written (line and column of findings refer to it).")
 
 
-class ExpandRequest(BaseModel):
+class ExpandRequest(Strict):
     template: TemplateText
     network: Input
     targets: list[str] = Field(min_length=1, max_length=100_000, description="Cells: FDNs, ids or globs.")
     allow_errors: bool = False
 
 
-class PlanRequest(BaseModel):
+class PlanRequest(Strict):
     template: TemplateText | None = None
     changeset: Input | None = None
     network: Input
@@ -185,11 +192,11 @@ class PlanRequest(BaseModel):
         return self
 
 
-class AuditRequest(BaseModel):
+class AuditRequest(Strict):
     export: Input
 
 
-class ApplyBody(BaseModel):
+class ApplyBody(Strict):
     script: Input
     network: Input | None = None
     backend: Literal["simulator", "enm"] = "simulator"
