@@ -565,8 +565,10 @@ def _template_routes(app: FastAPI) -> None:
             raise HTTPException(422, "two templates have the same name")
         threads = 1 if len(given) <= 4 else s.config.threads
         try:
+            # past the time limit the answer (504) does not wait for the thread: it finishes
+            # its check alone and is dropped
             result, shown = await anyio.to_thread.run_sync(
-                _check, s, view, given, threads, dynamic, limiter=s.check_limiter
+                _check, s, view, given, threads, dynamic, limiter=s.check_limiter, abandon_on_cancel=True
             )
         except RtbfastError as err:
             raise HTTPException(422, _located(err, {})) from err
