@@ -19,10 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench import generate
+from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import write_changeset
 from rtbfast.enm.planning import plan_changes, write_plan_folder
+from rtbfast.enm.simulator import Simulator
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
+from tests.fake_enm import FakeEnm
 from tests.serve_fixtures import Server, tokens_file
 
 pytest.importorskip("fastapi")
@@ -398,6 +401,41 @@ def test_runs_read_the_journals_and_apply_needs_no_credentials_from_the_request(
     enm = server.client.post("/v1/apply", json={"script": {"upload": upload["upload"]}, "backend": "enm"})
     failed = server.wait_job(enm.json()["id"], "succeeded", "failed")
     assert failed["state"] == "failed" and "ENM_URL" in failed["error"]
+
+
+def test_apply_on_enm_with_the_servers_credentials(
+    tmp_path: Path, example_out: Path, volume: Path, tables: dict[str, pa.Table], catalog: CatalogView
+) -> None:
+    """An operator's apply goes to the ENM of the server's environment (ENM_URL, ENM_USERNAME,
+    ENM_PASSWORD_FILE: a mounted secret), here a fake ENM on loopback; the password is never
+    logged, and the run shows in /v1/runs."""
+    planned = plan_changes(volume / "changes.parquet", example_out, volume / "export.xml")
+    write_plan_folder(planned, tmp_path / "plan")
+    secret = tmp_path / "enm-password"
+    secret.write_text("s3cret-of-the-server\n")
+    fake = FakeEnm(Simulator(tables, catalog), "svc-rtbfast", "s3cret-of-the-server").start()
+    env = {"ENM_URL": fake.url, "ENM_USERNAME": "svc-rtbfast", "ENM_PASSWORD_FILE": str(secret)}
+    s = Server(
+        tmp_path, "--catalog", example_out, "--data-dir", tmp_path, "--jobs-dir", tmp_path / "jobs",
+        "--journals-dir", tmp_path / "journals", env=env,
+    )  # fmt: skip
+    try:
+        shutil.copyfile(volume / "export.xml", tmp_path / "export.xml")
+        s.wait_ready()
+        started = s.client.post(
+            "/v1/apply",
+            json={"script": {"path": "plan/plan.cmedit"}, "network": {"path": "export.xml"}, "backend": "enm"},
+        )
+        assert started.status_code == 202, started.text
+        job = s.wait_job(started.json()["id"], "succeeded", "failed")
+        assert job["state"] == "succeeded", job
+        runs = s.client.get("/v1/runs").json()["runs"]
+        assert len(runs) == 1 and runs[0]["backend"] == "enm" and runs[0]["applied"] == planned.plan.step_count
+        assert runs[0]["target"] == fake.url
+        assert "s3cret-of-the-server" not in s.log.read_text()
+    finally:
+        s.stop()
+        fake.stop()
 
 
 # -- auth and limits: a server with tokens -----------------------------------------------------------
