@@ -632,6 +632,10 @@ def test_configured_by_the_container_environment_with_two_workers(
 def test_an_open_server_refuses_a_non_loopback_address(example_out: Path) -> None:
     run = run_cli("serve", "--catalog", example_out, "--host", "0.0.0.0", "--port", "1")
     assert run.returncode == 2 and "loopback" in run.stderr and "Traceback" not in run.stderr
+    missing = run_cli("serve", "--catalog", example_out / "missing")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: --catalog missing=")
+    tokens = run_cli("serve", "--catalog", example_out, "--tokens", example_out / "report.json")
+    assert tokens.returncode == 2 and "the tokens file is a JSON list" in tokens.stderr
 
 
 def test_the_job_store_is_sqlite_with_every_job(server: Server) -> None:

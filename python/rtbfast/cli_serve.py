@@ -156,6 +156,7 @@ def serve(
         from rtbfast.service.app import CONFIG_ENV, create_app
         from rtbfast.service.config import (
             JOB_KINDS,
+            ConfigError,
             Limits,
             ServiceConfig,
             catalogs_from_env,
@@ -194,7 +195,7 @@ def serve(
         config.check()
         for name, path in named.items():
             if not path.exists():
-                raise RtbfastError(f"--catalog {name}={path}: no such folder or file", str(path))
+                raise ConfigError(f"--catalog {name}={path}: no such folder or file", str(path))
         json_logging()
         boot = uuid.uuid4().hex
         if workers == 1:
