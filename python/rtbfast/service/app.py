@@ -352,10 +352,15 @@ def _scratch(jobs_dir: Path) -> Path:
 
 
 def _ops_routes(app: FastAPI, service: Service) -> None:
-    import fastapi_offline  # Swagger UI 5 and ReDoc, shipped in the package: no CDN
+    try:
+        import fastapi_offline  # Swagger UI 5 and ReDoc, shipped in the package: no CDN
 
-    assets = Path(fastapi_offline.__file__).parent / "static"
-    app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
+        assets: Path | None = Path(fastapi_offline.__file__).parent / "static"
+    except ImportError:
+        assets = None
+        log.warning("no docs: fastapi-offline is not installed (pip install 'rtbfast[serve]'); /docs answers 503")
+    if assets is not None:
+        app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
 
     @app.get("/health", tags=["ops"], summary="The process is alive (no I/O)")
     async def health() -> dict[str, str]:
@@ -394,6 +399,8 @@ def _ops_routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
+        if assets is None:
+            return HTMLResponse("the docs' files are not installed: pip install 'rtbfast[serve]'", 503)
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="rtbfast API",
@@ -404,6 +411,8 @@ def _ops_routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
+        if assets is None:
+            return HTMLResponse("the docs' files are not installed: pip install 'rtbfast[serve]'", 503)
         return get_redoc_html(
             openapi_url="/openapi.json",
             title="rtbfast API",
