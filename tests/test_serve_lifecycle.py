@@ -95,15 +95,17 @@ def _import_job_started(journal: Path) -> bool:
 
 def test_kill_9_during_a_job_then_restart(tmp_path: Path, example_out: Path, lab: Path) -> None:
     s = _server(tmp_path, example_out, lab)
-    done = s.client.post("/v1/audit", json={"export": {"path": "export.xml"}}).json()["id"]
-    assert s.wait_job(done, "succeeded", "failed")["state"] == "succeeded"
-    running = _long_apply(s)
-    journal = tmp_path / "journals" / "long.journal.sqlite"
-    deadline = time.monotonic() + 60
-    while not _import_job_started(journal):
-        assert time.monotonic() < deadline, "the apply never started its import job"
-        time.sleep(0.05)
-    s.stop(signal.SIGKILL)
+    try:
+        done = s.client.post("/v1/audit", json={"export": {"path": "export.xml"}}).json()["id"]
+        assert s.wait_job(done, "succeeded", "failed")["state"] == "succeeded"
+        running = _long_apply(s)
+        journal = tmp_path / "journals" / "long.journal.sqlite"
+        deadline = time.monotonic() + 60
+        while not _import_job_started(journal):
+            assert time.monotonic() < deadline, "the apply never started its import job"
+            time.sleep(0.05)
+    finally:
+        s.stop(signal.SIGKILL)
     store = tmp_path / "jobs" / "jobs.sqlite"
     assert _rows(store, "PRAGMA integrity_check") == [("ok",)]
     assert _rows(journal, "PRAGMA integrity_check") == [("ok",)]
@@ -129,6 +131,14 @@ def test_sigterm_drains_requests_in_flight_and_marks_the_running_job(
     tmp_path: Path, example_out: Path, lab: Path
 ) -> None:
     s = _server(tmp_path, example_out, lab)
+    try:
+        _drain(s, tmp_path)
+    finally:
+        if s.process.poll() is None:
+            s.stop(signal.SIGKILL)
+
+
+def _drain(s: Server, tmp_path: Path) -> None:
     running = _long_apply(s)
     mo = {"EUtranCellFDD": {"qRxLevMin": "-80", "cellRange": "KM_100", "administrativeState": "LOCKED"}}
     slow = json.dumps([mo] * 20_000).encode()  # about half a second of checking
@@ -173,4 +183,3 @@ def test_sigterm_drains_requests_in_flight_and_marks_the_running_job(
     assert any(x["message"] == "stopped" and x.get("jobs_marked_failed") == 1 for x in lines)
     journal = tmp_path / "journals" / "long.journal.sqlite"
     assert _rows(journal, "PRAGMA integrity_check") == [("ok",)]
-    s.client.close()
