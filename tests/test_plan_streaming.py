@@ -1,0 +1,156 @@
+"""``rtbfast plan`` streamed node group by node group gives, byte for byte, the plan folder it
+gave when it planned the whole network at once.
+
+The cases are generated (``tests/stream_cases.py``): several nodes with references between
+them, ChangeSets whose rows interleave nodes, creates, deletes, locks, cycles, cascades, several
+phases. ``tests/golden/stream/digests.json`` holds the sha256 of every file ``rtbfast plan``
+wrote for each case on main before the plan streamed (commit c2c23b5), and what it said on
+stderr; the test runs the same commands and compares. A digest changes only on purpose: rewrite
+them with RTBFAST_UPDATE_GOLDEN=1 and say why in the commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import rtbfast
+from rtbfast.changeset import write_changeset
+from rtbfast.network_writer import write_network_xml
+from tests import stream_cases
+
+GOLDEN = Path(__file__).parent / "golden" / "stream" / "digests.json"
+UPDATE = os.environ.get("RTBFAST_UPDATE_GOLDEN") == "1"
+
+
+def _mandatory_cycle(rng: random.Random) -> tuple[dict[str, pa.Table], pa.Table]:
+    """Two new term points of one node, each the other's mandatory peer: cannot be planned;
+    another node's new carriers refer to each other too (a cycle that can be broken)."""
+    net = stream_cases.make_network(rng, 4)
+    c = stream_cases.make_changes(rng, net, deletes=False)
+    enb = net.nodes[1]
+    a, b = f"{enb},TermPoint=1", f"{enb},TermPoint=2"
+    c.write("create", a)
+    c.write("create", a, "peerTermPointRef", [(None, 0, b)])
+    c.write("create", b)
+    c.write("create", b, "peerTermPointRef", [(None, 0, a)])
+    return net.tables(), c.table(rng)
+
+
+def _refused(rng: random.Random) -> tuple[dict[str, pa.Table], pa.Table]:
+    """Problems in three nodes: an MO that does not exist, a value out of range, an unknown
+    attribute."""
+    net = stream_cases.make_network(rng, 5)
+    c = stream_cases.make_changes(rng, net)
+    c.write("set", f"{net.nodes[0]},EUtranCellFDD=NOPE", "cellRange", [(None, 0, "KM_15")])
+    c.write("set", net.cells[-1], "qRxLevMin", [(None, 0, "-20")])
+    c.write("set", net.nodes[2], "noSuchThing", [(None, 0, "1")])
+    return net.tables(), c.table(rng)
+
+
+def _case(name: str) -> tuple[dict[str, pa.Table], pa.Table]:
+    kind, _, number = name.partition("-")
+    seed = int(number)
+    rng = random.Random(seed)
+    if kind == "cycle":
+        return _mandatory_cycle(rng)
+    if kind == "refused":
+        return _refused(rng)
+    nodes = {"wide": 8, "many": 30}.get(kind, 5)
+    net = stream_cases.make_network(rng, nodes)
+    changes = stream_cases.make_changes(rng, net, deletes=kind != "nodelete")
+    return net.tables(), changes.table(rng, interleave=kind != "ordered")
+
+
+ALLOW = ("--allow-unknown-rollback",)
+CASES: dict[str, tuple[str, ...]] = {
+    **{f"mixed-{seed}": ALLOW for seed in range(8)},
+    "wide-20": ALLOW,
+    "wide-21": (*ALLOW, "--form", "node"),
+    "ordered-30": ALLOW,
+    "nodelete-31": ALLOW,
+    "mixed-40": (*ALLOW, "--import-chunk", "4"),
+    "mixed-41": (*ALLOW, "--import-chunk", "1", "--dialect", "dynamic", "--dialect", "cmedit"),
+    "mixed-42": ("--dialect", "cmedit", "--dialect", "moshell"),  # refused: attributes without old values
+    "mixed-43": (*ALLOW, "--dialect", "3gpp"),
+    "folder-44": ALLOW,  # the network from a build folder's network/*.parquet
+    "many-45": ALLOW,
+    "cycle-50": ALLOW,
+    "refused-51": ALLOW,
+}
+"""Case name (kind-seed) → the options of ``rtbfast plan``."""
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out: Path = tmp_path_factory.mktemp("stream-catalog") / "catalog"
+    rtbfast.build(stream_cases.MODEL, out)
+    return out
+
+
+def materialize(name: str, folder: Path, catalog: Path) -> Path:
+    """The case's export, ChangeSet and catalog in `folder` (named as the golden run named
+    them: ``network.xml``, ``changes.parquet``, ``catalog``)."""
+    tables, changes = _case(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_network_xml(tables, folder / "network.xml")
+    write_changeset(changes, folder / "changes.parquet", {"by": "tests/stream_cases.py", "case": name})
+    link = folder / "catalog"
+    if not link.exists():
+        link.symlink_to(catalog, target_is_directory=True)
+    if name.startswith("folder-"):
+        rtbfast.build([stream_cases.MODEL, folder / "network.xml"], folder / "built")
+    return folder
+
+
+def run_plan(folder: Path, *options: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``rtbfast plan`` in `folder` on its case, paths relative; the exit, stderr and the
+    sha256 of every file of the plan folder."""
+    command = [sys.executable, "-m", "rtbfast.cli", "plan", "changes.parquet", "--catalog", "catalog"]
+    network = "built" if (folder / "built").is_dir() else "network.xml"
+    command += ["--network", network, *options, "-o", "plan"]
+    run = subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, check=False, timeout=300, env={**os.environ, **(env or {})}
+    )
+    out = folder / "plan"
+    files = (
+        {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())} if out.is_dir() else {}
+    )
+    return {"returncode": run.returncode, "stdout": run.stdout, "stderr": run.stderr, "files": files}
+
+
+def _golden() -> dict[str, Any]:
+    if not GOLDEN.exists():
+        return {}
+    loaded: dict[str, Any] = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    return loaded
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_plan_folder_is_what_main_wrote(name: str, catalog: Path, tmp_path: Path) -> None:
+    folder = materialize(name, tmp_path / name, catalog)
+    got = run_plan(folder, *CASES[name])
+    golden = _golden()
+    if UPDATE:
+        golden[name] = {**got, "pyarrow": pa.__version__}
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(json.dumps(dict(sorted(golden.items())), indent=1) + "\n", encoding="utf-8")
+        return
+    want = golden[name]
+    assert got["returncode"] == want["returncode"], got["stderr"]
+    assert got["stderr"] == want["stderr"]
+    assert got["stdout"] == want["stdout"]
+    files = dict(got["files"])
+    expected = dict(want["files"])
+    if want["pyarrow"] != pa.__version__:  # Parquet files name the writer's version
+        for stem in ("plan.parquet", "rollback.parquet", ".rtbfast-output.json"):
+            files.pop(stem, None), expected.pop(stem, None)
+    assert files == expected
