@@ -95,9 +95,10 @@ class Network:
         }
 
 
-def make_network(rng: random.Random, nodes: int, cells: int = 3) -> Network:
+def make_network(rng: random.Random, nodes: int, cells: int = 3, *, cross: bool = True) -> Network:
     """`nodes` nodes: MeContext ones under ROOT, one in four under a second SubNetwork, the
-    last a RadioNode (ManagedElement under ROOT). Cell references point across nodes."""
+    last a RadioNode (ManagedElement under ROOT). Cell references point across nodes (with
+    `cross`; else within their node)."""
     net = Network()
     net.mo("SubNetwork=ROOT")
     net.mo("SubNetwork=ROOT,SubNetwork=EAST", userLabel="east")
@@ -143,11 +144,12 @@ def make_network(rng: random.Random, nodes: int, cells: int = 3) -> Network:
     # references between nodes, each after its MO's own rows (a network's values come MO by MO)
     by_fdn: dict[str, list[dict[str, Any]]] = {}
     for fdn, what in pending_refs:
+        near = net.cells if cross else [c for c in net.cells if c.split(",ENodeBFunction")[0] == fdn.split(",ENodeBFunction")[0]]
         if what == "neighbor":
-            target = rng.choice(net.cells)
+            target = rng.choice(near)
             by_fdn.setdefault(fdn, []).append(_value(fdn, "neighborCellRef", 0, target))
         elif rng.random() < 0.6:
-            for i, target in enumerate(rng.sample(net.cells, min(len(net.cells), rng.randint(1, 2)))):
+            for i, target in enumerate(rng.sample(near, min(len(near), rng.randint(1, 2)))):
                 by_fdn.setdefault(fdn, []).append(_value(fdn, "adjacentCellRef", i, target))
     out: list[dict[str, Any]] = []
     for i, row in enumerate(net.values):
@@ -248,7 +250,9 @@ def _creates_first(writes: list[list[dict[str, Any]]]) -> list[list[dict[str, An
     return out
 
 
-def make_changes(rng: random.Random, net: Network, *, deletes: bool = True, creates: bool = True) -> ChangeRows:
+def make_changes(
+    rng: random.Random, net: Network, *, deletes: bool = True, creates: bool = True, cross: bool = True, locks: float = 0.15
+) -> ChangeRows:
     c = ChangeRows()
     values = {(v["fdn"], v["attribute"], v["member"], v["index"]): v["value"] for v in net.values}
 
@@ -273,7 +277,7 @@ def make_changes(rng: random.Random, net: Network, *, deletes: bool = True, crea
                 c.write("set", cell, "userLabel", [(None, 0, rng.choice(["north", "south, 2", "x y"]))], phase())
             elif what < 0.35:
                 c.write("set", cell, "cellRange", [(None, 0, rng.choice(["KM_15", "KM_100"]))], phase())
-            elif what < 0.5:
+            elif what < 0.35 + locks:
                 same = values.get((cell, "earfcndl", None, 0))
                 c.write("set", cell, "earfcndl", [(None, 0, rng.choice([same, "0700", "2100"]))], phase())
             elif what < 0.6:
@@ -284,7 +288,9 @@ def make_changes(rng: random.Random, net: Network, *, deletes: bool = True, crea
             elif what < 0.75:
                 c.write("set", cell, "additionalPlmnList", [(None, EMPTIED, None)], phase())
             elif what < 0.85:
-                targets = rng.sample(alive, min(2, len(alive)))
+                node = cell.split(",ENodeBFunction")[0]
+                pool = alive if cross else [a for a in alive if a.startswith(node + ",")]
+                targets = rng.sample(pool, min(2, len(pool)))
                 c.write("set", cell, "adjacentCellRef", [(None, i, t) for i, t in enumerate(targets)], phase())
             else:
                 ue = f"{cell},UeMeasControl=1"
@@ -325,11 +331,13 @@ def make_changes(rng: random.Random, net: Network, *, deletes: bool = True, crea
             new_cells.append(cell)
         # relations to new cells of other nodes, and to existing cells
         for i, cell in enumerate(new_cells):
-            other = new_cells[(i + 1) % len(new_cells)]
+            node = cell.split(",ENodeBFunction")[0]
+            same = [a for a in alive if a.startswith(node + ",")] or [cell]
+            other = new_cells[(i + 1) % len(new_cells)] if cross else same[0]
             rel = f"{cell},EUtranCellRelation=7"
             c.write("create", rel)
             c.write("create", rel, "neighborCellRef", [(None, 0, other)])
-            if alive:
+            if cross and alive:
                 rel2 = f"{rng.choice(alive)},EUtranCellRelation=9"
                 c.write("create", rel2, phase=PHASES[1])
                 c.write("create", rel2, "neighborCellRef", [(None, 0, cell)], PHASES[1])
@@ -340,9 +348,9 @@ def make_changes(rng: random.Random, net: Network, *, deletes: bool = True, crea
     return c
 
 
-def case(seed: int, nodes: int = 5, **kwargs: Any) -> tuple[dict[str, pa.Table], pa.Table]:
+def case(seed: int, nodes: int = 5, cross: bool = True, **kwargs: Any) -> tuple[dict[str, pa.Table], pa.Table]:
     """The network tables and the ChangeSet of generated case `seed`."""
     rng = random.Random(seed)
-    net = make_network(rng, nodes)
-    changes = make_changes(rng, net, **kwargs).table(rng)
+    net = make_network(rng, nodes, cross=cross)
+    changes = make_changes(rng, net, cross=cross, **kwargs).table(rng)
     return net.tables(), changes

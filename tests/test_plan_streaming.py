@@ -64,9 +64,12 @@ def _case(name: str) -> tuple[dict[str, pa.Table], pa.Table]:
         return _mandatory_cycle(rng)
     if kind == "refused":
         return _refused(rng)
-    nodes = {"wide": 8, "many": 30}.get(kind, 5)
-    net = stream_cases.make_network(rng, nodes)
-    changes = stream_cases.make_changes(rng, net, deletes=kind != "nodelete")
+    nodes = {"wide": 8, "many": 30, "locks": 60, "sparse": 25}.get(kind, 5)
+    cross = kind not in ("locks", "sparse")
+    net = stream_cases.make_network(rng, nodes, cross=cross)
+    changes = stream_cases.make_changes(
+        rng, net, deletes=kind != "nodelete", cross=cross, locks=0.5 if kind == "locks" else 0.15
+    )
     return net.tables(), changes.table(rng, interleave=kind != "ordered")
 
 
@@ -83,6 +86,9 @@ CASES: dict[str, tuple[str, ...]] = {
     "mixed-43": (*ALLOW, "--dialect", "3gpp"),
     "folder-44": ALLOW,  # the network from a build folder's network/*.parquet
     "many-45": ALLOW,
+    "locks-46": ALLOW,
+    "sparse-47": ALLOW,
+    "sparse-48": (*ALLOW, "--form", "node"),
     "cycle-50": ALLOW,
     "refused-51": ALLOW,
 }
@@ -134,10 +140,20 @@ def _golden() -> dict[str, Any]:
     return loaded
 
 
+BUDGETS = {"one-batch": "1000000000", "each-group-alone": "1", "a-few-groups": "300"}
+"""``RTBFAST_PLAN_BUDGET``: the whole plan one batch; each node group a batch of its own;
+batches of a few groups."""
+
+
+@pytest.mark.parametrize("budget", sorted(BUDGETS))
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_the_plan_folder_is_what_main_wrote(name: str, catalog: Path, tmp_path: Path) -> None:
+def test_the_plan_folder_is_what_main_wrote(name: str, budget: str, catalog: Path, tmp_path: Path) -> None:
+    if UPDATE and budget != "one-batch":
+        pytest.skip("the digests are made once a case")
     folder = materialize(name, tmp_path / name, catalog)
-    got = run_plan(folder, *CASES[name])
+    reference = os.environ.get("RTBFAST_GOLDEN_PYTHONPATH")  # main's package, to make the digests with
+    env = {"PYTHONPATH": reference} if UPDATE and reference else {"RTBFAST_PLAN_BUDGET": BUDGETS[budget]}
+    got = run_plan(folder, *CASES[name], env=env)
     golden = _golden()
     if UPDATE:
         golden[name] = {**got, "pyarrow": pa.__version__}

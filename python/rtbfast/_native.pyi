@@ -119,3 +119,12 @@ def refused_names(kind: Literal["class", "attribute", "member", "mo_id", "fdn"],
 
 def network_xml(mos: object, values: object) -> str:
     """The ``configData`` content of a network (plain text columns) as Bulk CM XML."""
+
+def network_xml_spans(mos: object, values: object) -> tuple[str, ArrowTable]:
+    """:func:`network_xml`, and a table ``fdn``, ``start``, ``opened``, ``closing``, ``end``:
+    where each MO's element is in the text (UTF-8 byte offsets, document order)."""
+
+def node_keys(texts: object) -> ArrowTable:
+    """The node key of each text of a one-column table (utf8 or a dictionary of utf8): the
+    FDN up to its ``MeContext``, else its ``ManagedElement``; null where there is none. A
+    table of one column, ``node``."""

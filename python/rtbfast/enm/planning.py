@@ -37,11 +37,12 @@ import pyarrow.parquet as pq
 
 from rtbfast.enm.dialects import DIALECTS
 from rtbfast.enm.model import EnmCatalog
-from rtbfast.enm.plan import Plan, Problem, make_plan
+from rtbfast.enm.plan import PLAN_SCHEMA, Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
 
 if TYPE_CHECKING:
+    from rtbfast.enm.plan_stream import GroupedPlan
     from rtbfast.enm.summary import RouteTiming
 
 MARKER = "plan.json"
@@ -138,19 +139,65 @@ def plan_changes(
 def restored_violations(rollback: pa.Table, catalog: EnmCatalog) -> pa.Table:
     """The values `rollback` writes back that the catalog would refuse as new ones (errors of
     the rules that judge a value alone), judged by the native evaluator."""
-    from rtbfast.enm.plan import value_violations
+    judged = RestoredValues(catalog, keep=None)
+    judged.add(rollback)
+    return judged.close()
 
-    rows = rollback.filter(
-        pc.and_(
-            pc.is_in(rollback["op"], value_set=pa.array(["set", "create", "lock", "unlock"])),
-            pc.and_(pc.is_valid(rollback["attribute"]), pc.is_valid(rollback["value"])),
-        )
-    )
-    if not rows.num_rows:
+
+class RestoredValues:
+    """:func:`restored_violations` of a rollback given a window of rows at a time (in its
+    order): the rows of one MO that follow each other are judged together, as in one call."""
+
+    def __init__(self, catalog: EnmCatalog, keep: int | None = 500) -> None:
+        self.catalog = catalog
+        self.keep = keep
+        """Violations kept (the first ones); None: all."""
+        self.total = 0
+        self._found: list[pa.Table] = []
+        self._held = 0
+        self._carry: pa.Table | None = None
+
+    def add(self, rows: pa.Table) -> None:
+        rows = rows.filter(
+            pc.and_(
+                pc.is_in(rows["op"], value_set=pa.array(["set", "create", "lock", "unlock"])),
+                pc.and_(pc.is_valid(rows["attribute"]), pc.is_valid(rows["value"])),
+            )
+        ).select(["fdn", "class", "attribute", "member", "index", "value"])
+        if self._carry is not None:
+            rows = pa.concat_tables([self._carry, rows], promote_options="permissive")
+            self._carry = None
+        if not rows.num_rows:
+            return
+        fdn = rows["fdn"]
+        others = pc.indices_nonzero(pc.not_equal(fdn, fdn[-1]))
+        cut = int(pc.max(others).as_py()) + 1 if len(others) else 0
+        self._carry = rows.slice(cut)
+        if cut:
+            self._judge(rows.slice(0, cut))
+
+    def _judge(self, rows: pa.Table) -> None:
+        from rtbfast.enm.plan import value_violations
+
+        found = value_violations(rows, self.catalog)
+        self.total += found.num_rows
+        if self.keep is None or self._held < self.keep:
+            kept = found if self.keep is None else found.slice(0, self.keep - self._held)
+            self._found.append(kept)
+            self._held += kept.num_rows
+
+    def close(self) -> pa.Table:
+        """The violations kept."""
+        if self._carry is not None and self._carry.num_rows:
+            self._judge(self._carry)
+        self._carry = None
         from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
 
-        return VIOLATIONS_SCHEMA.empty_table()
-    return value_violations(rows.select(["fdn", "class", "attribute", "member", "index", "value"]), catalog)
+        return (
+            pa.concat_tables(self._found, promote_options="permissive")
+            if self._found
+            else VIOLATIONS_SCHEMA.empty_table()
+        )
 
 
 def _naming(catalog: EnmCatalog) -> dict[str, str]:
@@ -307,8 +354,190 @@ def write_plan_folder(
     timing: RouteTiming | None = None,
     on_phase: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """Write the plan folder of a plan made whole (:func:`plan_changes`) at `out`: as
+    :func:`write_grouped` writes a plan made by node groups, the whole plan one batch."""
+    from rtbfast.enm.node_groups import Workspace
+    from rtbfast.enm.plan_stream import grouped_of
+
+    with Workspace() as work:
+        grouped = grouped_of(planned, work.path)
+        return write_grouped(
+            grouped, out, form=form, dialects=dialects, import_chunk=import_chunk, timing=timing, on_phase=on_phase
+        )
+
+
+def plan_folder(
+    source: str | os.PathLike[str],
+    catalog: str | os.PathLike[str],
+    network: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    targets: Sequence[str] = (),
+    *,
+    form: str = "fdn",
+    dialects: Sequence[str] | None = None,
+    import_chunk: int | None = None,
+    timing: RouteTiming | None = None,
+    threads: int = 0,
+    allow_unknown_rollback: bool = False,
+    budget: int | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """``rtbfast plan``: plan a ChangeSet file (or a template, expanded over `targets` first)
+    on `network` with `catalog` node group by node group (:mod:`rtbfast.enm.plan_stream`: a
+    batch of at most `budget` network values and ChangeSet rows at a time) and write the plan
+    folder at `out`, byte for byte what :func:`plan_changes` and :func:`write_plan_folder`
+    write for the whole at once; its report. Errors as :func:`plan_changes` raises them."""
+    from rtbfast.changeset import changeset_batches
+    from rtbfast.enm.node_groups import BUDGET, Workspace, network_pieces
+    from rtbfast.enm.plan_stream import plan_in_groups, table_batches
+
+    say = on_phase or (lambda _: None)
+    src = Path(source)
+    pieces = network_pieces(network, threads)
+    say("reading the catalog")
+    cat = EnmCatalog.load(catalog, threads)
+    made_from: dict[str, Any] = {"catalog": str(catalog), "network": str(network)}
+    if src.suffix.lower() == ".parquet":
+        origin, batches = changeset_batches(src)
+        made_from.update(changeset=str(src), changeset_made_from=origin)
+    else:
+        changes, expanded = _expanded(src, catalog, network, targets, threads, say)
+        made_from.update(expanded)
+        batches = table_batches(changes)
+    with Workspace() as work:
+        grouped = plan_in_groups(
+            batches,
+            pieces,
+            cat,
+            work.path,
+            made_from=made_from,
+            budget=BUDGET if budget is None else budget,
+            allow_unknown_rollback=allow_unknown_rollback,
+            on_phase=say,
+        )
+        return write_grouped(
+            grouped, out, form=form, dialects=dialects, import_chunk=import_chunk, timing=timing, on_phase=say
+        )
+
+
+def _expanded(
+    src: Path,
+    catalog: str | os.PathLike[str],
+    network: str | os.PathLike[str],
+    targets: Sequence[str],
+    threads: int,
+    say: Callable[[str], None],
+) -> tuple[pa.Table, dict[str, Any]]:
+    """A template expanded over `targets` (:class:`ExpansionFailed` when it has errors)."""
+    from rtbfast.templates.expand import expand, read_network_index
+    from rtbfast.templates.verdicts import verdict_lines
+
+    if not targets:
+        raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
+    say("expanding the template")
+    index = read_network_index(network, None, threads)
+    result = expand(src, catalog, index, list(targets), threads=threads)
+    errors = [str(n) for n in result.notes if n.severity == "error"]
+    errors += [str(e) for e in result.errors if str(e) not in errors]
+    errors += [line for line in verdict_lines(result.verdicts, src) if ": error: " in line]
+    if errors or result.verdict_errors:
+        raise ExpansionFailed(
+            f"{src}: the template does not expand without errors ({len(errors)} finding(s) above); nothing planned",
+            errors,
+        )
+    return result.changes, {"template": str(src), "targets": list(targets)[:100], "target_cells": len(result.targets)}
+
+
+class _DialectFile:
+    """One file of a dialect (the plan's or the rollback's) written a window of steps at a
+    time: every window checked, the file written while none is refused."""
+
+    def __init__(self, folder: Path, stem: str, dialect: str, form: str, naming: dict[str, str]) -> None:
+        self.path = folder / file_name(stem, dialect)
+        self.dialect = dialect
+        self.form = form
+        self.naming = naming
+        self.problems: list[Problem] = []
+        self.lines = 0
+        self._first = True
+        self._out = self.path.open("w", encoding="utf-8", newline="\n")
+
+    def add(self, window: pa.Table) -> None:
+        from rtbfast.enm.dialects import UnwritableError, cmedit_lines, dynamic_blocks, moshell_lines
+
+        where = self.path.name
+        count = 0
+        try:
+            if self.dialect == "cmedit":
+                lines = cmedit_lines(window, form=self.form, naming=self.naming, where=where)
+                count = len(lines)
+                text = "\n".join(lines.to_pylist()) + "\n" if count else ""
+            elif self.dialect == "dynamic":
+                text = "".join(dynamic_blocks(window, naming=self.naming, where=where))
+            else:
+                text = "".join(moshell_lines(window, where=where, header=self._first))
+        except UnwritableError as err:
+            self.problems.extend(err.problems)
+            return
+        self._first = False
+        if not self.problems:
+            self._out.write(text)
+            self.lines += count
+
+    def close(self) -> None:
+        self._out.close()
+
+
+class ParquetRows:
+    """A Parquet file written a window of rows at a time, byte for byte as ``pq.write_table``
+    writes the whole table (row groups of :data:`ROW_GROUP` rows, each column one chunk)."""
+
+    ROW_GROUP = 1024 * 1024
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.schema = schema
+        self._writer = pq.ParquetWriter(path, schema)
+        self._pending: list[pa.Table] = []
+        self._held = 0
+        self._written = 0
+
+    def add(self, rows: pa.Table) -> None:
+        self._pending.append(rows.cast(self.schema))
+        self._held += rows.num_rows
+        while self._held >= self.ROW_GROUP:
+            self._flush(self.ROW_GROUP)
+
+    def _flush(self, n: int) -> None:
+        table = pa.concat_tables(self._pending, promote_options="permissive")
+        self._pending = []
+        head, rest = table.slice(0, n), table.slice(n)
+        columns = [pa.concat_arrays(c.chunks) if c.num_chunks != 1 else c.chunk(0) for c in head.columns]
+        del head, table
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+        del columns
+        self._written += n
+        if rest.num_rows:
+            self._pending = [rest]
+        self._held -= n
+
+    def close(self) -> None:
+        if self._held or not self._written:
+            self._flush(self._held)
+        self._writer.close()
+
+
+def write_grouped(
+    grouped: GroupedPlan,
+    out: str | os.PathLike[str],
+    *,
+    form: str = "fdn",
+    dialects: Sequence[str] | None = None,
+    import_chunk: int | None = None,
+    timing: RouteTiming | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Write the plan folder at `out` (aside, swapped in when complete) with the plan and its
-    rollback in each dialect; its report.
+    rollback in each dialect, a window of steps at a time; its report.
 
     A dialect is written only when it carries both the plan and its rollback exactly (a plan
     whose rollback cannot be written in the same dialect could not be undone). With
@@ -318,10 +547,12 @@ def write_plan_folder(
     only when none can is it an error.
 
     The import files (dynamic, 3GPP) are written in parts of at most `import_chunk` operations
-    when it is given (see the module), and listed in the report (``imports``). The summary
-    recommends a route, commands or import jobs, by their estimated durations (`timing`)."""
+    when it is given (see the module; the plan and its rollback are then held whole), and
+    listed in the report (``imports``). The summary recommends a route, commands or import
+    jobs, by their estimated durations (`timing`)."""
     from rtbfast.enm.dialects import IMPORT_DIALECTS, UnwritableError
-    from rtbfast.enm.summary import RouteTiming, route_facts, summary_facts, summary_html, summary_markdown
+    from rtbfast.enm.plan_xml import write_parts
+    from rtbfast.enm.summary import Listed, RouteTiming, merged_facts, route_facts, summary_html, summary_markdown
     from rtbfast.output_folder import written_aside
 
     if import_chunk is not None and import_chunk < 1:
@@ -329,41 +560,92 @@ def write_plan_folder(
     target = Path(out)
     wanted = list(dialects) if dialects else list(DIALECTS)
     say = on_phase or (lambda _: None)
+    catalog = grouped.catalog
+    naming = _naming(catalog)
+    chunked = import_chunk is not None
     with written_aside(target, "plan") as folder:
+        streamed = [d for d in wanted if d != "3gpp" and not (chunked and d in IMPORT_DIALECTS)]
+        files = {
+            (stem, d): _DialectFile(folder, stem, d, form if stem == "plan" else "fdn", naming)
+            for d in streamed
+            for stem in ("plan", "rollback")
+        }
+        say("writing the plan")
+        rows = ParquetRows(folder / "plan.parquet", PLAN_SCHEMA)
+        for window in grouped.plan_windows():
+            for (stem, _), file in files.items():
+                if stem == "plan":
+                    file.add(window)
+            rows.add(window)
+        rows.close()
+        say("writing the rollback")
+        rows = ParquetRows(folder / "rollback.parquet", PLAN_SCHEMA)
+        restored = RestoredValues(catalog)
+        for window in grouped.rollback_windows():
+            for (stem, _), file in files.items():
+                if stem == "rollback":
+                    file.add(window)
+            rows.add(window)
+            restored.add(window)
+        rows.close()
+        violations = restored.close()
+        for file in files.values():
+            file.close()
         refused: dict[str, list[Problem]] = {}
         commands = {"plan": 0, "rollback": 0}
         imports: dict[str, list[dict[str, Any]]] = {}
+        whole: Planned | None = None
         for dialect in wanted:
-            say(f"writing the plan and its rollback: {dialect}")
             problems: list[Problem] = []
-            if dialect in IMPORT_DIALECTS:
-                entries, files, problems = _write_imports(planned, folder, dialect, import_chunk)
+            if chunked and dialect in IMPORT_DIALECTS:
+                say(f"writing the import files: {dialect}")
+                if whole is None:
+                    whole = _held_whole(grouped)
+                entries, written, problems = _write_imports(whole, folder, dialect, import_chunk)
                 if problems:
                     refused[dialect] = problems
-                    for path in files:
+                    for path in written:
                         path.unlink(missing_ok=True)
                 else:
                     imports[dialect] = entries
                 continue
-            for stem, steps, stem_form in (
-                ("plan", planned.plan.steps, form),
-                ("rollback", planned.rollback, "fdn"),
-            ):
-                try:
-                    lines = write_dialect(steps, folder, stem, planned.catalog, stem_form, dialect)
-                    commands[stem] = max(commands[stem], lines)
-                except UnwritableError as err:
-                    problems.extend(err.problems)
+            if dialect == "3gpp":
+                say("writing the plan and its rollback: 3gpp")
+                maps = {"plan": grouped.order.plan, "rollback": grouped.order.rollback}
+                for stem in ("plan", "rollback"):
+                    found = grouped.xml[stem].refusal(maps[stem])
+                    if found:
+                        problems.extend(found)
+                    else:
+                        write_parts(grouped.xml[stem], folder / file_name(stem, dialect))
+            else:
+                for stem in ("plan", "rollback"):
+                    file = files[(stem, dialect)]
+                    problems.extend(file.problems)
+                    if dialect == "cmedit" and not file.problems:
+                        commands[stem] = max(commands[stem], file.lines)
             if problems:
                 refused[dialect] = problems
                 for stem in ("plan", "rollback"):
-                    (folder / f"{stem}{FILES[dialect]}").unlink(missing_ok=True)
+                    (folder / file_name(stem, dialect)).unlink(missing_ok=True)
+            elif dialect in IMPORT_DIALECTS:
+                imports[dialect] = [_import_entry(grouped, folder, dialect)]
         if refused and (dialects or len(refused) == len(wanted)):
             raise UnwritableError([p for d in wanted for p in refused.get(d, [])])
-        pq.write_table(planned.plan.steps, folder / "plan.parquet")
-        pq.write_table(planned.rollback, folder / "rollback.parquet")
         written = [d for d in wanted if d not in refused]
-        facts = summary_facts(planned)
+        unknown = grouped.unknown.select(["fdn", "attribute", "step"]).to_pylist()
+        restored_rows = violations.select(["subject", "attribute", "member", "index", "value", "rule", "message"])
+        facts = merged_facts(
+            grouped.summary_parts,
+            catalog=catalog,
+            made_from=grouped.made_from,
+            effects=grouped.effects,
+            rollback_steps=grouped.order.rollback_steps,
+            dropped=grouped.order.dropped,
+            unknown=unknown,
+            restored=Listed(restored_rows.to_pylist(), restored.total),
+            notes=[str(n) for n in grouped.notes],
+        )
         facts["dialects"] = {"written": written, "refused": {d: [str(p) for p in ps] for d, ps in refused.items()}}
         facts["route"] = route_facts(
             commands["plan"] if "cmedit" in written else None, imports, facts["counts"], timing or RouteTiming()
@@ -371,18 +653,43 @@ def write_plan_folder(
         (folder / "summary.md").write_text(summary_markdown(facts), encoding="utf-8")
         (folder / "summary.html").write_text(summary_html(facts), encoding="utf-8")
         report = {
-            "made_from": planned.made_from,
+            "made_from": grouped.made_from,
             "form": form,
             "dialects": facts["dialects"],
-            "steps": planned.plan.step_count,
+            "steps": grouped.order.steps,
             "commands": commands["plan"],
             "rollback_commands": commands["rollback"],
             "imports": imports,
             "import_chunk": import_chunk,
             "route": facts["route"],
-            "dropped_as_already_true": planned.plan.dropped,
-            "notes": [str(n) for n in planned.plan.notes],
+            "dropped_as_already_true": grouped.order.dropped,
+            "notes": [str(n) for n in grouped.notes],
             "counts": facts["counts"],
         }
         (folder / MARKER).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
+
+
+def _import_entry(grouped: GroupedPlan, folder: Path, dialect: str) -> dict[str, Any]:
+    """``plan.json``'s entry of the import file of `dialect` written whole (one part)."""
+    plan, back = file_name("plan", dialect), file_name("rollback", dialect)
+    steps = {"plan": grouped.order.steps, "rollback": grouped.order.rollback_steps}
+    operations = steps if dialect == "dynamic" else grouped.changed_mos
+    return {
+        "file": plan,
+        "sha256": _sha256(folder / plan),
+        "operations": operations["plan"],
+        "nodes": len(grouped.node_names["plan"]),
+        "rollback": back,
+        "rollback_sha256": _sha256(folder / back),
+        "rollback_operations": operations["rollback"],
+    }
+
+
+def _held_whole(grouped: GroupedPlan) -> Planned:
+    """The plan and its rollback held whole (for the import files in parts)."""
+    plan, back = grouped.whole()
+    return Planned(Plan(plan), back, pa.table({}), NetworkIndex({"mos": _EMPTY_MOS}), grouped.catalog)
+
+
+_EMPTY_MOS = pa.table({c: pa.array([], pa.string()) for c in ("fdn", "class", "id", "parent_fdn")})

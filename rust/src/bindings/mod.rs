@@ -523,6 +523,75 @@ fn network_xml(py: Python<'_>, mos: PyTable, values: PyTable) -> PyResult<String
     py.detach(|| crate::enm::bulkcm_writer::network_xml(&mos, &values)).map_err(|e| to_py_err(py, e))
 }
 
+/// The `configData` content of a network as [`network_xml`] writes it, and where each MO's
+/// element is in it: a table `fdn`, `start`, `opened`, `closing`, `end` (byte offsets into the
+/// UTF-8 text; see `crate::enm::bulkcm_writer::MoSpan`), in document order.
+#[pyfunction]
+fn network_xml_spans(py: Python<'_>, mos: PyTable, values: PyTable) -> PyResult<(String, ArrowTable)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, Int64Array, StringArray};
+    let (mos, _) = mos.into_inner();
+    let (values, _) = values.into_inner();
+    let (text, spans) =
+        py.detach(|| crate::enm::bulkcm_writer::network_xml_spans(&mos, &values)).map_err(|e| to_py_err(py, e))?;
+    let mut fdns: Vec<&str> = Vec::new();
+    for batch in &mos {
+        let column = batch
+            .column_by_name("fdn")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("mos: an fdn column of utf8"))?;
+        fdns.extend((0..column.len()).map(|i| column.value(i)));
+    }
+    let fdn = StringArray::from_iter_values(spans.iter().map(|s| fdns.get(s.mo).copied().unwrap_or("")));
+    let offsets = |f: fn(&crate::enm::bulkcm_writer::MoSpan) -> usize| {
+        Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| f(s) as i64))) as ArrayRef
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("fdn", arrow_schema::DataType::Utf8, false),
+        Field::new("start", arrow_schema::DataType::Int64, false),
+        Field::new("opened", arrow_schema::DataType::Int64, false),
+        Field::new("closing", arrow_schema::DataType::Int64, false),
+        Field::new("end", arrow_schema::DataType::Int64, false),
+    ]));
+    let columns = vec![
+        Arc::new(fdn) as ArrayRef,
+        offsets(|s| s.start),
+        offsets(|s| s.opened),
+        offsets(|s| s.closing),
+        offsets(|s| s.end),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| PyRuntimeError::new_err(format!("the element spans: {e}")))?;
+    Ok((text, ArrowTable { batches: vec![batch], schema }))
+}
+
+/// The node key of each text of a one-column table (utf8 or a dictionary of utf8): the FDN up
+/// to its `MeContext`, else its `ManagedElement`; null where there is none (see
+/// `crate::enm::nodes`). A table of one column, `node`.
+#[pyfunction]
+fn node_keys(py: Python<'_>, texts: PyTable) -> PyResult<ArrowTable> {
+    let (batches, _) = texts.into_inner();
+    let mut columns = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let column = batch
+            .columns()
+            .first()
+            .cloned()
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("texts: a table of one column"))?;
+        columns.push(column);
+    }
+    let keys = py
+        .detach(|| columns.iter().map(|c| crate::enm::nodes::node_keys(c.as_ref())).collect::<crate::Result<Vec<_>>>())
+        .map_err(|e| to_py_err(py, e))?;
+    let schema = Arc::new(Schema::new(vec![Field::new("node", arrow_schema::DataType::Utf8, true)]));
+    let batches = keys
+        .into_iter()
+        .map(|k| RecordBatch::try_new(schema.clone(), vec![k]))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyRuntimeError::new_err(format!("the node keys: {e}")))?;
+    Ok(ArrowTable { batches, schema })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -546,6 +615,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     m.add_function(wrap_pyfunction!(cmedit_lines, m)?)?;
     m.add_function(wrap_pyfunction!(network_xml, m)?)?;
+    m.add_function(wrap_pyfunction!(network_xml_spans, m)?)?;
+    m.add_function(wrap_pyfunction!(node_keys, m)?)?;
     m.add_function(wrap_pyfunction!(attribute_values, m)?)?;
     m.add_function(wrap_pyfunction!(refused_names, m)?)?;
     Ok(())

@@ -29,6 +29,7 @@ use crate::names;
 
 pub mod bulkcm_writer;
 pub mod encode;
+pub mod nodes;
 
 pub use encode::Dialect;
 

@@ -1,0 +1,548 @@
+"""A plan made batch of node groups by batch (:mod:`rtbfast.enm.node_groups`), in memory bounded
+by the largest batch: the ChangeSet's facts read, the network read once (twice when the
+ChangeSet deletes MOs other nodes may refer to: the references are found first) and spooled by
+node, the ChangeSet spooled by batch, each batch planned (:func:`rtbfast.enm.plan_group.plan_group`)
+and its rows spooled, the whole plan's order decided (:mod:`rtbfast.enm.plan_order`). The
+result, :class:`GroupedPlan`, gives the plan's rows and the rollback's in the whole plan's order
+a window at a time, and what the summary and the 3GPP files need
+(:func:`rtbfast.enm.planning.write_grouped` writes the folder).
+
+Where planning fails, it fails as planning the whole would: every batch is planned, and the
+batches that fail at the earliest check are planned again together, which gives the whole
+plan's problems (the others have none at that check)."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from rtbfast.changeset import CHANGESET_SCHEMA
+from rtbfast.enm.model import EnmCatalog
+from rtbfast.enm.node_groups import (
+    TOP,
+    ChangeFacts,
+    ChangeSpool,
+    NetworkSpool,
+    UnionFind,
+    change_facts,
+    claimed_min_phase,
+    keys_or_top,
+    node_keys,
+    pack,
+)
+from rtbfast.enm.plan import PLAN_SCHEMA, SEP, PlanError, Problem
+from rtbfast.enm.plan_group import EFFECT_COLUMNS, Context, GroupPlan, plan_group
+from rtbfast.enm.plan_order import BatchFacts, Order, order_of, renumbered, restored_phase
+from rtbfast.enm.plan_xml import XmlParts
+from rtbfast.enm.summary import SummaryPart, summary_part
+
+ChangeBatches = Callable[[], Iterator[pa.RecordBatch]]
+"""The ChangeSet's rows, a batch at a time, from the first (each call starts again)."""
+NetworkPieces = Callable[[], Iterator[dict[str, pa.Table]]]
+"""The network a piece at a time (``mos`` and/or ``values`` rows read next), from the first."""
+
+WINDOW_STEPS = 16_384
+"""Steps given at a time in the whole plan's order."""
+
+
+class RowSpool:
+    """Tables written batch by batch into one Arrow IPC file (record batches of at most
+    :attr:`ROWS` rows, each batch's rows in its step order), given back in the whole plan's
+    order a window of steps at a time."""
+
+    ROWS = 8192
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self._sink = pa.OSFile(str(path), "wb")
+        self._writer: ipc.RecordBatchFileWriter | None = ipc.new_file(self._sink, schema)
+        self.parts: list[list[int]] = []
+        self._count = 0
+
+    def add(self, batch: int, table: pa.Table) -> None:
+        while len(self.parts) <= batch:
+            self.parts.append([])
+        if self._writer is None:
+            raise RuntimeError("the spool is closed")
+        for rb in table.select(self.schema.names).cast(self.schema).to_batches(max_chunksize=self.ROWS):
+            if rb.num_rows:
+                self._writer.write_batch(rb)
+                self.parts[batch].append(self._count)
+                self._count += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = None
+
+    def batch(self, batch: int) -> pa.Table:
+        """Every row of batch `batch`, in its order."""
+        self.close()
+        with pa.OSFile(str(self.path), "rb") as source:
+            reader = ipc.open_file(source)
+            parts = [reader.get_batch(i) for i in (self.parts[batch] if batch < len(self.parts) else [])]
+        return pa.Table.from_batches(parts, self.schema)
+
+    def merged(self, total: int, window: int = WINDOW_STEPS) -> Iterator[pa.Table]:
+        """Every row in step order (each batch's rows numbered in the whole plan and in that
+        order), `window` steps of `total` at a time. A batch's rows are read a record batch
+        at a time, and only while its steps are in the window."""
+        self.close()
+        with pa.OSFile(str(self.path), "rb") as source:
+            reader = ipc.open_file(source)
+            cursor: dict[int, tuple[int, int]] = {}  # batch → (its k-th record batch, row)
+            heap: list[tuple[int, int]] = []
+
+            def load(b: int, k: int) -> tuple[pa.Table, pa.Array]:
+                table = pa.Table.from_batches([reader.get_batch(self.parts[b][k])], self.schema)
+                return table, table["step"].combine_chunks()
+
+            for b, parts in enumerate(self.parts):
+                if parts:
+                    _, steps = load(b, 0)
+                    heapq.heappush(heap, (steps[0].as_py(), b))
+                    cursor[b] = (0, 0)
+            for low in range(0, total, window):
+                high = low + window
+                pieces = []
+                while heap and heap[0][0] < high:
+                    _, b = heapq.heappop(heap)
+                    k, offset = cursor[b]
+                    while True:
+                        table, steps = load(b, k)
+                        ahead = steps.slice(offset)
+                        count = int(pc.sum(pc.less(ahead, high)).as_py() or 0)
+                        if count:
+                            piece = table.slice(offset, count)
+                            pieces.append(piece)
+                        offset += count
+                        if offset < table.num_rows:
+                            cursor[b] = (k, offset)
+                            heapq.heappush(heap, (steps[offset].as_py(), b))
+                            break
+                        k, offset = k + 1, 0
+                        if k == len(self.parts[b]):
+                            break
+                if pieces:
+                    rows = pa.concat_tables(pieces, promote_options="permissive")
+                    yield rows.take(pc.sort_indices(rows, [("step", "ascending")]))
+
+
+@dataclass
+class GroupedPlan:
+    """A plan made batch by batch, its rows spooled, its order decided."""
+
+    catalog: EnmCatalog
+    made_from: dict[str, Any]
+    order: Order
+    plan_rows: RowSpool
+    rollback_rows: RowSpool
+    xml: dict[str, XmlParts]
+    summary_parts: list[SummaryPart]
+    effects: list[dict[str, Any]]
+    unknown: pa.Table
+    """The attributes the rollback cannot restore, numbered in the whole plan, in its order."""
+    changed_mos: dict[str, int] = field(default_factory=dict)
+    """``plan``/``rollback`` → the MOs it changes (a 3GPP import file's operations)."""
+    node_names: dict[str, set[str]] = field(default_factory=dict)
+    """``plan``/``rollback`` → the nodes its rows name."""
+    batches: int = 0
+
+    def plan_windows(self, window: int = WINDOW_STEPS) -> Iterator[pa.Table]:
+        """The plan's rows (``PLAN_SCHEMA``) in step order, `window` steps at a time."""
+        for rows in self.plan_rows.merged(self.order.steps, window):
+            yield rows.cast(PLAN_SCHEMA)
+
+    def rollback_windows(self, window: int = WINDOW_STEPS) -> Iterator[pa.Table]:
+        """The rollback's rows (``PLAN_SCHEMA``) in step order, `window` steps at a time."""
+        for rows in self.rollback_rows.merged(self.order.rollback_steps, window):
+            yield restored_phase(rows, self.order).cast(PLAN_SCHEMA)
+
+    @property
+    def notes(self) -> list[Problem]:
+        return self.order.notes
+
+    def whole(self) -> tuple[pa.Table, pa.Table]:
+        """The plan's rows and the rollback's, each as one table (held at once)."""
+        plan = list(self.plan_windows())
+        back = list(self.rollback_windows())
+        return (
+            pa.concat_tables(plan, promote_options="permissive") if plan else PLAN_SCHEMA.empty_table(),
+            pa.concat_tables(back, promote_options="permissive") if back else PLAN_SCHEMA.empty_table(),
+        )
+
+
+# -- the network's pass: references to deleted MOs, and the nodes kept -----------------------------
+
+
+@dataclass
+class _References:
+    """What the network says of the ChangeSet's deletes."""
+
+    existing: set[str] = field(default_factory=set)
+    """The deleted MOs the network has."""
+    holders: list[tuple[str, str]] = field(default_factory=list)
+    """(node of an MO referring to a deleted MO or one below it, node of that MO)."""
+    cascading: set[str] = field(default_factory=set)
+    """MOs referring to a deleted MO through a reference that cannot be cleared (deleted too)."""
+
+
+def _gone(value: str, deleted: set[str]) -> bool:
+    at: str | None = value
+    while at is not None:
+        if at in deleted:
+            return True
+        at = at.rsplit(",", 1)[0] if "," in at else None
+    return False
+
+
+def _references(pieces: NetworkPieces, deleted: set[str], catalog: EnmCatalog) -> _References:
+    """The network's references to MOs `deleted` (or below them), and the deleted MOs it has."""
+    found = _References()
+    wanted = pa.array(sorted(deleted), pa.string())
+    deleted_nodes = pa.array(sorted({k for k in node_keys(wanted).to_pylist() if k is not None}), pa.string())
+    flags = catalog.attribute_flags()
+    for piece in pieces():
+        mos = piece.get("mos")
+        if mos is not None and mos.num_rows:
+            have = mos.filter(pc.is_in(mos["fdn"], value_set=wanted))["fdn"].to_pylist()
+            found.existing.update(have)
+        values = piece.get("values")
+        if values is None or not values.num_rows or not len(deleted_nodes):
+            continue
+        target = node_keys(values["value"])
+        near = pc.fill_null(pc.is_in(target, value_set=deleted_nodes), False)
+        if not pc.any(near).as_py():
+            continue
+        rows = pa.table(
+            {
+                "fdn": pc.cast(values["fdn"], pa.string()),
+                "attribute": pc.cast(values["attribute"], pa.string()),
+                "value": values["value"],
+                "target": target,
+            }
+        ).filter(near)
+        holder_nodes = node_keys(rows["fdn"]).to_pylist()
+        for r, own in zip(rows.to_pylist(), holder_nodes, strict=True):
+            if not _gone(r["value"], deleted) or _gone(r["fdn"], deleted):
+                continue
+            found.holders.append((own if own is not None else TOP, r["target"]))
+            cls = r["fdn"].rsplit(",", 1)[-1].split("=", 1)[0]
+            f = flags.get((cls, r["attribute"]))
+            if f is not None and f["kind"] == "moref" and (f.get("restricted") or f.get("mandatory")):
+                found.cascading.add(r["fdn"])
+    return found
+
+
+def plan_in_groups(
+    changes: ChangeBatches,
+    network: NetworkPieces,
+    catalog: EnmCatalog,
+    workspace: Path,
+    *,
+    made_from: dict[str, Any] | None = None,
+    budget: int = 400_000,
+    allow_unknown_rollback: bool = False,
+    check: bool = False,
+    on_phase: Callable[[str], None] | None = None,
+) -> GroupedPlan:
+    """Plan the ChangeSet `changes` on `network` with `catalog`, batch of node groups by batch
+    (at most `budget` network values and ChangeSet rows a batch, but for a group larger than
+    that), spooling into `workspace`; see the module. :class:`rtbfast.enm.plan.PlanError` (and
+    :class:`rtbfast.enm.rollback.UnknownRollback` without `allow_unknown_rollback`) as planning
+    the whole at once raises them."""
+    from rtbfast.enm.rollback import UnknownRollback, _unknown_problems
+
+    say = on_phase or (lambda _: None)
+    say("reading the ChangeSet")
+    facts = change_facts(changes())
+    deleted = {f for f, _, _ in facts.deletes}
+    touched = {k for k in facts.rows_of_node if k != TOP}
+    groups = UnionFind()
+    for key in facts.rows_of_node:
+        groups.add(key)
+    skeleton_deletes = [f for f in deleted if node_keys(pa.array([f], pa.string()))[0].as_py() is None]
+    refs = _References()
+    if deleted:
+        say("finding the references to deleted MOs")
+        gone = set(deleted)
+        while True:
+            found = _references(network, gone, catalog)
+            if not refs.existing:
+                refs.existing = found.existing
+            refs.holders.extend(found.holders)
+            refs.cascading |= found.cascading
+            if found.cascading <= gone:
+                break
+            gone |= found.cascading  # a cascaded MO's references are followed in turn
+        for holder, target in refs.holders:
+            touched.add(holder)
+            groups.union(holder, target)
+        cascade = sorted({k for h, t in refs.holders for k in (h, t)} if refs.cascading else set())
+        for key in cascade[1:]:  # the planner's cascade runs over them together
+            groups.union(cascade[0], key)
+    # the references to created MOs, and the parents of created node roots
+    if facts.references:
+        table = pa.concat_tables(facts.references, promote_options="permissive")
+        made = table.filter(pc.is_in(table["target"], value_set=pa.array(sorted(facts.created), pa.string())))
+        if made.num_rows:
+            targets = keys_or_top(made["target"]).to_pylist()
+            for node, target in zip(made["node"].to_pylist(), targets, strict=True):
+                groups.union(node, target)
+    say("reading the network")
+    spool = NetworkSpool(workspace)
+    prefixes = [d + "," for d in skeleton_deletes]
+
+    def keep(nodes: pa.ChunkedArray) -> pa.ChunkedArray:
+        mask = pc.is_in(nodes, value_set=pa.array(sorted(touched), pa.string()))
+        for prefix in prefixes:
+            mask = pc.or_(mask, pc.starts_with(nodes, prefix))
+        return mask
+
+    for piece in network():
+        for kind in ("mos", "values"):
+            if kind in piece:
+                spool.add(kind, piece[kind], keep)
+    for prefix in prefixes:  # a skeleton MO deleted: everything below it
+        for key in spool.slices:
+            if key.startswith(prefix):
+                groups.union(TOP, key)
+        groups.add(TOP)
+    existing = refs.existing if deleted else set()
+    context = Context(
+        phase_names=dict(facts.phase_names), unlink_phase=claimed_min_phase(facts.deletes, existing.__contains__)
+    )
+    # groups, in the network's order, packed into batches
+    members = groups.groups()
+    first = spool.first_row
+    ordered = sorted(members.values(), key=lambda ks: (min((first.get(k, 1 << 62) for k in ks)), min(ks)))
+    for ks in ordered:
+        ks.sort(key=lambda k: (first.get(k, 1 << 62), k))
+    batches = pack(ordered, lambda k: spool.values_of.get(k, 0) + facts.rows_of_node.get(k, 0), budget)
+    batch_nodes = [[k for g in b for k in g] for b in batches]
+    keys = sorted(k for ns in batch_nodes for k in ns)
+    batch_of_key = {k: i for i, ns in enumerate(batch_nodes) for k in ns}
+    key_array = pa.array(keys, pa.string())
+    batch_array = pa.array([batch_of_key[k] for k in keys], pa.int64())
+    say("sorting the ChangeSet by node")
+    change_spool = ChangeSpool(workspace, CHANGESET_SCHEMA)
+    row = 0
+    for batch in changes():
+        nodes = keys_or_top(batch.column("fdn"))
+        change_spool.add(batch, row, pc.take(batch_array, pc.index_in(nodes, value_set=key_array)).combine_chunks())
+        row += batch.num_rows
+    change_spool.close()
+    # each batch planned, its rows spooled
+    collected = _Collector(workspace, catalog)
+    failed: list[tuple[int, int, PlanError]] = []
+    roots_under = facts.root_creates
+    for i, nodes_of_batch in enumerate(batch_nodes):
+        say(f"planning node groups: batch {i + 1} of {len(batch_nodes)}")
+        rows_of_batch = change_spool.rows(i)
+        tables = spool.tables(nodes_of_batch, {roots_under[k] for k in nodes_of_batch if k in roots_under})
+        try:
+            g = plan_group(rows_of_batch, tables, catalog, context, check=check)
+        except PlanError as err:
+            failed.append((_stage(err), i, err))
+            continue
+        del tables, rows_of_batch
+        if not failed:  # once the plan fails, the batches are only planned to find every problem
+            collected.add(i, g)
+        del g
+    spool.drop_cache()
+    if failed:
+        _fail_as_whole(failed, change_spool, spool, batch_nodes, roots_under, catalog, context)
+    say("numbering the steps")
+    return collected.finish(made_from or {}, allow_unknown_rollback)
+
+
+class _Collector:
+    """The batches planned, one at a time: their rows spooled, what the order and the summary
+    need kept."""
+
+    def __init__(self, workspace: Path, catalog: EnmCatalog) -> None:
+        self.catalog = catalog
+        self.workspace = workspace
+        self.plan_rows = RowSpool(workspace / "plan.batches.arrow", PLAN_SCHEMA)
+        self.rollback_rows = RowSpool(workspace / "rollback.batches.arrow", _BACK_SCHEMA)
+        self.xml = {
+            stem: XmlParts(f"{stem}.3gpp.xml", workspace / f"{stem}.3gpp.part") for stem in ("plan", "rollback")
+        }
+        self.facts: list[BatchFacts] = []
+        self.parts: list[SummaryPart] = []
+        self.unknown: list[tuple[int, pa.Table]] = []
+        self.changed_mos = {"plan": 0, "rollback": 0}
+        self.names: dict[str, set[str]] = {"plan": set(), "rollback": set()}
+
+    def add(self, i: int, g: GroupPlan) -> None:
+        self.plan_rows.add(i, g.steps)
+        self.rollback_rows.add(i, g.rollback)
+        self.xml["plan"].add(i, g.steps)
+        self.xml["rollback"].add(i, g.rollback.drop_columns(["restore"]))
+        self.parts.append(summary_part(g.steps, self.catalog.locks))
+        self.facts.append(BatchFacts.of(g))
+        self.unknown.append((i, g.unknown))
+        for stem, rows in (("plan", g.steps), ("rollback", g.rollback)):
+            self.changed_mos[stem] += _changed_mos(rows)
+            self.names[stem] |= _nodes_named(rows)
+
+    def finish(self, made_from: dict[str, Any], allow_unknown_rollback: bool) -> GroupedPlan:
+        from rtbfast.enm.rollback import UnknownRollback, _unknown_problems
+
+        self.plan_rows.close()
+        self.rollback_rows.close()
+        order = order_of(self.facts, self.catalog)
+        # each batch's rows in the whole plan's order (its lock windows may come in another)
+        plan_rows = _in_order(self.plan_rows, self.workspace / "plan.arrow", order.plan)
+        rollback_rows = _in_order(self.rollback_rows, self.workspace / "rollback.arrow", order.rollback)
+        for i, part in enumerate(self.parts):
+            for lock in part.locks:
+                lock["step"] = order.plan[i][lock["step"]].as_py()
+        unknown = _unknown(self.unknown, order)
+        if unknown.num_rows and not allow_unknown_rollback:
+            raise UnknownRollback(_unknown_problems(unknown))
+        return GroupedPlan(
+            catalog=self.catalog,
+            made_from=made_from,
+            order=order,
+            plan_rows=plan_rows,
+            rollback_rows=rollback_rows,
+            xml=self.xml,
+            summary_parts=self.parts,
+            effects=order.effects,
+            unknown=unknown,
+            changed_mos=self.changed_mos,
+            node_names=self.names,
+            batches=len(self.facts),
+        )
+
+
+_BACK_SCHEMA = PLAN_SCHEMA.append(pa.field("restore", pa.bool_()))
+
+
+def _in_order(spool: RowSpool, path: Path, steps_of: list[pa.Array]) -> RowSpool:
+    """`spool`'s rows again, each batch's numbered in the whole plan and in that order."""
+    out = RowSpool(path, spool.schema)
+    for b in range(len(spool.parts)):
+        rows = spool.batch(b)
+        if rows.num_rows:
+            rows = renumbered(rows, steps_of[b])
+            out.add(b, rows.take(pc.sort_indices(rows, [("step", "ascending")])))
+    out.close()
+    spool.path.unlink(missing_ok=True)
+    return out
+
+
+def grouped_of(planned: Any, workspace: Path) -> GroupedPlan:
+    """A plan made whole (:class:`rtbfast.enm.planning.Planned`) as one batch."""
+    from rtbfast.enm.plan_group import finish_group
+
+    changes = planned.changes
+    n = changes.num_rows
+    rows = pa.array(range(n), pa.int64())
+    values = planned.network._values
+    network = {}
+    if values is not None:
+        network["values"] = values.append_column("row", pa.array(range(values.num_rows), pa.int64()))
+    firsts = changes.group_by("phase_order", use_threads=False).aggregate([("phase", "first")])
+    names = dict(zip(firsts["phase_order"].to_pylist(), firsts["phase_first"].to_pylist(), strict=True))
+    structural = pc.is_null(changes["attribute"])
+    deletes = pa.table({"fdn": changes["fdn"], "o": changes["phase_order"], "row": rows}).filter(
+        pc.and_(structural, pc.equal(changes["op"], "delete"))
+    )
+    listed = list(zip(deletes["fdn"].to_pylist(), deletes["o"].to_pylist(), deletes["row"].to_pylist(), strict=True))
+    context = Context(names, claimed_min_phase(listed, planned.network.row_of.__contains__))
+    g = finish_group(planned.plan, changes, rows, planned.network, network, planned.catalog, context)
+    collected = _Collector(workspace, planned.catalog)
+    collected.add(0, g)
+    return collected.finish(planned.made_from, allow_unknown_rollback=True)
+
+
+def _stage(err: PlanError) -> int:
+    """The check a batch failed at: names (0), the changes (1), the creates' cycles (2)."""
+    codes = {p.code for p in err.problems}
+    if "bad_name" in codes:
+        return 0
+    if codes == {"cycle"}:
+        return 2
+    return 1
+
+
+def _fail_as_whole(
+    failed: list[tuple[int, int, PlanError]],
+    changes: ChangeSpool,
+    network: NetworkSpool,
+    batch_nodes: list[list[str]],
+    roots_under: dict[str, str],
+    catalog: EnmCatalog,
+    context: Context,
+) -> None:
+    """Raise what planning the whole at once raises: the batches failing at the earliest check,
+    planned together."""
+    stage = min(s for s, _, _ in failed)
+    which = [i for s, i, _ in failed if s == stage]
+    if len(which) == 1:
+        raise next(err for s, i, err in failed if s == stage)
+    rows = pa.concat_tables([changes.rows(i) for i in which], promote_options="permissive")
+    rows = rows.take(pc.sort_indices(rows["row"]))
+    nodes = [k for i in which for k in batch_nodes[i]]
+    tables = network.tables(nodes, {roots_under[k] for k in nodes if k in roots_under})
+    plan_group(rows, tables, catalog, context)
+    raise RuntimeError("internal: the batches that failed are planned together without a problem")
+
+
+def _changed_mos(rows: pa.Table) -> int:
+    """The MOs a 3GPP file of `rows` changes (:func:`rtbfast.enm.dialects.import_operations`)."""
+    changed = rows.filter(pc.is_in(rows["op"], value_set=pa.array(["create", "set", "delete"])))
+    return len(pc.unique(changed["fdn"])) if changed.num_rows else 0
+
+
+def _nodes_named(rows: pa.Table) -> set[str]:
+    from rtbfast.enm.dialects import node_and_ldn
+
+    if not rows.num_rows:
+        return set()
+    nodes, _ = node_and_ldn(pc.unique(rows["fdn"]))
+    return {n for n in nodes.to_pylist() if n is not None}
+
+
+def _unknown(parts: list[tuple[int, pa.Table]], order: Order) -> pa.Table:
+    from rtbfast.enm.rollback import UNKNOWN_SCHEMA
+
+    tables = [renumbered(t, order.plan[i]) for i, t in parts if t.num_rows]
+    if not tables:
+        return UNKNOWN_SCHEMA.empty_table()
+    table = pa.concat_tables(tables, promote_options="permissive")
+    return table.take(pc.sort_indices(table, [("step", "ascending"), ("attribute", "ascending")]))
+
+
+def table_batches(table: pa.Table, rows: int = 65_536) -> ChangeBatches:
+    """A ChangeSet held as a table, given batch by batch."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from table.select(CHANGESET_SCHEMA.names).cast(CHANGESET_SCHEMA).to_batches(max_chunksize=rows)
+
+    return batches
+
+
+def table_pieces(tables: dict[str, pa.Table], rows: int = 1 << 20) -> NetworkPieces:
+    """A network held as tables, given a piece at a time."""
+
+    def pieces() -> Iterator[dict[str, pa.Table]]:
+        for kind in ("mos", "values"):
+            table = tables.get(kind)
+            if table is None:
+                continue
+            for start in range(0, max(table.num_rows, 1), rows):
+                yield {kind: table.slice(start, rows)}
+
+    return pieces
