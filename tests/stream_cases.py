@@ -144,7 +144,11 @@ def make_network(rng: random.Random, nodes: int, cells: int = 3, *, cross: bool 
     # references between nodes, each after its MO's own rows (a network's values come MO by MO)
     by_fdn: dict[str, list[dict[str, Any]]] = {}
     for fdn, what in pending_refs:
-        near = net.cells if cross else [c for c in net.cells if c.split(",ENodeBFunction")[0] == fdn.split(",ENodeBFunction")[0]]
+        near = (
+            net.cells
+            if cross
+            else [c for c in net.cells if c.split(",ENodeBFunction")[0] == fdn.split(",ENodeBFunction")[0]]
+        )
         if what == "neighbor":
             target = rng.choice(near)
             by_fdn.setdefault(fdn, []).append(_value(fdn, "neighborCellRef", 0, target))
@@ -220,7 +224,7 @@ class ChangeRows:
             for i, w in enumerate(writes):
                 if w[0]["op"] == "create" and w[0]["attribute"] is None:
                     firsts.setdefault(w[0]["fdn"], i)
-            writes.sort(key=lambda w: (firsts.get(w[0]["fdn"], 10**9) if w[0]["op"] == "create" else 0))
+            writes.sort(key=lambda w: firsts.get(w[0]["fdn"], 10**9) if w[0]["op"] == "create" else 0)
             writes = _creates_first(writes)
         rows = []
         for k, w in enumerate(writes):
@@ -251,7 +255,13 @@ def _creates_first(writes: list[list[dict[str, Any]]]) -> list[list[dict[str, An
 
 
 def make_changes(
-    rng: random.Random, net: Network, *, deletes: bool = True, creates: bool = True, cross: bool = True, locks: float = 0.15
+    rng: random.Random,
+    net: Network,
+    *,
+    deletes: bool = True,
+    creates: bool = True,
+    cross: bool = True,
+    locks: float = 0.15,
 ) -> ChangeRows:
     c = ChangeRows()
     values = {(v["fdn"], v["attribute"], v["member"], v["index"]): v["value"] for v in net.values}
@@ -300,7 +310,10 @@ def make_changes(
             c.write("set", enb, "dnsLookupTimer", [(None, 0, str(rng.randint(0, 3600)))], phase())
         if rng.random() < 0.4:
             c.write(
-                "set", enb, "eNodeBPlmnId", [("mcc", 0, "240"), ("mnc", 0, str(rng.randint(0, 9))), ("mncLength", 0, "2")]
+                "set",
+                enb,
+                "eNodeBPlmnId",
+                [("mcc", 0, "240"), ("mnc", 0, str(rng.randint(0, 9))), ("mncLength", 0, "2")],
             )
         if rng.random() < 0.3:
             c.write("set", enb, "timeAndPhaseSynchCritical", [(None, 0, rng.choice(["TRUE", "false"]))])

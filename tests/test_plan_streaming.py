@@ -127,9 +127,7 @@ def run_plan(folder: Path, *options: str, env: dict[str, str] | None = None) -> 
         command, cwd=folder, capture_output=True, text=True, check=False, timeout=300, env={**os.environ, **(env or {})}
     )
     out = folder / "plan"
-    files = (
-        {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())} if out.is_dir() else {}
-    )
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())} if out.is_dir() else {}
     return {"returncode": run.returncode, "stdout": run.stdout, "stderr": run.stderr, "files": files}
 
 

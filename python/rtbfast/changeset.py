@@ -111,7 +111,7 @@ def read_changeset(path: str | os.PathLike[str]) -> tuple[pa.Table, dict[str, An
 
 def changeset_batches(
     path: str | os.PathLike[str], rows: int = 65_536
-) -> tuple[dict[str, Any], Callable[[], Iterator[pa.RecordBatch]]]:
+) -> tuple[dict[str, Any], Callable[..., Iterator[pa.RecordBatch]]]:
     """A ChangeSet file checked as :func:`read_changeset` checks it (its columns and types, its
     ops; the same errors), without holding its rows: what it was made from, and its rows a
     batch of at most `rows` at a time (each call reads them again from the first)."""
@@ -141,9 +141,12 @@ def changeset_batches(
     meta = (schema.metadata or {}).get(METADATA_KEY)
     made_from = json.loads(meta) if meta else {}
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    def batches(columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows (of `columns` only, when given), a batch at a time."""
+        names = columns or CHANGESET_SCHEMA.names
+        schema = pa.schema([CHANGESET_SCHEMA.field(n) for n in names])
         reader = pq.ParquetFile(p)
-        for batch in reader.iter_batches(batch_size=rows, columns=CHANGESET_SCHEMA.names, use_threads=False):
-            yield pa.RecordBatch.from_arrays(batch.columns, schema=CHANGESET_SCHEMA)
+        for batch in reader.iter_batches(batch_size=rows, columns=names, use_threads=False):
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
 
     return made_from, batches

@@ -131,7 +131,12 @@ class EnmCatalog:
         return out
 
     def texts(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
-        """(class, attribute) → (takes effect, disturbances) as the model or workbook says."""
+        """(class, attribute) → (takes effect, disturbances) as the model or workbook says (one
+        dictionary, shared: not to be changed)."""
+        return self._texts
+
+    @cached_property
+    def _texts(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
         table = self.tables.get("attributes")
         out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         if table is None:

@@ -52,6 +52,16 @@ CHANGESET_BATCH = 65_536
 """ChangeSet rows read at a time."""
 
 
+def release() -> None:
+    """Give the memory freed back to the system (Arrow's allocator keeps freed blocks for
+    reuse otherwise; cycles of Python objects wait for the collector): between the phases of a
+    plan, so one phase's peak is not the next one's floor."""
+    import gc
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+
+
 def node_keys(texts: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     """The node key of each FDN of `texts` (utf8 or a dictionary of utf8), null where it has
     none (a skeleton MO, or a text that is no FDN)."""
@@ -310,7 +320,9 @@ class NetworkSpool:
                 out[kind] = _EMPTY[kind]
                 continue
             tables.sort(key=lambda t: t["row"][0].as_py())
-            out[kind] = pa.concat_tables(tables, promote_options="permissive")
+            # one chunk a column (a dictionary column's dictionaries made one): the planner
+            # looks a value up once per distinct value of each chunk
+            out[kind] = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
         return out
 
     def drop_cache(self) -> None:
@@ -402,12 +414,12 @@ def network_pieces(
             if "in parts" not in err.message:
                 raise
             whole_only[0] = True
-            raise _ReadWhole() from err
+            raise ReadWhole() from err
 
     return pieces
 
 
-class _ReadWhole(Exception):
+class ReadWhole(Exception):
     """An export's cut proved unsound after some of its parts were given: read it again whole."""
 
 

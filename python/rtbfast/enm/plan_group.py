@@ -551,10 +551,17 @@ def _notes(
 EFFECT_COLUMNS = ["fdn", "class", "attribute", "takes_effect", "when", "disturbances"]
 
 
-def _with_text(steps: pa.Table, catalog: EnmCatalog) -> pa.Table:
-    """The writes the planner's effects are made from: of attributes whose change takes effect
-    at an unlock or a restart, or disturbs (``Planner._effects``'s texts), in ChangeSet order."""
+_TEXTS: dict[int, tuple[EnmCatalog, pa.Array]] = {}
+
+
+def _texts(catalog: EnmCatalog) -> pa.Array:
+    """``class<SEP>attribute`` of the attributes whose change takes effect at an unlock or a
+    restart, or disturbs (the texts ``Planner._effects`` keeps), made once per catalog."""
     from rtbfast.enm.plan import RESTART_WORDS, UNLOCK_WORDS
+
+    known = _TEXTS.get(id(catalog))
+    if known is not None and known[0] is catalog:
+        return known[1]
 
     def later(effect: str | None) -> bool:
         return bool(effect and (re.search(RESTART_WORDS, effect) or re.search(UNLOCK_WORDS, effect)))
@@ -562,11 +569,17 @@ def _with_text(steps: pa.Table, catalog: EnmCatalog) -> pa.Table:
     texts = [
         f"{c}{SEP}{a}" for (c, a), (effect, disturbance) in catalog.texts().items() if later(effect) or disturbance
     ]
+    array = pa.array(texts, pa.string())
+    _TEXTS.clear()
+    _TEXTS[id(catalog)] = (catalog, array)
+    return array
+
+
+def _with_text(steps: pa.Table, catalog: EnmCatalog) -> pa.Table:
+    """The writes the planner's effects are made from: of attributes whose change takes effect
+    at an unlock or a restart, or disturbs (``Planner._effects``'s texts), in ChangeSet order."""
     rows = steps.filter(pc.is_valid(steps["seq"]))
-    rows = rows.filter(
-        pc.is_in(
-            pc.binary_join_element_wise(rows["class"], rows["attribute"], SEP), value_set=pa.array(texts, pa.string())
-        )
-    )
+    pairs = pc.binary_join_element_wise(rows["class"], rows["attribute"], SEP)
+    rows = rows.filter(pc.is_in(pairs, value_set=_texts(catalog)))
     rows = rows.select(TEXT_SCHEMA.names).cast(TEXT_SCHEMA)
     return rows.take(pc.sort_indices(rows, [("seq", "ascending"), ("row", "ascending")]))

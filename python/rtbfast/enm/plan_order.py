@@ -35,6 +35,12 @@ class BatchFacts:
     """What the order needs of a planned batch (the rows stay where they are)."""
 
     places: pa.Table
+    """``step`` and its place (:data:`PLACE`), ``window``: the batch's steps (its FDNs only where
+    a place needs them: deletes)."""
+    creates_made: list[str]
+    """The FDNs of the batch's create steps, in its order."""
+    window_sets: pa.Table
+    """``window``, ``phase_order``, ``fdn`` of the sets inside the batch's lock windows."""
     rollback_places: pa.Table
     creates: pa.Table
     create_refs: pa.Table
@@ -49,11 +55,17 @@ class BatchFacts:
 
     @classmethod
     def of(cls, g: GroupPlan) -> BatchFacts:
-        deletes = g.places.filter(pc.equal(g.places["op"], "delete"))
+        places = g.places
+        deletes = places.filter(pc.equal(places["op"], "delete"))
+        window = places["window"]
+        window_sets = places.filter(pc.and_(pc.is_valid(window), pc.equal(places["op"], "set")))
+        creates = places.filter(pc.equal(places["rank"], RANK["create"])).sort_by("a")
         first = g.steps.filter(pc.is_in(g.steps["step"], value_set=deletes["step"]))
         first = first.group_by("step", use_threads=False).aggregate([("phase", "first"), ("phase_order", "first")])
         return cls(
-            places=g.places,
+            places=places.select(["step", *PLACE, "window"]),
+            creates_made=creates["fdn"].to_pylist(),
+            window_sets=window_sets.select(["window", "phase_order", "fdn"]),
             rollback_places=g.rollback_places,
             creates=g.creates,
             create_refs=g.create_refs,
@@ -129,13 +141,12 @@ def _mapping(ordered: pa.Table, count: int) -> list[pa.Array]:
     return out
 
 
-def _windows_placed(places: pa.Table, locked: dict[tuple[int, str], int]) -> pa.Table:
+def _windows_placed(places: pa.Table, sets: pa.Table, locked: dict[tuple[int, str], int]) -> pa.Table:
     """A batch's places with each lock window's ``a``: the first place, in the order the
-    planner's lock pass takes them (`locked`), of the sets inside it."""
+    planner's lock pass takes them (`locked`), of the sets inside it (`sets`)."""
     window = places["window"]
-    if not len(locked) or not pc.any(pc.is_valid(window)).as_py():
+    if not len(locked) or not sets.num_rows:
         return places
-    sets = places.filter(pc.and_(pc.is_valid(window), pc.equal(places["op"], "set")))
     first: dict[int, int] = {}
     for w, phase, fdn in zip(
         sets["window"].to_pylist(), sets["phase_order"].to_pylist(), sets["fdn"].to_pylist(), strict=True
@@ -183,10 +194,10 @@ def order_of(batches: list[BatchFacts], catalog: EnmCatalog) -> Order:
         locked = {key: k for k, key in enumerate(lock_order(every_needing))}
     tables = []
     for i, b in enumerate(batches):
-        places = _windows_placed(b.places, locked)
+        places = _windows_placed(b.places, b.window_sets, locked)
         if positions:
             is_create = pc.equal(places["rank"], RANK["create"])
-            fdns = places.filter(is_create).sort_by("a")["fdn"].to_pylist()
+            fdns = b.creates_made
             taken: dict[str, int] = {}
             global_at = []
             for f in fdns:

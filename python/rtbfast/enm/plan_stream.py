@@ -14,6 +14,7 @@ plan's problems (the others have none at that check)."""
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,15 +37,18 @@ from rtbfast.enm.node_groups import (
     keys_or_top,
     node_keys,
     pack,
+    release,
 )
-from rtbfast.enm.plan import PLAN_SCHEMA, SEP, PlanError, Problem
+from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, PlanError, Problem
+from rtbfast.enm.rollback import UNKNOWN_SCHEMA
 from rtbfast.enm.plan_group import EFFECT_COLUMNS, Context, GroupPlan, plan_group
 from rtbfast.enm.plan_order import BatchFacts, Order, order_of, renumbered, restored_phase
 from rtbfast.enm.plan_xml import XmlParts
 from rtbfast.enm.summary import SummaryPart, summary_part
 
-ChangeBatches = Callable[[], Iterator[pa.RecordBatch]]
-"""The ChangeSet's rows, a batch at a time, from the first (each call starts again)."""
+ChangeBatches = Callable[..., Iterator[pa.RecordBatch]]
+"""The ChangeSet's rows, a batch at a time, from the first (each call starts again); called
+with ``columns``, of those columns only."""
 NetworkPieces = Callable[[], Iterator[dict[str, pa.Table]]]
 """The network a piece at a time (``mos`` and/or ``values`` rows read next), from the first."""
 
@@ -66,6 +70,7 @@ class RowSpool:
         self._writer: ipc.RecordBatchFileWriter | None = ipc.new_file(self._sink, schema)
         self.parts: list[list[int]] = []
         self._count = 0
+        self.rows = 0
 
     def add(self, batch: int, table: pa.Table) -> None:
         while len(self.parts) <= batch:
@@ -77,6 +82,7 @@ class RowSpool:
                 self._writer.write_batch(rb)
                 self.parts[batch].append(self._count)
                 self._count += 1
+                self.rows += rb.num_rows
 
     def close(self) -> None:
         if self._writer is not None:
@@ -141,6 +147,7 @@ class RowSpool:
 class GroupedPlan:
     """A plan made batch by batch, its rows spooled, its order decided."""
 
+    workspace: Path
     catalog: EnmCatalog
     made_from: dict[str, Any]
     order: Order
@@ -149,8 +156,9 @@ class GroupedPlan:
     xml: dict[str, XmlParts]
     summary_parts: list[SummaryPart]
     effects: list[dict[str, Any]]
-    unknown: pa.Table
-    """The attributes the rollback cannot restore, numbered in the whole plan, in its order."""
+    unknown: RowSpool
+    """The attributes the rollback cannot restore, numbered in the whole plan (read them with
+    :meth:`unknown_rows`)."""
     changed_mos: dict[str, int] = field(default_factory=dict)
     """``plan``/``rollback`` → the MOs it changes (a 3GPP import file's operations)."""
     node_names: dict[str, set[str]] = field(default_factory=dict)
@@ -166,6 +174,11 @@ class GroupedPlan:
         """The rollback's rows (``PLAN_SCHEMA``) in step order, `window` steps at a time."""
         for rows in self.rollback_rows.merged(self.order.rollback_steps, window):
             yield restored_phase(rows, self.order).cast(PLAN_SCHEMA)
+
+    def unknown_rows(self) -> Iterator[pa.Table]:
+        """The attributes the rollback cannot restore (``rtbfast.enm.rollback.UNKNOWN_SCHEMA``)
+        in step order, then by attribute."""
+        yield from self.unknown.merged(self.order.steps)
 
     @property
     def notes(self) -> list[Problem]:
@@ -264,7 +277,8 @@ def plan_in_groups(
 
     say = on_phase or (lambda _: None)
     say("reading the ChangeSet")
-    facts = change_facts(changes())
+    facts = change_facts(changes(columns=["phase", "phase_order", "op", "fdn", "attribute", "value"]))
+    release()
     deleted = {f for f, _, _ in facts.deletes}
     touched = {k for k in facts.rows_of_node if k != TOP}
     groups = UnionFind()
@@ -276,7 +290,7 @@ def plan_in_groups(
         say("finding the references to deleted MOs")
         gone = set(deleted)
         while True:
-            found = _references(network, gone, catalog)
+            found = _again(lambda: _references(network, gone, catalog))
             if not refs.existing:
                 refs.existing = found.existing
             refs.holders.extend(found.holders)
@@ -299,19 +313,26 @@ def plan_in_groups(
             for node, target in zip(made["node"].to_pylist(), targets, strict=True):
                 groups.union(node, target)
     say("reading the network")
-    spool = NetworkSpool(workspace)
     prefixes = [d + "," for d in skeleton_deletes]
+    wanted = pa.array(sorted(touched), pa.string())
 
     def keep(nodes: pa.ChunkedArray) -> pa.ChunkedArray:
-        mask = pc.is_in(nodes, value_set=pa.array(sorted(touched), pa.string()))
+        mask = pc.is_in(nodes, value_set=wanted)
         for prefix in prefixes:
             mask = pc.or_(mask, pc.starts_with(nodes, prefix))
         return mask
 
-    for piece in network():
-        for kind in ("mos", "values"):
-            if kind in piece:
-                spool.add(kind, piece[kind], keep)
+    def spooled() -> NetworkSpool:
+        spool = NetworkSpool(workspace)
+        for piece in network():
+            for kind in ("mos", "values"):
+                if kind in piece:
+                    spool.add(kind, piece[kind], keep)
+            del piece
+            release()
+        return spool
+
+    spool = _again(spooled)
     for prefix in prefixes:  # a skeleton MO deleted: everything below it
         for key in spool.slices:
             if key.startswith(prefix):
@@ -341,6 +362,7 @@ def plan_in_groups(
         change_spool.add(batch, row, pc.take(batch_array, pc.index_in(nodes, value_set=key_array)).combine_chunks())
         row += batch.num_rows
     change_spool.close()
+    release()
     # each batch planned, its rows spooled
     collected = _Collector(workspace, catalog)
     failed: list[tuple[int, int, PlanError]] = []
@@ -358,6 +380,7 @@ def plan_in_groups(
         if not failed:  # once the plan fails, the batches are only planned to find every problem
             collected.add(i, g)
         del g
+        release()
     spool.drop_cache()
     if failed:
         _fail_as_whole(failed, change_spool, spool, batch_nodes, roots_under, catalog, context)
@@ -379,7 +402,7 @@ class _Collector:
         }
         self.facts: list[BatchFacts] = []
         self.parts: list[SummaryPart] = []
-        self.unknown: list[tuple[int, pa.Table]] = []
+        self.unknown = RowSpool(workspace / "unknown.batches.arrow", UNKNOWN_SCHEMA)
         self.changed_mos = {"plan": 0, "rollback": 0}
         self.names: dict[str, set[str]] = {"plan": set(), "rollback": set()}
 
@@ -390,7 +413,7 @@ class _Collector:
         self.xml["rollback"].add(i, g.rollback.drop_columns(["restore"]))
         self.parts.append(summary_part(g.steps, self.catalog.locks))
         self.facts.append(BatchFacts.of(g))
-        self.unknown.append((i, g.unknown))
+        self.unknown.add(i, g.unknown.sort_by([("step", "ascending"), ("attribute", "ascending")]))
         for stem, rows in (("plan", g.steps), ("rollback", g.rollback)):
             self.changed_mos[stem] += _changed_mos(rows)
             self.names[stem] |= _nodes_named(rows)
@@ -407,10 +430,18 @@ class _Collector:
         for i, part in enumerate(self.parts):
             for lock in part.locks:
                 lock["step"] = order.plan[i][lock["step"]].as_py()
-        unknown = _unknown(self.unknown, order)
-        if unknown.num_rows and not allow_unknown_rollback:
-            raise UnknownRollback(_unknown_problems(unknown))
+        self.unknown.close()
+        unknown = _in_order(self.unknown, self.workspace / "unknown.arrow", order.plan, by=["step", "attribute"])
+        if unknown.rows and not allow_unknown_rollback:
+            first = list(itertools.islice(unknown.merged(order.steps), LISTED + 1))
+            head = pa.concat_tables(first, promote_options="permissive").slice(0, LISTED + 1)
+            extra = unknown.rows - head.num_rows  # _unknown_problems counts those past LISTED
+            problems = _unknown_problems(head)
+            if extra and problems and problems[-1].code == "more":
+                problems[-1] = Problem("more", f"{unknown.rows - LISTED:,} more attribute(s) without a known old value")
+            raise UnknownRollback(problems)
         return GroupedPlan(
+            workspace=self.workspace,
             catalog=self.catalog,
             made_from=made_from,
             order=order,
@@ -429,14 +460,15 @@ class _Collector:
 _BACK_SCHEMA = PLAN_SCHEMA.append(pa.field("restore", pa.bool_()))
 
 
-def _in_order(spool: RowSpool, path: Path, steps_of: list[pa.Array]) -> RowSpool:
-    """`spool`'s rows again, each batch's numbered in the whole plan and in that order."""
+def _in_order(spool: RowSpool, path: Path, steps_of: list[pa.Array], by: list[str] | None = None) -> RowSpool:
+    """`spool`'s rows again, each batch's numbered in the whole plan and in that order (then
+    by the columns `by`)."""
     out = RowSpool(path, spool.schema)
     for b in range(len(spool.parts)):
         rows = spool.batch(b)
         if rows.num_rows:
             rows = renumbered(rows, steps_of[b])
-            out.add(b, rows.take(pc.sort_indices(rows, [("step", "ascending")])))
+            out.add(b, rows.take(pc.sort_indices(rows, [(c, "ascending") for c in by or ["step"]])))
     out.close()
     spool.path.unlink(missing_ok=True)
     return out
@@ -465,6 +497,17 @@ def grouped_of(planned: Any, workspace: Path) -> GroupedPlan:
     collected = _Collector(workspace, planned.catalog)
     collected.add(0, g)
     return collected.finish(planned.made_from, allow_unknown_rollback=True)
+
+
+def _again(run: Callable[[], Any]) -> Any:
+    """A pass over the network, run again when the export's cuts proved unsound part way (the
+    network is then read whole)."""
+    from rtbfast.enm.node_groups import ReadWhole
+
+    try:
+        return run()
+    except ReadWhole:
+        return run()
 
 
 def _stage(err: PlanError) -> int:
@@ -515,21 +558,13 @@ def _nodes_named(rows: pa.Table) -> set[str]:
     return {n for n in nodes.to_pylist() if n is not None}
 
 
-def _unknown(parts: list[tuple[int, pa.Table]], order: Order) -> pa.Table:
-    from rtbfast.enm.rollback import UNKNOWN_SCHEMA
-
-    tables = [renumbered(t, order.plan[i]) for i, t in parts if t.num_rows]
-    if not tables:
-        return UNKNOWN_SCHEMA.empty_table()
-    table = pa.concat_tables(tables, promote_options="permissive")
-    return table.take(pc.sort_indices(table, [("step", "ascending"), ("attribute", "ascending")]))
-
-
 def table_batches(table: pa.Table, rows: int = 65_536) -> ChangeBatches:
     """A ChangeSet held as a table, given batch by batch."""
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        yield from table.select(CHANGESET_SCHEMA.names).cast(CHANGESET_SCHEMA).to_batches(max_chunksize=rows)
+    def batches(columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        names = columns or CHANGESET_SCHEMA.names
+        schema = pa.schema([CHANGESET_SCHEMA.field(n) for n in names])
+        yield from table.select(names).cast(schema).to_batches(max_chunksize=rows)
 
     return batches
 

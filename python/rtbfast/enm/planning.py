@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -448,16 +448,103 @@ def _expanded(
     return result.changes, {"template": str(src), "targets": list(targets)[:100], "target_cells": len(result.targets)}
 
 
+class Refused:
+    """What a dialect cannot carry, as it is found (a window at a time): the first
+    :data:`KEPT` problems held, all of them kept on disk (a plan can hold a refusal per row)."""
+
+    KEPT = 50
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self.first: list[Problem] = []
+        self._file: Any = None
+
+    def extend(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            return
+        if self._file is None:
+            self._file = self.path.open("w", encoding="utf-8")
+        for p in problems:
+            self._file.write(json.dumps([p.code, p.message, p.fdn, p.source], ensure_ascii=False) + "\n")
+        self.first.extend(problems[: max(0, self.KEPT - len(self.first))])
+        self.count += len(problems)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def problems(self) -> Iterator[Problem]:
+        """Every problem, in the order found."""
+        if self._file is None:
+            return
+        self._file.flush()
+        with self.path.open(encoding="utf-8") as lines:
+            for line in lines:
+                code, message, fdn, source = json.loads(line)
+                yield Problem(code, message, fdn, source)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _RefusedLines:
+    """The refusals of a dialect as ``plan.json`` and the summary list them: each as text, the
+    first few held (:class:`rtbfast.enm.summary.Listed`), all read again to write them."""
+
+    def __init__(self, parts: list[Refused]) -> None:
+        self.parts = parts
+        self.total = sum(len(r) for r in parts)
+        self.first = [str(p) for r in parts for p in r.first][: Refused.KEPT]
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, i: int) -> str:
+        return self.first[i]
+
+    def __iter__(self) -> Iterator[str]:
+        for part in self.parts:
+            for p in part.problems():
+                yield str(p)
+
+
+def _write_report(report: dict[str, Any], refused: dict[str, _RefusedLines], path: Path) -> None:
+    """``plan.json``: `report` as ``json.dumps(report, indent=2)`` writes it, each list of
+    refusals (`refused`, by dialect) written from where it is kept."""
+    marks = {d: f"\u0000refused {d}" for d in refused}
+    shown = {**report, "dialects": {**report["dialects"], "refused": dict(marks)}}
+    text = json.dumps(shown, indent=2, ensure_ascii=False) + "\n"
+    with path.open("w", encoding="utf-8") as out:
+        for dialect, mark in marks.items():
+            quoted = json.dumps(mark, ensure_ascii=False)
+            at = text.index(quoted)
+            line_start = text.rindex("\n", 0, at) + 1
+            indent = len(text[line_start:at]) - len(text[line_start:at].lstrip(" "))
+            out.write(text[:at])
+            out.write("[\n")
+            first = True
+            for item in refused[dialect]:
+                if not first:
+                    out.write(",\n")
+                out.write(" " * (indent + 2) + json.dumps(item, ensure_ascii=False))
+                first = False
+            out.write("\n" + " " * indent + "]")
+            text = text[at + len(quoted) :]
+        out.write(text)
+
+
 class _DialectFile:
     """One file of a dialect (the plan's or the rollback's) written a window of steps at a
     time: every window checked, the file written while none is refused."""
 
-    def __init__(self, folder: Path, stem: str, dialect: str, form: str, naming: dict[str, str]) -> None:
+    def __init__(self, folder: Path, stem: str, dialect: str, form: str, naming: dict[str, str], work: Path) -> None:
         self.path = folder / file_name(stem, dialect)
         self.dialect = dialect
         self.form = form
         self.naming = naming
-        self.problems: list[Problem] = []
+        self.problems = Refused(work / f"refused.{stem}.{dialect}.jsonl")
         self.lines = 0
         self._first = True
         self._out = self.path.open("w", encoding="utf-8", newline="\n")
@@ -486,43 +573,58 @@ class _DialectFile:
 
     def close(self) -> None:
         self._out.close()
+        self.problems.close()
 
 
 class ParquetRows:
     """A Parquet file written a window of rows at a time, byte for byte as ``pq.write_table``
-    writes the whole table (row groups of :data:`ROW_GROUP` rows, each column one chunk)."""
+    writes the whole table: row groups of :data:`ROW_GROUP` rows, each column of a row group
+    one chunk (the writer's pages depend on it). A row group's rows are held until it is full
+    (at most :data:`ROW_GROUP` rows: a cost that does not grow with the plan), each column
+    made one chunk in turn and its pieces let go."""
 
     ROW_GROUP = 1024 * 1024
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.schema = schema
         self._writer = pq.ParquetWriter(path, schema)
-        self._pending: list[pa.Table] = []
+        self._columns: list[list[pa.Array]] = [[] for _ in schema]
         self._held = 0
         self._written = 0
 
     def add(self, rows: pa.Table) -> None:
-        self._pending.append(rows.cast(self.schema))
-        self._held += rows.num_rows
-        while self._held >= self.ROW_GROUP:
-            self._flush(self.ROW_GROUP)
+        rows = rows.cast(self.schema)
+        at = 0
+        while at < rows.num_rows:
+            take = min(rows.num_rows - at, self.ROW_GROUP - self._held)
+            piece = rows.slice(at, take)
+            for i, column in enumerate(piece.columns):
+                self._columns[i].extend(c for c in column.chunks if len(c))
+            self._held += take
+            at += take
+            if self._held == self.ROW_GROUP:
+                self._flush()
 
-    def _flush(self, n: int) -> None:
-        table = pa.concat_tables(self._pending, promote_options="permissive")
-        self._pending = []
-        head, rest = table.slice(0, n), table.slice(n)
-        columns = [pa.concat_arrays(c.chunks) if c.num_chunks != 1 else c.chunk(0) for c in head.columns]
-        del head, table
-        self._writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
-        del columns
-        self._written += n
-        if rest.num_rows:
-            self._pending = [rest]
-        self._held -= n
+    def _flush(self) -> None:
+        arrays = []
+        for i in range(len(self._columns)):
+            chunks, self._columns[i] = self._columns[i], []
+            field = self.schema.field(i)
+            if not chunks:
+                arrays.append(pa.array([], field.type))
+            elif len(chunks) == 1 and chunks[0].offset == 0:
+                arrays.append(chunks[0])
+            else:
+                arrays.append(pa.concat_arrays(chunks))
+            del chunks
+            pa.default_memory_pool().release_unused()  # the pieces, let go, before the next column
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        self._written += self._held
+        self._held = 0
 
     def close(self) -> None:
         if self._held or not self._written:
-            self._flush(self._held)
+            self._flush()
         self._writer.close()
 
 
@@ -551,8 +653,16 @@ def write_grouped(
     listed in the report (``imports``). The summary recommends a route, commands or import
     jobs, by their estimated durations (`timing`)."""
     from rtbfast.enm.dialects import IMPORT_DIALECTS, UnwritableError
+    from rtbfast.enm.node_groups import release
     from rtbfast.enm.plan_xml import write_parts
-    from rtbfast.enm.summary import Listed, RouteTiming, merged_facts, route_facts, summary_html, summary_markdown
+    from rtbfast.enm.summary import (
+        Listed,
+        RouteTiming,
+        merged_facts,
+        route_facts,
+        summary_html_chunks,
+        summary_markdown_chunks,
+    )
     from rtbfast.output_folder import written_aside
 
     if import_chunk is not None and import_chunk < 1:
@@ -566,45 +676,45 @@ def write_grouped(
     with written_aside(target, "plan") as folder:
         streamed = [d for d in wanted if d != "3gpp" and not (chunked and d in IMPORT_DIALECTS)]
         files = {
-            (stem, d): _DialectFile(folder, stem, d, form if stem == "plan" else "fdn", naming)
+            (stem, d): _DialectFile(folder, stem, d, form if stem == "plan" else "fdn", naming, grouped.workspace)
             for d in streamed
             for stem in ("plan", "rollback")
         }
         say("writing the plan")
-        rows = ParquetRows(folder / "plan.parquet", PLAN_SCHEMA)
         for window in grouped.plan_windows():
             for (stem, _), file in files.items():
                 if stem == "plan":
                     file.add(window)
-            rows.add(window)
-        rows.close()
+            del window
+            release()
         say("writing the rollback")
-        rows = ParquetRows(folder / "rollback.parquet", PLAN_SCHEMA)
         restored = RestoredValues(catalog)
         for window in grouped.rollback_windows():
             for (stem, _), file in files.items():
                 if stem == "rollback":
                     file.add(window)
-            rows.add(window)
             restored.add(window)
-        rows.close()
+            del window
+            release()
         violations = restored.close()
         for file in files.values():
             file.close()
-        refused: dict[str, list[Problem]] = {}
+        refused: dict[str, list[Refused]] = {}
         commands = {"plan": 0, "rollback": 0}
         imports: dict[str, list[dict[str, Any]]] = {}
         whole: Planned | None = None
         for dialect in wanted:
-            problems: list[Problem] = []
+            found: list[Refused] = []
             if chunked and dialect in IMPORT_DIALECTS:
                 say(f"writing the import files: {dialect}")
                 if whole is None:
                     whole = _held_whole(grouped)
-                entries, written, problems = _write_imports(whole, folder, dialect, import_chunk)
+                entries, written_files, problems = _write_imports(whole, folder, dialect, import_chunk)
                 if problems:
-                    refused[dialect] = problems
-                    for path in written:
+                    kept = Refused(grouped.workspace / f"refused.{dialect}.jsonl")
+                    kept.extend(problems)
+                    refused[dialect] = [kept]
+                    for path in written_files:
                         path.unlink(missing_ok=True)
                 else:
                     imports[dialect] = entries
@@ -613,27 +723,30 @@ def write_grouped(
                 say("writing the plan and its rollback: 3gpp")
                 maps = {"plan": grouped.order.plan, "rollback": grouped.order.rollback}
                 for stem in ("plan", "rollback"):
-                    found = grouped.xml[stem].refusal(maps[stem])
-                    if found:
-                        problems.extend(found)
+                    problems = grouped.xml[stem].refusal(maps[stem])
+                    if problems:
+                        kept = Refused(grouped.workspace / f"refused.{stem}.3gpp.jsonl")
+                        kept.extend(problems)
+                        found.append(kept)
                     else:
                         write_parts(grouped.xml[stem], folder / file_name(stem, dialect))
             else:
                 for stem in ("plan", "rollback"):
                     file = files[(stem, dialect)]
-                    problems.extend(file.problems)
-                    if dialect == "cmedit" and not file.problems:
+                    if len(file.problems):
+                        found.append(file.problems)
+                    elif dialect == "cmedit":
                         commands[stem] = max(commands[stem], file.lines)
-            if problems:
-                refused[dialect] = problems
+            if found:
+                refused[dialect] = found
                 for stem in ("plan", "rollback"):
                     (folder / file_name(stem, dialect)).unlink(missing_ok=True)
             elif dialect in IMPORT_DIALECTS:
                 imports[dialect] = [_import_entry(grouped, folder, dialect)]
         if refused and (dialects or len(refused) == len(wanted)):
-            raise UnwritableError([p for d in wanted for p in refused.get(d, [])])
+            raise UnwritableError([p for d in wanted for r in refused.get(d, []) for p in r.problems()])
         written = [d for d in wanted if d not in refused]
-        unknown = grouped.unknown.select(["fdn", "attribute", "step"]).to_pylist()
+        unknown = _UnknownRows(grouped)
         restored_rows = violations.select(["subject", "attribute", "member", "index", "value", "rule", "message"])
         facts = merged_facts(
             grouped.summary_parts,
@@ -646,12 +759,15 @@ def write_grouped(
             restored=Listed(restored_rows.to_pylist(), restored.total),
             notes=[str(n) for n in grouped.notes],
         )
-        facts["dialects"] = {"written": written, "refused": {d: [str(p) for p in ps] for d, ps in refused.items()}}
+        refused_lines = {d: _RefusedLines(rs) for d, rs in refused.items()}
+        facts["dialects"] = {"written": written, "refused": refused_lines}
         facts["route"] = route_facts(
             commands["plan"] if "cmedit" in written else None, imports, facts["counts"], timing or RouteTiming()
         )
-        (folder / "summary.md").write_text(summary_markdown(facts), encoding="utf-8")
-        (folder / "summary.html").write_text(summary_html(facts), encoding="utf-8")
+        for name, chunks in (("summary.md", summary_markdown_chunks), ("summary.html", summary_html_chunks)):
+            with (folder / name).open("w", encoding="utf-8") as text:
+                for chunk in chunks(facts):
+                    text.write(chunk)
         report = {
             "made_from": grouped.made_from,
             "form": form,
@@ -666,8 +782,33 @@ def write_grouped(
             "notes": [str(n) for n in grouped.notes],
             "counts": facts["counts"],
         }
-        (folder / MARKER).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        del facts
+        # the Parquet tables last, when little else is held: a row group is held whole
+        say("writing plan.parquet and rollback.parquet")
+        for name, windows in (("plan.parquet", grouped.plan_windows), ("rollback.parquet", grouped.rollback_windows)):
+            rows = ParquetRows(folder / name, PLAN_SCHEMA)
+            for window in windows():
+                rows.add(window)
+                del window
+            rows.close()
+            release()
+        _write_report(report, refused_lines, folder / MARKER)
     return report
+
+
+class _UnknownRows:
+    """The attributes the rollback cannot restore (``fdn``, ``attribute``, ``step``), as many
+    as there are, read from where they are kept as they are listed."""
+
+    def __init__(self, grouped: GroupedPlan) -> None:
+        self.grouped = grouped
+
+    def __len__(self) -> int:
+        return self.grouped.unknown.rows
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for table in self.grouped.unknown_rows():
+            yield from table.select(["fdn", "attribute", "step"]).to_pylist()
 
 
 def _import_entry(grouped: GroupedPlan, folder: Path, dialect: str) -> dict[str, Any]:

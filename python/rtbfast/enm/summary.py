@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -232,13 +233,16 @@ LISTED = 500
 
 @dataclass
 class Listed:
-    """The first :data:`LISTED` items of a list, and how many it has."""
+    """The first items of a list (:data:`LISTED`), and how many it has."""
 
     first: list[Any]
     total: int
 
     def __len__(self) -> int:
         return self.total
+
+    def __getitem__(self, i: int) -> Any:
+        return self.first[i]
 
 
 @dataclass
@@ -492,6 +496,13 @@ def _cut(items: list[Any] | Listed, limit: int = LISTED) -> tuple[list[Any], int
 
 
 def summary_markdown(facts: dict[str, Any]) -> str:
+    """The summary as Markdown."""
+    return "".join(summary_markdown_chunks(facts))
+
+
+def summary_markdown_chunks(facts: dict[str, Any]) -> Iterator[str]:
+    """:func:`summary_markdown` a piece at a time (the attributes the rollback cannot restore,
+    all listed, are read as they are written)."""
     c = facts["counts"]
     out = ["# Plan summary", ""]
     made = facts["made_from"]
@@ -589,7 +600,10 @@ def summary_markdown(facts: dict[str, Any]) -> str:
             "a rollback leaves them as the plan sets them:",
             "",
         ]
-        out += [f"- `{u['fdn']}` **{u['attribute']}** (step {u['step']})" for u in facts["unknown_rollback"]]
+        yield "".join(line + "\n" for line in out)
+        out = []
+        for u in facts["unknown_rollback"]:
+            yield f"- `{u['fdn']}` **{u['attribute']}** (step {u['step']})\n"
     if facts["restored_violations"]:
         out += [
             "",
@@ -606,7 +620,7 @@ def summary_markdown(facts: dict[str, Any]) -> str:
             out.append(f"- … {more} more")
     out += ["", "## Notes", ""]
     out += [f"- {n}" for n in facts["notes"]] or ["None."]
-    return "\n".join(out) + "\n"
+    yield "".join(line + "\n" for line in out)
 
 
 _CSS = """
@@ -622,6 +636,12 @@ li{margin:.25em 0}.warn{color:#8a4b00}
 
 
 def summary_html(facts: dict[str, Any]) -> str:
+    """The summary as a self-contained HTML page."""
+    return "".join(summary_html_chunks(facts))
+
+
+def summary_html_chunks(facts: dict[str, Any]) -> Iterator[str]:
+    """:func:`summary_html` a piece at a time (see :func:`summary_markdown_chunks`)."""
     e = html.escape
     c = facts["counts"]
     made = facts["made_from"]
@@ -726,10 +746,10 @@ def summary_html(facts: dict[str, Any]) -> str:
             "holds no value for these attributes, so their value before the plan is unknown (planned with "
             "--allow-unknown-rollback); a rollback leaves them as the plan sets them.</p><ul>"
         )
-        parts.extend(
-            f"<li><code>{e(u['fdn'])}</code> <b>{e(u['attribute'])}</b> (step {u['step']})</li>"
-            for u in facts["unknown_rollback"]
-        )
+        yield "".join(parts)
+        parts = []
+        for u in facts["unknown_rollback"]:
+            yield f"<li><code>{e(u['fdn'])}</code> <b>{e(u['attribute'])}</b> (step {u['step']})</li>"
         parts.append("</ul>")
     if facts["restored_violations"]:
         parts.append(
@@ -749,4 +769,4 @@ def summary_html(facts: dict[str, Any]) -> str:
         "<ul>" + "".join(f"<li>{e(n)}</li>" for n in facts["notes"]) + "</ul>" if facts["notes"] else "<p>None.</p>"
     )
     parts.append("</body></html>\n")
-    return "".join(parts)
+    yield "".join(parts)
