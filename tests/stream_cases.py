@@ -226,7 +226,7 @@ class ChangeRows:
                     firsts.setdefault(w[0]["fdn"], i)
             writes.sort(key=lambda w: firsts.get(w[0]["fdn"], 10**9) if w[0]["op"] == "create" else 0)
             writes = _creates_first(writes)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for k, w in enumerate(writes):
             for r in w:
                 rows.append({**r, "seq": len(rows), "source": f"gen.json#/{k}"})

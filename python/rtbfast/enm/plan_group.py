@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.enm.model import EnmCatalog
-from rtbfast.enm.plan import PLAN_SCHEMA, SEP, Plan, Problem, make_plan
+from rtbfast.enm.plan import SEP, Plan, Problem, make_plan
 from rtbfast.network_index import NetworkIndex
 
 UNLINK = "rtbfast: a reference to a deleted MO ("

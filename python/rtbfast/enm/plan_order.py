@@ -264,7 +264,7 @@ def order_of(batches: list[BatchFacts], catalog: EnmCatalog) -> Order:
     notes.extend(cycle_notes)
     no_lock = sorted(
         (
-            (locked.get(place, len(locked)), i, k, note)  # type: ignore[call-overload]
+            (locked.get(place, len(locked)), i, k, note)
             for i, b in enumerate(batches)
             for k, (kind, place, note) in enumerate(b.notes)
             if kind == "no_lock"

@@ -13,9 +13,10 @@ plan's problems (the others have none at that check)."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.node_groups import (
     TOP,
-    ChangeFacts,
     ChangeSpool,
     NetworkSpool,
     UnionFind,
@@ -40,10 +40,10 @@ from rtbfast.enm.node_groups import (
     release,
 )
 from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, PlanError, Problem
-from rtbfast.enm.rollback import UNKNOWN_SCHEMA
-from rtbfast.enm.plan_group import EFFECT_COLUMNS, Context, GroupPlan, plan_group
+from rtbfast.enm.plan_group import Context, GroupPlan, plan_group
 from rtbfast.enm.plan_order import BatchFacts, Order, order_of, renumbered, restored_phase
 from rtbfast.enm.plan_xml import XmlParts
+from rtbfast.enm.rollback import UNKNOWN_SCHEMA
 from rtbfast.enm.summary import SummaryPart, summary_part
 
 ChangeBatches = Callable[..., Iterator[pa.RecordBatch]]
@@ -209,7 +209,7 @@ class _References:
     """MOs referring to a deleted MO through a reference that cannot be cleared (deleted too)."""
 
 
-def _gone(value: str, deleted: set[str]) -> bool:
+def _gone(value: str, deleted: frozenset[str]) -> bool:
     at: str | None = value
     while at is not None:
         if at in deleted:
@@ -218,7 +218,7 @@ def _gone(value: str, deleted: set[str]) -> bool:
     return False
 
 
-def _references(pieces: NetworkPieces, deleted: set[str], catalog: EnmCatalog) -> _References:
+def _references(pieces: NetworkPieces, deleted: frozenset[str], catalog: EnmCatalog) -> _References:
     """The network's references to MOs `deleted` (or below them), and the deleted MOs it has."""
     found = _References()
     wanted = pa.array(sorted(deleted), pa.string())
@@ -273,7 +273,6 @@ def plan_in_groups(
     that), spooling into `workspace`; see the module. :class:`rtbfast.enm.plan.PlanError` (and
     :class:`rtbfast.enm.rollback.UnknownRollback` without `allow_unknown_rollback`) as planning
     the whole at once raises them."""
-    from rtbfast.enm.rollback import UnknownRollback, _unknown_problems
 
     say = on_phase or (lambda _: None)
     say("reading the ChangeSet")
@@ -290,7 +289,7 @@ def plan_in_groups(
         say("finding the references to deleted MOs")
         gone = set(deleted)
         while True:
-            found = _again(lambda: _references(network, gone, catalog))
+            found = _again(functools.partial(_references, network, frozenset(gone), catalog))
             if not refs.existing:
                 refs.existing = found.existing
             refs.holders.extend(found.holders)
@@ -345,7 +344,7 @@ def plan_in_groups(
     # groups, in the network's order, packed into batches
     members = groups.groups()
     first = spool.first_row
-    ordered = sorted(members.values(), key=lambda ks: (min((first.get(k, 1 << 62) for k in ks)), min(ks)))
+    ordered = sorted(members.values(), key=lambda ks: (min(first.get(k, 1 << 62) for k in ks), min(ks)))
     for ks in ordered:
         ks.sort(key=lambda k: (first.get(k, 1 << 62), k))
     batches = pack(ordered, lambda k: spool.values_of.get(k, 0) + facts.rows_of_node.get(k, 0), budget)

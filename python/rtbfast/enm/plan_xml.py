@@ -102,11 +102,15 @@ class XmlParts:
         except UnwritableNetwork:
             return (0, fdn.count(","), fdn)
         values = tables["values"]
-        for column, kind in (("attribute", "attribute"), ("member", "member")):
-            refused = pa.table(_native.refused_names(kind, pa.table({"n": pc.cast(values[column], pa.string())})))
+        bad: list[int] = []
+        for column in ("attribute", "member"):
+            names = pa.table({"n": pc.cast(values[column], pa.string())})
+            refused = pa.table(_native.refused_names("attribute" if column == "attribute" else "member", names))
             if refused.num_rows:
-                first = int(pc.min(refused["row"]).as_py())
-                return (1, batch, _step_of_value_row(steps, first), first)
+                bad.append(int(pc.min(refused["row"]).as_py()))
+        if bad:  # the first row, in step order, whose attribute or member name XML cannot carry
+            first = min(bad)
+            return (1, batch, _step_of_value_row(steps, first), first)
         return (2, tuple(fdn.split(",")))
 
     def refusal(self, steps_of: list[pa.Array]) -> list[Problem]:

@@ -475,9 +475,10 @@ class Refused:
 
     def problems(self) -> Iterator[Problem]:
         """Every problem, in the order found."""
-        if self._file is None:
+        if not self.count:
             return
-        self._file.flush()
+        if self._file is not None:
+            self._file.flush()
         with self.path.open(encoding="utf-8") as lines:
             for line in lines:
                 code, message, fdn, source = json.loads(line)
