@@ -132,6 +132,9 @@ class ChangeFacts:
     references: list[pa.Table] = field(default_factory=list)
     """(node, target): values naming an MO of another node, and the parents of created node
     roots; what names a created MO joins two groups."""
+    writes_in_order: bool = True
+    """Whether the rows writing a value come in ``seq`` order (else the planner sorts them by
+    ``seq``, and holds them as one chunk)."""
     root_creates: dict[str, str] = field(default_factory=dict)
     """A node root created → the skeleton MO it is created under (whose children, the other
     node roots, the planner counts)."""
@@ -147,6 +150,7 @@ def change_facts(batches: Iterable[pa.RecordBatch]) -> ChangeFacts:
     """The facts of a ChangeSet read batch by batch (``phase``, ``phase_order``, ``op``,
     ``fdn``, ``attribute``, ``value``)."""
     facts = ChangeFacts()
+    last_seq: int | None = None
     for batch in batches:
         n = batch.num_rows
         if not n:
@@ -163,6 +167,13 @@ def change_facts(batches: Iterable[pa.RecordBatch]) -> ChangeFacts:
             facts.phase_names.setdefault(order, name)
         op, attribute = batch.column("op"), batch.column("attribute")
         structural = pc.is_null(attribute)
+        if facts.writes_in_order:
+            seq = batch.column("seq").filter(pc.invert(structural))
+            if len(seq):
+                head = seq if last_seq is None else pa.concat_arrays([pa.array([last_seq], pa.int64()), seq])
+                if len(head) > 1 and not pc.all(pc.greater_equal(head.slice(1), head.slice(0, len(head) - 1))).as_py():
+                    facts.writes_in_order = False
+                last_seq = seq[-1].as_py()
         creates = pc.and_(structural, pc.equal(op, "create"))
         created = batch.filter(creates).column("fdn")
         facts.created.update(created.to_pylist())

@@ -112,7 +112,8 @@ def plan_group(
     compute the rollback. :class:`rtbfast.enm.plan.PlanError` as the planner raises it. With
     `check`, the places found are checked against the planner's own order."""
     rows = changes["row"]
-    plain = changes.select(CHANGESET_SCHEMA.names).cast(CHANGESET_SCHEMA)
+    # one chunk: the planner's hash groupings are in its order, which depends on the chunks
+    plain = changes.select(CHANGESET_SCHEMA.names).cast(CHANGESET_SCHEMA).combine_chunks()
     tables = {k: t.drop_columns([c for c in ("row",) if c in t.column_names]) for k, t in network.items()}
     index = NetworkIndex(tables)
     plan = make_plan(plain, index, catalog)
@@ -515,12 +516,28 @@ def _needing(steps: pa.Table, places: pa.Table, catalog: EnmCatalog) -> pa.Table
     return rows.take(pc.sort_indices(rows, [("seq", "ascending"), ("row", "ascending")]))
 
 
-def lock_order(needing: pa.Table) -> list[tuple[int, str]]:
+def as_read(rows: pa.Table, chunks: list[int] | None) -> pa.Table:
+    """`rows` (in ChangeSet order, with ``row``) cut into chunks as the planner holds the rows
+    of a ChangeSet read whole: the chunks of the table read (`chunks`: the row each begins
+    at), each one even when no row of it is left; one chunk without `chunks` (a ChangeSet
+    whose rows the planner sorts by ``seq`` is one chunk to it). Arrow's hash grouping gives
+    its groups in an order that depends on the chunks it is given."""
+    if not chunks:
+        return rows.combine_chunks()
+    import bisect
+
+    at = rows["row"].to_pylist()
+    starts = [bisect.bisect_left(at, c) for c in chunks] + [len(at)]
+    pieces = [rows.slice(a, b - a).combine_chunks() for a, b in zip(starts, starts[1:], strict=False)]
+    return pa.concat_tables(pieces) if pieces else rows
+
+
+def lock_order(needing: pa.Table, chunks: list[int] | None = None) -> list[tuple[int, str]]:
     """(phase_order, fdn) of the sets that need a lock, in the order the planner's lock pass
     takes them: its grouping by phase and MO of the rows needing a lock (`needing`, in
-    ChangeSet order, one chunk as the planner holds them), which is not their first
-    appearance beyond a few dozen MOs (Arrow's hash grouping)."""
-    table = needing.select(["phase_order", "fdn", "attribute"]).combine_chunks()
+    ChangeSet order, in chunks as the planner holds them: :func:`as_read`), which is not their
+    first appearance beyond a few dozen MOs (Arrow's hash grouping)."""
+    table = as_read(needing, chunks).select(["phase_order", "fdn", "attribute"])
     grouped = table.group_by(["phase_order", "fdn"], use_threads=False).aggregate([("attribute", "list")])
     return list(zip(grouped["phase_order"].to_pylist(), grouped["fdn"].to_pylist(), strict=True))
 

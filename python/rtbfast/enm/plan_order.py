@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.plan import Problem
-from rtbfast.enm.plan_group import PLACE, RANK, GroupPlan, lock_order
+from rtbfast.enm.plan_group import PLACE, RANK, GroupPlan, as_read, lock_order
 
 EFFECTS_LISTED = 200_000
 """Effects the planner reports at most (``Planner._effects``)."""
@@ -110,7 +110,7 @@ def effects_of(with_text: pa.Table, catalog: EnmCatalog) -> list[dict[str, Any]]
     its own pass, run once over them held as it holds them (one chunk)."""
     if not with_text.num_rows:
         return []
-    effects: list[dict[str, Any]] = _planner(catalog)._effects(with_text.combine_chunks())
+    effects: list[dict[str, Any]] = _planner(catalog)._effects(with_text)
     return effects
 
 
@@ -163,8 +163,9 @@ def _windows_placed(places: pa.Table, sets: pa.Table, locked: dict[tuple[int, st
     )
 
 
-def order_of(batches: list[BatchFacts], catalog: EnmCatalog) -> Order:
-    """The whole plan's numbering of `batches` (see the module)."""
+def order_of(batches: list[BatchFacts], catalog: EnmCatalog, chunks: list[int] | None = None) -> Order:
+    """The whole plan's numbering of `batches` (see the module); `chunks`: the rows the chunks
+    of the ChangeSet as the planner would hold it whole begin at (:func:`as_read`)."""
     # the creates, ordered once over all batches
     creates = [
         b.creates.append_column("batch", pa.array([i] * b.creates.num_rows, pa.int64())) for i, b in enumerate(batches)
@@ -191,7 +192,7 @@ def order_of(batches: list[BatchFacts], catalog: EnmCatalog) -> Order:
     if needing:
         every_needing = pa.concat_tables(needing, promote_options="permissive")
         every_needing = every_needing.take(pc.sort_indices(every_needing, [("seq", "ascending"), ("row", "ascending")]))
-        locked = {key: k for k, key in enumerate(lock_order(every_needing))}
+        locked = {key: k for k, key in enumerate(lock_order(every_needing, chunks))}
     tables = []
     for i, b in enumerate(batches):
         places = _windows_placed(b.places, b.window_sets, locked)
@@ -291,7 +292,7 @@ def order_of(batches: list[BatchFacts], catalog: EnmCatalog) -> Order:
     if texts:
         every_text = pa.concat_tables(texts, promote_options="permissive")
         every_text = every_text.take(pc.sort_indices(every_text, [("seq", "ascending"), ("row", "ascending")]))
-        effects = effects_of(every_text.select(["fdn", "class", "attribute"]), catalog)
+        effects = effects_of(as_read(every_text, chunks).select(["fdn", "class", "attribute"]), catalog)
     return Order(
         effects=effects,
         plan=plan_map,
