@@ -26,7 +26,6 @@ by one call of the planner (:mod:`rtbfast.enm.plan_group`)."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -44,12 +43,10 @@ from rtbfast import _native
 TOP = ""
 """The key of the skeleton: the MOs above every node."""
 
-BUDGET = 400_000
-"""Network values a batch of groups holds at most (a group larger than that is a batch of its
-own): about 60 MB of tables and index while it is planned."""
-
-CHANGESET_BATCH = 65_536
-"""ChangeSet rows read at a time."""
+BUDGET = 50_000
+"""Network values and ChangeSet rows a batch of groups holds at most (a group larger than that
+is a batch of its own): about 250 MB while it is planned (the planner's tables, the network's
+index, what the rollback reads), measured on the benchmark's rich export."""
 
 
 def release() -> None:
@@ -138,12 +135,6 @@ class ChangeFacts:
     root_creates: dict[str, str] = field(default_factory=dict)
     """A node root created → the skeleton MO it is created under (whose children, the other
     node roots, the planner counts)."""
-
-
-def change_batches(path: str | os.PathLike[str], columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """The ChangeSet file's rows, a batch at a time (checked first: :func:`read_changeset_schema`)."""
-    file = pq.ParquetFile(path)
-    yield from file.iter_batches(batch_size=CHANGESET_BATCH, columns=columns, use_threads=False)
 
 
 def change_facts(batches: Iterable[pa.RecordBatch]) -> ChangeFacts:
@@ -475,17 +466,6 @@ class ChangeSpool:
             return pa.Table.from_batches([reader.get_batch(i) for i in indices], self.schema)
 
 
-@dataclass
-class Batch:
-    """Groups planned together."""
-
-    number: int
-    nodes: list[str]
-    values: int
-    changes: int
-    roots_under: set[str] = field(default_factory=set)
-
-
 def pack(groups: list[list[str]], size: Callable[[str], int], budget: int) -> list[list[list[str]]]:
     """Groups (lists of node keys, in the order given) packed into batches of at most
     `budget` (by `size` of their nodes); a group larger than `budget` is a batch alone."""
@@ -502,9 +482,6 @@ def pack(groups: list[list[str]], size: Callable[[str], int], budget: int) -> li
     if current:
         batches.append(current)
     return batches
-
-
-_FDN_LIKE = re.compile(r"(?:^|,)(?:MeContext|ManagedElement)=")
 
 
 class Workspace:

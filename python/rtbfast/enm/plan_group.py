@@ -25,8 +25,9 @@ write's, in order."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -100,8 +101,8 @@ class GroupPlan:
     """``fdn``, ``attribute``, ``value``, ``kind``, ``seq``, ``row``: the moRef values the
     batch's created MOs are written with (what orders the creates)."""
     exists_count: int = 0
+    """The creates of MOs the network has (set instead), and the first of them."""
     fdn_of_exists: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_group(
@@ -528,7 +529,7 @@ def as_read(rows: pa.Table, chunks: list[int] | None) -> pa.Table:
 
     at = rows["row"].to_pylist()
     starts = [bisect.bisect_left(at, c) for c in chunks] + [len(at)]
-    pieces = [rows.slice(a, b - a).combine_chunks() for a, b in zip(starts, starts[1:], strict=False)]
+    pieces = [rows.slice(a, b - a).combine_chunks() for a, b in itertools.pairwise(starts)]
     return pa.concat_tables(pieces) if pieces else rows
 
 

@@ -28,6 +28,7 @@ import pyarrow.ipc as ipc
 from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.enm.model import EnmCatalog
 from rtbfast.enm.node_groups import (
+    BUDGET,
     TOP,
     ChangeSpool,
     NetworkSpool,
@@ -264,7 +265,7 @@ def plan_in_groups(
     *,
     made_from: dict[str, Any] | None = None,
     chunks: list[int] | None = None,
-    budget: int = 400_000,
+    budget: int = BUDGET,
     allow_unknown_rollback: bool = False,
     check: bool = False,
     on_phase: Callable[[str], None] | None = None,
