@@ -126,18 +126,20 @@ def create_order(creates: pa.Table, refs: pa.Table, catalog: EnmCatalog) -> tupl
     return order, planner.notes
 
 
-def _mapping(ordered: pa.Table, count: int) -> list[pa.Array]:
-    """Per batch, the place in `ordered` (rows ``batch``, ``step``, in the whole order) of its
-    step k, at k."""
+def _numbered(tables: list[pa.Table], keys: list[str]) -> list[pa.Array]:
+    """Per batch (`tables`: each batch's rows in its own order), the number in the whole order
+    (by `keys`; a stable sort: a tie keeps the batches' order) of its row k, at k."""
+    if not any(t.num_rows for t in tables):
+        return [pa.array([], pa.int64()) for _ in tables]
+    every = pa.concat_tables([t.select(keys) for t in tables], promote_options="permissive")
+    order = pc.sort_indices(every, sort_keys=[(k, "ascending") for k in keys])
+    del every
+    rank = pc.cast(pc.sort_indices(order), pa.int64())  # the inverse: row → its number
     out = []
-    if not ordered.num_rows:
-        return [pa.array([], pa.int64()) for _ in range(count)]
-    batch = ordered["batch"].combine_chunks()
-    steps = ordered["step"].combine_chunks()
-    for b in range(count):
-        at = pc.cast(pc.indices_nonzero(pc.equal(batch, b)), pa.int64())
-        local = pc.take(steps, at)
-        out.append(pc.take(at, pc.sort_indices(local)))
+    at = 0
+    for t in tables:
+        out.append(rank.slice(at, t.num_rows))
+        at += t.num_rows
     return out
 
 
@@ -194,7 +196,7 @@ def order_of(batches: list[BatchFacts], catalog: EnmCatalog, chunks: list[int] |
         every_needing = every_needing.take(pc.sort_indices(every_needing, [("seq", "ascending"), ("row", "ascending")]))
         locked = {key: k for k, key in enumerate(lock_order(every_needing, chunks))}
     tables = []
-    for i, b in enumerate(batches):
+    for b in batches:
         places = _windows_placed(b.places, b.window_sets, locked)
         if positions:
             is_create = pc.equal(places["rank"], RANK["create"])
@@ -212,51 +214,27 @@ def order_of(batches: list[BatchFacts], catalog: EnmCatalog, chunks: list[int] |
             places = places.set_column(
                 places.schema.get_field_index("a"), "a", pc.if_else(is_create, value, places["a"])
             )
-        tables.append(
-            places.select(["step", *PLACE]).append_column("batch", pa.array([i] * places.num_rows, pa.int64()))
-        )
-    every = (
-        pa.concat_tables(tables, promote_options="permissive")
-        if tables
-        else pa.table({"batch": pa.array([], pa.int64())})
-    )
-    if every.num_rows:
-        every = every.sort_by([(c, "ascending") for c in PLACE] + [("batch", "ascending"), ("step", "ascending")])
-    plan_map = _mapping(every, len(batches))
+        tables.append(places.select(PLACE))
+    plan_map = _numbered(tables, PLACE)
+    steps = sum(t.num_rows for t in tables)
+    del tables
     # the rollback: the plan's steps backwards, then the unlocks of the cells recreated
     backs = []
     for i, b in enumerate(batches):
         r = b.rollback_places
-        if not r.num_rows:
-            continue
-        whole_step = pc.take(plan_map[i], r["plan_step"])
+        whole_step = pc.take(plan_map[i], r["plan_step"]) if r.num_rows else pa.array([], pa.int64())
         backs.append(
             pa.table(
                 {
                     "tail": r["tail"],
                     "key": pc.if_else(r["tail"], r["position"], pc.negate(whole_step)),
                     "sub": r["sub"],
-                    "batch": pa.array([i] * r.num_rows, pa.int64()),
-                    "step": r["step"],
                 }
             )
         )
-    back = (
-        pa.concat_tables(backs, promote_options="permissive")
-        if backs
-        else pa.table({"batch": pa.array([], pa.int64())})
-    )
-    if back.num_rows:
-        back = back.sort_by(
-            [
-                ("tail", "ascending"),
-                ("key", "ascending"),
-                ("sub", "ascending"),
-                ("batch", "ascending"),
-                ("step", "ascending"),
-            ]
-        )
-    rollback_map = _mapping(back, len(batches))
+    rollback_map = _numbered(backs, ["tail", "key", "sub"])
+    rollback_steps = sum(t.num_rows for t in backs)
+    del backs
     # the notes, in the planner's order
     count = sum(b.exists[0] for b in batches)
     if count:
@@ -297,8 +275,8 @@ def order_of(batches: list[BatchFacts], catalog: EnmCatalog, chunks: list[int] |
         effects=effects,
         plan=plan_map,
         rollback=rollback_map,
-        steps=every.num_rows,
-        rollback_steps=back.num_rows,
+        steps=steps,
+        rollback_steps=rollback_steps,
         notes=notes,
         dropped=sum(b.dropped for b in batches),
         restore_phase=restore_phase,

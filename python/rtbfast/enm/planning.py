@@ -786,6 +786,8 @@ def write_grouped(
         }
         del facts
         # the Parquet tables last, when little else is held: a row group is held whole
+        grouped.effects, grouped.summary_parts = [], []
+        release()
         say("writing plan.parquet and rollback.parquet")
         for name, windows in (("plan.parquet", grouped.plan_windows), ("rollback.parquet", grouped.rollback_windows)):
             rows = ParquetRows(folder / name, PLAN_SCHEMA)
