@@ -357,9 +357,11 @@ def plan_in_groups(
     batch_array = pa.array([batch_of_key[k] for k in keys], pa.int64())
     say("sorting the ChangeSet by node")
     change_spool = ChangeSpool(workspace, CHANGESET_SCHEMA)
+    writes = Writes(None if facts.writes_in_order else _runs_sorted(changes))
     row = 0
     for batch in changes():
         nodes = keys_or_top(batch.column("fdn"))
+        batch = writes.marked(batch, row)
         change_spool.add(batch, row, pc.take(batch_array, pc.index_in(nodes, value_set=key_array)).combine_chunks())
         row += batch.num_rows
     change_spool.close()
@@ -511,6 +513,104 @@ def chunk_starts(table: pa.Table) -> list[int]:
             starts.add(at)
             at += len(chunk)
     return sorted(s for s in starts if s < table.num_rows) or [0]
+
+
+_WRITE_KEYS = ("fdn", "attribute", "target", "source", "member", "index")
+
+
+class Writes:
+    """Which write of the whole ChangeSet each row is. The planner takes a write (of which only
+    the last of an attribute in a phase counts) to be the rows that follow each other in
+    ``seq`` order with one attribute, target and source, a scalar's row alone; rows of other
+    MOs between two rows cut them apart. A batch holds its MOs' rows only, so each row's
+    ``target`` is made the number of its write in the whole ChangeSet: the planner cuts the
+    batch's rows where it would cut the whole's (``target`` serves nothing else)."""
+
+    def __init__(self, sorted_runs: pa.Array | None) -> None:
+        self._sorted_runs = sorted_runs
+        """The write of each row, by row (for a ChangeSet not in ``seq`` order)."""
+        self._last: dict[str, Any] | None = None
+        self._run = 0
+
+    def marked(self, batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
+        """`batch` (rows from `first_row` on) with ``target`` the number of each row's write."""
+        writing = pc.is_valid(batch.column("attribute"))
+        if self._sorted_runs is not None:
+            runs = self._sorted_runs.slice(first_row, batch.num_rows)
+        else:
+            runs = self._runs(batch.filter(writing))
+            if not len(runs):
+                return batch
+            # each writing row's place among the writing rows (the others' is not used)
+            at = pc.max_element_wise(pc.subtract(pc.cumulative_sum(pc.cast(writing, pa.int64())), 1), 0)
+            runs = pc.take(runs, at)
+        text = pc.if_else(writing, pc.cast(runs, pa.string()), batch.column("target"))
+        at = batch.schema.get_field_index("target")
+        return batch.set_column(at, batch.schema.field(at), text)
+
+    def _runs(self, rows: pa.RecordBatch) -> pa.Array:
+        n = rows.num_rows
+        if not n:
+            return pa.array([], pa.int64())
+        table = pa.Table.from_batches([rows]).select(list(_WRITE_KEYS))
+        if self._last is not None:
+            table = pa.concat_tables([pa.Table.from_pylist([self._last], schema=table.schema), table])
+        starts = write_starts(table)
+        starts = pc.fill_null(starts, True) if self._last is None else starts.slice(1)
+        runs = pc.add(pc.cumulative_sum(pc.cast(starts, pa.int64())), self._run - (0 if self._last else 1))
+        self._run = int(runs[-1].as_py())
+        self._last = table.slice(table.num_rows - 1).to_pylist()[0]
+        return runs
+
+
+def write_starts(table: pa.Table) -> pa.Array:
+    """Whether each row (of writes in ``seq`` order) begins a write, as the planner's
+    ``_last_writes`` cuts them: another attribute, target or source than the row before, or a
+    scalar written again (the first row: null)."""
+    n = table.num_rows
+
+    def changed(name: str) -> pa.Array:
+        col = table[name].combine_chunks()
+        if not pa.types.is_integer(col.type):
+            col = pc.fill_null(pc.cast(col, pa.string()), "\x00")
+        return pc.not_equal(col.slice(1), col.slice(0, n - 1))
+
+    if n < 2:
+        return pa.nulls(n, pa.bool_())
+    member = table["member"].combine_chunks()
+    index = pc.fill_null(table["index"].combine_chunks(), -3)
+    again = pc.and_(
+        pc.and_(pc.is_null(member.slice(1)), pc.is_null(member.slice(0, n - 1))),
+        pc.equal(index.slice(1), index.slice(0, n - 1)),
+    )
+    same_key = pc.and_(
+        pc.equal(table["fdn"].combine_chunks().slice(1), table["fdn"].combine_chunks().slice(0, n - 1)),
+        pc.equal(table["attribute"].combine_chunks().slice(1), table["attribute"].combine_chunks().slice(0, n - 1)),
+    )
+    starts = pc.or_(pc.or_(pc.invert(same_key), changed("target")), pc.or_(changed("source"), again))
+    return pa.concat_arrays([pa.nulls(1, pa.bool_()), starts])
+
+
+def _runs_sorted(changes: ChangeBatches) -> pa.Array:
+    """The write of each row (by row) of a ChangeSet whose rows are not in ``seq`` order: its
+    writes sorted by ``seq`` (rows of one ``seq`` in their order), held at once: a ChangeSet
+    made by rtbfast is in order, this is for one made otherwise."""
+    tables = []
+    first = 0
+    for batch in changes(columns=["seq", *_WRITE_KEYS]):
+        table = pa.Table.from_batches([batch]).append_column(
+            "row", pa.array(range(first, first + batch.num_rows), pa.int64())
+        )
+        first += batch.num_rows
+        tables.append(table.filter(pc.is_valid(table["attribute"])))
+    runs = pa.nulls(first, pa.int64())
+    if not tables:
+        return runs
+    every = pa.concat_tables(tables).sort_by([("seq", "ascending"), ("row", "ascending")])
+    starts = pc.fill_null(write_starts(every), True)
+    numbers = pc.cumulative_sum(pc.cast(starts, pa.int64()))
+    at = pc.index_in(pa.array(range(first), pa.int64()), value_set=every["row"])
+    return pc.take(numbers, at)
 
 
 def _again(run: Callable[[], Any]) -> Any:

@@ -46,6 +46,9 @@ class XmlParts:
     """(where in the whole file's order, the refusal): the native writer's first in a batch."""
     _size: int = 0
 
+    def __post_init__(self) -> None:
+        self.spool.write_bytes(b"")
+
     def add(self, batch: int, steps: pa.Table) -> None:
         """The elements of the rows `steps` of batch `batch` (its step numbers, in order)."""
         from rtbfast.enm.dialects import UnwritableError, bulkcm_tables

@@ -1,6 +1,11 @@
 """``rtbfast plan`` as an API: a ChangeSet (or a template expanded first) planned on a network
 with a catalog, its rollback computed, and the plan folder written.
 
+:func:`plan_folder` (the command) plans node group by node group, in memory bounded by a batch
+of groups (:mod:`rtbfast.enm.plan_stream`); :func:`plan_changes` plans the whole at once and
+holds the result (:class:`Planned`), which :func:`write_plan_folder` writes. Both write the same
+folder, byte for byte (:func:`write_grouped` writes both).
+
 The folder (written aside, swapped in only when complete; ``plan.json`` is its report)::
 
     plan.parquet      the Plan (docs/tables.md)          rollback.parquet
