@@ -57,6 +57,27 @@ def release() -> None:
 
     gc.collect()
     pa.default_memory_pool().release_unused()
+    _trim()
+
+
+def _trim() -> None:
+    """glibc's free blocks at the top of each heap given back (Python's larger objects and the
+    native code's buffers come from it); nothing elsewhere."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        try:
+            _LIBC = ctypes.CDLL(name) if name else False
+        except OSError:
+            _LIBC = False
+    if _LIBC and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 def node_keys(texts: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:

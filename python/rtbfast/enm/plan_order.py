@@ -30,6 +30,23 @@ EFFECTS_LISTED = 200_000
 """Effects the planner reports at most (``Planner._effects``)."""
 
 
+_COMPACT = pa.schema(
+    [
+        ("step", pa.int64()),
+        ("phase_order", pa.int32()),
+        ("rank", pa.int8()),
+        ("a", pa.int64()),
+        ("b", pa.int64()),
+        ("c", pa.int8()),
+        ("d", pa.int64()),
+        ("e", pa.int64()),
+        ("s", pa.string()),
+        ("window", pa.int32()),
+    ]
+)
+"""A batch's places as the order keeps them until every batch is planned."""
+
+
 @dataclass
 class BatchFacts:
     """What the order needs of a planned batch (the rows stay where they are)."""
@@ -63,7 +80,7 @@ class BatchFacts:
         first = g.steps.filter(pc.is_in(g.steps["step"], value_set=deletes["step"]))
         first = first.group_by("step", use_threads=False).aggregate([("phase", "first"), ("phase_order", "first")])
         return cls(
-            places=places.select(["step", *PLACE, "window"]),
+            places=places.select(["step", *PLACE, "window"]).cast(_COMPACT),
             creates_made=creates["fdn"].to_pylist(),
             window_sets=window_sets.select(["window", "phase_order", "fdn"]),
             rollback_places=g.rollback_places,
@@ -159,7 +176,7 @@ def _windows_placed(places: pa.Table, sets: pa.Table, locked: dict[tuple[int, st
         first[w] = min(first.get(w, at), at)
     keys = pa.array(sorted(first), pa.int64())
     values = pa.array([first[k] for k in sorted(first)], pa.int64())
-    placed = pc.take(values, pc.index_in(window, value_set=keys))
+    placed = pc.take(values, pc.index_in(pc.cast(window, pa.int64()), value_set=keys))
     return places.set_column(
         places.schema.get_field_index("a"), "a", pc.if_else(pc.is_valid(window), placed, places["a"])
     )

@@ -305,6 +305,10 @@ def plan_in_groups(
         cascade = sorted({k for h, t in refs.holders for k in (h, t)} if refs.cascading else set())
         for key in cascade[1:]:  # the planner's cascade runs over them together
             groups.union(cascade[0], key)
+    # a node created (its root MO: a MeContext): the planner counts the children of its
+    # parent, which are every node below it, with the others created there
+    for root in facts.root_creates:
+        groups.union(TOP, root)
     # the references to created MOs, and the parents of created node roots
     if facts.references:
         table = pa.concat_tables(facts.references, promote_options="permissive")

@@ -299,9 +299,14 @@ def write_dialects(
 
 
 def _sha256(path: Path) -> str:
+    """The file's sha256, read a block at a time (an import file can be GBs)."""
     import hashlib
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_imports(
@@ -791,7 +796,7 @@ def write_grouped(
         }
         del facts
         # the Parquet tables last, when little else is held: a row group is held whole
-        grouped.effects, grouped.summary_parts = [], []
+        grouped.effects, grouped.summary_parts, grouped.order.effects = [], [], []
         release()
         say("writing plan.parquet and rollback.parquet")
         for name, windows in (("plan.parquet", grouped.plan_windows), ("rollback.parquet", grouped.rollback_windows)):
