@@ -327,3 +327,46 @@ def test_planned_by_groups_is_the_plan_of_the_whole(name: str, enm_catalog: Any,
     unknown = list(grouped.unknown_rows())
     assert pa.concat_tables(unknown).equals(rollback.unknown) if unknown else not rollback.unknown.num_rows
     assert grouped.order.dropped == plan.dropped
+
+
+def test_parquet_written_a_window_at_a_time_is_what_write_table_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row groups cut across windows, each column one chunk: the bytes of ``pq.write_table``
+    (row groups made small here, as the whole table's are at 1,048,576 rows)."""
+    import pyarrow.parquet as pq
+
+    from rtbfast.enm.plan import PLAN_SCHEMA
+    from rtbfast.enm.planning import ParquetRows
+
+    rng = random.Random(7)
+    n = 25_000
+    table = pa.table(
+        {
+            "step": pa.array([i // 3 for i in range(n)], pa.int64()),
+            "phase": ["default"] * n,
+            "phase_order": pa.array([0] * n, pa.int32()),
+            "op": [rng.choice(["set", "create", "lock"]) for _ in range(n)],
+            "fdn": [f"SubNetwork=R,MeContext=N{i // 40},ManagedElement=1,X={i % 7}" for i in range(n)],
+            "class": ["X"] * n,
+            "attribute": [rng.choice(["a", "b", None]) for _ in range(n)],
+            "member": pa.nulls(n, pa.string()),
+            "index": pa.array([i % 3 for i in range(n)], pa.int32()),
+            "value": [str(rng.randint(0, 10**6)) for _ in range(n)],
+            "kind": ["integer"] * n,
+            "is_sequence": [False] * n,
+            "source": [f"t.json#/{i}" for i in range(n)],
+        },
+        schema=PLAN_SCHEMA,
+    )
+    monkeypatch.setattr(ParquetRows, "ROW_GROUP", 4096)
+    rows = ParquetRows(tmp_path / "windows.parquet", PLAN_SCHEMA, tmp_path)
+    at = 0
+    while at < n:
+        size = rng.randint(1, 3000)
+        rows.add(table.slice(at, size))
+        at += size
+    rows.close()
+    pq.write_table(table.combine_chunks(), tmp_path / "whole.parquet", row_group_size=4096)
+    assert pq.ParquetFile(tmp_path / "windows.parquet").metadata.num_row_groups == 7
+    assert (tmp_path / "windows.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()

@@ -7,9 +7,9 @@ The planner (:func:`rtbfast.enm.plan.make_plan`) and the rollback
 (:func:`rtbfast.enm.rollback.make_rollback`) run on the batch as on a whole network. The steps
 they give are in the whole plan's order restricted to the batch; each step gets the **place**
 it has in the whole plan's order, read from what the step is (the planner orders a phase's
-steps by kind, then: creates by parent and reference, a lock window by the first ChangeSet row
-that needs it, sets by their first row, a reference cleared by its MO's place in the network,
-deletes children first by FDN), so that batches can be merged:
+steps by kind, then: creates by parent and reference, lock windows as its lock pass takes the
+sets that need one, sets by their first row, a reference cleared by its MO's place in the
+network, deletes children first by FDN), so that batches can be merged:
 
 ``phase_order``, ``rank`` (create 0, lock window 1, set 2, reference set after a cycle 3,
 reference to a deleted MO cleared 5, lock before a delete 6, delete 7), then ``a`` … ``e`` and
@@ -21,7 +21,11 @@ any delete of the whole plan (``Context.unlink_phase``), and a step of the plann
 deletes, a create's own row) names its phase as the whole ChangeSet first names it
 (``Context.phase_names``). The ChangeSet row each planned row comes from (its ``seq`` and
 ``row``) is found again by its attribute, member and index: the rows of a write are its last
-write's, in order."""
+write's, in order. The creates' order and the lock windows' are known only over every batch:
+here a create's place is its place among the batch's creates, a window's its number in the
+batch (``window``), and :mod:`rtbfast.enm.plan_order` puts them in the whole plan's order; the
+batch's rows are numbered again in it (the order of a batch's windows may change, not what
+each step writes, nor so the rollback)."""
 
 from __future__ import annotations
 

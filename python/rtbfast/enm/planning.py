@@ -591,48 +591,66 @@ class _DialectFile:
 class ParquetRows:
     """A Parquet file written a window of rows at a time, byte for byte as ``pq.write_table``
     writes the whole table: row groups of :data:`ROW_GROUP` rows, each column of a row group
-    one chunk (the writer's pages depend on it). A row group's rows are held until it is full
-    (at most :data:`ROW_GROUP` rows: a cost that does not grow with the plan), each column
-    made one chunk in turn and its pieces let go."""
+    one chunk (the writer's pages depend on it), so a row group is held whole when it is
+    written: a cost that does not grow with the plan. Until then its rows wait on disk (an
+    Arrow IPC file beside, `work`); each column is then read from it (mapped) and made one
+    chunk in turn, the largest first, the map let go after each."""
 
     ROW_GROUP = 1024 * 1024
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, work: Path) -> None:
         self.schema = schema
         self._writer = pq.ParquetWriter(path, schema)
-        self._columns: list[list[pa.Array]] = [[] for _ in schema]
+        self._spool = work / f"{path.name}.rows.arrow"
+        self._sink: Any = None
+        self._rows: Any = None
+        self._sizes = [0] * len(schema)
         self._held = 0
         self._written = 0
 
     def add(self, rows: pa.Table) -> None:
+        import pyarrow.ipc as ipc
+
         rows = rows.cast(self.schema)
         at = 0
         while at < rows.num_rows:
             take = min(rows.num_rows - at, self.ROW_GROUP - self._held)
             piece = rows.slice(at, take)
-            for i, column in enumerate(piece.columns):
-                self._columns[i].extend(c for c in column.chunks if len(c))
+            if self._rows is None:
+                self._sink = pa.OSFile(str(self._spool), "wb")
+                self._rows = ipc.new_file(self._sink, self.schema)
+            for batch in piece.to_batches():
+                self._rows.write_batch(batch)
+                for i, column in enumerate(batch.columns):
+                    self._sizes[i] += column.nbytes
             self._held += take
             at += take
             if self._held == self.ROW_GROUP:
                 self._flush()
 
     def _flush(self) -> None:
-        arrays = []
-        for i in range(len(self._columns)):
-            chunks, self._columns[i] = self._columns[i], []
-            field = self.schema.field(i)
-            if not chunks:
-                arrays.append(pa.array([], field.type))
-            elif len(chunks) == 1 and chunks[0].offset == 0:
-                arrays.append(chunks[0])
-            else:
-                arrays.append(pa.concat_arrays(chunks))
-            del chunks
-            pa.default_memory_pool().release_unused()  # the pieces, let go, before the next column
-        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        import pyarrow.ipc as ipc
+
+        arrays: list[pa.Array | None] = [None] * len(self.schema)
+        if self._rows is not None:
+            self._rows.close()
+            self._sink.close()
+            self._rows = self._sink = None
+            for i in sorted(range(len(self.schema)), key=lambda i: -self._sizes[i]):
+                with pa.memory_map(str(self._spool)) as source:
+                    reader = ipc.open_file(source)
+                    chunks = [reader.get_batch(k).column(i) for k in range(reader.num_record_batches)]
+                    # a copy, one chunk, of the column's pieces (which the map holds)
+                    arrays[i] = pa.concat_arrays([*chunks, pa.array([], self.schema.field(i).type)])
+                    del chunks, reader
+                pa.default_memory_pool().release_unused()
+            self._spool.unlink(missing_ok=True)
+        columns = [a if a is not None else pa.array([], f.type) for a, f in zip(arrays, self.schema, strict=True)]
+        del arrays
+        self._writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
         self._written += self._held
         self._held = 0
+        self._sizes = [0] * len(self.schema)
 
     def close(self) -> None:
         if self._held or not self._written:
@@ -800,7 +818,7 @@ def write_grouped(
         release()
         say("writing plan.parquet and rollback.parquet")
         for name, windows in (("plan.parquet", grouped.plan_windows), ("rollback.parquet", grouped.rollback_windows)):
-            rows = ParquetRows(folder / name, PLAN_SCHEMA)
+            rows = ParquetRows(folder / name, PLAN_SCHEMA, grouped.workspace)
             for window in windows():
                 rows.add(window)
                 del window
