@@ -46,7 +46,7 @@ from bench import corpus, generate
 from bench.conftest import FULL
 from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.enm.dialects import cmedit_lines, write_lines
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.rollback import rollback_plan
 from rtbfast.enm.simulator import Simulator
@@ -62,7 +62,7 @@ SIMULATOR_RATIO_FLOOR = 2.5  # dict simulator time / ours (measured 5.5-5.7 smal
 
 
 @pytest.fixture(scope="module")
-def catalog() -> EnmCatalog:
+def catalog() -> CatalogView:
     if not corpus.LTE_MODEL.exists():
         pytest.skip(f"the real LTE model is not at {corpus.LTE_MODEL} (set RTBFAST_SAMPLES)")
     from rtbfast.catalog import merge
@@ -74,7 +74,7 @@ def catalog() -> EnmCatalog:
         csv / "Spreadsheets_Parameters.ran-subset.csv", csv / "Spreadsheets_StructParameters.ran-subset.csv"
     )
     c = merge([("mom", "mom:erbs", model.tables), ("workbook", "workbook:ran", sheets.tables)])
-    return EnmCatalog.of(c.tables, constraint_table(c.tables))
+    return CatalogView.of(c.tables, constraint_table(c.tables))
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def export() -> Path:
     return path
 
 
-def moved_values(tables: dict[str, pa.Table], catalog: EnmCatalog) -> pa.Table:
+def moved_values(tables: dict[str, pa.Table], catalog: CatalogView) -> pa.Table:
     """The benchmark's ChangeSet (see the module's text)."""
     flags = catalog.attribute_flags()
     mos, values = tables["mos"], tables["values"]
@@ -154,7 +154,7 @@ def moved_values(tables: dict[str, pa.Table], catalog: EnmCatalog) -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def setup(export: Path, catalog: EnmCatalog) -> dict[str, Any]:
+def setup(export: Path, catalog: CatalogView) -> dict[str, Any]:
     tables = read_network_tables(export)
     network = NetworkIndex(tables)
     changes = moved_values(tables, catalog)
@@ -188,7 +188,7 @@ def python_loop_cmedit(changes: pa.Table, tables: dict[str, pa.Table]) -> list[s
 
 
 def test_plan_and_cmedit_vs_python_loop(
-    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog, tmp_path: Path
+    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView, tmp_path: Path
 ) -> None:
     changes, network, tables = setup["changes"], setup["network"], setup["tables"]
     out = tmp_path / "plan.cmedit"
@@ -264,7 +264,7 @@ def python_format(plan: pa.Table) -> list[str]:
 
 
 def test_cmedit_writing_vs_python_formatting(
-    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog, tmp_path: Path
+    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView, tmp_path: Path
 ) -> None:
     plan = make_plan(setup["changes"], setup["network"], catalog).steps
     assert set(plan["op"].unique().to_pylist()) == {"set"}
@@ -324,7 +324,7 @@ def dict_inverse(plan: pa.Table, tables: dict[str, pa.Table]) -> list[str]:
     return lines
 
 
-def test_rollback_vs_dict_inverse(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog) -> None:
+def test_rollback_vs_dict_inverse(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView) -> None:
     network, tables = setup["network"], setup["tables"]
     plan = make_plan(setup["changes"], network, catalog).steps
     commands = len(pc.unique(plan["step"]))
@@ -378,7 +378,7 @@ def dict_simulator(plan: pa.Table, tables: dict[str, pa.Table], flags: dict[tupl
     return applied
 
 
-def test_simulator_vs_dict_simulator(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog) -> None:
+def test_simulator_vs_dict_simulator(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView) -> None:
     network, tables = setup["network"], setup["tables"]
     plan = make_plan(setup["changes"], network, catalog).steps
     flags = catalog.attribute_flags()

@@ -129,9 +129,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_peak_memory_against_export_size(lte_out: Path, example_out: Path, template: Path, workdir: Path) -> None:
-    from rtbfast.enm.model import EnmCatalog
+    from rtbfast.catalog_view import CatalogView
 
-    catalog = EnmCatalog.load(lte_out)
+    catalog = CatalogView.load(lte_out)
     curve: list[dict[str, Any]] = []
     for size in SIZES_MB:
         export = workdir / f"export_{size}mb.xml"

@@ -254,9 +254,9 @@ def test_the_plan_folder_is_what_main_wrote(name: str, budget: str, catalog: Pat
 
 @pytest.fixture(scope="module")
 def enm_catalog(catalog: Path) -> Any:
-    from rtbfast.enm.model import EnmCatalog
+    from rtbfast.catalog_view import CatalogView
 
-    return EnmCatalog.load(catalog)
+    return CatalogView.load(catalog)
 
 
 def _whole_and_grouped(name: str, catalog: Any, tmp_path: Path, budget: int) -> tuple[Any, Any]:

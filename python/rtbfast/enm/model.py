@@ -26,14 +26,14 @@ COLUMNS = {
 
 
 @dataclass
-class EnmCatalog:
+class CatalogView:
     constraints: Constraints
     tables: dict[str, pa.Table]
     locks: set[tuple[str, str]] = field(default_factory=set)
     """(class, attribute) changed only while locked."""
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> EnmCatalog:
+    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> CatalogView:
         """A build folder (checked) or an MP XML model."""
         from rtbfast.output_folder import load_catalog, open_catalog
 
@@ -48,7 +48,7 @@ class EnmCatalog:
         return cls.of(tables, constraints)
 
     @classmethod
-    def of(cls, tables: dict[str, pa.Table], constraints: Constraints | None = None) -> EnmCatalog:
+    def of(cls, tables: dict[str, pa.Table], constraints: Constraints | None = None) -> CatalogView:
         from rtbfast.rules.dependencies import extract
 
         constraints = constraints or constraint_table(tables)

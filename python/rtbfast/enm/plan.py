@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast.changeset import EMPTIED
-from rtbfast.enm.model import ADMIN, EnmCatalog, typed_text
+from rtbfast.catalog_view import ADMIN, CatalogView
+from rtbfast.enm.typed_values import typed_text
 from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.suggest import did_you_mean
@@ -126,7 +127,7 @@ VALUE_RULES = (
 """The evaluator's rules that judge a value on its own (what a write is refused for)."""
 
 
-def value_violations(rows: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def value_violations(rows: pa.Table, catalog: CatalogView) -> pa.Table:
     """The errors of the values `rows` write (``fdn``, ``class``, ``attribute``, ``member``,
     ``index``, ``value``), judged by the native evaluator of `rtbfast audit`."""
     from rtbfast.rules import evaluate
@@ -238,7 +239,7 @@ def _signature(table: pa.Table) -> pa.Table:
 
 
 class Planner:
-    def __init__(self, changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> None:
+    def __init__(self, changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> None:
         self.changes = changes
         self.net = network
         self.cat = catalog
@@ -834,7 +835,7 @@ class Planner:
                     )
         # a lockable MO that is not LOCKED is locked before it goes; children first
         # an MO the node creates goes with its parent (and comes back with it)
-        created_by_node = self.cat.system_created()
+        created_by_node = self.cat.system_created
 
         def implicit(f: str) -> bool:
             parent = f.rsplit(",", 1)[0]
@@ -1001,7 +1002,7 @@ class Planner:
         return out
 
 
-def make_plan(changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> Plan:
+def make_plan(changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> Plan:
     """Plan `changes` (a ChangeSet) on `network` with `catalog`; :class:`PlanError` lists what
     cannot be planned."""
     return Planner(changes, network, catalog).plan()

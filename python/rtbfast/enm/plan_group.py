@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast.changeset import CHANGESET_SCHEMA
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import SEP, Plan, Problem, make_plan
 from rtbfast.network_index import NetworkIndex
 
@@ -110,7 +110,7 @@ class GroupPlan:
 
 
 def plan_group(
-    changes: pa.Table, network: dict[str, pa.Table], catalog: EnmCatalog, context: Context, *, check: bool = False
+    changes: pa.Table, network: dict[str, pa.Table], catalog: CatalogView, context: Context, *, check: bool = False
 ) -> GroupPlan:
     """Plan `changes` (a ChangeSet's rows, with ``row``: their place in the whole ChangeSet)
     on `network` (``mos`` and ``values`` with ``row``: their place in the whole network) and
@@ -131,7 +131,7 @@ def finish_group(
     rows: pa.Array | pa.ChunkedArray,
     index: NetworkIndex,
     network: dict[str, pa.Table],
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     context: Context,
     *,
     check: bool = False,
@@ -295,7 +295,7 @@ def _mo_positions(fdns: pa.Array | pa.ChunkedArray, network: dict[str, pa.Table]
     return pc.take(firsts["row_min"], pc.index_in(fdns, value_set=firsts["fdn"]))
 
 
-def _places(steps: pa.Table, heads: pa.Table, catalog: EnmCatalog, network: dict[str, pa.Table]) -> pa.Table:
+def _places(steps: pa.Table, heads: pa.Table, catalog: CatalogView, network: dict[str, pa.Table]) -> pa.Table:
     """Each step's place in the whole plan's order (:data:`PLACE`)."""
     n = heads.num_rows
     op, source, fdn = heads["op"], heads["source"], heads["fdn"]
@@ -508,7 +508,7 @@ TEXT_SCHEMA = pa.schema(
 )
 
 
-def _needing(steps: pa.Table, places: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def _needing(steps: pa.Table, places: pa.Table, catalog: CatalogView) -> pa.Table:
     """The rows the planner's lock pass takes: the sets of MOs not created (lock windows and
     plain sets) whose attribute needs a lock, in ChangeSet order."""
     sets = places.filter(
@@ -573,10 +573,10 @@ def _notes(
 EFFECT_COLUMNS = ["fdn", "class", "attribute", "takes_effect", "when", "disturbances"]
 
 
-_TEXTS: dict[int, tuple[EnmCatalog, pa.Array]] = {}
+_TEXTS: dict[int, tuple[CatalogView, pa.Array]] = {}
 
 
-def _texts(catalog: EnmCatalog) -> pa.Array:
+def _texts(catalog: CatalogView) -> pa.Array:
     """``class<SEP>attribute`` of the attributes whose change takes effect at an unlock or a
     restart, or disturbs (the texts ``Planner._effects`` keeps), made once per catalog."""
     from rtbfast.enm.plan import RESTART_WORDS, UNLOCK_WORDS
@@ -597,7 +597,7 @@ def _texts(catalog: EnmCatalog) -> pa.Array:
     return array
 
 
-def _with_text(steps: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def _with_text(steps: pa.Table, catalog: CatalogView) -> pa.Table:
     """The writes the planner's effects are made from: of attributes whose change takes effect
     at an unlock or a restart, or disturbs (``Planner._effects``'s texts), in ChangeSet order."""
     rows = steps.filter(pc.is_valid(steps["seq"]))

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast.changeset import CHANGESET_SCHEMA
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import Problem
 from rtbfast.enm.plan_group import PLACE, RANK, GroupPlan, as_read, lock_order
 
@@ -113,7 +113,7 @@ class Order:
     lists them."""
 
 
-def _planner(catalog: EnmCatalog) -> Any:
+def _planner(catalog: CatalogView) -> Any:
     """The planner with nothing to plan, to run its passes over what every batch gives."""
     from rtbfast.enm.plan import Planner
     from rtbfast.network_index import NetworkIndex
@@ -122,7 +122,7 @@ def _planner(catalog: EnmCatalog) -> Any:
     return Planner(CHANGESET_SCHEMA.empty_table(), NetworkIndex({"mos": empty}), catalog)
 
 
-def effects_of(with_text: pa.Table, catalog: EnmCatalog) -> list[dict[str, Any]]:
+def effects_of(with_text: pa.Table, catalog: CatalogView) -> list[dict[str, Any]]:
     """The planner's effects of the writes `with_text` (every batch's, in ChangeSet order):
     its own pass, run once over them held as it holds them (one chunk)."""
     if not with_text.num_rows:
@@ -131,7 +131,7 @@ def effects_of(with_text: pa.Table, catalog: EnmCatalog) -> list[dict[str, Any]]
     return effects
 
 
-def create_order(creates: pa.Table, refs: pa.Table, catalog: EnmCatalog) -> tuple[list[str], list[Problem]]:
+def create_order(creates: pa.Table, refs: pa.Table, catalog: CatalogView) -> tuple[list[str], list[Problem]]:
     """The MOs of `creates` (``fdn``, in the ChangeSet's order) in the order the planner creates
     them given the moRef values they are written with (`refs`: ``fdn``, ``attribute``,
     ``value``, ``kind``, in the ChangeSet's order), and the planner's note on cycles broken
@@ -182,7 +182,7 @@ def _windows_placed(places: pa.Table, sets: pa.Table, locked: dict[tuple[int, st
     )
 
 
-def order_of(batches: list[BatchFacts], catalog: EnmCatalog, chunks: list[int] | None = None) -> Order:
+def order_of(batches: list[BatchFacts], catalog: CatalogView, chunks: list[int] | None = None) -> Order:
     """The whole plan's numbering of `batches` (see the module); `chunks`: the rows the chunks
     of the ChangeSet as the planner would hold it whole begin at (:func:`as_read`)."""
     # the creates, ordered once over all batches

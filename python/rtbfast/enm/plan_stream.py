@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from rtbfast.changeset import CHANGESET_SCHEMA
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.node_groups import (
     BUDGET,
     TOP,
@@ -149,7 +149,7 @@ class GroupedPlan:
     """A plan made batch by batch, its rows spooled, its order decided."""
 
     workspace: Path
-    catalog: EnmCatalog
+    catalog: CatalogView
     made_from: dict[str, Any]
     order: Order
     plan_rows: RowSpool
@@ -219,7 +219,7 @@ def _gone(value: str, deleted: frozenset[str]) -> bool:
     return False
 
 
-def _references(pieces: NetworkPieces, deleted: frozenset[str], catalog: EnmCatalog) -> _References:
+def _references(pieces: NetworkPieces, deleted: frozenset[str], catalog: CatalogView) -> _References:
     """The network's references to MOs `deleted` (or below them), and the deleted MOs it has."""
     found = _References()
     wanted = pa.array(sorted(deleted), pa.string())
@@ -260,7 +260,7 @@ def _references(pieces: NetworkPieces, deleted: frozenset[str], catalog: EnmCata
 def plan_in_groups(
     changes: ChangeBatches,
     network: NetworkPieces,
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     workspace: Path,
     *,
     made_from: dict[str, Any] | None = None,
@@ -399,7 +399,7 @@ class _Collector:
     """The batches planned, one at a time: their rows spooled, what the order and the summary
     need kept."""
 
-    def __init__(self, workspace: Path, catalog: EnmCatalog) -> None:
+    def __init__(self, workspace: Path, catalog: CatalogView) -> None:
         self.catalog = catalog
         self.workspace = workspace
         self.plan_rows = RowSpool(workspace / "plan.batches.arrow", PLAN_SCHEMA)
@@ -644,7 +644,7 @@ def _fail_as_whole(
     network: NetworkSpool,
     batch_nodes: list[list[str]],
     roots_under: dict[str, str],
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     context: Context,
 ) -> None:
     """Raise what planning the whole at once raises: the batches failing at the earliest check,

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rtbfast.enm.dialects import DIALECTS
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import PLAN_SCHEMA, Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
@@ -67,7 +67,7 @@ class Planned:
     rollback: pa.Table
     changes: pa.Table
     network: NetworkIndex
-    catalog: EnmCatalog
+    catalog: CatalogView
     made_from: dict[str, Any] = field(default_factory=dict)
     unknown_rollback: pa.Table | None = None
     """The attributes the plan changes whose old value the export does not hold (only with
@@ -101,7 +101,7 @@ def plan_changes(
     tables = read_network_tables(network, threads)
     index = NetworkIndex(tables)
     say("reading the catalog")
-    cat = EnmCatalog.load(catalog, threads)
+    cat = CatalogView.load(catalog, threads)
     made_from: dict[str, Any] = {"catalog": str(catalog), "network": str(network)}
     if src.suffix.lower() == ".parquet":
         changes, origin = read_changeset(src)
@@ -141,7 +141,7 @@ def plan_changes(
     )
 
 
-def restored_violations(rollback: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def restored_violations(rollback: pa.Table, catalog: CatalogView) -> pa.Table:
     """The values `rollback` writes back that the catalog would refuse as new ones (errors of
     the rules that judge a value alone), judged by the native evaluator."""
     judged = RestoredValues(catalog, keep=None)
@@ -153,7 +153,7 @@ class RestoredValues:
     """:func:`restored_violations` of a rollback given a window of rows at a time (in its
     order): the rows of one MO that follow each other are judged together, as in one call."""
 
-    def __init__(self, catalog: EnmCatalog, keep: int | None = 500) -> None:
+    def __init__(self, catalog: CatalogView, keep: int | None = 500) -> None:
         self.catalog = catalog
         self.keep = keep
         """Violations kept (the first ones); None: all."""
@@ -205,7 +205,7 @@ class RestoredValues:
         )
 
 
-def _naming(catalog: EnmCatalog) -> dict[str, str]:
+def _naming(catalog: CatalogView) -> dict[str, str]:
     """class → the spelling of its naming attribute in the model (``EUtranCellFDDId`` in CPP,
     ``eUtranCellFDDId`` in ECIM)."""
     c = catalog.constraints.table
@@ -234,7 +234,7 @@ def write_dialect(
     steps: pa.Table,
     folder: Path,
     stem: str,
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     form: str,
     dialect: str,
     *,
@@ -276,7 +276,7 @@ def write_dialects(
     steps: pa.Table,
     folder: Path,
     stem: str,
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     form: str,
     dialects: Sequence[str] = DIALECTS,
 ) -> dict[str, int]:
@@ -405,7 +405,7 @@ def plan_folder(
     src = Path(source)
     pieces = network_pieces(network, threads)
     say("reading the catalog")
-    cat = EnmCatalog.load(catalog, threads)
+    cat = CatalogView.load(catalog, threads)
     made_from: dict[str, Any] = {"catalog": str(catalog), "network": str(network)}
     if src.suffix.lower() == ".parquet":
         origin, batches, chunks = changeset_batches(src)

@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.enm.model import ADMIN, EnmCatalog
+from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, SEP, PlanError, Problem, _join_kinds
 from rtbfast.network_index import NetworkIndex
 
@@ -70,7 +70,7 @@ def _network_rows(network: NetworkIndex, fdns: pa.Array) -> pa.Table:
 
 
 def rollback_plan(
-    plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False
+    plan: pa.Table, network: NetworkIndex, catalog: CatalogView, *, allow_unknown: bool = False
 ) -> pa.Table:
     """The rollback steps of `plan` on `network` (the network the plan was made from); see
     :func:`make_rollback`."""
@@ -97,7 +97,7 @@ def _unknown_problems(unknown: pa.Table) -> list[Problem]:
 
 
 def make_rollback(
-    plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False
+    plan: pa.Table, network: NetworkIndex, catalog: CatalogView, *, allow_unknown: bool = False
 ) -> Rollback:
     """The rollback of `plan` on `network` (the network the plan was made from). An
     attribute the plan changes on an MO of the network that the export does not carry is
@@ -249,7 +249,7 @@ def make_rollback(
     return Rollback(whole.drop_columns(["order", "first", "row"]).cast(PLAN_SCHEMA), unknown_table)
 
 
-def _recreated_locked(whole: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def _recreated_locked(whole: pa.Table, catalog: CatalogView) -> pa.Table:
     """A lockable MO the rollback recreates (a cell) is created LOCKED, and unlocked back to its
     state as the very last steps, once its children, the MOs that refer to it and their
     references exist again: it never carries traffic half rebuilt. The plan's own lock of it
@@ -298,12 +298,12 @@ def _recreated_locked(whole: pa.Table, catalog: EnmCatalog) -> pa.Table:
 
 
 def _node_made_restores(
-    deleted: pa.Table, plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, last: int
+    deleted: pa.Table, plan: pa.Table, network: NetworkIndex, catalog: CatalogView, last: int
 ) -> pa.Table:
     """Sets restoring the MOs the node creates under each deleted MO (they went with it and
     come back with it, with the node's defaults): their configuration as it was, each a step
     right after the create of the MO they belong to."""
-    made = catalog.system_created()
+    made = catalog.system_created
     explicit = set(plan.filter(pc.equal(plan["op"], "delete"))["fdn"].to_pylist())
     flags = catalog.attribute_flags()
     targets: list[tuple[float, str]] = []
