@@ -7,16 +7,34 @@ takes effect and what it disturbs."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast.rules.constraints import Constraints, constraint_table
 
+if TYPE_CHECKING:
+    from rtbfast import _native
+
 ADMIN = "administrativeState"
+
+RESTART_WORDS = r"(?i)restart|reboot"
+UNLOCK_WORDS = r"(?i)unlock|lock/unlock|disabled/enabled|cell.*(re)?start"
+
+
+def when_of(effect: str | None) -> str | None:
+    """When a change takes effect, as the model's text says: ``restart``, ``unlock`` or None."""
+    if effect and re.search(RESTART_WORDS, effect):
+        return "restart"
+    if effect and re.search(UNLOCK_WORDS, effect):
+        return "unlock"
+    return None
+
 
 COLUMNS = {
     "attributes": ["mim", "class", "attribute", "kind", "takes_effect", "disturbances", "dependencies", "precondition"],
@@ -105,11 +123,21 @@ class EnmCatalog:
         return {(r["class"], r["attribute"]): r for r in rows.to_pylist()}
 
     def admin_classes(self) -> set[str]:
-        """Classes with an ``administrativeState``: the MOs a lock is put on."""
+        """Classes with an ``administrativeState``: the MOs a lock is put on (one set, shared:
+        not to be changed)."""
+        return self._admin_classes
+
+    @cached_property
+    def _admin_classes(self) -> set[str]:
         rows = self._attribute_rows()
         return set(rows.filter(pc.equal(rows["attribute"], ADMIN))["class"].to_pylist())
 
     def system_created(self) -> set[str]:
+        """Classes the node creates (one set, shared: not to be changed)."""
+        return self._system_created
+
+    @cached_property
+    def _system_created(self) -> set[str]:
         classes = self.tables.get("classes")
         if classes is None or "system_created" not in classes.column_names:
             return set()
@@ -119,7 +147,12 @@ class EnmCatalog:
         return {c for c, f in flags.items() if f == {True}}
 
     def containment(self) -> dict[tuple[str, str], int | None]:
-        """(parent, child) → the most children of that class (None: no limit)."""
+        """(parent, child) → the most children of that class (None: no limit; one dictionary,
+        shared: not to be changed)."""
+        return self._containment
+
+    @cached_property
+    def _containment(self) -> dict[tuple[str, str], int | None]:
         table = self.tables.get("containment")
         out: dict[tuple[str, str], int | None] = {}
         if table is None:
@@ -131,7 +164,42 @@ class EnmCatalog:
         return out
 
     def texts(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
-        """(class, attribute) → (takes effect, disturbances) as the model or workbook says."""
+        """(class, attribute) → (takes effect, disturbances) as the model or workbook says (one
+        dictionary, shared: not to be changed)."""
+        return self._texts
+
+    @cached_property
+    def effect_texts(self) -> dict[tuple[str, str], tuple[str | None, str | None, str | None]]:
+        """(class, attribute) → (takes effect, disturbances, when) of the attributes whose
+        change waits for an unlock or a restart (:func:`when_of`), or disturbs."""
+        out: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
+        for key, (effect, disturbance) in self.texts().items():
+            when = when_of(effect)
+            if when or disturbance:
+                out[key] = (effect, disturbance, when)
+        return out
+
+    @cached_property
+    def native(self) -> _native.CatalogView:
+        """The catalog as the native planner, rollback and simulator read it: its constraints
+        compiled, kinds, flags, the classes with a state, the attributes changed only while
+        locked, the classes the node creates (made once)."""
+        from rtbfast import _native
+
+        flags = self._attribute_rows().select(
+            ["class", "attribute", "kind", "is_sequence", "read_only", "restricted", "mandatory"]
+        )
+        return _native.CatalogView(
+            self.constraints.table,
+            self.kinds,
+            flags,
+            sorted(self.admin_classes()),
+            sorted(self.locks),
+            sorted(self.system_created()),
+        )
+
+    @cached_property
+    def _texts(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
         table = self.tables.get("attributes")
         out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         if table is None:
@@ -142,25 +210,3 @@ class EnmCatalog:
             known = out.get((c, a), (None, None))
             out[(c, a)] = (known[0] or e, known[1] or d)
         return out
-
-
-def typed_text(values: pa.Array | pa.ChunkedArray, kinds: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Values as the node compares them: integers without a sign or leading zeros beyond what
-    they mean (``"010"`` is ``10``, ``"+5"`` is ``5``, ``"-0"`` is ``0``), booleans in lower
-    case; other kinds as written."""
-    text = pc.cast(values, pa.string()) if pa.types.is_dictionary(values.type) else values
-    out = text
-    # integers: only where one is written another way than the node writes it (a sign, a
-    # leading zero, "-0"), which is rare: one scan finds them
-    odd = pc.fill_null(pc.match_substring_regex(text, r"^(\+|-?0\d|-0$)"), False)
-    if pc.any(odd).as_py():
-        is_int = pc.fill_null(pc.equal(kinds, "integer"), False)
-        stripped = pc.replace_substring_regex(text, r"^\+?0*(\d)", r"\1")
-        stripped = pc.replace_substring_regex(stripped, r"^-0*(\d)", r"-\1")
-        stripped = pc.replace_substring_regex(stripped, r"^-0$", "0")
-        number = pc.if_else(pc.match_substring_regex(text, r"^[+-]?\d+$"), stripped, text)
-        out = pc.if_else(pc.and_(is_int, odd), number, text)
-    is_bool = pc.fill_null(pc.equal(kinds, "boolean"), False)
-    if pc.any(is_bool).as_py():
-        out = pc.if_else(is_bool, pc.utf8_lower(out), out)
-    return out
