@@ -106,7 +106,7 @@ pub fn rollback<'a>(plan: &'a RecordBatch, net: &'a NetworkView, cat: &'a Catalo
     let p = &p;
     let mut unknown: Vec<(&str, &str, &str, i64, Option<&str>)> = Vec::new();
     if p.n == 0 {
-        return finish(&[], &[], &[], unknown);
+        return finish(&[], &[], unknown);
     }
     let last = (0..p.n).map(|i| p.step.value(i)).max().unwrap_or(0);
     // each step's head: its first row
@@ -135,7 +135,7 @@ pub fn rollback<'a>(plan: &'a RecordBatch, net: &'a NetworkView, cat: &'a Catalo
             .entry((class, at(attribute), member.map_or((0, 0), at)))
             .or_insert_with(|| cat.kind(classes.text(class), attribute, member).unwrap_or((None, None)))
     };
-    let mut parts: Vec<Row<'_>> = Vec::new();
+    let mut parts: Vec<Row<'_>> = Vec::with_capacity(p.n + heads.len());
     // sets: the values before (the sets of MOs the plan creates are undone by their delete)
     let writes: Vec<usize> = (0..p.n)
         .filter(|&i| {
@@ -308,7 +308,7 @@ pub fn rollback<'a>(plan: &'a RecordBatch, net: &'a NetworkView, cat: &'a Catalo
         }
     }
     if parts.is_empty() {
-        return finish(&[], &[], &[], unknown);
+        return finish(&[], &[], unknown);
     }
     // reverse order: the inverse of step s at place last - s
     for r in &mut parts {
@@ -319,22 +319,22 @@ pub fn rollback<'a>(plan: &'a RecordBatch, net: &'a NetworkView, cat: &'a Catalo
         recreated_locked(&mut parts, cat);
     }
     // within a step, the structural row first; the rest in their order
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&parts[a], &parts[b]);
-        x.order.total_cmp(&y.order).then(x.attribute.is_some().cmp(&y.attribute.is_some()))
-    });
-    let mut steps = Vec::with_capacity(parts.len());
+    // (the rest in their order: the place in `parts` breaks ties)
+    let mut keys: Vec<(f64, bool, u32)> =
+        parts.iter().enumerate().map(|(k, r)| (r.order, r.attribute.is_some(), k as u32)).collect();
+    keys.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
     let mut step = -1i64;
     let mut previous: Option<f64> = None;
-    for &k in &order {
-        if previous != Some(parts[k].order) {
+    let mut order = Vec::with_capacity(keys.len());
+    for &(at, _, k) in &keys {
+        if previous != Some(at) {
             step += 1;
-            previous = Some(parts[k].order);
+            previous = Some(at);
         }
-        steps.push(step);
+        parts[k as usize].step = step;
+        order.push(k as usize);
     }
-    finish(&parts, &order, &steps, unknown)
+    finish(&parts, &order, unknown)
 }
 
 /// Attributes written by several steps: the value before each is the previous step's, and before
@@ -502,17 +502,12 @@ fn recreated_locked<'a>(rows: &mut Vec<Row<'a>>, cat: &CatalogView) {
     }
 }
 
-/// The rollback's rows `parts[order[k]]`, each of step `steps[k]`, and the unknown.
-fn finish(
-    parts: &[Row<'_>],
-    order: &[usize],
-    steps: &[i64],
-    unknown: Vec<(&str, &str, &str, i64, Option<&str>)>,
-) -> Result<Rollback> {
-    let rows = || order.iter().map(|&k| &parts[k]);
-    let bytes = |f: fn(&Row<'_>) -> usize| rows().map(f).sum::<usize>();
+/// The rollback's rows (`rows[order[k]]`), and the unknown.
+fn finish(rows: &[Row<'_>], order: &[usize], unknown: Vec<(&str, &str, &str, i64, Option<&str>)>) -> Result<Rollback> {
+    // (summed in the rows' own order: the same sums, read in sequence)
+    let bytes = |f: fn(&Row<'_>) -> usize| rows.iter().map(f).sum::<usize>();
     let mut b = PlanBuilder::exactly(
-        order.len(),
+        rows.len(),
         [
             bytes(|r| r.phase.len()),
             bytes(|r| r.op.len()),
@@ -522,12 +517,12 @@ fn finish(
             bytes(|r| r.member.map_or(0, str::len)),
             bytes(|r| r.value.map_or(0, str::len)),
             bytes(|r| r.kind.map_or(0, str::len)),
-            order.len() * SOURCE.len(),
+            rows.len() * SOURCE.len(),
         ],
     );
-    for (r, &step) in rows().zip(steps) {
+    for r in order.iter().map(|&k| &rows[k]) {
         b.push(PlanRow {
-            step: Some(step),
+            step: Some(r.step),
             phase: r.phase,
             phase_order: r.phase_order,
             op: r.op,
