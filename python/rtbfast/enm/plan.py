@@ -175,7 +175,8 @@ def _changeset_rows(table: pa.Table) -> pa.Table:
 def _laid_out(writes: pa.Table, order: pa.Table, own: pa.Table) -> pa.Table:
     """The Plan's rows as the native pass laid them out: each row ``take`` of the writes (or,
     past them, of `own`), with its ``step`` and ``op``."""
-    rows = pa.concat_tables([writes.select(own.column_names).cast(own.schema), own]).take(order["take"])
+    mine = writes.select(own.column_names).cast(own.schema)
+    rows = (pa.concat_tables([mine, own]) if own.num_rows else mine).take(order["take"])
     columns = {name: order[name] if name in ("step", "op") else rows[name] for name in PLAN_SCHEMA.names}
     return pa.table(columns).cast(PLAN_SCHEMA)
 

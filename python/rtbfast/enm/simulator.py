@@ -484,7 +484,6 @@ class Simulator:
         return self.value(target, ADMIN)
 
     def _value_failures(self, part: pa.Table, cls: pa.Array, failures: dict[int, Response]) -> None:
-
         rows = pa.table(
             {
                 "step": part["step"],
@@ -496,15 +495,15 @@ class Simulator:
                 "value": part["value"],
             }
         )
-        rows = rows.filter(pc.and_(pc.is_valid(rows["value"]), pc.is_valid(rows["class"])))
         if not rows.num_rows:
             return
-        bad = value_violations(rows, self.cat)
+        bad = value_violations(rows, self.cat)  # (the rows with a value and a class)
         if bad.num_rows:
             bad = self._not_held(bad)
         if not bad.num_rows:
             return
         # the step of each refused value: of the rows of the MOs refused only
+        rows = rows.filter(pc.and_(pc.is_valid(rows["value"]), pc.is_valid(rows["class"])))
         named = rows.filter(pc.is_in(rows["fdn"], value_set=pc.unique(bad["subject"])))
         key = pc.binary_join_element_wise(named["fdn"], named["attribute"], SEP)
         step_of = dict(zip(key.to_pylist(), named["step"].to_pylist(), strict=True))

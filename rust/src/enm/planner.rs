@@ -106,8 +106,8 @@ fn differ(a: Option<&str>, b: Option<&str>) -> bool {
 /// last write in each phase, in `seq` order; the `target` column left out, `value` written as
 /// the node compares it, and added: `kind` and `is_sequence` of each (class, attribute,
 /// member), `guarded` (the catalog says the attribute is read-only or restricted: the writes
-/// the operation rules may refuse), `locked` (changed only while its MO is LOCKED), and `mo`
-/// and `code`: the MO and the (fdn, attribute)
+/// the operation rules may refuse), `locked` (changed only while its MO is LOCKED), and `mo`,
+/// `attr` and `code`: the MO, the attribute and the (fdn, attribute)
 /// written, numbered by first appearance (what [`plan_steps`] groups by).
 pub fn last_writes(writes: &RecordBatch, catalog: &CatalogView) -> Result<RecordBatch> {
     let w = Rows::of(writes, "writes")?;
@@ -178,9 +178,10 @@ pub fn last_writes(writes: &RecordBatch, catalog: &CatalogView) -> Result<Record
     // rows kept (so `plan_steps` can read their names from the first row of each)
     let mut mo_again = vec![NO_ID; fdns.len()];
     let mut code_again = vec![NO_ID; codes.len()];
-    let (mut kept_mo, mut kept_code): (Vec<i32>, Vec<i32>) =
-        (Vec::with_capacity(kept.len()), Vec::with_capacity(kept.len()));
-    let (mut mos, mut keys) = (0u32, 0u32);
+    let mut attr_again = vec![NO_ID; attributes.len()];
+    let (mut kept_mo, mut kept_code, mut kept_attr): (Vec<i32>, Vec<i32>, Vec<i32>) =
+        (Vec::with_capacity(kept.len()), Vec::with_capacity(kept.len()), Vec::with_capacity(kept.len()));
+    let (mut mos, mut keys, mut attrs) = (0u32, 0u32, 0u32);
     for &k in &kept {
         let k = k as usize;
         let i = order[k] as usize;
@@ -200,9 +201,11 @@ pub fn last_writes(writes: &RecordBatch, catalog: &CatalogView) -> Result<Record
         let value = w.value.get(i).map(|v| typed(v, said.0));
         rewritten |= matches!(value, Some(Cow::Owned(_)));
         typed_values.push(value);
-        for (again, next, id, out) in
-            [(&mut mo_again, &mut mos, mo[k], &mut kept_mo), (&mut code_again, &mut keys, code[k], &mut kept_code)]
-        {
+        for (again, next, id, out) in [
+            (&mut mo_again, &mut mos, mo[k], &mut kept_mo),
+            (&mut code_again, &mut keys, code[k], &mut kept_code),
+            (&mut attr_again, &mut attrs, attribute_of[k], &mut kept_attr),
+        ] {
             if again[id as usize] == NO_ID {
                 again[id as usize] = *next;
                 *next += 1;
@@ -223,7 +226,7 @@ pub fn last_writes(writes: &RecordBatch, catalog: &CatalogView) -> Result<Record
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (f, column) in schema.fields().iter().zip(writes.columns()) {
         match f.name().as_str() {
-            "target" | "kind" | "is_sequence" | "guarded" | "locked" | "code" | "mo" => continue,
+            "target" | "kind" | "is_sequence" | "guarded" | "locked" | "code" | "mo" | "attr" => continue,
             "value" if rewritten || column.data_type() != &DataType::Utf8 => {
                 let mut values = StringBuilder::with_capacity(typed_values.len(), typed_values.len() * 8);
                 for v in &typed_values {
@@ -238,13 +241,14 @@ pub fn last_writes(writes: &RecordBatch, catalog: &CatalogView) -> Result<Record
             }
         }
     }
-    let extra: [(&str, DataType, bool, ArrayRef); 6] = [
+    let extra: [(&str, DataType, bool, ArrayRef); 7] = [
         ("kind", DataType::Utf8, true, Arc::new(kinds.finish())),
         ("is_sequence", DataType::Boolean, true, Arc::new(sequences.finish())),
         ("guarded", DataType::Boolean, false, Arc::new(guarded.finish())),
         ("locked", DataType::Boolean, false, Arc::new(locked.finish())),
         ("code", DataType::Int32, false, Arc::new(Int32Array::from(kept_code))),
         ("mo", DataType::Int32, false, Arc::new(Int32Array::from(kept_mo))),
+        ("attr", DataType::Int32, false, Arc::new(Int32Array::from(kept_attr))),
     ];
     for (name, t, nullable, array) in extra {
         fields.push(Field::new(name, t, nullable));
@@ -526,7 +530,16 @@ pub fn plan_steps(
         is_created[f as usize] = true;
     }
     let code = codes(writes, &w, &ids);
-    let (keep, dropped) = minimal(&w, &ids, &code, &names, &is_created, net, cat);
+    // the attributes written, numbered (as `last_writes` numbered them, or again)
+    let given = numbers(writes, "attr", w.n).and_then(|ids| Names::of_ids(&ids, |i| w.attribute(i)).map(|a| (ids, a)));
+    let (attr, attributes) = match given {
+        Some(found) => found,
+        None => {
+            let mut a = Names::new();
+            ((0..w.n).map(|i| a.id(w.attribute(i))).collect(), a)
+        }
+    };
+    let (keep, dropped) = minimal(&w, &ids, &code, (&attr, &attributes), &names, &is_created, net, cat);
     let mut p = Planner {
         w: &w,
         net,
@@ -618,7 +631,7 @@ pub fn plan_steps(
     p.locks(&sets);
     p.deletes(&d);
     let layout = p.number(&ids, &later, &create_rows, &sets, phase_names)?;
-    let effects = effects(&w, &ids, &kept, effect_pairs)?;
+    let effects = effects(&w, &ids, (&attr, &attributes), &kept, effect_pairs)?;
     Ok(Planned::Steps(Box::new(Steps { layout, notes: p.notes, dropped, effects })))
 }
 
@@ -679,10 +692,12 @@ fn same_value(want: &[Item<'_>], have: &[Item<'_>]) -> bool {
 /// Writes of existing MOs whose whole attribute already holds the wanted value are dropped (the
 /// writes of created MOs all stay; only the first phase writing an attribute is compared with
 /// the network): the rows kept, and how many attributes were dropped.
+#[allow(clippy::too_many_arguments)]
 fn minimal(
     w: &Rows,
     ids: &[u32],
     code: &[u32],
+    (attr, attributes): (&[u32], &Names<'_>),
     names: &Names<'_>,
     is_created: &[bool],
     net: &NetworkView,
@@ -720,13 +735,11 @@ fn minimal(
     }
     let mut fill = want_start.clone();
     let mut want_rows = vec![0u32; want_start[k] as usize];
-    // the network's rows of the same attributes: (MO row, attribute) → code, attributes
-    // numbered
+    // the candidate rows MO by MO (the MOs in the order of their first row)
     let mut mo_of: Vec<u32> = vec![NO_ID - 1; names.len()];
     let mut touched: Vec<(u32, u32)> = Vec::new(); // (MO row, class)
+    let mut place: Vec<u32> = vec![NO_ID; names.len()]; // fdn → its place in `touched`
     let mut classes = Names::new();
-    let mut attributes = Names::new();
-    let mut key_of: FxHashMap<(u32, u32), u32> = FxHashMap::with_capacity_and_hasher(k, Default::default());
     for i in 0..n {
         if !candidate[i] {
             continue;
@@ -740,19 +753,50 @@ fn minimal(
         if mo_of[f] == NO_ID - 1 {
             mo_of[f] = net.row_of(names.text(ids[i])).map_or(NO_ID, |r| r as u32);
             if mo_of[f] != NO_ID {
+                place[f] = touched.len() as u32;
                 touched.push((mo_of[f], classes.id(net.class(mo_of[f] as usize))));
             }
         }
-        if mo_of[f] != NO_ID {
-            key_of.entry((mo_of[f], attributes.id(w.attribute(i)))).or_insert(code[i]);
+    }
+    let mut start = vec![0u32; touched.len() + 1];
+    for i in 0..n {
+        if candidate[i] && place[ids[i] as usize] != NO_ID {
+            start[place[ids[i] as usize] as usize + 1] += 1;
         }
     }
-    // a text of a dictionary is at one place: each is looked up once (a text of no dictionary,
-    // each time)
+    for t in 0..touched.len() {
+        start[t + 1] += start[t];
+    }
+    let mut fill = start.clone();
+    let mut rows_of = vec![0u32; start[touched.len()] as usize];
+    for i in 0..n {
+        if candidate[i] && place[ids[i] as usize] != NO_ID {
+            let t = place[ids[i] as usize] as usize;
+            rows_of[fill[t] as usize] = i as u32;
+            fill[t] += 1;
+        }
+    }
+    // each MO's value rows of the attributes written (a text of a dictionary is at one place:
+    // each looked up once; a text of no dictionary, each time)
     let at = |t: &str| (t.as_ptr() as usize, t.len());
     let mut attribute_at: FxHashMap<(usize, usize), u32> = FxHashMap::default();
+    let mut have_count = vec![0u32; k + 1];
     let mut have: Vec<(u32, u32, u32)> = Vec::new(); // (code, value row, class)
-    for &(mo, class) in &touched {
+    let mut written: Vec<(u32, u32)> = Vec::new(); // (attribute, code) of one MO
+    let mut written_at: FxHashMap<u32, u32> = FxHashMap::default();
+    for (t, &(mo, class)) in touched.iter().enumerate() {
+        written.clear();
+        for &i in &rows_of[start[t] as usize..start[t + 1] as usize] {
+            let (a, c) = (attr[i as usize], code[i as usize]);
+            if !written.iter().any(|&(x, _)| x == a) {
+                written.push((a, c));
+            }
+        }
+        let many = written.len() > 16;
+        if many {
+            written_at.clear();
+            written_at.extend(written.iter().copied());
+        }
         for &g in net.values_of(mo as usize) {
             let attribute = net.value(g).attribute;
             let a = *attribute_at
@@ -761,12 +805,28 @@ fn minimal(
             if a == NO_ID {
                 continue;
             }
-            if let Some(&c) = key_of.get(&(mo, a)) {
+            let found = if many {
+                written_at.get(&a).copied()
+            } else {
+                written.iter().find(|&&(x, _)| x == a).map(|&(_, c)| c)
+            };
+            if let Some(c) = found {
                 have.push((c, g, class));
+                have_count[c as usize + 1] += 1;
             }
         }
     }
-    have.sort_by_key(|h| h.0); // stable: the network's order within an attribute
+    // by code (counted, not sorted): the network's order within an attribute
+    for c in 0..k {
+        have_count[c + 1] += have_count[c];
+    }
+    let mut by_code = vec![(0u32, 0u32, 0u32); have.len()];
+    for h in have {
+        let slot = &mut have_count[h.0 as usize];
+        by_code[*slot as usize] = h;
+        *slot += 1;
+    }
+    let have = by_code;
     let mut same = vec![false; k];
     let mut dropped = 0;
     let (mut want, mut held): (Vec<Item<'_>>, Vec<Item<'_>>) = (Vec::new(), Vec::new());
@@ -1367,21 +1427,32 @@ impl PlanBuilder {
 
 /// The (fdn, class, attribute) the kept writes change whose (class, attribute) is in `pairs`,
 /// each once, in the order of their first write.
-fn effects(w: &Rows, ids: &[u32], kept: &[usize], pairs: &FxHashSet<(String, String)>) -> Result<RecordBatch> {
-    let mut seen: FxHashSet<(u32, &str, &str)> = FxHashSet::default();
+fn effects(
+    w: &Rows,
+    ids: &[u32],
+    (attr, attributes): (&[u32], &Names<'_>),
+    kept: &[usize],
+    pairs: &FxHashSet<(String, String)>,
+) -> Result<RecordBatch> {
     let (mut fdn, mut class, mut attribute) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    if !pairs.is_empty() {
-        let wanted: FxHashMap<&str, FxHashSet<&str>> = pairs.iter().fold(FxHashMap::default(), |mut m, (c, a)| {
-            m.entry(c.as_str()).or_default().insert(a.as_str());
-            m
-        });
-        for &i in kept {
-            let (c, a) = (w.class.str(i), w.attribute(i));
-            if wanted.get(c).is_some_and(|s| s.contains(a)) && seen.len() < EFFECTS && seen.insert((ids[i], c, a)) {
-                fdn.append_value(w.fdn(i));
-                class.append_value(c);
-                attribute.append_value(a);
-            }
+    // the classes paired with each attribute written
+    let mut classes_of: Vec<Vec<&str>> = vec![Vec::new(); attributes.len()];
+    for (c, a) in pairs {
+        if let Some(&id) = attributes.at.get(a.as_str()) {
+            classes_of[id as usize].push(c);
+        }
+    }
+    let mut seen: FxHashSet<(u32, u32, &str)> = FxHashSet::default();
+    for &i in kept {
+        let paired = &classes_of[attr[i] as usize];
+        if paired.is_empty() {
+            continue;
+        }
+        let c = w.class.str(i);
+        if paired.contains(&c) && seen.len() < EFFECTS && seen.insert((ids[i], attr[i], c)) {
+            fdn.append_value(w.fdn(i));
+            class.append_value(c);
+            attribute.append_value(w.attribute(i));
         }
     }
     let schema = Schema::new(vec![

@@ -298,6 +298,45 @@ pub enum Decoded<'a> {
     Other,
 }
 
+/// Each MO's parent (`NONE` for none) and children (`children[child_start[r]..child_start[r + 1]]`).
+#[derive(Debug)]
+struct Tree {
+    parent: Vec<u32>,
+    child_start: Vec<u32>,
+    children: Vec<u32>,
+}
+
+impl Tree {
+    fn of(n: usize, fdn: &Text, parent_fdn: &Text) -> Tree {
+        // the parent: the first MO of that FDN (as `NetworkIndex` finds it)
+        let first = StrIndex::build(n, |r| fdn.get(n - 1 - r));
+        let parent: Vec<u32> = (0..n)
+            .map(|r| match parent_fdn.get(r).and_then(|p| first.get(p, |x| fdn.get(n - 1 - x))) {
+                Some(x) => (n - 1 - x) as u32,
+                None => NONE,
+            })
+            .collect();
+        let mut child_start = vec![0u32; n + 1];
+        for &p in &parent {
+            if p != NONE {
+                child_start[p as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            child_start[i + 1] += child_start[i];
+        }
+        let mut fill = child_start.clone();
+        let mut children = vec![0u32; child_start[n] as usize];
+        for (row, &p) in parent.iter().enumerate() {
+            if p != NONE {
+                children[fill[p as usize] as usize] = row as u32;
+                fill[p as usize] += 1;
+            }
+        }
+        Tree { parent, child_start, children }
+    }
+}
+
 /// A network's MOs and values, indexed.
 #[derive(Debug)]
 pub struct NetworkView {
@@ -305,9 +344,10 @@ pub struct NetworkView {
     class: Text,
     n: usize,
     index: StrIndex,
-    parent: Vec<u32>,
-    child_start: Vec<u32>,
-    children: Vec<u32>,
+    parent_fdn: Text,
+    /// The MOs' parents and children, made when first asked for (the simulator's checks do
+    /// without them).
+    tree: std::sync::OnceLock<Tree>,
     chunks: Vec<ValueChunk>,
     chunk_start: Vec<usize>,
     /// Per MO, `value_start[mo]..value_start[mo + 1]` in `value_rows`: its value rows (global
@@ -334,31 +374,6 @@ impl NetworkView {
             return Err(bad("mos", format!("{n} MOs: too many")));
         }
         let index = StrIndex::build(n, |r| fdn.get(r));
-        // the parent: the first MO of that FDN (as `NetworkIndex` finds it)
-        let first = StrIndex::build(n, |r| fdn.get(n - 1 - r));
-        let parent: Vec<u32> = (0..n)
-            .map(|r| match parent_fdn.get(r).and_then(|p| first.get(p, |x| fdn.get(n - 1 - x))) {
-                Some(x) => (n - 1 - x) as u32,
-                None => NONE,
-            })
-            .collect();
-        let mut child_start = vec![0u32; n + 1];
-        for &p in &parent {
-            if p != NONE {
-                child_start[p as usize + 1] += 1;
-            }
-        }
-        for i in 0..n {
-            child_start[i + 1] += child_start[i];
-        }
-        let mut fill = child_start.clone();
-        let mut children = vec![0u32; child_start[n] as usize];
-        for (row, &p) in parent.iter().enumerate() {
-            if p != NONE {
-                children[fill[p as usize] as usize] = row as u32;
-                fill[p as usize] += 1;
-            }
-        }
         let mut chunks = Vec::new();
         let mut chunk_start = vec![0usize];
         let mut owner: Vec<u32> = Vec::new();
@@ -421,9 +436,8 @@ impl NetworkView {
             class,
             n,
             index,
-            parent,
-            child_start,
-            children,
+            parent_fdn,
+            tree: std::sync::OnceLock::new(),
             chunks,
             chunk_start,
             value_start,
@@ -466,13 +480,18 @@ impl NetworkView {
     }
 
     #[inline]
+    fn tree(&self) -> &Tree {
+        self.tree.get_or_init(|| Tree::of(self.n, &self.fdn, &self.parent_fdn))
+    }
+
     pub fn parent(&self, row: usize) -> Option<usize> {
-        let p = self.parent[row];
+        let p = self.tree().parent[row];
         (p != NONE).then_some(p as usize)
     }
 
     pub fn children(&self, row: usize) -> &[u32] {
-        &self.children[self.child_start[row] as usize..self.child_start[row + 1] as usize]
+        let tree = self.tree();
+        &tree.children[tree.child_start[row] as usize..tree.child_start[row + 1] as usize]
     }
 
     /// The value rows (global numbers) of the MO at `row`, in the network's order.
