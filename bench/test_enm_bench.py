@@ -49,7 +49,7 @@ from bench import corpus, generate
 from bench.conftest import FULL
 from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.enm.dialects import cmedit_lines, write_lines
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.rollback import make_rollback, rollback_plan
 from rtbfast.enm.simulator import Simulator
@@ -66,7 +66,7 @@ SIMULATOR_RATIO_FLOOR = 10.0  # dict simulator time / ours
 
 
 @pytest.fixture(scope="module")
-def catalog() -> EnmCatalog:
+def catalog() -> CatalogView:
     if not corpus.LTE_MODEL.exists():
         pytest.skip(f"the real LTE model is not at {corpus.LTE_MODEL} (set RTBFAST_SAMPLES)")
     from rtbfast.catalog import merge
@@ -78,7 +78,7 @@ def catalog() -> EnmCatalog:
         csv / "Spreadsheets_Parameters.ran-subset.csv", csv / "Spreadsheets_StructParameters.ran-subset.csv"
     )
     c = merge([("mom", "mom:erbs", model.tables), ("workbook", "workbook:ran", sheets.tables)])
-    return EnmCatalog.of(c.tables, constraint_table(c.tables))
+    return CatalogView.of(c.tables, constraint_table(c.tables))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def export() -> Path:
     return path
 
 
-def moved_values(tables: dict[str, pa.Table], catalog: EnmCatalog) -> pa.Table:
+def moved_values(tables: dict[str, pa.Table], catalog: CatalogView) -> pa.Table:
     """The benchmark's ChangeSet (see the module's text)."""
     flags = catalog.attribute_flags()
     mos, values = tables["mos"], tables["values"]
@@ -158,7 +158,7 @@ def moved_values(tables: dict[str, pa.Table], catalog: EnmCatalog) -> pa.Table:
 
 
 @pytest.fixture(scope="module")
-def setup(export: Path, catalog: EnmCatalog) -> dict[str, Any]:
+def setup(export: Path, catalog: CatalogView) -> dict[str, Any]:
     tables = read_network_tables(export)
     network = NetworkIndex(tables)
     changes = moved_values(tables, catalog)
@@ -192,7 +192,7 @@ def python_loop_cmedit(changes: pa.Table, tables: dict[str, pa.Table]) -> list[s
 
 
 def test_plan_all_dialects_rollback_summary_vs_python_loop(
-    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog, tmp_path: Path
+    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView, tmp_path: Path
 ) -> None:
     from rtbfast.enm.planning import Planned, restored_violations, write_plan_folder
 
@@ -289,7 +289,7 @@ def python_format(plan: pa.Table) -> list[str]:
 
 
 def test_cmedit_writing_vs_python_formatting(
-    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog, tmp_path: Path
+    benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView, tmp_path: Path
 ) -> None:
     plan = make_plan(setup["changes"], setup["network"], catalog).steps
     assert set(plan["op"].unique().to_pylist()) == {"set"}
@@ -349,7 +349,7 @@ def dict_inverse(plan: pa.Table, tables: dict[str, pa.Table]) -> list[str]:
     return lines
 
 
-def test_rollback_vs_dict_inverse(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog) -> None:
+def test_rollback_vs_dict_inverse(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView) -> None:
     network, tables = setup["network"], setup["tables"]
     plan = make_plan(setup["changes"], network, catalog).steps
     commands = len(pc.unique(plan["step"]))
@@ -404,7 +404,7 @@ def dict_simulator(plan: pa.Table, tables: dict[str, pa.Table], flags: dict[tupl
     return applied
 
 
-def test_simulator_vs_dict_simulator(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: EnmCatalog) -> None:
+def test_simulator_vs_dict_simulator(benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView) -> None:
     network, tables = setup["network"], setup["tables"]
     plan = make_plan(setup["changes"], network, catalog).steps
     flags = catalog.attribute_flags()

@@ -30,7 +30,7 @@ import rtbfast
 from bench import corpus, generate
 from bench.conftest import FULL
 from rtbfast.enm.apply import ApplyRequest, apply_script
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.simulator import Simulator
 from rtbfast.network_index import read_network_tables
 
@@ -103,7 +103,7 @@ def test_an_import_job_of_n_operations_on_the_simulator(files: dict[str, Any], c
     request = ApplyRequest(files["good"], catalog=catalog, network=network, poll_interval=0)
     seconds, result = _timed(lambda: apply_script(request))
     assert result.ok and result.job.applied == OPERATIONS, result.error()
-    simulator = Simulator(files["tables"], EnmCatalog.load(catalog))
+    simulator = Simulator(files["tables"], CatalogView.load(catalog))
     data = files["good"].read_bytes()
     alone, job = _timed(lambda: simulator.run_import("plan.dynamic.txt", data, "dynamic", "stop"))
     assert (job.status, job.detail) == ("COMPLETED", "COMPLETED")
@@ -131,7 +131,7 @@ def test_a_job_with_refused_operations_under_each_policy(
 
 
 def test_a_job_of_lock_windows(files: dict[str, Any], catalog: Path) -> None:
-    simulator = Simulator(files["tables"], EnmCatalog.load(catalog))
+    simulator = Simulator(files["tables"], CatalogView.load(catalog))
     data = files["windows"].read_bytes()
     seconds, job = _timed(lambda: simulator.run_import("windows.dynamic.txt", data, "dynamic", "stop"))
     n = OPERATIONS // 3 * 3

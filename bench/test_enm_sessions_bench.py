@@ -23,7 +23,7 @@ from bench.generate import write_export
 from rtbfast.enm.apply import ApplyRequest, apply_script
 from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.enm_client import Credentials
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.simulator import Simulator
 from rtbfast.network_index import NetworkIndex, read_network_tables
@@ -49,7 +49,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         workbook=EXAMPLES / "workbook" / "Spreadsheets_Parameters.csv",
         structs=EXAMPLES / "workbook" / "Spreadsheets_StructParameters.csv",
     )
-    catalog = EnmCatalog.load(out)
+    catalog = CatalogView.load(out)
     tables = read_network_tables(export)
     network = NetworkIndex(tables)
     changes = Changes()

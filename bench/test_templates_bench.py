@@ -36,7 +36,8 @@ from pytest_benchmark.fixture import BenchmarkFixture
 import rtbfast
 from bench import corpus, generate
 from bench.conftest import FULL
-from rtbfast.templates.check import Catalog, check_templates
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import check_templates
 from rtbfast.templates.expand import expand, read_network_index
 from rtbfast.templates.tree import template_json
 from rtbfast.templates.typed import make_variants, read_document, read_typed
@@ -118,7 +119,7 @@ def json_and_pydantic(files: list[Path], models: Any) -> tuple[int, int]:
 def test_static_check_vs_json_and_pydantic(benchmark: BenchmarkFixture, lte_out: Path, tmp_path: Path) -> None:
     count = 10_000 if FULL else 2_000
     files = generate.write_templates(tmp_path / "templates", count)
-    catalog = Catalog.load(lte_out)
+    catalog = CatalogView.load(lte_out)
     result = check_templates(files, catalog)
 
     def ours() -> Any:
@@ -222,7 +223,7 @@ def test_expansion_of_one_template_over_many_cells(
     ]
     template = tmp_path / "motorway.json"
     template.write_text(template_json(compiled), encoding="utf-8")
-    catalog = Catalog.load(example_out)
+    catalog = CatalogView.load(example_out)
     network = read_network_index(export, catalog)
     cells = [network.id[r] for r in network.rows_of_class({"EUtranCellFDD"})][:targets]
     assert len(cells) == targets, f"the {size} MB rich export has only {len(cells)} cells"

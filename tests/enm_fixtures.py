@@ -13,7 +13,7 @@ import pytest
 import rtbfast
 from bench.generate import write_export
 from rtbfast.changeset import CHANGESET_SCHEMA
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.network_index import NetworkIndex, read_network_tables
 from tests.conftest import EXAMPLES
 
@@ -36,8 +36,8 @@ def example_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def catalog(example_out: Path) -> EnmCatalog:
-    return EnmCatalog.load(example_out)
+def catalog(example_out: Path) -> CatalogView:
+    return CatalogView.load(example_out)
 
 
 @pytest.fixture(scope="session")
@@ -195,7 +195,7 @@ class Changes:
 
 
 @pytest.fixture(scope="session")
-def real_catalog() -> EnmCatalog:
+def real_catalog() -> CatalogView:
     """The LTE eNodeB model (ERBS D, 3.8 MB) merged with the RAN subset of the workbook."""
     from rtbfast.catalog import merge
     from rtbfast.rules import constraint_table
@@ -208,4 +208,4 @@ def real_catalog() -> EnmCatalog:
         samples / "csv" / "Spreadsheets_StructParameters.ran-subset.csv",
     )
     c = merge([("mom", "mom:erbs", model.tables), ("workbook", "workbook:ran", sheets.tables)])
-    return EnmCatalog.of(c.tables, constraint_table(c.tables))
+    return CatalogView.of(c.tables, constraint_table(c.tables))

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast.changeset import EMPTIED
-from rtbfast.enm.model import ADMIN, EnmCatalog
+from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, SEP, VALUE_RULES, Plan, PlanError, Problem, _string
 from rtbfast.enm.rollback import UNKNOWN_SCHEMA, Rollback, UnknownRollback, _unknown_problems
 from rtbfast.enm.simulator import Response, Simulator, _error, _node_error
@@ -28,7 +28,7 @@ RESTART_WORDS = r"(?i)restart|reboot"
 UNLOCK_WORDS = r"(?i)unlock|lock/unlock|disabled/enabled|cell.*(re)?start"
 
 
-def value_violations(rows: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def value_violations(rows: pa.Table, catalog: CatalogView) -> pa.Table:
     """The errors of the values `rows` write (``fdn``, ``class``, ``attribute``, ``member``,
     ``index``, ``value``), judged by the native evaluator of `rtbfast audit`."""
     from rtbfast.rules import evaluate
@@ -162,7 +162,7 @@ def _signature(table: pa.Table) -> pa.Table:
 
 
 class Planner:
-    def __init__(self, changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> None:
+    def __init__(self, changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> None:
         self.changes = changes
         self.net = network
         self.cat = catalog
@@ -758,7 +758,7 @@ class Planner:
                     )
         # a lockable MO that is not LOCKED is locked before it goes; children first
         # an MO the node creates goes with its parent (and comes back with it)
-        created_by_node = self.cat.system_created()
+        created_by_node = self.cat.system_created
 
         def implicit(f: str) -> bool:
             parent = f.rsplit(",", 1)[0]
@@ -925,7 +925,7 @@ class Planner:
         return out
 
 
-def make_plan(changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> Plan:
+def make_plan(changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> Plan:
     """The plan as the Python passes made it."""
     return Planner(changes, network, catalog).plan()
 
@@ -939,7 +939,7 @@ def _network_rows(network: NetworkIndex, fdns: pa.Array) -> pa.Table:
 
 
 def make_rollback(
-    plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False
+    plan: pa.Table, network: NetworkIndex, catalog: CatalogView, *, allow_unknown: bool = False
 ) -> Rollback:
     """The rollback of `plan` on `network` (the network the plan was made from). An
     attribute the plan changes on an MO of the network that the export does not carry is
@@ -1091,7 +1091,7 @@ def make_rollback(
     return Rollback(whole.drop_columns(["order", "first", "row"]).cast(PLAN_SCHEMA), unknown_table)
 
 
-def _recreated_locked(whole: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def _recreated_locked(whole: pa.Table, catalog: CatalogView) -> pa.Table:
     """A lockable MO the rollback recreates (a cell) is created LOCKED, and unlocked back to its
     state as the very last steps, once its children, the MOs that refer to it and their
     references exist again: it never carries traffic half rebuilt. The plan's own lock of it
@@ -1140,12 +1140,12 @@ def _recreated_locked(whole: pa.Table, catalog: EnmCatalog) -> pa.Table:
 
 
 def _node_made_restores(
-    deleted: pa.Table, plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, last: int
+    deleted: pa.Table, plan: pa.Table, network: NetworkIndex, catalog: CatalogView, last: int
 ) -> pa.Table:
     """Sets restoring the MOs the node creates under each deleted MO (they went with it and
     come back with it, with the node's defaults): their configuration as it was, each a step
     right after the create of the MO they belong to."""
-    made = catalog.system_created()
+    made = catalog.system_created
     explicit = set(plan.filter(pc.equal(plan["op"], "delete"))["fdn"].to_pylist())
     flags = catalog.attribute_flags()
     targets: list[tuple[float, str]] = []
@@ -1290,7 +1290,7 @@ def _followed(writes: pa.Table, current: pa.Table, multi: set[str]) -> tuple[pa.
 class ReferenceSimulator(Simulator):
     """The simulator with its checks of a run of sets as they were in Python."""
 
-    def __init__(self, tables: dict[str, pa.Table], catalog: EnmCatalog) -> None:
+    def __init__(self, tables: dict[str, pa.Table], catalog: CatalogView) -> None:
         super().__init__(tables, catalog)
         mos = tables["mos"]
         self.base_fdns = _string(mos["fdn"]).combine_chunks()

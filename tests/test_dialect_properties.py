@@ -34,7 +34,7 @@ import rtbfast
 from rtbfast.enm import cmedit
 from rtbfast.enm.dialects import UnwritableError
 from rtbfast.enm.dynamic import read_dynamic
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import PLAN_SCHEMA
 from rtbfast.enm.planning import FILES, _naming, write_dialect
 
@@ -484,9 +484,9 @@ def bare_is_safe(value: cmedit.Value) -> bool:
 
 
 @functools.cache
-def example_catalog() -> EnmCatalog:
+def example_catalog() -> CatalogView:
     """The bundled example model (for the naming attribute of its classes)."""
-    return EnmCatalog.load(Path(__file__).parent.parent / "examples" / "enodeb_mini_mp.xml")
+    return CatalogView.load(Path(__file__).parent.parent / "examples" / "enodeb_mini_mp.xml")
 
 
 @dataclass
@@ -495,7 +495,7 @@ class Written:
     refused: dict[str, UnwritableError] = field(default_factory=dict)
 
 
-def write(plan: list[Step], catalog: EnmCatalog, folder: Path, dialects: tuple[str, ...]) -> Written:
+def write(plan: list[Step], catalog: CatalogView, folder: Path, dialects: tuple[str, ...]) -> Written:
     table = plan_table(plan)
     out = Written()
     for dialect, form in dialects_forms(dialects):
@@ -569,7 +569,7 @@ def check_refusal(key: str, err: UnwritableError, plan: list[Step]) -> None:
         assert grammar or named, f"a value refusal names its attribute: {message}"
 
 
-def check_cmedit(path: str, form: str, plan: list[Step], catalog: EnmCatalog) -> None:
+def check_cmedit(path: str, form: str, plan: list[Step], catalog: CatalogView) -> None:
     lines = Path(path).read_text(encoding="utf-8").split("\n")
     assert lines[-1] == ""
     lines.pop()
@@ -593,7 +593,7 @@ def check_cmedit(path: str, form: str, plan: list[Step], catalog: EnmCatalog) ->
         assert got == want, (line, got, want)
 
 
-def check_dynamic(path: str, plan: list[Step], catalog: EnmCatalog) -> None:
+def check_dynamic(path: str, plan: list[Step], catalog: CatalogView) -> None:
     operations = read_dynamic(Path(path).read_text(encoding="utf-8"), path)
     assert len(operations) == len(plan)
     naming = _naming(catalog)
@@ -704,7 +704,7 @@ def note_event(text: str) -> None:
 
 
 def check_plan(
-    plan: list[Step], catalog: EnmCatalog, dialects: tuple[str, ...] = ("cmedit", "dynamic", "moshell", "3gpp")
+    plan: list[Step], catalog: CatalogView, dialects: tuple[str, ...] = ("cmedit", "dynamic", "moshell", "3gpp")
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         written = write(plan, catalog, Path(folder), dialects)

@@ -32,7 +32,7 @@ from rtbfast.enm.enm_client import (
     attachments,
     flatten,
 )
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.simulator import Simulator
 from tests.enm_fixtures import CELL, CELL1
 from tests.fake_enm import FakeEnm, Upload, table, text
@@ -139,7 +139,7 @@ def test_the_client_appends_the_written_replies_poll_after_poll(path: Path) -> N
 
 
 @pytest.fixture
-def fake(tables: dict[str, pa.Table], catalog: EnmCatalog, tls: tuple[Path, Path, Path]) -> Iterator[FakeEnm]:
+def fake(tables: dict[str, pa.Table], catalog: CatalogView, tls: tuple[Path, Path, Path]) -> Iterator[FakeEnm]:
     _, cert, key = tls
     server = FakeEnm(Simulator(tables, catalog), USER, PASSWORD, certificate=(str(cert), str(key))).start()
     yield server
@@ -276,7 +276,7 @@ def test_the_command_is_the_protocols_multipart_body(
 
 
 def test_output_comes_in_fetching_replies_appended_until_complete(
-    fake: FakeEnm, connect: Callable[..., EnmClient], tables: dict[str, pa.Table], catalog: EnmCatalog
+    fake: FakeEnm, connect: Callable[..., EnmClient], tables: dict[str, pa.Table], catalog: CatalogView
 ) -> None:
     fake.chunk_size = 2
     expected = Simulator(tables, catalog).execute(f"cmedit get {CELL}").lines
@@ -366,7 +366,7 @@ def test_a_file_goes_up_in_the_same_post(fake: FakeEnm, connect: Callable[..., E
 
 
 def test_a_401_in_mid_poll_logs_in_again_and_goes_on_with_the_same_request(
-    fake: FakeEnm, connect: Callable[..., EnmClient], tables: dict[str, pa.Table], catalog: EnmCatalog
+    fake: FakeEnm, connect: Callable[..., EnmClient], tables: dict[str, pa.Table], catalog: CatalogView
 ) -> None:
     fake.chunk_size = 2
     enm = connect()
@@ -519,7 +519,7 @@ def test_tls_is_verified_against_the_given_ca(fake: FakeEnm, tls: tuple[Path, Pa
 
 
 def test_the_proxy_the_environment_names_is_used(
-    tables: dict[str, pa.Table], catalog: EnmCatalog, monkeypatch: pytest.MonkeyPatch
+    tables: dict[str, pa.Table], catalog: CatalogView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ENM's address reached only through a proxy (here the fake itself, on plain HTTP, which
     reads the absolute URL a proxy is sent)."""

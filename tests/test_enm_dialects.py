@@ -21,7 +21,7 @@ import rtbfast
 from rtbfast.changeset import EMPTIED
 from rtbfast.enm import cmedit
 from rtbfast.enm.dialects import UnwritableError, moshell_lines
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import Plan, make_plan
 from rtbfast.enm.planning import write_dialects
 from rtbfast.enm.rollback import rollback_plan
@@ -61,19 +61,19 @@ def every_syntax(*, delete: bool = True, emptied: bool = True) -> Changes:
 
 
 @pytest.fixture(scope="module")
-def plan(network: NetworkIndex, catalog: EnmCatalog) -> Plan:
+def plan(network: NetworkIndex, catalog: CatalogView) -> Plan:
     return make_plan(every_syntax().table(), network, catalog)
 
 
 @pytest.fixture(scope="module")
-def xml_plan(network: NetworkIndex, catalog: EnmCatalog) -> Plan:
+def xml_plan(network: NetworkIndex, catalog: CatalogView) -> Plan:
     """Every syntax but the emptied sequence, which 3GPP XML has no form for."""
     return make_plan(every_syntax(emptied=False).table(), network, catalog)
 
 
 @pytest.fixture(scope="module")
 def written(
-    plan: Plan, xml_plan: Plan, network: NetworkIndex, catalog: EnmCatalog, tmp_path_factory: pytest.TempPathFactory
+    plan: Plan, xml_plan: Plan, network: NetworkIndex, catalog: CatalogView, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     folder: Path = tmp_path_factory.mktemp("dialects")
     write_dialects(plan.steps, folder, "plan", catalog, "fdn", ("cmedit", "dynamic", "moshell"))
@@ -89,7 +89,7 @@ def written(
     return folder
 
 
-def test_an_emptied_sequence_is_refused_in_3gpp_xml(plan: Plan, catalog: EnmCatalog, tmp_path: Path) -> None:
+def test_an_emptied_sequence_is_refused_in_3gpp_xml(plan: Plan, catalog: CatalogView, tmp_path: Path) -> None:
     with pytest.raises(UnwritableError) as caught:
         write_dialects(plan.steps, tmp_path, "plan", catalog, "fdn", ("3gpp",))
     (problem,) = caught.value.problems
@@ -178,7 +178,7 @@ def test_the_3gpp_file_reads_back_as_the_changes(written: Path, xml_plan: Plan) 
     assert wanted and wanted <= got, wanted - got
 
 
-def test_moshell_refuses_a_moref_in_a_struct(plan: Plan, network: NetworkIndex, catalog: EnmCatalog) -> None:
+def test_moshell_refuses_a_moref_in_a_struct(plan: Plan, network: NetworkIndex, catalog: CatalogView) -> None:
     # moshell writes a struct m=v,m=v and a moRef as an LDN (Class=Id,Class=Id): one inside
     # the other cannot be read back, so the rollback recreating the relations is refused
     with pytest.raises(UnwritableError) as caught:
@@ -189,7 +189,7 @@ def test_moshell_refuses_a_moref_in_a_struct(plan: Plan, network: NetworkIndex, 
     assert "moshell cannot carry '=' (U+003D)" in first.message and "network holds" in first.message
 
 
-def test_moshell_has_its_undo_script(network: NetworkIndex, catalog: EnmCatalog, tmp_path: Path) -> None:
+def test_moshell_has_its_undo_script(network: NetworkIndex, catalog: CatalogView, tmp_path: Path) -> None:
     plan_steps = make_plan(every_syntax(delete=False).table(), network, catalog).steps
     write_dialects(plan_steps, tmp_path, "plan", catalog, "fdn", ("moshell",))
     write_dialects(rollback_plan(plan_steps, network, catalog), tmp_path, "rollback", catalog, "fdn", ("moshell",))
@@ -202,7 +202,7 @@ def test_moshell_has_its_undo_script(network: NetworkIndex, catalog: EnmCatalog,
 
 
 def test_the_cmedit_script_and_its_rollback_run_on_the_simulator_and_restore_the_network(
-    tables: dict[str, pa.Table], network: NetworkIndex, catalog: EnmCatalog, tmp_path: Path
+    tables: dict[str, pa.Table], network: NetworkIndex, catalog: CatalogView, tmp_path: Path
 ) -> None:
     # without the delete: recreating the generator's cell needs attributes the example model
     # lacks (test_enm_simulator does that with the real LTE model)

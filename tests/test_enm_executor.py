@@ -22,7 +22,7 @@ from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.enm_client import Credentials, EnmClient
 from rtbfast.enm.executor import EnmBackend, ExecutionError, SimulatorBackend, rollback_script, run_script
 from rtbfast.enm.journal import Journal
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.script import NodeNames, read_script
 from rtbfast.enm.simulator import Simulator, canonical
@@ -41,7 +41,7 @@ def same(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> bool:
 
 
 @pytest.fixture
-def script(tmp_path: Path, network: NetworkIndex, catalog: EnmCatalog) -> Path:
+def script(tmp_path: Path, network: NetworkIndex, catalog: CatalogView) -> Path:
     """Seven commands: a create, a lock, sets on three MOs, an unlock."""
     changes = (
         Changes()
@@ -59,7 +59,7 @@ def script(tmp_path: Path, network: NetworkIndex, catalog: EnmCatalog) -> Path:
 
 
 @pytest.fixture
-def fake(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Iterator[FakeEnm]:
+def fake(tables: dict[str, pa.Table], catalog: CatalogView) -> Iterator[FakeEnm]:
     server = FakeEnm(Simulator(tables, catalog), USER, PASSWORD).start()
     yield server
     server.stop()
@@ -75,7 +75,7 @@ def records(journal: Path) -> list[tuple[int, str, str]]:
 
 
 def test_a_script_runs_on_the_simulator_with_every_outcome_journaled(
-    script: Path, tables: dict[str, pa.Table], catalog: EnmCatalog, tmp_path: Path
+    script: Path, tables: dict[str, pa.Table], catalog: CatalogView, tmp_path: Path
 ) -> None:
     lines = read_script(script)
     simulator = Simulator(tables, catalog)
@@ -241,7 +241,7 @@ def test_the_applied_prefix_of_a_failed_run_is_rolled_back_exactly(
     tmp_path: Path,
     tables: dict[str, pa.Table],
     network: NetworkIndex,
-    catalog: EnmCatalog,
+    catalog: CatalogView,
 ) -> None:
     # ENM refuses the last command (an error answer): the run failed after five
     fake.handlers.append(
@@ -258,7 +258,7 @@ def test_the_applied_prefix_of_a_failed_run_is_rolled_back_exactly(
 
 
 def test_tls_is_verified_unless_a_ca_is_given(
-    tmp_path: Path, tables: dict[str, pa.Table], catalog: EnmCatalog, script: Path
+    tmp_path: Path, tables: dict[str, pa.Table], catalog: CatalogView, script: Path
 ) -> None:
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     made = subprocess.run(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from rtbfast.enm import cmedit
 from rtbfast.enm.executor import judge
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.script import ScriptError, read_script
 from rtbfast.enm.simulator import Simulator
 from rtbfast.errors import InputError
@@ -89,7 +89,7 @@ def test_the_script_reader_refuses_what_is_not_a_file(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def simulator(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Simulator:
+def simulator(tables: dict[str, pa.Table], catalog: CatalogView) -> Simulator:
     return Simulator(tables, catalog)
 
 

@@ -46,7 +46,7 @@ from rtbfast.enm.imports import (
     upload_name,
 )
 from rtbfast.enm.journal import SCHEMA_VERSION, Journal, journal_report
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.planning import plan_changes, write_plan_folder
 from rtbfast.enm.simulator import SCHEMA_FAILED, VALIDATION_FAILURES, Simulator, canonical
 from rtbfast.enm.summary import RouteTiming, duration, route_facts
@@ -150,7 +150,7 @@ def test_a_file_that_is_not_the_format_is_refused_before_anything_is_sent(
 
 
 def test_the_simulator_answers_7025_for_a_file_that_is_not_its_type(
-    tables: dict[str, pa.Table], catalog: EnmCatalog
+    tables: dict[str, pa.Table], catalog: CatalogView
 ) -> None:
     simulator = Simulator(tables, catalog)
     answer = simulator.execute_import(
@@ -289,7 +289,7 @@ def _policy_file(tmp_path: Path, failure: str) -> Path:
 
 @pytest.mark.parametrize(("failure", "policy"), list(POLICY_CASES), ids=[f"{f}-{p}" for f, p in POLICY_CASES])
 def test_each_error_policy_as_enm_executes_it(
-    failure: str, policy: str, tables: dict[str, pa.Table], catalog: EnmCatalog, tmp_path: Path
+    failure: str, policy: str, tables: dict[str, pa.Table], catalog: CatalogView, tmp_path: Path
 ) -> None:
     results, status, detail = POLICY_CASES[(failure, policy)]
     path = _policy_file(tmp_path, failure)
@@ -616,7 +616,7 @@ class FakeClient:
 
 
 def test_on_enms_protocol_a_stopped_run_follows_its_job_and_enm_sees_one_upload(
-    plan_folder: Path, tables: dict[str, pa.Table], catalog: EnmCatalog, tmp_path: Path
+    plan_folder: Path, tables: dict[str, pa.Table], catalog: CatalogView, tmp_path: Path
 ) -> None:
     simulator = Simulator(tables, catalog)
     simulator.import_job_seconds = 3600  # ENM is slow: the job stays IN PROGRESS
@@ -762,7 +762,7 @@ def test_a_lock_window_is_never_cut_even_past_the_limit(chunked: Path) -> None:
 
 
 def test_the_parts_applied_in_order_make_the_plan_and_their_rollbacks_undo_it(
-    chunked: Path, tables: dict[str, pa.Table], catalog: EnmCatalog, example_out: Path, export: Path, tmp_path: Path
+    chunked: Path, tables: dict[str, pa.Table], catalog: CatalogView, example_out: Path, export: Path, tmp_path: Path
 ) -> None:
     report = json.loads((chunked / "plan.json").read_text())
     simulator = Simulator(tables, catalog)
@@ -871,7 +871,7 @@ def test_the_names_files_are_uploaded_as() -> None:
 
 
 def test_a_file_enm_cannot_read_ends_its_job_with_7025_and_nothing_applied(
-    tables: dict[str, pa.Table], catalog: EnmCatalog, tmp_path: Path, plan_folder: Path
+    tables: dict[str, pa.Table], catalog: CatalogView, tmp_path: Path, plan_folder: Path
 ) -> None:
     """A file rtbfast reads but ENM does not (as the simulator reads it: a 3GPP file uploaded as
     dynamic): the job fails schema validation, and no operation of it ran."""
@@ -911,7 +911,7 @@ USER, PASSWORD = "operator", "s3cret!"
 
 @pytest.fixture
 def enm(
-    tables: dict[str, pa.Table], catalog: EnmCatalog, tls: tuple[Path, Path, Path]
+    tables: dict[str, pa.Table], catalog: CatalogView, tls: tuple[Path, Path, Path]
 ) -> Iterator[tuple[FakeEnm, ImportJobs]]:
     """The fake ENM over HTTPS on loopback, its certificate signed by the test's CA, with the
     import handler."""

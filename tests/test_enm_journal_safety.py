@@ -29,7 +29,7 @@ import pytest
 
 from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.journal import APPLICATION_ID, SCHEMA_VERSION, Journal, JournalBusyError
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.simulator import Simulator, canonical
 from rtbfast.network_index import NetworkIndex
@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS command (
 
 
 @pytest.fixture
-def script(tmp_path: Path, network: NetworkIndex, catalog: EnmCatalog) -> Path:
+def script(tmp_path: Path, network: NetworkIndex, catalog: CatalogView) -> Path:
     """Six commands: a create, a lock, a set, an unlock, sets on two more MOs."""
     changes = (
         Changes()
@@ -87,7 +87,7 @@ def script(tmp_path: Path, network: NetworkIndex, catalog: EnmCatalog) -> Path:
 
 
 @pytest.fixture
-def fake(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Iterator[FakeEnm]:
+def fake(tables: dict[str, pa.Table], catalog: CatalogView) -> Iterator[FakeEnm]:
     server = FakeEnm(Simulator(tables, catalog), USER, PASSWORD).start()
     yield server
     server.stop()

@@ -27,7 +27,7 @@ import pytest
 
 import tests.planner_reference as reference
 from rtbfast.changeset import CHANGESET_SCHEMA, EMPTIED
-from rtbfast.enm.model import ADMIN, EnmCatalog
+from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm.plan import PlanError, make_plan
 from rtbfast.enm.rollback import make_rollback
 from rtbfast.enm.simulator import Simulator, canonical
@@ -44,7 +44,7 @@ class World:
 
     tables: dict[str, pa.Table]
     network: NetworkIndex
-    catalog: EnmCatalog
+    catalog: CatalogView
     mos: dict[str, list[str]] = field(default_factory=dict)
     """class → its MOs in the network (classes the catalog knows)."""
     values: dict[tuple[str, str], list[tuple[str | None, int | None, str]]] = field(default_factory=dict)
@@ -55,7 +55,7 @@ class World:
     """ENodeBFunction MOs: where cells and sector carriers are created."""
 
 
-def world_of(tables: dict[str, pa.Table], catalog: EnmCatalog) -> World:
+def world_of(tables: dict[str, pa.Table], catalog: CatalogView) -> World:
     network = NetworkIndex(tables)
     world = World(tables, network, catalog)
     flags = catalog.attribute_flags()
@@ -373,7 +373,7 @@ def check(world: World, seed: int, seen: set[str]) -> str:
     return "planned"
 
 
-def _cycle_catalog(tmp: Path, mandatory: bool) -> EnmCatalog:
+def _cycle_catalog(tmp: Path, mandatory: bool) -> CatalogView:
     """The example model with SectorCarrier.reservedByCellRef → EUtranCellFDD beside
     EUtranCellFDD.sectorCarrierRef (a reference cycle), both mandatory when asked (then a
     cell referring to a deleted carrier goes with it)."""
@@ -390,12 +390,12 @@ def _cycle_catalog(tmp: Path, mandatory: bool) -> EnmCatalog:
         )
     path = tmp / f"cycle_{mandatory}_mp.xml"
     path.write_text(text, encoding="utf-8")
-    return EnmCatalog.load(path)
+    return CatalogView.load(path)
 
 
 @pytest.fixture(scope="module")
 def worlds(
-    full_tables: dict[str, pa.Table], catalog: EnmCatalog, tmp_path_factory: pytest.TempPathFactory
+    full_tables: dict[str, pa.Table], catalog: CatalogView, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, World]:
     tmp = tmp_path_factory.mktemp("native-planner")
     example = read_network_tables(EXAMPLES / "enodeb_mini_export.xml")

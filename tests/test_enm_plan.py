@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from rtbfast.enm.model import ADMIN, EnmCatalog
+from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm.plan import PlanError, make_plan
 from rtbfast.network_index import NetworkIndex, read_network_tables
 from tests.conftest import EXAMPLES
@@ -30,7 +30,7 @@ def written(steps: pa.Table, step: int) -> dict[str, Any]:
     return {r["attribute"]: r["value"] for r in steps.to_pylist() if r["step"] == step and r["member"] is None}
 
 
-def problems(changes: Changes, network: NetworkIndex, catalog: EnmCatalog) -> list[tuple[str, str, str | None]]:
+def problems(changes: Changes, network: NetworkIndex, catalog: CatalogView) -> list[tuple[str, str, str | None]]:
     with pytest.raises(PlanError) as caught:
         make_plan(changes.table(), network, catalog)
     return [(p.code, p.message, p.source) for p in caught.value.problems]
@@ -40,7 +40,7 @@ def cell_state(network: NetworkIndex, fdn: str) -> Any:
     return network.value(network.row_of[fdn], ADMIN)
 
 
-def test_sets_are_merged_per_mo_and_dropped_when_already_true(network: NetworkIndex, catalog: EnmCatalog) -> None:
+def test_sets_are_merged_per_mo_and_dropped_when_already_true(network: NetworkIndex, catalog: CatalogView) -> None:
     row = network.row_of[CELL1]
     earfcn = network.value(row, "earfcndl")
     qrx = network.value(row, "qRxLevMin")
@@ -66,7 +66,7 @@ def test_sets_are_merged_per_mo_and_dropped_when_already_true(network: NetworkIn
     assert make_plan(same.table(), network, catalog).steps.num_rows == 0
 
 
-def test_a_lock_wraps_the_sets_that_need_it_and_restores_the_state(network: NetworkIndex, catalog: EnmCatalog) -> None:
+def test_a_lock_wraps_the_sets_that_need_it_and_restores_the_state(network: NetworkIndex, catalog: CatalogView) -> None:
     assert ("EUtranCellFDD", "earfcndl") in catalog.locks  # from the workbook's precondition text
     cells = [f for f, c in zip(network.fdn, network.cls, strict=True) if c == "EUtranCellFDD"]
     unlocked = next(f for f in cells if cell_state(network, f) == "UNLOCKED")
@@ -93,7 +93,7 @@ def test_a_lock_wraps_the_sets_that_need_it_and_restores_the_state(network: Netw
     assert phases == sorted(phases)
 
 
-def test_creates_come_parents_and_referenced_mos_first(network: NetworkIndex, catalog: EnmCatalog) -> None:
+def test_creates_come_parents_and_referenced_mos_first(network: NetworkIndex, catalog: CatalogView) -> None:
     new_cell = f"{ENB},EUtranCellFDD=NEW1"
     new_carrier = f"{ENB},SectorCarrier=9"
     changes = (
@@ -111,7 +111,7 @@ def test_creates_come_parents_and_referenced_mos_first(network: NetworkIndex, ca
     assert [(r["value"], r["kind"], r["is_sequence"]) for r in rows] == [(new_carrier, "moref", True)]
 
 
-def _cycle_catalog(tmp_path: Path, mandatory: bool) -> EnmCatalog:
+def _cycle_catalog(tmp_path: Path, mandatory: bool) -> CatalogView:
     """The example model with SectorCarrier.reservedByCellRef → EUtranCellFDD beside
     EUtranCellFDD.sectorCarrierRef → SectorCarrier: a reference cycle, made mandatory both
     ways when asked."""
@@ -128,7 +128,7 @@ def _cycle_catalog(tmp_path: Path, mandatory: bool) -> EnmCatalog:
         )
     path = tmp_path / f"cycle_{mandatory}_mp.xml"
     path.write_text(text, encoding="utf-8")
-    return EnmCatalog.load(path)
+    return CatalogView.load(path)
 
 
 def _cycle(cell: str, carrier: str) -> Changes:
@@ -168,7 +168,7 @@ def test_a_cycle_of_mandatory_references_is_an_error_naming_the_mos(tmp_path: Pa
     assert cycle and cell in cycle[0][1] and carrier in cycle[0][1]
 
 
-def test_a_delete_goes_children_first_and_clears_references_first(network: NetworkIndex, catalog: EnmCatalog) -> None:
+def test_a_delete_goes_children_first_and_clears_references_first(network: NetworkIndex, catalog: CatalogView) -> None:
     # the example export: cell LTE01-1 references SectorCarrier=1
     example = NetworkIndex(read_network_tables(EXAMPLES / "enodeb_mini_export.xml"))
     enb = "SubNetwork=EXAMPLE,MeContext=LTE01,ManagedElement=LTE01,ENodeBFunction=1"
@@ -205,7 +205,7 @@ def test_a_delete_goes_children_first_and_clears_references_first(network: Netwo
     ],
 )
 def test_refusals_name_the_rule_and_the_changeset_row(
-    change: tuple[str, ...], code: str, words: str, network: NetworkIndex, catalog: EnmCatalog
+    change: tuple[str, ...], code: str, words: str, network: NetworkIndex, catalog: CatalogView
 ) -> None:
     op, fdn, *rest = change
     changes = Changes().add("set", CELL1, "qRxLevMin", "-122")
@@ -216,13 +216,13 @@ def test_refusals_name_the_rule_and_the_changeset_row(
     assert located[0] == "hand.json#/1"
 
 
-def test_create_without_a_mandatory_attribute_is_refused(network: NetworkIndex, catalog: EnmCatalog) -> None:
+def test_create_without_a_mandatory_attribute_is_refused(network: NetworkIndex, catalog: CatalogView) -> None:
     found = problems(Changes().add("create", f"{ENB},EUtranCellFDD=NEW4"), network, catalog)
     assert any("earfcndl" in m for _, m, _ in found), found
 
 
 def test_problems_past_the_listed_ones_are_counted(
-    network: NetworkIndex, catalog: EnmCatalog, monkeypatch: pytest.MonkeyPatch
+    network: NetworkIndex, catalog: CatalogView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import rtbfast.enm.plan as planner
 

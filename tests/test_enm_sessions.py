@@ -15,7 +15,7 @@ import pytest
 
 from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.journal import Journal
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.simulator import Simulator
 from rtbfast.network_index import NetworkIndex
@@ -34,7 +34,7 @@ def node(fdn: str) -> str:
 
 
 @pytest.fixture
-def script(tmp_path: Path, network: NetworkIndex, catalog: EnmCatalog) -> Path:
+def script(tmp_path: Path, network: NetworkIndex, catalog: CatalogView) -> Path:
     """Two sets on every cell of every node (six cells on two nodes): twelve commands."""
     changes = Changes()
     for cell in cells(network):
@@ -51,7 +51,7 @@ def script(tmp_path: Path, network: NetworkIndex, catalog: EnmCatalog) -> Path:
 
 
 @pytest.fixture
-def fake(tables: dict[str, pa.Table], catalog: EnmCatalog) -> Iterator[FakeEnm]:
+def fake(tables: dict[str, pa.Table], catalog: CatalogView) -> Iterator[FakeEnm]:
     server = FakeEnm(Simulator(tables, catalog), USER, PASSWORD).start()
     yield server
     server.stop()

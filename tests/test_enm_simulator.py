@@ -13,7 +13,7 @@ import pytest
 
 import rtbfast
 from rtbfast.enm.executor import judge
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.rollback import rollback_plan
 from rtbfast.enm.simulator import Simulator, canonical, diff
@@ -46,7 +46,7 @@ def values_of(tables: dict[str, pa.Table]) -> set[tuple[str, str, str | None, in
 
 
 def test_a_plan_and_its_rollback_on_the_generated_network(
-    full_tables: dict[str, pa.Table], full_network: NetworkIndex, real_catalog: EnmCatalog, tmp_path: Path
+    full_tables: dict[str, pa.Table], full_network: NetworkIndex, real_catalog: CatalogView, tmp_path: Path
 ) -> None:
     tables, network = full_tables, full_network  # a full export: every attribute changed has its value
     relation = f"{CELL},EUtranFreqRelation=99"
@@ -87,7 +87,7 @@ def test_a_plan_and_its_rollback_on_the_generated_network(
     assert diff(tables, simulator.tables()).num_rows == 0
 
 
-def test_a_plan_and_its_rollback_on_a_real_export(real_catalog: EnmCatalog) -> None:
+def test_a_plan_and_its_rollback_on_a_real_export(real_catalog: CatalogView) -> None:
     path = samples_dir("bulkcm") / "bodastage_bulkcm.xml"
     tables = read_network_tables(path)
     network = NetworkIndex(tables)
@@ -129,7 +129,7 @@ def example() -> tuple[dict[str, pa.Table], str]:
     ],
 )
 def test_bad_commands_are_answered_as_enm_answers(
-    example: tuple[dict[str, pa.Table], str], catalog: EnmCatalog, command: str, answer: str
+    example: tuple[dict[str, pa.Table], str], catalog: CatalogView, command: str, answer: str
 ) -> None:
     tables, enb = example
     simulator = Simulator(tables, catalog)
@@ -141,7 +141,7 @@ def test_bad_commands_are_answered_as_enm_answers(
 
 
 def test_good_commands_are_answered_as_enm_answers(
-    example: tuple[dict[str, pa.Table], str], catalog: EnmCatalog
+    example: tuple[dict[str, pa.Table], str], catalog: CatalogView
 ) -> None:
     tables, enb = example
     simulator = Simulator(tables, catalog)
@@ -219,7 +219,7 @@ def test_the_ericsson_attributes_of_a_me_context_are_written_inside_it(
 
 
 def test_a_cell_recreated_by_a_rollback_is_created_locked_and_unlocked_last(
-    network: NetworkIndex, real_catalog: EnmCatalog
+    network: NetworkIndex, real_catalog: CatalogView
 ) -> None:
     """It never carries traffic half rebuilt: LOCKED until its children and the references to
     it exist again."""

@@ -17,7 +17,7 @@ import pytest
 import rtbfast
 from rtbfast.changeset import write_changeset
 from rtbfast.enm import cmedit
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.rollback import UnknownRollback, make_rollback
 from rtbfast.network_index import NetworkIndex
@@ -255,7 +255,7 @@ def test_an_attribute_the_export_lacks_is_refused_or_listed_never_nulled(example
     assert json.loads((out / "plan.json").read_text())["counts"]["unknown_rollback"] == 1
 
 
-def test_a_lock_window_on_an_mo_of_unknown_state_never_leaves_it_locked(catalog: EnmCatalog) -> None:
+def test_a_lock_window_on_an_mo_of_unknown_state_never_leaves_it_locked(catalog: CatalogView) -> None:
     tables = rtbfast.read_network(EXAMPLE_EXPORT).tables
     values = tables["values"]
     keep = [

@@ -21,7 +21,7 @@ from rtbfast.changeset import CHANGESET_SCHEMA, read_changeset
 from rtbfast.errors import InputError
 from rtbfast.network_index import NetworkIndex
 from rtbfast.rules import constraint_table
-from rtbfast.templates.check import Catalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.templates.expand import expand, read_network_index
 from rtbfast.templates.expanded import expanded_template
 from rtbfast.templates.sandbox import Limits
@@ -55,14 +55,14 @@ def network(export: Path) -> NetworkIndex:
 
 
 @pytest.fixture(scope="module")
-def example_catalog() -> Catalog:
+def example_catalog() -> CatalogView:
     model = rtbfast.read_model(EXAMPLES / "enodeb_mini_mp.xml")
     sheets = rtbfast.read_workbook(
         EXAMPLES / "workbook" / "Spreadsheets_Parameters.csv",
         EXAMPLES / "workbook" / "Spreadsheets_StructParameters.csv",
     )
     c = merge([("mom", "mom:example", model.tables), ("workbook", "workbook:example", sheets.tables)])
-    return Catalog(c.tables, constraint_table(c.tables))
+    return CatalogView(c.tables, constraint_table(c.tables))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ CELL = "SubNetwork=ROOT,MeContext=NODE000000,ManagedElement=NODE000000,ENodeBFun
 
 
 def test_the_motorway_variant_on_one_cell_is_exactly_the_hand_derived_changes(
-    motorway: Path, example_catalog: Catalog, network: NetworkIndex
+    motorway: Path, example_catalog: CatalogView, network: NetworkIndex
 ) -> None:
     """Engineering units to raw (a3offset 1.5 dB / 0.1 = 15), existing MOs set, the sleep
     functions the export lacks created, in the template's order."""
@@ -120,7 +120,7 @@ def test_the_motorway_variant_on_one_cell_is_exactly_the_hand_derived_changes(
     assert result.verdicts is not None and result.verdicts.num_rows == 0
 
 
-def test_the_changeset_joins_the_network_values(motorway: Path, example_catalog: Catalog, export: Path) -> None:
+def test_the_changeset_joins_the_network_values(motorway: Path, example_catalog: CatalogView, export: Path) -> None:
     """The ChangeSet is the long form of the Network's values: a join gives before and after."""
     result = expand(motorway, example_catalog, export, ["*"])
     values = rtbfast.read_network(export).tables["values"]
@@ -145,7 +145,7 @@ def test_the_changeset_joins_the_network_values(motorway: Path, example_catalog:
     assert len(result.targets) == lte + nr and sets.num_rows == 10 * lte
 
 
-def test_targets_by_fdn_glob_and_id(motorway: Path, example_catalog: Catalog, network: NetworkIndex) -> None:
+def test_targets_by_fdn_glob_and_id(motorway: Path, example_catalog: CatalogView, network: NetworkIndex) -> None:
     by_fdn = expand(motorway, example_catalog, network, ["SubNetwork=ROOT,MeContext=NODE000001,*EUtranCellFDD=*_2"])
     assert by_fdn.targets == [CELL.replace("NODE000000", "NODE000001").replace("_0", "_2")]
     by_id = expand(motorway, example_catalog, network, ["NODE00000[01]_1", "NODE000000_0"])
@@ -161,7 +161,7 @@ def _write(tmp_path: Path, template: list[Any]) -> Path:
     return path
 
 
-def test_expressions_see_the_object_model(tmp_path: Path, example_catalog: Catalog, network: NetworkIndex) -> None:
+def test_expressions_see_the_object_model(tmp_path: Path, example_catalog: CatalogView, network: NetworkIndex) -> None:
     """cell (dn, cell_id, technology, get_freq_str, cosites, parent), mo (current values,
     get_children), vars, custom, clusters, LOGGER; a moRef written in the slash form becomes an
     ENM FDN; enet.set_mo_params queues sets in a plan; __delete__ deletes."""
@@ -210,7 +210,7 @@ def test_expressions_see_the_object_model(tmp_path: Path, example_catalog: Catal
 
 
 def test_what_cannot_run_is_skipped_and_said(
-    tmp_path: Path, example_catalog: Catalog, network: NetworkIndex, export: Path
+    tmp_path: Path, example_catalog: CatalogView, network: NetworkIndex, export: Path
 ) -> None:
     template = [
         {"$custom": [{"name": "spin", "args": [], "body": ["while True:", "    pass"]}]},
@@ -326,7 +326,7 @@ def test_an_unreadable_network_or_template_is_one_located_line(tmp_path: Path, m
 
 
 @pytest.fixture(scope="module")
-def real_catalog() -> Catalog:
+def real_catalog() -> CatalogView:
     samples = samples_dir("mom").parent
     model = rtbfast.read_model(samples / "mom" / "ERBS_NODE_MODEL_D_full_mp.xml")
     sheets = rtbfast.read_workbook(
@@ -334,7 +334,7 @@ def real_catalog() -> Catalog:
         samples / "csv" / "Spreadsheets_StructParameters.ran-subset.csv",
     )
     c = merge([("mom", "mom:erbs", model.tables), ("workbook", "workbook:ran", sheets.tables)])
-    return Catalog(c.tables, constraint_table(c.tables))
+    return CatalogView(c.tables, constraint_table(c.tables))
 
 
 def _raw(engineering: str, factor: str) -> str:
@@ -402,7 +402,7 @@ def autoroute_by_hand(network: NetworkIndex, cell: str) -> list[tuple[Any, ...]]
 
 
 @pytest.mark.samples
-def test_autoroute_over_every_cell_is_what_the_template_says(real_catalog: Catalog, export: Path) -> None:
+def test_autoroute_over_every_cell_is_what_the_template_says(real_catalog: CatalogView, export: Path) -> None:
     network = read_network_index(export, real_catalog)
     template = read_template(samples_dir("rtb") / "autoroute.json")
     result = expand(template, real_catalog, network, ["*"])
@@ -430,7 +430,7 @@ def test_autoroute_over_every_cell_is_what_the_template_says(real_catalog: Catal
 
 
 @pytest.mark.samples
-def test_audit_slicing_creates_what_an_nr_node_lacks(real_catalog: Catalog, export: Path) -> None:
+def test_audit_slicing_creates_what_an_nr_node_lacks(real_catalog: CatalogView, export: Path) -> None:
     network = read_network_index(export, real_catalog)
     nr = "SubNetwork=ROOT,MeContext=NODE000000,ManagedElement=NODE000000,GNBDUFunction=1,NRCellDU=NODE000000_nr0"
     result = expand(samples_dir("rtb") / "audit_slicing.json", real_catalog, network, [nr])
@@ -484,7 +484,7 @@ def test_audit_slicing_creates_what_an_nr_node_lacks(real_catalog: Catalog, expo
     ],
 )
 def test_an_expansion_written_back_as_a_template_expands_the_same(
-    name: str, target: str, real_catalog: Catalog, export: Path
+    name: str, target: str, real_catalog: CatalogView, export: Path
 ) -> None:
     network = read_network_index(export, real_catalog)
     template = read_template(samples_dir("rtb") / name)

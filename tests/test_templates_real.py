@@ -16,7 +16,8 @@ import rtbfast
 from rtbfast.catalog import merge
 from rtbfast.errors import TemplateError
 from rtbfast.rules import constraint_table
-from rtbfast.templates.check import Catalog, check_templates
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import check_templates
 from rtbfast.templates.tree import parse_json, read_template, template_json
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
@@ -36,7 +37,7 @@ TEMPLATES = [
 
 
 @pytest.fixture(scope="module")
-def real_catalog() -> Catalog:
+def real_catalog() -> CatalogView:
     """The LTE model (ERBS D) with the parameter workbook's RAN subset and its struct sheet."""
     samples = samples_dir("mom").parent
     model = rtbfast.read_model(samples / "mom" / "ERBS_NODE_MODEL_D_full_mp.xml")
@@ -45,7 +46,7 @@ def real_catalog() -> Catalog:
         samples / "csv" / "Spreadsheets_StructParameters.ran-subset.csv",
     )
     catalog = merge([("mom", "mom:erbs", model.tables), ("workbook", "workbook:ran", sheets.tables)])
-    return Catalog(catalog.tables, constraint_table(catalog.tables))
+    return CatalogView(catalog.tables, constraint_table(catalog.tables))
 
 
 def _path(name: str) -> Path:
@@ -138,7 +139,7 @@ EXPECTED = {
 }
 
 
-def test_real_template_findings_are_the_hand_checked_ones(real_catalog: Catalog) -> None:
+def test_real_template_findings_are_the_hand_checked_ones(real_catalog: CatalogView) -> None:
     paths = [_path(n) for n in TEMPLATES]
     result = check_templates(paths, real_catalog)
     found = result.findings.to_pylist()
@@ -171,7 +172,7 @@ def test_real_template_findings_are_the_hand_checked_ones(real_catalog: Catalog)
     assert all(f["severity"] == "info" and "networkId" in f["message"] for f in clears)
 
 
-def test_the_flat_node_export_is_a_stress_input(real_catalog: Catalog) -> None:
+def test_the_flat_node_export_is_a_stress_input(real_catalog: CatalogView) -> None:
     """lbo_rtb.json: one instance of each of 573 classes with raw values, as exported. Not a
     template: its findings show what the checks catch at scale."""
     path = _path("lbo_rtb.json")
@@ -191,7 +192,7 @@ def test_the_flat_node_export_is_a_stress_input(real_catalog: Catalog) -> None:
     assert info.value.line == 3939 and info.value.column == 7
 
 
-def test_the_synthetic_invalid_template_is_rejected_located(real_catalog: Catalog, tmp_path: Path) -> None:
+def test_the_synthetic_invalid_template_is_rejected_located(real_catalog: CatalogView, tmp_path: Path) -> None:
     path = samples_dir("rtb") / "synthetic-invalid" / "rtb_template_with_logic.json"
     result = check_templates([path], real_catalog)
     (finding,) = result.findings.to_pylist()

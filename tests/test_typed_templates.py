@@ -21,7 +21,8 @@ from rtbfast import _native
 from rtbfast.catalog import merge
 from rtbfast.errors import TemplateError
 from rtbfast.rules import constraint_table
-from rtbfast.templates.check import Catalog, check_templates
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import check_templates
 from rtbfast.templates.formats import dump
 from rtbfast.templates.tree import JsonObject, Number, parse_json, read_template, template_json
 from rtbfast.templates.typed import (
@@ -39,14 +40,14 @@ TYPED = EXAMPLES / "templates"
 
 
 @pytest.fixture(scope="module")
-def example_catalog() -> Catalog:
+def example_catalog() -> CatalogView:
     model = rtbfast.read_model(EXAMPLES / "enodeb_mini_mp.xml")
     sheets = rtbfast.read_workbook(
         EXAMPLES / "workbook" / "Spreadsheets_Parameters.csv",
         EXAMPLES / "workbook" / "Spreadsheets_StructParameters.csv",
     )
     c = merge([("mom", "mom:example", model.tables), ("workbook", "workbook:example", sheets.tables)])
-    return Catalog(c.tables, constraint_table(c.tables))
+    return CatalogView(c.tables, constraint_table(c.tables))
 
 
 YAML = """\
@@ -131,7 +132,7 @@ def test_bad_typed_templates_are_located(tmp_path: Path, name: str, text: str, l
     assert says in str(info.value) and str(path) in str(info.value)
 
 
-def test_typed_templates_are_checked_like_rtb_ones(tmp_path: Path, example_catalog: Catalog) -> None:
+def test_typed_templates_are_checked_like_rtb_ones(tmp_path: Path, example_catalog: CatalogView) -> None:
     path = tmp_path / "motorway.yaml"
     path.write_text(
         "rtbfast: template/1\nmos:\n  EUtranCellFDD:\n    UeMeasControl-1:\n      ReportConfigEUtraBestCell-1:\n"
@@ -181,7 +182,7 @@ def test_merge_patch_is_rfc_7386(target: Any, patch: Any, result: Any) -> None:
     assert merge_patch(_obj(target), _obj(patch)) == _obj(result)
 
 
-def test_the_example_variants_pass_the_check(tmp_path: Path, example_catalog: Catalog) -> None:
+def test_the_example_variants_pass_the_check(tmp_path: Path, example_catalog: CatalogView) -> None:
     overlays = [TYPED / "sleep_mode.yaml", TYPED / "motorway_mobility.yaml", TYPED / "urban_capacity.toml"]
     variants = make_variants(TYPED / "base_cell.yaml", overlays)
     assert [v.name for v in variants] == ["sleep-mode", "motorway-mobility", "urban-capacity"]
@@ -299,7 +300,7 @@ def test_every_real_template_exports_and_reads_back(fmt: str, tmp_path: Path) ->
         _independent_readers_agree(path, fmt)
 
 
-def test_export_carries_units_raw_values_places_and_verdicts(tmp_path: Path, example_catalog: Catalog) -> None:
+def test_export_carries_units_raw_values_places_and_verdicts(tmp_path: Path, example_catalog: CatalogView) -> None:
     path = tmp_path / "t.json"
     path.write_text(
         json.dumps(

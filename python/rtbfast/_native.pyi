@@ -128,7 +128,7 @@ class NetworkView:
     def exists(self, fdns: object) -> ArrowTable:
         """Whether each FDN of a one-column text table is an MO of the network (``exists``)."""
 
-class CatalogView:
+class PlanningCatalog:
     """A catalog as the planner, the rollback and the simulator read it."""
 
     def __init__(
@@ -141,7 +141,7 @@ class CatalogView:
         system_created: list[str],
     ) -> None: ...
 
-def last_writes(writes: object, catalog: CatalogView) -> ArrowTable:
+def last_writes(writes: object, catalog: PlanningCatalog) -> ArrowTable:
     """Of a ChangeSet's writes, the rows of each attribute's last write in each phase (``seq``
     order), without ``target``, values as the node compares them, with ``kind``,
     ``is_sequence`` and ``guarded`` (read-only or restricted)."""
@@ -161,24 +161,24 @@ def plan_steps(
     phase_names: dict[int, str],
     effect_pairs: list[tuple[str, str]],
     network: NetworkView,
-    catalog: CatalogView,
+    catalog: PlanningCatalog,
 ) -> PlannedSteps:
     """The steps of a checked ChangeSet (``order`` and ``own``: the Plan's rows laid out over
     the writes, ``notes``, ``dropped``, ``effects``), or the MOs of a cycle of mandatory
     references (``cycle``)."""
 
-def rollback_steps(plan: object, network: NetworkView, catalog: CatalogView) -> tuple[ArrowTable, ArrowTable]:
+def rollback_steps(plan: object, network: NetworkView, catalog: PlanningCatalog) -> tuple[ArrowTable, ArrowTable]:
     """The rollback of a Plan: its steps, and the attributes whose value before is unknown."""
 
 def check_sets(
-    part: object, network: NetworkView, catalog: CatalogView, removed: list[str], created: dict[str, str]
+    part: object, network: NetworkView, catalog: PlanningCatalog, removed: list[str], created: dict[str, str]
 ) -> ArrowTable:
     """The rows of a run of set steps (``fdn``, ``attribute``) checked: ``class`` (null where
     the MO does not exist) and ``problems`` (bits: 1 missing, 2 unknown, 4 read-only, 8
     restricted, 16 changed only while locked)."""
 
 def value_violations(
-    rows: object, catalog: CatalogView, rules: list[str], severity: str, threads: int = 0
+    rows: object, catalog: PlanningCatalog, rules: list[str], severity: str, threads: int = 0
 ) -> ArrowTable:
     """The violations of ``rules`` of ``severity`` that the values of ``rows`` (``fdn``,
     ``class``, ``attribute``, ``member``, ``index``, ``value``) break (the evaluator's columns)."""

@@ -59,7 +59,7 @@ class Disagreement:
 
 
 @dataclass
-class Catalog:
+class MergedCatalog:
     """The merged catalog tables, what each source gave, and where sources disagree."""
 
     tables: dict[str, pa.Table]
@@ -131,7 +131,7 @@ def _key(values: Sequence[Any], names: Sequence[str]) -> tuple[str, ...]:
     return key
 
 
-def merge(sources: Sequence[tuple[str, str, dict[str, pa.Table]]]) -> Catalog:
+def merge(sources: Sequence[tuple[str, str, dict[str, pa.Table]]]) -> MergedCatalog:
     """Merge the catalog tables of several sources, each given as ``(source, label, tables)``:
     ``source`` is ``"mom"``, ``"workbook"`` or ``"export"`` (their precedence), ``label`` names
     the file in disagreements. All rows of the first source are kept, even two of the same
@@ -146,7 +146,7 @@ def merge(sources: Sequence[tuple[str, str, dict[str, pa.Table]]]) -> Catalog:
     if len(ranked) == 1:
         # one source: nothing to match, its tables are the catalog
         _, label, only = ranked[0]
-        return Catalog(dict(only), [], {label: {n: t.num_rows for n, t in only.items()}})
+        return MergedCatalog(dict(only), [], {label: {n: t.num_rows for n, t in only.items()}})
     for name in names:
         keys = KEYS.get(name)
         parts: list[pa.Table] = []
@@ -181,7 +181,7 @@ def merge(sources: Sequence[tuple[str, str, dict[str, pa.Table]]]) -> Catalog:
             kept.update(first_here)
             parts.append(table.filter(pa.array(new, pa.bool_())))
         tables[name] = _stack(parts)
-    return Catalog(tables, disagreements, by_source)
+    return MergedCatalog(tables, disagreements, by_source)
 
 
 def _row(table: pa.Table, i: int) -> dict[str, Any]:

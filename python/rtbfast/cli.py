@@ -428,6 +428,7 @@ def templates_check(
     """
     import json
 
+    from rtbfast.catalog_view import CatalogView
     from rtbfast.templates.check import check_templates
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -663,9 +664,10 @@ def templates_export(
         tpl = typed.read_any(template)
         cat = findings = None
         if catalog is not None:
-            from rtbfast.templates.check import Catalog, check_templates
+            from rtbfast.catalog_view import CatalogView
+            from rtbfast.templates.check import check_templates
 
-            cat = Catalog.load(catalog)
+            cat = CatalogView.load(catalog)
             findings = check_templates([template], cat, dynamic=False).findings.to_pylist()
         if network is not None:
             if cat is None or not patterns:
@@ -757,6 +759,7 @@ def templates_variants(
     for v, (path, _) in zip(variants, written, strict=True):
         click.echo(f"{path}: {v.name}")
     if catalog is not None:
+        from rtbfast.catalog_view import CatalogView
         from rtbfast.templates.check import check_templates
 
         compiled = [path for path, _ in written]
@@ -787,12 +790,12 @@ def templates_defaults(catalog: Path, classes: tuple[str, ...], fmt: str, name: 
     Example:
       rtbfast templates defaults --catalog out/erbs --class ReportConfigA5 --class CellSleepFunction
     """
-    from rtbfast.templates.check import Catalog
+    from rtbfast.catalog_view import CatalogView
     from rtbfast.templates.formats import dump
     from rtbfast.templates.typed import defaults_document
 
     try:
-        doc = defaults_document(Catalog.load(catalog), classes, name=name)
+        doc = defaults_document(CatalogView.load(catalog), classes, name=name)
     except RtbfastError as err:
         _fail(err)
         return

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rtbfast import _native
-from rtbfast.catalog import Catalog, Disagreement, merge
+from rtbfast.catalog import MergedCatalog, Disagreement, merge
 from rtbfast.codegen import Generated, generate
 from rtbfast.codegen.bytecode import compile_generated
 from rtbfast.codegen.docs import write_docs
@@ -229,7 +229,7 @@ def build(
             pages, phases.timings["docs"] = timed_docs(catalog.tables, staging / DOCS, _template_links(request))
         template_counts = None
         if request.templates:
-            from rtbfast.templates.check import Catalog as TemplateCatalog
+            from rtbfast.templates.check import MergedCatalog as TemplateCatalog
 
             with phases.phase("templates"):
                 template_counts = write_template_pages(
@@ -325,7 +325,7 @@ def read_inputs(request: BuildRequest, on_progress: ProgressCallback | None) -> 
     return Inputs(results, sheets, rule_file)
 
 
-def merge_inputs(request: BuildRequest, read: Inputs) -> tuple[Catalog, dict[str, pa.Table]]:
+def merge_inputs(request: BuildRequest, read: Inputs) -> tuple[MergedCatalog, dict[str, pa.Table]]:
     """The merge phase: one catalog (models first, then the workbook, then what exports
     imply) and the network tables of every export, one after the other."""
     catalog_sources: list[tuple[str, str, dict[str, pa.Table]]] = []
@@ -388,7 +388,7 @@ def build_report(
     request: BuildRequest,
     key: str,
     read: Inputs,
-    catalog: Catalog,
+    catalog: MergedCatalog,
     models: Generated,
     constraints: Constraints,
     pages: int,

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
     from rtbfast.enm.enm_client import Credentials
     from rtbfast.enm.imports import JobOutcome
-    from rtbfast.enm.model import EnmCatalog
+    from rtbfast.catalog_view import CatalogView
     from rtbfast.enm.simulator import Simulator
     from rtbfast.network_index import NetworkIndex
 
@@ -323,7 +323,7 @@ def _where(request: ApplyRequest) -> tuple[str, str]:
 
 
 def _backend(
-    request: ApplyRequest, tables: dict[str, pa.Table] | None, catalog: EnmCatalog | None, *, sessions: bool = True
+    request: ApplyRequest, tables: dict[str, pa.Table] | None, catalog: CatalogView | None, *, sessions: bool = True
 ) -> tuple[Backend, list[Backend], Simulator | None]:
     """The backend `request` asks for (the simulator starts from `tables`), the more sessions it
     asks for (`request.sessions`; none when `sessions` is False: an import job is one upload),
@@ -371,15 +371,15 @@ def _backend(
     return backend, more, simulator
 
 
-def _network(request: ApplyRequest) -> tuple[dict[str, pa.Table] | None, NetworkIndex | None, EnmCatalog | None]:
+def _network(request: ApplyRequest) -> tuple[dict[str, pa.Table] | None, NetworkIndex | None, CatalogView | None]:
     """The network (as it was before the run) and the catalog, when both are given."""
     if request.catalog is None or request.network is None:
         return None, None, None
-    from rtbfast.enm.model import EnmCatalog
+    from rtbfast.catalog_view import CatalogView
     from rtbfast.network_index import NetworkIndex, read_network_tables
 
     tables = read_network_tables(request.network)
-    return tables, NetworkIndex(tables), EnmCatalog.load(request.catalog)
+    return tables, NetworkIndex(tables), CatalogView.load(request.catalog)
 
 
 def apply_script(

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from rtbfast.enm import cmedit
 from rtbfast.enm.enm_client import EnmClient, EnmError
 from rtbfast.enm.journal import APPLIED_STATES, Journal, Run
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.script import Script, ScriptLine, script_plan
 from rtbfast.enm.simulator import Response, Simulator
 from rtbfast.errors import RtbfastError
@@ -719,7 +719,7 @@ def replay_applied(script: Script, backend: Backend, journal: Journal, run: int)
     return done
 
 
-def check_rollback(script: Script, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False) -> int:
+def check_rollback(script: Script, network: NetworkIndex, catalog: CatalogView, *, allow_unknown: bool = False) -> int:
     """Before a run: the rollback of the whole of `script` can be computed from `network` and
     written as cmedit (every old value known, or `allow_unknown`; every name and value one
     cmedit carries), so whatever part of it gets applied can be undone. Raises the planner's
@@ -740,7 +740,7 @@ def rollback_script(
     journal: Journal,
     run: int,
     network: NetworkIndex,
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     *,
     allow_unknown: bool = False,
 ) -> tuple[Script, int]:

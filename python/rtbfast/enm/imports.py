@@ -53,7 +53,7 @@ from rtbfast.enm.script import Script
 from rtbfast.errors import InputError, InputIOError
 
 if TYPE_CHECKING:
-    from rtbfast.enm.model import EnmCatalog
+    from rtbfast.catalog_view import CatalogView
     from rtbfast.network_index import NetworkIndex
 
 ROUTES = ("cmedit", "dynamic", "3gpp")
@@ -289,7 +289,7 @@ def operation_rows(operations: list[ImportOperation], base: int = 0) -> pa.Table
     return pa.table({n: pa.array(v, types.get(n, pa.string())) for n, v in cols.items()})
 
 
-def import_plan(operations: list[ImportOperation], catalog: EnmCatalog, source: str) -> pa.Table:
+def import_plan(operations: list[ImportOperation], catalog: CatalogView, source: str) -> pa.Table:
     """The operations as Plan rows (one step each, in order), so that
     :func:`rtbfast.enm.rollback.rollback_plan` inverts them as it inverts a plan."""
     from rtbfast.enm.plan import PLAN_SCHEMA, _join_kinds
@@ -869,7 +869,7 @@ def paired_rollback(ifile: ImportFile) -> ImportFile | None:
     return None
 
 
-def _written(steps: pa.Table, filetype: str, catalog: EnmCatalog, where: str) -> bytes:
+def _written(steps: pa.Table, filetype: str, catalog: CatalogView, where: str) -> bytes:
     """Plan `steps` written as an import file of `filetype`, as ``rtbfast plan`` writes it."""
     from rtbfast.enm.dialects import bulkcm_tables, dynamic_blocks
     from rtbfast.enm.planning import _naming
@@ -888,7 +888,7 @@ def rollback_file(
     undone: Run,
     *,
     network: NetworkIndex | None,
-    catalog: EnmCatalog | None,
+    catalog: CatalogView | None,
     allow_unknown: bool = False,
 ) -> tuple[ImportFile | None, int, str]:
     """The import file that undoes what the job of run `undone` applied, how many applied

@@ -44,14 +44,14 @@ COLUMNS = {
 
 
 @dataclass
-class EnmCatalog:
+class CatalogView:
     constraints: Constraints
     tables: dict[str, pa.Table]
     locks: set[tuple[str, str]] = field(default_factory=set)
     """(class, attribute) changed only while locked."""
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> EnmCatalog:
+    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> CatalogView:
         """A build folder (checked) or an MP XML model."""
         from rtbfast.output_folder import load_catalog, open_catalog
 
@@ -66,7 +66,7 @@ class EnmCatalog:
         return cls.of(tables, constraints)
 
     @classmethod
-    def of(cls, tables: dict[str, pa.Table], constraints: Constraints | None = None) -> EnmCatalog:
+    def of(cls, tables: dict[str, pa.Table], constraints: Constraints | None = None) -> CatalogView:
         from rtbfast.rules.dependencies import extract
 
         constraints = constraints or constraint_table(tables)
@@ -180,7 +180,7 @@ class EnmCatalog:
         return out
 
     @cached_property
-    def native(self) -> _native.CatalogView:
+    def native(self) -> _native.PlanningCatalog:
         """The catalog as the native planner, rollback and simulator read it: its constraints
         compiled, kinds, flags, the classes with a state, the attributes changed only while
         locked, the classes the node creates (made once)."""
@@ -189,13 +189,13 @@ class EnmCatalog:
         flags = self._attribute_rows().select(
             ["class", "attribute", "kind", "is_sequence", "read_only", "restricted", "mandatory"]
         )
-        return _native.CatalogView(
+        return _native.PlanningCatalog(
             self.constraints.table,
             self.kinds,
             flags,
             sorted(self.admin_classes()),
             sorted(self.locks),
-            sorted(self.system_created()),
+            sorted(self.system_created),
         )
 
     @cached_property

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from rtbfast import _native
 from rtbfast.changeset import CHANGESET_SCHEMA
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.suggest import did_you_mean
@@ -124,7 +124,7 @@ VALUE_RULES = (
 """The evaluator's rules that judge a value on its own (what a write is refused for)."""
 
 
-def value_violations(rows: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def value_violations(rows: pa.Table, catalog: CatalogView) -> pa.Table:
     """The errors of the values `rows` write (``fdn``, ``class``, ``attribute``, ``member``,
     ``index``, ``value``; rows with no value or no class are not judged), judged by the native
     evaluator of `rtbfast audit` with the catalog's constraints compiled once."""
@@ -182,7 +182,7 @@ def _laid_out(writes: pa.Table, order: pa.Table, own: pa.Table) -> pa.Table:
 
 
 class Planner:
-    def __init__(self, changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> None:
+    def __init__(self, changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> None:
         self.changes = changes
         self.net = network
         self.cat = catalog
@@ -465,7 +465,7 @@ def _note(code: str, fdn: str, detail: Any) -> str:
     return f"{fdn} is deleted too: its {detail} refers to a deleted MO and cannot be cleared"
 
 
-def make_plan(changes: pa.Table, network: NetworkIndex, catalog: EnmCatalog) -> Plan:
+def make_plan(changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> Plan:
     """Plan `changes` (a ChangeSet) on `network` with `catalog`; :class:`PlanError` lists what
     cannot be planned."""
     return Planner(changes, network, catalog).plan()

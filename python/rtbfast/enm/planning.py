@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rtbfast.enm.dialects import DIALECTS
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
@@ -61,7 +61,7 @@ class Planned:
     rollback: pa.Table
     changes: pa.Table
     network: NetworkIndex
-    catalog: EnmCatalog
+    catalog: CatalogView
     made_from: dict[str, Any] = field(default_factory=dict)
     unknown_rollback: pa.Table | None = None
     """The attributes the plan changes whose old value the export does not hold (only with
@@ -95,7 +95,7 @@ def plan_changes(
     tables = read_network_tables(network, threads)
     index = NetworkIndex(tables)
     say("reading the catalog")
-    cat = EnmCatalog.load(catalog, threads)
+    cat = CatalogView.load(catalog, threads)
     made_from: dict[str, Any] = {"catalog": str(catalog), "network": str(network)}
     if src.suffix.lower() == ".parquet":
         changes, origin = read_changeset(src)
@@ -135,7 +135,7 @@ def plan_changes(
     )
 
 
-def restored_violations(rollback: pa.Table, catalog: EnmCatalog) -> pa.Table:
+def restored_violations(rollback: pa.Table, catalog: CatalogView) -> pa.Table:
     """The values `rollback` writes back that the catalog would refuse as new ones (errors of
     the rules that judge a value alone), judged by the native evaluator."""
     from rtbfast.enm.plan import value_violations
@@ -153,7 +153,7 @@ def restored_violations(rollback: pa.Table, catalog: EnmCatalog) -> pa.Table:
     return value_violations(rows.select(["fdn", "class", "attribute", "member", "index", "value"]), catalog)
 
 
-def _naming(catalog: EnmCatalog) -> dict[str, str]:
+def _naming(catalog: CatalogView) -> dict[str, str]:
     """class → the spelling of its naming attribute in the model (``EUtranCellFDDId`` in CPP,
     ``eUtranCellFDDId`` in ECIM)."""
     c = catalog.constraints.table
@@ -182,7 +182,7 @@ def write_dialect(
     steps: pa.Table,
     folder: Path,
     stem: str,
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     form: str,
     dialect: str,
     *,
@@ -224,7 +224,7 @@ def write_dialects(
     steps: pa.Table,
     folder: Path,
     stem: str,
-    catalog: EnmCatalog,
+    catalog: CatalogView,
     form: str,
     dialects: Sequence[str] = DIALECTS,
 ) -> dict[str, int]:

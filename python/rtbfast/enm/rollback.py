@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from rtbfast import _native
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, PlanError, Problem
 from rtbfast.network_index import NetworkIndex
 
@@ -60,7 +60,7 @@ class Rollback:
 
 
 def rollback_plan(
-    plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False
+    plan: pa.Table, network: NetworkIndex, catalog: CatalogView, *, allow_unknown: bool = False
 ) -> pa.Table:
     """The rollback steps of `plan` on `network` (the network the plan was made from); see
     :func:`make_rollback`."""
@@ -87,7 +87,7 @@ def _unknown_problems(unknown: pa.Table) -> list[Problem]:
 
 
 def make_rollback(
-    plan: pa.Table, network: NetworkIndex, catalog: EnmCatalog, *, allow_unknown: bool = False
+    plan: pa.Table, network: NetworkIndex, catalog: CatalogView, *, allow_unknown: bool = False
 ) -> Rollback:
     """The rollback of `plan` on `network` (the network the plan was made from). An
     attribute the plan changes on an MO of the network that the export does not carry is

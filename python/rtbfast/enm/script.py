@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from rtbfast.enm import cmedit
-from rtbfast.enm.model import EnmCatalog
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import PLAN_SCHEMA, _join_kinds
 from rtbfast.errors import InputError, InputIOError
 from rtbfast.network_index import NetworkIndex
@@ -251,7 +251,7 @@ def command_rows(command: cmedit.Command, cls: str) -> list[tuple[str, str | Non
 
 
 def script_plan(
-    lines: list[ScriptLine], network: NetworkIndex, catalog: EnmCatalog, source: str = "script"
+    lines: list[ScriptLine], network: NetworkIndex, catalog: CatalogView, source: str = "script"
 ) -> pa.Table:
     """The script's changing commands as Plan rows, one step per command in order, so that
     :func:`rtbfast.enm.rollback.rollback_plan` inverts them from the network's values. A

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from rtbfast import _native
 from rtbfast.enm import cmedit
-from rtbfast.enm.model import ADMIN, EnmCatalog
+from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm.plan import SEP, _string, value_violations
 from rtbfast.network_index import NetworkIndex
 
@@ -206,14 +206,14 @@ _ROW_SCHEMA = pa.schema(
 
 
 class Simulator:
-    def __init__(self, tables: dict[str, pa.Table], catalog: EnmCatalog) -> None:
+    def __init__(self, tables: dict[str, pa.Table], catalog: CatalogView) -> None:
         self.base = tables
         self._index: NetworkIndex | None = None
         self.cat = catalog
         self.flags = catalog.attribute_flags()
         self.admin = catalog.admin_classes()
         self.containment = catalog.containment()
-        self.system_created = catalog.system_created()
+        self.system_created = catalog.system_created
         self._names: Any = None
         self._base_view: _native.NetworkView | None = None
         self.overlays: list[pa.Table] = []

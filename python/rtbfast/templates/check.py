@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import InputIOError, TemplateError
 from rtbfast.output_folder import load_catalog, open_catalog
 from rtbfast.readers import ProgressCallback
@@ -108,14 +109,14 @@ SEP = "\x1f"
 
 
 @dataclass
-class Catalog:
+class CatalogView:
     """What a check reads of a catalog, and the lookups made of it once."""
 
     tables: dict[str, pa.Table]
     constraints: Constraints
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> Catalog:
+    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> CatalogView:
         """A build folder (checked) or an MP XML model."""
         p = Path(path)
         if p.is_dir():
@@ -335,14 +336,14 @@ def _read(paths: list[str], threads: int, on_progress: ProgressCallback | None) 
 
 def check_templates(
     paths: Sequence[str | os.PathLike[str]],
-    catalog: str | os.PathLike[str] | Catalog,
+    catalog: str | os.PathLike[str] | CatalogView,
     *,
     threads: int = 0,
     on_progress: ProgressCallback | None = None,
     dynamic: bool = True,
 ) -> CheckResult:
     """Check every template of `paths` against `catalog` (a build folder, an MP XML model or a
-    loaded :class:`Catalog`). ``dynamic=False`` leaves the listing of dynamic parts out."""
+    loaded :class:`CatalogView`). ``dynamic=False`` leaves the listing of dynamic parts out."""
     files = [os.fspath(p) for p in paths]
     with tempfile.TemporaryDirectory(prefix="rtbfast-check-") as tmp:
         read_paths, typed = _compile_typed(files, Path(tmp))
@@ -388,7 +389,7 @@ def _check(
     files: list[str],
     tables: dict[str, pa.Table],
     typed: dict[int, _Typed],
-    catalog: str | os.PathLike[str] | Catalog,
+    catalog: str | os.PathLike[str] | CatalogView,
     threads: int,
     dynamic: bool,
 ) -> CheckResult:
@@ -402,7 +403,7 @@ def _check(
         for name, values in fixed.items():
             f = f.set_column(f.schema.get_field_index(name), name, pa.array(values, f.schema.field(name).type))
         tables = {**tables, "files": f}
-    cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog, threads)
+    cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     out = _Findings()
     unreadable = _file_errors(tables["files"], out)
     for p in tables["problems"].to_pylist():
@@ -467,7 +468,7 @@ def _class_of_values(tables: dict[str, pa.Table]) -> pa.ChunkedArray:
     return pc.take(tables["mos"]["class"], tables["values"]["mo"])
 
 
-def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
+def _names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> None:
     """Classes, their nesting, attribute names and what may be done to them: each distinct
     name judged once, the rows of the wrong ones found by filtering."""
     mos, values = tables["mos"], tables["values"]
@@ -534,7 +535,7 @@ def _names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
         _attribute_names(tables, cat, out)
 
 
-def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) -> None:
+def _attribute_names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> None:
     """Each distinct (class, attribute) judged once; its first row in each template reported."""
     mos, values = tables["mos"], tables["values"]
     classes = _class_of_values(tables)
@@ -581,7 +582,7 @@ def _attribute_names(tables: dict[str, pa.Table], cat: Catalog, out: _Findings) 
         )
 
 
-def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: int) -> int:
+def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> int:
     """Judge the literal values with the native evaluator; returns how many were judged."""
     mos, values = tables["mos"], tables["values"]
     if not values.num_rows:
@@ -677,7 +678,7 @@ def _values(tables: dict[str, pa.Table], cat: Catalog, out: _Findings, threads: 
     return int(judged.num_rows)
 
 
-def _converted(judged: pa.Table, cat: Catalog) -> pa.Table:
+def _converted(judged: pa.Table, cat: CatalogView) -> pa.Table:
     """`judged` with the factor and unit of each row (where its attribute has one) and the
     value read in raw units (``converted``): each distinct (value, factor) converted once."""
     at = pc.index_in(judged["key"], value_set=cat.factors["key"])
@@ -705,7 +706,7 @@ def _converted(judged: pa.Table, cat: Catalog) -> pa.Table:
     return joined.append_column("converted", converted)
 
 
-def _closest_member(cat: Catalog, cls: str, v: dict[str, Any]) -> str | None:
+def _closest_member(cat: CatalogView, cls: str, v: dict[str, Any]) -> str | None:
     """The enum member closest to the value a violation names."""
     table = cat.constraints.table
     rows = table.filter(pc.and_(pc.equal(table["class"], cls), pc.equal(table["attribute"], v["attribute"]))).select(
@@ -717,7 +718,7 @@ def _closest_member(cat: Catalog, cls: str, v: dict[str, Any]) -> str | None:
     return None
 
 
-def _cleared(judged: pa.Table, mos: pa.Table, cat: Catalog, out: _Findings) -> pa.Table:
+def _cleared(judged: pa.Table, mos: pa.Table, cat: CatalogView, out: _Findings) -> pa.Table:
     """``""`` (and ``"__unset__"``) clears an attribute: ``""`` is judged as a value only for
     text attributes; elsewhere a clear is flagged where the attribute cannot be cleared (a
     model that marks nillable attributes does not mark it; not a reference, not a sequence

@@ -45,7 +45,8 @@ from rtbfast import _native
 from rtbfast.changeset import CHANGESET_SCHEMA, EMPTIED
 from rtbfast.network_index import NetworkIndex, RawText, fdn_of_slash
 from rtbfast.readers import ProgressCallback
-from rtbfast.templates.check import SEP, Catalog
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import SEP
 from rtbfast.templates.objects import TECHNOLOGY, CellView, Clusters, Custom, Db, Enet, Logger, MoView, Vars
 from rtbfast.templates.sandbox import Compiled, Limits, Meter, Sandbox, Stop, compile_expression, compile_function
 from rtbfast.templates.tree import (
@@ -214,7 +215,7 @@ class Expander:
         self,
         template: Template,
         network: NetworkIndex,
-        catalog: Catalog | None = None,
+        catalog: CatalogView | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.template = template
@@ -842,7 +843,7 @@ def expand_template(
     template: Template,
     network: NetworkIndex,
     targets: list[str] | list[int],
-    catalog: Catalog | None = None,
+    catalog: CatalogView | None = None,
     *,
     limits: Limits | None = None,
 ) -> Expansion:
@@ -853,7 +854,7 @@ def expand_template(
 
 def expand(
     template: str | os.PathLike[str] | Template,
-    catalog: str | os.PathLike[str] | Catalog,
+    catalog: str | os.PathLike[str] | CatalogView,
     network: str | os.PathLike[str] | NetworkIndex,
     targets: Sequence[str],
     *,
@@ -868,7 +869,7 @@ def expand(
     from rtbfast.templates.typed import read_any
     from rtbfast.templates.verdicts import judge_changes
 
-    cat = catalog if isinstance(catalog, Catalog) else Catalog.load(catalog, threads)
+    cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     tpl = template if isinstance(template, Template) else read_any(template)
     net = network if isinstance(network, NetworkIndex) else read_network_index(network, cat, threads)
     rows = select_targets(net, targets)
@@ -877,7 +878,7 @@ def expand(
     return result
 
 
-def read_network_index(path: str | os.PathLike[str], catalog: Catalog | None = None, threads: int = 0) -> NetworkIndex:
+def read_network_index(path: str | os.PathLike[str], catalog: CatalogView | None = None, threads: int = 0) -> NetworkIndex:
     """The network of a Bulk CM export, or of a build folder's ``network/`` tables, indexed."""
     p = Path(path)
     sequences: set[tuple[str, str]] = set()

@@ -19,7 +19,8 @@ from typing import Any
 
 from rtbfast.changeset import EMPTIED
 from rtbfast.network_index import slash_dn
-from rtbfast.templates.check import SEP, Catalog
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import SEP
 from rtbfast.templates.expand import Expansion
 from rtbfast.templates.tree import DELETE, JsonObject, JsonValue, Template, read_template, template_json
 from rtbfast.templates.units import to_engineering
@@ -51,7 +52,7 @@ def _set(node: JsonObject, key: str, value: JsonValue) -> None:
 class _Values:
     """A row's value back as a template writes it."""
 
-    def __init__(self, catalog: Catalog | None) -> None:
+    def __init__(self, catalog: CatalogView | None) -> None:
         self.factors: dict[str, Decimal] = {}
         self.morefs: set[tuple[str, str]] = set()
         if catalog is not None:
@@ -129,7 +130,7 @@ def _fragments_of(rows: list[dict[str, Any]], cell: str, values: _Values) -> Jso
     return tree
 
 
-def expanded_template(template: Template, expansion: Expansion, catalog: Catalog | None = None) -> Template:
+def expanded_template(template: Template, expansion: Expansion, catalog: CatalogView | None = None) -> Template:
     """The ChangeSet of `expansion` (of `template`) as a plain template, read back as one."""
     values = _Values(catalog)
     changes = expansion.changes.to_pylist()

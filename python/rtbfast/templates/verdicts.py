@@ -23,7 +23,8 @@ from rtbfast import _native
 from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.rules import VIOLATIONS_SCHEMA, evaluate
-from rtbfast.templates.check import SEP, VALUE_RULES, Catalog
+from rtbfast.catalog_view import CatalogView
+from rtbfast.templates.check import SEP, VALUE_RULES
 from rtbfast.templates.units import to_engineering
 
 VERDICTS_SCHEMA = pa.schema([*VIOLATIONS_SCHEMA, ("seq", pa.int64()), ("source", pa.string()), ("target", pa.string())])
@@ -68,7 +69,7 @@ def _in(column: pa.ChunkedArray | pa.Array, wanted: pa.Array) -> pa.ChunkedArray
     return is_in_column(column, wanted)
 
 
-def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: Catalog, *, threads: int = 0) -> pa.Table:
+def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: CatalogView, *, threads: int = 0) -> pa.Table:
     """The violations the ChangeSet would leave on the attributes it sets
     (:data:`VERDICTS_SCHEMA`), conflicts between targets included. The texts that repeat are
     worked on as codes, so memory is a few tens of bytes a row beyond the values."""
@@ -133,7 +134,7 @@ def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: Catalog, *,
     return out.sort_by([("seq", "ascending")])
 
 
-def _unit_hints(found: pa.Table, mos: pa.Table, catalog: Catalog, threads: int) -> pa.Table:
+def _unit_hints(found: pa.Table, mos: pa.Table, catalog: CatalogView, threads: int) -> pa.Table:
     """A value rule broken by a value with a multiplication factor gets a hint where the value
     read back in engineering units (as if the template was written in raw units) fits."""
     value_rules = pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES))

@@ -574,13 +574,13 @@ impl PyNetworkView {
 }
 
 /// A catalog as the planner, the rollback and the simulator read it (made once per catalog).
-#[pyclass(module = "rtbfast._native", name = "CatalogView", frozen)]
-struct PyCatalogView {
-    inner: crate::enm::view::CatalogView,
+#[pyclass(module = "rtbfast._native", name = "PlanningCatalog", frozen)]
+struct PyPlanningCatalog {
+    inner: crate::enm::view::PlanningCatalog,
 }
 
 #[pymethods]
-impl PyCatalogView {
+impl PyPlanningCatalog {
     #[new]
     fn new(
         py: Python<'_>,
@@ -599,10 +599,10 @@ impl PyCatalogView {
                 let (rules, _) = crate::rules::RuleSet::compile(&constraints)?;
                 let kinds = crate::enm::view::one_batch(&kinds_schema, &kinds, "kinds")?;
                 let flags = crate::enm::view::one_batch(&flags_schema, &flags, "flags")?;
-                crate::enm::view::CatalogView::with_rules(rules, &kinds, &flags, admin, locks, system_created)
+                crate::enm::view::PlanningCatalog::with_rules(rules, &kinds, &flags, admin, locks, system_created)
             })
             .map_err(|e| to_py_err(py, e))?;
-        Ok(PyCatalogView { inner })
+        Ok(PyPlanningCatalog { inner })
     }
 }
 
@@ -619,7 +619,7 @@ fn arrow_table(batch: RecordBatch) -> ArrowTable {
 /// order), without `target`, values written as the node compares them, with `kind` and
 /// `is_sequence`.
 #[pyfunction]
-fn last_writes(py: Python<'_>, writes: PyTable, catalog: &Bound<'_, PyCatalogView>) -> PyResult<ArrowTable> {
+fn last_writes(py: Python<'_>, writes: PyTable, catalog: &Bound<'_, PyPlanningCatalog>) -> PyResult<ArrowTable> {
     let writes = one_table(py, writes, "writes")?;
     let catalog = &catalog.get().inner;
     let out = py.detach(|| crate::enm::planner::last_writes(&writes, catalog)).map_err(|e| to_py_err(py, e))?;
@@ -640,7 +640,7 @@ fn plan_steps<'py>(
     phase_names: std::collections::HashMap<i32, String>,
     effect_pairs: Vec<(String, String)>,
     network: &Bound<'py, PyNetworkView>,
-    catalog: &Bound<'py, PyCatalogView>,
+    catalog: &Bound<'py, PyPlanningCatalog>,
 ) -> PyResult<Bound<'py, PyDict>> {
     use crate::enm::planner::{Note, Planned};
     let writes = one_table(py, writes, "writes")?;
@@ -693,7 +693,7 @@ fn rollback_steps(
     py: Python<'_>,
     plan: PyTable,
     network: &Bound<'_, PyNetworkView>,
-    catalog: &Bound<'_, PyCatalogView>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
 ) -> PyResult<(ArrowTable, ArrowTable)> {
     let plan = one_table(py, plan, "plan")?;
     let (net, cat) = (&network.get().inner, &catalog.get().inner);
@@ -709,7 +709,7 @@ fn rollback_steps(
 fn value_violations(
     py: Python<'_>,
     rows: PyTable,
-    catalog: &Bound<'_, PyCatalogView>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
     rules: Vec<String>,
     severity: &str,
     threads: usize,
@@ -732,7 +732,7 @@ fn check_sets(
     py: Python<'_>,
     part: PyTable,
     network: &Bound<'_, PyNetworkView>,
-    catalog: &Bound<'_, PyCatalogView>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
     removed: Vec<String>,
     created: std::collections::HashMap<String, String>,
 ) -> PyResult<ArrowTable> {
@@ -772,7 +772,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(attribute_values, m)?)?;
     m.add_function(wrap_pyfunction!(refused_names, m)?)?;
     m.add_class::<PyNetworkView>()?;
-    m.add_class::<PyCatalogView>()?;
+    m.add_class::<PyPlanningCatalog>()?;
     m.add_function(wrap_pyfunction!(last_writes, m)?)?;
     m.add_function(wrap_pyfunction!(plan_steps, m)?)?;
     m.add_function(wrap_pyfunction!(rollback_steps, m)?)?;

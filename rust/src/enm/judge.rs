@@ -11,7 +11,7 @@ use arrow_array::{ArrayRef, BooleanArray, DictionaryArray, RecordBatch, StringAr
 use arrow_schema::{DataType, Field, Schema};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::view::{bad, int32, opt_i32, CatalogView, Text};
+use super::view::{bad, int32, opt_i32, PlanningCatalog, Text};
 use crate::error::Result;
 
 /// Texts numbered by first appearance (a text equal to the one before it not hashed again).
@@ -49,7 +49,7 @@ impl<'a> Numbered<'a> {
 /// a row with no value or no class is not judged; an MO's class is that of its first row.
 pub fn value_violations(
     rows: &RecordBatch,
-    catalog: &CatalogView,
+    catalog: &PlanningCatalog,
     rules: &FxHashSet<String>,
     severity: &str,
     threads: usize,

@@ -30,7 +30,7 @@ use arrow_array::{Array, ArrayRef, Int32Array, Int64Array, RecordBatch, UInt32Ar
 use arrow_schema::{DataType, Field, Schema};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::view::{bad, class_of_fdn, int32, int64, opt_i32, parent_of_fdn, typed, CatalogView};
+use super::view::{bad, class_of_fdn, int32, int64, opt_i32, parent_of_fdn, typed, PlanningCatalog};
 use super::view::{Decoded, Names, NetworkView, Text, ADMIN};
 use crate::error::Result;
 
@@ -109,7 +109,7 @@ fn differ(a: Option<&str>, b: Option<&str>) -> bool {
 /// the operation rules may refuse), `locked` (changed only while its MO is LOCKED), and `mo`,
 /// `attr` and `code`: the MO, the attribute and the (fdn, attribute)
 /// written, numbered by first appearance (what [`plan_steps`] groups by).
-pub fn last_writes(writes: &RecordBatch, catalog: &CatalogView) -> Result<RecordBatch> {
+pub fn last_writes(writes: &RecordBatch, catalog: &PlanningCatalog) -> Result<RecordBatch> {
     let w = Rows::of(writes, "writes")?;
     let n = w.n;
     let sorted = (1..n).all(|i| w.seq.value(i) >= w.seq.value(i - 1));
@@ -446,7 +446,7 @@ const NO_ID: u32 = u32::MAX;
 struct Planner<'a> {
     w: &'a Rows,
     net: &'a NetworkView,
-    cat: &'a CatalogView,
+    cat: &'a PlanningCatalog,
     heads: Vec<Head<'a>>,
     /// The FDN id of each head (`NO_ID` for the MOs the writes do not name).
     head_ids: Vec<u32>,
@@ -511,7 +511,7 @@ pub fn plan_steps(
     phase_names: &FxHashMap<i32, String>,
     effect_pairs: &FxHashSet<(String, String)>,
     net: &NetworkView,
-    cat: &CatalogView,
+    cat: &PlanningCatalog,
 ) -> Result<Planned> {
     let w = Rows::of(writes, "writes")?;
     let c = Rows::of(creates, "creates")?;
@@ -701,7 +701,7 @@ fn minimal(
     names: &Names<'_>,
     is_created: &[bool],
     net: &NetworkView,
-    cat: &CatalogView,
+    cat: &PlanningCatalog,
 ) -> (Vec<bool>, usize) {
     let n = w.n;
     let mut keep = vec![true; n];
@@ -883,7 +883,7 @@ fn create_order<'a>(
     w: &'a Rows,
     rows: &[usize],
     created: &FxHashSet<&'a str>,
-    cat: &CatalogView,
+    cat: &PlanningCatalog,
 ) -> std::result::Result<CreateOrder<'a>, Vec<String>> {
     if c.n == 0 {
         return Ok((Vec::new(), Vec::new()));
@@ -1526,7 +1526,7 @@ pub(crate) mod tests {
     }
 
     /// The ChangeSet split as the Python orchestration splits it, its writes kept and planned.
-    pub(crate) fn plan(rows: &[Change<'_>], net: &NetworkView, cat: &CatalogView) -> Planned {
+    pub(crate) fn plan(rows: &[Change<'_>], net: &NetworkView, cat: &PlanningCatalog) -> Planned {
         let all = changes(rows);
         let pick = |keep: &dyn Fn(&Change<'_>) -> bool| {
             let mask: arrow_array::BooleanArray = rows.iter().map(|r| Some(keep(r))).collect();
@@ -1540,7 +1540,7 @@ pub(crate) mod tests {
         plan_steps(&writes, &creates, &deletes, &names, &pairs, net, cat).unwrap()
     }
 
-    pub(crate) fn steps(planned: Planned, rows: &[Change<'_>], cat: &CatalogView) -> (Vec<Step>, Vec<Note>, usize) {
+    pub(crate) fn steps(planned: Planned, rows: &[Change<'_>], cat: &PlanningCatalog) -> (Vec<Step>, Vec<Note>, usize) {
         let Planned::Steps(s) = planned else { panic!("a cycle: {planned:?}") };
         let all = changes(rows);
         let mask: arrow_array::BooleanArray = rows.iter().map(|r| Some(r.3.is_some())).collect();
@@ -1572,7 +1572,7 @@ pub(crate) mod tests {
         )
     }
 
-    pub(crate) fn the_catalog(mandatory_refs: bool) -> CatalogView {
+    pub(crate) fn the_catalog(mandatory_refs: bool) -> PlanningCatalog {
         let attrs: Vec<Attr> = vec![
             attr("Cell", "administrativeState", "enum"),
             attr("Cell", "x", "integer"),

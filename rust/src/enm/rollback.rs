@@ -19,7 +19,7 @@ use arrow_schema::{DataType, Field, Schema};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::planner::{PlanBuilder, PlanRow};
-use super::view::{bad, int32, int64, opt_i32, CatalogView, Names, NetworkView, Text, ADMIN, NONE};
+use super::view::{bad, int32, int64, opt_i32, Names, NetworkView, PlanningCatalog, Text, ADMIN, NONE};
 
 /// No name.
 const NO_ID: u32 = u32::MAX;
@@ -101,7 +101,7 @@ type Item<'a> = (Option<&'a str>, Option<i32>, Option<&'a str>);
 
 /// The rollback of `plan` (its rows in step order, `PLAN_SCHEMA`'s columns) on `net`, the
 /// network the plan was made from.
-pub fn rollback<'a>(plan: &'a RecordBatch, net: &'a NetworkView, cat: &'a CatalogView) -> Result<Rollback> {
+pub fn rollback<'a>(plan: &'a RecordBatch, net: &'a NetworkView, cat: &'a PlanningCatalog) -> Result<Rollback> {
     let p = PlanColumns::of(plan)?;
     let p = &p;
     let mut unknown: Vec<(&str, &str, &str, i64, Option<&str>)> = Vec::new();
@@ -422,7 +422,7 @@ fn node_made_restores<'a>(
     p: &'a PlanColumns,
     deleted: &[(i64, usize)],
     net: &'a NetworkView,
-    cat: &'a CatalogView,
+    cat: &'a PlanningCatalog,
     last: i64,
     out: &mut Vec<Row<'a>>,
 ) {
@@ -482,7 +482,7 @@ fn node_made_restores<'a>(
 /// A lockable MO the rollback recreates (a cell) is created LOCKED, and unlocked back to its
 /// state as the very last steps; the plan's own lock of it before its delete is then not
 /// undone on its own.
-fn recreated_locked<'a>(rows: &mut Vec<Row<'a>>, cat: &CatalogView) {
+fn recreated_locked<'a>(rows: &mut Vec<Row<'a>>, cat: &PlanningCatalog) {
     let creating =
         |r: &Row<'_>| r.op == "create" && r.attribute == Some(ADMIN) && cat.is_admin(r.class) && r.value.is_some();
     let opened: Vec<Row<'a>> = rows.iter().filter(|r| creating(r) && r.value != Some("LOCKED")).cloned().collect();
@@ -576,7 +576,11 @@ mod tests {
     use crate::enm::view::fixtures::network;
 
     /// The plan of `rows` and its rollback's rows and unknown attributes (fdn, attribute).
-    fn rolled_back(rows: &[Change<'_>], net: &NetworkView, cat: &CatalogView) -> (Vec<Step>, Vec<(String, String)>) {
+    fn rolled_back(
+        rows: &[Change<'_>],
+        net: &NetworkView,
+        cat: &PlanningCatalog,
+    ) -> (Vec<Step>, Vec<(String, String)>) {
         let Planned::Steps(s) = plan(rows, net, cat) else { panic!("a cycle") };
         let all = changes(rows);
         let mask: arrow_array::BooleanArray = rows.iter().map(|r| Some(r.3.is_some())).collect();

@@ -10,7 +10,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::view::{bad, CatalogView, NetworkView, Text};
+use super::view::{bad, NetworkView, PlanningCatalog, Text};
 use crate::error::Result;
 
 /// The MO does not exist.
@@ -29,7 +29,7 @@ pub const LOCKED_ONLY: u8 = 16;
 pub fn check_sets(
     part: &RecordBatch,
     net: &NetworkView,
-    cat: &CatalogView,
+    cat: &PlanningCatalog,
     removed: &FxHashSet<String>,
     created: &FxHashMap<String, String>,
 ) -> Result<RecordBatch> {

@@ -3,7 +3,7 @@
 //!
 //! - [`NetworkView`]: the MOs (`mos`: `fdn`, `class`, `parent_fdn`) found by FDN, their parents
 //!   and children, and the value rows (`values`) of each MO in the network's order;
-//! - [`CatalogView`]: each (class, attribute, member)'s kind and sequence flag (the first row of
+//! - [`PlanningCatalog`]: each (class, attribute, member)'s kind and sequence flag (the first row of
 //!   the catalog's `kinds`), each (class, attribute)'s flags (the last row, as
 //!   `EnmCatalog.attribute_flags` reads them), the classes with an `administrativeState`, the
 //!   attributes changed only while locked and the classes the node creates.
@@ -590,7 +590,7 @@ type Kind = (Option<Box<str>>, Option<bool>);
 
 /// A catalog as the planner reads it.
 #[derive(Default)]
-pub struct CatalogView {
+pub struct PlanningCatalog {
     /// The catalog's constraints compiled (the evaluator of `rtbfast audit`).
     rules: crate::rules::RuleSet,
     /// class → attribute → member ("" for the attribute's own row) → (kind, is_sequence).
@@ -602,7 +602,7 @@ pub struct CatalogView {
     lock_count: usize,
 }
 
-impl CatalogView {
+impl PlanningCatalog {
     /// `kinds`: `class`, `attribute`, `member`, `kind`, `is_sequence`; `flags` (one row per
     /// attribute): `class`, `attribute`, `kind`, `is_sequence`, `read_only`, `restricted`,
     /// `mandatory`.
@@ -612,11 +612,11 @@ impl CatalogView {
         admin: impl IntoIterator<Item = String>,
         locks: impl IntoIterator<Item = (String, String)>,
         system_created: impl IntoIterator<Item = String>,
-    ) -> Result<CatalogView> {
-        CatalogView::with_rules(crate::rules::RuleSet::default(), kinds, flags, admin, locks, system_created)
+    ) -> Result<PlanningCatalog> {
+        PlanningCatalog::with_rules(crate::rules::RuleSet::default(), kinds, flags, admin, locks, system_created)
     }
 
-    /// [`CatalogView::new`] with the catalog's constraints compiled (`constraints`: the rows of
+    /// [`PlanningCatalog::new`] with the catalog's constraints compiled (`constraints`: the rows of
     /// its constraints table).
     pub fn with_rules(
         rules: crate::rules::RuleSet,
@@ -625,8 +625,8 @@ impl CatalogView {
         admin: impl IntoIterator<Item = String>,
         locks: impl IntoIterator<Item = (String, String)>,
         system_created: impl IntoIterator<Item = String>,
-    ) -> Result<CatalogView> {
-        let mut view = CatalogView { rules, ..CatalogView::default() };
+    ) -> Result<PlanningCatalog> {
+        let mut view = PlanningCatalog { rules, ..PlanningCatalog::default() };
         let (class, attribute, member, kind) = (
             Text::column(kinds, "kinds", "class", false)?,
             Text::column(kinds, "kinds", "attribute", false)?,
@@ -848,7 +848,7 @@ pub(crate) mod fixtures {
         admin: &[&str],
         locks: &[(&str, &str)],
         system_created: &[&str],
-    ) -> CatalogView {
+    ) -> PlanningCatalog {
         let text = |f: &dyn Fn(&Attr) -> Option<&'static str>, rows: &[&Attr]| -> ArrayRef {
             let mut b = StringBuilder::new();
             for r in rows {
@@ -883,7 +883,7 @@ pub(crate) mod fixtures {
             ("mandatory", flag(&|r| r.7, &own)),
         ])
         .unwrap();
-        CatalogView::new(
+        PlanningCatalog::new(
             &kinds,
             &flags,
             admin.iter().map(|s| s.to_string()),
@@ -894,9 +894,9 @@ pub(crate) mod fixtures {
     }
 
     /// A catalog with `rules` compiled and nothing else.
-    pub(crate) fn catalog_with(rules: crate::rules::RuleSet) -> CatalogView {
+    pub(crate) fn catalog_with(rules: crate::rules::RuleSet) -> PlanningCatalog {
         let empty = catalog(&[], &[], &[], &[]);
-        CatalogView { rules, ..empty }
+        PlanningCatalog { rules, ..empty }
     }
 
     /// A plain attribute (not a sequence, writable, optional).
