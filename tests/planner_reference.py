@@ -17,10 +17,11 @@ import pyarrow.compute as pc
 
 from rtbfast.changeset import EMPTIED
 from rtbfast.catalog_view import ADMIN, CatalogView
-from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, SEP, VALUE_RULES, Plan, PlanError, Problem, _string
-from rtbfast.enm.rollback import UNKNOWN_SCHEMA, Rollback, UnknownRollback, _unknown_problems
+from rtbfast.enm.plan import LISTED, VALUE_RULES, Plan, PlanError, Problem, _string
+from rtbfast.enm.rollback import Rollback, UnknownRollback, _unknown_problems
 from rtbfast.enm.simulator import Response, Simulator, _error, _node_error
 from rtbfast.network_index import NetworkIndex, is_in_column
+from rtbfast.schemas import PLAN_SCHEMA, SEP, UNKNOWN_ROLLBACK_SCHEMA
 from rtbfast.suggest import did_you_mean
 
 _RANK = {"create": 0, "lock": 1, "set": 2, "relink": 3, "unlock": 4, "unlink": 5, "lock_delete": 6, "delete": 7}
@@ -945,7 +946,7 @@ def make_rollback(
     attribute the plan changes on an MO of the network that the export does not carry is
     refused (:class:`UnknownRollback`), or with `allow_unknown` left out and listed."""
     if not plan.num_rows:
-        return Rollback(PLAN_SCHEMA.empty_table(), UNKNOWN_SCHEMA.empty_table())
+        return Rollback(PLAN_SCHEMA.empty_table(), UNKNOWN_ROLLBACK_SCHEMA.empty_table())
     last = int(pc.max(plan["step"]).as_py())
     flags = catalog.attribute_flags()
     heads = (
@@ -994,7 +995,7 @@ def make_rollback(
         positions = pa.array(range(single.num_rows), pa.int32())
         unheld = single.filter(pc.invert(pc.is_in(positions, value_set=pc.unique(pc.cast(at, pa.int32())))))
         if unheld.num_rows:
-            unknown_parts.append(unheld.select(UNKNOWN_SCHEMA.names).cast(UNKNOWN_SCHEMA))
+            unknown_parts.append(unheld.select(UNKNOWN_ROLLBACK_SCHEMA.names).cast(UNKNOWN_ROLLBACK_SCHEMA))
         # no sort here: within a step the rows are in the network's order, and the steps are
         # ordered once, below, with every other part
         set_parts = [_as_sets(before)]
@@ -1007,7 +1008,7 @@ def make_rollback(
     unknown_table = (
         pa.concat_tables(unknown_parts).sort_by([("step", "ascending"), ("attribute", "ascending")])
         if unknown_parts
-        else UNKNOWN_SCHEMA.empty_table()
+        else UNKNOWN_ROLLBACK_SCHEMA.empty_table()
     )
     if unknown_table.num_rows and not allow_unknown:
         raise UnknownRollback(_unknown_problems(unknown_table))
@@ -1284,7 +1285,9 @@ def _followed(writes: pa.Table, current: pa.Table, multi: set[str]) -> tuple[pa.
             "value": pa.array(rows["value"], pa.string()),
         }
     )
-    return table, pa.table({n: pa.array(unknown[n], UNKNOWN_SCHEMA.field(n).type) for n in UNKNOWN_SCHEMA.names})
+    return table, pa.table(
+        {n: pa.array(unknown[n], UNKNOWN_ROLLBACK_SCHEMA.field(n).type) for n in UNKNOWN_ROLLBACK_SCHEMA.names}
+    )
 
 
 class ReferenceSimulator(Simulator):

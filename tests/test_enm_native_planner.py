@@ -26,12 +26,13 @@ import pyarrow as pa
 import pytest
 
 import tests.planner_reference as reference
-from rtbfast.changeset import CHANGESET_SCHEMA, EMPTIED
 from rtbfast.catalog_view import ADMIN, CatalogView
+from rtbfast.changeset import EMPTIED
 from rtbfast.enm.plan import PlanError, make_plan
 from rtbfast.enm.rollback import make_rollback
 from rtbfast.enm.simulator import Simulator, canonical
 from rtbfast.network_index import NetworkIndex, read_network_tables
+from rtbfast.schemas import CHANGESET_SCHEMA
 from tests.conftest import EXAMPLES
 
 SEEDS = 100

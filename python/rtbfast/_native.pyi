@@ -1,6 +1,6 @@
 """Contract of the private extension module, written by hand (checked by mypy.stubtest)."""
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 __version__: str
 
@@ -44,6 +44,16 @@ class Evaluation(TypedDict):
 
 def evaluate_constraints(constraints: object, mos: object, values: object, threads: int = 0) -> Evaluation: ...
 
+class RowEvaluation(TypedDict):
+    violations: ArrowTable  # the Violations columns and ``row``: the row of ``values`` each is about
+    checked: int
+
+class CompiledConstraints:
+    """A constraints table compiled once, to evaluate many values tables against."""
+
+    def __init__(self, constraints: object) -> None: ...
+    def evaluate(self, mos: object, values: object, threads: int = 0, names: bool = True) -> RowEvaluation: ...
+
 # (row, id, field, line, column, message)
 RuleProblem = tuple[int, str, str, int, int, str]
 
@@ -80,6 +90,13 @@ def stream_bulkcm(
     path: Any, part_bytes: int, threads: int = 0, progress: Progress | None = None
 ) -> NetworkParts | None: ...
 
+class TemplateTexts:
+    """The texts of templates read, kept to locate findings in."""
+
+    def locate(self, pointers: object) -> ArrowTable:
+        """The ``line`` and ``column`` (int32) of each row of a table of ``template`` (int32, the
+        file's index) and ``path`` (a JSON pointer), row for row."""
+
 class TemplateTables(TypedDict):
     files: ArrowTable
     mos: ArrowTable
@@ -87,15 +104,17 @@ class TemplateTables(TypedDict):
     expressions: ArrowTable
     calls: ArrowTable
     problems: ArrowTable
+    texts: NotRequired[TemplateTexts]  # with keep_texts
 
-def read_templates(paths: list[Any], threads: int = 0, progress: Progress | None = None) -> TemplateTables: ...
+def read_templates(
+    paths: list[Any], threads: int = 0, progress: Progress | None = None, keep_texts: bool = False
+) -> TemplateTables: ...
 def locate_pointers(path: Any, pointers: list[str]) -> list[tuple[int, int]]: ...
 def read_typed_document(
     path: Any,
 ) -> tuple[str, str | None, tuple[Literal["io", "document"], str, int, int] | None]: ...
 def duplicate_keys(text: str) -> list[tuple[str, str, str, list[tuple[int, int]]]]: ...
 def locate_document_pointers(path: Any, pointers: list[str]) -> list[tuple[int, int]]: ...
-def json_objects(paths: list[Any]) -> list[bool]: ...
 def locate_many(requests: list[tuple[Any, list[str]]]) -> list[list[tuple[int, int]]]: ...
 def parse_template_key(
     key: str,

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast.schemas import NETWORK_VALUE_ROWS_SCHEMA
+
 if TYPE_CHECKING:
     from rtbfast import _native
 
@@ -121,11 +123,7 @@ class NetworkIndex:
         ``value``; plain text), in the network's order."""
         values = self._values
         if values is None or not values.num_rows or not len(fdns):
-            text = pa.string()
-            schema = pa.schema(
-                [("fdn", text), ("attribute", text), ("member", text), ("index", pa.int32()), ("value", text)]
-            )
-            return schema.empty_table()
+            return NETWORK_VALUE_ROWS_SCHEMA.empty_table()
         mine = values.filter(is_in_column(values["fdn"], fdns))
 
         def plain(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -38,31 +38,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
-from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex, is_in_column
+from rtbfast.schemas import CHANGESET_SCHEMA, PLAN_SCHEMA, SEP
 from rtbfast.suggest import did_you_mean
-
-SEP = "\x1f"
-
-PLAN_SCHEMA = pa.schema(
-    [
-        pa.field("step", pa.int64(), False),
-        pa.field("phase", pa.string(), False),
-        pa.field("phase_order", pa.int32(), False),
-        pa.field("op", pa.string(), False),
-        pa.field("fdn", pa.string(), False),
-        pa.field("class", pa.string(), False),
-        ("attribute", pa.string()),
-        ("member", pa.string()),
-        ("index", pa.int32()),
-        ("value", pa.string()),
-        ("kind", pa.string()),
-        ("is_sequence", pa.bool_()),
-        ("source", pa.string()),
-    ]
-)
 
 LISTED = 200
 """Problems of one kind listed one by one; past that, one problem says how many more."""

@@ -35,8 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rtbfast.enm.dialects import DIALECTS
 from rtbfast.catalog_view import CatalogView
+from rtbfast.enm.dialects import DIALECTS
 from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
@@ -73,7 +73,7 @@ class Planned:
 
 def plan_changes(
     source: str | os.PathLike[str],
-    catalog: str | os.PathLike[str],
+    catalog: str | os.PathLike[str] | CatalogView,
     network: str | os.PathLike[str],
     targets: Sequence[str] = (),
     *,
@@ -82,8 +82,9 @@ def plan_changes(
     on_phase: Callable[[str], None] | None = None,
 ) -> Planned:
     """Plan a ChangeSet file (``.parquet``) or a template (expanded over `targets` first) on
-    `network` (a Bulk CM export or a build folder's network) with `catalog` (a build folder or
-    an MP XML model), and compute its rollback. A change of an attribute whose old value the
+    `network` (a Bulk CM export or a build folder's network) with `catalog` (a view already
+    loaded, or a build folder or an MP XML model: loaded once, for the expansion and the plan),
+    and compute its rollback. A change of an attribute whose old value the
     export does not hold is refused (:class:`rtbfast.enm.rollback.UnknownRollback`) unless
     `allow_unknown_rollback`."""
     from rtbfast.changeset import read_changeset
@@ -95,8 +96,8 @@ def plan_changes(
     tables = read_network_tables(network, threads)
     index = NetworkIndex(tables)
     say("reading the catalog")
-    cat = CatalogView.load(catalog, threads)
-    made_from: dict[str, Any] = {"catalog": str(catalog), "network": str(network)}
+    cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
+    made_from: dict[str, Any] = {"catalog": cat.origin or str(catalog), "network": str(network)}
     if src.suffix.lower() == ".parquet":
         changes, origin = read_changeset(src)
         made_from.update(changeset=str(src), changeset_made_from=origin)
@@ -106,7 +107,7 @@ def plan_changes(
         if not targets:
             raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
         say("expanding the template")
-        result = expand(src, catalog, index, list(targets), threads=threads)
+        result = expand(src, cat, index, list(targets), threads=threads)  # the one catalog view
         from rtbfast.templates.verdicts import verdict_lines
 
         errors = [str(n) for n in result.notes if n.severity == "error"]
@@ -147,7 +148,7 @@ def restored_violations(rollback: pa.Table, catalog: CatalogView) -> pa.Table:
         )
     )
     if not rows.num_rows:
-        from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
+        from rtbfast.schemas import VIOLATIONS_SCHEMA
 
         return VIOLATIONS_SCHEMA.empty_table()
     return value_violations(rows.select(["fdn", "class", "attribute", "member", "index", "value"]), catalog)

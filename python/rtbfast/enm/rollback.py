@@ -29,20 +29,9 @@ import pyarrow as pa
 
 from rtbfast import _native
 from rtbfast.catalog_view import CatalogView
-from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, PlanError, Problem
+from rtbfast.enm.plan import LISTED, PlanError, Problem
 from rtbfast.network_index import NetworkIndex
-
-UNKNOWN_SCHEMA = pa.schema(
-    [
-        ("fdn", pa.string()),
-        ("class", pa.string()),
-        ("attribute", pa.string()),
-        ("step", pa.int64()),
-        ("source", pa.string()),
-    ]
-)
-"""The attributes a plan changes whose value before is not in the export: the MO, the
-attribute, the first step changing it and the ChangeSet row it comes from."""
+from rtbfast.schemas import PLAN_SCHEMA, UNKNOWN_ROLLBACK_SCHEMA
 
 
 class UnknownRollback(PlanError):
@@ -93,10 +82,10 @@ def make_rollback(
     attribute the plan changes on an MO of the network that the export does not carry is
     refused (:class:`UnknownRollback`), or with `allow_unknown` left out and listed."""
     if not plan.num_rows:
-        return Rollback(PLAN_SCHEMA.empty_table(), UNKNOWN_SCHEMA.empty_table())
+        return Rollback(PLAN_SCHEMA.empty_table(), UNKNOWN_ROLLBACK_SCHEMA.empty_table())
     rows = plan if plan.schema.equals(PLAN_SCHEMA) else plan.select(PLAN_SCHEMA.names).cast(PLAN_SCHEMA)
     steps, unknown = _native.rollback_steps(rows, network.native, catalog.native)
-    unknown_table = pa.table(unknown).cast(UNKNOWN_SCHEMA)
+    unknown_table = pa.table(unknown).cast(UNKNOWN_ROLLBACK_SCHEMA)
     if unknown_table.num_rows and not allow_unknown:
         raise UnknownRollback(_unknown_problems(unknown_table))
     return Rollback(pa.table(steps).cast(PLAN_SCHEMA), unknown_table)

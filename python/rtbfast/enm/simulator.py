@@ -40,10 +40,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
-from rtbfast.enm import cmedit
 from rtbfast.catalog_view import ADMIN, CatalogView
-from rtbfast.enm.plan import SEP, _string, value_violations
+from rtbfast.enm import cmedit
+from rtbfast.enm.plan import _string, value_violations
 from rtbfast.network_index import NetworkIndex
+from rtbfast.schemas import NETWORK_CHANGES_SCHEMA, SEP, SIMULATED_VALUES_SCHEMA
 
 if TYPE_CHECKING:
     from rtbfast.enm.imports import ImportOperation
@@ -189,20 +190,6 @@ class Applied:
     @property
     def ok(self) -> bool:
         return self.failed_step is None
-
-
-_ROW_SCHEMA = pa.schema(
-    [
-        ("fdn", pa.string()),
-        ("attribute", pa.string()),
-        ("member", pa.string()),
-        ("index", pa.int32()),
-        ("member_index", pa.int32()),
-        ("value", pa.string()),
-        ("vs_data", pa.bool_()),
-        ("version", pa.int64()),
-    ]
-)
 
 
 class Simulator:
@@ -378,7 +365,7 @@ class Simulator:
                 "vs_data": pa.array([True] * n, pa.bool_()),
                 "version": versions,
             },
-            schema=_ROW_SCHEMA,
+            schema=SIMULATED_VALUES_SCHEMA,
         )
 
     def _apply_sets(self, part: pa.Table, shift: int = 0) -> tuple[list[tuple[int, Response]], int | None]:
@@ -642,7 +629,7 @@ class Simulator:
         """The read-only attributes of a recreated MO, as the node computes them: those it had."""
         values = self.base.get("values")
         if values is None:
-            return _ROW_SCHEMA.empty_table()
+            return SIMULATED_VALUES_SCHEMA.empty_table()
         runs = self.index._value_runs().get(self.index.row_of[fdn], [])
         mine = pa.concat_tables([values.slice(a, b - a) for a, b in runs]) if runs else values.slice(0, 0)
         attrs = _string(mine["attribute"])
@@ -1099,7 +1086,7 @@ def _state_rows(values: pa.Table, version: int) -> pa.Table:
             "vs_data": values["vs_data"] if "vs_data" in values.column_names else pa.array([True] * n, pa.bool_()),
             "version": pa.array([version] * n, pa.int64()),
         },
-        schema=_ROW_SCHEMA,
+        schema=SIMULATED_VALUES_SCHEMA,
     )
 
 
@@ -1209,15 +1196,4 @@ def diff(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> pa.Table:
                 "after": after_v,
             }
         )
-    schema = pa.schema(
-        [
-            ("change", pa.string()),
-            ("fdn", pa.string()),
-            ("attribute", pa.string()),
-            ("member", pa.string()),
-            ("index", pa.int32()),
-            ("before", pa.string()),
-            ("after", pa.string()),
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(rows, schema=NETWORK_CHANGES_SCHEMA)

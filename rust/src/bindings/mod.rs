@@ -310,20 +310,126 @@ fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
 
 /// Read RTB templates on up to `threads` threads (0: one per core), counting files done in
 /// `progress.bytes_read`. Returns the tables `files`, `mos`, `values`, `expressions`,
-/// `calls`, `problems`.
+/// `calls`, `problems`, and with `keep_texts` also `texts`: the texts read, to locate
+/// findings in ([`TemplateTexts`]).
 #[pyfunction]
-#[pyo3(signature = (paths, threads=0, progress=None))]
+#[pyo3(signature = (paths, threads=0, progress=None, keep_texts=false))]
 fn read_templates<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     threads: usize,
     progress: Option<&Bound<'py, PyProgress>>,
+    keep_texts: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let progress = progress_of(progress);
-    let tables = py
-        .detach(|| crate::templates::read_templates(&paths, threads, progress.as_deref()))
+    let read = py
+        .detach(|| crate::templates::read_templates_with(&paths, threads, progress.as_deref(), keep_texts))
         .map_err(|e| to_py_err(py, e))?;
-    tables_dict(py, tables)
+    let out = tables_dict(py, read.tables)?;
+    if keep_texts {
+        out.set_item("texts", Bound::new(py, TemplateTexts { paths, texts: read.texts })?)?;
+    }
+    Ok(out)
+}
+
+/// The texts of templates read, kept to locate findings in without reading the files again.
+#[pyclass(module = "rtbfast._native", name = "TemplateTexts", frozen)]
+struct TemplateTexts {
+    paths: Vec<PathBuf>,
+    texts: Vec<Option<String>>,
+}
+
+#[pymethods]
+impl TemplateTexts {
+    /// Lines and columns (1-based) of the rows of `pointers` (a table of `template`, the file's
+    /// index, and `path`, a JSON pointer): a table of `line` and `column` (int32), row for row.
+    /// As `locate_many`, a file whose text was not kept is read again (by its name's format).
+    fn locate(&self, py: Python<'_>, pointers: PyTable) -> PyResult<ArrowTable> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::Int32Type;
+        use arrow_array::{Array, Int32Array};
+        let (batches, _) = pointers.into_inner();
+        let bad = || pyo3::exceptions::PyTypeError::new_err("pointers: a table of template (int32) and path (utf8)");
+        let mut files = Vec::new();
+        let mut paths = Vec::new();
+        for b in &batches {
+            let template =
+                b.column_by_name("template").and_then(|c| c.as_primitive_opt::<Int32Type>()).ok_or_else(bad)?;
+            let path = b.column_by_name("path").and_then(|c| c.as_string_opt::<i32>()).ok_or_else(bad)?;
+            files.extend((0..template.len()).map(|i| template.value(i).max(0) as usize));
+            paths.push(path.clone());
+        }
+        let spots = py.detach(|| {
+            let pointers: Vec<&str> = paths
+                .iter()
+                .flat_map(|p| (0..p.len()).map(move |i| if p.is_null(i) { "" } else { p.value(i) }))
+                .collect();
+            crate::templates::document::locate_kept(&self.paths, &self.texts, &files, &pointers)
+        });
+        let line = Int32Array::from_iter_values(spots.iter().map(|s| s.0.min(i32::MAX as u64) as i32));
+        let column = Int32Array::from_iter_values(spots.iter().map(|s| s.1.min(i32::MAX as u64) as i32));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("line", arrow_schema::DataType::Int32, false),
+            Field::new("column", arrow_schema::DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(line), Arc::new(column)])
+            .map_err(|e| PyRuntimeError::new_err(format!("the lines and columns: {e}")))?;
+        Ok(ArrowTable { batches: vec![batch], schema })
+    }
+}
+
+/// A constraints table compiled once, to evaluate many values tables against.
+#[pyclass(module = "rtbfast._native", name = "CompiledConstraints", frozen)]
+struct CompiledConstraints {
+    rules: crate::rules::RuleSet,
+}
+
+#[pymethods]
+impl CompiledConstraints {
+    #[new]
+    fn new(py: Python<'_>, constraints: PyTable) -> PyResult<Self> {
+        let (constraints, _) = constraints.into_inner();
+        let (rules, _) = py.detach(|| crate::rules::RuleSet::compile(&constraints)).map_err(|e| to_py_err(py, e))?;
+        Ok(CompiledConstraints { rules })
+    }
+
+    /// Evaluate over Network values (`mos`, `values`) on up to `threads` threads, with the GIL
+    /// released. Returns a dict with `violations` (the Violations columns and `row`: the row of
+    /// `values` each is about) and `checked` (values evaluated). `names=False` leaves out the
+    /// `unknown_class` and `unknown_attribute` warnings.
+    #[pyo3(signature = (mos, values, threads=0, names=true))]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        mos: PyTable,
+        values: PyTable,
+        threads: usize,
+        names: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (mos, _) = mos.into_inner();
+        let (values, _) = values.into_inner();
+        let result = py.detach(|| -> crate::Result<_> {
+            let (table, rows, checked) = crate::rules::evaluate_rows(&self.rules, &mos, &values, threads, names)?;
+            let batch = table.concat().map_err(|e| Error::Value {
+                loc: crate::error::Location::default(),
+                message: format!("violations table: {e}"),
+            })?;
+            let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new("row", arrow_schema::DataType::Int64, false));
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(arrow_array::Int64Array::from(rows)));
+            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Value {
+                loc: crate::error::Location::default(),
+                message: format!("violations table: {e}"),
+            })?;
+            Ok((Table::new("violations", batch), checked))
+        });
+        let (table, checked) = result.map_err(|e| to_py_err(py, e))?;
+        let out = PyDict::new(py);
+        out.set_item("violations", tables_dict(py, vec![table])?.get_item("violations")?)?;
+        out.set_item("checked", checked)?;
+        Ok(out)
+    }
 }
 
 /// Lines and columns (1-based) of JSON pointers in the file at `path`: where the key or item
@@ -381,13 +487,6 @@ fn duplicate_keys(py: Python<'_>, text: &str) -> Vec<(String, String, String, Ve
 #[pyfunction]
 fn locate_many(py: Python<'_>, requests: Vec<(PathBuf, Vec<String>)>) -> Vec<Vec<(u64, u64)>> {
     py.detach(|| crate::templates::document::locate_many(&requests))
-}
-
-/// For each of `paths`: whether it holds a JSON object at the top (a typed template in JSON)
-/// rather than a list (an RTB template). Read on all cores, a few bytes a file.
-#[pyfunction]
-fn json_objects(py: Python<'_>, paths: Vec<PathBuf>) -> Vec<bool> {
-    py.detach(|| crate::templates::document::json_objects(&paths))
 }
 
 /// Lines and columns (1-based) of JSON pointers in the typed template at `path` (YAML, TOML
@@ -752,6 +851,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ArrowTable>()?;
     m.add_class::<PyProgress>()?;
     m.add_class::<PyNetworkParts>()?;
+    m.add_class::<TemplateTexts>()?;
+    m.add_class::<CompiledConstraints>()?;
     m.add_function(wrap_pyfunction!(read_mom, m)?)?;
     m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(detect_kind, m)?)?;
@@ -763,7 +864,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(read_typed_document, m)?)?;
     m.add_function(wrap_pyfunction!(duplicate_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(json_objects, m)?)?;
     m.add_function(wrap_pyfunction!(locate_many, m)?)?;
     m.add_function(wrap_pyfunction!(locate_document_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;

@@ -441,3 +441,38 @@ fn subjects_and_rules(rows: &[Row], mos: &[RecordBatch], values: RecordBatch) ->
     let subject = b.column_by_name("subject").unwrap().as_string::<i32>().clone();
     (0..b.num_rows()).map(|i| (subject.value(i).to_string(), rule.value(i).to_string())).collect()
 }
+
+#[test]
+fn each_violation_names_the_row_it_is_about_and_names_may_be_left_out() {
+    let rows = [
+        Row { class: "C", attribute: "n", kind: "integer", ranges: vec![(Some(0), Some(10))], ..Row::default() },
+        Row { class: "C", attribute: "state", kind: "enum", enum_names: Some(vec!["ON"]), ..Row::default() },
+    ];
+    let mo = [("A=1", "C"), ("A=2", "C"), ("A=3", "Other")];
+    let vals = [
+        ("A=1", "n", None, 0, "5"),
+        ("A=1", "n", None, 0, "11"),
+        ("A=2", "state", None, 0, "OFF"),
+        ("A=2", "nosuch", None, 0, "1"),
+        ("A=3", "x", None, 0, "1"),
+        ("A=2", "n", None, 0, "x"),
+    ];
+    let (set, _) = RuleSet::compile(&[constraints(&rows)]).unwrap();
+    // in two batches: rows count on over both
+    let all = values(&vals);
+    let parts = [all.slice(0, 3), all.slice(3, 3)];
+    for (names, want) in [(true, vec![1, 2, 3, 4, 5]), (false, vec![1, 2, 5])] {
+        let (table, rows_of, checked) = evaluate_rows(&set, &[mos(&mo)], &parts, 2, names).unwrap();
+        assert_eq!(checked, 6);
+        let b = table.concat().unwrap();
+        let value = b.column_by_name("value").unwrap().as_string::<i32>().clone();
+        let rule = b.column_by_name("rule").unwrap().as_string::<i32>().clone();
+        let rules: Vec<&str> = (0..rule.len()).map(|i| rule.value(i)).collect();
+        assert_eq!(rows_of.len(), b.num_rows());
+        assert_eq!(rows_of.iter().map(|r| *r as usize).collect::<Vec<_>>(), want, "{rules:?}");
+        for (i, row) in rows_of.iter().enumerate() {
+            assert_eq!(value.value(i), vals[*row as usize].4, "violation {i} is about row {row}");
+        }
+        assert_eq!(rules.contains(&"unknown_attribute") && rules.contains(&"unknown_class"), names);
+    }
+}
