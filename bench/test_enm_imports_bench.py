@@ -29,8 +29,8 @@ import pytest
 import rtbfast
 from bench import corpus, generate
 from bench.conftest import FULL
-from rtbfast.enm.apply import ApplyRequest, apply_script
 from rtbfast.catalog_view import CatalogView
+from rtbfast.enm.apply import ApplyRequest, apply_script
 from rtbfast.enm.simulator import Simulator
 from rtbfast.network_index import read_network_tables
 

@@ -20,10 +20,10 @@ from pytest_benchmark.fixture import BenchmarkFixture
 import rtbfast
 from bench.conftest import FULL
 from bench.generate import write_export
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.apply import ApplyRequest, apply_script
 from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.enm_client import Credentials
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.simulator import Simulator
 from rtbfast.network_index import NetworkIndex, read_network_tables

@@ -71,7 +71,8 @@ def write_changes(export: Path, catalog: Any, path: Path) -> int:
     """The benchmark's ChangeSet of `export`, made a part of the export at a time; its rows."""
     from bench.test_enm_bench import moved_values
     from rtbfast import _native
-    from rtbfast.changeset import CHANGESET_SCHEMA, METADATA_KEY
+    from rtbfast.changeset import METADATA_KEY
+    from rtbfast.schemas import CHANGESET_SCHEMA
 
     streamed = _native.stream_bulkcm(export, 16 * 2**20, 0)
     parts: Any = streamed

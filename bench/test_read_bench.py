@@ -27,6 +27,9 @@ from bench import peers
 # 9-10x and 6x for the model, 9-10x and 5x for the export on two cores
 RATIO_FLOOR_MODEL = (5.0, 3.5)
 RATIO_FLOOR_NETWORK = (5.0, 3.0)
+RATIO_TARGET = 10.0
+"""The readers' target against ElementTree (issue 18: "stay at >= 10x"), said met or NOT MET
+in the output: the model reader measures 7-9x here, so its floor stays where it was."""
 # memory the read added / Arrow bytes, after a warm-up read (see WARM_UP): (every core, one
 # thread); CI inputs measure about 1.5 and 1.3-1.15. Taken cold (the first read of the
 # process paging in the native module) they were 2.2 and 2.0-2.05 with floors of 2.5 and 2.0;
@@ -186,6 +189,9 @@ def compare(
         one_thread_rss_over_arrow=round(mem_one["peak"] / mem_one["arrow"], 2),
         one_thread_read_rss_over_arrow=round(read_rss_ratio(mem_one), 2),
     )
+    met = "met" if ratio >= RATIO_TARGET else "NOT MET"
+    print(f"read_{kind}: target {RATIO_TARGET:g}x ElementTree on every core (issue 18): {met} at {ratio:.2f}x")
+    benchmark.extra_info["target"] = f"{RATIO_TARGET:g}x: {met}"
     assert ratio >= ratio_floor[0]
     assert theirs / one_thread >= ratio_floor[1]
     assert read_rss_ratio(mem) <= MEMORY_FLOOR[0]

@@ -2,12 +2,19 @@
 pick, in the same run.
 
 - Static check of generated RTB templates (10,000 with ``RTBFAST_BENCH_FULL=1``, 2,000
-  otherwise; about 25 values in 5 MOs each) against the real LTE model with the workbook's
-  RAN subset, versus loading each with ``json`` and validating its MOs one by one with the
-  generated Pydantic models of the same catalog. The issue asked for 50x; measured here it is
-  1.3-1.6x at 10,000 (0.7-1x at 2,000, where rtbfast's fixed cost of judging against a large
-  catalog shows): the peer is cheap per MO and does far less (no unit conversion, no
-  containment, no located findings). Asserted with margin; needs the samples.
+  otherwise; about 16 values in 5 MOs each, 1 KB) against the real LTE model with the
+  workbook's RAN subset, versus loading each with ``json`` and validating its MOs one by one
+  with the generated Pydantic models of the same catalog; and versus the same peer made to do
+  what the check does besides (each MO's class checked under its parent's, values of
+  attributes with a multiplication factor read in raw units with ``Decimal`` before the model
+  sees them). Target (issue 18): 10x the first peer, at either size (the catalog is loaded
+  before timing: nothing fixed is left to the small size). Not met: measured 2.5-2.9x at
+  2,000 and 2.7-3.5x at 10,000 on 2 busy cores (main: 0.8-1.0x). The peer spends about 63 µs a
+  template; the native read takes about 15 µs of CPU a 1 KB file (a quarter of it in the
+  kernel: open, stat, read, close), which alone bounds the ratio near 8x on 2 cores, and the
+  check's own work (joins by id, the evaluator, wording, locating) about 10 µs a template. The
+  output says the target NOT MET with the figure; CI holds a floor of 2x (raised from 0.5x).
+  Needs the samples.
 - Ingest of typed templates in YAML: rtbfast's native reader (document read, head checked,
   metadata unwrapped: what ``templates check`` reads) and the full tree (compiled, shapes
   checked, every node located) against PyYAML's C loader. Target: 100k attribute values/s.
@@ -26,6 +33,7 @@ import resource
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +45,7 @@ import rtbfast
 from bench import corpus, generate
 from bench.conftest import FULL
 from rtbfast.catalog_view import CatalogView
+from rtbfast.schemas import SEP
 from rtbfast.templates.check import check_templates
 from rtbfast.templates.expand import expand, read_network_index
 from rtbfast.templates.tree import template_json
@@ -45,7 +54,8 @@ from rtbfast.templates.typed import make_variants, read_document, read_typed
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
-CHECK_RATIO_FLOOR = 1.0 if FULL else 0.5  # json + Pydantic time / our time: measured 1.3-1.6x (0.7-1x small)
+CHECK_RATIO_TARGET = 10.0  # json + Pydantic time / our time: issue 18's target, said met or NOT MET (see above)
+CHECK_RATIO_FLOOR = 2.0  # the floor CI holds: raised from 0.5 (small) and 1.0 (full); measured 2.5-3.5x
 INGEST_FLOOR = 100_000  # attribute values/s read natively (measured ~500k)
 INGEST_RATIO_FLOOR = 1.5  # ours / PyYAML C loader, values/s (measured ~3.5x)
 EXPANSION_SECONDS = 5.0  # the target, at either size
@@ -89,6 +99,60 @@ def _mos(node: dict[str, Any], cls: str, out: list[tuple[str, dict[str, Any]]]) 
     out.append((cls, attrs))
 
 
+def _placed_mos(
+    node: dict[str, Any], cls: str, parent: str | None, out: list[tuple[str | None, str, dict[str, Any]]]
+) -> None:
+    """As :func:`_mos`, each MO with its parent's class."""
+    attrs = {}
+    for k, v in node.items():
+        if k[:1].isupper() or k.startswith("@"):
+            _placed_mos(v, k.lstrip("@").split("-", 1)[0], cls, out)
+        elif not k.startswith("$"):
+            attrs[k] = v
+    out.append((parent, cls, attrs))
+
+
+def json_pydantic_units_containment(
+    files: list[Path], models: Any, children: dict[str, set[str]], factors: dict[tuple[str, str], Decimal]
+) -> tuple[int, int, int]:
+    """The peer made to do what the check does besides: each MO's class checked under its
+    parent's where the catalog says what the parent holds, and the values of attributes with a
+    multiplication factor read in raw units (value ÷ factor, exact) before the model validates
+    them. Returns (MOs validated, MOs refused, MOs misplaced)."""
+    import pydantic
+
+    from rtbfast.templates.units import to_raw
+
+    checked = refused = misplaced = 0
+    for path in files:
+        with path.open(encoding="utf-8") as f:
+            data = json.load(f)
+        for item in data:
+            for key, value in item.items():
+                if key.startswith("$"):
+                    continue
+                found: list[tuple[str | None, str, dict[str, Any]]] = []
+                _placed_mos(value, key.lstrip("@").split("-", 1)[0], None, found)
+                for parent, cls, attrs in found:
+                    if parent is not None and parent in children and cls not in children[parent]:
+                        misplaced += 1
+                    model = getattr(models, cls, None)
+                    if model is None:
+                        continue
+                    for name, v in attrs.items():
+                        factor = factors.get((cls, name))
+                        if factor is not None and isinstance(v, str | int | float) and not isinstance(v, bool):
+                            raw = to_raw(str(v), factor)
+                            if raw is not None:
+                                attrs[name] = raw
+                    checked += 1
+                    try:
+                        model.model_validate(attrs)
+                    except pydantic.ValidationError:
+                        refused += 1
+    return checked, refused, misplaced
+
+
 def json_and_pydantic(files: list[Path], models: Any) -> tuple[int, int]:
     """The peer: each template loaded with json, each MO validated with its generated model.
     Returns (MOs validated, MOs refused)."""
@@ -128,29 +192,44 @@ def test_static_check_vs_json_and_pydantic(benchmark: BenchmarkFixture, lte_out:
     benchmark.pedantic(ours, rounds=3, iterations=1)  # type: ignore[no-untyped-call]
     assert benchmark.stats is not None
     mine: float = benchmark.stats.stats.min
+    # what the second peer is given: the catalog's containment and its linear factors
+    factors: dict[tuple[str, str], Decimal] = {}
+    for key, (factor, _) in catalog.factor_of.items():
+        cls, attribute, member = key.split(SEP)
+        if not member:  # an attribute's own factor, not a struct member's
+            factors[(cls, attribute)] = Decimal(factor)
     sys.path.insert(0, str(lte_out / "models"))
     try:
         models = importlib.import_module("rtb_models")
         json_and_pydantic(files[:50], models)  # warm: the models import lazily
-        theirs = float("inf")
+        theirs = with_units = float("inf")
         for _ in range(2):
             t = time.perf_counter()
             mos, refused = json_and_pydantic(files, models)
             theirs = min(theirs, time.perf_counter() - t)
+            t = time.perf_counter()
+            _, refused_raw, misplaced = json_pydantic_units_containment(files, models, catalog.children, factors)
+            with_units = min(with_units, time.perf_counter() - t)
     finally:
         sys.path.remove(str(lte_out / "models"))
         for name in [m for m in sys.modules if m == "rtb_models" or m.startswith("rtb_models.")]:
             del sys.modules[name]
     errors = result.count("error")
+    ratio = theirs / mine
     info = {
         "templates": count,
         "values_judged": result.values_checked,
+        "values_judged_per_s": round(result.values_checked / mine),
         "errors_found": errors,
         "rtbfast_s": round(mine, 3),
         "json_pydantic_s": round(theirs, 3),
+        "json_pydantic_units_containment_s": round(with_units, 3),
         "peer_mos": mos,
         "peer_refused": refused,
-        "ratio": round(theirs / mine, 1),
+        "peer_refused_in_raw_units": refused_raw,
+        "peer_misplaced": misplaced,
+        "ratio": round(ratio, 1),
+        "ratio_vs_units_containment": round(with_units / mine, 1),
         "templates_per_s": round(count / mine),
         "peak_mb": round(
             peak_mb("templates", "check", tmp_path / "templates", "--catalog", lte_out, "--format", "json"), 1
@@ -158,8 +237,12 @@ def test_static_check_vs_json_and_pydantic(benchmark: BenchmarkFixture, lte_out:
     }
     benchmark.extra_info.update(info)
     print(f"\nstatic check: {info}")
+    met = "met" if ratio >= CHECK_RATIO_TARGET else "NOT MET"
+    print(f"static check: target {CHECK_RATIO_TARGET:.0f}x json + Pydantic (issue 18): {met} at {ratio:.1f}x")
+    benchmark.extra_info["target"] = f"{CHECK_RATIO_TARGET:.0f}x: {met}"
     assert errors > count // 40  # the generator writes a wrong value into one template in twenty
-    assert theirs / mine >= CHECK_RATIO_FLOOR
+    assert refused_raw < refused  # read in raw units, the peer refuses fewer MOs: it converts
+    assert ratio >= CHECK_RATIO_FLOOR, f"{ratio:.1f}x json + Pydantic; the floor is {CHECK_RATIO_FLOOR:.0f}x"
 
 
 def test_yaml_ingest_vs_pyyaml(benchmark: BenchmarkFixture, tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ import pytest
 
 import rtbfast
 from bench.generate import write_export
-from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.catalog_view import CatalogView
 from rtbfast.network_index import NetworkIndex, read_network_tables
+from rtbfast.schemas import CHANGESET_SCHEMA
 from tests.conftest import EXAMPLES
 
 NODE = "SubNetwork=ROOT,MeContext=NODE000000,ManagedElement=NODE000000"

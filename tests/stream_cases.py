@@ -17,7 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from rtbfast.changeset import CHANGESET_SCHEMA, EMPTIED
+from rtbfast.changeset import EMPTIED
+from rtbfast.schemas import CHANGESET_SCHEMA
 
 MODEL = Path(__file__).parent / "data" / "stream_mp.xml"
 

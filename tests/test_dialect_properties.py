@@ -31,12 +31,12 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import rtbfast
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm import cmedit
 from rtbfast.enm.dialects import UnwritableError
 from rtbfast.enm.dynamic import read_dynamic
-from rtbfast.catalog_view import CatalogView
-from rtbfast.enm.plan import PLAN_SCHEMA
 from rtbfast.enm.planning import FILES, _naming, write_dialect
+from rtbfast.schemas import PLAN_SCHEMA
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -5,6 +5,7 @@ changes cannot be planned (and nothing written over a good plan), 2 for unreadab
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,26 @@ def test_unreadable_inputs_exit_2(example_out: Path, export: Path, tmp_path: Pat
     )
     good = write_changeset(Changes().add("set", CELL, "qRxLevMin", "-120").table(), tmp_path / "c.parquet", {})
     one_line_error(run_cli("plan", good, "--catalog", tmp_path, "--network", export, "-o", tmp_path / "o"), 2)
+
+
+def test_plan_of_a_template_loads_the_catalog_once(
+    example_out: Path, export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One catalog view for the expansion and the plan: the build folder is opened once."""
+    from rtbfast import output_folder
+    from rtbfast.enm.planning import plan_changes
+
+    opened: list[Path] = []
+    real = output_folder.open_catalog
+
+    def counting(path: str | os.PathLike[str]) -> output_folder.CatalogFolder:
+        opened.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(output_folder, "open_catalog", counting)
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps([{"EUtranCellFDD": {"qRxLevMin": -120}}]))
+    planned = plan_changes(template, example_out, export, ["NODE000000_*"])
+    assert opened == [example_out]
+    assert planned.plan.steps.num_rows == 3
+    assert planned.made_from["catalog"] == str(example_out)

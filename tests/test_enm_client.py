@@ -21,6 +21,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.enm_client import (
     Attachment,
     CommandOutput,
@@ -32,7 +33,6 @@ from rtbfast.enm.enm_client import (
     attachments,
     flatten,
 )
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.simulator import Simulator
 from tests.enm_fixtures import CELL, CELL1
 from tests.fake_enm import FakeEnm, Upload, table, text

@@ -18,10 +18,10 @@ import pytest
 from lxml import etree
 
 import rtbfast
+from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import EMPTIED
 from rtbfast.enm import cmedit
 from rtbfast.enm.dialects import UnwritableError, moshell_lines
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import Plan, make_plan
 from rtbfast.enm.planning import write_dialects
 from rtbfast.enm.rollback import rollback_plan

@@ -10,7 +10,7 @@ import pytest
 from rtbfast.enm.cmedit import Bare, Quoted, Sequence, Struct
 from rtbfast.enm.dialects import dynamic_blocks
 from rtbfast.enm.dynamic import DynamicFormatError, Operation, read_dynamic
-from rtbfast.enm.plan import PLAN_SCHEMA
+from rtbfast.schemas import PLAN_SCHEMA
 
 CELL = "SubNetwork=R,MeContext=N1,ManagedElement=N1,ENodeBFunction=1,EUtranCellFDD=C1"
 CARRIER = "SubNetwork=R,MeContext=N1,ManagedElement=N1,ENodeBFunction=1,SectorCarrier=9"

@@ -18,11 +18,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.enm_client import Credentials, EnmClient
 from rtbfast.enm.executor import EnmBackend, ExecutionError, SimulatorBackend, rollback_script, run_script
 from rtbfast.enm.journal import Journal
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.script import NodeNames, read_script
 from rtbfast.enm.simulator import Simulator, canonical

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm import cmedit
 from rtbfast.enm.executor import judge
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.script import ScriptError, read_script
 from rtbfast.enm.simulator import Simulator
 from rtbfast.errors import InputError

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import rtbfast
+from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import write_changeset
 from rtbfast.enm.apply import ApplyRequest, apply_script
 from rtbfast.enm.dialects import import_chunks, import_operations
@@ -46,7 +47,6 @@ from rtbfast.enm.imports import (
     upload_name,
 )
 from rtbfast.enm.journal import SCHEMA_VERSION, Journal, journal_report
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.planning import plan_changes, write_plan_folder
 from rtbfast.enm.simulator import SCHEMA_FAILED, VALIDATION_FAILURES, Simulator, canonical
 from rtbfast.enm.summary import RouteTiming, duration, route_facts

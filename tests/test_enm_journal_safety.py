@@ -27,9 +27,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.journal import APPLICATION_ID, SCHEMA_VERSION, Journal, JournalBusyError
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.simulator import Simulator, canonical
 from rtbfast.network_index import NetworkIndex

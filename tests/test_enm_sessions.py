@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.dialects import cmedit_lines
 from rtbfast.enm.journal import Journal
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.simulator import Simulator
 from rtbfast.network_index import NetworkIndex

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 import rtbfast
-from rtbfast.enm.executor import judge
 from rtbfast.catalog_view import CatalogView
+from rtbfast.enm.executor import judge
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.rollback import rollback_plan
 from rtbfast.enm.simulator import Simulator, canonical, diff

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pytest
 
 import rtbfast
+from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import write_changeset
 from rtbfast.enm import cmedit
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.rollback import UnknownRollback, make_rollback
 from rtbfast.network_index import NetworkIndex

@@ -4,8 +4,11 @@ gave when it planned the whole network at once.
 The cases are generated (``tests/stream_cases.py``): several nodes with references between
 them, ChangeSets whose rows interleave nodes, creates, deletes, locks, cycles, cascades, several
 phases. ``tests/golden/stream/digests.json`` holds the sha256 of every file ``rtbfast plan``
-wrote for each case on main before the plan streamed (commit c2c23b5), and what it said on
-stderr; the test runs the same commands and compares. A digest changes only on purpose: rewrite
+wrote for each case on main planning the whole network at once (first at commit c2c23b5; the
+summaries of three cases, ``locks-46``, ``sparse-47`` and ``unsorted-57``, made again at a39c1ea,
+where the native planner lists lock windows, notes and effects in the order of their first
+write instead of Arrow's hash grouping), and what it said on stderr; the test runs the same
+commands and compares. A digest changes only on purpose: rewrite
 them with RTBFAST_UPDATE_GOLDEN=1 and say why in the commit."""
 
 from __future__ import annotations
@@ -336,8 +339,8 @@ def test_parquet_written_a_window_at_a_time_is_what_write_table_writes(
     (row groups made small here, as the whole table's are at 1,048,576 rows)."""
     import pyarrow.parquet as pq
 
-    from rtbfast.enm.plan import PLAN_SCHEMA
     from rtbfast.enm.planning import ParquetRows
+    from rtbfast.schemas import PLAN_SCHEMA
 
     rng = random.Random(7)
     n = 25_000

@@ -17,11 +17,12 @@ import pytest
 import rtbfast
 from bench.generate import write_export
 from rtbfast.catalog import merge
-from rtbfast.changeset import CHANGESET_SCHEMA, read_changeset
+from rtbfast.catalog_view import CatalogView
+from rtbfast.changeset import read_changeset
 from rtbfast.errors import InputError
 from rtbfast.network_index import NetworkIndex
 from rtbfast.rules import constraint_table
-from rtbfast.catalog_view import CatalogView
+from rtbfast.schemas import CHANGESET_SCHEMA
 from rtbfast.templates.expand import expand, read_network_index
 from rtbfast.templates.expanded import expanded_template
 from rtbfast.templates.sandbox import Limits

@@ -14,9 +14,9 @@ import pytest
 
 import rtbfast
 from rtbfast.catalog import merge
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import TemplateError
 from rtbfast.rules import constraint_table
-from rtbfast.catalog_view import CatalogView
 from rtbfast.templates.check import check_templates
 from rtbfast.templates.tree import parse_json, read_template, template_json
 from tests.conftest import rtbfast as run_cli

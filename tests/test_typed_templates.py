@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 import rtbfast
 from rtbfast import _native
 from rtbfast.catalog import merge
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import TemplateError
 from rtbfast.rules import constraint_table
-from rtbfast.catalog_view import CatalogView
 from rtbfast.templates.check import check_templates
 from rtbfast.templates.formats import dump
 from rtbfast.templates.tree import JsonObject, Number, parse_json, read_template, template_json

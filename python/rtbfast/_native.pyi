@@ -1,6 +1,6 @@
 """Contract of the private extension module, written by hand (checked by mypy.stubtest)."""
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 __version__: str
 
@@ -44,6 +44,16 @@ class Evaluation(TypedDict):
 
 def evaluate_constraints(constraints: object, mos: object, values: object, threads: int = 0) -> Evaluation: ...
 
+class RowEvaluation(TypedDict):
+    violations: ArrowTable  # the Violations columns and ``row``: the row of ``values`` each is about
+    checked: int
+
+class CompiledConstraints:
+    """A constraints table compiled once, to evaluate many values tables against."""
+
+    def __init__(self, constraints: object) -> None: ...
+    def evaluate(self, mos: object, values: object, threads: int = 0, names: bool = True) -> RowEvaluation: ...
+
 # (row, id, field, line, column, message)
 RuleProblem = tuple[int, str, str, int, int, str]
 
@@ -80,6 +90,13 @@ def stream_bulkcm(
     path: Any, part_bytes: int, threads: int = 0, progress: Progress | None = None
 ) -> NetworkParts | None: ...
 
+class TemplateTexts:
+    """The texts of templates read, kept to locate findings in."""
+
+    def locate(self, pointers: object) -> ArrowTable:
+        """The ``line`` and ``column`` (int32) of each row of a table of ``template`` (int32, the
+        file's index) and ``path`` (a JSON pointer), row for row."""
+
 class TemplateTables(TypedDict):
     files: ArrowTable
     mos: ArrowTable
@@ -87,15 +104,17 @@ class TemplateTables(TypedDict):
     expressions: ArrowTable
     calls: ArrowTable
     problems: ArrowTable
+    texts: NotRequired[TemplateTexts]  # with keep_texts
 
-def read_templates(paths: list[Any], threads: int = 0, progress: Progress | None = None) -> TemplateTables: ...
+def read_templates(
+    paths: list[Any], threads: int = 0, progress: Progress | None = None, keep_texts: bool = False
+) -> TemplateTables: ...
 def locate_pointers(path: Any, pointers: list[str]) -> list[tuple[int, int]]: ...
 def read_typed_document(
     path: Any,
 ) -> tuple[str, str | None, tuple[Literal["io", "document"], str, int, int] | None]: ...
 def duplicate_keys(text: str) -> list[tuple[str, str, str, list[tuple[int, int]]]]: ...
 def locate_document_pointers(path: Any, pointers: list[str]) -> list[tuple[int, int]]: ...
-def json_objects(paths: list[Any]) -> list[bool]: ...
 def locate_many(requests: list[tuple[Any, list[str]]]) -> list[list[tuple[int, int]]]: ...
 def parse_template_key(
     key: str,
@@ -128,3 +147,74 @@ def node_keys(texts: object) -> ArrowTable:
     """The node key of each text of a one-column table (utf8 or a dictionary of utf8): the
     FDN up to its ``MeContext``, else its ``ManagedElement``; null where there is none. A
     table of one column, ``node``."""
+
+class NetworkView:
+    """A network's MOs and values indexed for the planner, the rollback and the simulator."""
+
+    def __init__(self, mos: object, values: object | None = None) -> None: ...
+    def __len__(self) -> int: ...
+    def exists(self, fdns: object) -> ArrowTable:
+        """Whether each FDN of a one-column text table is an MO of the network (``exists``)."""
+
+class PlanningCatalog:
+    """A catalog as the planner, the rollback and the simulator read it."""
+
+    def __init__(
+        self,
+        constraints: object,
+        kinds: object,
+        flags: object,
+        admin: list[str],
+        locks: list[tuple[str, str]],
+        system_created: list[str],
+    ) -> None: ...
+
+def last_writes(writes: object, catalog: PlanningCatalog) -> ArrowTable:
+    """Of a ChangeSet's writes, the rows of each attribute's last write in each phase (``seq``
+    order), without ``target``, values as the node compares them, with ``kind``,
+    ``is_sequence`` and ``guarded`` (read-only or restricted)."""
+
+class PlannedSteps(TypedDict, total=False):
+    order: ArrowTable  # take, step, op: each row of the Plan, from the writes or (past them) own
+    own: ArrowTable
+    effects: ArrowTable
+    dropped: int
+    notes: list[tuple[Literal["cycle", "no_lock", "cascade"], str, Any]]  # (code, fdn, detail)
+    cycle: list[str]
+
+def plan_steps(
+    writes: object,
+    creates: object,
+    deletes: object,
+    phase_names: dict[int, str],
+    effect_pairs: list[tuple[str, str]],
+    network: NetworkView,
+    catalog: PlanningCatalog,
+) -> PlannedSteps:
+    """The steps of a checked ChangeSet (``order`` and ``own``: the Plan's rows laid out over
+    the writes, ``notes``, ``dropped``, ``effects``), or the MOs of a cycle of mandatory
+    references (``cycle``)."""
+
+def create_order(
+    fdns: list[str], references: list[tuple[str, str, str]], catalog: PlanningCatalog
+) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """The creates of `fdns` in the planner's order given the moRef values written to them
+    (``fdn``, ``attribute``, ``value``, in ChangeSet order): the order, the (fdn, attribute)
+    references set after the creates to break cycles, and (else empty) the MOs of a cycle
+    through mandatory references, the order then empty."""
+
+def rollback_steps(plan: object, network: NetworkView, catalog: PlanningCatalog) -> tuple[ArrowTable, ArrowTable]:
+    """The rollback of a Plan: its steps, and the attributes whose value before is unknown."""
+
+def check_sets(
+    part: object, network: NetworkView, catalog: PlanningCatalog, removed: list[str], created: dict[str, str]
+) -> ArrowTable:
+    """The rows of a run of set steps (``fdn``, ``attribute``) checked: ``class`` (null where
+    the MO does not exist) and ``problems`` (bits: 1 missing, 2 unknown, 4 read-only, 8
+    restricted, 16 changed only while locked)."""
+
+def value_violations(
+    rows: object, catalog: PlanningCatalog, rules: list[str], severity: str, threads: int = 0
+) -> ArrowTable:
+    """The violations of ``rules`` of ``severity`` that the values of ``rows`` (``fdn``,
+    ``class``, ``attribute``, ``member``, ``index``, ``value``) break (the evaluator's columns)."""

@@ -27,14 +27,16 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from rtbfast import _native
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import InvalidValueError, WrongRootError
-from rtbfast.output_folder import Phases, open_catalog, peak_rss_bytes, write_json, written_aside
-from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, located_warnings, read_model, read_network
-from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
-from rtbfast.rules.dependencies import Extraction, extract
+from rtbfast.output_folder import Phases, peak_rss_bytes, write_json, written_aside
+from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, located_warnings, read_network
+from rtbfast.rules import Constraints, evaluate
+from rtbfast.rules.dependencies import Extraction
 from rtbfast.rules.operations import operation_violations
 from rtbfast.rules.uniqueness import unique_violations
 from rtbfast.rules.user_rules import RuleFile, check_rules, evaluate_rules, read_rules
+from rtbfast.schemas import VIOLATIONS_SCHEMA
 from rtbfast.text_safety import visible
 
 MARKER = "audit.json"
@@ -55,13 +57,6 @@ class AuditResult:
     def errors(self) -> int:
         count: int = self.summary["by_severity"].get("error", 0)
         return count
-
-
-NEEDED = {
-    "attributes": ["mim", "class", "attribute", "kind", "dependencies", "precondition"],
-    "classes": ["mim", "class", "system_created", "source"],
-}
-"""What an audit reads of a build's catalog (the constraints come written beside it)."""
 
 
 _NODE = re.compile(r"(?:^|,)\s*((?:MeContext|ManagedElement)=[^,]*)")
@@ -91,7 +86,7 @@ class Checks:
     """Everything an audit checks, made once and run on each group of an export."""
 
     tables: dict[str, pa.Table]
-    """The catalog tables read (those in :data:`NEEDED` for a build folder)."""
+    """The catalog tables read (:data:`rtbfast.catalog_view.COLUMNS` of a build folder)."""
     constraints: Constraints
     texts: Extraction
     text_rules: pa.Table
@@ -113,25 +108,23 @@ class _Tally:
 
 
 def load_checks(
-    catalog: str | os.PathLike[str], rules: str | os.PathLike[str] | None, at: datetime | None, threads: int
+    catalog: str | os.PathLike[str] | CatalogView,
+    rules: str | os.PathLike[str] | None,
+    at: datetime | None,
+    threads: int,
 ) -> Checks:
-    """The rules phase: the catalog (a build folder, checked, or an MP XML model), its
-    constraints, the rules its Dependencies and Precondition texts state, and the user rules."""
-    if Path(catalog).is_dir():
-        folder = open_catalog(catalog)
-        tables = folder.tables(NEEDED)
-        constraints = folder.constraints()
-    else:
-        tables = read_model(catalog, threads=threads).tables
-        constraints = constraint_table(tables)
+    """The rules phase: the catalog (a view already loaded, or a build folder, checked, or an
+    MP XML model), its constraints, the rules its Dependencies and Precondition texts state, and the user rules."""
+    view = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     rule_file = read_rules(rules) if rules is not None else None
-    texts = extract(tables)
+    texts = view.stated_rules
+    tables = view.tables
     return Checks(
         tables,
-        constraints,
+        view.constraints,
         texts,
         texts.cel_table(),
-        {(r.cls, r.attribute) for r in texts.rules if r.kind == "requires_lock"},
+        view.stated_locks,
         tables.get("classes"),
         rule_file,
         at,

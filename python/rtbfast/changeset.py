@@ -28,24 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rtbfast.errors import InputError, InputIOError, OutputError
-
-CHANGESET_SCHEMA = pa.schema(
-    [
-        pa.field("phase", pa.string(), False),
-        pa.field("phase_order", pa.int32(), False),
-        pa.field("seq", pa.int64(), False),
-        pa.field("op", pa.string(), False),
-        pa.field("fdn", pa.string(), False),
-        pa.field("class", pa.string(), False),
-        ("attribute", pa.string()),
-        ("member", pa.string()),
-        ("index", pa.int32()),
-        ("value", pa.string()),
-        ("target", pa.string()),
-        ("source", pa.string()),
-    ]
-)
-"""The ChangeSet's columns."""
+from rtbfast.schemas import CHANGESET_SCHEMA
 
 OPS = ("create", "set", "delete")
 

@@ -437,7 +437,6 @@ def templates_check(
     """
     import json
 
-    from rtbfast.catalog_view import CatalogView
     from rtbfast.templates.check import check_templates
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -768,7 +767,6 @@ def templates_variants(
     for v, (path, _) in zip(variants, written, strict=True):
         click.echo(f"{path}: {v.name}")
     if catalog is not None:
-        from rtbfast.catalog_view import CatalogView
         from rtbfast.templates.check import check_templates
 
         compiled = [path for path, _ in written]

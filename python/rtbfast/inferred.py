@@ -11,6 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from rtbfast.schemas import IMPLIED_ATTRIBUTES_SCHEMA, IMPLIED_STRUCT_MEMBERS_SCHEMA
+
 
 def catalog_from_export(network_tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     vs_types = network_tables["vs_types"].to_pylist()
@@ -53,28 +55,8 @@ def catalog_from_export(network_tables: dict[str, pa.Table]) -> dict[str, pa.Tab
             members["value_count"].append(r["value_count"])
             members["example"].append(r["example"])
 
-    attribute_schema = pa.schema(
-        [
-            ("class", pa.string()),
-            ("attribute", pa.string()),
-            ("kind", pa.string()),
-            ("type_ref", pa.string()),
-            ("is_sequence", pa.bool_()),
-            ("value_count", pa.int64()),
-            ("example", pa.string()),
-        ]
-    )
-    member_schema = pa.schema(
-        [
-            ("struct", pa.string()),
-            ("member", pa.string()),
-            ("kind", pa.string()),
-            ("value_count", pa.int64()),
-            ("example", pa.string()),
-        ]
-    )
-    attrs = pa.table({n: attributes[n] for n in attribute_schema.names}, schema=attribute_schema)
+    attrs = pa.table({n: attributes[n] for n in IMPLIED_ATTRIBUTES_SCHEMA.names}, schema=IMPLIED_ATTRIBUTES_SCHEMA)
     attrs = attrs.append_column("source", pa.array(["export"] * attrs.num_rows, pa.string()))
-    mems = pa.table({n: members[n] for n in member_schema.names}, schema=member_schema)
+    mems = pa.table({n: members[n] for n in IMPLIED_STRUCT_MEMBERS_SCHEMA.names}, schema=IMPLIED_STRUCT_MEMBERS_SCHEMA)
     mems = mems.append_column("source", pa.array(["export"] * mems.num_rows, pa.string()))
     return {"classes": classes, "attributes": attrs, "struct_members": mems}

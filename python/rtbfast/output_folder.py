@@ -614,7 +614,8 @@ class CatalogFolder:
         """The constraints the build wrote beside its catalog."""
         import pyarrow.parquet as pq
 
-        from rtbfast.rules.constraints import SCHEMA, Constraints, constraint_table
+        from rtbfast.rules.constraints import Constraints, constraint_table
+        from rtbfast.schemas import CONSTRAINTS_SCHEMA as SCHEMA
 
         path = self.files.get(f"{RULES}/constraints")
         if path is None:  # a build from before constraints were written beside the catalog

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rtbfast import _native
-from rtbfast.catalog import MergedCatalog, Disagreement, merge
+from rtbfast.catalog import Disagreement, MergedCatalog, merge
 from rtbfast.codegen import Generated, generate
 from rtbfast.codegen.bytecode import compile_generated
 from rtbfast.codegen.docs import write_docs
@@ -229,11 +229,11 @@ def build(
             pages, phases.timings["docs"] = timed_docs(catalog.tables, staging / DOCS, _template_links(request))
         template_counts = None
         if request.templates:
-            from rtbfast.templates.check import MergedCatalog as TemplateCatalog
+            from rtbfast.catalog_view import CatalogView
 
             with phases.phase("templates"):
                 template_counts = write_template_pages(
-                    request.templates, TemplateCatalog(catalog.tables, constraints), staging / DOCS
+                    request.templates, CatalogView(catalog.tables, constraints), staging / DOCS
                 )
             pages += template_counts["pages"]
         with phases.phase("write"):

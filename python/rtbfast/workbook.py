@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from rtbfast.csv_text import column_of, read_text, records
 from rtbfast.errors import InvalidValueError
+from rtbfast.schemas import WORKBOOK_ATTRIBUTES_SCHEMA, WORKBOOK_STRUCT_MEMBERS_SCHEMA
 
 PARAMETER_COLUMNS = (
     "Model",
@@ -72,8 +73,6 @@ STRUCT_COLUMNS = (
     "Preliminary",
 )
 
-DECIMAL = pa.decimal128(38, 18)
-BOUNDS = pa.list_(pa.struct([("min", DECIMAL), ("max", DECIMAL)]))
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _RANGE = re.compile(rf"({_NUMBER})\s*\.\.\s*({_NUMBER})")
 _POINT = re.compile(_NUMBER)
@@ -376,54 +375,6 @@ def _lifecycle(rec: dict[str, str]) -> str | None:
     return None
 
 
-_TYPE_FIELDS = [
-    pa.field("kind", pa.string(), nullable=False),
-    pa.field("base_type", pa.string()),
-    pa.field("type_ref", pa.string()),
-    pa.field("is_sequence", pa.bool_(), nullable=False),
-    pa.field("seq_min", pa.int64()),
-    pa.field("seq_max", pa.int64()),
-    pa.field("ranges", BOUNDS),
-    pa.field("length_min", pa.int64()),
-    pa.field("length_max", pa.int64()),
-    pa.field("length_ranges", BOUNDS),
-    pa.field("default", pa.string()),
-    pa.field("unit", pa.string()),
-    pa.field("multiplication_factor", pa.string()),
-    pa.field("resolution", DECIMAL),
-    pa.field("lifecycle", pa.string()),
-    pa.field("lifecycle_text", pa.string()),
-    pa.field("description", pa.string()),
-    pa.field("dependencies", pa.string()),
-]
-_SOURCE = pa.field("source", pa.string(), nullable=False)
-
-ATTRIBUTES_SCHEMA = pa.schema(
-    [
-        pa.field("mim", pa.string()),
-        pa.field("class", pa.string(), nullable=False),
-        pa.field("attribute", pa.string(), nullable=False),
-        *_TYPE_FIELDS,
-        *(pa.field(f, pa.bool_(), nullable=False) for f in ("mandatory", "read_only", "restricted", "no_notification")),
-        pa.field("takes_effect", pa.string()),
-        pa.field("disturbances", pa.string()),
-        pa.field("precondition", pa.string()),
-        pa.field("persisted_in_enm", pa.bool_()),
-        _SOURCE,
-    ]
-)
-STRUCT_MEMBERS_SCHEMA = pa.schema(
-    [
-        pa.field("mim", pa.string()),
-        pa.field("class", pa.string(), nullable=False),
-        pa.field("struct", pa.string(), nullable=False),
-        pa.field("member", pa.string(), nullable=False),
-        *_TYPE_FIELDS,
-        _SOURCE,
-    ]
-)
-
-
 def _checked(path: str | os.PathLike[str]) -> Path:
     from rtbfast.readers import checked_file
 
@@ -457,7 +408,7 @@ def read_workbook(parameters: str | os.PathLike[str], structs: str | os.PathLike
                 "source": ["workbook"] * len(reader.classes),
             }
         ),
-        "attributes": pa.Table.from_pylist(reader.attributes, ATTRIBUTES_SCHEMA),
+        "attributes": pa.Table.from_pylist(reader.attributes, WORKBOOK_ATTRIBUTES_SCHEMA),
         "enums": pa.table(
             {
                 "mim": [m for m, _ in reader.enums],
@@ -484,7 +435,7 @@ def read_workbook(parameters: str | os.PathLike[str], structs: str | os.PathLike
                 "source": ["workbook"] * len(reader.structs),
             }
         ),
-        "struct_members": pa.Table.from_pylist(reader.members, STRUCT_MEMBERS_SCHEMA),
+        "struct_members": pa.Table.from_pylist(reader.members, WORKBOOK_STRUCT_MEMBERS_SCHEMA),
         "containment": pa.table(
             {
                 "parent": [p for p, _ in reader.containment],

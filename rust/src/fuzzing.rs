@@ -148,7 +148,7 @@ pub fn template_reader(data: &[u8]) {
             .problems
             .iter()
             .map(|p| p.path.clone())
-            .chain(flat.mos.iter().map(|m| m.path.clone()))
+            .chain(flat.mos.iter().map(|m| flat.str(m.path).to_string()))
             .take(64)
             .collect();
         let spots = crate::templates::locate::locate(text, &pointers);

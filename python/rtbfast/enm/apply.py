@@ -59,9 +59,9 @@ from rtbfast.enm.script import NodeNames, Script, ScriptLine, read_script
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from rtbfast.catalog_view import CatalogView
     from rtbfast.enm.enm_client import Credentials
     from rtbfast.enm.imports import JobOutcome
-    from rtbfast.catalog_view import CatalogView
     from rtbfast.enm.simulator import Simulator
     from rtbfast.network_index import NetworkIndex
 

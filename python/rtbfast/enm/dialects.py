@@ -56,7 +56,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.enm.plan import PLAN_SCHEMA, PlanError, Problem
+from rtbfast.enm.plan import PlanError, Problem
+from rtbfast.schemas import PLAN_SCHEMA
 
 DIALECTS = ("cmedit", "dynamic", "moshell", "3gpp")
 """The dialects a plan is written in (``rtbfast plan --dialect``)."""

@@ -34,10 +34,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from rtbfast.catalog_view import CatalogView
 from rtbfast.enm import cmedit
 from rtbfast.enm.enm_client import EnmClient, EnmError
 from rtbfast.enm.journal import APPLIED_STATES, Journal, Run
-from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.script import Script, ScriptLine, script_plan
 from rtbfast.enm.simulator import Response, Simulator
 from rtbfast.errors import RtbfastError

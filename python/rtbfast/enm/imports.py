@@ -292,7 +292,8 @@ def operation_rows(operations: list[ImportOperation], base: int = 0) -> pa.Table
 def import_plan(operations: list[ImportOperation], catalog: CatalogView, source: str) -> pa.Table:
     """The operations as Plan rows (one step each, in order), so that
     :func:`rtbfast.enm.rollback.rollback_plan` inverts them as it inverts a plan."""
-    from rtbfast.enm.plan import PLAN_SCHEMA, _join_kinds
+    from rtbfast.enm.plan import _join_kinds
+    from rtbfast.schemas import PLAN_SCHEMA
 
     rows = operation_rows(operations)
     n = rows.num_rows

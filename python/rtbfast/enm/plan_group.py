@@ -29,7 +29,6 @@ each step writes, nor so the rollback)."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +36,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.catalog_view import CatalogView
-from rtbfast.enm.plan import SEP, Plan, Problem, make_plan
+from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.network_index import NetworkIndex
+from rtbfast.schemas import CHANGESET_SCHEMA, PLAN_EFFECT_WRITES_SCHEMA, PLAN_NEEDING_LOCK_SCHEMA, SEP
 
 UNLINK = "rtbfast: a reference to a deleted MO ("
 """How the planner's clearing of a reference to a deleted MO begins its ``source``."""
@@ -494,20 +493,6 @@ def _rollback_places(rows: pa.Table, heads: pa.Table, network: dict[str, pa.Tabl
 _EXISTS = re.compile(r"^(\d+) MO\(s\) to create exist already")
 
 
-NEEDING_SCHEMA = pa.schema(
-    [
-        ("phase_order", pa.int32()),
-        ("fdn", pa.string()),
-        ("attribute", pa.string()),
-        ("seq", pa.int64()),
-        ("row", pa.int64()),
-    ]
-)
-TEXT_SCHEMA = pa.schema(
-    [("fdn", pa.string()), ("class", pa.string()), ("attribute", pa.string()), ("seq", pa.int64()), ("row", pa.int64())]
-)
-
-
 def _needing(steps: pa.Table, places: pa.Table, catalog: CatalogView) -> pa.Table:
     """The rows the planner's lock pass takes: the sets of MOs not created (lock windows and
     plain sets) whose attribute needs a lock, in ChangeSet order."""
@@ -517,34 +502,17 @@ def _needing(steps: pa.Table, places: pa.Table, catalog: CatalogView) -> pa.Tabl
     rows = steps.filter(pc.and_(pc.is_in(steps["step"], value_set=sets), pc.is_valid(steps["seq"])))
     pairs = pa.array([f"{c}{SEP}{a}" for c, a in sorted(catalog.locks)], pa.string())
     rows = rows.filter(pc.is_in(pc.binary_join_element_wise(rows["class"], rows["attribute"], SEP), value_set=pairs))
-    rows = rows.select(NEEDING_SCHEMA.names).cast(NEEDING_SCHEMA)
+    rows = rows.select(PLAN_NEEDING_LOCK_SCHEMA.names).cast(PLAN_NEEDING_LOCK_SCHEMA)
     return rows.take(pc.sort_indices(rows, [("seq", "ascending"), ("row", "ascending")]))
 
 
-def as_read(rows: pa.Table, chunks: list[int] | None) -> pa.Table:
-    """`rows` (in ChangeSet order, with ``row``) cut into chunks as the planner holds the rows
-    of a ChangeSet read whole: the chunks of the table read (`chunks`: the row each begins
-    at), each one even when no row of it is left; one chunk without `chunks` (a ChangeSet
-    whose rows the planner sorts by ``seq`` is one chunk to it). Arrow's hash grouping gives
-    its groups in an order that depends on the chunks it is given."""
-    if not chunks:
-        return rows.combine_chunks()
-    import bisect
-
-    at = rows["row"].to_pylist()
-    starts = [bisect.bisect_left(at, c) for c in chunks] + [len(at)]
-    pieces = [rows.slice(a, b - a).combine_chunks() for a, b in itertools.pairwise(starts)]
-    return pa.concat_tables(pieces) if pieces else rows
-
-
-def lock_order(needing: pa.Table, chunks: list[int] | None = None) -> list[tuple[int, str]]:
-    """(phase_order, fdn) of the sets that need a lock, in the order the planner's lock pass
-    takes them: its grouping by phase and MO of the rows needing a lock (`needing`, in
-    ChangeSet order, in chunks as the planner holds them: :func:`as_read`), which is not their
-    first appearance beyond a few dozen MOs (Arrow's hash grouping)."""
-    table = as_read(needing, chunks).select(["phase_order", "fdn", "attribute"])
-    grouped = table.group_by(["phase_order", "fdn"], use_threads=False).aggregate([("attribute", "list")])
-    return list(zip(grouped["phase_order"].to_pylist(), grouped["fdn"].to_pylist(), strict=True))
+def lock_order(needing: pa.Table) -> list[tuple[int, str]]:
+    """(phase_order, fdn) of the sets that need a lock (`needing`, in ChangeSet order), in the
+    order the planner's lock pass takes them: each (phase, MO) at its first row."""
+    seen: dict[tuple[int, str], None] = {}
+    for key in zip(needing["phase_order"].to_pylist(), needing["fdn"].to_pylist(), strict=True):
+        seen.setdefault(key, None)
+    return list(seen)
 
 
 def _notes(
@@ -578,20 +546,12 @@ _TEXTS: dict[int, tuple[CatalogView, pa.Array]] = {}
 
 def _texts(catalog: CatalogView) -> pa.Array:
     """``class<SEP>attribute`` of the attributes whose change takes effect at an unlock or a
-    restart, or disturbs (the texts ``Planner._effects`` keeps), made once per catalog."""
-    from rtbfast.enm.plan import RESTART_WORDS, UNLOCK_WORDS
-
+    restart, or disturbs (:attr:`rtbfast.catalog_view.CatalogView.effect_texts`), made once per
+    catalog."""
     known = _TEXTS.get(id(catalog))
     if known is not None and known[0] is catalog:
         return known[1]
-
-    def later(effect: str | None) -> bool:
-        return bool(effect and (re.search(RESTART_WORDS, effect) or re.search(UNLOCK_WORDS, effect)))
-
-    texts = [
-        f"{c}{SEP}{a}" for (c, a), (effect, disturbance) in catalog.texts().items() if later(effect) or disturbance
-    ]
-    array = pa.array(texts, pa.string())
+    array = pa.array([f"{c}{SEP}{a}" for c, a in catalog.effect_texts], pa.string())
     _TEXTS.clear()
     _TEXTS[id(catalog)] = (catalog, array)
     return array
@@ -603,5 +563,5 @@ def _with_text(steps: pa.Table, catalog: CatalogView) -> pa.Table:
     rows = steps.filter(pc.is_valid(steps["seq"]))
     pairs = pc.binary_join_element_wise(rows["class"], rows["attribute"], SEP)
     rows = rows.filter(pc.is_in(pairs, value_set=_texts(catalog)))
-    rows = rows.select(TEXT_SCHEMA.names).cast(TEXT_SCHEMA)
+    rows = rows.select(PLAN_EFFECT_WRITES_SCHEMA.names).cast(PLAN_EFFECT_WRITES_SCHEMA)
     return rows.take(pc.sort_indices(rows, [("seq", "ascending"), ("row", "ascending")]))

@@ -21,30 +21,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import Problem
-from rtbfast.enm.plan_group import PLACE, RANK, GroupPlan, as_read, lock_order
+from rtbfast.enm.plan_group import PLACE, RANK, GroupPlan, lock_order
+from rtbfast.schemas import PLAN_PLACES_SCHEMA
 
 EFFECTS_LISTED = 200_000
 """Effects the planner reports at most (``Planner._effects``)."""
-
-
-_COMPACT = pa.schema(
-    [
-        ("step", pa.int64()),
-        ("phase_order", pa.int32()),
-        ("rank", pa.int8()),
-        ("a", pa.int64()),
-        ("b", pa.int64()),
-        ("c", pa.int8()),
-        ("d", pa.int64()),
-        ("e", pa.int64()),
-        ("s", pa.string()),
-        ("window", pa.int32()),
-    ]
-)
-"""A batch's places as the order keeps them until every batch is planned."""
 
 
 @dataclass
@@ -80,7 +63,7 @@ class BatchFacts:
         first = g.steps.filter(pc.is_in(g.steps["step"], value_set=deletes["step"]))
         first = first.group_by("step", use_threads=False).aggregate([("phase", "first"), ("phase_order", "first")])
         return cls(
-            places=places.select(["step", *PLACE, "window"]).cast(_COMPACT),
+            places=places.select(["step", *PLACE, "window"]).cast(PLAN_PLACES_SCHEMA),
             creates_made=creates["fdn"].to_pylist(),
             window_sets=window_sets.select(["window", "phase_order", "fdn"]),
             rollback_places=g.rollback_places,
@@ -113,34 +96,71 @@ class Order:
     lists them."""
 
 
-def _planner(catalog: CatalogView) -> Any:
-    """The planner with nothing to plan, to run its passes over what every batch gives."""
-    from rtbfast.enm.plan import Planner
-    from rtbfast.network_index import NetworkIndex
-
-    empty = pa.table({c: pa.array([], pa.string()) for c in ("fdn", "class", "id", "parent_fdn")})
-    return Planner(CHANGESET_SCHEMA.empty_table(), NetworkIndex({"mos": empty}), catalog)
-
-
 def effects_of(with_text: pa.Table, catalog: CatalogView) -> list[dict[str, Any]]:
-    """The planner's effects of the writes `with_text` (every batch's, in ChangeSet order):
-    its own pass, run once over them held as it holds them (one chunk)."""
-    if not with_text.num_rows:
-        return []
-    effects: list[dict[str, Any]] = _planner(catalog)._effects(with_text)
-    return effects
+    """The planner's effects of the writes `with_text` (``fdn``, ``class``, ``attribute``:
+    every batch's, in ChangeSet order): each (fdn, attribute) once, in the order of its first
+    write, at most :data:`EFFECTS_LISTED`, as the native pass lists them for the whole."""
+    texts = catalog.effect_texts
+    out: list[dict[str, Any]] = []
+    listed: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str]] = set()
+    for fdn, cls, attribute in zip(
+        with_text["fdn"].to_pylist(), with_text["class"].to_pylist(), with_text["attribute"].to_pylist(), strict=True
+    ):
+        if (fdn, attribute, cls) in listed:
+            continue
+        if len(listed) >= EFFECTS_LISTED:
+            break
+        listed.add((fdn, attribute, cls))
+        if (fdn, attribute) in seen:
+            continue
+        seen.add((fdn, attribute))
+        effect, disturbance, when = texts[(cls, attribute)]
+        out.append(
+            {
+                "fdn": fdn,
+                "class": cls,
+                "attribute": attribute,
+                "takes_effect": effect,
+                "when": when,
+                "disturbances": disturbance,
+            }
+        )
+    return out
 
 
 def create_order(creates: pa.Table, refs: pa.Table, catalog: CatalogView) -> tuple[list[str], list[Problem]]:
     """The MOs of `creates` (``fdn``, in the ChangeSet's order) in the order the planner creates
     them given the moRef values they are written with (`refs`: ``fdn``, ``attribute``,
     ``value``, ``kind``, in the ChangeSet's order), and the planner's note on cycles broken
-    (:class:`rtbfast.enm.plan.PlanError` for a cycle through mandatory references). The
-    planner's own create ordering, run once on every batch's creates."""
-    planner = _planner(catalog)
-    created = set(creates["fdn"].to_pylist())
-    order, _ = planner._create_order(creates, refs, created)
-    return order, planner.notes
+    (:class:`rtbfast.enm.plan.PlanError` for a cycle through mandatory references): the
+    planner's own create ordering (``_native.create_order``), run once on every batch's
+    creates."""
+    from rtbfast import _native
+    from rtbfast.enm.plan import PlanError, _note
+
+    fdns = creates["fdn"].to_pylist()
+    moref = refs.filter(pc.and_(pc.fill_null(pc.equal(refs["kind"], "moref"), False), pc.is_valid(refs["value"])))
+    references = list(
+        zip(moref["fdn"].to_pylist(), moref["attribute"].to_pylist(), moref["value"].to_pylist(), strict=True)
+    )
+    order, deferred, cycle = _native.create_order(fdns, references, catalog.native)
+    if cycle:
+        raise PlanError(
+            [
+                Problem(
+                    "cycle",
+                    "these MOs reference each other through mandatory references and cannot be created: "
+                    + ", ".join(cycle),
+                    cycle[0],
+                )
+            ]
+        )
+    notes = []
+    if deferred:
+        first = deferred[0][0]
+        notes.append(Problem("cycle", _note("cycle", first, len(deferred)), first))
+    return order, notes
 
 
 def _numbered(tables: list[pa.Table], keys: list[str]) -> list[pa.Array]:
@@ -211,7 +231,7 @@ def order_of(batches: list[BatchFacts], catalog: CatalogView, chunks: list[int] 
     if needing:
         every_needing = pa.concat_tables(needing, promote_options="permissive")
         every_needing = every_needing.take(pc.sort_indices(every_needing, [("seq", "ascending"), ("row", "ascending")]))
-        locked = {key: k for k, key in enumerate(lock_order(every_needing, chunks))}
+        locked = {key: k for k, key in enumerate(lock_order(every_needing))}
     tables = []
     for b in batches:
         places = _windows_placed(b.places, b.window_sets, locked)
@@ -287,7 +307,7 @@ def order_of(batches: list[BatchFacts], catalog: CatalogView, chunks: list[int] 
     if texts:
         every_text = pa.concat_tables(texts, promote_options="permissive")
         every_text = every_text.take(pc.sort_indices(every_text, [("seq", "ascending"), ("row", "ascending")]))
-        effects = effects_of(as_read(every_text, chunks).select(["fdn", "class", "attribute"]), catalog)
+        effects = effects_of(every_text.select(["fdn", "class", "attribute"]), catalog)
     return Order(
         effects=effects,
         plan=plan_map,

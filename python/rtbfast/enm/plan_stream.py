@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from rtbfast.changeset import CHANGESET_SCHEMA
 from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.node_groups import (
     BUDGET,
@@ -40,12 +39,12 @@ from rtbfast.enm.node_groups import (
     pack,
     release,
 )
-from rtbfast.enm.plan import LISTED, PLAN_SCHEMA, PlanError, Problem
+from rtbfast.enm.plan import LISTED, PlanError, Problem
 from rtbfast.enm.plan_group import Context, GroupPlan, plan_group
 from rtbfast.enm.plan_order import BatchFacts, Order, order_of, renumbered, restored_phase
 from rtbfast.enm.plan_xml import XmlParts
-from rtbfast.enm.rollback import UNKNOWN_SCHEMA
 from rtbfast.enm.summary import SummaryPart, summary_part
+from rtbfast.schemas import CHANGESET_SCHEMA, PLAN_SCHEMA, UNKNOWN_ROLLBACK_SCHEMA
 
 ChangeBatches = Callable[..., Iterator[pa.RecordBatch]]
 """The ChangeSet's rows, a batch at a time, from the first (each call starts again); called
@@ -177,7 +176,7 @@ class GroupedPlan:
             yield restored_phase(rows, self.order).cast(PLAN_SCHEMA)
 
     def unknown_rows(self) -> Iterator[pa.Table]:
-        """The attributes the rollback cannot restore (``rtbfast.enm.rollback.UNKNOWN_SCHEMA``)
+        """The attributes the rollback cannot restore (``rtbfast.schemas.UNKNOWN_ROLLBACK_SCHEMA``)
         in step order, then by attribute."""
         yield from self.unknown.merged(self.order.steps)
 
@@ -409,7 +408,7 @@ class _Collector:
         }
         self.facts: list[BatchFacts] = []
         self.parts: list[SummaryPart] = []
-        self.unknown = RowSpool(workspace / "unknown.batches.arrow", UNKNOWN_SCHEMA)
+        self.unknown = RowSpool(workspace / "unknown.batches.arrow", UNKNOWN_ROLLBACK_SCHEMA)
         self.changed_mos = {"plan": 0, "rollback": 0}
         self.names: dict[str, set[str]] = {"plan": set(), "rollback": set()}
 

@@ -40,11 +40,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rtbfast.enm.dialects import DIALECTS
 from rtbfast.catalog_view import CatalogView
-from rtbfast.enm.plan import PLAN_SCHEMA, Plan, Problem, make_plan
+from rtbfast.enm.dialects import DIALECTS
+from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
+from rtbfast.schemas import PLAN_SCHEMA
 
 if TYPE_CHECKING:
     from rtbfast.enm.plan_stream import GroupedPlan
@@ -79,7 +80,7 @@ class Planned:
 
 def plan_changes(
     source: str | os.PathLike[str],
-    catalog: str | os.PathLike[str],
+    catalog: str | os.PathLike[str] | CatalogView,
     network: str | os.PathLike[str],
     targets: Sequence[str] = (),
     *,
@@ -88,8 +89,9 @@ def plan_changes(
     on_phase: Callable[[str], None] | None = None,
 ) -> Planned:
     """Plan a ChangeSet file (``.parquet``) or a template (expanded over `targets` first) on
-    `network` (a Bulk CM export or a build folder's network) with `catalog` (a build folder or
-    an MP XML model), and compute its rollback. A change of an attribute whose old value the
+    `network` (a Bulk CM export or a build folder's network) with `catalog` (a view already
+    loaded, or a build folder or an MP XML model: loaded once, for the expansion and the plan),
+    and compute its rollback. A change of an attribute whose old value the
     export does not hold is refused (:class:`rtbfast.enm.rollback.UnknownRollback`) unless
     `allow_unknown_rollback`."""
     from rtbfast.changeset import read_changeset
@@ -101,8 +103,8 @@ def plan_changes(
     tables = read_network_tables(network, threads)
     index = NetworkIndex(tables)
     say("reading the catalog")
-    cat = CatalogView.load(catalog, threads)
-    made_from: dict[str, Any] = {"catalog": str(catalog), "network": str(network)}
+    cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
+    made_from: dict[str, Any] = {"catalog": cat.origin or str(catalog), "network": str(network)}
     if src.suffix.lower() == ".parquet":
         changes, origin = read_changeset(src)
         made_from.update(changeset=str(src), changeset_made_from=origin)
@@ -112,7 +114,7 @@ def plan_changes(
         if not targets:
             raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
         say("expanding the template")
-        result = expand(src, catalog, index, list(targets), threads=threads)
+        result = expand(src, cat, index, list(targets), threads=threads)  # the one catalog view
         from rtbfast.templates.verdicts import verdict_lines
 
         errors = [str(n) for n in result.notes if n.severity == "error"]
@@ -196,7 +198,7 @@ class RestoredValues:
         if self._carry is not None and self._carry.num_rows:
             self._judge(self._carry)
         self._carry = None
-        from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
+        from rtbfast.schemas import VIOLATIONS_SCHEMA
 
         return (
             pa.concat_tables(self._found, promote_options="permissive")
@@ -378,7 +380,7 @@ def write_plan_folder(
 
 def plan_folder(
     source: str | os.PathLike[str],
-    catalog: str | os.PathLike[str],
+    catalog: str | os.PathLike[str] | CatalogView,
     network: str | os.PathLike[str],
     out: str | os.PathLike[str],
     targets: Sequence[str] = (),
@@ -405,13 +407,13 @@ def plan_folder(
     src = Path(source)
     pieces = network_pieces(network, threads)
     say("reading the catalog")
-    cat = CatalogView.load(catalog, threads)
-    made_from: dict[str, Any] = {"catalog": str(catalog), "network": str(network)}
+    cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
+    made_from: dict[str, Any] = {"catalog": cat.origin or str(catalog), "network": str(network)}
     if src.suffix.lower() == ".parquet":
         origin, batches, chunks = changeset_batches(src)
         made_from.update(changeset=str(src), changeset_made_from=origin)
     else:
-        changes, expanded = _expanded(src, catalog, network, targets, threads, say)
+        changes, expanded = _expanded(src, cat, network, targets, threads, say)  # the one catalog view
         made_from.update(expanded)
         batches, chunks = table_batches(changes), chunk_starts(changes)
     with Workspace() as work:
@@ -433,7 +435,7 @@ def plan_folder(
 
 def _expanded(
     src: Path,
-    catalog: str | os.PathLike[str],
+    catalog: CatalogView,
     network: str | os.PathLike[str],
     targets: Sequence[str],
     threads: int,

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from rtbfast.enm import cmedit
 from rtbfast.catalog_view import CatalogView
-from rtbfast.enm.plan import PLAN_SCHEMA, _join_kinds
+from rtbfast.enm import cmedit
+from rtbfast.enm.plan import _join_kinds
 from rtbfast.errors import InputError, InputIOError
 from rtbfast.network_index import NetworkIndex
+from rtbfast.schemas import PLAN_SCHEMA
 from rtbfast.text_safety import FORMAT_CHARACTERS
 
 RUNNABLE = ("get", "set", "create", "delete", "action")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast.schemas import PLAN_SUMMARY_CHANGES_SCHEMA
+
 if TYPE_CHECKING:
     from rtbfast.enm.planning import Planned
 
@@ -295,7 +297,7 @@ def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> Summary
     for r in names:
         row_of(r["node"], r["class"])["attributes"].add(r["attribute"])
     changes = pa.Table.from_pylist(
-        [{**r, "attributes": sorted(r["attributes"])} for r in per.values()], schema=_CHANGES_SCHEMA
+        [{**r, "attributes": sorted(r["attributes"])} for r in per.values()], schema=PLAN_SUMMARY_CHANGES_SCHEMA
     )
     # lock windows: walked in step order, only when the plan locks something
     locks: list[dict[str, Any]] = []
@@ -331,23 +333,12 @@ def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> Summary
     )
 
 
-_CHANGES_SCHEMA = pa.schema(
-    [
-        ("node", pa.string()),
-        ("class", pa.string()),
-        ("mos", pa.int64()),
-        ("create", pa.int64()),
-        ("set", pa.int64()),
-        ("delete", pa.int64()),
-        ("attributes", pa.list_(pa.string())),
-    ]
-)
-
-
 def _changes(parts: list[pa.Table]) -> Listed:
     """What changes where, per node and class (the parts' rows of one node and class added
     up), in order of node and class."""
-    table = pa.concat_tables(parts, promote_options="permissive") if parts else _CHANGES_SCHEMA.empty_table()
+    table = (
+        pa.concat_tables(parts, promote_options="permissive") if parts else PLAN_SUMMARY_CHANGES_SCHEMA.empty_table()
+    )
     if not table.num_rows:
         return Listed([], 0)
     sums = table.group_by(["node", "class"], use_threads=False).aggregate(

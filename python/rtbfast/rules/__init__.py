@@ -8,7 +8,7 @@
     result.violations                                    # pyarrow.Table, one row per violation
 """
 
-from rtbfast.rules.bulk import VIOLATIONS_SCHEMA, Evaluation, evaluate
-from rtbfast.rules.constraints import SCHEMA, Constraints, constraint_table
+from rtbfast.rules.bulk import Evaluation, evaluate
+from rtbfast.rules.constraints import Constraints, constraint_table
 
-__all__ = ["SCHEMA", "VIOLATIONS_SCHEMA", "Constraints", "Evaluation", "constraint_table", "evaluate"]
+__all__ = ["Constraints", "Evaluation", "constraint_table", "evaluate"]

@@ -10,27 +10,6 @@ import pyarrow as pa
 from rtbfast import _native
 from rtbfast.rules.constraints import Constraints
 
-VIOLATIONS_SCHEMA = pa.schema(
-    [
-        ("subject", pa.string()),
-        ("class", pa.string()),
-        ("attribute", pa.string()),
-        ("member", pa.string()),
-        ("index", pa.int32()),
-        pa.field("rule", pa.string(), False),
-        pa.field("severity", pa.string(), False),
-        pa.field("message", pa.string(), False),
-        ("value", pa.string()),
-        ("expected", pa.string()),
-    ]
-)
-"""One row per violation: the MO (FDN), its class, the attribute (and struct member, and the
-item's index in a sequence), the rule, ``error`` or ``warning``, a message, the value as
-written and what was expected. Rules: ``type``, ``range``, ``resolution``, ``decimal_places``,
-``length``, ``pattern``, ``enum``, ``moref``, ``sequence_length``, ``sequence_unique``,
-``exclusive``, ``multiple_values``, ``unknown_member`` (errors); ``unknown_attribute`` and
-``unknown_class`` (warnings: the catalog does not describe them)."""
-
 
 @dataclass
 class Evaluation:

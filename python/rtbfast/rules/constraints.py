@@ -20,43 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast.schemas import CONSTRAINTS_SCHEMA
 from rtbfast.typemap import FieldType, enum_members_by_enum, field_type, struct_members_by_struct
-
-_DECIMAL = pa.decimal128(38, 18)
-_BOUND = pa.struct([("min", _DECIMAL), ("max", _DECIMAL)])
-
-SCHEMA = pa.schema(
-    [
-        ("class", pa.string()),
-        ("attribute", pa.string()),
-        ("member", pa.string()),
-        ("kind", pa.string()),
-        ("ranges", pa.list_(_BOUND)),
-        ("resolution", _DECIMAL),
-        ("decimal_places", pa.int32()),
-        ("length_min", pa.int64()),
-        ("length_max", pa.int64()),
-        ("pattern", pa.string()),
-        ("enum_names", pa.list_(pa.string())),
-        ("enum_values", pa.list_(pa.int64())),
-        ("moref_target", pa.string()),
-        ("is_sequence", pa.bool_()),
-        ("seq_min", pa.int64()),
-        ("seq_max", pa.int64()),
-        ("seq_unique", pa.bool_()),
-        ("unique_by", pa.list_(pa.string())),
-        ("exclusive", pa.bool_()),
-        ("struct", pa.string()),
-        ("read_only", pa.bool_()),
-        ("restricted", pa.bool_()),
-        ("mandatory", pa.bool_()),
-        ("lock_before_modify", pa.bool_()),
-        ("takes_effect", pa.string()),
-        ("source", pa.string()),
-    ]
-)
-"""The columns of the constraints table (the evaluator reads them by name; the last seven are
-carried for reports and operation rules)."""
 
 
 @dataclass
@@ -258,5 +223,5 @@ def constraint_table(catalog: dict[str, pa.Table]) -> Constraints:
                 },
                 mim,
             )
-    table = pa.Table.from_pylist(rows, schema=SCHEMA) if rows else SCHEMA.empty_table()
+    table = pa.Table.from_pylist(rows, schema=CONSTRAINTS_SCHEMA) if rows else CONSTRAINTS_SCHEMA.empty_table()
     return Constraints(table, list(dict.fromkeys(notes)))

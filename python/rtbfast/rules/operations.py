@@ -20,8 +20,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
 from rtbfast.rules.constraints import Constraints
+from rtbfast.schemas import VIOLATIONS_SCHEMA
 
 
 def _column(rows: pa.Table, name: str) -> pa.Array:

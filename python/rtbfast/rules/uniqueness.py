@@ -7,7 +7,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.rules.bulk import VIOLATIONS_SCHEMA
+from rtbfast.schemas import VIOLATIONS_SCHEMA
 
 
 def _scope_of(fdns: pa.Array, parents: pa.Array, scope: str) -> pa.Array:

@@ -1,7 +1,13 @@
 """Static validation of many RTB templates against a built catalog (``OUT/`` of ``rtbfast
 build``): nothing is run.
 
-The templates are read on all cores into one set of tables (``rust/src/templates``). Then:
+The templates are read on all cores into one set of tables (``rust/src/templates``: each file
+read, parsed, flattened and its keys read by their grammar natively, a run of files on each
+thread); class, attribute, member and value columns come dictionary-encoded, so every name is
+judged once per distinct class and attribute and joined to the rows by its id, never once per
+value. Values go to the native evaluator in bulk, with the constraints compiled once per
+catalog; its verdicts name their rows. What is said (messages, did-you-means) is worded once
+per distinct verdict. Findings are located in the texts the read kept. Then:
 
 - JSON and shape: a file that is not JSON, a key that fits no grammar, a directive out of
   place (code ``json``, ``key``, ``structure``, ``sentinel``);
@@ -35,7 +41,6 @@ Findings are the Violations columns plus ``template``, ``path`` (JSON pointer), 
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -51,165 +56,18 @@ import pyarrow.compute as pc
 from rtbfast import _native
 from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import InputIOError, TemplateError
-from rtbfast.output_folder import load_catalog, open_catalog
 from rtbfast.readers import ProgressCallback
-from rtbfast.rules import VIOLATIONS_SCHEMA, Constraints, constraint_table, evaluate
+from rtbfast.schemas import FINDING_PARTS_SCHEMA, FINDINGS_SCHEMA, SEP, VIOLATIONS_SCHEMA
 from rtbfast.suggest import closest
 from rtbfast.templates.tree import ReadWarning, template_json
-from rtbfast.templates.units import parse_factor, to_engineering, to_raw
-
-FINDINGS_SCHEMA = pa.schema(
-    [
-        ("template", pa.string()),
-        ("path", pa.string()),
-        ("line", pa.int32()),
-        ("column", pa.int32()),
-        pa.field("severity", pa.string(), False),
-        pa.field("code", pa.string(), False),
-        pa.field("message", pa.string(), False),
-        ("suggestion", pa.string()),
-        *[f for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")],
-    ]
-)
-"""One row per finding: where (template file, JSON pointer, line, column), how bad
-(``error``, ``warning``, ``info``), what (``code``, the evaluator's rule for a value),
-``message``, ``suggestion``, and the Violations columns (``subject`` is the MO's pointer)."""
+from rtbfast.templates.units import to_engineering, to_raw
 
 JUDGED = ("string", "number", "boolean")
 """Value kinds judged by the evaluator (the others are computed, ``null`` or empty)."""
-NAME_RULES = ("unknown_class", "unknown_attribute")
-VALUE_RULES = ("type", "range", "resolution", "decimal_places")
-"""The evaluator's rules about a number's value: their messages say the unit conversion."""
-"""The evaluator's rules that the name checks already say, once, with a did-you-mean."""
-
-CATALOG_COLUMNS = {
-    "attributes": [
-        "class",
-        "attribute",
-        "kind",
-        "type_ref",
-        "multiplication_factor",
-        "unit",
-        "read_only",
-        "restricted",
-        "nillable",
-        "mim",
-        "is_sequence",
-        "seq_min",
-        "default",
-    ],
-    "classes": ["class", "system_created"],
-    "containment": ["parent", "child"],
-    "struct_members": ["struct", "member", "multiplication_factor", "unit"],
-}
-
-
-SEP = "\x1f"
-"""Joins two names into one key (a character no name holds)."""
-
-
-@dataclass
-class CatalogView:
-    """What a check reads of a catalog, and the lookups made of it once."""
-
-    tables: dict[str, pa.Table]
-    constraints: Constraints
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], threads: int = 0) -> CatalogView:
-        """A build folder (checked) or an MP XML model."""
-        p = Path(path)
-        if p.is_dir():
-            folder = open_catalog(p)
-            return cls(folder.tables(CATALOG_COLUMNS), folder.constraints())
-        tables = load_catalog(p, threads=threads)
-        return cls(tables, constraint_table(tables))
-
-    def column(self, table: str, name: str) -> list[Any]:
-        t = self.tables.get(table)
-        return [] if t is None or name not in t.column_names else t.column(name).to_pylist()
-
-    @functools.cached_property
-    def classes(self) -> set[str]:
-        """Known classes: from their own rows, their attributes, or the containment naming
-        them (the workbook names node functions only in its LDN paths)."""
-        return {
-            *self.column("classes", "class"),
-            *self.column("attributes", "class"),
-            *self.column("containment", "parent"),
-            *self.column("containment", "child"),
-        }
-
-    @functools.cached_property
-    def system_created(self) -> set[str]:
-        """Classes every definition says the node creates (where two MIMs define a class and
-        disagree, nothing is said: a template's MO is not tied to either)."""
-        flags: dict[str, set[bool]] = {}
-        for c, created in zip(self.column("classes", "class"), self.column("classes", "system_created"), strict=True):
-            flags.setdefault(c, set()).add(bool(created))
-        return {c for c, f in flags.items() if f == {True}}
-
-    @functools.cached_property
-    def children(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for parent, child in zip(
-            self.column("containment", "parent"), self.column("containment", "child"), strict=True
-        ):
-            out.setdefault(parent, set()).add(child)
-        return out
-
-    @functools.cached_property
-    def attributes(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """class → attribute → what every definition of it agrees on: ``read_only``,
-        ``restricted``, ``nillable`` (true only where all say so), its ``kinds``,
-        ``nillable_known`` (every definition is of a MIM that marks nillable attributes: CPP
-        models and the workbook do not, so there a clear is not judged) and ``may_be_empty``
-        (a sequence that may hold no item)."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        if "attributes" not in self.tables:
-            return out
-        rows = self.tables["attributes"].to_pylist()
-        marking = {r.get("mim") for r in rows if r.get("nillable")}
-        for row in rows:
-            known = out.setdefault(row["class"], {})
-            agreed = known.get(row["attribute"])
-            flags = {k: bool(row.get(k)) for k in ("read_only", "restricted", "nillable")}
-            flags["nillable_known"] = row.get("nillable") is not None and row.get("mim") in marking
-            flags["may_be_empty"] = bool(row.get("is_sequence")) and not row.get("seq_min")
-            if agreed is None:
-                known[row["attribute"]] = {**flags, "kinds": {row.get("kind")}}
-            else:
-                for k, v in flags.items():
-                    agreed[k] = agreed[k] and v
-                agreed["kinds"].add(row.get("kind"))
-        return out
-
-    @functools.cached_property
-    def factors(self) -> pa.Table:
-        """``key`` (class, attribute and member joined by :data:`SEP`) → the linear
-        multiplication factor (as text) and unit of the attributes and struct members that
-        have one."""
-        found: dict[str, tuple[str, str | None]] = {}
-        struct_factor: dict[str, list[tuple[str, Decimal, str | None]]] = {}
-        if "struct_members" in self.tables:
-            for r in self.tables["struct_members"].to_pylist():
-                f = parse_factor(r.get("multiplication_factor"))
-                if f is not None and f != 1:
-                    struct_factor.setdefault(r["struct"], []).append((r["member"], f, r.get("unit")))
-        if "attributes" in self.tables:
-            for r in self.tables["attributes"].to_pylist():
-                f = parse_factor(r.get("multiplication_factor"))
-                if f is not None and f != 1:
-                    found.setdefault(SEP.join((r["class"], r["attribute"], "")), (str(f), r.get("unit")))
-                for member, mf, unit in struct_factor.get(r.get("type_ref") or "", []):
-                    found.setdefault(SEP.join((r["class"], r["attribute"], member)), (str(mf), unit))
-        return pa.table(
-            {
-                "key": pa.array(list(found), pa.string()),
-                "factor": pa.array([f for f, _ in found.values()], pa.string()),
-                "unit": pa.array([u for _, u in found.values()], pa.string()),
-            }
-        )
+SCALED_RULES = ("type", "range", "resolution", "decimal_places")
+"""The evaluator's rules about a number's value, whose verdict a multiplication factor
+changes: their messages say the unit conversion (and a value broken by one may be written in
+raw units)."""
 
 
 @dataclass
@@ -233,28 +91,17 @@ LISTED = 200
 template with a hundred thousand wrong values gives a report, not a flood."""
 
 
+_VIOLATION_COLS = [f.name for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")]
+
+
 class _Findings:
-    """Findings collected as columns (template index, pointer, severity, code, message, …),
-    at most :data:`LISTED` of a code per template (the rest counted)."""
+    """Findings collected as column parts, in the order they are found: one at a time
+    (:meth:`add`) or many at once (:meth:`extend`). :meth:`table` lists at most
+    :data:`LISTED` of a code per template and counts the rest."""
 
     def __init__(self) -> None:
-        self.listed: dict[tuple[int, str], int] = {}
-        self.more: dict[tuple[int, str], tuple[str, int]] = {}
-        self.rows: dict[str, list[Any]] = {
-            name: []
-            for name in (
-                "template",
-                "path",
-                "severity",
-                "code",
-                "message",
-                "suggestion",
-                "at",
-                "typed",
-                "pointed",
-                *_VIOLATION_COLS,
-            )
-        }
+        self.parts: list[pa.Table] = []
+        self.rows: dict[str, list[Any]] = {name: [] for name in FINDING_PARTS_SCHEMA.names}
 
     def add(
         self,
@@ -270,60 +117,95 @@ class _Findings:
         **violation: Any,
     ) -> None:
         """A finding; `at` is its line and column where already known (else found from the
-        pointer), `typed` says `path` is a typed document's already, `pointed` that the
-        message ends with the pointer (as expansion's notes do)."""
-        listed = self.listed.get((template, code), 0)
-        if listed >= LISTED:
-            _, more = self.more.get((template, code), (severity, 0))
-            self.more[(template, code)] = (severity, more + 1)
-            return
-        self.listed[(template, code)] = listed + 1
-        for name, value in (
-            ("template", template),
-            ("path", path),
-            ("severity", severity),
-            ("code", code),
-            ("message", message),
-            ("suggestion", suggestion),
-            ("at", at),
-            ("typed", typed),
-            ("pointed", pointed),
-        ):
-            self.rows[name].append(value)
+        pointer)."""
+        rows = self.rows
+        rows["template"].append(template)
+        rows["path"].append(path)
+        rows["severity"].append(severity)
+        rows["code"].append(code)
+        rows["message"].append(message)
+        rows["suggestion"].append(suggestion)
+        rows["line"].append(at[0] if at else None)
+        rows["column"].append(at[1] if at else None)
+        rows["typed"].append(typed)
+        rows["pointed"].append(pointed)
         for name in _VIOLATION_COLS:
-            self.rows[name].append(violation.get(name))
+            rows[name].append(violation.get(name))
 
-    def full(self, template: int, code: str) -> bool:
-        """Whether findings of `code` on `template` are only counted now (a suggestion need not
-        be looked for)."""
-        return self.listed.get((template, code), 0) >= LISTED
+    def _flush(self) -> None:
+        if self.rows["template"]:
+            self.parts.append(pa.table(self.rows, schema=FINDING_PARTS_SCHEMA))
+            self.rows = {name: [] for name in FINDING_PARTS_SCHEMA.names}
 
-    def close(self) -> None:
-        """One finding for each code of a template whose findings were not all listed."""
-        more, self.more = self.more, {}
-        for (template, code), (severity, n) in more.items():
-            self.listed[(template, code)] = 0
-            self.add(
-                template,
-                "",
-                severity,
-                code,
-                f"and {n:,} more {code} finding(s) in this template, not listed (the first {LISTED} of a kind are)",
-                at=(1, 1),
-            )
+    def extend(self, count: int, columns: dict[str, Any]) -> None:
+        """`count` findings at once: each column an array or list of `count` items, or one
+        value for all (a column not given is null, or false)."""
+        if not count:
+            return
+        self._flush()
+        arrays = []
+        for f in FINDING_PARTS_SCHEMA:
+            given = columns.get(f.name, False if f.type == pa.bool_() else None)
+            if isinstance(given, pa.ChunkedArray):
+                given = given.combine_chunks()
+            if isinstance(given, pa.Array):
+                arrays.append(given if given.type == f.type else pc.cast(given, f.type))
+            elif isinstance(given, list):
+                arrays.append(pa.array(given, f.type))
+            else:
+                arrays.append(pa.nulls(count, f.type) if given is None else pa.array([given] * count, f.type))
+        self.parts.append(pa.Table.from_arrays(arrays, schema=FINDING_PARTS_SCHEMA))
+
+    def table(self) -> pa.Table:
+        """Every finding in the order found, but for each template and code only the first
+        :data:`LISTED`; then one finding for each template and code whose findings were not all
+        listed, saying how many more there were."""
+        self._flush()
+        found = pa.concat_tables(self.parts) if self.parts else FINDING_PARTS_SCHEMA.empty_table()
+        if found.num_rows <= LISTED:
+            return found
+        counts = found.group_by(["template", "code"], use_threads=False).aggregate([("template", "count")])
+        if pc.max(counts["template_count"]).as_py() <= LISTED:
+            return found  # all listed
+        listed: dict[tuple[int, str], int] = {}
+        more: dict[tuple[int, str], list[Any]] = {}
+        keep: list[bool] = []
+        for i, key in enumerate(zip(found["template"].to_pylist(), found["code"].to_pylist(), strict=True)):
+            n = listed.get(key, 0)
+            if n < LISTED:
+                listed[key] = n + 1
+                keep.append(True)
+                continue
+            keep.append(False)
+            if key not in more:
+                more[key] = [found["severity"][i].as_py(), 0]
+            more[key][1] += 1
+        if more:
+            found = found.filter(pa.array(keep, pa.bool_()))
+            for (template, code), (severity, n) in more.items():
+                self.add(
+                    template,
+                    "",
+                    severity,
+                    code,
+                    f"and {n:,} more {code} finding(s) in this template, not listed (the first {LISTED} of a kind are)",
+                    at=(1, 1),
+                )
+            self._flush()
+            found = pa.concat_tables([found, self.parts[-1]])
+        return found
 
 
-_VIOLATION_COLS = [f.name for f in VIOLATIONS_SCHEMA if f.name not in ("severity", "rule", "message")]
-
-
-def _read(paths: list[str], threads: int, on_progress: ProgressCallback | None) -> dict[str, pa.Table]:
-    """The native read, with progress in files."""
+def _read(
+    paths: list[str], threads: int, on_progress: ProgressCallback | None
+) -> tuple[dict[str, pa.Table], _native.TemplateTexts]:
+    """The native read, with progress in files; the texts are kept to locate findings in."""
     progress = _native.Progress()
     if on_progress is None:
-        raw = _native.read_templates(paths, threads, progress)
+        raw = _native.read_templates(paths, threads, progress, True)
     else:
         with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(_native.read_templates, paths, threads, progress)
+            future = pool.submit(_native.read_templates, paths, threads, progress, True)
             while True:
                 try:
                     raw = future.result(timeout=0.1)
@@ -331,7 +213,9 @@ def _read(paths: list[str], threads: int, on_progress: ProgressCallback | None) 
                 except TimeoutError:
                     on_progress(progress.bytes_read, len(paths))
             on_progress(len(paths), len(paths))
-    return {name: pa.table(t) for name, t in raw.items()}
+    texts = raw.pop("texts")
+    assert isinstance(texts, _native.TemplateTexts)
+    return {name: pa.table(t) for name, t in raw.items()}, texts
 
 
 def check_templates(
@@ -345,49 +229,136 @@ def check_templates(
     """Check every template of `paths` against `catalog` (a build folder, an MP XML model or a
     loaded :class:`CatalogView`). ``dynamic=False`` leaves the listing of dynamic parts out."""
     files = [os.fspath(p) for p in paths]
-    with tempfile.TemporaryDirectory(prefix="rtbfast-check-") as tmp:
-        read_paths, typed = _compile_typed(files, Path(tmp))
-        tables = _read(read_paths, threads, on_progress)
+    with _Scratch() as tmp:
+        read_paths, typed = _compile_typed(files, tmp)
+        tables, texts = _read(read_paths, threads, on_progress)
+        objects = [
+            i
+            for i in pc.indices_nonzero(tables["files"]["object"]).to_pylist()
+            if i not in typed and files[i].lower().endswith(".json")
+        ]
+        if objects:
+            tables = _with_typed_objects(files, objects, tables, typed, tmp, threads)
         named = tables["files"]
         named = named.set_column(named.schema.get_field_index("path"), "path", pa.array(files, pa.string()))
         _refuse_unreadable(named)
-        return _check(files, tables, typed, catalog, threads, dynamic)
+        return _check(files, tables, texts, typed, catalog, threads, dynamic)
 
 
-def _compile_typed(files: list[str], tmp: Path) -> tuple[list[str], dict[int, _Typed]]:
-    """Typed templates (YAML, TOML, JSON objects) compiled to RTB templates in `tmp`, read in
-    their place; a typed template that cannot be read is a finding on it, as invalid JSON is."""
-    from rtbfast.templates.typed import TYPED_SUFFIXES, compile_document, read_document
+class _Scratch:
+    """A temporary folder for compiled typed templates, made when first asked for."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> _Scratch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+
+    def __truediv__(self, name: str) -> Path:
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="rtbfast-check-")
+        return Path(self._folder.name) / name
+
+
+def _compile_typed(files: list[str], tmp: _Scratch) -> tuple[list[str], dict[int, _Typed]]:
+    """Typed templates in YAML or TOML compiled to RTB templates in `tmp`, read in their place
+    (those in JSON are found by the read: :func:`_with_typed_objects`)."""
+    from rtbfast.templates.typed import TYPED_SUFFIXES
 
     read_paths = list(files)
     typed: dict[int, _Typed] = {}
-    json_files = [i for i, f in enumerate(files) if f.lower().endswith(".json")]
-    objects = {
-        i
-        for i, is_object in zip(json_files, _native.json_objects([files[i] for i in json_files]), strict=True)
-        if is_object
-    }
     for i, f in enumerate(files):
-        if i not in objects and not f.lower().endswith(TYPED_SUFFIXES):
-            continue
-        target = tmp / f"{i}.json"
-        try:
-            doc = read_document(f)
-        except TemplateError as err:
-            target.write_text("", encoding="utf-8")
-            message = err.message.split(": ", 1)[1] if ": " in err.message else err.message
-            typed[i] = _Typed(Path(f), {}, (message, err.line, err.column))
-        else:
-            compiled, where = compile_document(doc.doc)
-            target.write_text(template_json(compiled), encoding="utf-8")
-            typed[i] = _Typed(Path(f), where, None, doc.warnings)
-        read_paths[i] = str(target)
+        if f.lower().endswith(TYPED_SUFFIXES) and not f.lower().endswith(".json"):
+            read_paths[i] = _compile_one(f, tmp / f"{i}.json", typed, i)
     return read_paths, typed
+
+
+def _compile_one(f: str, target: Path, typed: dict[int, _Typed], i: int) -> str:
+    """The typed template `f` compiled to the RTB template `target`; a typed template that
+    cannot be read is a finding on it, as invalid JSON is."""
+    from rtbfast.templates.typed import compile_document, read_document
+
+    try:
+        doc = read_document(f)
+    except TemplateError as err:
+        target.write_text("", encoding="utf-8")
+        message = err.message.split(": ", 1)[1] if ": " in err.message else err.message
+        typed[i] = _Typed(Path(f), {}, (message, err.line, err.column))
+    else:
+        compiled, where = compile_document(doc.doc)
+        target.write_text(template_json(compiled), encoding="utf-8")
+        typed[i] = _Typed(Path(f), where, None, doc.warnings)
+    return str(target)
+
+
+def _with_typed_objects(
+    files: list[str],
+    objects: list[int],
+    tables: dict[str, pa.Table],
+    typed: dict[int, _Typed],
+    tmp: _Scratch,
+    threads: int,
+) -> dict[str, pa.Table]:
+    """The tables with the JSON files that hold an object (typed templates written in JSON)
+    compiled and read in their place: their rows (a template that is no list gives none but
+    its problems) replaced by those of the compiled templates, all in file order as one read
+    gives them."""
+    compiled = [_compile_one(files[i], tmp / f"{i}.json", typed, i) for i in objects]
+    more, _ = _read(compiled, threads, None)
+    index = pa.array(objects, pa.int32())
+    n_files = tables["files"].num_rows
+    n_mos, n_values = tables["mos"].num_rows, tables["values"].num_rows
+    order = list(range(n_files))
+    for k, i in enumerate(objects):
+        order[i] = n_files + k
+    out = {"files": pa.concat_tables([tables["files"], more["files"]]).take(pa.array(order, pa.int64()))}
+    shift = {"parent": n_mos, "mo": n_mos, "slot": n_values}
+    for name in ("mos", "values", "expressions", "calls", "problems"):
+        first, second = tables[name], more[name]
+        first = first.filter(pc.invert(pc.is_in(first["template"], value_set=index)))
+        for column in second.column_names:
+            if column == "template":
+                moved = pc.take(index, second[column])
+            elif column in shift:
+                moved = pc.add(second[column], pa.scalar(shift[column], pa.int32()))
+            else:
+                continue
+            second = second.set_column(second.schema.get_field_index(column), column, moved)
+        out[name] = pa.concat_tables([first, second]).unify_dictionaries().combine_chunks()
+    return _in_file_order(out)
+
+
+def _in_file_order(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """Every table's rows in template order (stable), the MO and value rows they name
+    renumbered."""
+
+    def moved(order: pa.Array) -> pa.Array:
+        """Where each row of a table goes when it is taken in `order`."""
+        return pc.cast(pc.sort_indices(order), pa.int32())
+
+    out = dict(tables)
+    mos, values = tables["mos"], tables["values"]
+    mo_order, value_order = pc.sort_indices(mos["template"]), pc.sort_indices(values["template"])
+    mo_to, value_to = moved(mo_order), moved(value_order)
+    mos = mos.take(mo_order)
+    out["mos"] = mos.set_column(mos.schema.get_field_index("parent"), "parent", pc.take(mo_to, mos["parent"]))
+    values = values.take(value_order)
+    for column, to in (("mo", mo_to), ("slot", value_to)):
+        values = values.set_column(values.schema.get_field_index(column), column, pc.take(to, values[column]))
+    out["values"] = values
+    for name in ("expressions", "calls", "problems"):
+        out[name] = tables[name].take(pc.sort_indices(tables[name]["template"]))
+    return out
 
 
 def _check(
     files: list[str],
     tables: dict[str, pa.Table],
+    texts: _native.TemplateTexts,
     typed: dict[int, _Typed],
     catalog: str | os.PathLike[str] | CatalogView,
     threads: int,
@@ -406,17 +377,20 @@ def _check(
     cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     out = _Findings()
     unreadable = _file_errors(tables["files"], out)
-    for p in tables["problems"].to_pylist():
-        at = (p["line"], p["column"]) if p["line"] is not None else None
-        out.add(
-            p["template"],
-            p["path"],
-            p["severity"],
-            p["code"],
-            p["message"],
-            at=at,
-            pointed=p["code"] == "duplicate_key",
-        )
+    problems = tables["problems"]
+    out.extend(
+        problems.num_rows,
+        {
+            "template": problems["template"],
+            "path": problems["path"],
+            "severity": problems["severity"],
+            "code": problems["code"],
+            "message": problems["message"],
+            "line": problems["line"],
+            "column": problems["column"],
+            "pointed": pc.equal(problems["code"], "duplicate_key"),
+        },
+    )
     for index, typed_one in typed.items():
         for w in typed_one.warnings:
             out.add(index, w.path, "warning", w.code, w.message, at=(w.line, w.column), typed=True, pointed=True)
@@ -425,8 +399,7 @@ def _check(
     refused = _compiled(tables, out)
     if dynamic:
         _dynamic(tables, out, refused)
-    out.close()
-    findings = _located(files, tables["files"], out, typed)
+    findings = _located(files, tables["files"], out.table(), typed, texts)
     return CheckResult(findings, len(files), checked, unreadable, tables)
 
 
@@ -455,73 +428,88 @@ def _refuse_unreadable(files: pa.Table) -> None:
 def _file_errors(files: pa.Table, out: _Findings) -> int:
     """A finding for each file that could not be read as JSON (code ``json``), or as a typed
     template (``document``); returns how many."""
-    count = 0
-    for i, f in enumerate(files.select(["error", "error_kind"]).to_pylist()):
-        if f["error"] is not None:
-            code = f["error_kind"] if f["error_kind"] in ("document", "limit") else "json"
-            out.add(i, "", "error", code, f["error"])
-            count += 1
-    return count
+    failed = pc.indices_nonzero(pc.is_valid(files["error"]))
+    wrong = files.select(["error", "error_kind"]).take(failed).append_column("template", pc.cast(failed, pa.int32()))
+    for f in wrong.to_pylist():
+        code = f["error_kind"] if f["error_kind"] in ("document", "limit") else "json"
+        out.add(f["template"], "", "error", code, f["error"])
+    return int(wrong.num_rows)
 
 
-def _class_of_values(tables: dict[str, pa.Table]) -> pa.ChunkedArray:
-    return pc.take(tables["mos"]["class"], tables["values"]["mo"])
+def _dictionary(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
+    """A text column as one dictionary array (the native read encodes names and values)."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    assert isinstance(array, pa.DictionaryArray)
+    return array
+
+
+def _flags(names: list[Any], judge: Any) -> pa.Array:
+    """`judge` of each name of a dictionary, as an array to take from by the dictionary's
+    indices (each distinct name judged once)."""
+    return pa.array([bool(judge(n)) for n in names], pa.bool_())
 
 
 def _names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> None:
     """Classes, their nesting, attribute names and what may be done to them: each distinct
-    name judged once, the rows of the wrong ones found by filtering."""
+    name (and pair of names) judged once, the rows of the wrong ones found by their ids."""
     mos, values = tables["mos"], tables["values"]
     if not mos.num_rows:
         return
-    known = pa.array(sorted(cat.classes), pa.string())
-    is_known = pc.is_in(mos["class"], value_set=known)
+    cls = _dictionary(mos["class"])
+    names = cls.dictionary.to_pylist()
+    ids = cls.indices
+    is_known = pc.take(_flags(names, lambda c: c in cat.classes), ids)
     where = ["template", "path", "class", "key"]
     near_class: dict[str, str | None] = {}
     for m in mos.filter(pc.invert(is_known)).select(where).to_pylist():
-        cls = m["class"]
-        if out.full(m["template"], "unknown_class"):
-            near = None  # only counted: no suggestion to look for
-        else:
-            near = near_class[cls] if cls in near_class else near_class.setdefault(cls, closest(cls, cat.classes))
+        c = m["class"]
+        near = near_class[c] if c in near_class else near_class.setdefault(c, closest(c, cat.classes))
         out.add(
             m["template"],
             m["path"],
             "error",
             "unknown_class",
-            f"{cls} is not a class of the catalog" + (f"; did you mean {near}?" if near else ""),
-            m["key"].replace(cls, near, 1) if near else None,
+            f"{c} is not a class of the catalog" + (f"; did you mean {near}?" if near else ""),
+            m["key"].replace(c, near, 1) if near else None,
             subject=m["path"],
-            **{"class": cls},
+            **{"class": c},
         )
-    # nesting: each child class under its parent's, where the catalog says what the parent holds
+    # nesting: each child class under its parent's, where the catalog says what the parent
+    # holds; each distinct (parent, child) judged once
     has_parent = pc.is_valid(mos["parent"])
-    parent_class = pc.take(mos["class"], pc.fill_null(mos["parent"], 0))
-    pairs = pc.binary_join_element_wise(parent_class, mos["class"], SEP)
-    allowed = pa.array(sorted(SEP.join((p, c)) for p, cs in cat.children.items() for c in cs), pa.string())
-    parents = pa.array(sorted(cat.children), pa.string())
-    misplaced = pc.and_(
-        pc.and_(has_parent, is_known),
-        pc.and_(pc.is_in(parent_class, value_set=parents), pc.invert(pc.is_in(pairs, value_set=allowed))),
-    )
+    parent_ids = pc.take(ids, pc.fill_null(mos["parent"], 0))
+    pairs = pc.add(pc.multiply(pc.cast(parent_ids, pa.int64()), len(names)), pc.cast(ids, pa.int64()))
+    placed = pc.and_(has_parent, is_known)
+    wrong = [
+        p
+        for p in pc.unique(pairs.filter(placed)).to_pylist()
+        if names[p // len(names)] in cat.children and names[p % len(names)] not in cat.children[names[p // len(names)]]
+    ]
+    misplaced = pc.and_(placed, pc.is_in(pairs, value_set=pa.array(wrong, pa.int64())))
+    near_child: dict[tuple[str, str], str | None] = {}
     for m, parent in zip(
-        mos.filter(misplaced).select(where).to_pylist(), parent_class.filter(misplaced).to_pylist(), strict=True
+        mos.filter(misplaced).select(where).to_pylist(), parent_ids.filter(misplaced).to_pylist(), strict=True
     ):
-        cls, children = m["class"], cat.children[parent]
-        near = None if out.full(m["template"], "containment") else closest(cls, children)
+        c, parent_class = m["class"], names[parent]
+        children = cat.children[parent_class]
+        if (c, parent_class) not in near_child:
+            near_child[(c, parent_class)] = closest(c, children)
+        near = near_child[(c, parent_class)]
         out.add(
             m["template"],
             m["path"],
             "error",
             "containment",
-            f"{cls} is not a child of {parent} (its children: {', '.join(sorted(children)[:12])}"
+            f"{c} is not a child of {parent_class} (its children: {', '.join(sorted(children)[:12])}"
             f"{', …' if len(children) > 12 else ''})",
-            m["key"].replace(cls, near, 1) if near else None,
+            m["key"].replace(c, near, 1) if near else None,
             subject=m["path"],
-            **{"class": cls},
+            **{"class": c},
         )
-    created = pa.array(sorted(cat.system_created), pa.string())
-    for m in mos.filter(pc.and_(mos["delete"], pc.is_in(mos["class"], value_set=created))).select(where).to_pylist():
+    created = pc.take(_flags(names, lambda c: c in cat.system_created), ids)
+    for m in mos.filter(pc.and_(mos["delete"], created)).select(where).to_pylist():
         out.add(
             m["template"],
             m["path"],
@@ -532,42 +520,64 @@ def _names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> Non
             **{"class": m["class"]},
         )
     if values.num_rows:
-        _attribute_names(tables, cat, out)
+        _attribute_names(tables, cls, cat, out)
 
 
-def _attribute_names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings) -> None:
-    """Each distinct (class, attribute) judged once; its first row in each template reported."""
+def _attribute_names(tables: dict[str, pa.Table], cls: pa.DictionaryArray, cat: CatalogView, out: _Findings) -> None:
+    """Each distinct (class, attribute) judged once, joined to the values by their ids; its
+    first row in each template reported."""
     mos, values = tables["mos"], tables["values"]
-    classes = _class_of_values(tables)
-    keys = pc.binary_join_element_wise(classes, values["attribute"], SEP)
-    verdicts: dict[str, tuple[str, str, str, str | None]] = {}  # key → severity, code, message, suggestion
+    classes = cls.dictionary.to_pylist()
+    attribute = _dictionary(values["attribute"])
+    attributes = attribute.dictionary.to_pylist()
+    class_ids = pc.take(cls.indices, values["mo"])
+    keys = pc.add(
+        pc.multiply(pc.cast(class_ids, pa.int64()), max(len(attributes), 1)), pc.cast(attribute.indices, pa.int64())
+    )
+    verdicts: dict[int, tuple[str, str, str, str | None]] = {}  # key → severity, code, message, suggestion
     for key in pc.unique(keys).to_pylist():
-        cls, name = key.split(SEP)
-        if cls not in cat.classes or cls not in cat.attributes:
+        c, name = classes[key // len(attributes)], attributes[key % len(attributes)]
+        if c not in cat.classes or c not in cat.attributes:
             continue  # said for the class; or known only from containment, attributes unknown
-        row = cat.attributes[cls].get(name)
+        row = cat.attributes[c].get(name)
         if row is None:  # the suggestion is looked for when the finding is listed
-            verdicts[key] = ("error", "unknown_attribute", f"{cls} has no attribute {name}", None)
+            verdicts[key] = ("error", "unknown_attribute", f"{c} has no attribute {name}", None)
         elif row["read_only"]:
-            verdicts[key] = ("error", "read_only", f"{cls}.{name} is read-only", None)
+            verdicts[key] = ("error", "read_only", f"{c}.{name} is read-only", None)
         elif row["restricted"]:
-            message = f"{cls}.{name} is restricted: only a create may set it; on an existing MO the change is refused"
+            message = f"{c}.{name} is restricted: only a create may set it; on an existing MO the change is refused"
             verdicts[key] = ("warning", "restricted", message, None)
     if not verdicts:
         return
-    bad = pc.is_in(keys, value_set=pa.array(list(verdicts), pa.string()))
-    rows = pa.table({"template": values["template"], "key": keys, "path": values["path"], "mo": values["mo"]}).filter(
-        bad
+    bad = pc.indices_nonzero(pc.is_in(keys, value_set=pa.array(list(verdicts), pa.int64())))
+    bad_keys = pc.take(keys, bad)
+    # the wrong rows (few) grouped by their names: which are listed, where a template has more
+    # than LISTED, follows the order of the groups, which follows the keys' text
+    named = pc.binary_join_element_wise(
+        pc.take(pc.cast(cls.dictionary, pa.string()), pc.take(class_ids, bad)),
+        pc.take(pc.cast(attribute.dictionary, pa.string()), pc.take(attribute.indices, bad)),
+        SEP,
+    )
+    code_of = dict(zip(named.to_pylist(), bad_keys.to_pylist(), strict=True))
+    rows = pa.table(
+        {
+            "template": pc.take(values["template"], bad),
+            "key": named,
+            "path": pc.take(values["path"], bad),
+            "mo": pc.take(values["mo"], bad),
+        }
     )
     first = rows.group_by(["template", "key"], use_threads=False).aggregate([("path", "min"), ("mo", "min")])
-    near: dict[str, str | None] = {}
-    for r in first.to_pylist():
-        severity, code, message, suggestion = verdicts[r["key"]]
-        cls, name = r["key"].split(SEP)
-        if code == "unknown_attribute" and not out.full(r["template"], code):
-            if r["key"] not in near:
-                near[r["key"]] = closest(name, cat.attributes[cls])
-            suggestion = near[r["key"]]
+    near: dict[int, str | None] = {}
+    subjects = pc.take(mos["path"], first["mo_min"]).to_pylist()
+    for r, subject in zip(first.select(["template", "key", "path_min"]).to_pylist(), subjects, strict=True):
+        key = code_of[r["key"]]
+        severity, code, message, suggestion = verdicts[key]
+        c, name = classes[key // len(attributes)], attributes[key % len(attributes)]
+        if code == "unknown_attribute":
+            if key not in near:
+                near[key] = closest(name, cat.attributes[c])
+            suggestion = near[key]
             message += f"; did you mean {suggestion}?" if suggestion else ""
         out.add(
             r["template"],
@@ -576,166 +586,292 @@ def _attribute_names(tables: dict[str, pa.Table], cat: CatalogView, out: _Findin
             code,
             message,
             suggestion,
-            subject=mos["path"][r["mo_min"]].as_py(),
+            subject=subject,
             attribute=name,
-            **{"class": cls},
+            **{"class": c},
         )
+
+
+def _code(*parts: tuple[pa.Array | pa.ChunkedArray, int]) -> pa.Array:
+    """One int64 per row for a tuple of small ids (each with how many values it may take): the
+    rows of equal tuples get equal codes."""
+    out: pa.Array | None = None
+    for ids, count in parts:
+        ids = pc.cast(ids, pa.int64())
+        out = ids if out is None else pc.add(pc.multiply(out, max(count, 1)), ids)
+    assert out is not None
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _dense(codes: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Codes renumbered from 0 in order of first appearance, and the row of each one's first
+    appearance."""
+    encoded = pc.dictionary_encode(codes)
+    return encoded.indices, pc.index_in(encoded.dictionary, value_set=codes)
+
+
+def _distinct(codes: pa.Array) -> tuple[pa.Array, list[int]]:
+    """Codes renumbered from 0 in order of first appearance, and the distinct codes."""
+    encoded = pc.dictionary_encode(codes)
+    return encoded.indices, encoded.dictionary.to_pylist()
+
+
+_ROW_NAMES: list[pa.Array] = [pa.array([], pa.string())]
+
+
+def _row_names(n: int) -> pa.Array:
+    """``"0"``, ``"1"``, … ``str(n - 1)``: MO rows named as the evaluator names MOs (kept
+    between checks, grown as needed)."""
+    if len(_ROW_NAMES[0]) < n:
+        _ROW_NAMES[0] = pc.cast(pa.array(range(max(n, 2 * len(_ROW_NAMES[0]))), pa.int64()), pa.string())
+    return _ROW_NAMES[0].slice(0, n)
 
 
 def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> int:
-    """Judge the literal values with the native evaluator; returns how many were judged."""
+    """Judge the literal values with the native evaluator; returns how many were judged. Each
+    distinct (class, attribute, member) is looked up once, each distinct value converted once
+    per factor, and each distinct verdict worded once."""
     mos, values = tables["mos"], tables["values"]
     if not values.num_rows:
         return 0
-    for r in (
-        values.filter(pc.equal(values["kind"], "null")).select(["template", "path", "mo", "attribute"]).to_pylist()
-    ):
-        out.add(
-            r["template"],
-            r["path"],
-            "error",
-            "null",
-            f'{r["attribute"]}: null is not a value (write "" to clear a reference)',
-            subject=mos["path"][r["mo"]].as_py(),
-            attribute=r["attribute"],
-        )
-    rows = values.append_column("row", pa.array(range(values.num_rows), pa.int64()))
-    judged = rows.filter(pc.is_in(values["kind"], pa.array((*JUDGED, "unset"))))
-    judged = _cleared(judged, mos, cat, out)
-    if not judged.num_rows:
+    kind = _dictionary(values["kind"])
+    kinds = kind.dictionary.to_pylist()
+    nulls = pc.take(_flags(kinds, lambda k: k == "null"), kind.indices)
+    null = values.filter(nulls)
+    out.extend(
+        null.num_rows,
+        {
+            "template": null["template"],
+            "path": null["path"],
+            "severity": "error",
+            "code": "null",
+            "message": [
+                f'{a}: null is not a value (write "" to clear a reference)' for a in null["attribute"].to_pylist()
+            ],
+            "subject": pc.take(mos["path"], null["mo"]),
+            "attribute": null["attribute"],
+        },
+    )
+    value = _dictionary(values["value"])
+    texts = value.dictionary.to_pylist()
+    judged_kind = pc.take(_flags(kinds, lambda k: k in (*JUDGED, "unset")), kind.indices)
+    # ""and "__unset__" clear an attribute: said where it cannot be, judged only as text
+    empty = pc.or_(
+        pc.fill_null(pc.take(_flags(texts, lambda t: t == ""), value.indices), False),
+        pc.take(_flags(kinds, lambda k: k == "unset"), kind.indices),
+    )
+    rows = pc.indices_nonzero(judged_kind)
+    cleared = pc.indices_nonzero(pc.and_(judged_kind, empty))
+    if len(cleared):
+        rows = pc.filter(rows, pc.invert(pc.is_in(rows, value_set=_cleared(values, cleared, mos, cat, out))))
+    if not len(rows):
         return 0
-    classes = pc.take(mos["class"], judged["mo"])
-    member = pc.fill_null(judged["member"], "")
-    judged = judged.append_column("key", pc.binary_join_element_wise(classes, judged["attribute"], member, SEP))
-    # an MO's pointer is the same in many templates: the evaluator and the joins use the MO's
-    # row instead, which is unique
-    mo_ids = pc.cast(pa.array(range(mos.num_rows), pa.int64()), pa.string())
-    judged = judged.append_column("subject", pc.take(mo_ids, judged["mo"]))
-    judged = judged.append_column("item", pc.fill_null(judged["index"], 0))
-    judged = _converted(judged, cat)
-    mo_table = pa.table({"fdn": mo_ids, "class": mos["class"]})
+    judged = values.select(["template", "mo", "attribute", "member", "index", "value", "slot"]).take(rows)
+    cls = _dictionary(mos["class"])
+    classes = cls.dictionary.to_pylist()
+    attribute, member, text = (
+        _dictionary(judged["attribute"]),
+        _dictionary(judged["member"]),
+        _dictionary(judged["value"]),
+    )
+    attributes, members = attribute.dictionary.to_pylist(), member.dictionary.to_pylist()
+    class_ids = pc.take(cls.indices, judged["mo"])
+    member_ids = pc.fill_null(member.indices, len(members))
+    n_attributes, n_members = max(len(attributes), 1), len(members) + 1
+    key_ids, key_codes = _distinct(
+        _code((class_ids, len(classes)), (attribute.indices, n_attributes), (member_ids, n_members))
+    )
+    # each distinct (class, attribute, member): its factor and unit, where it has one
+    keyed: list[tuple[str, str, str | None]] = []
+    factors: list[str] = []
+    factor_ids: list[int | None] = []
+    units: list[str | None] = []
+    for code in key_codes:
+        c, a, m = code // n_members // n_attributes, code // n_members % n_attributes, code % n_members
+        names = (classes[c], attributes[a], members[m] if m < len(members) else None)
+        keyed.append(names)
+        factor, unit = cat.factor_of.get(SEP.join((names[0], names[1], names[2] or "")), (None, None))
+        if factor is not None and factor not in factors:
+            factors.append(factor)
+        factor_ids.append(None if factor is None else factors.index(factor))
+        units.append(unit)
+    factor_id = pc.take(pa.array(factor_ids, pa.int32()), key_ids)
+    scaled = pc.is_valid(factor_id)
+    written = pc.take(text.dictionary, text.indices)
+    converted = written
+    if pc.any(scaled).as_py():
+        # each distinct (value, factor) read in raw units once; a value that is no number is
+        # judged as written
+        factor_code = pc.fill_null(pc.add(factor_id, 1), 0)
+        n_factors = len(factors) + 1
+        pairs, pair_codes = _distinct(_code((text.indices, len(text.dictionary)), (factor_code, n_factors)))
+        shown = text.dictionary
+        raw = [
+            to_raw(shown[code // n_factors].as_py(), Decimal(factors[code % n_factors - 1]))
+            if code % n_factors
+            else None
+            for code in pair_codes
+        ]
+        converted = pc.coalesce(pc.take(pa.array(raw, pa.string()), pairs), written)
+    mo_ids = _row_names(mos.num_rows)
+    mo_table = pa.table({"fdn": mo_ids, "class": pc.cast(mos["class"], pa.string())})
+    item = pc.fill_null(judged["index"], 0)
+    slot = judged["slot"].combine_chunks()
+    first_rows = pc.cast(rows, pa.int32())  # each judged row's own row, which a slot names
 
-    def verdicts(part: pa.Table, column: str) -> pa.Table:
-        """The violations of the `column` reading of `part`, each with the row it is about."""
+    def verdicts(part: pa.Array | None, reading: pa.Array) -> tuple[pa.Table, pa.Array]:
+        """The violations of `reading` of the judged rows `part` (all where None), and the
+        judged row each is about: every row of the part that sets the same slot (MO,
+        attribute, member, item) as the row judged."""
+
+        def take(column: Any) -> Any:
+            return column if part is None else pc.take(column, part)
+
         values_table = pa.table(
             {
-                "fdn": pa.DictionaryArray.from_arrays(part["mo"].combine_chunks(), mo_ids),
-                "attribute": part["attribute"].combine_chunks().dictionary_encode(),
-                "member": part["member"].combine_chunks().dictionary_encode(),
-                "index": part["item"],
-                "value": part[column],
+                "fdn": pa.DictionaryArray.from_arrays(take(judged["mo"].combine_chunks()), mo_ids),
+                "attribute": take(attribute),
+                "member": take(member),
+                "index": take(item),
+                "value": take(reading),
             }
         )
-        found = evaluate({"mos": mo_table, "values": values_table}, cat.constraints, threads=threads).violations
-        found = found.filter(pc.invert(pc.is_in(found["rule"], pa.array(NAME_RULES))))
-        keyed = found.append_column("join_member", pc.fill_null(found["member"], "")).append_column(
-            "item", pc.fill_null(found["index"], 0)
-        )
-        side = part.select(["subject", "attribute", "item", "row"]).append_column(
-            "join_member", pc.fill_null(part["member"], "")
-        )
-        return keyed.join(side, ["subject", "attribute", "join_member", "item"], join_type="inner")
+        # the names are said once each (_attribute_names), not for every value
+        found = pa.table(cat.compiled.evaluate(mo_table, values_table, threads, False)["violations"])
+        at = found["row"].combine_chunks() if part is None else pc.take(part, found["row"])
+        at = pc.cast(at, pa.int64())
+        slots = take(slot)
+        # a slot set by more than one row has a row that is not its first
+        later = pc.not_equal(slots, take(first_rows))
+        if not len(at) or not pc.any(later).as_py():
+            return found, at
+        candidates = pc.unique(pc.filter(slots, later))
+        members_of = pc.indices_nonzero(pc.is_in(slots, value_set=candidates))
+        counted = pc.value_counts(pc.take(slots, members_of))
+        shared = counted.filter(pc.greater(counted.field("counts"), 1)).field("values")
+        members_of = pc.filter(members_of, pc.is_in(pc.take(slots, members_of), value_set=shared))
+        rows_of: dict[int, list[int]] = {}
+        for r, s in zip(
+            (members_of if part is None else pc.take(part, members_of)).to_pylist(),
+            pc.take(slots, members_of).to_pylist(),
+            strict=True,
+        ):
+            rows_of.setdefault(s, []).append(r)
+        found_rows: list[int] = []
+        targets: list[int] = []
+        for i, (r, s) in enumerate(zip(at.to_pylist(), pc.take(slot, at).to_pylist(), strict=True)):
+            many = rows_of.get(s)
+            if many is None:
+                found_rows.append(i)
+                targets.append(r)
+            else:
+                found_rows.extend([i] * len(many))
+                targets.extend(many)
+        return found.take(pa.array(found_rows, pa.int64())), pa.array(targets, pa.int64())
 
-    found = verdicts(judged, "converted")
-    scaled = judged.filter(pc.is_valid(judged["factor"]))
-    raw_ok: set[int] = set()
-    if scaled.num_rows:
-        wrong_scaled = set(found.filter(pc.is_in(found["rule"], pa.array(VALUE_RULES)))["row"].to_pylist())
-        wrong_raw = set(verdicts(scaled, "value")["row"].to_pylist())
-        raw_ok = {r for r in wrong_scaled if r not in wrong_raw} & set(scaled["row"].to_pylist())
+    found, target = verdicts(None, converted)
     if not found.num_rows:
-        return int(judged.num_rows)
-    by_row = {r["row"]: r for r in judged.filter(pc.is_in(judged["row"], found["row"])).to_pylist()}
-    for v in found.to_pylist():
-        row = by_row[v["row"]]
-        cls, text = row["key"].split(SEP)[0], row["value"]
-        violation = {k: v[k] for k in _VIOLATION_COLS if k in v}
-        violation["value"] = text
-        violation["subject"] = mos["path"][row["mo"]].as_py()
-        unit = row["unit"] if row["unit"] and any(ch.isalnum() or ch in "%°" for ch in row["unit"]) else None
-        unit_text = f" {unit}" if unit else ""
-        if v["row"] in raw_ok:
-            eng = to_engineering(text or "", Decimal(row["factor"]))
-            out.add(
-                row["template"],
-                row["path"],
-                "error",
-                "unit",
-                f"{cls}.{v['attribute']} {text}: read as{unit_text or ' engineering units'} (templates write "
-                f"engineering units) it is {row['converted']} raw, and {v['message']}; read as raw units it is "
-                f"{eng}{unit_text}, which fits: the template may be written in raw units",
-                f"write {eng}" if eng is not None else None,
-                **violation,
+        return len(judged)
+    raw_ok = pa.array([], pa.int64())
+    scaled_rows = pc.indices_nonzero(scaled)
+    if len(scaled_rows):
+        wrong_scaled = pc.unique(target.filter(pc.is_in(found["rule"], pa.array(SCALED_RULES))))
+        _, wrong_raw = verdicts(scaled_rows, written)
+        raw_ok = wrong_scaled.filter(
+            pc.and_(
+                pc.invert(pc.is_in(wrong_scaled, value_set=wrong_raw)), pc.is_in(wrong_scaled, value_set=scaled_rows)
             )
+        )
+    unit_reading = pc.is_in(target, value_set=raw_ok)
+    # each distinct verdict worded once: what the row is (its names, its text read in raw
+    # units) and what the evaluator said of it
+    message = _dictionary(found["message"])
+    seen = _dictionary(pc.fill_null(found["value"], ""))
+    rule = _dictionary(found["rule"])
+    violated = _dictionary(
+        pc.binary_join_element_wise(
+            pc.fill_null(found["attribute"], ""),
+            pc.fill_null(found["member"], ""),
+            pc.cast(pc.is_null(found["member"]), pa.string()),
+            SEP,
+        )
+    )
+    row_side, _ = _distinct(_code((pc.take(key_ids, target), len(keyed)), (pc.take(text.indices, target), len(texts))))
+    said, _ = _distinct(_code((message.indices, len(message.dictionary)), (seen.indices, len(seen.dictionary))))
+    named, _ = _distinct(_code((violated.indices, len(violated.dictionary)), (rule.indices, len(rule.dictionary))))
+    words, firsts = _dense(
+        _code(
+            (_distinct(_code((row_side, len(target)), (said, len(target))))[0], len(target)),
+            (named, len(target)),
+            (pc.cast(unit_reading, pa.int8()), 2),
+        )
+    )
+    first = found.take(firsts).select(["attribute", "member", "rule", "message", "value"]).to_pylist()
+    first_rows = pc.take(target, firsts)
+    messages, suggestions = [], []
+    for v, key, t, conv, unit_too in zip(
+        first,
+        pc.take(key_ids, first_rows).to_pylist(),
+        pc.take(written, first_rows).to_pylist(),
+        pc.take(converted, first_rows).to_pylist(),
+        pc.take(unit_reading, firsts).to_pylist(),
+        strict=True,
+    ):
+        c = keyed[key][0]
+        factor = factors[factor_ids[key]] if factor_ids[key] is not None else None
+        unit = units[key] if units[key] and any(ch.isalnum() or ch in "%°" for ch in units[key] or "") else None
+        unit_text = f" {unit}" if unit else ""
+        if unit_too:
+            eng = to_engineering(t or "", Decimal(factor or "1"))
+            messages.append(
+                f"{c}.{v['attribute']} {t}: read as{unit_text or ' engineering units'} (templates write "
+                f"engineering units) it is {conv} raw, and {v['message']}; read as raw units it is "
+                f"{eng}{unit_text}, which fits: the template may be written in raw units"
+            )
+            suggestions.append(f"write {eng}" if eng is not None else None)
             continue
-        if row["factor"] is not None and v["rule"] in VALUE_RULES:
-            converted = f"{row['converted']} raw (÷ {row['factor']})"
-            message = f"{cls}.{v['attribute']} {text}{unit_text} is {converted}: {v['message']}"
+        if factor is not None and v["rule"] in SCALED_RULES:
+            messages.append(f"{c}.{v['attribute']} {t}{unit_text} is {conv} raw (÷ {factor}): {v['message']}")
         else:
-            message = f"{cls}.{v['attribute']}{'.' + v['member'] if v['member'] else ''}: {v['message']}"
-        suggestion = _closest_member(cat, cls, v) if v["rule"] == "enum" else None
-        out.add(row["template"], row["path"], v["severity"], v["rule"], message, suggestion, **violation)
-    return int(judged.num_rows)
-
-
-def _converted(judged: pa.Table, cat: CatalogView) -> pa.Table:
-    """`judged` with the factor and unit of each row (where its attribute has one) and the
-    value read in raw units (``converted``): each distinct (value, factor) converted once."""
-    at = pc.index_in(judged["key"], value_set=cat.factors["key"])
-    joined = judged.append_column("factor", pc.take(cat.factors["factor"], at)).append_column(
-        "unit", pc.take(cat.factors["unit"], at)
+            messages.append(f"{c}.{v['attribute']}{'.' + v['member'] if v['member'] else ''}: {v['message']}")
+        if v["rule"] == "enum":
+            enum = cat.enum_names.get((c, v["attribute"], v["member"]))
+            suggestions.append(closest(v["value"] or "", enum) if enum else None)
+        else:
+            suggestions.append(None)
+    mo = pc.take(judged["mo"], target)
+    out.extend(
+        len(target),
+        {
+            "template": pc.take(judged["template"], target),
+            "path": pc.take(values["path"], pc.take(rows, target)),
+            "severity": pc.if_else(unit_reading, "error", found["severity"]),
+            "code": pc.if_else(unit_reading, "unit", found["rule"]),
+            "message": pc.take(pa.array(messages, pa.string()), words),
+            "suggestion": pc.take(pa.array(suggestions, pa.string()), words),
+            **{name: found[name] for name in _VIOLATION_COLS},
+            "value": pc.take(written, target),
+            "subject": pc.take(mos["path"], mo),
+        },
     )
-    scaled = joined.filter(pc.is_valid(joined["factor"]))
-    if not scaled.num_rows:
-        return joined.append_column("converted", joined["value"])
-    pairs = pc.binary_join_element_wise(scaled["value"], scaled["factor"], SEP)
-    distinct = pc.unique(pairs)
-    raw = []
-    for pair in distinct.to_pylist():
-        value, factor = pair.split(SEP)
-        raw.append(to_raw(value, Decimal(factor)))
-    converted_scaled = pc.take(pa.array(raw, pa.string()), pc.index_in(pairs, value_set=distinct))
-    # rows without a factor keep their value; a value that is no number is judged as written
-    whole = pa.array(joined["value"].to_pylist(), pa.string())
-    positions = pc.index_in(joined["row"], value_set=scaled["row"])
-    converted = pc.if_else(
-        pc.is_valid(positions),
-        pc.coalesce(pc.take(converted_scaled, pc.fill_null(positions, 0)), whole),
-        whole,
-    )
-    return joined.append_column("converted", converted)
+    return len(judged)
 
 
-def _closest_member(cat: CatalogView, cls: str, v: dict[str, Any]) -> str | None:
-    """The enum member closest to the value a violation names."""
-    table = cat.constraints.table
-    rows = table.filter(pc.and_(pc.equal(table["class"], cls), pc.equal(table["attribute"], v["attribute"]))).select(
-        ["member", "enum_names"]
-    )
-    for r in rows.to_pylist():
-        if r["member"] == v["member"] and r["enum_names"]:
-            return closest(v["value"] or "", r["enum_names"])
-    return None
-
-
-def _cleared(judged: pa.Table, mos: pa.Table, cat: CatalogView, out: _Findings) -> pa.Table:
+def _cleared(values: pa.Table, rows: pa.Array, mos: pa.Table, cat: CatalogView, out: _Findings) -> pa.Array:
     """``""`` (and ``"__unset__"``) clears an attribute: ``""`` is judged as a value only for
     text attributes; elsewhere a clear is flagged where the attribute cannot be cleared (a
     model that marks nillable attributes does not mark it; not a reference, not a sequence
-    that may be empty), and said (info) where the catalog cannot tell. Returns the rows left
-    to judge."""
-    empty = pc.or_(pc.fill_null(pc.equal(judged["value"], ""), False), pc.equal(judged["kind"], "unset"))
-    if not pc.any(empty).as_py():
-        return judged
+    that may be empty), and said (info) where the catalog cannot tell. `rows` are the judged
+    rows that clear; returns those not to judge."""
     drop = []
-    cleared = judged.filter(empty)
+    cleared = values.take(rows).select(["template", "path", "mo", "attribute", "member", "kind"])
     classes = pc.take(mos["class"], cleared["mo"]).to_pylist()
-    for i, r in enumerate(cleared.select(["template", "path", "mo", "attribute", "member", "kind", "row"]).to_pylist()):
+    for i, (r, row) in enumerate(zip(cleared.to_pylist(), rows.to_pylist(), strict=True)):
         known = cat.attributes.get(classes[i], {}).get(r["attribute"])
         kinds = known["kinds"] if known else set()
         if kinds == {"string"} and r["kind"] != "unset":
             continue  # an empty text is a value
-        drop.append(r["row"])
+        drop.append(row)
         if not known or "moref" in kinds or known["nillable"] or known["may_be_empty"] or r["member"] is not None:
             continue
         shown = '"__unset__"' if r["kind"] == "unset" else '""'
@@ -754,7 +890,7 @@ def _cleared(judged: pa.Table, mos: pa.Table, cat: CatalogView, out: _Findings) 
             value="",
             **{"class": classes[i]},
         )
-    return judged.filter(pc.invert(pc.is_in(judged["row"], pa.array(drop, pa.int64()))))
+    return pa.array(drop, pa.int64())
 
 
 def _compiled(tables: dict[str, pa.Table], out: _Findings) -> set[tuple[int, str]]:
@@ -805,10 +941,26 @@ def _compiled(tables: dict[str, pa.Table], out: _Findings) -> set[tuple[int, str
 
 
 def _dynamic(tables: dict[str, pa.Table], out: _Findings, refused: set[tuple[int, str]]) -> None:
-    for e in tables["expressions"].to_pylist():
-        text = " ".join(e["text"].split())
-        shown = text if len(text) <= 80 else text[:77] + "…"
-        out.add(e["template"], e["path"], "info", "dynamic", f"{e['directive']} runs at expansion: {shown}")
+    expressions = tables["expressions"]
+    shown: dict[tuple[str, str], str] = {}
+    messages = []
+    for directive, text in zip(expressions["directive"].to_pylist(), expressions["text"].to_pylist(), strict=True):
+        said = shown.get((directive, text))
+        if said is None:
+            flat = " ".join(text.split())
+            said = f"{directive} runs at expansion: {flat if len(flat) <= 80 else flat[:77] + '…'}"
+            shown[(directive, text)] = said
+        messages.append(said)
+    out.extend(
+        expressions.num_rows,
+        {
+            "template": expressions["template"],
+            "path": expressions["path"],
+            "severity": "info",
+            "code": "dynamic",
+            "message": messages,
+        },
+    )
     for c in tables["calls"].to_pylist():
         if c["kind"] == "refused" and any((c["template"], p) in refused for p in _up(c["path"])):
             continue  # said by the compile, as an error
@@ -831,52 +983,81 @@ def _up(path: str) -> list[str]:
     return out
 
 
-def _located(files: list[str], file_table: pa.Table, out: _Findings, typed: dict[int, _Typed]) -> pa.Table:
+def _located(
+    files: list[str], file_table: pa.Table, found: pa.Table, typed: dict[int, _Typed], texts: _native.TemplateTexts
+) -> pa.Table:
     """The findings with their lines and columns, sorted by template, line and column; those
-    on a typed template at its own pointers, lines and columns."""
+    on a typed template at its own pointers, lines and columns (located in its own file, the
+    others in the texts read)."""
     from rtbfast.templates.typed import typed_pointer
 
-    rows = out.rows
-    for i, t in enumerate(rows["template"]):
-        if t in typed and not rows["typed"][i]:
-            rows["path"][i] = typed_pointer(rows["path"][i] or "", typed[t].where)
-        if rows["pointed"][i]:
-            rows["message"][i] += f" at {rows['path'][i] or '/'}"
-    n = len(rows["template"])
-    lines: list[int | None] = [None] * n
-    columns: list[int | None] = [None] * n
-    by_template: dict[int, list[int]] = {}
-    errors = file_table["error_line"].to_pylist()
-    error_columns = file_table["error_column"].to_pylist()
-    for i, t in enumerate(rows["template"]):
-        if rows["code"][i] in ("json", "document") or (rows["code"][i] == "limit" and not rows["path"][i]):
-            lines[i], columns[i] = errors[t], error_columns[t]
-        elif rows["at"][i] is not None:
-            lines[i], columns[i] = rows["at"][i]
-        else:
-            by_template.setdefault(t, []).append(i)
-    order = list(by_template.items())
-    located = _native.locate_many([(files[t], [rows["path"][i] for i in idx]) for t, idx in order])
-    for (_, idx), spots in zip(order, located, strict=True):
-        for i, (line, column) in zip(idx, spots, strict=True):
-            lines[i], columns[i] = line, column
-    names = [str(f) for f in files]
+    template = found["template"].combine_chunks()
+    path = found["path"].combine_chunks()
+    if typed:
+        on_typed = pc.and_(pc.is_in(template, value_set=pa.array(list(typed), pa.int32())), pc.invert(found["typed"]))
+        moved = pc.indices_nonzero(on_typed).to_pylist()
+        if moved:
+            paths = path.to_pylist()
+            for i, t in zip(moved, pc.take(template, moved).to_pylist(), strict=True):
+                paths[i] = typed_pointer(paths[i] or "", typed[t].where)
+            path = pa.array(paths, pa.string())
+    shown = pc.if_else(pc.equal(path, ""), "/", path)
+    message = pc.if_else(
+        found["pointed"], pc.binary_join_element_wise(found["message"], " at ", shown, ""), found["message"]
+    )
+    code = found["code"]
+    from_file = pc.or_(
+        pc.is_in(code, pa.array(["json", "document"])), pc.and_(pc.equal(code, "limit"), pc.equal(path, ""))
+    )
+    error_line = pc.take(pc.cast(file_table["error_line"], pa.int32()), template)
+    error_column = pc.take(pc.cast(file_table["error_column"], pa.int32()), template)
+    line = pc.if_else(from_file, error_line, found["line"])
+    column = pc.if_else(from_file, error_column, found["column"])
+    unplaced = pc.and_(pc.invert(from_file), pc.is_null(found["line"]))
+    if typed:
+        # a typed template is located in its own file (YAML, TOML or JSON), by its pointers
+        own = pc.and_(unplaced, pc.is_in(template, value_set=pa.array(list(typed), pa.int32())))
+        unplaced = pc.and_(unplaced, pc.invert(own))
+        rows = pc.indices_nonzero(own)
+        if len(rows):
+            by_template: dict[int, tuple[list[int], list[str]]] = {}
+            for i, t, p in zip(
+                rows.to_pylist(), pc.take(template, rows).to_pylist(), pc.take(path, rows).to_pylist(), strict=True
+            ):
+                at_rows, pointers = by_template.setdefault(t, ([], []))
+                at_rows.append(i)
+                pointers.append(p)
+            spots = _native.locate_many([(files[t], pointers) for t, (_, pointers) in by_template.items()])
+            lines, columns = line.to_pylist(), column.to_pylist()
+            for (at_rows, _), file_spots in zip(by_template.values(), spots, strict=True):
+                for i, (ln, col) in zip(at_rows, file_spots, strict=True):
+                    lines[i], columns[i] = ln, col
+            line, column = pa.array(lines, pa.int32()), pa.array(columns, pa.int32())
+    rows = pc.indices_nonzero(unplaced)
+    if len(rows):
+        spots = pa.table(texts.locate(pa.table({"template": pc.take(template, rows), "path": pc.take(path, rows)})))
+        # each located row's line and column put in its place: the located rows are counted
+        # in order
+        where = pc.if_else(unplaced, pc.subtract(pc.cumulative_sum(pc.cast(unplaced, pa.int64())), 1), None)
+        line = pc.coalesce(pc.take(spots["line"], where), line)
+        column = pc.coalesce(pc.take(spots["column"], where), column)
+    names = pa.array(files, pa.string())
     table = pa.table(
         {
-            "template": pa.array([names[t] for t in rows["template"]], pa.string()),
-            "path": pa.array(rows["path"], pa.string()),
-            "line": pa.array(lines, pa.int32()),
-            "column": pa.array(columns, pa.int32()),
-            "severity": pa.array(rows["severity"], pa.string()),
-            "code": pa.array(rows["code"], pa.string()),
-            "message": pa.array(rows["message"], pa.string()),
-            "suggestion": pa.array(rows["suggestion"], pa.string()),
-            **{name: pa.array(rows[name], VIOLATIONS_SCHEMA.field(name).type) for name in _VIOLATION_COLS},
+            "template": pc.take(names, template),
+            "path": path,
+            "line": line,
+            "column": column,
+            "severity": found["severity"],
+            "code": code,
+            "message": message,
+            "suggestion": found["suggestion"],
+            **{name: found[name] for name in _VIOLATION_COLS},
         },
         schema=FINDINGS_SCHEMA,
     )
     order = pc.sort_indices(
-        pa.table({"t": pa.array(rows["template"], pa.int32()), "l": table["line"], "c": table["column"]}),
+        pa.table({"t": template, "l": table["line"], "c": table["column"]}),
         sort_keys=[("t", "ascending"), ("l", "ascending"), ("c", "ascending")],
     )
     return table.take(order)

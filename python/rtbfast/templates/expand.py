@@ -42,11 +42,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
-from rtbfast.changeset import CHANGESET_SCHEMA, EMPTIED
+from rtbfast.catalog_view import CatalogView
+from rtbfast.changeset import EMPTIED
 from rtbfast.network_index import NetworkIndex, RawText, fdn_of_slash
 from rtbfast.readers import ProgressCallback
-from rtbfast.catalog_view import CatalogView
-from rtbfast.templates.check import SEP
+from rtbfast.schemas import CHANGESET_SCHEMA, SEP
 from rtbfast.templates.objects import TECHNOLOGY, CellView, Clusters, Custom, Db, Enet, Logger, MoView, Vars
 from rtbfast.templates.sandbox import Compiled, Limits, Meter, Sandbox, Stop, compile_expression, compile_function
 from rtbfast.templates.tree import (
@@ -878,7 +878,9 @@ def expand(
     return result
 
 
-def read_network_index(path: str | os.PathLike[str], catalog: CatalogView | None = None, threads: int = 0) -> NetworkIndex:
+def read_network_index(
+    path: str | os.PathLike[str], catalog: CatalogView | None = None, threads: int = 0
+) -> NetworkIndex:
     """The network of a Bulk CM export, or of a build folder's ``network/`` tables, indexed."""
     p = Path(path)
     sequences: set[tuple[str, str]] = set()

@@ -17,10 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import EMPTIED
 from rtbfast.network_index import slash_dn
-from rtbfast.catalog_view import CatalogView
-from rtbfast.templates.check import SEP
+from rtbfast.schemas import SEP
 from rtbfast.templates.expand import Expansion
 from rtbfast.templates.tree import DELETE, JsonObject, JsonValue, Template, read_template, template_json
 from rtbfast.templates.units import to_engineering

@@ -465,7 +465,7 @@ def _value_info(template: Template, catalog: Any, findings: list[dict[str, Any]]
     for f in findings:
         if f.get("severity") in ("error", "warning"):
             by_path.setdefault(str(f.get("path") or ""), []).append(f"{f['severity']}: {f['code']}: {f['message']}")
-    from rtbfast.templates.check import SEP
+    from rtbfast.schemas import SEP
     from rtbfast.templates.units import to_raw
 
     def walk(entries: list[Any], cls: str | None) -> None:

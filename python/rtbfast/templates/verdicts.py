@@ -20,16 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast import _native
+from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import RtbfastError
 from rtbfast.network_index import NetworkIndex, is_in_column
-from rtbfast.rules import VIOLATIONS_SCHEMA, evaluate
-from rtbfast.catalog_view import CatalogView
-from rtbfast.templates.check import SEP, VALUE_RULES
+from rtbfast.rules import evaluate
+from rtbfast.schemas import SEP, VERDICTS_SCHEMA
+from rtbfast.templates.check import SCALED_RULES
 from rtbfast.templates.units import to_engineering
-
-VERDICTS_SCHEMA = pa.schema([*VIOLATIONS_SCHEMA, ("seq", pa.int64()), ("source", pa.string()), ("target", pa.string())])
-"""The Violations columns (``subject`` is the MO's FDN), and the ChangeSet row each is
-about: its ``seq``, ``source`` and ``target``."""
 
 _KEY = ["fdn", "attribute"]
 
@@ -137,14 +134,14 @@ def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: CatalogView
 def _unit_hints(found: pa.Table, mos: pa.Table, catalog: CatalogView, threads: int) -> pa.Table:
     """A value rule broken by a value with a multiplication factor gets a hint where the value
     read back in engineering units (as if the template was written in raw units) fits."""
-    value_rules = pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES))
+    value_rules = pc.is_in(found["rule"], value_set=pa.array(SCALED_RULES))
     if not pc.any(value_rules).as_py():
         return found
     factors = dict(zip(catalog.factors["key"].to_pylist(), catalog.factors["factor"].to_pylist(), strict=True))
     candidates = {}
     for i, r in enumerate(found.select(["rule", "class", "attribute", "member", "value"]).to_pylist()):
         factor = factors.get(SEP.join((r["class"] or "", r["attribute"] or "", r["member"] or "")))
-        if r["rule"] in VALUE_RULES and factor is not None and r["value"] is not None:
+        if r["rule"] in SCALED_RULES and factor is not None and r["value"] is not None:
             eng = to_engineering(r["value"], Decimal(factor))
             if eng is not None:
                 candidates[i] = (eng, factor)

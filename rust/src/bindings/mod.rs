@@ -310,20 +310,126 @@ fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
 
 /// Read RTB templates on up to `threads` threads (0: one per core), counting files done in
 /// `progress.bytes_read`. Returns the tables `files`, `mos`, `values`, `expressions`,
-/// `calls`, `problems`.
+/// `calls`, `problems`, and with `keep_texts` also `texts`: the texts read, to locate
+/// findings in ([`TemplateTexts`]).
 #[pyfunction]
-#[pyo3(signature = (paths, threads=0, progress=None))]
+#[pyo3(signature = (paths, threads=0, progress=None, keep_texts=false))]
 fn read_templates<'py>(
     py: Python<'py>,
     paths: Vec<PathBuf>,
     threads: usize,
     progress: Option<&Bound<'py, PyProgress>>,
+    keep_texts: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let progress = progress_of(progress);
-    let tables = py
-        .detach(|| crate::templates::read_templates(&paths, threads, progress.as_deref()))
+    let read = py
+        .detach(|| crate::templates::read_templates_with(&paths, threads, progress.as_deref(), keep_texts))
         .map_err(|e| to_py_err(py, e))?;
-    tables_dict(py, tables)
+    let out = tables_dict(py, read.tables)?;
+    if keep_texts {
+        out.set_item("texts", Bound::new(py, TemplateTexts { paths, texts: read.texts })?)?;
+    }
+    Ok(out)
+}
+
+/// The texts of templates read, kept to locate findings in without reading the files again.
+#[pyclass(module = "rtbfast._native", name = "TemplateTexts", frozen)]
+struct TemplateTexts {
+    paths: Vec<PathBuf>,
+    texts: Vec<Option<String>>,
+}
+
+#[pymethods]
+impl TemplateTexts {
+    /// Lines and columns (1-based) of the rows of `pointers` (a table of `template`, the file's
+    /// index, and `path`, a JSON pointer): a table of `line` and `column` (int32), row for row.
+    /// As `locate_many`, a file whose text was not kept is read again (by its name's format).
+    fn locate(&self, py: Python<'_>, pointers: PyTable) -> PyResult<ArrowTable> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::Int32Type;
+        use arrow_array::{Array, Int32Array};
+        let (batches, _) = pointers.into_inner();
+        let bad = || pyo3::exceptions::PyTypeError::new_err("pointers: a table of template (int32) and path (utf8)");
+        let mut files = Vec::new();
+        let mut paths = Vec::new();
+        for b in &batches {
+            let template =
+                b.column_by_name("template").and_then(|c| c.as_primitive_opt::<Int32Type>()).ok_or_else(bad)?;
+            let path = b.column_by_name("path").and_then(|c| c.as_string_opt::<i32>()).ok_or_else(bad)?;
+            files.extend((0..template.len()).map(|i| template.value(i).max(0) as usize));
+            paths.push(path.clone());
+        }
+        let spots = py.detach(|| {
+            let pointers: Vec<&str> = paths
+                .iter()
+                .flat_map(|p| (0..p.len()).map(move |i| if p.is_null(i) { "" } else { p.value(i) }))
+                .collect();
+            crate::templates::document::locate_kept(&self.paths, &self.texts, &files, &pointers)
+        });
+        let line = Int32Array::from_iter_values(spots.iter().map(|s| s.0.min(i32::MAX as u64) as i32));
+        let column = Int32Array::from_iter_values(spots.iter().map(|s| s.1.min(i32::MAX as u64) as i32));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("line", arrow_schema::DataType::Int32, false),
+            Field::new("column", arrow_schema::DataType::Int32, false),
+        ]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(line), Arc::new(column)])
+            .map_err(|e| PyRuntimeError::new_err(format!("the lines and columns: {e}")))?;
+        Ok(ArrowTable { batches: vec![batch], schema })
+    }
+}
+
+/// A constraints table compiled once, to evaluate many values tables against.
+#[pyclass(module = "rtbfast._native", name = "CompiledConstraints", frozen)]
+struct CompiledConstraints {
+    rules: crate::rules::RuleSet,
+}
+
+#[pymethods]
+impl CompiledConstraints {
+    #[new]
+    fn new(py: Python<'_>, constraints: PyTable) -> PyResult<Self> {
+        let (constraints, _) = constraints.into_inner();
+        let (rules, _) = py.detach(|| crate::rules::RuleSet::compile(&constraints)).map_err(|e| to_py_err(py, e))?;
+        Ok(CompiledConstraints { rules })
+    }
+
+    /// Evaluate over Network values (`mos`, `values`) on up to `threads` threads, with the GIL
+    /// released. Returns a dict with `violations` (the Violations columns and `row`: the row of
+    /// `values` each is about) and `checked` (values evaluated). `names=False` leaves out the
+    /// `unknown_class` and `unknown_attribute` warnings.
+    #[pyo3(signature = (mos, values, threads=0, names=true))]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        mos: PyTable,
+        values: PyTable,
+        threads: usize,
+        names: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (mos, _) = mos.into_inner();
+        let (values, _) = values.into_inner();
+        let result = py.detach(|| -> crate::Result<_> {
+            let (table, rows, checked) = crate::rules::evaluate_rows(&self.rules, &mos, &values, threads, names)?;
+            let batch = table.concat().map_err(|e| Error::Value {
+                loc: crate::error::Location::default(),
+                message: format!("violations table: {e}"),
+            })?;
+            let mut fields: Vec<Field> = batch.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new("row", arrow_schema::DataType::Int64, false));
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(arrow_array::Int64Array::from(rows)));
+            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| Error::Value {
+                loc: crate::error::Location::default(),
+                message: format!("violations table: {e}"),
+            })?;
+            Ok((Table::new("violations", batch), checked))
+        });
+        let (table, checked) = result.map_err(|e| to_py_err(py, e))?;
+        let out = PyDict::new(py);
+        out.set_item("violations", tables_dict(py, vec![table])?.get_item("violations")?)?;
+        out.set_item("checked", checked)?;
+        Ok(out)
+    }
 }
 
 /// Lines and columns (1-based) of JSON pointers in the file at `path`: where the key or item
@@ -381,13 +487,6 @@ fn duplicate_keys(py: Python<'_>, text: &str) -> Vec<(String, String, String, Ve
 #[pyfunction]
 fn locate_many(py: Python<'_>, requests: Vec<(PathBuf, Vec<String>)>) -> Vec<Vec<(u64, u64)>> {
     py.detach(|| crate::templates::document::locate_many(&requests))
-}
-
-/// For each of `paths`: whether it holds a JSON object at the top (a typed template in JSON)
-/// rather than a list (an RTB template). Read on all cores, a few bytes a file.
-#[pyfunction]
-fn json_objects(py: Python<'_>, paths: Vec<PathBuf>) -> Vec<bool> {
-    py.detach(|| crate::templates::document::json_objects(&paths))
 }
 
 /// Lines and columns (1-based) of JSON pointers in the typed template at `path` (YAML, TOML
@@ -592,12 +691,261 @@ fn node_keys(py: Python<'_>, texts: PyTable) -> PyResult<ArrowTable> {
     Ok(ArrowTable { batches, schema })
 }
 
+/// A network's MOs and values indexed for the planner, the rollback and the simulator (made
+/// once per network, with the GIL released).
+#[pyclass(module = "rtbfast._native", name = "NetworkView", frozen)]
+struct PyNetworkView {
+    inner: crate::enm::view::NetworkView,
+}
+
+#[pymethods]
+impl PyNetworkView {
+    #[new]
+    #[pyo3(signature = (mos, values=None))]
+    fn new(py: Python<'_>, mos: PyTable, values: Option<PyTable>) -> PyResult<Self> {
+        let (mos, mos_schema) = mos.into_inner();
+        let values = values.map(|v| v.into_inner().0);
+        let inner = py
+            .detach(|| crate::enm::view::NetworkView::new(&mos_schema, &mos, values.as_deref()))
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(PyNetworkView { inner })
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether each FDN of a one-column text table is an MO of the network: a table of one
+    /// column, `exists`.
+    fn exists(&self, py: Python<'_>, fdns: PyTable) -> PyResult<ArrowTable> {
+        use arrow_array::builder::BooleanBuilder;
+        let (batches, _) = fdns.into_inner();
+        let net = &self.inner;
+        let found = py.detach(|| -> crate::Result<BooleanBuilder> {
+            let mut out = BooleanBuilder::new();
+            for batch in &batches {
+                let column =
+                    batch.columns().first().cloned().unwrap_or_else(|| Arc::new(arrow_array::NullArray::new(0)));
+                let text = crate::enm::view::Text::of(&column, "fdns", "fdn")?;
+                for i in 0..text.len() {
+                    out.append_value(text.get(i).is_some_and(|f| net.row_of(f).is_some()));
+                }
+            }
+            Ok(out)
+        });
+        let mut found = found.map_err(|e| to_py_err(py, e))?;
+        let schema = Arc::new(Schema::new(vec![Field::new("exists", arrow_schema::DataType::Boolean, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(found.finish())])
+            .map_err(|e| PyRuntimeError::new_err(format!("exists: {e}")))?;
+        Ok(ArrowTable { batches: vec![batch], schema })
+    }
+}
+
+/// A catalog as the planner, the rollback and the simulator read it (made once per catalog).
+#[pyclass(module = "rtbfast._native", name = "PlanningCatalog", frozen)]
+struct PyPlanningCatalog {
+    inner: crate::enm::view::PlanningCatalog,
+}
+
+#[pymethods]
+impl PyPlanningCatalog {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        constraints: PyTable,
+        kinds: PyTable,
+        flags: PyTable,
+        admin: Vec<String>,
+        locks: Vec<(String, String)>,
+        system_created: Vec<String>,
+    ) -> PyResult<Self> {
+        let (constraints, _) = constraints.into_inner();
+        let (kinds, kinds_schema) = kinds.into_inner();
+        let (flags, flags_schema) = flags.into_inner();
+        let inner = py
+            .detach(|| -> crate::Result<_> {
+                let (rules, _) = crate::rules::RuleSet::compile(&constraints)?;
+                let kinds = crate::enm::view::one_batch(&kinds_schema, &kinds, "kinds")?;
+                let flags = crate::enm::view::one_batch(&flags_schema, &flags, "flags")?;
+                crate::enm::view::PlanningCatalog::with_rules(rules, &kinds, &flags, admin, locks, system_created)
+            })
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(PyPlanningCatalog { inner })
+    }
+}
+
+fn one_table(py: Python<'_>, table: PyTable, name: &str) -> PyResult<RecordBatch> {
+    let (batches, schema) = table.into_inner();
+    crate::enm::view::one_batch(&schema, &batches, name).map_err(|e| to_py_err(py, e))
+}
+
+fn arrow_table(batch: RecordBatch) -> ArrowTable {
+    ArrowTable { schema: batch.schema(), batches: vec![batch] }
+}
+
+/// Of a ChangeSet's writes, the rows of each attribute's last write in each phase (`seq`
+/// order), without `target`, values written as the node compares them, with `kind` and
+/// `is_sequence`.
+#[pyfunction]
+fn last_writes(py: Python<'_>, writes: PyTable, catalog: &Bound<'_, PyPlanningCatalog>) -> PyResult<ArrowTable> {
+    let writes = one_table(py, writes, "writes")?;
+    let catalog = &catalog.get().inner;
+    let out = py.detach(|| crate::enm::planner::last_writes(&writes, catalog)).map_err(|e| to_py_err(py, e))?;
+    Ok(arrow_table(out))
+}
+
+/// The steps of a checked ChangeSet: a dict with `order` (`take`: the row of the writes, or
+/// past them of `own`, each row of the Plan is; its `step` and `op`), `own` (the rows of steps
+/// of their own), `notes` ((code, fdn, detail)), `dropped` and `effects` (fdn, class,
+/// attribute); or with `cycle` (the MOs of a cycle of mandatory references) alone.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn plan_steps<'py>(
+    py: Python<'py>,
+    writes: PyTable,
+    creates: PyTable,
+    deletes: PyTable,
+    phase_names: std::collections::HashMap<i32, String>,
+    effect_pairs: Vec<(String, String)>,
+    network: &Bound<'py, PyNetworkView>,
+    catalog: &Bound<'py, PyPlanningCatalog>,
+) -> PyResult<Bound<'py, PyDict>> {
+    use crate::enm::planner::{Note, Planned};
+    let writes = one_table(py, writes, "writes")?;
+    let creates = one_table(py, creates, "creates")?;
+    let deletes = one_table(py, deletes, "deletes")?;
+    let (net, cat) = (&network.get().inner, &catalog.get().inner);
+    let names: rustc_hash::FxHashMap<i32, String> = phase_names.into_iter().collect();
+    let pairs: rustc_hash::FxHashSet<(String, String)> = effect_pairs.into_iter().collect();
+    let planned = py
+        .detach(|| crate::enm::planner::plan_steps(&writes, &creates, &deletes, &names, &pairs, net, cat))
+        .map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    match planned {
+        Planned::Cycle(remaining) => out.set_item("cycle", remaining)?,
+        Planned::Steps(s) => {
+            let s = *s;
+            let layout = &s.layout;
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("take", arrow_schema::DataType::Int64, false),
+                Field::new("step", arrow_schema::DataType::Int64, true),
+                Field::new("op", arrow_schema::DataType::Utf8, false),
+            ]));
+            let columns: Vec<ArrayRef> =
+                vec![Arc::new(layout.take.clone()), Arc::new(layout.step.clone()), Arc::new(layout.op.clone())];
+            let order = RecordBatch::try_new(schema, columns)
+                .map_err(|e| PyRuntimeError::new_err(format!("the plan's layout: {e}")))?;
+            out.set_item("order", Bound::new(py, arrow_table(order))?)?;
+            out.set_item("own", Bound::new(py, arrow_table(layout.own.clone()))?)?;
+            out.set_item("effects", Bound::new(py, arrow_table(s.effects))?)?;
+            out.set_item("dropped", s.dropped)?;
+            let notes = PyList::empty(py);
+            for note in s.notes {
+                match note {
+                    Note::Cycle { fdn, count } => notes.append(("cycle", fdn, count))?,
+                    Note::NoLock { fdn, attributes } => notes.append(("no_lock", fdn, attributes))?,
+                    Note::Cascade { fdn, attribute } => notes.append(("cascade", fdn, attribute))?,
+                }
+            }
+            out.set_item("notes", notes)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The creates of `fdns` in the planner's order given the moRef values written to them
+/// (`references`: `fdn`, `attribute`, `value`, in ChangeSet order): `(order, deferred, [])`,
+/// `deferred` the (fdn, attribute) references set after the creates to break cycles; or
+/// `([], [], cycle)`, the MOs (the first six) of a cycle through mandatory references.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn create_order(
+    py: Python<'_>,
+    fdns: Vec<String>,
+    references: Vec<(String, String, String)>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+) -> PyResult<(Vec<String>, Vec<(String, String)>, Vec<String>)> {
+    let catalog = &catalog.get().inner;
+    let found = py.detach(|| match crate::enm::planner::creates_in_order(&fdns, &references, catalog) {
+        Ok((order, deferred)) => (
+            order.into_iter().map(str::to_owned).collect(),
+            deferred.into_iter().map(|(f, a)| (f.to_owned(), a.to_owned())).collect(),
+            Vec::new(),
+        ),
+        Err(cycle) => (Vec::new(), Vec::new(), cycle),
+    });
+    Ok(found)
+}
+
+/// The rollback of a Plan (rows in step order) on the network it was made from: its steps,
+/// and the attributes whose value before is unknown (`fdn`, `class`, `attribute`, `step`,
+/// `source`).
+#[pyfunction]
+fn rollback_steps(
+    py: Python<'_>,
+    plan: PyTable,
+    network: &Bound<'_, PyNetworkView>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+) -> PyResult<(ArrowTable, ArrowTable)> {
+    let plan = one_table(py, plan, "plan")?;
+    let (net, cat) = (&network.get().inner, &catalog.get().inner);
+    let r = py.detach(|| crate::enm::rollback::rollback(&plan, net, cat)).map_err(|e| to_py_err(py, e))?;
+    Ok((arrow_table(r.steps), arrow_table(r.unknown)))
+}
+
+/// The violations of `rules` of `severity` that the values of `rows` (`fdn`, `class`,
+/// `attribute`, `member`, `index`, `value`) break, judged by the catalog's constraints on up
+/// to `threads` threads (0: one per core), with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (rows, catalog, rules, severity, threads=0))]
+fn value_violations(
+    py: Python<'_>,
+    rows: PyTable,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+    rules: Vec<String>,
+    severity: &str,
+    threads: usize,
+) -> PyResult<ArrowTable> {
+    let rows = one_table(py, rows, "rows")?;
+    let cat = &catalog.get().inner;
+    let rules: rustc_hash::FxHashSet<String> = rules.into_iter().collect();
+    let out = py
+        .detach(|| crate::enm::judge::value_violations(&rows, cat, &rules, severity, threads))
+        .map_err(|e| to_py_err(py, e))?;
+    Ok(arrow_table(out))
+}
+
+/// The rows of a run of set steps (`fdn`, `attribute`) checked on a network (its MOs in
+/// `removed` gone) and the MOs created since (`created`: fdn → class): `class` (null where
+/// the MO does not exist) and `problems` (bits: 1 missing, 2 unknown attribute, 4 read-only,
+/// 8 restricted, 16 changed only while locked).
+#[pyfunction]
+fn check_sets(
+    py: Python<'_>,
+    part: PyTable,
+    network: &Bound<'_, PyNetworkView>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+    removed: Vec<String>,
+    created: std::collections::HashMap<String, String>,
+) -> PyResult<ArrowTable> {
+    let part = one_table(py, part, "plan")?;
+    let (net, cat) = (&network.get().inner, &catalog.get().inner);
+    let removed: rustc_hash::FxHashSet<String> = removed.into_iter().collect();
+    let created: rustc_hash::FxHashMap<String, String> = created.into_iter().collect();
+    let out = py
+        .detach(|| crate::enm::simulate::check_sets(&part, net, cat, &removed, &created))
+        .map_err(|e| to_py_err(py, e))?;
+    Ok(arrow_table(out))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<ArrowTable>()?;
     m.add_class::<PyProgress>()?;
     m.add_class::<PyNetworkParts>()?;
+    m.add_class::<TemplateTexts>()?;
+    m.add_class::<CompiledConstraints>()?;
     m.add_function(wrap_pyfunction!(read_mom, m)?)?;
     m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(detect_kind, m)?)?;
@@ -609,7 +957,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(locate_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(read_typed_document, m)?)?;
     m.add_function(wrap_pyfunction!(duplicate_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(json_objects, m)?)?;
     m.add_function(wrap_pyfunction!(locate_many, m)?)?;
     m.add_function(wrap_pyfunction!(locate_document_pointers, m)?)?;
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
@@ -619,5 +966,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(node_keys, m)?)?;
     m.add_function(wrap_pyfunction!(attribute_values, m)?)?;
     m.add_function(wrap_pyfunction!(refused_names, m)?)?;
+    m.add_class::<PyNetworkView>()?;
+    m.add_class::<PyPlanningCatalog>()?;
+    m.add_function(wrap_pyfunction!(last_writes, m)?)?;
+    m.add_function(wrap_pyfunction!(create_order, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(rollback_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(check_sets, m)?)?;
+    m.add_function(wrap_pyfunction!(value_violations, m)?)?;
     Ok(())
 }

@@ -162,6 +162,20 @@ fn classes_by_row<'a>(
 /// Evaluate `rules` over `values` (long form) of the MOs in `mos`, on up to `threads` threads
 /// (0: one per core). Returns the `violations` table and how many values were checked.
 pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], threads: usize) -> Result<(Table, u64)> {
+    let (table, _, checked) = evaluate_rows(rules, mos, values, threads, true)?;
+    Ok((table, checked))
+}
+
+/// As [`evaluate`], with the row of `values` (counted over all its batches) each violation is
+/// about; `names: false` leaves out the warnings that the catalog does not know a class or an
+/// attribute (a caller that says so itself, once per name).
+pub fn evaluate_rows(
+    rules: &RuleSet,
+    mos: &[RecordBatch],
+    values: &[RecordBatch],
+    threads: usize,
+    names: bool,
+) -> Result<(Table, Vec<i64>, u64)> {
     // the class of every MO, as an id into `classes`
     let mut class_ids: HashMap<&str, u32> = HashMap::new();
     let mut classes: Vec<&str> = Vec::new();
@@ -236,15 +250,15 @@ pub fn evaluate(rules: &RuleSet, mos: &[RecordBatch], values: &[RecordBatch], th
         }
     }
     let run = || -> Vec<(usize, Vec<Found>)> {
-        work.par_iter().map(|&(bi, start, end)| (bi, check_rows(rules, &batches[bi], start, end))).collect()
+        work.par_iter().map(|&(bi, start, end)| (bi, check_rows(rules, &batches[bi], start, end, names))).collect()
     };
     let results = pool(threads)?.install(run);
     let checked: u64 = batches.iter().map(|b| b.value.len() as u64).sum();
-    let table = build_table(&batches, results)?;
-    Ok((table, checked))
+    let (table, rows) = build_table(&batches, results)?;
+    Ok((table, rows, checked))
 }
 
-fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<Found> {
+fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize, names: bool) -> Vec<Found> {
     let mut out = Vec::new();
     let mut lookups: FastMap<(u32, u32, u32), Option<usize>> = FastMap::default();
     let mut lookup = |class: u32, attr: u32, member: u32| -> Option<usize> {
@@ -269,7 +283,7 @@ fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<F
             group_end += 1;
         }
         let Some(class_id) = b.class_of[fdn as usize] else {
-            if warned_fdn != Some(fdn) {
+            if names && warned_fdn != Some(fdn) {
                 warned_fdn = Some(fdn);
                 out.push(found(row, "unknown_class", "warning", "the MO is not in the mos table".into(), None));
             }
@@ -278,7 +292,7 @@ fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<F
         };
         let class = b.classes[class_id as usize];
         if !known[class_id as usize] {
-            if warned_fdn != Some(fdn) {
+            if names && warned_fdn != Some(fdn) {
                 warned_fdn = Some(fdn);
                 let message = format!("class {class} is not in the catalog; its values are not checked");
                 out.push(found(row, "unknown_class", "warning", message, None));
@@ -287,9 +301,11 @@ fn check_rows(rules: &RuleSet, b: &Batch<'_>, start: usize, end: usize) -> Vec<F
             continue;
         }
         let Some(attr_c) = lookup(class_id, attr, b.member.none).map(|i| &rules.constraints[i]) else {
-            let name = b.attribute.distinct[attr as usize].unwrap_or("");
-            let message = format!("{class} has no attribute {name} in the catalog");
-            out.push(found(row, "unknown_attribute", "warning", message, None));
+            if names {
+                let name = b.attribute.distinct[attr as usize].unwrap_or("");
+                let message = format!("{class} has no attribute {name} in the catalog");
+                out.push(found(row, "unknown_attribute", "warning", message, None));
+            }
             row = group_end;
             continue;
         };
@@ -619,11 +635,19 @@ fn shown(text: &str) -> String {
     }
 }
 
-fn build_table(batches: &[Batch<'_>], results: Vec<(usize, Vec<Found>)>) -> Result<Table> {
+fn build_table(batches: &[Batch<'_>], results: Vec<(usize, Vec<Found>)>) -> Result<(Table, Vec<i64>)> {
     let mut out = ViolationColumns::default();
+    let mut rows = Vec::new();
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut at = 0i64;
+    for b in batches {
+        starts.push(at);
+        at += b.value.len() as i64;
+    }
     for (bi, found) in results {
         let b = &batches[bi];
         for f in found {
+            rows.push(starts[bi] + f.row as i64);
             let fdn = b.fdn.ids[f.row] as usize;
             out.push(ViolationRow {
                 subject: b.fdn.distinct[fdn],
@@ -639,5 +663,5 @@ fn build_table(batches: &[Batch<'_>], results: Vec<(usize, Vec<Found>)>) -> Resu
             });
         }
     }
-    out.finish()
+    Ok((out.finish()?, rows))
 }

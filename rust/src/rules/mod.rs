@@ -16,7 +16,7 @@ use arrow_array::types::{Decimal128Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 
-pub use evaluate::evaluate;
+pub use evaluate::{evaluate, evaluate_rows};
 
 use crate::error::{Error, Location, Result};
 use crate::tables::Table;
@@ -384,4 +384,4 @@ impl ViolationColumns {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -17,25 +17,25 @@ use crate::tables::decimal_type;
 
 /// One row of a constraints table, by the columns a test cares about.
 #[derive(Default, Clone)]
-struct Row {
-    class: &'static str,
-    attribute: &'static str,
-    member: Option<&'static str>,
-    kind: &'static str,
-    ranges: Vec<(Option<i128>, Option<i128>)>,
-    resolution: Option<i128>,
-    decimal_places: Option<i32>,
-    length: (Option<i64>, Option<i64>),
-    pattern: Option<&'static str>,
-    enum_names: Option<Vec<&'static str>>,
-    enum_values: Option<Vec<i64>>,
-    moref_target: Option<&'static str>,
-    sequence: Option<(Option<i64>, Option<i64>, bool)>,
-    unique_by: Option<Vec<&'static str>>,
-    exclusive: bool,
+pub(crate) struct Row {
+    pub(crate) class: &'static str,
+    pub(crate) attribute: &'static str,
+    pub(crate) member: Option<&'static str>,
+    pub(crate) kind: &'static str,
+    pub(crate) ranges: Vec<(Option<i128>, Option<i128>)>,
+    pub(crate) resolution: Option<i128>,
+    pub(crate) decimal_places: Option<i32>,
+    pub(crate) length: (Option<i64>, Option<i64>),
+    pub(crate) pattern: Option<&'static str>,
+    pub(crate) enum_names: Option<Vec<&'static str>>,
+    pub(crate) enum_values: Option<Vec<i64>>,
+    pub(crate) moref_target: Option<&'static str>,
+    pub(crate) sequence: Option<(Option<i64>, Option<i64>, bool)>,
+    pub(crate) unique_by: Option<Vec<&'static str>>,
+    pub(crate) exclusive: bool,
 }
 
-fn constraints(rows: &[Row]) -> RecordBatch {
+pub(crate) fn constraints(rows: &[Row]) -> RecordBatch {
     let bound = Fields::from(vec![Field::new("min", decimal_type(), true), Field::new("max", decimal_type(), true)]);
     let mut class = StringBuilder::new();
     let mut attribute = StringBuilder::new();
@@ -440,4 +440,39 @@ fn subjects_and_rules(rows: &[Row], mos: &[RecordBatch], values: RecordBatch) ->
     let rule = b.column_by_name("rule").unwrap().as_string::<i32>().clone();
     let subject = b.column_by_name("subject").unwrap().as_string::<i32>().clone();
     (0..b.num_rows()).map(|i| (subject.value(i).to_string(), rule.value(i).to_string())).collect()
+}
+
+#[test]
+fn each_violation_names_the_row_it_is_about_and_names_may_be_left_out() {
+    let rows = [
+        Row { class: "C", attribute: "n", kind: "integer", ranges: vec![(Some(0), Some(10))], ..Row::default() },
+        Row { class: "C", attribute: "state", kind: "enum", enum_names: Some(vec!["ON"]), ..Row::default() },
+    ];
+    let mo = [("A=1", "C"), ("A=2", "C"), ("A=3", "Other")];
+    let vals = [
+        ("A=1", "n", None, 0, "5"),
+        ("A=1", "n", None, 0, "11"),
+        ("A=2", "state", None, 0, "OFF"),
+        ("A=2", "nosuch", None, 0, "1"),
+        ("A=3", "x", None, 0, "1"),
+        ("A=2", "n", None, 0, "x"),
+    ];
+    let (set, _) = RuleSet::compile(&[constraints(&rows)]).unwrap();
+    // in two batches: rows count on over both
+    let all = values(&vals);
+    let parts = [all.slice(0, 3), all.slice(3, 3)];
+    for (names, want) in [(true, vec![1, 2, 3, 4, 5]), (false, vec![1, 2, 5])] {
+        let (table, rows_of, checked) = evaluate_rows(&set, &[mos(&mo)], &parts, 2, names).unwrap();
+        assert_eq!(checked, 6);
+        let b = table.concat().unwrap();
+        let value = b.column_by_name("value").unwrap().as_string::<i32>().clone();
+        let rule = b.column_by_name("rule").unwrap().as_string::<i32>().clone();
+        let rules: Vec<&str> = (0..rule.len()).map(|i| rule.value(i)).collect();
+        assert_eq!(rows_of.len(), b.num_rows());
+        assert_eq!(rows_of.iter().map(|r| *r as usize).collect::<Vec<_>>(), want, "{rules:?}");
+        for (i, row) in rows_of.iter().enumerate() {
+            assert_eq!(value.value(i), vals[*row as usize].4, "violation {i} is about row {row}");
+        }
+        assert_eq!(rules.contains(&"unknown_attribute") && rules.contains(&"unknown_class"), names);
+    }
 }

@@ -105,22 +105,54 @@ pub fn locate_many(requests: &[(std::path::PathBuf, Vec<String>)]) -> Vec<Vec<(u
         .collect()
 }
 
-/// Which of `paths` hold a JSON object at the top (a typed template written in JSON) rather
-/// than a list (an RTB template): the first character after white space and a BOM is `{`.
-/// Read on all cores, a few bytes a file; a file that cannot be read is not one.
-pub fn json_objects(paths: &[std::path::PathBuf]) -> Vec<bool> {
+/// As [`locate_many`], with the texts of JSON templates already read (`texts[i]` is the text
+/// of `paths[i]`, as [`super::read_templates_with`] keeps it), for rows of (file index,
+/// pointer): the line and column of each row, the files on all cores. A file whose text was
+/// not kept is read again.
+pub fn locate_kept(
+    paths: &[std::path::PathBuf],
+    texts: &[Option<String>],
+    files: &[usize],
+    pointers: &[&str],
+) -> Vec<(u64, u64)> {
     use rayon::prelude::*;
-    use std::io::Read;
-    paths
+    let mut rows_of: rustc_hash::FxHashMap<usize, Vec<usize>> = rustc_hash::FxHashMap::default();
+    let mut order = Vec::new();
+    for (row, &file) in files.iter().enumerate() {
+        rows_of
+            .entry(file)
+            .or_insert_with(|| {
+                order.push(file);
+                Vec::new()
+            })
+            .push(row);
+    }
+    let found: Vec<(usize, Vec<(u64, u64)>)> = order
         .par_iter()
-        .map(|path| {
-            let mut head = [0u8; 512];
-            let Ok(mut f) = std::fs::File::open(path) else { return false };
-            let n = f.read(&mut head).unwrap_or(0);
-            let bytes = head[..n].strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head[..n]);
-            bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        .map(|&file| {
+            let rows = rows_of.get(&file).map(Vec::as_slice).unwrap_or_default();
+            let wanted: Vec<&str> = rows.iter().map(|&r| pointers[r]).collect();
+            let spots = match (texts.get(file), paths.get(file)) {
+                (Some(Some(text)), _) => super::locate::locate(text, &wanted),
+                (_, Some(path)) => {
+                    let text =
+                        std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+                    let format = Format::of_name(&path.display().to_string()).unwrap_or(Format::Json);
+                    let wanted: Vec<String> = wanted.iter().map(|p| p.to_string()).collect();
+                    locate(&text, format, &wanted)
+                }
+                _ => vec![(1, 1); wanted.len()],
+            };
+            (file, spots)
         })
-        .collect()
+        .collect();
+    let mut out = vec![(1, 1); files.len()];
+    for (file, spots) in found {
+        for (&row, spot) in rows_of.get(&file).map(Vec::as_slice).unwrap_or_default().iter().zip(spots) {
+            out[row] = spot;
+        }
+    }
+    out
 }
 
 /// `text` (YAML or TOML) as strict JSON text, keys in document order.

@@ -50,36 +50,41 @@ pub fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     value.as_object()?.iter().filter(|(k, _)| *k == key).last().map(|(_, v)| v)
 }
 
+/// Text of a template's rows, kept in one buffer per template ([`Flat::text`]): a start and
+/// an end in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span(usize, usize);
+
 /// An MO node of a template: a key naming MOs (one row however many ids it names).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MoRow {
     /// The enclosing MO node (its index in the template's `mos`), `None` at the top.
     pub parent: Option<u32>,
-    pub path: String,
-    pub key: String,
-    pub class: String,
+    pub path: Span,
+    pub key: Span,
+    pub class: Span,
     pub ids: Ids,
     pub at: bool,
     /// The key's value is `"__delete__"`.
     pub delete: bool,
     pub context: &'static str,
-    pub phase: Option<String>,
+    pub phase: Option<Span>,
 }
 
 /// One value of an attribute: a scalar, a struct member or a sequence item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueRow {
     pub mo: u32,
-    pub attribute: String,
-    pub member: Option<String>,
+    pub attribute: Span,
+    pub member: Option<Span>,
     pub index: Option<i32>,
-    pub value: Option<String>,
+    pub value: Option<Span>,
     /// `string`, `number`, `boolean`, `null`, `empty` (an empty sequence), `ignore`, `unset`,
     /// or the directive computing it: `eval`, `switch`, `cond`.
     pub kind: &'static str,
-    pub path: String,
+    pub path: Span,
     pub context: &'static str,
-    pub phase: Option<String>,
+    pub phase: Option<Span>,
 }
 
 /// An expression the template evaluates at run time: listed as dynamic, never judged.
@@ -117,9 +122,12 @@ pub struct ProblemRow {
     pub at: Option<(u64, u64)>,
 }
 
-/// Everything read of one template.
+/// Everything read of one template. The text of its MO and value rows is in [`Flat::text`],
+/// read with [`Flat::str`]: a template's rows are built without a string each.
 #[derive(Debug, Default)]
 pub struct Flat {
+    /// The text the [`Span`]s of the rows point into.
+    pub text: Vec<u8>,
     pub mos: Vec<MoRow>,
     pub values: Vec<ValueRow>,
     pub expressions: Vec<ExpressionRow>,
@@ -145,15 +153,6 @@ fn segment(key: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn child(path: &str, key: &str) -> String {
-    let seg = segment(key);
-    let mut out = String::with_capacity(path.len() + 1 + seg.len());
-    out.push_str(path);
-    out.push('/');
-    out.push_str(&seg);
-    out
-}
-
 /// `n` with thousands separators (`250,000`).
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
@@ -167,44 +166,94 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
-fn item(path: &str, i: usize) -> String {
-    format!("{path}/{i}")
-}
-
 /// Where a node stands: in which MO (none at the top), under which directive, in which plan.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Place {
     mo: Option<u32>,
     context: &'static str,
-    phase: Option<String>,
+    phase: Option<Span>,
 }
 
 impl Flat {
+    /// The text of `span`.
+    pub fn str(&self, span: Span) -> &str {
+        let bytes = self.text.get(span.0..span.1).unwrap_or_default();
+        // every span ends where a piece of text (UTF-8) ended
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The text of `span`, where there is one.
+    pub fn opt(&self, span: Option<Span>) -> Option<&str> {
+        span.map(|s| self.str(s))
+    }
+
+    /// `text` kept in [`Flat::text`].
+    fn push(&mut self, text: &str) -> Span {
+        let start = self.text.len();
+        self.text.extend_from_slice(text.as_bytes());
+        Span(start, self.text.len())
+    }
+
+    /// The pointer of the member `key` of the node at `path`.
+    fn child(&mut self, path: Span, key: &str) -> Span {
+        let start = self.text.len();
+        self.text.extend_from_within(path.0..path.1);
+        self.text.push(b'/');
+        self.text.extend_from_slice(segment(key).as_bytes());
+        Span(start, self.text.len())
+    }
+
+    /// The pointer of item `i` of the node at `path`.
+    fn item(&mut self, path: Span, i: usize) -> Span {
+        use std::io::Write;
+        let start = self.text.len();
+        self.text.extend_from_within(path.0..path.1);
+        let _ = write!(self.text, "/{i}");
+        Span(start, self.text.len())
+    }
+
     /// Flatten a whole template (the parsed JSON).
     pub fn of(doc: &Value) -> Flat {
-        let mut flat = Flat::default();
+        Flat::sized(doc, 0, 0)
+    }
+
+    /// Flatten a whole template (the parsed JSON) of `bytes` bytes holding `values` JSON
+    /// values: room for its rows is made once.
+    pub fn sized(doc: &Value, bytes: usize, values: usize) -> Flat {
+        let mut flat = Flat {
+            // every pointer repeats its parent's: a template's pointers take a few times its size
+            text: Vec::with_capacity(bytes.saturating_mul(4).min(32 << 20)),
+            values: Vec::with_capacity(values),
+            mos: Vec::with_capacity(values / 4),
+            ..Flat::default()
+        };
         let Some(items) = doc.as_array() else {
-            flat.problem("", "structure", "a template is a JSON array of single-key objects; this is not an array");
+            flat.problem(
+                Span::default(),
+                "structure",
+                "a template is a JSON array of single-key objects; this is not an array",
+            );
             return flat;
         };
         let top = Place { mo: None, context: "", phase: None };
         for (i, it) in items.iter().enumerate() {
-            let path = item("", i);
+            let path = flat.item(Span::default(), i);
             match it.as_object() {
                 Some(obj) => {
                     for (key, value) in members(obj) {
-                        flat.entry(key, value, &child(&path, key), &top, true);
+                        let at = flat.child(path, key);
+                        flat.entry(key, value, at, top, true);
                     }
                 }
-                None => flat.problem(&path, "structure", "each element of a template is an object"),
+                None => flat.problem(path, "structure", "each element of a template is an object"),
             }
         }
         flat
     }
 
-    fn problem(&mut self, path: &str, code: &'static str, message: impl Into<String>) {
+    fn problem(&mut self, path: Span, code: &'static str, message: impl Into<String>) {
         self.problems.push(ProblemRow {
-            path: path.to_string(),
+            path: self.str(path).to_string(),
             code,
             message: message.into(),
             severity: "error",
@@ -213,7 +262,7 @@ impl Flat {
     }
 
     /// One key and its value, at the top of the template (`top`) or inside the place given.
-    fn entry(&mut self, key: &str, value: &Value, path: &str, place: &Place, top: bool) {
+    fn entry(&mut self, key: &str, value: &Value, path: Span, place: Place, top: bool) {
         if self.stopped {
             return;
         }
@@ -223,15 +272,19 @@ impl Flat {
         };
         match parsed {
             Key::Directive(name) => self.directive(name, value, path, place, top),
-            Key::Mo { at, class, ids } => self.mo(key, at, class.to_string(), ids, value, path, place),
+            Key::Mo { at, class, ids } => self.mo(key, at, class, ids, value, path, place),
             Key::Attribute(name) => match place.mo {
-                Some(mo) => self.value(mo, name, None, None, value, path, place),
+                // the attribute's name is the end of its pointer (a name needs no escape)
+                Some(mo) => {
+                    let attribute = Span(path.1 - name.len(), path.1);
+                    self.value(mo, attribute, None, None, value, path, place)
+                }
                 None => self.problem(path, "structure", format!("attribute {name} outside any MO")),
             },
         }
     }
 
-    fn directive(&mut self, name: &str, value: &Value, path: &str, place: &Place, top: bool) {
+    fn directive(&mut self, name: &str, value: &Value, path: Span, place: Place, top: bool) {
         match name {
             "meta" | "vars" | "custom" if !top || place.mo.is_some() || !place.context.is_empty() => {
                 self.problem(path, "structure", format!("${name} belongs at the top of the template"))
@@ -251,7 +304,7 @@ impl Flat {
         }
     }
 
-    fn meta(&mut self, value: &Value, path: &str) {
+    fn meta(&mut self, value: &Value, path: Span) {
         if !value.is_object() {
             return self.problem(path, "structure", "$meta is an object");
         }
@@ -261,49 +314,53 @@ impl Flat {
                 Some(plans) if plans.iter().all(|p| p.is_str()) => {
                     self.plan_order = plans.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()
                 }
-                _ => self.problem(&child(path, "plan_order"), "structure", "plan_order is a list of plan names"),
+                _ => {
+                    let at = self.child(path, "plan_order");
+                    self.problem(at, "structure", "plan_order is a list of plan names")
+                }
             }
         }
     }
 
-    fn custom(&mut self, value: &Value, path: &str) {
+    fn custom(&mut self, value: &Value, path: Span) {
         let Some(functions) = value.as_array() else {
             return self.problem(path, "structure", "$custom is a list of {name, args, body}");
         };
         for (i, f) in functions.iter().enumerate() {
-            let at = item(path, i);
+            let at = self.item(path, i);
             let name = get(f, "name").and_then(|n| n.as_str());
             let args = get(f, "args").and_then(|a| a.as_array());
             let args_ok = args.is_some_and(|a| a.iter().all(|x| x.is_str()));
             let body = get(f, "body").and_then(|b| b.as_array());
             match (name, args_ok, body) {
-                (Some(_), true, Some(_)) if self.too_many_expressions(&at) => return,
+                (Some(_), true, Some(_)) if self.too_many_expressions(at) => return,
                 (Some(name), true, Some(body)) if body.iter().all(|l| l.is_str()) => {
                     self.functions.push(name.to_string());
                     let text: Vec<&str> = body.iter().filter_map(|l| l.as_str()).collect();
                     let text = text.join("\n");
-                    self.scan_calls(&child(&at, "body"), &text);
+                    let body_at = self.child(at, "body");
+                    self.scan_calls(body_at, &text);
                     let args = args.into_iter().flatten().filter_map(|a| a.as_str().map(str::to_string)).collect();
                     self.expressions.push(ExpressionRow {
-                        path: at,
+                        path: self.str(at).to_string(),
                         directive: "$custom",
                         text,
                         name: Some(name.to_string()),
                         args,
                     });
                 }
-                _ => self.problem(&at, "structure", "a custom function is {name: text, args: [names], body: [lines]}"),
+                _ => self.problem(at, "structure", "a custom function is {name: text, args: [names], body: [lines]}"),
             }
         }
     }
 
-    fn expression(&mut self, path: &str, directive: &'static str, value: &Value) {
+    fn expression(&mut self, path: Span, directive: &'static str, value: &Value) {
         match value.as_str() {
             Some(_) if self.stopped || self.too_many_expressions(path) => {}
             Some(text) => {
                 self.scan_calls(path, text);
                 self.expressions.push(ExpressionRow {
-                    path: path.to_string(),
+                    path: self.str(path).to_string(),
                     directive,
                     text: text.to_string(),
                     name: None,
@@ -315,7 +372,7 @@ impl Flat {
     }
 
     /// Whether one more expression passes [`MAX_EXPRESSIONS`] (said, and nothing more read).
-    fn too_many_expressions(&mut self, path: &str) -> bool {
+    fn too_many_expressions(&mut self, path: Span) -> bool {
         if self.expressions.len() < MAX_EXPRESSIONS {
             return false;
         }
@@ -330,7 +387,7 @@ impl Flat {
     }
 
     /// Note what an expression calls that expansion cannot run.
-    fn scan_calls(&mut self, path: &str, text: &str) {
+    fn scan_calls(&mut self, path: Span, text: &str) {
         static CALLS: OnceLock<Option<Regex>> = OnceLock::new();
         let Some(calls) = CALLS.get_or_init(|| {
             Regex::new(r"\b(?:(db|enet)\.(\w+)|(LOGGER)\b|(eval|exec|compile|open|__import__|globals|locals|vars\s*\(|breakpoint)\s*\(|^\s*(import|from)\s)").ok()
@@ -353,27 +410,30 @@ impl Flat {
                     (_, _, _, Some(import)) => (import.as_str().to_string(), "refused"),
                     _ => continue,
                 };
-                self.calls.push(CallRow { path: path.to_string(), what, kind, line: n as u32 + 1 });
+                let path = self.str(path).to_string();
+                self.calls.push(CallRow { path, what, kind, line: n as u32 + 1 });
             }
         }
     }
 
     /// `then`/`else` of a `$cond`, `then` of a `$switch` branch, an item of a plan: a fragment
     /// (an object of keys), a list of them, or `"__ignore__"`.
-    fn fragments(&mut self, value: &Value, path: &str, place: &Place) {
+    fn fragments(&mut self, value: &Value, path: Span, place: Place) {
         if value.as_str() == Some("__ignore__") {
             return;
         }
         if let Some(list) = value.as_array() {
             for (i, v) in list.iter().enumerate() {
-                self.fragments(v, &item(path, i), place);
+                let at = self.item(path, i);
+                self.fragments(v, at, place);
             }
             return;
         }
         match value.as_object() {
             Some(obj) => {
                 for (key, v) in members(obj) {
-                    self.entry(key, v, &child(path, key), place, false);
+                    let at = self.child(path, key);
+                    self.entry(key, v, at, place, false);
                 }
             }
             None => {
@@ -382,60 +442,69 @@ impl Flat {
         }
     }
 
-    fn cond(&mut self, value: &Value, path: &str, place: &Place) {
+    fn cond(&mut self, value: &Value, path: Span, place: Place) {
         let Some(obj) = value.as_object() else {
             return self.problem(path, "structure", "$cond is {\"if\": expression, \"then\": …, \"else\": …}");
         };
         match get(value, "if") {
-            Some(test) => self.expression(&child(path, "if"), "$cond", test),
+            Some(test) => {
+                let at = self.child(path, "if");
+                self.expression(at, "$cond", test)
+            }
             None => self.problem(path, "structure", "$cond has no \"if\""),
         }
-        let inner = Place { context: "cond", ..place.clone() };
+        let inner = Place { context: "cond", ..place };
         for (key, v) in members(obj) {
             match key {
                 "if" => {}
-                "then" | "else" => self.fragments(v, &child(path, key), &inner),
+                "then" | "else" => {
+                    let at = self.child(path, key);
+                    self.fragments(v, at, inner)
+                }
                 other => {
-                    self.problem(&child(path, other), "structure", format!("$cond has no {other:?} (if, then, else)"))
+                    let at = self.child(path, other);
+                    self.problem(at, "structure", format!("$cond has no {other:?} (if, then, else)"))
                 }
             }
         }
     }
 
-    fn switch(&mut self, value: &Value, path: &str, place: &Place) {
+    fn switch(&mut self, value: &Value, path: Span, place: Place) {
         let Some(branches) = get(value, "branches").and_then(|b| b.as_array()) else {
             return self.problem(path, "structure", "$switch is {\"branches\": [{\"case\": expression, \"then\": …}]}");
         };
-        let inner = Place { context: "switch", ..place.clone() };
-        let at = child(path, "branches");
+        let inner = Place { context: "switch", ..place };
+        let at = self.child(path, "branches");
         for (i, b) in branches.iter().enumerate() {
-            let here = item(&at, i);
+            let here = self.item(at, i);
             match (get(b, "case"), get(b, "then")) {
                 (Some(case), Some(then)) => {
-                    self.expression(&child(&here, "case"), "$switch", case);
-                    self.fragments(then, &child(&here, "then"), &inner);
+                    let case_at = self.child(here, "case");
+                    self.expression(case_at, "$switch", case);
+                    let then_at = self.child(here, "then");
+                    self.fragments(then, then_at, inner);
                 }
-                _ => self.problem(&here, "structure", "a $switch branch is {\"case\": expression, \"then\": …}"),
+                _ => self.problem(here, "structure", "a $switch branch is {\"case\": expression, \"then\": …}"),
             }
         }
     }
 
-    fn plans(&mut self, value: &Value, path: &str, place: &Place) {
+    fn plans(&mut self, value: &Value, path: Span, place: Place) {
         let Some(plans) = value.as_object() else {
             return self.problem(path, "structure", "$plans is an object of plan name → list of fragments");
         };
         for (name, steps) in members(plans) {
-            let inner = Place { phase: Some(name.to_string()), ..place.clone() };
-            let here = child(path, name);
+            let here = self.child(path, name);
+            let inner = Place { phase: Some(self.push(name)), ..place };
             match steps.as_array() {
-                Some(_) => self.fragments(steps, &here, &inner),
-                None => self.problem(&here, "structure", format!("plan {name:?} is a list of fragments")),
+                Some(_) => self.fragments(steps, here, inner),
+                None => self.problem(here, "structure", format!("plan {name:?} is a list of fragments")),
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn mo(&mut self, key: &str, at: bool, class: String, ids: Ids, value: &Value, path: &str, place: &Place) {
+    fn mo(&mut self, key: &str, at: bool, class: &str, ids: Ids, value: &Value, path: Span, place: Place) {
         if let Ids::Listed(listed) = &ids {
             self.ids += listed.len();
             if self.ids > MAX_TEMPLATE_IDS {
@@ -454,16 +523,19 @@ impl Flat {
         }
         let delete = value.as_str() == Some("__delete__");
         let index = self.mos.len() as u32;
+        // the key is the end of its pointer where it needs no escape; the class is in the key
+        let key_span = if segment(key).len() == key.len() { Span(path.1 - key.len(), path.1) } else { self.push(key) };
+        let class_start = key_span.0 + usize::from(at);
         self.mos.push(MoRow {
             parent: place.mo,
-            path: path.to_string(),
-            key: key.to_string(),
-            class,
+            path,
+            key: key_span,
+            class: Span(class_start, class_start + class.len()),
             ids,
             at,
             delete,
             context: place.context,
-            phase: place.phase.clone(),
+            phase: place.phase,
         });
         if delete {
             return;
@@ -473,9 +545,10 @@ impl Flat {
         }
         match value.as_object() {
             Some(obj) => {
-                let inside = Place { mo: Some(index), ..place.clone() };
+                let inside = Place { mo: Some(index), ..place };
                 for (k, v) in members(obj) {
-                    self.entry(k, v, &child(path, k), &inside, false);
+                    let at = self.child(path, k);
+                    self.entry(k, v, at, inside, false);
                 }
             }
             None => self.problem(
@@ -491,23 +564,23 @@ impl Flat {
     fn value(
         &mut self,
         mo: u32,
-        attribute: &str,
-        member: Option<&str>,
+        attribute: Span,
+        member: Option<Span>,
         index: Option<i32>,
         value: &Value,
-        path: &str,
-        place: &Place,
+        path: Span,
+        place: Place,
     ) {
-        let row = |kind: &'static str, text: Option<String>| ValueRow {
+        let row = |kind: &'static str, text: Option<Span>| ValueRow {
             mo,
-            attribute: attribute.to_string(),
-            member: member.map(str::to_string),
+            attribute,
+            member,
             index,
             value: text,
             kind,
-            path: path.to_string(),
+            path,
             context: place.context,
-            phase: place.phase.clone(),
+            phase: place.phase,
         };
         match value.get_type() {
             JsonType::String => {
@@ -522,11 +595,20 @@ impl Flat {
                         "sentinel",
                         "\"__delete__\" deletes an MO: it is the value of a Class-Id key, not of an attribute",
                     ),
-                    _ => self.values.push(row("string", Some(text.to_string()))),
+                    _ => {
+                        let text = self.push(text);
+                        self.values.push(row("string", Some(text)))
+                    }
                 }
             }
-            JsonType::Number => self.values.push(row("number", Some(value.to_string()))),
-            JsonType::Boolean => self.values.push(row("boolean", Some(value.to_string()))),
+            JsonType::Number | JsonType::Boolean => {
+                use std::io::Write;
+                let start = self.text.len();
+                let _ = write!(self.text, "{value}");
+                let text = Span(start, self.text.len());
+                let kind = if value.get_type() == JsonType::Number { "number" } else { "boolean" };
+                self.values.push(row(kind, Some(text)))
+            }
             JsonType::Null => self.values.push(row("null", None)),
             JsonType::Array => {
                 let items = value.as_array().map(|a| a.len()).unwrap_or(0);
@@ -537,18 +619,20 @@ impl Flat {
                     return self.problem(path, "structure", "a sequence inside a sequence");
                 }
                 if items > MAX_SEQUENCE {
+                    let name = self.str(attribute).to_string();
                     return self.problem(
                         path,
                         "limit",
                         format!(
-                            "{attribute}: a sequence of {} items (at most {} in one value)",
+                            "{name}: a sequence of {} items (at most {} in one value)",
                             thousands(items),
                             thousands(MAX_SEQUENCE)
                         ),
                     );
                 }
                 for (i, v) in value.as_array().into_iter().flatten().enumerate() {
-                    self.value(mo, attribute, member, Some(i as i32), v, &item(path, i), place);
+                    let at = self.item(path, i);
+                    self.value(mo, attribute, member, Some(i as i32), v, at, place);
                 }
             }
             JsonType::Object => {
@@ -559,23 +643,23 @@ impl Flat {
                     if pairs.len() > 1 {
                         return self.problem(path, "structure", "a computed value is one directive alone");
                     }
-                    let at = child(path, directive);
+                    let at = self.child(path, directive);
                     let kind = match directive {
                         "$eval" => {
-                            self.expression(&at, "$eval", inner);
+                            self.expression(at, "$eval", inner);
                             "eval"
                         }
                         "$switch" => {
-                            self.switch_value(mo, attribute, member, index, inner, &at, place);
+                            self.switch_value(mo, attribute, member, index, inner, at, place);
                             "switch"
                         }
                         "$cond" => {
-                            self.cond_value(mo, attribute, member, index, inner, &at, place);
+                            self.cond_value(mo, attribute, member, index, inner, at, place);
                             "cond"
                         }
                         other => {
                             return self.problem(
-                                &at,
+                                at,
                                 "key",
                                 format!("{other:?} does not compute a value ($eval, $switch, $cond)"),
                             )
@@ -586,10 +670,17 @@ impl Flat {
                 // a struct: one row per member (nested members joined by '.')
                 for (name, v) in pairs {
                     let nested = match member {
-                        Some(m) => format!("{m}.{name}"),
-                        None => name.to_string(),
+                        Some(m) => {
+                            let start = self.text.len();
+                            self.text.extend_from_within(m.0..m.1);
+                            self.text.push(b'.');
+                            self.text.extend_from_slice(name.as_bytes());
+                            Span(start, self.text.len())
+                        }
+                        None => self.push(name),
                     };
-                    self.value(mo, attribute, Some(&nested), index, v, &child(path, name), place);
+                    let at = self.child(path, name);
+                    self.value(mo, attribute, Some(nested), index, v, at, place);
                 }
             }
         }
@@ -600,26 +691,28 @@ impl Flat {
     fn switch_value(
         &mut self,
         mo: u32,
-        attribute: &str,
-        member: Option<&str>,
+        attribute: Span,
+        member: Option<Span>,
         index: Option<i32>,
         value: &Value,
-        path: &str,
-        place: &Place,
+        path: Span,
+        place: Place,
     ) {
         let Some(branches) = get(value, "branches").and_then(|b| b.as_array()) else {
             return self.problem(path, "structure", "$switch is {\"branches\": [{\"case\": expression, \"then\": …}]}");
         };
-        let inner = Place { context: "switch", ..place.clone() };
-        let at = child(path, "branches");
+        let inner = Place { context: "switch", ..place };
+        let at = self.child(path, "branches");
         for (i, b) in branches.iter().enumerate() {
-            let here = item(&at, i);
+            let here = self.item(at, i);
             match (get(b, "case"), get(b, "then")) {
                 (Some(case), Some(then)) => {
-                    self.expression(&child(&here, "case"), "$switch", case);
-                    self.value(mo, attribute, member, index, then, &child(&here, "then"), &inner);
+                    let case_at = self.child(here, "case");
+                    self.expression(case_at, "$switch", case);
+                    let then_at = self.child(here, "then");
+                    self.value(mo, attribute, member, index, then, then_at, inner);
                 }
-                _ => self.problem(&here, "structure", "a $switch branch is {\"case\": expression, \"then\": …}"),
+                _ => self.problem(here, "structure", "a $switch branch is {\"case\": expression, \"then\": …}"),
             }
         }
     }
@@ -628,23 +721,25 @@ impl Flat {
     fn cond_value(
         &mut self,
         mo: u32,
-        attribute: &str,
-        member: Option<&str>,
+        attribute: Span,
+        member: Option<Span>,
         index: Option<i32>,
         value: &Value,
-        path: &str,
-        place: &Place,
+        path: Span,
+        place: Place,
     ) {
         if !value.is_object() {
             return self.problem(path, "structure", "$cond is {\"if\": expression, \"then\": …, \"else\": …}");
         }
         if let Some(test) = get(value, "if") {
-            self.expression(&child(path, "if"), "$cond", test);
+            let at = self.child(path, "if");
+            self.expression(at, "$cond", test);
         }
-        let inner = Place { context: "cond", ..place.clone() };
+        let inner = Place { context: "cond", ..place };
         for branch in ["then", "else"] {
             if let Some(v) = get(value, branch) {
-                self.value(mo, attribute, member, index, v, &child(path, branch), &inner);
+                let at = self.child(path, branch);
+                self.value(mo, attribute, member, index, v, at, inner);
             }
         }
     }

@@ -209,10 +209,10 @@ fn announce_item(
 /// The offsets of `pointers` in `text`, found by one scan that enters only the nodes on their
 /// way (memory: the pointers and the nesting depth, whatever the size of the text). A
 /// repeated key leads to its last occurrence: the one that is used.
-fn spots(text: &str, pointers: &[String]) -> Option<FxHashMap<String, usize>> {
+fn spots<S: AsRef<str>>(text: &str, pointers: &[S]) -> Option<FxHashMap<String, usize>> {
     let mut wanted: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     for p in pointers {
-        let mut rest = p.as_str();
+        let mut rest = p.as_ref();
         while !rest.is_empty() && wanted.insert(rest) {
             rest = &rest[..rest.rfind('/').unwrap_or(0)];
         }
@@ -262,10 +262,10 @@ pub fn nearest<T: Copy + Default>(spots: &FxHashMap<String, T>, pointer: &str) -
 }
 
 /// Lines and columns of `pointers` in `text` (1, 1 where the text is not JSON).
-pub fn locate(text: &str, pointers: &[String]) -> Vec<(u64, u64)> {
+pub fn locate<S: AsRef<str>>(text: &str, pointers: &[S]) -> Vec<(u64, u64)> {
     match spots(text, pointers) {
         Some(found) => {
-            let offsets: Vec<usize> = pointers.iter().map(|p| nearest(&found, p)).collect();
+            let offsets: Vec<usize> = pointers.iter().map(|p| nearest(&found, p.as_ref())).collect();
             LineIndex::new(text).at_many(&offsets)
         }
         None => vec![(1, 1); pointers.len()],
@@ -368,14 +368,14 @@ mod tests {
     #[test]
     fn pointers_to_lines_and_columns() {
         let text = "[\n  {\"$meta\": {}},\n  {\"A\": {\"x/y\": \"1\", \"b\": [\"é\", \"z\"]}}\n]";
-        let got = locate(text, &["/1/A/x~1y".into(), "/1/A/b/1".into(), "/1/A/missing".into(), "".into()]);
+        let got = locate(text, &["/1/A/x~1y", "/1/A/b/1", "/1/A/missing", ""]);
         assert_eq!(got, vec![(3, 10), (3, 33), (3, 4), (1, 1)]);
     }
 
     #[test]
     fn a_repeated_key_leads_to_its_last_place_and_is_listed() {
         let text = "{\"a\": {\"x\": 1, \"y\": [2], \"x\": 3, \"x\": 4},\n \"$comment\": 1, \"$comment\": 2, \"a\\u0062\": 0, \"ab\": 1}";
-        assert_eq!(locate(text, &["/a/x".into(), "/a/y/0".into(), "/ab".into()]), vec![(1, 34), (1, 22), (2, 46)]);
+        assert_eq!(locate(text, &["/a/x", "/a/y/0", "/ab"]), vec![(1, 34), (1, 22), (2, 46)]);
         let found = duplicate_keys(text);
         assert_eq!(found.len(), 2, "{found:?}");
         assert_eq!((found[0].pointer(), found[0].at.clone()), ("/a/x".to_string(), vec![(1, 8), (1, 26), (1, 34)]));
@@ -383,7 +383,7 @@ mod tests {
         assert!(found[0].message().contains("at 1:8, 1:26 and 1:34): the later one (1:34) is used, the earlier ones"));
         // not JSON: nothing found, nothing panics
         assert!(duplicate_keys("{\"a\": [1, 2}").is_empty());
-        assert_eq!(locate("{\"a\": [", &["/a/0".into()]), vec![(1, 1)]);
+        assert_eq!(locate("{\"a\": [", &["/a/0"]), vec![(1, 1)]);
     }
 
     #[test]

@@ -1,3 +1,4 @@
+use arrow_array::cast::AsArray;
 use arrow_array::Array;
 
 use super::*;
@@ -47,7 +48,7 @@ fn every_form_is_read() {
     assert_eq!(flat.functions, ["f"]);
     assert_eq!(flat.vars, ["cells", "flag"]);
     let keys: Vec<(&str, &str, &str, Option<&str>, bool)> =
-        flat.mos.iter().map(|m| (m.key.as_str(), m.ids.kind(), m.context, m.phase.as_deref(), m.delete)).collect();
+        flat.mos.iter().map(|m| (flat.str(m.key), m.ids.kind(), m.context, flat.opt(m.phase), m.delete)).collect();
     assert_eq!(
         keys,
         [
@@ -68,7 +69,7 @@ fn every_form_is_read() {
     let values: Vec<Row<'_>> = flat
         .values
         .iter()
-        .map(|v| (v.mo, v.attribute.as_str(), v.member.as_deref(), v.index, v.value.as_deref(), v.kind, v.context))
+        .map(|v| (v.mo, flat.str(v.attribute), flat.opt(v.member), v.index, flat.opt(v.value), v.kind, v.context))
         .collect();
     assert_eq!(
         values,
@@ -92,7 +93,8 @@ fn every_form_is_read() {
             (7, "userLabel", None, None, Some(""), "string", "cond"),
         ]
     );
-    assert_eq!(flat.values[3].path, "/3/EUtranCellFDD/UeMeasControl-*/ReportConfigEUtraBestCell-*/a3offset");
+    assert_eq!(flat.str(flat.values[3].path), "/3/EUtranCellFDD/UeMeasControl-*/ReportConfigEUtraBestCell-*/a3offset");
+    assert_eq!(flat.str(flat.mos[1].class), "EUtranFreqRelation", "the class inside an @-flagged key");
     let calls: Vec<(&str, &str, u32)> = flat.calls.iter().map(|c| (c.what.as_str(), c.kind, c.line)).collect();
     assert_eq!(calls, [("db.noria", "unsupported", 1), ("eval", "refused", 3)], "enet.set_mo_params is run");
     let directives: Vec<&str> = flat.expressions.iter().map(|e| e.directive).collect();
@@ -155,7 +157,7 @@ fn a_repeated_key_is_a_warning_naming_every_place_and_the_later_one_is_read() {
     assert_eq!(file.error, None);
     let flat = &file.flat;
     let values: Vec<(&str, Option<&str>)> =
-        flat.values.iter().map(|v| (v.attribute.as_str(), v.value.as_deref())).collect();
+        flat.values.iter().map(|v| (flat.str(v.attribute), flat.opt(v.value))).collect();
     assert_eq!(values, [("qRxLevMin", Some("-124"))]);
     let tests: Vec<&str> = flat.expressions.iter().map(|e| e.text.as_str()).collect();
     assert_eq!(tests, ["True"]);
@@ -224,4 +226,75 @@ fn expressions_are_bounded() {
     assert_eq!((p.path.as_str(), p.code), ("/10000/$eval", "limit"));
     assert!(p.message.contains("more than 10,000 expressions"), "{}", p.message);
     assert_eq!(file.flat.problems.len(), 1);
+}
+
+#[test]
+fn runs_read_on_many_threads_give_the_tables_of_one_read() {
+    // more files than one run holds, some of them broken: the joined runs are the tables
+    // built from the files one by one, row numbers and dictionaries included
+    let paths: Vec<std::path::PathBuf> = (0..300)
+        .map(|i| {
+            let text = match i % 7 {
+                0 => "not json".to_string(),
+                1 => format!("{{\"rtbfast\": \"template/1\", \"n\": {i}}}"),
+                _ => TEMPLATE.replace("-120", &format!("-{i}")),
+            };
+            temp_file(&format!("run{i}.json"), text.as_bytes())
+        })
+        .collect();
+    let read = read_templates_with(&paths, 3, None, true).unwrap();
+    let one = tables(&read_many(&paths, 1, None).unwrap()).unwrap();
+    for (a, b) in read.tables.iter().zip(&one) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(a.concat().unwrap(), b.concat().unwrap(), "table {}", a.name);
+    }
+    assert_eq!(read.texts.len(), paths.len());
+    assert!(read.texts[0].is_none() && read.texts[2].as_deref().is_some_and(|t| t.contains("-2\"")));
+    let files = read.tables[0].concat().unwrap();
+    let object = files.column_by_name("object").unwrap().as_boolean().clone();
+    assert!(object.value(1) && !object.value(2) && !object.value(0), "a JSON object is told from a list");
+    let values = read.tables[2].concat().unwrap();
+    assert!(matches!(values.column_by_name("attribute").unwrap().data_type(), arrow_schema::DataType::Dictionary(..)));
+    // the values of one slot: pLMNIdList's members of item 0 are two slots, their rows their own
+    let slot = values.column_by_name("slot").unwrap().as_primitive::<arrow_array::types::Int32Type>().clone();
+    assert!((0..slot.len()).all(|i| slot.value(i) as usize <= i));
+    let without = read_templates_with(&paths, 2, None, false).unwrap();
+    assert!(without.texts.is_empty());
+}
+
+#[test]
+fn a_value_set_twice_in_one_mo_shares_its_slot() {
+    let text = r#"[{"A": {"x": "1", "B-1": {"x": "2"}, "$cond": {"if": "c", "then": {"x": "3", "y": "4"}}}}]"#;
+    let files = [read(text)];
+    let t = tables(&files).unwrap();
+    let values = t[2].concat().unwrap();
+    let slot = values.column_by_name("slot").unwrap().as_primitive::<arrow_array::types::Int32Type>().clone();
+    // x of A, x of B-1, x of A again (in the $cond), y of A
+    assert_eq!(slot.values().to_vec(), vec![0, 1, 0, 3]);
+}
+
+#[test]
+fn heads_that_open_an_object() {
+    assert!(opens_object(b"  \n{\"a\": 1}"));
+    assert!(opens_object(b"\xef\xbb\xbf{}"));
+    assert!(!opens_object(b"[{}]") && !opens_object(b"") && !opens_object(b"\xef\xbb\xbf"));
+    let far = format!("{}{{}}", " ".repeat(HEAD_BYTES));
+    assert!(!opens_object(far.as_bytes()), "only the head is looked at");
+}
+
+#[test]
+fn kept_texts_locate_as_the_files_do() {
+    let a = temp_file("kept_a.json", TEMPLATE.as_bytes());
+    let b = temp_file("kept_b.json", b"[{\"A\": {\"x\": 1}}]");
+    let read = read_templates_with(&[a.clone(), b.clone()], 1, None, true).unwrap();
+    let pointers = ["/3/EUtranCellFDD/qRxLevMin", "/0/A/x", "/3/EUtranCellFDD/spidList", "/9/none"];
+    let files = [0usize, 1, 0, 1];
+    let got = document::locate_kept(&[a.clone(), b.clone()], &read.texts, &files, &pointers);
+    let want = document::locate_many(&[
+        (a.clone(), vec![pointers[0].to_string(), pointers[2].to_string()]),
+        (b.clone(), vec![pointers[1].to_string(), pointers[3].to_string()]),
+    ]);
+    assert_eq!(got, vec![want[0][0], want[1][0], want[0][1], want[1][1]]);
+    // without the texts, the files are read again
+    assert_eq!(document::locate_kept(&[a, b], &[], &files, &pointers), got);
 }
