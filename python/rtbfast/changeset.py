@@ -92,18 +92,12 @@ def read_changeset(path: str | os.PathLike[str]) -> tuple[pa.Table, dict[str, An
     return table.select(CHANGESET_SCHEMA.names).replace_schema_metadata(None), made_from
 
 
-READ_BATCH = 131_072
-"""The rows of a chunk of a Parquet file read whole (``pq.read_table``: each row group in
-chunks of at most this many rows)."""
-
-
 def changeset_batches(
     path: str | os.PathLike[str], rows: int = 65_536
-) -> tuple[dict[str, Any], Callable[..., Iterator[pa.RecordBatch]], list[int]]:
+) -> tuple[dict[str, Any], Callable[..., Iterator[pa.RecordBatch]]]:
     """A ChangeSet file checked as :func:`read_changeset` checks it (its columns and types, its
     ops; the same errors), without holding its rows: what it was made from, its rows a batch of
-    at most `rows` at a time (each call reads them again from the first), and the row each
-    chunk of the table :func:`read_changeset` gives begins at."""
+    at most `rows` at a time (each call reads them again from the first)."""
     p = Path(path)
     try:
         file = pq.ParquetFile(p)
@@ -129,12 +123,6 @@ def changeset_batches(
         )
     meta = (schema.metadata or {}).get(METADATA_KEY)
     made_from = json.loads(meta) if meta else {}
-    chunks: list[int] = []
-    first = 0
-    for i in range(file.metadata.num_row_groups):
-        n = file.metadata.row_group(i).num_rows
-        chunks.extend(range(first, first + n, READ_BATCH))
-        first += n
 
     def batches(columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """The rows (of `columns` only, when given), a batch at a time."""
@@ -144,4 +132,4 @@ def changeset_batches(
         for batch in reader.iter_batches(batch_size=rows, columns=names, use_threads=False):
             yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
 
-    return made_from, batches, chunks
+    return made_from, batches

@@ -202,9 +202,8 @@ def _windows_placed(places: pa.Table, sets: pa.Table, locked: dict[tuple[int, st
     )
 
 
-def order_of(batches: list[BatchFacts], catalog: CatalogView, chunks: list[int] | None = None) -> Order:
-    """The whole plan's numbering of `batches` (see the module); `chunks`: the rows the chunks
-    of the ChangeSet as the planner would hold it whole begin at (:func:`as_read`)."""
+def order_of(batches: list[BatchFacts], catalog: CatalogView) -> Order:
+    """The whole plan's numbering of `batches` (see the module)."""
     # the creates, ordered once over all batches
     creates = [
         b.creates.append_column("batch", pa.array([i] * b.creates.num_rows, pa.int64())) for i, b in enumerate(batches)

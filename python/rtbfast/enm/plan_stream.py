@@ -263,7 +263,6 @@ def plan_in_groups(
     workspace: Path,
     *,
     made_from: dict[str, Any] | None = None,
-    chunks: list[int] | None = None,
     budget: int = BUDGET,
     allow_unknown_rollback: bool = False,
     check: bool = False,
@@ -391,7 +390,7 @@ def plan_in_groups(
     if failed:
         _fail_as_whole(failed, change_spool, spool, batch_nodes, roots_under, catalog, context)
     say("numbering the steps")
-    return collected.finish(made_from or {}, allow_unknown_rollback, chunks if facts.writes_in_order else None)
+    return collected.finish(made_from or {}, allow_unknown_rollback)
 
 
 class _Collector:
@@ -424,12 +423,12 @@ class _Collector:
             self.changed_mos[stem] += _changed_mos(rows)
             self.names[stem] |= _nodes_named(rows)
 
-    def finish(self, made_from: dict[str, Any], allow_unknown_rollback: bool, chunks: list[int] | None) -> GroupedPlan:
+    def finish(self, made_from: dict[str, Any], allow_unknown_rollback: bool) -> GroupedPlan:
         from rtbfast.enm.rollback import UnknownRollback, _unknown_problems
 
         self.plan_rows.close()
         self.rollback_rows.close()
-        order = order_of(self.facts, self.catalog, chunks)
+        order = order_of(self.facts, self.catalog)
         # each batch's rows in the whole plan's order (its lock windows may come in another)
         plan_rows = _in_order(self.plan_rows, self.workspace / "plan.arrow", order.plan)
         rollback_rows = _in_order(self.rollback_rows, self.workspace / "rollback.arrow", order.rollback)
@@ -502,20 +501,7 @@ def grouped_of(planned: Any, workspace: Path) -> GroupedPlan:
     g = finish_group(planned.plan, changes, rows, planned.network, network, planned.catalog, context)
     collected = _Collector(workspace, planned.catalog)
     collected.add(0, g)
-    facts = change_facts(changes.to_batches())
-    return collected.finish(planned.made_from, True, chunk_starts(changes) if facts.writes_in_order else None)
-
-
-def chunk_starts(table: pa.Table) -> list[int]:
-    """The rows at which `table`'s chunks begin (of every column: a reader of the table cuts
-    its batches at each)."""
-    starts: set[int] = {0}
-    for column in table.columns:
-        at = 0
-        for chunk in column.chunks:
-            starts.add(at)
-            at += len(chunk)
-    return sorted(s for s in starts if s < table.num_rows) or [0]
+    return collected.finish(planned.made_from, True)
 
 
 _WRITE_KEYS = ("fdn", "attribute", "target", "source", "member", "index")

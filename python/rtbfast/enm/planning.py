@@ -401,7 +401,7 @@ def plan_folder(
     write for the whole at once; its report. Errors as :func:`plan_changes` raises them."""
     from rtbfast.changeset import changeset_batches
     from rtbfast.enm.node_groups import BUDGET, Workspace, network_pieces
-    from rtbfast.enm.plan_stream import chunk_starts, plan_in_groups, table_batches
+    from rtbfast.enm.plan_stream import plan_in_groups, table_batches
 
     say = on_phase or (lambda _: None)
     src = Path(source)
@@ -410,12 +410,12 @@ def plan_folder(
     cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     made_from: dict[str, Any] = {"catalog": cat.origin or str(catalog), "network": str(network)}
     if src.suffix.lower() == ".parquet":
-        origin, batches, chunks = changeset_batches(src)
+        origin, batches = changeset_batches(src)
         made_from.update(changeset=str(src), changeset_made_from=origin)
     else:
         changes, expanded = _expanded(src, cat, network, targets, threads, say)  # the one catalog view
         made_from.update(expanded)
-        batches, chunks = table_batches(changes), chunk_starts(changes)
+        batches = table_batches(changes)
     with Workspace() as work:
         grouped = plan_in_groups(
             batches,
@@ -423,7 +423,6 @@ def plan_folder(
             cat,
             work.path,
             made_from=made_from,
-            chunks=chunks,
             budget=BUDGET if budget is None else budget,
             allow_unknown_rollback=allow_unknown_rollback,
             on_phase=say,

@@ -1791,6 +1791,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_creates_ordered_apart_are_ordered_as_in_a_plan() {
+        let fdns: Vec<String> = ["N=1,Cell=9,Child=9", "N=1,Cell=9", "N=1,Carrier=9"].map(String::from).to_vec();
+        let refs = |cell_ref: bool| {
+            let mut r = vec![("N=1,Cell=9".to_owned(), "carrierRef".to_owned(), "N=1,Carrier=9".to_owned())];
+            if cell_ref {
+                r.push(("N=1,Carrier=9".to_owned(), "cellRef".to_owned(), "N=1,Cell=9".to_owned()));
+            }
+            r
+        };
+        // parents first, then the MOs referred to before those referring to them
+        let plain = refs(false);
+        let (order, deferred) = creates_in_order(&fdns, &plain, &the_catalog(false)).expect("ordered");
+        assert_eq!(order, ["N=1,Carrier=9", "N=1,Cell=9", "N=1,Cell=9,Child=9"]);
+        assert!(deferred.is_empty());
+        // a cycle is broken at a reference that may be set after, as in a plan
+        let cyclic = refs(true);
+        let (order, deferred) = creates_in_order(&fdns, &cyclic, &the_catalog(false)).expect("ordered");
+        assert_eq!(order, ["N=1,Cell=9", "N=1,Carrier=9", "N=1,Cell=9,Child=9"]);
+        assert_eq!(deferred, [("N=1,Cell=9", "carrierRef")]);
+        // unless every reference of the cycle is mandatory: the MOs left (the child waits on its
+        // parent) are named
+        let refused = creates_in_order(&fdns, &cyclic, &the_catalog(true)).err();
+        assert_eq!(refused, Some(["N=1,Cell=9", "N=1,Carrier=9", "N=1,Cell=9,Child=9"].map(String::from).to_vec()));
+        assert_eq!(creates_in_order(&[], &cyclic, &the_catalog(true)).ok(), Some((vec![], vec![])));
+    }
+
+    #[test]
     fn a_delete_clears_references_first_and_goes_children_first() {
         let (net, cat) = (the_network(), the_catalog(false));
         let rows = [(0, "delete", CARRIER, None, None, None, None, "a")];
