@@ -139,6 +139,15 @@ def refused_names(kind: Literal["class", "attribute", "member", "mo_id", "fdn"],
 def network_xml(mos: object, values: object) -> str:
     """The ``configData`` content of a network (plain text columns) as Bulk CM XML."""
 
+def network_xml_spans(mos: object, values: object) -> tuple[str, ArrowTable]:
+    """:func:`network_xml`, and a table ``fdn``, ``start``, ``opened``, ``closing``, ``end``:
+    where each MO's element is in the text (UTF-8 byte offsets, document order)."""
+
+def node_keys(texts: object) -> ArrowTable:
+    """The node key of each text of a one-column table (utf8 or a dictionary of utf8): the
+    FDN up to its ``MeContext``, else its ``ManagedElement``; null where there is none. A
+    table of one column, ``node``."""
+
 class NetworkView:
     """A network's MOs and values indexed for the planner, the rollback and the simulator."""
 
@@ -185,6 +194,14 @@ def plan_steps(
     """The steps of a checked ChangeSet (``order`` and ``own``: the Plan's rows laid out over
     the writes, ``notes``, ``dropped``, ``effects``), or the MOs of a cycle of mandatory
     references (``cycle``)."""
+
+def create_order(
+    fdns: list[str], references: list[tuple[str, str, str]], catalog: PlanningCatalog
+) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """The creates of `fdns` in the planner's order given the moRef values written to them
+    (``fdn``, ``attribute``, ``value``, in ChangeSet order): the order, the (fdn, attribute)
+    references set after the creates to break cycles, and (else empty) the MOs of a cycle
+    through mandatory references, the order then empty."""
 
 def rollback_steps(plan: object, network: NetworkView, catalog: PlanningCatalog) -> tuple[ArrowTable, ArrowTable]:
     """The rollback of a Plan: its steps, and the attributes whose value before is unknown."""

@@ -159,7 +159,7 @@ def plan(
     row it comes from), 2 when an input cannot be read.
     """
     from rtbfast.enm.plan import PlanError
-    from rtbfast.enm.planning import ExpansionFailed, plan_changes, write_plan_folder
+    from rtbfast.enm.planning import ExpansionFailed, plan_folder
     from rtbfast.enm.summary import RouteTiming
 
     given = "given (--{})"
@@ -181,22 +181,19 @@ def plan(
     with contextlib.ExitStack() as stack:
         _, on_phase = _reporters(stack, show)
         try:
-            planned = plan_changes(
+            report = plan_folder(
                 source,
                 catalog,
                 network,
-                patterns,
-                threads=jobs,
-                allow_unknown_rollback=allow_unknown_rollback,
-                on_phase=on_phase,
-            )
-            report = write_plan_folder(
-                planned,
                 out,
+                patterns,
                 form=form,
                 dialects=dialects or None,
                 import_chunk=import_chunk,
                 timing=timing,
+                threads=jobs,
+                allow_unknown_rollback=allow_unknown_rollback,
+                budget=_budget(),
                 on_phase=on_phase,
             )
         except PlanError as err:
@@ -247,6 +244,15 @@ def plan(
         f"{report['commands']} command(s), rollback {report['rollback_commands']}{parts}{route}; wrote {out}",
         err=True,
     )
+
+
+def _budget() -> int | None:
+    """``RTBFAST_PLAN_BUDGET``: the network values and ChangeSet rows a batch of node groups
+    holds at most (tests set it tiny to plan each group alone)."""
+    import os
+
+    value = os.environ.get("RTBFAST_PLAN_BUDGET")
+    return int(value) if value and value.isdigit() else None
 
 
 @click.command()

@@ -518,3 +518,46 @@ UNKNOWN_ROLLBACK_SCHEMA = pa.schema(
 )
 """The attributes a plan changes whose value before is not in the export: the MO, the
 attribute, the first step changing it and the ChangeSet row it comes from."""
+
+
+# -- a plan made node group by node group (rtbfast.enm.plan_stream): its working tables ----------
+
+PLAN_PLACES_SCHEMA = pa.schema(
+    [
+        ("step", pa.int64()),
+        ("phase_order", pa.int32()),
+        ("rank", pa.int8()),
+        ("a", pa.int64()),
+        ("b", pa.int64()),
+        ("c", pa.int8()),
+        ("d", pa.int64()),
+        ("e", pa.int64()),
+        ("s", _TEXT),
+        ("window", pa.int32()),
+    ]
+)
+"""A batch's steps and their places in the whole plan's order (``rtbfast.enm.plan_group.PLACE``),
+as the order keeps them until every batch is planned."""
+
+PLAN_NEEDING_LOCK_SCHEMA = pa.schema(
+    [("phase_order", pa.int32()), ("fdn", _TEXT), ("attribute", _TEXT), ("seq", pa.int64()), ("row", pa.int64())]
+)
+"""The sets whose attribute needs a lock, in ChangeSet order (``seq``, then the row)."""
+
+PLAN_EFFECT_WRITES_SCHEMA = pa.schema(
+    [("fdn", _TEXT), ("class", _TEXT), ("attribute", _TEXT), ("seq", pa.int64()), ("row", pa.int64())]
+)
+"""The writes of attributes whose change takes effect at an unlock or a restart, or disturbs."""
+
+PLAN_SUMMARY_CHANGES_SCHEMA = pa.schema(
+    [
+        ("node", _TEXT),
+        ("class", _TEXT),
+        ("mos", pa.int64()),
+        ("create", pa.int64()),
+        ("set", pa.int64()),
+        ("delete", pa.int64()),
+        ("attributes", pa.list_(_TEXT)),
+    ]
+)
+"""The summary's count of what changes where, per node and class."""

@@ -622,6 +622,75 @@ fn network_xml(py: Python<'_>, mos: PyTable, values: PyTable) -> PyResult<String
     py.detach(|| crate::enm::bulkcm_writer::network_xml(&mos, &values)).map_err(|e| to_py_err(py, e))
 }
 
+/// The `configData` content of a network as [`network_xml`] writes it, and where each MO's
+/// element is in it: a table `fdn`, `start`, `opened`, `closing`, `end` (byte offsets into the
+/// UTF-8 text; see `crate::enm::bulkcm_writer::MoSpan`), in document order.
+#[pyfunction]
+fn network_xml_spans(py: Python<'_>, mos: PyTable, values: PyTable) -> PyResult<(String, ArrowTable)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, Int64Array, StringArray};
+    let (mos, _) = mos.into_inner();
+    let (values, _) = values.into_inner();
+    let (text, spans) =
+        py.detach(|| crate::enm::bulkcm_writer::network_xml_spans(&mos, &values)).map_err(|e| to_py_err(py, e))?;
+    let mut fdns: Vec<&str> = Vec::new();
+    for batch in &mos {
+        let column = batch
+            .column_by_name("fdn")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("mos: an fdn column of utf8"))?;
+        fdns.extend((0..column.len()).map(|i| column.value(i)));
+    }
+    let fdn = StringArray::from_iter_values(spans.iter().map(|s| fdns.get(s.mo).copied().unwrap_or("")));
+    let offsets = |f: fn(&crate::enm::bulkcm_writer::MoSpan) -> usize| {
+        Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| f(s) as i64))) as ArrayRef
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("fdn", arrow_schema::DataType::Utf8, false),
+        Field::new("start", arrow_schema::DataType::Int64, false),
+        Field::new("opened", arrow_schema::DataType::Int64, false),
+        Field::new("closing", arrow_schema::DataType::Int64, false),
+        Field::new("end", arrow_schema::DataType::Int64, false),
+    ]));
+    let columns = vec![
+        Arc::new(fdn) as ArrayRef,
+        offsets(|s| s.start),
+        offsets(|s| s.opened),
+        offsets(|s| s.closing),
+        offsets(|s| s.end),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| PyRuntimeError::new_err(format!("the element spans: {e}")))?;
+    Ok((text, ArrowTable { batches: vec![batch], schema }))
+}
+
+/// The node key of each text of a one-column table (utf8 or a dictionary of utf8): the FDN up
+/// to its `MeContext`, else its `ManagedElement`; null where there is none (see
+/// `crate::enm::nodes`). A table of one column, `node`.
+#[pyfunction]
+fn node_keys(py: Python<'_>, texts: PyTable) -> PyResult<ArrowTable> {
+    let (batches, _) = texts.into_inner();
+    let mut columns = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let column = batch
+            .columns()
+            .first()
+            .cloned()
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("texts: a table of one column"))?;
+        columns.push(column);
+    }
+    let keys = py
+        .detach(|| columns.iter().map(|c| crate::enm::nodes::node_keys(c.as_ref())).collect::<crate::Result<Vec<_>>>())
+        .map_err(|e| to_py_err(py, e))?;
+    let schema = Arc::new(Schema::new(vec![Field::new("node", arrow_schema::DataType::Utf8, true)]));
+    let batches = keys
+        .into_iter()
+        .map(|k| RecordBatch::try_new(schema.clone(), vec![k]))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyRuntimeError::new_err(format!("the node keys: {e}")))?;
+    Ok(ArrowTable { batches, schema })
+}
+
 /// A network's MOs and values indexed for the planner, the rollback and the simulator (made
 /// once per network, with the GIL released).
 #[pyclass(module = "rtbfast._native", name = "NetworkView", frozen)]
@@ -784,6 +853,30 @@ fn plan_steps<'py>(
     Ok(out)
 }
 
+/// The creates of `fdns` in the planner's order given the moRef values written to them
+/// (`references`: `fdn`, `attribute`, `value`, in ChangeSet order): `(order, deferred, [])`,
+/// `deferred` the (fdn, attribute) references set after the creates to break cycles; or
+/// `([], [], cycle)`, the MOs (the first six) of a cycle through mandatory references.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn create_order(
+    py: Python<'_>,
+    fdns: Vec<String>,
+    references: Vec<(String, String, String)>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+) -> PyResult<(Vec<String>, Vec<(String, String)>, Vec<String>)> {
+    let catalog = &catalog.get().inner;
+    let found = py.detach(|| match crate::enm::planner::creates_in_order(&fdns, &references, catalog) {
+        Ok((order, deferred)) => (
+            order.into_iter().map(str::to_owned).collect(),
+            deferred.into_iter().map(|(f, a)| (f.to_owned(), a.to_owned())).collect(),
+            Vec::new(),
+        ),
+        Err(cycle) => (Vec::new(), Vec::new(), cycle),
+    });
+    Ok(found)
+}
+
 /// The rollback of a Plan (rows in step order) on the network it was made from: its steps,
 /// and the attributes whose value before is unknown (`fdn`, `class`, `attribute`, `step`,
 /// `source`).
@@ -869,11 +962,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     m.add_function(wrap_pyfunction!(cmedit_lines, m)?)?;
     m.add_function(wrap_pyfunction!(network_xml, m)?)?;
+    m.add_function(wrap_pyfunction!(network_xml_spans, m)?)?;
+    m.add_function(wrap_pyfunction!(node_keys, m)?)?;
     m.add_function(wrap_pyfunction!(attribute_values, m)?)?;
     m.add_function(wrap_pyfunction!(refused_names, m)?)?;
     m.add_class::<PyNetworkView>()?;
     m.add_class::<PyPlanningCatalog>()?;
     m.add_function(wrap_pyfunction!(last_writes, m)?)?;
+    m.add_function(wrap_pyfunction!(create_order, m)?)?;
     m.add_function(wrap_pyfunction!(plan_steps, m)?)?;
     m.add_function(wrap_pyfunction!(rollback_steps, m)?)?;
     m.add_function(wrap_pyfunction!(check_sets, m)?)?;

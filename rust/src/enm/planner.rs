@@ -873,7 +873,7 @@ fn minimal(
 }
 
 /// Created MOs in order, and the (fdn, attribute) references set after their creates.
-type CreateOrder<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+pub type CreateOrder<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
 
 /// Created MOs in an order ENM accepts, and the (fdn, attribute) references set after the
 /// creates to break cycles; `Err` with the MOs (the first six) of a cycle through mandatory
@@ -888,17 +888,41 @@ fn create_order<'a>(
     if c.n == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
+    let references = rows
+        .iter()
+        .filter(|&&i| w.kind.get(i) == Some("moref"))
+        .filter_map(|&i| w.value.get(i).map(|value| (w.fdn(i), w.attribute(i), value)));
+    order_creates((0..c.n).map(|i| c.fdn(i)).collect(), references, created, cat)
+}
+
+/// The creates of `fdns` (`created`: the same, as a set) in the planner's order
+/// ([`create_order`]), their references given apart (`references`: each moRef value written to
+/// a created MO, `fdn`, `attribute`, `value`, in ChangeSet order): the order a plan made node
+/// group by node group gives the creates of every group. `Err` as [`create_order`].
+pub fn creates_in_order<'a>(
+    fdns: &'a [String],
+    references: &'a [(String, String, String)],
+    cat: &PlanningCatalog,
+) -> std::result::Result<CreateOrder<'a>, Vec<String>> {
+    if fdns.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let created: FxHashSet<&str> = fdns.iter().map(String::as_str).collect();
+    let references = references.iter().map(|(f, a, v)| (f.as_str(), a.as_str(), v.as_str()));
+    order_creates(fdns.iter().map(String::as_str).collect(), references, &created, cat)
+}
+
+fn order_creates<'a>(
+    fdns: Vec<&'a str>,
+    references: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    created: &FxHashSet<&'a str>,
+    cat: &PlanningCatalog,
+) -> std::result::Result<CreateOrder<'a>, Vec<String>> {
     // fdn → its references to other created MOs: (attribute, targets), attributes in order
     let mut refs: FxHashMap<&str, Vec<(&str, Vec<&str>)>> = FxHashMap::default();
-    for &i in rows {
-        if w.kind.get(i) != Some("moref") {
-            continue;
-        }
-        let (fdn, value) = (w.fdn(i), w.value.get(i));
-        let Some(value) = value else { continue };
+    for (fdn, attribute, value) in references {
         if created.contains(value) && value != fdn {
             let attrs = refs.entry(fdn).or_default();
-            let attribute = w.attribute(i);
             match attrs.iter_mut().find(|(a, _)| *a == attribute) {
                 Some((_, targets)) => {
                     if !targets.contains(&value) {
@@ -909,7 +933,6 @@ fn create_order<'a>(
             }
         }
     }
-    let fdns: Vec<&str> = (0..c.n).map(|i| c.fdn(i)).collect();
     let mut position: FxHashMap<&str, usize> = FxHashMap::default();
     for (i, f) in fdns.iter().enumerate() {
         position.insert(f, i);
@@ -1765,6 +1788,33 @@ pub(crate) mod tests {
             Planned::Cycle(mos) => assert_eq!(mos, ["N=1,Cell=9", "N=1,Carrier=9"]),
             Planned::Steps(s) => panic!("planned: {s:?}"),
         }
+    }
+
+    #[test]
+    fn the_creates_ordered_apart_are_ordered_as_in_a_plan() {
+        let fdns: Vec<String> = ["N=1,Cell=9,Child=9", "N=1,Cell=9", "N=1,Carrier=9"].map(String::from).to_vec();
+        let refs = |cell_ref: bool| {
+            let mut r = vec![("N=1,Cell=9".to_owned(), "carrierRef".to_owned(), "N=1,Carrier=9".to_owned())];
+            if cell_ref {
+                r.push(("N=1,Carrier=9".to_owned(), "cellRef".to_owned(), "N=1,Cell=9".to_owned()));
+            }
+            r
+        };
+        // parents first, then the MOs referred to before those referring to them
+        let plain = refs(false);
+        let (order, deferred) = creates_in_order(&fdns, &plain, &the_catalog(false)).expect("ordered");
+        assert_eq!(order, ["N=1,Carrier=9", "N=1,Cell=9", "N=1,Cell=9,Child=9"]);
+        assert!(deferred.is_empty());
+        // a cycle is broken at a reference that may be set after, as in a plan
+        let cyclic = refs(true);
+        let (order, deferred) = creates_in_order(&fdns, &cyclic, &the_catalog(false)).expect("ordered");
+        assert_eq!(order, ["N=1,Cell=9", "N=1,Carrier=9", "N=1,Cell=9,Child=9"]);
+        assert_eq!(deferred, [("N=1,Cell=9", "carrierRef")]);
+        // unless every reference of the cycle is mandatory: the MOs left (the child waits on its
+        // parent) are named
+        let refused = creates_in_order(&fdns, &cyclic, &the_catalog(true)).err();
+        assert_eq!(refused, Some(["N=1,Cell=9", "N=1,Carrier=9", "N=1,Cell=9,Child=9"].map(String::from).to_vec()));
+        assert_eq!(creates_in_order(&[], &cyclic, &the_catalog(true)).ok(), Some((vec![], vec![])));
     }
 
     #[test]
