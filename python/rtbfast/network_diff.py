@@ -1,0 +1,516 @@
+"""Two networks compared (``rtbfast diff``), column-wise on Arrow: the MOs only one holds, the
+attributes whose whole value differs, relations per parent (neighbour relations per
+frequency), counts per node, class and attribute, and the ChangeSet that takes one back to
+the other (planned as any ChangeSet, :mod:`rtbfast.enm.planning`).
+
+An attribute's **whole value** (:func:`attribute_values`) is its items and struct members in
+order, compared as one text, so that an item inserted into a sequence is one change of the
+attribute, not one per item after it. An empty text is no value (an export writes an unset
+attribute as an empty element). :func:`value_changes` is the per-row view (the simulator's
+tests read it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rtbfast.schemas import (
+    CHANGESET_SCHEMA,
+    DIFF_COUNTS_SCHEMA,
+    NETWORK_CHANGES_SCHEMA,
+    NETWORK_DIFF_MOS_SCHEMA,
+    NETWORK_DIFF_VALUES_SCHEMA,
+    RELATION_CHANGES_SCHEMA,
+    SEP,
+)
+
+ITEM_SEP = "\x1e"
+VALUE_SEP = "\x1d"
+"""Join the parts of an item and the items of a value in a signature: C0 controls, which no
+value of an export (XML 1.0) or of a plan (refused by every dialect) holds."""
+
+
+def plain(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A dictionary-encoded column as plain text."""
+    return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column
+
+
+def plain_values(values: pa.Table) -> pa.Table:
+    """A network's (or plan's) value rows as plain ``fdn``, ``attribute``, ``member``,
+    ``index``, ``value``."""
+    return pa.table(
+        {
+            "fdn": plain(values["fdn"]),
+            "attribute": plain(values["attribute"]),
+            "member": plain(values["member"]),
+            "index": pc.cast(values["index"], pa.int32()),
+            "value": plain(values["value"]),
+        }
+    )
+
+
+def attribute_key(fdn: Any, attribute: Any) -> Any:
+    return pc.binary_join_element_wise(fdn, attribute, SEP)
+
+
+def attribute_values(rows: pa.Table, value: str = "value") -> pa.Table:
+    """One row per (fdn, attribute) of `rows` (plain ``fdn``, ``attribute``, ``member``,
+    ``index`` and the column `value`): ``key`` (fdn and attribute joined by
+    :data:`rtbfast.schemas.SEP`), ``sig`` (the whole value as one comparable text, items by
+    index, members by name; null and empty texts left out, so an attribute with no value has
+    the signature ``""``) and ``shown`` (the value for people: ``member=value`` items joined by
+    ``, ``, in brackets when there are several)."""
+    if not rows.num_rows:
+        return pa.table(
+            {"key": pa.array([], pa.string()), "sig": pa.array([], pa.string()), "shown": pa.array([], pa.string())}
+        )
+    keys = attribute_key(rows["fdn"], rows["attribute"])
+    text = rows[value]
+    has = pc.fill_null(pc.not_equal(text, ""), False)
+    index = pc.fill_null(rows["index"], 0)
+    member = pc.fill_null(rows["member"], "")
+    shown_item = pc.if_else(
+        pc.equal(member, ""), pc.fill_null(text, ""), pc.binary_join_element_wise(member, pc.fill_null(text, ""), "=")
+    )
+    sig_item = pc.binary_join_element_wise(pc.cast(index, pa.string()), member, pc.fill_null(text, ""), ITEM_SEP)
+    items = pa.table({"key": keys, "index": index, "member": member, "sig": sig_item, "shown": shown_item, "has": has})
+    every = pc.unique(items["key"])
+    items = items.filter(items["has"]).sort_by([("key", "ascending"), ("index", "ascending"), ("member", "ascending")])
+    grouped = items.group_by("key", use_threads=False).aggregate([("sig", "list"), ("shown", "list")])
+    several = pc.greater(pc.list_value_length(grouped["shown_list"]), 1)
+    joined = pc.binary_join(grouped["shown_list"], ", ")
+    shown = pc.if_else(several, pc.binary_join_element_wise("[", joined, "]", ""), joined)
+    out = pa.table({"key": grouped["key"], "sig": pc.binary_join(grouped["sig_list"], VALUE_SEP), "shown": shown})
+    empty = pc.invert(pc.is_in(every, value_set=out["key"]))
+    if pc.any(empty).as_py():
+        none = every.filter(empty)
+        out = pa.concat_tables(
+            [out, pa.table({"key": none, "sig": pa.array([""] * len(none)), "shown": pa.array([""] * len(none))})]
+        )
+    return out
+
+
+def split_key(key: Any) -> tuple[Any, Any]:
+    """``fdn`` and ``attribute`` of an :func:`attribute_key`."""
+    parts = pc.split_pattern(key, SEP, max_splits=1)
+    return pc.list_element(parts, 0), pc.list_element(parts, 1)
+
+
+def node_of(fdn: Any) -> Any:
+    from rtbfast.enm.dialects import node_and_ldn
+
+    return node_and_ldn(fdn)[0] if len(fdn) else pa.array([], pa.string())
+
+
+def class_of(fdn: Any) -> Any:
+    """The class of each FDN (the type of its last RDN)."""
+    last = pc.extract_regex(fdn, r"(?:^|,)(?P<cls>[^,=]+)=[^,]*$")
+    return pc.struct_field(last, [0])
+
+
+@dataclass
+class NetworkDiff:
+    """What differs between network A and network B."""
+
+    mos: pa.Table
+    """MOs in one network only (:data:`rtbfast.schemas.NETWORK_DIFF_MOS_SCHEMA`)."""
+    values: pa.Table
+    """Attributes whose whole value differs (:data:`rtbfast.schemas.NETWORK_DIFF_VALUES_SCHEMA`)."""
+    relations: pa.Table
+    """Relations per parent and class (:data:`rtbfast.schemas.RELATION_CHANGES_SCHEMA`), only
+    where something changed."""
+    counts: pa.Table
+    """Per node, class and attribute (:data:`rtbfast.schemas.DIFF_COUNTS_SCHEMA`)."""
+    mo_counts: tuple[int, int]
+    """MOs in A, in B."""
+
+
+def _mos(tables: dict[str, pa.Table]) -> pa.Table:
+    mos = tables["mos"]
+    return pa.table({"fdn": plain(mos["fdn"]), "class": plain(mos["class"]), "parent_fdn": plain(mos["parent_fdn"])})
+
+
+def diff_networks(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> NetworkDiff:
+    """Compare network `a` with network `b` (their ``mos`` and ``values`` tables)."""
+    mos_a, mos_b = _mos(a), _mos(b)
+    in_a = pc.is_in(mos_b["fdn"], value_set=mos_a["fdn"])
+    in_b = pc.is_in(mos_a["fdn"], value_set=mos_b["fdn"])
+    added = mos_b.filter(pc.invert(in_a))
+    removed = mos_a.filter(pc.invert(in_b))
+    parts = []
+    for change, table in (("added", added), ("removed", removed)):
+        parts.append(
+            pa.table(
+                {
+                    "change": pa.array([change] * table.num_rows, pa.string()),
+                    "fdn": table["fdn"],
+                    "node": node_of(table["fdn"]),
+                    "class": table["class"],
+                    "parent_fdn": table["parent_fdn"],
+                }
+            )
+        )
+    mos = pa.concat_tables(parts).cast(NETWORK_DIFF_MOS_SCHEMA)
+
+    both = mos_a.filter(in_b)["fdn"]
+    va = attribute_values(plain_values(a["values"]).filter(pc.is_in(plain(a["values"]["fdn"]), value_set=both)))
+    vb = attribute_values(plain_values(b["values"]).filter(pc.is_in(plain(b["values"]["fdn"]), value_set=both)))
+    joined = va.join(vb, "key", join_type="full outer", left_suffix="_a", right_suffix="_b")
+    sig_a, sig_b = pc.fill_null(joined["sig_a"], ""), pc.fill_null(joined["sig_b"], "")
+    differs = joined.filter(pc.not_equal(sig_a, sig_b))
+    sa, sb = pc.fill_null(differs["sig_a"], ""), pc.fill_null(differs["sig_b"], "")
+    change = pc.if_else(pc.equal(sa, ""), "added", pc.if_else(pc.equal(sb, ""), "removed", "changed"))
+    fdn, attribute = split_key(differs["key"])
+    values = pa.table(
+        {
+            "change": change,
+            "fdn": fdn,
+            "node": node_of(fdn),
+            "class": class_of(fdn),
+            "attribute": attribute,
+            "value_a": pc.if_else(pc.equal(sa, ""), pa.scalar(None, pa.string()), differs["shown_a"]),
+            "value_b": pc.if_else(pc.equal(sb, ""), pa.scalar(None, pa.string()), differs["shown_b"]),
+        }
+    ).cast(NETWORK_DIFF_VALUES_SCHEMA)
+    values = values.sort_by([("fdn", "ascending"), ("attribute", "ascending")])
+    mos = mos.sort_by([("fdn", "ascending")])
+    return NetworkDiff(
+        mos, values, _relations(mos_a, mos_b, mos, values), _counts(mos, values), (mos_a.num_rows, mos_b.num_rows)
+    )
+
+
+def _relations(mos_a: pa.Table, mos_b: pa.Table, mos: pa.Table, values: pa.Table) -> pa.Table:
+    """Relations per (parent, class): held in A, in B, added, removed, changed."""
+
+    def relations(t: pa.Table) -> pa.Table:
+        return t.filter(pc.ends_with(t["class"], "Relation"))
+
+    def count(t: pa.Table, name: str) -> pa.Table:
+        t = t.filter(pc.is_valid(t["parent_fdn"]))
+        return (
+            t.group_by(["parent_fdn", "class"], use_threads=False)
+            .aggregate([("fdn", "count")])
+            .rename_columns(["parent_fdn", "class", name])
+        )
+
+    changed_mos = pc.unique(values["fdn"])
+    changed = relations(mos_b.filter(pc.is_in(mos_b["fdn"], value_set=changed_mos)))
+    tables = [
+        count(relations(mos_a), "in_a"),
+        count(relations(mos_b), "in_b"),
+        count(relations(mos.filter(pc.equal(mos["change"], "added"))), "added"),
+        count(relations(mos.filter(pc.equal(mos["change"], "removed"))), "removed"),
+        count(changed, "changed"),
+    ]
+    out = tables[0]
+    for t in tables[1:]:
+        out = out.join(t, ["parent_fdn", "class"], join_type="full outer")
+    names = ["in_a", "in_b", "added", "removed", "changed"]
+    for name in names:
+        out = out.set_column(out.schema.get_field_index(name), name, pc.fill_null(out[name], 0))
+    moved = pc.greater(pc.add(pc.add(out["added"], out["removed"]), out["changed"]), 0)
+    out = out.filter(moved)
+    out = out.append_column("node", node_of(out["parent_fdn"]))
+    return (
+        out.select(RELATION_CHANGES_SCHEMA.names)
+        .cast(RELATION_CHANGES_SCHEMA)
+        .sort_by([("parent_fdn", "ascending"), ("class", "ascending")])
+    )
+
+
+def _counts(mos: pa.Table, values: pa.Table) -> pa.Table:
+    """MOs added and removed, attributes changed, per node, class and attribute."""
+
+    def tally(column: str, table: pa.Table, name: str) -> pa.Table:
+        t = table.filter(pc.is_valid(table[column]))
+        return t.group_by(column, use_threads=False).aggregate([("fdn", "count")]).rename_columns(["name", name])
+
+    added = mos.filter(pc.equal(mos["change"], "added"))
+    removed = mos.filter(pc.equal(mos["change"], "removed"))
+    parts = []
+    for level, column in (("node", "node"), ("class", "class"), ("attribute", "attribute")):
+        tables = [tally(column, values, "values_changed")]
+        if column in mos.column_names:
+            tables = [tally(column, added, "mos_added"), tally(column, removed, "mos_removed"), *tables]
+        out = tables[0]
+        for t in tables[1:]:
+            out = out.join(t, "name", join_type="full outer")
+        for name in ("mos_added", "mos_removed", "values_changed"):
+            if name in out.column_names:
+                out = out.set_column(out.schema.get_field_index(name), name, pc.fill_null(out[name], 0))
+            else:
+                out = out.append_column(name, pa.array([0] * out.num_rows, pa.int64()))
+        out = out.append_column("level", pa.array([level] * out.num_rows, pa.string()))
+        parts.append(out.select(DIFF_COUNTS_SCHEMA.names).cast(DIFF_COUNTS_SCHEMA).sort_by("name"))
+    return pa.concat_tables(parts)
+
+
+def value_changes(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> pa.Table:
+    """What changed between two networks, a row per value (:data:`NETWORK_CHANGES_SCHEMA`):
+    ``change`` (``created``, ``deleted`` for an MO, one row with no attribute; ``added``,
+    ``removed``, ``changed`` for a value), fdn, attribute, member, index, before, after."""
+    ma, mb = _mos(before)["fdn"], _mos(after)["fdn"]
+    rows = []
+    for change, fdns in (
+        ("created", pc.sort_indices(mb)),
+        ("deleted", pc.sort_indices(ma)),
+    ):
+        source, other = (mb, ma) if change == "created" else (ma, mb)
+        ordered = pc.take(source, fdns)
+        only = ordered.filter(pc.invert(pc.is_in(ordered, value_set=other)))
+        n = len(only)
+        rows.append(
+            pa.table(
+                {
+                    "change": pa.array([change] * n, pa.string()),
+                    "fdn": only,
+                    "attribute": pa.nulls(n, pa.string()),
+                    "member": pa.nulls(n, pa.string()),
+                    "index": pa.nulls(n, pa.int32()),
+                    "before": pa.nulls(n, pa.string()),
+                    "after": pa.nulls(n, pa.string()),
+                }
+            )
+        )
+
+    def keyed(values: pa.Table) -> pa.Table:
+        v = plain_values(values)
+        key = pc.binary_join_element_wise(
+            v["fdn"],
+            v["attribute"],
+            pc.fill_null(v["member"], ""),
+            pc.cast(pc.fill_null(v["index"], -1), pa.string()),
+            SEP,
+        )
+        return v.append_column("key", key)
+
+    va, vb = keyed(before["values"]), keyed(after["values"])
+    joined = va.join(
+        vb.rename_columns([f"{c}_b" for c in vb.column_names[:-1]] + ["key"]), "key", join_type="full outer"
+    )
+    differs = joined.filter(pc.invert(pc.fill_null(pc.equal(joined["value"], joined["value_b"]), False)))
+    gone, new = pc.is_null(differs["value"]), pc.is_null(differs["value_b"])
+    changes = pa.table(
+        {
+            "change": pc.if_else(gone, "added", pc.if_else(new, "removed", "changed")),
+            **{c: pc.coalesce(differs[c], differs[f"{c}_b"]) for c in ("fdn", "attribute", "member", "index")},
+            "before": differs["value"],
+            "after": differs["value_b"],
+        }
+    )
+    changes = changes.sort_by(
+        [("fdn", "ascending"), ("attribute", "ascending"), ("member", "ascending"), ("index", "ascending")]
+    )
+    rows.append(changes)
+    return pa.concat_tables([r.cast(NETWORK_CHANGES_SCHEMA) for r in rows])
+
+
+def correction_changes(
+    current: dict[str, pa.Table],
+    wanted: dict[str, pa.Table],
+    diff: NetworkDiff,
+    *,
+    towards: str,
+    read_only: set[tuple[str, str]],
+) -> pa.Table:
+    """The ChangeSet that takes the network `current` to `wanted` (``diff`` is of the two,
+    with `wanted` as A when `towards` is ``"a"``): the MOs `wanted` lacks deleted, those it
+    holds alone created with every attribute the catalog does not call read-only, the
+    attributes that differ set to `wanted`'s value (unset where it has none)."""
+    mos = diff.mos
+    gone_here = "added" if towards == "a" else "removed"  # in current only
+    made_here = "removed" if towards == "a" else "added"  # in wanted only
+    deletes = mos.filter(pc.equal(mos["change"], gone_here))
+    creates = mos.filter(pc.equal(mos["change"], made_here))
+    # only the top of each deleted subtree: the planner deletes the rest with it
+    deletes = deletes.filter(pc.invert(pc.is_in(deletes["parent_fdn"], value_set=deletes["fdn"])))
+    wanted_values = plain_values(wanted["values"])
+    parts: list[pa.Table] = []
+
+    def rows(op: str, table: pa.Table, source: str) -> pa.Table:
+        n = table.num_rows
+        return pa.table(
+            {
+                "op": pa.array([op] * n, pa.string()),
+                "fdn": table["fdn"],
+                "class": table["class"] if "class" in table.column_names else class_of(table["fdn"]),
+                "attribute": table["attribute"] if "attribute" in table.column_names else pa.nulls(n, pa.string()),
+                "member": table["member"] if "member" in table.column_names else pa.nulls(n, pa.string()),
+                "index": table["index"] if "index" in table.column_names else pa.nulls(n, pa.int32()),
+                "value": table["value"] if "value" in table.column_names else pa.nulls(n, pa.string()),
+                "source": pa.array([source] * n, pa.string()),
+            }
+        )
+
+    if creates.num_rows:
+        made = wanted_values.filter(pc.is_in(wanted_values["fdn"], value_set=creates["fdn"]))
+        made = made.append_column("class", class_of(made["fdn"]))
+        if read_only:
+            pair = pc.binary_join_element_wise(made["class"], made["attribute"], SEP)
+            made = made.filter(pc.invert(pc.is_in(pair, value_set=pa.array([f"{c}{SEP}{a}" for c, a in read_only]))))
+        made = made.filter(pc.fill_null(pc.not_equal(made["value"], ""), False))
+        # parents first: by depth (RDN count), each MO's create row before its values
+        heads = rows("create", creates, "rtbfast diff: MO to create")
+        body = rows("create", made, "rtbfast diff: value of a created MO")
+        both = pa.concat_tables([heads, body])
+        depth = pc.list_value_length(pc.split_pattern(both["fdn"], ","))
+        first = pc.is_valid(both["attribute"])
+        both = both.append_column("depth", depth).append_column("first", first)
+        both = both.append_column("row", pa.array(range(both.num_rows), pa.int64()))
+        both = both.sort_by(
+            [("depth", "ascending"), ("fdn", "ascending"), ("first", "ascending"), ("row", "ascending")]
+        )
+        parts.append(both.drop_columns(["depth", "first", "row"]))
+    values = diff.values
+    if values.num_rows:
+        keys = attribute_key(wanted_values["fdn"], wanted_values["attribute"])
+        changed = attribute_key(values["fdn"], values["attribute"])
+        sets = wanted_values.filter(pc.is_in(keys, value_set=changed))
+        sets = sets.filter(pc.fill_null(pc.not_equal(sets["value"], ""), False))
+        have = pc.unique(attribute_key(sets["fdn"], sets["attribute"]))
+        # attributes `wanted` holds no value of: unset
+        unset = values.filter(pc.invert(pc.is_in(changed, value_set=have)))
+        parts.append(rows("set", sets, "rtbfast diff: value to set"))
+        if unset.num_rows:
+            n = unset.num_rows
+            parts.append(
+                rows(
+                    "set",
+                    pa.table(
+                        {
+                            "fdn": unset["fdn"],
+                            "attribute": unset["attribute"],
+                            "member": pa.nulls(n, pa.string()),
+                            "index": pa.nulls(n, pa.int32()),
+                            "value": pa.nulls(n, pa.string()),
+                        }
+                    ),
+                    "rtbfast diff: value to unset",
+                )
+            )
+    if deletes.num_rows:
+        parts.append(rows("delete", deletes, "rtbfast diff: MO to delete"))
+    if not parts:
+        return CHANGESET_SCHEMA.empty_table()
+    whole = pa.concat_tables([p.cast(pa.schema([CHANGESET_SCHEMA.field(n) for n in p.column_names])) for p in parts])
+    n = whole.num_rows
+    return pa.table(
+        {
+            "phase": pa.array(["default"] * n, pa.string()),
+            "phase_order": pa.array([0] * n, pa.int32()),
+            "seq": pa.array(range(n), pa.int64()),
+            "op": whole["op"],
+            "fdn": whole["fdn"],
+            "class": whole["class"],
+            "attribute": whole["attribute"],
+            "member": whole["member"],
+            "index": whole["index"],
+            "value": whole["value"],
+            "target": whole["fdn"],
+            "source": whole["source"],
+        }
+    ).cast(CHANGESET_SCHEMA)
+
+
+def diff_report(diff: NetworkDiff, a: str, b: str) -> dict[str, Any]:
+    """The counts of `diff` for ``diff.json`` and the command's summary line."""
+    mos, values = diff.mos, diff.values
+
+    def count(table: pa.Table, change: str) -> int:
+        return int(pc.sum(pc.equal(table["change"], change)).as_py() or 0)
+
+    def top(level: str, column: str) -> dict[str, int]:
+        c = diff.counts.filter(pc.equal(diff.counts["level"], level))
+        total = pc.add(pc.add(c["mos_added"], c["mos_removed"]), c["values_changed"])
+        c = c.append_column("total", total).sort_by([("total", "descending"), ("name", "ascending")]).slice(0, 50)
+        return dict(zip(c["name"].to_pylist(), c["total"].to_pylist(), strict=True))
+
+    rel = diff.relations
+    return {
+        "a": a,
+        "b": b,
+        "mos": {"a": diff.mo_counts[0], "b": diff.mo_counts[1]},
+        "mos_added": count(mos, "added"),
+        "mos_removed": count(mos, "removed"),
+        "values_changed": count(values, "changed"),
+        "values_added": count(values, "added"),
+        "values_removed": count(values, "removed"),
+        "relations_added": int(pc.sum(rel["added"]).as_py() or 0),
+        "relations_removed": int(pc.sum(rel["removed"]).as_py() or 0),
+        "relations_changed": int(pc.sum(rel["changed"]).as_py() or 0),
+        "by_node": top("node", "node"),
+        "by_class": top("class", "class"),
+        "by_attribute": top("attribute", "attribute"),
+    }
+
+
+def write_diff_folder(
+    diff: NetworkDiff,
+    out: str | Any,
+    report: dict[str, Any],
+    *,
+    inputs: list[Any],
+    correction: pa.Table | None = None,
+) -> None:
+    """``mos``, ``values``, ``relations`` and ``counts`` as Parquet and CSV, ``diff.html``
+    and ``diff.json`` into the folder `out` (written aside, swapped in); with `correction`,
+    the ChangeSet ``correction.parquet``."""
+    import json
+
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from rtbfast.changeset import METADATA_KEY
+    from rtbfast.compare_report import counts_table, escape, page, rows_table
+    from rtbfast.output_folder import written_aside
+
+    tables = {"mos": diff.mos, "values": diff.values, "relations": diff.relations, "counts": diff.counts}
+    with written_aside(out, "diff", inputs=inputs) as staging:
+        for name, table in tables.items():
+            pq.write_table(table, staging / f"{name}.parquet", compression="zstd")
+            pcsv.write_csv(table, staging / f"{name}.csv")
+        if correction is not None:
+            meta = {METADATA_KEY: json.dumps({"diff": [report["a"], report["b"]], "towards": report.get("towards")}).encode()}
+            pq.write_table(correction.replace_schema_metadata(meta), staging / "correction.parquet")
+        totals = {
+            k: report[k]
+            for k in (
+                "mos_added",
+                "mos_removed",
+                "values_changed",
+                "values_added",
+                "values_removed",
+                "relations_added",
+                "relations_removed",
+                "relations_changed",
+            )
+        }
+        intro = (
+            f"A = {escape(report['a'])} ({report['mos']['a']:,} MOs), B = {escape(report['b'])} "
+            f"({report['mos']['b']:,} MOs)."
+        )
+        html_text = page(
+            "rtbfast diff",
+            intro,
+            [
+                counts_table("Differences", totals),
+                counts_table("By node", report["by_node"]),
+                counts_table("By class", report["by_class"]),
+                counts_table("By attribute", report["by_attribute"]),
+                rows_table("Relations changed, per parent", diff.relations, RELATION_COLUMNS),
+                rows_table("MOs added and removed", diff.mos, ("change", "node", "class", "fdn"), "change"),
+                rows_table(
+                    "Values changed", diff.values, ("change", "node", "class", "fdn", "attribute", "value_a", "value_b"),
+                    "change",
+                ),
+            ],
+        )
+        (staging / "diff.html").write_text(html_text, encoding="utf-8")
+        (staging / "diff.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+RELATION_COLUMNS = ("node", "parent_fdn", "class", "in_a", "in_b", "added", "removed", "changed")
