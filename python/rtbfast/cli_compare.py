@@ -13,9 +13,7 @@ from rtbfast.cli_common import JOBS_OPTION, _fail
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.text_safety import one_line
 
-CATALOG_HELP = (
-    "The catalog to plan the correction with: a folder written by `rtbfast build`, or an MP XML model"
-)
+CATALOG_HELP = "The catalog to plan the correction with: a folder written by `rtbfast build`, or an MP XML model"
 
 
 def _plan_correction(
@@ -100,7 +98,8 @@ def verify(
     Exits 0 when every planned value holds, 1 when one does not (or the correction cannot be
     planned), 2 when an input cannot be read.
     """
-    from rtbfast.verify import correction_changes, read_plan_folder, verify as run_verify, write_verify_folder
+    from rtbfast.verify import correction_changes, read_plan_folder, write_verify_folder
+    from rtbfast.verify import verify as run_verify
 
     try:
         verification = run_verify(plan_dir, network, threads=jobs)
@@ -218,9 +217,9 @@ def diff(
         view = None
         if correct is not None and catalog is not None:
             view = CatalogView.load(catalog, jobs)
-            read_only = {(c, at) for (c, at), f in view.attribute_flags().items() if f.get("read_only")}
             current, wanted = (b, a) if towards == "a" else (a, b)
-            correction = correction_changes(current, wanted, found, towards=towards, read_only=read_only)
+            correction, notes = correction_changes(current, wanted, found, towards=towards, catalog=view)
+            report["correction_notes"] = notes
             report["towards"] = towards
             report["correction_rows"] = correction.num_rows
         write_diff_folder(found, out, report, inputs=[network_a, network_b], correction=correction)
@@ -234,6 +233,8 @@ def diff(
         f"{report['relations_removed']} removed, {report['relations_changed']} changed; wrote {out}",
         err=True,
     )
+    for note in report.get("correction_notes", []):
+        click.echo(f"note: {one_line(note)}", err=True)
     differ = bool(found.mos.num_rows or found.values.num_rows)
     if correct is not None and correction is not None and view is not None:
         if correction.num_rows:

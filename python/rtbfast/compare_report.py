@@ -70,8 +70,8 @@ def rows_table(title: str, table: pa.Table, columns: Sequence[str], colour_by: s
         else ""
     )
     if not table.num_rows:
-        return f'<section class=wide><h2>{escape(title)}</h2><p>None.</p></section>'
-    return f'<section class=wide><h2>{escape(title)}</h2>{more}<table><tr>{head}</tr>{"".join(body)}</table></section>'
+        return f"<section class=wide><h2>{escape(title)}</h2><p>None.</p></section>"
+    return f"<section class=wide><h2>{escape(title)}</h2>{more}<table><tr>{head}</tr>{''.join(body)}</table></section>"
 
 
 def page(title: str, intro: str, parts: Sequence[str]) -> str:

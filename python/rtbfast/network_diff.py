@@ -13,7 +13,7 @@ tests read it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +27,9 @@ from rtbfast.schemas import (
     RELATION_CHANGES_SCHEMA,
     SEP,
 )
+
+if TYPE_CHECKING:
+    from rtbfast.catalog_view import CatalogView
 
 ITEM_SEP = "\x1e"
 VALUE_SEP = "\x1d"
@@ -315,20 +318,32 @@ def correction_changes(
     diff: NetworkDiff,
     *,
     towards: str,
-    read_only: set[tuple[str, str]],
-) -> pa.Table:
+    catalog: CatalogView,
+) -> tuple[pa.Table, list[str]]:
     """The ChangeSet that takes the network `current` to `wanted` (``diff`` is of the two,
-    with `wanted` as A when `towards` is ``"a"``): the MOs `wanted` lacks deleted, those it
-    holds alone created with every attribute the catalog does not call read-only, the
-    attributes that differ set to `wanted`'s value (unset where it has none)."""
+    with `wanted` as A when `towards` is ``"a"``), and notes on what it leaves out: the MOs
+    `wanted` lacks deleted (the top of each subtree), those it holds alone created with their
+    values (parents first), the attributes that differ set to `wanted`'s value (unset where
+    it has none). Left out, each counted in a note: MOs the node creates (they come with
+    their parent), and values of attributes or members the catalog does not know or calls
+    read-only."""
     mos = diff.mos
     gone_here = "added" if towards == "a" else "removed"  # in current only
     made_here = "removed" if towards == "a" else "added"  # in wanted only
     deletes = mos.filter(pc.equal(mos["change"], gone_here))
     creates = mos.filter(pc.equal(mos["change"], made_here))
+    notes: list[str] = []
     # only the top of each deleted subtree: the planner deletes the rest with it
     deletes = deletes.filter(pc.invert(pc.is_in(deletes["parent_fdn"], value_set=deletes["fdn"])))
+    node_made = pc.is_in(creates["class"], value_set=pa.array(sorted(catalog.system_created), pa.string()))
+    if pc.any(node_made).as_py():
+        notes.append(
+            f"{pc.sum(node_made).as_py()} MO(s) the node creates are not created (they come with their parent), "
+            "nor are their values set"
+        )
+        creates = creates.filter(pc.invert(node_made))
     wanted_values = plain_values(wanted["values"])
+    wanted_values = wanted_values.append_column("class", class_of(wanted_values["fdn"]))
     parts: list[pa.Table] = []
 
     def rows(op: str, table: pa.Table, source: str) -> pa.Table:
@@ -337,7 +352,7 @@ def correction_changes(
             {
                 "op": pa.array([op] * n, pa.string()),
                 "fdn": table["fdn"],
-                "class": table["class"] if "class" in table.column_names else class_of(table["fdn"]),
+                "class": table["class"],
                 "attribute": table["attribute"] if "attribute" in table.column_names else pa.nulls(n, pa.string()),
                 "member": table["member"] if "member" in table.column_names else pa.nulls(n, pa.string()),
                 "index": table["index"] if "index" in table.column_names else pa.nulls(n, pa.int32()),
@@ -346,13 +361,30 @@ def correction_changes(
             }
         )
 
+    def writable(table: pa.Table, what: str) -> pa.Table:
+        """`table`'s rows the catalog knows (class, attribute, member) and does not call
+        read-only; a note counts the others."""
+        kinds = catalog.kinds
+        known = pc.binary_join_element_wise(kinds["class"], kinds["attribute"], pc.fill_null(kinds["member"], ""), SEP)
+        at = pc.binary_join_element_wise(table["class"], table["attribute"], pc.fill_null(table["member"], ""), SEP)
+        read_only = [f"{c}{SEP}{a}" for (c, a), f in catalog.attribute_flags().items() if f.get("read_only")]
+        pair = pc.binary_join_element_wise(table["class"], table["attribute"], SEP)
+        keep = pc.and_(
+            pc.is_in(at, value_set=known), pc.invert(pc.is_in(pair, value_set=pa.array(read_only, pa.string())))
+        )
+        dropped = table.filter(pc.invert(keep))
+        if dropped.num_rows:
+            names = sorted(set(pc.binary_join_element_wise(dropped["class"], dropped["attribute"], ".").to_pylist()))
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+            notes.append(
+                f"{dropped.num_rows} value(s) {what} left out: attributes the catalog does not know or calls read-only "
+                f"({shown})"
+            )
+        return table.filter(keep)
+
     if creates.num_rows:
         made = wanted_values.filter(pc.is_in(wanted_values["fdn"], value_set=creates["fdn"]))
-        made = made.append_column("class", class_of(made["fdn"]))
-        if read_only:
-            pair = pc.binary_join_element_wise(made["class"], made["attribute"], SEP)
-            made = made.filter(pc.invert(pc.is_in(pair, value_set=pa.array([f"{c}{SEP}{a}" for c, a in read_only]))))
-        made = made.filter(pc.fill_null(pc.not_equal(made["value"], ""), False))
+        made = writable(made.filter(pc.fill_null(pc.not_equal(made["value"], ""), False)), "of MOs to create")
         # parents first: by depth (RDN count), each MO's create row before its values
         heads = rows("create", creates, "rtbfast diff: MO to create")
         body = rows("create", made, "rtbfast diff: value of a created MO")
@@ -372,48 +404,49 @@ def correction_changes(
         sets = wanted_values.filter(pc.is_in(keys, value_set=changed))
         sets = sets.filter(pc.fill_null(pc.not_equal(sets["value"], ""), False))
         have = pc.unique(attribute_key(sets["fdn"], sets["attribute"]))
+        sets = writable(sets, "to set")
+        parts.append(rows("set", sets, "rtbfast diff: value to set"))
         # attributes `wanted` holds no value of: unset
         unset = values.filter(pc.invert(pc.is_in(changed, value_set=have)))
-        parts.append(rows("set", sets, "rtbfast diff: value to set"))
         if unset.num_rows:
             n = unset.num_rows
-            parts.append(
-                rows(
-                    "set",
-                    pa.table(
-                        {
-                            "fdn": unset["fdn"],
-                            "attribute": unset["attribute"],
-                            "member": pa.nulls(n, pa.string()),
-                            "index": pa.nulls(n, pa.int32()),
-                            "value": pa.nulls(n, pa.string()),
-                        }
-                    ),
-                    "rtbfast diff: value to unset",
-                )
+            unset = pa.table(
+                {
+                    "fdn": unset["fdn"],
+                    "class": unset["class"],
+                    "attribute": unset["attribute"],
+                    "member": pa.nulls(n, pa.string()),
+                    "index": pa.nulls(n, pa.int32()),
+                    "value": pa.nulls(n, pa.string()),
+                }
             )
+            parts.append(rows("set", writable(unset, "to unset"), "rtbfast diff: value to unset"))
     if deletes.num_rows:
         parts.append(rows("delete", deletes, "rtbfast diff: MO to delete"))
+    parts = [p for p in parts if p.num_rows]
     if not parts:
-        return CHANGESET_SCHEMA.empty_table()
+        return CHANGESET_SCHEMA.empty_table(), notes
     whole = pa.concat_tables([p.cast(pa.schema([CHANGESET_SCHEMA.field(n) for n in p.column_names])) for p in parts])
     n = whole.num_rows
-    return pa.table(
-        {
-            "phase": pa.array(["default"] * n, pa.string()),
-            "phase_order": pa.array([0] * n, pa.int32()),
-            "seq": pa.array(range(n), pa.int64()),
-            "op": whole["op"],
-            "fdn": whole["fdn"],
-            "class": whole["class"],
-            "attribute": whole["attribute"],
-            "member": whole["member"],
-            "index": whole["index"],
-            "value": whole["value"],
-            "target": whole["fdn"],
-            "source": whole["source"],
-        }
-    ).cast(CHANGESET_SCHEMA)
+    return (
+        pa.table(
+            {
+                "phase": pa.array(["default"] * n, pa.string()),
+                "phase_order": pa.array([0] * n, pa.int32()),
+                "seq": pa.array(range(n), pa.int64()),
+                "op": whole["op"],
+                "fdn": whole["fdn"],
+                "class": whole["class"],
+                "attribute": whole["attribute"],
+                "member": whole["member"],
+                "index": whole["index"],
+                "value": whole["value"],
+                "target": whole["fdn"],
+                "source": whole["source"],
+            }
+        ).cast(CHANGESET_SCHEMA),
+        notes,
+    )
 
 
 def diff_report(diff: NetworkDiff, a: str, b: str) -> dict[str, Any]:
@@ -474,7 +507,11 @@ def write_diff_folder(
             pq.write_table(table, staging / f"{name}.parquet", compression="zstd")
             pcsv.write_csv(table, staging / f"{name}.csv")
         if correction is not None:
-            meta = {METADATA_KEY: json.dumps({"diff": [report["a"], report["b"]], "towards": report.get("towards")}).encode()}
+            meta = {
+                METADATA_KEY: json.dumps(
+                    {"diff": [report["a"], report["b"]], "towards": report.get("towards")}
+                ).encode()
+            }
             pq.write_table(correction.replace_schema_metadata(meta), staging / "correction.parquet")
         totals = {
             k: report[k]
@@ -504,7 +541,9 @@ def write_diff_folder(
                 rows_table("Relations changed, per parent", diff.relations, RELATION_COLUMNS),
                 rows_table("MOs added and removed", diff.mos, ("change", "node", "class", "fdn"), "change"),
                 rows_table(
-                    "Values changed", diff.values, ("change", "node", "class", "fdn", "attribute", "value_a", "value_b"),
+                    "Values changed",
+                    diff.values,
+                    ("change", "node", "class", "fdn", "attribute", "value_a", "value_b"),
                     "change",
                 ),
             ],

@@ -145,11 +145,7 @@ def judge(plan: pa.Table, rollback: pa.Table, after: dict[str, pa.Table]) -> pa.
     writes = _final_writes(plan)
     writes = writes.filter(pc.invert(pc.is_in(writes["fdn"], value_set=gone)))
     present = plain(after["mos"]["fdn"])
-    fdns = pc.unique(
-        pa.concat_arrays(
-            [_array(writes["fdn"]), _array(created["fdn"]), _array(gone)]
-        ).cast(pa.string())
-    )
+    fdns = pc.unique(pa.concat_arrays([_array(writes["fdn"]), _array(created["fdn"]), _array(gone)]).cast(pa.string()))
     there = pc.is_in(fdns, value_set=present)
     present_fdns = fdns.filter(there)
 
@@ -272,7 +268,8 @@ def correction_changes(verification: Verification, plan: pa.Table) -> tuple[pa.T
     )
     for r in lost.select(["fdn", "attribute"]).to_pylist()[:50]:
         notes.append(
-            f"{r['fdn']}: {r['attribute']} not asked for again: the MO is not in the export and the plan does not create it"
+            f"{r['fdn']}: {r['attribute']} not asked for again: the MO is not in the export and the plan "
+            "does not create it"
         )
     if lost.num_rows > 50:
         notes.append(f"… and {lost.num_rows - 50} more values of MOs not in the export")
@@ -397,7 +394,9 @@ def write_verify_folder(
         classes = {k: sum(v.values()) for k, v in report["not_held_by_class"].items()}
         nodes = {k: sum(v.values()) for k, v in report["not_held_by_node"].items()}
         notes_html = "".join(f"<li>{escape(n)}</li>" for n in report["notes"])
-        order = pc.index_in(rows["status"], value_set=pa.array(["not_taken", "drifted", "mo_missing", "unexpected", "held"]))
+        order = pc.index_in(
+            rows["status"], value_set=pa.array(["not_taken", "drifted", "mo_missing", "unexpected", "held"])
+        )
         shown = rows.append_column("order", order).sort_by([("order", "ascending"), ("step", "ascending")])
         (staging / "verify.html").write_text(
             page(
