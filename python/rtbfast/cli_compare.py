@@ -252,3 +252,106 @@ def diff(
         else:
             click.echo("nothing to correct: no correction plan written", err=True)
     sys.exit(1 if differ else 0)
+
+
+@click.command("diff-model")
+@click.argument("old", metavar="OLD", type=click.Path(path_type=Path))
+@click.argument("new", metavar="NEW", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--out", required=True, type=click.Path(path_type=Path), help="The folder (written aside, swapped in)."
+)
+@click.option(
+    "--templates",
+    "templates_given",
+    multiple=True,
+    metavar="PATH",
+    help="Templates written for OLD (files, folders or quoted globs; repeat for more): which of their keys and "
+    "values a change breaks or gives another meaning, each located.",
+)
+@click.option(
+    "--changes",
+    "changesets",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A ChangeSet (.parquet) made for OLD: which of its rows a change bears on (repeat for more).",
+)
+@JOBS_OPTION
+def diff_model(
+    old: Path, new: Path, out: Path, templates_given: tuple[str, ...], changesets: tuple[Path, ...], jobs: int
+) -> None:
+    """Compare two model releases, OLD and NEW (MP XML models or folders written by `rtbfast
+    build`).
+
+    \b
+    Found, each with a severity (breaking: what was right for OLD is refused by NEW;
+    meaning: the same text means another thing; info):
+      classes and attributes added, removed, and probably renamed (same parents or the
+        same type, and a close name)
+      type, range, length, enum member, default, unit and multiplication-factor changes
+      flags: read-only, restricted, mandatory, lockBeforeModify, takes effect
+      containment and cardinality
+    With --templates and --changes: every key and value a breaking or meaning change
+    bears on, with the template (or ChangeSet), the JSON pointer (or the row's source),
+    line and column.
+
+    \b
+    Written to OUT: changes.parquet and .csv, impacts.parquet and .csv (with --templates or
+    --changes), diff-model.html, diff-model.json.
+
+    \b
+    Example:
+      rtbfast diff-model old_mp.xml new_mp.xml -o model-diff/ --templates 'rtb/*.json'
+
+    Exits 0 when nothing breaks (no breaking change, or none bearing on the templates and
+    ChangeSets given), 1 when something does, 2 when an input cannot be read.
+    """
+    from rtbfast.model_diff import (
+        changeset_rows,
+        counts,
+        diff_models,
+        impacts,
+        load_release,
+        template_rows,
+        write_model_diff_folder,
+    )
+
+    try:
+        old_view = load_release(old, jobs)
+        new_view = load_release(new, jobs)
+        changes = diff_models(old_view, new_view)
+        impact = None
+        report: dict[str, Any] = {
+            "old": str(old),
+            "new": str(new),
+            "changes": changes.num_rows,
+            "by_severity": counts(changes, "severity"),
+            "by_change": counts(changes, "change"),
+        }
+        if templates_given or changesets:
+            import pyarrow as pa
+
+            parts = [template_rows(templates_given, jobs)] if templates_given else []
+            parts += [changeset_rows(c) for c in changesets]
+            rows = pa.concat_tables(parts)
+            impact = impacts(rows, changes)
+            report["impacts"] = counts(impact, "severity")
+            report["templates_rows"] = rows.num_rows
+        inputs = [old, new, *changesets]
+        write_model_diff_folder(changes, impact, out, report, inputs)
+    except RtbfastError as err:
+        _fail(err)
+        return
+    sev = report["by_severity"]
+    line = (
+        f"{changes.num_rows} change(s): {sev.get('breaking', 0)} breaking, {sev.get('meaning', 0)} meaning, "
+        f"{sev.get('info', 0)} info"
+    )
+    if impact is not None:
+        imp = report["impacts"]
+        line += (
+            f"; in the templates and ChangeSets: {imp.get('breaking', 0)} key(s) or value(s) break, "
+            f"{imp.get('meaning', 0)} change meaning"
+        )
+    click.echo(f"{line}; wrote {out}", err=True)
+    breaking = (report.get("impacts") or {}).get("breaking", 0) if impact is not None else sev.get("breaking", 0)
+    sys.exit(1 if breaking else 0)

@@ -1145,4 +1145,3 @@ def canonical(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
             [("fdn", "ascending"), ("attribute", "ascending"), ("index", "ascending"), ("member", "ascending")]
         ),
     }
-
