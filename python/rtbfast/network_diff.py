@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast.network_index import is_in_column
 from rtbfast.schemas import (
     CHANGESET_SCHEMA,
     DIFF_COUNTS_SCHEMA,
@@ -60,41 +61,95 @@ def attribute_key(fdn: Any, attribute: Any) -> Any:
     return pc.binary_join_element_wise(fdn, attribute, SEP)
 
 
-def attribute_values(rows: pa.Table, value: str = "value") -> pa.Table:
-    """One row per (fdn, attribute) of `rows` (plain ``fdn``, ``attribute``, ``member``,
-    ``index`` and the column `value`): ``key`` (fdn and attribute joined by
-    :data:`rtbfast.schemas.SEP`), ``sig`` (the whole value as one comparable text, items by
-    index, members by name; null and empty texts left out, so an attribute with no value has
-    the signature ``""``) and ``shown`` (the value for people: ``member=value`` items joined by
-    ``, ``, in brackets when there are several)."""
-    if not rows.num_rows:
-        return pa.table(
-            {"key": pa.array([], pa.string()), "sig": pa.array([], pa.string()), "shown": pa.array([], pa.string())}
-        )
-    keys = attribute_key(rows["fdn"], rows["attribute"])
-    text = rows[value]
-    has = pc.fill_null(pc.not_equal(text, ""), False)
-    index = pc.fill_null(rows["index"], 0)
-    member = pc.fill_null(rows["member"], "")
-    shown_item = pc.if_else(
-        pc.equal(member, ""), pc.fill_null(text, ""), pc.binary_join_element_wise(member, pc.fill_null(text, ""), "=")
+def _whole(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def attribute_values(
+    rows: pa.Table, value: str = "value", shown: str | None = None, *, names: tuple[pa.Array, pa.Array] | None = None
+) -> pa.Table:
+    """One row per (fdn, attribute) of `rows` (``fdn``, ``attribute``, ``member``, ``index``,
+    plain or dictionary-encoded, and the column `value`): ``key`` (fdn and attribute joined
+    by :data:`rtbfast.schemas.SEP`), ``sig`` (the whole value as one comparable text, items
+    by index, members by name; null and empty texts left out, so an attribute with no value
+    has the signature ``""``) and ``shown`` (the value for people, from the column `shown`,
+    else `value`: ``member=value`` items joined by ``, ``, in brackets when there are
+    several), and ``code``: the attribute's code, FDN and attribute numbered in `names` (the
+    distinct FDNs and attributes, :func:`distinct_texts`; by default those of `rows`), so
+    tables made with the same `names` join on it. With `names`, a ``code`` column of `rows`
+    is taken as that code already made (fdn's number times the number of attributes, plus
+    the attribute's).
+
+    Column-wise on integer codes: each FDN, attribute and member coded once per distinct
+    text, the rows sorted by (code, index, member) and cut into one list per attribute at the
+    places the code changes (no group-by, no text key per row)."""
+    empty = pa.table(
+        {"code": pa.array([], pa.int64()), "sig": pa.array([], pa.string()), "shown": pa.array([], pa.string())}
     )
-    sig_item = pc.binary_join_element_wise(pc.cast(index, pa.string()), member, pc.fill_null(text, ""), ITEM_SEP)
-    items = pa.table({"key": keys, "index": index, "member": member, "sig": sig_item, "shown": shown_item, "has": has})
-    every = pc.unique(items["key"])
-    items = items.filter(items["has"]).sort_by([("key", "ascending"), ("index", "ascending"), ("member", "ascending")])
-    grouped = items.group_by("key", use_threads=False).aggregate([("sig", "list"), ("shown", "list")])
-    several = pc.greater(pc.list_value_length(grouped["shown_list"]), 1)
-    joined = pc.binary_join(grouped["shown_list"], ", ")
-    shown = pc.if_else(several, pc.binary_join_element_wise("[", joined, "]", ""), joined)
-    out = pa.table({"key": grouped["key"], "sig": pc.binary_join(grouped["sig_list"], VALUE_SEP), "shown": shown})
-    empty = pc.invert(pc.is_in(every, value_set=out["key"]))
-    if pc.any(empty).as_py():
-        none = every.filter(empty)
-        out = pa.concat_tables(
-            [out, pa.table({"key": none, "sig": pa.array([""] * len(none)), "shown": pa.array([""] * len(none))})]
+    if not rows.num_rows:
+        return empty.append_column("key", pa.array([], pa.string()))
+    fdns, attrs = names if names is not None else (distinct_texts(rows["fdn"]), distinct_texts(rows["attribute"]))
+    n_attr = max(len(attrs), 1)
+    if names is not None and "code" in rows.column_names:  # coded already, in these names
+        code = _whole(rows["code"])
+    else:
+        code = pc.add(pc.multiply(codes_in(rows["fdn"], fdns), n_attr), codes_in(rows["attribute"], attrs))
+    every = pc.unique(code)
+    text = pc.fill_null(_whole(plain(rows[value])), "")
+    look = pc.fill_null(_whole(plain(rows[shown or value])), "")
+    index = pc.fill_null(_whole(rows["index"]), 0)
+    members = distinct_texts(rows["member"])
+    member_code = codes_in(rows["member"], members)
+    # members by name: the rank of each distinct member name
+    member_rank = pc.fill_null(pc.take(pc.rank(members, sort_keys="ascending"), member_code), 0)
+    member = pc.fill_null(pc.take(members, member_code), "")
+    has = pc.not_equal(text, "")
+    items = pa.table({"code": code, "index": index, "rank": member_rank, "member": member, "text": text, "look": look})
+    items = items.filter(has)
+    if not items.num_rows:
+        out = empty
+    else:
+        items = items.take(
+            pc.sort_indices(items, sort_keys=[("code", "ascending"), ("index", "ascending"), ("rank", "ascending")])
         )
-    return out
+        sorted_code = _whole(items["code"])
+        n = len(sorted_code)
+        starts = pc.indices_nonzero(pc.not_equal(sorted_code.slice(1), sorted_code.slice(0, n - 1)))
+        offsets = pa.concat_arrays(
+            [pa.array([0], pa.int32()), pc.cast(pc.add(starts, 1), pa.int32()), pa.array([n], pa.int32())]
+        )
+        member_col, look_col = _whole(items["member"]), _whole(items["look"])
+        sig_item = pc.binary_join_element_wise(
+            pc.cast(_whole(items["index"]), pa.string()), member_col, _whole(items["text"]), ITEM_SEP
+        )
+        shown_item = pc.if_else(
+            pc.equal(member_col, ""), look_col, pc.binary_join_element_wise(member_col, look_col, "=")
+        )
+        sig = pc.binary_join(pa.ListArray.from_arrays(offsets, sig_item), VALUE_SEP)
+        joined = pc.binary_join(pa.ListArray.from_arrays(offsets, shown_item), ", ")
+        several = pc.greater(pc.subtract(offsets.slice(1), offsets.slice(0, len(offsets) - 1)), 1)
+        group = pc.take(sorted_code, offsets.slice(0, len(offsets) - 1))
+        out = pa.table(
+            {
+                "code": group,
+                "sig": sig,
+                "shown": pc.if_else(several, pc.binary_join_element_wise("[", joined, "]", ""), joined),
+            }
+        )
+    none = every.filter(pc.invert(pc.is_in(every, value_set=out["code"]))) if out.num_rows else every
+    if len(none):
+        blank = pa.array([""] * len(none), pa.string())
+        out = (
+            pa.concat_tables([out, pa.table({"code": none, "sig": blank, "shown": blank})])
+            if out.num_rows
+            else (pa.table({"code": none, "sig": blank, "shown": blank}))
+        )
+    codes = _whole(out["code"])
+    key = attribute_key(
+        pc.take(fdns, pc.divide(codes, n_attr)),
+        pc.take(attrs, pc.subtract(codes, pc.multiply(pc.divide(codes, n_attr), n_attr))),
+    )
+    return pa.table({"code": codes, "sig": out["sig"], "shown": out["shown"], "key": key})
 
 
 def split_key(key: Any) -> tuple[Any, Any]:
@@ -159,10 +214,21 @@ def diff_networks(a: dict[str, pa.Table], b: dict[str, pa.Table]) -> NetworkDiff
         )
     mos = pa.concat_tables(parts).cast(NETWORK_DIFF_MOS_SCHEMA)
 
-    both = mos_a.filter(in_b)["fdn"]
-    va = attribute_values(plain_values(a["values"]).filter(pc.is_in(plain(a["values"]["fdn"]), value_set=both)))
-    vb = attribute_values(plain_values(b["values"]).filter(pc.is_in(plain(b["values"]["fdn"]), value_set=both)))
-    joined = va.join(vb, "key", join_type="full outer", left_suffix="_a", right_suffix="_b")
+    both = mos_a.filter(in_b)["fdn"].combine_chunks()
+
+    # the attributes with a value that differs, found row by row (no sort, no text key); only
+    # their rows are made whole values, to show
+    rows = row_changes(a["values"], b["values"], fdns=both, drop_empty=True)
+    touched = pc.unique(attribute_key(rows["fdn"], rows["attribute"]))
+    touched_fdns = pc.unique(rows["fdn"])
+
+    def whole(values: pa.Table) -> pa.Table:
+        mine = plain_values(values.filter(is_in_column(values["fdn"], touched_fdns)))
+        return attribute_values(mine.filter(pc.is_in(attribute_key(mine["fdn"], mine["attribute"]), touched)))
+
+    joined = whole(a["values"]).join(
+        whole(b["values"]), "key", join_type="full outer", left_suffix="_a", right_suffix="_b"
+    )
     sig_a, sig_b = pc.fill_null(joined["sig_a"], ""), pc.fill_null(joined["sig_b"], "")
     differs = joined.filter(pc.not_equal(sig_a, sig_b))
     sa, sb = pc.fill_null(differs["sig_a"], ""), pc.fill_null(differs["sig_b"], "")
@@ -252,6 +318,97 @@ def _counts(mos: pa.Table, values: pa.Table) -> pa.Table:
     return pa.concat_tables(parts)
 
 
+def codes_in(column: pa.ChunkedArray | pa.Array, universe: pa.Array) -> pa.Array:
+    """Each row's position in `universe` (null where absent); a dictionary-encoded column is
+    looked up once per distinct value."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            out.append(pc.take(pc.index_in(chunk.dictionary, value_set=universe), chunk.indices))
+        else:
+            out.append(pc.index_in(chunk, value_set=universe))
+    return pa.concat_arrays([pc.cast(c, pa.int64()) for c in out]) if out else pa.array([], pa.int64())
+
+
+def distinct_texts(*columns: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The distinct texts of text or dictionary columns (a dictionary's values, not its rows)."""
+    parts: list[pa.Array] = []
+    for column in columns:
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        for chunk in chunks:
+            parts.append(chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk)
+    if not parts:
+        return pa.array([], pa.string())
+    return pc.unique(pa.concat_arrays([pc.cast(p, pa.string()) for p in parts]))
+
+
+def row_changes(a: pa.Table, b: pa.Table, *, fdns: pa.Array | None = None, drop_empty: bool = False) -> pa.Table:
+    """The value rows (a network's ``values``, plain or dictionary-encoded) that differ
+    between `a` and `b`, matched on (fdn, attribute, member, index) by a hash join on one
+    integer key (each name coded once per distinct text): ``change`` (``added``: in `b`
+    only, ``removed``, ``changed``), where, ``before`` and ``after``. `fdns`: only the rows of
+    these MOs. `drop_empty`: an empty text is no value."""
+    universe_fdn = fdns if fdns is not None else distinct_texts(a["fdn"], b["fdn"])
+    attrs = distinct_texts(a["attribute"], b["attribute"])
+    members = distinct_texts(a["member"], b["member"])
+    n_attr, n_member = len(attrs) + 1, len(members) + 1
+
+    def keyed(v: pa.Table) -> pa.Table:
+        f = codes_in(v["fdn"], universe_fdn)
+        keep = pc.is_valid(f)
+        if drop_empty:
+            keep = pc.and_(keep, pc.fill_null(pc.not_equal(v["value"], ""), False))
+        v, f = v.filter(keep), f.filter(keep)
+        at = codes_in(v["attribute"], attrs)
+        m = pc.fill_null(pc.add(codes_in(v["member"], members), 1), 0)
+        i = pc.add(pc.cast(pc.fill_null(v["index"], -1), pa.int64()), 1)
+        return pa.table({"f": f, "a": at, "m": m, "i": i, "value": plain(v["value"])})
+
+    ka, kb = keyed(a), keyed(b)
+    top = max([pc.max(t["i"]).as_py() or 0 for t in (ka, kb) if t.num_rows] + [0]) + 1
+
+    def key(t: pa.Table) -> pa.Array | pa.ChunkedArray:
+        if len(universe_fdn) * n_attr * n_member * top < 2**62:  # one integer
+            fa = pc.add(pc.multiply(t["f"], n_attr), t["a"])
+            return pc.add(pc.multiply(pc.add(pc.multiply(fa, n_member), t["m"]), top), t["i"])
+        return pc.binary_join_element_wise(*(pc.cast(t[c], pa.string()) for c in ("f", "a", "m", "i")), ".")
+
+    key_a, key_b = key(ka), key(kb)
+    # each row of a looked up in b (a hash lookup, not a join: no row is copied before the
+    # few that differ are picked)
+    at_b = pc.index_in(key_a, value_set=key_b)
+    after = pc.take(kb["value"], at_b)
+    differs = pc.or_(pc.is_null(at_b), pc.invert(pc.fill_null(pc.equal(ka["value"], after), False)))
+    mine = ka.filter(differs).append_column("after", after.filter(differs))
+    new = kb.filter(pc.invert(pc.is_in(key_b, value_set=key_a)))
+    both = pa.concat_tables(
+        [
+            mine.select(["f", "a", "m", "i"])
+            .append_column("before", mine["value"])
+            .append_column("after", mine["after"]),
+            new.select(["f", "a", "m", "i"])
+            .append_column("before", pa.nulls(new.num_rows, pa.string()))
+            .append_column("after", new["value"]),
+        ]
+    )
+    m, i = both["m"], both["i"]
+    member = pc.take(members, pc.if_else(pc.equal(m, 0), None, pc.subtract(m, 1)))
+    index = pc.cast(pc.if_else(pc.equal(i, 0), None, pc.subtract(i, 1)), pa.int32())
+    gone, made = pc.is_null(both["before"]), pc.is_null(both["after"])
+    return pa.table(
+        {
+            "change": pc.if_else(gone, "added", pc.if_else(made, "removed", "changed")),
+            "fdn": pc.take(universe_fdn, both["f"]),
+            "attribute": pc.take(attrs, both["a"]),
+            "member": member,
+            "index": index,
+            "before": both["before"],
+            "after": both["after"],
+        }
+    ).sort_by([("fdn", "ascending"), ("attribute", "ascending"), ("member", "ascending"), ("index", "ascending")])
+
+
 def value_changes(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> pa.Table:
     """What changed between two networks, a row per value (:data:`NETWORK_CHANGES_SCHEMA`):
     ``change`` (``created``, ``deleted`` for an MO, one row with no attribute; ``added``,
@@ -280,35 +437,7 @@ def value_changes(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> pa
             )
         )
 
-    def keyed(values: pa.Table) -> pa.Table:
-        v = plain_values(values)
-        key = pc.binary_join_element_wise(
-            v["fdn"],
-            v["attribute"],
-            pc.fill_null(v["member"], ""),
-            pc.cast(pc.fill_null(v["index"], -1), pa.string()),
-            SEP,
-        )
-        return v.append_column("key", key)
-
-    va, vb = keyed(before["values"]), keyed(after["values"])
-    joined = va.join(
-        vb.rename_columns([f"{c}_b" for c in vb.column_names[:-1]] + ["key"]), "key", join_type="full outer"
-    )
-    differs = joined.filter(pc.invert(pc.fill_null(pc.equal(joined["value"], joined["value_b"]), False)))
-    gone, new = pc.is_null(differs["value"]), pc.is_null(differs["value_b"])
-    changes = pa.table(
-        {
-            "change": pc.if_else(gone, "added", pc.if_else(new, "removed", "changed")),
-            **{c: pc.coalesce(differs[c], differs[f"{c}_b"]) for c in ("fdn", "attribute", "member", "index")},
-            "before": differs["value"],
-            "after": differs["value_b"],
-        }
-    )
-    changes = changes.sort_by(
-        [("fdn", "ascending"), ("attribute", "ascending"), ("member", "ascending"), ("index", "ascending")]
-    )
-    rows.append(changes)
+    rows.append(row_changes(before["values"], after["values"]))
     return pa.concat_tables([r.cast(NETWORK_CHANGES_SCHEMA) for r in rows])
 
 

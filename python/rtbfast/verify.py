@@ -30,7 +30,15 @@ import pyarrow.parquet as pq
 
 from rtbfast.enm.typed_values import typed_text
 from rtbfast.errors import InputError, InputIOError, OutputError
-from rtbfast.network_diff import attribute_key, attribute_values, class_of, node_of, plain, plain_values
+from rtbfast.network_diff import (
+    attribute_key,
+    attribute_values,
+    class_of,
+    codes_in,
+    distinct_texts,
+    node_of,
+    plain,
+)
 from rtbfast.schemas import CHANGESET_SCHEMA, PLAN_SCHEMA, VERIFY_SCHEMA
 
 STATUSES = ("held", "not_taken", "drifted", "mo_missing", "unexpected")
@@ -101,13 +109,15 @@ def _final_writes(steps: pa.Table) -> pa.Table:
         pc.and_(pc.is_in(steps["op"], value_set=pa.array(VALUE_OPS)), pc.is_valid(steps["attribute"]))
     )
     if not writes.num_rows:
-        return writes.append_column("key", pa.array([], pa.string())).append_column("typed", pa.array([], pa.string()))
-    keys = attribute_key(writes["fdn"], writes["attribute"])
-    writes = writes.append_column("key", keys)
-    last = writes.group_by("key", use_threads=False).aggregate([("step", "max")])
-    stepped = pc.binary_join_element_wise(keys, pc.cast(writes["step"], pa.string()), "\x1f")
-    wanted = pc.binary_join_element_wise(last["key"], pc.cast(last["step_max"], pa.string()), "\x1f")
-    writes = writes.filter(pc.is_in(stepped, value_set=wanted))
+        return writes.append_column("typed", pa.array([], pa.string()))
+    # each (fdn, attribute) coded as an integer (its texts looked up once per distinct one);
+    # its last step found by a group-by on the codes
+    fdns, attrs = distinct_texts(writes["fdn"]), distinct_texts(writes["attribute"])
+    code = pc.add(pc.multiply(codes_in(writes["fdn"], fdns), max(len(attrs), 1)), codes_in(writes["attribute"], attrs))
+    steps_of = pa.table({"code": code, "step": writes["step"]})
+    last = steps_of.group_by("code", use_threads=False).aggregate([("step", "max")])
+    by_code = pc.take(last["step_max"], pc.index_in(code, value_set=last["code"]))
+    writes = writes.filter(pc.equal(writes["step"], by_code))
     return writes.append_column("typed", typed_text(pc.fill_null(writes["value"], ""), writes["kind"]))
 
 
@@ -149,49 +159,53 @@ def judge(plan: pa.Table, rollback: pa.Table, after: dict[str, pa.Table]) -> pa.
     there = pc.is_in(fdns, value_set=present)
     present_fdns = fdns.filter(there)
 
-    # the values found on the MOs the plan writes, typed by the kinds the plan gives
     values = after["values"]
     from rtbfast.network_index import is_in_column
 
-    found_rows = plain_values(values.filter(is_in_column(values["fdn"], present_fdns)))
-    kind_keys = pc.binary_join_element_wise(
-        writes["fdn"], writes["attribute"], pc.fill_null(writes["member"], ""), "\x1f"
+    before_rows = _final_writes(rollback)
+    # one code space for the plan, the rollback and the export: (fdn, attribute) numbered
+    # over the plan's and the rollback's names (the export's texts looked up once per
+    # distinct one, in its dictionaries)
+    shared = (
+        distinct_texts(writes["fdn"], before_rows["fdn"]),
+        distinct_texts(writes["attribute"], before_rows["attribute"]),
     )
-    found_keys = pc.binary_join_element_wise(
-        found_rows["fdn"], found_rows["attribute"], pc.fill_null(found_rows["member"], ""), "\x1f"
-    )
-    wanted_attrs = pc.unique(writes["key"])
-    found_rows = found_rows.filter(
-        pc.is_in(attribute_key(found_rows["fdn"], found_rows["attribute"]), value_set=wanted_attrs)
-    )
-    found_keys = pc.binary_join_element_wise(
-        found_rows["fdn"], found_rows["attribute"], pc.fill_null(found_rows["member"], ""), "\x1f"
-    )
-    at = pc.index_in(found_keys, value_set=kind_keys)
+    width = max(len(shared[1]), 1)
+
+    def coded(table: pa.Table) -> pa.Table:
+        pair = pc.add(pc.multiply(codes_in(table["fdn"], shared[0]), width), codes_in(table["attribute"], shared[1]))
+        return table.append_column("code", pair)
+
+    writes, before_rows = coded(writes), coded(before_rows)
+    found_rows = coded(values.filter(is_in_column(values["fdn"], present_fdns)))
+    found_rows = found_rows.filter(pc.fill_null(pc.is_in(found_rows["code"], value_set=writes["code"]), False))
+    # typed by the kind the plan gives its (fdn, attribute, member)
+    members = distinct_texts(writes["member"])
+
+    def with_member(table: pa.Table) -> pa.Array:
+        m = pc.fill_null(pc.add(codes_in(table["member"], members), 1), 0)
+        return pc.add(pc.multiply(table["code"], len(members) + 2), m)
+
+    at = pc.index_in(with_member(found_rows), value_set=with_member(writes))
     found_rows = found_rows.append_column("typed", typed_text(found_rows["value"], pc.take(writes["kind"], at)))
 
-    planned = attribute_values(plain_values(writes).append_column("typed", writes["typed"]), "typed")
-    planned_shown = attribute_values(plain_values(writes))
-    found = attribute_values(found_rows, "typed")
-    found_shown = attribute_values(found_rows)
-    before_rows = _final_writes(rollback)
-    before = attribute_values(plain_values(before_rows).append_column("typed", before_rows["typed"]), "typed")
-    before_shown = attribute_values(plain_values(before_rows))
+    planned = attribute_values(writes, "typed", "value", names=shared)
+    found = attribute_values(found_rows, "typed", "value", names=shared)
+    before = attribute_values(before_rows, "typed", "value", names=shared)
+    planned_shown, found_shown, before_shown = planned, found, before
+    code = writes["code"]
 
-    heads = writes.group_by("key", use_threads=False).aggregate(
-        [
-            ("fdn", "first"),
-            ("class", "first"),
-            ("attribute", "first"),
-            ("op", "first"),
-            ("step", "max"),
-            ("source", "first"),
-        ]
+    # one head per planned attribute: its first row (every row of it is of its last step)
+    distinct = pc.unique(code)
+    heads = writes.take(pc.index_in(distinct, value_set=code))
+    heads = heads.rename_columns(
+        [f"{c}_first" if c in ("fdn", "class", "attribute", "op", "source") else c for c in heads.column_names]
     )
-    keys = heads["key"]
+    heads = heads.append_column("step_max", heads["step"])
+    keys = heads["code"]
 
     def lookup(table: pa.Table, column: str) -> pa.Array:
-        return pc.take(table[column], pc.index_in(keys, value_set=table["key"]))
+        return pc.take(table[column], pc.index_in(keys, value_set=table["code"]))
 
     p_sig, f_sig, b_sig = lookup(planned, "sig"), lookup(found, "sig"), lookup(before, "sig")
     f_sig = pc.fill_null(f_sig, "")
@@ -275,7 +289,7 @@ def correction_changes(verification: Verification, plan: pa.Table) -> tuple[pa.T
         notes.append(f"… and {lost.num_rows - 50} more values of MOs not in the export")
     again = bad.filter(pc.is_in(bad["status"], value_set=pa.array(["not_taken", "drifted"])))
     again_keys = attribute_key(again["fdn"], again["attribute"])
-    sets = writes.filter(pc.is_in(writes["key"], value_set=again_keys))
+    sets = writes.filter(pc.is_in(attribute_key(writes["fdn"], writes["attribute"]), value_set=again_keys))
     creates = writes.filter(pc.is_in(writes["fdn"], value_set=recreate["fdn"]))
     heads = created.filter(pc.is_in(created["fdn"], value_set=recreate["fdn"]))
     deletes = bad.filter(pc.equal(bad["status"], "unexpected"))
