@@ -303,7 +303,8 @@ def diff_model(
       rtbfast diff-model old_mp.xml new_mp.xml -o model-diff/ --templates 'rtb/*.json'
 
     Exits 0 when nothing breaks (no breaking change, or none bearing on the templates and
-    ChangeSets given), 1 when something does, 2 when an input cannot be read.
+    ChangeSets given), 1 when something does, 2 when an input cannot be read (a template
+    or a part of one that does not read is listed, located, and the rest judged).
     """
     from rtbfast.model_diff import (
         changeset_rows,
@@ -320,6 +321,7 @@ def diff_model(
         new_view = load_release(new, jobs)
         changes = diff_models(old_view, new_view)
         impact = None
+        unread: list[str] = []
         report: dict[str, Any] = {
             "old": str(old),
             "new": str(new),
@@ -330,12 +332,13 @@ def diff_model(
         if templates_given or changesets:
             import pyarrow as pa
 
-            parts = [template_rows(templates_given, jobs)] if templates_given else []
+            parts = [template_rows(templates_given, jobs, unread)] if templates_given else []
             parts += [changeset_rows(c) for c in changesets]
             rows = pa.concat_tables(parts)
             impact = impacts(rows, changes)
             report["impacts"] = counts(impact, "severity")
             report["templates_rows"] = rows.num_rows
+            report["unread"] = unread
         inputs = [old, new, *changesets]
         write_model_diff_folder(changes, impact, out, report, inputs)
     except RtbfastError as err:
@@ -352,6 +355,10 @@ def diff_model(
             f"; in the templates and ChangeSets: {imp.get('breaking', 0)} key(s) or value(s) break, "
             f"{imp.get('meaning', 0)} change meaning"
         )
+    for problem in unread:
+        click.echo(f"error: {one_line(problem)} (not judged)", err=True)
     click.echo(f"{line}; wrote {out}", err=True)
+    if unread:
+        sys.exit(2)
     breaking = (report.get("impacts") or {}).get("breaking", 0) if impact is not None else sev.get("breaking", 0)
     sys.exit(1 if breaking else 0)

@@ -527,11 +527,15 @@ def _within(number: Decimal, bounds: str) -> bool:
         return False
 
 
-def template_rows(paths: Sequence[str], threads: int = 0) -> pa.Table:
+def template_rows(paths: Sequence[str], threads: int = 0, unread: list[str] | None = None) -> pa.Table:
     """Every MO key and value of the templates at `paths` (files, folders, globs), read by the
     template reader ``rtbfast templates check`` uses: template file, JSON pointer, line and
     column (RTB JSON templates; a typed template's rows point into the RTB template it
-    compiles to and carry no line), class, attribute, member, value."""
+    compiles to and carry no line), class, attribute, member, value. A template that does not
+    read as one (not JSON), or the parts of one that do not (a key of no grammar, a bound
+    passed), give no row: each such problem, located, is added to `unread`."""
+    if unread is None:
+        unread = []
     from rtbfast import _native
     from rtbfast.templates.check import check_templates
     from rtbfast.templates.files import template_files
@@ -557,23 +561,16 @@ def template_rows(paths: Sequence[str], threads: int = 0) -> pa.Table:
     # the read of the check, against an empty catalog: only its tables are used
     checked = check_templates(files, CatalogView.of({}), threads=threads, dynamic=False)
     tables = checked.tables
-    # a template that does not read (not JSON, a key of no grammar, a bound passed) is an
-    # input error, located; the names are not judged here (the catalog is empty)
+    # what does not read (not JSON, a key of no grammar, a bound passed) is an input error,
+    # located, for the caller to say; the names are not judged here (the catalog is empty)
     problems = tables["problems"]
-    unread = {"json", "document", "limit"} | set(
+    codes = {"json", "document", "limit"} | set(
         problems.filter(pc.equal(problems["severity"], "error"))["code"].to_pylist()
     )
     f = checked.findings
-    bad = f.filter(pc.and_(pc.equal(f["severity"], "error"), pc.is_in(f["code"], value_set=pa.array(sorted(unread)))))
-    if bad.num_rows:
-        from rtbfast.errors import TemplateError
-
-        first = bad.slice(0, 1).to_pylist()[0]
-        more = f" (and {bad.num_rows - 1} more)" if bad.num_rows > 1 else ""
-        raise TemplateError(
-            f"{first['template']}:{first['line'] or 0}:{first['column'] or 0}: {first['message']}{more}",
-            str(first["template"]),
-        )
+    bad = f.filter(pc.and_(pc.equal(f["severity"], "error"), pc.is_in(f["code"], value_set=pa.array(sorted(codes)))))
+    for r in bad.select(["template", "line", "column", "message"]).to_pylist():
+        unread.append(f"{r['template']}:{r['line'] or 0}:{r['column'] or 0}: {r['message']}")
     mos, values = tables["mos"], tables["values"]
 
     def text(column: Any) -> Any:
