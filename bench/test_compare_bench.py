@@ -37,8 +37,8 @@ from rtbfast.schemas import PLAN_SCHEMA
 from rtbfast.verify import judge
 
 SIZE_MB = 130 if FULL else 11
-DIFF_RATIO_FLOOR = 1.5  # peer time / ours (measured 1.8 small, 3.9 full, on a loaded 2-core machine)
-VERIFY_RATIO_FLOOR = 1.0  # peer time / ours
+DIFF_RATIO_FLOOR = 1.5  # peer time / ours (measured 3.6 small, 7.2 full, load average 8 on 2 cores)
+VERIFY_RATIO_FLOOR = 1.0  # peer time / ours (measured 1.05 small, 1.04 full: only just met)
 
 
 @pytest.fixture(scope="module")
