@@ -200,3 +200,26 @@ def test_bad_inputs_are_one_located_line(pair: dict[str, Any], tmp_path: Path) -
         run("diff-model", pair["old"], pair["new"], "-o", tmp_path / "o", "--changes", notparquet), 2, "c.parquet"
     )
     assert pa is not None
+
+
+def test_a_build_folder_against_an_mp_xml_release(tmp_path: Path) -> None:
+    """A release may be a build folder: the bundled example built, against its model with
+    qRxLevMin's range narrowed."""
+    from tests.conftest import EXAMPLE_MODEL
+
+    built = run("build", EXAMPLE_MODEL, "-o", tmp_path / "built")
+    assert built.returncode == 0, built.stderr
+    text = EXAMPLE_MODEL.read_text(encoding="utf-8")
+    assert text.count("<min>-140</min>") == 1
+    new = tmp_path / "new_mp.xml"
+    new.write_text(text.replace("<min>-140</min>", "<min>-130</min>"), encoding="utf-8")
+    result = run("diff-model", tmp_path / "built", new, "-o", tmp_path / "d")
+    assert result.returncode == 1 and "1 change(s): 1 breaking" in result.stderr, result.stderr
+    (row,) = pq.read_table(tmp_path / "d" / "changes.parquet").to_pylist()
+    assert (row["change"], row["class"], row["attribute"], row["old"], row["new"]) == (
+        "range",
+        "EUtranCellFDD",
+        "qRxLevMin",
+        "-140..-44",
+        "-130..-44",
+    )
