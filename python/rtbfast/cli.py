@@ -22,6 +22,7 @@ import click
 
 from rtbfast import _native
 from rtbfast.cli_common import JOBS_OPTION, OUT_OPTION, PROGRESS_OPTION, WARNINGS_SHOWN, _fail, _reporters
+from rtbfast.cli_compare import diff, diff_model, verify
 from rtbfast.cli_enm import apply, journal, plan
 from rtbfast.errors import RtbfastError
 
@@ -890,6 +891,9 @@ def _summarise_build(out: Path, report: dict[str, Any]) -> None:
 main.add_command(plan)
 main.add_command(apply)
 main.add_command(journal)
+main.add_command(verify)
+main.add_command(diff)
+main.add_command(diff_model)
 
 if __name__ == "__main__":
     main()

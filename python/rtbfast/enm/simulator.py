@@ -44,7 +44,7 @@ from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm import cmedit
 from rtbfast.enm.plan import _string, value_violations
 from rtbfast.network_index import NetworkIndex
-from rtbfast.schemas import NETWORK_CHANGES_SCHEMA, SEP, SIMULATED_VALUES_SCHEMA
+from rtbfast.schemas import SEP, SIMULATED_VALUES_SCHEMA
 
 if TYPE_CHECKING:
     from rtbfast.enm.imports import ImportOperation
@@ -1135,65 +1135,3 @@ def canonical(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
             [("fdn", "ascending"), ("attribute", "ascending"), ("index", "ascending"), ("member", "ascending")]
         ),
     }
-
-
-def diff(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> pa.Table:
-    """What changed between two networks, a row per attribute value: ``change`` (``added``,
-    ``removed``, ``changed``), fdn, attribute, member, index, before, after; an MO created or
-    deleted is one row with no attribute."""
-    a, b = canonical(before), canonical(after)
-    rows: list[dict[str, Any]] = []
-    mos_a, mos_b = set(a["mos"]["fdn"].to_pylist()), set(b["mos"]["fdn"].to_pylist())
-    for f in sorted(mos_b - mos_a):
-        rows.append(
-            {
-                "change": "created",
-                "fdn": f,
-                "attribute": None,
-                "member": None,
-                "index": None,
-                "before": None,
-                "after": None,
-            }
-        )
-    for f in sorted(mos_a - mos_b):
-        rows.append(
-            {
-                "change": "deleted",
-                "fdn": f,
-                "attribute": None,
-                "member": None,
-                "index": None,
-                "before": None,
-                "after": None,
-            }
-        )
-
-    def keyed(t: pa.Table) -> pa.Table:
-        key = pc.binary_join_element_wise(
-            t["fdn"],
-            t["attribute"],
-            pc.fill_null(t["member"], ""),
-            pc.cast(pc.fill_null(t["index"], -1), pa.string()),
-            SEP,
-        )
-        return t.append_column("key", key)
-
-    va, vb = keyed(a["values"]), keyed(b["values"])
-    joined = va.join(vb.select(["key", "value"]).rename_columns(["key", "after"]), "key", join_type="full outer")
-    changed = joined.filter(pc.invert(pc.fill_null(pc.equal(joined["value"], joined["after"]), False)))
-    for r in changed.to_pylist():
-        key = r["key"].split(SEP)
-        before_v, after_v = r["value"], r["after"]
-        rows.append(
-            {
-                "change": "added" if before_v is None else "removed" if after_v is None else "changed",
-                "fdn": key[0],
-                "attribute": key[1],
-                "member": key[2] or None,
-                "index": int(key[3]),
-                "before": before_v,
-                "after": after_v,
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=NETWORK_CHANGES_SCHEMA)
