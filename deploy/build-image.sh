@@ -83,7 +83,8 @@ make_wheel() {
 build_image() {
     # the context holds only the wheel: the prebuilt path reads nothing else; pip inside the build
     # reaches the registry through this machine's CA bundle, mounted for the build only
-    podman build --isolation chroot -f "$ROOT/deploy/docker/Dockerfile" --target runtime \
+    # docker format: OCI image configs have no HEALTHCHECK (nor SHELL)
+    podman build --isolation chroot --format docker -f "$ROOT/deploy/docker/Dockerfile" --target runtime \
         --build-arg BASE="$BASE_IMAGE" --build-arg WHEEL_STAGE=wheel-prebuilt \
         --volume /etc/ssl/certs:/run/host-certs:ro --build-arg PIP_CERT=/run/host-certs/ca-certificates.crt \
         -t "$IMAGE" "$WORK/context"

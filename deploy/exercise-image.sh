@@ -22,7 +22,7 @@ mnt=$(podman image mount "$IMAGE")
 serve_pid=""
 mounted=()
 cleanup() {
-    [[ -n "$serve_pid" ]] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+    if [[ -n "$serve_pid" ]]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount "${mounted[$i]}" || umount -l "${mounted[$i]}"; done
     podman image unmount "$IMAGE" >/dev/null || true
     rm -rf "$scratch"
@@ -38,6 +38,13 @@ bind "$scratch/tmp" /tmp
 mapfile -t image_env < <(podman image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
 user=$(podman image inspect --format '{{.Config.User}}' "$IMAGE")
 in_image() { chroot --userspec="$user" "$mnt" /usr/bin/env -i "${image_env[@]}" HOME=/tmp "$@"; }
+# the same, replacing the calling (background) shell: chroot and env exec, so $! is the program's pid
+exec_in_image() { exec chroot --userspec="$user" "$mnt" /usr/bin/env -i "${image_env[@]}" HOME=/tmp "$@"; }
+
+echo "-- the image's HEALTHCHECK (kept only in docker format)"
+mapfile -t hc < <(podman image inspect --format '{{if .Config.Healthcheck}}{{range .Config.Healthcheck.Test}}{{println .}}{{end}}{{end}}' "$IMAGE" | sed '/^$/d')
+[[ "${hc[0]:-}" == CMD && "${hc[*]}" == *"/health"* ]] || { echo "FAIL: no HEALTHCHECK on /health in the image: ${hc[*]:-none}" >&2; exit 1; }
+echo "ok: ${hc[*]:0:3} ..."
 
 echo "-- the root filesystem is read-only"
 if in_image /bin/sh -c 'touch /opt/venv/x' 2>/dev/null; then echo "FAIL: wrote into the image" >&2; exit 1; fi
@@ -73,12 +80,12 @@ if ! in_image rtbfast serve --help >/dev/null 2>&1; then
     echo "              /health, /ready, the template check over HTTP and the HEALTHCHECK were not run"
     exit 0
 fi
-in_image rtbfast serve --catalog example=/data/catalogs/example --host 127.0.0.1 --port "$PORT" \
+exec_in_image rtbfast serve --catalog example=/data/catalogs/example --host 127.0.0.1 --port "$PORT" \
     --jobs-dir /data/jobs --journals-dir /data/journals --data-dir /data > "$scratch/serve.log" 2>&1 &
 serve_pid=$!
-python3 - "$PORT" "$scratch/data/in/base_cell.yaml" <<'EOF'
+python3 - "$PORT" "$scratch/data/in/base_cell.yaml" "$scratch/inside.json" "$ROOT/deploy/monitoring/metrics.txt" <<'EOF' || { echo "-- the server's log:"; cat "$scratch/serve.log"; exit 1; }
 import json, sys, time, urllib.error, urllib.request
-port, template = sys.argv[1], sys.argv[2]
+port, template, cli_json, metrics_txt = sys.argv[1:5]
 base = f"http://127.0.0.1:{port}"
 deadline = time.monotonic() + 60
 while True:
@@ -100,20 +107,38 @@ while True:
         if time.monotonic() > deadline:
             sys.exit(f"FAIL: /ready answered {e.code}")
         time.sleep(0.5)
-# one template check (the request shape of POST /v1/templates/check: templates by name and text)
-body = json.dumps({"templates": [{"name": "base_cell.yaml", "text": open(template).read()}]}).encode()
-req = urllib.request.Request(base + "/v1/templates/check?catalog=example", data=body,
-                             headers={"Content-Type": "application/json"}, method="POST")
+# one template check: the template as the body, its file name in ?name= (as `rtbfast serve` takes
+# one template); the findings must be those of `rtbfast templates check` run in the image above
+body = open(template, "rb").read()
+req = urllib.request.Request(base + "/v1/templates/check?catalog=example&name=base_cell.yaml", data=body,
+                             headers={"Content-Type": "application/yaml"}, method="POST")
 try:
     with urllib.request.urlopen(req, timeout=30) as r:
         answer = json.load(r)
-        print(f"ok: POST /v1/templates/check {r.status}: {json.dumps(answer)[:200]}")
 except urllib.error.HTTPError as e:
     sys.exit(f"FAIL: POST /v1/templates/check answered {e.code}: {e.read()[:500]!r}")
+key = lambda f: (f["path"], f["line"], f["column"], f["severity"], f["code"], f["message"])
+over_http = sorted(map(key, answer["findings"]))
+by_cli = sorted(map(key, json.load(open(cli_json))))
+if over_http != by_cli:
+    sys.exit(f"FAIL: the server's findings differ from the CLI's:\n{over_http}\n{by_cli}")
+print(f"ok: POST /v1/templates/check 200: {answer['values_checked']} values, {answer['errors']} errors, "
+      f"{answer['warnings']} warnings, {len(over_http)} findings, the same as the CLI's")
+# every metric of the contract (deploy/monitoring/metrics.txt) is exported, with its type
+with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+    exposition = r.read().decode()
+types = dict(line.split()[2:4] for line in exposition.splitlines() if line.startswith("# TYPE "))
+missing = []
+for line in open(metrics_txt):
+    if line.strip() and not line.startswith("#"):
+        name, kind = line.split()[:2]
+        if types.get(name, types.get(name.removesuffix("_total"))) != kind:
+            missing.append(f"{name} ({kind})")
+if missing:
+    sys.exit(f"FAIL: /metrics lacks {missing}")
+print(f"ok: /metrics exports all {sum(1 for l in open(metrics_txt) if l.strip() and not l.startswith('#'))} metrics of metrics.txt")
 EOF
 echo "-- the image's HEALTHCHECK command, run in the image"
-mapfile -t hc < <(podman image inspect --format '{{range .Config.Healthcheck.Test}}{{println .}}{{end}}' "$IMAGE" | sed '/^$/d')
-[[ "${hc[0]}" == CMD ]] || { echo "FAIL: unexpected HEALTHCHECK ${hc[*]}" >&2; exit 1; }
 # it probes port 8080; the server here listens on $PORT, so the command runs with that port
 probe=("${hc[@]:1}")
 probe[-1]=${probe[-1]//127.0.0.1:8080/127.0.0.1:$PORT}
