@@ -69,6 +69,9 @@ class Planned:
     restored_violations: pa.Table | None = None
     """Values the rollback restores that the catalog refuses as new values (the network holds
     them, so the node took them once): violations in the audit's columns."""
+    expansion_warnings: list[str] = field(default_factory=list)
+    """What the template's expansion warned of (a template planned), one line each as
+    ``templates expand`` says it."""
 
 
 def plan_changes(
@@ -80,18 +83,22 @@ def plan_changes(
     threads: int = 0,
     allow_unknown_rollback: bool = False,
     on_phase: Callable[[str], None] | None = None,
+    target_classes: Sequence[str] | None = None,
 ) -> Planned:
     """Plan a ChangeSet file (``.parquet``) or a template (expanded over `targets` first) on
     `network` (a Bulk CM export or a build folder's network) with `catalog` (a view already
     loaded, or a build folder or an MP XML model: loaded once, for the expansion and the plan),
     and compute its rollback. A change of an attribute whose old value the
     export does not hold is refused (:class:`rtbfast.enm.rollback.UnknownRollback`) unless
-    `allow_unknown_rollback`."""
+    `allow_unknown_rollback`. A template's targets are MOs of the `target_classes` (by
+    default the six cell classes); what its expansion warns of is kept
+    (``expansion_warnings``), said as ``templates expand`` says it."""
     from rtbfast.changeset import read_changeset
     from rtbfast.enm.rollback import make_rollback
 
     say = on_phase or (lambda _: None)
     src = Path(source)
+    warned: list[str] = []
     say("reading the network")
     tables = read_network_tables(network, threads)
     index = NetworkIndex(tables)
@@ -107,16 +114,18 @@ def plan_changes(
         if not targets:
             raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
         say("expanding the template")
-        result = expand(src, cat, index, list(targets), threads=threads)  # the one catalog view
+        result = expand(src, cat, index, list(targets), threads=threads, target_classes=target_classes)
         from rtbfast.templates.verdicts import verdict_lines
 
         errors = [str(n) for n in result.notes if n.severity == "error"]
         errors += [str(e) for e in result.errors if str(e) not in errors]
         errors += [line for line in verdict_lines(result.verdicts, src) if ": error: " in line]
+        warned = [str(n) for n in result.notes if n.severity == "warning"]
+        warned += [line for line in verdict_lines(result.verdicts, src) if ": warning: " in line]
         if errors or result.verdict_errors:
             raise ExpansionFailed(
-                f"{src}: the template does not expand without errors ({len(errors)} finding(s) above); nothing planned",
-                errors,
+                f"{src}: the template does not expand without errors ({len(errors)} error(s) above); nothing planned",
+                errors + warned,
             )
         changes = result.changes
         made_from.update(template=str(src), targets=list(targets)[:100], target_cells=len(result.targets))
@@ -133,6 +142,7 @@ def plan_changes(
         made_from,
         unknown_rollback=rollback.unknown,
         restored_violations=restored_violations(rollback.steps, cat),
+        expansion_warnings=warned,
     )
 
 
