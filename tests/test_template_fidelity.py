@@ -148,16 +148,15 @@ def test_mostly_unknown_names_give_the_release_hint_naming_both_releases(tmp_pat
         [{"$meta": {"version": "1.0.0", "release": "24.Q3"}}, {"EUtranCellFDD": _unknowns(12)}],
     )
     result = check_templates([newer], catalog)
-    hints = [f for f in _findings(result) if f["code"] == "release"]
-    (hint,) = hints
-    assert hint["severity"] == "warning" and (hint["line"], hint["column"]) == (1, 1)
-    assert "12 of the 12 errors" in hint["message"]
-    assert "24.Q3 ($meta.release)" in hint["message"]
-    assert "EXAMPLE_NODE_MODEL 1.3 (A1)" in hint["message"]
-    assert result.catalog_release == "EXAMPLE_NODE_MODEL 1.3 (A1)"
     (summary,) = result.summaries
+    hint = summary["hint"]
+    assert hint is not None and "12 of the 12 errors" in hint and "probably targets another release" in hint
+    assert "24.Q3 ($meta.release)" in hint and "EXAMPLE_NODE_MODEL 1.3 (A1)" in hint
+    assert result.catalog_release == "EXAMPLE_NODE_MODEL 1.3 (A1)"
     assert (summary["release"], summary["release_said"]) == ("24.Q3", "$meta.release")
-    assert summary["hint"] == hint["message"] and summary["errors"] == 12 and summary["warnings"] == 1
+    assert (summary["errors"], summary["warnings"], summary["unknown_names"]) == (12, 0, 12)
+    # said of the file: the findings are the unknown names, nothing more
+    assert {f["code"] for f in _findings(result)} == {"unknown_attribute"}
 
 
 def test_the_release_is_read_from_managed_element_or_the_file_name(tmp_path: Path, catalog: CatalogView) -> None:
@@ -167,41 +166,34 @@ def test_the_release_is_read_from_managed_element_or_the_file_name(tmp_path: Pat
         [{"$meta": {}}, {"ManagedElement": {"release": "23.Q4", "ENodeBFunction": _unknowns(11)}}],
     )
     named = _write(tmp_path, "slicing_24Q3_v1.json", [{"$meta": {}}, {"EUtranCellFDD": _unknowns(10)}])
-    result = check_templates([exported, named], catalog)
+    undeclared = _write(tmp_path, "plain.json", [{"$meta": {"version": "2.0.0"}}, {"EUtranCellFDD": _unknowns(10)}])
+    result = check_templates([exported, named, undeclared], catalog)
     by_file = {Path(s["template"]).name: s for s in result.summaries}
-    assert (by_file["node.json"]["release"], by_file["node.json"]["release_said"]) == (
-        "23.Q4",
-        "ManagedElement.release",
-    )
-    assert (by_file["slicing_24Q3_v1.json"]["release"], by_file["slicing_24Q3_v1.json"]["release_said"]) == (
-        "24.Q3",
-        "the file name",
-    )
-    hints = {Path(f["template"]).name: f for f in _findings(result) if f["code"] == "release"}
-    # the hint is said where the release is: the ManagedElement value's line
-    text = exported.read_text().splitlines()
-    assert '"release"' in text[hints["node.json"]["line"] - 1]
-    assert "unknown" not in hints["node.json"]["message"] or "23.Q4" in hints["node.json"]["message"]
+    node, sliced, plain = by_file["node.json"], by_file["slicing_24Q3_v1.json"], by_file["plain.json"]
+    assert (node["release"], node["release_said"]) == ("23.Q4", "ManagedElement.release")
+    assert (sliced["release"], sliced["release_said"]) == ("24.Q3", "the file name")
+    assert (plain["release"], plain["release_said"]) == (None, None)
+    assert "23.Q4 (ManagedElement.release)" in node["hint"] and "24.Q3 (the file name)" in sliced["hint"]
+    assert "the template declares no release" in plain["hint"]
 
 
 def test_no_hint_when_unknown_names_are_few_or_not_most(tmp_path: Path, catalog: CatalogView) -> None:
     few = _write(tmp_path, "few.json", [{"$meta": {"release": "24.Q3"}}, {"EUtranCellFDD": _unknowns(9)}])
     # 10 unknown names and 11 values out of range: not most of the errors
-    mixed_cell: dict[str, Any] = dict(_unknowns(10))
     mixed = _write(
         tmp_path,
         "mixed.json",
         [
             {"$meta": {}},
-            {"EUtranCellFDD": mixed_cell},
-            *({"EUtranCellFDD-x" + str(i): {"qRxLevMin": 5}} for i in range(11)),
+            {"EUtranCellFDD": _unknowns(10)},
+            *({f"EUtranCellFDD-x{i}": {"qRxLevMin": 5}} for i in range(11)),
         ],
     )
     result = check_templates([few, mixed], catalog)
-    assert not [f for f in _findings(result) if f["code"] == "release"]
     by_file = {Path(s["template"]).name: s for s in result.summaries}
     assert by_file["few.json"]["unknown_names"] == 9 and by_file["few.json"]["hint"] is None
     assert by_file["mixed.json"]["unknown_names"] == 10 and by_file["mixed.json"]["errors"] > 20
+    assert by_file["mixed.json"]["hint"] is None
 
 
 def test_summaries_count_every_finding_listed_or_not(tmp_path: Path, catalog: CatalogView) -> None:
@@ -225,18 +217,18 @@ def test_the_cli_prints_a_summary_line_per_file_and_json_is_an_object(tmp_path: 
     run = run_cli("templates", "check", newer, fine, "--catalog", built)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     lines = run.stderr.splitlines()
-    assert (
-        f"{newer}: 12 error(s), 1 warning(s), 12 value(s), 12 unknown name(s), release 24.Q3 ($meta.release)" in lines
-    )
+    said = f"{newer}: 12 error(s), 0 warning(s), 12 value(s), 12 unknown name(s), release 24.Q3 ($meta.release)"
+    assert said in lines
+    assert any(x.startswith(f"{newer}: note: 12 of the 12 errors are names the catalog does not know") for x in lines)
     assert f"{fine}: 0 error(s), 0 warning(s), 1 value(s)" in lines
     assert lines[-1].startswith("2 template(s), 13 values judged against EXAMPLE_NODE_MODEL 1.3 (A1): 12 error(s)")
-    assert f"{newer}:1:1: warning: release: 12 of the 12 errors" in run.stdout
     run = run_cli("templates", "check", newer, fine, "--catalog", built, "--format", "json")
     assert run.returncode == 1
     document = json.loads(run.stdout)
     assert set(document) == {"summary", "findings"}
     summary = document["summary"]
-    assert (summary["templates"], summary["errors"], summary["warnings"], summary["unknown_names"]) == (2, 12, 1, 12)
+    assert (summary["templates"], summary["errors"], summary["warnings"], summary["unknown_names"]) == (2, 12, 0, 12)
+    assert "24.Q3" in summary["files"][0]["hint"] and summary["files"][1]["hint"] is None
     assert summary["catalog_release"] == "EXAMPLE_NODE_MODEL 1.3 (A1)"
     assert [Path(f["template"]).name for f in summary["files"]] == ["newer.json", "fine.json"]
     assert len([f for f in document["findings"] if f["severity"] == "error"]) == 12

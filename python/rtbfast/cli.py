@@ -493,7 +493,7 @@ def templates_check(
 
 def _file_summary_lines(summaries: list[dict[str, Any]]) -> list[str]:
     """A line per template: its counts (every finding, listed or not), its release, what
-    was matched across case spellings."""
+    was matched across case spellings; and the release hint, where there is one."""
     lines = []
     for s in summaries:
         parts = [f"{s['errors']:,} error(s)", f"{s['warnings']:,} warning(s)", f"{s['values']:,} value(s)"]
@@ -504,6 +504,8 @@ def _file_summary_lines(summaries: list[dict[str, Any]]) -> list[str]:
         if s["release"]:
             parts.append(f"release {s['release']} ({s['release_said']})")
         lines.append(f"{s['template']}: " + ", ".join(parts))
+        if s["hint"]:
+            lines.append(f"{s['template']}: note: {s['hint']}")
     return lines
 
 

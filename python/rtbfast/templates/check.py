@@ -35,6 +35,12 @@ per distinct verdict. Findings are located in the texts the read kept. Then:
   the later value is read); a template past a bound of the reader is an error (``limit``: its
   size, nesting, values, a sequence's items, the ids its keys name).
 
+A naming attribute written in the other MIM family's case spelling (``eUtranCellRelationId`` of
+ECIM, ``EUtranCellRelationId`` of CPP) is the catalog's attribute, not an unknown one. Each
+template gets a summary (:attr:`CheckResult.summaries`: every finding counted, listed or not,
+the release it declares), and where most of its errors are unknown names, the hint that it
+probably targets another release than the catalog's MIMs (:mod:`rtbfast.templates.release`).
+
 Findings are the Violations columns plus ``template``, ``path`` (JSON pointer), ``line``,
 ``column``, ``code`` and ``suggestion``.
 """
@@ -494,9 +500,9 @@ def _naming_spellings(tables: dict[str, pa.Table], cat: CatalogView) -> tuple[di
 def _summaries(
     files: list[str], tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, matched: dict[int, int]
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Each template's summary (every finding counted), and the release hint where most of a
-    template's errors are unknown names (a warning, ``release``, where the template declares
-    its release)."""
+    """Each template's summary (every finding counted), with the release hint where most of
+    its errors are unknown names (said of the file, not a finding: the findings stay what each
+    name and value is), and the catalog's release."""
     from rtbfast.templates.release import UNKNOWN_CODES, catalog_release, declared_releases, release_hint
 
     said = catalog_release(cat.tables)
@@ -526,16 +532,7 @@ def _summaries(
         for t, n in zip(by_template.field("values").to_pylist(), by_template.field("counts").to_pylist(), strict=True):
             per[t]["values"] = n
     for i, row in enumerate(per):
-        hint = release_hint(row["unknown_names"], row["errors"], declared.get(i), said)
-        if hint is None:
-            continue
-        row["hint"] = hint
-        row["warnings"] += 1
-        place = declared.get(i)
-        if place is not None and place.path:
-            out.add(i, place.path, "warning", "release", hint)
-        else:
-            out.add(i, "", "warning", "release", hint, at=(1, 1))
+        row["hint"] = release_hint(row["unknown_names"], row["errors"], declared.get(i), said)
     return per, said
 
 

@@ -46,8 +46,6 @@ class Declared:
     release: str
     said: str
     """Where: ``$meta.release``, ``ManagedElement.release``, ``the file name``."""
-    path: str
-    """The JSON pointer to locate it at (empty: the file's start)."""
 
 
 def catalog_release(tables: dict[str, pa.Table]) -> str | None:
@@ -91,7 +89,7 @@ def declared_releases(files: list[str], tables: dict[str, pa.Table]) -> dict[int
     for i, meta in enumerate(metas):
         found = _meta_release(meta)
         if found is not None:
-            out[i] = Declared(found[0], f"$meta.{found[1]}", "")
+            out[i] = Declared(found[0], f"$meta.{found[1]}")
     values, mos = tables["values"], tables["mos"]
     if values.num_rows and mos.num_rows:
         named = values.filter(
@@ -101,16 +99,14 @@ def declared_releases(files: list[str], tables: dict[str, pa.Table]) -> dict[int
         )
         if named.num_rows:
             classes = pc.take(pc.cast(mos["class"], pa.string()), named["mo"]).to_pylist()
-            for row, cls in zip(
-                named.select(["template", "attribute", "value", "path"]).to_pylist(), classes, strict=True
-            ):
+            for row, cls in zip(named.select(["template", "attribute", "value"]).to_pylist(), classes, strict=True):
                 text = (row["value"] or "").strip()
                 if cls != "ManagedElement" or row["template"] in out or not text or not any(c.isdigit() for c in text):
                     continue
-                out[row["template"]] = Declared(text, f"ManagedElement.{row['attribute']}", row["path"])
+                out[row["template"]] = Declared(text, f"ManagedElement.{row['attribute']}")
     for i, f in enumerate(files):
         if i not in out and (m := IN_NAME.search(Path(f).name)):
-            out[i] = Declared(f"{m[1]}.{m[2]}", "the file name", "")
+            out[i] = Declared(f"{m[1]}.{m[2]}", "the file name")
     return out
 
 

@@ -130,8 +130,8 @@ def refusal(message: str) -> str:
 
 
 def syntax(message: str) -> str:
-    """A syntax error (Python's own message, its ``at statement`` tail left out)."""
-    text = message.split(" at statement:", 1)[0].strip()
+    """A syntax error (Python's own message, with the statement it is at where given)."""
+    text = message.strip()
     text = text.replace("outside function", "outside a function").replace("outside loop", "outside a loop")
     return f"syntax error: {kinds_named(text)}"
 
