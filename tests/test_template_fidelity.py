@@ -325,6 +325,26 @@ def test_a_create_of_a_system_created_mo_is_an_error_in_expand_and_plan(tmp_path
     assert not (tmp_path / "plan").exists()
 
 
+def test_what_plan_refuses_is_an_error_of_expand_too(tmp_path: Path, built: Path) -> None:
+    """eNBId is restricted (only a create may set it) and pmRrcConnEstabSucc is a counter the
+    catalog's constraints do not hold: ``plan`` refuses both, so ``templates expand`` says both
+    as errors, in the same lines, and writes no ChangeSet."""
+    path = tmp_path / "refused.json"
+    path.write_text(
+        '[{"$meta": {}},\n {"ENodeBFunction": {"eNBId": 7}, "EUtranCellFDD": {"pmRrcConnEstabSucc": 3}}]\n',
+        encoding="utf-8",
+    )
+    args: list[str | Path] = ["--catalog", built, "--network", EXAMPLE_EXPORT, "--targets", "LTE02-1"]
+    expanded = run_cli("templates", "expand", path, *args, "-o", tmp_path / "c.parquet")
+    planned = run_cli("plan", path, *args, "-o", tmp_path / "plan")
+    assert expanded.returncode == 1 and planned.returncode == 1
+    said = [line for line in expanded.stdout.splitlines() if line.startswith(f"{path}:")]
+    assert [line.split(": ")[1:3] for line in said] == [["error", "restricted"], ["error", "unknown_attribute"]]
+    assert f"{path}:2:22: error: restricted: ENodeBFunction: eNBId is restricted" in said[0]
+    assert set(said) <= set(planned.stderr.splitlines())
+    assert not (tmp_path / "c.parquet").exists() and not (tmp_path / "plan").exists()
+
+
 def test_plan_of_a_template_says_the_expansion_warnings(tmp_path: Path, built: Path) -> None:
     path = tmp_path / "repeated.json"
     path.write_text('[{"$meta": {}},\n {"EUtranCellFDD": {"qRxLevMin": -120, "qRxLevMin": -118}}]\n', encoding="utf-8")

@@ -242,10 +242,23 @@ class Planner:
     # -- the whole ------------------------------------------------------------------------
 
     def plan(self) -> Plan:
+        checked = self.check()
+        if checked is None or self.problems:
+            raise PlanError(self.problems)
+        writes, creates, deletes, created_fdns = checked
+        writes, dropped = self._minimal(writes, created_fdns)
+        steps = self._steps(writes, creates, deletes, created_fdns)
+        effects = self._effects(writes)
+        return Plan(steps, self.notes, effects, dropped)
+
+    def check(self, values: bool = True) -> tuple[pa.Table, pa.Table, pa.Table, set[str]] | None:
+        """Every refusal of the ChangeSet into :attr:`problems` (``values``: the values the
+        catalog refuses too); the writes, creates, deletes and created FDNs the steps are made
+        of, or None when a name is refused (nothing else is then judged)."""
         ch = self.changes
         self._check_names(ch)
         if self.problems:
-            raise PlanError(self.problems)
+            return None
         phases = ch.group_by("phase_order", use_threads=False).aggregate([("phase", "first")])
         for order, name in zip(phases["phase_order"].to_pylist(), phases["phase_first"].to_pylist(), strict=True):
             self.phase_names.setdefault(order, name)
@@ -276,14 +289,10 @@ class Planner:
         writes = self._with_kinds(writes)
         self._check_attributes(writes)
         self._check_operations(writes, creates, deletes)
-        self._check_values(writes)
+        if values:
+            self._check_values(writes)
         self._check_creates(creates, created_fdns)
-        if self.problems:
-            raise PlanError(self.problems)
-        writes, dropped = self._minimal(writes, created_fdns)
-        steps = self._steps(writes, creates, deletes, created_fdns)
-        effects = self._effects(writes)
-        return Plan(steps, self.notes, effects, dropped)
+        return writes, creates, deletes, created_fdns
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -981,6 +990,16 @@ class Planner:
                 }
             )
         return out
+
+
+def plan_problems(
+    changes: pa.Table, network: NetworkIndex, catalog: CatalogView, *, values: bool = True
+) -> list[Problem]:
+    """What :func:`make_plan` would refuse in `changes`, without planning (``values=False``:
+    the values the catalog refuses left to whoever judges them)."""
+    planner = Planner(changes, network, catalog)
+    planner.check(values)
+    return planner.problems
 
 
 def make_plan(changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> Plan:
