@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import keyword
+import os
 import sys
+
+if sys.platform.startswith("linux"):
+    # Arrow's memory from jemalloc, which hands freed memory back at once (mimalloc, Arrow's
+    # default, keeps it): a command's phases hold different shapes of memory, and what one
+    # frees would otherwise stay in the next one's peak (rtbfast plan: about 80 MB less at
+    # 130 MB). Read when Arrow first allocates, so set before anything imports it; a value the
+    # user gives is kept. Linux wheels of pyarrow have jemalloc.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +30,7 @@ from rtbfast.cli_common import (
     _fail,
     _reporters,
 )
+from rtbfast.cli_compare import diff, diff_model, verify
 from rtbfast.cli_enm import apply, journal, plan
 from rtbfast.errors import RtbfastError
 
@@ -957,6 +967,9 @@ def _summarise_build(out: Path, report: dict[str, Any]) -> None:
 main.add_command(plan)
 main.add_command(apply)
 main.add_command(journal)
+main.add_command(verify)
+main.add_command(diff)
+main.add_command(diff_model)
 
 if __name__ == "__main__":
     main()

@@ -161,7 +161,7 @@ def plan(
     row it comes from), 2 when an input cannot be read.
     """
     from rtbfast.enm.plan import PlanError
-    from rtbfast.enm.planning import ExpansionFailed, plan_changes, write_plan_folder
+    from rtbfast.enm.planning import ExpansionFailed, plan_folder
     from rtbfast.enm.summary import RouteTiming
 
     given = "given (--{})"
@@ -183,26 +183,22 @@ def plan(
     with contextlib.ExitStack() as stack:
         _, on_phase = _reporters(stack, show)
         try:
-            planned = plan_changes(
+            report = plan_folder(
                 source,
                 catalog,
                 network,
-                patterns,
-                threads=jobs,
-                allow_unknown_rollback=allow_unknown_rollback,
-                on_phase=on_phase,
-                target_classes=list(target_classes) or None,
-            )
-            for line in planned.expansion_warnings:  # as `templates expand` says them
-                click.echo(one_line(line))
-            report = write_plan_folder(
-                planned,
                 out,
+                patterns,
                 form=form,
                 dialects=dialects or None,
                 import_chunk=import_chunk,
                 timing=timing,
+                threads=jobs,
+                allow_unknown_rollback=allow_unknown_rollback,
+                budget=_budget(),
                 on_phase=on_phase,
+                target_classes=list(target_classes) or None,
+                on_warning=lambda line: click.echo(one_line(line)),  # as `templates expand` says them
             )
         except PlanError as err:
             for problem in err.problems:
@@ -252,6 +248,15 @@ def plan(
         f"{report['commands']} command(s), rollback {report['rollback_commands']}{parts}{route}; wrote {out}",
         err=True,
     )
+
+
+def _budget() -> int | None:
+    """``RTBFAST_PLAN_BUDGET``: the network values and ChangeSet rows a batch of node groups
+    holds at most (tests set it tiny to plan each group alone)."""
+    import os
+
+    value = os.environ.get("RTBFAST_PLAN_BUDGET")
+    return int(value) if value and value.isdigit() else None
 
 
 @click.command()
