@@ -118,6 +118,7 @@ def locate_document_pointers(path: Any, pointers: list[str]) -> list[tuple[int, 
 def locate_many(requests: list[tuple[Any, list[str]]]) -> list[list[tuple[int, int]]]: ...
 def parse_template_key(
     key: str,
+    holds_value: bool = False,
 ) -> (
     tuple[Literal["directive"], str]
     | tuple[Literal["attribute"], str]

@@ -68,6 +68,7 @@ COLUMNS = {
         "precondition",
     ],
     "classes": ["mim", "class", "system_created", "source"],
+    "mims": ["mim", "version", "release", "correction", "revision"],
     "containment": ["parent", "child", "card_min", "card_max"],
     "struct_members": ["struct", "member", "multiplication_factor", "unit"],
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, _fail, _reporters
+from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, TARGET_CLASS_OPTION, _fail, _reporters
 from rtbfast.errors import RtbfastError
 from rtbfast.text_safety import one_line
 
@@ -90,6 +90,7 @@ from rtbfast.text_safety import one_line
     type=click.Path(path_type=Path),
     help="The plan folder. Written aside and swapped in only when complete.",
 )
+@TARGET_CLASS_OPTION
 @PROGRESS_OPTION
 @JOBS_OPTION
 def plan(
@@ -105,6 +106,7 @@ def plan(
     import_rate: float | None,
     import_job_overhead: float | None,
     out: Path,
+    target_classes: tuple[str, ...],
     progress: bool | None,
     jobs: int,
 ) -> None:
@@ -195,6 +197,8 @@ def plan(
                 allow_unknown_rollback=allow_unknown_rollback,
                 budget=_budget(),
                 on_phase=on_phase,
+                target_classes=list(target_classes) or None,
+                on_warning=lambda line: click.echo(one_line(line)),  # as `templates expand` says them
             )
         except PlanError as err:
             for problem in err.problems:

@@ -178,10 +178,42 @@ class Planner:
     # -- the whole ------------------------------------------------------------------------
 
     def plan(self) -> Plan:
+        checked = self.check()
+        if checked is None or self.problems:
+            raise PlanError(self.problems)
+        writes, creates, deletes, _ = checked
+        done = _native.plan_steps(
+            writes,
+            creates,
+            deletes,
+            self.phase_names,
+            list(self.cat.effect_texts),
+            self.net.native,
+            self.cat.native,
+        )
+        if "cycle" in done:
+            remaining: list[str] = done["cycle"]
+            self.problem(
+                "cycle",
+                "these MOs reference each other through mandatory references and cannot be created: "
+                + ", ".join(remaining),
+                remaining[0],
+            )
+            raise PlanError(self.problems)
+        for code, fdn, detail in done["notes"]:
+            self.notes.append(Problem(code, _note(code, fdn, detail), fdn))
+        steps = _laid_out(writes, pa.table(done["order"]), pa.table(done["own"]))
+        return Plan(steps, self.notes, self._effects(pa.table(done["effects"])), done["dropped"])
+
+    def check(self, values: bool = True) -> tuple[pa.Table, pa.Table, pa.Table, set[str]] | None:
+        """Every refusal of the ChangeSet into :attr:`problems` (``values``: the values the
+        catalog refuses too); the writes (each attribute's last, typed), creates, deletes and
+        created FDNs the steps are made of, or None when a name is refused (nothing else is
+        then judged)."""
         ch = _changeset_rows(self.changes)
         self._check_names(ch)
         if self.problems:
-            raise PlanError(self.problems)
+            return None
         phases = ch.group_by("phase_order", use_threads=False).aggregate([("phase", "first")])
         for order, name in zip(phases["phase_order"].to_pylist(), phases["phase_first"].to_pylist(), strict=True):
             self.phase_names.setdefault(order, name)
@@ -212,32 +244,10 @@ class Planner:
         writes = pa.table(_native.last_writes(writes.combine_chunks(), self.cat.native))
         self._check_attributes(writes)
         self._check_operations(writes, creates, deletes, created_fdns)
-        self._check_values(writes)
+        if values:
+            self._check_values(writes)
         self._check_creates(creates, created_fdns)
-        if self.problems:
-            raise PlanError(self.problems)
-        done = _native.plan_steps(
-            writes,
-            creates,
-            deletes,
-            self.phase_names,
-            list(self.cat.effect_texts),
-            self.net.native,
-            self.cat.native,
-        )
-        if "cycle" in done:
-            remaining: list[str] = done["cycle"]
-            self.problem(
-                "cycle",
-                "these MOs reference each other through mandatory references and cannot be created: "
-                + ", ".join(remaining),
-                remaining[0],
-            )
-            raise PlanError(self.problems)
-        for code, fdn, detail in done["notes"]:
-            self.notes.append(Problem(code, _note(code, fdn, detail), fdn))
-        steps = _laid_out(writes, pa.table(done["order"]), pa.table(done["own"]))
-        return Plan(steps, self.notes, self._effects(pa.table(done["effects"])), done["dropped"])
+        return writes, creates, deletes, created_fdns
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -443,6 +453,16 @@ def _note(code: str, fdn: str, detail: Any) -> str:
     if code == "no_lock":
         return f"{fdn}: {', '.join(detail)} need a LOCKED MO, and none above it has an administrativeState"
     return f"{fdn} is deleted too: its {detail} refers to a deleted MO and cannot be cleared"
+
+
+def plan_problems(
+    changes: pa.Table, network: NetworkIndex, catalog: CatalogView, *, values: bool = True
+) -> list[Problem]:
+    """What :func:`make_plan` would refuse in `changes`, without planning (``values=False``:
+    the values the catalog refuses left to whoever judges them)."""
+    planner = Planner(changes, network, catalog)
+    planner.check(values)
+    return planner.problems
 
 
 def make_plan(changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> Plan:

@@ -76,6 +76,9 @@ class Planned:
     restored_violations: pa.Table | None = None
     """Values the rollback restores that the catalog refuses as new values (the network holds
     them, so the node took them once): violations in the audit's columns."""
+    expansion_warnings: list[str] = field(default_factory=list)
+    """What the template's expansion warned of (a template planned), one line each as
+    ``templates expand`` says it."""
 
 
 def plan_changes(
@@ -87,18 +90,22 @@ def plan_changes(
     threads: int = 0,
     allow_unknown_rollback: bool = False,
     on_phase: Callable[[str], None] | None = None,
+    target_classes: Sequence[str] | None = None,
 ) -> Planned:
     """Plan a ChangeSet file (``.parquet``) or a template (expanded over `targets` first) on
     `network` (a Bulk CM export or a build folder's network) with `catalog` (a view already
     loaded, or a build folder or an MP XML model: loaded once, for the expansion and the plan),
     and compute its rollback. A change of an attribute whose old value the
     export does not hold is refused (:class:`rtbfast.enm.rollback.UnknownRollback`) unless
-    `allow_unknown_rollback`."""
+    `allow_unknown_rollback`. A template's targets are MOs of the `target_classes` (by
+    default the six cell classes); what its expansion warns of is kept
+    (``expansion_warnings``), said as ``templates expand`` says it."""
     from rtbfast.changeset import read_changeset
     from rtbfast.enm.rollback import make_rollback
 
     say = on_phase or (lambda _: None)
     src = Path(source)
+    warned: list[str] = []
     say("reading the network")
     tables = read_network_tables(network, threads)
     index = NetworkIndex(tables)
@@ -114,16 +121,18 @@ def plan_changes(
         if not targets:
             raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
         say("expanding the template")
-        result = expand(src, cat, index, list(targets), threads=threads)  # the one catalog view
+        result = expand(src, cat, index, list(targets), threads=threads, target_classes=target_classes)
         from rtbfast.templates.verdicts import verdict_lines
 
         errors = [str(n) for n in result.notes if n.severity == "error"]
         errors += [str(e) for e in result.errors if str(e) not in errors]
         errors += [line for line in verdict_lines(result.verdicts, src) if ": error: " in line]
+        warned = [str(n) for n in result.notes if n.severity == "warning"]
+        warned += [line for line in verdict_lines(result.verdicts, src) if ": warning: " in line]
         if errors or result.verdict_errors:
             raise ExpansionFailed(
-                f"{src}: the template does not expand without errors ({len(errors)} finding(s) above); nothing planned",
-                errors,
+                f"{src}: the template does not expand without errors ({len(errors)} error(s) above); nothing planned",
+                errors + warned,
             )
         changes = result.changes
         made_from.update(template=str(src), targets=list(targets)[:100], target_cells=len(result.targets))
@@ -140,6 +149,7 @@ def plan_changes(
         made_from,
         unknown_rollback=rollback.unknown,
         restored_violations=restored_violations(rollback.steps, cat),
+        expansion_warnings=warned,
     )
 
 
@@ -393,6 +403,8 @@ def plan_folder(
     allow_unknown_rollback: bool = False,
     budget: int | None = None,
     on_phase: Callable[[str], None] | None = None,
+    target_classes: Sequence[str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """``rtbfast plan``: plan a ChangeSet file (or a template, expanded over `targets` first)
     on `network` with `catalog` node group by node group (:mod:`rtbfast.enm.plan_stream`: a
@@ -413,7 +425,7 @@ def plan_folder(
         origin, batches = changeset_batches(src)
         made_from.update(changeset=str(src), changeset_made_from=origin)
     else:
-        changes, expanded = _expanded(src, cat, network, targets, threads, say)  # the one catalog view
+        changes, expanded = _expanded(src, cat, network, targets, threads, say, target_classes, on_warning)
         made_from.update(expanded)
         batches = table_batches(changes)
     with Workspace() as work:
@@ -439,8 +451,12 @@ def _expanded(
     targets: Sequence[str],
     threads: int,
     say: Callable[[str], None],
+    target_classes: Sequence[str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[pa.Table, dict[str, Any]]:
-    """A template expanded over `targets` (:class:`ExpansionFailed` when it has errors)."""
+    """A template expanded over `targets` (MOs of `target_classes`, by default the six cell
+    classes): :class:`ExpansionFailed` when it has errors; each warning given to `on_warning`,
+    as ``templates expand`` says it."""
     from rtbfast.templates.expand import expand, read_network_index
     from rtbfast.templates.verdicts import verdict_lines
 
@@ -448,15 +464,20 @@ def _expanded(
         raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
     say("expanding the template")
     index = read_network_index(network, None, threads)
-    result = expand(src, catalog, index, list(targets), threads=threads)
+    result = expand(src, catalog, index, list(targets), threads=threads, target_classes=target_classes)
     errors = [str(n) for n in result.notes if n.severity == "error"]
     errors += [str(e) for e in result.errors if str(e) not in errors]
     errors += [line for line in verdict_lines(result.verdicts, src) if ": error: " in line]
+    warned = [str(n) for n in result.notes if n.severity == "warning"]
+    warned += [line for line in verdict_lines(result.verdicts, src) if ": warning: " in line]
     if errors or result.verdict_errors:
         raise ExpansionFailed(
-            f"{src}: the template does not expand without errors ({len(errors)} finding(s) above); nothing planned",
-            errors,
+            f"{src}: the template does not expand without errors ({len(errors)} error(s) above); nothing planned",
+            errors + warned,
         )
+    for line in warned:
+        if on_warning is not None:
+            on_warning(line)
     return result.changes, {"template": str(src), "targets": list(targets)[:100], "target_cells": len(result.targets)}
 
 

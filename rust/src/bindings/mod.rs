@@ -503,10 +503,13 @@ fn locate_document_pointers(py: Python<'_>, path: PathBuf, pointers: Vec<String>
 
 /// A template key read by its grammar: `("directive", name)`, `("attribute", name)`, or
 /// `("mo", class, at, ids_kind, ids)`; `ValueError` naming why it fits no grammar.
+/// `holds_value`: the key holds a value, not an object, a list or a sentinel (a naming
+/// attribute spelled like a class, `MeContextId`, is then an attribute).
 #[pyfunction]
-fn parse_template_key(py: Python<'_>, key: &str) -> PyResult<Py<PyAny>> {
-    use crate::templates::key::{parse, Ids, Key};
-    let parsed = parse(key).map_err(pyo3::exceptions::PyValueError::new_err)?;
+#[pyo3(signature = (key, holds_value = false))]
+fn parse_template_key(py: Python<'_>, key: &str, holds_value: bool) -> PyResult<Py<PyAny>> {
+    use crate::templates::key::{parse_held, Ids, Key};
+    let parsed = parse_held(key, holds_value).map_err(pyo3::exceptions::PyValueError::new_err)?;
     Ok(match parsed {
         Key::Directive(name) => ("directive", name).into_pyobject(py)?.into_any().unbind(),
         Key::Attribute(name) => ("attribute", name).into_pyobject(py)?.into_any().unbind(),
