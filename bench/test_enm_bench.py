@@ -8,11 +8,14 @@ and a userLabel per MO, which the export does not carry, so it is planned with
 (``RTBFAST_BENCH_FULL=1``: about 1 M values over 130 MB). The catalog is the real LTE model with
 the workbook's RAN subset (needs the samples).
 
-- plan + cmedit: ``make_plan`` (last writes, existence, attribute and value checks by the
-  native evaluator, the audit's operation rules, minimal sets compared as typed values, locks)
-  and the cmedit lines written, against a Python loop that formats the same ChangeSet into
-  ``cmedit set`` lines merged per MO and drops values equal to the network's (a dict lookup):
-  no checks at all.
+- plan + all dialects + rollback + summary: what ``rtbfast plan`` does once the network and the
+  catalog are read: ``make_plan`` (last writes, existence, attribute and value checks by the
+  native evaluator, the audit's operation rules, minimal sets compared as typed values, locks),
+  the rollback, the values it restores judged, and the plan folder written (cmedit, dynamic,
+  3GPP, moshell, for the plan and its rollback, both Parquet tables, the summary), against a
+  Python loop that formats the same ChangeSet into ``cmedit set`` lines merged per MO and drops
+  values equal to the network's (a dict lookup): no checks at all, one dialect, no rollback.
+  The issue's targets: 1 M values/s and 8x the loop. The time of each part is printed.
 - cmedit writing: the native writer against a plain Python loop formatting the same plan by
   the same rules (the two outputs must be equal, byte for byte). The issue asked for 2 M
   lines/s and 4x a Python formatter; lines here merge about four values each.
@@ -47,18 +50,27 @@ from bench.conftest import FULL
 from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.dialects import cmedit_lines, write_lines
 from rtbfast.enm.plan import make_plan
-from rtbfast.enm.rollback import rollback_plan
+from rtbfast.enm.rollback import make_rollback, rollback_plan
 from rtbfast.enm.simulator import Simulator
 from rtbfast.network_index import NetworkIndex, read_network_tables
 from rtbfast.schemas import CHANGESET_SCHEMA
 
 SIZE_MB = 130 if FULL else 11
-PLAN_VALUES_PER_S_FLOOR = 60_000  # values planned and written per second (measured 180-230k small)
-PLAN_RATIO_FLOOR = 0.4  # peer time / our time: the peer checks nothing (measured 1.0-1.2 small)
-ROLLBACK_RATIO_FLOOR = 1.0  # dict inverse time / ours (measured 2.5-3.2 small; the target is 10x)
+# the issue's targets (issue 18), printed MET or NOT MET with the figure at both sizes
+PLAN_VALUES_PER_S_TARGET = 1_000_000  # values planned, rolled back and written in every dialect, per second
+PLAN_RATIO_TARGET = 8.0  # the Python loop's time / ours, for the whole of the above
+ROLLBACK_RATIO_TARGET = 10.0  # dict inverse time / ours
+SIMULATOR_RATIO_TARGET = 10.0  # dict simulator time / ours
+# what CI asserts, on a shared and loaded machine: raised with each gain, never lowered; the
+# plan's floors are main's before the native passes (measured then 1.0-1.2x and 180-230k values/s
+# for plan + cmedit alone; now the whole pipeline 0.5-0.6x and 85k values/s, 80% of it the
+# dialects and the summary)
+PLAN_VALUES_PER_S_FLOOR = 60_000  # asserted on the plan and its rollback (the writers are timed apart)
+PLAN_RATIO_FLOOR = 0.4
+ROLLBACK_RATIO_FLOOR = 5.0  # measured 8.3-10.7 small (was 2.5-3.2 before the native inverse)
 ROLLBACK_SECONDS = 2.0  # per 100k commands, the target
-WRITE_RATIO_FLOOR = 2.0  # Python formatting time / the native writer's (measured 3.3-4.5; the target is 4x)
-SIMULATOR_RATIO_FLOOR = 2.5  # dict simulator time / ours (measured 5.5-5.7 small, 7.5 full; the target is 10x)
+WRITE_RATIO_FLOOR = 2.0  # Python formatting time / the native writer's (measured 3.0-4.5; the target is 4x)
+SIMULATOR_RATIO_FLOOR = 8.0  # measured 11-15 small (was 5.5-5.7)
 
 
 @pytest.fixture(scope="module")
@@ -187,35 +199,60 @@ def python_loop_cmedit(changes: pa.Table, tables: dict[str, pa.Table]) -> list[s
     return lines
 
 
-def test_plan_and_cmedit_vs_python_loop(
+def test_plan_all_dialects_rollback_summary_vs_python_loop(
     benchmark: BenchmarkFixture, setup: dict[str, Any], catalog: CatalogView, tmp_path: Path
 ) -> None:
+    from rtbfast.enm.planning import Planned, restored_violations, write_plan_folder
+
     changes, network, tables = setup["changes"], setup["network"], setup["tables"]
-    out = tmp_path / "plan.cmedit"
+    parts: dict[str, float] = defaultdict(lambda: float("inf"))
+    runs = iter(range(1000))
 
     def ours() -> int:
+        start = time.perf_counter()
         plan = make_plan(changes, network, catalog)
-        lines = cmedit_lines(plan.steps)
-        write_lines(out, lines)
-        return len(lines)
+        planned_at = time.perf_counter()
+        back = make_rollback(plan.steps, network, catalog, allow_unknown=True)
+        restored = restored_violations(back.steps, catalog)
+        rolled_back_at = time.perf_counter()
+        planned = Planned(
+            plan, back.steps, changes, network, catalog, {}, unknown_rollback=back.unknown, restored_violations=restored
+        )
+        report = write_plan_folder(planned, tmp_path / f"plan{next(runs)}")
+        done = time.perf_counter()
+        for name, seconds in (
+            ("plan", planned_at - start),
+            ("rollback", rolled_back_at - planned_at),
+            ("dialects + summary", done - rolled_back_at),
+        ):
+            parts[name] = min(parts[name], seconds)
+        commands: int = report["commands"]
+        return commands
 
     lines = benchmark.pedantic(ours, rounds=3, iterations=1)  # type: ignore[no-untyped-call]
     assert benchmark.stats is not None
     mine: float = benchmark.stats.stats.min
     theirs = min(_timed(lambda: python_loop_cmedit(changes, tables)) for _ in range(3))
+    assert (tmp_path / "plan0" / "plan.json").is_file()
     info = {
         "export_mb": SIZE_MB,
         "values": changes.num_rows,
-        "lines": lines,
+        "commands": lines,
         "values_per_s": round(changes.num_rows / mine),
-        "lines_per_s": round(lines / mine),
         "peer_lines_per_s": round(len(python_loop_cmedit(changes, tables)) / theirs),
         "ratio": round(theirs / mine, 3),
+        "seconds": {name: round(seconds, 3) for name, seconds in parts.items()},
+        "plan_alone_ratio": round(theirs / parts["plan"], 2),
     }
     benchmark.extra_info.update(info)
-    print(f"\nplan + cmedit: {info}")
-    assert changes.num_rows / mine >= PLAN_VALUES_PER_S_FLOOR
-    assert theirs / mine >= PLAN_RATIO_FLOOR
+    met = changes.num_rows / mine >= PLAN_VALUES_PER_S_TARGET and theirs / mine >= PLAN_RATIO_TARGET
+    print(
+        f"\nplan + all dialects + rollback + summary: {info} target {PLAN_VALUES_PER_S_TARGET:,} values/s and "
+        f"{PLAN_RATIO_TARGET}x: {'MET' if met else 'NOT MET'}"
+    )
+    planned = parts["plan"] + parts["rollback"]
+    assert changes.num_rows / planned >= PLAN_VALUES_PER_S_FLOOR, f"{changes.num_rows / planned:,.0f} values/s"
+    assert theirs / mine >= PLAN_RATIO_FLOOR, f"{theirs / mine:.2f}x the Python loop"
 
 
 _BARE = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -347,9 +384,10 @@ def test_rollback_vs_dict_inverse(benchmark: BenchmarkFixture, setup: dict[str, 
         "ratio": round(theirs / mine, 2),
     }
     benchmark.extra_info.update(info)
-    print(f"\nrollback: {info}")
+    met = theirs / mine >= ROLLBACK_RATIO_TARGET
+    print(f"\nrollback: {info} target {ROLLBACK_RATIO_TARGET}x: {'MET' if met else 'NOT MET'}")
     assert per_100k <= ROLLBACK_SECONDS * (1 if FULL else 3)
-    assert theirs / mine >= ROLLBACK_RATIO_FLOOR
+    assert theirs / mine >= ROLLBACK_RATIO_FLOOR, f"{theirs / mine:.2f}x the dict inverse"
 
 
 def dict_simulator(plan: pa.Table, tables: dict[str, pa.Table], flags: dict[tuple[str, str], dict[str, Any]]) -> int:
@@ -398,37 +436,68 @@ def test_simulator_vs_dict_simulator(benchmark: BenchmarkFixture, setup: dict[st
         "ratio": round(theirs / mine, 2),
     }
     benchmark.extra_info.update(info)
-    print(f"\nsimulator: {info}")
-    assert theirs / mine >= SIMULATOR_RATIO_FLOOR
+    met = theirs / mine >= SIMULATOR_RATIO_TARGET
+    print(f"\nsimulator: {info} target {SIMULATOR_RATIO_TARGET}x: {'MET' if met else 'NOT MET'}")
+    assert theirs / mine >= SIMULATOR_RATIO_FLOOR, f"{theirs / mine:.2f}x the dict simulator"
 
 
-def test_peak_memory_of_rtbfast_plan(setup: dict[str, Any], export: Path, lte_out: Path, tmp_path: Path) -> None:
-    """``rtbfast plan`` as a user runs it on the benchmark's ChangeSet: every dialect, the
-    rollback and the summary written; its peak memory, in a process of its own."""
-    from rtbfast.changeset import write_changeset
+PLAN_PEAK_MB = 400
+"""The issue's target for ``rtbfast plan``'s peak memory, at both sizes (the 130 MB export
+included)."""
+WHOLE = str(10**15)
+"""``RTBFAST_PLAN_BUDGET`` that plans the whole network as one batch, as rtbfast did before
+plans streamed node group by node group (the peer)."""
 
-    changes = write_changeset(setup["changes"], tmp_path / "changes.parquet", {"by": "bench"})
+
+def run_peak(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Peak resident memory (MB, ``ru_maxrss`` of the children) and seconds of `command` in a
+    process of its own."""
+    import os
+
     code = (
         "import resource, subprocess, sys\n"
         "run = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "assert run.returncode == 0, run.stderr[-2000:]\n"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
-    command = [sys.executable, "-m", "rtbfast.cli", "plan", str(changes), "--catalog", str(lte_out)]
-    command += ["--network", str(export), "--allow-unknown-rollback", "-o", str(tmp_path / "plan")]
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-c", code, *command], capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - start
-    peak_mb = int(run.stdout.strip().splitlines()[-1]) / 1024
-    size_mb = export.stat().st_size / 2**20
-    print(
-        f"\nrtbfast plan of {setup['changes'].num_rows:,} values over a {size_mb:.0f} MB export: {seconds:.1f} s, "
-        f"peak {peak_mb:.0f} MB"
+    run = subprocess.run(
+        [sys.executable, "-c", code, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
     )
-    assert (tmp_path / "plan" / "plan.json").is_file()
-    # linear in the input: the ChangeSet and the network are held as Arrow tables, the
-    # catalog (the LTE model) costs a constant
-    assert peak_mb < 800 + 30 * size_mb
+    return int(run.stdout.strip().splitlines()[-1]) / 1024, time.perf_counter() - start
+
+
+def test_peak_memory_of_rtbfast_plan(setup: dict[str, Any], export: Path, lte_out: Path, tmp_path: Path) -> None:
+    """``rtbfast plan`` as a user runs it on the benchmark's ChangeSet: every dialect, the
+    rollback and the summary written; its peak memory and time, in a process of its own,
+    node group by node group (by default) and, the peer in the same run, the whole network at
+    once (one batch, as before); the two folders identical."""
+    import filecmp
+
+    from rtbfast.changeset import write_changeset
+
+    changes = write_changeset(setup["changes"], tmp_path / "changes.parquet", {"by": "bench"})
+    command = [sys.executable, "-m", "rtbfast.cli", "plan", str(changes), "--catalog", str(lte_out)]
+    command += ["--network", str(export), "--allow-unknown-rollback", "-o"]
+    whole_mb, whole_s = run_peak([*command, str(tmp_path / "whole")], {"RTBFAST_PLAN_BUDGET": WHOLE})
+    peak_mb, seconds = run_peak([*command, str(tmp_path / "plan")])
+    size_mb = export.stat().st_size / 2**20
+    met = peak_mb <= PLAN_PEAK_MB
+    print(
+        f"\nrtbfast plan of {setup['changes'].num_rows:,} values over a {size_mb:.0f} MB export: node group by node "
+        f"group {seconds:.1f} s, peak {peak_mb:.0f} MB; the whole network at once {whole_s:.1f} s, peak "
+        f"{whole_mb:.0f} MB ({whole_mb / peak_mb:.1f}x the memory); target {PLAN_PEAK_MB} MB: "
+        + ("met" if met else "NOT MET")
+    )
+    names = sorted(p.name for p in (tmp_path / "whole").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "plan").iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "plan", names, shallow=False)
+    assert not mismatch and not errors, f"the streamed plan differs: {mismatch} {errors}"
+    assert peak_mb <= PLAN_PEAK_MB
 
 
 def _timed(run: Any) -> float:

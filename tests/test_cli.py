@@ -190,3 +190,30 @@ def test_the_readme_audit_example(tmp_path: Path) -> None:
         ("LTE02-1", "", "sector-carrier"),
     }
     assert (tmp_path / "audit" / "report.html").read_text().count("<tr>") > 9
+
+
+def test_audit_and_inspect_give_json_on_stdout(tmp_path: Path) -> None:
+    """`--format json`: stdout is one JSON object (what audit.json and report.json hold),
+    nothing else; the exit codes are those of the text form."""
+    out = tmp_path / "built"
+    assert rtbfast("build", EXAMPLE_MODEL, "-o", out).returncode == 0
+    shown = rtbfast("inspect", out, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report == json.loads((out / "report.json").read_text())
+    assert report["counts"]["catalog/attributes"] == 17
+    export = EXAMPLE_MODEL.parent / "enodeb_mini_export.xml"
+    audited = tmp_path / "audit"
+    run = rtbfast("audit", export, "--catalog", out, "-o", audited, "--format", "json")
+    assert run.returncode == 1, run.stderr  # the example breaks constraints on purpose
+    summary = json.loads(run.stdout)
+    written = json.loads((audited / "audit.json").read_text())
+    assert summary["out"] == str(audited)
+    assert {k: v for k, v in summary.items() if k != "out"} == written
+    rows = pq.read_table(audited / "violations.parquet").num_rows
+    assert summary["violations"] == rows > 0
+    assert sum(summary["by_severity"].values()) == rows
+    # a damaged folder: exit 2 and an error on stderr, stdout empty
+    (out / "report.json").write_text("{")
+    broken = rtbfast("inspect", out, "--format", "json")
+    assert broken.returncode == 2 and broken.stdout == "" and "Traceback" not in broken.stderr

@@ -16,8 +16,9 @@ from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.executor import judge
 from rtbfast.enm.plan import make_plan
 from rtbfast.enm.rollback import rollback_plan
-from rtbfast.enm.simulator import Simulator, canonical, diff
+from rtbfast.enm.simulator import Simulator, canonical
 from rtbfast.errors import OutputError
+from rtbfast.network_diff import value_changes as diff
 from rtbfast.network_index import NetworkIndex, read_network_tables
 from rtbfast.network_writer import write_network_xml
 from tests.conftest import EXAMPLES, filled, samples_dir

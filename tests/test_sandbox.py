@@ -35,19 +35,19 @@ ESCAPES = [
     ("__import__('os').system('id')", "refused", "__import__"),
     ("import os", "refused", "import"),
     ("from os import path", "refused", "import"),
-    ("().__class__.__bases__[0].__subclasses__()", "refused", 'starts with "_"'),
-    ("''.__class__.__mro__[1].__subclasses__()", "refused", 'starts with "_"'),
+    ("().__class__.__bases__[0].__subclasses__()", "refused", "starts with '_'"),
+    ("''.__class__.__mro__[1].__subclasses__()", "refused", "starts with '_'"),
     ("getattr((), '__class__')", "refused", "'__class__'"),
     ("getattr(getattr((), 'count'), '__self__')", "refused", "__self__"),
     ("vars.__dict__", "refused", "__dict__"),
     ("vars._values", "refused", "_values"),
-    ("'{0.__class__}'.format(1)", "refused", "str.format"),
+    ("'{0.__class__}'.format(1)", "refused", "format is not a method a template may call on text"),
     ("'{x.__class__.__init__.__globals__}'.format_map({'x': 1})", "refused", "format_map"),
     ("f'{(1).__class__}'", "refused", "__class__"),
     ("f'{1:{9999999}}'", "refused", "written out"),
     ("f'{1:>99999999}'", "refused", "wider"),
-    ("eval('1')", "refused", "Eval calls"),
-    ("exec('x = 1')", "refused", "Exec calls"),
+    ("eval('1')", "refused", "eval() is not allowed"),
+    ("exec('x = 1')", "refused", "exec() is not allowed"),
     ("compile('1', 'f', 'eval')", "refused", "compile"),
     ("open('/etc/passwd').read()", "refused", "open"),
     ("globals()", "refused", "globals"),
@@ -139,14 +139,14 @@ def test_what_real_templates_write_still_runs() -> None:
     assert box.run(compile_expression("(vars.found, vars.total)")) == ([1], 5)
 
 
-def test_the_template_own_errors_are_errors_with_their_type() -> None:
+def test_the_template_own_errors_are_errors_in_its_terms() -> None:
     stop = stopped("1 / 0")
-    assert stop.kind == "error" and "ZeroDivisionError" in stop.message
+    assert stop.kind == "error" and stop.message == "division by zero"
     stop = stopped("vars.missing")
     assert stop.kind == "error" and "no such variable" in stop.message
     with pytest.raises(Stop) as info:
         compile_expression("1 +")
-    assert info.value.kind == "error" and "SyntaxError" in info.value.message
+    assert info.value.kind == "error" and info.value.message.startswith("syntax error: ")
 
 
 def test_custom_function_bodies_are_checked_when_compiled() -> None:

@@ -118,6 +118,7 @@ def locate_document_pointers(path: Any, pointers: list[str]) -> list[tuple[int, 
 def locate_many(requests: list[tuple[Any, list[str]]]) -> list[list[tuple[int, int]]]: ...
 def parse_template_key(
     key: str,
+    holds_value: bool = False,
 ) -> (
     tuple[Literal["directive"], str]
     | tuple[Literal["attribute"], str]
@@ -138,3 +139,83 @@ def refused_names(kind: Literal["class", "attribute", "member", "mo_id", "fdn"],
 
 def network_xml(mos: object, values: object) -> str:
     """The ``configData`` content of a network (plain text columns) as Bulk CM XML."""
+
+def network_xml_spans(mos: object, values: object) -> tuple[str, ArrowTable]:
+    """:func:`network_xml`, and a table ``fdn``, ``start``, ``opened``, ``closing``, ``end``:
+    where each MO's element is in the text (UTF-8 byte offsets, document order)."""
+
+def node_keys(texts: object) -> ArrowTable:
+    """The node key of each text of a one-column table (utf8 or a dictionary of utf8): the
+    FDN up to its ``MeContext``, else its ``ManagedElement``; null where there is none. A
+    table of one column, ``node``."""
+
+class NetworkView:
+    """A network's MOs and values indexed for the planner, the rollback and the simulator."""
+
+    def __init__(self, mos: object, values: object | None = None) -> None: ...
+    def __len__(self) -> int: ...
+    def exists(self, fdns: object) -> ArrowTable:
+        """Whether each FDN of a one-column text table is an MO of the network (``exists``)."""
+
+class PlanningCatalog:
+    """A catalog as the planner, the rollback and the simulator read it."""
+
+    def __init__(
+        self,
+        constraints: object,
+        kinds: object,
+        flags: object,
+        admin: list[str],
+        locks: list[tuple[str, str]],
+        system_created: list[str],
+    ) -> None: ...
+
+def last_writes(writes: object, catalog: PlanningCatalog) -> ArrowTable:
+    """Of a ChangeSet's writes, the rows of each attribute's last write in each phase (``seq``
+    order), without ``target``, values as the node compares them, with ``kind``,
+    ``is_sequence`` and ``guarded`` (read-only or restricted)."""
+
+class PlannedSteps(TypedDict, total=False):
+    order: ArrowTable  # take, step, op: each row of the Plan, from the writes or (past them) own
+    own: ArrowTable
+    effects: ArrowTable
+    dropped: int
+    notes: list[tuple[Literal["cycle", "no_lock", "cascade"], str, Any]]  # (code, fdn, detail)
+    cycle: list[str]
+
+def plan_steps(
+    writes: object,
+    creates: object,
+    deletes: object,
+    phase_names: dict[int, str],
+    effect_pairs: list[tuple[str, str]],
+    network: NetworkView,
+    catalog: PlanningCatalog,
+) -> PlannedSteps:
+    """The steps of a checked ChangeSet (``order`` and ``own``: the Plan's rows laid out over
+    the writes, ``notes``, ``dropped``, ``effects``), or the MOs of a cycle of mandatory
+    references (``cycle``)."""
+
+def create_order(
+    fdns: list[str], references: list[tuple[str, str, str]], catalog: PlanningCatalog
+) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """The creates of `fdns` in the planner's order given the moRef values written to them
+    (``fdn``, ``attribute``, ``value``, in ChangeSet order): the order, the (fdn, attribute)
+    references set after the creates to break cycles, and (else empty) the MOs of a cycle
+    through mandatory references, the order then empty."""
+
+def rollback_steps(plan: object, network: NetworkView, catalog: PlanningCatalog) -> tuple[ArrowTable, ArrowTable]:
+    """The rollback of a Plan: its steps, and the attributes whose value before is unknown."""
+
+def check_sets(
+    part: object, network: NetworkView, catalog: PlanningCatalog, removed: list[str], created: dict[str, str]
+) -> ArrowTable:
+    """The rows of a run of set steps (``fdn``, ``attribute``) checked: ``class`` (null where
+    the MO does not exist) and ``problems`` (bits: 1 missing, 2 unknown, 4 read-only, 8
+    restricted, 16 changed only while locked)."""
+
+def value_violations(
+    rows: object, catalog: PlanningCatalog, rules: list[str], severity: str, threads: int = 0
+) -> ArrowTable:
+    """The violations of ``rules`` of ``severity`` that the values of ``rows`` (``fdn``,
+    ``class``, ``attribute``, ``member``, ``index``, ``value``) break (the evaluator's columns)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,19 @@ if TYPE_CHECKING:
     from rtbfast.rules.dependencies import Extraction
 
 ADMIN = "administrativeState"
+
+RESTART_WORDS = r"(?i)restart|reboot"
+UNLOCK_WORDS = r"(?i)unlock|lock/unlock|disabled/enabled|cell.*(re)?start"
+
+
+def when_of(effect: str | None) -> str | None:
+    """When a change takes effect, as the model's text says: ``restart``, ``unlock`` or None."""
+    if effect and re.search(RESTART_WORDS, effect):
+        return "restart"
+    if effect and re.search(UNLOCK_WORDS, effect):
+        return "unlock"
+    return None
+
 
 COLUMNS = {
     "attributes": [
@@ -54,6 +68,7 @@ COLUMNS = {
         "precondition",
     ],
     "classes": ["mim", "class", "system_created", "source"],
+    "mims": ["mim", "version", "release", "correction", "revision"],
     "containment": ["parent", "child", "card_min", "card_max"],
     "struct_members": ["struct", "member", "multiplication_factor", "unit"],
 }
@@ -125,7 +140,12 @@ class CatalogView:
         return out
 
     def containment(self) -> dict[tuple[str, str], int | None]:
-        """(parent, child) → the most children of that class (None: no limit)."""
+        """(parent, child) → the most children of that class (None: no limit; one dictionary,
+        shared: not to be changed)."""
+        return self._containment
+
+    @functools.cached_property
+    def _containment(self) -> dict[tuple[str, str], int | None]:
         out: dict[tuple[str, str], int | None] = {}
         parents, children = self.column("containment", "parent"), self.column("containment", "child")
         maxes = self.column("containment", "card_max") or [None] * len(parents)
@@ -135,7 +155,12 @@ class CatalogView:
         return out
 
     def admin_classes(self) -> set[str]:
-        """Classes with an ``administrativeState``: the MOs a lock is put on."""
+        """Classes with an ``administrativeState``: the MOs a lock is put on (one set, shared:
+        not to be changed)."""
+        return self._admin_classes
+
+    @functools.cached_property
+    def _admin_classes(self) -> set[str]:
         rows = self._attribute_rows()
         return set(rows.filter(pc.equal(rows["attribute"], ADMIN))["class"].to_pylist())
 
@@ -257,7 +282,12 @@ class CatalogView:
         return _native.CompiledConstraints(self.constraints.table)
 
     def texts(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
-        """(class, attribute) → (takes effect, disturbances) as the model or workbook says."""
+        """(class, attribute) → (takes effect, disturbances) as the model or workbook says (one
+        dictionary, shared: not to be changed)."""
+        return self._texts
+
+    @functools.cached_property
+    def _texts(self) -> dict[tuple[str, str], tuple[str | None, str | None]]:
         out: dict[tuple[str, str], tuple[str | None, str | None]] = {}
         classes, names = self.column("attributes", "class"), self.column("attributes", "attribute")
         effect = self.column("attributes", "takes_effect") or [None] * len(classes)
@@ -266,6 +296,36 @@ class CatalogView:
             known = out.get((c, a), (None, None))
             out[(c, a)] = (known[0] or e, known[1] or d)
         return out
+
+    @functools.cached_property
+    def effect_texts(self) -> dict[tuple[str, str], tuple[str | None, str | None, str | None]]:
+        """(class, attribute) → (takes effect, disturbances, when) of the attributes whose
+        change waits for an unlock or a restart (:func:`when_of`), or disturbs."""
+        out: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
+        for key, (effect, disturbance) in self.texts().items():
+            when = when_of(effect)
+            if when or disturbance:
+                out[key] = (effect, disturbance, when)
+        return out
+
+    @functools.cached_property
+    def native(self) -> _native.PlanningCatalog:
+        """The catalog as the native planner, rollback and simulator read it: its constraints
+        compiled, kinds, flags, the classes with a state, the attributes changed only while
+        locked, the classes the node creates (made once)."""
+        from rtbfast import _native
+
+        flags = self._attribute_rows().select(
+            ["class", "attribute", "kind", "is_sequence", "read_only", "restricted", "mandatory"]
+        )
+        return _native.PlanningCatalog(
+            self.constraints.table,
+            self.kinds,
+            flags,
+            sorted(self.admin_classes()),
+            sorted(self.locks),
+            sorted(self.system_created),
+        )
 
     # -- locks and the rules the texts state ----------------------------------------------------
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +90,46 @@ def read_changeset(path: str | os.PathLike[str]) -> tuple[pa.Table, dict[str, An
     meta = (table.schema.metadata or {}).get(METADATA_KEY)
     made_from = json.loads(meta) if meta else {}
     return table.select(CHANGESET_SCHEMA.names).replace_schema_metadata(None), made_from
+
+
+def changeset_batches(
+    path: str | os.PathLike[str], rows: int = 65_536
+) -> tuple[dict[str, Any], Callable[..., Iterator[pa.RecordBatch]]]:
+    """A ChangeSet file checked as :func:`read_changeset` checks it (its columns and types, its
+    ops; the same errors), without holding its rows: what it was made from, its rows a batch of
+    at most `rows` at a time (each call reads them again from the first)."""
+    p = Path(path)
+    try:
+        file = pq.ParquetFile(p)
+    except FileNotFoundError as err:
+        raise InputIOError(f"{p}: no such file", str(p)) from err
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(f"{p}: not a ChangeSet (not readable as Parquet: {err})", str(p)) from err
+    schema = file.schema_arrow
+    for f in CHANGESET_SCHEMA:
+        if f.name not in schema.names:
+            raise InputError(f"{p}: not a ChangeSet: no column {f.name!r}", str(p))
+        if not schema.field(f.name).type.equals(f.type):
+            raise InputError(f"{p}: column {f.name!r} is {schema.field(f.name).type}, not {f.type}", str(p))
+    ops: set[Any] = set()
+    try:
+        for batch in file.iter_batches(batch_size=rows, columns=["op"], use_threads=False):
+            ops.update(batch.column(0).unique().to_pylist())
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(f"{p}: not a ChangeSet (not readable as Parquet: {err})", str(p)) from err
+    if not ops <= set(OPS):
+        raise InputError(
+            f"{p}: unknown op(s) {sorted(str(o) for o in ops - set(OPS))}; ops are {', '.join(OPS)}", str(p)
+        )
+    meta = (schema.metadata or {}).get(METADATA_KEY)
+    made_from = json.loads(meta) if meta else {}
+
+    def batches(columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows (of `columns` only, when given), a batch at a time."""
+        names = columns or CHANGESET_SCHEMA.names
+        schema = pa.schema([CHANGESET_SCHEMA.field(n) for n in names])
+        reader = pq.ParquetFile(p)
+        for batch in reader.iter_batches(batch_size=rows, columns=names, use_threads=False):
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+    return made_from, batches

@@ -62,3 +62,14 @@ def _reporters(
         bar.update(done - bar.pos)
 
     return on_progress, lambda name: click.echo(f"{name}…", err=True)
+
+
+TARGET_CLASS_OPTION = click.option(
+    "--target-class",
+    "target_classes",
+    multiple=True,
+    metavar="CLASS",
+    help="Target MOs of this class (any MO class; repeat for more) instead of the six cell classes "
+    "(EUtranCellFDD/TDD, NRCellDU/CU, UtranCell, GeranCell); NbIotCell targets are cells too.",
+)
+"""Which MO classes `--targets` names, for `templates expand` and `plan TEMPLATE`."""

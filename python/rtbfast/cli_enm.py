@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, _fail, _reporters
+from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, TARGET_CLASS_OPTION, _fail, _reporters
 from rtbfast.errors import RtbfastError
 from rtbfast.text_safety import one_line
 
@@ -90,6 +90,7 @@ from rtbfast.text_safety import one_line
     type=click.Path(path_type=Path),
     help="The plan folder. Written aside and swapped in only when complete.",
 )
+@TARGET_CLASS_OPTION
 @PROGRESS_OPTION
 @JOBS_OPTION
 def plan(
@@ -105,6 +106,7 @@ def plan(
     import_rate: float | None,
     import_job_overhead: float | None,
     out: Path,
+    target_classes: tuple[str, ...],
     progress: bool | None,
     jobs: int,
 ) -> None:
@@ -159,7 +161,7 @@ def plan(
     row it comes from), 2 when an input cannot be read.
     """
     from rtbfast.enm.plan import PlanError
-    from rtbfast.enm.planning import ExpansionFailed, plan_changes, write_plan_folder
+    from rtbfast.enm.planning import ExpansionFailed, plan_folder
     from rtbfast.enm.summary import RouteTiming
 
     given = "given (--{})"
@@ -181,23 +183,22 @@ def plan(
     with contextlib.ExitStack() as stack:
         _, on_phase = _reporters(stack, show)
         try:
-            planned = plan_changes(
+            report = plan_folder(
                 source,
                 catalog,
                 network,
-                patterns,
-                threads=jobs,
-                allow_unknown_rollback=allow_unknown_rollback,
-                on_phase=on_phase,
-            )
-            report = write_plan_folder(
-                planned,
                 out,
+                patterns,
                 form=form,
                 dialects=dialects or None,
                 import_chunk=import_chunk,
                 timing=timing,
+                threads=jobs,
+                allow_unknown_rollback=allow_unknown_rollback,
+                budget=_budget(),
                 on_phase=on_phase,
+                target_classes=list(target_classes) or None,
+                on_warning=lambda line: click.echo(one_line(line)),  # as `templates expand` says them
             )
         except PlanError as err:
             for problem in err.problems:
@@ -247,6 +248,15 @@ def plan(
         f"{report['commands']} command(s), rollback {report['rollback_commands']}{parts}{route}; wrote {out}",
         err=True,
     )
+
+
+def _budget() -> int | None:
+    """``RTBFAST_PLAN_BUDGET``: the network values and ChangeSet rows a batch of node groups
+    holds at most (tests set it tiny to plan each group alone)."""
+    import os
+
+    value = os.environ.get("RTBFAST_PLAN_BUDGET")
+    return int(value) if value and value.isdigit() else None
 
 
 @click.command()

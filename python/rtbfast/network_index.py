@@ -14,12 +14,15 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rtbfast.schemas import NETWORK_VALUE_ROWS_SCHEMA
+
+if TYPE_CHECKING:
+    from rtbfast import _native
 
 
 class RawText(str):
@@ -101,6 +104,16 @@ class NetworkIndex:
         self._values = tables.get("values")
         self._runs: dict[int, list[tuple[int, int]]] | None = None
         self._decoded: dict[int, dict[str, Any]] = {}
+        self._mos = mos
+        self._native: _native.NetworkView | None = None
+
+    @property
+    def native(self) -> _native.NetworkView:
+        """The MOs and values indexed natively, for the planner, the rollback and the simulator
+        (made when first needed, then kept)."""
+        if self._native is None:
+            self._native = native_view(self._mos, self._values)
+        return self._native
 
     def __len__(self) -> int:
         return len(self.fdn)
@@ -213,6 +226,39 @@ class NetworkIndex:
     def rows_of_class(self, classes: Iterable[str]) -> list[int]:
         wanted = set(classes)
         return [i for i, c in enumerate(self.cls) if c in wanted]
+
+
+def _dictionary_of_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_dictionary(t) and t.index_type == pa.int32() and t.value_type == pa.string())
+
+
+def _native_text(table: pa.Table, names: Iterable[str]) -> pa.Table:
+    """The `names` columns of `table` (those it has), text ones plain or dictionary-encoded as
+    the native module reads them (others cast to plain text)."""
+    columns = {}
+    for name in names:
+        if name not in table.column_names:
+            continue
+        column = table[name]
+        t = column.type
+        if name == "index":
+            columns[name] = column if t == pa.int32() else pc.cast(column, pa.int32())
+        elif t == pa.string() or (
+            pa.types.is_dictionary(t) and t.index_type == pa.int32() and t.value_type == pa.string()
+        ):
+            columns[name] = column
+        else:
+            columns[name] = pc.cast(column, pa.string())
+    return pa.table(columns)
+
+
+def native_view(mos: pa.Table, values: pa.Table | None) -> _native.NetworkView:
+    """A network's ``mos`` and ``values`` indexed natively (:attr:`NetworkIndex.native`)."""
+    from rtbfast import _native
+
+    plain_mos = _native_text(mos, ("fdn", "class", "parent_fdn"))
+    plain_values = None if values is None else _native_text(values, ("fdn", "attribute", "member", "index", "value"))
+    return _native.NetworkView(plain_mos, plain_values)
 
 
 def _copy(value: Any) -> Any:

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.errors import OutputError
+from rtbfast.errors import InvalidValueError, OutputError
 
 TOP = ("SubNetwork", "MeContext", "ManagedElement")
 """Classes written as ``xn:`` elements; every other MO is a ``VsDataContainer``."""
@@ -68,13 +68,19 @@ def write_network_xml(
     )
 
 
-def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
-    """The ``configData`` content of the network, written natively (``rust/src/enm``): MOs
-    in tree order, each MO's children in table order. An MO below ``ManagedElement`` holding
-    standard 3GPP NRM attributes is refused (:class:`UnwritableNetwork`): its namespace is not
-    known; so is a name or value XML cannot carry."""
-    from rtbfast import _native
-    from rtbfast.errors import InvalidValueError
+def write_network_xml_text(content: Iterable[str], path: str | os.PathLike[str]) -> Path:
+    """A Bulk CM file of the ``configData`` `content` (as :func:`network_xml` gives it, in
+    pieces) with :func:`write_network_xml`'s header and footer, at `path` (aside and swapped in)."""
+    from rtbfast.output_folder import write_text_aside
+
+    header = HEADER.format(es=FORMAT_VERSION, prefix=escape("Undefined"))
+    footer = FOOTER.format(when=escape("2000-01-01T00:00:00Z"))
+    return write_text_aside(path, itertools.chain([header], content, [footer]), "the network")
+
+
+def _plain_tables(tables: dict[str, pa.Table]) -> tuple[pa.Table, pa.Table]:
+    """The ``mos`` and ``values`` the native writer takes: plain text columns (and ``index``
+    int32, ``vs_data`` bool), the others left out."""
 
     def plain(table: pa.Table, names: tuple[str, ...], types: dict[str, pa.DataType]) -> pa.Table:
         columns = {}
@@ -94,9 +100,39 @@ def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
         ("fdn", "attribute", "member", "index", "value", "vs_data"),
         {"index": pa.int32(), "vs_data": pa.bool_()},
     )
+    return mos, values
+
+
+def _unwritable(err: InvalidValueError) -> UnwritableNetwork:
+    # the native message leads with an empty file position: the MO says where
+    message = err.message.removeprefix(f":0:0 (in {err.element}): ")
+    return UnwritableNetwork(message, element=err.element)
+
+
+def network_xml(tables: dict[str, pa.Table]) -> Iterator[str]:
+    """The ``configData`` content of the network, written natively (``rust/src/enm``): MOs
+    in tree order, each MO's children in table order. An MO below ``ManagedElement`` holding
+    standard 3GPP NRM attributes is refused (:class:`UnwritableNetwork`): its namespace is not
+    known; so is a name or value XML cannot carry."""
+    from rtbfast import _native
+
+    mos, values = _plain_tables(tables)
     try:
         yield _native.network_xml(mos, values)
     except InvalidValueError as err:
-        # the native message leads with an empty file position: the MO says where
-        message = err.message.removeprefix(f":0:0 (in {err.element}): ")
-        raise UnwritableNetwork(message, element=err.element) from None
+        raise _unwritable(err) from None
+
+
+def network_xml_spans(tables: dict[str, pa.Table]) -> tuple[bytes, pa.Table]:
+    """:func:`network_xml` as UTF-8 bytes, and where each MO's element is in them: ``fdn``,
+    ``start``, ``opened`` (its children begin), ``closing`` (its closing tag begins), ``end``
+    (byte offsets, in document order), so that elements written by several calls can be put
+    together as one call would have written them (:mod:`rtbfast.enm.plan_xml`)."""
+    from rtbfast import _native
+
+    mos, values = _plain_tables(tables)
+    try:
+        text, spans = _native.network_xml_spans(mos, values)
+    except InvalidValueError as err:
+        raise _unwritable(err) from None
+    return text.encode("utf-8"), pa.table(spans)

@@ -518,3 +518,170 @@ UNKNOWN_ROLLBACK_SCHEMA = pa.schema(
 )
 """The attributes a plan changes whose value before is not in the export: the MO, the
 attribute, the first step changing it and the ChangeSet row it comes from."""
+
+
+# -- a plan made node group by node group (rtbfast.enm.plan_stream): its working tables ----------
+
+PLAN_PLACES_SCHEMA = pa.schema(
+    [
+        ("step", pa.int64()),
+        ("phase_order", pa.int32()),
+        ("rank", pa.int8()),
+        ("a", pa.int64()),
+        ("b", pa.int64()),
+        ("c", pa.int8()),
+        ("d", pa.int64()),
+        ("e", pa.int64()),
+        ("s", _TEXT),
+        ("window", pa.int32()),
+    ]
+)
+"""A batch's steps and their places in the whole plan's order (``rtbfast.enm.plan_group.PLACE``),
+as the order keeps them until every batch is planned."""
+
+PLAN_NEEDING_LOCK_SCHEMA = pa.schema(
+    [("phase_order", pa.int32()), ("fdn", _TEXT), ("attribute", _TEXT), ("seq", pa.int64()), ("row", pa.int64())]
+)
+"""The sets whose attribute needs a lock, in ChangeSet order (``seq``, then the row)."""
+
+PLAN_EFFECT_WRITES_SCHEMA = pa.schema(
+    [("fdn", _TEXT), ("class", _TEXT), ("attribute", _TEXT), ("seq", pa.int64()), ("row", pa.int64())]
+)
+"""The writes of attributes whose change takes effect at an unlock or a restart, or disturbs."""
+
+PLAN_SUMMARY_CHANGES_SCHEMA = pa.schema(
+    [
+        ("node", _TEXT),
+        ("class", _TEXT),
+        ("mos", pa.int64()),
+        ("create", pa.int64()),
+        ("set", pa.int64()),
+        ("delete", pa.int64()),
+        ("attributes", pa.list_(_TEXT)),
+    ]
+)
+"""The summary's count of what changes where, per node and class."""
+
+
+# -- comparing: a plan verified on the next export, two networks, two model releases ---------
+
+VERIFY_SCHEMA = pa.schema(
+    [
+        pa.field("status", _TEXT, False),
+        pa.field("fdn", _TEXT, False),
+        ("node", _TEXT),
+        ("class", _TEXT),
+        ("attribute", _TEXT),
+        pa.field("op", _TEXT, False),
+        ("planned", _TEXT),
+        ("found", _TEXT),
+        ("before", _TEXT),
+        ("step", pa.int64()),
+        ("source", _TEXT),
+    ]
+)
+"""One row per planned value (a whole attribute of an MO: its items and members), created MO
+and deleted MO of a plan, judged on the export taken after it: ``status`` (``held``,
+``not_taken``: the value from before the plan is still there, ``drifted``: a value neither
+the plan's nor the one before, ``mo_missing``: the MO is not in the export, ``unexpected``: an
+MO the plan deletes is still there), the MO and its node, the attribute (null for a create or
+delete of the MO), the plan's ``op``, the values planned, found and before the plan (as
+shown: ``member=value`` items joined by ``, ``), the last plan step writing it and its
+ChangeSet source."""
+
+NETWORK_DIFF_MOS_SCHEMA = pa.schema(
+    [
+        pa.field("change", _TEXT, False),
+        pa.field("fdn", _TEXT, False),
+        ("node", _TEXT),
+        ("class", _TEXT),
+        ("parent_fdn", _TEXT),
+    ]
+)
+"""One row per MO in one network only: ``change`` (``added``: in B only, ``removed``: in A
+only), the MO, its node, class and parent."""
+
+NETWORK_DIFF_VALUES_SCHEMA = pa.schema(
+    [
+        pa.field("change", _TEXT, False),
+        pa.field("fdn", _TEXT, False),
+        ("node", _TEXT),
+        ("class", _TEXT),
+        pa.field("attribute", _TEXT, False),
+        ("value_a", _TEXT),
+        ("value_b", _TEXT),
+    ]
+)
+"""One row per attribute of an MO both networks hold whose whole value differs: ``change``
+(``changed``, ``added``: only B has a value, ``removed``: only A has one), the MO, its node
+and class, the attribute and its value in A and in B (items and members as ``member=value``
+joined by ``, ``)."""
+
+RELATION_CHANGES_SCHEMA = pa.schema(
+    [
+        pa.field("parent_fdn", _TEXT, False),
+        ("node", _TEXT),
+        pa.field("class", _TEXT, False),
+        pa.field("in_a", pa.int64(), False),
+        pa.field("in_b", pa.int64(), False),
+        pa.field("added", pa.int64(), False),
+        pa.field("removed", pa.int64(), False),
+        pa.field("changed", pa.int64(), False),
+    ]
+)
+"""Relations (MOs of a class whose name ends in ``Relation``) per parent and class: a cell's
+frequency relations, a frequency relation's neighbour relations; how many each network holds,
+how many were added, removed, or hold another value."""
+
+DIFF_COUNTS_SCHEMA = pa.schema(
+    [
+        pa.field("level", _TEXT, False),
+        pa.field("name", _TEXT, False),
+        pa.field("mos_added", pa.int64(), False),
+        pa.field("mos_removed", pa.int64(), False),
+        pa.field("values_changed", pa.int64(), False),
+    ]
+)
+"""The differences counted per ``level`` (``node``, ``class``, ``attribute``) and name."""
+
+MODEL_CHANGES_SCHEMA = pa.schema(
+    [
+        pa.field("change", _TEXT, False),
+        pa.field("severity", _TEXT, False),
+        ("mim", _TEXT),
+        pa.field("class", _TEXT, False),
+        ("attribute", _TEXT),
+        ("member", _TEXT),
+        ("old", _TEXT),
+        ("new", _TEXT),
+        pa.field("message", _TEXT, False),
+    ]
+)
+"""One row per difference between two model releases: ``change`` (``class_added``,
+``class_removed``, ``class_renamed``, ``attribute_added``, ``attribute_removed``,
+``attribute_renamed``, ``type``, ``range``, ``length``, ``enum_member_added``,
+``enum_member_removed``, ``default``, ``unit``, ``multiplication_factor``, ``read_only``,
+``restricted``, ``mandatory``, ``lock_before_modify``, ``takes_effect``, ``sequence``,
+``containment_added``, ``containment_removed``, ``cardinality``), how it bears on what was
+written for the old release (``breaking``, ``meaning``: the same text means another thing,
+``info``), where (the MIM of the new release, else the old; class; attribute; struct member
+or enum member, or the child class for containment), the old and new value as text, a
+message."""
+
+TEMPLATE_IMPACT_SCHEMA = pa.schema(
+    [
+        pa.field("template", _TEXT, False),
+        ("path", _TEXT),
+        ("line", pa.int32()),
+        ("column", pa.int32()),
+        pa.field("severity", _TEXT, False),
+        pa.field("change", _TEXT, False),
+        ("class", _TEXT),
+        ("attribute", _TEXT),
+        ("value", _TEXT),
+        pa.field("message", _TEXT, False),
+    ]
+)
+"""One row per template key or value a model change bears on: where (template file, JSON
+pointer, line, column), ``breaking`` or ``meaning``, the model change (a ``change`` of
+:data:`MODEL_CHANGES_SCHEMA`), the class, attribute and value the template writes, a message."""

@@ -189,10 +189,11 @@ def dynamic_blocks(
     return blocks()
 
 
-def moshell_lines(plan: pa.Table, *, where: str = "plan.mos") -> Iterator[str]:
+def moshell_lines(plan: pa.Table, *, where: str = "plan.mos", header: bool = True) -> Iterator[str]:
     """The plan as a moshell script (LDNs below ManagedElement; ``bl``/``deb`` for locks).
     The MO of ``set``, ``del``, ``bl`` and ``deb`` is a pattern to moshell: ``.`` is escaped
-    and ``$`` ends it. Every value is checked before the first line is given."""
+    and ``$`` ends it. Every value is checked before the first line is given. Without
+    `header`, the lines of these steps alone (a script written a part of the plan at a time)."""
     if not plan.num_rows:
         return iter(())
     heads = _heads(plan)
@@ -200,8 +201,9 @@ def moshell_lines(plan: pa.Table, *, where: str = "plan.mos") -> Iterator[str]:
     _, ldns = node_and_ldn(heads["fdn"])
 
     def lines() -> Iterator[str]:
-        yield "confb+\n"
-        yield "gs+\n"
+        if header:
+            yield "confb+\n"
+            yield "gs+\n"
         for step, op, fdn, ldn in zip(
             heads["step"].to_pylist(), heads["op"].to_pylist(), heads["fdn"].to_pylist(), ldns.to_pylist(), strict=True
         ):

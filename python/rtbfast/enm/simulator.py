@@ -33,16 +33,18 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast import _native
 from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm import cmedit
 from rtbfast.enm.plan import _string, value_violations
 from rtbfast.network_index import NetworkIndex
-from rtbfast.schemas import NETWORK_CHANGES_SCHEMA, SEP, SIMULATED_VALUES_SCHEMA
+from rtbfast.schemas import SEP, SIMULATED_VALUES_SCHEMA
 
 if TYPE_CHECKING:
     from rtbfast.enm.imports import ImportOperation
@@ -69,6 +71,9 @@ def _node_error(text: str) -> Response:
 
 
 UPDATED = Response(True, ["1 instance(s) updated"])
+
+# what the native check of a run of sets finds on a row (rtbfast._native.check_sets)
+_MISSING, _UNKNOWN, _READ_ONLY, _RESTRICTED, _LOCKED_ONLY = 1, 2, 4, 8, 16
 
 VALIDATION_FAILURES = (
     "Error 7042 : There are validation failures. Please consult the description of the errors reported in the "
@@ -196,17 +201,8 @@ class Simulator:
         self.admin = catalog.admin_classes()
         self.containment = catalog.containment()
         self.system_created = catalog.system_created
-        mos = tables["mos"]
-        self.base_fdns = _string(mos["fdn"]).combine_chunks()
-        self.base_classes = _string(mos["class"]).combine_chunks()
         self._names: Any = None
-        self.sequences = {
-            (c, a)
-            for c, a, q in zip(
-                *(catalog.kinds[n].to_pylist() for n in ("class", "attribute", "is_sequence")), strict=True
-            )
-            if q
-        }
+        self._base_view: _native.NetworkView | None = None
         self.overlays: list[pa.Table] = []
         self.version = 0
         self.removed_at: dict[str, int] = {}
@@ -215,28 +211,40 @@ class Simulator:
         self.created_at: dict[str, int] = {}
         self.admin_state: dict[str, str | None] = {}
         self.children_created: dict[str, list[str]] = defaultdict(list)
-        mandatory = {(c, a) for (c, a), f in self.flags.items() if f.get("mandatory")}
-        self.mandatory: dict[str, set[str]] = defaultdict(set)
-        for c, a in mandatory:
-            if a not in (f"{c}Id", c[:1].lower() + c[1:] + "Id"):
-                self.mandatory[c].add(a)
-        self.flag_table = pa.table(
-            {
-                "class": [c for c, _ in self.flags],
-                "attribute": [a for _, a in self.flags],
-                "read_only": [bool(f.get("read_only")) for f in self.flags.values()],
-                "restricted": [bool(f.get("restricted")) for f in self.flags.values()],
-                "locked_only": [k in catalog.locks for k in self.flags],
-                "known": [True] * len(self.flags),
-            }
-        )
-        self.flag_keys = pc.binary_join_element_wise(self.flag_table["class"], self.flag_table["attribute"], SEP)
         self.jobs: dict[int, ImportJob] = {}
         """Import jobs by id."""
         self.uploads: list[tuple[int, str]] = []
         """Every ``cmedit import -f`` that created a job: (job id, file name)."""
         self.import_job_seconds = 0.0
         """How long a new import job answers ``IN PROGRESS`` before its outcome (to rehearse polling)."""
+
+    @cached_property
+    def sequences(self) -> set[tuple[str, str]]:
+        """(class, attribute) pairs the catalog says are sequences."""
+        kinds = self.cat.kinds
+        return {
+            (c, a)
+            for c, a, q in zip(*(kinds[n].to_pylist() for n in ("class", "attribute", "is_sequence")), strict=True)
+            if q
+        }
+
+    @cached_property
+    def mandatory(self) -> dict[str, set[str]]:
+        """class → the attributes a create must give (the naming attribute aside)."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for (c, a), f in self.flags.items():
+            if f.get("mandatory") and a not in (f"{c}Id", c[:1].lower() + c[1:] + "Id"):
+                out[c].add(a)
+        return out
+
+    @property
+    def base_view(self) -> _native.NetworkView:
+        """The MOs of the network first read, indexed natively (made when first needed)."""
+        if self._base_view is None:
+            from rtbfast.network_index import native_view
+
+            self._base_view = native_view(self.base["mos"], None)
+        return self._base_view
 
     @property
     def index(self) -> NetworkIndex:
@@ -360,25 +368,6 @@ class Simulator:
             schema=SIMULATED_VALUES_SCHEMA,
         )
 
-    def _classes(self, fdns: pa.Array) -> pa.Array:
-        """The class of each FDN in the current state (null where it does not exist). A few
-        FDNs (a command's) are looked up in the index: hashing the whole network's FDNs for
-        them would cost as much as the network is large."""
-        if len(fdns) <= 256:
-            return pa.array([self.class_of(f) if self.exists(f) else None for f in fdns.to_pylist()], pa.string())
-        at = pc.index_in(fdns, value_set=self.base_fdns)
-        base_cls = pc.take(self.base_classes, at)
-        alive_removed = pa.array(sorted(self.removed_at), pa.string())
-        gone = pc.is_in(fdns, value_set=alive_removed)
-        cls = pc.if_else(gone, pa.scalar(None, pa.string()), base_cls)
-        if self.created:
-            created = {f: r["class"] for f, r in self.created.items() if self.exists(f)}
-            if created:
-                known = pa.array(list(created), pa.string())
-                at2 = pc.index_in(fdns, value_set=known)
-                cls = pc.coalesce(pc.take(pa.array(list(created.values()), pa.string()), at2), cls)
-        return cls
-
     def _apply_sets(self, part: pa.Table, shift: int = 0) -> tuple[list[tuple[int, Response]], int | None]:
         """A run of set steps: checked together, applied up to the first failing step. The
         responses' steps are told less `shift` (the failed step is not)."""
@@ -406,54 +395,54 @@ class Simulator:
 
     def _check_sets(self, part: pa.Table) -> dict[int, Response]:
         """Every failing step of a run of set steps, checked together (each step sees the
-        locks of the steps before it in the run), with ENM's answer; nothing applied."""
+        locks of the steps before it in the run), with ENM's answer; nothing applied. The rows
+        are checked natively (the MO exists, the attribute is known and writable); ENM's
+        answers are worded here, first the MOs missing, then unknown, read-only, restricted and
+        locked attributes, then the values."""
         fdns = _string(part["fdn"]).combine_chunks()
-        cls = self._classes(fdns)
-        rows = pa.table(
-            {
-                "step": part["step"],
-                "fdn": fdns,
-                "class": cls,
-                "attribute": _string(part["attribute"]),
-                "row": pa.array(range(part.num_rows), pa.int64()),
-            }
-        )
+        rows = pa.table({"fdn": fdns, "attribute": _string(part["attribute"])})
+        created = {f: str(r["class"]) for f, r in self.created.items() if self.exists(f)}
+        checked = pa.table(_native.check_sets(rows, self.base_view, self.cat.native, list(self.removed_at), created))
+        cls = checked["class"].combine_chunks()
+        problems = checked["problems"]
         failures: dict[int, Response] = {}
-        missing = rows.filter(pc.is_null(rows["class"]))
-        for r in missing.to_pylist():
-            failures.setdefault(r["step"], _error(10004, f"The MO specified does not exist - {r['fdn']}"))
-        present = rows.filter(pc.and_(pc.is_valid(rows["class"]), pc.is_valid(rows["attribute"])))
-        # the attributes' flags looked up (rows keep their order), not joined and sorted back
-        at = pc.index_in(
-            pc.binary_join_element_wise(present["class"], present["attribute"], SEP), value_set=self.flag_keys
-        )
-        joined = present
-        for name in ("read_only", "restricted", "locked_only", "known"):
-            joined = joined.append_column(name, pc.take(self.flag_table[name], at))
-        for r in joined.filter(pc.is_null(joined["known"])).to_pylist():
-            failures.setdefault(
-                r["step"],
-                _error(
-                    1010,
-                    f"An unknown attribute has been encountered; name {r['attribute']} in the MO class {r['class']}. "
-                    f'Verify valid attributes for the MO class using "cmedit describe {r["class"]}.*"',
-                ),
-            )
-        for r in joined.filter(pc.fill_null(joined["read_only"], False)).to_pylist():
-            failures.setdefault(r["step"], _node_error(f"{r['attribute']} is read-only"))
-        for r in joined.filter(pc.fill_null(joined["restricted"], False)).to_pylist():
-            failures.setdefault(
-                r["step"], _node_error(f"{r['attribute']} is restricted: it is set only when {r['class']} is created")
-            )
-        locked = joined.filter(pc.fill_null(joined["locked_only"], False))
-        if locked.num_rows:
-            writes = self._admin_writes(part)
-            for step, fdn, attribute in set(
-                zip(locked["step"].to_pylist(), locked["fdn"].to_pylist(), locked["attribute"].to_pylist(), strict=True)
-            ):
-                target = self._lock_target(fdn)
-                if target is not None and self._state_at(target, step, writes) != "LOCKED":
-                    failures.setdefault(step, _node_error(f"{attribute} can only be changed when {target} is LOCKED"))
+        if pc.max(problems).as_py() or 0:
+            flagged = pa.table(
+                {"step": part["step"], "fdn": fdns, "class": cls, "attribute": rows["attribute"], "problems": problems}
+            ).filter(pc.not_equal(problems, 0))
+            bits = [(r, r["problems"]) for r in flagged.to_pylist()]
+            for r, b in bits:
+                if b & _MISSING:
+                    failures.setdefault(r["step"], _error(10004, f"The MO specified does not exist - {r['fdn']}"))
+            for r, b in bits:
+                if b & _UNKNOWN:
+                    failures.setdefault(
+                        r["step"],
+                        _error(
+                            1010,
+                            f"An unknown attribute has been encountered; name {r['attribute']} in the MO class "
+                            f'{r["class"]}. Verify valid attributes for the MO class using "cmedit describe '
+                            f'{r["class"]}.*"',
+                        ),
+                    )
+            for r, b in bits:
+                if b & _READ_ONLY:
+                    failures.setdefault(r["step"], _node_error(f"{r['attribute']} is read-only"))
+            for r, b in bits:
+                if b & _RESTRICTED:
+                    failures.setdefault(
+                        r["step"],
+                        _node_error(f"{r['attribute']} is restricted: it is set only when {r['class']} is created"),
+                    )
+            locked = [r for r, b in bits if b & _LOCKED_ONLY]
+            if locked:
+                writes = self._admin_writes(part)
+                for step, fdn, attribute in dict.fromkeys((r["step"], r["fdn"], r["attribute"]) for r in locked):
+                    target = self._lock_target(fdn)
+                    if target is not None and self._state_at(target, step, writes) != "LOCKED":
+                        failures.setdefault(
+                            step, _node_error(f"{attribute} can only be changed when {target} is LOCKED")
+                        )
         self._value_failures(part, cls, failures)
         return failures
 
@@ -482,7 +471,6 @@ class Simulator:
         return self.value(target, ADMIN)
 
     def _value_failures(self, part: pa.Table, cls: pa.Array, failures: dict[int, Response]) -> None:
-
         rows = pa.table(
             {
                 "step": part["step"],
@@ -494,16 +482,18 @@ class Simulator:
                 "value": part["value"],
             }
         )
-        rows = rows.filter(pc.and_(pc.is_valid(rows["value"]), pc.is_valid(rows["class"])))
         if not rows.num_rows:
             return
-        bad = value_violations(rows, self.cat)
+        bad = value_violations(rows, self.cat)  # (the rows with a value and a class)
         if bad.num_rows:
             bad = self._not_held(bad)
         if not bad.num_rows:
             return
-        key = pc.binary_join_element_wise(rows["fdn"], rows["attribute"], SEP)
-        step_of = dict(zip(key.to_pylist(), rows["step"].to_pylist(), strict=True))
+        # the step of each refused value: of the rows of the MOs refused only
+        rows = rows.filter(pc.and_(pc.is_valid(rows["value"]), pc.is_valid(rows["class"])))
+        named = rows.filter(pc.is_in(rows["fdn"], value_set=pc.unique(bad["subject"])))
+        key = pc.binary_join_element_wise(named["fdn"], named["attribute"], SEP)
+        step_of = dict(zip(key.to_pylist(), named["step"].to_pylist(), strict=True))
         for v in bad.to_pylist():
             step = step_of.get(f"{v['subject']}{SEP}{v['attribute']}")
             if step is not None:
@@ -1145,65 +1135,3 @@ def canonical(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
             [("fdn", "ascending"), ("attribute", "ascending"), ("index", "ascending"), ("member", "ascending")]
         ),
     }
-
-
-def diff(before: dict[str, pa.Table], after: dict[str, pa.Table]) -> pa.Table:
-    """What changed between two networks, a row per attribute value: ``change`` (``added``,
-    ``removed``, ``changed``), fdn, attribute, member, index, before, after; an MO created or
-    deleted is one row with no attribute."""
-    a, b = canonical(before), canonical(after)
-    rows: list[dict[str, Any]] = []
-    mos_a, mos_b = set(a["mos"]["fdn"].to_pylist()), set(b["mos"]["fdn"].to_pylist())
-    for f in sorted(mos_b - mos_a):
-        rows.append(
-            {
-                "change": "created",
-                "fdn": f,
-                "attribute": None,
-                "member": None,
-                "index": None,
-                "before": None,
-                "after": None,
-            }
-        )
-    for f in sorted(mos_a - mos_b):
-        rows.append(
-            {
-                "change": "deleted",
-                "fdn": f,
-                "attribute": None,
-                "member": None,
-                "index": None,
-                "before": None,
-                "after": None,
-            }
-        )
-
-    def keyed(t: pa.Table) -> pa.Table:
-        key = pc.binary_join_element_wise(
-            t["fdn"],
-            t["attribute"],
-            pc.fill_null(t["member"], ""),
-            pc.cast(pc.fill_null(t["index"], -1), pa.string()),
-            SEP,
-        )
-        return t.append_column("key", key)
-
-    va, vb = keyed(a["values"]), keyed(b["values"])
-    joined = va.join(vb.select(["key", "value"]).rename_columns(["key", "after"]), "key", join_type="full outer")
-    changed = joined.filter(pc.invert(pc.fill_null(pc.equal(joined["value"], joined["after"]), False)))
-    for r in changed.to_pylist():
-        key = r["key"].split(SEP)
-        before_v, after_v = r["value"], r["after"]
-        rows.append(
-            {
-                "change": "added" if before_v is None else "removed" if after_v is None else "changed",
-                "fdn": key[0],
-                "attribute": key[1],
-                "member": key[2] or None,
-                "index": int(key[3]),
-                "before": before_v,
-                "after": after_v,
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=NETWORK_CHANGES_SCHEMA)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from rtbfast.schemas import PLAN_SUMMARY_CHANGES_SCHEMA
 
 if TYPE_CHECKING:
     from rtbfast.enm.planning import Planned
@@ -225,15 +228,49 @@ def _lock_target(fdn: str, admin: set[str]) -> str | None:
     return None
 
 
-def summary_facts(planned: Planned) -> dict[str, Any]:
-    """What the summary says, as plain data (also kept in ``plan.json``)."""
-    steps = planned.plan.steps
+_NODE = r"(?:^|,)(?:MeContext|ManagedElement)=(?P<n>[^,]+)"
+LISTED = 500
+"""Rows of a list the summary shows; past that it says how many more."""
+
+
+@dataclass
+class Listed:
+    """The first items of a list (:data:`LISTED`), and how many it has."""
+
+    first: list[Any]
+    total: int
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, i: int) -> Any:
+        return self.first[i]
+
+
+@dataclass
+class SummaryPart:
+    """What the steps of a plan (or of a batch of its node groups, numbered in the batch)
+    give the summary: counts, what changes where, the lock windows."""
+
+    steps: int
+    counts: dict[str, int]
+    nodes: set[str]
+    mos: int
+    changes: pa.Table
+    """node, class, mos, create, set, delete, attributes (a list)."""
+    locks: list[dict[str, Any]]
+    """Each lock step (``step``: the part's number), ``fdn``, ``phase``, ``attributes`` (the
+    class.attribute that need it), ``why`` (``set`` or ``delete``)."""
+
+
+def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> SummaryPart:
+    """The summary's facts of `steps` (rows in step order)."""
     # one row per step, column-wise; the node of each MO by a pattern, not a loop
     first = steps.group_by("step", use_threads=False).aggregate(
         [("phase", "first"), ("op", "first"), ("fdn", "first"), ("class", "first")]
     )
     first = first.rename_columns(["step", "phase", "op", "fdn", "class"]).sort_by("step")
-    node = pc.struct_field(pc.extract_regex(first["fdn"], r"(?:^|,)(?:MeContext|ManagedElement)=(?P<n>[^,]+)"), [0])
+    node = pc.struct_field(pc.extract_regex(first["fdn"], _NODE), [0])
     first = first.append_column("node", pc.fill_null(node, first["fdn"]))
     by_op = first.group_by("op").aggregate([("step", "count")])
     counts: dict[str, int] = dict(zip(by_op["op"].to_pylist(), by_op["step_count"].to_pylist(), strict=True))
@@ -259,10 +296,12 @@ def summary_facts(planned: Planned) -> dict[str, Any]:
         row_of(r["node"], r["class"])["mos"] = r["fdn_count_distinct"]
     for r in names:
         row_of(r["node"], r["class"])["attributes"].add(r["attribute"])
+    changes = pa.Table.from_pylist(
+        [{**r, "attributes": sorted(r["attributes"])} for r in per.values()], schema=PLAN_SUMMARY_CHANGES_SCHEMA
+    )
     # lock windows: walked in step order, only when the plan locks something
     locks: list[dict[str, Any]] = []
     if counts.get("lock"):
-        locks_needed = planned.catalog.locks
         attributes: dict[int, list[str]] = defaultdict(list)
         for step, attribute in zip(written["step"].to_pylist(), written["attribute"].to_pylist(), strict=True):
             if attribute not in attributes[step]:
@@ -283,10 +322,104 @@ def summary_facts(planned: Planned) -> dict[str, Any]:
                         entry["attributes"].extend(f"{h['class']}.{a}" for a in needs)
             elif h["op"] == "delete" and h["fdn"] in open_locks:
                 open_locks[h["fdn"]]["why"] = "delete"
-    admin = planned.catalog.admin_classes()
-    effects = []
+    nodes = set(pc.unique(first["node"]).to_pylist())
+    return SummaryPart(
+        steps=first.num_rows,
+        counts=counts,
+        nodes=nodes,
+        mos=pc.count_distinct(changing["fdn"]).as_py(),
+        changes=changes,
+        locks=locks,
+    )
+
+
+def _changes(parts: list[pa.Table]) -> Listed:
+    """What changes where, per node and class (the parts' rows of one node and class added
+    up), in order of node and class."""
+    table = (
+        pa.concat_tables(parts, promote_options="permissive") if parts else PLAN_SUMMARY_CHANGES_SCHEMA.empty_table()
+    )
+    if not table.num_rows:
+        return Listed([], 0)
+    sums = table.group_by(["node", "class"], use_threads=False).aggregate(
+        [("mos", "sum"), ("create", "sum"), ("set", "sum"), ("delete", "sum")]
+    )
+    sums = sums.sort_by([("node", "ascending"), ("class", "ascending")])
+    head = sums.slice(0, LISTED)
+    attributes = table.filter(
+        pc.is_in(
+            pc.binary_join_element_wise(table["node"], table["class"], "\x1f"),
+            value_set=pc.binary_join_element_wise(head["node"], head["class"], "\x1f"),
+        )
+    )
+    flat = pa.table(
+        {
+            "node": pc.take(attributes["node"], pc.list_parent_indices(attributes["attributes"])),
+            "class": pc.take(attributes["class"], pc.list_parent_indices(attributes["attributes"])),
+            "attribute": pc.list_flatten(attributes["attributes"]),
+        }
+    )
+    named: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for n, c, a in zip(flat["node"].to_pylist(), flat["class"].to_pylist(), flat["attribute"].to_pylist(), strict=True):
+        named[(n, c)].add(a)
+    rows = [
+        {
+            "node": r["node"],
+            "class": r["class"],
+            "mos": r["mos_sum"],
+            "create": r["create_sum"],
+            "set": r["set_sum"],
+            "delete": r["delete_sum"],
+            "attributes": sorted(named[(r["node"], r["class"])]),
+        }
+        for r in head.to_pylist()
+    ]
+    return Listed(rows, sums.num_rows)
+
+
+def merged_facts(
+    parts: list[SummaryPart],
+    *,
+    catalog: Any,
+    made_from: dict[str, Any],
+    effects: list[dict[str, Any]],
+    rollback_steps: int,
+    dropped: int,
+    unknown: Any,
+    restored: Listed,
+    notes: list[str],
+) -> dict[str, Any]:
+    """What the summary says, as plain data (``counts`` also kept in ``plan.json``), from the
+    parts of a plan (their steps numbered in the whole plan), its `effects` (in the planner's
+    order), the attributes the rollback cannot restore (`unknown`: rows ``fdn``,
+    ``attribute``, ``step``, with a length) and the values it restores that the catalog
+    refuses (`restored`)."""
+    counts: dict[str, int] = defaultdict(int)
+    nodes: set[str] = set()
+    locks: list[dict[str, Any]] = []
+    for part in parts:
+        for op, n in part.counts.items():
+            counts[op] += n
+        nodes |= part.nodes
+        locks.extend(part.locks)
+    locks.sort(key=lambda lock: int(lock["step"]))
+    admin = catalog.admin_classes()
+    listed: list[dict[str, Any]] = []
+    timed = 0
     locked_by_plan = {lock["fdn"]: lock["step"] for lock in locks}
-    for e in planned.plan.effects:
+    impacts: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in effects:
+        if e["disturbances"]:
+            item = impacts.setdefault(
+                (e["class"], e["attribute"]),
+                {"class": e["class"], "attribute": e["attribute"], "disturbances": e["disturbances"], "mos": 0},
+            )
+            item["mos"] += 1
+        if not e["when"]:
+            continue
+        timed += 1
+        if len(listed) >= LISTED:
+            continue
         offered: list[str] = []
         covered = None
         if e["when"] == "restart":
@@ -300,16 +433,32 @@ def summary_facts(planned: Planned) -> dict[str, Any]:
                     f"cmedit set {cell} administrativeState=LOCKED",
                     f"cmedit set {cell} administrativeState=UNLOCKED",
                 ]
-        effects.append({**e, "offered": offered, "covered_by_step": covered})
-    impacts: dict[tuple[str, str], dict[str, Any]] = {}
-    for e in effects:
-        if e["disturbances"]:
-            item = impacts.setdefault(
-                (e["class"], e["attribute"]),
-                {"class": e["class"], "attribute": e["attribute"], "disturbances": e["disturbances"], "mos": 0},
-            )
-            item["mos"] += 1
-    table = [{**r, "attributes": sorted(r["attributes"])} for _, r in sorted(per.items())]
+        listed.append({**e, "offered": offered, "covered_by_step": covered})
+    return {
+        "made_from": made_from,
+        "counts": {
+            "steps": sum(p.steps for p in parts),
+            **{op: counts.get(op, 0) for op in ("create", "set", "delete", "lock", "unlock", "action")},
+            "nodes": len(nodes),
+            "mos": sum(p.mos for p in parts),
+            "rollback_steps": rollback_steps,
+            "dropped_as_already_true": dropped,
+            "unknown_rollback": len(unknown),
+            "restored_violations": len(restored),
+        },
+        "unknown_rollback": unknown,
+        "restored_violations": restored,
+        "changes": _changes([p.changes for p in parts]),
+        "locks": Listed(locks[:LISTED], len(locks)),
+        "effects": Listed(listed, timed),
+        "impacts": list(impacts.values()),
+        "notes": notes,
+    }
+
+
+def summary_facts(planned: Planned) -> dict[str, Any]:
+    """What the summary says of a plan made whole, as plain data (see :func:`merged_facts`)."""
+    part = summary_part(planned.plan.steps, planned.catalog.locks)
     unknown = planned.unknown_rollback
     unknown_rows = unknown.select(["fdn", "attribute", "step"]).to_pylist() if unknown is not None else []
     restored = planned.restored_violations
@@ -318,33 +467,33 @@ def summary_facts(planned: Planned) -> dict[str, Any]:
         if restored is not None
         else []
     )
-    return {
-        "made_from": planned.made_from,
-        "counts": {
-            "steps": first.num_rows,
-            **{op: counts.get(op, 0) for op in ("create", "set", "delete", "lock", "unlock", "action")},
-            "nodes": pc.count_distinct(first["node"]).as_py(),
-            "mos": pc.count_distinct(changing["fdn"]).as_py(),
-            "rollback_steps": len(set(planned.rollback["step"].to_pylist())) if planned.rollback.num_rows else 0,
-            "dropped_as_already_true": planned.plan.dropped,
-            "unknown_rollback": len(unknown_rows),
-            "restored_violations": len(restored_rows),
-        },
-        "unknown_rollback": unknown_rows,
-        "restored_violations": restored_rows,
-        "changes": table,
-        "locks": locks,
-        "effects": [e for e in effects if e["when"]],
-        "impacts": list(impacts.values()),
-        "notes": [str(n) for n in planned.plan.notes],
-    }
+    return merged_facts(
+        [part],
+        catalog=planned.catalog,
+        made_from=planned.made_from,
+        effects=planned.plan.effects,
+        rollback_steps=len(set(planned.rollback["step"].to_pylist())) if planned.rollback.num_rows else 0,
+        dropped=planned.plan.dropped,
+        unknown=unknown_rows,
+        restored=Listed(restored_rows[:LISTED], len(restored_rows)),
+        notes=[str(n) for n in planned.plan.notes],
+    )
 
 
-def _cut(items: list[Any], limit: int = 500) -> tuple[list[Any], int]:
+def _cut(items: list[Any] | Listed, limit: int = LISTED) -> tuple[list[Any], int]:
+    if isinstance(items, Listed):
+        return items.first[:limit], max(0, items.total - limit)
     return items[:limit], max(0, len(items) - limit)
 
 
 def summary_markdown(facts: dict[str, Any]) -> str:
+    """The summary as Markdown."""
+    return "".join(summary_markdown_chunks(facts))
+
+
+def summary_markdown_chunks(facts: dict[str, Any]) -> Iterator[str]:
+    """:func:`summary_markdown` a piece at a time (the attributes the rollback cannot restore,
+    all listed, are read as they are written)."""
     c = facts["counts"]
     out = ["# Plan summary", ""]
     made = facts["made_from"]
@@ -442,7 +591,10 @@ def summary_markdown(facts: dict[str, Any]) -> str:
             "a rollback leaves them as the plan sets them:",
             "",
         ]
-        out += [f"- `{u['fdn']}` **{u['attribute']}** (step {u['step']})" for u in facts["unknown_rollback"]]
+        yield "".join(line + "\n" for line in out)
+        out = []
+        for u in facts["unknown_rollback"]:
+            yield f"- `{u['fdn']}` **{u['attribute']}** (step {u['step']})\n"
     if facts["restored_violations"]:
         out += [
             "",
@@ -459,7 +611,7 @@ def summary_markdown(facts: dict[str, Any]) -> str:
             out.append(f"- … {more} more")
     out += ["", "## Notes", ""]
     out += [f"- {n}" for n in facts["notes"]] or ["None."]
-    return "\n".join(out) + "\n"
+    yield "".join(line + "\n" for line in out)
 
 
 _CSS = """
@@ -475,6 +627,12 @@ li{margin:.25em 0}.warn{color:#8a4b00}
 
 
 def summary_html(facts: dict[str, Any]) -> str:
+    """The summary as a self-contained HTML page."""
+    return "".join(summary_html_chunks(facts))
+
+
+def summary_html_chunks(facts: dict[str, Any]) -> Iterator[str]:
+    """:func:`summary_html` a piece at a time (see :func:`summary_markdown_chunks`)."""
     e = html.escape
     c = facts["counts"]
     made = facts["made_from"]
@@ -579,10 +737,10 @@ def summary_html(facts: dict[str, Any]) -> str:
             "holds no value for these attributes, so their value before the plan is unknown (planned with "
             "--allow-unknown-rollback); a rollback leaves them as the plan sets them.</p><ul>"
         )
-        parts.extend(
-            f"<li><code>{e(u['fdn'])}</code> <b>{e(u['attribute'])}</b> (step {u['step']})</li>"
-            for u in facts["unknown_rollback"]
-        )
+        yield "".join(parts)
+        parts = []
+        for u in facts["unknown_rollback"]:
+            yield f"<li><code>{e(u['fdn'])}</code> <b>{e(u['attribute'])}</b> (step {u['step']})</li>"
         parts.append("</ul>")
     if facts["restored_violations"]:
         parts.append(
@@ -602,4 +760,4 @@ def summary_html(facts: dict[str, Any]) -> str:
         "<ul>" + "".join(f"<li>{e(n)}</li>" for n in facts["notes"]) + "</ul>" if facts["notes"] else "<p>None.</p>"
     )
     parts.append("</body></html>\n")
-    return "".join(parts)
+    yield "".join(parts)

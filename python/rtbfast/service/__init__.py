@@ -14,7 +14,7 @@ One concern per module:
 
 Nothing here checks, expands, plans or audits by itself: the routes call
 :func:`rtbfast.templates.check.check_templates`, :func:`rtbfast.templates.expand.expand`,
-:func:`rtbfast.enm.planning.plan_changes`, :func:`rtbfast.audit.audit` and
+:func:`rtbfast.enm.planning.plan_folder`, :func:`rtbfast.audit.audit` and
 :func:`rtbfast.enm.journal.journal_report`, with the catalogs loaded once at start as
 :class:`rtbfast.catalog_view.CatalogView`.
 """

@@ -95,7 +95,7 @@ def plan_work(
 ) -> Work:
     def work(folder: Path, report: Report) -> dict[str, Any]:
         from rtbfast.enm.plan import PlanError
-        from rtbfast.enm.planning import ExpansionFailed, plan_changes, write_plan_folder
+        from rtbfast.enm.planning import ExpansionFailed, plan_folder
         from rtbfast.text_safety import one_line
 
         def phase(name: str) -> None:
@@ -103,21 +103,18 @@ def plan_work(
 
         out = folder / "plan"
         try:
-            planned = plan_changes(
+            # what `rtbfast plan` runs: node group by node group, in bounded memory
+            written = plan_folder(
                 source,
                 view,
                 network,
-                list(targets),
-                threads=threads,
-                allow_unknown_rollback=bool(options.get("allow_unknown_rollback")),
-                on_phase=phase,
-            )
-            written = write_plan_folder(
-                planned,
                 out,
+                list(targets),
                 form=str(options.get("form", "fdn")),
                 dialects=options.get("dialects") or None,
                 import_chunk=options.get("import_chunk"),
+                threads=threads,
+                allow_unknown_rollback=bool(options.get("allow_unknown_rollback")),
                 on_phase=phase,
             )
         except PlanError as err:

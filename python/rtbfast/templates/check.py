@@ -35,6 +35,12 @@ per distinct verdict. Findings are located in the texts the read kept. Then:
   the later value is read); a template past a bound of the reader is an error (``limit``: its
   size, nesting, values, a sequence's items, the ids its keys name).
 
+A naming attribute written in the other MIM family's case spelling (``eUtranCellRelationId`` of
+ECIM, ``EUtranCellRelationId`` of CPP) is the catalog's attribute, not an unknown one. Each
+template gets a summary (:attr:`CheckResult.summaries`: every finding counted, listed or not,
+the release it declares), and where most of its errors are unknown names, the hint that it
+probably targets another release than the catalog's MIMs (:mod:`rtbfast.templates.release`).
+
 Findings are the Violations columns plus ``template``, ``path`` (JSON pointer), ``line``,
 ``column``, ``code`` and ``suggestion``.
 """
@@ -77,13 +83,42 @@ class CheckResult:
     values_checked: int
     unreadable: int
     tables: dict[str, pa.Table] = field(repr=False, default_factory=dict)
+    summaries: list[dict[str, Any]] = field(default_factory=list)
+    """One per template, in the order given: ``template``, ``errors``, ``warnings``, ``infos``
+    (every finding counted, listed or not), ``values`` (literal values read),
+    ``unknown_names`` (errors naming a class, attribute or member the catalog lacks),
+    ``matched_spellings`` (naming attributes matched across CPP and ECIM case spellings),
+    ``release`` and ``release_said`` (the release the template declares, and where), and
+    ``hint`` (what the release hint says, or None)."""
+    catalog_release: str | None = None
+    """The catalog's MIMs and their versions (:func:`rtbfast.templates.release.catalog_release`)."""
 
     def count(self, severity: str) -> int:
+        """Findings of `severity`: every one, those not listed (past :data:`LISTED` of a code
+        in a template) too."""
+        if self.summaries:
+            return sum(int(s[_PLURAL[severity]]) for s in self.summaries)
         return int(pc.sum(pc.equal(self.findings["severity"], severity)).as_py() or 0)
 
     @property
     def errors(self) -> int:
         return self.count("error")
+
+    def summary(self) -> dict[str, Any]:
+        """Totals over the templates, the catalog's release, and each template's summary."""
+        from rtbfast.templates.release import summary_of
+
+        return {
+            "templates": self.templates,
+            "values_checked": self.values_checked,
+            "unreadable": self.unreadable,
+            **summary_of(self.summaries),
+            "catalog_release": self.catalog_release,
+            "files": self.summaries,
+        }
+
+
+_PLURAL = {"error": "errors", "warning": "warnings", "info": "infos"}
 
 
 LISTED = 200
@@ -155,6 +190,24 @@ class _Findings:
             else:
                 arrays.append(pa.nulls(count, f.type) if given is None else pa.array([given] * count, f.type))
         self.parts.append(pa.Table.from_arrays(arrays, schema=FINDING_PARTS_SCHEMA))
+
+    def counts(self) -> dict[tuple[int, str, str], int]:
+        """How many findings of each (template, severity, code) were found so far."""
+        self._flush()
+        if not self.parts:
+            return {}
+        found = pa.concat_tables(self.parts).select(["template", "severity", "code"])
+        counted = found.group_by(["template", "severity", "code"], use_threads=False).aggregate([("template", "count")])
+        return {
+            (t, sev, code): n
+            for t, sev, code, n in zip(
+                counted["template"].to_pylist(),
+                counted["severity"].to_pylist(),
+                counted["code"].to_pylist(),
+                counted["template_count"].to_pylist(),
+                strict=True,
+            )
+        }
 
     def table(self) -> pa.Table:
         """Every finding in the order found, but for each template and code only the first
@@ -394,13 +447,93 @@ def _check(
     for index, typed_one in typed.items():
         for w in typed_one.warnings:
             out.add(index, w.path, "warning", w.code, w.message, at=(w.line, w.column), typed=True, pointed=True)
+    tables, matched = _naming_spellings(tables, cat)
     _names(tables, cat, out)
     checked = _values(tables, cat, out, threads)
     refused = _compiled(tables, out)
     if dynamic:
         _dynamic(tables, out, refused)
+    summaries, said = _summaries(files, tables, cat, out, matched)
     findings = _located(files, tables["files"], out.table(), typed, texts)
-    return CheckResult(findings, len(files), checked, unreadable, tables)
+    return CheckResult(findings, len(files), checked, unreadable, tables, summaries, said)
+
+
+def _naming_spellings(tables: dict[str, pa.Table], cat: CatalogView) -> tuple[dict[str, pa.Table], dict[int, int]]:
+    """The values with each naming attribute written in the other MIM family's case spelling
+    (``eUtranCellRelationId`` of ECIM where the catalog has ``EUtranCellRelationId`` of CPP, or
+    the reverse) renamed to the catalog's: the same attribute, not an unknown one. Returns the
+    tables and how many values each template had renamed."""
+    values, mos = tables["values"], tables["mos"]
+    if not values.num_rows or not mos.num_rows:
+        return tables, {}
+    attribute = _dictionary(values["attribute"])
+    names = attribute.dictionary.to_pylist()
+    flipped = {
+        i: (n[0].swapcase() + n[1:])
+        for i, n in enumerate(names)
+        if isinstance(n, str) and len(n) > 2 and n.endswith("Id") and n[0].isalpha()
+    }
+    known_anywhere = {a for attributes in cat.attributes.values() for a in attributes}
+    candidates = [i for i, other in flipped.items() if other in known_anywhere]
+    if not candidates:
+        return tables, {}
+    rows = pc.indices_nonzero(pc.is_in(attribute.indices, value_set=pa.array(candidates, attribute.indices.type)))
+    classes = pc.take(pc.cast(mos["class"], pa.string()), pc.take(values["mo"], rows)).to_pylist()
+    ids = pc.take(attribute.indices, rows).to_pylist()
+    renamed: dict[int, bool] = {}
+    for c, i in zip(classes, ids, strict=True):
+        known = cat.attributes.get(c, {})
+        fits = names[i] not in known and flipped[i] in known
+        renamed[i] = renamed.get(i, True) and fits
+    renames = {i for i, ok in renamed.items() if ok}
+    if not renames:
+        return tables, {}
+    dictionary = pa.array([flipped[i] if i in renames else n for i, n in enumerate(names)], pa.string())
+    column = pa.DictionaryArray.from_arrays(attribute.indices, dictionary)
+    values = values.set_column(values.schema.get_field_index("attribute"), "attribute", column)
+    moved = pc.is_in(attribute.indices, value_set=pa.array(sorted(renames), attribute.indices.type))
+    per = pc.value_counts(pc.filter(values["template"], moved))
+    matched = dict(zip(per.field("values").to_pylist(), per.field("counts").to_pylist(), strict=True))
+    return {**tables, "values": values}, matched
+
+
+def _summaries(
+    files: list[str], tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, matched: dict[int, int]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Each template's summary (every finding counted), with the release hint where most of
+    its errors are unknown names (said of the file, not a finding: the findings stay what each
+    name and value is), and the catalog's release."""
+    from rtbfast.templates.release import UNKNOWN_CODES, catalog_release, declared_releases, release_hint
+
+    said = catalog_release(cat.tables)
+    declared = declared_releases(files, tables)
+    counts = out.counts()
+    per: list[dict[str, Any]] = [
+        {
+            "template": f,
+            "errors": 0,
+            "warnings": 0,
+            "infos": 0,
+            "values": 0,
+            "unknown_names": 0,
+            "matched_spellings": int(matched.get(i, 0)),
+            "release": declared[i].release if i in declared else None,
+            "release_said": declared[i].said if i in declared else None,
+            "hint": None,
+        }
+        for i, f in enumerate(files)
+    ]
+    for (t, severity, code), n in counts.items():
+        per[t][_PLURAL.get(severity, "infos")] += n
+        if severity == "error" and code in UNKNOWN_CODES:
+            per[t]["unknown_names"] += n
+    if tables["values"].num_rows:
+        by_template = pc.value_counts(tables["values"]["template"])
+        for t, n in zip(by_template.field("values").to_pylist(), by_template.field("counts").to_pylist(), strict=True):
+            per[t]["values"] = n
+    for i, row in enumerate(per):
+        row["hint"] = release_hint(row["unknown_names"], row["errors"], declared.get(i), said)
+    return per, said
 
 
 @dataclass

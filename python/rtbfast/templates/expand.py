@@ -47,7 +47,18 @@ from rtbfast.changeset import EMPTIED
 from rtbfast.network_index import NetworkIndex, RawText, fdn_of_slash
 from rtbfast.readers import ProgressCallback
 from rtbfast.schemas import CHANGESET_SCHEMA, SEP
-from rtbfast.templates.objects import TECHNOLOGY, CellView, Clusters, Custom, Db, Enet, Logger, MoView, Vars
+from rtbfast.templates.objects import (
+    DEFAULT_TARGET_CLASSES,
+    TECHNOLOGY,
+    CellView,
+    Clusters,
+    Custom,
+    Db,
+    Enet,
+    Logger,
+    MoView,
+    Vars,
+)
 from rtbfast.templates.sandbox import Compiled, Limits, Meter, Sandbox, Stop, compile_expression, compile_function
 from rtbfast.templates.tree import (
     DELETE,
@@ -69,9 +80,11 @@ from rtbfast.templates.tree import (
     Value,
     Where,
     Written,
+    holds_value,
     plain,
 )
 from rtbfast.templates.units import to_raw
+from rtbfast.templates.wording import kind_of
 
 UNSET = "__unset__"
 
@@ -181,11 +194,13 @@ class _Ctx:
     phase: str
 
 
-def select_targets(network: NetworkIndex, patterns: Iterable[str]) -> list[int]:
-    """The cells `patterns` name, in network order: an FDN or FDN glob (it has ``=``), or a
-    cell id or id glob. A pattern without ``*``, ``?`` or ``[`` is looked up, not matched.
-    A pattern that names no cell is an error."""
-    cells = network.rows_of_class(TECHNOLOGY)
+def select_targets(network: NetworkIndex, patterns: Iterable[str], classes: Sequence[str] | None = None) -> list[int]:
+    """The MOs of the target `classes` (by default the six cell classes,
+    :data:`DEFAULT_TARGET_CLASSES`) `patterns` name, in network order: an FDN or FDN glob (it
+    has ``=``), or an MO id or id glob. A pattern without ``*``, ``?`` or ``[`` is looked up,
+    not matched. A pattern that names none is an error (saying which other classes it names)."""
+    wanted = tuple(dict.fromkeys(classes or DEFAULT_TARGET_CLASSES))
+    cells = network.rows_of_class(wanted)
     by_fdn = {network.fdn[r]: r for r in cells}
     by_id: dict[str, list[int]] = {}
     for r in cells:
@@ -203,9 +218,31 @@ def select_targets(network: NetworkIndex, patterns: Iterable[str]) -> list[int]:
         if not hits:
             from rtbfast.errors import InputError
 
-            raise InputError(f"--targets {pattern!r}: names no cell ({', '.join(sorted(TECHNOLOGY))}) of the network")
+            what = "cell" if classes is None else "MO"
+            raise InputError(
+                f"--targets {pattern!r}: names no {what} of the target classes ({', '.join(wanted)}) of the "
+                f"network{_other_classes(network, pattern)}"
+            )
         chosen |= hits
     return sorted(chosen)
+
+
+def _other_classes(network: NetworkIndex, pattern: str) -> str:
+    """What a pattern that names no target names instead: the classes of the MOs it matches,
+    each with the option that targets them."""
+    names = network.fdn if "=" in pattern else network.id
+    glob = any(ch in pattern for ch in "*?[")
+    found: dict[str, int] = {}
+    for r, name in enumerate(names):
+        if (fnmatch.fnmatchcase(name, pattern) if glob else name == pattern) and network.cls[r] != "":
+            found[network.cls[r]] = found.get(network.cls[r], 0) + 1
+            if len(found) > 8:
+                break
+    if not found:
+        return ""
+    shown = ", ".join(f"{n:,} {c}" for c, n in list(found.items())[:8])
+    option = " ".join(f"--target-class {c}" for c in list(found)[:3])
+    return f"; it names {shown} (give {option} to target them)"
 
 
 class Expander:
@@ -217,8 +254,10 @@ class Expander:
         network: NetworkIndex,
         catalog: CatalogView | None = None,
         limits: Limits | None = None,
+        target_classes: Sequence[str] | None = None,
     ) -> None:
         self.template = template
+        self.target_classes = frozenset(target_classes or DEFAULT_TARGET_CLASSES)
         self._network = network
         self.catalog = catalog
         self.meter = Meter(limits or Limits())
@@ -320,7 +359,7 @@ class Expander:
         view = self.views.get(row)
         if view is None:
             net = self._network
-            kind = CellView if net.cls[row] in TECHNOLOGY else MoView
+            kind = CellView if net.cls[row] in TECHNOLOGY or net.cls[row] in self.target_classes else MoView
             view = kind(self, row, net.fdn[row], net.cls[row])
             self.views[row] = view
         return view
@@ -442,8 +481,9 @@ class Expander:
         """The row creating the MO at `fdn`; a class the node creates itself is said."""
         self._row("create", fdn, cls, None, None, None, None)
         if self.catalog is not None and cls in self.catalog.system_created:
+            # an error, as `plan` refuses it: one severity for one finding
             self._note(
-                "warning",
+                "error",
                 "system_created",
                 f"{cls}: the node creates MOs of this class itself and refuses a create; the network "
                 "has none where the template names one (is the feature that brings it active?)",
@@ -792,15 +832,13 @@ class Expander:
         if result is None or result == IGNORE:
             return
         if not isinstance(result, dict):
-            self._note(
-                "error", "error", f"a $eval inside an MO returns an object of attributes, not {type(result).__name__}"
-            )
+            self._note("error", "error", f"a $eval inside an MO returns an object of attributes, not {kind_of(result)}")
             return
         net = self._network
         for key, value in result.items():
             self.current = where
             try:
-                kind = _native.parse_template_key(str(key))
+                kind = _native.parse_template_key(str(key), holds_value(value))
             except ValueError as err:
                 self._note("error", "key", f"$eval returned {key!r}: {err}")
                 continue
@@ -846,10 +884,16 @@ def expand_template(
     catalog: CatalogView | None = None,
     *,
     limits: Limits | None = None,
+    target_classes: Sequence[str] | None = None,
 ) -> Expansion:
-    """Expand `template` over the `targets` (patterns, or rows of `network`)."""
-    rows = targets if all(isinstance(t, int) for t in targets) else select_targets(network, [str(t) for t in targets])
-    return Expander(template, network, catalog, limits).expand([int(r) for r in rows])
+    """Expand `template` over the `targets` (patterns naming MOs of the `target_classes`, by
+    default the six cell classes; or rows of `network`)."""
+    rows = (
+        targets
+        if all(isinstance(t, int) for t in targets)
+        else select_targets(network, [str(t) for t in targets], target_classes)
+    )
+    return Expander(template, network, catalog, limits, target_classes).expand([int(r) for r in rows])
 
 
 def expand(
@@ -861,19 +905,21 @@ def expand(
     threads: int = 0,
     limits: Limits | None = None,
     on_progress: ProgressCallback | None = None,
+    target_classes: Sequence[str] | None = None,
 ) -> Expansion:
     """Expand a template (a file, or a read one) over the `targets` (FDNs, ids or globs of
-    cells) of a network (a Bulk CM export, a build folder with ``network/``, or an index),
-    with the units, moRefs and sequences of a catalog (a build folder or an MP XML model), and
-    judge the ChangeSet on the network as it would be after it."""
+    MOs of the `target_classes`, by default the six cell classes) of a network (a Bulk CM
+    export, a build folder with ``network/``, or an index), with the units, moRefs and
+    sequences of a catalog (a build folder or an MP XML model), and judge the ChangeSet on the
+    network as it would be after it."""
     from rtbfast.templates.typed import read_any
     from rtbfast.templates.verdicts import judge_changes
 
     cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     tpl = template if isinstance(template, Template) else read_any(template)
     net = network if isinstance(network, NetworkIndex) else read_network_index(network, cat, threads)
-    rows = select_targets(net, targets)
-    result = Expander(tpl, net, cat, limits).expand(rows, on_progress)
+    rows = select_targets(net, targets, target_classes)
+    result = Expander(tpl, net, cat, limits, target_classes).expand(rows, on_progress)
     result.verdicts = judge_changes(result.changes, net, cat, threads=threads)
     return result
 

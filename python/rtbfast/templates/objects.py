@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtbfast.network_index import NetworkIndex, fdn_of_slash, slash_dn
 from rtbfast.templates.sandbox import Exposed, Stop
+from rtbfast.templates.wording import kind_of
 
 if TYPE_CHECKING:
     from rtbfast.templates.expand import Expander
@@ -37,11 +38,17 @@ TECHNOLOGY = {
     "NRCellCU": "NR",
     "UtranCell": "UMTS",
     "GeranCell": "GSM",
+    "NbIotCell": "NB-IoT",
 }
-"""The cell classes a template can target, and the technology of each."""
+"""The cell classes, and the technology of each: a target of one of them is a cell (its
+technology, id, carrier and co-sited cells known)."""
+
+DEFAULT_TARGET_CLASSES = ("EUtranCellFDD", "EUtranCellTDD", "NRCellDU", "NRCellCU", "UtranCell", "GeranCell")
+"""The classes a template targets unless told others (``--target-class``)."""
 
 _FREQUENCY = {
     "EUtranCellFDD": ("earfcndl",),
+    "NbIotCell": ("earfcndl", "earfcn"),
     "EUtranCellTDD": ("earfcn",),
     "NRCellDU": ("arfcnDL", "ssbFrequency"),
     "NRCellCU": ("arfcnDL", "ssbFrequency"),
@@ -126,7 +133,7 @@ class CellView(MoView):
         """The cell's global id as operators key cells: ECI (eNBId * 256 + cellId) for LTE, NCI
         (gNBId shifted left by 36 - gNBIdLength, plus cellLocalId) for NR, cId for UMTS and GSM."""
         get = self._attribute
-        if self.technology == "LTE":
+        if self.technology in ("LTE", "NB-IoT"):
             enb, cell = self._ancestor_value("ENodeBFunction", "eNBId"), get("cellId")
             return int(enb) * 256 + int(cell) if _ints(enb, cell) else None
         if self.technology == "NR":
@@ -217,7 +224,7 @@ class Cluster(Exposed):
 
     def add(self, cell: Any) -> None:
         if not isinstance(cell, MoView):
-            raise Stop("error", f"clusters.{self._name}.add: a cell, not {type(cell).__name__}")
+            raise Stop("error", f"clusters.{self._name}.add: a cell, not {kind_of(cell)}")
         if cell._fdn not in self._members:
             self._members.append(cell._fdn)
 
@@ -283,4 +290,16 @@ class Logger(Exposed):
         raise Stop("error", f"LOGGER.{name}: not a logging level")
 
 
-__all__ = ["TECHNOLOGY", "CellView", "Clusters", "Custom", "Db", "Enet", "Logger", "MoView", "NetworkIndex", "Vars"]
+__all__ = [
+    "DEFAULT_TARGET_CLASSES",
+    "TECHNOLOGY",
+    "CellView",
+    "Clusters",
+    "Custom",
+    "Db",
+    "Enet",
+    "Logger",
+    "MoView",
+    "NetworkIndex",
+    "Vars",
+]

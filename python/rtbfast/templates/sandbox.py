@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import math
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from RestrictedPython.compile import compile_restricted_eval, compile_restricted
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import RestrictingNodeTransformer
+
+from rtbfast.templates.wording import kind_of, refusal, runtime, syntax
 
 
 class Stop(BaseException):
@@ -292,7 +295,7 @@ class Guards:
         if allowed is None and base is not None and getattr(type(obj), "_inert", False):  # a marked str, as str
             allowed = SAFE_METHODS.get(base)
         if allowed is None or name not in allowed:
-            raise Stop("refused", f"{type(obj).__name__}.{name} is not reachable from a template")
+            raise Stop("refused", f"{name} is not a method a template may call on {kind_of(obj)}")
         method = getattr(obj, name)
         if isinstance(obj, str) and name in ("join", "replace", "zfill", "ljust", "rjust", "center"):
             return self._sized_str_method(method)
@@ -336,7 +339,7 @@ class Guards:
     def write(self, obj: Any) -> Any:
         if isinstance(obj, WRITABLE) or (isinstance(obj, Exposed) and obj._writable):
             return obj
-        raise Stop("refused", f"{type(obj).__name__} values cannot be changed by a template")
+        raise Stop("refused", f"{kind_of(obj)} cannot be changed by a template")
 
     def getiter(self, obj: Any) -> Iterator[Any]:
         tick = self.meter.tick
@@ -453,7 +456,7 @@ def _errors(errors: Sequence[str]) -> Stop:
         line = int(head[5:]) if head[5:].isdigit() else 0
         first = rest or first
     # the policy's refusals; only a syntax error is the template's own mistake
-    return Stop("error" if "SyntaxError" in first else "refused", first, line)
+    return Stop("error" if "SyntaxError" in first else "refused", refusal(first), line)
 
 
 def _compiled(compiler: Callable[..., Any], source: str, filename: str, first_line: int = 1) -> Any:
@@ -462,10 +465,12 @@ def _compiled(compiler: Callable[..., Any], source: str, filename: str, first_li
     repeated argument…), nesting too deep for the parser and text that cannot be source are a
     :class:`Stop` with the line (from `first_line`) and column, never an exception."""
     try:
-        return compiler(source, filename, policy=Policy)
+        with warnings.catch_warnings():  # the compiler's warnings speak Python, to stderr
+            warnings.simplefilter("ignore")
+            return compiler(source, filename, policy=Policy)
     except SyntaxError as err:
         line = max((err.lineno or first_line) - first_line + 1, 0)
-        raise Stop("error", f"SyntaxError: {err.msg}", line, err.offset or 0) from None
+        raise Stop("error", syntax(err.msg), line, err.offset or 0) from None
     except (RecursionError, MemoryError):
         raise Stop("limit", "nested too deep to compile") from None
     except (ValueError, UnicodeError) as err:  # a NUL, a lone surrogate
@@ -503,7 +508,7 @@ def compile_function(name: str, args: list[str], body: list[str], filename: str 
             raise Stop("refused", f"{a!r} is not an argument name")
     body = [part for line in body for part in line.split("\n")]  # a line may hold several
     if len(set(args)) < len(args):
-        raise Stop("error", f"SyntaxError: an argument is named twice ({', '.join(args)})")
+        raise Stop("error", syntax(f"an argument is named twice ({', '.join(args)})"))
     _sized("\n".join(body))
     source = f"def {name}({', '.join(args)}):\n" + "\n".join(f"    {line}" for line in body or ["pass"]) + "\n"
     try:
@@ -565,8 +570,8 @@ class Sandbox:
             raise Stop("limit", "recursion too deep") from None
         except MemoryError:
             raise Stop("limit", "out of memory") from None
-        except Exception as err:  # the template's own failure, reported with its type
-            raise Stop("error", f"{type(err).__name__}: {err}") from None
+        except Exception as err:  # the template's own failure, said in the template's words
+            raise Stop("error", runtime(err)) from None
 
     def define(self, compiled: Compiled, name: str) -> Callable[..., Any]:
         """Define a ``$custom`` function in these globals; returns it, wrapped so its calls

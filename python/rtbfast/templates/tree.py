@@ -46,6 +46,13 @@ class Number(str):
 JsonValue = Union[str, Number, bool, None, list["JsonValue"], "JsonObject"]
 
 
+def holds_value(v: object) -> bool:
+    """Whether a key's value `v` is a value: not an object, a list or a sentinel. The key
+    grammar reads a naming attribute spelled like a class (``"MeContextId": "NODE1"``) as an
+    attribute when it holds one (``rust/src/templates/key.rs``)."""
+    return not isinstance(v, (JsonObject, dict, list)) and v not in (DELETE, IGNORE)
+
+
 class JsonObject:
     """A JSON object as its (key, value) pairs, in file order (a repeated key kept twice).
     Not a list or a dict, so it is never taken for either."""
@@ -423,7 +430,7 @@ class _Builder:
         )
 
     def entry(self, key: str, v: JsonValue, path: str) -> Entry | None:
-        kind = _native.parse_template_key(key)
+        kind = _native.parse_template_key(key, holds_value(v))
         where = self.at(path)
         if kind[0] == "attribute":
             return Attribute(where, kind[1], self.value(v, path))

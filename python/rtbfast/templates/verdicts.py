@@ -128,7 +128,81 @@ def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: CatalogView
     found = found.join(rows, "key", join_type="left outer").drop_columns(["key"])
     found = _unit_hints(found, mo_classes, catalog, threads)
     out = pa.concat_tables([found.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA), conflicts])
-    return out.sort_by([("seq", "ascending")])
+    return _as_plan_refuses(out, changes, network, catalog).sort_by([("seq", "ascending")])
+
+
+def _as_plan_refuses(verdicts: pa.Table, changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> pa.Table:
+    """The verdicts with what ``plan`` refuses in the ChangeSet said as errors: one severity
+    for one finding in ``templates expand`` and ``plan``. A verdict the planner refuses too
+    (same ChangeSet row and rule) becomes an error; a refusal no verdict says (a restricted
+    attribute set on an existing MO, a read-only one, an MO that is not there…) is added."""
+    from rtbfast.enm.plan import plan_problems
+
+    sample = _one_row_per_source(changes)
+    problems = plan_problems(sample, network, catalog, values=False)
+    if not problems:
+        return verdicts
+    # a create of an MO the node creates is said by expansion where it creates it
+    structural = changes.filter(pc.and_(pc.equal(changes["op"], "create"), pc.is_null(changes["attribute"])))
+    creating = set(pc.unique(pc.cast(structural["source"], pa.string())).to_pylist())
+    problems = [p for p in problems if not (p.code == "system_created" and p.source in creating)]
+    if not problems:
+        return verdicts
+    refused = {(p.source or "", p.code) for p in problems}
+    rows = verdicts.to_pylist()
+    said = set()
+    for v in rows:
+        if (v["source"] or "", v["rule"]) in refused:
+            v["severity"] = "error"
+            said.add((v["source"] or "", v["rule"]))
+    seq_of = _seq_of_sources(sample, {p.source for p in problems if p.source})
+    for p in problems:
+        if (p.source or "", p.code) in said:
+            continue
+        subject = p.fdn or None
+        message = p.message.removeprefix(f"{subject}: ") if subject else p.message
+        rows.append(
+            {
+                "subject": subject,
+                "class": subject.rsplit(",", 1)[-1].split("=", 1)[0] if subject else None,
+                "rule": p.code,
+                "severity": "error",
+                "message": message,
+                "source": p.source,
+                "seq": seq_of.get(p.source or ""),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=VERDICTS_SCHEMA)
+
+
+def _one_row_per_source(changes: pa.Table) -> pa.Table:
+    """The ChangeSet's first row of each source (place of the template: every target makes the
+    same refusal there), with the creates of the MOs those rows are on and of their ancestors:
+    what the planner's refusals are judged on, in memory of the template's size, not the
+    expansion's. (Cardinality, which counts the creates of all targets, is left to ``plan``.)"""
+    if not changes.num_rows:
+        return changes
+    source = pc.dictionary_encode(pc.fill_null(pc.cast(changes["source"], pa.string()), "").combine_chunks())
+    first = pc.index_in(pa.array(range(len(source.dictionary)), source.indices.type), value_set=source.indices)
+    chosen = changes.take(first)
+    fdns = set(pc.unique(pc.cast(chosen["fdn"], pa.string())).to_pylist())
+    wanted = {f.rsplit(",", k)[0] for f in fdns for k in range(f.count(",") + 1)}
+    structural = pc.and_(pc.is_null(changes["attribute"]), pc.equal(changes["op"], "create"))
+    ancestors = pc.and_(structural, pc.is_in(pc.cast(changes["fdn"], pa.string()), value_set=pa.array(sorted(wanted))))
+    rows = pc.indices_nonzero(ancestors)
+    keep = pc.unique(pa.concat_arrays([pc.cast(first, pa.uint64()), pc.cast(rows, pa.uint64())]))
+    return changes.take(pc.take(keep, pc.sort_indices(keep)))
+
+
+def _seq_of_sources(changes: pa.Table, sources: set[str]) -> dict[str, int]:
+    """The first ChangeSet row (``seq``) of each source."""
+    if not sources:
+        return {}
+    rows = changes.filter(pc.is_in(pc.cast(changes["source"], pa.string()), value_set=pa.array(sorted(sources))))
+    out: dict[str, int] = {}
+    for source, seq in zip(rows["source"].to_pylist(), rows["seq"].to_pylist(), strict=True):
+        out.setdefault(source, seq)
+    return out
 
 
 def _unit_hints(found: pa.Table, mos: pa.Table, catalog: CatalogView, threads: int) -> pa.Table:
@@ -289,7 +363,7 @@ def verdict_lines(verdicts: Any, template: str | os.PathLike[str]) -> list[str]:
     for v in verdicts.to_pylist():
         member = f".{v['member']}" if v["member"] else ""
         index = f"[{v['index']}]" if v["index"] else ""
-        what = f"{v['class']}.{v['attribute']}{member}{index} = {v['value']!r}"
+        what = f"{v['class']}.{v['attribute']}{member}{index} = {v['value']!r}" if v["attribute"] else v["class"]
         groups.setdefault((v["source"] or "", v["severity"], v["rule"], what, v["message"]), []).append(v)
     pointers = sorted({src.split("#", 1)[1] for src, *_ in groups if "#" in src})
     try:

@@ -503,10 +503,13 @@ fn locate_document_pointers(py: Python<'_>, path: PathBuf, pointers: Vec<String>
 
 /// A template key read by its grammar: `("directive", name)`, `("attribute", name)`, or
 /// `("mo", class, at, ids_kind, ids)`; `ValueError` naming why it fits no grammar.
+/// `holds_value`: the key holds a value, not an object, a list or a sentinel (a naming
+/// attribute spelled like a class, `MeContextId`, is then an attribute).
 #[pyfunction]
-fn parse_template_key(py: Python<'_>, key: &str) -> PyResult<Py<PyAny>> {
-    use crate::templates::key::{parse, Ids, Key};
-    let parsed = parse(key).map_err(pyo3::exceptions::PyValueError::new_err)?;
+#[pyo3(signature = (key, holds_value = false))]
+fn parse_template_key(py: Python<'_>, key: &str, holds_value: bool) -> PyResult<Py<PyAny>> {
+    use crate::templates::key::{parse_held, Ids, Key};
+    let parsed = parse_held(key, holds_value).map_err(pyo3::exceptions::PyValueError::new_err)?;
     Ok(match parsed {
         Key::Directive(name) => ("directive", name).into_pyobject(py)?.into_any().unbind(),
         Key::Attribute(name) => ("attribute", name).into_pyobject(py)?.into_any().unbind(),
@@ -622,6 +625,322 @@ fn network_xml(py: Python<'_>, mos: PyTable, values: PyTable) -> PyResult<String
     py.detach(|| crate::enm::bulkcm_writer::network_xml(&mos, &values)).map_err(|e| to_py_err(py, e))
 }
 
+/// The `configData` content of a network as [`network_xml`] writes it, and where each MO's
+/// element is in it: a table `fdn`, `start`, `opened`, `closing`, `end` (byte offsets into the
+/// UTF-8 text; see `crate::enm::bulkcm_writer::MoSpan`), in document order.
+#[pyfunction]
+fn network_xml_spans(py: Python<'_>, mos: PyTable, values: PyTable) -> PyResult<(String, ArrowTable)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, Int64Array, StringArray};
+    let (mos, _) = mos.into_inner();
+    let (values, _) = values.into_inner();
+    let (text, spans) =
+        py.detach(|| crate::enm::bulkcm_writer::network_xml_spans(&mos, &values)).map_err(|e| to_py_err(py, e))?;
+    let mut fdns: Vec<&str> = Vec::new();
+    for batch in &mos {
+        let column = batch
+            .column_by_name("fdn")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("mos: an fdn column of utf8"))?;
+        fdns.extend((0..column.len()).map(|i| column.value(i)));
+    }
+    let fdn = StringArray::from_iter_values(spans.iter().map(|s| fdns.get(s.mo).copied().unwrap_or("")));
+    let offsets = |f: fn(&crate::enm::bulkcm_writer::MoSpan) -> usize| {
+        Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| f(s) as i64))) as ArrayRef
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("fdn", arrow_schema::DataType::Utf8, false),
+        Field::new("start", arrow_schema::DataType::Int64, false),
+        Field::new("opened", arrow_schema::DataType::Int64, false),
+        Field::new("closing", arrow_schema::DataType::Int64, false),
+        Field::new("end", arrow_schema::DataType::Int64, false),
+    ]));
+    let columns = vec![
+        Arc::new(fdn) as ArrayRef,
+        offsets(|s| s.start),
+        offsets(|s| s.opened),
+        offsets(|s| s.closing),
+        offsets(|s| s.end),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| PyRuntimeError::new_err(format!("the element spans: {e}")))?;
+    Ok((text, ArrowTable { batches: vec![batch], schema }))
+}
+
+/// The node key of each text of a one-column table (utf8 or a dictionary of utf8): the FDN up
+/// to its `MeContext`, else its `ManagedElement`; null where there is none (see
+/// `crate::enm::nodes`). A table of one column, `node`.
+#[pyfunction]
+fn node_keys(py: Python<'_>, texts: PyTable) -> PyResult<ArrowTable> {
+    let (batches, _) = texts.into_inner();
+    let mut columns = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let column = batch
+            .columns()
+            .first()
+            .cloned()
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("texts: a table of one column"))?;
+        columns.push(column);
+    }
+    let keys = py
+        .detach(|| columns.iter().map(|c| crate::enm::nodes::node_keys(c.as_ref())).collect::<crate::Result<Vec<_>>>())
+        .map_err(|e| to_py_err(py, e))?;
+    let schema = Arc::new(Schema::new(vec![Field::new("node", arrow_schema::DataType::Utf8, true)]));
+    let batches = keys
+        .into_iter()
+        .map(|k| RecordBatch::try_new(schema.clone(), vec![k]))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PyRuntimeError::new_err(format!("the node keys: {e}")))?;
+    Ok(ArrowTable { batches, schema })
+}
+
+/// A network's MOs and values indexed for the planner, the rollback and the simulator (made
+/// once per network, with the GIL released).
+#[pyclass(module = "rtbfast._native", name = "NetworkView", frozen)]
+struct PyNetworkView {
+    inner: crate::enm::view::NetworkView,
+}
+
+#[pymethods]
+impl PyNetworkView {
+    #[new]
+    #[pyo3(signature = (mos, values=None))]
+    fn new(py: Python<'_>, mos: PyTable, values: Option<PyTable>) -> PyResult<Self> {
+        let (mos, mos_schema) = mos.into_inner();
+        let values = values.map(|v| v.into_inner().0);
+        let inner = py
+            .detach(|| crate::enm::view::NetworkView::new(&mos_schema, &mos, values.as_deref()))
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(PyNetworkView { inner })
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether each FDN of a one-column text table is an MO of the network: a table of one
+    /// column, `exists`.
+    fn exists(&self, py: Python<'_>, fdns: PyTable) -> PyResult<ArrowTable> {
+        use arrow_array::builder::BooleanBuilder;
+        let (batches, _) = fdns.into_inner();
+        let net = &self.inner;
+        let found = py.detach(|| -> crate::Result<BooleanBuilder> {
+            let mut out = BooleanBuilder::new();
+            for batch in &batches {
+                let column =
+                    batch.columns().first().cloned().unwrap_or_else(|| Arc::new(arrow_array::NullArray::new(0)));
+                let text = crate::enm::view::Text::of(&column, "fdns", "fdn")?;
+                for i in 0..text.len() {
+                    out.append_value(text.get(i).is_some_and(|f| net.row_of(f).is_some()));
+                }
+            }
+            Ok(out)
+        });
+        let mut found = found.map_err(|e| to_py_err(py, e))?;
+        let schema = Arc::new(Schema::new(vec![Field::new("exists", arrow_schema::DataType::Boolean, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(found.finish())])
+            .map_err(|e| PyRuntimeError::new_err(format!("exists: {e}")))?;
+        Ok(ArrowTable { batches: vec![batch], schema })
+    }
+}
+
+/// A catalog as the planner, the rollback and the simulator read it (made once per catalog).
+#[pyclass(module = "rtbfast._native", name = "PlanningCatalog", frozen)]
+struct PyPlanningCatalog {
+    inner: crate::enm::view::PlanningCatalog,
+}
+
+#[pymethods]
+impl PyPlanningCatalog {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        constraints: PyTable,
+        kinds: PyTable,
+        flags: PyTable,
+        admin: Vec<String>,
+        locks: Vec<(String, String)>,
+        system_created: Vec<String>,
+    ) -> PyResult<Self> {
+        let (constraints, _) = constraints.into_inner();
+        let (kinds, kinds_schema) = kinds.into_inner();
+        let (flags, flags_schema) = flags.into_inner();
+        let inner = py
+            .detach(|| -> crate::Result<_> {
+                let (rules, _) = crate::rules::RuleSet::compile(&constraints)?;
+                let kinds = crate::enm::view::one_batch(&kinds_schema, &kinds, "kinds")?;
+                let flags = crate::enm::view::one_batch(&flags_schema, &flags, "flags")?;
+                crate::enm::view::PlanningCatalog::with_rules(rules, &kinds, &flags, admin, locks, system_created)
+            })
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(PyPlanningCatalog { inner })
+    }
+}
+
+fn one_table(py: Python<'_>, table: PyTable, name: &str) -> PyResult<RecordBatch> {
+    let (batches, schema) = table.into_inner();
+    crate::enm::view::one_batch(&schema, &batches, name).map_err(|e| to_py_err(py, e))
+}
+
+fn arrow_table(batch: RecordBatch) -> ArrowTable {
+    ArrowTable { schema: batch.schema(), batches: vec![batch] }
+}
+
+/// Of a ChangeSet's writes, the rows of each attribute's last write in each phase (`seq`
+/// order), without `target`, values written as the node compares them, with `kind` and
+/// `is_sequence`.
+#[pyfunction]
+fn last_writes(py: Python<'_>, writes: PyTable, catalog: &Bound<'_, PyPlanningCatalog>) -> PyResult<ArrowTable> {
+    let writes = one_table(py, writes, "writes")?;
+    let catalog = &catalog.get().inner;
+    let out = py.detach(|| crate::enm::planner::last_writes(&writes, catalog)).map_err(|e| to_py_err(py, e))?;
+    Ok(arrow_table(out))
+}
+
+/// The steps of a checked ChangeSet: a dict with `order` (`take`: the row of the writes, or
+/// past them of `own`, each row of the Plan is; its `step` and `op`), `own` (the rows of steps
+/// of their own), `notes` ((code, fdn, detail)), `dropped` and `effects` (fdn, class,
+/// attribute); or with `cycle` (the MOs of a cycle of mandatory references) alone.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn plan_steps<'py>(
+    py: Python<'py>,
+    writes: PyTable,
+    creates: PyTable,
+    deletes: PyTable,
+    phase_names: std::collections::HashMap<i32, String>,
+    effect_pairs: Vec<(String, String)>,
+    network: &Bound<'py, PyNetworkView>,
+    catalog: &Bound<'py, PyPlanningCatalog>,
+) -> PyResult<Bound<'py, PyDict>> {
+    use crate::enm::planner::{Note, Planned};
+    let writes = one_table(py, writes, "writes")?;
+    let creates = one_table(py, creates, "creates")?;
+    let deletes = one_table(py, deletes, "deletes")?;
+    let (net, cat) = (&network.get().inner, &catalog.get().inner);
+    let names: rustc_hash::FxHashMap<i32, String> = phase_names.into_iter().collect();
+    let pairs: rustc_hash::FxHashSet<(String, String)> = effect_pairs.into_iter().collect();
+    let planned = py
+        .detach(|| crate::enm::planner::plan_steps(&writes, &creates, &deletes, &names, &pairs, net, cat))
+        .map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    match planned {
+        Planned::Cycle(remaining) => out.set_item("cycle", remaining)?,
+        Planned::Steps(s) => {
+            let s = *s;
+            let layout = &s.layout;
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("take", arrow_schema::DataType::Int64, false),
+                Field::new("step", arrow_schema::DataType::Int64, true),
+                Field::new("op", arrow_schema::DataType::Utf8, false),
+            ]));
+            let columns: Vec<ArrayRef> =
+                vec![Arc::new(layout.take.clone()), Arc::new(layout.step.clone()), Arc::new(layout.op.clone())];
+            let order = RecordBatch::try_new(schema, columns)
+                .map_err(|e| PyRuntimeError::new_err(format!("the plan's layout: {e}")))?;
+            out.set_item("order", Bound::new(py, arrow_table(order))?)?;
+            out.set_item("own", Bound::new(py, arrow_table(layout.own.clone()))?)?;
+            out.set_item("effects", Bound::new(py, arrow_table(s.effects))?)?;
+            out.set_item("dropped", s.dropped)?;
+            let notes = PyList::empty(py);
+            for note in s.notes {
+                match note {
+                    Note::Cycle { fdn, count } => notes.append(("cycle", fdn, count))?,
+                    Note::NoLock { fdn, attributes } => notes.append(("no_lock", fdn, attributes))?,
+                    Note::Cascade { fdn, attribute } => notes.append(("cascade", fdn, attribute))?,
+                }
+            }
+            out.set_item("notes", notes)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The creates of `fdns` in the planner's order given the moRef values written to them
+/// (`references`: `fdn`, `attribute`, `value`, in ChangeSet order): `(order, deferred, [])`,
+/// `deferred` the (fdn, attribute) references set after the creates to break cycles; or
+/// `([], [], cycle)`, the MOs (the first six) of a cycle through mandatory references.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn create_order(
+    py: Python<'_>,
+    fdns: Vec<String>,
+    references: Vec<(String, String, String)>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+) -> PyResult<(Vec<String>, Vec<(String, String)>, Vec<String>)> {
+    let catalog = &catalog.get().inner;
+    let found = py.detach(|| match crate::enm::planner::creates_in_order(&fdns, &references, catalog) {
+        Ok((order, deferred)) => (
+            order.into_iter().map(str::to_owned).collect(),
+            deferred.into_iter().map(|(f, a)| (f.to_owned(), a.to_owned())).collect(),
+            Vec::new(),
+        ),
+        Err(cycle) => (Vec::new(), Vec::new(), cycle),
+    });
+    Ok(found)
+}
+
+/// The rollback of a Plan (rows in step order) on the network it was made from: its steps,
+/// and the attributes whose value before is unknown (`fdn`, `class`, `attribute`, `step`,
+/// `source`).
+#[pyfunction]
+fn rollback_steps(
+    py: Python<'_>,
+    plan: PyTable,
+    network: &Bound<'_, PyNetworkView>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+) -> PyResult<(ArrowTable, ArrowTable)> {
+    let plan = one_table(py, plan, "plan")?;
+    let (net, cat) = (&network.get().inner, &catalog.get().inner);
+    let r = py.detach(|| crate::enm::rollback::rollback(&plan, net, cat)).map_err(|e| to_py_err(py, e))?;
+    Ok((arrow_table(r.steps), arrow_table(r.unknown)))
+}
+
+/// The violations of `rules` of `severity` that the values of `rows` (`fdn`, `class`,
+/// `attribute`, `member`, `index`, `value`) break, judged by the catalog's constraints on up
+/// to `threads` threads (0: one per core), with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (rows, catalog, rules, severity, threads=0))]
+fn value_violations(
+    py: Python<'_>,
+    rows: PyTable,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+    rules: Vec<String>,
+    severity: &str,
+    threads: usize,
+) -> PyResult<ArrowTable> {
+    let rows = one_table(py, rows, "rows")?;
+    let cat = &catalog.get().inner;
+    let rules: rustc_hash::FxHashSet<String> = rules.into_iter().collect();
+    let out = py
+        .detach(|| crate::enm::judge::value_violations(&rows, cat, &rules, severity, threads))
+        .map_err(|e| to_py_err(py, e))?;
+    Ok(arrow_table(out))
+}
+
+/// The rows of a run of set steps (`fdn`, `attribute`) checked on a network (its MOs in
+/// `removed` gone) and the MOs created since (`created`: fdn → class): `class` (null where
+/// the MO does not exist) and `problems` (bits: 1 missing, 2 unknown attribute, 4 read-only,
+/// 8 restricted, 16 changed only while locked).
+#[pyfunction]
+fn check_sets(
+    py: Python<'_>,
+    part: PyTable,
+    network: &Bound<'_, PyNetworkView>,
+    catalog: &Bound<'_, PyPlanningCatalog>,
+    removed: Vec<String>,
+    created: std::collections::HashMap<String, String>,
+) -> PyResult<ArrowTable> {
+    let part = one_table(py, part, "plan")?;
+    let (net, cat) = (&network.get().inner, &catalog.get().inner);
+    let removed: rustc_hash::FxHashSet<String> = removed.into_iter().collect();
+    let created: rustc_hash::FxHashMap<String, String> = created.into_iter().collect();
+    let out = py
+        .detach(|| crate::enm::simulate::check_sets(&part, net, cat, &removed, &created))
+        .map_err(|e| to_py_err(py, e))?;
+    Ok(arrow_table(out))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -646,7 +965,17 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_template_key, m)?)?;
     m.add_function(wrap_pyfunction!(cmedit_lines, m)?)?;
     m.add_function(wrap_pyfunction!(network_xml, m)?)?;
+    m.add_function(wrap_pyfunction!(network_xml_spans, m)?)?;
+    m.add_function(wrap_pyfunction!(node_keys, m)?)?;
     m.add_function(wrap_pyfunction!(attribute_values, m)?)?;
     m.add_function(wrap_pyfunction!(refused_names, m)?)?;
+    m.add_class::<PyNetworkView>()?;
+    m.add_class::<PyPlanningCatalog>()?;
+    m.add_function(wrap_pyfunction!(last_writes, m)?)?;
+    m.add_function(wrap_pyfunction!(create_order, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(rollback_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(check_sets, m)?)?;
+    m.add_function(wrap_pyfunction!(value_violations, m)?)?;
     Ok(())
 }

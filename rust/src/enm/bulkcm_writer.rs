@@ -194,6 +194,26 @@ fn opt(array: Option<&StringArray>, row: usize) -> Option<&str> {
 /// MO's children in table order). A standard-NRM MO below `ManagedElement` that carries
 /// attributes is refused: its namespace is not known here.
 pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result<String> {
+    network_xml_spans(mos, values).map(|(text, _)| text)
+}
+
+/// Where the element of one MO is in the text [`network_xml_spans`] writes, in bytes: it opens
+/// at `start`, its own content (its attributes) ends at `opened` where its children begin, its
+/// closing tag begins at `closing` and it ends at `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoSpan {
+    /// The MO's row among all the rows of `mos` (batches one after the other).
+    pub mo: usize,
+    pub start: usize,
+    pub opened: usize,
+    pub closing: usize,
+    pub end: usize,
+}
+
+/// [`network_xml`], and where each MO's element is in it (in document order of the opening),
+/// so that a caller writing a network node by node can put the elements of several calls
+/// together as one call over all of them would have written them.
+pub fn network_xml_spans(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result<(String, Vec<MoSpan>)> {
     let mut all: Vec<Mo<'_>> = Vec::new();
     for batch in mos {
         let fdn = required(batch, "fdn")?;
@@ -264,6 +284,8 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
         }
     }
     let mut out = String::new();
+    let mut spans: Vec<MoSpan> = Vec::with_capacity(all.len());
+    let mut span_of: Vec<usize> = vec![usize::MAX; all.len()];
     // an explicit stack: the depth of a network is not bounded here
     enum Visit {
         Open(usize),
@@ -275,6 +297,7 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
         match visit {
             Visit::Close(i) => {
                 let m = &all[i];
+                let closing = out.len();
                 if TOP.contains(&m.class) {
                     out.push_str("</xn:");
                     out.push_str(m.class);
@@ -282,9 +305,14 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
                 } else {
                     out.push_str("</xn:VsDataContainer>\n");
                 }
+                if let Some(span) = span_of.get(i).and_then(|&k| spans.get_mut(k)) {
+                    span.closing = closing;
+                    span.end = out.len();
+                }
             }
             Visit::Open(i) => {
                 let m = &all[i];
+                let start = out.len();
                 let located = |why: String| value_error(format!("{}: {why}", m.fdn), m.fdn);
                 let mine = rows.get(m.fdn).unwrap_or(&empty);
                 if TOP.contains(&m.class) {
@@ -339,6 +367,10 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
                     payload(&mut out, m, &all_rows).map_err(located)?;
                     out.push('\n');
                 }
+                if let Some(slot) = span_of.get_mut(i) {
+                    *slot = spans.len();
+                }
+                spans.push(MoSpan { mo: i, start, opened: out.len(), closing: out.len(), end: out.len() });
                 stack.push(Visit::Close(i));
                 if let Some(kids) = children.get(&i) {
                     stack.extend(kids.iter().rev().map(|&k| Visit::Open(k)));
@@ -346,7 +378,7 @@ pub fn network_xml(mos: &[RecordBatch], values: &[RecordBatch]) -> crate::Result
             }
         }
     }
-    Ok(out)
+    Ok((out, spans))
 }
 
 #[cfg(test)]
@@ -459,5 +491,36 @@ mod tests {
         assert!(err.to_string().contains("XML 1.0 cannot hold a control character (U+0001)"), "{err}");
         let xml = network_xml(&[m], &[values(&[(me, "userLabel", None, 0, "a\r\nb", true)])]).unwrap();
         assert!(xml.contains("<es:userLabel>a&#13;\nb</es:userLabel>"), "{xml}");
+    }
+
+    #[test]
+    fn spans_cut_the_text_into_each_mo_element() {
+        let s = ("SubNetwork=S", "SubNetwork", "S", None, None);
+        let a = ("SubNetwork=S,MeContext=A", "MeContext", "A", Some("SubNetwork=S"), None);
+        let a_me = (
+            "SubNetwork=S,MeContext=A,ManagedElement=A",
+            "ManagedElement",
+            "A",
+            Some("SubNetwork=S,MeContext=A"),
+            None,
+        );
+        let a_cell = "SubNetwork=S,MeContext=A,ManagedElement=A,Cell=1";
+        let a_c = (a_cell, "Cell", "1", Some("SubNetwork=S,MeContext=A,ManagedElement=A"), Some("update"));
+        let b = ("SubNetwork=S,MeContext=B", "MeContext", "B", Some("SubNetwork=S"), Some("create"));
+        let m = mos(&[s, a, a_me, a_c, b]);
+        let v = values(&[(a_cell, "userLabel", None, 0, "é & x", true)]);
+        let (text, spans) = network_xml_spans(&[m], &[v]).unwrap();
+        assert_eq!(spans.iter().map(|s| s.mo).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+        let root = spans[0];
+        assert_eq!((root.start, root.end), (0, text.len()));
+        assert_eq!(&text[root.start..root.opened], "<xn:SubNetwork id=\"S\">\n");
+        assert_eq!(&text[root.closing..root.end], "</xn:SubNetwork>\n");
+        // the children of the root, one after the other, fill its element between its tags
+        assert_eq!(spans[1].start, root.opened);
+        assert_eq!(spans[1].end, spans[4].start);
+        assert_eq!(spans[4].end, root.closing);
+        let cell = &text[spans[3].start..spans[3].end];
+        assert!(cell.starts_with("<xn:VsDataContainer id=\"1\" modifier=\"update\">") && cell.contains("é &amp; x"));
+        assert!(text[spans[4].start..spans[4].opened].contains("modifier=\"create\""));
     }
 }

@@ -29,6 +29,12 @@ use crate::names;
 
 pub mod bulkcm_writer;
 pub mod encode;
+pub mod judge;
+pub mod nodes;
+pub mod planner;
+pub mod rollback;
+pub mod simulate;
+pub mod view;
 
 pub use encode::Dialect;
 

@@ -384,4 +384,4 @@ impl ViolationColumns {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

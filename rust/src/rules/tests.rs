@@ -17,25 +17,25 @@ use crate::tables::decimal_type;
 
 /// One row of a constraints table, by the columns a test cares about.
 #[derive(Default, Clone)]
-struct Row {
-    class: &'static str,
-    attribute: &'static str,
-    member: Option<&'static str>,
-    kind: &'static str,
-    ranges: Vec<(Option<i128>, Option<i128>)>,
-    resolution: Option<i128>,
-    decimal_places: Option<i32>,
-    length: (Option<i64>, Option<i64>),
-    pattern: Option<&'static str>,
-    enum_names: Option<Vec<&'static str>>,
-    enum_values: Option<Vec<i64>>,
-    moref_target: Option<&'static str>,
-    sequence: Option<(Option<i64>, Option<i64>, bool)>,
-    unique_by: Option<Vec<&'static str>>,
-    exclusive: bool,
+pub(crate) struct Row {
+    pub(crate) class: &'static str,
+    pub(crate) attribute: &'static str,
+    pub(crate) member: Option<&'static str>,
+    pub(crate) kind: &'static str,
+    pub(crate) ranges: Vec<(Option<i128>, Option<i128>)>,
+    pub(crate) resolution: Option<i128>,
+    pub(crate) decimal_places: Option<i32>,
+    pub(crate) length: (Option<i64>, Option<i64>),
+    pub(crate) pattern: Option<&'static str>,
+    pub(crate) enum_names: Option<Vec<&'static str>>,
+    pub(crate) enum_values: Option<Vec<i64>>,
+    pub(crate) moref_target: Option<&'static str>,
+    pub(crate) sequence: Option<(Option<i64>, Option<i64>, bool)>,
+    pub(crate) unique_by: Option<Vec<&'static str>>,
+    pub(crate) exclusive: bool,
 }
 
-fn constraints(rows: &[Row]) -> RecordBatch {
+pub(crate) fn constraints(rows: &[Row]) -> RecordBatch {
     let bound = Fields::from(vec![Field::new("min", decimal_type(), true), Field::new("max", decimal_type(), true)]);
     let mut class = StringBuilder::new();
     let mut attribute = StringBuilder::new();

@@ -266,7 +266,8 @@ impl Flat {
         if self.stopped {
             return;
         }
-        let parsed = match key::parse(key) {
+        let holds_value = key::holds_value(value.as_str(), value.is_object() || value.is_array());
+        let parsed = match key::parse_held(key, holds_value) {
             Ok(parsed) => parsed,
             Err(why) => return self.problem(path, "key", why),
         };

@@ -1,6 +1,8 @@
 //! The grammar of the keys inside an RTB template (`../shared/reference/rtb-and-workbook.md`
 //! §2.4): a directive (`$cond`), an MO (`Class`, `Class-Id`, `Class-*`, `Class-id1,id{a,b}`,
-//! each optionally flagged `@`), or an attribute (lowerCamel). The class ends at the first `-`;
+//! each optionally flagged `@`), or an attribute (lowerCamel; or a naming attribute spelled
+//! like a class, `MeContextId` of CPP models, where it holds a value rather than an object:
+//! [`parse_held`]). The class ends at the first `-`;
 //! an id may itself hold `-`. Every id is an MO id of `crate::names` (letters, digits, `_`,
 //! `-`, `.`, `:`; no spaces, quotes, line breaks or separators). Anything else fits no grammar
 //! and is refused with the reason.
@@ -51,8 +53,32 @@ fn is_attribute(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Read a key; the error says why it fits no grammar.
+/// Whether `key` names a naming attribute spelled like a class: `MeContextId`,
+/// `EUtranCellFDDId` (CPP models write the naming attribute with the class's capital; ECIM
+/// models write `eUtranCellFDDId`). Such a key is a class's name only when it holds an object.
+pub fn is_naming_attribute(key: &str) -> bool {
+    key.len() > 2 && key.ends_with("Id") && is_class(key)
+}
+
+/// Read a key; the error says why it fits no grammar. A key spelled like a class is read as an
+/// MO: [`parse_held`] reads it as what it holds.
 pub fn parse(key: &str) -> Result<Key<'_>, String> {
+    parse_held(key, false)
+}
+
+/// Whether a key's value is a value (not an object or a list, not a sentinel): `text` is the
+/// value when it is a string.
+pub fn holds_value(text: Option<&str>, container: bool) -> bool {
+    !container && !matches!(text, Some("__delete__" | "__ignore__"))
+}
+
+/// Read a key knowing whether it holds a value (a string, number, boolean or null other than
+/// the sentinels `"__delete__"` and `"__ignore__"`) rather than an object or a list: then a
+/// naming attribute spelled like a class (`"MeContextId": "NODE1"`) is an attribute.
+pub fn parse_held(key: &str, holds_value: bool) -> Result<Key<'_>, String> {
+    if holds_value && is_naming_attribute(key) {
+        return Ok(Key::Attribute(key));
+    }
     if let Some(name) = key.strip_prefix('$') {
         return if DIRECTIVES.contains(&name) {
             Ok(Key::Directive(name))
@@ -192,6 +218,22 @@ mod tests {
             })
         );
         assert_eq!(expand("a{1,2}b{x,y}"), Ok(vec!["a1bx".into(), "a1by".into(), "a2bx".into(), "a2by".into()]));
+    }
+
+    #[test]
+    fn a_naming_attribute_spelled_like_a_class_is_an_attribute_when_it_holds_a_value() {
+        assert_eq!(parse_held("MeContextId", true), Ok(Key::Attribute("MeContextId")));
+        assert_eq!(parse_held("EUtranCellFDDId", true), Ok(Key::Attribute("EUtranCellFDDId")));
+        // holding an object, it is the class of that name (a class may end in Id)
+        assert_eq!(parse_held("MeContextId", false), Ok(Key::Mo { at: false, class: "MeContextId", ids: Ids::None }));
+        assert_eq!(parse("MeContextId"), parse_held("MeContextId", false));
+        // only a naming attribute: another class-like key holding a value stays an MO key
+        // (the flattener says an MO holds an object)
+        assert_eq!(parse_held("MeContext", true), Ok(Key::Mo { at: false, class: "MeContext", ids: Ids::None }));
+        assert_eq!(parse_held("Id", true), Ok(Key::Mo { at: false, class: "Id", ids: Ids::None }));
+        for key in ["@MeContextId", "MeContext-Id", "MeContext-1Id"] {
+            assert!(matches!(parse_held(key, true), Ok(Key::Mo { .. })), "{key}");
+        }
     }
 
     #[test]
