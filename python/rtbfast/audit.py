@@ -226,7 +226,7 @@ def with_nodes(found: list[pa.Table]) -> pa.Table:
 
 def audit(
     export: str | os.PathLike[str],
-    catalog: str | os.PathLike[str],
+    catalog: str | os.PathLike[str] | CatalogView,
     out: str | os.PathLike[str],
     on_progress: ProgressCallback | None = None,
     *,
@@ -242,7 +242,8 @@ def audit(
     warning), the changes of an import file (MOs with a ``modifier``) against the operation
     rules, and every MO against the user `rules` (a CSV of CEL rules, see
     :mod:`rtbfast.rules.user_rules`) active at `at`, and write the results into `out`. A rule
-    that does not compile is reported and left out; the others run.
+    that does not compile is reported and left out; the others run. `catalog` may be a view
+    already loaded (``rtbfast serve`` loads its catalogs once).
 
     An export larger than two `part_bytes` is read and checked a group of parts (one per
     thread, cut before ``MeContext``) at a time, so memory is bounded by the group, not the
@@ -267,7 +268,8 @@ def audit(
         violations = with_nodes(found)
     phases.announce("write")
     with phases.phase("write", announce=False):
-        summary = summarise(export, catalog, checks, tally, violations)
+        shown = catalog.origin if isinstance(catalog, CatalogView) else catalog
+        summary = summarise(export, shown, checks, tally, violations)
     return write_audit(out, violations, summary, phases)
 
 

@@ -32,6 +32,7 @@ from rtbfast.cli_common import (
 )
 from rtbfast.cli_compare import diff, diff_model, verify
 from rtbfast.cli_enm import apply, journal, plan
+from rtbfast.cli_serve import serve, serve_token
 from rtbfast.errors import RtbfastError
 
 
@@ -967,6 +968,8 @@ def _summarise_build(out: Path, report: dict[str, Any]) -> None:
 main.add_command(plan)
 main.add_command(apply)
 main.add_command(journal)
+main.add_command(serve)
+main.add_command(serve_token)
 main.add_command(verify)
 main.add_command(diff)
 main.add_command(diff_model)

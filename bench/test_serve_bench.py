@@ -1,0 +1,281 @@
+"""``rtbfast serve`` under load, against the CLI doing the same check, in the same run.
+
+A bounded load generator (an async ``httpx`` client, a fixed number of requests, 32 clients
+at once) checks one typical RTB template (24 values in 7 MOs: a cell, its measurement
+control, report configurations and its sleep function) against the real LTE catalog (the
+ERBS model with the workbook's RAN subset) on loopback. Measured: latency p50/p95/p99 as the
+clients see it, throughput, ``/health`` p99 under the same 32 clients and from one client,
+the service's peak memory. The peer is what a user would otherwise run: ``rtbfast templates
+check TEMPLATE --catalog OUT --format json``, a process per check (its time per check, and its
+throughput with one process per core); the ratio is the service's throughput over it.
+
+Targets (issue 19): p95 <= 10 ms and p99 <= 25 ms at 32 clients, /health p99 <= 2 ms. Each is
+printed MET or NOT MET with its figure. With 32 clients always waiting, Little's law gives a
+mean latency of 32 / throughput: p95 <= 10 ms needs more than 3,200 checks/s, which one
+check's own time (about 5 ms of CPU in the process, on 2 cores shared with the load
+generator) rules out here; the figures say how far. Asserted: every answer is the CLI's
+findings, and the floors that hold (the service at least 10x the CLI's throughput).
+
+Workers: 1 (the default, and what the Helm chart runs per pod). On 2 cores the load
+generator takes about one; a second worker process would share the other with the first and
+doubles the catalog's memory; scaling is by replicas (the HPA). ``RTBFAST_BENCH_FULL=1`` also
+measures 2 workers, in the same run, to show it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from bench.conftest import FULL
+from bench.generate import TEMPLATE_MOS
+from tests.serve_fixtures import Server
+
+pytest.importorskip("fastapi")
+
+CLIENTS = 32
+REQUESTS = 4000 if FULL else 600
+HEALTH_REQUESTS = 2000 if FULL else 400
+CLI_RUNS = 8 if FULL else 4
+P95_TARGET_MS = 10.0
+P99_TARGET_MS = 25.0
+HEALTH_P99_TARGET_MS = 2.0
+THROUGHPUT_RATIO_FLOOR = 10.0  # service checks/s over the CLI's (one process per core); measured 44-93x
+
+
+def typical_template(path: Path) -> Path:
+    """24 values in 7 MOs, the kinds a mobility and energy template sets, no wrong value."""
+    rng = random.Random(19)
+
+    def values(cls: str) -> dict[str, str]:
+        return {name: make(rng) for name, make in TEMPLATE_MOS[cls].items()}
+
+    cell: dict[str, Any] = {
+        **values("EUtranCellFDD"),
+        "UeMeasControl-1": {
+            **values("UeMeasControl"),
+            "ReportConfigEUtraBestCell-1": values("ReportConfigEUtraBestCell"),
+            "ReportConfigEUtraBestCell-2": values("ReportConfigEUtraBestCell"),
+            "ReportConfigA5-1": values("ReportConfigA5"),
+            "ReportConfigA5-2": values("ReportConfigA5"),
+        },
+        "CellSleepFunction-1": values("CellSleepFunction"),
+    }
+    doc = [{"$meta": {"version": "1.0.0", "description": "typical"}}, {"EUtranCellFDD": cell}]
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return path
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _load(
+    url: str, method: str, path: str, body: bytes | None, count: int, clients: int
+) -> tuple[list[float], float, list[Any]]:
+    """`count` requests by `clients` clients at once; each request's latency (s), the wall time, the answers."""
+    latencies: list[float] = []
+    answers: list[Any] = []
+    todo = iter(range(count))
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one_client() -> None:
+            for _ in todo:
+                t = time.perf_counter()
+                answer = await client.request(method, path, content=body)
+                latencies.append(time.perf_counter() - t)
+                answers.append(answer)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        wall = time.perf_counter() - start
+    return latencies, wall, answers
+
+
+def _buckets(text: str, route: str) -> dict[float, float]:
+    """The cumulative counts of the request-duration histogram of `route` in a scrape."""
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("rtbfast_http_request_duration_seconds_bucket{") and f'route="{route}"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def server_quantile(before: str, after: str, route: str, q: float) -> float:
+    """`q` of the durations the server measured between two scrapes (ms), interpolated within
+    a bucket as Prometheus's histogram_quantile does."""
+    b, a = _buckets(before, route), _buckets(after, route)
+    counts = sorted((le, a[le] - b.get(le, 0.0)) for le in a)
+    total = counts[-1][1]
+    rank, lower, below = q * total, 0.0, 0.0
+    for le, n in counts:
+        if n >= rank:
+            if le == float("inf"):
+                return lower * 1000
+            return (lower + (le - lower) * ((rank - below) / (n - below) if n > below else 0)) * 1000
+        lower, below = le, n
+    return float("nan")
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    """Peak resident memory of the server: its process and, with workers, theirs, added up."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *map(int, children.read_text().split())] if children.exists() else [pid]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def _scrape(url: str) -> str:
+    return httpx.get(f"{url}/metrics", timeout=60).text
+
+
+def _measure(server: Server, template: bytes, expected: list[dict[str, Any]]) -> dict[str, Any]:
+    path = "/v1/templates/check?name=typical.json&dynamic=true"
+    asyncio.run(_load(server.url, "POST", path, template, 64, CLIENTS))  # warm
+    before = _scrape(server.url)
+    latencies, wall, answers = asyncio.run(_load(server.url, "POST", path, template, REQUESTS, CLIENTS))
+    between = _scrape(server.url)
+    assert all(a.status_code == 200 for a in answers)
+    for a in answers[:50]:
+        assert a.json()["findings"] == expected  # the service answers what the CLI answers
+    health, _, health_answers = asyncio.run(_load(server.url, "GET", "/health", None, HEALTH_REQUESTS, CLIENTS))
+    assert all(a.status_code == 200 for a in health_answers)
+    after = _scrape(server.url)
+    single = []
+    with httpx.Client(base_url=server.url) as c:
+        for _ in range(200):
+            t = time.perf_counter()
+            c.get("/health")
+            single.append(time.perf_counter() - t)
+        one_check = []
+        for _ in range(50):
+            t = time.perf_counter()
+            c.post(path, content=template)
+            one_check.append(time.perf_counter() - t)
+    return {
+        "requests": REQUESTS,
+        "clients": CLIENTS,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "checks_per_s": round(REQUESTS / wall, 1),
+        "server_p95_ms": round(server_quantile(before, between, "/v1/templates/check", 0.95), 2),
+        "server_p99_ms": round(server_quantile(before, between, "/v1/templates/check", 0.99), 2),
+        "health_p99_ms_32_clients": round(percentile(health, 0.99) * 1000, 2),
+        "server_health_p99_ms": round(server_quantile(between, after, "/health", 0.99), 2),
+        "health_p99_ms_1_client": round(percentile(single, 0.99) * 1000, 2),
+        "check_p50_ms_1_client": round(percentile(one_check, 0.50) * 1000, 2),
+        "peak_mb": round(_vm_hwm_mb(server.process.pid), 1),
+    }
+
+
+def _cli(template: Path, catalog: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rtbfast.cli",
+            "templates",
+            "check",
+            str(template),
+            "--catalog",
+            str(catalog),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _start(folder: Path, catalog: Path, workers: int) -> Server:
+    server = Server(folder, "--catalog", f"lte={catalog}", "--jobs-dir", folder / "jobs", "--workers", str(workers))
+    server.wait_ready()
+    return server
+
+
+def test_serve_check_under_load_vs_cli(benchmark: BenchmarkFixture, lte_out: Path, tmp_path: Path) -> None:
+    template = typical_template(tmp_path / "typical.json")
+    body = template.read_bytes()
+    # the peer: the CLI, a process per check; alone, then one process per core at once
+    first = _cli(template, lte_out)
+    expected = json.loads(first.stdout)["findings"]  # the CLI's object: a summary and the findings
+    for f in expected:
+        f["template"] = "typical.json"
+    times = []
+    for _ in range(CLI_RUNS):
+        t = time.perf_counter()
+        assert _cli(template, lte_out).returncode == first.returncode
+        times.append(time.perf_counter() - t)
+    cli_seconds = percentile(times, 0.5)
+    cores = os.cpu_count() or 1
+    t = time.perf_counter()
+    with ThreadPoolExecutor(cores) as pool:
+        list(pool.map(lambda _: _cli(template, lte_out), range(CLI_RUNS)))
+    cli_per_s = CLI_RUNS / (time.perf_counter() - t)
+
+    server = _start(tmp_path / "w1", lte_out, 1)
+    try:
+        results: dict[str, Any] = {}
+
+        def run() -> None:
+            results.update(_measure(server, body, expected))
+
+        benchmark.pedantic(run, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
+        values = _scrape(server.url)
+    finally:
+        server.stop()
+    assert "rtbfast_values_checked_total" in values
+    info: dict[str, Any] = {
+        "workers": 1,
+        **results,
+        "cli_seconds_per_check": round(cli_seconds, 3),
+        "cli_checks_per_s_one_process_per_core": round(cli_per_s, 2),
+        "throughput_ratio_vs_cli": round(results["checks_per_s"] / cli_per_s, 1),
+        "latency_ratio_vs_cli_1_client": round(cli_seconds * 1000 / results["check_p50_ms_1_client"], 1),
+        "values_in_template": 24,
+        "findings": len(expected),
+        "load_average": os.getloadavg()[0],
+    }
+    if FULL:
+        two = _start(tmp_path / "w2", lte_out, 2)
+        try:
+            info["two_workers"] = _measure(two, body, expected)
+        finally:
+            two.stop()
+    benchmark.extra_info.update(info)
+    print(f"\nserve check: {info}")
+    for name, got, target in (
+        ("p95 at 32 clients", info["p95_ms"], P95_TARGET_MS),
+        ("p99 at 32 clients", info["p99_ms"], P99_TARGET_MS),
+        ("/health p99 at 32 clients", info["health_p99_ms_32_clients"], HEALTH_P99_TARGET_MS),
+        ("/health p99 from 1 client", info["health_p99_ms_1_client"], HEALTH_P99_TARGET_MS),
+        ("p95 in the server (its histogram)", info["server_p95_ms"], P95_TARGET_MS),
+        ("p99 in the server (its histogram)", info["server_p99_ms"], P99_TARGET_MS),
+        ("/health p99 in the server (its histogram)", info["server_health_p99_ms"], HEALTH_P99_TARGET_MS),
+    ):
+        met = "MET" if got <= target else "NOT MET"
+        print(f"serve check: target {name} <= {target:g} ms (issue 19): {met} at {got:g} ms")
+        benchmark.extra_info[f"target {name}"] = f"<= {target:g} ms: {met} at {got:g} ms"
+    ratio = info["throughput_ratio_vs_cli"]
+    assert ratio >= THROUGHPUT_RATIO_FLOOR, f"{ratio}x the CLI's checks/s; the floor is {THROUGHPUT_RATIO_FLOOR:g}x"
