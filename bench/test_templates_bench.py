@@ -287,6 +287,18 @@ def _rich_export(size: int) -> Path:
     return path
 
 
+NODE_MADE = ("CellSleepFunction-", "MimoSleepFunction-")
+
+
+def _without_node_made(part: Any) -> Any:
+    """A template (as JSON reads it) without the keys of MOs the node creates."""
+    if isinstance(part, dict):
+        return {k: _without_node_made(v) for k, v in part.items() if not k.startswith(NODE_MADE)}
+    if isinstance(part, list):
+        return [_without_node_made(v) for v in part]
+    return part
+
+
 def test_expansion_of_one_template_over_many_cells(
     benchmark: BenchmarkFixture, example_out: Path, tmp_path: Path
 ) -> None:
@@ -296,6 +308,8 @@ def test_expansion_of_one_template_over_many_cells(
     (variant,) = make_variants(
         EXAMPLES / "templates" / "base_cell.yaml", [EXAMPLES / "templates" / "motorway_mobility.yaml"]
     )
+    # the MOs the node creates (CellSleepFunction, MimoSleepFunction) are not in the generated
+    # export, and a template creating one is refused: the bench sets the cells' own values
     compiled: list[Any] = [
         *variant.compiled,
         {
@@ -305,7 +319,8 @@ def test_expansion_of_one_template_over_many_cells(
         },
     ]
     template = tmp_path / "motorway.json"
-    template.write_text(template_json(compiled), encoding="utf-8")
+    plain = _without_node_made(json.loads(template_json(compiled)))
+    template.write_text(json.dumps(plain, indent=1), encoding="utf-8")
     catalog = CatalogView.load(example_out)
     network = read_network_index(export, catalog)
     cells = [network.id[r] for r in network.rows_of_class({"EUtranCellFDD"})][:targets]
@@ -344,6 +359,6 @@ def test_expansion_of_one_template_over_many_cells(
     benchmark.extra_info.update(info)
     print(f"\nexpansion: {info}")
     assert len(result.targets) == targets and not result.errors
-    assert result.changes.num_rows >= 14 * targets
+    assert result.changes.num_rows >= 10 * targets  # the cells' own values (10.5 a cell, node-made MOs left out)
     assert mine <= EXPANSION_SECONDS
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0

@@ -338,7 +338,10 @@ def _kill_while_polled(process: subprocess.Popen[str], journal: Path, transcript
             process.kill()
             pytest.fail(f"the run never polled its job: {process.communicate()[1][-2000:]}")
         polls = transcript.read_text().count("> cmedit import -st -j") if transcript.exists() else 0
-        found = _read(journal, f"SELECT job_id FROM import_job WHERE run = {run}") if journal.exists() else []
+        try:
+            found = _read(journal, f"SELECT job_id FROM import_job WHERE run = {run}") if journal.exists() else []
+        except sqlite3.OperationalError:  # the journal made, its tables not yet
+            found = []
         if polls >= 2 and found and found[0][0] is not None:
             break
         time.sleep(0.05)
