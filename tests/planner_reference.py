@@ -19,6 +19,7 @@ from rtbfast.changeset import EMPTIED
 from rtbfast.catalog_view import ADMIN, CatalogView
 from rtbfast.enm.plan import LISTED, VALUE_RULES, Plan, PlanError, Problem, _string
 from rtbfast.enm.rollback import Rollback, UnknownRollback, _unknown_problems
+from rtbfast.enm.typed_values import typed_text
 from rtbfast.enm.simulator import Response, Simulator, _error, _node_error
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.schemas import PLAN_SCHEMA, SEP, UNKNOWN_ROLLBACK_SCHEMA
@@ -48,28 +49,6 @@ def value_violations(rows: pa.Table, catalog: CatalogView) -> pa.Table:
     return found.filter(
         pc.and_(pc.is_in(found["rule"], value_set=pa.array(VALUE_RULES)), pc.equal(found["severity"], "error"))
     )
-
-
-def typed_text(values: pa.Array | pa.ChunkedArray, kinds: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Values as the node compares them: integers without a sign or leading zeros beyond what
-    they mean (``"010"`` is ``10``, ``"+5"`` is ``5``, ``"-0"`` is ``0``), booleans in lower
-    case; other kinds as written."""
-    text = pc.cast(values, pa.string()) if pa.types.is_dictionary(values.type) else values
-    out = text
-    # integers: only where one is written another way than the node writes it (a sign, a
-    # leading zero, "-0"), which is rare: one scan finds them
-    odd = pc.fill_null(pc.match_substring_regex(text, r"^(\+|-?0\d|-0$)"), False)
-    if pc.any(odd).as_py():
-        is_int = pc.fill_null(pc.equal(kinds, "integer"), False)
-        stripped = pc.replace_substring_regex(text, r"^\+?0*(\d)", r"\1")
-        stripped = pc.replace_substring_regex(stripped, r"^-0*(\d)", r"-\1")
-        stripped = pc.replace_substring_regex(stripped, r"^-0$", "0")
-        number = pc.if_else(pc.match_substring_regex(text, r"^[+-]?\d+$"), stripped, text)
-        out = pc.if_else(pc.and_(is_int, odd), number, text)
-    is_bool = pc.fill_null(pc.equal(kinds, "boolean"), False)
-    if pc.any(is_bool).as_py():
-        out = pc.if_else(is_bool, pc.utf8_lower(out), out)
-    return out
 
 
 def _sources_of(rows: pa.Table, subjects: pa.Array | pa.ChunkedArray, *, by_attribute: bool = True) -> dict[str, str]:

@@ -116,26 +116,8 @@ def plan_changes(
         changes, origin = read_changeset(src)
         made_from.update(changeset=str(src), changeset_made_from=origin)
     else:
-        from rtbfast.templates.expand import expand
-
-        if not targets:
-            raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
-        say("expanding the template")
-        result = expand(src, cat, index, list(targets), threads=threads, target_classes=target_classes)
-        from rtbfast.templates.verdicts import verdict_lines
-
-        errors = [str(n) for n in result.notes if n.severity == "error"]
-        errors += [str(e) for e in result.errors if str(e) not in errors]
-        errors += [line for line in verdict_lines(result.verdicts, src) if ": error: " in line]
-        warned = [str(n) for n in result.notes if n.severity == "warning"]
-        warned += [line for line in verdict_lines(result.verdicts, src) if ": warning: " in line]
-        if errors or result.verdict_errors:
-            raise ExpansionFailed(
-                f"{src}: the template does not expand without errors ({len(errors)} error(s) above); nothing planned",
-                errors + warned,
-            )
-        changes = result.changes
-        made_from.update(template=str(src), targets=list(targets)[:100], target_cells=len(result.targets))
+        changes, expanded = _expanded(src, cat, index, targets, threads, say, target_classes, warned.append)
+        made_from.update(expanded)
     say("planning")
     plan = make_plan(changes, index, cat)
     say("computing the rollback")
@@ -447,7 +429,7 @@ def plan_folder(
 def _expanded(
     src: Path,
     catalog: CatalogView,
-    network: str | os.PathLike[str],
+    network: str | os.PathLike[str] | NetworkIndex,
     targets: Sequence[str],
     threads: int,
     say: Callable[[str], None],
@@ -455,15 +437,15 @@ def _expanded(
     on_warning: Callable[[str], None] | None = None,
 ) -> tuple[pa.Table, dict[str, Any]]:
     """A template expanded over `targets` (MOs of `target_classes`, by default the six cell
-    classes): :class:`ExpansionFailed` when it has errors; each warning given to `on_warning`,
-    as ``templates expand`` says it."""
+    classes) of `network` (an index already read, or read here): :class:`ExpansionFailed` when
+    it has errors; each warning given to `on_warning`, as ``templates expand`` says it."""
     from rtbfast.templates.expand import expand, read_network_index
     from rtbfast.templates.verdicts import verdict_lines
 
     if not targets:
         raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
     say("expanding the template")
-    index = read_network_index(network, None, threads)
+    index = network if isinstance(network, NetworkIndex) else read_network_index(network, None, threads)
     result = expand(src, catalog, index, list(targets), threads=threads, target_classes=target_classes)
     errors = [str(n) for n in result.notes if n.severity == "error"]
     errors += [str(e) for e in result.errors if str(e) not in errors]
