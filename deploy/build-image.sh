@@ -76,7 +76,10 @@ make_wheel() {
         WHEEL=$(ls "$WORK"/wheels/rtbfast-*.whl)
     fi
     # a wheel without the native module (a stale or broken build) would make an image that fails late
-    unzip -l "$WHEEL" | grep -q 'rtbfast/_native' || { echo "build-image: $WHEEL has no rtbfast/_native" >&2; exit 1; }
+    # (not `unzip -l | grep -q`: grep's early exit fails the pipe under pipefail)
+    WHEEL=$(realpath "$WHEEL")
+    python3 -c 'import sys, zipfile; sys.exit(not any(n.startswith("rtbfast/_native") for n in zipfile.ZipFile(sys.argv[1]).namelist()))' \
+        "$WHEEL" || { echo "build-image: $WHEEL has no rtbfast/_native" >&2; exit 1; }
     cp "$WHEEL" "$WORK/context/dist/"
 }
 
