@@ -40,6 +40,22 @@ METADATA_KEY = b"rtbfast.changeset"
 """Parquet key-value metadata: what the ChangeSet was made from (JSON)."""
 
 
+def in_one_phase(rows: pa.Table, source: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """A ChangeSet of `rows` (``op``, ``fdn``, ``class``, ``attribute``, ``member``, ``index``,
+    ``value``) in one phase, ``default``, in their order, each MO its own target, with `source`."""
+    n = rows.num_rows
+    return pa.table(
+        {
+            "phase": pa.array(["default"] * n, pa.string()),
+            "phase_order": pa.array([0] * n, pa.int32()),
+            "seq": pa.array(range(n), pa.int64()),
+            **{name: rows[name] for name in ("op", "fdn", "class", "attribute", "member", "index", "value")},
+            "target": rows["fdn"],
+            "source": source,
+        }
+    ).cast(CHANGESET_SCHEMA)
+
+
 def write_changeset(
     changes: pa.Table,
     path: str | os.PathLike[str],

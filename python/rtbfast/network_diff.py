@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast.changeset import in_one_phase
 from rtbfast.network_index import is_in_column
 from rtbfast.schemas import (
     CHANGESET_SCHEMA,
@@ -556,26 +557,7 @@ def correction_changes(
     if not parts:
         return CHANGESET_SCHEMA.empty_table(), notes
     whole = pa.concat_tables([p.cast(pa.schema([CHANGESET_SCHEMA.field(n) for n in p.column_names])) for p in parts])
-    n = whole.num_rows
-    return (
-        pa.table(
-            {
-                "phase": pa.array(["default"] * n, pa.string()),
-                "phase_order": pa.array([0] * n, pa.int32()),
-                "seq": pa.array(range(n), pa.int64()),
-                "op": whole["op"],
-                "fdn": whole["fdn"],
-                "class": whole["class"],
-                "attribute": whole["attribute"],
-                "member": whole["member"],
-                "index": whole["index"],
-                "value": whole["value"],
-                "target": whole["fdn"],
-                "source": whole["source"],
-            }
-        ).cast(CHANGESET_SCHEMA),
-        notes,
-    )
+    return in_one_phase(whole, whole["source"]), notes
 
 
 def diff_report(diff: NetworkDiff, a: str, b: str) -> dict[str, Any]:

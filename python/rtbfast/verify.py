@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rtbfast.changeset import in_one_phase
 from rtbfast.enm.typed_values import typed_text
 from rtbfast.errors import InputError, InputIOError, OutputError
 from rtbfast.network_diff import (
@@ -325,29 +326,10 @@ def correction_changes(verification: Verification, plan: pa.Table) -> tuple[pa.T
     first = pc.is_valid(whole["attribute"])
     whole = whole.append_column("first", first).append_column("row", pa.array(range(whole.num_rows), pa.int64()))
     whole = whole.sort_by([("step", "ascending"), ("first", "ascending"), ("row", "ascending")])
-    n = whole.num_rows
     source = pc.binary_join_element_wise(
         "rtbfast verify: step ", pc.cast(whole["step"], pa.string()), ": ", pc.fill_null(whole["source"], "planner"), ""
     )
-    return (
-        pa.table(
-            {
-                "phase": pa.array(["default"] * n, pa.string()),
-                "phase_order": pa.array([0] * n, pa.int32()),
-                "seq": pa.array(range(n), pa.int64()),
-                "op": whole["op"],
-                "fdn": whole["fdn"],
-                "class": whole["class"],
-                "attribute": whole["attribute"],
-                "member": whole["member"],
-                "index": whole["index"],
-                "value": whole["value"],
-                "target": whole["fdn"],
-                "source": source,
-            }
-        ).cast(CHANGESET_SCHEMA),
-        notes,
-    )
+    return in_one_phase(whole, source), notes
 
 
 VERIFY_COLUMNS = ("status", "node", "class", "fdn", "attribute", "planned", "found", "before", "step", "source")
