@@ -114,6 +114,7 @@ def test_each_kind_of_change(pair: dict[str, Any], kind: str, tmp_path: Path) ->
     for r in rows:
         assert r["severity"] == SEVERITY[r["change"]], r
         assert r["message"] and r["class"] in r["message"]
+        assert "None" not in r["message"], r  # a value a release does not give reads "(none)"
     first: Change = made[0]
     shown = next(r for r in rows if (r["change"], r["class"], r["attribute"], r["member"]) == first)
     if kind == "class_renamed":

@@ -180,6 +180,11 @@ def _range_text(ranges: Any) -> str | None:
     return ", ".join(f"{_num(r.get('min'))}..{_num(r.get('max'))}" for r in ranges)
 
 
+def _shown(value: object) -> str:
+    """A model value as a finding's text says it: `(none)` where the release does not give one."""
+    return "(none)" if value is None or value == "" else str(value)
+
+
 def _num(value: Any) -> str:
     if value is None:
         return ""
@@ -345,7 +350,9 @@ def _attribute_changes(
     for name, label in (("default", "default"), ("unit", "unit"), ("multiplication_factor", "multiplication factor")):
         va, vb = a.get(name), b.get(name)
         if (va or None) != (vb or None):
-            out.add(name, "meaning", mim, cls, f"{where}: {label} {va!s} → {vb!s}", attribute=at, old=va, new=vb)
+            out.add(
+                name, "meaning", mim, cls, f"{where}: {label} {_shown(va)} → {_shown(vb)}", attribute=at, old=va, new=vb
+            )
     for flag in FLAGS:
         fa, fb = bool(a.get(flag)), bool(b.get(flag))
         if fa == fb:
@@ -362,7 +369,7 @@ def _attribute_changes(
             "info",
             mim,
             cls,
-            f"{where}: takes effect {a.get('takes_effect')!s} → {b.get('takes_effect')!s}",
+            f"{where}: takes effect {_shown(a.get('takes_effect'))} → {_shown(b.get('takes_effect'))}",
             attribute=at,
             old=a.get("takes_effect"),
             new=b.get("takes_effect"),
