@@ -318,6 +318,20 @@ def test_the_example_flow_plans_applies_verifies_and_rolls_back(readme_run: Read
     """check → expand → plan → apply on the simulator → verify → roll back, as the README runs
     it: the counts it gives are the ones the commands wrote."""
     out = readme_run.folder
+
+    def said(command: str) -> str:
+        runs = [r for r in readme_run.ran if r.step.text.startswith(command)]
+        assert runs, f"the README no longer runs {command}"
+        return runs[0].stdout + runs[0].stderr
+
+    # the template sets what the node made (no create of a system-created MO), and plans as the
+    # README says: 36 sets, 7 steps on 7 MOs, 27 writes that already hold
+    expanded = said("rtbfast templates expand examples/templates/base_cell.yaml")
+    assert "3 target(s): 36 row(s) (0 create, 36 set, 0 delete); 0 error(s), 0 warning(s)" in expanded
+    planned = said(
+        "rtbfast plan changes.parquet --catalog out/example --network examples/enodeb_mini_export.xml -o out/plan"
+    )
+    assert "7 step(s) on 7 MO(s) of 2 node(s): 0 create, 7 set, 0 delete, 0 lock; 27 write(s) already true" in planned
     before = read_network_tables(out / "examples" / "enodeb_mini_export.xml")
     after = read_network_tables(out / "after.xml")
     back = read_network_tables(out / "rolled-back.xml")
