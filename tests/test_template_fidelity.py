@@ -308,12 +308,14 @@ def test_the_cli_targets_a_class_in_expand_and_plan(tmp_path: Path, built: Path)
 
 
 def test_a_create_of_a_system_created_mo_is_an_error_in_expand_and_plan(tmp_path: Path, built: Path) -> None:
-    """CellSleepFunction is created by the node (the example workbook says so)."""
+    """CellSleepFunction is created by the node (the example workbook says so): the example
+    export holds the one the node made, CellSleepFunction=1, under each cell; a second one is a
+    create the node refuses."""
     assert "CellSleepFunction" in CatalogView.load(built).system_created
     path = _write(
         tmp_path,
         "create.json",
-        [{"$meta": {}}, {"EUtranCellFDD": {"CellSleepFunction-1": {"sleepMode": "DEACTIVATED"}}}],
+        [{"$meta": {}}, {"EUtranCellFDD": {"CellSleepFunction-2": {"sleepMode": "DEACTIVATED"}}}],
     )
     args: list[str | Path] = ["--catalog", built, "--network", EXAMPLE_EXPORT, "--targets", "LTE01-1"]
     expanded = run_cli("templates", "expand", path, *args, "-o", tmp_path / "c.parquet")
