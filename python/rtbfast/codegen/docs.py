@@ -110,7 +110,8 @@ _FILTER = """
     });
     for (const s of document.querySelectorAll('section[data-rows]'))
       s.hidden = !s.querySelector('tr[data-k]:not([hidden])');
-    said.textContent = shown + ' of ' + rows.length + ' shown';
+    const n = x => x.toLocaleString('en-US');
+    said.textContent = n(shown) + ' of ' + n(rows.length) + ' shown';
   }
   for (const input of document.querySelectorAll('#filter input, #filter select'))
     input.addEventListener(input.type === 'search' ? 'input' : 'change', apply);
@@ -398,7 +399,7 @@ class _Site:
             f'<label title="{title}"><input type="radio" name="show" value="{value}"'
             f"{' checked' if value == 'all' else ''}> {label} ({n:,})</label>"
             for value, label, n, title in shows
-            if n or value == "all"
+            if n or value in ("all", "writable", "read-only", "counter")
         )
         select = ""
         if effects:
