@@ -28,7 +28,10 @@ WORKBOOK = ROOT / "examples" / "workbook"
 def links_resolve(site: Path) -> int:
     checked = 0
     for page in site.rglob("*.html"):
-        for href in re.findall(r'href="([^"#]+)', page.read_text(encoding="utf-8")):
+        text = page.read_text(encoding="utf-8")
+        # offline: nothing loaded from anywhere (no CDN, no script or style file, no font)
+        assert not re.search(r"\ssrc=|<link|@import|url\(", text), page
+        for href in re.findall(r'href="([^"#]+)', text):
             assert not href.startswith(("http:", "https:", "//")), (page, href)
             assert (page.parent / href).resolve().is_file(), (page, href)
             checked += 1
