@@ -328,12 +328,14 @@ class _Site:
         kind, ref = row.get("kind") or "", str(row.get("type_ref") or "")
         text = _escape(row.get("base_type") or kind)
         if kind == "enum" and ref in self.enum_page:
-            text = f'enum <a href="{up}{self.enum_page[ref]}">{_escape(ref)}</a>'
+            text = f'enum <a href="{up}{self.enum_page[ref]}">{_breakable(ref)}</a>'
         elif kind == "struct" and ref in self.struct_page:
-            text = f'struct <a href="{up}{self.struct_page[ref]}">{_escape(ref)}</a>'
+            text = f'struct <a href="{up}{self.struct_page[ref]}">{_breakable(ref)}</a>'
         elif kind == "moref" and ref:
             target = (
-                f'<a href="{up}{self.class_page[ref]}">{_escape(ref)}</a>' if ref in self.class_page else _escape(ref)
+                f'<a href="{up}{self.class_page[ref]}">{_breakable(ref)}</a>'
+                if ref in self.class_page
+                else _breakable(ref)
             )
             text = f"moRef → {target}"
         if row.get("is_sequence"):
@@ -425,15 +427,17 @@ class _Site:
         own = self.own.get(name) or [{"class": name}]
         attrs = self.attrs_of.get(name, [])
         out = [f"<h1>{_escape(name)}</h1>"]
+        # a class of one name in several MIMs: the definitions alike (source, flags, description) once
+        alike: dict[tuple[str, str, str], list[str]] = {}
         for c in own:
-            mim = c.get("mim") or c.get("source") or ""
             flags = "".join(f"<span>{f.replace('_', ' ')}</span>" for f in ("system_created", "read_only") if c.get(f))
-            out.append(
-                f'<p class="muted">{_escape(str(mim))} · source {_escape(str(c.get("source")))}'
-                f' <span class="flags">{flags}</span></p>'
-            )
-            if c.get("description"):
-                out.append(f'<p class="desc">{_escape(c["description"])}</p>')
+            key = (str(c.get("source")), flags, c.get("description") or "")
+            alike.setdefault(key, []).append(str(c.get("mim") or c.get("source") or ""))
+        for (source, flags, description), mims in alike.items():
+            where = _escape(mims[0]) if len(mims) == 1 else f"{len(mims)} MIMs: {', '.join(map(_escape, mims))}"
+            out.append(f'<p class="muted">{where} · source {_escape(source)} <span class="flags">{flags}</span></p>')
+            if description:
+                out.append(f'<p class="desc">{_escape(description)}</p>')
         parents = sorted(self.parents.get(name, ()))
         children = sorted(self.children.get(name, ()))
 
