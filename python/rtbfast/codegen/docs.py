@@ -23,7 +23,7 @@ from rtbfast.text_safety import visible
 _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:96rem;padding:1rem 2rem;color:#1d1d1f}
 a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
-p,li,td,th,code{overflow-wrap:anywhere}
+p,li,table.fixed td,table.fixed th{overflow-wrap:anywhere}td{overflow-wrap:break-word}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}table.fixed{table-layout:fixed}
 th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f6;position:sticky;top:0}code{font-size:90%}
