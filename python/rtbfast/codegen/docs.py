@@ -234,8 +234,9 @@ def _flags(row: dict[str, Any]) -> str:
 
 
 def _breakable(name: str) -> str:
-    """`name` escaped, with a line break allowed before each word of a camelCase name."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "<wbr>", _escape(name))
+    """`name` escaped, with a line break allowed before each word of a camelCase name and after
+    each ``_`` and ``,`` (``NO_HO_PROHIBIT_CFI``, ``false,false,…``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[_,])(?=[A-Za-z0-9])", "<wbr>", _escape(name))
 
 
 def _takes_effect_key(text: str | None) -> str:
@@ -480,16 +481,16 @@ class _Site:
         out.append(
             f'<section data-rows id="configuration"><h2>Configuration attributes ({len(config):,})</h2>'
             f'<p class="muted">{writable:,} writable, {len(config) - writable:,} read-only.</p>'
-            '<table class="fixed"><colgroup><col style="width:19%"><col style="width:12%"><col style="width:11%">'
-            '<col style="width:7%"><col style="width:8%"><col style="width:10%"><col style="width:10%">'
-            '<col style="width:23%"></colgroup>'
+            '<table class="fixed"><colgroup><col style="width:18%"><col style="width:12%"><col style="width:10%">'
+            '<col style="width:6%"><col style="width:9%"><col style="width:8%"><col style="width:9%">'
+            '<col style="width:28%"></colgroup>'
             "<tr><th>Attribute</th><th>Type</th><th>Allowed</th><th>Unit</th><th>Default</th>"
             "<th>Flags</th><th>Takes effect</th><th>Description</th></tr>"
         )
         for a in config:
             out.append(
                 head(a) + f"<td>{self.type_cell(a, depth)}</td><td>{self.limits(a)}</td><td>{self.unit(a)}</td>"
-                f'<td>{_escape(a.get("default") or "")}</td><td class="flags">{_flags(a)}</td>'
+                f'<td>{_breakable(a.get("default") or "")}</td><td class="flags">{_flags(a)}</td>'
                 f"<td>{_escape(a.get('takes_effect') or '')}</td>" + self.description(a) + "</tr>"
             )
         out.append("</table></section>")
