@@ -21,37 +21,101 @@ import pyarrow as pa
 from rtbfast.text_safety import visible
 
 _STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem 2rem;color:#1d1d1f}
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:96rem;padding:1rem 2rem;color:#1d1d1f}
 a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
+p,li,table.fixed td,table.fixed th{overflow-wrap:anywhere}td{overflow-wrap:break-word}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}table.fixed{table-layout:fixed}
 th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f6;position:sticky;top:0}code{font-size:90%}
+tr:target td{background:#fff7d6}[id]{scroll-margin-top:3rem}
 .flags span{display:inline-block;background:#eef;border-radius:3px;padding:0 .3rem;margin:0 .2rem .2rem 0;font-size:80%}
-.muted{color:#666}#q{width:100%;font-size:1.1rem;padding:.5rem;margin:.5rem 0}
-#hits li{margin:.2rem 0}.desc{white-space:pre-wrap}
+.flags span.w{background:#e3f4e3}.flags span.r{background:#f1f1f1}
+.muted{color:#666}#q{width:100%;box-sizing:border-box;font-size:1.1rem;padding:.5rem;margin:.5rem 0}
+#hits{padding-left:1.2rem}#hits li{margin:.2rem 0}.desc{white-space:pre-wrap}
+.kind{display:inline-block;min-width:4.5rem;font-size:80%;color:#555}
+.filter{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;background:#f8f8fa;border:1px solid #e2e2e6;
+border-radius:6px;padding:.5rem .75rem;margin:1rem 0}
+.filter input[type=search]{flex:1 1 16rem;font-size:1rem;padding:.3rem .4rem}
+.filter label{white-space:nowrap}.filter select{font-size:1rem;max-width:20rem}
+.notes{margin:.2rem 0 1rem;padding-left:1.2rem}
 """
 
 _SEARCH = """
 const box = document.getElementById('q'), hits = document.getElementById('hits');
+const said = document.getElementById('said');
+const KIND = {class: 0, enum: 1, struct: 2, attribute: 3, counter: 4, template: 5};
+const ROWS = INDEX.map(([kind, name, page, text]) => {
+  const low = name.toLowerCase(), dot = low.lastIndexOf('.');
+  return {kind, name, page, text, low, own: dot < 0 ? low : low.slice(dot + 1), hay: low + ' ' + text.toLowerCase()};
+});
+// 0: the name (or an attribute's own name) is the query; 1: it starts with it; 2: holds it;
+// 3: holds every word; 4: the description does; -1: no match. Case does not matter.
+function rank(row, query, words) {
+  if (row.low === query || row.own === query) return 0;
+  if (row.low.startsWith(query) || row.own.startsWith(query)) return 1;
+  if (row.low.includes(query)) return 2;
+  if (words.every(w => row.low.includes(w))) return 3;
+  if (words.every(w => row.hay.includes(w))) return 4;
+  return -1;
+}
+function search(text) {
+  const query = text.trim().toLowerCase(), words = query.split(/\\s+/).filter(Boolean);
+  if (!words.length) return [];
+  const found = [];
+  for (const row of ROWS) {
+    const r = rank(row, query, words);
+    if (r >= 0) found.push([r, row]);
+  }
+  found.sort(([ra, a], [rb, b]) => ra - rb || KIND[a.kind] - KIND[b.kind] || a.name.length - b.name.length
+    || (a.low < b.low ? -1 : a.low > b.low ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return found.map(([, row]) => row);
+}
 function show() {
-  const words = box.value.toLowerCase().split(/\\s+/).filter(Boolean);
+  const found = search(box.value);
   hits.innerHTML = '';
-  if (!words.length) return;
-  let shown = 0;
-  for (const [kind, name, page, text] of INDEX) {
-    const hay = (name + ' ' + text).toLowerCase();
-    if (!words.every(w => hay.includes(w))) continue;
-    const li = document.createElement('li'), a = document.createElement('a');
-    a.href = page; a.textContent = name;
+  said.textContent = box.value.trim() ? found.length + (found.length === 1 ? ' match' : ' matches')
+    + (found.length > 200 ? ', the first 200 shown' : '') : '';
+  for (const row of found.slice(0, 200)) {
+    const li = document.createElement('li'), a = document.createElement('a'), kind = document.createElement('span');
+    kind.className = 'kind'; kind.textContent = row.kind;
+    a.href = row.page; a.textContent = row.name;
     const note = document.createElement('span');
-    note.className = 'muted'; note.textContent = text.slice(0, 120);
-    li.append(kind + ' ', a, ' ', note);
+    note.className = 'muted'; note.textContent = row.text ? ' ' + row.text.slice(0, 120) : '';
+    li.append(kind, a, note);
     hits.append(li);
-    if (++shown >= 200) break;
   }
 }
 box.addEventListener('input', show);
+box.addEventListener('keydown', e => {
+  const first = hits.querySelector('a');
+  if (e.key === 'Enter' && first) location.href = first.href;
+});
 if (location.hash.length > 1) { box.value = decodeURIComponent(location.hash.slice(1)); show(); }
+"""
+
+_FILTER = """
+(function () {
+  const text = document.getElementById('f-text'), effect = document.getElementById('f-te');
+  const said = document.getElementById('f-count'), rows = [...document.querySelectorAll('tr[data-k]')];
+  const hay = rows.map(r => r.textContent.toLowerCase());
+  function apply() {
+    const show = document.querySelector('input[name=show]:checked').value, te = effect ? effect.value : '';
+    const words = text.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    let shown = 0;
+    rows.forEach((r, i) => {
+      const ok = (show === 'all' || r.dataset.k === show || (r.dataset.f || '').split(' ').includes(show))
+        && (!te || r.dataset.te === te) && words.every(w => hay[i].includes(w));
+      r.hidden = !ok;
+      if (ok) shown++;
+    });
+    for (const s of document.querySelectorAll('section[data-rows]'))
+      s.hidden = !s.querySelector('tr[data-k]:not([hidden])');
+    const n = x => x.toLocaleString('en-US');
+    said.textContent = n(shown) + ' of ' + n(rows.length) + ' shown';
+  }
+  for (const input of document.querySelectorAll('#filter input, #filter select'))
+    input.addEventListener(input.type === 'search' ? 'input' : 'change', apply);
+})();
 """
 
 
@@ -82,6 +146,7 @@ _PAGE_COLUMNS = {
     *("ranges", "length_min", "length_max", "resolution", "pattern", "unit", "multiplication_factor", "default"),
     *("description", "takes_effect", "dependencies", "precondition", "source", "mandatory", "restricted"),
     *("read_only", "key", "no_notification", "non_persistent", "is_counter", "lifecycle"),
+    *("counter_type", "lock_before_modify"),
 }
 
 
@@ -144,12 +209,77 @@ def _ranges(value: Any) -> str:
     return ", ".join(parts)
 
 
+_FLAGS = ("mandatory", "restricted", "read_only", "key", "lock_before_modify", "no_notification", "non_persistent")
+_FLAG_TITLES = {
+    "restricted": "set only when the MO is created",
+    "lock_before_modify": "the MO must be locked before this attribute is changed",
+    "no_notification": "changes are not notified",
+    "non_persistent": "not kept over a restart",
+}
+
+
 def _flags(row: dict[str, Any]) -> str:
-    names = ("mandatory", "restricted", "read_only", "key", "no_notification", "non_persistent", "is_counter")
-    shown = [n.replace("_", " ") for n in names if row.get(n)]
+    shown = []
+    for n in _FLAGS:
+        if row.get(n):
+            title = _FLAG_TITLES.get(n)
+            shown.append(
+                f'<span title="{title}">{n.replace("_", " ")}</span>'
+                if title
+                else f"<span>{n.replace('_', ' ')}</span>"
+            )
     if row.get("lifecycle"):
-        shown.append(str(row["lifecycle"]))
-    return "".join(f"<span>{_escape(s)}</span>" for s in shown)
+        shown.append(f"<span>{_escape(str(row['lifecycle']))}</span>")
+    return "".join(shown)
+
+
+def _breakable(name: str) -> str:
+    """`name` escaped, with a line break allowed before each word of a camelCase name and after
+    each ``_`` and ``,`` (``NO_HO_PROHIBIT_CFI``, ``false,false,…``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[_,])(?=[A-Za-z0-9])", "<wbr>", _escape(name))
+
+
+def _takes_effect_key(text: str | None) -> str:
+    """One spelling of a takes-effect note ("Immediately." and "immediately" are one)."""
+    return " ".join((text or "").split()).rstrip(".").lower()
+
+
+def _kind(row: dict[str, Any]) -> str:
+    """``counter`` (a PM counter: the model gives it a counterType), ``read-only`` or ``writable``."""
+    if row.get("is_counter"):
+        return "counter"
+    return "read-only" if row.get("read_only") else "writable"
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _shared(rows: list[dict[str, Any]], key: str, pages: dict[str, str], nouns: tuple[str, str], where: str) -> str:
+    """Why a table's rows and its pages differ in number: names defined more than once share a
+    page, and names known only from other tables (attributes, members) have a page too."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts[r[key]] += 1
+    notes = []
+    shared = sorted(((n, c) for n, c in counts.items() if c > 1), key=lambda nc: (-nc[1], nc[0].lower()))
+    if shared:
+        named = ", ".join(f"{_escape(n)} &times;{c}" for n, c in shared[:8]) + (
+            f" and {len(shared) - 8} more" if len(shared) > 8 else ""
+        )
+        extra = sum(c - 1 for _, c in shared)
+        notes.append(
+            f"{_plural(len(shared), 'name')} {'is' if len(shared) == 1 else 'are each'} defined {where} "
+            f"({named}); a name has one page with all its definitions, so {_plural(extra, *nouns)} "
+            "share a page with another of their name"
+        )
+    only = sorted(set(pages) - set(counts), key=str.lower)
+    if only:
+        named = ", ".join(_escape(n) for n in only[:8]) + (f" and {len(only) - 8} more" if len(only) > 8 else "")
+        notes.append(f"{_plural(len(only), 'page')} more for names found only in other tables ({named})")
+    if not notes:
+        return ""
+    return f"<li>{_plural(len(rows), *nouns)} on {_plural(len(pages), 'page')}: {'; '.join(notes)}.</li>"
 
 
 class _Site:
@@ -199,12 +329,14 @@ class _Site:
         kind, ref = row.get("kind") or "", str(row.get("type_ref") or "")
         text = _escape(row.get("base_type") or kind)
         if kind == "enum" and ref in self.enum_page:
-            text = f'enum <a href="{up}{self.enum_page[ref]}">{_escape(ref)}</a>'
+            text = f'enum <a href="{up}{self.enum_page[ref]}">{_breakable(ref)}</a>'
         elif kind == "struct" and ref in self.struct_page:
-            text = f'struct <a href="{up}{self.struct_page[ref]}">{_escape(ref)}</a>'
+            text = f'struct <a href="{up}{self.struct_page[ref]}">{_breakable(ref)}</a>'
         elif kind == "moref" and ref:
             target = (
-                f'<a href="{up}{self.class_page[ref]}">{_escape(ref)}</a>' if ref in self.class_page else _escape(ref)
+                f'<a href="{up}{self.class_page[ref]}">{_breakable(ref)}</a>'
+                if ref in self.class_page
+                else _breakable(ref)
             )
             text = f"moRef → {target}"
         if row.get("is_sequence"):
@@ -224,21 +356,89 @@ class _Site:
             parts.append(f"pattern <code>{_escape(row['pattern'])}</code>")
         return "; ".join(p if p.startswith("pattern") else _escape(p) for p in parts)
 
+    @staticmethod
+    def unit(row: dict[str, Any]) -> str:
+        unit = _escape(row.get("unit") or "")
+        if row.get("multiplication_factor"):
+            unit = f"{unit} &times; {_escape(row['multiplication_factor'])}".strip()
+        return unit
+
+    @staticmethod
+    def description(row: dict[str, Any]) -> str:
+        return (
+            f'<td class="desc">{_escape(row.get("description") or "")}'
+            + (f"<br><b>Dependencies:</b> {_escape(row['dependencies'])}" if row.get("dependencies") else "")
+            + (f"<br><b>Precondition:</b> {_escape(row['precondition'])}" if row.get("precondition") else "")
+            + "</td>"
+        )
+
+    @staticmethod
+    def filter_bar(attrs: list[dict[str, Any]]) -> str:
+        """The filter over a class's tables: a text, what to show and when a change takes effect."""
+        kinds: dict[str, int] = defaultdict(int)
+        effects: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for a in attrs:
+            kinds[_kind(a)] += 1
+            for flag in ("restricted", "lock_before_modify"):
+                if a.get(flag) and not a.get("is_counter"):
+                    kinds[flag] += 1
+            if a.get("takes_effect") and not a.get("is_counter"):
+                spelled = " ".join(a["takes_effect"].split()).rstrip(".")
+                effects[_takes_effect_key(a["takes_effect"])][spelled] += 1
+        shows = [("all", "all", len(attrs), "every attribute and counter")]
+        shows += [
+            ("writable", "writable", kinds["writable"], "configuration attributes that can be set"),
+            ("read-only", "read-only", kinds["read-only"], "read-only attributes that are not PM counters"),
+            ("counter", "counters", kinds["counter"], "PM counters (a counterType in the model)"),
+            ("restricted", "restricted", kinds["restricted"], _FLAG_TITLES["restricted"]),
+            (
+                "lock_before_modify",
+                "lock before modify",
+                kinds["lock_before_modify"],
+                _FLAG_TITLES["lock_before_modify"],
+            ),
+        ]
+        radios = "".join(
+            f'<label title="{title}"><input type="radio" name="show" value="{value}"'
+            f"{' checked' if value == 'all' else ''}> {label} ({n:,})</label>"
+            for value, label, n, title in shows
+            if n or value in ("all", "writable", "read-only", "counter")
+        )
+        select = ""
+        if effects:
+            options = sorted(effects.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+            select = (
+                '<label>Takes effect <select id="f-te"><option value="">any</option>'
+                + "".join(
+                    f'<option value="{_escape(key)}">{_escape(max(spellings, key=lambda s: (spellings[s], s)))}'
+                    f" ({sum(spellings.values()):,})</option>"
+                    for key, spellings in options
+                )
+                + "</select></label>"
+            )
+        return (
+            '<div class="filter" id="filter"><input id="f-text" type="search" '
+            'placeholder="Filter by name or description" aria-label="Filter by name or description">'
+            f'{radios}{select}<span id="f-count" class="muted">{len(attrs):,} of {len(attrs):,} shown</span></div>'
+        )
+
     def class_body(self, name: str) -> str:
         depth = 1
         up = "../" * depth
         own = self.own.get(name) or [{"class": name}]
         attrs = self.attrs_of.get(name, [])
         out = [f"<h1>{_escape(name)}</h1>"]
+        # a class of one name in several MIMs: the definitions alike (source, flags, description) once
+        alike: dict[tuple[str, str, str], list[str]] = {}
         for c in own:
-            mim = c.get("mim") or c.get("source") or ""
             flags = "".join(f"<span>{f.replace('_', ' ')}</span>" for f in ("system_created", "read_only") if c.get(f))
-            out.append(
-                f'<p class="muted">{_escape(str(mim))} · source {_escape(str(c.get("source")))}'
-                f' <span class="flags">{flags}</span></p>'
-            )
-            if c.get("description"):
-                out.append(f'<p class="desc">{_escape(c["description"])}</p>')
+            key = (str(c.get("source")), flags, c.get("description") or "")
+            alike.setdefault(key, []).append(str(c.get("mim") or c.get("source") or ""))
+        for (source, flags, description), mims in alike.items():
+            where = _escape(mims[0]) if len(mims) == 1 else f"{len(mims)} MIMs: {', '.join(map(_escape, mims))}"
+            out.append(f'<p class="muted">{where} · source {_escape(source)} <span class="flags">{flags}</span></p>')
+            if description:
+                out.append(f'<p class="desc">{_escape(description)}</p>')
         parents = sorted(self.parents.get(name, ()))
         children = sorted(self.children.get(name, ()))
 
@@ -253,60 +453,125 @@ class _Site:
         refs_out = sorted({a["type_ref"] for a in attrs if a.get("kind") == "moref" and a.get("type_ref")})
         refs_in = sorted(self.referenced_by.get(name, ()))
         out.append(f"<p>References out: {links(refs_out)}<br>Referenced by: {links(refs_in)}</p>")
-        out.append(f"<h2>Attributes ({len(attrs)})</h2>")
+        if not attrs:
+            out.append('<p class="muted">No attributes.</p>')
+            return "\n".join(out)
+        counters = sorted((a for a in attrs if a.get("is_counter")), key=lambda r: r["attribute"].lower())
+        config = sorted((a for a in attrs if not a.get("is_counter")), key=lambda r: r["attribute"].lower())
+        several = len({a.get("mim") for a in attrs}) > 1
+        ids: set[str] = set()
+
+        def head(a: dict[str, Any]) -> str:
+            """A row's start: its anchor (the attribute's name; with the MIM for a second one) and name."""
+            anchor = a["attribute"] if a["attribute"] not in ids else f"{a.get('mim')}.{a['attribute']}"
+            ids.add(anchor)
+            where = f"{a.get('mim')} · {a.get('source') or ''}" if several else str(a.get("source") or "")
+            flags = " ".join(f for f in ("restricted", "lock_before_modify") if a.get(f) and not a.get("is_counter"))
+            te = _takes_effect_key(a.get("takes_effect")) if not a.get("is_counter") else ""
+            return (
+                f'<tr id="{_escape(anchor)}" data-k="{_kind(a)}"'
+                + (f' data-f="{flags}"' if flags else "")
+                + (f' data-te="{_escape(te)}"' if te else "")
+                + f'><td><code>{_breakable(a["attribute"])}</code><br><span class="muted">{_escape(where)}</span></td>'
+            )
+
+        out.append(f'<h2 id="attributes">Attributes and counters ({len(attrs):,})</h2>')
+        out.append(self.filter_bar(attrs))
+        writable = sum(1 for a in config if not a.get("read_only"))
         out.append(
-            "<table><tr><th>Attribute</th><th>Type</th><th>Allowed</th><th>Unit</th><th>Default</th>"
+            f'<section data-rows id="configuration"><h2>Configuration attributes ({len(config):,})</h2>'
+            f'<p class="muted">{writable:,} writable, {len(config) - writable:,} read-only.</p>'
+            '<table class="fixed"><colgroup><col style="width:18%"><col style="width:12%"><col style="width:10%">'
+            '<col style="width:6%"><col style="width:9%"><col style="width:8%"><col style="width:9%">'
+            '<col style="width:28%"></colgroup>'
+            "<tr><th>Attribute</th><th>Type</th><th>Allowed</th><th>Unit</th><th>Default</th>"
             "<th>Flags</th><th>Takes effect</th><th>Description</th></tr>"
         )
-        for a in sorted(attrs, key=lambda r: (bool(r.get("is_counter")), r["attribute"].lower())):
-            unit = _escape(a.get("unit") or "")
-            if a.get("multiplication_factor"):
-                unit = f"{unit} &times; {_escape(a['multiplication_factor'])}".strip()
+        for a in config:
             out.append(
-                f'<tr id="{_escape(a["attribute"])}"><td><code>{_escape(a["attribute"])}</code>'
-                f'<br><span class="muted">{_escape(str(a.get("source") or ""))}</span></td>'
-                f"<td>{self.type_cell(a, depth)}</td><td>{self.limits(a)}</td><td>{unit}</td>"
-                f'<td>{_escape(a.get("default") or "")}</td><td class="flags">{_flags(a)}</td>'
-                f"<td>{_escape(a.get('takes_effect') or '')}</td>"
-                f'<td class="desc">{_escape(a.get("description") or "")}'
-                + (f"<br><b>Dependencies:</b> {_escape(a['dependencies'])}" if a.get("dependencies") else "")
-                + (f"<br><b>Precondition:</b> {_escape(a['precondition'])}" if a.get("precondition") else "")
-                + "</td></tr>"
+                head(a) + f"<td>{self.type_cell(a, depth)}</td><td>{self.limits(a)}</td><td>{self.unit(a)}</td>"
+                f'<td>{_breakable(a.get("default") or "")}</td><td class="flags">{_flags(a)}</td>'
+                f"<td>{_escape(a.get('takes_effect') or '')}</td>" + self.description(a) + "</tr>"
             )
-        out.append("</table>")
+        out.append("</table></section>")
+        if counters:
+            out.append(
+                f'<section data-rows id="counters"><h2>PM counters ({len(counters):,})</h2>'
+                '<p class="muted">Read-only performance counters: the attributes the model gives a counterType.</p>'
+                '<table class="fixed"><colgroup><col style="width:22%"><col style="width:9%"><col style="width:15%">'
+                '<col style="width:8%"><col style="width:46%"></colgroup>'
+                "<tr><th>Counter</th><th>Counter type</th><th>Type</th><th>Unit</th><th>Description</th></tr>"
+            )
+            for a in counters:
+                out.append(
+                    head(a) + f"<td>{_escape(a.get('counter_type') or '')}</td><td>{self.type_cell(a, depth)}</td>"
+                    f"<td>{self.unit(a)}</td>" + self.description(a) + "</tr>"
+                )
+            out.append("</table></section>")
+        out.append(f"<script>{_FILTER}</script>")
         return "\n".join(out)
 
-    def enum_body(self, name: str) -> str:
-        rows = self.members_of.get(name, [])
-        users = sorted(self.enum_users.get(name, ()))
-        out = [
-            f"<h1>enum {_escape(name)}</h1>",
-            "<table><tr><th>Member</th><th>Value</th><th>Description</th></tr>",
-        ]
-        for m in rows:
-            value = "" if m.get("value") is None else str(m["value"])
+    @staticmethod
+    def definitions(rows: list[dict[str, Any]], render: Any) -> list[tuple[list[str], list[str]]]:
+        """The definitions of one enum or struct (by MIM, and class for a struct of the workbook),
+        those alike together: each group's places and its rendered rows."""
+        places: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            place = str(r.get("mim") or r.get("source") or "") + (f": {r['class']}" if r.get("class") else "")
+            places.setdefault(place, []).append(r)
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for place, members in places.items():
+            groups.setdefault(tuple(render(m) for m in members), []).append(place)
+        return [(where, list(shown)) for shown, where in groups.items()]
+
+    @staticmethod
+    def grouped(table_head: str, groups: list[tuple[list[str], list[str]]]) -> list[str]:
+        out = []
+        if len(groups) == 1 and len(groups[0][0]) > 1:
             out.append(
+                f'<p class="muted">Defined alike in {len(groups[0][0])} places: '
+                f"{', '.join(_escape(w) for w in groups[0][0])}.</p>"
+            )
+        for where, rows in groups:
+            if len(groups) > 1:
+                out.append(f"<h2>In {', '.join(_escape(w) for w in where)}</h2>")
+            out.append(table_head + "".join(rows) + "</table>")
+        return out
+
+    def enum_body(self, name: str) -> str:
+        users = sorted(self.enum_users.get(name, ()))
+
+        def render(m: dict[str, Any]) -> str:
+            value = "" if m.get("value") is None else str(m["value"])
+            return (
                 f"<tr><td><code>{_escape(m['member'])}</code></td><td>{value}</td>"
                 f'<td class="desc">{_escape(m.get("description") or "")}</td></tr>'
             )
-        out.append("</table>")
+
+        out = [f"<h1>enum {_escape(name)}</h1>"]
+        head = '<table><tr><th style="width:30%">Member</th><th style="width:10%">Value</th><th>Description</th></tr>'
+        out += self.grouped(head, self.definitions(self.members_of.get(name, []), render))
         used = ", ".join(f'<a href="../{self.class_page[c]}">{_escape(c)}</a>' for c in users if c in self.class_page)
         out.append(f"<p>Used by: {used or 'none'}</p>")
         return "\n".join(out)
 
     def struct_body(self, name: str) -> str:
-        rows = self.struct_members_of.get(name, [])
-        out = [f"<h1>struct {_escape(name)}</h1>"]
-        if name in self.exclusive:
-            out.append("<p>Exclusive: exactly one member is set.</p>")
-        out.append("<table><tr><th>Member</th><th>Type</th><th>Allowed</th><th>Default</th><th>Description</th></tr>")
-        for m in rows:
-            out.append(
+        def render(m: dict[str, Any]) -> str:
+            return (
                 f"<tr><td><code>{_escape(m['member'])}</code></td><td>{self.type_cell(m, 1)}</td>"
                 f"<td>{self.limits(m)}</td><td>{_escape(m.get('default') or '')}</td>"
                 f'<td class="desc">{_escape(m.get("description") or "")}</td></tr>'
             )
-        out.append("</table>")
+
+        out = [f"<h1>struct {_escape(name)}</h1>"]
+        if name in self.exclusive:
+            out.append("<p>Exclusive: exactly one member is set.</p>")
+        head = (
+            '<table class="fixed"><colgroup><col style="width:20%"><col style="width:18%"><col style="width:14%">'
+            '<col style="width:10%"><col style="width:38%"></colgroup>'
+            "<tr><th>Member</th><th>Type</th><th>Allowed</th><th>Default</th><th>Description</th></tr>"
+        )
+        out += self.grouped(head, self.definitions(self.struct_members_of.get(name, []), render))
         return "\n".join(out)
 
     def index_entries(self) -> list[list[str]]:
@@ -318,19 +583,50 @@ class _Site:
             page = f"{self.class_page[a['class']]}#{a['attribute']}"
             entries.append(
                 [
-                    "attribute",
+                    "counter" if a.get("is_counter") else "attribute",
                     f"{a['class']}.{a['attribute']}",
                     page,
                     " ".join((a.get("description") or "").split())[:300],
                 ]
             )
         for name, page in sorted(self.enum_page.items()):
-            members = " ".join(m["member"] for m in self.members_of.get(name, []))
+            members = " ".join(dict.fromkeys(m["member"] for m in self.members_of.get(name, [])))
             entries.append(["enum", name, page, members[:300]])
         for name, page in sorted(self.struct_page.items()):
-            members = " ".join(m["member"] for m in self.struct_members_of.get(name, []))
+            members = " ".join(dict.fromkeys(m["member"] for m in self.struct_members_of.get(name, [])))
             entries.append(["struct", name, page, members[:300]])
         return entries
+
+    def counts(self) -> str:
+        """The counts of the catalog's tables (those of the build's report.json), and why the
+        number of pages differs where it does."""
+        counters = sum(1 for a in self.attributes if a.get("is_counter"))
+        n = {
+            "classes": len(self.classes),
+            "attributes": len(self.attributes),
+            "counters": counters,
+            "enums": len(self.enums),
+            "structs": len(self.structs),
+        }
+        data = " ".join(f'data-{k}="{v}"' for k, v in n.items())
+        text = (
+            f'<p id="counts" {data}>{_plural(n["classes"], "class", "classes")}, '
+            f"{_plural(n['attributes'], 'attribute')} "
+            f"({_plural(n['attributes'] - counters, 'configuration attribute')} "
+            f"and {_plural(counters, 'PM counter')}), {_plural(n['enums'], 'enum')} and "
+            f"{_plural(n['structs'], 'struct')}: the rows of the catalog's tables, as counted in the build's "
+            "report.json.</p>"
+        )
+        notes = "".join(
+            (
+                _shared(self.classes, "class", self.class_page, ("class", "classes"), "in more than one MIM"),
+                _shared(self.enums, "enum", self.enum_page, ("enum", "enums"), "in more than one MIM"),
+                _shared(
+                    self.structs, "struct", self.struct_page, ("struct", "structs"), "in more than one MIM or class"
+                ),
+            )
+        )
+        return text + (f'<ul class="notes muted" id="count-notes">{notes}</ul>' if notes else "")
 
     def index_body(self, templates: list[tuple[str, str]] | None = None) -> str:
         by_mim: dict[str, list[str]] = defaultdict(list)
@@ -338,10 +634,10 @@ class _Site:
             by_mim[str(c.get("mim") or c.get("source") or "")].append(c["class"])
         out = [
             "<h1>Catalog reference</h1>",
-            f'<p class="muted">{len(self.class_page)} classes, {len(self.attributes)} attributes, '
-            f"{len(self.enum_page)} enums, {len(self.struct_page)} structs. Search works offline.</p>",
-            '<input id="q" type="search" placeholder="Search classes, attributes, enums, descriptions" autofocus>',
-            '<ul id="hits"></ul>',
+            self.counts(),
+            '<input id="q" type="search" placeholder="Search classes, attributes, counters, enums, descriptions"'
+            ' aria-label="Search" autofocus>',
+            '<p id="said" class="muted"></p><ul id="hits"></ul>',
         ]
         for mim in sorted(by_mim):
             links = ", ".join(

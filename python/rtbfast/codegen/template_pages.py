@@ -130,10 +130,16 @@ def template_page(
         f'<p class="muted">{_escape(str(template.path))}: {errors} error(s), {warnings} warning(s)</p>',
     ]
     if head:
-        body.append("<table>" + "".join(head) + "</table>")
+        body.append(
+            '<table class="fixed"><colgroup><col style="width:15%"><col></colgroup>' + "".join(head) + "</table>"
+        )
     shown = [f for f in findings if f["severity"] in ("error", "warning")]
     if shown:
-        body.append("<h2>Findings</h2><table><tr><th>line</th><th>severity</th><th>code</th><th>message</th></tr>")
+        body.append(
+            '<h2>Findings</h2><table class="fixed"><colgroup><col style="width:7%"><col style="width:8%">'
+            '<col style="width:15%"><col></colgroup>'
+            "<tr><th>line</th><th>severity</th><th>code</th><th>message</th></tr>"
+        )
         for f in shown:
             cls = ' class="bad"' if f["severity"] == "error" else ""
             hint = f" (suggestion: {_escape(f['suggestion'])})" if f.get("suggestion") else ""
@@ -150,7 +156,9 @@ def template_page(
         "stores (value ÷ multiplication factor).</p>"
     )
     body.append(
-        "<table><tr><th>line</th><th>MO</th><th>attribute</th><th>value</th><th>unit</th><th>raw</th>"
+        '<table class="fixed"><colgroup><col style="width:5%"><col style="width:22%"><col style="width:14%">'
+        '<col style="width:15%"><col style="width:5%"><col style="width:8%"><col style="width:9%"><col></colgroup>'
+        "<tr><th>line</th><th>MO</th><th>attribute</th><th>value</th><th>unit</th><th>raw</th>"
         "<th>when</th><th>verdict</th></tr>"
     )
     body.extend(rows.rows)
