@@ -43,7 +43,7 @@ def __getattr__(name: str) -> Any:
     if build is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     for key, value in build().items():
-        if isinstance(value, type):
+        if isinstance(value, type) and value.__module__ == __name__:
             value.__qualname__ = key
         globals()[key] = value
     return globals()[name]
