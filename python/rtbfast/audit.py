@@ -338,7 +338,7 @@ def write_audit(out: Path, violations: pa.Table, summary: dict[str, Any], phases
 
 
 def _html(summary: dict[str, Any], violations: pa.Table) -> str:
-    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, notes, page, ranked_first
+    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, note_list, page, ranked_first
 
     columns = ["severity", "rule", "node", "subject", "attribute", "member", "index", "value", "expected", "message"]
     problems = summary["constraint_problems"] + summary["constraint_notes"]
@@ -367,8 +367,8 @@ def _html(summary: dict[str, Any], violations: pa.Table) -> str:
                     bar_chart("Worst offenders (MOs)", summary["worst_offenders"], total=total),
                 ]
             ),
-            notes("Constraints not checked", problems),
-            notes("Notices", summary["notices"]),
+            note_list("Constraints not checked", problems),
+            note_list("Notices", summary["notices"]),
             data_table(
                 "Violations",
                 shown,

@@ -118,24 +118,24 @@ def bar_chart(title: str, counts: Mapping[str, int], *, top: int = 12, total: in
     if not items:
         return f"<figure class=chart><h3>{escape(title)}</h3><p class=none>None.</p></figure>"
     shown = items[:top]
-    width, label_w, row_h, gap = 520, 230, 20, 4
-    bar_w = width - label_w - 60
+    width, label_w, row_h, gap = 400, 170, 18, 4
+    bar_w = width - label_w - 50
     biggest = max(v for _, v in shown) or 1
     height = len(shown) * (row_h + gap) + gap
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(title)}" font-family="system-ui,sans-serif" font-size="12">'
     ]
     for i, (key, value) in enumerate(shown):
         y = gap + i * (row_h + gap)
         w = max(1.0, bar_w * value / biggest)
         colour = _BAR.get(SEVERITY_CLASS.get(key, ""), "#5b7bb5")
-        label = key if len(key) <= 34 else key[:10] + "…" + key[-23:]
+        label = key if len(key) <= 26 else key[:8] + "…" + key[-17:]
         out.append(
             f"<g><title>{escape(key)}: {value:,}</title>"
-            f'<text x="{label_w - 6}" y="{y + row_h - 6}" text-anchor="end" fill="#1d2330">{escape(label)}</text>'
+            f'<text x="{label_w - 6}" y="{y + row_h - 5}" text-anchor="end" fill="#1d2330">{escape(label)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h}" rx="2" fill="{colour}"/>'
-            f'<text x="{label_w + w + 5:.1f}" y="{y + row_h - 6}" fill="#1d2330">{value:,}</text></g>'
+            f'<text x="{label_w + w + 5:.1f}" y="{y + row_h - 5}" fill="#1d2330">{value:,}</text></g>'
         )
     out.append("</svg>")
     rest = sum(v for _, v in items[top:])
@@ -198,7 +198,8 @@ def data_table(
     there are, by default as many as given) and that `files` hold them all. `types` names a
     column's type where the rows do not say it: ``num`` (right-aligned, sorted as numbers),
     ``fdn`` (wrapped between RDNs), ``mo`` (an FDN shown below its node, which has a column
-    of its own; the whole on hover), ``pre`` (line breaks kept) or ``text``."""
+    of its own; the whole on hover), ``node`` (a node's RDN, ``MeContext=`` left out), ``pre`` (line breaks kept), ``code`` (monospace, never
+    shortened) or ``text`` (shortened past 160 characters, the whole on hover)."""
     given = rows.num_rows if isinstance(rows, pa.Table) else len(rows)
     total = given if total is None else total
     kinds: dict[str, str] = {}
@@ -216,6 +217,7 @@ def data_table(
         listed = [[_cell(r.get(c)) for c in columns] for r in picked]
     if "node" in columns:  # the node has a column: an MO is shown below it
         kinds = {c: "mo" if k == "fdn" else k for c, k in kinds.items()}
+        kinds["node"] = "node" if kinds["node"] == "text" else kinds["node"]
     kinds.update(types or {})
     names = headers or {}
     heads = "".join(
@@ -268,7 +270,7 @@ def ranked_first(table: pa.Table, column: str, order: Sequence[str], then: Seque
     return table.take(indices[:EMBEDDED])
 
 
-def notes(title: str, items: Sequence[str]) -> str:
+def note_list(title: str, items: Sequence[str]) -> str:
     """A heading and a list of notes (texts escaped); nothing when there are none."""
     if not items:
         return ""

@@ -645,7 +645,7 @@ def write_diff_folder(
             "rtbfast diff",
             intro,
             [
-                cards([(k.replace("_", " "), v, None) for k, v in totals.items()]),
+                cards([(k.replace("_", " ").replace("mos", "MOs"), v, None) for k, v in totals.items()]),
                 charts(
                     [
                         bar_chart("Changes by class", report["by_class"]),
@@ -658,6 +658,7 @@ def write_diff_folder(
                     diff.relations,
                     RELATION_COLUMNS,
                     files="relations.parquet and relations.csv",
+                    headers={"parent_fdn": "parent", "in_a": "in A", "in_b": "in B"},
                     table_id="relations",
                 ),
                 data_table(

@@ -350,7 +350,7 @@ def write_verify_folder(
     import pyarrow.csv as pcsv
 
     from rtbfast.changeset import METADATA_KEY
-    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, notes, page, ranked_first
+    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, note_list, page, ranked_first
     from rtbfast.output_folder import written_aside
 
     rows = verification.rows
@@ -395,7 +395,7 @@ def write_verify_folder(
                 "rtbfast verify",
                 intro,
                 [
-                    cards([(status.replace("_", " "), n, status) for status, n in counts.items()]),
+                    cards([(status.replace("_", " ").replace("mo ", "MO "), n, status) for status, n in counts.items()]),
                     charts(
                         [
                             bar_chart("By status", {k: v for k, v in counts.items() if v}),
@@ -403,7 +403,7 @@ def write_verify_folder(
                             bar_chart("Not held, by node", nodes, total=rows.num_rows - counts["held"]),
                         ]
                     ),
-                    notes("Notes", report["notes"]),
+                    note_list("Notes", report["notes"]),
                     data_table(
                         "Planned values",
                         shown,

@@ -18,14 +18,21 @@
 
   var NODE_RDN = /^(SubNetwork|MeContext|ManagedElement)=/;
 
-  function breakable(td, text) {
-    // a break opportunity after each comma and equals sign, so an FDN or a list wraps between
-    // its parts, never inside a name; a run of 40 characters with no space, comma or equals
-    // sign may break anywhere
-    var parts = text.split(/(?<=[,=])/);
+  function breakable(td, text, keep) {
+    // a break opportunity after each comma, so an FDN or a list wraps between its parts,
+    // never inside a name (and after the equals sign of a part longer than `keep`);
+    // a run of 40 characters with no space, comma or equals sign may break anywhere
+    var parts = text.split(",");
     for (var i = 0; i < parts.length; i++) {
+      var part = parts[i] + (i < parts.length - 1 ? "," : "");
+      var at = part.length > keep ? part.indexOf("=") + 1 : 0;
       if (i) td.appendChild(document.createElement("wbr"));
-      td.appendChild(document.createTextNode(parts[i]));
+      if (at > 0) {
+        td.appendChild(document.createTextNode(part.slice(0, at)));
+        td.appendChild(document.createElement("wbr"));
+        part = part.slice(at);
+      }
+      td.appendChild(document.createTextNode(part));
     }
     if (/[^\s,=]{40}/.test(text)) td.classList.add("long");
   }
@@ -47,11 +54,12 @@
       td.textContent = typeof value === "number" ? value.toLocaleString("en") : text;
       return;
     }
-    var shown = type === "mo" ? shortMo(text) : text;
-    if (shown.length > LONG) shown = shown.slice(0, LONG) + "\u2026";
+    var shown = type === "mo" ? shortMo(text) : type === "node" ? text.replace(NODE_RDN, "") : text;
+    if (type === "code") td.classList.add("code");
+    else if (shown.length > LONG) shown = shown.slice(0, LONG) + "\u2026";
     if (shown !== text || text.length > 40) td.title = text;
     if (type === "pre") td.classList.add("pre");
-    breakable(td, shown);
+    breakable(td, shown, type === "mo" || type === "fdn" ? 30 : 20);
   }
 
   function compare(type) {
@@ -150,6 +158,7 @@
 
     Array.prototype.forEach.call(head.cells, function (th, i) {
       th.tabIndex = 0;
+      th.title = "sort by " + th.textContent + " (click again: the other way)";
       th.setAttribute("aria-sort", "none");
       function sort() {
         sortDirection = sortColumn === i ? -sortDirection : 1;
