@@ -19,22 +19,25 @@
   var NODE_RDN = /^(SubNetwork|MeContext|ManagedElement)=/;
 
   function breakable(td, text, keep) {
-    // a break opportunity after each comma, so an FDN or a list wraps between its parts,
-    // never inside a name (and after the equals sign of a part longer than `keep`);
-    // a run of 40 characters with no space, comma or equals sign may break anywhere
-    var parts = text.split(",");
+    // a break opportunity after each comma (and ; / > ) ] } |), so an FDN, a list or a path
+    // wraps between its parts, never inside a name; and after the equals sign of a part
+    // longer than `keep`. A run of 40 characters with none of them may break anywhere.
+    var parts = text.match(/[^,;\/>)\]}|]*[,;\/>)\]}|]?/g) || [text];
+    var first = true;
     for (var i = 0; i < parts.length; i++) {
-      var part = parts[i] + (i < parts.length - 1 ? "," : "");
+      var part = parts[i];
+      if (!part) continue;
       var at = part.length > keep ? part.indexOf("=") + 1 : 0;
-      if (i) td.appendChild(document.createElement("wbr"));
-      if (at > 0) {
+      if (!first) td.appendChild(document.createElement("wbr"));
+      first = false;
+      if (at > 0 && at < part.length) {
         td.appendChild(document.createTextNode(part.slice(0, at)));
         td.appendChild(document.createElement("wbr"));
         part = part.slice(at);
       }
       td.appendChild(document.createTextNode(part));
     }
-    if (/[^\s,=]{40}/.test(text)) td.classList.add("long");
+    if (/[^\s,;\/>)\]}|=]{40}/.test(text)) td.classList.add("long");
   }
 
   function shortMo(text) {
