@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +108,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory, example_out: Path) -> dict
     )
     # a value changed outside the plan: drifted where the plan did not take
     pieces = after.read_text(encoding="utf-8").split("<es:qRxLevMin>-140<")
-    after.write_text(
-        pieces[0] + "".join(("<es:qRxLevMin>-130<" if i % 4 == 0 else "<es:qRxLevMin>-140<") + p for i, p in enumerate(pieces[1:])),
-        encoding="utf-8",
-    )
+    values = ("<es:qRxLevMin>-130<" if i % 4 == 0 else "<es:qRxLevMin>-140<" for i in range(len(pieces) - 1))
+    after.write_text(pieces[0] + "".join(v + p for v, p in zip(values, pieces[1:], strict=True)), encoding="utf-8")
     _ok(run("verify", plan, "--network", after, "-o", folder / "verify"), 1)
     out["verify"] = folder / "verify" / "verify.html"
     _ok(run("diff", before, after, "-o", folder / "diff"), 0, 1)
@@ -217,7 +215,7 @@ def browser() -> Iterator[Any]:
     chromium = shutil.which("chromium")
     driver_path = shutil.which("chromedriver")
     if not chromium or not driver_path:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium-driver)")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
     from selenium.webdriver.chrome.service import Service
 
@@ -279,22 +277,18 @@ def test_sorting(browser: Any, reports: dict[str, Path], name: str, table: str, 
     data = _data(reports[name])[table]
     at = data["columns"].index(column)
     _open(browser, reports[name])
-    values = [r[at] for r in data["rows"]]
-    if kind == "num":
-        want = sorted(float(v) for v in values)
-        key = _number
-    else:
-        want = sorted((str(v) for v in values), key=_natural)  # type: ignore[arg-type]
-        key = _natural  # type: ignore[assignment]
+    values = [str(r[at]) for r in data["rows"]]
+    key: Callable[[str], Any] = _number if kind == "num" else _natural
+    want = sorted(values, key=key)
     _click_heading(browser, table, at)
     up = _column(browser, table, at)
     assert len(up) == min(len(values), 100)
-    assert [key(v) for v in up] == [key(str(v)) for v in want[: len(up)]]
+    assert [key(v) for v in up] == [key(v) for v in want[: len(up)]]
     heading = browser.find_elements("css selector", f"#{table} thead th")[at]
     assert heading.get_attribute("aria-sort") == "ascending"
     _click_heading(browser, table, at)
     down = _column(browser, table, at)
-    assert [key(v) for v in down] == [key(str(v)) for v in list(reversed(want))[: len(down)]]
+    assert [key(v) for v in down] == [key(v) for v in list(reversed(want))[: len(down)]]
     assert heading.get_attribute("aria-sort") == "descending"
     if kind == "text" and name == "diff-model":  # natural order: the numbers in the text in order
         numbers = [int(v.rsplit("/", 1)[1]) for v in up]
@@ -399,7 +393,8 @@ def test_no_horizontal_overflow(browser: Any, reports: dict[str, Path], name: st
     assert browser.execute_script("return document.documentElement.scrollWidth") <= width
     # and no table scrolls inside its box either
     tables = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.wrap > table')).map(t => [t.scrollWidth, t.parentNode.clientWidth])"
+        "return Array.from(document.querySelectorAll('.wrap > table'))"
+        ".map(t => [t.scrollWidth, t.parentNode.clientWidth])"
     )
     assert tables and all(inner <= outer for inner, outer in tables), tables
 

@@ -118,7 +118,7 @@ def bar_chart(title: str, counts: Mapping[str, int], *, top: int = 12, total: in
     if not items:
         return f"<figure class=chart><h3>{escape(title)}</h3><p class=none>None.</p></figure>"
     shown = items[:top]
-    width, label_w, row_h, gap = 400, 170, 18, 4
+    width, label_w, row_h, gap = 460, 215, 18, 4
     bar_w = width - label_w - 50
     biggest = max(v for _, v in shown) or 1
     height = len(shown) * (row_h + gap) + gap
@@ -130,10 +130,11 @@ def bar_chart(title: str, counts: Mapping[str, int], *, top: int = 12, total: in
         y = gap + i * (row_h + gap)
         w = max(1.0, bar_w * value / biggest)
         colour = _BAR.get(SEVERITY_CLASS.get(key, ""), "#5b7bb5")
-        label = key if len(key) <= 26 else key[:8] + "…" + key[-17:]
+        label = _label(key)
         out.append(
             f"<g><title>{escape(key)}: {value:,}</title>"
-            f'<text x="{label_w - 6}" y="{y + row_h - 5}" text-anchor="end" fill="#1d2330">{escape(label)}</text>'
+            f'<text x="{label_w - 6}" y="{y + row_h - 5}" text-anchor="end" font-size="11" fill="#1d2330">'
+            f"{escape(label)}</text>"
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h}" rx="2" fill="{colour}"/>'
             f'<text x="{label_w + w + 5:.1f}" y="{y + row_h - 5}" fill="#1d2330">{value:,}</text></g>'
         )
@@ -146,6 +147,17 @@ def bar_chart(title: str, counts: Mapping[str, int], *, top: int = 12, total: in
         said.append(f"{total:,} in total")
     more = f"<figcaption class=muted>{'; '.join(said)}</figcaption>" if said else ""
     return f"<figure class=chart><h3>{escape(title)}</h3>{''.join(out)}{more}</figure>"
+
+
+def _label(key: str, room: int = 30) -> str:
+    """A bar's label in `room` characters: an FDN by its last RDN, other text by its start and
+    end (the whole is the bar's tooltip)."""
+    if len(key) <= room:
+        return key
+    if "," in key:
+        last = key.rsplit(",", 1)[1]
+        return "…" + (last if len(last) < room else last[-(room - 1) :])
+    return key[: room // 3] + "…" + key[-(room - room // 3 - 1) :]
 
 
 def charts(parts: Iterable[str]) -> str:
@@ -198,8 +210,9 @@ def data_table(
     there are, by default as many as given) and that `files` hold them all. `types` names a
     column's type where the rows do not say it: ``num`` (right-aligned, sorted as numbers),
     ``fdn`` (wrapped between RDNs), ``mo`` (an FDN shown below its node, which has a column
-    of its own; the whole on hover), ``node`` (a node's RDN, ``MeContext=`` left out), ``pre`` (line breaks kept), ``code`` (monospace, never
-    shortened) or ``text`` (shortened past 160 characters, the whole on hover)."""
+    of its own; the whole on hover), ``node`` (a node's RDN, ``MeContext=`` left out),
+    ``pre`` (line breaks kept), ``code`` (monospace, never shortened) or ``text`` (shortened
+    past 160 characters, the whole on hover)."""
     given = rows.num_rows if isinstance(rows, pa.Table) else len(rows)
     total = given if total is None else total
     kinds: dict[str, str] = {}
@@ -250,9 +263,9 @@ def data_table(
         f"<div class=rt-controls><input class=rt-filter type=search placeholder='Filter: words in any column' "
         f"aria-label='Filter {escape(title)}'>{severity_select}<span class='rt-count muted'></span></div>"
         f"<div class=wrap><table><thead><tr>{heads}</tr></thead><tbody></tbody></table></div>"
-        "<div class=rt-pager><button type=button data-go=first>«</button><button type=button data-go=prev>‹ previous"
-        "</button><span class=rt-page></span><button type=button data-go=next>next ›</button>"
-        "<button type=button data-go=last>»</button></div>"
+        "<div class=rt-pager><button type=button data-go=first>\u00ab first</button>"
+        "<button type=button data-go=prev>previous</button><span class=rt-page></span>"
+        "<button type=button data-go=next>next</button><button type=button data-go=last>last \u00bb</button></div>"
         f"<script type='application/json' class=rt-data>{script_json(data)}</script></section>"
     )
 

@@ -681,7 +681,8 @@ def write_model_diff_folder(
         if impact is not None:
             pq.write_table(impact, staging / "impacts.parquet", compression="zstd")
             pcsv.write_csv(impact, staging / "impacts.csv")
-            parts.append(charts([bar_chart("Templates and ChangeSets: keys and values by severity", report["impacts"])]))
+            bearing = bar_chart("Templates and ChangeSets: keys and values by severity", report["impacts"])
+            parts.append(charts([bearing]))
             parts.append(
                 data_table(
                     "Where the changes bear",

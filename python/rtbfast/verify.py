@@ -395,7 +395,7 @@ def write_verify_folder(
                 "rtbfast verify",
                 intro,
                 [
-                    cards([(status.replace("_", " ").replace("mo ", "MO "), n, status) for status, n in counts.items()]),
+                    cards([(s.replace("_", " ").replace("mo ", "MO "), n, s) for s, n in counts.items()]),
                     charts(
                         [
                             bar_chart("By status", {k: v for k, v in counts.items() if v}),

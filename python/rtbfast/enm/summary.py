@@ -249,7 +249,7 @@ class ShownSteps:
         self._plan: list[pa.Table] = []
         self._commands: dict[int, str] = {}
         self._old: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._keys: pa.Array | None = None
+        self._keys: tuple[pa.Array, pa.Array] | None = None
         self.held = 0
         self.unwritable = False
 
@@ -270,23 +270,32 @@ class ShownSteps:
             return
         self._commands.update(zip(steps.to_pylist(), lines.to_pylist(), strict=True))
 
-    def _key_array(self) -> pa.Array:
+    def _key_arrays(self) -> tuple[pa.Array, pa.Array]:
+        """The MOs of the steps kept, and their (MO, attribute) keys."""
         if self._keys is None:
             plan = pa.concat_tables(self._plan) if self._plan else None
-            self._keys = (
-                pc.unique(pc.binary_join_element_wise(plan["fdn"], pc.fill_null(plan["attribute"], ""), "\x1f"))
-                if plan is not None and plan.num_rows
-                else pa.array([], pa.string())
-            )
+            if plan is None or not plan.num_rows:
+                self._keys = (pa.array([], pa.string()), pa.array([], pa.string()))
+            else:
+                key = pc.binary_join_element_wise(plan["fdn"], pc.fill_null(plan["attribute"], ""), "\x1f")
+                self._keys = (pc.unique(plan["fdn"]), pc.unique(key))
         return self._keys
 
     def add_rollback(self, window: pa.Table) -> None:
         """A window of the rollback's steps, in step order: the values it writes back of the
         attributes the steps kept write (the last write of one is its value before the plan)."""
-        keys = self._key_array()
+        mos, keys = self._key_arrays()
         if not len(keys) or not window.num_rows:
             return
-        writing = window.filter(pc.is_in(window["op"], value_set=pa.array(["set", "create"])))
+        # the MOs kept first (a plain match on one column), then their attributes
+        writing = window.filter(
+            pc.and_(
+                pc.is_in(window["fdn"], value_set=mos),
+                pc.is_in(window["op"], value_set=pa.array(["set", "create"])),
+            )
+        )
+        if not writing.num_rows:
+            return
         key = pc.binary_join_element_wise(writing["fdn"], pc.fill_null(writing["attribute"], ""), "\x1f")
         found = writing.filter(pc.is_in(key, value_set=keys))
         latest: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}
@@ -452,7 +461,7 @@ def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> Summary
                 open_locks[h["fdn"]]["why"] = "delete"
     nodes = set(pc.unique(first["node"]).to_pylist())
 
-    def per(column: str) -> dict[str, int]:
+    def steps_by(column: str) -> dict[str, int]:
         c = first.group_by(column, use_threads=False).aggregate([("step", "count")])
         return dict(zip(c[column].to_pylist(), c["step_count"].to_pylist(), strict=True))
 
@@ -463,8 +472,8 @@ def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> Summary
         mos=pc.count_distinct(changing["fdn"]).as_py(),
         changes=changes,
         locks=locks,
-        by_phase=per("phase"),
-        by_node=per("node"),
+        by_phase=steps_by("phase"),
+        by_node=steps_by("node"),
     )
 
 
