@@ -189,6 +189,14 @@ def test_a_large_table_says_what_it_leaves_out() -> None:
     assert f"the first {EMBEDDED:,} of {n:,} rows" in html and "rows.parquet" in html
 
 
+def test_cells_json_cannot_carry_are_written_as_text() -> None:
+    table = pa.table({"x": [float("nan"), float("inf"), 1.5], "flag": [True, False, None]})
+    html = data_table("Rows", table, ["x", "flag"], table_id="rows")
+    body = re.search(r"class=rt-data>(.*?)</script>", html, re.S)
+    assert body is not None
+    assert json.loads(body.group(1))["rows"] == [["nan", "true"], ["inf", "false"], [1.5, None]]
+
+
 def test_the_summary_gives_old_and_new_values_and_the_commands(reports: dict[str, Path]) -> None:
     steps = _data(reports["plan"])["steps"]
     columns = steps["columns"]

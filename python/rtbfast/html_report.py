@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -185,6 +186,8 @@ def _type_of(column: str, field: pa.DataType | None) -> str:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or infinity
     if value is None or isinstance(value, bool | int | float):
         return value if not isinstance(value, bool) else str(value).lower()
     if isinstance(value, list | tuple):
