@@ -118,7 +118,7 @@ def test_audit_finds_each_kind_of_violation(tricky: tuple[Path, dict[str, pa.Tab
     summary = json.loads((path.parent / "audit" / "audit.json").read_text())
     assert summary["by_rule"]["range"] == 2 and summary["values_checked"] > 15
     page = (path.parent / "audit" / "report.html").read_text()
-    assert "By rule" in page and "Worst offenders" in page and "ManagedElement=n1,Foo=1" in page
+    assert "Violations by rule" in page and "Worst offenders" in page and "ManagedElement=n1,Foo=1" in page
     csv_rows = (path.parent / "audit" / "violations.csv").read_text().splitlines()
     assert len(csv_rows) == len(v) + 1
 

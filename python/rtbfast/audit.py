@@ -10,7 +10,6 @@ at a time, each checked as it comes), :func:`with_nodes`, :func:`summarise` and
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from collections import Counter
@@ -37,13 +36,10 @@ from rtbfast.rules.operations import operation_violations
 from rtbfast.rules.uniqueness import unique_violations
 from rtbfast.rules.user_rules import RuleFile, check_rules, evaluate_rules, read_rules
 from rtbfast.schemas import VIOLATIONS_SCHEMA
-from rtbfast.text_safety import visible
 
 MARKER = "audit.json"
 TOP = 20
-"""Rows of each ranking in the HTML report."""
-LISTED = 1000
-"""Violations listed one by one in the HTML report (all of them are in the Parquet and CSV)."""
+"""Rows of each ranking in ``audit.json`` (the HTML report draws the first of them)."""
 
 PhaseCallback = Callable[[str], None]
 
@@ -341,60 +337,46 @@ def write_audit(out: Path, violations: pa.Table, summary: dict[str, Any], phases
     return AuditResult(out, summary)
 
 
-def _escape(text: str) -> str:
-    """Text for HTML: markup escaped, control characters shown as escapes."""
-    return html.escape(visible(text))
-
-
-def _ranking(title: str, rows: dict[str, int]) -> str:
-    if not rows:
-        return ""
-    body = "".join(f"<tr><td>{_escape(k)}</td><td class=n>{v:,}</td></tr>" for k, v in rows.items())
-    return f"<section><h2>{html.escape(title)}</h2><table>{body}</table></section>"
-
-
 def _html(summary: dict[str, Any], violations: pa.Table) -> str:
-    columns = ["severity", "rule", "subject", "attribute", "member", "index", "value", "expected", "message"]
-    listed = violations.slice(0, LISTED).select(columns).to_pylist()
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_escape('' if r[c] is None else str(r[c]))}</td>" for c in columns) + "</tr>"
-        for r in listed
-    )
-    head = "".join(f"<th>{c}</th>" for c in columns)
-    more = (
-        f"<p>The first {LISTED:,} of {violations.num_rows:,} are listed; all are in violations.parquet and "
-        "violations.csv.</p>"
-        if violations.num_rows > LISTED
-        else ""
-    )
-    notes = summary["constraint_problems"] + summary["constraint_notes"]
+    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, note_list, page, ranked_first
+
+    columns = ["severity", "rule", "node", "subject", "attribute", "member", "index", "value", "expected", "message"]
+    problems = summary["constraint_problems"] + summary["constraint_notes"]
     if summary["rules"]:
-        notes = summary["rules"]["issues"] + notes
-    notes_html = (
-        "<section><h2>Constraints not checked</h2><ul>"
-        + "".join(f"<li>{_escape(n)}</li>" for n in notes)
-        + "</ul></section>"
-        if notes
-        else ""
+        problems = summary["rules"]["issues"] + problems
+    total = summary["violations"]
+    intro = (
+        f"Against the catalog {escape(summary['catalog'])}: {summary['mos']:,} MOs, "
+        f"{summary['values_checked']:,} values checked against {summary['constraints']:,} constraints."
     )
-    severity = ", ".join(f"{v:,} {k}" for k, v in summary["by_severity"].items()) or "none"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rtbfast audit: {_escape(summary["export"])}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2em;max-width:90em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}} td.n{{text-align:right}}
-section{{display:inline-block;vertical-align:top;margin:0 2em 1em 0}}
-</style></head><body>
-<h1>Audit of {_escape(summary["export"])}</h1>
-<p>Against the catalog {_escape(summary["catalog"])}: {summary["mos"]:,} MOs,
-{summary["values_checked"]:,} values checked against {summary["constraints"]:,} constraints.
-Violations: {summary["violations"]:,} ({_escape(severity)}).</p>
-{_ranking("By rule", summary["by_rule"])}
-{_ranking("By class", summary["by_class"])}
-{_ranking("By node", summary["by_node"])}
-{_ranking("Worst offenders", summary["worst_offenders"])}
-{notes_html}
-<h2>Violations</h2>{more}
-<table><tr>{head}</tr>{rows}</table>
-</body></html>
-"""
+    shown = ranked_first(violations, "severity", ["error", "warning", "info"])
+    return page(
+        f"Audit of {summary['export']}",
+        intro,
+        [
+            cards(
+                [("violations", total, None)]
+                + [(severity, n, severity) for severity, n in summary["by_severity"].items()]
+                + [("MOs", summary["mos"], None), ("values checked", summary["values_checked"], None)]
+            ),
+            charts(
+                [
+                    bar_chart("Violations by rule", summary["by_rule"], total=total),
+                    bar_chart("Violations by class", summary["by_class"], total=total),
+                    bar_chart("Violations by node", summary["by_node"], total=total),
+                    bar_chart("Worst offenders (MOs)", summary["worst_offenders"], total=total),
+                ]
+            ),
+            note_list("Constraints not checked", problems),
+            note_list("Notices", summary["notices"]),
+            data_table(
+                "Violations",
+                shown,
+                columns,
+                severity="severity",
+                total=total,
+                files="violations.parquet and violations.csv",
+                table_id="violations",
+            ),
+        ],
+    )

@@ -668,24 +668,51 @@ def write_model_diff_folder(
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    from rtbfast.compare_report import counts_table, escape, page, rows_table
+    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, page, ranked_first
     from rtbfast.output_folder import written_aside
 
     with written_aside(out, "diff-model", inputs=inputs) as staging:
         pq.write_table(changes, staging / "changes.parquet", compression="zstd")
         pcsv.write_csv(changes, staging / "changes.csv")
+        by_class = counts(changes, "class") if changes.num_rows else {}
         parts = [
-            counts_table("By severity", report["by_severity"]),
-            counts_table("By change", report["by_change"]),
+            cards([(k, v, k) for k, v in report["by_severity"].items()]),
+            charts(
+                [
+                    bar_chart("Changes by severity", report["by_severity"]),
+                    bar_chart("Changes by kind", report["by_change"]),
+                    bar_chart("Changes by class", by_class, total=changes.num_rows),
+                ]
+            ),
         ]
         if impact is not None:
             pq.write_table(impact, staging / "impacts.parquet", compression="zstd")
             pcsv.write_csv(impact, staging / "impacts.csv")
-            parts.append(counts_table("Templates and ChangeSets: keys and values by severity", report["impacts"]))
-            parts.append(rows_table("Where the changes bear", impact, IMPACT_COLUMNS, "severity"))
-        order = pc.index_in(changes["severity"], value_set=pa.array(["breaking", "meaning", "info"]))
-        shown = changes.append_column("order", order).sort_by([("order", "ascending"), ("class", "ascending")])
-        parts.append(rows_table("Changes", shown, CHANGE_COLUMNS, "severity"))
+            bearing = bar_chart("Templates and ChangeSets: keys and values by severity", report["impacts"])
+            parts.append(charts([bearing]))
+            parts.append(
+                data_table(
+                    "Where the changes bear",
+                    ranked_first(impact, "severity", ["breaking", "meaning", "info"]),
+                    IMPACT_COLUMNS,
+                    severity="severity",
+                    total=impact.num_rows,
+                    files="impacts.parquet and impacts.csv",
+                    table_id="impacts",
+                )
+            )
+        shown = ranked_first(changes, "severity", ["breaking", "meaning", "info"], ["class"])
+        parts.append(
+            data_table(
+                "Changes",
+                shown,
+                CHANGE_COLUMNS,
+                severity="severity",
+                total=changes.num_rows,
+                files="changes.parquet and changes.csv",
+                table_id="changes",
+            )
+        )
         intro = f"From {escape(report['old'])} to {escape(report['new'])}: {changes.num_rows:,} change(s)."
         (staging / "diff-model.html").write_text(page("rtbfast diff-model", intro, parts), encoding="utf-8")
         (staging / "diff-model.json").write_text(

@@ -609,7 +609,7 @@ def write_diff_folder(
     import pyarrow.parquet as pq
 
     from rtbfast.changeset import METADATA_KEY
-    from rtbfast.compare_report import counts_table, escape, page, rows_table
+    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, page
     from rtbfast.output_folder import written_aside
 
     tables = {"mos": diff.mos, "values": diff.values, "relations": diff.relations, "counts": diff.counts}
@@ -645,17 +645,38 @@ def write_diff_folder(
             "rtbfast diff",
             intro,
             [
-                counts_table("Differences", totals),
-                counts_table("By node", report["by_node"]),
-                counts_table("By class", report["by_class"]),
-                counts_table("By attribute", report["by_attribute"]),
-                rows_table("Relations changed, per parent", diff.relations, RELATION_COLUMNS),
-                rows_table("MOs added and removed", diff.mos, ("change", "node", "class", "fdn"), "change"),
-                rows_table(
+                cards([(k.replace("_", " ").replace("mos", "MOs"), v, None) for k, v in totals.items()]),
+                charts(
+                    [
+                        bar_chart("Changes by class", report["by_class"]),
+                        bar_chart("Changes by node", report["by_node"]),
+                        bar_chart("Changes by attribute", report["by_attribute"]),
+                    ]
+                ),
+                data_table(
+                    "Relations changed, per parent",
+                    diff.relations,
+                    RELATION_COLUMNS,
+                    files="relations.parquet and relations.csv",
+                    headers={"parent_fdn": "parent", "in_a": "in A", "in_b": "in B"},
+                    table_id="relations",
+                ),
+                data_table(
+                    "MOs added and removed",
+                    diff.mos,
+                    ("change", "node", "class", "fdn"),
+                    severity="change",
+                    files="mos.parquet and mos.csv",
+                    table_id="mos",
+                ),
+                data_table(
                     "Values changed",
                     diff.values,
                     ("change", "node", "class", "fdn", "attribute", "value_a", "value_b"),
-                    "change",
+                    severity="change",
+                    files="values.parquet and values.csv",
+                    headers={"value_a": "value in A", "value_b": "value in B"},
+                    table_id="values",
                 ),
             ],
         )

@@ -350,7 +350,7 @@ def write_verify_folder(
     import pyarrow.csv as pcsv
 
     from rtbfast.changeset import METADATA_KEY
-    from rtbfast.compare_report import counts_table, escape, page, rows_table
+    from rtbfast.html_report import bar_chart, cards, charts, data_table, escape, note_list, page, ranked_first
     from rtbfast.output_folder import written_aside
 
     rows = verification.rows
@@ -389,21 +389,30 @@ def write_verify_folder(
         )
         classes = {k: sum(v.values()) for k, v in report["not_held_by_class"].items()}
         nodes = {k: sum(v.values()) for k, v in report["not_held_by_node"].items()}
-        notes_html = "".join(f"<li>{escape(n)}</li>" for n in report["notes"])
-        order = pc.index_in(
-            rows["status"], value_set=pa.array(["not_taken", "drifted", "mo_missing", "unexpected", "held"])
-        )
-        shown = rows.append_column("order", order).sort_by([("order", "ascending"), ("step", "ascending")])
+        shown = ranked_first(rows, "status", ["not_taken", "drifted", "mo_missing", "unexpected", "held"], ["step"])
         (staging / "verify.html").write_text(
             page(
                 "rtbfast verify",
                 intro,
                 [
-                    counts_table("By status", counts),
-                    counts_table("Not held, by class", classes),
-                    counts_table("Not held, by node", nodes),
-                    f"<section class=wide><h2>Notes</h2><ul>{notes_html}</ul></section>" if notes_html else "",
-                    rows_table("Planned values", shown, VERIFY_COLUMNS, "status"),
+                    cards([(s.replace("_", " ").replace("mo ", "MO "), n, s) for s, n in counts.items()]),
+                    charts(
+                        [
+                            bar_chart("By status", {k: v for k, v in counts.items() if v}),
+                            bar_chart("Not held, by class", classes, total=rows.num_rows - counts["held"]),
+                            bar_chart("Not held, by node", nodes, total=rows.num_rows - counts["held"]),
+                        ]
+                    ),
+                    note_list("Notes", report["notes"]),
+                    data_table(
+                        "Planned values",
+                        shown,
+                        VERIFY_COLUMNS,
+                        severity="status",
+                        total=rows.num_rows,
+                        files="verify.parquet and verify.csv",
+                        table_id="planned",
+                    ),
                 ],
             ),
             encoding="utf-8",

@@ -692,6 +692,7 @@ def write_grouped(
     from rtbfast.enm.summary import (
         Listed,
         RouteTiming,
+        ShownSteps,
         merged_facts,
         route_facts,
         summary_html_chunks,
@@ -715,10 +716,12 @@ def write_grouped(
             for stem in ("plan", "rollback")
         }
         say("writing the plan")
+        shown = ShownSteps(form=form, naming=naming)
         for window in grouped.plan_windows():
             for (stem, _), file in files.items():
                 if stem == "plan":
                     file.add(window)
+            shown.add_plan(window)
             del window
             release()
         say("writing the rollback")
@@ -728,6 +731,7 @@ def write_grouped(
                 if stem == "rollback":
                     file.add(window)
             restored.add(window)
+            shown.add_rollback(window)
             del window
             release()
         violations = restored.close()
@@ -795,6 +799,8 @@ def write_grouped(
         )
         refused_lines = {d: _RefusedLines(rs) for d, rs in refused.items()}
         facts["dialects"] = {"written": written, "refused": refused_lines}
+        facts["steps_shown"] = shown.rows()
+        del shown
         facts["route"] = route_facts(
             commands["plan"] if "cmedit" in written else None, imports, facts["counts"], timing or RouteTiming()
         )

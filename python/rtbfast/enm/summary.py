@@ -231,6 +231,139 @@ def _lock_target(fdn: str, admin: set[str]) -> str | None:
 _NODE = r"(?:^|,)(?:MeContext|ManagedElement)=(?P<n>[^,]+)"
 LISTED = 500
 """Rows of a list the summary shows; past that it says how many more."""
+TOP_NODES = 50
+"""Nodes the summary counts the steps of (those with the most)."""
+STEPS_SHOWN = 2000
+"""Steps the summary shows one by one (old → new and the command); all are in plan.parquet."""
+
+
+class ShownSteps:
+    """The first :data:`STEPS_SHOWN` steps of a plan for the summary, gathered as the plan's
+    windows of steps are written (:meth:`add_plan`): each step's MO, its values old → new and
+    its cmedit command; the old values are the rollback's (:meth:`add_rollback`: what the
+    network holds before the plan, for the attributes of the steps kept). Holds no more than
+    the steps kept."""
+
+    def __init__(self, *, form: str = "fdn", naming: dict[str, str] | None = None, limit: int = STEPS_SHOWN) -> None:
+        self.form, self.naming, self.limit = form, naming or {}, limit
+        self._plan: list[pa.Table] = []
+        self._commands: dict[int, str] = {}
+        self._old: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._keys: tuple[pa.Array, pa.Array] | None = None
+        self.held = 0
+        self.unwritable = False
+
+    def add_plan(self, window: pa.Table) -> None:
+        """A window of the plan's steps, in step order."""
+        if self.held >= self.limit or not window.num_rows:
+            return
+        from rtbfast.enm.dialects import UnwritableError, cmedit_lines
+
+        steps = pc.unique(window["step"])[: self.limit - self.held]
+        head = window.filter(pc.is_in(window["step"], value_set=steps))
+        self._plan.append(head)
+        self.held += len(steps)
+        try:
+            lines = cmedit_lines(head, form=self.form, naming=self.naming, where="summary")
+        except UnwritableError:
+            self.unwritable = True
+            return
+        self._commands.update(zip(steps.to_pylist(), lines.to_pylist(), strict=True))
+
+    def _key_arrays(self) -> tuple[pa.Array, pa.Array]:
+        """The MOs of the steps kept, and their (MO, attribute) keys."""
+        if self._keys is None:
+            plan = pa.concat_tables(self._plan) if self._plan else None
+            if plan is None or not plan.num_rows:
+                self._keys = (pa.array([], pa.string()), pa.array([], pa.string()))
+            else:
+                key = pc.binary_join_element_wise(plan["fdn"], pc.fill_null(plan["attribute"], ""), "\x1f")
+                self._keys = (pc.unique(plan["fdn"]), pc.unique(key))
+        return self._keys
+
+    def add_rollback(self, window: pa.Table) -> None:
+        """A window of the rollback's steps, in step order: the values it writes back of the
+        attributes the steps kept write (the last write of one is its value before the plan)."""
+        mos, keys = self._key_arrays()
+        if not len(keys) or not window.num_rows:
+            return
+        # the MOs kept first (a plain match on one column), then their attributes
+        writing = window.filter(
+            pc.and_(
+                pc.is_in(window["fdn"], value_set=mos),
+                pc.is_in(window["op"], value_set=pa.array(["set", "create"])),
+            )
+        )
+        if not writing.num_rows:
+            return
+        key = pc.binary_join_element_wise(writing["fdn"], pc.fill_null(writing["attribute"], ""), "\x1f")
+        found = writing.filter(pc.is_in(key, value_set=keys))
+        latest: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}
+        for r in found.select(["step", "fdn", "attribute", "member", "index", "value", "is_sequence"]).to_pylist():
+            k = (r["fdn"], r["attribute"])
+            step, rows = latest.get(k, (r["step"], []))
+            if step != r["step"]:
+                rows = []
+            rows.append(r)
+            latest[k] = (r["step"], rows)
+        for k, (_, rows) in latest.items():
+            self._old[k] = rows
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per step kept: step, phase, op, node, class, fdn, changes (one line per
+        attribute, ``attribute: old → new``), command."""
+        import re
+
+        if not self._plan:
+            return []
+        plan = pa.concat_tables(self._plan)
+        columns = ["step", "phase", "op", "fdn", "class", "attribute", "member", "index", "value", "is_sequence"]
+        out: list[dict[str, Any]] = []
+        node_of = re.compile(_NODE)
+        by_step: dict[int, list[dict[str, Any]]] = {}
+        for r in plan.select(columns).to_pylist():
+            by_step.setdefault(r["step"], []).append(r)
+        for step, rows in by_step.items():
+            first = rows[0]
+            attributes: dict[str, list[dict[str, Any]]] = {}
+            for r in rows:
+                if r["attribute"] is not None:
+                    attributes.setdefault(r["attribute"], []).append(r)
+            lines = []
+            for attribute, written in attributes.items():
+                old = self._old.get((first["fdn"], attribute))
+                before = "—" if first["op"] == "create" or not old else _rendered(old)
+                after = "—" if first["op"] == "delete" else _rendered(written)
+                lines.append(f"{attribute}: {before} → {after}")
+            found = node_of.search(first["fdn"])
+            out.append(
+                {
+                    "step": step,
+                    "phase": first["phase"],
+                    "op": first["op"],
+                    "node": found.group("n") if found else first["fdn"],
+                    "class": first["class"],
+                    "fdn": first["fdn"],
+                    "changes": "\n".join(lines),
+                    "command": self._commands.get(step, ""),
+                }
+            )
+        return out
+
+
+def _rendered(rows: list[dict[str, Any]]) -> str:
+    """The value of one attribute from its rows (a struct's members, a sequence's items), as
+    cmedit writes one: ``v``, ``[a,b]``, ``(m=v,n=w)``."""
+    if any(r["member"] is not None for r in rows):
+        items: dict[int, list[str]] = {}
+        for r in rows:
+            items.setdefault(r["index"] or 0, []).append(f"{r['member']}={'' if r['value'] is None else r['value']}")
+        parts = ["(" + ",".join(v) + ")" for v in items.values()]
+    else:
+        parts = ["" if r["value"] is None else str(r["value"]) for r in rows]
+    if rows[0].get("is_sequence") or len(parts) > 1:
+        return "[" + ",".join(parts) + "]"
+    return parts[0] if parts else ""
 
 
 @dataclass
@@ -261,6 +394,10 @@ class SummaryPart:
     locks: list[dict[str, Any]]
     """Each lock step (``step``: the part's number), ``fdn``, ``phase``, ``attributes`` (the
     class.attribute that need it), ``why`` (``set`` or ``delete``)."""
+    by_phase: dict[str, int]
+    """Steps per phase."""
+    by_node: dict[str, int]
+    """Steps per node."""
 
 
 def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> SummaryPart:
@@ -323,6 +460,11 @@ def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> Summary
             elif h["op"] == "delete" and h["fdn"] in open_locks:
                 open_locks[h["fdn"]]["why"] = "delete"
     nodes = set(pc.unique(first["node"]).to_pylist())
+
+    def steps_by(column: str) -> dict[str, int]:
+        c = first.group_by(column, use_threads=False).aggregate([("step", "count")])
+        return dict(zip(c[column].to_pylist(), c["step_count"].to_pylist(), strict=True))
+
     return SummaryPart(
         steps=first.num_rows,
         counts=counts,
@@ -330,6 +472,8 @@ def summary_part(steps: pa.Table, locks_needed: set[tuple[str, str]]) -> Summary
         mos=pc.count_distinct(changing["fdn"]).as_py(),
         changes=changes,
         locks=locks,
+        by_phase=steps_by("phase"),
+        by_node=steps_by("node"),
     )
 
 
@@ -397,11 +541,17 @@ def merged_facts(
     counts: dict[str, int] = defaultdict(int)
     nodes: set[str] = set()
     locks: list[dict[str, Any]] = []
+    by_phase: dict[str, int] = defaultdict(int)
+    by_node: dict[str, int] = defaultdict(int)
     for part in parts:
         for op, n in part.counts.items():
             counts[op] += n
         nodes |= part.nodes
         locks.extend(part.locks)
+        for phase, n in part.by_phase.items():
+            by_phase[phase] += n
+        for node, n in part.by_node.items():
+            by_node[node] += n
     locks.sort(key=lambda lock: int(lock["step"]))
     admin = catalog.admin_classes()
     listed: list[dict[str, Any]] = []
@@ -453,6 +603,8 @@ def merged_facts(
         "effects": Listed(listed, timed),
         "impacts": list(impacts.values()),
         "notes": notes,
+        "by_phase": dict(by_phase),
+        "by_node": dict(sorted(by_node.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_NODES]),
     }
 
 
@@ -614,77 +766,99 @@ def summary_markdown_chunks(facts: dict[str, Any]) -> Iterator[str]:
     yield "".join(line + "\n" for line in out)
 
 
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#1d2330;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #d5dae3}
-table{border-collapse:collapse;width:100%}th,td{border:1px solid #d5dae3;padding:.3em .5em;text-align:left;
-vertical-align:top}th{background:#eef1f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
-code{font:12px ui-monospace,monospace;background:#f3f5f9;padding:.1em .3em;border-radius:3px;word-break:break-all}
-.cards{display:flex;gap:.8em;flex-wrap:wrap;margin:1em 0}.card{border:1px solid #d5dae3;border-radius:6px;
-padding:.5em .9em;min-width:6em}.card b{display:block;font-size:1.4em}.muted{color:#5b6475}
-li{margin:.25em 0}.warn{color:#8a4b00}
-"""
-
-
 def summary_html(facts: dict[str, Any]) -> str:
     """The summary as a self-contained HTML page."""
     return "".join(summary_html_chunks(facts))
 
 
 def summary_html_chunks(facts: dict[str, Any]) -> Iterator[str]:
-    """:func:`summary_html` a piece at a time (see :func:`summary_markdown_chunks`)."""
+    """:func:`summary_html` a piece at a time (see :func:`summary_markdown_chunks`): a page of
+    :mod:`rtbfast.html_report`."""
+    from rtbfast.html_report import bar_chart, cards, charts, data_table, page_chunks
+
     e = html.escape
     c = facts["counts"]
     made = facts["made_from"]
-    parts = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Plan summary</title>",
-        f"<style>{_CSS}</style></head><body><h1>Plan summary</h1>",
-        "<p class=muted>"
-        + " · ".join(
-            f"{k}: <code>{e(str(made[k]))}</code>" for k in ("template", "changeset", "network", "catalog") if k in made
-        )
-        + "</p><div class=cards>",
-    ]
-    for label, key in (
-        ("steps", "steps"),
-        ("MOs", "mos"),
-        ("nodes", "nodes"),
-        ("create", "create"),
-        ("set", "set"),
-        ("delete", "delete"),
-        ("locks", "lock"),
-        ("already true", "dropped_as_already_true"),
-        ("rollback steps", "rollback_steps"),
-    ):
-        parts.append(f"<div class=card><b>{c[key]:,}</b>{label}</div>")
-    parts.append(
-        "</div><h2>What changes where</h2><table><tr><th>node</th><th>class</th><th>MOs</th><th>create</th>"
-        "<th>set</th><th>delete</th><th>attributes</th></tr>"
+    intro = " · ".join(
+        f"{k}: <code>{e(str(made[k]))}</code>" for k in ("template", "changeset", "network", "catalog") if k in made
     )
-    rows, more = _cut(facts["changes"])
-    for r in rows:
+    parts = [
+        cards(
+            [
+                ("steps", c["steps"], None),
+                ("MOs", c["mos"], None),
+                ("nodes", c["nodes"], None),
+                ("create", c["create"], None),
+                ("set", c["set"], None),
+                ("delete", c["delete"], None),
+                ("locks", c["lock"], None),
+                ("already true", c["dropped_as_already_true"], None),
+                ("rollback steps", c["rollback_steps"], None),
+            ]
+        ),
+        charts(
+            [
+                bar_chart("Steps per phase", facts.get("by_phase", {}), total=c["steps"]),
+                bar_chart("Steps per node", facts.get("by_node", {}), total=c["steps"]),
+                bar_chart(
+                    "Steps per operation",
+                    {op: c[op] for op in ("create", "set", "delete", "lock", "unlock", "action") if c[op]},
+                ),
+            ]
+        ),
+    ]
+    steps = facts.get("steps_shown")
+    if steps is not None:
         parts.append(
-            f"<tr><td>{e(r['node'])}</td><td>{e(r['class'])}</td><td class=n>{r['mos']}</td>"
-            f"<td class=n>{r['create']}</td>"
-            f"<td class=n>{r['set']}</td><td class=n>{r['delete']}</td><td>{e(', '.join(r['attributes']))}</td></tr>"
+            data_table(
+                "Steps: old → new, and the command",
+                steps,
+                ("step", "phase", "op", "node", "class", "fdn", "changes", "command"),
+                total=c["steps"],
+                files="plan.parquet, rollback.parquet and the plan's scripts",
+                headers={"fdn": "MO", "changes": "attribute: old → new"},
+                types={"changes": "pre", "command": "code"},
+                table_id="steps",
+            )
         )
-    if more:
-        parts.append(f"<tr><td colspan=7 class=muted>… {more} more row(s): see plan.parquet</td></tr>")
-    parts.append("</table><h2>Locks</h2>")
-    if not facts["locks"]:
-        parts.append("<p>No MO is locked by this plan.</p>")
+    changes, more = _cut(facts["changes"])
+    parts.append(
+        data_table(
+            "What changes where",
+            [{**r, "attributes": ", ".join(r["attributes"])} for r in changes],
+            ("node", "class", "mos", "create", "set", "delete", "attributes"),
+            total=len(changes) + more,
+            files="plan.parquet",
+            headers={"mos": "MOs"},
+            table_id="changes",
+        )
+    )
+    locks, more = _cut(facts["locks"])
+    if not locks:
+        parts.append("<h2>Locks</h2><p>No MO is locked by this plan.</p>")
     else:
-        parts.append("<p>Each MO is locked once per phase, and gets back its administrative state after.</p><ul>")
-        for lock in _cut(facts["locks"])[0]:
-            why = (
-                "to be deleted"
+        rows = [
+            {
+                "step": lock["step"],
+                "phase": lock["phase"],
+                "fdn": lock["fdn"],
+                "why": "to be deleted"
                 if lock["why"] == "delete"
-                else "for " + (", ".join(sorted(set(lock["attributes"]))) or "—")
+                else "for " + (", ".join(sorted(set(lock["attributes"]))) or "—"),
+            }
+            for lock in locks
+        ]
+        parts.append(
+            data_table(
+                "Locks (each MO locked once per phase, its administrative state given back after)",
+                rows,
+                ("step", "phase", "fdn", "why"),
+                total=len(rows) + more,
+                files="plan.parquet",
+                headers={"fdn": "MO locked"},
+                table_id="locks",
             )
-            parts.append(
-                f"<li><code>{e(lock['fdn'])}</code> (phase {e(lock['phase'])}, step {lock['step']}): {e(why)}</li>"
-            )
-        parts.append("</ul>")
+        )
     parts.append("<h2>When it takes effect</h2>")
     if not facts["effects"]:
         parts.append("<p>Every change takes effect when it is set.</p>")
@@ -731,6 +905,15 @@ def summary_html_chunks(facts: dict[str, Any]) -> Iterator[str]:
         f"<h2>Rollback</h2><p>The rollback writes back the values the network holds now, exactly, in reverse "
         f"order: {c['rollback_steps']:,} step(s).</p>"
     )
+    yield from page_chunks("Plan summary", intro, _summary_body(facts, parts))
+
+
+def _summary_body(facts: dict[str, Any], parts: list[str]) -> Iterator[str]:
+    """The page's sections from `parts` on: the attributes the rollback cannot restore, all
+    listed, are read as they are written."""
+    e = html.escape
+    yield "".join(parts)
+    parts = []
     if facts["unknown_rollback"]:
         parts.append(
             f"<p class=warn><b>Not restored by the rollback ({len(facts['unknown_rollback']):,}):</b> the export "
@@ -759,5 +942,4 @@ def summary_html_chunks(facts: dict[str, Any]) -> Iterator[str]:
     parts.append(
         "<ul>" + "".join(f"<li>{e(n)}</li>" for n in facts["notes"]) + "</ul>" if facts["notes"] else "<p>None.</p>"
     )
-    parts.append("</body></html>\n")
     yield "".join(parts)
