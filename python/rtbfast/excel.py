@@ -130,8 +130,9 @@ def split_fdns(fdns: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
         fdns = fdns.cast(pa.string())
     parts = pc.extract_regex(fdns, _NODE_AND_MO)
     node = pc.struct_field(parts, [0])
-    mo = pc.if_else(pc.is_null(parts), fdns, pc.struct_field(parts, [1]))
-    return node, mo
+    below = pc.struct_field(parts, [1])
+    below = pc.if_else(pc.equal(below, ""), pa.scalar(None, pa.string()), below)  # the node itself
+    return node, pc.if_else(pc.is_null(parts), fdns, below)
 
 
 def _utf16_units(text: str) -> int:
@@ -248,7 +249,7 @@ class _Writer:
 
         def close_sheet() -> None:
             if ws is not None:
-                ws.autofilter(0, 0, max(row, 1), len(headers) - 1)
+                ws.autofilter(0, 0, row, len(headers) - 1)
                 written.sheets.append((ws.get_name(), row))
 
         for batch in _batches(sheet.rows):
@@ -311,7 +312,7 @@ class _Writer:
                 ws.write_number(r, 2, value)
             elif value is not None:
                 self.text(ws, r, 2, str(value), None, "the report")
-        ws.autofilter(0, 0, max(r, 1), 2)
+        ws.autofilter(0, 0, r, 2)
         ws.activate()
 
     def close(self) -> None:
