@@ -197,12 +197,30 @@ def _check_table(
             if node is not None:
                 assert node.rsplit(",", 1)[-1].startswith(("ManagedElement=", "MeContext="))
                 assert mo is None or not mo.startswith("ManagedElement=")
-        fills = {c.fill.fgColor.rgb for c in row_cells}
+        fills = [c.fill.fgColor.rgb for c in row_cells]
         if colour is not None and want[colour] in red:
-            assert fills == {RED_FILL}, (name, want[colour], fills)
-        else:
-            assert RED_FILL not in fills, (name, want.get(colour) if colour else None)
+            assert fills[headers.index(colour)] == RED_FILL, (name, want[colour], fills)
+            fills.pop(headers.index(colour))
+        assert RED_FILL not in fills, (name, want.get(colour) if colour else None)
+    if colour is not None:
+        _check_row_colours(book, name, headers.index(colour), len(headers), red)
     return got
+
+
+def _check_row_colours(book: Any, name: str, at: int, width: int, red: tuple[str, ...]) -> None:
+    """Each sheet of `name` colours its rows red, all their cells, where column `at` holds one
+    of `red`: a conditional format over every data row."""
+    letter = get_column_letter(at + 1)
+    for ws in _sheets_of(book, name):
+        if ws.max_row < 2:
+            continue
+        rules = {
+            rule.formula[0]: (str(cf.sqref), rule.dxf.fill.bgColor.rgb)
+            for cf in ws.conditional_formatting
+            for rule in cf.rules
+        }
+        for value in red:
+            assert rules[f'${letter}2="{value}"'] == (f"A2:{get_column_letter(width)}{ws.max_row}", RED_FILL)
 
 
 def _summary(book: Any) -> dict[tuple[str, str], Any]:
@@ -353,10 +371,10 @@ def test_templates_check_workbook(runs: dict[str, Any]) -> None:
             assert _same(row[key], value), (key, row[key], value)
     enum = [r for r in got if r["code"] == "enum"]
     assert enum and enum[0]["value"] == "=1+2"  # read back as the text it is
-    cells = {c.value: c for c in book["findings"]["A"]}
-    assert cells  # the sheet has rows
     error_rows = [i for i, r in enumerate(got, 2) if r["severity"] == "error"]
-    assert all(book["findings"].cell(i, 1).fill.fgColor.rgb == RED_FILL for i in error_rows)
+    at = headers.index("severity")
+    assert all(book["findings"].cell(i, at + 1).fill.fgColor.rgb == RED_FILL for i in error_rows)
+    _check_row_colours(book, "findings", at, len(headers), ("error",))
     summary = _summary(book)
     assert summary[("run", "command")] == "rtbfast templates check"
     assert summary[("report", "errors")] == document["summary"]["errors"] == len(error_rows)

@@ -10,7 +10,9 @@ A workbook holds:
 - one sheet per table the command writes, named after its file (``violations``, ``plan``,
   ``rollback``, ``verify``, ``mos``, ``values``, ``changes``, ``findings``…): the header
   row frozen, an autofilter over all rows, column widths fitted to the first rows, each row
-  coloured by its severity (or status, change, operation), and each FDN column followed by
+  coloured by its severity (or status, change, operation: a conditional format over the rows,
+  so a row edited in Excel takes its new colour, and the severity cell filled as its own
+  format, for viewers without conditional formats), and each FDN column followed by
   two more, the node (the RDNs up to ``MeContext`` and the ``ManagedElement`` under it) and
   the MO (the rest), the full FDN kept.
 
@@ -208,6 +210,7 @@ class _Writer:
         )
         self.header = self.book.add_format({"bold": True, "bg_color": "#D9D9D9", "bottom": 1})
         self._formats: dict[tuple[str | None, bool], Format | None] = {(None, False): None}
+        self._dxfs: dict[str, Format] = {}
         self.summary = self.book.add_worksheet("summary")
 
     def fmt(self, fill: str | None, quoted: bool) -> Format | None:
@@ -248,21 +251,25 @@ class _Writer:
         palette = sheet.palette
 
         def close_sheet() -> None:
-            if ws is not None:
-                ws.autofilter(0, 0, row, len(headers) - 1)
-                written.sheets.append((ws.get_name(), row))
+            if ws is None:
+                return
+            ws.autofilter(0, 0, row, len(headers) - 1)
+            if colour_at is not None and row:
+                self.row_colours(ws, row, len(headers), colour_at, palette)
+            written.sheets.append((ws.get_name(), row))
 
+        colour_at: int | None = None
         for batch in _batches(sheet.rows):
             columns, headers_now = _columns(batch, sheet.fdn)
             if not headers:
                 headers = headers_now
                 widths = _widths(headers, columns)
-            colours = (
-                [palette.get(v) if v is not None else None for v in batch.column(sheet.colour).to_pylist()]
-                if sheet.colour is not None and sheet.colour in batch.schema.names
+                colour_at = headers.index(sheet.colour) if sheet.colour in headers and palette else None
+            fills = (
+                [palette.get(v) if v is not None else None for v in columns[colour_at]]
+                if colour_at is not None
                 else None
             )
-            fmt = self.fmt
             for i, values in enumerate(zip(*columns, strict=True)):
                 if ws is None or row == self.row_limit - 1:
                     close_sheet()
@@ -270,22 +277,21 @@ class _Writer:
                     ws = self.new_sheet(sheet.name if part == 1 else f"{sheet.name} ({part})", headers, widths)
                     row = 0
                 row += 1
-                fill = colours[i] if colours is not None else None
-                plain = fmt(fill, False)
                 write_string, write_number, write_boolean = ws.write_string, ws.write_number, ws.write_boolean
                 for c, v in enumerate(values):
                     if v is None:
-                        if fill is not None:
-                            ws.write_blank(row, c, None, plain)
-                    elif v.__class__ is str:
+                        continue
+                    if v.__class__ is str:
                         if len(v) > EXCEL_TEXT // 2 or v.startswith(FORMULA_STARTS):
-                            written.cut += self.text(ws, row, c, v, fill, where)
+                            written.cut += self.text(ws, row, c, v, None, where)
+                        elif c == colour_at and fills is not None:
+                            write_string(row, c, v, self.fmt(fills[i], False))
                         else:
-                            write_string(row, c, v, plain)
+                            write_string(row, c, v)
                     elif v.__class__ is bool:
-                        write_boolean(row, c, v, plain)
+                        write_boolean(row, c, v)
                     else:
-                        write_number(row, c, v, plain)
+                        write_number(row, c, v)
             written.rows += batch.num_rows
         if ws is None:  # no rows: the header alone
             schema = _schema(sheet.rows)
@@ -293,6 +299,27 @@ class _Writer:
             ws = self.new_sheet(sheet.name, headers, [max(10, len(h) + 2) for h in headers])
         close_sheet()
         return written
+
+    def row_colours(self, ws: Worksheet, last: int, width: int, at: int, palette: Mapping[str, str]) -> None:
+        """Colour each data row by the value of its column `at`: a conditional format per
+        value of `palette` (the cell itself has the fill as its own format too)."""
+        letter = _column_letter(at)
+        for value, fill in palette.items():
+            ws.conditional_format(
+                1,
+                0,
+                last,
+                width - 1,
+                {"type": "formula", "criteria": f'=${letter}2="{value}"', "format": self.dxf(fill)},
+            )
+
+    def dxf(self, fill: str) -> Format:
+        found = self._dxfs.get(fill)
+        if found is None:
+            found = self._dxfs[fill] = self.book.add_format(
+                {"bg_color": fill, "font_color": FONTS.get(fill, "#000000")}
+            )
+        return found
 
     def write_summary(self, rows: Iterable[tuple[str, str, Any]]) -> None:
         ws = self.summary
@@ -317,6 +344,16 @@ class _Writer:
 
     def close(self) -> None:
         self.book.close()
+
+
+def _column_letter(index: int) -> str:
+    """Excel's name of the column `index` (0: A, 26: AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _batches(rows: pa.Table | Path) -> Iterator[pa.RecordBatch]:
