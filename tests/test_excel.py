@@ -104,7 +104,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory, full_tables: dict[str, pa.Tab
     out: dict[str, Any] = {"folder": folder, "model": model, "a": net_a, "b": net_b}
     out["audit"] = run("audit", net_b, "--catalog", model, "-o", folder / "audit", "--xlsx")
     out["plan"] = run("plan", changeset, "--catalog", model, "--network", net_a, "-o", folder / "plan", "--xlsx")
-    out["verify"] = run("verify", folder / "plan", "--network", net_b, "-o", folder / "verify", "--xlsx")
+    out["verify"] = run(
+        "verify", folder / "plan", "--network", net_b, "-o", folder / "verify", "--correct", folder / "again", "--xlsx"
+    )
     out["diff"] = run("diff", net_a, net_b, "-o", folder / "diff", "--xlsx")
     new, _ = make_release(model, folder / "ERBS_new_mp.xml", ["range", "attribute_removed", "default", "class_added"])
     template = folder / "cells.json"
@@ -311,7 +313,15 @@ def test_verify_workbook(runs: dict[str, Any]) -> None:
     _ok(runs["verify"], 1)
     out = runs["folder"] / "verify"
     book = _book(out / "verify.xlsx")
-    assert book.sheetnames == ["summary", "verify"]
+    assert book.sheetnames == ["summary", "verify", "corrections"]
+    corrections = pq.read_table(out / "corrections.parquet")
+    assert corrections.num_rows > 0
+    _check_table(book, "corrections", corrections, fdn="fdn", colour="op", red=("delete",))
+    # the correction's plan folder has its workbook too
+    again = _book(runs["folder"] / "again" / "plan.xlsx")
+    assert again.sheetnames == ["summary", "plan", "rollback"]
+    again_plan = pq.read_table(runs["folder"] / "again" / "plan.parquet")
+    _check_table(again, "plan", again_plan, fdn="fdn", colour="op", red=("delete",))
     table = pq.read_table(out / "verify.parquet")
     statuses = set(table["status"].to_pylist())
     assert {"held", "drifted", "mo_missing", "unexpected"} <= statuses
@@ -391,7 +401,7 @@ def test_an_output_folder_made_a_workbook_afterwards(runs: dict[str, Any], tmp_p
     command wrote (but for the time it was written)."""
     out = runs["folder"] / "verify"
     made = folder_xlsx(out, tmp_path / "again.xlsx")
-    assert made.sheets == ["summary", "verify"]
+    assert made.sheets == ["summary", "verify", "corrections"]
     ours, theirs = _book(tmp_path / "again.xlsx"), _book(out / "verify.xlsx")
     for name in ours.sheetnames:
         a = [r for r in ours[name].iter_rows(values_only=True) if r[:2] != ("run", "written (UTC)")]

@@ -329,7 +329,10 @@ class _Writer:
         ws.freeze_panes(1, 0)
         r = 0
         for r, (section, item, value) in enumerate(rows, 1):
-            if r >= self.row_limit:
+            if r == EXCEL_ROWS - 1:  # not reached: the report's lists are shown in part
+                self.text(ws, r, 0, "summary", None, "")
+                self.text(ws, r, 1, "rows", None, "")
+                self.text(ws, r, 2, "more than a sheet holds: the rest is in the command's report", None, "")
                 break
             self.text(ws, r, 0, section, None, "the report")
             self.text(ws, r, 1, item, None, "the report")
