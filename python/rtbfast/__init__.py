@@ -9,6 +9,7 @@ Public API::
     network.tables["values"]
     workbook = rtbfast.read_workbook("Spreadsheets_Parameters.csv", "Spreadsheets_StructParameters.csv")
     workbook.unparsed                   # cells that break the sheet's conventions, located
+    rtbfast.folder_xlsx("out/audit")    # an output folder as a workbook for Excel (docs/excel.md)
 
 The names are loaded on first use (PEP 562), so importing one part of rtbfast (the readers,
 the errors, the audit) does not load the others (the code generator, the pipeline).
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         WrongRootError,
         XmlSyntaxError,
     )
+    from rtbfast.excel import folder_xlsx, write_xlsx
     from rtbfast.pipeline import BuildResult, build
     from rtbfast.readers import Model, Network, ReadWarning, detect_kind, read, read_model, read_network
     from rtbfast.workbook import Unparsed, Workbook, read_workbook
@@ -53,6 +55,7 @@ _WHERE = {
         "rtbfast.errors",
     ),
     **dict.fromkeys(("BuildResult", "build"), "rtbfast.pipeline"),
+    **dict.fromkeys(("folder_xlsx", "write_xlsx"), "rtbfast.excel"),
     **dict.fromkeys(
         ("Model", "Network", "ReadWarning", "detect_kind", "read", "read_model", "read_network"), "rtbfast.readers"
     ),
@@ -79,10 +82,12 @@ __all__ = [
     "__version__",
     "build",
     "detect_kind",
+    "folder_xlsx",
     "read",
     "read_model",
     "read_network",
     "read_workbook",
+    "write_xlsx",
 ]
 
 

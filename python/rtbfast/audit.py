@@ -231,6 +231,7 @@ def audit(
     at: datetime | None = None,
     on_phase: PhaseCallback | None = None,
     part_bytes: int = PART_BYTES,
+    xlsx: bool = False,
 ) -> AuditResult:
     """Check every value of the Bulk CM `export` against the per-attribute constraints of
     `catalog` (a build folder or an MP XML model), every MO against the rules its
@@ -244,7 +245,8 @@ def audit(
     An export larger than two `part_bytes` is read and checked a group of parts (one per
     thread, cut before ``MeContext``) at a time, so memory is bounded by the group, not the
     file: every rule looks within one node at most. ``part_bytes=0`` reads it whole (about as
-    fast; memory grows with the file)."""
+    fast; memory grows with the file). With `xlsx`, the workbook ``audit.xlsx`` too
+    (:mod:`rtbfast.excel`)."""
     phases = Phases(on_phase, {"read": 0.0, "evaluate": 0.0})
     out = Path(out)
     path = Path(export)
@@ -266,7 +268,7 @@ def audit(
     with phases.phase("write", announce=False):
         shown = catalog.origin if isinstance(catalog, CatalogView) else catalog
         summary = summarise(export, shown, checks, tally, violations)
-    return write_audit(out, violations, summary, phases)
+    return write_audit(out, violations, summary, phases, xlsx=xlsx)
 
 
 def summarise(
@@ -323,9 +325,12 @@ def summarise(
     }
 
 
-def write_audit(out: Path, violations: pa.Table, summary: dict[str, Any], phases: Phases) -> AuditResult:
+def write_audit(
+    out: Path, violations: pa.Table, summary: dict[str, Any], phases: Phases, *, xlsx: bool = False
+) -> AuditResult:
     """The write phase: the violations as Parquet and CSV, the HTML report and ``audit.json``
-    (with the timings and peak memory), swapped into `out` when all are written."""
+    (with the timings and peak memory), with `xlsx` the workbook ``audit.xlsx``, swapped into
+    `out` when all are written."""
     with written_aside(out, "audit") as staging:
         with phases.phase("write", announce=False):
             pq.write_table(violations, staging / "violations.parquet", compression="zstd")
@@ -334,6 +339,10 @@ def write_audit(out: Path, violations: pa.Table, summary: dict[str, Any], phases
         summary["peak_rss_bytes"] = peak_rss_bytes()
         (staging / "report.html").write_text(_html(summary, violations), encoding="utf-8")
         write_json(staging / MARKER, summary)
+        if xlsx:
+            from rtbfast.excel import folder_xlsx
+
+            folder_xlsx(staging, command="audit")
     return AuditResult(out, summary)
 
 

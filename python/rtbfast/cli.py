@@ -27,6 +27,7 @@ from rtbfast.cli_common import (
     PROGRESS_OPTION,
     TARGET_CLASS_OPTION,
     WARNINGS_SHOWN,
+    XLSX_OPTION,
     _fail,
     _reporters,
 )
@@ -254,6 +255,7 @@ def build(
     show_default=True,
     help="What stdout gets: text, a summary to read; json, the summary audit.json holds, as one object.",
 )
+@XLSX_OPTION
 def audit(
     export: Path,
     catalog: Path,
@@ -264,6 +266,7 @@ def audit(
     at: datetime | None,
     part_mb: int,
     output: str,
+    xlsx: bool,
 ) -> None:
     """Check every value of a Bulk CM EXPORT against the catalog's per-attribute constraints.
 
@@ -290,6 +293,7 @@ def audit(
       OUT/violations.csv      the same rows
       OUT/report.html         counts per rule, class and node, the worst offenders, the list
       OUT/audit.json          the counts, timings and peak memory
+      OUT/audit.xlsx          with --xlsx: the summary and the violations for Excel
 
     Exits 1 when any violation has severity error, 2 when an input cannot be read, 0
     otherwise. The rules are described in docs/rules.md.
@@ -306,7 +310,9 @@ def audit(
         on_progress, on_phase = _reporters(stack, show)
         try:
             when = at if at is not None else datetime.now()
-            result = run_audit(export, catalog, out, on_progress, threads=jobs, rules=rules, at=when, on_phase=on_phase)
+            result = run_audit(
+                export, catalog, out, on_progress, threads=jobs, rules=rules, at=when, on_phase=on_phase, xlsx=xlsx
+            )
         except RtbfastError as err:
             _fail(err)
             return
@@ -433,10 +439,23 @@ def _template_paths(given: tuple[str, ...]) -> list[Path]:
     "the summary (per file too) and every finding, dynamic parts too.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="In text, also list the dynamic parts (info findings).")
+@click.option(
+    "--xlsx",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Also write the workbook PATH for Excel: the summary (per file too) and every finding, dynamic parts "
+    "too, coloured by severity (written aside, swapped in); see docs/excel.md.",
+)
 @PROGRESS_OPTION
 @JOBS_OPTION
 def templates_check(
-    paths: tuple[str, ...], catalog: Path, output: str, verbose: bool, progress: bool | None, jobs: int
+    paths: tuple[str, ...],
+    catalog: Path,
+    output: str,
+    verbose: bool,
+    xlsx: Path | None,
+    progress: bool | None,
+    jobs: int,
 ) -> None:
     """Check TEMPLATE... (files, folders of *.json, or quoted globs) against a built catalog,
     without running anything.
@@ -472,6 +491,10 @@ def templates_check(
         try:
             files = _template_paths(paths)
             result = check_templates(files, catalog, threads=jobs, on_progress=on_progress)
+            if xlsx is not None:
+                from rtbfast.excel import findings_xlsx
+
+                findings_xlsx(result, xlsx, catalog=catalog, templates=files)
         except RtbfastError as err:
             _fail(err)
             return
@@ -498,6 +521,8 @@ def templates_check(
             f"{errors:,} error(s), {warnings:,} warning(s){tail}",
             err=True,
         )
+    if xlsx is not None:
+        click.echo(f"wrote {xlsx}", err=True)
     if result.errors:
         sys.exit(1)
 

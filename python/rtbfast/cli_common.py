@@ -64,6 +64,14 @@ def _reporters(
     return on_progress, lambda name: click.echo(f"{name}…", err=True)
 
 
+XLSX_OPTION = click.option(
+    "--xlsx",
+    is_flag=True,
+    help="Also write the workbook OUT/<command>.xlsx for Excel: a summary sheet, a sheet per table (header "
+    "frozen, autofilter, rows coloured by severity, FDNs split into node and MO); see docs/excel.md.",
+)
+"""``--xlsx`` of the commands that write a folder: the workbook goes into it, written with it."""
+
 TARGET_CLASS_OPTION = click.option(
     "--target-class",
     "target_classes",

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from rtbfast.cli_common import JOBS_OPTION, _fail
+from rtbfast.cli_common import JOBS_OPTION, XLSX_OPTION, _fail
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.text_safety import one_line
 
@@ -17,7 +17,7 @@ CATALOG_HELP = "The catalog to plan the correction with: a folder written by `rt
 
 
 def _plan_correction(
-    changes: Path, catalog: Any, network: Path, out: Path, *, allow_unknown_rollback: bool, jobs: int
+    changes: Path, catalog: Any, network: Path, out: Path, *, allow_unknown_rollback: bool, jobs: int, xlsx: bool
 ) -> None:
     """Plan the ChangeSet `changes` on `network` with the one planner and write the plan
     folder `out`; a problem is listed and exits 1."""
@@ -26,7 +26,7 @@ def _plan_correction(
 
     try:
         planned = plan_changes(changes, catalog, network, threads=jobs, allow_unknown_rollback=allow_unknown_rollback)
-        report = write_plan_folder(planned, out)
+        report = write_plan_folder(planned, out, xlsx=xlsx)
     except PlanError as err:
         for problem in err.problems:
             click.echo(f"error: {one_line(str(problem))}", err=True)
@@ -63,6 +63,7 @@ def _plan_correction(
     help="With --correct: as rtbfast plan's (attributes the export does not carry).",
 )
 @JOBS_OPTION
+@XLSX_OPTION
 def verify(
     plan_dir: Path,
     network: Path,
@@ -71,6 +72,7 @@ def verify(
     catalog: Path | None,
     allow_unknown_rollback: bool,
     jobs: int,
+    xlsx: bool,
 ) -> None:
     """Check, per planned value, whether a plan folder's changes hold in the export taken
     after it ran.
@@ -89,7 +91,8 @@ def verify(
     \b
     Written to OUT: verify.parquet, verify.csv, verify.html, verify.json (counts by status,
     class and node); with --correct, corrections.parquet (a ChangeSet asking again for what
-    did not hold) and, planned on --network by rtbfast plan's planner, the plan folder CORRECT.
+    did not hold) and, planned on --network by rtbfast plan's planner, the plan folder CORRECT;
+    with --xlsx, verify.xlsx (and CORRECT/plan.xlsx) for Excel.
 
     \b
     Example:
@@ -108,7 +111,7 @@ def verify(
             steps, _, _ = read_plan_folder(plan_dir)
             corrections, notes = correction_changes(verification, steps)
             catalog = catalog or _made_from_catalog(verification.made_from, plan_dir)
-        write_verify_folder(verification, out, corrections=corrections, notes=notes)
+        write_verify_folder(verification, out, corrections=corrections, notes=notes, xlsx=xlsx)
     except RtbfastError as err:
         _fail(err)
         return
@@ -130,6 +133,7 @@ def verify(
                     correct,
                     allow_unknown_rollback=allow_unknown_rollback,
                     jobs=jobs,
+                    xlsx=xlsx,
                 )
             except RtbfastError as err:
                 _fail(err)
@@ -169,6 +173,7 @@ def _made_from_catalog(made_from: dict[str, Any], plan_dir: Path) -> Path:
 @click.option("--catalog", type=click.Path(path_type=Path), help=CATALOG_HELP + " (needed by --correct).")
 @click.option("--allow-unknown-rollback", is_flag=True, help="With --correct: as rtbfast plan's.")
 @JOBS_OPTION
+@XLSX_OPTION
 def diff(
     network_a: Path,
     network_b: Path,
@@ -178,6 +183,7 @@ def diff(
     catalog: Path | None,
     allow_unknown_rollback: bool,
     jobs: int,
+    xlsx: bool,
 ) -> None:
     """Compare two networks (Bulk CM exports, or build folders with their network/): MOs
     added and removed, attribute values changed, relations changed per parent (a cell's
@@ -192,7 +198,8 @@ def diff(
     Written to OUT: mos, values, relations and counts as .parquet and .csv, diff.html,
     diff.json; with --correct, correction.parquet (a ChangeSet: the MOs to create with
     every attribute the catalog does not call read-only, the values to set, the MOs to
-    delete) and, planned as rtbfast plan plans, the plan folder CORRECT.
+    delete) and, planned as rtbfast plan plans, the plan folder CORRECT; with --xlsx, diff.xlsx
+    (and CORRECT/plan.xlsx) for Excel.
 
     \b
     Examples:
@@ -222,7 +229,7 @@ def diff(
             report["correction_notes"] = notes
             report["towards"] = towards
             report["correction_rows"] = correction.num_rows
-        write_diff_folder(found, out, report, inputs=[network_a, network_b], correction=correction)
+        write_diff_folder(found, out, report, inputs=[network_a, network_b], correction=correction, xlsx=xlsx)
     except RtbfastError as err:
         _fail(err)
         return
@@ -246,6 +253,7 @@ def diff(
                     correct,
                     allow_unknown_rollback=allow_unknown_rollback,
                     jobs=jobs,
+                    xlsx=xlsx,
                 )
             except RtbfastError as err:
                 _fail(err)
@@ -276,8 +284,15 @@ def diff(
     help="A ChangeSet (.parquet) made for OLD: which of its rows a change bears on (repeat for more).",
 )
 @JOBS_OPTION
+@XLSX_OPTION
 def diff_model(
-    old: Path, new: Path, out: Path, templates_given: tuple[str, ...], changesets: tuple[Path, ...], jobs: int
+    old: Path,
+    new: Path,
+    out: Path,
+    templates_given: tuple[str, ...],
+    changesets: tuple[Path, ...],
+    jobs: int,
+    xlsx: bool,
 ) -> None:
     """Compare two model releases, OLD and NEW (MP XML models or folders written by `rtbfast
     build`).
@@ -296,7 +311,7 @@ def diff_model(
 
     \b
     Written to OUT: changes.parquet and .csv, impacts.parquet and .csv (with --templates or
-    --changes), diff-model.html, diff-model.json.
+    --changes), diff-model.html, diff-model.json; with --xlsx, diff-model.xlsx for Excel.
 
     \b
     Example:
@@ -340,7 +355,7 @@ def diff_model(
             report["templates_rows"] = rows.num_rows
             report["unread"] = unread
         inputs = [old, new, *changesets]
-        write_model_diff_folder(changes, impact, out, report, inputs)
+        write_model_diff_folder(changes, impact, out, report, inputs, xlsx=xlsx)
     except RtbfastError as err:
         _fail(err)
         return

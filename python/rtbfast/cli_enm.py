@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, TARGET_CLASS_OPTION, _fail, _reporters
+from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, TARGET_CLASS_OPTION, XLSX_OPTION, _fail, _reporters
 from rtbfast.errors import RtbfastError
 from rtbfast.text_safety import one_line
 
@@ -93,6 +93,7 @@ from rtbfast.text_safety import one_line
 @TARGET_CLASS_OPTION
 @PROGRESS_OPTION
 @JOBS_OPTION
+@XLSX_OPTION
 def plan(
     source: Path,
     catalog: Path,
@@ -109,6 +110,7 @@ def plan(
     target_classes: tuple[str, ...],
     progress: bool | None,
     jobs: int,
+    xlsx: bool,
 ) -> None:
     """Plan a ChangeSet (or a template, expanded over --targets first) on a network: ordered,
     minimal ENM commands and their rollback.
@@ -143,6 +145,7 @@ def plan(
       plan.cmedit  plan.dynamic.txt  plan.3gpp.xml  plan.mos  plan.parquet
       rollback.cmedit  rollback.dynamic.txt  rollback.3gpp.xml  rollback.mos  rollback.parquet
       summary.md  summary.html  plan.json
+      plan.xlsx    with --xlsx: the summary, the plan and its rollback for Excel
     With --import-chunk N: plan.dynamic.001.txt … and plan.3gpp.001.xml … (at most N
     operations each, whole nodes, in the plan's order), rollback.dynamic.001.txt … beside.
 
@@ -199,6 +202,7 @@ def plan(
                 on_phase=on_phase,
                 target_classes=list(target_classes) or None,
                 on_warning=lambda line: click.echo(one_line(line)),  # as `templates expand` says them
+                xlsx=xlsx,
             )
         except PlanError as err:
             for problem in err.problems:

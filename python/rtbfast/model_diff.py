@@ -659,10 +659,17 @@ IMPACT_COLUMNS = ("severity", "template", "line", "column", "path", "change", "c
 
 
 def write_model_diff_folder(
-    changes: pa.Table, impact: pa.Table | None, out: str | os.PathLike[str], report: dict[str, Any], inputs: list[Any]
+    changes: pa.Table,
+    impact: pa.Table | None,
+    out: str | os.PathLike[str],
+    report: dict[str, Any],
+    inputs: list[Any],
+    *,
+    xlsx: bool = False,
 ) -> None:
     """``changes`` (and ``impacts``) as Parquet and CSV, ``diff-model.html`` and
-    ``diff-model.json`` into the folder `out`, written aside and swapped in."""
+    ``diff-model.json`` into the folder `out`, written aside and swapped in; with `xlsx`, the
+    workbook ``diff-model.xlsx`` (:mod:`rtbfast.excel`)."""
     import json
 
     import pyarrow.csv as pcsv
@@ -718,6 +725,10 @@ def write_model_diff_folder(
         (staging / "diff-model.json").write_text(
             json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+        if xlsx:
+            from rtbfast.excel import folder_xlsx
+
+            folder_xlsx(staging, command="diff-model")
 
 
 def counts(table: pa.Table, column: str) -> dict[str, int]:

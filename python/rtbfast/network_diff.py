@@ -599,10 +599,12 @@ def write_diff_folder(
     *,
     inputs: list[Any],
     correction: pa.Table | None = None,
+    xlsx: bool = False,
 ) -> None:
     """``mos``, ``values``, ``relations`` and ``counts`` as Parquet and CSV, ``diff.html``
     and ``diff.json`` into the folder `out` (written aside, swapped in); with `correction`,
-    the ChangeSet ``correction.parquet``."""
+    the ChangeSet ``correction.parquet``; with `xlsx`, the workbook ``diff.xlsx``
+    (:mod:`rtbfast.excel`)."""
     import json
 
     import pyarrow.csv as pcsv
@@ -682,6 +684,10 @@ def write_diff_folder(
         )
         (staging / "diff.html").write_text(html_text, encoding="utf-8")
         (staging / "diff.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if xlsx:
+            from rtbfast.excel import folder_xlsx
+
+            folder_xlsx(staging, command="diff")
 
 
 RELATION_COLUMNS = ("node", "parent_fdn", "class", "in_a", "in_b", "added", "removed", "changed")

@@ -341,10 +341,12 @@ def write_verify_folder(
     *,
     corrections: pa.Table | None = None,
     notes: list[str] | None = None,
+    xlsx: bool = False,
 ) -> dict[str, Any]:
     """``verify.parquet``, ``verify.csv``, ``verify.html`` and ``verify.json`` (the counts by
     status, by class and by node) into the folder `out`, written aside and swapped in; with
-    `corrections`, the ChangeSet ``corrections.parquet`` beside them. The report."""
+    `corrections`, the ChangeSet ``corrections.parquet`` beside them; with `xlsx`, the workbook
+    ``verify.xlsx`` (:mod:`rtbfast.excel`). The report."""
     import json
 
     import pyarrow.csv as pcsv
@@ -418,4 +420,8 @@ def write_verify_folder(
             encoding="utf-8",
         )
         (staging / "verify.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if xlsx:
+            from rtbfast.excel import folder_xlsx
+
+            folder_xlsx(staging, command="verify")
     return report

@@ -357,6 +357,7 @@ def write_plan_folder(
     import_chunk: int | None = None,
     timing: RouteTiming | None = None,
     on_phase: Callable[[str], None] | None = None,
+    xlsx: bool = False,
 ) -> dict[str, Any]:
     """Write the plan folder of a plan made whole (:func:`plan_changes`) at `out`: as
     :func:`write_grouped` writes a plan made by node groups, the whole plan one batch."""
@@ -366,7 +367,14 @@ def write_plan_folder(
     with Workspace() as work:
         grouped = grouped_of(planned, work.path)
         return write_grouped(
-            grouped, out, form=form, dialects=dialects, import_chunk=import_chunk, timing=timing, on_phase=on_phase
+            grouped,
+            out,
+            form=form,
+            dialects=dialects,
+            import_chunk=import_chunk,
+            timing=timing,
+            on_phase=on_phase,
+            xlsx=xlsx,
         )
 
 
@@ -387,6 +395,7 @@ def plan_folder(
     on_phase: Callable[[str], None] | None = None,
     target_classes: Sequence[str] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    xlsx: bool = False,
 ) -> dict[str, Any]:
     """``rtbfast plan``: plan a ChangeSet file (or a template, expanded over `targets` first)
     on `network` with `catalog` node group by node group (:mod:`rtbfast.enm.plan_stream`: a
@@ -422,7 +431,14 @@ def plan_folder(
             on_phase=say,
         )
         return write_grouped(
-            grouped, out, form=form, dialects=dialects, import_chunk=import_chunk, timing=timing, on_phase=say
+            grouped,
+            out,
+            form=form,
+            dialects=dialects,
+            import_chunk=import_chunk,
+            timing=timing,
+            on_phase=say,
+            xlsx=xlsx,
         )
 
 
@@ -671,6 +687,7 @@ def write_grouped(
     import_chunk: int | None = None,
     timing: RouteTiming | None = None,
     on_phase: Callable[[str], None] | None = None,
+    xlsx: bool = False,
 ) -> dict[str, Any]:
     """Write the plan folder at `out` (aside, swapped in when complete) with the plan and its
     rollback in each dialect, a window of steps at a time; its report.
@@ -685,7 +702,8 @@ def write_grouped(
     The import files (dynamic, 3GPP) are written in parts of at most `import_chunk` operations
     when it is given (see the module; the plan and its rollback are then held whole), and
     listed in the report (``imports``). The summary recommends a route, commands or import
-    jobs, by their estimated durations (`timing`)."""
+    jobs, by their estimated durations (`timing`). With `xlsx`, the workbook ``plan.xlsx`` of
+    the plan and its rollback (:mod:`rtbfast.excel`), read back from their Parquet files."""
     from rtbfast.enm.dialects import IMPORT_DIALECTS, UnwritableError
     from rtbfast.enm.node_groups import release
     from rtbfast.enm.plan_xml import write_parts
@@ -835,6 +853,10 @@ def write_grouped(
             rows.close()
             release()
         _write_report(report, refused_lines, folder / MARKER)
+        if xlsx:
+            from rtbfast.excel import folder_xlsx
+
+            folder_xlsx(folder, command="plan")
     return report
 
 
