@@ -83,6 +83,46 @@ def write_changeset(
     return out
 
 
+ROW_GROUP = 1024 * 1024
+"""Rows in a row group of a ChangeSet file (Parquet's default, as :func:`write_changeset` writes)."""
+
+
+def write_changeset_batches(
+    batches: Iterable[pa.RecordBatch],
+    path: str | os.PathLike[str],
+    made_from: dict[str, Any],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """:func:`write_changeset` for rows given a record batch at a time (a streamed expansion's):
+    the same file, byte for byte, holding one row group at a time."""
+    from rtbfast.output_folder import file_written_aside
+
+    out = Path(path)
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder; give the ChangeSet's file name (e.g. changes.parquet)", str(out))
+    schema = CHANGESET_SCHEMA.with_metadata({METADATA_KEY: json.dumps(made_from, ensure_ascii=False).encode()})
+    with file_written_aside(out, "the ChangeSet", inputs=inputs) as aside:
+        with pq.ParquetWriter(aside, schema) as writer:
+            held: list[pa.RecordBatch] = []
+            rows = 0
+            wrote = False
+            for batch in batches:
+                while batch.num_rows:
+                    take = min(batch.num_rows, ROW_GROUP - rows)
+                    held.append(batch.slice(0, take))
+                    rows += take
+                    batch = batch.slice(take)
+                    if rows == ROW_GROUP:
+                        writer.write_table(pa.Table.from_batches(held, schema).combine_chunks())
+                        held, rows, wrote = [], 0, True
+            if held or not wrote:
+                writer.write_table(pa.Table.from_batches(held, schema).combine_chunks())
+        with open(aside, "rb") as f:
+            os.fsync(f.fileno())
+    return out
+
+
 def read_changeset(path: str | os.PathLike[str]) -> tuple[pa.Table, dict[str, Any]]:
     """A ChangeSet file and what it was made from; :class:`InputError` names what is wrong
     (not Parquet, a column missing or of another type, an unknown op)."""
