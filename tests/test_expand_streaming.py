@@ -50,6 +50,34 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def example_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out: Path = tmp_path_factory.mktemp("example") / "out"
+    rtbfast.build(
+        EXAMPLES / "enodeb_mini_mp.xml",
+        out,
+        workbook=EXAMPLES / "workbook" / "Spreadsheets_Parameters.csv",
+        structs=EXAMPLES / "workbook" / "Spreadsheets_StructParameters.csv",
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def motorway(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The expansion benchmark's template (the motorway variant of the example's base cell, the
+    MOs the node creates left out)."""
+    from bench.test_expand_memory import _without_node_made
+    from rtbfast.templates.tree import template_json
+    from rtbfast.templates.typed import make_variants
+
+    (variant,) = make_variants(
+        EXAMPLES / "templates" / "base_cell.yaml", [EXAMPLES / "templates" / "motorway_mobility.yaml"]
+    )
+    path: Path = tmp_path_factory.mktemp("tpl") / "motorway.json"
+    path.write_text(json.dumps(_without_node_made(json.loads(template_json(variant.compiled)))), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
 def real_catalog() -> CatalogView:
     samples = samples_dir("mom").parent
     model = rtbfast.read_model(samples / "mom" / "ERBS_NODE_MODEL_D_full_mp.xml")
@@ -127,30 +155,22 @@ def test_over_the_real_exports(export_name: str, real_catalog: CatalogView, tmp_
             assert_same(streamed, whole, work)
 
 
-def test_a_build_folders_network_streams_the_same(export: Path, tmp_path: Path) -> None:
+def test_a_build_folders_network_streams_the_same(motorway: Path, export: Path, tmp_path: Path) -> None:
     """The network read from a build folder's ``network/*.parquet`` (read a batch of rows at a
     time: a node may be cut between two) and the example catalog: the motorway template."""
-    from rtbfast.templates.tree import template_json
-    from rtbfast.templates.typed import make_variants
-
     out = tmp_path / "out"
     rtbfast.build([EXAMPLES / "enodeb_mini_mp.xml", export], out)
-    (variant,) = make_variants(
-        EXAMPLES / "templates" / "base_cell.yaml", [EXAMPLES / "templates" / "motorway_mobility.yaml"]
-    )
-    template = tmp_path / "motorway.json"
-    template.write_text(template_json(variant.compiled), encoding="utf-8")
     catalog = CatalogView.load(out)
-    whole = expand(template, catalog, out, ["*"])
+    whole = expand(motorway, catalog, out, ["*"])
     assert whole.changes.num_rows > 100
     for budget in BUDGETS:
         work = tmp_path / f"b{budget}"
         work.mkdir()
-        streamed = expand_streamed(template, catalog, out, ["*"], work, budget=budget)
+        streamed = expand_streamed(motorway, catalog, out, ["*"], work, budget=budget)
         assert streamed.read_whole is None
         assert_same(streamed, whole, work)
         # and from the export itself
-        again = expand_streamed(template, catalog, export, ["*"], work, budget=budget)
+        again = expand_streamed(motorway, catalog, export, ["*"], work, budget=budget)
         assert again.table().equals(whole.changes)
 
 
@@ -231,28 +251,45 @@ def test_the_cli_writes_the_changeset_main_writes(real_catalog: CatalogView, exp
     assert pq.ParquetFile(tmp_path / "changes.parquet").metadata.num_rows == whole.changes.num_rows
 
 
-def _plan_files(folder: Path) -> dict[str, Any]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name not in ("plan.json",)}
+def _planned_as_main_did(template: Path, catalog: CatalogView, export: Path, out: Path) -> dict[str, Any]:
+    """``plan_folder`` for a template as main ran it: the whole network's expansion
+    (``_expanded``), its table given batch by batch to the plan."""
+    from rtbfast.enm.node_groups import BUDGET, Workspace, network_pieces
+    from rtbfast.enm.plan_stream import plan_in_groups, table_batches
+    from rtbfast.enm.planning import _expanded, write_grouped
+
+    made_from: dict[str, Any] = {"catalog": catalog.origin or str(catalog), "network": str(export)}
+    changes, expanded = _expanded(template, catalog, export, ["*"], 0, lambda _: None)
+    made_from.update(expanded)
+    with Workspace() as work:
+        grouped = plan_in_groups(
+            table_batches(changes),
+            network_pieces(export),
+            catalog,
+            work.path,
+            made_from=made_from,
+            budget=BUDGET,
+            allow_unknown_rollback=True,
+        )
+        return write_grouped(grouped, out)
 
 
-@pytest.mark.samples
-def test_plan_of_a_template_streams_through_both(real_catalog: CatalogView, export: Path, tmp_path: Path) -> None:
+def test_plan_of_a_template_streams_through_both(
+    example_out: Path, motorway: Path, export: Path, tmp_path: Path
+) -> None:
     """``rtbfast plan TEMPLATE --targets '*'``: the template expanded node batch by node batch,
-    then planned so: the same plan as planning the whole expansion's ChangeSet."""
+    then planned node group by node group: every file of the plan folder byte for byte what
+    main wrote (the whole network's expansion planned)."""
     from rtbfast.enm.planning import plan_folder
 
-    template = samples_dir("rtb") / "pmr_vpn_stop.json"
-    whole = expand(template, real_catalog, export, ["*"])
-    write_changeset(whole.changes, tmp_path / "changes.parquet", {"by": "test"})
-    plan_folder(tmp_path / "changes.parquet", real_catalog, export, tmp_path / "from-changeset")
-    report = plan_folder(template, real_catalog, export, tmp_path / "from-template", ["*"])
-    assert report["made_from"]["target_cells"] == len(whole.targets) if "made_from" in report else True
-    a, b = _plan_files(tmp_path / "from-changeset"), _plan_files(tmp_path / "from-template")
-    assert sorted(a) == sorted(b)
-    for name in a:
-        if name.endswith(".parquet"):
-            assert pq.read_table(tmp_path / "from-template" / name).equals(
-                pq.read_table(tmp_path / "from-changeset" / name)
-            )
-        elif not name.startswith("."):
-            assert a[name] == b[name], name
+    catalog = CatalogView.load(example_out)
+    main_report = _planned_as_main_did(motorway, catalog, export, tmp_path / "main")
+    report = plan_folder(motorway, catalog, export, tmp_path / "streamed", ["*"], allow_unknown_rollback=True)
+    assert json.dumps(report, sort_keys=True, default=str) == json.dumps(main_report, sort_keys=True, default=str)
+    want = {p.name: p.read_bytes() for p in sorted((tmp_path / "main").iterdir())}
+    got = {p.name: p.read_bytes() for p in sorted((tmp_path / "streamed").iterdir())}
+    assert sorted(got) == sorted(want) and "plan.cmedit" in got
+    for name, data in want.items():
+        if name == ".rtbfast-output.json":  # names its folder
+            continue
+        assert got[name] == data, name

@@ -45,7 +45,7 @@ from rtbfast.enm.node_groups import BUDGET, NetworkSpool, network_pieces, node_k
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.readers import ProgressCallback
 from rtbfast.schemas import CHANGESET_SCHEMA, VERDICTS_SCHEMA
-from rtbfast.templates.expand import Expander, Note, _expressions, expand, sequences_of
+from rtbfast.templates.expand import Expander, NeedsWhole, Note, _expressions, expand, sequences_of
 from rtbfast.templates.objects import DEFAULT_TARGET_CLASSES
 from rtbfast.templates.sandbox import Limits
 from rtbfast.templates.tree import Template
@@ -114,20 +114,34 @@ class _Targets:
         fdns = pc.cast(pc.take(mos["fdn"], cells), pa.string()).to_pylist()
         ids = pc.cast(pc.take(mos["id"], cells), pa.string()).to_pylist()
         chosen: set[int] = set()
+        by_fdn: dict[str, list[int]] | None = None
+        by_id: dict[str, list[int]] | None = None
         for p, pattern in enumerate(self.patterns):
-            names = fdns if "=" in pattern else ids
-            if not any(ch in pattern for ch in "*?["):
-                hits = {i for i, name in enumerate(names) if name == pattern}
+            if not any(ch in pattern for ch in "*?["):  # looked up, not matched
+                if "=" in pattern:
+                    by_fdn = by_fdn if by_fdn is not None else _positions(fdns)
+                    hits = by_fdn.get(pattern, [])
+                else:
+                    by_id = by_id if by_id is not None else _positions(ids)
+                    hits = by_id.get(pattern, [])
             else:
-                hits = {i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, pattern)}
+                names = fdns if "=" in pattern else ids
+                hits = [i for i, name in enumerate(names) if fnmatch.fnmatchcase(name, pattern)]
             if hits:
                 self.hit[p] = True
-                chosen |= hits
+                chosen.update(hits)
         offsets = cells.to_pylist()
         picked = sorted(chosen)
         self.rows.extend(first + offsets[i] for i in picked)
         self.fdns.extend(fdns[i] for i in picked)
         return [fdns[i] for i in picked]
+
+
+def _positions(names: list[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        out.setdefault(name, []).append(i)
+    return out
 
 
 def _uses_targets(template: Template) -> bool:
@@ -158,8 +172,6 @@ class _TargetsGuard:
         self._expander = expander
 
     def _whole(self, *_: Any) -> Any:
-        from rtbfast.templates.expand import NeedsWhole
-
         self._expander.needs_whole = True
         raise NeedsWhole("the template reads targets: every target cell of the network")
 
@@ -340,7 +352,10 @@ def _streamed(
             skeleton = pc.indices_nonzero(pc.is_null(node_keys(tables["mos"]["fdn"]))).to_pylist()
             expander.rebind(index, skeleton)
             views = [expander._view(r) for r in local]
-            going = expander.expand_cells(views, done, total, on_progress)
+            try:
+                going = expander.expand_cells(views, done, total, on_progress)
+            except NeedsWhole:
+                expander.needs_whole = True
             if expander.needs_whole:
                 raise _Whole(
                     "the template asks for what is above every node's MOs (the children of a SubNetwork, targets)"
