@@ -31,7 +31,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,15 @@ class _Targets:
         self.rows.extend(first + offsets[i] for i in picked)
         self.fdns.extend(fdns[i] for i in picked)
         return [fdns[i] for i in picked]
+
+
+def _member_of(keys: pa.Array) -> Callable[[pa.ChunkedArray], pa.ChunkedArray]:
+    """Whether each node key is one of `keys`."""
+
+    def member(nodes: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.is_in(nodes, value_set=keys)
+
+    return member
 
 
 def _positions(names: list[str]) -> dict[str, list[int]]:
@@ -306,8 +315,7 @@ def _streamed(
                 spool.add("mos", mos, pc.is_valid)
             values = piece.get("values")
             if values is not None:
-                wanted = pa.array(sorted(holding), pa.string())
-                spool.add("values", values, lambda nodes, held=wanted: pc.is_in(nodes, value_set=held))
+                spool.add("values", values, _member_of(pa.array(sorted(holding), pa.string())))
             del piece
             release()
         return spool, chosen
