@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from rtbfast.catalog_view import CatalogView
-from rtbfast.enm.node_groups import BUDGET, NetworkSpool, network_pieces, node_keys, pack, release
+from rtbfast.enm.node_groups import BUDGET, NetworkSpool, _trim, network_pieces, node_keys, pack, release
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.readers import ProgressCallback
 from rtbfast.schemas import CHANGESET_SCHEMA, VERDICTS_SCHEMA
@@ -135,6 +135,16 @@ class _Targets:
         self.rows.extend(first + offsets[i] for i in picked)
         self.fdns.extend(fdns[i] for i in picked)
         return [fdns[i] for i in picked]
+
+
+def _compact(table: pa.Table) -> pa.Table:
+    """`table` with each dictionary column's dictionary made of its own texts only (a slice of
+    a spooled part carries the part's whole dictionary, which every lookup would go through)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            column = pc.cast(table.column(i), f.type.value_type)
+            table = table.set_column(i, f, pc.dictionary_encode(column).cast(f.type))
+    return table
 
 
 def _member_of(keys: pa.Array) -> Callable[[pa.ChunkedArray], pa.ChunkedArray]:
@@ -352,7 +362,7 @@ def _streamed(
     expanded = 0
     with _Spool(out) as changes_spool:
         for batch in batches:
-            tables = spool.tables(batch)
+            tables = {kind: _compact(table) for kind, table in spool.tables(batch).items()}
             index = NetworkIndex(tables, sequences)
             rows = tables["mos"]["row"]
             wanted = pa.array([r for k in batch for r in targets_of[k]], pa.int64())
@@ -384,7 +394,10 @@ def _streamed(
                 changes_spool.add(part)
             del tables, index, views, part
             expander.views = {}
-            release()
+            # what the batch held is freed as it goes out of use (no cycles: a collection
+            # per batch would cost more than the batch); given back to the system
+            pa.default_memory_pool().release_unused()
+            _trim()
             if not going:
                 break
     spool.drop_cache()
