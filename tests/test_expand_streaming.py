@@ -108,7 +108,7 @@ def assert_same(streamed: Streamed, whole: Expansion, tmp_path: Path) -> None:
     assert _sorted_rows(streamed.verdicts) == _sorted_rows(whole.verdicts)
     made_from = {"template": "t", "targets": ["*"]}
     write_changeset(whole.changes, tmp_path / "whole.parquet", made_from)
-    write_changeset_batches(streamed.batches(), tmp_path / "streamed.parquet", made_from)
+    write_changeset_batches(streamed.batches, tmp_path / "streamed.parquet", made_from)
     assert (tmp_path / "streamed.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
 
 

@@ -691,7 +691,7 @@ def _expand_into(
         sys.exit(1)
     try:
         write_changeset_batches(
-            result.batches(),
+            result.batches,
             out,
             {
                 "template": str(template),

@@ -308,8 +308,8 @@ class NetworkSpool:
             return self._cache[1]
         tables = {}
         for kind, path in self.chunks[chunk].items():
-            with pa.OSFile(str(path), "rb") as source:
-                tables[kind] = ipc.open_file(source).read_all()
+            # mapped, not read: a batch touches the pages of its own nodes' rows only
+            tables[kind] = ipc.open_file(pa.memory_map(str(path), "r")).read_all()
         self._cache = (chunk, tables)
         return tables
 

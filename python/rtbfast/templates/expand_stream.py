@@ -79,7 +79,7 @@ class Streamed:
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         """The ChangeSet's rows (of `columns` only, when given), a record batch at a time."""
         names = columns or CHANGESET_SCHEMA.names
-        with pa.OSFile(str(self.spool), "rb") as source:
+        with pa.memory_map(str(self.spool), "r") as source:  # a column's pages only are read
             reader = ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
@@ -440,7 +440,7 @@ def _new_sources(part: pa.Table, seen: set[str]) -> pa.Table:
     fresh = [i for i, name in enumerate(names) if name not in seen]
     seen.update(names)
     if not fresh:
-        return part.slice(0, 0)
+        return CHANGESET_SCHEMA.empty_table()  # (a slice of `part` would keep all of it)
     first = pc.take(first, pa.array(fresh, pa.int64()))
     chosen = part.take(first)
     fdns = set(pc.unique(pc.cast(chosen["fdn"], pa.string())).to_pylist())
