@@ -374,10 +374,6 @@ def test_expansion_of_one_template_over_many_cells(
     }
     benchmark.extra_info.update(info)
     print(f"\nexpansion: {info}")
-    assert len(result.targets) == targets and not result.errors
-    assert result.changes.num_rows >= 10 * targets  # the cells' own values (10.5 a cell, node-made MOs left out)
-    assert mine <= EXPANSION_SECONDS
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
     checks = {
         f"{targets:,} targets streamed in {streamed_s:.2f} s (target {EXPANSION_TARGET_SECONDS} s)": streamed_s
         <= EXPANSION_TARGET_SECONDS,
@@ -386,6 +382,10 @@ def test_expansion_of_one_template_over_many_cells(
     for words, ok in checks.items():
         if not ok:
             print(f"NOT MET: {words}")
+    assert len(result.targets) == targets and not result.errors
+    assert result.changes.num_rows >= 10 * targets  # the cells' own values (10.5 a cell, node-made MOs left out)
+    assert mine <= EXPANSION_SECONDS
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
     assert all(checks.values()), [w for w, ok in checks.items() if not ok]
 
 

@@ -101,7 +101,7 @@ def assert_same(streamed: Streamed, whole: Expansion, tmp_path: Path) -> None:
     assert streamed.rows == whole.changes.num_rows
     assert [str(n) for n in streamed.notes] == [str(n) for n in whole.notes]
     assert [n.target for n in streamed.notes] == [n.target for n in whole.notes]
-    assert streamed.targets == len(whole.targets)
+    assert streamed.target_cells == len(whole.targets)
     assert streamed.clusters == whole.clusters
     assert whole.verdicts is not None
     assert streamed.verdicts["seq"].to_pylist() == whole.verdicts["seq"].to_pylist()

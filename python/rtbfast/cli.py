@@ -682,7 +682,7 @@ def _expand_into(
     errors = len(result.errors) + result.verdict_errors
     ops = result.ops
     summary = (
-        f"{result.targets} target(s): {result.rows:,} row(s) ({ops['create']:,} create, {ops['set']:,} set, "
+        f"{result.target_cells} target(s): {result.rows:,} row(s) ({ops['create']:,} create, {ops['set']:,} set, "
         f"{ops['delete']:,} delete); {errors} error(s), "
         f"{sum(1 for n in result.notes if n.severity == 'warning')} warning(s)"
     )
@@ -698,7 +698,7 @@ def _expand_into(
                 "catalog": str(catalog),
                 "network": str(network),
                 "targets": targets if len(targets) <= 100 else [*targets[:100], f"... ({len(targets)} in all)"],
-                "target_cells": result.targets,
+                "target_cells": result.target_cells,
                 "errors": errors,
             },
             inputs=inputs,

@@ -473,7 +473,7 @@ def _expanded_streamed(
     say("expanding the template")
     result = expand_streamed(src, catalog, network, list(targets), work, threads=threads, target_classes=target_classes)
     _said(src, result, on_warning)
-    return result.batches, {"template": str(src), "targets": list(targets)[:100], "target_cells": result.targets}
+    return result.batches, {"template": str(src), "targets": list(targets)[:100], "target_cells": result.target_cells}
 
 
 def _said(src: Path, result: Any, on_warning: Callable[[str], None] | None) -> None:

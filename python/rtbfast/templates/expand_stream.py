@@ -32,7 +32,7 @@ import ast
 import fnmatch
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from rtbfast.templates.expand import Expander, NeedsWhole, Note, _expressions, e
 from rtbfast.templates.objects import DEFAULT_TARGET_CLASSES
 from rtbfast.templates.sandbox import Limits
 from rtbfast.templates.tree import Template
+from rtbfast.templates.verdicts import as_plan_refuses, creating_sources, judged_sets
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Streamed:
 
     spool: Path
     notes: list[Note]
-    targets: int
+    target_cells: int
     """How many target cells."""
     clusters: dict[str, list[str]]
     verdicts: pa.Table
@@ -66,7 +67,6 @@ class Streamed:
     batches_expanded: int = 0
     read_whole: str | None = None
     """Why the template was expanded over the whole network at once (None: it streamed)."""
-    _files: list[Any] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Note]:
@@ -135,6 +135,13 @@ class _Targets:
         self.rows.extend(first + offsets[i] for i in picked)
         self.fdns.extend(fdns[i] for i in picked)
         return [fdns[i] for i in picked]
+
+
+def _free() -> None:
+    """What was freed given back to the system: Arrow's pool and glibc's heaps. Without a
+    collection of cycles (the pieces and batches make none; one costs ~0.1 s a call here)."""
+    pa.default_memory_pool().release_unused()
+    _trim()
 
 
 def _compact(table: pa.Table) -> pa.Table:
@@ -307,7 +314,6 @@ def _streamed(
 ) -> Streamed:
     from rtbfast.enm.node_groups import _EMPTY
     from rtbfast.enm.plan_stream import _again
-    from rtbfast.templates.verdicts import as_plan_refuses, judged_sets
 
     pieces = network_pieces(network, threads)
     sequences = sequences_of(cat)
@@ -327,7 +333,7 @@ def _streamed(
             if values is not None:
                 spool.add("values", values, _member_of(pa.array(sorted(holding), pa.string())))
             del piece
-            release()
+            _free()
         return spool, chosen
 
     spool, chosen = _again(spooled)
@@ -390,14 +396,13 @@ def _streamed(
                 if found is not None:
                     judged.append(found)
                 samples.append(_new_sources(part, seen_sources))
-                creating |= _creating(part)
+                creating |= creating_sources(part)
                 changes_spool.add(part)
             del tables, index, views, part
             expander.views = {}
             # what the batch held is freed as it goes out of use (no cycles: a collection
             # per batch would cost more than the batch); given back to the system
-            pa.default_memory_pool().release_unused()
-            _trim()
+            _free()
             if not going:
                 break
     spool.drop_cache()
@@ -421,12 +426,6 @@ def _streamed(
         changes_spool.ops,
         expanded,
     )
-
-
-def _creating(part: pa.Table) -> set[str]:
-    from rtbfast.templates.verdicts import creating_sources
-
-    return creating_sources(part)
 
 
 def _new_sources(part: pa.Table, seen: set[str]) -> pa.Table:
