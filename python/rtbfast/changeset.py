@@ -83,6 +83,55 @@ def write_changeset(
     return out
 
 
+ROW_GROUP = 1024 * 1024
+"""Rows in a row group of a ChangeSet file (Parquet's default, as :func:`write_changeset` writes)."""
+
+
+def write_changeset_batches(
+    batches: Callable[..., Iterator[pa.RecordBatch]],
+    path: str | os.PathLike[str],
+    made_from: dict[str, Any],
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """:func:`write_changeset` for rows given a record batch at a time (a streamed expansion's):
+    `batches` gives them from the first at each call, of the ``columns`` asked for. The same
+    file, byte for byte, which needs each row group's columns in one piece each: they are put
+    together one column at a time (a memory-mapped spool's other columns are not read), so
+    one row group is held, not the rows twice."""
+    from rtbfast.output_folder import file_written_aside
+
+    out = Path(path)
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder; give the ChangeSet's file name (e.g. changes.parquet)", str(out))
+    schema = CHANGESET_SCHEMA.with_metadata({METADATA_KEY: json.dumps(made_from, ensure_ascii=False).encode()})
+    total = sum(batch.num_rows for batch in batches(columns=["seq"]))
+    with file_written_aside(out, "the ChangeSet", inputs=inputs) as aside:
+        with pq.ParquetWriter(aside, schema) as writer:
+            for low in range(0, max(total, 1), ROW_GROUP):
+                high = min(low + ROW_GROUP, total)
+                columns = [_rows_of_column(batches, f, low, high) for f in CHANGESET_SCHEMA]
+                writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+        with open(aside, "rb") as f:
+            os.fsync(f.fileno())
+    return out
+
+
+def _rows_of_column(batches: Callable[..., Iterator[pa.RecordBatch]], f: pa.Field, low: int, high: int) -> pa.Array:
+    """Rows `low` to `high` of the column `f` of `batches`, in one piece."""
+    pieces = []
+    at = 0
+    for batch in batches(columns=[f.name]):
+        n = batch.num_rows
+        start, stop = max(low, at), min(high, at + n)
+        if start < stop:
+            pieces.append(batch.column(0).slice(start - at, stop - start))
+        at += n
+        if at >= high:
+            break
+    return pa.concat_arrays(pieces).cast(f.type) if pieces else pa.array([], f.type)
+
+
 def read_changeset(path: str | os.PathLike[str]) -> tuple[pa.Table, dict[str, Any]]:
     """A ChangeSet file and what it was made from; :class:`InputError` names what is wrong
     (not Parquet, a column missing or of another type, an unknown op)."""

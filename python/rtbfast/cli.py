@@ -627,10 +627,7 @@ def templates_expand(
     Exits 1 when expansion or a verdict has an error (the ChangeSet is then not written
     unless --allow-errors), 2 when an input cannot be read.
     """
-    from rtbfast.changeset import write_changeset
-    from rtbfast.output_folder import output_file_target
-    from rtbfast.templates.expand import expand
-    from rtbfast.templates.verdicts import verdict_lines
+    from rtbfast.enm.node_groups import Workspace
 
     targets = list(patterns)
     if targets_file is not None:
@@ -644,18 +641,56 @@ def templates_expand(
         click.echo("error: no targets: give --targets PATTERN or --targets-file FILE", err=True)
         sys.exit(2)
     show = sys.stderr.isatty() if progress is None else progress
+    inputs = [p for p in (template, catalog, network, targets_file) if p is not None]
+    with Workspace() as work:
+        _expand_into(
+            work.path,
+            template,
+            catalog,
+            network,
+            targets,
+            inputs,
+            out,
+            allow_errors,
+            verbose,
+            target_classes,
+            show,
+            jobs,
+        )
+
+
+def _expand_into(
+    work: Path,
+    template: Path,
+    catalog: Path,
+    network: Path,
+    targets: list[str],
+    inputs: list[Path],
+    out: Path,
+    allow_errors: bool,
+    verbose: bool,
+    target_classes: tuple[str, ...],
+    show: bool,
+    jobs: int,
+) -> None:
+    """``templates expand``, its rows spooled in `work` (node batch by node batch)."""
+    from rtbfast.changeset import write_changeset_batches
+    from rtbfast.output_folder import output_file_target
+    from rtbfast.templates.expand_stream import expand_streamed
+    from rtbfast.templates.verdicts import verdict_lines
+
     with contextlib.ExitStack() as stack:
         on_progress, on_phase = _reporters(stack, show)
-        inputs = [p for p in (template, catalog, network, targets_file) if p is not None]
         try:
             output_file_target(out, inputs)
             if on_phase is not None:
                 on_phase("expanding")
-            result = expand(
+            result = expand_streamed(
                 template,
                 catalog,
                 network,
                 targets,
+                work,
                 threads=jobs,
                 on_progress=on_progress,
                 target_classes=list(target_classes) or None,
@@ -669,13 +704,10 @@ def templates_expand(
         click.echo(str(note))
     for line in verdict_lines(result.verdicts, template):
         click.echo(line)
-    changes = result.changes
     errors = len(result.errors) + result.verdict_errors
-    ops = {op: 0 for op in ("create", "set", "delete")}
-    for op in changes["op"].to_pylist():
-        ops[op] = ops.get(op, 0) + 1
+    ops = result.ops
     summary = (
-        f"{len(result.targets)} target(s): {changes.num_rows:,} row(s) ({ops['create']:,} create, {ops['set']:,} set, "
+        f"{result.target_cells} target(s): {result.rows:,} row(s) ({ops['create']:,} create, {ops['set']:,} set, "
         f"{ops['delete']:,} delete); {errors} error(s), "
         f"{sum(1 for n in result.notes if n.severity == 'warning')} warning(s)"
     )
@@ -683,15 +715,15 @@ def templates_expand(
         click.echo(f"{summary}; not written (--allow-errors writes it anyway)", err=True)
         sys.exit(1)
     try:
-        write_changeset(
-            changes,
+        write_changeset_batches(
+            result.batches,
             out,
             {
                 "template": str(template),
                 "catalog": str(catalog),
                 "network": str(network),
                 "targets": targets if len(targets) <= 100 else [*targets[:100], f"... ({len(targets)} in all)"],
-                "target_cells": len(result.targets),
+                "target_cells": result.target_cells,
                 "errors": errors,
             },
             inputs=inputs,

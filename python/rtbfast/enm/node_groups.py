@@ -308,8 +308,8 @@ class NetworkSpool:
             return self._cache[1]
         tables = {}
         for kind, path in self.chunks[chunk].items():
-            with pa.OSFile(str(path), "rb") as source:
-                tables[kind] = ipc.open_file(source).read_all()
+            # mapped, not read: a batch touches the pages of its own nodes' rows only
+            tables[kind] = ipc.open_file(pa.memory_map(str(path), "r")).read_all()
         self._cache = (chunk, tables)
         return tables
 
@@ -325,7 +325,7 @@ class NetworkSpool:
         for kind in ("mos", "values"):  # the skeleton's rows one by one: they fall between nodes
             for table in self.skeleton[kind]:
                 parts[kind].extend(table.slice(i, 1) for i in range(table.num_rows))
-        for s in wanted:
+        for s in _coalesced(wanted):
             parts[s.kind].append(self._chunk(s.chunk)[s.kind].slice(s.start, s.length))
         under = set(with_roots_under)
         if under and self.roots:
@@ -350,6 +350,21 @@ class NetworkSpool:
 
     def drop_cache(self) -> None:
         self._cache = None
+
+
+def _coalesced(slices: list[_Slice]) -> list[_Slice]:
+    """`slices` (sorted by chunk, kind and start) with the ones that follow each other in a
+    chunk made one: a batch's nodes are mostly neighbours, and each slice of a dictionary
+    column carries its chunk's whole dictionary, which combining the slices unifies once per
+    slice."""
+    out: list[_Slice] = []
+    for s in slices:
+        last = out[-1] if out else None
+        if last is not None and (last.chunk, last.kind) == (s.chunk, s.kind) and last.start + last.length == s.start:
+            out[-1] = _Slice(last.chunk, last.kind, last.start, last.length + s.length)
+        else:
+            out.append(s)
+    return out
 
 
 _EMPTY = {

@@ -404,7 +404,7 @@ def plan_folder(
     write for the whole at once; its report. Errors as :func:`plan_changes` raises them."""
     from rtbfast.changeset import changeset_batches
     from rtbfast.enm.node_groups import BUDGET, Workspace, network_pieces
-    from rtbfast.enm.plan_stream import plan_in_groups, table_batches
+    from rtbfast.enm.plan_stream import plan_in_groups
 
     say = on_phase or (lambda _: None)
     src = Path(source)
@@ -412,14 +412,17 @@ def plan_folder(
     say("reading the catalog")
     cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
     made_from: dict[str, Any] = {"catalog": cat.origin or str(catalog), "network": str(network)}
-    if src.suffix.lower() == ".parquet":
-        origin, batches = changeset_batches(src)
-        made_from.update(changeset=str(src), changeset_made_from=origin)
-    else:
-        changes, expanded = _expanded(src, cat, network, targets, threads, say, target_classes, on_warning)
-        made_from.update(expanded)
-        batches = table_batches(changes)
     with Workspace() as work:
+        if src.suffix.lower() == ".parquet":
+            origin, batches = changeset_batches(src)
+            made_from.update(changeset=str(src), changeset_made_from=origin)
+        else:
+            expansion = work.path / "expansion"
+            expansion.mkdir()
+            batches, expanded = _expanded_streamed(
+                src, cat, network, targets, threads, say, expansion, target_classes, on_warning
+            )
+            made_from.update(expanded)
         grouped = plan_in_groups(
             batches,
             pieces,
@@ -456,13 +459,43 @@ def _expanded(
     classes) of `network` (an index already read, or read here): :class:`ExpansionFailed` when
     it has errors; each warning given to `on_warning`, as ``templates expand`` says it."""
     from rtbfast.templates.expand import expand, read_network_index
-    from rtbfast.templates.verdicts import verdict_lines
 
     if not targets:
         raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
     say("expanding the template")
     index = network if isinstance(network, NetworkIndex) else read_network_index(network, None, threads)
     result = expand(src, catalog, index, list(targets), threads=threads, target_classes=target_classes)
+    _said(src, result, on_warning)
+    return result.changes, {"template": str(src), "targets": list(targets)[:100], "target_cells": len(result.targets)}
+
+
+def _expanded_streamed(
+    src: Path,
+    catalog: CatalogView,
+    network: str | os.PathLike[str],
+    targets: Sequence[str],
+    threads: int,
+    say: Callable[[str], None],
+    work: Path,
+    target_classes: Sequence[str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> tuple[Callable[..., Iterator[pa.RecordBatch]], dict[str, Any]]:
+    """:func:`_expanded` node batch by node batch (:mod:`rtbfast.templates.expand_stream`), its
+    rows spooled in `work`: the ChangeSet's rows a batch at a time."""
+    from rtbfast.templates.expand_stream import expand_streamed
+
+    if not targets:
+        raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
+    say("expanding the template")
+    result = expand_streamed(src, catalog, network, list(targets), work, threads=threads, target_classes=target_classes)
+    _said(src, result, on_warning)
+    return result.batches, {"template": str(src), "targets": list(targets)[:100], "target_cells": result.target_cells}
+
+
+def _said(src: Path, result: Any, on_warning: Callable[[str], None] | None) -> None:
+    """An expansion's errors as :class:`ExpansionFailed`; else each warning to `on_warning`."""
+    from rtbfast.templates.verdicts import verdict_lines
+
     errors = [str(n) for n in result.notes if n.severity == "error"]
     errors += [str(e) for e in result.errors if str(e) not in errors]
     errors += [line for line in verdict_lines(result.verdicts, src) if ": error: " in line]
@@ -476,7 +509,6 @@ def _expanded(
     for line in warned:
         if on_warning is not None:
             on_warning(line)
-    return result.changes, {"template": str(src), "targets": list(targets)[:100], "target_cells": len(result.targets)}
 
 
 class Refused:

@@ -92,6 +92,12 @@ _SKIP = object()
 """What an expression that stopped gives: the construct it decides is skipped."""
 
 
+class NeedsWhole(BaseException):
+    """A streamed expansion met what needs the whole network at once (the children of an MO
+    above every node): it is expanded whole instead. Not an ``Exception``, so a template's
+    ``try`` cannot swallow it; :attr:`Expander.needs_whole` keeps it too."""
+
+
 class _Bound(BaseException):
     """A bound on the rows expansion makes was passed (not a :class:`Stop`, which the
     expression making rows would take as its own failure). `total`: the bound on all rows."""
@@ -266,6 +272,13 @@ class Expander:
         """The ChangeSet's text columns, a code per row, rows in order."""
         self.index = array("i")
         self._target_start = 0
+        self._flushed = 0
+        """Rows made and given out already (:meth:`flush`): a streamed expansion's earlier batches."""
+        self.needs_whole = False
+        """Whether a streamed expansion met what needs the whole network (:class:`NeedsWhole`)."""
+        self._skeleton: frozenset[int] = frozenset()
+        """Rows of the MOs above every node, in a streamed expansion (their children are other
+        batches' nodes: asking for them needs the whole network, :class:`NeedsWhole`)."""
         self._passed: _Bound | None = None
         """The bound the current target passed (a template cannot catch it away)."""
         self._sources: dict[str, str] = {}
@@ -371,6 +384,14 @@ class Expander:
         cls = fdn.rsplit(",", 1)[-1].split("=", 1)[0]
         return MoView(self, None, fdn, cls)
 
+    def _children(self, row: int) -> list[int]:
+        """The rows of the children of the MO at `row`. In a streamed expansion, those of an MO
+        above every node are not all at hand: :class:`NeedsWhole`."""
+        if row in self._skeleton:
+            self.needs_whole = True
+            raise NeedsWhole(f"the template asks for the children of {self._network.fdn[row]}, above every node")
+        return self._network.children.get(row, [])
+
     def _node_of(self, row: int | None) -> int | None:
         if row is None:
             return None
@@ -385,7 +406,7 @@ class Expander:
         net = self._network
         while pending:
             row = pending.pop()
-            for child in net.children.get(row, []):
+            for child in self._children(row):
                 if net.cls[child] in TECHNOLOGY:
                     view = self._view(child)
                     assert isinstance(view, CellView)
@@ -430,7 +451,7 @@ class Expander:
         if made - self._target_start >= limits.rows_per_target:
             self._passed = _Bound(f"more than {limits.rows_per_target:,} ChangeSet rows for one target", False)
             raise self._passed
-        if made >= limits.rows:
+        if self._flushed + made >= limits.rows:
             self._passed = _Bound(f"more than {limits.rows:,} ChangeSet rows in all (one expansion)", True)
             raise self._passed
         if self.current is None:
@@ -469,12 +490,15 @@ class Expander:
         order = {p: i for i, p in enumerate(self.phases)}
         ranks = pa.array([order[str(p)] for p in phases.texts], pa.int32())
         data: dict[str, Any] = {"phase_order": pc.take(ranks, _int32s(phases.codes))}
-        data["seq"] = pa.array(range(n), pa.int64()) if n else pa.array([], pa.int64())
+        first = self._flushed
+        data["seq"] = pa.array(range(first, first + n), pa.int64()) if n else pa.array([], pa.int64())
         index = _int32s(self.index)
         data["index"] = pc.if_else(pc.equal(index, _NO_INDEX), pa.scalar(None, pa.int32()), index)
         self.index = array("i")
         for name, column in self.columns.items():
             data[name] = column.arrow()
+        self._flushed += n
+        self.columns = {name: _Coded() for name in _COLUMNS}
         return pa.table({f.name: data[f.name] for f in CHANGESET_SCHEMA}, schema=CHANGESET_SCHEMA)
 
     def _create(self, fdn: str, cls: str) -> None:
@@ -557,9 +581,21 @@ class Expander:
     def expand(self, targets: list[int], on_progress: ProgressCallback | None = None) -> Expansion:
         views = [self._view(r) for r in targets]
         self.sandbox.set(targets=views)
-        for done, cell in enumerate(views):
-            if on_progress is not None and done % 256 == 0:
-                on_progress(done, len(views))
+        self.expand_cells(views, 0, len(views), on_progress)
+        if on_progress is not None:
+            on_progress(len(views), len(views))
+        changes = self._changes()
+        return Expansion(changes, list(self.notes.values()), [c._fdn for c in views], self.clusters)
+
+    def expand_cells(
+        self, views: list[MoView], done: int, total: int, on_progress: ProgressCallback | None = None
+    ) -> bool:
+        """Run the template for each of `views` (the targets from the `done`-th on, of `total`),
+        keeping the rows made; False when the bound on all rows stopped expansion (the targets
+        after are not expanded)."""
+        for at, cell in enumerate(views, done):
+            if on_progress is not None and at % 256 == 0:
+                on_progress(at, total)
             assert isinstance(cell, CellView)
             self.meter.start_target()
             self.target_fdn = cell._fdn
@@ -570,16 +606,26 @@ class Expander:
             bound, self._passed = self._passed, None
             if bound is not None:
                 self._truncate(self._target_start)
-                left = len(views) - done - 1
+                left = total - at - 1
                 rest = f"; the {left:,} target(s) after it are not expanded" if bound.total and left else ""
                 self._note("error", "limit", f"{bound.message}: this target's changes are left out{rest}")
                 if bound.total:
-                    break
+                    self.target_fdn = None
+                    return False
         self.target_fdn = None
-        if on_progress is not None:
-            on_progress(len(views), len(views))
-        changes = self._changes()
-        return Expansion(changes, list(self.notes.values()), [c._fdn for c in views], self.clusters)
+        return True
+
+    def rebind(self, network: NetworkIndex, skeleton: Iterable[int] = ()) -> None:
+        """Expand over `network` from now on (the next batch of node groups of a streamed
+        expansion; `skeleton`: its rows above every node)."""
+        self._network = network
+        self.views = {}
+        self._skeleton = frozenset(skeleton)
+
+    def flush(self) -> pa.Table:
+        """The rows made since the last flush, as a ChangeSet (``seq`` counted on from the
+        rows given before)."""
+        return self._changes()
 
     def _bounded(self, attribute: str, items: int) -> bool:
         """Whether a value of `items` items may be written (said where not)."""
@@ -635,7 +681,7 @@ class Expander:
         node = self._node_of(row)
         if node is None:
             return []
-        return [self._view(r) for r in net.children.get(node, []) if net.cls[r] == cls]
+        return [self._view(r) for r in self._children(node) if net.cls[r] == cls]
 
     def _mo(self, e: Mo, ctx: _Ctx) -> None:
         self.current = e.where
@@ -647,7 +693,7 @@ class Expander:
             targets: list[tuple[MoView, bool]] = [(v, False) for v in existing]
         else:
             parent = ctx.mo
-            rows = net.children.get(parent._row, []) if parent._row is not None else []
+            rows = self._children(parent._row) if parent._row is not None else []
             children = [self._view(r) for r in rows if net.cls[r] == e.cls]
             if e.ids_kind in ("none", "wildcard"):
                 targets = [(v, False) for v in children]
@@ -849,7 +895,7 @@ class Expander:
                 if ids_kind not in ("id", "list"):
                     self._note("error", "key", f"$eval returned {key!r}: a child MO is named Class-Id")
                     continue
-                rows = net.children.get(mo._row, []) if mo._row is not None else []
+                rows = self._children(mo._row) if mo._row is not None else []
                 by_id = {net.id[r]: r for r in rows if net.cls[r] == cls}
                 for rid in ids:
                     row = by_id.get(rid)
@@ -928,7 +974,13 @@ def read_network_index(
     path: str | os.PathLike[str], catalog: CatalogView | None = None, threads: int = 0
 ) -> NetworkIndex:
     """The network of a Bulk CM export, or of a build folder's ``network/`` tables, indexed."""
-    p = Path(path)
+    from rtbfast.network_index import read_network_tables
+
+    return NetworkIndex(read_network_tables(Path(path), threads), sequences_of(catalog))
+
+
+def sequences_of(catalog: CatalogView | None) -> set[tuple[str, str]]:
+    """The (class, attribute) pairs `catalog` says are sequences."""
     sequences: set[tuple[str, str]] = set()
     if catalog is not None and "is_sequence" in catalog.constraints.table.column_names:
         c = catalog.constraints.table
@@ -941,9 +993,7 @@ def read_network_index(
         ):
             if seq and member is None:
                 sequences.add((cls, attr))
-    from rtbfast.network_index import read_network_tables
-
-    return NetworkIndex(read_network_tables(p, threads), sequences)
+    return sequences
 
 
 def _expressions(template: Template) -> Iterator[tuple[str, Where]]:

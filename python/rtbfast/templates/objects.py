@@ -97,7 +97,7 @@ class MoView(Exposed):
         index = self._expander._network
         if self._row is None:
             return []
-        rows = index.children.get(self._row, [])
+        rows = self._expander._children(self._row)
         return [self._expander._view(r) for r in rows if cls is None or index.cls[r] == cls]
 
     def __getattr__(self, name: str) -> Any:

@@ -70,9 +70,21 @@ def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: CatalogView
     """The violations the ChangeSet would leave on the attributes it sets
     (:data:`VERDICTS_SCHEMA`), conflicts between targets included. The texts that repeat are
     worked on as codes, so memory is a few tens of bytes a row beyond the values."""
+    found = judged_sets(changes, network, catalog, threads=threads)
+    if found is None:
+        return VERDICTS_SCHEMA.empty_table()
+    sample = _one_row_per_source(changes)
+    return as_plan_refuses(found, sample, creating_sources(changes), network, catalog)
+
+
+def judged_sets(changes: pa.Table, network: NetworkIndex, catalog: CatalogView, *, threads: int = 0) -> pa.Table | None:
+    """The verdicts on what the ChangeSet sets (the catalog's rules, conflicts between
+    targets), before the planner's refusals (:func:`as_plan_refuses`); None when it sets
+    nothing. Made attribute by attribute (``fdn``, ``attribute``): the verdicts of a part of
+    a ChangeSet holding every row of its attributes are the whole's on those attributes."""
     chosen = pc.and_(pc.is_in(changes["op"], value_set=pa.array(["set", "create"])), pc.is_valid(changes["attribute"]))
     if not pc.any(chosen).as_py():
-        return VERDICTS_SCHEMA.empty_table()
+        return None
     coded = ("fdn", "class", "attribute", "member", "target", "source")
     sets = pa.table(
         {
@@ -127,24 +139,37 @@ def judge_changes(changes: pa.Table, network: NetworkIndex, catalog: CatalogView
     )
     found = found.join(rows, "key", join_type="left outer").drop_columns(["key"])
     found = _unit_hints(found, mo_classes, catalog, threads)
-    out = pa.concat_tables([found.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA), conflicts])
-    return _as_plan_refuses(out, changes, network, catalog).sort_by([("seq", "ascending")])
+    return pa.concat_tables([found.select(VERDICTS_SCHEMA.names).cast(VERDICTS_SCHEMA), conflicts])
 
 
-def _as_plan_refuses(verdicts: pa.Table, changes: pa.Table, network: NetworkIndex, catalog: CatalogView) -> pa.Table:
-    """The verdicts with what ``plan`` refuses in the ChangeSet said as errors: one severity
-    for one finding in ``templates expand`` and ``plan``. A verdict the planner refuses too
-    (same ChangeSet row and rule) becomes an error; a refusal no verdict says (a restricted
-    attribute set on an existing MO, a read-only one, an MO that is not there…) is added."""
+def creating_sources(changes: pa.Table) -> set[str]:
+    """The sources (places of the template) of the ChangeSet's rows creating an MO."""
+    structural = changes.filter(pc.and_(pc.equal(changes["op"], "create"), pc.is_null(changes["attribute"])))
+    return set(pc.unique(pc.cast(structural["source"], pa.string())).to_pylist())
+
+
+def as_plan_refuses(
+    verdicts: pa.Table, sample: pa.Table, creating: set[str], network: NetworkIndex, catalog: CatalogView
+) -> pa.Table:
+    """The verdicts (:func:`judged_sets`) with what ``plan`` refuses in the ChangeSet said as
+    errors, in ``seq`` order: one severity for one finding in ``templates expand`` and
+    ``plan``. A verdict the planner refuses too (same ChangeSet row and rule) becomes an
+    error; a refusal no verdict says (a restricted attribute set on an existing MO, a read-only
+    one, an MO that is not there…) is added. `sample`: the ChangeSet's first row of each
+    source with the creates above them (:func:`_one_row_per_source`); `creating`: the sources
+    of its creates (:func:`creating_sources`)."""
+    return _as_plan_refuses(verdicts, sample, creating, network, catalog).sort_by([("seq", "ascending")])
+
+
+def _as_plan_refuses(
+    verdicts: pa.Table, sample: pa.Table, creating: set[str], network: NetworkIndex, catalog: CatalogView
+) -> pa.Table:
     from rtbfast.enm.plan import plan_problems
 
-    sample = _one_row_per_source(changes)
     problems = plan_problems(sample, network, catalog, values=False)
     if not problems:
         return verdicts
     # a create of an MO the node creates is said by expansion where it creates it
-    structural = changes.filter(pc.and_(pc.equal(changes["op"], "create"), pc.is_null(changes["attribute"])))
-    creating = set(pc.unique(pc.cast(structural["source"], pa.string())).to_pylist())
     problems = [p for p in problems if not (p.code == "system_created" and p.source in creating)]
     if not problems:
         return verdicts
