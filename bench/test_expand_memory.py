@@ -6,8 +6,8 @@ the child). The rich generated export (11 MB in CI; 124 MB and 500 MB with
 ``RTBFAST_BENCH_FULL=1``) and the expansion benchmark's template (``bench/test_templates_bench.py``).
 
 Targets (issue 18): memory bounded by the largest node batch, not the network: the streamed peak
-at most :data:`PEAK_MB` at every size (the issue's expansion target: ≤ 300 MB at 100 MB), below
-the whole's from 100 MB on. A target not met is printed NOT MET and the test fails."""
+at most :func:`peak_target_mb` (the issue's two expansion targets: ≤ 300 MB at 100 MB, under
+1 GB at 2 GB, so under 1 GB at every size past 100 MB), below the whole's from 100 MB on. A target not met is printed NOT MET and the test fails."""
 
 from __future__ import annotations
 
@@ -24,8 +24,13 @@ from bench import corpus, generate
 from bench.conftest import FULL
 
 SIZES_MB = (124, 500) if FULL else (11,)
-PEAK_MB = 300
-"""The streamed expansion's peak at every size (the issue's 300 MB for 10k targets of 100 MB)."""
+
+
+def peak_target_mb(size_mb: int) -> int:
+    """The issue's target for the streamed expansion's peak at an export of `size_mb`: 300 MB up
+    to its 100 MB point (the generator's 124 MB size), under 1 GB up to 2 GB."""
+    return 300 if size_mb <= 124 else 1000
+
 
 _WHOLE = """
 import sys
@@ -132,7 +137,7 @@ def test_expand_every_cell_in_memory_bounded_by_a_node_batch(
     }
     print(f"\nexpand --targets '*': {json.dumps(info)}")
     checks = {
-        f"streamed peak {mine:.0f} MB <= {PEAK_MB} MB": mine <= PEAK_MB,
+        f"streamed peak {mine:.0f} MB <= {peak_target_mb(size)} MB": mine <= peak_target_mb(size),
         f"streamed peak {mine:.0f} MB below the whole's {whole:.0f} MB": size < 100 or mine < whole,
     }
     for words, ok in checks.items():
