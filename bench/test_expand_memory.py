@@ -7,7 +7,8 @@ the child). The rich generated export (11 MB in CI; 124 MB and 500 MB with
 
 Targets (issue 18): memory bounded by the largest node batch, not the network: the streamed peak
 at most :func:`peak_target_mb` (the issue's two expansion targets: ≤ 300 MB at 100 MB, under
-1 GB at 2 GB, so under 1 GB at every size past 100 MB), below the whole's from 100 MB on. A target not met is printed NOT MET and the test fails."""
+1 GB at 2 GB, so under 1 GB at every size past 100 MB), below the whole's from 100 MB on.
+A target not met is printed NOT MET and the test fails."""
 
 from __future__ import annotations
 
