@@ -62,6 +62,14 @@ MiB = 2**20
     help="Server processes. One per pod is the advice: scale with replicas (each worker loads the catalogs and "
     "counts its own metrics and job queues).",
 )
+@click.option(
+    "--check-workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes template checks run in, each with the catalogs loaded (a check is mostly Python: in the "
+    "server's own process it would hold the GIL that /health and every other answer need). 0 runs them on "
+    "threads of the server's process. [default: one per core, shared among --workers]",
+)
 @click.option("--metrics-auth", is_flag=True, help="/metrics needs a token with role metrics.")
 @click.option(
     "--threads",
@@ -127,6 +135,7 @@ def serve(
     jobs_dir: Path | None,
     journals_dir: Path | None,
     workers: int,
+    check_workers: int | None,
     metrics_auth: bool,
     threads: int,
     queue: int,
@@ -189,6 +198,7 @@ def serve(
             journals_dir=journals_dir,
             metrics_auth=metrics_auth,
             workers=workers,
+            check_workers=check_workers if check_workers is not None else _cores_per(workers),
             threads=threads,
             limits=limits,
         )
@@ -229,6 +239,15 @@ def serve(
             )
     except RtbfastError as err:
         _fail(err)
+
+
+def _cores_per(workers: int) -> int:
+    """The cores this process may run on, shared among `workers` server processes (at least 1)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 @click.command("serve-token")
