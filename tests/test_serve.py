@@ -663,3 +663,16 @@ def test_the_job_store_is_sqlite_with_every_job(server: Server) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         states = {s for (s,) in db.execute("SELECT DISTINCT state FROM job")}
     assert states <= {"queued", "running", "succeeded", "failed"}
+
+
+@pytest.mark.parametrize(
+    ("text", "cpus"),
+    [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None), ("", None)],
+)
+def test_check_workers_default_to_the_cgroups_cpu_limit(tmp_path: Path, text: str, cpus: int | None) -> None:
+    from rtbfast.cli_serve import cgroup_cpu_limit
+
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text(text, encoding="ascii")
+    assert cgroup_cpu_limit(cpu_max) == cpus
+    assert cgroup_cpu_limit(tmp_path / "missing") is None

@@ -242,12 +242,28 @@ def serve(
 
 
 def _cores_per(workers: int) -> int:
-    """The cores this process may run on, shared among `workers` server processes (at least 1)."""
+    """The cores this process may use, shared among `workers` server processes (at least 1):
+    those it may run on, and no more than its cgroup's CPU limit (a container's, such as the
+    Helm chart's 2 CPUs on a node of many more cores)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(Path("/sys/fs/cgroup/cpu.max"))
+    if limit is not None:
+        cores = min(cores, limit)
     return max(1, cores // workers)
+
+
+def cgroup_cpu_limit(cpu_max: Path) -> int | None:
+    """The CPUs a cgroup (v2) ``cpu.max`` allows, rounded up; None without a limit."""
+    try:
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+    except (OSError, ValueError):
+        return None
+    if not quota.isdigit() or not period.isdigit() or int(period) == 0:
+        return None  # "max": no limit
+    return max(1, -(-int(quota) // int(period)))
 
 
 @click.command("serve-token")
