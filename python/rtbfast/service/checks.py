@@ -9,6 +9,7 @@ worker too. With ``check_workers=0`` they run on threads of the server's process
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.process
 import contextlib
 import json
 import logging
@@ -119,6 +120,9 @@ def _named(findings: pa.Table, names: dict[str, str]) -> pa.Table:
 # -- the worker processes ---------------------------------------------------------------------
 
 PARENT_WATCH_SECONDS = 1.0
+QUEUED_AHEAD = 16
+"""Checks handed to the workers' pipe ahead of a free worker (ProcessPoolExecutor's default is
+one): measured at 32 clients, 39-48 checks/s against 34-39 with one."""
 _VIEWS: dict[str, CatalogView] = {}
 _WORKER: dict[str, Any] = {}
 
@@ -173,13 +177,23 @@ class CheckPool:
 
     def _made(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # spawn, not fork: the server's process has threads (the catalog load, the jobs)
-            self._pool = ProcessPoolExecutor(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_start,
-                initargs=(self.catalogs, self.threads, str(self.scratch), self.niceness),
+            # checks queued ahead in the workers' pipe, not one: a worker done takes its next at
+            # once rather than when this process's feeding thread gets a core (read when the
+            # pool is made; nothing else of the server makes a process pool)
+            kept, concurrent.futures.process.EXTRA_QUEUED_CALLS = (
+                concurrent.futures.process.EXTRA_QUEUED_CALLS,
+                QUEUED_AHEAD,
             )
+            try:
+                # spawn, not fork: the server's process has threads (the catalog load, the jobs)
+                self._pool = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_start,
+                    initargs=(self.catalogs, self.threads, str(self.scratch), self.niceness),
+                )
+            finally:
+                concurrent.futures.process.EXTRA_QUEUED_CALLS = kept
         return self._pool
 
     def start(self) -> None:
