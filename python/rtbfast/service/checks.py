@@ -180,10 +180,8 @@ class CheckPool:
             # checks queued ahead in the workers' pipe, not one: a worker done takes its next at
             # once rather than when this process's feeding thread gets a core (read when the
             # pool is made; nothing else of the server makes a process pool)
-            kept, concurrent.futures.process.EXTRA_QUEUED_CALLS = (
-                concurrent.futures.process.EXTRA_QUEUED_CALLS,
-                QUEUED_AHEAD,
-            )
+            kept = concurrent.futures.process.EXTRA_QUEUED_CALLS
+            concurrent.futures.process.EXTRA_QUEUED_CALLS = QUEUED_AHEAD  # type: ignore[misc] # Final in typeshed
             try:
                 # spawn, not fork: the server's process has threads (the catalog load, the jobs)
                 self._pool = ProcessPoolExecutor(
@@ -193,7 +191,7 @@ class CheckPool:
                     initargs=(self.catalogs, self.threads, str(self.scratch), self.niceness),
                 )
             finally:
-                concurrent.futures.process.EXTRA_QUEUED_CALLS = kept
+                concurrent.futures.process.EXTRA_QUEUED_CALLS = kept  # type: ignore[misc]
         return self._pool
 
     def start(self) -> None:
