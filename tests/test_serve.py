@@ -101,6 +101,24 @@ def test_health_ready_and_every_metric_of_the_contract_exported(server: Server) 
     assert 'rtbfast_catalog_load_seconds{catalog="example"}' in text
 
 
+def test_every_metric_the_dashboard_and_the_alert_rules_read_is_in_a_scrape(server: Server) -> None:
+    """deploy/'s dashboard and rules against what a running server exports (its /metrics read
+    by Prometheus's own text parser), not against a list kept by hand."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from deploy import check
+
+    server.client.post("/v1/templates/check", content=b'[{"EUtranCellFDD": {"qRxLevMin": "-80"}}]')
+    exported: set[str] = set()
+    for family in text_string_to_metric_families(server.client.get("/metrics").text):
+        exported |= {sample.name for sample in family.samples}
+    for where, exprs in (("dashboard", check.dashboard_exprs()), ("rules", check.rule_exprs())):
+        for expr in exprs:
+            for name in check.metric_names(expr) - check.PROMETHEUS_OWN:
+                series = f"{name}_bucket" if check.contract_metrics().get(name) == "histogram" else name
+                assert series in exported, f"{where}: {expr!r} reads {series}, which /metrics does not export"
+
+
 def test_docs_are_served_without_any_cdn_and_the_schema_lists_every_route(server: Server) -> None:
     page = server.client.get("/docs")
     assert page.status_code == 200
@@ -645,3 +663,16 @@ def test_the_job_store_is_sqlite_with_every_job(server: Server) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         states = {s for (s,) in db.execute("SELECT DISTINCT state FROM job")}
     assert states <= {"queued", "running", "succeeded", "failed"}
+
+
+@pytest.mark.parametrize(
+    ("text", "cpus"),
+    [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None), ("", None)],
+)
+def test_check_workers_default_to_the_cgroups_cpu_limit(tmp_path: Path, text: str, cpus: int | None) -> None:
+    from rtbfast.cli_serve import cgroup_cpu_limit
+
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text(text, encoding="ascii")
+    assert cgroup_cpu_limit(cpu_max) == cpus
+    assert cgroup_cpu_limit(tmp_path / "missing") is None

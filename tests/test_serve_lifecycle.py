@@ -93,9 +93,38 @@ def _import_job_started(journal: Path) -> bool:
         return False
 
 
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (the check workers among them)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _gone(pids: list[int], seconds: float = 10) -> list[int]:
+    """Those of `pids` still running after `seconds` (a zombie counts as gone)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "\nState:\tZ" not in _status(p)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _status(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "\nState:\tZ"
+
+
 def test_kill_9_during_a_job_then_restart(tmp_path: Path, example_out: Path, lab: Path) -> None:
     s = _server(tmp_path, example_out, lab)
+    workers: list[int] = []
     try:
+        assert s.client.post("/v1/templates/check", content=b"[]").status_code == 200
+        workers = _children(s.process.pid)
+        assert workers, "no check worker process"
         done = s.client.post("/v1/audit", json={"export": {"path": "export.xml"}}).json()["id"]
         assert s.wait_job(done, "succeeded", "failed")["state"] == "succeeded"
         running = _long_apply(s)
@@ -106,6 +135,8 @@ def test_kill_9_during_a_job_then_restart(tmp_path: Path, example_out: Path, lab
             time.sleep(0.05)
     finally:
         s.stop(signal.SIGKILL)
+    # the check workers of the killed server do not outlive it
+    assert not _gone(workers), f"check workers left running after the server was killed: {_gone(workers, 0)}"
     store = tmp_path / "jobs" / "jobs.sqlite"
     assert _rows(store, "PRAGMA integrity_check") == [("ok",)]
     assert _rows(journal, "PRAGMA integrity_check") == [("ok",)]

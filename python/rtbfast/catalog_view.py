@@ -192,6 +192,11 @@ class CatalogView:
                 agreed["kinds"].add(row.get("kind"))
         return out
 
+    @functools.cached_property
+    def attribute_names(self) -> frozenset[str]:
+        """Every attribute name of any class."""
+        return frozenset(a for attributes in self.attributes.values() for a in attributes)
+
     def _attribute_rows(self) -> pa.Table:
         c = self.constraints.table
         return c.filter(pc.is_null(c["member"]))

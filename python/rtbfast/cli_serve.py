@@ -62,6 +62,14 @@ MiB = 2**20
     help="Server processes. One per pod is the advice: scale with replicas (each worker loads the catalogs and "
     "counts its own metrics and job queues).",
 )
+@click.option(
+    "--check-workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes template checks run in, each with the catalogs loaded (a check is mostly Python: in the "
+    "server's own process it would hold the GIL that /health and every other answer need). 0 runs them on "
+    "threads of the server's process. [default: one per core, shared among --workers]",
+)
 @click.option("--metrics-auth", is_flag=True, help="/metrics needs a token with role metrics.")
 @click.option(
     "--threads",
@@ -127,6 +135,7 @@ def serve(
     jobs_dir: Path | None,
     journals_dir: Path | None,
     workers: int,
+    check_workers: int | None,
     metrics_auth: bool,
     threads: int,
     queue: int,
@@ -189,6 +198,7 @@ def serve(
             journals_dir=journals_dir,
             metrics_auth=metrics_auth,
             workers=workers,
+            check_workers=check_workers if check_workers is not None else _cores_per(workers),
             threads=threads,
             limits=limits,
         )
@@ -229,6 +239,31 @@ def serve(
             )
     except RtbfastError as err:
         _fail(err)
+
+
+def _cores_per(workers: int) -> int:
+    """The cores this process may use, shared among `workers` server processes (at least 1):
+    those it may run on, and no more than its cgroup's CPU limit (a container's, such as the
+    Helm chart's 2 CPUs on a node of many more cores)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(Path("/sys/fs/cgroup/cpu.max"))
+    if limit is not None:
+        cores = min(cores, limit)
+    return max(1, cores // workers)
+
+
+def cgroup_cpu_limit(cpu_max: Path) -> int | None:
+    """The CPUs a cgroup (v2) ``cpu.max`` allows, rounded up; None without a limit."""
+    try:
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+    except (OSError, ValueError):
+        return None
+    if not quota.isdigit() or not period.isdigit() or int(period) == 0:
+        return None  # "max": no limit
+    return max(1, -(-int(quota) // int(period)))
 
 
 @click.command("serve-token")

@@ -7,11 +7,11 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,19 +36,19 @@ from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import RtbfastError
 from rtbfast.service import volumes, work
 from rtbfast.service.auth import OPEN, Principal, Tokens
+from rtbfast.service.checks import CheckAnswer, CheckPool, WorkerLost, check_answer
 from rtbfast.service.config import JOB_KINDS, ServiceConfig
 from rtbfast.service.jobs import Job, JobRunner, JobStore, QueueFull, Work
 from rtbfast.service.limits import RequestMiddleware
 from rtbfast.service.metrics import JOB_STATES, Metrics
-from rtbfast.service.tables import ARROW, PARQUET, rows, table_response
+from rtbfast.service.tables import ARROW, PARQUET, rows, table_response, wanted
 
 log = logging.getLogger("rtbfast.service")
 
 TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(json|ya?ml|toml)$")
 JOURNAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-FINDING_COLUMNS = ("template", "path", "line", "column", "severity", "code", "message", "suggestion")
 RUNS_REFRESH_SECONDS = 10.0
-CHECKS_AT_ONCE = max(2, os.cpu_count() or 1)
+CHECK_THREADS = max(2, os.cpu_count() or 1)
 
 
 @dataclass
@@ -69,9 +69,12 @@ class Service:
     runs_seen: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     runs_read: float = 0.0
     runs_lock: threading.Lock = field(default_factory=threading.Lock)
-    check_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(CHECKS_AT_ONCE))
-    """Checks run at once: one per core (more threads only contend for the GIL between the
-    native calls; the others wait their turn)."""
+    checks: CheckPool | None = None
+    """The worker processes template checks run in (:mod:`rtbfast.service.checks`); None: on
+    threads of this process (``check_workers=0``)."""
+    check_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(CHECK_THREADS))
+    """Checks run at once on threads, without check workers: one per core (more threads only
+    contend for the GIL between the native calls; the others wait their turn)."""
 
     def load_catalogs(self) -> None:
         try:
@@ -80,14 +83,22 @@ class Service:
                 self.catalogs[name] = CatalogView.load(path, self.config.threads)
                 # the lookups every check makes, made now rather than at the first request
                 view = self.catalogs[name]
-                _ = (view.compiled, view.classes, view.children, view.attributes, view.factor_of, view.enum_names)
+                _ = (view.compiled, view.classes, view.children, view.attributes, view.attribute_names)
+                _ = (view.factor_of, view.enum_names)
                 seconds = time.perf_counter() - start
                 self.metrics.catalog_load.labels(name).set(seconds)
                 log.info("catalog loaded", extra={"fields": {"catalog": name, "path": str(path), "seconds": seconds}})
+            if self.checks is not None:
+                start = time.perf_counter()
+                self.checks.start()
+                log.info(
+                    "check workers started, their catalogs loaded",
+                    extra={"fields": {"workers": self.checks.workers, "seconds": time.perf_counter() - start}},
+                )
             self.loaded = True
             self.metrics.ready.set(1)
-        except (RtbfastError, OSError) as err:
-            self.load_error = str(err)
+        except (RtbfastError, OSError, BrokenProcessPool) as err:
+            self.load_error = str(err) or type(err).__name__
             log.error("a catalog cannot be loaded: the service stays not ready", extra={"fields": {"error": str(err)}})
 
     def catalog(self, name: str | None) -> tuple[str, CatalogView]:
@@ -288,6 +299,8 @@ def create_app(config: ServiceConfig, boot: str | None = None) -> FastAPI:
     runner = JobRunner(store, config.limits, boot)
     scratch = _scratch(config.jobs_dir)
     service = Service(config, metrics, tokens, store, runner, boot, scratch=scratch)
+    if config.check_workers > 0:
+        service.checks = CheckPool(config.catalogs, config.threads, scratch, config.check_workers)
     if recovered:
         log.warning(
             "jobs of an earlier start were queued or running: marked failed (resumable)",
@@ -306,6 +319,8 @@ def create_app(config: ServiceConfig, boot: str | None = None) -> FastAPI:
         service.stopping = True
         metrics.ready.set(0)
         stopped = runner.stop()
+        if service.checks is not None:
+            service.checks.close()
         log.info("stopped", extra={"fields": {"jobs_marked_failed": stopped}})
         store.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -503,7 +518,7 @@ def _catalog_routes(app: FastAPI) -> None:
         if not classes and not attributes:
             from rtbfast.suggest import closest
 
-            body["did_you_mean"] = closest(q, view.classes | {a for attrs in view.attributes.values() for a in attrs})
+            body["did_you_mean"] = closest(q, view.classes | view.attribute_names)
         return body
 
 
@@ -573,31 +588,34 @@ def _template_routes(app: FastAPI) -> None:
         if len(set(names)) != len(names):
             raise HTTPException(422, "two templates have the same name")
         threads = 1 if len(given) <= 4 else s.config.threads
-        try:
+        kind = wanted(request.headers.get("accept"))
+        answer: CheckAnswer
+        if s.checks is not None:
+            try:
+                answer = await s.checks.check(cat_name, given, threads, dynamic, kind)
+            except WorkerLost as err:
+                raise HTTPException(503, f"the check's worker stopped ({err}); retry", {"Retry-After": "1"}) from err
+        else:
             # past the time limit the answer (504) does not wait for the thread: it finishes
             # its check alone and is dropped
-            result, shown = await anyio.to_thread.run_sync(
-                _check, s, view, given, threads, dynamic, limiter=s.check_limiter, abandon_on_cancel=True
+            answer = await anyio.to_thread.run_sync(
+                check_answer,
+                view,
+                cat_name,
+                given,
+                s.scratch,
+                threads,
+                dynamic,
+                kind,
+                limiter=s.check_limiter,
+                abandon_on_cancel=True,
             )
-        except RtbfastError as err:
-            raise HTTPException(422, _located(err, {})) from err
-        findings = result.findings
-        table = _named_findings(findings, shown)
-        errors, warnings = result.count("error"), result.count("warning")
-        for severity in ("error", "warning", "info"):
-            n = result.count(severity)
-            if n:
-                s.metrics.findings.labels(severity).inc(n)
-        s.metrics.values_checked.inc(result.values_checked)
-        body = {
-            "catalog": cat_name,
-            "templates": result.templates,
-            "values_checked": result.values_checked,
-            "errors": errors,
-            "warnings": warnings,
-            "findings": rows(table.select(list(FINDING_COLUMNS))),
-        }
-        return table_response(request.headers.get("accept"), table, body)
+        if answer.status == 200:
+            for severity, n in answer.findings.items():
+                if n:
+                    s.metrics.findings.labels(severity).inc(n)
+            s.metrics.values_checked.inc(answer.values_checked)
+        return Response(answer.body, answer.status, media_type=answer.media_type)
 
     @app.post(
         "/v1/templates/expand",
@@ -728,48 +746,6 @@ def _template_routes(app: FastAPI) -> None:
 def _looks_xml(path: Path) -> bool:
     with path.open("rb") as f:
         return f.read(64).lstrip().startswith(b"<")
-
-
-def _check(
-    s: Service, view: CatalogView, given: list[tuple[str, bytes]], threads: int, dynamic: bool
-) -> tuple[Any, list[str]]:
-    """The templates written to a scratch folder and checked by the one check the CLI runs."""
-    from rtbfast.templates.check import check_templates
-
-    folder = Path(tempfile.mkdtemp(dir=s.scratch))
-    try:
-        paths = []
-        for name, data in given:
-            path = folder / name
-            path.write_bytes(data)
-            paths.append(path)
-        result = check_templates(paths, view, threads=threads, dynamic=dynamic)
-        return result, [str(p) for p in paths]
-    finally:
-        for path in folder.iterdir():
-            path.unlink()
-        folder.rmdir()
-
-
-def _named_findings(findings: pa.Table, paths: list[str]) -> pa.Table:
-    """The findings with each template's scratch path replaced by the name the client gave."""
-    names = {p: Path(p).name for p in paths}
-    column = findings["template"].to_pylist()
-    return findings.set_column(
-        findings.schema.get_field_index("template"),
-        "template",
-        pa.array([names.get(t, t) for t in column], pa.string()),
-    )
-
-
-def _located(err: RtbfastError, names: dict[str, str]) -> dict[str, Any]:
-    return {
-        "error": err.message,
-        "file": Path(err.file).name if err.file else None,
-        "line": err.line or None,
-        "column": err.column or None,
-        "element": err.element or None,
-    }
 
 
 def _input(s: Service, given: Input) -> Path:

@@ -56,6 +56,9 @@ class ServiceConfig:
     workers: int = 1
     threads: int = 0
     """Threads each check, audit or plan runs on (0: one per core)."""
+    check_workers: int = 0
+    """Processes template checks run in, each with the catalogs loaded (0: threads of the
+    server's process, which hold the GIL the event loop needs)."""
     limits: Limits = field(default_factory=Limits)
 
     def check(self) -> None:
@@ -69,6 +72,8 @@ class ServiceConfig:
             )
         if self.workers < 1:
             raise ConfigError(f"--workers {self.workers}: at least 1")
+        if self.check_workers < 0:
+            raise ConfigError(f"--check-workers {self.check_workers}: 0 or more")
 
 
 def is_loopback(host: str) -> bool:

@@ -28,18 +28,24 @@ def wanted(accept: str | None) -> str:
     return "json"
 
 
+def table_bytes(kind: str, table: pa.Table) -> tuple[str, bytes]:
+    """`table` as an Arrow IPC stream (`kind` ``arrow``) or a Parquet file (``parquet``): its
+    media type and bytes."""
+    sink = io.BytesIO()
+    if kind == "arrow":
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return ARROW, sink.getvalue()
+    pq.write_table(table, sink, compression="zstd")
+    return PARQUET, sink.getvalue()
+
+
 def table_response(accept: str | None, table: pa.Table, json_body: dict[str, Any], status: int = 200) -> Response:
     """`table` as Arrow or Parquet when asked, else `json_body` (which holds its rows)."""
     kind = wanted(accept)
-    if kind == "arrow":
-        sink = io.BytesIO()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        return Response(sink.getvalue(), status, media_type=ARROW)
-    if kind == "parquet":
-        sink = io.BytesIO()
-        pq.write_table(table, sink, compression="zstd")
-        return Response(sink.getvalue(), status, media_type=PARQUET)
+    if kind in ("arrow", "parquet"):
+        media_type, data = table_bytes(kind, table)
+        return Response(data, status, media_type=media_type)
     return JSONResponse(json_body, status)
 
 

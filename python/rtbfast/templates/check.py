@@ -473,7 +473,7 @@ def _naming_spellings(tables: dict[str, pa.Table], cat: CatalogView) -> tuple[di
         for i, n in enumerate(names)
         if isinstance(n, str) and len(n) > 2 and n.endswith("Id") and n[0].isalpha()
     }
-    known_anywhere = {a for attributes in cat.attributes.values() for a in attributes}
+    known_anywhere = cat.attribute_names
     candidates = [i for i, other in flipped.items() if other in known_anywhere]
     if not candidates:
         return tables, {}
