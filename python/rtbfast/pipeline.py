@@ -61,10 +61,10 @@ from rtbfast.readers import (
     checked_file,
     input_label,
     input_size,
-    inputs,
     read,
     split_input,
 )
+from rtbfast.readers import inputs as archive_members
 from rtbfast.rules.constraints import Constraints, constraint_table
 from rtbfast.rules.user_rules import RuleFile, check_rules, read_rules
 from rtbfast.text_safety import unsafe_cells
@@ -327,7 +327,7 @@ def check_request(
     # a zip archive is an input per XML member (archive.zip!member.xml)
     expanded: list[Path] = []
     for p in request.paths:
-        members, skipped = inputs(p)
+        members, skipped = archive_members(p)
         expanded.extend(members)
         request.input_warnings.extend(skipped)
     request.paths = expanded
