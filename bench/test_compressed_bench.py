@@ -6,7 +6,10 @@ would otherwise pick, in the same run:
 
 The issue's targets: at least 150 MB/s of XML through gzip on one core, and peak memory as for
 the plain file (a subprocess each, its peak RSS by ``RUSAGE_CHILDREN``). Both are printed MET or
-NOT MET and asserted. bzip2 is measured and printed (it decompresses at a fraction of gzip's
+NOT MET and asserted. Speeds on one core are MB of XML per CPU second of this process (user and
+system time, ``RUSAGE_SELF``; the reads and the peers run on one thread each): on this shared
+two-core machine wall time measures the neighbours as much as the reader. Wall times are
+printed beside them, and the read with a second thread decompressing ahead is timed by the wall. bzip2 is measured and printed (it decompresses at a fraction of gzip's
 speed; no target). A generated export of 24 MB in CI, 400 MB with ``RTBFAST_BENCH_FULL=1``.
 """
 
@@ -59,11 +62,27 @@ def files() -> Iterator[dict[str, Path]]:
 
 
 def best_of(fn: Callable[[], Any], rounds: int = 3) -> float:
+    """The shortest wall time of `rounds` runs."""
     best = float("inf")
     for _ in range(rounds):
         t = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t)
+    return best
+
+
+def cpu_of(fn: Callable[[], Any], rounds: int = 3) -> float:
+    """The least CPU time (user and system, this process) of `rounds` runs."""
+
+    def used() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    best = float("inf")
+    for _ in range(rounds):
+        before = used()
+        fn()
+        best = min(best, used() - before)
     return best
 
 
@@ -91,14 +110,16 @@ def test_gzip_export_read(benchmark: BenchmarkFixture, files: dict[str, Path]) -
     # ours, one core: the parser and zlib-rs on one thread
     benchmark.pedantic(lambda: rtbfast.read_network(gz, threads=1), rounds=3, iterations=1)  # type: ignore[no-untyped-call]
     assert benchmark.stats is not None
-    ours_one: float = benchmark.stats.stats.min
+    wall_one: float = benchmark.stats.stats.min
+    ours_one = cpu_of(lambda: rtbfast.read_network(gz, threads=1))
     ours_two = best_of(lambda: rtbfast.read_network(gz, threads=0))  # a second thread decompresses ahead
-    plain_one = best_of(lambda: rtbfast.read_network(plain, threads=1))
-    bz_one = best_of(lambda: rtbfast.read_network(bz, threads=1), rounds=1)
+    plain_one = cpu_of(lambda: rtbfast.read_network(plain, threads=1))
+    plain_two = best_of(lambda: rtbfast.read_network(plain, threads=0))
+    bz_one = cpu_of(lambda: rtbfast.read_network(bz, threads=1), rounds=1)
     bz_two = best_of(lambda: rtbfast.read_network(bz, threads=0), rounds=1)
 
     # the peers: gzip.open under lxml iterparse; and gunzip to disk, then the plain reader
-    peer_lxml = best_of(lambda: peers.etree_value_rows(gzip.open(gz), etree.iterparse), rounds=1)
+    peer_lxml = cpu_of(lambda: peers.etree_value_rows(gzip.open(gz), etree.iterparse), rounds=1)
 
     def gunzip_then_read() -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +128,7 @@ def test_gzip_export_read(benchmark: BenchmarkFixture, files: dict[str, Path]) -
                 shutil.copyfileobj(src, dst, 1 << 20)
             rtbfast.read_network(out, threads=1)
 
-    peer_gunzip = best_of(gunzip_then_read, rounds=2)
+    peer_gunzip = cpu_of(gunzip_then_read, rounds=2)
 
     same = rtbfast.read_network(gz, threads=1).tables
     assert same["values"].num_rows == peers.etree_value_rows(plain).num_rows  # the same rows as the peer's
@@ -125,11 +146,13 @@ def test_gzip_export_read(benchmark: BenchmarkFixture, files: dict[str, Path]) -
         "xml_mb": round(xml_mb, 1),
         "gzip_mb": round(gz.stat().st_size / 1e6, 1),
         "bzip2_mb": round(bz.stat().st_size / 1e6, 1),
-        "gzip_one_core_mb_s": round(mb_s, 1),
-        "gzip_two_threads_mb_s": round(xml_mb / ours_two, 1),
-        "plain_one_core_mb_s": round(xml_mb / plain_one, 1),
-        "bzip2_one_core_mb_s": round(xml_mb / bz_one, 1),
-        "bzip2_two_threads_mb_s": round(xml_mb / bz_two, 1),
+        "gzip_one_core_mb_per_cpu_s": round(mb_s, 1),
+        "gzip_one_thread_mb_per_wall_s": round(xml_mb / wall_one, 1),
+        "gzip_two_threads_mb_per_wall_s": round(xml_mb / ours_two, 1),
+        "plain_one_core_mb_per_cpu_s": round(xml_mb / plain_one, 1),
+        "plain_all_cores_mb_per_wall_s": round(xml_mb / plain_two, 1),
+        "bzip2_one_core_mb_per_cpu_s": round(xml_mb / bz_one, 1),
+        "bzip2_two_threads_mb_per_wall_s": round(xml_mb / bz_two, 1),
         "vs_gzip_open_lxml_iterparse": round(ratio_lxml, 1),
         "vs_gunzip_then_plain_read": round(ratio_gunzip, 2),
         "peak_rss_mb_plain_one_thread": round(mem_plain / 1e6, 1),
@@ -142,7 +165,7 @@ def test_gzip_export_read(benchmark: BenchmarkFixture, files: dict[str, Path]) -
     print(f"gzip on one core: {mb_s:.0f} MB/s of XML, target {TARGET_MB_S:.0f}: {verdict(mb_s >= TARGET_MB_S)}")
     print(f"peak memory .xml.gz / .xml (one thread): {mem_ratio:.2f}, target <= {MEMORY_TARGET}: "
           f"{verdict(mem_ratio <= MEMORY_TARGET)}")  # fmt: skip
-    print(f"vs gzip.open + lxml iterparse: {ratio_lxml:.1f}x; vs gunzip to disk then read: {ratio_gunzip:.2f}x")
+    print(f"CPU time, vs gzip.open + lxml iterparse: {ratio_lxml:.1f}x; vs gunzip to disk then read: {ratio_gunzip:.2f}x")
     assert ratio_lxml >= RATIO_FLOOR, f"{ratio_lxml:.1f}x gzip.open + lxml iterparse, floor {RATIO_FLOOR}"
     assert mem_ratio <= MEMORY_TARGET, f"peak memory {mem_ratio:.2f}x the plain read's: NOT MET"
     assert mb_s >= TARGET_MB_S, f"{mb_s:.0f} MB/s of XML through gzip on one core: NOT MET ({TARGET_MB_S:.0f})"

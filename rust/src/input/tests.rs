@@ -1,4 +1,4 @@
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::*;
@@ -104,7 +104,7 @@ fn compressed_exports_read_as_the_plain_file() {
 fn errors_in_a_member_name_the_member() {
     let broken = EXPORT.replace_first(b"</es:b>", b"</es:c>");
     let path = temp_file("bad.zip", &zip(&[("bad.xml", &broken)]));
-    let err = crate::bulkcm::read_bulkcm(&path, None).unwrap_err();
+    let Err(err) = crate::bulkcm::read_bulkcm(&path, None) else { panic!("read") };
     assert_eq!(err.kind(), ErrorKind::Syntax);
     let loc = err.location();
     assert!(loc.file.ends_with("bad.zip!bad.xml"), "{loc:?}");
@@ -125,7 +125,7 @@ impl ReplaceFirst for &[u8] {
 #[test]
 fn a_truncated_stream_is_located() {
     let big: Vec<u8> = (0..200_000).flat_map(|i| format!("<v>{i}</v>\n").into_bytes()).collect();
-    let doc = [b"<r>".as_slice(), &big, b"</r>"].concat();
+    let doc = [b"<bulkCmConfigDataFile><!--".as_slice(), &big, b"--></bulkCmConfigDataFile>"].concat();
     for (name, bytes) in [("t.xml.gz", gzip(&doc)), ("t.xml.bz2", bzip2(&doc))] {
         let cut = &bytes[..bytes.len() / 2];
         let err = read_all(&temp_file(name, cut), defaults(), false).unwrap_err();
@@ -133,7 +133,7 @@ fn a_truncated_stream_is_located() {
         let text = err.to_string();
         assert!(text.contains("compressed byte") && text.contains("decompressed byte"), "{text}");
         // and through the reader: an error, never a partial read
-        let err = crate::bulkcm::read_bulkcm(&temp_file(name, cut), None).unwrap_err();
+        let Err(err) = crate::bulkcm::read_bulkcm(&temp_file(name, cut), None) else { panic!("read") };
         assert_eq!(err.kind(), ErrorKind::Archive, "{err}");
     }
     // a zip cut short has lost its directory
