@@ -3,6 +3,7 @@ into a ``pyarrow.Table``."""
 
 from __future__ import annotations
 
+import gzip
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,7 @@ def etree_attribute_rows(path: Path) -> pa.Table:
     return pa.table(cols)
 
 
-def etree_value_rows(path: Path | IO[bytes], iterparse: Callable[..., Any] = ET.iterparse) -> pa.Table:
+def etree_value_rows(path: Path | IO[bytes] | gzip.GzipFile, iterparse: Callable[..., Any] = ET.iterparse) -> pa.Table:
     """Value rows of a Bulk CM export (FDN, attribute, member, value) with iterparse (of
     ElementTree, or `iterparse` given: lxml's), from a path or an open file (``gzip.open``)."""
     fdn: list[str] = []

@@ -9,8 +9,9 @@ the plain file (a subprocess each, its peak RSS by ``RUSAGE_CHILDREN``). Both ar
 NOT MET and asserted. Speeds on one core are MB of XML per CPU second of this process (user and
 system time, ``RUSAGE_SELF``; the reads and the peers run on one thread each): on this shared
 two-core machine wall time measures the neighbours as much as the reader. Wall times are
-printed beside them, and the read with a second thread decompressing ahead is timed by the wall. bzip2 is measured and printed (it decompresses at a fraction of gzip's
-speed; no target). A generated export of 24 MB in CI, 400 MB with ``RTBFAST_BENCH_FULL=1``.
+printed beside them, and the read with a second thread decompressing ahead is timed by the wall.
+bzip2 is measured and printed (it decompresses at a fraction of gzip's speed; no target).
+A generated export of 24 MB in CI, 400 MB with ``RTBFAST_BENCH_FULL=1``.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def peak_rss(path: Path, threads: int) -> int:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
     )
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", outer, read, str(path)], capture_output=True, text=True, check=True, cwd=root)
+    out = subprocess.run(
+        [sys.executable, "-c", outer, read, str(path)], capture_output=True, text=True, check=True, cwd=root
+    )
     return int(out.stdout.strip())
 
 
@@ -119,7 +122,11 @@ def test_gzip_export_read(benchmark: BenchmarkFixture, files: dict[str, Path]) -
     bz_two = best_of(lambda: rtbfast.read_network(bz, threads=0), rounds=1)
 
     # the peers: gzip.open under lxml iterparse; and gunzip to disk, then the plain reader
-    peer_lxml = cpu_of(lambda: peers.etree_value_rows(gzip.open(gz), etree.iterparse), rounds=1)
+    def gzip_open_lxml() -> None:
+        with gzip.open(gz) as f:
+            peers.etree_value_rows(f, etree.iterparse)
+
+    peer_lxml = cpu_of(gzip_open_lxml, rounds=1)
 
     def gunzip_then_read() -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +172,9 @@ def test_gzip_export_read(benchmark: BenchmarkFixture, files: dict[str, Path]) -
     print(f"gzip on one core: {mb_s:.0f} MB/s of XML, target {TARGET_MB_S:.0f}: {verdict(mb_s >= TARGET_MB_S)}")
     print(f"peak memory .xml.gz / .xml (one thread): {mem_ratio:.2f}, target <= {MEMORY_TARGET}: "
           f"{verdict(mem_ratio <= MEMORY_TARGET)}")  # fmt: skip
-    print(f"CPU time, vs gzip.open + lxml iterparse: {ratio_lxml:.1f}x; vs gunzip to disk then read: {ratio_gunzip:.2f}x")
+    print(
+        f"CPU time, vs gzip.open + lxml iterparse: {ratio_lxml:.1f}x; vs gunzip to disk then read: {ratio_gunzip:.2f}x"
+    )
     assert ratio_lxml >= RATIO_FLOOR, f"{ratio_lxml:.1f}x gzip.open + lxml iterparse, floor {RATIO_FLOOR}"
     assert mem_ratio <= MEMORY_TARGET, f"peak memory {mem_ratio:.2f}x the plain read's: NOT MET"
     assert mb_s >= TARGET_MB_S, f"{mb_s:.0f} MB/s of XML through gzip on one core: NOT MET ({TARGET_MB_S:.0f})"
@@ -182,5 +191,7 @@ def test_rusage_children_counts_only_the_reader() -> None:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
     )
     big = int(subprocess.run([sys.executable, "-c", outer, code], capture_output=True, text=True, check=True).stdout)
-    small = int(subprocess.run([sys.executable, "-c", outer, "pass"], capture_output=True, text=True, check=True).stdout)
+    small = int(
+        subprocess.run([sys.executable, "-c", outer, "pass"], capture_output=True, text=True, check=True).stdout
+    )
     assert big - small > 150_000_000

@@ -240,7 +240,7 @@ def test_plan_and_expand_over_a_gzipped_network_write_the_same_files(
             for p in plan_out.iterdir()
             if p.name != ".rtbfast-output.json"
         }
-        written[kind] = {"plan": files, "expand": {"rows": pq.read_table(expand_out).to_pylist()}}  # type: ignore[dict-item]
+        written[kind] = {"plan": files, "expand": {"rows": pq.read_table(expand_out).to_pylist()}}
     assert written["plain"]["plan"]["plan.cmedit"]
     for kind in ("gzip", "zip member"):
         assert written[kind] == written["plain"], kind
@@ -248,7 +248,7 @@ def test_plan_and_expand_over_a_gzipped_network_write_the_same_files(
 
 @pytest.fixture
 def broken(tmp_path: Path) -> dict[str, Path]:
-    data = EXAMPLE_EXPORT.read_bytes() * 1  # noqa: PLR6104
+    data = EXAMPLE_EXPORT.read_bytes()
     big = data.replace(b"</configData>", b"<!--" + os.urandom(1 << 16).hex().encode() + b"--></configData>")
     folder = tmp_path / "in"
     folder.mkdir()

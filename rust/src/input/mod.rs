@@ -87,7 +87,10 @@ impl Limits {
         let var = |name: &str, default: u64| {
             std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|&v| v > 0).unwrap_or(default)
         };
-        Limits { ratio: var("RTBFAST_INFLATE_RATIO", INFLATE_RATIO), floor: var("RTBFAST_INFLATE_FLOOR", INFLATE_FLOOR) }
+        Limits {
+            ratio: var("RTBFAST_INFLATE_RATIO", INFLATE_RATIO),
+            floor: var("RTBFAST_INFLATE_FLOOR", INFLATE_FLOOR),
+        }
     }
 
     fn exceeded(&self, given: u64, read: u64) -> bool {
@@ -196,7 +199,10 @@ impl Input {
             }
             (_, Some(member)) => Err(Error::Archive {
                 loc: Location { file: format!("{name}!{member}"), ..Location::default() },
-                message: format!("{name} is not a zip archive ({}), so it has no member {member:?}", compression.label()),
+                message: format!(
+                    "{name} is not a zip archive ({}), so it has no member {member:?}",
+                    compression.label()
+                ),
             }),
             (compression, None) => Ok(Input { file, member: None, compression }),
         }

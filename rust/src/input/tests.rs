@@ -37,7 +37,8 @@ fn read_all(path: &Path, limits: Limits, ahead: bool) -> Result<Vec<u8>> {
     let input = Input::resolve(path)?;
     input.stream(limits, None, ahead, |r| {
         let mut out = Vec::new();
-        r.read_to_end(&mut out).map_err(|err| read_error(Location { file: input.name(), ..Location::default() }, &err))?;
+        r.read_to_end(&mut out)
+            .map_err(|err| read_error(Location { file: input.name(), ..Location::default() }, &err))?;
         Ok(out)
     })
 }
@@ -86,7 +87,8 @@ fn every_format_gives_the_same_bytes() {
 fn compressed_exports_read_as_the_plain_file() {
     let plain = crate::bulkcm::read_bulkcm(&temp_file("r.xml", EXPORT), None).unwrap();
     let zipped = zip(&[("notes.txt", b"x"), ("r.xml", EXPORT)]);
-    for path in [temp_file("r.xml.gz", &gzip(EXPORT)), temp_file("r.xml.bz2", &bzip2(EXPORT)), temp_file("r.zip", &zipped)]
+    for path in
+        [temp_file("r.xml.gz", &gzip(EXPORT)), temp_file("r.xml.bz2", &bzip2(EXPORT)), temp_file("r.zip", &zipped)]
     {
         let read = crate::bulkcm::read_bulkcm(&path, None).unwrap();
         for (a, b) in plain.tables.iter().zip(&read.tables) {
