@@ -3,9 +3,11 @@ into a ``pyarrow.Table``."""
 
 from __future__ import annotations
 
+import gzip
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -57,13 +59,14 @@ def etree_attribute_rows(path: Path) -> pa.Table:
     return pa.table(cols)
 
 
-def etree_value_rows(path: Path) -> pa.Table:
-    """Value rows of a Bulk CM export (FDN, attribute, member, value) with iterparse."""
+def etree_value_rows(path: Path | IO[bytes] | gzip.GzipFile, iterparse: Callable[..., Any] = ET.iterparse) -> pa.Table:
+    """Value rows of a Bulk CM export (FDN, attribute, member, value) with iterparse (of
+    ElementTree, or `iterparse` given: lxml's), from a path or an open file (``gzip.open``)."""
     fdn: list[str] = []
     stack: list[str] = []
     cols: dict[str, list[Any]] = {"fdn": [], "attribute": [], "member": [], "value": []}
     pending: list[tuple[str, str | None, str]] = []
-    for event, el in ET.iterparse(path, events=("start", "end")):
+    for event, el in iterparse(path, events=("start", "end")):
         name = el.tag.rsplit("}", 1)[-1]
         if event == "start":
             if name in ("SubNetwork", "MeContext", "ManagedElement", "VsDataContainer"):

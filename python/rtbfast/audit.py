@@ -29,7 +29,7 @@ from rtbfast import _native
 from rtbfast.catalog_view import CatalogView
 from rtbfast.errors import InvalidValueError, WrongRootError
 from rtbfast.output_folder import Phases, peak_rss_bytes, write_json, written_aside
-from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, located_warnings, read_network
+from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, inputs, located_warnings, read_network
 from rtbfast.rules import Constraints, evaluate
 from rtbfast.rules.dependencies import Extraction
 from rtbfast.rules.operations import operation_violations
@@ -155,19 +155,23 @@ def _groups(
     export: Path, threads: int, part_bytes: int, on_progress: ProgressCallback | None
 ) -> Iterator[tuple[dict[str, pa.Table], list[ReadWarning]]]:
     """The export's network tables, a group of parts at a time when it is large (`part_bytes`
-    0: always whole)."""
-    parts = _native.stream_bulkcm(export, part_bytes, threads) if part_bytes > 0 else None
-    if parts is None:
-        network = read_network(export, on_progress, threads=threads)
-        yield network.tables, network.warnings
-        return
-    for group in parts:
-        if on_progress is not None:
-            on_progress(group["done"], group["size"])
-        item = {name: pa.table(t) for name, t in group["tables"].items()}, located_warnings(group["warnings"])
-        del group  # one group alive at a time: not this one while the next is read
-        yield item
-        del item
+    0: always whole); a zip archive's XML members one after the other (a compressed export is
+    read whole, as it is decompressed)."""
+    members, skipped = inputs(export)
+    for member in members:
+        parts = _native.stream_bulkcm(member, part_bytes, threads) if part_bytes > 0 else None
+        if parts is None:
+            network = read_network(member, on_progress, threads=threads)
+            yield network.tables, [*skipped, *network.warnings]
+            skipped = []
+            continue
+        for group in parts:
+            if on_progress is not None:
+                on_progress(group["done"], group["size"])
+            item = {name: pa.table(t) for name, t in group["tables"].items()}, located_warnings(group["warnings"])
+            del group  # one group alive at a time: not this one while the next is read
+            yield item
+            del item
 
 
 Group = tuple[dict[str, pa.Table], list[ReadWarning]]
@@ -245,13 +249,17 @@ def audit(
     An export larger than two `part_bytes` is read and checked a group of parts (one per
     thread, cut before ``MeContext``) at a time, so memory is bounded by the group, not the
     file: every rule looks within one node at most. ``part_bytes=0`` reads it whole (about as
-    fast; memory grows with the file). With `xlsx`, the workbook ``audit.xlsx`` too
-    (:mod:`rtbfast.excel`)."""
+    fast; memory grows with the file). A gzip or bzip2 export is read whole as it is
+    decompressed; a zip archive's XML members are audited one after the other, as one export
+    (docs/inputs.md). With `xlsx`, the workbook ``audit.xlsx`` too (:mod:`rtbfast.excel`)."""
     phases = Phases(on_phase, {"read": 0.0, "evaluate": 0.0})
     out = Path(out)
     path = Path(export)
-    if detect_kind(path) != "bulkcm":
-        raise WrongRootError(f"{path}: this is an MP XML model, not a Bulk CM export", str(path), 1, 1, "models")
+    for member in inputs(path)[0]:
+        if detect_kind(member) != "bulkcm":
+            raise WrongRootError(
+                f"{member}: this is an MP XML model, not a Bulk CM export", str(member), 1, 1, "models"
+            )
 
     groups = _groups(path, threads, part_bytes, on_progress)
     # groups are read (native, without the GIL) one ahead: the first while the rules load,

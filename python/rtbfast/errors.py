@@ -47,6 +47,13 @@ class InvalidValueError(InputError, ValueError):
     """A value that cannot be what its place requires."""
 
 
+class ArchiveError(InputError, ValueError):
+    """A compressed input or zip archive that cannot be read: corrupt or truncated (the message
+    gives the compressed and decompressed byte offsets), a decompression bomb (beyond the bound
+    docs/inputs.md gives), member names that would leave the archive, an encrypted member, or an
+    archive of several XML members given where one input is read."""
+
+
 class CatalogError(InputError):
     """A folder given as a built catalog is damaged or foreign: a table missing, not Parquet,
     with other rows than its report counts, or without the columns rtbfast reads. The message

@@ -53,7 +53,18 @@ from rtbfast.output_folder import (
     write_json,
     written_aside,
 )
-from rtbfast.readers import Model, Network, ProgressCallback, ReadWarning, checked_file, read
+from rtbfast.readers import (
+    Model,
+    Network,
+    ProgressCallback,
+    ReadWarning,
+    checked_file,
+    input_label,
+    input_size,
+    read,
+    split_input,
+)
+from rtbfast.readers import inputs as archive_members
 from rtbfast.rules.constraints import Constraints, constraint_table
 from rtbfast.rules.user_rules import RuleFile, check_rules, read_rules
 from rtbfast.text_safety import unsafe_cells
@@ -85,6 +96,8 @@ class BuildRequest:
     jobs: int
     templates: list[Path] = field(default_factory=list)
     """A template set: each is checked and gets a docs page."""
+    input_warnings: list[ReadWarning] = field(default_factory=list)
+    """The files of zip archives among the inputs that are not read (not XML)."""
 
     @property
     def sources(self) -> list[Path]:
@@ -117,12 +130,18 @@ def cache_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
     """A hash of everything a build's output depends on: the rtbfast version, the content of
     every input file (not its name or date) and the options that change the output."""
     digest = hashlib.sha256(f"rtbfast {_native.__version__}\n".encode())
+    files: dict[Path, bytes] = {}
     for path in paths:
+        file, member = split_input(path)  # a zip member: the archive's content and the member's name
         try:
-            with path.open("rb") as f:
-                digest.update(hashlib.file_digest(f, "sha256").digest())
+            if file not in files:
+                with file.open("rb") as f:
+                    files[file] = hashlib.file_digest(f, "sha256").digest()
         except OSError as err:
             raise InputIOError(f"{path}: cannot read the file: {err.strerror}", str(path)) from None
+        digest.update(files[file])
+        if member is not None:
+            digest.update(f"!{member}\n".encode())
     digest.update(json.dumps(options, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -305,6 +324,13 @@ def check_request(
     )
     for source in request.sources:
         checked_file(source)
+    # a zip archive is an input per XML member (archive.zip!member.xml)
+    expanded: list[Path] = []
+    for p in request.paths:
+        members, skipped = archive_members(p)
+        expanded.extend(members)
+        request.input_warnings.extend(skipped)
+    request.paths = expanded
     return request
 
 
@@ -333,9 +359,9 @@ def merge_inputs(request: BuildRequest, read: Inputs) -> tuple[MergedCatalog, di
     for p, result in zip(request.paths, read.results, strict=True):
         if isinstance(result, Network):
             networks.append(result)
-            catalog_sources.append(("export", f"export:{p.name}", result.model.tables))
+            catalog_sources.append(("export", f"export:{input_label(p)}", result.model.tables))
         else:
-            catalog_sources.append(("mom", f"mom:{p.name}", result.tables))
+            catalog_sources.append(("mom", f"mom:{input_label(p)}", result.tables))
     if read.sheets is not None and request.workbook is not None:
         catalog_sources.append(("workbook", f"workbook:{request.workbook.name}", read.sheets.tables))
     return merge(catalog_sources), _stack_networks(networks)
@@ -398,8 +424,8 @@ def build_report(
     """``report.json``: inputs, counts, warnings, what the models and rules hold, the
     disagreements, timings and peak memory."""
     timings = phases.rounded()
-    size = sum(p.stat().st_size for p in request.paths)
-    warnings = [w for r in read.results for w in r.warnings]
+    size = sum(input_size(p) for p in request.paths)
+    warnings = [*request.input_warnings, *(w for r in read.results for w in r.warnings)]
     report: dict[str, Any] = {
         "rtbfast_version": _native.__version__,
         "cache_key": key,
@@ -467,7 +493,7 @@ def timed_docs(
 
 
 def _input_json(path: Path, result: Model | Network) -> dict[str, Any]:
-    entry: dict[str, Any] = {"path": str(path), "bytes": path.stat().st_size}
+    entry: dict[str, Any] = {"path": str(path), "bytes": input_size(path)}
     if isinstance(result, Network):
         entry |= {"kind": "bulkcm", "header": result.header}
     else:

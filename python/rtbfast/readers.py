@@ -76,11 +76,51 @@ class Network:
         return {name: table.num_rows for name, table in self.tables.items()}
 
 
-def checked_file(path: str | os.PathLike[str]) -> Path:
-    """`path` if it is a regular file that can be opened for reading; else
-    :class:`InputIOError` saying what it is instead (missing, a folder, a device or pipe that
-    would never end or block the read, or not readable)."""
+def split_input(path: str | os.PathLike[str]) -> tuple[Path, str | None]:
+    """The file an input is in, and its member when `path` names one as ``archive.zip!member``
+    (a path naming a file that exists is that file, whatever it holds)."""
     p = Path(path)
+    text = str(p)
+    if "!" in text and not os.path.lexists(p):
+        at = text.find("!")
+        while at >= 0:
+            if os.path.isfile(text[:at]):
+                return Path(text[:at]), text[at + 1 :]
+            at = text.find("!", at + 1)
+    return p, None
+
+
+def input_label(path: str | os.PathLike[str]) -> str:
+    """A short name of an input: the file name, or ``archive.zip!member``."""
+    file, member = split_input(path)
+    return file.name if member is None else f"{file.name}!{member}"
+
+
+def input_size(path: str | os.PathLike[str]) -> int:
+    """The bytes the input takes on disk: the file's size, or a zip member's compressed size
+    (what a read's progress counts)."""
+    return _native.input_info(Path(path))[2]
+
+
+def inputs(path: str | os.PathLike[str]) -> tuple[list[Path], list[ReadWarning]]:
+    """Every input `path` holds: itself, or each XML member of a zip archive (named
+    ``archive.zip!member.xml``, in the archive's order), and a warning for each other file of
+    the archive, which is not read. Raises :class:`rtbfast.errors.ArchiveError` for a corrupt
+    archive, unsafe member names or an archive with no XML member."""
+    names, warnings = _native.list_inputs(checked_file(path))
+    return [Path(n) for n in names], located_warnings(warnings)
+
+
+def checked_file(path: str | os.PathLike[str]) -> Path:
+    """`path` if it is a regular file that can be opened for reading (or a member
+    ``archive.zip!member`` of one, which the read checks); else :class:`InputIOError` saying
+    what it is instead (missing, a folder, a device or pipe that would never end or block the
+    read, or not readable)."""
+    p = Path(path)
+    file, member = split_input(p)
+    if member is not None:
+        checked_file(file)
+        return p
     try:
         mode = p.stat().st_mode
     except FileNotFoundError:
@@ -146,7 +186,7 @@ def _checked_threads(threads: int) -> int:
 
 def _read_mom(p: Path, on_progress: ProgressCallback | None, threads: int) -> Model:
     _checked_threads(threads)
-    raw = _with_progress(lambda prog: _native.read_mom(p, prog, threads), p.stat().st_size, on_progress)
+    raw = _with_progress(lambda prog: _native.read_mom(p, prog, threads), input_size(p), on_progress)
     return Model(
         p, "mom", _tables(raw["tables"]), located_warnings(raw["warnings"]), raw["skipped"], raw["dtd_version"]
     )
@@ -154,14 +194,17 @@ def _read_mom(p: Path, on_progress: ProgressCallback | None, threads: int) -> Mo
 
 def _read_bulkcm(p: Path, on_progress: ProgressCallback | None, threads: int) -> Network:
     _checked_threads(threads)
-    raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog, threads), p.stat().st_size, on_progress)
+    raw = _with_progress(lambda prog: _native.read_bulkcm(p, prog, threads), input_size(p), on_progress)
     return Network(p, _tables(raw["tables"]), raw["header"], located_warnings(raw["warnings"]))
 
 
 def read_model(path: str | os.PathLike[str], on_progress: ProgressCallback | None = None, *, threads: int = 0) -> Model:
     """Read a model: an MP XML file, or the model a Bulk CM export implies.
 
-    The input kind is told by the root element. A large file is read in parts on up to
+    The input kind is told by the root element. `path` may be gzip- or bzip2-compressed, a
+    zip archive of one XML member, or a member named ``archive.zip!member.xml`` (the format
+    is told by the file's first bytes); it is read as it is decompressed (docs/inputs.md). A
+    large plain file is read in parts on up to
     ``threads`` threads (0: one per core); the tables hold the same rows whatever the number.
     Raises a subclass of :class:`rtbfast.errors.InputError` naming file, line, column and
     element on bad input.

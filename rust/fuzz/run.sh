@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz each target (mom_reader, bulkcm_reader, cel_rule, template_reader, typed_document, enm_writers) for
+# Fuzz each target (mom_reader, bulkcm_reader, cel_rule, template_reader, typed_document, enm_writers,
+# compressed_reader) for
 # SECONDS each (default 20) with
 # libFuzzer through cargo fuzz. Seeds: the committed corpus (rust/fuzz/corpus), the inputs that
 # once failed (rust/fuzz/regressions) and, where RTBFAST_SAMPLES (default ../shared/samples)
@@ -21,7 +22,7 @@ export RUSTC_BOOTSTRAP=1
 cd "$here/.."
 cargo fuzz build --fuzz-dir fuzz --sanitizer "$sanitizer"
 
-for target in mom_reader bulkcm_reader cel_rule template_reader typed_document enm_writers; do
+for target in mom_reader bulkcm_reader cel_rule template_reader typed_document enm_writers compressed_reader; do
     work="$here/target/corpus/$target"
     mkdir -p "$work"
     dirs=("$work" "$here/corpus/$target")

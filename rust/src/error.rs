@@ -38,6 +38,9 @@ pub enum ErrorKind {
     Encoding,
     Root,
     Value,
+    /// A compressed file or archive that is corrupt, truncated, a decompression bomb, or
+    /// whose member names are unsafe.
+    Archive,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,10 @@ pub enum Error {
     Root { loc: Location, found: String, expected: String },
     #[error("{loc}: {message}")]
     Value { loc: Location, message: String },
+    /// Located by the input's name (`archive.zip!member.xml`) and, in the message, the
+    /// compressed and decompressed byte offsets.
+    #[error("{}: {message}", loc.file)]
+    Archive { loc: Location, message: String },
 }
 
 impl Error {
@@ -62,6 +69,7 @@ impl Error {
             Error::Encoding { .. } => ErrorKind::Encoding,
             Error::Root { .. } => ErrorKind::Root,
             Error::Value { .. } => ErrorKind::Value,
+            Error::Archive { .. } => ErrorKind::Archive,
         }
     }
 
@@ -71,7 +79,8 @@ impl Error {
             | Error::Syntax { loc, .. }
             | Error::Encoding { loc, .. }
             | Error::Root { loc, .. }
-            | Error::Value { loc, .. } => loc,
+            | Error::Value { loc, .. }
+            | Error::Archive { loc, .. } => loc,
         }
     }
 
@@ -81,7 +90,8 @@ impl Error {
             | Error::Syntax { loc, .. }
             | Error::Encoding { loc, .. }
             | Error::Root { loc, .. }
-            | Error::Value { loc, .. } => loc,
+            | Error::Value { loc, .. }
+            | Error::Archive { loc, .. } => loc,
         }
     }
 
@@ -104,6 +114,10 @@ impl Error {
     /// Fill in line and column from the byte offset by reading the file once more.
     /// Errors are rare, so the cost of the second read is only paid when one happens.
     pub fn with_line_column(mut self, path: &Path) -> Self {
+        if self.kind() == ErrorKind::Archive {
+            // the decompressor failed or refused: reading the stream again would only repeat it
+            return self;
+        }
         let loc = self.location_mut();
         if loc.line == 0 {
             if let Some((line, column)) = line_columns(path, &[loc.offset]).into_iter().next() {
@@ -129,15 +143,30 @@ fn advance(part: &[u8], line: &mut u64, column: &mut u64) {
     }
 }
 
-/// Turn byte offsets into 1-based (line, column) pairs with one pass over the file.
+/// Turn byte offsets into 1-based (line, column) pairs with one pass over the file (its
+/// decompressed bytes, for a compressed input: see [`crate::input`]).
 /// Columns count characters, assuming UTF-8 (in ISO-8859-1 every byte is a character,
 /// and the markup the readers care about is ASCII in both).
 pub fn line_columns(path: &Path, offsets: &[u64]) -> Vec<(u64, u64)> {
+    let mut out = vec![(0u64, 0u64); offsets.len()];
+    let Ok(input) = crate::input::Input::resolve(path) else { return out };
+    if input.is_plain() {
+        if let Ok(file) = File::open(&input.file) {
+            scan_line_columns(BufReader::with_capacity(1 << 20, file), offsets, &mut out);
+        }
+    } else {
+        let limits = crate::input::Limits::from_env();
+        let _ = input.stream(limits, None, false, |reader| {
+            scan_line_columns(reader, offsets, &mut out);
+            Ok(())
+        });
+    }
+    out
+}
+
+fn scan_line_columns(mut reader: impl Read, offsets: &[u64], out: &mut [(u64, u64)]) {
     let mut order: Vec<usize> = (0..offsets.len()).collect();
     order.sort_by_key(|&i| offsets[i]);
-    let mut out = vec![(0u64, 0u64); offsets.len()];
-    let Ok(file) = File::open(path) else { return out };
-    let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut chunk = vec![0u8; 1 << 20];
     // `line` and `column` are the position of the byte at `pos` plus the part already scanned.
     let (mut pos, mut line, mut column) = (0u64, 1u64, 1u64);
@@ -162,7 +191,6 @@ pub fn line_columns(path: &Path, offsets: &[u64]) -> Vec<(u64, u64)> {
         out[order[next]] = (line, column);
         next += 1;
     }
-    out
 }
 
 #[cfg(test)]

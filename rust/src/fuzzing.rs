@@ -45,6 +45,18 @@ pub fn bulkcm_reader(data: &[u8]) {
     }
 }
 
+/// Read `data` as whatever its first bytes say (gzip, bzip2, a zip archive or plain XML) and
+/// each input it holds as a Bulk CM export: a corrupt or truncated stream, a bomb or an unsafe
+/// member name is an error like any other, never a panic.
+pub fn compressed_reader(data: &[u8]) {
+    let Some(path) = scratch("compressed", data) else { return };
+    let Ok(listing) = crate::input::list(&path) else { return };
+    for input in listing.inputs.iter().take(4) {
+        let _ = crate::bulkcm::read_bulkcm_with(&input.path(), None, 1);
+        let _ = crate::bulkcm::read_bulkcm_with(&input.path(), None, 2);
+    }
+}
+
 /// A small export the rules are evaluated over: a few MOs of two classes, with values of
 /// every kind (numbers, text, a struct, a sequence).
 const NETWORK: &str = r#"<?xml version="1.0"?>

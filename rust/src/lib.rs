@@ -7,6 +7,7 @@ pub mod enm;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod input;
 pub mod mom;
 pub mod names;
 pub mod rules;
@@ -28,14 +29,17 @@ pub enum InputKind {
     BulkCm,
 }
 
-/// Tell the kind of `path` from its root element.
+/// Tell the kind of `path` from its root element (`path` may name a compressed file or a
+/// member of a zip archive, see [`input`]).
 pub fn detect_kind(path: &std::path::Path) -> Result<InputKind> {
+    let (input, _) = input::one(path)?;
+    let path = &input.path();
     let root = xml::root_name(path)?;
     match root.as_str() {
         "models" => Ok(InputKind::Mom),
         "bulkCmConfigDataFile" => Ok(InputKind::BulkCm),
         other => Err(Error::Root {
-            loc: Location { file: path.display().to_string(), line: 1, column: 1, ..Location::default() },
+            loc: Location { file: input.name(), line: 1, column: 1, ..Location::default() },
             found: other.to_string(),
             expected: "<models> (MP XML model) or <bulkCmConfigDataFile> (3GPP Bulk CM export)".into(),
         }),

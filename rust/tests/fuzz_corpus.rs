@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("mom_reader", rtbfast::fuzzing::mom_reader),
     ("bulkcm_reader", rtbfast::fuzzing::bulkcm_reader),
     ("cel_rule", rtbfast::fuzzing::cel_rule),
     ("template_reader", rtbfast::fuzzing::template_reader),
     ("typed_document", rtbfast::fuzzing::typed_document),
     ("enm_writers", rtbfast::fuzzing::enm_writers),
+    ("compressed_reader", rtbfast::fuzzing::compressed_reader),
 ];
 
 /// Longest any one input may take (a debug build, on a busy machine).

@@ -78,6 +78,7 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
         crate::ErrorKind::Encoding => "EncodingError",
         crate::ErrorKind::Root => "WrongRootError",
         crate::ErrorKind::Value => "InvalidValueError",
+        crate::ErrorKind::Archive => "ArchiveError",
     };
     let loc = err.location().clone();
     let make = || -> PyResult<PyErr> {
@@ -306,6 +307,25 @@ fn detect_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
         crate::InputKind::Mom => "mom",
         crate::InputKind::BulkCm => "bulkcm",
     })
+}
+
+/// Every input `path` holds (itself, or each XML member of a zip archive as
+/// `archive.zip!member.xml`), and the warnings about the members passed over.
+#[pyfunction]
+fn list_inputs<'py>(py: Python<'py>, path: PathBuf) -> PyResult<(Vec<String>, Bound<'py, PyList>)> {
+    let listing = py.detach(|| crate::input::list(&path)).map_err(|e| to_py_err(py, e))?;
+    let names = listing.inputs.iter().map(|i| i.name()).collect();
+    Ok((names, warnings_list(py, &listing.warnings)?))
+}
+
+/// The one input `path` names: `(name, compression, bytes on disk)`; the compression is
+/// `"plain"`, `"gzip"`, `"bzip2"` or `"zip"`, the bytes the file's or the member's compressed
+/// size (what a read's progress counts).
+#[pyfunction]
+fn input_info(py: Python<'_>, path: PathBuf) -> PyResult<(String, &'static str, u64)> {
+    let input = py.detach(|| crate::input::Input::resolve(&path)).map_err(|e| to_py_err(py, e))?;
+    let size = py.detach(|| input.stored_size());
+    Ok((input.name(), input.compression.label(), size))
 }
 
 /// Read RTB templates on up to `threads` threads (0: one per core), counting files done in
@@ -952,6 +972,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_mom, m)?)?;
     m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(detect_kind, m)?)?;
+    m.add_function(wrap_pyfunction!(list_inputs, m)?)?;
+    m.add_function(wrap_pyfunction!(input_info, m)?)?;
     m.add_function(wrap_pyfunction!(stream_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_constraints, m)?)?;
     m.add_function(wrap_pyfunction!(compile_user_rules, m)?)?;

@@ -25,7 +25,7 @@ use crate::names;
 use crate::tables::{parse_decimal, BatchParts, Table};
 
 mod parallel;
-use crate::xml::{drive_span, local, locate_warnings, split, Cx, Handler, Progress, Span, Warning};
+use crate::xml::{drive_span_with, local, locate_warnings, split, Cx, Handler, Progress, Span, Warning};
 pub use parallel::{stream, Group, Streamer};
 
 /// Everything read from one Bulk CM file.
@@ -44,7 +44,12 @@ pub fn read_bulkcm(path: &Path, progress: Option<&Progress>) -> Result<BulkCmRes
 /// Read a Bulk CM configuration data file on up to `threads` threads (0: one per core); an
 /// export is cut before `MeContext` elements into parts of at least
 /// [`split::MIN_SPAN`]. The tables hold the same rows whatever the number of threads.
+///
+/// `path` may name a gzip or bzip2 file, a zip archive of one XML member or a member
+/// `archive.zip!member.xml` ([`crate::input`]): it is then read as it is decompressed.
 pub fn read_bulkcm_with(path: &Path, progress: Option<&Progress>, threads: usize) -> Result<BulkCmResult> {
+    let (input, listed) = crate::input::one(path)?;
+    let path = &input.path();
     let mut found = None;
     if let Some(plan) = split::plan(path, threads, "bulkCmConfigDataFile")? {
         found = parallel::read_spans(path, plan, progress)?;
@@ -56,13 +61,14 @@ pub fn read_bulkcm_with(path: &Path, progress: Option<&Progress>, threads: usize
         Some(parallel::Parts { readers, seeded, warnings }) => (readers, seeded, warnings),
         None => {
             let mut reader = BulkCmReader::default();
-            let end =
-                drive_span(path, &Span::default(), &mut reader, progress).map_err(|e| e.with_line_column(path))?;
+            let end = drive_span_with(path, &Span::default(), &mut reader, progress, threads)
+                .map_err(|e| e.with_line_column(path))?;
             (vec![reader], 0, end.warnings)
         }
     };
     let file = path.display().to_string();
-    let warnings = locate_warnings(path, &file, raw);
+    let mut warnings = listed;
+    warnings.extend(locate_warnings(path, &file, raw));
     let (tables, header) = finish_parts(readers, seeded, false)
         .map_err(|err| Error::Value { loc: Location { file, ..Location::default() }, message: err.to_string() })?;
     Ok(BulkCmResult { tables, warnings, header })

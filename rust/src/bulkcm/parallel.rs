@@ -106,6 +106,10 @@ pub fn stream(path: &Path, part_bytes: u64, threads: usize) -> Result<Option<Str
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
+    if !crate::input::Input::resolve(path).is_ok_and(|input| input.is_plain()) {
+        // a compressed export is read whole (see `crate::input`)
+        return Ok(None);
+    }
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let parts = (size / part_bytes.max(1)) as usize;
     if parts < 2 {

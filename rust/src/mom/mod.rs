@@ -20,7 +20,7 @@ use quick_xml::events::BytesStart;
 
 use crate::error::{Error, Location, Result};
 use crate::tables::{parse_decimal, BatchParts, Bound, Table, TypeSpec};
-use crate::xml::{drive_span, split, Cx, Handler, Progress, RawWarning, Span, Warning};
+use crate::xml::{drive_span_with, split, Cx, Handler, Progress, RawWarning, Span, Warning};
 
 use resolve::{Definitions, TypeRows, Unresolved};
 
@@ -45,7 +45,11 @@ pub fn read_mom(path: &Path, progress: Option<&Progress>) -> Result<MomResult> {
 /// Read an MP XML model file into catalog tables on up to `threads` threads (0: one per
 /// core). A file is only cut where each part is at least [`split::MIN_SPAN`] long; the
 /// tables are the same whatever the number of threads.
+///
+/// `path` may name a compressed file or a zip member, as for [`crate::bulkcm::read_bulkcm_with`].
 pub fn read_mom_with(path: &Path, progress: Option<&Progress>, threads: usize) -> Result<MomResult> {
+    let (input, listed) = crate::input::one(path)?;
+    let path = &input.path();
     let file = path.display().to_string();
     let mut spans = None;
     if let Some(plan) = split::plan(path, threads, "models")? {
@@ -58,8 +62,8 @@ pub fn read_mom_with(path: &Path, progress: Option<&Progress>, threads: usize) -
         Some(found) => found,
         None => {
             let mut reader = MomReader::new();
-            let end =
-                drive_span(path, &Span::default(), &mut reader, progress).map_err(|e| e.with_line_column(path))?;
+            let end = drive_span_with(path, &Span::default(), &mut reader, progress, threads)
+                .map_err(|e| e.with_line_column(path))?;
             (vec![reader], end.warnings)
         }
     };
@@ -75,6 +79,7 @@ pub fn read_mom_with(path: &Path, progress: Option<&Progress>, threads: usize) -
     let mut warnings = crate::xml::locate_warnings(path, &file, raw);
     warnings.extend(crate::xml::locate_warnings(path, &file, late));
     warnings.sort_by_key(|w| w.location.offset);
+    warnings.splice(0..0, listed);
     Ok(MomResult { tables, warnings, skipped, dtd_version })
 }
 

@@ -10,7 +10,6 @@
 //! [`MAX_WARNINGS`] warnings are kept, so no input makes memory grow faster than its size.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +18,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::error::{line_columns, Error, Location, Result};
+use crate::input::{open_regular, read_error, Input, Limits};
 
 pub mod split;
 pub mod wellformed;
@@ -334,8 +334,8 @@ const WINDOW: usize = 1 << 18;
 const WINDOW_LIMIT: usize = 1 << 28;
 
 /// The file, read window by window. `buf` holds bytes from file offset `base`.
-struct Windows {
-    file: File,
+struct Windows<R: Read> {
+    file: R,
     buf: Vec<u8>,
     base: u64,
     /// Where this read stops: the end of the file, or of the span.
@@ -344,7 +344,7 @@ struct Windows {
     size: usize,
 }
 
-impl Windows {
+impl<R: Read> Windows<R> {
     /// Top the buffer up to the window size (or to the end of the file).
     fn fill(&mut self) -> std::io::Result<()> {
         let mut filled = self.buf.len();
@@ -678,12 +678,55 @@ pub fn drive_span<H: Handler>(
     handler: &mut H,
     progress: Option<&Progress>,
 ) -> Result<SpanEnd> {
-    let file_name = path.display().to_string();
-    let mut file = open_regular(path, &file_name)?;
-    if span.start > 0 {
-        use std::io::{Seek, SeekFrom};
-        file.seek(SeekFrom::Start(span.start)).map_err(|err| Error::io(&file_name, &err))?;
+    drive_span_with(path, span, handler, progress, 1)
+}
+
+/// [`drive_span`] on up to `threads` threads (0: one per core): a compressed input is
+/// decompressed on a second thread while this one parses, when there are two.
+///
+/// `path` may name a compressed file or a member of a zip archive ([`crate::input`]); such an
+/// input is read from its start (a span of it may end early, never start late), and
+/// `progress` counts its compressed bytes.
+pub fn drive_span_with<H: Handler>(
+    path: &Path,
+    span: &Span,
+    handler: &mut H,
+    progress: Option<&Progress>,
+    threads: usize,
+) -> Result<SpanEnd> {
+    let input = Input::resolve(path)?;
+    let file_name = input.name();
+    if input.is_plain() {
+        let mut file = open_regular(&input.file, &file_name)?;
+        if span.start > 0 {
+            use std::io::{Seek, SeekFrom};
+            file.seek(SeekFrom::Start(span.start)).map_err(|err| Error::io(&file_name, &err))?;
+        }
+        return drive_reader(file, &file_name, span, handler, progress, true);
     }
+    if span.start > 0 {
+        return Err(Error::Io {
+            loc: Location { file: file_name, offset: span.start, ..Location::default() },
+            message: "a compressed input is read from its start".into(),
+        });
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let ahead = threads != 1 && cores > 1;
+    input.stream(Limits::from_env(), progress, ahead, |reader| {
+        drive_reader(reader, &file_name, span, handler, progress, false)
+    })
+}
+
+/// The driver over `file`, positioned at `span.start`. `count` says whether the offsets it
+/// reaches go to `progress` (for a compressed input the compressed bytes do).
+fn drive_reader<R: Read, H: Handler>(
+    file: R,
+    file_name: &str,
+    span: &Span,
+    handler: &mut H,
+    progress: Option<&Progress>,
+    count: bool,
+) -> Result<SpanEnd> {
     let mut windows = Windows {
         file,
         buf: Vec::with_capacity(WINDOW),
@@ -693,7 +736,7 @@ pub fn drive_span<H: Handler>(
         size: WINDOW,
     };
     let mut state = DriverState {
-        file_name: &file_name,
+        file_name,
         encoding: span.context.encoding.unwrap_or(Encoding::Utf8),
         depth: span.context.names.len(),
         seen_root: !span.context.names.is_empty(),
@@ -716,13 +759,13 @@ pub fn drive_span<H: Handler>(
     }
     state.path.seed(&span.context);
     if span.start == 0 {
-        windows.fill().map_err(|err| Error::Io { loc: state.location(0), message: err.to_string() })?;
+        windows.fill().map_err(|err| read_error(state.location(0), &err))?;
         start_of_document(&mut windows, &mut state)?;
     }
     let mut counter = 0u32;
     let mut reported = span.start;
     let mut report = |at: u64| {
-        if let Some(p) = progress {
+        if let Some(p) = progress.filter(|_| count) {
             p.bytes.fetch_add(at.saturating_sub(reported), Ordering::Relaxed);
             reported = reported.max(at);
         }
@@ -732,7 +775,7 @@ pub fn drive_span<H: Handler>(
     let mut checked = windows.base;
     let mut offence: Option<(u64, wellformed::ByteError)> = None;
     loop {
-        windows.fill().map_err(|err| Error::Io { loc: state.location(windows.base), message: err.to_string() })?;
+        windows.fill().map_err(|err| read_error(state.location(windows.base), &err))?;
         if offence.is_none() && checked < windows.base + windows.buf.len() as u64 {
             let from = (checked - windows.base) as usize;
             match wellformed::check_bytes(&windows.buf[from..], state.encoding, !windows.eof) {
@@ -814,25 +857,10 @@ fn is_doctype_start(bytes: &[u8]) -> bool {
     bytes.starts_with(b"<!DOCTYPE") && bytes.get(9).is_some_and(u8::is_ascii_whitespace)
 }
 
-/// Open `path` for reading, refusing what is not a regular file (a device such as
-/// `/dev/zero` never ends, a pipe may block for ever).
-fn open_regular(path: &Path, file_name: &str) -> Result<File> {
-    let file = File::open(path).map_err(|err| Error::io(file_name, &err))?;
-    let meta = file.metadata().map_err(|err| Error::io(file_name, &err))?;
-    if !meta.is_file() {
-        let what = if meta.is_dir() { "a folder" } else { "not a regular file (a device or pipe)" };
-        return Err(Error::Io {
-            loc: Location { file: file_name.to_string(), ..Location::default() },
-            message: format!("{what}; rtbfast reads files"),
-        });
-    }
-    Ok(file)
-}
-
 /// At the start of a document: refuse the encodings its first bytes betray (UTF-16 and
 /// UTF-32), step over a UTF-8 byte order mark, and take the encoding its XML declaration
 /// names, so the bytes are checked in it from the first one.
-fn start_of_document(windows: &mut Windows, state: &mut DriverState) -> Result<()> {
+fn start_of_document<R: Read>(windows: &mut Windows<R>, state: &mut DriverState) -> Result<()> {
     if let Some(found) = wellformed::foreign_encoding(&windows.buf) {
         return Err(Error::unsupported_encoding(state.location(0), found));
     }
@@ -858,18 +886,25 @@ const PROLOG_LIMIT: u64 = 64 << 20;
 /// The encoding the XML declaration names (UTF-8 without one) and the local name of the
 /// root element.
 pub fn prolog(path: &Path) -> Result<(Encoding, String)> {
-    let file_name = path.display().to_string();
+    let input = Input::resolve(path)?;
+    let file_name = input.name();
     let at = |offset: u64| Location { file: file_name.clone(), offset, ..Location::default() };
-    let find = || -> Result<(Encoding, String)> {
-        let mut file = open_regular(path, &file_name)?;
+    let find = |source: &mut dyn Read| -> Result<(Encoding, String)> {
         let mut start = [0u8; 4];
-        let n = file.read(&mut start).map_err(|err| Error::io(&file_name, &err))?;
+        let mut n = 0;
+        while n < start.len() {
+            match source.read(&mut start[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(read_error(at(0), &err)),
+            }
+        }
         if let Some(found) = wellformed::foreign_encoding(&start[..n]) {
             return Err(Error::unsupported_encoding(at(0), found));
         }
-        use std::io::{Seek, SeekFrom};
-        file.seek(SeekFrom::Start(0)).map_err(|err| Error::io(&file_name, &err))?;
-        let mut reader = Reader::from_reader(BufReader::new(file.take(PROLOG_LIMIT)));
+        let rest = (&start[..n]).chain(source).take(PROLOG_LIMIT);
+        let mut reader = Reader::from_reader(BufReader::new(rest));
         let mut buf = Vec::new();
         let mut encoding = Encoding::Utf8;
         loop {
@@ -894,12 +929,18 @@ pub fn prolog(path: &Path) -> Result<(Encoding, String)> {
                     return Err(Error::Syntax { loc: at(offset), message });
                 }
                 Ok(_) => {}
+                Err(quick_xml::Error::Io(err)) => return Err(read_error(at(offset), &err)),
                 Err(err) => return Err(Error::Syntax { loc: at(reader.error_position()), message: err.to_string() }),
             }
             buf.clear();
         }
     };
-    find().map_err(|err| err.with_line_column(path))
+    let found = if input.is_plain() {
+        open_regular(&input.file, &file_name).and_then(|mut file| find(&mut file))
+    } else {
+        input.stream(Limits::from_env(), None, false, find)
+    };
+    found.map_err(|err| err.with_line_column(path))
 }
 
 /// The local name (prefix removed) of the document's root element.

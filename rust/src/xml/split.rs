@@ -36,6 +36,10 @@ pub fn plan(path: &Path, threads: usize, root: &str) -> Result<Option<Plan>> {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
+    if !crate::input::Input::resolve(path).is_ok_and(|input| input.is_plain()) {
+        // a compressed input is read from its start, on one thread (and one decompressing)
+        return Ok(None);
+    }
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let parts = threads.min((size / MIN_SPAN) as usize);
     if parts < 2 {
