@@ -36,6 +36,12 @@ class BulkCmRead(TypedDict):
 def read_mom(path: Any, progress: Progress | None = None, threads: int = 0) -> MomRead: ...
 def read_bulkcm(path: Any, progress: Progress | None = None, threads: int = 0) -> BulkCmRead: ...
 def detect_kind(path: Any) -> Literal["mom", "bulkcm"]: ...
+def bulkcm_chunks(path: Any, chunk_bytes: int) -> list[tuple[int, int | None, int]]:
+    """The export split at node boundaries into chunks of about `chunk_bytes`:
+    ``(start, end, head_end)`` each (``end`` None for the last)."""
+
+def read_bulkcm_chunk(path: Any, start: int, end: int | None, head_end: int) -> BulkCmRead:
+    """One chunk of :func:`bulkcm_chunks` read alone, after the file's head."""
 
 class Evaluation(TypedDict):
     violations: ArrowTable

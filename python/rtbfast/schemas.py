@@ -297,6 +297,12 @@ def _plain(field: pa.Field) -> pa.Field:
     return pa.field(field.name, kind)
 
 
+def plain(schema: pa.Schema) -> pa.Schema:
+    """`schema` with its dictionary-encoded columns as plain text (same names, order and
+    nullability): the form a table takes where dictionaries do not exist (Spark DataFrames)."""
+    return pa.schema([pa.field(f.name, _TEXT, f.nullable) if pa.types.is_dictionary(f.type) else f for f in schema])
+
+
 # -- catalog tables of other sources: the workbook, what an export implies --------------------
 
 WORKBOOK_ATTRIBUTES_SCHEMA = pa.schema(
