@@ -19,6 +19,7 @@ import pytest
 
 import rtbfast
 from rtbfast.audit import audit as single_audit
+from rtbfast.errors import RtbfastError
 from rtbfast.spark.network import chunk_tables, split
 from rtbfast.spark.session import java_missing
 from tests.conftest import EXAMPLE_MODEL, EXAMPLES, samples_dir
@@ -84,9 +85,16 @@ def _bulkcm_samples() -> list[Path]:
 @pytest.mark.parametrize("chunk_bytes", [512, 2048, 1 << 30])
 def test_chunks_of_the_real_exports_read_alone_give_the_whole_read(chunk_bytes: int) -> None:
     for path in _bulkcm_samples():
-        whole = rtbfast.read_network(path)
         chunks = split([path], chunk_bytes)
         assert split([path], chunk_bytes) == chunks  # deterministic
+        try:
+            whole = rtbfast.read_network(path)
+        except RtbfastError as err:  # a sample the reader refuses: a chunk refuses it the same way
+            with pytest.raises(type(err)) as refused:
+                for c in chunks:
+                    chunk_tables(c)
+            assert str(refused.value) == str(err)
+            continue
         for kind in ("mos", "values"):
             got = [r for c in chunks for r in _plain(chunk_tables(c)[kind])]
             assert got == _plain(whole.tables[kind]), (path.name, chunk_bytes, kind)
@@ -121,12 +129,21 @@ def test_read_network_gives_the_tables_of_read_network(spark: Any, generated: Pa
 def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path, tmp_path: Path) -> None:
     from rtbfast.spark import audit
 
+    audited = 0
     for path in _bulkcm_samples():
-        single_audit(path, catalog, tmp_path / path.stem)
+        try:
+            single_audit(path, catalog, tmp_path / path.stem)
+        except RtbfastError as err:  # a sample the reader refuses: refused the same way
+            with pytest.raises(type(err)) as refused:
+                audit(spark, path, catalog, chunk_bytes=1024)
+            assert str(refused.value) == str(err)
+            continue
+        audited += 1
         expected = pq.read_table(tmp_path / path.stem / "violations.parquet")
         got = audit(spark, path, catalog, chunk_bytes=1024).toArrow()
         assert got.column_names == expected.column_names
         assert _sorted(got) == _sorted(expected), path.name
+    assert audited >= 3
 
 
 UNIQUE_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
@@ -264,3 +281,72 @@ def test_the_cli_writes_the_files_it_writes_without_spark(catalog: Path, generat
         "audit", generated, "--catalog", catalog, "-o", tmp_path / "x", "--spark", "local[1]", "--conf", "nokey"
     )
     assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# -- plans: the batches of node groups planned on the cluster ----------------------------------
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _plan_both(spark: Any, tmp_path: Path, source: Path, catalog: Path, network: Path, **options: Any) -> None:
+    from rtbfast.enm.planning import plan_folder
+    from rtbfast.spark.plan_job import spark_batches
+
+    one = plan_folder(source, catalog, network, tmp_path / "one", budget=1, **options)
+    many = plan_folder(
+        source, catalog, network, tmp_path / "many", budget=1, run_batches=spark_batches(spark), **options
+    )
+    assert one.get("commands") == many.get("commands")
+    files = _digests(tmp_path / "one")
+    assert "plan.cmedit" in files and "rollback.3gpp.xml" in files
+    assert _digests(tmp_path / "many") == files
+
+
+def test_a_plan_of_a_template_over_every_cell_is_byte_identical(
+    spark: Any, example_out: Path, export: Path, tmp_path: Path
+) -> None:
+    """The template expanded over every cell (on the driver), each node group planned on the
+    cluster, every file of the plan folder byte for byte the single machine's."""
+    template = tmp_path / "t.json"
+    template.write_text(
+        '[{"$meta": {"name": "t"}}, {"EUtranCellFDD": {"qRxLevMin": -120, "cellRange": "KM_100"}}]', encoding="utf-8"
+    )
+    _plan_both(spark, tmp_path, template, example_out, export, targets=["*"])
+    lines = (tmp_path / "many" / "plan.cmedit").read_text().splitlines()
+    assert len(lines) > 10 and all("qRxLevMin=-120" in line for line in lines if "set" in line)
+
+
+@pytest.mark.parametrize("name", ["many-45", "mixed-3", "skeleton-59"])
+def test_a_plan_of_many_node_groups_is_byte_identical(spark: Any, name: str, tmp_path: Path) -> None:
+    """The streamed-plan cases: references across nodes, creates, cascaded deletes, locks."""
+    import rtbfast as api
+    from tests import stream_cases
+    from tests.test_plan_streaming import materialize
+
+    built = tmp_path / "catalog-built"
+    api.build(stream_cases.MODEL, built)
+    folder = materialize(name, tmp_path / name, built)
+    _plan_both(
+        spark,
+        tmp_path,
+        folder / "changes.parquet",
+        folder / "catalog",
+        folder / "network.xml",
+        allow_unknown_rollback=True,
+    )
+
+
+def test_the_plan_cli_writes_the_same_files_with_spark(example_out: Path, export: Path, tmp_path: Path) -> None:
+    if java_missing():
+        pytest.skip(f"Spark cannot run here: {java_missing()}")
+    template = tmp_path / "t.json"
+    template.write_text('[{"EUtranCellFDD": {"qRxLevMin": -118}}]', encoding="utf-8")
+    args: list[str | Path] = ["plan", template, "--targets", "*", "--catalog", example_out, "--network", export]
+    one = run_cli(*args, "-o", tmp_path / "one")
+    many = run_cli(*args, "-o", tmp_path / "many", "--spark", "local[2]", "--conf", "spark.ui.enabled=false")
+    assert one.returncode == many.returncode == 0, many.stderr[-3000:]
+    assert _digests(tmp_path / "many") == _digests(tmp_path / "one")

@@ -25,13 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.ipc as ipc
 
 from rtbfast.audit import AuditResult, Checks, _Tally, check_network, load_checks, summarise, unique_checks, with_nodes
 from rtbfast.catalog_view import CatalogView
 from rtbfast.output_folder import Phases
 from rtbfast.readers import ReadWarning, located_warnings
-from rtbfast.rules.constraints import Constraints
 from rtbfast.rules.uniqueness import scope_in_one_node
 from rtbfast.schemas import VIOLATIONS_SCHEMA
 from rtbfast.spark.network import (
@@ -45,6 +43,7 @@ from rtbfast.spark.network import (
     unsound,
     whole,
 )
+from rtbfast.spark.shipping import ShippedCatalog, built, from_ipc, to_ipc
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -67,62 +66,31 @@ and a ``tally`` row (its counts and warnings, JSON in ``blob``)."""
 VIOLATION_COLUMNS = [*VIOLATIONS_SCHEMA.names, "node"]
 
 
-def _ipc(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def _table(data: bytes) -> pa.Table:
-    return ipc.open_stream(pa.py_buffer(data)).read_all()
-
-
 @dataclass
 class Shipped:
-    """The checks as they cross to the executors: the catalog's tables and constraints as Arrow
-    IPC bytes, the user rules (a small table) and the time."""
+    """The checks as they cross to the executors: the catalog (Arrow IPC), the user rules (a
+    small table) and the time."""
 
-    tables: dict[str, bytes]
-    constraints: bytes
-    notes: list[str]
-    origin: str
+    catalog: ShippedCatalog
     rule_file: Any
     at: datetime | None
 
     @classmethod
     def of(cls, checks: Checks, view: CatalogView) -> Shipped:
-        return cls(
-            {name: _ipc(t) for name, t in view.tables.items()},
-            _ipc(view.constraints.table),
-            list(view.constraints.notes),
-            view.origin,
-            checks.rule_file,
-            checks.at,
-        )
+        return cls(ShippedCatalog.of(view), checks.rule_file, checks.at)
 
     def checks(self) -> Checks:
-        view = CatalogView(
-            {name: _table(b) for name, b in self.tables.items()},
-            Constraints(_table(self.constraints), list(self.notes)),
-            self.origin,
-        )
-        checks = load_checks(view, None, self.at, 1)
+        checks = load_checks(self.catalog.view(), None, self.at, 1)
         checks.rule_file = self.rule_file
         return checks
 
 
-_BUILT: dict[int, Checks] = {}
-"""Checks built in this Python worker, by broadcast id (a worker runs many tasks)."""
 _HEADS: dict[tuple[str, int], tuple[dict[str, pa.Table], int, int]] = {}
 
 
 def _checks(broadcast: Any) -> Checks:
-    key = int(broadcast.id)
-    if key not in _BUILT:
-        _BUILT.clear()
-        _BUILT[key] = broadcast.value.checks()
-    return _BUILT[key]
+    checks: Checks = built("checks", broadcast, Shipped.checks)
+    return checks
 
 
 def _head(chunk: Chunk, checks: Checks) -> tuple[dict[str, pa.Table], int, int]:
@@ -176,7 +144,7 @@ def _shared(tables: dict[str, pa.Table], checks: Checks) -> pa.Table | None:
             for name in values.column_names
         }
     )
-    return pa.table({"mos": [_ipc(mos)], "values": [_ipc(plain_values)]})
+    return pa.table({"mos": [to_ipc(mos)], "values": [to_ipc(plain_values)]})
 
 
 def check_chunk(chunk: Chunk, checks: Checks) -> Iterator[pa.RecordBatch]:
@@ -200,7 +168,7 @@ def check_chunk(chunk: Chunk, checks: Checks) -> Iterator[pa.RecordBatch]:
     yield _rows(violations, chunk, "violation")
     shared = _shared(own, checks)
     if shared is not None:
-        yield _rows(None, chunk, "shared", _ipc(shared))
+        yield _rows(None, chunk, "shared", to_ipc(shared))
     counts = {
         "mos": own["mos"].num_rows,
         "values": tally.values - checked_before,
@@ -235,9 +203,9 @@ def second_stage(facts: pa.Table, checks: Checks) -> pa.Table:
     blobs = facts.filter(pc.equal(facts.column("kind"), "shared")).column("blob").to_pylist()
     if not blobs:
         return with_nodes([])
-    parts = [pa.table(_table(b)) for b in blobs]
-    mos = pa.concat_tables([_table(p.column("mos")[0].as_py()) for p in parts], promote_options="permissive")
-    values = pa.concat_tables([_table(p.column("values")[0].as_py()) for p in parts], promote_options="permissive")
+    parts = [pa.table(from_ipc(b)) for b in blobs]
+    mos = pa.concat_tables([from_ipc(p.column("mos")[0].as_py()) for p in parts], promote_options="permissive")
+    values = pa.concat_tables([from_ipc(p.column("values")[0].as_py()) for p in parts], promote_options="permissive")
     found = unique_checks({"mos": mos, "values": values}, checks, within_nodes=False)
     return with_nodes(found)
 
@@ -331,9 +299,7 @@ def audit(
     view = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog)
     checks = load_checks(view, rules, at, 1)
     found = run(spark, paths, checks, view, chunk_bytes)
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return spark.createDataFrame(found.violations.to_pandas(), schema=from_arrow_schema(found.violations.schema))
+    return spark.createDataFrame(found.violations)
 
 
 def audit_to_folder(

@@ -78,7 +78,8 @@ def session(master: str, conf: Iterable[str] = (), app_name: str = "rtbfast") ->
         here = str(Path(rtbfast.__file__).parent.parent)
         path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
         builder = builder.config("spark.executorEnv.PYTHONPATH", path).config("spark.pyspark.python", sys.executable)
-    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    # no progress bars on the terminal: the commands announce their own phases
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
