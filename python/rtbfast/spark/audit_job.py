@@ -132,7 +132,9 @@ def _shared(tables: dict[str, pa.Table], checks: Checks) -> pa.Table | None:
         picked.append(mos.filter(pc.invert(scope_in_one_node(mos, r.params["scope"]))))
     if not picked or not sum(t.num_rows for t in picked):
         return None
-    mos = pa.concat_tables(picked)
+    # an MO once, however many rules pick it
+    fdns = pc.unique(pa.concat_tables(picked).column("fdn").combine_chunks())
+    mos = tables["mos"].filter(pc.is_in(tables["mos"].column("fdn"), value_set=fdns))
     values = tables["values"]
     fdn = values.column("fdn").cast(pa.string())
     values = values.filter(pc.is_in(fdn, value_set=mos.column("fdn").combine_chunks()))

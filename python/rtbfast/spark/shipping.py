@@ -52,15 +52,17 @@ class ShippedCatalog:
         )
 
 
-_BUILT: dict[tuple[str, int], Any] = {}
-"""What a Python worker built of a broadcast (by kind and broadcast id): a worker runs many tasks."""
+_BUILT: dict[tuple[str, int], tuple[Any, Any]] = {}
+"""What a Python worker built of a broadcast's value (by kind and the value's identity: a worker
+keeps a broadcast's value once, and runs many tasks)."""
 
 
 def built(kind: str, broadcast: Any, make: Any) -> Any:
     """``make(broadcast.value)``, once per Python worker and broadcast."""
-    key = (kind, int(broadcast.id))
+    value = broadcast.value
+    key = (kind, id(value))
     if key not in _BUILT:
         for old in [k for k in _BUILT if k[0] == kind]:
             del _BUILT[old]
-        _BUILT[key] = make(broadcast.value)
-    return _BUILT[key]
+        _BUILT[key] = (value, make(value))  # the value kept alive: its identity stays its own
+    return _BUILT[key][1]
