@@ -260,9 +260,10 @@ def run(
             break
     finally:
         shipped.unpersist()
-    first = out.filter(pc.equal(out.column("kind"), "violation")).select(VIOLATION_COLUMNS)
-    second = second_stage(out, checks)
-    violations = pa.concat_tables([first.cast(second.schema), second]) if second.num_rows else first
+    second = second_stage(out, checks)  # also gives the schema violations.parquet has
+    picked = out.filter(pc.equal(out.column("kind"), "violation"))
+    first = pa.Table.from_arrays([picked.column(n) for n in VIOLATION_COLUMNS], schema=second.schema)
+    violations = pa.concat_tables([first, second]) if second.num_rows else first
     return SparkAudit(violations, _tally(out))
 
 
