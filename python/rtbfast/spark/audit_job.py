@@ -31,7 +31,7 @@ from rtbfast.catalog_view import CatalogView
 from rtbfast.output_folder import Phases
 from rtbfast.readers import ReadWarning, located_warnings
 from rtbfast.rules.uniqueness import scope_in_one_node
-from rtbfast.schemas import VIOLATIONS_SCHEMA
+from rtbfast.schemas import SPARK_AUDIT_ROWS_SCHEMA, VIOLATIONS_SCHEMA
 from rtbfast.spark.network import (
     CHUNK_BYTES,
     Chunk,
@@ -48,20 +48,7 @@ from rtbfast.spark.shipping import ShippedCatalog, built, from_ipc, to_ipc
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-OUT_SCHEMA = pa.schema(
-    [
-        # nullable: the rows that are not violations leave them empty
-        *(pa.field(f.name, f.type) for f in VIOLATIONS_SCHEMA),
-        ("node", pa.string()),
-        pa.field("file", pa.int32(), False),
-        pa.field("chunk", pa.int32(), False),
-        pa.field("kind", pa.string(), False),
-        ("blob", pa.binary()),
-    ]
-)
-"""What each audit task gives: its violations (``kind`` ``violation``, with their ``node``), then
-a ``shared`` row (the MOs its uniqueness rules compare across nodes, as Arrow IPC in ``blob``)
-and a ``tally`` row (its counts and warnings, JSON in ``blob``)."""
+OUT_SCHEMA = SPARK_AUDIT_ROWS_SCHEMA
 
 VIOLATION_COLUMNS = [*VIOLATIONS_SCHEMA.names, "node"]
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from rtbfast import _native
 from rtbfast.readers import checked_file, detect_kind
-from rtbfast.schemas import MOS_SCHEMA, VALUES_SCHEMA, plain
+from rtbfast.schemas import MOS_SCHEMA, SPARK_CHUNKS_SCHEMA, VALUES_SCHEMA, plain
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -31,18 +31,7 @@ CHUNK_BYTES = 64 * 2**20
 """About this many bytes of XML per task. A task's memory is about 6 times its chunk's bytes
 (``docs/scale-out.md``); a node is never cut, so a chunk is at least its largest node."""
 
-CHUNK_SCHEMA = pa.schema(
-    [
-        pa.field("file", pa.int32(), False),
-        pa.field("chunk", pa.int32(), False),
-        pa.field("path", pa.string(), False),
-        pa.field("start", pa.int64(), False),
-        pa.field("end", pa.int64()),
-        pa.field("head_end", pa.int64(), False),
-    ]
-)
-"""One row per chunk: which file (its place among the paths), the chunk's place in it, and its
-byte range and head."""
+CHUNK_SCHEMA = SPARK_CHUNKS_SCHEMA
 
 UNSOUND = "cannot read this export in parts"
 
