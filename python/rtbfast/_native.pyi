@@ -38,6 +38,12 @@ def read_bulkcm(path: Any, progress: Progress | None = None, threads: int = 0) -
 def detect_kind(path: Any) -> Literal["mom", "bulkcm"]: ...
 def list_inputs(path: Any) -> tuple[list[str], list[RawWarning]]: ...
 def input_info(path: Any) -> tuple[str, Literal["plain", "gzip", "bzip2", "zip"], int]: ...
+def bulkcm_chunks(path: Any, chunk_bytes: int) -> list[tuple[int, int | None, int]]:
+    """The export split at node boundaries into chunks of about `chunk_bytes`:
+    ``(start, end, head_end)`` each (``end`` None for the last)."""
+
+def read_bulkcm_chunk(path: Any, start: int, end: int | None, head_end: int) -> BulkCmRead:
+    """One chunk of :func:`bulkcm_chunks` read alone, after the file's head."""
 
 class Evaluation(TypedDict):
     violations: ArrowTable

@@ -33,7 +33,7 @@ from rtbfast.readers import ProgressCallback, ReadWarning, detect_kind, inputs, 
 from rtbfast.rules import Constraints, evaluate
 from rtbfast.rules.dependencies import Extraction
 from rtbfast.rules.operations import operation_violations
-from rtbfast.rules.uniqueness import unique_violations
+from rtbfast.rules.uniqueness import scope_in_one_node, unique_violations
 from rtbfast.rules.user_rules import RuleFile, check_rules, evaluate_rules, read_rules
 from rtbfast.schemas import VIOLATIONS_SCHEMA
 
@@ -128,8 +128,28 @@ def load_checks(
     )
 
 
-def check_network(tables: dict[str, pa.Table], checks: Checks, tally: _Tally) -> pa.Table:
-    """The violations of one network (or one group of an export's parts)."""
+def unique_checks(tables: dict[str, pa.Table], checks: Checks, within_nodes: bool | None = None) -> list[pa.Table]:
+    """The violations of the uniqueness rules the catalog's texts state: over every MO
+    (`within_nodes` None), or over only the MOs whose scope lies within one node (True; a
+    part of the export holds all they are compared with) or only the others (False)."""
+    found = []
+    for r in checks.texts.rules:
+        if r.kind != "unique":
+            continue
+        picked = tables
+        if within_nodes is not None:
+            mos = tables["mos"].filter(pc.equal(tables["mos"].column("class"), r.cls))
+            inside = scope_in_one_node(mos, r.params["scope"])
+            picked = {**tables, "mos": mos.filter(inside if within_nodes else pc.invert(inside))}
+        found.append(unique_violations(picked, r.cls, r.params["attributes"], r.params["scope"], r.rule_id))
+    return found
+
+
+def check_network(
+    tables: dict[str, pa.Table], checks: Checks, tally: _Tally, within_nodes: bool | None = None
+) -> pa.Table:
+    """The violations of one network (or one group of an export's parts); uniqueness as
+    :func:`unique_checks` with `within_nodes`."""
     result = evaluate(tables, checks.constraints, threads=checks.threads)
     parts = [result.violations, operation_violations(tables, checks.constraints, checks.classes, checks.locks)]
     if checks.text_rules.num_rows:
@@ -137,9 +157,7 @@ def check_network(tables: dict[str, pa.Table], checks: Checks, tally: _Tally) ->
             checks.text_rules, checks.constraints.table, tables["mos"], tables["values"], checks.threads
         )
         parts.append(pa.table(raw["violations"]).cast(VIOLATIONS_SCHEMA))
-    for r in checks.texts.rules:
-        if r.kind == "unique":
-            parts.append(unique_violations(tables, r.cls, r.params["attributes"], r.params["scope"], r.rule_id))
+    parts.extend(unique_checks(tables, checks, within_nodes))
     if checks.rule_file is not None:
         user = evaluate_rules(tables, checks.constraints, checks.rule_file, at=checks.at, threads=checks.threads)
         parts.append(user.violations.cast(VIOLATIONS_SCHEMA))

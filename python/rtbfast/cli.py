@@ -25,6 +25,7 @@ from rtbfast.cli_common import (
     JOBS_OPTION,
     OUT_OPTION,
     PROGRESS_OPTION,
+    SPARK_OPTIONS,
     TARGET_CLASS_OPTION,
     WARNINGS_SHOWN,
     XLSX_OPTION,
@@ -256,6 +257,7 @@ def build(
     help="What stdout gets: text, a summary to read; json, the summary audit.json holds, as one object.",
 )
 @XLSX_OPTION
+@SPARK_OPTIONS
 def audit(
     export: Path,
     catalog: Path,
@@ -267,6 +269,8 @@ def audit(
     part_mb: int,
     output: str,
     xlsx: bool,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
 ) -> None:
     """Check every value of a Bulk CM EXPORT against the catalog's per-attribute constraints.
 
@@ -298,10 +302,14 @@ def audit(
     Exits 1 when any violation has severity error, 2 when an input cannot be read, 0
     otherwise. The rules are described in docs/rules.md.
 
+    With --spark MASTER the export is read and checked a chunk per Spark task (see
+    docs/scale-out.md); the folder holds the same violations.
+
     \b
     Example:
       rtbfast build ERBS_NODE_MODEL_D_full_mp.xml -o out/erbs
       rtbfast audit export.xml --catalog out/erbs -o out/audit
+      rtbfast audit export.xml --catalog out/erbs -o out/audit --spark 'local[4]'
     """
     from rtbfast.audit import audit as run_audit
 
@@ -310,9 +318,29 @@ def audit(
         on_progress, on_phase = _reporters(stack, show)
         try:
             when = at if at is not None else datetime.now()
-            result = run_audit(
-                export, catalog, out, on_progress, threads=jobs, rules=rules, at=when, on_phase=on_phase, xlsx=xlsx
-            )
+            if spark_master is not None:
+                from rtbfast.spark.audit_job import audit_to_folder
+                from rtbfast.spark.session import session
+
+                spark = session(spark_master, spark_conf, "rtbfast audit")
+                try:
+                    result = audit_to_folder(
+                        spark, export, catalog, out, rules=rules, at=when, on_phase=on_phase, xlsx=xlsx
+                    )
+                finally:
+                    spark.stop()
+            else:
+                result = run_audit(
+                    export,
+                    catalog,
+                    out,
+                    on_progress,
+                    threads=jobs,
+                    rules=rules,
+                    at=when,
+                    on_phase=on_phase,
+                    xlsx=xlsx,
+                )
         except RtbfastError as err:
             _fail(err)
             return

@@ -72,6 +72,26 @@ XLSX_OPTION = click.option(
 )
 """``--xlsx`` of the commands that write a folder: the workbook goes into it, written with it."""
 
+
+def SPARK_OPTIONS(f: Any) -> Any:
+    """``--spark MASTER`` and ``--conf KEY=VALUE`` (repeatable): run the command's work on Spark
+    (``docs/scale-out.md``)."""
+    f = click.option(
+        "--conf",
+        "spark_conf",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A Spark setting (repeatable), over spark-defaults.conf; e.g. spark.executor.memory=2g.",
+    )(f)
+    return click.option(
+        "--spark",
+        "spark_master",
+        metavar="MASTER",
+        help="Run on Apache Spark: local[N], local-cluster[W,C,M] or spark://host:port (needs "
+        "rtbfast[spark] and Java 17); writes the same files.",
+    )(f)
+
+
 TARGET_CLASS_OPTION = click.option(
     "--target-class",
     "target_classes",

@@ -12,7 +12,15 @@ from typing import Any
 
 import click
 
-from rtbfast.cli_common import JOBS_OPTION, PROGRESS_OPTION, TARGET_CLASS_OPTION, XLSX_OPTION, _fail, _reporters
+from rtbfast.cli_common import (
+    JOBS_OPTION,
+    PROGRESS_OPTION,
+    SPARK_OPTIONS,
+    TARGET_CLASS_OPTION,
+    XLSX_OPTION,
+    _fail,
+    _reporters,
+)
 from rtbfast.errors import RtbfastError
 from rtbfast.text_safety import one_line
 
@@ -94,6 +102,7 @@ from rtbfast.text_safety import one_line
 @PROGRESS_OPTION
 @JOBS_OPTION
 @XLSX_OPTION
+@SPARK_OPTIONS
 def plan(
     source: Path,
     catalog: Path,
@@ -111,6 +120,8 @@ def plan(
     progress: bool | None,
     jobs: int,
     xlsx: bool,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
 ) -> None:
     """Plan a ChangeSet (or a template, expanded over --targets first) on a network: ordered,
     minimal ENM commands and their rollback.
@@ -159,6 +170,10 @@ def plan(
     Examples:
       rtbfast plan changes.parquet --catalog out/erbs --network export.xml -o plan/
       rtbfast plan mobility.json --targets 'NODE1_*' --catalog out/erbs --network export.xml -o plan/
+      rtbfast plan changes.parquet --catalog out/erbs --network export.xml -o plan/ --spark 'local[4]'
+
+    With --spark MASTER the batches of node groups are planned on Spark, a task each; the
+    files are byte for byte the same (docs/scale-out.md).
 
     Exits 1 when the changes cannot be planned (each problem is listed with the ChangeSet
     row it comes from), 2 when an input cannot be read.
@@ -186,6 +201,14 @@ def plan(
     with contextlib.ExitStack() as stack:
         _, on_phase = _reporters(stack, show)
         try:
+            run_batches = None
+            if spark_master is not None:  # the batches of node groups planned on Spark, a task each
+                from rtbfast.spark.plan_job import spark_batches
+                from rtbfast.spark.session import session
+
+                spark = session(spark_master, spark_conf, "rtbfast plan")
+                stack.callback(spark.stop)
+                run_batches = spark_batches(spark)
             report = plan_folder(
                 source,
                 catalog,
@@ -203,6 +226,7 @@ def plan(
                 target_classes=list(target_classes) or None,
                 on_warning=lambda line: click.echo(one_line(line)),  # as `templates expand` says them
                 xlsx=xlsx,
+                run_batches=run_batches,
             )
         except PlanError as err:
             for problem in err.problems:

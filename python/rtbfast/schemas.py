@@ -297,6 +297,12 @@ def _plain(field: pa.Field) -> pa.Field:
     return pa.field(field.name, kind)
 
 
+def plain(schema: pa.Schema) -> pa.Schema:
+    """`schema` with its dictionary-encoded columns as plain text (same names, order and
+    nullability): the form a table takes where dictionaries do not exist (Spark DataFrames)."""
+    return pa.schema([pa.field(f.name, _TEXT, f.nullable) if pa.types.is_dictionary(f.type) else f for f in schema])
+
+
 # -- catalog tables of other sources: the workbook, what an export implies --------------------
 
 WORKBOOK_ATTRIBUTES_SCHEMA = pa.schema(
@@ -685,3 +691,35 @@ TEMPLATE_IMPACT_SCHEMA = pa.schema(
 """One row per template key or value a model change bears on: where (template file, JSON
 pointer, line, column), ``breaking`` or ``meaning``, the model change (a ``change`` of
 :data:`MODEL_CHANGES_SCHEMA`), the class, attribute and value the template writes, a message."""
+
+
+# -- Spark (rtbfast.spark): what crosses between the driver and the tasks ----------------------
+
+SPARK_CHUNKS_SCHEMA = pa.schema(
+    [
+        pa.field("file", pa.int32(), False),
+        pa.field("chunk", pa.int32(), False),
+        pa.field("path", _TEXT, False),
+        pa.field("start", pa.int64(), False),
+        pa.field("end", pa.int64()),
+        pa.field("head_end", pa.int64(), False),
+    ]
+)
+"""One row per chunk of an export (``rtbfast.spark.network``): which file (its place among the
+paths), the chunk's place in it, its byte range and the end of the file's head."""
+
+SPARK_AUDIT_ROWS_SCHEMA = pa.schema(
+    [
+        # nullable: the rows that are not violations leave them empty
+        *(pa.field(f.name, f.type) for f in VIOLATIONS_SCHEMA),
+        ("node", _TEXT),
+        pa.field("file", pa.int32(), False),
+        pa.field("chunk", pa.int32(), False),
+        pa.field("kind", _TEXT, False),
+        ("blob", pa.binary()),
+    ]
+)
+"""What each audit task gives (``rtbfast.spark.audit_job``): its violations (``kind``
+``violation``, with their ``node``), then a ``shared`` row (the MOs its uniqueness rules compare
+across nodes, as Arrow IPC in ``blob``) and a ``tally`` row (its counts and warnings, JSON in
+``blob``)."""

@@ -52,6 +52,29 @@ with ``columns``, of those columns only."""
 NetworkPieces = Callable[[], Iterator[dict[str, pa.Table]]]
 """The network a piece at a time (``mos`` and/or ``values`` rows read next), from the first."""
 
+BatchInput = tuple[int, pa.Table, dict[str, pa.Table]]
+"""A batch to plan: its number, its ChangeSet rows and its network (:func:`plan_group`'s input)."""
+BatchRunner = Callable[
+    [Iterator[BatchInput], CatalogView, Context, bool], Iterator[tuple[int, "GroupPlan | PlanError"]]
+]
+"""Plans batches (with the catalog, the context and whether to check the places) and gives
+each one's plan or :class:`PlanError` in batch order."""
+
+
+def plan_batches_here(
+    inputs: Iterator[BatchInput], catalog: CatalogView, context: Context, check: bool
+) -> Iterator[tuple[int, GroupPlan | PlanError]]:
+    """Each batch planned in this process, one at a time."""
+    for i, rows, tables in inputs:
+        try:
+            g = plan_group(rows, tables, catalog, context, check=check)
+        except PlanError as err:
+            yield i, err
+            continue
+        del rows, tables
+        yield i, g
+
+
 WINDOW_STEPS = 16_384
 """Steps given at a time in the whole plan's order."""
 
@@ -267,12 +290,15 @@ def plan_in_groups(
     allow_unknown_rollback: bool = False,
     check: bool = False,
     on_phase: Callable[[str], None] | None = None,
+    run_batches: BatchRunner | None = None,
 ) -> GroupedPlan:
     """Plan the ChangeSet `changes` on `network` with `catalog`, batch of node groups by batch
     (at most `budget` network values and ChangeSet rows a batch, but for a group larger than
     that), spooling into `workspace`; see the module. :class:`rtbfast.enm.plan.PlanError` (and
     :class:`rtbfast.enm.rollback.UnknownRollback` without `allow_unknown_rollback`) as planning
-    the whole at once raises them."""
+    the whole at once raises them. The batches are planned by `run_batches` (here, one after the
+    other, by default; :func:`rtbfast.spark.plan_job.spark_batches` runs them on Spark), which
+    gives each batch's result in batch order."""
 
     say = on_phase or (lambda _: None)
     say("reading the ChangeSet")
@@ -372,16 +398,19 @@ def plan_in_groups(
     collected = _Collector(workspace, catalog)
     failed: list[tuple[int, int, PlanError]] = []
     roots_under = facts.root_creates
-    for i, nodes_of_batch in enumerate(batch_nodes):
-        say(f"planning node groups: batch {i + 1} of {len(batch_nodes)}")
-        rows_of_batch = change_spool.rows(i)
-        tables = spool.tables(nodes_of_batch, {roots_under[k] for k in nodes_of_batch if k in roots_under})
-        try:
-            g = plan_group(rows_of_batch, tables, catalog, context, check=check)
-        except PlanError as err:
-            failed.append((_stage(err), i, err))
+
+    def inputs() -> Iterator[BatchInput]:
+        for i, nodes_of_batch in enumerate(batch_nodes):
+            say(f"planning node groups: batch {i + 1} of {len(batch_nodes)}")
+            rows_of_batch = change_spool.rows(i)
+            tables = spool.tables(nodes_of_batch, {roots_under[k] for k in nodes_of_batch if k in roots_under})
+            yield i, rows_of_batch, tables
+            del rows_of_batch, tables
+
+    for i, g in (run_batches or plan_batches_here)(inputs(), catalog, context, check):
+        if isinstance(g, PlanError):
+            failed.append((_stage(g), i, g))
             continue
-        del tables, rows_of_batch
         if not failed:  # once the plan fails, the batches are only planned to find every problem
             collected.add(i, g)
         del g

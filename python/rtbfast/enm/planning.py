@@ -396,12 +396,15 @@ def plan_folder(
     target_classes: Sequence[str] | None = None,
     on_warning: Callable[[str], None] | None = None,
     xlsx: bool = False,
+    run_batches: Any = None,
 ) -> dict[str, Any]:
     """``rtbfast plan``: plan a ChangeSet file (or a template, expanded over `targets` first)
     on `network` with `catalog` node group by node group (:mod:`rtbfast.enm.plan_stream`: a
     batch of at most `budget` network values and ChangeSet rows at a time) and write the plan
     folder at `out`, byte for byte what :func:`plan_changes` and :func:`write_plan_folder`
-    write for the whole at once; its report. Errors as :func:`plan_changes` raises them."""
+    write for the whole at once; its report. Errors as :func:`plan_changes` raises them.
+    `run_batches` plans the batches elsewhere (:data:`rtbfast.enm.plan_stream.BatchRunner`: on
+    Spark, :func:`rtbfast.spark.plan_job.spark_batches`); the files are the same."""
     from rtbfast.changeset import changeset_batches
     from rtbfast.enm.node_groups import BUDGET, Workspace, network_pieces
     from rtbfast.enm.plan_stream import plan_in_groups
@@ -432,6 +435,7 @@ def plan_folder(
             budget=BUDGET if budget is None else budget,
             allow_unknown_rollback=allow_unknown_rollback,
             on_phase=say,
+            run_batches=run_batches,
         )
         return write_grouped(
             grouped,

@@ -18,6 +18,24 @@ def _scope_of(fdns: pa.Array, parents: pa.Array, scope: str) -> pa.Array:
     return pc.fill_null(pc.struct_field(found, "node"), "")
 
 
+def scope_in_one_node(mos: pa.Table, scope: str) -> pa.Array:
+    """For each MO of `mos`, whether its uniqueness scope (``node`` or ``parent``) lies within
+    one node (:mod:`rtbfast.enm.node_groups`): then every MO it is compared with is in that
+    node too. The others (MOs above every node, a node's root MO under ``parent`` scope) are
+    compared across nodes."""
+    from rtbfast.enm.node_groups import node_keys
+
+    if mos.num_rows == 0:
+        return pa.array([], pa.bool_())
+    if scope == "parent":
+        if "parent_fdn" not in mos.column_names:
+            return pa.array([False] * mos.num_rows, pa.bool_())
+        placed = node_keys(pc.fill_null(mos.column("parent_fdn"), ""))
+    else:
+        placed = node_keys(mos.column("fdn"))
+    return pc.is_valid(placed).combine_chunks()
+
+
 def unique_violations(
     tables: dict[str, pa.Table], cls: str, attributes: list[str], scope: str, rule: str, severity: str = "warning"
 ) -> pa.Table:

@@ -153,6 +153,33 @@ fn read_bulkcm<'py>(
     Ok(out)
 }
 
+/// An export split into chunks of about `chunk_bytes` at node boundaries (see
+/// `bulkcm::chunks`): `(start, end, head_end)` each, `end` `None` for the last.
+#[pyfunction]
+fn bulkcm_chunks(py: Python<'_>, path: PathBuf, chunk_bytes: u64) -> PyResult<Vec<(u64, Option<u64>, u64)>> {
+    let found = py.detach(|| crate::bulkcm::chunks(&path, chunk_bytes)).map_err(|e| to_py_err(py, e))?;
+    Ok(found.into_iter().map(|c| (c.start, c.end, c.head_end)).collect())
+}
+
+/// One chunk of an export read alone (after its head). Returns a dict with `tables`,
+/// `warnings`, `header`, as `read_bulkcm` does for the whole file.
+#[pyfunction]
+fn read_bulkcm_chunk<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    start: u64,
+    end: Option<u64>,
+    head_end: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let chunk = crate::bulkcm::Chunk { start, end, head_end };
+    let r = py.detach(|| crate::bulkcm::read_chunk(&path, chunk)).map_err(|e| to_py_err(py, e))?;
+    let out = PyDict::new(py);
+    out.set_item("tables", tables_dict(py, r.tables)?)?;
+    out.set_item("warnings", warnings_list(py, &r.warnings)?)?;
+    out.set_item("header", r.header)?;
+    Ok(out)
+}
+
 /// Compile a constraints table and evaluate it over Network values (`mos`, `values`) on up to
 /// `threads` threads (0: one per core), with the GIL released. Returns a dict with
 /// `violations`, `checked` (values evaluated) and `problems` (constraint rows left out).
@@ -975,6 +1002,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_inputs, m)?)?;
     m.add_function(wrap_pyfunction!(input_info, m)?)?;
     m.add_function(wrap_pyfunction!(stream_bulkcm, m)?)?;
+    m.add_function(wrap_pyfunction!(bulkcm_chunks, m)?)?;
+    m.add_function(wrap_pyfunction!(read_bulkcm_chunk, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_constraints, m)?)?;
     m.add_function(wrap_pyfunction!(compile_user_rules, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_user_rules, m)?)?;

@@ -24,8 +24,10 @@ use crate::error::{Error, Location, Result};
 use crate::names;
 use crate::tables::{parse_decimal, BatchParts, Table};
 
+mod chunks;
 mod parallel;
 use crate::xml::{drive_span_with, local, locate_warnings, split, Cx, Handler, Progress, Span, Warning};
+pub use chunks::{chunks, read_chunk, Chunk};
 pub use parallel::{stream, Group, Streamer};
 
 /// Everything read from one Bulk CM file.

@@ -14,8 +14,9 @@ use crate::error::Result;
 use crate::xml::split::{find_start_tag, read_spans_in_parallel, Plan};
 use crate::xml::{drive_span, Context, Progress, RawWarning, Span};
 
-/// The element parts start at.
-const CUT_BEFORE: &str = "MeContext";
+/// The elements parts start at: `MeContext`, else (an export of bare `ManagedElement`s under
+/// a `SubNetwork`) `ManagedElement`.
+const CUT_BEFORE: [&str; 2] = ["MeContext", "ManagedElement"];
 
 /// What the parts of one file gave.
 pub(super) struct Parts {
@@ -27,25 +28,35 @@ pub(super) struct Parts {
 
 /// Where a file is cut: the reader as it stands before the first `MeContext` (every part
 /// but the first starts from it), the context it stands in, and the spans between the cuts.
-struct Cuts {
-    prefix: BulkCmReader,
-    start: Context,
-    spans: Vec<Span>,
+pub(super) struct Cuts {
+    pub prefix: BulkCmReader,
+    pub start: Context,
+    pub spans: Vec<Span>,
+    /// Where the first node starts: the head every part but the first starts from ends there.
+    pub first: u64,
+}
+
+/// The reader as it stands before offset `first` (the first cut) and the context it stands in.
+pub(super) fn head(path: &Path, first: u64, encoding: crate::xml::Encoding) -> Result<(BulkCmReader, Context)> {
+    let mut prefix = BulkCmReader::default();
+    let head = Span { start: 0, end: Some(first), context: Context { encoding: Some(encoding), ..Context::default() } };
+    let start = drive_span(path, &head, &mut prefix, None)?;
+    Ok((prefix, start.context))
 }
 
 /// Cut `path` (of `size` bytes) before `MeContext` start tags into about `parts` parts.
 /// `None` when it has no `MeContext`, no cut is found, or its head cannot be read.
-fn cut(path: &Path, size: u64, parts: usize, encoding: crate::xml::Encoding) -> Option<Cuts> {
+pub(super) fn cut(path: &Path, size: u64, parts: usize, encoding: crate::xml::Encoding) -> Option<Cuts> {
     let mut file = File::open(path).ok()?;
-    let first = find_start_tag(&mut file, 0, size, CUT_BEFORE).ok()??;
-    let mut prefix = BulkCmReader::default();
-    let head = Span { start: 0, end: Some(first), context: Context { encoding: Some(encoding), ..Context::default() } };
-    let start = drive_span(path, &head, &mut prefix, None).ok()?;
+    let (first, element) = CUT_BEFORE
+        .iter()
+        .find_map(|&element| find_start_tag(&mut file, 0, size, element).ok()?.map(|first| (first, element)))?;
+    let (prefix, start) = head(path, first, encoding).ok()?;
     let mut cuts: Vec<u64> = Vec::new();
     for k in 1..parts as u64 {
         let from = (size * k / parts as u64).max(cuts.last().map_or(first + 1, |c| c + 1));
         let until = size * (k + 1) / parts as u64;
-        if let Ok(Some(cut)) = find_start_tag(&mut file, from, until, CUT_BEFORE) {
+        if let Ok(Some(cut)) = find_start_tag(&mut file, from, until, element) {
             cuts.push(cut);
         }
     }
@@ -55,17 +66,22 @@ fn cut(path: &Path, size: u64, parts: usize, encoding: crate::xml::Encoding) -> 
     let mut spans = Vec::with_capacity(cuts.len() + 1);
     let mut begin = 0;
     for (i, &cut) in cuts.iter().enumerate() {
-        let context = if i == 0 { Context::default() } else { start.context.clone() };
+        let context = if i == 0 { Context::default() } else { start.clone() };
         spans.push(Span { start: begin, end: Some(cut), context });
         begin = cut;
     }
-    spans.push(Span { start: begin, end: None, context: start.context.clone() });
-    Some(Cuts { prefix, start: start.context, spans })
+    spans.push(Span { start: begin, end: None, context: start.clone() });
+    Some(Cuts { prefix, start, spans, first })
 }
 
 /// Whether a part's reader ended where the next part starts from, which proves the cut sound.
 fn ends_at_cut(reader: &BulkCmReader, end: &Context, cuts: &Cuts) -> bool {
-    end.names == cuts.start.names && end.labels == cuts.start.labels && reader.stands_where(&cuts.prefix)
+    ends_where(reader, end, &cuts.prefix, &cuts.start)
+}
+
+/// Whether a reader ended where `prefix` stood, in `start`: the cut after it is sound.
+pub(super) fn ends_where(reader: &BulkCmReader, end: &Context, prefix: &BulkCmReader, start: &Context) -> bool {
+    end.names == start.names && end.labels == start.labels && reader.stands_where(prefix)
 }
 
 /// Read `path` in up to `parts` parts on as many threads. `None` when the file cannot be

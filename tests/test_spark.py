@@ -1,0 +1,364 @@
+"""rtbfast on a real Spark cluster: ``local-cluster[2,1,1024]`` (a master and two workers, each
+executor a JVM of its own with its own Python workers), started once for the file and stopped
+after. Every result is held row for row to the single-machine one; one test kills an
+executor's JVM mid-job. Skipped only where Java (or pyspark) is missing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import rtbfast
+from rtbfast.audit import audit as single_audit
+from rtbfast.errors import RtbfastError
+from rtbfast.spark.network import chunk_tables, split
+from rtbfast.spark.session import java_missing
+from tests.conftest import EXAMPLE_MODEL, EXAMPLES, samples_dir
+from tests.conftest import rtbfast as run_cli
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
+
+MASTER = "local-cluster[2,1,1024]"
+CONF = ["spark.ui.enabled=false", "spark.task.maxFailures=4", "spark.sql.shuffle.partitions=4"]
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    why = java_missing()
+    if why is not None:
+        pytest.skip(f"Spark cannot run here: {why}")
+    from rtbfast.spark.session import session
+
+    s = session(MASTER, CONF, "rtbfast-tests")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example model with its workbook: constraints, Dependencies texts (uniqueness)."""
+    out = tmp_path_factory.mktemp("spark") / "catalog"
+    workbook = EXAMPLES / "workbook"
+    built = run_cli(
+        "build", EXAMPLE_MODEL, "--workbook", workbook / "Spreadsheets_Parameters.csv",
+        "--structs", workbook / "Spreadsheets_StructParameters.csv", "-o", out,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated export of many nodes (about 3 MB)."""
+    from bench.generate import write_export
+
+    return write_export(tmp_path_factory.mktemp("spark") / "generated.xml", 3.0, rich=True)
+
+
+def _sorted(table: pa.Table) -> list[tuple[object, ...]]:
+    rows = [tuple(r.values()) for r in table.to_pylist()]
+    return sorted(rows, key=lambda r: tuple("" if v is None else str(v) for v in r))
+
+
+def _plain(table: pa.Table) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = table.to_pylist()  # dictionary columns come out as their texts
+    return rows
+
+
+def _bulkcm_samples() -> list[Path]:
+    return sorted(samples_dir("bulkcm").glob("*.xml"))
+
+
+# -- the split alone (no Spark): chunks read alone give the whole read --------------------------
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("chunk_bytes", [512, 2048, 1 << 30])
+def test_chunks_of_the_real_exports_read_alone_give_the_whole_read(chunk_bytes: int) -> None:
+    for path in _bulkcm_samples():
+        chunks = split([path], chunk_bytes)
+        assert split([path], chunk_bytes) == chunks  # deterministic
+        try:
+            whole = rtbfast.read_network(path)
+        except RtbfastError as err:  # a sample the reader refuses: a chunk refuses it the same way
+            with pytest.raises(type(err)) as refused:
+                for c in chunks:
+                    chunk_tables(c)
+            assert str(refused.value) == str(err)
+            continue
+        for kind in ("mos", "values"):
+            got = [r for c in chunks for r in _plain(chunk_tables(c)[kind])]
+            assert got == _plain(whole.tables[kind]), (path.name, chunk_bytes, kind)
+
+
+def test_chunks_of_a_generated_export_read_alone_give_the_whole_read(generated: Path) -> None:
+    whole = rtbfast.read_network(generated)
+    for chunk_bytes in (64 * 1024, 700 * 1024):
+        chunks = split([generated], chunk_bytes)
+        assert len(chunks) >= generated.stat().st_size // chunk_bytes // 2
+        for kind in ("mos", "values"):
+            got = pa.concat_tables([chunk_tables(c)[kind] for c in chunks])
+            assert got.num_rows == whole.tables[kind].num_rows
+            assert _plain(got) == _plain(whole.tables[kind]), (chunk_bytes, kind)
+
+
+# -- on the cluster ------------------------------------------------------------------------------
+
+
+def test_read_network_gives_the_tables_of_read_network(spark: Any, generated: Path) -> None:
+    from rtbfast.spark import read_network
+
+    mos_df, values_df = read_network(spark, generated, chunk_bytes=128 * 1024)
+    whole = rtbfast.read_network(generated)
+    for frame, kind in ((mos_df, "mos"), (values_df, "values")):
+        got = frame.toArrow()
+        assert got.column_names == whole.tables[kind].column_names
+        assert _plain(got) == _plain(whole.tables[kind]), kind
+
+
+@pytest.mark.samples
+def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path, tmp_path: Path) -> None:
+    from rtbfast.spark import audit
+
+    audited = 0
+    for path in _bulkcm_samples():
+        try:
+            single_audit(path, catalog, tmp_path / path.stem)
+        except RtbfastError as err:  # a sample the reader refuses: refused the same way
+            with pytest.raises(type(err)) as refused:
+                audit(spark, path, catalog, chunk_bytes=1024)
+            assert str(refused.value) == str(err)
+            continue
+        audited += 1
+        expected = pq.read_table(tmp_path / path.stem / "violations.parquet")
+        got = audit(spark, path, catalog, chunk_bytes=1024).toArrow()
+        assert got.column_names == expected.column_names
+        assert _sorted(got) == _sorted(expected), path.name
+    assert audited >= 3
+
+
+UNIQUE_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<models><mim name="Ex" version="1" release="0">
+  <class name="Cell"><attribute name="earfcndl"><dataType><long><range><min>0</min><max>150</max></range></long>
+  </dataType></attribute>
+    <attribute name="pci"><dependencies>The value must be unique within the node.</dependencies>
+      <dataType><long/></dataType></attribute>
+    <attribute name="gid"><dependencies>The value must be unique per parent.</dependencies>
+      <dataType><long/></dataType></attribute>
+  </class>
+</mim></models>
+"""
+
+
+def _unique_export(nodes: int) -> str:
+    from tests.test_network_reader import HEAD as head
+    from tests.test_network_reader import TAIL, container
+
+    def cell(i: int, pci: int, gid: int) -> str:
+        return container(
+            "Cell", str(i), f"<ex:earfcndl>{100 + i}</ex:earfcndl><ex:pci>{pci}</ex:pci><ex:gid>{gid}</ex:gid>"
+        )
+
+    body = [head, '<xn:SubNetwork id="S">', cell(90, 1, 5)]  # above every node: compared across chunks
+    for n in range(nodes):
+        cells = "".join(cell(i, i % 3, n % 4) for i in range(6))
+        body.append(f'<xn:MeContext id="n{n}"><xn:ManagedElement id="n{n}">{cells}</xn:ManagedElement></xn:MeContext>')
+    body += [cell(91, 1, 5), cell(92, 2, 6), "</xn:SubNetwork>", TAIL]  # after the nodes: the last chunk's
+    return "".join(body)
+
+
+def test_audit_of_a_multi_node_export_with_cross_node_rules_equals_one_machine(spark: Any, tmp_path: Path) -> None:
+    """Uniqueness within the node, per parent (a node's root's parent is above every node) and
+    among MOs above the nodes, which chunks cannot see alone: the second stage finds them."""
+    from rtbfast.spark import audit
+
+    model = tmp_path / "unique_mp.xml"
+    model.write_text(UNIQUE_MODEL, encoding="utf-8")
+    export = tmp_path / "unique.xml"
+    export.write_text(_unique_export(40), encoding="utf-8")
+    single_audit(export, model, tmp_path / "one", part_bytes=0)
+    expected = pq.read_table(tmp_path / "one" / "violations.parquet")
+    rules = set(expected.column("rule").to_pylist())
+    assert {"dep:Cell.pci:unique", "dep:Cell.gid:unique", "range"} <= rules, rules
+    shared = [r for r in expected.to_pylist() if r["subject"] in ("SubNetwork=S,Cell=90", "SubNetwork=S,Cell=91")]
+    assert shared, "the MOs above the nodes repeat each other's values"
+    assert len(split([export], 8192)) > 5
+    got = audit(spark, export, model, chunk_bytes=8192).toArrow()
+    assert _sorted(got) == _sorted(expected)
+
+
+def test_audit_of_a_generated_export_equals_one_machine(
+    spark: Any, catalog: Path, generated: Path, tmp_path: Path
+) -> None:
+    from rtbfast.spark import audit
+
+    single_audit(generated, catalog, tmp_path / "one", part_bytes=0)
+    expected = pq.read_table(tmp_path / "one" / "violations.parquet")
+    assert expected.num_rows > 0
+    got = audit(spark, generated, catalog, chunk_bytes=256 * 1024).toArrow()
+    assert _sorted(got) == _sorted(expected)
+
+
+def _executors(app_id: str) -> list[int]:
+    """The process ids of this application's executor JVMs (started by its local-cluster)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmdline and app_id.encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_an_executor_killed_mid_job_is_retried_and_the_result_is_the_same(
+    spark: Any, catalog: Path, generated: Path, tmp_path: Path
+) -> None:
+    from rtbfast.spark import audit
+
+    sc = spark.sparkContext
+    single_audit(generated, catalog, tmp_path / "one", part_bytes=0)
+    expected = _sorted(pq.read_table(tmp_path / "one" / "violations.parquet"))
+    killed: list[int] = []
+
+    def kill_when_running() -> None:
+        tracker = sc.statusTracker()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for stage in tracker.getActiveStageIds():
+                info = tracker.getStageInfo(stage)
+                if info is not None and info.numActiveTasks > 0 and info.numCompletedTasks >= 1:
+                    pids = _executors(sc.applicationId)
+                    if pids:
+                        os.kill(pids[0], signal.SIGKILL)
+                        killed.append(pids[0])
+                        return
+            time.sleep(0.05)
+
+    before = _executors(sc.applicationId)
+    assert len(before) == 2, before
+    killer = threading.Thread(target=kill_when_running)
+    killer.start()
+    got = audit(spark, generated, catalog, chunk_bytes=64 * 1024).toArrow()
+    killer.join()
+    assert killed, "no executor was killed while the job ran"
+    assert killed[0] not in _executors(sc.applicationId)
+    assert _sorted(got) == expected
+
+
+def test_the_cli_writes_the_files_it_writes_without_spark(catalog: Path, generated: Path, tmp_path: Path) -> None:
+    if java_missing():
+        pytest.skip(f"Spark cannot run here: {java_missing()}")
+    one = run_cli("audit", generated, "--catalog", catalog, "-o", tmp_path / "one", "--format", "json")
+    many = run_cli(
+        "audit", generated, "--catalog", catalog, "-o", tmp_path / "many", "--format", "json",
+        "--spark", "local[2]", "--conf", "spark.ui.enabled=false",
+    )  # fmt: skip
+    assert one.returncode == many.returncode, many.stderr[-3000:]
+    files = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == files
+    a, b = (pq.read_table(tmp_path / d / "violations.parquet") for d in ("one", "many"))
+    assert a.schema == b.schema
+    assert _sorted(a) == _sorted(b)
+    import json
+
+    sa, sb = (json.loads((tmp_path / d / "audit.json").read_text()) for d in ("one", "many"))
+    for key in ("mos", "values_checked", "violations", "by_severity", "by_rule", "by_class", "by_node"):
+        assert sa[key] == sb[key], key
+    bad = run_cli(
+        "audit", generated, "--catalog", catalog, "-o", tmp_path / "x", "--spark", "local[1]", "--conf", "nokey"
+    )
+    assert bad.returncode != 0 and "KEY=VALUE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# -- plans: the batches of node groups planned on the cluster ----------------------------------
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _plan_both(spark: Any, tmp_path: Path, source: Path, catalog: Path, network: Path, **options: Any) -> None:
+    """The plan folder of a run without Spark and of one with its batches (each node group
+    alone) planned on the cluster: the same files, byte for byte, or the same problems."""
+    from rtbfast.enm.plan import PlanError
+    from rtbfast.enm.planning import plan_folder
+    from rtbfast.spark.plan_job import spark_batches
+
+    try:
+        one = plan_folder(source, catalog, network, tmp_path / "one", budget=1, **options)
+    except PlanError as err:
+        with pytest.raises(type(err)) as refused:
+            plan_folder(
+                source, catalog, network, tmp_path / "many", budget=1, run_batches=spark_batches(spark), **options
+            )
+        assert refused.value.problems == err.problems
+        assert not (tmp_path / "many").exists()
+        return
+    many = plan_folder(
+        source, catalog, network, tmp_path / "many", budget=1, run_batches=spark_batches(spark), **options
+    )
+    assert one.get("commands") == many.get("commands")
+    files = _digests(tmp_path / "one")
+    assert "plan.cmedit" in files and "plan.parquet" in files
+    assert _digests(tmp_path / "many") == files
+
+
+def test_a_plan_of_a_template_over_every_cell_is_byte_identical(
+    spark: Any, example_out: Path, export: Path, tmp_path: Path
+) -> None:
+    """The template expanded over every cell (on the driver), each node group planned on the
+    cluster, every file of the plan folder byte for byte the single machine's."""
+    template = tmp_path / "t.json"
+    template.write_text(
+        '[{"$meta": {"name": "t"}}, {"EUtranCellFDD": {"qRxLevMin": -120, "cellRange": "KM_100"}}]', encoding="utf-8"
+    )
+    _plan_both(spark, tmp_path, template, example_out, export, targets=["*"], allow_unknown_rollback=True)
+    lines = (tmp_path / "many" / "plan.cmedit").read_text().splitlines()
+    assert len(lines) > 10 and all("qRxLevMin=-120" in line for line in lines if "set" in line)
+
+
+@pytest.mark.parametrize("name", ["many-45", "skeleton-59"])
+def test_a_plan_of_many_node_groups_is_byte_identical(spark: Any, name: str, tmp_path: Path) -> None:
+    """The streamed-plan cases: references across nodes, creates, cascaded deletes, locks."""
+    import rtbfast as api
+    from tests import stream_cases
+    from tests.test_plan_streaming import materialize
+
+    built = tmp_path / "catalog-built"
+    api.build(stream_cases.MODEL, built)
+    folder = materialize(name, tmp_path / name, built)
+    _plan_both(
+        spark,
+        tmp_path,
+        folder / "changes.parquet",
+        folder / "catalog",
+        folder / "network.xml",
+        allow_unknown_rollback=True,
+    )
+
+
+def test_the_plan_cli_writes_the_same_files_with_spark(example_out: Path, export: Path, tmp_path: Path) -> None:
+    if java_missing():
+        pytest.skip(f"Spark cannot run here: {java_missing()}")
+    template = tmp_path / "t.json"
+    template.write_text('[{"EUtranCellFDD": {"qRxLevMin": -118}}]', encoding="utf-8")
+    args: list[str | Path] = ["plan", template, "--targets", "*", "--catalog", example_out, "--network", export]
+    one = run_cli(*args, "-o", tmp_path / "one")
+    many = run_cli(*args, "-o", tmp_path / "many", "--spark", "local[2]", "--conf", "spark.ui.enabled=false")
+    assert one.returncode == many.returncode == 0, many.stderr[-3000:]
+    assert _digests(tmp_path / "many") == _digests(tmp_path / "one")
