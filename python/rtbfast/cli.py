@@ -617,6 +617,7 @@ def _file_summary_lines(summaries: list[dict[str, Any]]) -> list[str]:
 @TARGET_CLASS_OPTION
 @PROGRESS_OPTION
 @JOBS_OPTION
+@SPARK_OPTIONS
 def templates_expand(
     template: Path,
     catalog: Path,
@@ -629,6 +630,8 @@ def templates_expand(
     target_classes: tuple[str, ...],
     progress: bool | None,
     jobs: int,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
 ) -> None:
     """Expand TEMPLATE over the target cells of a network into a ChangeSet (Parquet).
 
@@ -651,6 +654,9 @@ def templates_expand(
     Example:
       rtbfast templates expand mobility.json --catalog out/erbs --network export.xml \\
           --targets 'SubNetwork=ROOT,MeContext=NODE1*' -o changes.parquet
+
+    With --spark MASTER the batches of nodes are expanded on Spark, a task each, with the same
+    bounds; the file is the one written without (see docs/scale-out.md).
 
     Exits 1 when expansion or a verdict has an error (the ChangeSet is then not written
     unless --allow-errors), 2 when an input cannot be read.
@@ -684,6 +690,8 @@ def templates_expand(
             target_classes,
             show,
             jobs,
+            spark_master,
+            spark_conf,
         )
 
 
@@ -700,8 +708,11 @@ def _expand_into(
     target_classes: tuple[str, ...],
     show: bool,
     jobs: int,
+    spark_master: str | None = None,
+    spark_conf: tuple[str, ...] = (),
 ) -> None:
-    """``templates expand``, its rows spooled in `work` (node batch by node batch)."""
+    """``templates expand``, its rows spooled in `work` (node batch by node batch; on Spark,
+    a batch per task, with `spark_master`)."""
     from rtbfast.changeset import write_changeset_batches
     from rtbfast.output_folder import output_file_target
     from rtbfast.templates.expand_stream import expand_streamed
@@ -711,6 +722,14 @@ def _expand_into(
         on_progress, on_phase = _reporters(stack, show)
         try:
             output_file_target(out, inputs)
+            run_batches = None
+            if spark_master is not None:
+                from rtbfast.spark.expand_job import spark_expand
+                from rtbfast.spark.session import session
+
+                spark = session(spark_master, spark_conf, "rtbfast templates expand")
+                stack.callback(spark.stop)
+                run_batches = spark_expand(spark)
             if on_phase is not None:
                 on_phase("expanding")
             result = expand_streamed(
@@ -722,10 +741,13 @@ def _expand_into(
                 threads=jobs,
                 on_progress=on_progress,
                 target_classes=list(target_classes) or None,
+                run_batches=run_batches,
             )
         except RtbfastError as err:
             _fail(err)
             return
+    if result.on_driver is not None:
+        click.echo(f"note: expanded on the driver from a batch on, not on Spark: {result.on_driver}", err=True)
     for note in result.notes:
         if note.severity == "info" and not verbose:
             continue

@@ -201,14 +201,16 @@ def plan(
     with contextlib.ExitStack() as stack:
         _, on_phase = _reporters(stack, show)
         try:
-            run_batches = None
-            if spark_master is not None:  # the batches of node groups planned on Spark, a task each
+            run_batches = expand_batches = None
+            if spark_master is not None:  # the batches of nodes expanded and planned on Spark, a task each
+                from rtbfast.spark.expand_job import spark_expand
                 from rtbfast.spark.plan_job import spark_batches
                 from rtbfast.spark.session import session
 
                 spark = session(spark_master, spark_conf, "rtbfast plan")
                 stack.callback(spark.stop)
                 run_batches = spark_batches(spark)
+                expand_batches = spark_expand(spark)
             report = plan_folder(
                 source,
                 catalog,
@@ -227,6 +229,7 @@ def plan(
                 on_warning=lambda line: click.echo(one_line(line)),  # as `templates expand` says them
                 xlsx=xlsx,
                 run_batches=run_batches,
+                expand_batches=expand_batches,
             )
         except PlanError as err:
             for problem in err.problems:

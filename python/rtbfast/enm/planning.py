@@ -397,6 +397,7 @@ def plan_folder(
     on_warning: Callable[[str], None] | None = None,
     xlsx: bool = False,
     run_batches: Any = None,
+    expand_batches: Any = None,
 ) -> dict[str, Any]:
     """``rtbfast plan``: plan a ChangeSet file (or a template, expanded over `targets` first)
     on `network` with `catalog` node group by node group (:mod:`rtbfast.enm.plan_stream`: a
@@ -404,7 +405,9 @@ def plan_folder(
     folder at `out`, byte for byte what :func:`plan_changes` and :func:`write_plan_folder`
     write for the whole at once; its report. Errors as :func:`plan_changes` raises them.
     `run_batches` plans the batches elsewhere (:data:`rtbfast.enm.plan_stream.BatchRunner`: on
-    Spark, :func:`rtbfast.spark.plan_job.spark_batches`); the files are the same."""
+    Spark, :func:`rtbfast.spark.plan_job.spark_batches`) and `expand_batches` expands a
+    template's batches elsewhere (:data:`rtbfast.templates.expand_stream.ExpandRunner`: on Spark,
+    :func:`rtbfast.spark.expand_job.spark_expand`); the files are the same."""
     from rtbfast.changeset import changeset_batches
     from rtbfast.enm.node_groups import BUDGET, Workspace, network_pieces
     from rtbfast.enm.plan_stream import plan_in_groups
@@ -423,7 +426,7 @@ def plan_folder(
             expansion = work.path / "expansion"
             expansion.mkdir()
             batches, expanded = _expanded_streamed(
-                src, cat, network, targets, threads, say, expansion, target_classes, on_warning
+                src, cat, network, targets, threads, say, expansion, target_classes, on_warning, expand_batches
             )
             made_from.update(expanded)
         grouped = plan_in_groups(
@@ -483,6 +486,7 @@ def _expanded_streamed(
     work: Path,
     target_classes: Sequence[str] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    run_batches: Any = None,
 ) -> tuple[Callable[..., Iterator[pa.RecordBatch]], dict[str, Any]]:
     """:func:`_expanded` node batch by node batch (:mod:`rtbfast.templates.expand_stream`), its
     rows spooled in `work`: the ChangeSet's rows a batch at a time."""
@@ -491,7 +495,10 @@ def _expanded_streamed(
     if not targets:
         raise InputError(f"{src}: a template is planned over target cells: give --targets", str(src))
     say("expanding the template")
-    result = expand_streamed(src, catalog, network, list(targets), work, threads=threads, target_classes=target_classes)
+    result = expand_streamed(
+        src, catalog, network, list(targets), work, threads=threads, target_classes=target_classes,
+        run_batches=run_batches,
+    )  # fmt: skip
     _said(src, result, on_warning)
     return result.batches, {"template": str(src), "targets": list(targets)[:100], "target_cells": result.target_cells}
 

@@ -5,6 +5,8 @@ schedules and retries; rtbfast's native code does the work inside each task.
 - :func:`read_network` (:mod:`rtbfast.spark.network`): ``(mos_df, values_df)``;
 - :func:`audit` (:mod:`rtbfast.spark.audit_job`): the violations DataFrame; ``rtbfast audit
   --spark MASTER`` writes the folder ``rtbfast audit`` writes;
+- :func:`expand` (:mod:`rtbfast.spark.expand_job`): a template's ChangeSet DataFrame, a batch of
+  nodes per task; ``rtbfast templates expand --spark MASTER`` writes the file it writes without;
 - :func:`session` (:mod:`rtbfast.spark.session`): a session on ``local[N]``,
   ``local-cluster[W,C,M]`` or ``spark://host:port`` with ``--conf`` settings.
 
@@ -25,6 +27,10 @@ def __getattr__(name: str) -> Any:
         from rtbfast.spark.audit_job import audit
 
         return audit
+    if name == "expand":
+        from rtbfast.spark.expand_job import expand
+
+        return expand
     if name == "session":
         from rtbfast.spark.session import session
 
@@ -32,4 +38,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rtbfast.spark' has no attribute {name!r}")
 
 
-__all__ = ["audit", "read_network", "session"]
+__all__ = ["audit", "expand", "read_network", "session"]

@@ -31,8 +31,10 @@ from __future__ import annotations
 import ast
 import fnmatch
 import os
+import types
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.readers import ProgressCallback
 from rtbfast.schemas import CHANGESET_SCHEMA, VERDICTS_SCHEMA
 from rtbfast.templates.expand import Expander, NeedsWhole, Note, _expressions, expand, sequences_of
-from rtbfast.templates.objects import DEFAULT_TARGET_CLASSES
+from rtbfast.templates.objects import DEFAULT_TARGET_CLASSES, Vars
 from rtbfast.templates.sandbox import Limits
 from rtbfast.templates.tree import Template
 from rtbfast.templates.verdicts import as_plan_refuses, creating_sources, judged_sets
@@ -67,6 +69,9 @@ class Streamed:
     batches_expanded: int = 0
     read_whole: str | None = None
     """Why the template was expanded over the whole network at once (None: it streamed)."""
+    on_driver: str | None = None
+    """Why batches were expanded here rather than by the batch runner (Spark), from one batch on:
+    what a batch carries to the next (None: all ran there, or there was no runner)."""
 
     @property
     def errors(self) -> list[Note]:
@@ -219,11 +224,14 @@ def expand_streamed(
     on_progress: ProgressCallback | None = None,
     target_classes: Sequence[str] | None = None,
     budget: int = BUDGET,
+    run_batches: ExpandRunner | None = None,
 ) -> Streamed:
     """Expand a template over the `targets` of `network` (a Bulk CM export or a build folder)
     batch of nodes by batch (at most `budget` network values a batch, but for a node larger
     than that), spooling into `workspace`; the same rows, notes and verdicts as
-    :func:`rtbfast.templates.expand.expand` (see the module for when it expands whole)."""
+    :func:`rtbfast.templates.expand.expand` (see the module for when it expands whole).
+    `run_batches` expands the batches elsewhere, each alone (:data:`ExpandRunner`; on Spark,
+    :func:`rtbfast.spark.expand_job.spark_expand`)."""
     from rtbfast.templates.typed import read_any
 
     cat = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog, threads)
@@ -235,8 +243,9 @@ def expand_streamed(
         )
     try:
         return _streamed(
-            tpl, cat, network, targets, out, threads, limits, on_progress, target_classes, budget, workspace
-        )
+            tpl, cat, network, targets, out, threads, limits, on_progress, target_classes, budget, workspace,
+            run_batches,
+        )  # fmt: skip
     except _Whole as why:
         return _whole(tpl, cat, network, targets, out, str(why), threads, limits, on_progress, target_classes)
 
@@ -299,6 +308,192 @@ class _Spool:
         self._sink.close()
 
 
+BatchInput = tuple[int, list[str], dict[str, pa.Table], list[int], int]
+"""A batch to expand: its place, its node keys, its network tables (``mos``, ``values``), the
+network rows of its targets and how many targets come before it."""
+
+
+@dataclass
+class BatchExpansion:
+    """What expanding one batch gives: its ChangeSet rows and their verdicts, and, when expanded
+    alone (:func:`expand_alone`), what the batch added to the state an expansion carries from
+    batch to batch, for the driver to carry on with (:func:`_carried`)."""
+
+    part: pa.Table
+    judged: pa.Table | None
+    going: bool
+    """False: the bound on all rows stopped expansion in this batch."""
+    whole: str | None = None
+    """Why the template needs the whole network (None: it streams)."""
+    notes: list[tuple[tuple[str, str, str, str], Note, int]] | None = None
+    """The notes made or said again (key, note, times said in this batch), in the order made."""
+    phases: list[str] | None = None
+    clusters: dict[str, list[str]] | None = None
+    made: int = 0
+    """What the batch spent of the budget on all characters and items made."""
+    changed: bool = False
+    """Whether the batch left the template's state (``vars``, the names its code binds, its
+    functions' defaults) other than it found it."""
+
+
+ExpandRunner = Callable[
+    [Iterator[BatchInput], Template, CatalogView, "Limits | None", "Sequence[str] | None", int],
+    Iterator[tuple[int, BatchExpansion]],
+]
+"""Expands each batch alone (:func:`expand_alone`), elsewhere (Spark tasks); yields them in order."""
+
+
+def expand_batch(
+    expander: Expander,
+    batch: list[str],
+    tables: dict[str, pa.Table],
+    wanted: list[int],
+    done: int,
+    total: int,
+    sequences: Any,
+    cat: CatalogView,
+    threads: int,
+    on_progress: ProgressCallback | None = None,
+) -> BatchExpansion:
+    """Expand the targets (network rows `wanted`) of one batch of nodes (`batch`, its network
+    `tables`) with `expander`, the `done`-th target of `total` first."""
+    tables = {kind: _compact(table) for kind, table in tables.items()}
+    index = NetworkIndex(tables, sequences)
+    rows = tables["mos"]["row"]
+    local = pc.index_in(pa.array(wanted, pa.int64()), value_set=rows).to_pylist()
+    skeleton = pc.indices_nonzero(pc.is_null(node_keys(tables["mos"]["fdn"]))).to_pylist()
+    expander.rebind(index, skeleton)
+    views = [expander._view(r) for r in local]
+    going = True
+    try:
+        going = expander.expand_cells(views, done, total, on_progress)
+    except NeedsWhole:
+        expander.needs_whole = True
+    if expander.needs_whole:
+        return BatchExpansion(
+            CHANGESET_SCHEMA.empty_table(),
+            None,
+            False,
+            "the template asks for what is above every node's MOs (the children of a SubNetwork, targets)",
+        )
+    part = expander.flush()
+    found = None
+    if part.num_rows:
+        inside = pc.is_in(node_keys(part["fdn"]), value_set=pa.array(batch, pa.string()))
+        if not pc.all(pc.fill_null(inside, False)).as_py():
+            return BatchExpansion(part, None, False, "the template writes MOs of other nodes (or above every node)")
+        found = judged_sets(part, index, cat, threads=threads)
+    expander.views = {}
+    return BatchExpansion(part, found, going)
+
+
+def expand_alone(
+    item: BatchInput,
+    tpl: Template,
+    cat: CatalogView,
+    limits: Limits | None,
+    target_classes: Sequence[str] | None,
+    total: int,
+    threads: int = 1,
+) -> BatchExpansion:
+    """One batch expanded by an expander of its own (in a Spark task), as if no batch came
+    before it; with what it added to the state carried on (notes, phases, clusters, the budget)
+    and whether it changed the template's own state (then the batches after it cannot run
+    alone)."""
+    from rtbfast.enm.node_groups import _EMPTY
+
+    _, batch, tables, wanted, done = item
+    expander = Expander(tpl, NetworkIndex({"mos": _EMPTY["mos"]}), cat, limits, target_classes)
+    expander.sandbox.set(targets=_TargetsGuard(expander))
+    before = dict(expander.notes)
+    state = _state(expander)
+    made = expander.meter.made
+    got = expand_batch(expander, batch, tables, wanted, done, total, sequences_of(cat), cat, threads)
+    got.notes = [
+        (key, note, note.count - (before[key].count if key in before else 0))
+        for key, note in expander.notes.items()
+        if key not in before or note.count > before[key].count
+    ]
+    got.phases = list(expander.phases)
+    got.clusters = expander.clusters
+    got.made = expander.meter.made - made
+    got.changed = _state(expander) != state
+    return got
+
+
+_ROWS_BOUND = "ChangeSet rows"
+"""In the notes of the bounds on rows (one target's, all of them)."""
+
+
+def _carried(got: BatchExpansion, expander: Expander) -> str | None:
+    """Carry `expander` on past a batch expanded alone, as if it had expanded it: its notes,
+    phases, clusters, budget and rows; with `got`'s rows numbered and phased on from the
+    batches before. Or why the batch cannot be taken as expanded alone (nothing carried then):
+    the result would depend on the batches before it."""
+    limits = expander.meter.limits
+    rows_said = any(n.kind == "limit" and _ROWS_BOUND in n.message for _, n, _ in got.notes or ())
+    if got.changed:
+        return "the template changes its own state (vars, the names its code binds) from target to target"
+    if expander.meter.made + got.made > limits.budget:
+        return "the budget on all characters and items made is passed"
+    if not got.going or expander._flushed + got.part.num_rows + (limits.rows_per_target if rows_said else 0) >= (
+        limits.rows
+    ):
+        return "the bound on all ChangeSet rows is reached"
+    for key, note, times in got.notes or ():
+        found = expander.notes.get(key)
+        expander.notes[key] = note if found is None else replace(found, count=found.count + times)
+    for phase in got.phases or ():
+        if phase not in expander.phases:
+            expander.phases.append(phase)
+    for name, members in (got.clusters or {}).items():
+        kept = expander.clusters.setdefault(name, [])
+        kept.extend(m for m in members if m not in kept)
+    expander.meter.made += got.made
+    part = got.part
+    first = expander._flushed
+    expander._flushed += part.num_rows
+    if part.num_rows:
+        ranks = pc.cast(pc.index_in(part["phase"], value_set=pa.array(expander.phases, pa.string())), pa.int32())
+        part = part.set_column(part.schema.get_field_index("phase_order"), CHANGESET_SCHEMA.field("phase_order"), ranks)
+        seq = pc.add(part["seq"], pa.scalar(first, pa.int64()))
+        part = part.set_column(part.schema.get_field_index("seq"), CHANGESET_SCHEMA.field("seq"), seq)
+        got.part = part
+        if got.judged is not None:
+            j = got.judged
+            at = j.schema.get_field_index("seq")
+            got.judged = j.set_column(at, j.schema.field(at), pc.add(j["seq"], pa.scalar(first, pa.int64())))
+    return None
+
+
+def _state(expander: Expander) -> Any:
+    """The template's own state as comparable data: ``vars``, the names its code binds, its
+    functions' defaults and closures; any other object by its identity."""
+    names = expander.sandbox.globals
+    return _fingerprint({k: v for k, v in names.items() if k not in ("cell", "mo", "targets", "__builtins__")}, ())
+
+
+def _fingerprint(value: Any, seen: tuple[int, ...]) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str, bytes, Decimal)):
+        return (type(value).__name__, value)
+    if id(value) in seen or len(seen) > 100:
+        return ("seen", id(value))
+    inner = (*seen, id(value))
+    if isinstance(value, dict):
+        return ("dict", tuple((_fingerprint(k, inner), _fingerprint(v, inner)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_fingerprint(v, inner) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted((_fingerprint(v, inner) for v in value), key=repr)))
+    if isinstance(value, Vars):
+        return ("vars", _fingerprint(object.__getattribute__(value, "_values"), inner))
+    if isinstance(value, types.FunctionType):
+        cells = tuple(_fingerprint(c.cell_contents, inner) for c in value.__closure__ or ())
+        defaults = (_fingerprint(value.__defaults__, inner), _fingerprint(value.__kwdefaults__, inner))
+        return ("function", id(value), defaults, cells)
+    return ("object", id(value))
+
+
 def _streamed(
     tpl: Template,
     cat: CatalogView,
@@ -311,6 +506,7 @@ def _streamed(
     target_classes: Sequence[str] | None,
     budget: int,
     workspace: Path,
+    run_batches: ExpandRunner | None = None,
 ) -> Streamed:
     from rtbfast.enm.node_groups import _EMPTY
     from rtbfast.enm.plan_stream import _again
@@ -360,46 +556,51 @@ def _streamed(
     batches = [[k for group in b for k in group] for b in pack([[k] for k in nodes], spool.values_of.get, budget)]
     expander = Expander(tpl, NetworkIndex({"mos": _EMPTY["mos"]}), cat, limits, target_classes)
     expander.sandbox.set(targets=_TargetsGuard(expander))
+    wanted_of = [[r for k in batch for r in targets_of[k]] for batch in batches]
+    starts = [0]
+    for wanted in wanted_of:
+        starts.append(starts[-1] + len(wanted))
+
+    def inputs() -> Iterator[BatchInput]:
+        for i, batch in enumerate(batches):
+            yield i, batch, spool.tables(batch), wanted_of[i], starts[i]
+
+    remote = run_batches(inputs(), tpl, cat, limits, target_classes, total) if run_batches is not None else None
+    on_driver: str | None = None
     judged: list[pa.Table] = []
     samples: list[pa.Table] = []
     creating: set[str] = set()
     seen_sources: set[str] = set()
-    done = 0
     expanded = 0
     with _Spool(out) as changes_spool:
-        for batch in batches:
-            tables = {kind: _compact(table) for kind, table in spool.tables(batch).items()}
-            index = NetworkIndex(tables, sequences)
-            rows = tables["mos"]["row"]
-            wanted = pa.array([r for k in batch for r in targets_of[k]], pa.int64())
-            local = pc.index_in(wanted, value_set=rows).to_pylist()
-            skeleton = pc.indices_nonzero(pc.is_null(node_keys(tables["mos"]["fdn"]))).to_pylist()
-            expander.rebind(index, skeleton)
-            views = [expander._view(r) for r in local]
-            try:
-                going = expander.expand_cells(views, done, total, on_progress)
-            except NeedsWhole:
-                expander.needs_whole = True
-            if expander.needs_whole:
-                raise _Whole(
-                    "the template asks for what is above every node's MOs (the children of a SubNetwork, targets)"
-                )
-            done += len(views)
+        for i, batch in enumerate(batches):
+            got: BatchExpansion | None = None
+            if remote is not None:
+                at, got = next(remote)
+                assert at == i
+                if got.whole is None:
+                    why = _carried(got, expander)
+                    if why is not None:  # from this batch on, on the driver, as one expansion
+                        on_driver, remote, got = why, None, None
+            if got is None:
+                got = expand_batch(
+                    expander, batch, spool.tables(batch), wanted_of[i], starts[i], total, sequences, cat, threads,
+                    on_progress,
+                )  # fmt: skip
+            elif on_progress is not None:
+                on_progress(starts[i], total)
+            if got.whole is not None:
+                raise _Whole(got.whole)
             expanded += 1
-            part = expander.flush()
+            part = got.part
             if part.num_rows:
-                owners = node_keys(part["fdn"])
-                inside = pc.is_in(owners, value_set=pa.array(batch, pa.string()))
-                if not pc.all(pc.fill_null(inside, False)).as_py():
-                    raise _Whole("the template writes MOs of other nodes (or above every node)")
-                found = judged_sets(part, index, cat, threads=threads)
-                if found is not None:
-                    judged.append(found)
+                if got.judged is not None:
+                    judged.append(got.judged)
                 samples.append(_new_sources(part, seen_sources))
                 creating |= creating_sources(part)
                 changes_spool.add(part)
-            del tables, index, views, part
-            expander.views = {}
+            going = got.going
+            del part, got
             # what the batch held is freed as it goes out of use (no cycles: a collection
             # per batch would cost more than the batch); given back to the system
             _free()
@@ -425,6 +626,7 @@ def _streamed(
         changes_spool.rows,
         changes_spool.ops,
         expanded,
+        on_driver=on_driver if run_batches is not None else None,
     )
 
 
@@ -451,4 +653,12 @@ def _new_sources(part: pa.Table, seen: set[str]) -> pa.Table:
     return part.take(pc.take(keep, pc.sort_indices(keep)))
 
 
-__all__ = ["Streamed", "expand_streamed"]
+__all__ = [
+    "BatchExpansion",
+    "BatchInput",
+    "ExpandRunner",
+    "Streamed",
+    "expand_alone",
+    "expand_batch",
+    "expand_streamed",
+]
