@@ -3,13 +3,13 @@ executor a JVM of its own with its own Python workers), started once for the fil
 after. Every result is held row for row to the single-machine one; one test kills an
 executor's JVM mid-job. Skipped only where Java (or pyspark) is missing."""
 
+# ruff: noqa: F811  (the shared fixtures, imported, are the tests' arguments)
 from __future__ import annotations
 
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,46 +22,11 @@ from rtbfast.audit import audit as single_audit
 from rtbfast.errors import RtbfastError
 from rtbfast.spark.network import chunk_tables, split
 from rtbfast.spark.session import java_missing
-from tests.conftest import EXAMPLE_MODEL, EXAMPLES, samples_dir
 from tests.conftest import rtbfast as run_cli
+from tests.conftest import samples_dir
+from tests.spark_fixtures import CONF, MASTER, catalog, generated, spark  # noqa: F401  (the shared fixtures)
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
-
-MASTER = "local-cluster[2,1,1024]"
-CONF = ["spark.ui.enabled=false", "spark.task.maxFailures=4", "spark.sql.shuffle.partitions=4"]
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    why = java_missing()
-    if why is not None:
-        pytest.skip(f"Spark cannot run here: {why}")
-    from rtbfast.spark.session import session
-
-    s = session(MASTER, CONF, "rtbfast-tests")
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="session")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example model with its workbook: constraints, Dependencies texts (uniqueness)."""
-    out = tmp_path_factory.mktemp("spark") / "catalog"
-    workbook = EXAMPLES / "workbook"
-    built = run_cli(
-        "build", EXAMPLE_MODEL, "--workbook", workbook / "Spreadsheets_Parameters.csv",
-        "--structs", workbook / "Spreadsheets_StructParameters.csv", "-o", out,
-    )  # fmt: skip
-    assert built.returncode == 0, built.stderr
-    return out
-
-
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A generated export of many nodes (about 3 MB)."""
-    from bench.generate import write_export
-
-    return write_export(tmp_path_factory.mktemp("spark") / "generated.xml", 3.0, rich=True)
 
 
 def _sorted(table: pa.Table) -> list[tuple[object, ...]]:
