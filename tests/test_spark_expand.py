@@ -85,7 +85,7 @@ def test_the_example_template_over_every_cell_is_byte_identical(
     assert one.rows > 1000
     assert_same(one, many, tmp_path)
     print(f"\nexample template, 19 nodes: {one.rows:,} rows; one machine {single:.2f} s, Spark {on_spark:.2f} s")
-    frame = expand(spark, motorway, export, ["*"], catalog)
+    frame = expand(spark, motorway, export, ["*"], catalog, budget=3000)
     got = frame.toArrow()
     assert got.column_names == CHANGESET_SCHEMA.names
     assert got.cast(CHANGESET_SCHEMA).equals(one.table())
@@ -175,3 +175,28 @@ def test_a_bound_passed_in_a_task_is_said_as_without_spark(catalog: Path, export
     assert "2,000,000" in errors[0]
     assert not (tmp_path / "one.parquet").exists() and not (tmp_path / "spark.parquet").exists()
     assert "Traceback" not in many.stderr
+
+
+def test_a_plan_of_a_template_expanded_and_planned_on_spark_is_byte_identical(
+    spark: Any, motorway: Path, catalog: Path, export: Path, tmp_path: Path
+) -> None:
+    """``rtbfast plan TEMPLATE --spark``: the template expanded and the node groups planned on
+    the cluster, every file of the plan folder byte for byte the single machine's."""
+    import hashlib
+
+    from rtbfast.enm.planning import plan_folder
+    from rtbfast.spark.expand_job import spark_expand
+    from rtbfast.spark.plan_job import spark_batches
+
+    options: dict[str, Any] = {"targets": ["*"], "allow_unknown_rollback": True}
+    one = plan_folder(motorway, catalog, export, tmp_path / "one", **options)
+    many = plan_folder(
+        motorway, catalog, export, tmp_path / "many", run_batches=spark_batches(spark),
+        expand_batches=spark_expand(spark), **options,
+    )  # fmt: skip
+    assert one.get("commands") == many.get("commands")
+    digests = [
+        {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((tmp_path / d).iterdir())}
+        for d in ("one", "many")
+    ]
+    assert "plan.cmedit" in digests[0] and digests[1] == digests[0]

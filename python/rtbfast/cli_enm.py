@@ -172,8 +172,9 @@ def plan(
       rtbfast plan mobility.json --targets 'NODE1_*' --catalog out/erbs --network export.xml -o plan/
       rtbfast plan changes.parquet --catalog out/erbs --network export.xml -o plan/ --spark 'local[4]'
 
-    With --spark MASTER the batches of node groups are planned on Spark, a task each; the
-    files are byte for byte the same (docs/scale-out.md).
+    With --spark MASTER the batches of node groups are planned on Spark, a task each (and a
+    template's batches of nodes expanded there first); the files are byte for byte the same
+    (docs/scale-out.md).
 
     Exits 1 when the changes cannot be planned (each problem is listed with the ChangeSet
     row it comes from), 2 when an input cannot be read.

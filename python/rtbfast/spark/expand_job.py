@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rtbfast.catalog_view import CatalogView
+from rtbfast.enm.node_groups import BUDGET
 from rtbfast.spark.shipping import ShippedCatalog, built, from_ipc, to_ipc
 from rtbfast.templates.expand_stream import BatchExpansion, BatchInput, ExpandRunner, expand_alone
 from rtbfast.templates.sandbox import Limits
@@ -93,10 +94,12 @@ def expand(
     *,
     limits: Limits | None = None,
     target_classes: Sequence[str] | None = None,
+    budget: int = BUDGET,
 ) -> DataFrame:
     """The ChangeSet of `template` over the `targets` of `network` (a Bulk CM export or a build
     folder) with `catalog`, expanded a batch of nodes per Spark task: the rows
-    ``rtbfast templates expand`` writes, in its order, as a DataFrame (the ChangeSet's columns,
+    ``rtbfast templates expand`` writes, in its order (batches of at most `budget` network
+    values, a task each), as a DataFrame (the ChangeSet's columns,
     :data:`rtbfast.schemas.CHANGESET_SCHEMA`). The notes and verdicts are not in it: use
     :func:`rtbfast.templates.expand_stream.expand_streamed` with ``run_batches=spark_expand(spark)``
     for them."""
@@ -111,6 +114,7 @@ def expand(
             Path(work),
             limits=limits,
             target_classes=target_classes,
+            budget=budget,
             run_batches=spark_expand(spark),
         )
         table = result.table()
