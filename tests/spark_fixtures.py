@@ -10,6 +10,7 @@ only where Java (or pyspark) is missing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -132,18 +133,14 @@ class StandaloneCluster:
 
     def stop(self) -> None:
         for proc in (*self.workers, self.master):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 5
         while self.group_pids() and time.monotonic() < deadline:
             time.sleep(0.2)
         for proc in (*self.workers, self.master):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait(30)
 
 

@@ -27,6 +27,7 @@ from tests.spark_fixtures import StandaloneCluster, executors, wait_for_executor
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
 
+
 @pytest.fixture(scope="session")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example model with its workbook: constraints, Dependencies texts (uniqueness)."""
