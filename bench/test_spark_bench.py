@@ -19,7 +19,9 @@ catalog: the example model with its workbook (``examples/``).
   rule of ``docs/scale-out.md`` for the largest chunk (a chunk is whole nodes, at least the
   largest node group): 150 MB + 5 x the chunk's MB per Python worker, not the export's.
 
-Targets not met are expected failures naming them (``held``), never passes.
+The benchmark's row is the 2-worker application from its session's start to its end; the
+figures printed (and in ``extra_info``) are the jobs alone. Targets not met are expected
+failures naming them (``held``), never passes.
 """
 
 from __future__ import annotations
@@ -184,7 +186,8 @@ def _audit_on(cluster: StandaloneCluster, cores: int, export: Path, catalog: Pat
     spark = session(cluster.url, conf, f"rtbfast-bench-{cores}")
     try:
         app_id = spark.sparkContext.applicationId
-        ui = int(spark.sparkContext.uiWebUrl.rsplit(":", 1)[1])
+        url = spark.sparkContext.uiWebUrl  # the port asked for, or the next free one
+        ui = int(url.rsplit(":", 1)[1]) if url else ui
         wait_for_executors(app_id, cores)
         view = CatalogView.load(catalog)
         checks = load_checks(view, None, None, 1)
