@@ -1,13 +1,12 @@
-"""rtbfast on a real Spark cluster: ``local-cluster[2,1,1024]`` (a master and two workers, each
-executor a JVM of its own with its own Python workers), started once for the file and stopped
-after. Every result is held row for row to the single-machine one; one test kills an
-executor's JVM mid-job. Skipped only where Java (or pyspark) is missing."""
+"""rtbfast on a real Spark cluster: a standalone master and two workers of 1 core each on
+loopback, started from pyspark's ``bin/spark-class`` once for the session and stopped after
+(``tests/spark_fixtures.py``: ``spark_cluster``, ``spark``); each executor is a JVM of its own
+with its own Python workers. Every result is held row for row to the single-machine one; one
+test kills a worker (its JVM and its executor) mid-job. Skipped only where Java (or pyspark) is
+missing."""
 
-# ruff: noqa: F811  (the shared fixtures, imported, are the tests' arguments)
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from rtbfast.spark.network import chunk_tables, split
 from rtbfast.spark.session import java_missing
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
-from tests.spark_fixtures import CONF, MASTER, catalog, generated, spark  # noqa: F401  (the shared fixtures)
+from tests.spark_fixtures import StandaloneCluster, executors, wait_for_executors
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
 
@@ -173,57 +172,53 @@ def test_audit_of_a_generated_export_equals_one_machine(
     assert _sorted(got) == _sorted(expected)
 
 
-def _executors(app_id: str) -> list[int]:
-    """The process ids of this application's executor JVMs (started by its local-cluster)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmdline and app_id.encode() in cmdline:
-            found.append(int(entry))
-    return found
-
-
-def test_an_executor_killed_mid_job_is_retried_and_the_result_is_the_same(
-    spark: Any, catalog: Path, generated: Path, tmp_path: Path
+def test_a_worker_killed_mid_job_is_rescheduled_and_the_result_is_the_same(
+    spark: Any, standalone: StandaloneCluster, catalog: Path, generated: Path, tmp_path: Path
 ) -> None:
+    """A worker's JVM and its executor killed (SIGKILL to the worker's process group) once a
+    task has finished and others run: Spark runs the lost tasks on the other worker, and the
+    violations are the same. A new worker is started after, for the tests that follow."""
     from rtbfast.spark import audit
 
     sc = spark.sparkContext
     single_audit(generated, catalog, tmp_path / "one", part_bytes=0)
     expected = _sorted(pq.read_table(tmp_path / "one" / "violations.parquet"))
+    assert standalone.alive() == 2 and len(executors(sc.applicationId)) == 2
+    victim = standalone.workers[0]
     killed: list[int] = []
 
     def kill_when_running() -> None:
         tracker = sc.statusTracker()
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
+        while time.monotonic() < deadline:
             for stage in tracker.getActiveStageIds():
                 info = tracker.getStageInfo(stage)
                 if info is not None and info.numActiveTasks > 0 and info.numCompletedTasks >= 1:
-                    pids = _executors(sc.applicationId)
-                    if pids:
-                        os.kill(pids[0], signal.SIGKILL)
-                        killed.append(pids[0])
-                        return
+                    before = set(executors(sc.applicationId))
+                    standalone.kill_worker(victim)
+                    killed.extend(before - set(executors(sc.applicationId)))
+                    return
             time.sleep(0.05)
 
-    before = _executors(sc.applicationId)
-    assert len(before) == 2, before
     killer = threading.Thread(target=kill_when_running)
     killer.start()
     got = audit(spark, generated, catalog, chunk_bytes=64 * 1024).toArrow()
     killer.join()
-    assert killed, "no executor was killed while the job ran"
-    assert killed[0] not in _executors(sc.applicationId)
+    assert victim.returncode is not None, "no worker was killed while the job ran"
+    assert len(killed) == 1, killed  # its executor went with it
     assert _sorted(got) == expected
+    deadline = time.monotonic() + 60
+    while standalone.alive() != 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert standalone.alive() == 1  # the master saw the worker go
+    standalone.add_worker()
+    wait_for_executors(sc.applicationId, 2)
 
 
 def test_the_cli_writes_the_files_it_writes_without_spark(catalog: Path, generated: Path, tmp_path: Path) -> None:
+    """The CLI's own driver on ``local[2]``: the session's application holds both workers'
+    cores of the standalone cluster for the whole session, so a second application on it would
+    wait for cores until the session ends."""
     if java_missing():
         pytest.skip(f"Spark cannot run here: {java_missing()}")
     one = run_cli("audit", generated, "--catalog", catalog, "-o", tmp_path / "one", "--format", "json")
@@ -327,3 +322,13 @@ def test_the_plan_cli_writes_the_same_files_with_spark(example_out: Path, export
     many = run_cli(*args, "-o", tmp_path / "many", "--spark", "local[2]", "--conf", "spark.ui.enabled=false")
     assert one.returncode == many.returncode == 0, many.stderr[-3000:]
     assert _digests(tmp_path / "many") == _digests(tmp_path / "one")
+
+
+def test_a_session_on_another_master_is_refused_while_one_runs(spark: Any) -> None:
+    """pyspark's getOrCreate hands back the running session whatever master is asked for; rtbfast
+    says so instead of running on a cluster the caller did not name."""
+    from rtbfast.spark.session import SparkUnavailableError, session
+
+    with pytest.raises(SparkUnavailableError, match="already runs in this process"):
+        session("local[1]")
+    assert session(spark.sparkContext.master).sparkContext is spark.sparkContext

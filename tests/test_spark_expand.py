@@ -4,9 +4,9 @@ today): the same ChangeSet rows in order and the same Parquet bytes, the same no
 counts and targets), clusters and verdicts; a template carrying state from node to node the
 same too (expanded on the driver from where it changes its state); the CLI writing the same
 file; a bound passed inside a task said as without Spark, with the same exit code. On the
-``local-cluster`` of :mod:`tests.spark_fixtures` (the CLI on ``local[2]``)."""
+standalone cluster of :mod:`tests.spark_fixtures` (the CLI on ``local[2]``)."""
 
-# ruff: noqa: F811  (the shared fixtures, imported, are the tests' arguments)
+# ruff: noqa: F811  (the fixtures of test_expand_streaming, imported, are the tests' arguments)
 from __future__ import annotations
 
 import json
@@ -23,7 +23,6 @@ from rtbfast.spark.session import java_missing
 from rtbfast.templates.expand_stream import Streamed, expand_streamed
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
-from tests.spark_fixtures import catalog, generated, spark  # noqa: F401  (the shared fixtures)
 from tests.test_expand_streaming import READS_TARGETS, REAL, export, motorway, real_catalog  # noqa: F401
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")

@@ -68,6 +68,14 @@ def session(master: str, conf: Iterable[str] = (), app_name: str = "rtbfast") ->
     if why is not None:
         raise SparkUnavailableError(why)
     settings = _parsed(conf)
+    from pyspark import SparkContext
+
+    running = SparkContext._active_spark_context
+    if running is not None and running.master != master:
+        # getOrCreate would hand back the running session on its own master, silently
+        raise SparkUnavailableError(
+            f"a Spark session on {running.master} already runs in this process; stop it before one on {master}"
+        )
     if master.startswith("local-cluster") and "SPARK_HOME" not in os.environ:
         # local-cluster's workers start executors from SPARK_HOME: pyspark's own package is one
         os.environ["SPARK_HOME"] = str(Path(pyspark.__file__).parent)
