@@ -3,9 +3,10 @@ pick, in the same run: a violations table (``rtbfast audit``'s columns, 100,000 
 with ``RTBFAST_BENCH_FULL=1``) read from its Parquet file a batch at a time and written as a
 workbook.
 
-- ours: :func:`rtbfast.excel.write_xlsx` as ``audit --xlsx`` calls it: XlsxWriter in
-  ``constant_memory`` mode, the subject split into node and MO (two more columns), each row
-  coloured by its severity, text that looks like a formula marked as text, a summary sheet.
+- ours: :func:`rtbfast.excel.write_xlsx` as ``audit --xlsx`` calls it: the native writer
+  (rust_xlsxwriter in constant-memory mode) fed Arrow record batches, the subject split into
+  node and MO (two more columns), each row coloured by its severity, text that looks like a
+  formula marked as text, a summary sheet.
 - the peer: openpyxl in ``write_only`` mode (pandas, whose ``DataFrame.to_excel`` would use
   openpyxl underneath, is not installed here) writing the same cells: each batch's rows with
   the subject split by the same (vectorised) :func:`rtbfast.excel.split_fdns`, appended as
@@ -160,7 +161,7 @@ WRITE = (
 )
 """What :func:`ours` does, in a process that imports only what it needs."""
 BASELINE = (
-    "import sys\nimport pyarrow.parquet as pq\nimport xlsxwriter\nimport rtbfast.excel\n"
+    "import sys\nimport pyarrow.parquet as pq\nimport rtbfast.excel\nimport rtbfast._native\n"
     "pq.ParquetFile(sys.argv[1]).metadata.num_rows\n"
 )
 
