@@ -703,6 +703,9 @@ struct XlsxWorkbook {
     writer: std::sync::Mutex<Option<crate::xlsx::WorkbookWriter>>,
 }
 
+/// Where a table went: its sheets (name, data rows), its rows, and its texts cut to fit.
+type TableWritten = (Vec<(String, u32)>, u64, u64);
+
 fn xlsx_err(err: crate::xlsx::WorkbookError) -> PyErr {
     pyo3::exceptions::PyOSError::new_err(err.to_string())
 }
@@ -730,6 +733,7 @@ impl XlsxWorkbook {
     }
 
     #[pyo3(signature = (name, headers, widths, colour_at, palette, whole_text_in))]
+    #[allow(clippy::too_many_arguments)] // the table's description, as excel.py gives it
     fn begin_table(
         &self,
         py: Python<'_>,
@@ -748,7 +752,8 @@ impl XlsxWorkbook {
         self.with(py, |w| w.write_batch(&batch))
     }
 
-    fn end_table(&self, py: Python<'_>) -> PyResult<(Vec<(String, u32)>, u64, u64)> {
+    /// The table's sheets (name, data rows), its rows, and its texts cut to fit.
+    fn end_table(&self, py: Python<'_>) -> PyResult<TableWritten> {
         let t = self.with(py, |w| w.end_table())?;
         Ok((t.sheets, t.rows, t.cut))
     }
