@@ -39,8 +39,8 @@ from rtbfast.excel import SEVERITY, Sheet, split_fdns, write_xlsx
 
 ROWS = 1_000_000 if FULL else 100_000
 RATIO_FLOOR = 1.0  # peer time / ours: the same cells at least as fast, with the colours and summary too
-# measured (native writer, rust_xlsxwriter): 100,000 rows 26.3x (46,792 rows/s against 1,778); 1 M rows,
-# a Rust build beside it, 8.25x (14,650 rows/s against 1,776); peak 192 MB, flat from 250,000 rows
+# measured (native writer, rust_xlsxwriter), load average 3 on two cores: 100,000 rows 6.86x (74,968 rows/s
+# against 10,935); 1 M rows 9.03x (51,614 rows/s against 5,717); peak 189 MB, flat from 250,000 rows
 GROWTH_MB = 32.0  # the peak at ROWS less the peak at ROWS / 4
 ROOT = Path(__file__).resolve().parents[1]
 
