@@ -5,7 +5,7 @@ documented edits of :mod:`tests.model_releases`), and read back with openpyxl: t
 frozen header, the autofilter, the rows (as many as the Parquet tables, the same values),
 the severity colours, the FDNs split into node and MO, hostile text kept as text. The sheet
 continuation past Excel's rows is tested with a small row limit, and the limit itself against
-XlsxWriter's."""
+the writer's (rust_xlsxwriter)."""
 
 from __future__ import annotations
 
@@ -440,20 +440,20 @@ def test_a_table_longer_than_a_sheet_continues_on_more(tmp_path: Path) -> None:
     assert "continue over 3 sheets" in said and "'violations (3)' (7)" in said and "none is left out" in said
 
 
-def test_the_row_limit_is_excels() -> None:
-    """The limit a sheet holds is Excel's, as XlsxWriter knows it: its last row can be written,
-    the next cannot; and a cell's text limit likewise."""
+def test_the_row_limit_is_excels(tmp_path: Path) -> None:
+    """The limit a sheet holds is Excel's, as the writer (rust_xlsxwriter) knows it: a sheet of
+    that many rows can be written, one of a row more cannot (the last row written and the next
+    refused is the native writer's own test, ``xlsx::tests::the_row_limit_is_excels``)."""
     import inspect
 
-    from xlsxwriter.workbook import Workbook
+    from rtbfast._native import XlsxWorkbook
 
-    assert EXCEL_ROWS == 1_048_576
+    assert EXCEL_ROWS == 1_048_576 and EXCEL_TEXT == 32_767
     assert inspect.signature(write_xlsx).parameters["row_limit"].default == EXCEL_ROWS
-    book = Workbook(None, {"constant_memory": True, "in_memory": True})
-    ws = book.add_worksheet()
-    assert ws.xls_rowmax == EXCEL_ROWS and ws.xls_strmax == EXCEL_TEXT
-    assert ws.write_number(EXCEL_ROWS - 1, 0, 1) == 0
-    assert ws.write_number(EXCEL_ROWS, 0, 1) == -1
+    XlsxWorkbook(tmp_path / "ok.xlsx", EXCEL_ROWS).close()
+    assert (tmp_path / "ok.xlsx").is_file()
+    with pytest.raises(OSError, match="at most 1048576 rows"):
+        XlsxWorkbook(tmp_path / "no.xlsx", EXCEL_ROWS + 1)
 
 
 def _ooxml_text(value: str) -> str:

@@ -1,5 +1,6 @@
 """Contract of the private extension module, written by hand (checked by mypy.stubtest)."""
 
+import os
 from typing import Any, Literal, NotRequired, TypedDict
 
 __version__: str
@@ -227,3 +228,37 @@ def value_violations(
 ) -> ArrowTable:
     """The violations of ``rules`` of ``severity`` that the values of ``rows`` (``fdn``,
     ``class``, ``attribute``, ``member``, ``index``, ``value``) break (the evaluator's columns)."""
+
+class XlsxWorkbook:
+    """A workbook being written with rust_xlsxwriter in constant-memory mode: the summary sheet
+    first, then each table's sheets, a record batch at a time; the file is written by
+    :meth:`close`. Errors (a sheet name Excel refuses, the file not writable) are ``OSError``."""
+
+    def __new__(cls, path: str | os.PathLike[str], row_limit: int) -> XlsxWorkbook:
+        """`row_limit`: rows a sheet holds, its header one of them (2 to Excel's 1,048,576)."""
+
+    def begin_table(
+        self,
+        name: str,
+        headers: list[str],
+        widths: list[float],
+        colour_at: int | None,
+        palette: list[tuple[str, str, str]],
+        whole_text_in: str,
+    ) -> None:
+        """Start the table's sheet `name` (continued on ``name (2)``… past the row limit): its
+        `headers` and column `widths`, the column `colour_at` whose value picks a row's
+        (value, fill, font) colours from `palette`, and where the whole of a cut text is."""
+
+    def write_batch(self, batch: object) -> None:
+        """Write a record batch of the table's rows (an Arrow C data interface object): text,
+        integers exact in a double, floats, booleans and nulls, in the headers' order."""
+
+    def end_table(self) -> tuple[list[tuple[str, int]], int, int]:
+        """Finish the table: its sheets with their data rows, its rows, its texts cut to fit."""
+
+    def write_summary(self, rows: list[tuple[str, str, bool | float | str | None]]) -> None:
+        """Write the summary sheet's rows (section, item, value)."""
+
+    def close(self) -> None:
+        """Write the file."""

@@ -16,11 +16,14 @@ A workbook holds:
   two more, the node (the RDNs up to ``MeContext`` and the ``ManagedElement`` under it) and
   the MO (the rest), the full FDN kept.
 
-Written with XlsxWriter in ``constant_memory`` mode, a record batch of Arrow rows at a time
-(a table in memory, or a Parquet file read batch by batch), so memory holds one batch and one
-row of cells, never the table as Python objects. A sheet holds :data:`EXCEL_ROWS` rows, the
+This module decides what a workbook holds (its sheets, columns and widths, the FDN split, the
+colours, the summary's rows); the cells are written natively (:class:`rtbfast._native.XlsxWorkbook`,
+``rust/src/xlsx.rs``: rust_xlsxwriter in constant-memory mode), a record batch of Arrow rows at
+a time (a table in memory, or a Parquet file read batch by batch) handed over through the
+Arrow C data interface, so memory holds one batch and one row of cells, never the table as
+Python objects. A sheet holds :data:`EXCEL_ROWS` rows, the
 header one of them: a longer table continues on ``violations (2)``, ``(3)``… and the summary
-says so. Hostile text stays text: every string is written with ``write_string`` (a value
+says so. Hostile text stays text: every string is written as a text cell (a value
 starting with ``=``, ``+``, ``-`` or ``@`` never becomes a formula, and is marked text for Excel
 with a quote prefix), and a text longer than Excel's :data:`EXCEL_TEXT` characters is cut,
 saying so in the cell and counted in the summary (the whole text is in the Parquet and CSV).
@@ -44,18 +47,12 @@ import pyarrow.parquet as pq
 from rtbfast.errors import OutputError
 
 if TYPE_CHECKING:
-    from xlsxwriter.format import Format
-    from xlsxwriter.workbook import Workbook
-    from xlsxwriter.worksheet import Worksheet
-
     from rtbfast.templates.check import CheckResult
 
 EXCEL_ROWS = 1_048_576
 """Rows of an Excel sheet (the header row is one of them)."""
 EXCEL_TEXT = 32_767
 """Characters (UTF-16 code units) of an Excel cell."""
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""How a text Excel (or a program reading the sheet) could take for a formula begins."""
 BATCH_ROWS = 16_384
 """Rows read and converted at a time."""
 WIDEST = 60
@@ -137,226 +134,84 @@ def split_fdns(fdns: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     return node, pc.if_else(pc.is_null(parts), fdns, below)
 
 
-def _utf16_units(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def fitted(text: str, where: str) -> str | None:
-    """`text` cut to fit an Excel cell, saying so and where the whole text is; None when it
-    fits."""
-    if len(text) <= EXCEL_TEXT // 2 or _utf16_units(text) <= EXCEL_TEXT:
-        return None
-    note = f" … [cut: {len(text):,} characters, more than Excel's {EXCEL_TEXT:,}; the whole text is in {where}]"
-    room = EXCEL_TEXT - _utf16_units(note)
-    cut = text[:room]
-    while _utf16_units(cut) > room:
-        cut = cut[: -max(1, (_utf16_units(cut) - room) // 2)]
-    return cut + note
-
-
 _EXACT_INTEGERS = 2**53
 
 
-def _python_column(column: pa.Array) -> list[Any]:
-    """A batch's column as Python values Excel holds exactly: text, numbers, booleans.
-    Integers too big for a double, non-finite floats, decimals, times and nested values are
-    written as text."""
+def _cells(column: pa.Array) -> pa.Array:
+    """A batch's column as the values Excel holds exactly, for the native writer: text,
+    numbers, booleans. Integers too big for a double (in the batch), decimals, times and nested
+    values become text (non-finite floats are written as text by the writer)."""
     t = column.type
     if pa.types.is_dictionary(t):
         column = column.cast(t.value_type)
         t = column.type
-    values: list[Any]
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t):
-        values = column.to_pylist()
-        return values
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t) or pa.types.is_null(t):
+        return column
     if pa.types.is_integer(t):
         bounds = pc.min_max(column)
         low, high = bounds["min"].as_py(), bounds["max"].as_py()
         big = low is not None and high is not None and max(abs(low), abs(high)) >= _EXACT_INTEGERS
-        values = column.cast(pa.string()).to_pylist() if big else column.to_pylist()
-        return values
+        return column.cast(pa.string()) if big else column
     if pa.types.is_floating(t):
-        return [v if v is None or math.isfinite(v) else str(v) for v in column.to_pylist()]
-    if pa.types.is_null(t):
-        return [None] * len(column)
+        return column.cast(pa.float64())
     try:
-        values = column.cast(pa.string()).to_pylist()
-        return values
+        return column.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in column.to_pylist()]
+        texts = [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in column.to_pylist()]
+        return pa.array(texts, pa.string())
 
 
 # ---------------------------------------------------------------------------------------------
 # the writer
 
 
+def _summary_value(value: Any) -> bool | float | str | None:
+    """A summary value as the writer takes it: a boolean, a number Excel holds exactly, else text."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and math.isfinite(value) and abs(value) < _EXACT_INTEGERS:
+        return float(value)
+    return str(value)
+
+
 class _Writer:
-    """One workbook being written: its formats, and the sheets of each table in turn."""
+    """One workbook being written (by the native writer, :class:`rtbfast._native.XlsxWorkbook`):
+    the summary sheet first, then the sheets of each table in turn."""
 
     def __init__(self, path: Path, row_limit: int) -> None:
-        import xlsxwriter
+        from rtbfast._native import XlsxWorkbook
 
         if row_limit < 2:
             raise ValueError("a sheet holds its header and at least one row")
-        self.row_limit = row_limit
-        self.book: Workbook = xlsxwriter.Workbook(
-            str(path),
-            {
-                "constant_memory": True,
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-                "strings_to_numbers": False,
-            },
-        )
-        self.header = self.book.add_format({"bold": True, "bg_color": "#D9D9D9", "bottom": 1})
-        self._formats: dict[tuple[str | None, bool], Format | None] = {(None, False): None}
-        self._dxfs: dict[str, Format] = {}
-        self.summary = self.book.add_worksheet("summary")
-
-    def fmt(self, fill: str | None, quoted: bool) -> Format | None:
-        key = (fill, quoted)
-        found = self._formats.get(key, False)
-        if found is False:
-            props: dict[str, Any] = {"quote_prefix": True} if quoted else {}
-            if fill is not None:
-                props.update(bg_color=fill, font_color=FONTS.get(fill, "#000000"))
-            found = self._formats[key] = self.book.add_format(props)
-        return found
-
-    def new_sheet(self, name: str, headers: Sequence[str], widths: Sequence[float]) -> Worksheet:
-        ws = self.book.add_worksheet(name)
-        for c, (header, width) in enumerate(zip(headers, widths, strict=True)):
-            ws.set_column(c, c, width)
-            ws.write_string(0, c, header, self.header)
-        ws.freeze_panes(1, 0)
-        return ws
-
-    def text(self, ws: Worksheet, row: int, col: int, value: str, fill: str | None, where: str) -> bool:
-        """Write `value` as text (never a formula); True when it had to be cut."""
-        cut = fitted(value, where)
-        if cut is not None:
-            value = cut
-        ws.write_string(row, col, value, self.fmt(fill, value.startswith(FORMULA_STARTS)))
-        return cut is not None
+        self.book = XlsxWorkbook(path, row_limit)
 
     def table(self, sheet: Sheet) -> Written:
         """Write `sheet`'s rows, a batch at a time, on as many sheets as they need."""
         written = Written(sheet.source or sheet.name)
         where = sheet.source or "the output's Parquet and CSV files"
-        ws: Worksheet | None = None
-        headers: list[str] = []
-        widths: list[float] = []
-        row = 0  # the last row written on `ws`
-        part = 0
-        palette = sheet.palette
-
-        def close_sheet() -> None:
-            if ws is None:
-                return
-            ws.autofilter(0, 0, row, len(headers) - 1)
-            if colour_at is not None and row:
-                self.row_colours(ws, row, len(headers), colour_at, palette)
-            written.sheets.append((ws.get_name(), row))
-
-        colour_at: int | None = None
+        begun = False
         for batch in _batches(sheet.rows):
-            columns, headers_now = _columns(batch, sheet.fdn)
-            if not headers:
-                headers = headers_now
-                widths = _widths(headers, columns)
-                colour_at = headers.index(sheet.colour) if sheet.colour in headers and palette else None
-            fills = (
-                [palette.get(v) if v is not None else None for v in columns[colour_at]]
-                if colour_at is not None
-                else None
-            )
-            for i, values in enumerate(zip(*columns, strict=True)):
-                if ws is None or row == self.row_limit - 1:
-                    close_sheet()
-                    part += 1
-                    ws = self.new_sheet(sheet.name if part == 1 else f"{sheet.name} ({part})", headers, widths)
-                    row = 0
-                row += 1
-                write_string, write_number, write_boolean = ws.write_string, ws.write_number, ws.write_boolean
-                for c, v in enumerate(values):
-                    if v is None:
-                        continue
-                    if v.__class__ is str:
-                        if len(v) > EXCEL_TEXT // 2 or v.startswith(FORMULA_STARTS):
-                            written.cut += self.text(ws, row, c, v, None, where)
-                        elif c == colour_at and fills is not None:
-                            write_string(row, c, v, self.fmt(fills[i], False))
-                        else:
-                            write_string(row, c, v)
-                    elif v.__class__ is bool:
-                        write_boolean(row, c, v)
-                    else:
-                        write_number(row, c, v)
-            written.rows += batch.num_rows
-        if ws is None:  # no rows: the header alone
-            schema = _schema(sheet.rows)
-            headers = _headers(schema, sheet.fdn)
-            ws = self.new_sheet(sheet.name, headers, [max(10, len(h) + 2) for h in headers])
-        close_sheet()
+            cells = _cells_batch(batch, sheet.fdn)
+            if not begun:
+                headers = cells.schema.names
+                colour_at = headers.index(sheet.colour) if sheet.colour in headers and sheet.palette else None
+                widths = _widths(headers, cells.slice(0, SAMPLED))
+                palette = [(value, fill, FONTS.get(fill, "#000000")) for value, fill in sheet.palette.items()]
+                self.book.begin_table(sheet.name, headers, widths, colour_at, palette, where)
+                begun = True
+            self.book.write_batch(cells)
+        if not begun:  # no rows: the header alone
+            headers = _headers(_schema(sheet.rows), sheet.fdn)
+            widths = [float(max(10, len(h) + 2)) for h in headers]
+            self.book.begin_table(sheet.name, headers, widths, None, [], where)
+        written.sheets, written.rows, written.cut = self.book.end_table()
         return written
 
-    def row_colours(self, ws: Worksheet, last: int, width: int, at: int, palette: Mapping[str, str]) -> None:
-        """Colour each data row by the value of its column `at`: a conditional format per
-        value of `palette` (the cell itself has the fill as its own format too)."""
-        letter = _column_letter(at)
-        for value, fill in palette.items():
-            ws.conditional_format(
-                1,
-                0,
-                last,
-                width - 1,
-                {"type": "formula", "criteria": f'=${letter}2="{value}"', "format": self.dxf(fill)},
-            )
-
-    def dxf(self, fill: str) -> Format:
-        found = self._dxfs.get(fill)
-        if found is None:
-            found = self._dxfs[fill] = self.book.add_format(
-                {"bg_color": fill, "font_color": FONTS.get(fill, "#000000")}
-            )
-        return found
-
     def write_summary(self, rows: Iterable[tuple[str, str, Any]]) -> None:
-        ws = self.summary
-        for c, (header, width) in enumerate((("section", 18), ("item", 40), ("value", 80))):
-            ws.set_column(c, c, width)
-            ws.write_string(0, c, header, self.header)
-        ws.freeze_panes(1, 0)
-        r = 0
-        for r, (section, item, value) in enumerate(rows, 1):
-            if r == EXCEL_ROWS - 1:  # not reached: the report's lists are shown in part
-                self.text(ws, r, 0, "summary", None, "")
-                self.text(ws, r, 1, "rows", None, "")
-                self.text(ws, r, 2, "more than a sheet holds: the rest is in the command's report", None, "")
-                break
-            self.text(ws, r, 0, section, None, "the report")
-            self.text(ws, r, 1, item, None, "the report")
-            if isinstance(value, bool):
-                ws.write_boolean(r, 2, value)
-            elif isinstance(value, int | float) and math.isfinite(value) and abs(value) < _EXACT_INTEGERS:
-                ws.write_number(r, 2, value)
-            elif value is not None:
-                self.text(ws, r, 2, str(value), None, "the report")
-        ws.autofilter(0, 0, r, 2)
-        ws.activate()
+        self.book.write_summary([(section, item, _summary_value(value)) for section, item, value in rows])
 
     def close(self) -> None:
         self.book.close()
-
-
-def _column_letter(index: int) -> str:
-    """Excel's name of the column `index` (0: A, 26: AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 def _batches(rows: pa.Table | Path) -> Iterator[pa.RecordBatch]:
@@ -385,24 +240,25 @@ def _headers(schema: pa.Schema, fdn: str | None) -> list[str]:
     return headers
 
 
-def _columns(batch: pa.RecordBatch, fdn: str | None) -> tuple[list[list[Any]], list[str]]:
-    """A batch's columns as Python values, the FDN column followed by its node and MO parts."""
-    columns: list[list[Any]] = []
+def _cells_batch(batch: pa.RecordBatch, fdn: str | None) -> pa.RecordBatch:
+    """A batch's columns as cells (:func:`_cells`), the FDN column followed by its node and MO
+    parts."""
+    columns: list[pa.Array] = []
     headers: list[str] = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        columns.append(_python_column(column))
+        columns.append(_cells(column))
         headers.append(name)
         if name == fdn:
             node, mo = split_fdns(column)
-            columns.extend((node.to_pylist(), mo.to_pylist()))
+            columns.extend((node, mo))
             headers.extend(_split_names(name))
-    return columns, headers
+    return pa.RecordBatch.from_arrays(columns, names=headers)
 
 
-def _widths(headers: Sequence[str], columns: Sequence[list[Any]]) -> list[float]:
+def _widths(headers: Sequence[str], sample: pa.RecordBatch) -> list[float]:
     widths = []
-    for header, values in zip(headers, columns, strict=True):
-        longest = max((len(str(v)) for v in values[:SAMPLED] if v is not None), default=0)
+    for header, column in zip(headers, sample.columns, strict=True):
+        longest = max((len(str(v)) for v in column.to_pylist() if v is not None), default=0)
         widths.append(float(min(max(longest, len(header) + 2, 6) + 1, WIDEST)))
     return widths
 
@@ -476,15 +332,13 @@ def write_xlsx(
     """Write the workbook `path`: a summary of `command`'s `report` (the values of its keys
     `inputs` listed first as the inputs), then each of `sheets`, a batch of rows at a time.
     `row_limit`: rows a sheet holds (Excel's, :data:`EXCEL_ROWS`; smaller only to test)."""
-    from xlsxwriter.exceptions import XlsxWriterException
-
     target = Path(path)
     try:
         writer = _Writer(target, row_limit)
         tables = [writer.table(s) for s in sheets]
         writer.write_summary(summary_rows(command, report, inputs, tables, row_limit))
         writer.close()
-    except (OSError, XlsxWriterException) as err:
+    except OSError as err:
         raise OutputError(f"{target}: cannot write the workbook: {err}", str(target)) from err
     return XlsxReport(target, tables)
 

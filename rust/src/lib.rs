@@ -13,6 +13,7 @@ pub mod names;
 pub mod rules;
 pub mod tables;
 pub mod templates;
+pub mod xlsx;
 pub mod xml;
 
 #[cfg(feature = "python")]

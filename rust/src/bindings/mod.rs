@@ -743,6 +743,100 @@ fn node_keys(py: Python<'_>, texts: PyTable) -> PyResult<ArrowTable> {
 
 /// A network's MOs and values indexed for the planner, the rollback and the simulator (made
 /// once per network, with the GIL released).
+/// A workbook being written (`crate::xlsx`): the summary sheet first, then each table's sheets,
+/// a record batch at a time; the file is written by `close`.
+#[pyclass(module = "rtbfast._native", name = "XlsxWorkbook", frozen)]
+struct XlsxWorkbook {
+    writer: std::sync::Mutex<Option<crate::xlsx::WorkbookWriter>>,
+}
+
+/// Where a table went: its sheets (name, data rows), its rows, and its texts cut to fit.
+type TableWritten = (Vec<(String, u32)>, u64, u64);
+
+fn xlsx_err(err: crate::xlsx::WorkbookError) -> PyErr {
+    pyo3::exceptions::PyOSError::new_err(err.to_string())
+}
+
+impl XlsxWorkbook {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut crate::xlsx::WorkbookWriter) -> crate::xlsx::WorkbookResult<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let mut guard = self.writer.lock().map_err(|_| xlsx_err(crate::xlsx::WorkbookError::closed()))?;
+            let writer = guard.as_mut().ok_or_else(|| xlsx_err(crate::xlsx::WorkbookError::closed()))?;
+            f(writer).map_err(xlsx_err)
+        })
+    }
+}
+
+#[pymethods]
+impl XlsxWorkbook {
+    #[new]
+    fn new(path: PathBuf, row_limit: u32) -> PyResult<Self> {
+        let writer = crate::xlsx::WorkbookWriter::new(&path, row_limit).map_err(xlsx_err)?;
+        Ok(XlsxWorkbook { writer: std::sync::Mutex::new(Some(writer)) })
+    }
+
+    #[pyo3(signature = (name, headers, widths, colour_at, palette, whole_text_in))]
+    #[allow(clippy::too_many_arguments)] // the table's description, as excel.py gives it
+    fn begin_table(
+        &self,
+        py: Python<'_>,
+        name: String,
+        headers: Vec<String>,
+        widths: Vec<f64>,
+        colour_at: Option<usize>,
+        palette: Vec<(String, String, String)>,
+        whole_text_in: String,
+    ) -> PyResult<()> {
+        self.with(py, |w| w.begin_table(&name, headers, widths, colour_at, &palette, &whole_text_in))
+    }
+
+    fn write_batch(&self, py: Python<'_>, batch: pyo3_arrow::PyRecordBatch) -> PyResult<()> {
+        let batch = batch.into_inner();
+        self.with(py, |w| w.write_batch(&batch))
+    }
+
+    /// The table's sheets (name, data rows), its rows, and its texts cut to fit.
+    fn end_table(&self, py: Python<'_>) -> PyResult<TableWritten> {
+        let t = self.with(py, |w| w.end_table())?;
+        Ok((t.sheets, t.rows, t.cut))
+    }
+
+    fn write_summary(&self, py: Python<'_>, rows: Vec<(String, String, Option<SummaryCell>)>) -> PyResult<()> {
+        let rows: Vec<_> = rows.into_iter().map(|(s, i, v)| (s, i, v.map(SummaryCell::into_value))).collect();
+        self.with(py, |w| w.write_summary(&rows))
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| {
+            let mut guard = self.writer.lock().map_err(|_| xlsx_err(crate::xlsx::WorkbookError::closed()))?;
+            let writer = guard.take().ok_or_else(|| xlsx_err(crate::xlsx::WorkbookError::closed()))?;
+            writer.close().map_err(xlsx_err)
+        })
+    }
+}
+
+/// A summary value as Python gives it: a boolean, a number or a text.
+#[derive(FromPyObject)]
+enum SummaryCell {
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+impl SummaryCell {
+    fn into_value(self) -> crate::xlsx::SummaryValue {
+        match self {
+            SummaryCell::Bool(b) => crate::xlsx::SummaryValue::Bool(b),
+            SummaryCell::Number(n) => crate::xlsx::SummaryValue::Number(n),
+            SummaryCell::Text(t) => crate::xlsx::SummaryValue::Text(t),
+        }
+    }
+}
+
 #[pyclass(module = "rtbfast._native", name = "NetworkView", frozen)]
 struct PyNetworkView {
     inner: crate::enm::view::NetworkView,
@@ -996,6 +1090,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNetworkParts>()?;
     m.add_class::<TemplateTexts>()?;
     m.add_class::<CompiledConstraints>()?;
+    m.add_class::<XlsxWorkbook>()?;
     m.add_function(wrap_pyfunction!(read_mom, m)?)?;
     m.add_function(wrap_pyfunction!(read_bulkcm, m)?)?;
     m.add_function(wrap_pyfunction!(detect_kind, m)?)?;

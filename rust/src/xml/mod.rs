@@ -798,7 +798,7 @@ fn drive_reader<R: Read, H: Handler>(
         let used = loop {
             let pos = reader.buffer_position();
             counter = counter.wrapping_add(1);
-            if counter % PROGRESS_EVERY == 0 {
+            if counter.is_multiple_of(PROGRESS_EVERY) {
                 report(base + pos);
                 if progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed)) {
                     return Err(Error::Io { loc: state.location(base + pos), message: "interrupted".into() });
