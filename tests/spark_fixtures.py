@@ -5,7 +5,8 @@ after by killing the process groups (the workers' executors are in their worker'
 
 Fixtures: ``spark_cluster`` (the master URL ``spark://127.0.0.1:P`` of a master and two
 workers of 1 core and 1 GiB each, for the session) and ``spark`` (a session on it). Skipped
-only where Java (or pyspark) is missing.
+only where Java (or pyspark) is missing. The Spark test modules import them by name; they
+are not a plugin of every test, whose `catalog` (a folder here) would shadow the ENM tests' own.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ same too (expanded on the driver from where it changes its state); the CLI writi
 file; a bound passed inside a task said as without Spark, with the same exit code. On the
 standalone cluster of :mod:`tests.spark_fixtures` (the CLI on ``local[2]``)."""
 
-# ruff: noqa: F811  (the fixtures of test_expand_streaming, imported, are the tests' arguments)
+# ruff: noqa: F811  (the shared fixtures, imported, are the tests' arguments)
 from __future__ import annotations
 
 import json
@@ -23,6 +23,7 @@ from rtbfast.spark.session import java_missing
 from rtbfast.templates.expand_stream import Streamed, expand_streamed
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
+from tests.spark_fixtures import catalog, generated, spark, spark_cluster, standalone  # noqa: F401
 from tests.test_expand_streaming import READS_TARGETS, REAL, export, motorway, real_catalog  # noqa: F401
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
