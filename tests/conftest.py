@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.enm_fixtures"]
+pytest_plugins = ["tests.enm_fixtures", "tests.spark_fixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("RTBFAST_SAMPLES", ROOT / ".." / "shared" / "samples"))

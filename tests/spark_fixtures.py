@@ -5,8 +5,9 @@ after by killing the process groups (the workers' executors are in their worker'
 
 Fixtures: ``spark_cluster`` (the master URL ``spark://127.0.0.1:P`` of a master and two
 workers of 1 core and 1 GiB each, for the session) and ``spark`` (a session on it). Skipped
-only where Java (or pyspark) is missing. The Spark test modules import them by name; they
-are not a plugin of every test, whose `catalog` (a folder here) would shadow the ENM tests' own.
+only where Java (or pyspark) is missing. A plugin of every test (``tests/conftest.py``), so one
+cluster serves every module; the example catalog is ``spark_catalog``, not ``catalog``, which
+is the ENM tests' catalog view.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def spark(spark_cluster: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def spark_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example model with its workbook: constraints, Dependencies texts (uniqueness)."""
     out = tmp_path_factory.mktemp("spark") / "catalog"
     workbook = EXAMPLES / "workbook"

@@ -5,7 +5,6 @@ with its own Python workers. Every result is held row for row to the single-mach
 test kills a worker (its JVM and its executor) mid-job. Skipped only where Java (or pyspark) is
 missing."""
 
-# ruff: noqa: F811  (the shared Spark fixtures, imported, are the tests' arguments)
 from __future__ import annotations
 
 import threading
@@ -24,18 +23,15 @@ from rtbfast.spark.network import chunk_tables, split
 from rtbfast.spark.session import java_missing
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
-from tests.spark_fixtures import (  # noqa: F401
-    StandaloneCluster,
-    catalog,
-    executors,
-    generated,
-    spark,
-    spark_cluster,
-    standalone,
-    wait_for_executors,
-)
+from tests.spark_fixtures import StandaloneCluster, executors, wait_for_executors
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
+
+
+@pytest.fixture(scope="session")
+def catalog(spark_catalog: Path) -> Path:
+    """The example catalog the Spark tests use (``spark_catalog`` of tests/spark_fixtures.py)."""
+    return spark_catalog
 
 
 def _sorted(table: pa.Table) -> list[tuple[object, ...]]:

@@ -23,10 +23,16 @@ from rtbfast.spark.session import java_missing
 from rtbfast.templates.expand_stream import Streamed, expand_streamed
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
-from tests.spark_fixtures import catalog, generated, spark, spark_cluster, standalone  # noqa: F401
 from tests.test_expand_streaming import READS_TARGETS, REAL, export, motorway, real_catalog  # noqa: F401
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
+
+
+@pytest.fixture(scope="session")
+def catalog(spark_catalog: Path) -> Path:
+    """The example catalog the Spark tests use (``spark_catalog`` of tests/spark_fixtures.py)."""
+    return spark_catalog
+
 
 STREAMING = [name for name in REAL if name not in READS_TARGETS]
 """The real templates that stream (the others read ``targets``: expanded whole, not on Spark)."""
