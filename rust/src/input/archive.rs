@@ -113,7 +113,9 @@ fn check_archive<R: Read + Seek>(file: &Path, zip: &mut ZipArchive<R>) -> Result
 }
 
 fn is_xml_name(name: &str) -> bool {
-    name.len() >= 4 && name[name.len() - 4..].eq_ignore_ascii_case(".xml")
+    // bytes, not a str slice: a name may end in multi-byte characters (a fuzzed `a.╖╖╖`)
+    let bytes = name.as_bytes();
+    bytes.len() >= 4 && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".xml")
 }
 
 /// Every input `path` names: the file itself, or each XML member of a zip archive (in the
