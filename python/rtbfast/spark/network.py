@@ -65,13 +65,13 @@ def split(paths: Sequence[str | os.PathLike[str]], chunk_bytes: int = CHUNK_BYTE
 
             raise WrongRootError(f"{p}: this is an MP XML model, not a Bulk CM export", str(p), 1, 1, "models")
         cuts = _native.bulkcm_chunks(p, chunk_bytes)
-        found.extend(Chunk(i, k, str(p.resolve()), s, e, h) for k, (s, e, h) in enumerate(cuts))
+        found.extend(Chunk(i, k, str(p.absolute()), s, e, h) for k, (s, e, h) in enumerate(cuts))
     return found
 
 
 def whole(paths: Sequence[str | os.PathLike[str]]) -> list[Chunk]:
     """Every export of `paths` as one chunk."""
-    return [Chunk(i, 0, str(checked_file(p).resolve()), 0, None, 0) for i, p in enumerate(paths)]
+    return [Chunk(i, 0, str(checked_file(p).absolute()), 0, None, 0) for i, p in enumerate(paths)]
 
 
 def chunk_table(chunks: Sequence[Chunk]) -> pa.Table:
