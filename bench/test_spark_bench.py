@@ -181,6 +181,9 @@ def _audit_on(cluster: StandaloneCluster, cores: int, export: Path, catalog: Pat
     ui = _free_port()  # the driver's UI, for the REST API
     conf = [c for c in CONF if not c.startswith("spark.ui.enabled")]
     conf += [
+        # explicit: the JVM keeps the first session's --conf as system properties, and a new
+        # SparkConf loads them, so the tests' spark.ui.enabled=false would switch this UI off
+        "spark.ui.enabled=true",
         f"spark.cores.max={cores}",
         "spark.driver.host=127.0.0.1",
         f"spark.ui.port={ui}",
