@@ -10,6 +10,7 @@ pub mod fuzzing;
 pub mod input;
 pub mod mom;
 pub mod names;
+pub mod pools;
 pub mod rules;
 pub mod tables;
 pub mod templates;

@@ -302,10 +302,8 @@ impl<'a> Columns<'a> {
 
 /// The thread pool an evaluation runs on: `threads` threads (0: one per core), each with a
 /// stack of [`limits::STACK_BYTES`] (rules are parsed and evaluated by recursion).
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).stack_size(limits::STACK_BYTES).build().map_err(|e| {
-        Error::Value { loc: Location::default(), message: format!("cannot start the evaluation threads: {e}") }
-    })
+fn pool(threads: usize) -> Result<std::sync::Arc<rayon::ThreadPool>> {
+    crate::pools::pool(threads, limits::STACK_BYTES, "evaluation")
 }
 
 /// One violation row, as both evaluators write it.

@@ -296,10 +296,7 @@ fn head_opens_object(path: &Path) -> bool {
 /// Read `paths` on up to `threads` threads (0: one per core), counting files done in
 /// `progress.bytes`.
 pub fn read_many(paths: &[PathBuf], threads: usize, progress: Option<&Progress>) -> Result<Vec<FileRead>> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Value {
-        loc: Location::default(),
-        message: format!("cannot start the reading threads: {e}"),
-    })?;
+    let pool = crate::pools::pool(threads, 0, "reading")?;
     let cancelled = || progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed));
     let files: Vec<Option<FileRead>> = pool.install(|| {
         paths
@@ -750,10 +747,7 @@ pub fn read_templates_with(
     progress: Option<&Progress>,
     keep_texts: bool,
 ) -> Result<TemplatesRead> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Value {
-        loc: Location::default(),
-        message: format!("cannot start the reading threads: {e}"),
-    })?;
+    let pool = crate::pools::pool(threads, 0, "reading")?;
     let cancelled = || progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed));
     type Built = std::result::Result<(Run, Vec<Option<String>>), arrow_schema::ArrowError>;
     // runs of a few files each, enough of them to keep every thread busy
