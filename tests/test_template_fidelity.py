@@ -159,6 +159,28 @@ def test_mostly_unknown_names_give_the_release_hint_naming_both_releases(tmp_pat
     assert {f["code"] for f in _findings(result)} == {"unknown_attribute"}
 
 
+@pytest.mark.parametrize(
+    ("meta_text", "found"),
+    [
+        ('{"version": "1.0.0", "release": "24.Q3"}', ("24.Q3", "release")),
+        ('{"nodeRelease": "L23B"}', ("L23B", "nodeRelease")),
+        ('{"SW_RELEASE": 23}', ("23", "SW_RELEASE")),
+        ('{"\\u0072elease": "24.Q1"}', ("24.Q1", "release")),  # a key spelled with an escape
+        ('{"version": "1.0.0", "description": "release 24.Q3 of the retune"}', None),  # only in a value
+        ('{"version": "1.0.0"}', None),
+        ('{"release": ""}', None),
+        ("[1, 2]", None),
+        ("{not json", None),
+    ],
+)
+def test_a_meta_release_is_found_by_its_key_however_the_text_spells_it(
+    meta_text: str, found: tuple[str, str] | None
+) -> None:
+    from rtbfast.templates.release import _meta_release
+
+    assert _meta_release(meta_text) == found
+
+
 def test_the_release_is_read_from_managed_element_or_the_file_name(tmp_path: Path, catalog: CatalogView) -> None:
     exported = _write(
         tmp_path,

@@ -18,9 +18,9 @@ revision).
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +28,9 @@ import pyarrow.compute as pc
 
 META_KEYS = re.compile(r"(?i)^(?:node_?|sw_?|target_?|model_?)?(?:release|mim|model|swversion|node_?version)$")
 """``$meta`` keys that name the release or model a template is written for."""
+_META_KEY_IN_TEXT = re.compile(r'(?i)"(?:node_?|sw_?|target_?|model_?)?(?:release|mim|model|swversion|node_?version)"')
+"""A `META_KEYS` key as it is written in JSON text, unescaped: a ``$meta`` text without one
+(and without escapes, which could spell one) names no release and is not parsed."""
 VALUE_NAMES = ("release", "swVersion")
 """``ManagedElement`` attributes that name the node's release."""
 IN_NAME = re.compile(r"(?<![0-9])(\d{2})\.?(Q[1-4])(?![0-9])")
@@ -68,7 +71,7 @@ def catalog_release(tables: dict[str, pa.Table]) -> str | None:
 
 
 def _meta_release(meta: str | None) -> tuple[str, str] | None:
-    if not meta:
+    if not meta or ("\\" not in meta and _META_KEY_IN_TEXT.search(meta) is None):
         return None
     try:
         obj = json.loads(meta)
@@ -105,7 +108,7 @@ def declared_releases(files: list[str], tables: dict[str, pa.Table]) -> dict[int
                     continue
                 out[row["template"]] = Declared(text, f"ManagedElement.{row['attribute']}")
     for i, f in enumerate(files):
-        if i not in out and (m := IN_NAME.search(Path(f).name)):
+        if i not in out and (m := IN_NAME.search(os.path.basename(f))):
             out[i] = Declared(f"{m[1]}.{m[2]}", "the file name")
     return out
 
