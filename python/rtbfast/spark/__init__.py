@@ -34,6 +34,8 @@ def __getattr__(name: str) -> Any:
     if name == "session":
         from rtbfast.spark.session import session
 
+        # importing the submodule of the same name set this package's `session` to the module
+        globals()["session"] = session
         return session
     raise AttributeError(f"module 'rtbfast.spark' has no attribute {name!r}")
 
