@@ -23,7 +23,7 @@ from rtbfast.spark.network import chunk_tables, split
 from rtbfast.spark.session import java_missing
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
-from tests.spark_fixtures import StandaloneCluster, executors, wait_for_executors
+from tests.spark_fixtures import QUICK_CONF, StandaloneCluster, executors, wait_for_executors
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
 
@@ -172,7 +172,7 @@ def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path,
                 audit(spark, path, catalog, chunk_bytes=1024)
             assert str(refused.value) == str(err)
             with pytest.raises(type(err)) as refused:
-                _audit_of_frames(spark, path, catalog, 4096, 50)
+                _audit_of_frames(spark, path, catalog, 1 << 20, 50)
             assert str(refused.value) == str(err)
             continue
         audited += 1
@@ -180,7 +180,7 @@ def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path,
         got = audit(spark, path, catalog, chunk_bytes=1024).toArrow()
         assert got.column_names == expected.column_names
         assert _sorted(got) == _sorted(expected), path.name
-        of_frames = _audit_of_frames(spark, path, catalog, 4096, 50)
+        of_frames = _audit_of_frames(spark, path, catalog, 1 << 20, 50)
         assert of_frames.schema == got.schema
         assert _sorted(of_frames) == _sorted(expected), path.name
     assert audited >= 3
@@ -302,7 +302,7 @@ def test_the_cli_writes_the_files_it_writes_without_spark(catalog: Path, generat
     one = run_cli("audit", generated, "--catalog", catalog, "-o", tmp_path / "one", "--format", "json")
     many = run_cli(
         "audit", generated, "--catalog", catalog, "-o", tmp_path / "many", "--format", "json",
-        "--spark", "local[2]", "--conf", "spark.ui.enabled=false",
+        "--spark", "local[2]", "--conf", "spark.ui.enabled=false", "--conf", QUICK_CONF[0],
     )  # fmt: skip
     assert one.returncode == many.returncode, many.stderr[-3000:]
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
@@ -397,7 +397,17 @@ def test_the_plan_cli_writes_the_same_files_with_spark(example_out: Path, export
     template.write_text('[{"EUtranCellFDD": {"qRxLevMin": -118}}]', encoding="utf-8")
     args: list[str | Path] = ["plan", template, "--targets", "*", "--catalog", example_out, "--network", export]
     one = run_cli(*args, "-o", tmp_path / "one")
-    many = run_cli(*args, "-o", tmp_path / "many", "--spark", "local[2]", "--conf", "spark.ui.enabled=false")
+    many = run_cli(
+        *args,
+        "-o",
+        tmp_path / "many",
+        "--spark",
+        "local[2]",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        QUICK_CONF[0],
+    )
     assert one.returncode == many.returncode == 0, many.stderr[-3000:]
     assert _digests(tmp_path / "many") == _digests(tmp_path / "one")
 

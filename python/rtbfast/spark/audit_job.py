@@ -11,6 +11,10 @@ checked by the native evaluator inside ``mapInArrow``, with the checks of
   the nodes, or a node's root MO under ``parent`` scope): each task sends those MOs' values on
   (a ``shared`` row), and the driver checks them together (the second stage).
 - Counts for ``audit.json`` come back as a ``tally`` row per chunk.
+- A network given as DataFrames (``(mos_df, values_df)``, :func:`run_frames`) is checked the
+  same way (:func:`check_group`) a group of whole nodes at a time
+  (:mod:`rtbfast.spark.node_frames`), the MOs above every node in the head's place: checked
+  once on the driver, and broadcast to the tasks, which check their nodes with them.
 """
 
 from __future__ import annotations
