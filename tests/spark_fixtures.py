@@ -36,7 +36,7 @@ QUICK_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 """JVM options for short-lived test JVMs: the quick compiler only, one GC thread. A JVM's start
 is mostly compiling on a starved 2-core machine (the cluster starts in about 11 s with these,
 17 s without, at load 7): the master and workers always; the tests' drivers and executors
-(:data:`QUICK_CONF`, and the CLI tests' ``--conf``), not the benches'."""
+(:data:`QUICK_CONF`, and the CLI tests' ``--conf``), not the bench's executors."""
 QUICK_CONF = [f"spark.driver.extraJavaOptions={QUICK_JVM}", f"spark.executor.extraJavaOptions={QUICK_JVM}"]
 
 
