@@ -23,7 +23,7 @@ from rtbfast.spark.network import chunk_tables, split
 from rtbfast.spark.session import java_missing
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
-from tests.spark_fixtures import StandaloneCluster, executors, wait_for_executors
+from tests.spark_fixtures import QUICK_CONF, StandaloneCluster, executors, wait_for_executors
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
 
@@ -81,7 +81,60 @@ def test_chunks_of_a_generated_export_read_alone_give_the_whole_read(generated: 
             assert _plain(got) == _plain(whole.tables[kind]), (chunk_bytes, kind)
 
 
+def test_node_groups_are_whole_nodes_in_order() -> None:
+    """A task's rows (sorted by node, MOs before values) cut into groups of whole nodes, none
+    lost, repeated or cut, each group's MOs and values in rtbfast's schemas."""
+    from rtbfast.schemas import MOS_SCHEMA, VALUES_SCHEMA, plain
+    from rtbfast.spark.node_frames import node_groups
+
+    sizes = [3, 1, 7, 2, 2, 9, 1, 4]
+    fields = {f.name: f.with_nullable(True) for f in (*plain(MOS_SCHEMA), *plain(VALUES_SCHEMA))}
+    schema = pa.schema([*fields.values(), ("node", pa.string()), ("kind", pa.int32()), ("place", pa.int64())])
+    rows = []
+    for i, n in enumerate(sizes):
+        node = f"MeContext=n{i}"
+        for k in range(n):
+            fdn = f"{node},ManagedElement=1,Cell={k}"
+            rows.append({"fdn": fdn, "class": "Cell", "id": str(k), "node": f"n{i}", "kind": 0, "place": k})
+        for k in range(n):
+            fdn = f"{node},ManagedElement=1,Cell={k}"
+            value = {"attribute": "a", "value": str(k), "vs_data": False}
+            rows.append({"fdn": fdn, **value, "node": f"n{i}", "kind": 1, "place": k})
+    table = pa.Table.from_pylist(rows, schema=schema)
+    for group_rows in (1, 5, 16, 1000):
+        groups = list(node_groups(iter(table.to_batches(max_chunksize=3)), group_rows))
+        assert all(g["mos"].schema == MOS_SCHEMA and g["values"].schema == VALUES_SCHEMA for g in groups)
+        fdns = [g["mos"].column("fdn").to_pylist() for g in groups]
+        assert [f for k in fdns for f in k] == [r["fdn"] for r in rows if r["kind"] == 0]
+        owners = [{f.split(",")[0] for f in k} for k in fdns]
+        assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1 :])  # never a node cut
+        for g, mos in zip(groups, fdns, strict=True):
+            assert g["values"].column("fdn").to_pylist() == mos  # a node's values with its MOs
+        assert (len(groups) == 1) == (group_rows == 1000), len(groups)
+
+
 # -- on the cluster ------------------------------------------------------------------------------
+
+
+def test_batches_come_back_in_order_a_window_at_a_time(spark: Any) -> None:
+    """``batches.in_order``: every result, in the items' order, the items taken a window at a
+    time (not all before the first result), the results fetched in runs of bounded bytes."""
+    from rtbfast.spark.batches import _parts, in_order
+
+    assert list(_parts([5, 5, 5, 20, 1, 1], 10)) == [[0, 1], [2], [3], [4, 5]]
+    pulled: list[int] = []
+
+    def items() -> Any:
+        for i in range(11):
+            pulled.append(i)
+            yield i
+
+    least = 2 * spark.sparkContext.defaultParallelism
+    results = in_order(spark, items(), lambda i: 10, lambda i: (i, bytes([i]) * (i + 1)), window_bytes=10 * least)
+    first = next(results)
+    assert first == (0, b"\x00") and len(pulled) == least  # the first window only
+    rest = list(results)
+    assert [first, *rest] == [(i, bytes([i]) * (i + 1)) for i in range(11)]
 
 
 def test_read_network_gives_the_tables_of_read_network(spark: Any, generated: Path) -> None:
@@ -95,8 +148,19 @@ def test_read_network_gives_the_tables_of_read_network(spark: Any, generated: Pa
         assert _plain(got) == _plain(whole.tables[kind]), kind
 
 
+def _audit_of_frames(spark: Any, path: Path, catalog: Path, chunk_bytes: int, group_rows: int) -> pa.Table:
+    """The audit of the network DataFrames `read_network` gives (not of the file's path)."""
+    from rtbfast.spark import audit, read_network
+
+    frames = read_network(spark, path, chunk_bytes=chunk_bytes)
+    got: pa.Table = audit(spark, frames, catalog, group_rows=group_rows).toArrow()
+    return got
+
+
 @pytest.mark.samples
 def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path, tmp_path: Path) -> None:
+    """The paths split into chunks, and the network's DataFrames checked a node group at a
+    time: each the one-machine violations, row for row."""
     from rtbfast.spark import audit
 
     audited = 0
@@ -107,12 +171,18 @@ def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path,
             with pytest.raises(type(err)) as refused:
                 audit(spark, path, catalog, chunk_bytes=1024)
             assert str(refused.value) == str(err)
+            with pytest.raises(type(err)) as refused:
+                _audit_of_frames(spark, path, catalog, 1 << 20, 50)
+            assert str(refused.value) == str(err)
             continue
         audited += 1
         expected = pq.read_table(tmp_path / path.stem / "violations.parquet")
         got = audit(spark, path, catalog, chunk_bytes=1024).toArrow()
         assert got.column_names == expected.column_names
         assert _sorted(got) == _sorted(expected), path.name
+        of_frames = _audit_of_frames(spark, path, catalog, 1 << 20, 50)
+        assert of_frames.schema == got.schema
+        assert _sorted(of_frames) == _sorted(expected), path.name
     assert audited >= 3
 
 
@@ -164,6 +234,7 @@ def test_audit_of_a_multi_node_export_with_cross_node_rules_equals_one_machine(s
     assert len(split([export], 8192)) > 5
     got = audit(spark, export, model, chunk_bytes=8192).toArrow()
     assert _sorted(got) == _sorted(expected)
+    assert _sorted(_audit_of_frames(spark, export, model, 8192, 100)) == _sorted(expected)
 
 
 def test_audit_of_a_generated_export_equals_one_machine(
@@ -176,6 +247,7 @@ def test_audit_of_a_generated_export_equals_one_machine(
     assert expected.num_rows > 0
     got = audit(spark, generated, catalog, chunk_bytes=256 * 1024).toArrow()
     assert _sorted(got) == _sorted(expected)
+    assert _sorted(_audit_of_frames(spark, generated, catalog, 1 << 20, 5000)) == _sorted(expected)
 
 
 def test_a_worker_killed_mid_job_is_rescheduled_and_the_result_is_the_same(
@@ -230,7 +302,7 @@ def test_the_cli_writes_the_files_it_writes_without_spark(catalog: Path, generat
     one = run_cli("audit", generated, "--catalog", catalog, "-o", tmp_path / "one", "--format", "json")
     many = run_cli(
         "audit", generated, "--catalog", catalog, "-o", tmp_path / "many", "--format", "json",
-        "--spark", "local[2]", "--conf", "spark.ui.enabled=false",
+        "--spark", "local[2]", "--conf", "spark.ui.enabled=false", "--conf", QUICK_CONF[0],
     )  # fmt: skip
     assert one.returncode == many.returncode, many.stderr[-3000:]
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
@@ -325,7 +397,17 @@ def test_the_plan_cli_writes_the_same_files_with_spark(example_out: Path, export
     template.write_text('[{"EUtranCellFDD": {"qRxLevMin": -118}}]', encoding="utf-8")
     args: list[str | Path] = ["plan", template, "--targets", "*", "--catalog", example_out, "--network", export]
     one = run_cli(*args, "-o", tmp_path / "one")
-    many = run_cli(*args, "-o", tmp_path / "many", "--spark", "local[2]", "--conf", "spark.ui.enabled=false")
+    many = run_cli(
+        *args,
+        "-o",
+        tmp_path / "many",
+        "--spark",
+        "local[2]",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--conf",
+        QUICK_CONF[0],
+    )
     assert one.returncode == many.returncode == 0, many.stderr[-3000:]
     assert _digests(tmp_path / "many") == _digests(tmp_path / "one")
 

@@ -23,6 +23,7 @@ from rtbfast.spark.session import java_missing
 from rtbfast.templates.expand_stream import Streamed, expand_streamed
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
+from tests.spark_fixtures import QUICK_CONF
 from tests.test_expand_streaming import READS_TARGETS, REAL, export, motorway, real_catalog  # noqa: F401
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
@@ -147,7 +148,7 @@ def _cli(tmp_path: Path, name: str, template: Path, catalog: Path, network: Path
     )  # fmt: skip
 
 
-SPARK = ("--spark", "local[2]", "--conf", "spark.ui.enabled=false")
+SPARK = ("--spark", "local[2]", "--conf", "spark.ui.enabled=false", "--conf", QUICK_CONF[0])
 
 
 def test_the_cli_writes_the_file_it_writes_without_spark(

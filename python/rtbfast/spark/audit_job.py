@@ -11,6 +11,10 @@ checked by the native evaluator inside ``mapInArrow``, with the checks of
   the nodes, or a node's root MO under ``parent`` scope): each task sends those MOs' values on
   (a ``shared`` row), and the driver checks them together (the second stage).
 - Counts for ``audit.json`` come back as a ``tally`` row per chunk.
+- A network given as DataFrames (``(mos_df, values_df)``, :func:`run_frames`) is checked the
+  same way (:func:`check_group`) a group of whole nodes at a time
+  (:mod:`rtbfast.spark.node_frames`), the MOs above every node in the head's place: checked
+  once on the driver, and broadcast to the tasks, which check their nodes with them.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from rtbfast.spark.network import (
     unsound,
     whole,
 )
+from rtbfast.spark.node_frames import GROUP_ROWS, by_node, keyed, node_groups, tables_of
 from rtbfast.spark.shipping import ShippedCatalog, built, from_ipc, to_ipc
 
 if TYPE_CHECKING:
@@ -92,7 +97,8 @@ def _head(chunk: Chunk, checks: Checks) -> tuple[dict[str, pa.Table], int, int]:
     return _HEADS[key]
 
 
-def _rows(violations: pa.Table | None, chunk: Chunk, kind: str, blob: bytes | None = None) -> pa.RecordBatch:
+def _rows(violations: pa.Table | None, at: tuple[int, int], kind: str, blob: bytes | None = None) -> pa.RecordBatch:
+    """Rows of the task's output; `at` the ``file`` and ``chunk`` they are ordered by."""
     n = violations.num_rows if violations is not None else 1
     columns = [
         violations.column(name).combine_chunks().cast(OUT_SCHEMA.field(name).type)
@@ -101,8 +107,8 @@ def _rows(violations: pa.Table | None, chunk: Chunk, kind: str, blob: bytes | No
         for name in VIOLATION_COLUMNS
     ]
     columns += [
-        pa.array([chunk.file] * n, pa.int32()),
-        pa.array([chunk.chunk] * n, pa.int32()),
+        pa.array([at[0]] * n, pa.int32()),
+        pa.array([at[1]] * n, pa.int32()),
         pa.array([kind] * n, pa.string()),
         pa.array([blob] * n, pa.binary()),
     ]
@@ -140,33 +146,47 @@ def check_chunk(chunk: Chunk, checks: Checks) -> Iterator[pa.RecordBatch]:
     """One chunk read and checked: its violations, its shared MOs, its tally."""
     read = read_chunk(chunk)
     own = {name: pa.table(t) for name, t in read["tables"].items()}
+    head = _head(chunk, checks) if chunk.start > 0 else None  # the head above its nodes, as the file has it
+    yield from check_group(own, head, checks, (chunk.file, chunk.chunk), read["warnings"])
+
+
+def check_group(
+    own: dict[str, pa.Table],
+    head: tuple[dict[str, pa.Table], int, int] | None,
+    checks: Checks,
+    at: tuple[int, int],
+    warnings: Sequence[Any] = (),
+) -> Iterator[pa.RecordBatch]:
+    """Whole nodes (`own`: a chunk, or a group of a network's nodes) checked, with the MOs above
+    them (`head`: its tables, and the values and evaluations checking it alone counts) when they
+    are not in `own`: the group's violations (the head's left out), its shared MOs, its tally."""
     tally = _Tally()
     tables = own
     head_fdns = None
     checked_before = evaluations_before = 0
-    if chunk.start > 0:  # the head above this chunk's nodes, as the whole file has it
-        head, checked_before, evaluations_before = _head(chunk, checks)
-        head_fdns = head["mos"].column("fdn").combine_chunks()
-        tables = {name: pa.concat_tables([head[name], own[name]]) for name in ("mos", "values")}
+    if head is not None:
+        tables_above, checked_before, evaluations_before = head
+        head_fdns = tables_above["mos"].column("fdn").combine_chunks()
+        tables = {name: pa.concat_tables([tables_above[name], own[name]]) for name in ("mos", "values")}
     violations = check_network(tables, checks, tally, within_nodes=True)
     if head_fdns is not None and violations.num_rows:
         violations = violations.filter(
             pc.invert(pc.fill_null(pc.is_in(violations.column("subject"), value_set=head_fdns), False))
         )
     violations = with_nodes([violations])
-    yield _rows(violations, chunk, "violation")
+    yield _rows(violations, at, "violation")
     shared = _shared(own, checks)
     if shared is not None:
-        yield _rows(None, chunk, "shared", to_ipc(shared))
+        yield _rows(None, at, "shared", to_ipc(shared))
     counts = {
         "mos": own["mos"].num_rows,
         "values": tally.values - checked_before,
         "evaluations": tally.evaluations - evaluations_before,
         "skipped_by_window": tally.skipped_by_window,
         "problems": tally.problems,
-        "warnings": [list(w) for w in read["warnings"]],
+        "warnings": [list(w) for w in warnings],
     }
-    yield _rows(None, chunk, "tally", json.dumps(counts).encode())
+    yield _rows(None, at, "tally", json.dumps(counts).encode())
 
 
 def _task(broadcast: Any) -> Any:
@@ -274,21 +294,95 @@ def _task_error(err: BaseException) -> Exception:
     return err if isinstance(err, Exception) else RuntimeError(str(err))
 
 
+Network = tuple["DataFrame", "DataFrame"]
+"""A network as Spark DataFrames: ``(mos_df, values_df)``, as :func:`rtbfast.spark.read_network`
+gives them."""
+
+
+def _is_frames(network: object) -> bool:
+    return isinstance(network, tuple) and len(network) == 2 and all(hasattr(f, "mapInArrow") for f in network)
+
+
+def _skeleton(data: tuple[bytes, bytes], checks: Checks) -> tuple[dict[str, pa.Table], int, int]:
+    """The MOs above every node (and their values): their tables, and the values and
+    evaluations checking them alone counts."""
+    tables = {"mos": from_ipc(data[0]), "values": from_ipc(data[1])}
+    tally = _Tally()
+    check_network(tables, checks, tally, within_nodes=True)
+    return tables, tally.values, tally.evaluations
+
+
+def _group_task(broadcast: Any, skeleton: Any, group_rows: int) -> Any:
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        checks = _checks(broadcast)
+        head = built("skeleton", skeleton, lambda data: _skeleton(data, checks))
+        context = TaskContext.get()
+        partition = context.partitionId() if context is not None else 0
+        for k, own in enumerate(node_groups(batches, group_rows)):
+            yield from check_group(own, head if head[0]["mos"].num_rows else None, checks, (partition, k))
+
+    return run
+
+
+def run_frames(
+    spark: SparkSession, network: Network, checks: Checks, view: CatalogView, group_rows: int = GROUP_ROWS
+) -> SparkAudit:
+    """Check a network given as DataFrames (:data:`Network`) on Spark, a group of whole nodes at
+    a time inside each task (:mod:`rtbfast.spark.node_frames`): every violation (the MOs above
+    every node first, then by partition and group) and the counts."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    mos_df, values_df = network
+    rows = keyed(mos_df, values_df).persist(StorageLevel.MEMORY_AND_DISK)  # read once, for both jobs
+    shipped = spark.sparkContext.broadcast(Shipped.of(checks, view))
+    skeleton = None
+    try:
+        above = tables_of(rows.filter(F.col("node").isNull()).toArrow())
+        skeleton = spark.sparkContext.broadcast((to_ipc(above["mos"]), to_ipc(above["values"])))
+        partitions = max(mos_df.rdd.getNumPartitions(), spark.sparkContext.defaultParallelism)
+        frame = by_node(rows, partitions).mapInArrow(_group_task(shipped, skeleton, group_rows), _spark_schema())
+        out = _ordered(frame.toArrow())
+    except Exception as err:  # a job's failure arrives as py4j's or pyspark's error
+        raise _task_error(err) from None
+    finally:
+        rows.unpersist()
+        shipped.unpersist()
+        if skeleton is not None:
+            skeleton.unpersist()
+    # the MOs above every node checked once, here, and their shared MOs for the second stage
+    top = pa.Table.from_batches(list(check_group(above, None, checks, (-1, 0))))
+    out = pa.concat_tables([top, out])
+    second = second_stage(out, checks)
+    picked = out.filter(pc.equal(out.column("kind"), "violation"))
+    first = pa.Table.from_arrays([picked.column(n) for n in VIOLATION_COLUMNS], schema=second.schema)
+    violations = pa.concat_tables([first, second]) if second.num_rows else first
+    return SparkAudit(violations, _tally(out))
+
+
 def audit(
     spark: SparkSession,
-    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    network: Network | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     catalog: str | os.PathLike[str] | CatalogView,
     *,
     rules: str | os.PathLike[str] | None = None,
     at: datetime | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    group_rows: int = GROUP_ROWS,
 ) -> DataFrame:
-    """The violations of the exports `paths` against `catalog` (and the user `rules` at `at`),
-    checked on Spark: the rows :func:`rtbfast.audit.audit` writes to ``violations.parquet``
-    (with ``node``), as a DataFrame."""
+    """The violations of `network` against `catalog` (and the user `rules` at `at`), checked on
+    Spark: the rows :func:`rtbfast.audit.audit` writes to ``violations.parquet`` (with ``node``),
+    as a DataFrame. `network` is the paths of exports (split into chunks of about `chunk_bytes`)
+    or the DataFrames ``(mos_df, values_df)`` of :func:`rtbfast.spark.read_network` (or any with
+    their columns), checked a group of whole nodes (about `group_rows` rows) at a time."""
     view = catalog if isinstance(catalog, CatalogView) else CatalogView.load(catalog)
     checks = load_checks(view, rules, at, 1)
-    found = run(spark, paths, checks, view, chunk_bytes)
+    if _is_frames(network):
+        found = run_frames(spark, network, checks, view, group_rows)  # type: ignore[arg-type]
+    else:
+        found = run(spark, network, checks, view, chunk_bytes)  # type: ignore[arg-type]
     return spark.createDataFrame(found.violations)
 
 
@@ -323,4 +417,4 @@ def audit_to_folder(
     return write_audit(Path(out), found.violations, summary, phases, xlsx=xlsx)
 
 
-__all__ = ["audit", "audit_to_folder", "run"]
+__all__ = ["Network", "audit", "audit_to_folder", "run", "run_frames"]

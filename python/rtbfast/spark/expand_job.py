@@ -2,7 +2,8 @@
 nodes a streamed expansion makes (:mod:`rtbfast.templates.expand_stream`) expanded on Spark, one
 task each, each by an expander of its own (:func:`rtbfast.templates.expand_stream.expand_alone`,
 with the same sandbox bounds). The driver reads the network, chooses the targets and packs the
-nodes as without Spark; after the tasks it takes the batches in order, carrying on what one batch
+nodes as without Spark; after the tasks it takes the batches in order (a window of batches
+at a time, each batch's result one at a time: :mod:`rtbfast.spark.batches`), carrying on what one batch
 leaves to the next (notes and their counts, phases, clusters, the budget, the rows' ``seq``), and
 writes them through the same spool and writer, so ``changes.parquet`` is byte for byte the one a
 run without Spark writes.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.node_groups import BUDGET
+from rtbfast.spark.batches import in_order
 from rtbfast.spark.shipping import ShippedCatalog, built, from_ipc, to_ipc
 from rtbfast.templates.expand_stream import BatchExpansion, BatchInput, ExpandRunner, expand_alone
 from rtbfast.templates.sandbox import Limits
@@ -48,6 +50,10 @@ def _expand_one(item: _Item, shipped: Any, job: Any) -> tuple[int, bytes]:
     return i, pickle.dumps((part, judged, got))
 
 
+def _weight(item: _Item) -> int:
+    return sum(len(t) for t in item[2].values())
+
+
 def _outcome(blob: bytes) -> BatchExpansion:
     part, judged, got = pickle.loads(blob)  # our own tasks' results, in this job
     got.part = from_ipc(part)
@@ -68,19 +74,16 @@ def spark_expand(spark: SparkSession) -> ExpandRunner:
         target_classes: Sequence[str] | None,
         total: int,
     ) -> Iterator[tuple[int, BatchExpansion]]:
-        items = [(i, b, {k: to_ipc(t) for k, t in tables.items()}, w, d) for i, b, tables, w, d in inputs]
-        if not items:
-            return
+        items = ((i, b, {k: to_ipc(t) for k, t in tables.items()}, w, d) for i, b, tables, w, d in inputs)
         sc = spark.sparkContext
         shipped = sc.broadcast(ShippedCatalog.of(catalog))
         job = sc.broadcast(pickle.dumps((tpl, limits, list(target_classes) if target_classes else None, total)))
         try:
-            done = sc.parallelize(items, len(items)).map(lambda item: _expand_one(item, shipped, job)).collect()
+            for i, blob in in_order(spark, items, _weight, lambda item: _expand_one(item, shipped, job)):
+                yield i, _outcome(blob)
         finally:
             shipped.unpersist()
             job.unpersist()
-        for i, blob in sorted(done, key=lambda d: d[0]):
-            yield i, _outcome(blob)
 
     return run
 

@@ -1,7 +1,8 @@
 """``rtbfast plan --spark``: the batches of node groups (:mod:`rtbfast.enm.node_groups`) planned
 on Spark, one task each, by :func:`rtbfast.enm.plan_group.plan_group` (one batch in, tables
 out). Everything else is what ``rtbfast plan`` does on one machine: the driver reads the
-ChangeSet and the network, groups and packs the nodes, and after the tasks puts the batches in
+ChangeSet and the network, groups and packs the nodes, and takes the batches' plans back one at a time in
+batch order (:mod:`rtbfast.spark.batches`, a window of batches per job), puts them in
 the whole plan's one order (:mod:`rtbfast.enm.plan_order`) and writes the files, so they are
 byte for byte those of a run without Spark.
 
@@ -20,6 +21,7 @@ from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import PlanError
 from rtbfast.enm.plan_group import Context, GroupPlan, plan_group
 from rtbfast.enm.plan_stream import BatchInput, BatchRunner
+from rtbfast.spark.batches import in_order
 from rtbfast.spark.shipping import ShippedCatalog, built, from_ipc, to_ipc
 
 if TYPE_CHECKING:
@@ -36,6 +38,10 @@ def _plan_one(
     except PlanError as err:
         return i, pickle.dumps(("error", type(err).__module__, type(err).__qualname__, err.problems))
     return i, pickle.dumps(("plan", g))
+
+
+def _weight(item: tuple[int, bytes, dict[str, bytes]]) -> int:
+    return len(item[1]) + sum(len(t) for t in item[2].values())
 
 
 def _outcome(blob: bytes) -> GroupPlan | PlanError:
@@ -56,18 +62,13 @@ def spark_batches(spark: SparkSession) -> BatchRunner:
     def run(
         inputs: Iterator[BatchInput], catalog: CatalogView, context: Context, check: bool
     ) -> Iterator[tuple[int, GroupPlan | PlanError]]:
-        items = [(i, to_ipc(rows), {k: to_ipc(t) for k, t in tables.items()}) for i, rows, tables in inputs]
-        if not items:
-            return
+        items = ((i, to_ipc(rows), {k: to_ipc(t) for k, t in tables.items()}) for i, rows, tables in inputs)
         sc = spark.sparkContext
         shipped = sc.broadcast(ShippedCatalog.of(catalog))
         try:
-            done = (
-                sc.parallelize(items, len(items)).map(lambda item: _plan_one(item, shipped, context, check)).collect()
-            )
+            for i, blob in in_order(spark, items, _weight, lambda item: _plan_one(item, shipped, context, check)):
+                yield i, _outcome(blob)
         finally:
             shipped.unpersist()
-        for i, blob in sorted(done, key=lambda d: d[0]):
-            yield i, _outcome(blob)
 
     return run
