@@ -131,9 +131,8 @@ fn compressed_chunks(path: &Path, input: &Input, framing: Framing, chunk_bytes: 
     }
     let chunk_bytes = chunk_bytes.max(1);
     let mut cutter = Cutter { chunk_bytes, node: None, next: chunk_bytes };
-    let index = access::index(input, framing, Limits::from_env(), |bytes, base, region| {
-        cutter.find(bytes, base, region)
-    })?;
+    let index =
+        access::index(input, framing, Limits::from_env(), |bytes, base, region| cutter.find(bytes, base, region))?;
     let Some((_, head_end)) = cutter.node else { return Ok(vec![WHOLE]) };
     if index.chunks.len() < 2 {
         return Ok(vec![WHOLE]);
@@ -322,11 +321,19 @@ mod tests {
                 if chunk_bytes == 1 << 30 {
                     assert_eq!(cs, vec![WHOLE]);
                 } else {
-                    assert!(cs.len() as u64 >= doc.len() as u64 / chunk_bytes.max(400) / 2, "{what} {chunk_bytes}: {}", cs.len());
+                    assert!(
+                        cs.len() as u64 >= doc.len() as u64 / chunk_bytes.max(400) / 2,
+                        "{what} {chunk_bytes}: {}",
+                        cs.len()
+                    );
                     assert!(cs.iter().all(|c| c.access.is_some()));
                 }
                 for name in ["mos", "values"] {
-                    assert_eq!(rows_of_chunks(&path, &cs, name), table_rows(&whole, name), "{what} {chunk_bytes} {name}");
+                    assert_eq!(
+                        rows_of_chunks(&path, &cs, name),
+                        table_rows(&whole, name),
+                        "{what} {chunk_bytes} {name}"
+                    );
                 }
             }
         }
@@ -391,8 +398,7 @@ mod tests {
         let path = temp_file("chunks-changed.xml.gz", &good);
         let cs = chunks(&path, 2000).unwrap();
         std::fs::write(&path, gzip(doc.replace("node 150", "node 151").as_bytes(), 6)).unwrap();
-        let failed: Vec<String> =
-            cs.iter().filter_map(|c| read_chunk(&path, c).err()).map(|e| e.to_string()).collect();
+        let failed: Vec<String> = cs.iter().filter_map(|c| read_chunk(&path, c).err()).map(|e| e.to_string()).collect();
         assert!(!failed.is_empty());
     }
 }

@@ -175,7 +175,7 @@ impl Source {
 
     /// The file offset of the next byte to give (exact when not shifted).
     fn offset(&self) -> u64 {
-        (self.first_bit + 8 * self.given).div_ceil(8)
+        self.first_bit.saturating_add(self.given.saturating_mul(8)).div_ceil(8)
     }
 
     fn available(&mut self) -> std::io::Result<&[u8]> {
@@ -710,6 +710,9 @@ impl Inflating {
             Framing::Gzip => size,
             Framing::ZipDeflate { start, len, .. } => start.saturating_add(len).min(size),
         };
+        if access.bit / 8 >= limit || access.member_end > limit {
+            return Err(archive(&name, format!("an access point past the end of the input (bit {})", access.bit)));
+        }
         let src = Source::open(file, access.bit, limit).map_err(|e| Error::io(&name, &e))?;
         let mut inflate = new_inflate();
         if !access.window.is_empty() {
@@ -756,7 +759,7 @@ impl Inflating {
             (_, Some(end)) => end,
             (_, None) => return Err(self.corrupt("a member's end is unknown")),
         };
-        self.src.restart(end * 8)?;
+        self.src.restart(end.saturating_mul(8))?;
         let trailer = self.src.take(8)?;
         if trailer.len() < 8 {
             return Err(fault(format!(
@@ -849,7 +852,10 @@ impl ChunkBytes {
             return Err(archive(&input.name(), "not a deflate stream: a chunk of it cannot be read alone".into()));
         };
         if access.out > start || end.is_some_and(|e| e < start) {
-            return Err(archive(&input.name(), format!("an access point at {} does not reach the chunk at {start}", access.out)));
+            return Err(archive(
+                &input.name(),
+                format!("an access point at {} does not reach the chunk at {start}", access.out),
+            ));
         }
         Ok(ChunkBytes {
             inner: Inflating::open(input, framing, access, limits)?,
@@ -879,10 +885,7 @@ impl ChunkBytes {
             return Err(fault(format!(
                 "the chunk's bytes {}..{} do not check (CRC-32 {:08x}, the split saw {:08x}): the file changed since \
                  it was split, or is corrupt",
-                self.start,
-                self.inner.out,
-                self.crc,
-                self.want
+                self.start, self.inner.out, self.crc, self.want
             )));
         }
         Ok(())
