@@ -172,13 +172,18 @@ pub fn read_chunk(path: &Path, chunk: &Chunk) -> Result<BulkCmResult> {
             let input = Input::resolve(path)?;
             let name = input.name();
             let mut bytes = ChunkBytes::open(&input, access, chunk.start, chunk.end, Limits::from_env())?;
-            let end = drive_span_from(&mut bytes, &name, &span, &mut reader)?;
-            // the chunk read to its end, its bytes as the split saw them
-            bytes.finish().map_err(|err| {
+            let read = drive_span_from(&mut bytes, &name, &span, &mut reader);
+            // the chunk read to its end, its bytes as the split saw them: where they are not (a
+            // file changed or corrupted since), that is the error, not what the parser made of them
+            let checked = bytes.finish().map_err(|err| {
                 let offset = chunk.end.unwrap_or(chunk.start);
                 crate::input::read_error(Location { file: name.clone(), offset, ..Location::default() }, &err)
-            })?;
-            Ok(end)
+            });
+            match (read, checked) {
+                (Err(err), Ok(())) | (Err(err @ Error::Archive { .. }), Err(_)) => Err(err),
+                (_, Err(err)) => Err(err),
+                (Ok(end), Ok(())) => Ok(end),
+            }
         }
     }
     .map_err(|e| e.with_line_column(path))?;
