@@ -108,7 +108,7 @@ def test_split_gzip_export_read_by_chunks(export_gz: tuple[Path, int], tmp_path:
     mem_task = peak_rss(task, str(gz), str(largest.start), str(largest.end), str(largest.head_end), str(access))
     mem_whole = peak_rss("import sys, rtbfast; rtbfast.read_network(sys.argv[1], threads=1)", str(gz))
     mem_split = peak_rss(
-        f"import sys; from rtbfast.spark.network import split; split([sys.argv[1]], {CHUNK_BYTES})", str(gz)
+        f"import sys; from rtbfast import _native; _native.bulkcm_chunks(sys.argv[1], {CHUNK_BYTES})", str(gz)
     )
     mem_nothing = peak_rss("import rtbfast")
 
