@@ -53,9 +53,11 @@ const WHOLE: Chunk = Chunk { start: 0, end: None, head_end: 0, access: None };
 /// The elements chunks start at, in the order tried (see [`super::parallel`]).
 const NODES: [&str; 2] = ["MeContext", "ManagedElement"];
 
-/// `path` split into chunks of about `chunk_bytes` (at least 1) at node boundaries. One chunk,
-/// the whole file, when it is smaller than two chunks, is compressed, is not a Bulk CM export,
-/// or has no node to cut before.
+/// `path` split into chunks of about `chunk_bytes` (at least 1) at node boundaries: byte
+/// ranges of a plain file, ranges of the decompressed stream with an access point each of a gzip
+/// file or deflated zip member. One chunk, the whole file, when it is smaller than two chunks
+/// (a plain file) or has no node past `chunk_bytes` (a compressed one), is bzip2 or a stored
+/// zip member, is not a Bulk CM export, or has no node to cut before.
 pub fn chunks(path: &Path, chunk_bytes: u64) -> Result<Vec<Chunk>> {
     let input = Input::resolve(path)?;
     if !input.is_plain() {
