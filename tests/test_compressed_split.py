@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import zipfile
+import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -172,3 +173,22 @@ def test_the_real_exports_gzipped_give_the_whole_read(tmp_path: Path, chunk_byte
         assert chunks == split([gz], chunk_bytes)
         for kind in ("mos", "values"):
             assert _chunked_rows(chunks, kind) == _rows(whole.tables[kind]), (path.name, chunk_bytes, kind)
+
+
+@pytest.mark.parametrize("every", [1, 997])
+def test_a_gzip_of_many_small_blocks_is_cut_and_read_the_same(export: Path, tmp_path: Path, every: int) -> None:
+    """A flush after every byte (a deflate block per byte) or every 997 bytes: block boundaries
+    everywhere, byte-aligned (a flush ends on a byte) and not (the blocks deflate itself ends)."""
+    data = export.read_bytes()[:120_000]
+    data = data[: data.rfind(b"<xn:MeContext ")] + b"</xn:SubNetwork>\n</configData>\n</bulkCmConfigDataFile>\n"
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    out = bytearray()
+    for i in range(0, len(data), every):
+        out += c.compress(data[i : i + every])
+        out += c.flush(zlib.Z_FULL_FLUSH if every == 1 else zlib.Z_SYNC_FLUSH)
+    out += c.flush()
+    gz = tmp_path / "blocks.xml.gz"
+    gz.write_bytes(bytes(out))
+    for chunk_bytes in (200, 5000):
+        chunks = _assert_chunks_give_the_whole_read(gz, chunk_bytes)
+        assert len(chunks) > 5

@@ -331,20 +331,23 @@ pub struct Index {
     pub size: u64,
 }
 
-/// The pass's decompressed bytes: the history kept for windows and the cut finder.
+/// The pass's decompressed bytes: the history kept for windows and the cut finder, `buf[..len]`
+/// (the rest of `buf` is room the inflater writes into, zeroed once, not at every call: a
+/// stream of empty blocks returns at every one).
 struct History {
-    bytes: Vec<u8>,
+    buf: Vec<u8>,
+    len: usize,
     base: u64,
 }
 
 impl History {
     fn end(&self) -> u64 {
-        self.base + self.bytes.len() as u64
+        self.base + self.len as u64
     }
     fn slice(&self, from: u64, to: u64) -> &[u8] {
-        let a = from.saturating_sub(self.base).min(self.bytes.len() as u64) as usize;
-        let b = to.saturating_sub(self.base).min(self.bytes.len() as u64) as usize;
-        &self.bytes[a..b.max(a)]
+        let a = from.saturating_sub(self.base).min(self.len as u64) as usize;
+        let b = to.saturating_sub(self.base).min(self.len as u64) as usize;
+        &self.buf[a..b.max(a)]
     }
 }
 
@@ -380,7 +383,7 @@ pub fn index(
     };
     let mut src = Source::open(file, start * 8, limit).map_err(io)?;
     let mut verify_file = open_regular(&input.file, &name)?;
-    let mut history = History { bytes: Vec::with_capacity(HISTORY + STEP), base: 0 };
+    let mut history = History { buf: vec![0u8; HISTORY + STEP], len: 0, base: 0 };
     let mut chosen: Vec<Chosen> = Vec::new();
     let mut cuts: Vec<u64> = vec![0];
     let mut crcs: Vec<u32> = Vec::new();
@@ -411,7 +414,7 @@ pub fn index(
         let mut member_crc = 0u32;
         let out_before = inflate.total_out();
         loop {
-            if history.bytes.len() > HISTORY {
+            if history.len + STEP > history.buf.len() {
                 // compact: copy out what the marks still need, keep a window and the look-back
                 for m in recent.iter_mut() {
                     if m.saved.is_none() {
@@ -420,19 +423,19 @@ pub fn index(
                 }
                 let keep = history.end().saturating_sub((WINDOW + LOOK_BACK) as u64).max(history.base);
                 let cut = (keep - history.base) as usize;
-                history.bytes.drain(..cut);
+                history.buf.copy_within(cut..history.len, 0);
+                history.len -= cut;
                 history.base = keep;
             }
             let have = src.available().map_err(io)?.len();
             let region_start = history.end();
-            let old = history.bytes.len();
-            history.bytes.resize(old + STEP, 0);
+            let old = history.len;
             let (tin, tout) = (inflate.total_in(), inflate.total_out());
             let input_bytes = src.available().map_err(io)?;
-            let result = inflate.decompress(input_bytes, &mut history.bytes[old..], InflateFlush::Block);
+            let result = inflate.decompress(input_bytes, &mut history.buf[old..old + STEP], InflateFlush::Block);
             let used = (inflate.total_in() - tin) as usize;
             let made = (inflate.total_out() - tout) as usize;
-            history.bytes.truncate(old + made);
+            history.len = old + made;
             src.consume(used);
             let region_end = history.end();
             let status = match result {
@@ -446,7 +449,7 @@ pub fn index(
                     )))
                 }
             };
-            member_crc = zlib_rs::crc32::crc32(member_crc, &history.bytes[old..]);
+            member_crc = zlib_rs::crc32::crc32(member_crc, &history.buf[old..old + made]);
             if limits.exceeded(region_end, src.offset().saturating_sub(start)) {
                 return Err(fail(format!(
                     "refused as a decompression bomb: {region_end} bytes from {} compressed bytes (more than {} \
