@@ -157,6 +157,22 @@ def _audit_of_frames(spark: Any, path: Path, catalog: Path, chunk_bytes: int, gr
     return got
 
 
+def test_read_network_of_a_gzip_export_by_chunks(spark: Any, generated: Path, tmp_path: Path) -> None:
+    """A .xml.gz read a chunk per task, each inflated from its access point (a binary column of
+    the chunk table): the rows of rtbfast.read_network of the same file."""
+    import gzip
+
+    from rtbfast.spark import read_network
+
+    gz = tmp_path / "export.xml.gz"
+    gz.write_bytes(gzip.compress(generated.read_bytes(), 6))
+    assert len([c for c in split([gz], 128 * 1024) if c.access is not None]) > 3
+    mos_df, values_df = read_network(spark, gz, chunk_bytes=128 * 1024)
+    whole = rtbfast.read_network(gz)
+    for frame, kind in ((mos_df, "mos"), (values_df, "values")):
+        assert _plain(frame.toArrow()) == _plain(whole.tables[kind]), kind
+
+
 @pytest.mark.samples
 def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path, tmp_path: Path) -> None:
     """The paths split into chunks, and the network's DataFrames checked a node group at a

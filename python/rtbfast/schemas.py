@@ -703,10 +703,13 @@ SPARK_CHUNKS_SCHEMA = pa.schema(
         pa.field("start", pa.int64(), False),
         pa.field("end", pa.int64()),
         pa.field("head_end", pa.int64(), False),
+        pa.field("access", pa.binary()),
     ]
 )
 """One row per chunk of an export (``rtbfast.spark.network``): which file (its place among the
-paths), the chunk's place in it, its byte range and the end of the file's head."""
+paths), the chunk's place in it, its byte range and the end of the file's head (offsets of the
+decompressed stream for a compressed export), and for a chunk of a compressed export the access
+point its task inflates from (``_native.bulkcm_chunks``: about 32 KiB, the deflate window)."""
 
 SPARK_AUDIT_ROWS_SCHEMA = pa.schema(
     [

@@ -54,6 +54,20 @@ pub fn compressed_reader(data: &[u8]) {
     for input in listing.inputs.iter().take(4) {
         let _ = crate::bulkcm::read_bulkcm_with(&input.path(), None, 1);
         let _ = crate::bulkcm::read_bulkcm_with(&input.path(), None, 2);
+        // split into small chunks (a gzip or deflated member: by access points) and read alone,
+        // then with an access point moved by a few bits and its window cut
+        let Ok(chunks) = crate::bulkcm::chunks(&input.path(), 256) else { continue };
+        for chunk in chunks.iter().take(6) {
+            let _ = crate::bulkcm::read_chunk(&input.path(), chunk);
+        }
+        if let Some(mut chunk) = chunks.get(1).cloned() {
+            if let Some(access) = &mut chunk.access {
+                let nudge = data.first().copied().unwrap_or(0);
+                access.bit = access.bit.wrapping_add(u64::from(nudge % 16)).wrapping_sub(8);
+                access.window.truncate(usize::from(nudge) * 128);
+                let _ = crate::bulkcm::read_chunk(&input.path(), &chunk);
+            }
+        }
     }
 }
 

@@ -3,7 +3,10 @@
 An export is split on the driver by a byte search (``rust/src/bulkcm/chunks.rs``: ranges that
 start at a ``MeContext``/``ManagedElement`` tag, about :data:`CHUNK_BYTES` each, the same for any
 number of tasks); each task reads its chunk alone with the native reader (the file's head
-first, for the namespaces and the open ``SubNetwork`` chain). The files must be readable at the
+first, for the namespaces and the open ``SubNetwork`` chain). A gzip export (or a deflated zip
+member) is split in one pass over its decompressed stream, which gives each chunk an access
+point (:attr:`Chunk.access`, about 32 KiB): its task inflates from the deflate block before its
+chunk, not from the file's start. A bzip2 export is one chunk. The files must be readable at the
 same path by every executor (a shared or distributed file system, or one machine).
 
 Where a cut proves unsound (a chunk does not end between two nodes of the same
@@ -44,6 +47,8 @@ class Chunk:
     start: int
     end: int | None
     head_end: int
+    access: bytes | None = None
+    """Of a compressed export: where its task starts inflating (``_native.bulkcm_chunks``)."""
 
     @property
     def whole(self) -> bool:
@@ -65,7 +70,7 @@ def split(paths: Sequence[str | os.PathLike[str]], chunk_bytes: int = CHUNK_BYTE
 
             raise WrongRootError(f"{p}: this is an MP XML model, not a Bulk CM export", str(p), 1, 1, "models")
         cuts = _native.bulkcm_chunks(p, chunk_bytes)
-        found.extend(Chunk(i, k, str(p.absolute()), s, e, h) for k, (s, e, h) in enumerate(cuts))
+        found.extend(Chunk(i, k, str(p.absolute()), s, e, h, a) for k, (s, e, h, a) in enumerate(cuts))
     return found
 
 
@@ -85,7 +90,7 @@ def chunks_of(batch: pa.RecordBatch) -> Iterator[Chunk]:
 
 def read_chunk(chunk: Chunk) -> dict[str, Any]:
     """One chunk read alone by the native reader: ``tables``, ``warnings``, ``header``."""
-    return dict(_native.read_bulkcm_chunk(chunk.path, chunk.start, chunk.end, chunk.head_end))
+    return dict(_native.read_bulkcm_chunk(chunk.path, chunk.start, chunk.end, chunk.head_end, chunk.access))
 
 
 def chunk_tables(chunk: Chunk) -> dict[str, pa.Table]:

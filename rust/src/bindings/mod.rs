@@ -10,7 +10,7 @@ use arrow_array::{ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{Field, Schema, SchemaRef};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict, PyList};
+use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList};
 use pyo3_arrow::ffi::{to_stream_pycapsule, ArrayIterator};
 use pyo3_arrow::PyTable;
 
@@ -154,25 +154,45 @@ fn read_bulkcm<'py>(
 }
 
 /// An export split into chunks of about `chunk_bytes` at node boundaries (see
-/// `bulkcm::chunks`): `(start, end, head_end)` each, `end` `None` for the last.
+/// `bulkcm::chunks`): `(start, end, head_end, access)` each, `end` `None` for the last,
+/// `access` the access point (bytes) a chunk of a compressed export is inflated from.
 #[pyfunction]
-fn bulkcm_chunks(py: Python<'_>, path: PathBuf, chunk_bytes: u64) -> PyResult<Vec<(u64, Option<u64>, u64)>> {
+#[allow(clippy::type_complexity)]
+fn bulkcm_chunks<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    chunk_bytes: u64,
+) -> PyResult<Vec<(u64, Option<u64>, u64, Option<Bound<'py, PyBytes>>)>> {
     let found = py.detach(|| crate::bulkcm::chunks(&path, chunk_bytes)).map_err(|e| to_py_err(py, e))?;
-    Ok(found.into_iter().map(|c| (c.start, c.end, c.head_end)).collect())
+    Ok(found
+        .into_iter()
+        .map(|c| (c.start, c.end, c.head_end, c.access.map(|a| PyBytes::new(py, &a.to_bytes()))))
+        .collect())
 }
 
 /// One chunk of an export read alone (after its head). Returns a dict with `tables`,
 /// `warnings`, `header`, as `read_bulkcm` does for the whole file.
 #[pyfunction]
+#[pyo3(signature = (path, start, end, head_end, access = None))]
 fn read_bulkcm_chunk<'py>(
     py: Python<'py>,
     path: PathBuf,
     start: u64,
     end: Option<u64>,
     head_end: u64,
+    access: Option<&[u8]>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let chunk = crate::bulkcm::Chunk { start, end, head_end };
-    let r = py.detach(|| crate::bulkcm::read_chunk(&path, chunk)).map_err(|e| to_py_err(py, e))?;
+    let access = match access {
+        None => None,
+        Some(bytes) => Some(crate::input::access::Access::from_bytes(bytes).ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "{}: not an access point of bulkcm_chunks (a chunk's `access` bytes)",
+                path.display()
+            ))
+        })?),
+    };
+    let chunk = crate::bulkcm::Chunk { start, end, head_end, access };
+    let r = py.detach(|| crate::bulkcm::read_chunk(&path, &chunk)).map_err(|e| to_py_err(py, e))?;
     let out = PyDict::new(py);
     out.set_item("tables", tables_dict(py, r.tables)?)?;
     out.set_item("warnings", warnings_list(py, &r.warnings)?)?;

@@ -15,6 +15,7 @@
 //! drive, a backslash) refuse the whole archive. A corrupt or truncated stream is an
 //! [`Error::Archive`] naming the input and the compressed and decompressed byte offsets.
 
+pub mod access;
 mod archive;
 #[cfg(test)]
 mod tests;

@@ -717,6 +717,17 @@ pub fn drive_span_with<H: Handler>(
     })
 }
 
+/// [`drive_span`] over decompressed bytes `reader` gives from `span.start` on (a chunk of a
+/// compressed input read from an access point, [`crate::input::access`]).
+pub fn drive_span_from<R: Read, H: Handler>(
+    reader: R,
+    file_name: &str,
+    span: &Span,
+    handler: &mut H,
+) -> Result<SpanEnd> {
+    drive_reader(reader, file_name, span, handler, None, false)
+}
+
 /// The driver over `file`, positioned at `span.start`. `count` says whether the offsets it
 /// reaches go to `progress` (for a compressed input the compressed bytes do).
 fn drive_reader<R: Read, H: Handler>(

@@ -126,6 +126,22 @@ pub fn find_after(file: &mut File, from: u64, until: u64, needle: &[u8]) -> std:
     Ok(None)
 }
 
+/// Where the start tag whose local name starts at `bytes[name]` opens: the offset of its `<`,
+/// when the name follows `<` or `<prefix:` (a prefix of at most 64 bytes before it).
+pub fn tag_open(bytes: &[u8], name: usize) -> Option<usize> {
+    let back = name.saturating_sub(64);
+    let before = bytes.get(back..name)?;
+    let name_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let mut i = before.len();
+    if i > 0 && before[i - 1] == b':' {
+        i -= 1;
+        while i > 0 && name_char(&before[i - 1]) {
+            i -= 1;
+        }
+    }
+    (i > 0 && before[i - 1] == b'<').then(|| back + i - 1)
+}
+
 /// The offset of the first start tag with local name `local` (any prefix: `<xn:MeContext `,
 /// `<MeContext `) at or after `from` and before `until`.
 pub fn find_start_tag(file: &mut File, from: u64, until: u64, local: &str) -> std::io::Result<Option<u64>> {
@@ -135,16 +151,10 @@ pub fn find_start_tag(file: &mut File, from: u64, until: u64, local: &str) -> st
         // up to `<prefix:` before the name
         let back = found.saturating_sub(64);
         let before = read_at(file, back, (found - back) as usize)?;
-        let name_char = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
-        let mut i = before.len();
-        if i > 0 && before[i - 1] == b':' {
-            i -= 1;
-            while i > 0 && name_char(&before[i - 1]) {
-                i -= 1;
+        if let Some(open) = tag_open(&before, before.len()) {
+            if back + open as u64 + 1 > from {
+                return Ok(Some(back + open as u64));
             }
-        }
-        if i > 0 && before[i - 1] == b'<' && back + i as u64 > from {
-            return Ok(Some(back + i as u64 - 1));
         }
         at = found + 1;
     }
