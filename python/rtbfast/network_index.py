@@ -83,6 +83,32 @@ def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.
     return pa.chunked_array(out, pa.bool_())
 
 
+_Item = tuple[str, "str | None", "int | None", "RawText | None"]
+"""A value row of one MO: attribute, member, index, value."""
+
+
+def _decoded(cls: str, items: list[_Item], sequences: set[tuple[str, str]]) -> dict[str, Any]:
+    """One MO's values (its value rows, in the network's order) as :meth:`NetworkIndex.attributes`
+    gives them."""
+    by_attribute: dict[str, list[_Item]] = {}
+    for item in items:
+        by_attribute.setdefault(item[0], []).append(item)
+    out: dict[str, Any] = {}
+    for name, rows in by_attribute.items():
+        sequence = (cls, name) in sequences or len({r[2] for r in rows}) > 1
+        if any(r[1] for r in rows):
+            structs: dict[int, dict[str, Any]] = {}
+            for _, member, index, value in rows:
+                _set_member(structs.setdefault(index or 0, {}), member or name, value)
+            listed = [structs[i] for i in sorted(structs)]
+            out[name] = listed if sequence else listed[0]
+        elif sequence:
+            out[name] = [r[3] for r in sorted(rows, key=lambda r: r[2] or 0)]
+        else:
+            out[name] = rows[-1][3]
+    return out
+
+
 class NetworkIndex:
     """The MOs of a Network (its ``mos`` and ``values`` tables), by row."""
 
@@ -173,9 +199,38 @@ class NetworkIndex:
     def _values_of(self, row: int) -> dict[str, Any]:
         decoded = self._decoded.get(row)
         if decoded is None:
-            decoded = self._decode(row)
-            self._decoded[row] = decoded
+            self.decode((row,))
+            decoded = self._decoded[row]
         return decoded
+
+    def decode(self, rows: Iterable[int]) -> None:
+        """Decode the values of the MOs at `rows` (those not decoded yet) together: one take and
+        one conversion per column for all of them, not one per MO (a target's values are
+        asked for target by target)."""
+        pending = [r for r in dict.fromkeys(rows) if r not in self._decoded]
+        if not pending:
+            return
+        values = self._values
+        if values is None or not values.num_rows:
+            for row in pending:
+                self._decoded[row] = {}
+            return
+        all_runs = self._value_runs()
+        spans: list[tuple[int, int]] = []  # each pending MO's place in the rows taken
+        taken: list[int] = []
+        for row in pending:
+            start = len(taken)
+            for a, b in all_runs.get(row, ()):
+                taken.extend(range(a, b))
+            spans.append((start, len(taken)))
+        part = values.take(pa.array(taken, pa.int64())).select(["attribute", "member", "index", "value"])
+        attributes, members, indexes, texts = (part[name].to_pylist() for name in part.column_names)
+        for row, (a, b) in zip(pending, spans, strict=True):
+            items = [
+                (str(attributes[i]), members[i], indexes[i], None if texts[i] is None else RawText(texts[i]))
+                for i in range(a, b)
+            ]
+            self._decoded[row] = _decoded(self.cls[row], items, self.sequences)
 
     def attributes(self, row: int) -> dict[str, Any]:
         """The current values of the MO at `row`, decoded: a scalar as its text, a struct as a
@@ -188,33 +243,6 @@ class NetworkIndex:
         """The current value of one attribute of the MO at `row` (None where it has none), a
         copy as :meth:`attributes` gives."""
         return _copy(self._values_of(row).get(attribute))
-
-    def _decode(self, row: int) -> dict[str, Any]:
-        runs = self._value_runs().get(row, [])
-        if not runs or self._values is None:
-            return {}
-        parts = [self._values.slice(a, b - a) for a, b in runs]
-        rows = pa.concat_tables(parts).select(["attribute", "member", "index", "value"]).to_pylist()
-        by_attribute: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            if r["value"] is not None:
-                r["value"] = RawText(r["value"])
-            by_attribute.setdefault(str(r["attribute"]), []).append(r)
-        cls = self.cls[row]
-        out: dict[str, Any] = {}
-        for name, items in by_attribute.items():
-            sequence = (cls, name) in self.sequences or len({r["index"] for r in items}) > 1
-            if any(r["member"] for r in items):
-                structs: dict[int, dict[str, Any]] = {}
-                for r in items:
-                    _set_member(structs.setdefault(r["index"] or 0, {}), r["member"] or name, r["value"])
-                listed = [structs[i] for i in sorted(structs)]
-                out[name] = listed if sequence else listed[0]
-            elif sequence:
-                out[name] = [r["value"] for r in sorted(items, key=lambda r: r["index"] or 0)]
-            else:
-                out[name] = items[-1]["value"]
-        return out
 
     def ancestors(self, row: int) -> Iterable[int]:
         """The rows above `row`, nearest first."""

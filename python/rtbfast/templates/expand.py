@@ -593,6 +593,8 @@ class Expander:
         """Run the template for each of `views` (the targets from the `done`-th on, of `total`),
         keeping the rows made; False when the bound on all rows stopped expansion (the targets
         after are not expanded)."""
+        # the targets' own values decoded together (the template mostly reads them)
+        self._network.decode(cell._row for cell in views if cell._row is not None)
         for at, cell in enumerate(views, done):
             if on_progress is not None and at % 256 == 0:
                 on_progress(at, total)
