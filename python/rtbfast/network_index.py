@@ -83,6 +83,22 @@ def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.
     return pa.chunked_array(out, pa.bool_())
 
 
+def _pylist(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values; a dictionary column through its dictionary (each distinct text
+    made once, not once per row)."""
+    if not pa.types.is_dictionary(column.type):
+        return column.to_pylist()
+    out: list[Any] = []
+    for chunk in column.chunks:
+        texts = chunk.dictionary.to_pylist()
+        out.extend(None if i is None else texts[i] for i in chunk.indices.to_pylist())
+    return out
+
+
+_FEW = 64
+"""Fewer MOs than this are decoded through the runs of values of every MO (made once, a loop
+over them all); more by a scan of the values' owners."""
+
 _Item = tuple[str, "str | None", "int | None", "RawText | None"]
 """A value row of one MO: attribute, member, index, value."""
 
@@ -129,6 +145,7 @@ class NetworkIndex:
         still a list)."""
         self._values = tables.get("values")
         self._runs: dict[int, list[tuple[int, int]]] | None = None
+        self._owners: pa.Array | None = None
         self._decoded: dict[int, dict[str, Any]] = {}
         self._mos = mos
         self._native: _native.NetworkView | None = None
@@ -165,6 +182,23 @@ class NetworkIndex:
             }
         )
 
+    def _value_owners(self) -> pa.Array:
+        """The MO row of each value row (-1 for a value of no MO here), made once."""
+        if self._owners is None:
+            values = self._values
+            parts = [pa.array([], pa.int64())]
+            if values is not None and values.num_rows:
+                mo_fdns = pa.array(self.fdn, pa.string())
+                for chunk in values["fdn"].chunks:
+                    if pa.types.is_dictionary(chunk.type):
+                        # the dictionary is matched once; each row takes its entry's MO row
+                        owner_of_entry = pc.index_in(chunk.dictionary, value_set=mo_fdns)
+                        parts.append(pc.take(owner_of_entry, chunk.indices).cast(pa.int64()))
+                    else:
+                        parts.append(pc.index_in(chunk, value_set=mo_fdns).cast(pa.int64()))
+            self._owners = pc.fill_null(pa.concat_arrays(parts), -1)
+        return self._owners
+
     def _value_runs(self) -> dict[int, list[tuple[int, int]]]:
         """MO row → the runs of value rows that are its (values are written MO by MO)."""
         if self._runs is not None:
@@ -172,16 +206,7 @@ class NetworkIndex:
         runs: dict[int, list[tuple[int, int]]] = {}
         values = self._values
         if values is not None and values.num_rows:
-            mo_fdns = pa.array(self.fdn, pa.string())
-            parts = []
-            for chunk in values["fdn"].chunks:
-                if pa.types.is_dictionary(chunk.type):
-                    # the dictionary is matched once; each row takes its entry's MO row
-                    owner_of_entry = pc.index_in(chunk.dictionary, value_set=mo_fdns)
-                    parts.append(pc.take(owner_of_entry, chunk.indices))
-                else:
-                    parts.append(pc.index_in(chunk, value_set=mo_fdns))
-            rows = pc.fill_null(pa.concat_arrays(parts), -1)
+            rows = self._value_owners()
             n = len(rows)
             if n:
                 changes = pc.not_equal(rows.slice(1), rows.slice(0, n - 1))
@@ -215,21 +240,19 @@ class NetworkIndex:
             for row in pending:
                 self._decoded[row] = {}
             return
-        all_runs = self._value_runs()
-        spans: list[tuple[int, int]] = []  # each pending MO's place in the rows taken
-        taken: list[int] = []
-        for row in pending:
-            start = len(taken)
-            for a, b in all_runs.get(row, ()):
-                taken.extend(range(a, b))
-            spans.append((start, len(taken)))
-        part = values.take(pa.array(taken, pa.int64())).select(["attribute", "member", "index", "value"])
-        attributes, members, indexes, texts = (part[name].to_pylist() for name in part.column_names)
-        for row, (a, b) in zip(pending, spans, strict=True):
-            items = [
-                (str(attributes[i]), members[i], indexes[i], None if texts[i] is None else RawText(texts[i]))
-                for i in range(a, b)
-            ]
+        if self._runs is not None or len(pending) < _FEW:  # looked up in the runs of each MO
+            runs = self._value_runs()
+            taken = [i for row in pending for a, b in runs.get(row, ()) for i in range(a, b)]
+            picked = pa.array(taken, pa.int64())
+        else:  # a scan of the owners, not a loop over every MO's runs
+            picked = pc.indices_nonzero(pc.is_in(self._value_owners(), value_set=pa.array(pending, pa.int64())))
+        part = values.take(picked).select(["attribute", "member", "index", "value"])
+        owners = pc.take(self._value_owners(), picked).to_pylist()
+        attributes, members, indexes, texts = (_pylist(part[name]) for name in part.column_names)
+        items_of: dict[int, list[_Item]] = {row: [] for row in pending}
+        for owner, attribute, member, index, text in zip(owners, attributes, members, indexes, texts, strict=True):
+            items_of[owner].append((str(attribute), member, index, None if text is None else RawText(text)))
+        for row, items in items_of.items():
             self._decoded[row] = _decoded(self.cls[row], items, self.sequences)
 
     def attributes(self, row: int) -> dict[str, Any]:
