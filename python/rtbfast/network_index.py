@@ -86,9 +86,10 @@ def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.
 def _pylist(column: pa.ChunkedArray) -> list[Any]:
     """A column as Python values; a dictionary column through its dictionary (each distinct text
     made once, not once per row)."""
-    if not pa.types.is_dictionary(column.type):
-        return column.to_pylist()
     out: list[Any] = []
+    if not pa.types.is_dictionary(column.type):
+        out.extend(column.to_pylist())
+        return out
     for chunk in column.chunks:
         texts = chunk.dictionary.to_pylist()
         out.extend(None if i is None else texts[i] for i in chunk.indices.to_pylist())

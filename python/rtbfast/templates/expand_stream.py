@@ -1,5 +1,5 @@
 """Expansion batch of node groups by batch, in memory bounded by the largest batch, not the
-network: the rows :func:`rtbfast.templates.expand.expand` makes for the whole network at once,
+network: the rows :func:`rtbfast.templates.expand.expand_whole` makes for the whole network at once,
 in the same order, and the same notes and verdicts.
 
 The network is read once, a piece at a time (:func:`rtbfast.enm.node_groups.network_pieces`),
@@ -33,7 +33,7 @@ import fnmatch
 import os
 import types
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from rtbfast.enm.node_groups import BUDGET, NetworkSpool, _trim, network_pieces,
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.readers import ProgressCallback
 from rtbfast.schemas import CHANGESET_SCHEMA, VERDICTS_SCHEMA
-from rtbfast.templates.expand import Expander, NeedsWhole, Note, _expressions, expand, sequences_of
+from rtbfast.templates.expand import Expander, Expansion, NeedsWhole, Note, _expressions, expand_whole, sequences_of
 from rtbfast.templates.objects import DEFAULT_TARGET_CLASSES, Vars
 from rtbfast.templates.sandbox import Limits
 from rtbfast.templates.tree import Template
@@ -72,6 +72,8 @@ class Streamed:
     on_driver: str | None = None
     """Why batches were expanded here rather than by the batch runner (Spark), from one batch on:
     what a batch carries to the next (None: all ran there, or there was no runner)."""
+    targets: list[str] = field(default_factory=list)
+    """The target cells' FDNs, in network order."""
 
     @property
     def errors(self) -> list[Note]:
@@ -93,6 +95,12 @@ class Streamed:
     def table(self) -> pa.Table:
         """The whole ChangeSet, held at once."""
         return pa.Table.from_batches(list(self.batches()), CHANGESET_SCHEMA)
+
+    def expansion(self) -> Expansion:
+        """The result as :func:`rtbfast.templates.expand.expand_whole` gives it: the ChangeSet held
+        (a chunk a column, read out of the spool), the notes, targets, clusters and verdicts."""
+        changes = self.table().combine_chunks() if self.rows else CHANGESET_SCHEMA.empty_table()
+        return Expansion(changes, list(self.notes), list(self.targets), dict(self.clusters), self.verdicts)
 
 
 class _Whole(Exception):
@@ -229,7 +237,7 @@ def expand_streamed(
     """Expand a template over the `targets` of `network` (a Bulk CM export or a build folder)
     batch of nodes by batch (at most `budget` network values a batch, but for a node larger
     than that), spooling into `workspace`; the same rows, notes and verdicts as
-    :func:`rtbfast.templates.expand.expand` (see the module for when it expands whole).
+    :func:`rtbfast.templates.expand.expand_whole` (see the module for when it expands whole).
     `run_batches` expands the batches elsewhere, each alone (:data:`ExpandRunner`; on Spark,
     :func:`rtbfast.spark.expand_job.spark_expand`)."""
     from rtbfast.templates.typed import read_any
@@ -263,7 +271,7 @@ def _whole(
     target_classes: Sequence[str] | None,
 ) -> Streamed:
     release()
-    result = expand(
+    result = expand_whole(
         tpl,
         cat,
         network,
@@ -277,7 +285,10 @@ def _whole(
     with _Spool(out) as spool:
         spool.add(changes)
     verdicts = result.verdicts if result.verdicts is not None else VERDICTS_SCHEMA.empty_table()
-    return Streamed(out, result.notes, len(result.targets), result.clusters, verdicts, spool.rows, spool.ops, 0, why)
+    return Streamed(
+        out, result.notes, len(result.targets), result.clusters, verdicts, spool.rows, spool.ops, 0, why,
+        targets=result.targets,
+    )  # fmt: skip
 
 
 class _Spool:
@@ -536,6 +547,7 @@ def _streamed(
     if not all(chosen.hit):
         raise _Whole("a target pattern names no MO (the whole says what it names)")
     total = len(chosen.rows)
+    target_fdns = chosen.fdns
     keys = node_keys(pa.array(chosen.fdns, pa.string())).to_pylist()
     if any(k is None for k in keys):
         raise _Whole("a target above every node")
@@ -627,6 +639,7 @@ def _streamed(
         changes_spool.ops,
         expanded,
         on_driver=on_driver if run_batches is not None else None,
+        targets=target_fdns,
     )
 
 
