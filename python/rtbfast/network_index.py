@@ -247,12 +247,12 @@ class NetworkIndex:
             picked = pa.array(taken, pa.int64())
         else:  # a scan of the owners, not a loop over every MO's runs
             picked = pc.indices_nonzero(pc.is_in(self._value_owners(), value_set=pa.array(pending, pa.int64())))
-        part = values.take(picked).select(["attribute", "member", "index", "value"])
+        part = values.select(["attribute", "member", "index", "value"]).take(picked)
         owners = pc.take(self._value_owners(), picked).to_pylist()
         attributes, members, indexes, texts = (_pylist(part[name]) for name in part.column_names)
         items_of: dict[int, list[_Item]] = {row: [] for row in pending}
         for owner, attribute, member, index, text in zip(owners, attributes, members, indexes, texts, strict=True):
-            items_of[owner].append((str(attribute), member, index, None if text is None else RawText(text)))
+            items_of[owner].append((attribute, member, index, None if text is None else RawText(text)))
         for row, items in items_of.items():
             self._decoded[row] = _decoded(self.cls[row], items, self.sequences)
 
