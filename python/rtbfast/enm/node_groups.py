@@ -396,15 +396,15 @@ def runs(keys: pa.Array) -> list[tuple[str, int, int]]:
     n = len(keys)
     if not n:
         return []
-    encoded = keys.dictionary_encode() if not pa.types.is_dictionary(keys.type) else keys
-    codes = pc.cast(encoded.indices, pa.int64())
+    # neighbours compared (texts, or a dictionary's codes), nothing hashed
+    compared = pc.cast(keys.indices, pa.int64()) if pa.types.is_dictionary(keys.type) else keys
     if n > 1:
-        changed = pc.not_equal(codes.slice(1), codes.slice(0, n - 1))
+        changed = pc.not_equal(compared.slice(1), compared.slice(0, n - 1))
         starts = [0, *pc.add(pc.indices_nonzero(changed), 1).to_pylist()]
     else:
         starts = [0]
     bounds = [*starts, n]
-    names = pc.take(encoded.dictionary, pc.take(codes, pa.array(starts, pa.int64()))).to_pylist()
+    names = pc.cast(pc.take(keys, pa.array(starts, pa.int64())), pa.string()).to_pylist()
     return [(name, a, b - a) for name, a, b in zip(names, bounds, bounds[1:], strict=False)]
 
 
