@@ -112,6 +112,9 @@ def _decoded(cls: str, items: list[_Item], sequences: set[tuple[str, str]]) -> d
         by_attribute.setdefault(item[0], []).append(item)
     out: dict[str, Any] = {}
     for name, rows in by_attribute.items():
+        if len(rows) == 1 and not rows[0][1]:  # one plain value (most are)
+            out[name] = [rows[0][3]] if (cls, name) in sequences else rows[0][3]
+            continue
         sequence = (cls, name) in sequences or len({r[2] for r in rows}) > 1
         if any(r[1] for r in rows):
             structs: dict[int, dict[str, Any]] = {}
