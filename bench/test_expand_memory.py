@@ -1,6 +1,6 @@
 """Peak memory and time of ``rtbfast templates expand --targets '*'`` (node batch by node batch)
 against the peer in the same run: the same expansion over the whole network at once
-(:func:`rtbfast.templates.expand.expand` and :func:`rtbfast.changeset.write_changeset`, what
+(:func:`rtbfast.templates.expand.expand_whole` and :func:`rtbfast.changeset.write_changeset`, what
 ``templates expand`` ran before it streamed), each in a process of its own (``ru_maxrss`` of
 the child). The rich generated export (11 MB in CI; 124 MB and 500 MB with
 ``RTBFAST_BENCH_FULL=1``) and the expansion benchmark's template (``bench/test_templates_bench.py``).
@@ -38,9 +38,9 @@ def peak_target_mb(size_mb: int) -> int:
 _WHOLE = """
 import sys
 from rtbfast.changeset import write_changeset
-from rtbfast.templates.expand import expand
+from rtbfast.templates.expand import expand_whole
 template, catalog, network, out = sys.argv[1:5]
-result = expand(template, catalog, network, ["*"])
+result = expand_whole(template, catalog, network, ["*"])
 write_changeset(result.changes, out, {})
 print(result.changes.num_rows, len(result.targets))
 """

@@ -395,9 +395,9 @@ def _whole_expansion_peak(template: Path, catalog: Path, export: Path, cells: li
     code = (
         "import resource, sys\n"
         "from rtbfast.changeset import write_changeset\n"
-        "from rtbfast.templates.expand import expand\n"
+        "from rtbfast.templates.expand import expand_whole\n"
         "t, c, n, cells, out = sys.argv[1:6]\n"
-        "r = expand(t, c, n, open(cells).read().split())\n"
+        "r = expand_whole(t, c, n, open(cells).read().split())\n"
         "write_changeset(r.changes, out, {})\n"
     )
     cells_file = tmp_path / "cells-whole.txt"

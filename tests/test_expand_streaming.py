@@ -1,5 +1,5 @@
 """Expansion node batch by node batch (:mod:`rtbfast.templates.expand_stream`) against the
-expansion of the whole network at once (:func:`rtbfast.templates.expand.expand`, what main runs
+expansion of the whole network at once (:func:`rtbfast.templates.expand.expand_whole`, what main runs
 today): the same ChangeSet (table equality, and the same Parquet bytes), the same notes and
 verdicts, for any batch size; a template that looks across nodes expanded whole (and still the
 same). The real RTB templates over the rich generated export (several nodes, a second
@@ -21,7 +21,7 @@ from rtbfast.catalog import merge
 from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import read_changeset, write_changeset, write_changeset_batches
 from rtbfast.rules import constraint_table
-from rtbfast.templates.expand import Expansion, expand
+from rtbfast.templates.expand import Expansion, expand, expand_whole
 from rtbfast.templates.expand_stream import Streamed, expand_streamed
 from tests.conftest import EXAMPLES, samples_dir
 from tests.conftest import rtbfast as run_cli
@@ -118,7 +118,7 @@ def test_real_templates_streamed_are_the_whole_expansion(
     name: str, real_catalog: CatalogView, export: Path, tmp_path: Path
 ) -> None:
     template = samples_dir("rtb") / name
-    whole = expand(template, real_catalog, export, ["*"])
+    whole = expand_whole(template, real_catalog, export, ["*"])
     for budget in BUDGETS:
         work = tmp_path / f"b{budget}"
         work.mkdir()
@@ -142,7 +142,7 @@ def test_over_the_real_exports(export_name: str, real_catalog: CatalogView, tmp_
     for name in ("autoroute.json", "lbo_rtb.json", "pmr_vpn_stop.json"):
         template = samples_dir("rtb") / name
         try:
-            whole = expand(template, real_catalog, network, ["*"])
+            whole = expand_whole(template, real_catalog, network, ["*"])
         except rtbfast.errors.InputError as err:  # no cell of the six classes: the same error
             with pytest.raises(rtbfast.errors.InputError) as streamed_err:
                 expand_streamed(template, real_catalog, network, ["*"], tmp_path)
@@ -161,7 +161,7 @@ def test_a_build_folders_network_streams_the_same(motorway: Path, export: Path, 
     out = tmp_path / "out"
     rtbfast.build([EXAMPLES / "enodeb_mini_mp.xml", export], out)
     catalog = CatalogView.load(out)
-    whole = expand(motorway, catalog, out, ["*"])
+    whole = expand_whole(motorway, catalog, out, ["*"])
     assert whole.changes.num_rows > 100
     for budget in BUDGETS:
         work = tmp_path / f"b{budget}"
@@ -203,11 +203,52 @@ def test_templates_looking_across_nodes_are_expanded_whole(
 ) -> None:
     template = tmp_path / f"{name}.json"
     template.write_text(json.dumps([CROSSING[name]]), encoding="utf-8")
-    whole = expand(template, real_catalog, export, ["*"])
+    whole = expand_whole(template, real_catalog, export, ["*"])
     assert whole.changes.num_rows > 0 and not [n for n in whole.notes if n.severity == "error"], whole.notes
     streamed = expand_streamed(template, real_catalog, export, ["*"], tmp_path, budget=1)
     assert (streamed.read_whole is None) == (name == "within-nodes"), streamed.read_whole
     assert_same(streamed, whole, tmp_path)
+
+
+def assert_same_expansion(api: Expansion, whole: Expansion) -> None:
+    """The API's result is the whole's as it is: every table equal (rows in order, a chunk a
+    column), the notes, targets and clusters."""
+    assert api.changes.schema.equals(whole.changes.schema)
+    assert api.changes.equals(whole.changes)
+    assert [c.num_chunks for c in api.changes.columns] == [c.num_chunks for c in whole.changes.columns]
+    assert [str(n) for n in api.notes] == [str(n) for n in whole.notes]
+    assert [n.target for n in api.notes] == [n.target for n in whole.notes]
+    assert api.targets == whole.targets
+    assert api.clusters == whole.clusters
+    assert api.verdicts is not None and whole.verdicts is not None
+    assert api.verdicts.equals(whole.verdicts)
+
+
+def test_the_api_streams_and_gives_what_it_gave(example_out: Path, motorway: Path, export: Path) -> None:
+    """:func:`expand` (the API) expands a file or folder's network node batch by node batch:
+    its result is the whole network's expansion (what it gave before), for every target, a
+    list of them and a glob; an index already read is expanded whole."""
+    from rtbfast.templates.expand import read_network_index
+
+    catalog = CatalogView.load(example_out)
+    index = read_network_index(export, catalog)
+    cells = [index.id[r] for r in index.rows_of_class({"EUtranCellFDD"})]
+    for targets in (["*"], cells[::3], ["*_1"]):
+        whole = expand_whole(motorway, catalog, export, targets)
+        assert whole.changes.num_rows > 0
+        assert_same_expansion(expand(motorway, catalog, export, targets), whole)
+    assert_same_expansion(expand(motorway, catalog, index, ["*"]), expand_whole(motorway, catalog, index, ["*"]))
+
+
+@pytest.mark.samples
+@pytest.mark.parametrize("name", REAL)
+def test_the_api_gives_the_whole_expansion_of_real_templates(
+    name: str, real_catalog: CatalogView, export: Path
+) -> None:
+    template = samples_dir("rtb") / name
+    assert_same_expansion(
+        expand(template, real_catalog, export, ["*"]), expand_whole(template, real_catalog, export, ["*"])
+    )
 
 
 def test_the_bound_on_all_rows_stops_at_the_same_target(
@@ -217,7 +258,7 @@ def test_the_bound_on_all_rows_stops_at_the_same_target(
 
     template = samples_dir("rtb") / "autoroute.json"
     limits = Limits(rows=1000)
-    whole = expand(template, real_catalog, export, ["*"], limits=limits)
+    whole = expand_whole(template, real_catalog, export, ["*"], limits=limits)
     assert any(n.kind == "limit" for n in whole.notes)
     streamed = expand_streamed(template, real_catalog, export, ["*"], tmp_path, budget=1, limits=limits)
     assert streamed.read_whole is None
@@ -243,7 +284,7 @@ def test_the_cli_writes_the_changeset_main_writes(real_catalog: CatalogView, exp
     )  # fmt: skip
     assert run.returncode in (0, 1), run.stderr
     written, made_from = read_changeset(tmp_path / "changes.parquet")
-    whole = expand(template, CatalogView.load(out), export, ["*"])
+    whole = expand_whole(template, CatalogView.load(out), export, ["*"])
     assert written.equals(whole.changes)
     write_changeset(whole.changes, tmp_path / "whole.parquet", made_from)
     assert (tmp_path / "changes.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()

@@ -23,6 +23,7 @@ from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import write_changeset
 from rtbfast.enm.planning import plan_changes, write_plan_folder
 from rtbfast.enm.simulator import Simulator
+from rtbfast.templates.expand import expand_whole
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
 from tests.fake_enm import FakeEnm
@@ -340,7 +341,9 @@ def test_plan_job_writes_the_plan_the_api_writes(
     assert "rtbfast_plan_steps_total " in server.client.get("/metrics").text
 
 
-def test_expand_job_and_a_failing_plan_job_keep_what_they_found(server: Server, volume: Path) -> None:
+def test_expand_job_and_a_failing_plan_job_keep_what_they_found(
+    server: Server, volume: Path, example_out: Path, tmp_path: Path
+) -> None:
     template = Path(__file__).resolve().parents[1] / "examples" / "templates" / "base_cell.yaml"
     started = server.client.post(
         "/v1/templates/expand",
@@ -358,6 +361,22 @@ def test_expand_job_and_a_failing_plan_job_keep_what_they_found(server: Server, 
     changes = server.client.get(job["links"]["result"], headers={"accept": "application/vnd.apache.parquet"})
     table = pq.read_table(io.BytesIO(changes.content))
     assert table.num_rows == job["result"]["rows"] and set(table["op"].to_pylist()) <= {"create", "set", "delete"}
+    # the job expands node batch by node batch: what the whole network's expansion (what it ran
+    # before) gives, written by write_changeset with the job's metadata, byte for byte (the
+    # sources name the server's copy of the template: theirs taken, their pointers compared)
+    made_from = json.loads(pq.read_schema(io.BytesIO(changes.content)).metadata[b"rtbfast.changeset"])
+    whole = expand_whole(template, CatalogView.load(example_out), volume / "export.xml", ["*"])
+    sources = [s.partition("#")[2] for s in table["source"].to_pylist()]
+    assert sources == [s.partition("#")[2] for s in whole.changes["source"].to_pylist()]
+    at = whole.changes.schema.get_field_index("source")
+    same = whole.changes.set_column(at, whole.changes.schema.field(at), table["source"])
+    write_changeset(same, tmp_path / "whole.parquet", made_from)
+    written = server.client.get(f"/v1/jobs/{job['id']}/files/changes.parquet")  # the file, as written
+    assert written.status_code == 200 and pq.read_table(io.BytesIO(written.content)).equals(table)
+    assert (tmp_path / "whole.parquet").read_bytes() == written.content
+    assert job["result"]["targets"] == len(whole.targets)
+    assert job["result"]["ops"] == {op: whole.changes["op"].to_pylist().count(op) for op in ("create", "set", "delete")}
+    assert len(job["result"]["notes"]) == len(whole.notes)
     bad = server.client.post(
         "/v1/plan",
         json={

@@ -83,6 +83,52 @@ def is_in_column(column: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> pa.
     return pa.chunked_array(out, pa.bool_())
 
 
+def _pylist(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values; a dictionary column through its dictionary (each distinct text
+    made once, not once per row)."""
+    out: list[Any] = []
+    if not pa.types.is_dictionary(column.type):
+        out.extend(column.to_pylist())
+        return out
+    for chunk in column.chunks:
+        texts = chunk.dictionary.to_pylist()
+        out.extend(None if i is None else texts[i] for i in chunk.indices.to_pylist())
+    return out
+
+
+_FEW = 64
+"""Fewer MOs than this are decoded through the runs of values of every MO (made once, a loop
+over them all); more by a scan of the values' owners."""
+
+_Item = tuple[str, "str | None", "int | None", "RawText | None"]
+"""A value row of one MO: attribute, member, index, value."""
+
+
+def _decoded(cls: str, items: list[_Item], sequences: set[tuple[str, str]]) -> dict[str, Any]:
+    """One MO's values (its value rows, in the network's order) as :meth:`NetworkIndex.attributes`
+    gives them."""
+    by_attribute: dict[str, list[_Item]] = {}
+    for item in items:
+        by_attribute.setdefault(item[0], []).append(item)
+    out: dict[str, Any] = {}
+    for name, rows in by_attribute.items():
+        if len(rows) == 1 and not rows[0][1]:  # one plain value (most are)
+            out[name] = [rows[0][3]] if (cls, name) in sequences else rows[0][3]
+            continue
+        sequence = (cls, name) in sequences or len({r[2] for r in rows}) > 1
+        if any(r[1] for r in rows):
+            structs: dict[int, dict[str, Any]] = {}
+            for _, member, index, value in rows:
+                _set_member(structs.setdefault(index or 0, {}), member or name, value)
+            listed = [structs[i] for i in sorted(structs)]
+            out[name] = listed if sequence else listed[0]
+        elif sequence:
+            out[name] = [r[3] for r in sorted(rows, key=lambda r: r[2] or 0)]
+        else:
+            out[name] = rows[-1][3]
+    return out
+
+
 class NetworkIndex:
     """The MOs of a Network (its ``mos`` and ``values`` tables), by row."""
 
@@ -103,6 +149,7 @@ class NetworkIndex:
         still a list)."""
         self._values = tables.get("values")
         self._runs: dict[int, list[tuple[int, int]]] | None = None
+        self._owners: pa.Array | None = None
         self._decoded: dict[int, dict[str, Any]] = {}
         self._mos = mos
         self._native: _native.NetworkView | None = None
@@ -139,6 +186,23 @@ class NetworkIndex:
             }
         )
 
+    def _value_owners(self) -> pa.Array:
+        """The MO row of each value row (-1 for a value of no MO here), made once."""
+        if self._owners is None:
+            values = self._values
+            parts = [pa.array([], pa.int64())]
+            if values is not None and values.num_rows:
+                mo_fdns = pa.array(self.fdn, pa.string())
+                for chunk in values["fdn"].chunks:
+                    if pa.types.is_dictionary(chunk.type):
+                        # the dictionary is matched once; each row takes its entry's MO row
+                        owner_of_entry = pc.index_in(chunk.dictionary, value_set=mo_fdns)
+                        parts.append(pc.take(owner_of_entry, chunk.indices).cast(pa.int64()))
+                    else:
+                        parts.append(pc.index_in(chunk, value_set=mo_fdns).cast(pa.int64()))
+            self._owners = pc.fill_null(pa.concat_arrays(parts), -1)
+        return self._owners
+
     def _value_runs(self) -> dict[int, list[tuple[int, int]]]:
         """MO row → the runs of value rows that are its (values are written MO by MO)."""
         if self._runs is not None:
@@ -146,16 +210,7 @@ class NetworkIndex:
         runs: dict[int, list[tuple[int, int]]] = {}
         values = self._values
         if values is not None and values.num_rows:
-            mo_fdns = pa.array(self.fdn, pa.string())
-            parts = []
-            for chunk in values["fdn"].chunks:
-                if pa.types.is_dictionary(chunk.type):
-                    # the dictionary is matched once; each row takes its entry's MO row
-                    owner_of_entry = pc.index_in(chunk.dictionary, value_set=mo_fdns)
-                    parts.append(pc.take(owner_of_entry, chunk.indices))
-                else:
-                    parts.append(pc.index_in(chunk, value_set=mo_fdns))
-            rows = pc.fill_null(pa.concat_arrays(parts), -1)
+            rows = self._value_owners()
             n = len(rows)
             if n:
                 changes = pc.not_equal(rows.slice(1), rows.slice(0, n - 1))
@@ -173,9 +228,36 @@ class NetworkIndex:
     def _values_of(self, row: int) -> dict[str, Any]:
         decoded = self._decoded.get(row)
         if decoded is None:
-            decoded = self._decode(row)
-            self._decoded[row] = decoded
+            self.decode((row,))
+            decoded = self._decoded[row]
         return decoded
+
+    def decode(self, rows: Iterable[int]) -> None:
+        """Decode the values of the MOs at `rows` (those not decoded yet) together: one take and
+        one conversion per column for all of them, not one per MO (a target's values are
+        asked for target by target)."""
+        pending = [r for r in dict.fromkeys(rows) if r not in self._decoded]
+        if not pending:
+            return
+        values = self._values
+        if values is None or not values.num_rows:
+            for row in pending:
+                self._decoded[row] = {}
+            return
+        if self._runs is not None or len(pending) < _FEW:  # looked up in the runs of each MO
+            runs = self._value_runs()
+            taken = [i for row in pending for a, b in runs.get(row, ()) for i in range(a, b)]
+            picked = pa.array(taken, pa.int64())
+        else:  # a scan of the owners, not a loop over every MO's runs
+            picked = pc.indices_nonzero(pc.is_in(self._value_owners(), value_set=pa.array(pending, pa.int64())))
+        part = values.select(["attribute", "member", "index", "value"]).take(picked)
+        owners = pc.take(self._value_owners(), picked).to_pylist()
+        attributes, members, indexes, texts = (_pylist(part[name]) for name in part.column_names)
+        items_of: dict[int, list[_Item]] = {row: [] for row in pending}
+        for owner, attribute, member, index, text in zip(owners, attributes, members, indexes, texts, strict=True):
+            items_of[owner].append((attribute, member, index, None if text is None else RawText(text)))
+        for row, items in items_of.items():
+            self._decoded[row] = _decoded(self.cls[row], items, self.sequences)
 
     def attributes(self, row: int) -> dict[str, Any]:
         """The current values of the MO at `row`, decoded: a scalar as its text, a struct as a
@@ -188,33 +270,6 @@ class NetworkIndex:
         """The current value of one attribute of the MO at `row` (None where it has none), a
         copy as :meth:`attributes` gives."""
         return _copy(self._values_of(row).get(attribute))
-
-    def _decode(self, row: int) -> dict[str, Any]:
-        runs = self._value_runs().get(row, [])
-        if not runs or self._values is None:
-            return {}
-        parts = [self._values.slice(a, b - a) for a, b in runs]
-        rows = pa.concat_tables(parts).select(["attribute", "member", "index", "value"]).to_pylist()
-        by_attribute: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            if r["value"] is not None:
-                r["value"] = RawText(r["value"])
-            by_attribute.setdefault(str(r["attribute"]), []).append(r)
-        cls = self.cls[row]
-        out: dict[str, Any] = {}
-        for name, items in by_attribute.items():
-            sequence = (cls, name) in self.sequences or len({r["index"] for r in items}) > 1
-            if any(r["member"] for r in items):
-                structs: dict[int, dict[str, Any]] = {}
-                for r in items:
-                    _set_member(structs.setdefault(r["index"] or 0, {}), r["member"] or name, r["value"])
-                listed = [structs[i] for i in sorted(structs)]
-                out[name] = listed if sequence else listed[0]
-            elif sequence:
-                out[name] = [r["value"] for r in sorted(items, key=lambda r: r["index"] or 0)]
-            else:
-                out[name] = items[-1]["value"]
-        return out
 
     def ancestors(self, row: int) -> Iterable[int]:
         """The rows above `row`, nearest first."""

@@ -50,34 +50,36 @@ def expand_work(
     threads: int,
 ) -> Work:
     def work(folder: Path, report: Report) -> dict[str, Any]:
-        from rtbfast.changeset import write_changeset
-        from rtbfast.templates.expand import expand
+        from rtbfast.changeset import write_changeset_batches
+        from rtbfast.enm.node_groups import Workspace
+        from rtbfast.templates.expand_stream import expand_streamed
         from rtbfast.templates.verdicts import verdict_lines
 
         report(0.0, "expanding")
-        result = expand(template, view, network, list(targets), threads=threads, on_progress=_progress(report))
-        changes = result.changes
-        ops = {op: 0 for op in ("create", "set", "delete")}
-        for op in changes["op"].to_pylist():
-            ops[op] = ops.get(op, 0) + 1
-        errors = len(result.errors) + result.verdict_errors
-        lines = [line.replace(str(template), shown) for line in verdict_lines(result.verdicts, template)]
-        found: dict[str, Any] = {
-            "targets": len(result.targets),
-            "rows": changes.num_rows,
-            "ops": ops,
-            "errors": errors,
-            "notes": [{"severity": n.severity, "text": str(n).replace(str(template), shown)} for n in result.notes],
-            "verdicts": lines,
-        }
-        if errors and not allow_errors:
-            raise JobFailed(f"{errors} error(s) in the expansion; the ChangeSet is not written (allow_errors)", found)
-        report(None, "writing the ChangeSet")
-        write_changeset(
-            changes,
-            folder / "changes.parquet",
-            {"template": shown, "catalog": view.origin, "network": network.name, "targets": list(targets)[:100]},
-        )
+        with Workspace() as spools:  # node batch by node batch, as ``templates expand``
+            result = expand_streamed(
+                template, view, network, list(targets), spools.path, threads=threads, on_progress=_progress(report)
+            )
+            errors = len(result.errors) + result.verdict_errors
+            lines = [line.replace(str(template), shown) for line in verdict_lines(result.verdicts, template)]
+            found: dict[str, Any] = {
+                "targets": result.target_cells,
+                "rows": result.rows,
+                "ops": dict(result.ops),
+                "errors": errors,
+                "notes": [{"severity": n.severity, "text": str(n).replace(str(template), shown)} for n in result.notes],
+                "verdicts": lines,
+            }
+            if errors and not allow_errors:
+                raise JobFailed(
+                    f"{errors} error(s) in the expansion; the ChangeSet is not written (allow_errors)", found
+                )
+            report(None, "writing the ChangeSet")
+            write_changeset_batches(
+                result.batches,
+                folder / "changes.parquet",
+                {"template": shown, "catalog": view.origin, "network": network.name, "targets": list(targets)[:100]},
+            )
         return {**found, "table": "changes.parquet", "files": ["changes.parquet"]}
 
     return work

@@ -593,6 +593,8 @@ class Expander:
         """Run the template for each of `views` (the targets from the `done`-th on, of `total`),
         keeping the rows made; False when the bound on all rows stopped expansion (the targets
         after are not expanded)."""
+        # the targets' own values decoded together (the template mostly reads them)
+        self._network.decode(cell._row for cell in views if cell._row is not None)
         for at, cell in enumerate(views, done):
             if on_progress is not None and at % 256 == 0:
                 on_progress(at, total)
@@ -957,7 +959,42 @@ def expand(
     MOs of the `target_classes`, by default the six cell classes) of a network (a Bulk CM
     export, a build folder with ``network/``, or an index), with the units, moRefs and
     sequences of a catalog (a build folder or an MP XML model), and judge the ChangeSet on the
-    network as it would be after it."""
+    network as it would be after it.
+
+    A network given as a file or folder is expanded node batch by node batch
+    (:func:`rtbfast.templates.expand_stream.expand_streamed`, its spools in a temporary
+    folder): the same result as :func:`expand_whole`, in memory bounded by the largest batch
+    and the ChangeSet. An index already read is expanded whole."""
+    if isinstance(network, NetworkIndex):
+        return expand_whole(
+            template, catalog, network, targets, threads=threads, limits=limits, on_progress=on_progress,
+            target_classes=target_classes,
+        )  # fmt: skip
+    from rtbfast.enm.node_groups import Workspace
+    from rtbfast.templates.expand_stream import expand_streamed
+
+    with Workspace() as work:
+        streamed = expand_streamed(
+            template, catalog, network, targets, work.path, threads=threads, limits=limits,
+            on_progress=on_progress, target_classes=target_classes,
+        )  # fmt: skip
+        return streamed.expansion()
+
+
+def expand_whole(
+    template: str | os.PathLike[str] | Template,
+    catalog: str | os.PathLike[str] | CatalogView,
+    network: str | os.PathLike[str] | NetworkIndex,
+    targets: Sequence[str],
+    *,
+    threads: int = 0,
+    limits: Limits | None = None,
+    on_progress: ProgressCallback | None = None,
+    target_classes: Sequence[str] | None = None,
+) -> Expansion:
+    """:func:`expand` over the whole network at once (its index held): where a template needs
+    every node at once (:mod:`rtbfast.templates.expand_stream` says when), or the network is
+    an index already read."""
     from rtbfast.templates.typed import read_any
     from rtbfast.templates.verdicts import judge_changes
 

@@ -1,5 +1,5 @@
 """Expansion batch of node groups by batch, in memory bounded by the largest batch, not the
-network: the rows :func:`rtbfast.templates.expand.expand` makes for the whole network at once,
+network: the rows :func:`rtbfast.templates.expand.expand_whole` makes for the whole network at once,
 in the same order, and the same notes and verdicts.
 
 The network is read once, a piece at a time (:func:`rtbfast.enm.node_groups.network_pieces`),
@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import gc
 import os
 import types
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ from rtbfast.enm.node_groups import BUDGET, NetworkSpool, _trim, network_pieces,
 from rtbfast.network_index import NetworkIndex, is_in_column
 from rtbfast.readers import ProgressCallback
 from rtbfast.schemas import CHANGESET_SCHEMA, VERDICTS_SCHEMA
-from rtbfast.templates.expand import Expander, NeedsWhole, Note, _expressions, expand, sequences_of
+from rtbfast.templates.expand import Expander, Expansion, NeedsWhole, Note, _expressions, expand_whole, sequences_of
 from rtbfast.templates.objects import DEFAULT_TARGET_CLASSES, Vars
 from rtbfast.templates.sandbox import Limits
 from rtbfast.templates.tree import Template
@@ -72,6 +73,8 @@ class Streamed:
     on_driver: str | None = None
     """Why batches were expanded here rather than by the batch runner (Spark), from one batch on:
     what a batch carries to the next (None: all ran there, or there was no runner)."""
+    targets: list[str] = field(default_factory=list)
+    """The target cells' FDNs, in network order."""
 
     @property
     def errors(self) -> list[Note]:
@@ -93,6 +96,12 @@ class Streamed:
     def table(self) -> pa.Table:
         """The whole ChangeSet, held at once."""
         return pa.Table.from_batches(list(self.batches()), CHANGESET_SCHEMA)
+
+    def expansion(self) -> Expansion:
+        """The result as :func:`rtbfast.templates.expand.expand_whole` gives it: the ChangeSet held
+        (a chunk a column, read out of the spool), the notes, targets, clusters and verdicts."""
+        changes = self.table().combine_chunks() if self.rows else CHANGESET_SCHEMA.empty_table()
+        return Expansion(changes, list(self.notes), list(self.targets), dict(self.clusters), self.verdicts)
 
 
 class _Whole(Exception):
@@ -154,8 +163,12 @@ def _compact(table: pa.Table) -> pa.Table:
     a spooled part carries the part's whole dictionary, which every lookup would go through)."""
     for i, f in enumerate(table.schema):
         if pa.types.is_dictionary(f.type):
-            column = pc.cast(table.column(i), f.type.value_type)
-            table = table.set_column(i, f, pc.dictionary_encode(column).cast(f.type))
+            chunks = []
+            for chunk in table.column(i).chunks:  # the codes used, in order of first use
+                used = pc.drop_null(pc.unique(chunk.indices))
+                codes = pc.index_in(chunk.indices, value_set=used).cast(f.type.index_type)
+                chunks.append(pa.DictionaryArray.from_arrays(codes, pc.take(chunk.dictionary, used)))
+            table = table.set_column(i, f, pa.chunked_array(chunks, f.type))
     return table
 
 
@@ -229,7 +242,7 @@ def expand_streamed(
     """Expand a template over the `targets` of `network` (a Bulk CM export or a build folder)
     batch of nodes by batch (at most `budget` network values a batch, but for a node larger
     than that), spooling into `workspace`; the same rows, notes and verdicts as
-    :func:`rtbfast.templates.expand.expand` (see the module for when it expands whole).
+    :func:`rtbfast.templates.expand.expand_whole` (see the module for when it expands whole).
     `run_batches` expands the batches elsewhere, each alone (:data:`ExpandRunner`; on Spark,
     :func:`rtbfast.spark.expand_job.spark_expand`)."""
     from rtbfast.templates.typed import read_any
@@ -263,7 +276,7 @@ def _whole(
     target_classes: Sequence[str] | None,
 ) -> Streamed:
     release()
-    result = expand(
+    result = expand_whole(
         tpl,
         cat,
         network,
@@ -277,7 +290,10 @@ def _whole(
     with _Spool(out) as spool:
         spool.add(changes)
     verdicts = result.verdicts if result.verdicts is not None else VERDICTS_SCHEMA.empty_table()
-    return Streamed(out, result.notes, len(result.targets), result.clusters, verdicts, spool.rows, spool.ops, 0, why)
+    return Streamed(
+        out, result.notes, len(result.targets), result.clusters, verdicts, spool.rows, spool.ops, 0, why,
+        targets=result.targets,
+    )  # fmt: skip
 
 
 class _Spool:
@@ -356,7 +372,30 @@ def expand_batch(
     on_progress: ProgressCallback | None = None,
 ) -> BatchExpansion:
     """Expand the targets (network rows `wanted`) of one batch of nodes (`batch`, its network
-    `tables`) with `expander`, the `done`-th target of `total` first."""
+    `tables`) with `expander`, the `done`-th target of `total` first. Python's collector of
+    cycles is paused meanwhile: a batch makes many objects and no cycles (the index, the
+    values decoded, the rows), and its passes cost about a tenth of the batch."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _expand_batch(expander, batch, tables, wanted, done, total, sequences, cat, threads, on_progress)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _expand_batch(
+    expander: Expander,
+    batch: list[str],
+    tables: dict[str, pa.Table],
+    wanted: list[int],
+    done: int,
+    total: int,
+    sequences: Any,
+    cat: CatalogView,
+    threads: int,
+    on_progress: ProgressCallback | None = None,
+) -> BatchExpansion:
     tables = {kind: _compact(table) for kind, table in tables.items()}
     index = NetworkIndex(tables, sequences)
     rows = tables["mos"]["row"]
@@ -536,6 +575,7 @@ def _streamed(
     if not all(chosen.hit):
         raise _Whole("a target pattern names no MO (the whole says what it names)")
     total = len(chosen.rows)
+    target_fdns = chosen.fdns
     keys = node_keys(pa.array(chosen.fdns, pa.string())).to_pylist()
     if any(k is None for k in keys):
         raise _Whole("a target above every node")
@@ -627,6 +667,7 @@ def _streamed(
         changes_spool.ops,
         expanded,
         on_driver=on_driver if run_batches is not None else None,
+        targets=target_fdns,
     )
 
 
