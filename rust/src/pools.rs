@@ -4,13 +4,17 @@
 //! small inputs a service answers (one template of 25 values) that was a large part of a
 //! request. A pool is kept per (threads asked for, stack size): `threads` 0 means one per core,
 //! as rayon counts them.
+//!
+//! A forked child has the parent's pools but none of their threads: work handed to one would
+//! wait forever. A pool is therefore kept with the process that made it, and a child makes its
+//! own (the parent's copy is left alone: its state is whatever its threads had at the fork).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Location, Result};
 
-type Pools = Mutex<HashMap<(usize, usize), Arc<rayon::ThreadPool>>>;
+type Pools = Mutex<HashMap<(usize, usize), (u32, Arc<rayon::ThreadPool>)>>;
 
 /// The pool of `threads` threads (0: one per core), each with a stack of `stack_bytes` (0:
 /// rayon's default), made on first use. `what` names the threads in the error when the system
@@ -20,8 +24,15 @@ pub fn pool(threads: usize, stack_bytes: usize, what: &str) -> Result<Arc<rayon:
     let pools = POOLS.get_or_init(Pools::default);
     // a panic while the map was held cannot leave it half-changed: insert is the only write
     let mut held = pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(found) = held.get(&(threads, stack_bytes)) {
-        return Ok(Arc::clone(found));
+    let here = std::process::id();
+    match held.remove(&(threads, stack_bytes)) {
+        Some((made_by, found)) if made_by == here => {
+            held.insert((threads, stack_bytes), (made_by, Arc::clone(&found)));
+            return Ok(found);
+        }
+        // made before a fork: its threads are not in this process; dropping it would signal them
+        Some((_, inherited)) => std::mem::forget(inherited),
+        None => {}
     }
     let mut builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
     if stack_bytes > 0 {
@@ -31,7 +42,7 @@ pub fn pool(threads: usize, stack_bytes: usize, what: &str) -> Result<Arc<rayon:
         loc: Location::default(),
         message: format!("cannot start the {what} threads: {e}"),
     })?);
-    held.insert((threads, stack_bytes), Arc::clone(&made));
+    held.insert((threads, stack_bytes), (here, Arc::clone(&made)));
     Ok(made)
 }
 
