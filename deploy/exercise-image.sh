@@ -31,6 +31,9 @@ trap cleanup EXIT
 bind() { mount --bind "$1" "$mnt$2"; mounted+=("$mnt$2"); }
 bind /proc /proc
 bind /dev /dev
+# a container runtime gives /dev/shm its own tmpfs (multiprocessing's semaphores live there: the
+# service's check workers); a bind of /dev does not carry its submounts, so bind it as well
+bind /dev/shm /dev/shm
 bind "$scratch/data" /data
 bind "$scratch/tmp" /tmp
 

@@ -90,7 +90,13 @@ class Service:
                 log.info("catalog loaded", extra={"fields": {"catalog": name, "path": str(path), "seconds": seconds}})
             if self.checks is not None:
                 start = time.perf_counter()
-                self.checks.start()
+                try:
+                    self.checks.start()
+                except OSError as err:  # multiprocessing's semaphores: sem_open in /dev/shm
+                    raise OSError(
+                        f"the check workers cannot start: {err} (worker processes need a writable /dev/shm; "
+                        "--check-workers 0 runs checks on threads instead)"
+                    ) from err
                 log.info(
                     "check workers started, their catalogs loaded",
                     extra={"fields": {"workers": self.checks.workers, "seconds": time.perf_counter() - start}},
