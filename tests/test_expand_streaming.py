@@ -17,10 +17,8 @@ import pytest
 
 import rtbfast
 from bench.generate import write_export
-from rtbfast.catalog import merge
 from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import read_changeset, write_changeset, write_changeset_batches
-from rtbfast.rules import constraint_table
 from rtbfast.templates.expand import Expansion, expand, expand_whole
 from rtbfast.templates.expand_stream import Streamed, expand_streamed
 from tests.conftest import EXAMPLES, samples_dir
@@ -50,18 +48,6 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def example_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out: Path = tmp_path_factory.mktemp("example") / "out"
-    rtbfast.build(
-        EXAMPLES / "enodeb_mini_mp.xml",
-        out,
-        workbook=EXAMPLES / "workbook" / "Spreadsheets_Parameters.csv",
-        structs=EXAMPLES / "workbook" / "Spreadsheets_StructParameters.csv",
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
 def motorway(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The expansion benchmark's template (the motorway variant of the example's base cell, the
     MOs the node creates left out)."""
@@ -75,18 +61,6 @@ def motorway(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = tmp_path_factory.mktemp("tpl") / "motorway.json"
     path.write_text(json.dumps(_without_node_made(json.loads(template_json(variant.compiled)))), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def real_catalog() -> CatalogView:
-    samples = samples_dir("mom").parent
-    model = rtbfast.read_model(samples / "mom" / "ERBS_NODE_MODEL_D_full_mp.xml")
-    sheets = rtbfast.read_workbook(
-        samples / "csv" / "Spreadsheets_Parameters.ran-subset.csv",
-        samples / "csv" / "Spreadsheets_StructParameters.ran-subset.csv",
-    )
-    c = merge([("mom", "mom:erbs", model.tables), ("workbook", "workbook:ran", sheets.tables)])
-    return CatalogView(c.tables, constraint_table(c.tables))
 
 
 def _sorted_rows(table: pa.Table) -> list[str]:

@@ -24,7 +24,7 @@ from rtbfast.templates.expand_stream import Streamed, expand_streamed
 from tests.conftest import rtbfast as run_cli
 from tests.conftest import samples_dir
 from tests.spark_fixtures import QUICK_CONF
-from tests.test_expand_streaming import READS_TARGETS, REAL, export, motorway, real_catalog  # noqa: F401
+from tests.test_expand_streaming import READS_TARGETS, REAL, export, motorway  # noqa: F401
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'rtbfast[spark]')")
 

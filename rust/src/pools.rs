@@ -22,17 +22,18 @@ type Pools = Mutex<HashMap<(usize, usize), (u32, Arc<rayon::ThreadPool>)>>;
 pub fn pool(threads: usize, stack_bytes: usize, what: &str) -> Result<Arc<rayon::ThreadPool>> {
     static POOLS: OnceLock<Pools> = OnceLock::new();
     let pools = POOLS.get_or_init(Pools::default);
-    // a panic while the map was held cannot leave it half-changed: insert is the only write
+    // the map is whole after a panic while it was held: an insert or a remove is one step
     let mut held = pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (threads, stack_bytes);
     let here = std::process::id();
-    match held.remove(&(threads, stack_bytes)) {
-        Some((made_by, found)) if made_by == here => {
-            held.insert((threads, stack_bytes), (made_by, Arc::clone(&found)));
-            return Ok(found);
+    if let Some((made_by, found)) = held.get(&key) {
+        if *made_by == here {
+            return Ok(Arc::clone(found));
         }
+    }
+    if let Some((_, inherited)) = held.remove(&key) {
         // made before a fork: its threads are not in this process; dropping it would signal them
-        Some((_, inherited)) => std::mem::forget(inherited),
-        None => {}
+        std::mem::forget(inherited);
     }
     let mut builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
     if stack_bytes > 0 {
@@ -42,7 +43,7 @@ pub fn pool(threads: usize, stack_bytes: usize, what: &str) -> Result<Arc<rayon:
         loc: Location::default(),
         message: format!("cannot start the {what} threads: {e}"),
     })?);
-    held.insert((threads, stack_bytes), (here, Arc::clone(&made)));
+    held.insert(key, (here, Arc::clone(&made)));
     Ok(made)
 }
 

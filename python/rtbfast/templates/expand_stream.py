@@ -29,6 +29,7 @@ targets run in the same order, so they hold what they hold in the whole."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import fnmatch
 import gc
 import os
@@ -52,7 +53,13 @@ from rtbfast.templates.expand import Expander, Expansion, NeedsWhole, Note, _exp
 from rtbfast.templates.objects import DEFAULT_TARGET_CLASSES, Vars
 from rtbfast.templates.sandbox import Limits
 from rtbfast.templates.tree import Template
-from rtbfast.templates.verdicts import as_plan_refuses, creating_sources, judged_sets
+from rtbfast.templates.verdicts import (
+    as_plan_refuses,
+    creating_sources,
+    first_row_of_each_source,
+    judged_sets,
+    with_ancestor_creates,
+)
 
 
 @dataclass
@@ -359,6 +366,19 @@ ExpandRunner = Callable[
 """Expands each batch alone (:func:`expand_alone`), elsewhere (Spark tasks); yields them in order."""
 
 
+@contextlib.contextmanager
+def _cycles_paused() -> Iterator[None]:
+    """Python's collector of cycles paused meanwhile (and restored as it was)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@_cycles_paused()
 def expand_batch(
     expander: Expander,
     batch: list[str],
@@ -375,27 +395,6 @@ def expand_batch(
     `tables`) with `expander`, the `done`-th target of `total` first. Python's collector of
     cycles is paused meanwhile: a batch makes many objects and no cycles (the index, the
     values decoded, the rows), and its passes cost about a tenth of the batch."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return _expand_batch(expander, batch, tables, wanted, done, total, sequences, cat, threads, on_progress)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _expand_batch(
-    expander: Expander,
-    batch: list[str],
-    tables: dict[str, pa.Table],
-    wanted: list[int],
-    done: int,
-    total: int,
-    sequences: Any,
-    cat: CatalogView,
-    threads: int,
-    on_progress: ProgressCallback | None = None,
-) -> BatchExpansion:
     tables = {kind: _compact(table) for kind, table in tables.items()}
     index = NetworkIndex(tables, sequences)
     rows = tables["mos"]["row"]
@@ -676,22 +675,12 @@ def _new_sources(part: pa.Table, seen: set[str]) -> pa.Table:
     (:func:`rtbfast.templates.verdicts._one_row_per_source`): the first row of each source
     not `seen` in an earlier part, with the creates of its MO and of their ancestors (a node's
     rows are all in its part)."""
-    source = pc.dictionary_encode(pc.fill_null(pc.cast(part["source"], pa.string()), "").combine_chunks())
-    first = pc.index_in(pa.array(range(len(source.dictionary)), source.indices.type), value_set=source.indices)
-    names = source.dictionary.to_pylist()
+    first, names = first_row_of_each_source(part)
     fresh = [i for i, name in enumerate(names) if name not in seen]
     seen.update(names)
     if not fresh:
         return CHANGESET_SCHEMA.empty_table()  # (a slice of `part` would keep all of it)
-    first = pc.take(first, pa.array(fresh, pa.int64()))
-    chosen = part.take(first)
-    fdns = set(pc.unique(pc.cast(chosen["fdn"], pa.string())).to_pylist())
-    wanted = {f.rsplit(",", k)[0] for f in fdns for k in range(f.count(",") + 1)}
-    structural = pc.and_(pc.is_null(part["attribute"]), pc.equal(part["op"], "create"))
-    ancestors = pc.and_(structural, pc.is_in(pc.cast(part["fdn"], pa.string()), value_set=pa.array(sorted(wanted))))
-    rows = pc.indices_nonzero(ancestors)
-    keep = pc.unique(pa.concat_arrays([pc.cast(first, pa.uint64()), pc.cast(rows, pa.uint64())]))
-    return part.take(pc.take(keep, pc.sort_indices(keep)))
+    return with_ancestor_creates(part, pc.take(first, pa.array(fresh, pa.int64())))
 
 
 __all__ = [

@@ -207,15 +207,28 @@ def _one_row_per_source(changes: pa.Table) -> pa.Table:
     expansion's. (Cardinality, which counts the creates of all targets, is left to ``plan``.)"""
     if not changes.num_rows:
         return changes
+    first, _ = first_row_of_each_source(changes)
+    return with_ancestor_creates(changes, first)
+
+
+def first_row_of_each_source(changes: pa.Table) -> tuple[pa.Array, list[str]]:
+    """The row of `changes` where each source first comes, and the sources, in that order (a
+    null source counts as ``""``)."""
     source = pc.dictionary_encode(pc.fill_null(pc.cast(changes["source"], pa.string()), "").combine_chunks())
     first = pc.index_in(pa.array(range(len(source.dictionary)), source.indices.type), value_set=source.indices)
-    chosen = changes.take(first)
+    return first, source.dictionary.to_pylist()
+
+
+def with_ancestor_creates(changes: pa.Table, rows: pa.Array) -> pa.Table:
+    """The `rows` of `changes`, with the creates in `changes` of the MOs they are on and of
+    those MOs' ancestors, in the order of `changes`."""
+    chosen = changes.take(rows)
     fdns = set(pc.unique(pc.cast(chosen["fdn"], pa.string())).to_pylist())
     wanted = {f.rsplit(",", k)[0] for f in fdns for k in range(f.count(",") + 1)}
     structural = pc.and_(pc.is_null(changes["attribute"]), pc.equal(changes["op"], "create"))
     ancestors = pc.and_(structural, pc.is_in(pc.cast(changes["fdn"], pa.string()), value_set=pa.array(sorted(wanted))))
-    rows = pc.indices_nonzero(ancestors)
-    keep = pc.unique(pa.concat_arrays([pc.cast(first, pa.uint64()), pc.cast(rows, pa.uint64())]))
+    found = pc.indices_nonzero(ancestors)
+    keep = pc.unique(pa.concat_arrays([pc.cast(rows, pa.uint64()), pc.cast(found, pa.uint64())]))
     return changes.take(pc.take(keep, pc.sort_indices(keep)))
 
 
