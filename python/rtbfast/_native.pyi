@@ -221,6 +221,12 @@ def create_order(
 def rollback_steps(plan: object, network: NetworkView, catalog: PlanningCatalog) -> tuple[ArrowTable, ArrowTable]:
     """The rollback of a Plan: its steps, and the attributes whose value before is unknown."""
 
+def plan_origins(steps: object, changes: object) -> ArrowTable:
+    """The ChangeSet ``seq`` and ``row`` of each row of a Plan's `steps` that writes a value of
+    `changes` (a ChangeSet with ``row``), matched by (phase_order, fdn, attribute, member,
+    index) counting from the last; null for the planner's own rows. ValueError when a planned
+    write matches no ChangeSet row."""
+
 def check_sets(
     part: object, network: NetworkView, catalog: PlanningCatalog, removed: list[str], created: dict[str, str]
 ) -> ArrowTable:

@@ -36,6 +36,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rtbfast import _native
 from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.network_index import NetworkIndex
@@ -51,8 +52,6 @@ RANK = {"create": 0, "window": 1, "set": 2, "relink": 3, "unlink": 5, "lock_dele
 
 PLACE = ["phase_order", "rank", "a", "b", "c", "d", "e", "s"]
 """The columns of a step's place in the whole plan's order."""
-
-_NO_INDEX = -(2**31)
 
 
 @dataclass
@@ -198,65 +197,12 @@ def finish_group(
 # -- where each planned row comes from --------------------------------------------------------
 
 
-def _key(table: pa.Table) -> pa.Array | pa.ChunkedArray:
-    """phase_order, fdn, attribute, member, index as one text."""
-    return pc.binary_join_element_wise(
-        pc.cast(table["phase_order"], pa.string()),
-        table["fdn"],
-        table["attribute"],
-        pc.fill_null(table["member"], "\x00"),
-        pc.cast(pc.fill_null(table["index"], _NO_INDEX), pa.string()),
-        SEP,
-    )
-
-
-def _from_end(keys: pa.Array, order: list[tuple[pa.Array, str]]) -> pa.Table:
-    """Each row's place among the rows of its key counted from the last (by `order`):
-    ``at`` (the row) and ``k``, ``from_end``."""
-    n = len(keys)
-    table = pa.table(
-        {"k": keys, "at": pa.array(range(n), pa.int64()), **{f"o{i}": c for i, (c, _) in enumerate(order)}}
-    )
-    table = table.sort_by([("k", "ascending")] + [(f"o{i}", "descending") for i in range(len(order))])
-    if not n:
-        return table.append_column("from_end", pa.array([], pa.int64()))
-    k = table["k"].combine_chunks()
-    changed = pa.concat_arrays([pa.array([True]), pc.not_equal(k.slice(1), k.slice(0, n - 1))])
-    position = pa.array(range(n), pa.int64())
-    first = pc.cumulative_max(pc.if_else(changed, position, 0))
-    return table.append_column("from_end", pc.subtract(position, first))
-
-
 def _origins(steps: pa.Table, changes: pa.Table, rows: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """The ChangeSet ``seq`` and ``row`` of each row of `steps` that writes a value of the
     ChangeSet (null for the planner's own rows): the row of its last write, matched by
-    (phase_order, fdn, attribute, member, index) counting from the last."""
-    n = steps.num_rows
-    writing = pc.and_(
-        pc.and_(pc.is_in(steps["op"], value_set=pa.array(["set", "create"])), pc.is_valid(steps["attribute"])),
-        pc.invert(pc.starts_with(steps["source"], UNLINK)),
-    )
-    writing = pc.fill_null(writing, False)
-    mine = steps.append_column("prow", pa.array(range(n), pa.int64())).filter(writing)
-    if not mine.num_rows:
-        nulls = pa.nulls(n, pa.int64())
-        return nulls, nulls
-    theirs = changes.append_column("row", rows).filter(pc.is_valid(changes["attribute"]))
-    ours = _from_end(_key(mine).combine_chunks(), [(mine["prow"].combine_chunks(), "")])
-    ours = ours.append_column("prow", pc.take(mine["prow"], ours["at"]))
-    cand = _from_end(
-        _key(theirs).combine_chunks(), [(theirs["seq"].combine_chunks(), ""), (theirs["row"].combine_chunks(), "")]
-    )
-    cand = cand.append_column("seq", pc.take(theirs["seq"], cand["at"])).append_column(
-        "row", pc.take(theirs["row"], cand["at"])
-    )
-    joined = ours.select(["k", "from_end", "prow"]).join(
-        cand.select(["k", "from_end", "seq", "row"]), ["k", "from_end"], join_type="left outer", use_threads=False
-    )
-    if joined["seq"].null_count:
-        raise RuntimeError("internal: a planned row matches no ChangeSet row")
-    at = pc.index_in(pa.array(range(n), pa.int64()), value_set=joined["prow"])
-    return pc.take(joined["seq"], at), pc.take(joined["row"], at)
+    (phase_order, fdn, attribute, member, index) counting from the last (natively)."""
+    origin = pa.table(_native.plan_origins(steps, changes.append_column("row", rows)))
+    return origin["seq"].combine_chunks(), origin["row"].combine_chunks()
 
 
 # -- what each step is, and its place ----------------------------------------------------------

@@ -34,6 +34,7 @@ from rtbfast.enm.node_groups import (
     UnionFind,
     change_facts,
     claimed_min_phase,
+    heap_frozen,
     keys_or_top,
     node_keys,
     pack,
@@ -279,6 +280,7 @@ def _references(pieces: NetworkPieces, deleted: frozenset[str], catalog: Catalog
     return found
 
 
+@heap_frozen()
 def plan_in_groups(
     changes: ChangeBatches,
     network: NetworkPieces,

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 from rtbfast.catalog_view import CatalogView
 from rtbfast.enm.dialects import DIALECTS
+from rtbfast.enm.node_groups import heap_frozen
 from rtbfast.enm.plan import Plan, Problem, make_plan
 from rtbfast.errors import InputError, RtbfastError
 from rtbfast.network_index import NetworkIndex, read_network_tables
@@ -721,6 +722,7 @@ class ParquetRows:
         self._writer.close()
 
 
+@heap_frozen()
 def write_grouped(
     grouped: GroupedPlan,
     out: str | os.PathLike[str],

@@ -1057,6 +1057,17 @@ fn rollback_steps(
     Ok((arrow_table(r.steps), arrow_table(r.unknown)))
 }
 
+/// The origin of each row of a Plan's `steps` in the ChangeSet `changes` (with `seq` and
+/// `row`): a table of `seq` and `row`, null for the planner's own rows (see
+/// `crate::enm::origins`).
+#[pyfunction]
+fn plan_origins(py: Python<'_>, steps: PyTable, changes: PyTable) -> PyResult<ArrowTable> {
+    let steps = one_table(py, steps, "plan")?;
+    let changes = one_table(py, changes, "changes")?;
+    let out = py.detach(|| crate::enm::origins::origins(&steps, &changes)).map_err(|e| to_py_err(py, e))?;
+    Ok(arrow_table(out))
+}
+
 /// The violations of `rules` of `severity` that the values of `rows` (`fdn`, `class`,
 /// `attribute`, `member`, `index`, `value`) break, judged by the catalog's constraints on up
 /// to `threads` threads (0: one per core), with the GIL released.
@@ -1141,6 +1152,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(create_order, m)?)?;
     m.add_function(wrap_pyfunction!(plan_steps, m)?)?;
     m.add_function(wrap_pyfunction!(rollback_steps, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_origins, m)?)?;
     m.add_function(wrap_pyfunction!(check_sets, m)?)?;
     m.add_function(wrap_pyfunction!(value_violations, m)?)?;
     Ok(())

@@ -31,6 +31,7 @@ pub mod bulkcm_writer;
 pub mod encode;
 pub mod judge;
 pub mod nodes;
+pub mod origins;
 pub mod planner;
 pub mod rollback;
 pub mod simulate;

@@ -1116,7 +1116,7 @@ impl<'a> Planner<'a> {
                 let class = net.class(row);
                 let current = net.decoded(row, attribute);
                 let at = self.heads.len() as f64;
-                let source = Some(Cow::Owned(format!("rtbfast: a reference to a deleted MO ({attribute})")));
+                let source = Some(Cow::Owned(format!("{}{attribute})", super::origins::UNLINK)));
                 let head = self.push(Head { phase, rank: RANK_UNLINK, at, op: "set", fdn, class, source }, NO_ID);
                 let sequence = self.cat.flags(class, attribute).is_some_and(|f| f.is_sequence);
                 let items: Option<Vec<Option<&str>>> = match current {
