@@ -104,22 +104,27 @@ def _array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return out.cast(pa.string())
 
 
-def _final_writes(steps: pa.Table) -> pa.Table:
-    """The rows of the last step writing each (fdn, attribute), typed by their kind."""
+def _final_writes(steps: pa.Table, names: tuple[pa.Array, pa.Array] | None = None) -> pa.Table:
+    """The rows of the last step writing each (fdn, attribute), typed by their kind; with
+    `names` (distinct FDNs and attributes, :func:`rtbfast.network_diff.distinct_texts`), also
+    each row's ``code``: the pair numbered in them, as :func:`attribute_values` numbers it."""
     writes = steps.filter(
         pc.and_(pc.is_in(steps["op"], value_set=pa.array(VALUE_OPS)), pc.is_valid(steps["attribute"]))
     )
     if not writes.num_rows:
-        return writes.append_column("typed", pa.array([], pa.string()))
+        out = writes.append_column("typed", pa.array([], pa.string()))
+        return out if names is None else out.append_column("code", pa.array([], pa.int64()))
     # each (fdn, attribute) coded as an integer (its texts looked up once per distinct one);
     # its last step found by a group-by on the codes
-    fdns, attrs = distinct_texts(writes["fdn"]), distinct_texts(writes["attribute"])
+    fdns, attrs = names if names is not None else (distinct_texts(writes["fdn"]), distinct_texts(writes["attribute"]))
     code = pc.add(pc.multiply(codes_in(writes["fdn"], fdns), max(len(attrs), 1)), codes_in(writes["attribute"], attrs))
     steps_of = pa.table({"code": code, "step": writes["step"]})
     last = steps_of.group_by("code", use_threads=False).aggregate([("step", "max")])
     by_code = pc.take(last["step_max"], pc.index_in(code, value_set=last["code"]))
-    writes = writes.filter(pc.equal(writes["step"], by_code))
-    return writes.append_column("typed", typed_text(pc.fill_null(writes["value"], ""), writes["kind"]))
+    final = pc.equal(writes["step"], by_code)
+    writes = writes.filter(final)
+    out = writes.append_column("typed", typed_text(pc.fill_null(writes["value"], ""), writes["kind"]))
+    return out if names is None else out.append_column("code", code.filter(final))
 
 
 def _final_mos(steps: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -153,7 +158,12 @@ def judge(plan: pa.Table, rollback: pa.Table, after: dict[str, pa.Table]) -> pa.
     `after`."""
     created, deleted = _final_mos(plan)
     gone = deleted["fdn"]
-    writes = _final_writes(plan)
+    # one code space for the plan, the rollback and the export: (fdn, attribute) numbered
+    # over the plan's and the rollback's names (the export's texts looked up once per
+    # distinct one, in its dictionaries)
+    shared = (distinct_texts(plan["fdn"], rollback["fdn"]), distinct_texts(plan["attribute"], rollback["attribute"]))
+    width = max(len(shared[1]), 1)
+    writes = _final_writes(plan, shared)
     writes = writes.filter(pc.invert(pc.is_in(writes["fdn"], value_set=gone)))
     present = plain(after["mos"]["fdn"])
     fdns = pc.unique(pa.concat_arrays([_array(writes["fdn"]), _array(created["fdn"]), _array(gone)]).cast(pa.string()))
@@ -163,21 +173,12 @@ def judge(plan: pa.Table, rollback: pa.Table, after: dict[str, pa.Table]) -> pa.
     values = after["values"]
     from rtbfast.network_index import is_in_column
 
-    before_rows = _final_writes(rollback)
-    # one code space for the plan, the rollback and the export: (fdn, attribute) numbered
-    # over the plan's and the rollback's names (the export's texts looked up once per
-    # distinct one, in its dictionaries)
-    shared = (
-        distinct_texts(writes["fdn"], before_rows["fdn"]),
-        distinct_texts(writes["attribute"], before_rows["attribute"]),
-    )
-    width = max(len(shared[1]), 1)
+    before_rows = _final_writes(rollback, shared)
 
     def coded(table: pa.Table) -> pa.Table:
         pair = pc.add(pc.multiply(codes_in(table["fdn"], shared[0]), width), codes_in(table["attribute"], shared[1]))
         return table.append_column("code", pair)
 
-    writes, before_rows = coded(writes), coded(before_rows)
     found_rows = coded(values.filter(is_in_column(values["fdn"], present_fdns)))
     found_rows = found_rows.filter(pc.fill_null(pc.is_in(found_rows["code"], value_set=writes["code"]), False))
     # typed by the kind the plan gives its (fdn, attribute, member)
@@ -210,7 +211,7 @@ def judge(plan: pa.Table, rollback: pa.Table, after: dict[str, pa.Table]) -> pa.
 
     p_sig, f_sig, b_sig = lookup(planned, "sig"), lookup(found, "sig"), lookup(before, "sig")
     f_sig = pc.fill_null(f_sig, "")
-    mo_there = pc.is_in(heads["fdn_first"], value_set=present)
+    mo_there = pc.is_in(heads["fdn_first"], value_set=present_fdns)  # (of `fdns`: the export's looked up once)
     status = pc.if_else(
         pc.invert(mo_there),
         "mo_missing",
@@ -240,7 +241,7 @@ def judge(plan: pa.Table, rollback: pa.Table, after: dict[str, pa.Table]) -> pa.
     for table, missing, held_status in ((created, "mo_missing", "held"), (deleted, "held", "unexpected")):
         if not table.num_rows:
             continue
-        is_there = pc.is_in(table["fdn"], value_set=present)
+        is_there = pc.is_in(table["fdn"], value_set=present_fdns)
         n = table.num_rows
         parts.append(
             pa.table(

@@ -14,15 +14,19 @@ def typed_text(values: pa.Array | pa.ChunkedArray, kinds: pa.Array | pa.ChunkedA
     text = pc.cast(values, pa.string()) if pa.types.is_dictionary(values.type) else values
     out = text
     # integers: only where one is written another way than the node writes it (a sign, a
-    # leading zero, "-0"), which is rare: one scan finds them
+    # leading zero, "-0"), which is rare: one scan finds them, and only they are rewritten
     odd = pc.fill_null(pc.match_substring_regex(text, r"^(\+|-?0\d|-0$)"), False)
     if pc.any(odd).as_py():
-        is_int = pc.fill_null(pc.equal(kinds, "integer"), False)
-        stripped = pc.replace_substring_regex(text, r"^\+?0*(\d)", r"\1")
-        stripped = pc.replace_substring_regex(stripped, r"^-0*(\d)", r"-\1")
-        stripped = pc.replace_substring_regex(stripped, r"^-0$", "0")
-        number = pc.if_else(pc.match_substring_regex(text, r"^[+-]?\d+$"), stripped, text)
-        out = pc.if_else(pc.and_(is_int, odd), number, text)
+        pick = pc.and_(pc.fill_null(pc.equal(kinds, "integer"), False), odd)
+        if pc.any(pick).as_py():
+            text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+            pick = pick.combine_chunks() if isinstance(pick, pa.ChunkedArray) else pick
+            some = text.filter(pick)
+            stripped = pc.replace_substring_regex(some, r"^\+?0*(\d)", r"\1")
+            stripped = pc.replace_substring_regex(stripped, r"^-0*(\d)", r"-\1")
+            stripped = pc.replace_substring_regex(stripped, r"^-0$", "0")
+            number = pc.if_else(pc.match_substring_regex(some, r"^[+-]?\d+$"), stripped, some)
+            out = pc.replace_with_mask(text, pick, number)
     is_bool = pc.fill_null(pc.equal(kinds, "boolean"), False)
     if pc.any(is_bool).as_py():
         out = pc.if_else(is_bool, pc.utf8_lower(out), out)
