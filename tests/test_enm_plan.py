@@ -234,3 +234,21 @@ def test_problems_past_the_listed_ones_are_counted(
     found = problems(changes, network, catalog)
     assert [c for c, _, _ in found].count("range") == 3
     assert any(c == "more" and "5 more value(s)" in m for c, m, _ in found), found
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [0, 0, 1, 2, 2, 2, 5],  # as the planner lays a Plan out
+        [3],
+        [],
+        [1, 1, 0, 0, 1],  # a step's rows apart, the steps not ascending: found by a group-by
+        [2, 2, 1, 1],
+    ],
+)
+def test_first_rows_of_steps_is_each_steps_first_row_in_step_order(steps: list[int]) -> None:
+    from rtbfast.enm.plan import first_rows_of_steps
+
+    table = pa.table({"step": pa.array(steps, pa.int64())})
+    want = [steps.index(s) for s in sorted(set(steps))]
+    assert first_rows_of_steps(table).to_pylist() == want

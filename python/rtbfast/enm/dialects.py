@@ -56,7 +56,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.enm.plan import PlanError, Problem
+from rtbfast.enm.plan import PlanError, Problem, first_rows_of_steps
 from rtbfast.schemas import PLAN_SCHEMA
 
 DIALECTS = ("cmedit", "dynamic", "moshell", "3gpp")
@@ -108,10 +108,7 @@ def _refuse(plan: pa.Table, refusals: pa.Table, where: str) -> None:
 
 def _heads(plan: pa.Table) -> pa.Table:
     """One row per step: step, op, fdn, class."""
-    g = plan.group_by("step", use_threads=False).aggregate([("op", "first"), ("fdn", "first"), ("class", "first")])
-    return pa.table({"step": g["step"], "op": g["op_first"], "fdn": g["fdn_first"], "class": g["class_first"]}).sort_by(
-        "step"
-    )
+    return plan.select(["step", "op", "fdn", "class"]).take(first_rows_of_steps(plan))
 
 
 def _naming(classes: pa.Array, naming: dict[str, str] | None) -> pa.Array:

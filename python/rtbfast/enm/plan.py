@@ -86,6 +86,28 @@ class Plan:
         return len(pc.unique(self.steps["step"])) if self.steps.num_rows else 0
 
 
+def first_rows_of_steps(steps: pa.Table) -> pa.Array:
+    """The place of each step's first row in `steps` (a Plan's rows), in step order: where the
+    step changes, as the planner lays a Plan out (each step's rows together, the steps
+    ascending); else, found by a group-by."""
+    n = steps.num_rows
+    if not n:
+        return pa.array([], pa.int64())
+    step = steps["step"].combine_chunks() if isinstance(steps["step"], pa.ChunkedArray) else steps["step"]
+    changed = pc.indices_nonzero(pc.fill_null(pc.not_equal(step.slice(1), step.slice(0, n - 1)), True))
+    at = pa.concat_arrays([pa.array([0], pa.int64()), pc.cast(pc.add(changed, 1), pa.int64())])
+    heads = step.take(at)
+    laid_out = not step.null_count and (
+        len(heads) < 2 or pc.all(pc.greater(heads.slice(1), heads.slice(0, len(heads) - 1))).as_py()
+    )
+    if laid_out:
+        return at
+    rows = pa.table({"step": step, "at": pa.array(range(n), pa.int64())})
+    return (
+        rows.group_by("step", use_threads=False).aggregate([("at", "min")]).sort_by("step")["at_min"].combine_chunks()
+    )
+
+
 def _string(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return pc.cast(column, pa.string()) if pa.types.is_dictionary(column.type) else column
 

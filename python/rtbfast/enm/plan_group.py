@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from rtbfast import _native
 from rtbfast.catalog_view import CatalogView
-from rtbfast.enm.plan import Plan, Problem, make_plan
+from rtbfast.enm.plan import Plan, Problem, first_rows_of_steps, make_plan
 from rtbfast.network_index import NetworkIndex
 from rtbfast.schemas import CHANGESET_SCHEMA, PLAN_EFFECT_WRITES_SCHEMA, PLAN_NEEDING_LOCK_SCHEMA, SEP
 
@@ -211,10 +211,7 @@ def _origins(steps: pa.Table, changes: pa.Table, rows: pa.Array | pa.ChunkedArra
 def _heads(steps: pa.Table) -> pa.Table:
     """One row per step (in order): step, op, fdn, class, phase_order, source, and its first
     ChangeSet row (``seq``, ``row``; null for the planner's own steps)."""
-    g = steps.group_by("step", use_threads=False).aggregate(
-        [("op", "first"), ("fdn", "first"), ("class", "first"), ("phase_order", "first"), ("source", "first")]
-    )
-    g = g.rename_columns(["step", "op", "fdn", "class", "phase_order", "source"]).sort_by("step")
+    g = steps.select(["step", "op", "fdn", "class", "phase_order", "source"]).take(first_rows_of_steps(steps))
     origin = steps.select(["step", "seq", "row"]).filter(pc.is_valid(steps["seq"]))
     origin = origin.sort_by([("step", "ascending"), ("seq", "ascending"), ("row", "ascending")])
     firsts = origin.group_by("step", use_threads=False).aggregate([("seq", "first"), ("row", "first")])
