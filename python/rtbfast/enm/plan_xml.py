@@ -78,9 +78,13 @@ class XmlParts:
         is_root = pc.fill_null(pc.equal(nodes, fdns), False)
         is_skeleton = pc.is_null(nodes)
         changed = set(tables["mos"].filter(pc.is_valid(tables["mos"]["modifier"]))["fdn"].to_pylist())
-        rows = spans.to_pylist()
+        # only the skeleton's elements and the nodes' roots are kept (not every MO's span)
+        kept = pc.or_(is_root, is_skeleton)
+        rows = spans.filter(kept).to_pylist()
         with open(self.spool, "ab") as out:
-            for r, root, top in zip(rows, is_root.to_pylist(), is_skeleton.to_pylist(), strict=True):
+            for r, root, top in zip(
+                rows, is_root.filter(kept).to_pylist(), is_skeleton.filter(kept).to_pylist(), strict=True
+            ):
                 if top:
                     opening, closing = text[r["start"] : r["opened"]], text[r["closing"] : r["end"]]
                     mine = r["fdn"] in changed
