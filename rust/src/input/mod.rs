@@ -16,6 +16,7 @@
 //! [`Error::Archive`] naming the input and the compressed and decompressed byte offsets.
 
 pub mod access;
+pub mod bz2;
 mod archive;
 #[cfg(test)]
 mod tests;
