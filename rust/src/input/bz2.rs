@@ -523,7 +523,8 @@ mod tests {
     #[test]
     fn the_scan_finds_the_blocks_of_a_real_stream() {
         // three blocks at level 1 (100 kB blocks) of text that does not compress to nothing
-        let data: Vec<u8> = (0..300_000u32).flat_map(|i| format!("{} ", i.wrapping_mul(2_654_435_761)).into_bytes()).collect();
+        let data: Vec<u8> =
+            (0..300_000u32).flat_map(|i| format!("{} ", i.wrapping_mul(2_654_435_761)).into_bytes()).collect();
         let z = bz2(&data, 1);
         let found = scan(&z, 0, 0);
         let blocks = found.iter().filter(|(_, m)| *m == Magic::Block).count();

@@ -16,8 +16,8 @@
 //! [`Error::Archive`] naming the input and the compressed and decompressed byte offsets.
 
 pub mod access;
-pub mod bz2;
 mod archive;
+pub mod bz2;
 #[cfg(test)]
 mod tests;
 
