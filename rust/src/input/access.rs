@@ -1,5 +1,6 @@
-//! Random access into a deflate stream (a gzip file, a deflated zip member), as zlib's
-//! `zran.c` does it, through zlib-rs's safe API.
+//! Random access into a compressed stream: a deflate stream (a gzip file, a deflated zip member),
+//! as zlib's `zran.c` does it, through zlib-rs's safe API; a bzip2 file, at its blocks; a stored
+//! zip member, at any byte.
 //!
 //! One sequential pass ([`index`]) decompresses the whole input, stopping at every deflate
 //! block boundary (`InflateFlush::Block`), and hands the decompressed bytes to a cut finder.
@@ -21,6 +22,17 @@
 //! Every chunk also carries the CRC-32 of its decompressed bytes, checked when its read ends:
 //! the member's own CRC is only checked by a read of the whole member (the pass does), so this
 //! proves a chunk read alone saw the bytes the pass saw.
+//!
+//! Two other framings are cut with the same pass shape, cut finder and [`ChunkBytes`]:
+//! - **bzip2** ([`super::bz2`]): its blocks need no window, so the access point of a chunk is
+//!   the block its cut lies in: `bit` is the compressed bit where the block's magic starts,
+//!   `out` (and `member_out`) the decompressed offset where the block starts, `member_end` the
+//!   file's size, the window empty. The pass decodes the blocks one after another, checking each
+//!   block's CRC and each stream's combined CRC; a task decodes from its block on, block by
+//!   block, across streams, until its chunk's end.
+//! - **a stored zip member**: its bytes as they are; the access point is the chunk's own start
+//!   (`out`, its byte in the member; `bit` the same byte in the archive, `member_end` the byte
+//!   after the member), and the pass checks the member's CRC against the archive's.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -58,7 +70,8 @@ pub enum Framing {
     ZipStored { start: u64, len: u64, crc: u32 },
 }
 
-/// Where a chunk of a compressed input starts inflating, and what its bytes must check to.
+/// Where a chunk of a compressed input starts decompressing, and what its bytes must check to
+/// (the fields of a bzip2 or stored access point: the module's doc).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
     /// The compressed bit offset (in the file) of the deflate block to start at.

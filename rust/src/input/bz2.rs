@@ -119,7 +119,7 @@ struct BitWriter {
 impl BitWriter {
     fn push(&mut self, value: u64, n: u32) {
         for i in (0..n).rev() {
-            if self.len % 8 == 0 {
+            if self.len.is_multiple_of(8) {
                 self.out.push(0);
             }
             if (value >> i) & 1 == 1 {
