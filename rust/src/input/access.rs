@@ -783,14 +783,16 @@ impl<F: FnMut(&[u8], u64, u64) -> Vec<u64>> Cutting<F> {
     }
 }
 
-/// The pass over a bzip2 file: its blocks decoded one after another (each block's CRC and
-/// each stream's combined CRC checked); a chunk's access point is the block its cut lies in.
+/// The pass over a bzip2 file: its blocks decoded (a few at a time in parallel, given in order;
+/// each block's CRC and each stream's combined CRC checked); a chunk's access point is the
+/// block its cut lies in.
 fn index_bz2(input: &Input, limits: Limits, find: impl FnMut(&[u8], u64, u64) -> Vec<u64>) -> Result<Index> {
     let name = input.name();
     let fail = |message: String| archive(&name, message);
     let file = open_regular(&input.file, &name)?;
     let size = file.metadata().map_err(|e| Error::io(&name, &e))?.len();
-    let mut blocks = Blocks::from_start(file, size);
+    // the blocks decoded a few at a time, one a core; their bytes given in order
+    let mut blocks = Blocks::from_start(file, size).ahead_on(crate::pools::pool(0, 0, "bzip2 decoding")?);
     let mut cutting = Cutting::new(find);
     // each block's magic bit and decompressed offset
     let mut starts: Vec<(u64, u64)> = Vec::new();

@@ -18,10 +18,13 @@
 //! 45 MiB) are held until its CRC checks, up to [`HELD`]; a larger block is first decoded once
 //! to check it, then decoded again as it is read: memory stays bounded either way.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use bzip2::{Decompress, Status};
+use rayon::prelude::*;
 
 /// The magic that starts a block.
 pub const BLOCK_MAGIC: u64 = 0x3141_5926_5359;
@@ -258,17 +261,52 @@ pub struct Blocks {
     /// The combined CRC of the current stream's blocks, when read from its start.
     combined: Option<u32>,
     streams: u64,
+    /// Decoding blocks ahead in parallel (the split pass): the pool, and the blocks decoded
+    /// (start bit, the magic after it, the outcome), in order.
+    pool: Option<Arc<rayon::ThreadPool>>,
+    ahead: VecDeque<(u64, u64, std::result::Result<Held, Failure>)>,
 }
 
 impl Blocks {
     /// The blocks of `file` (`size` bytes) from its start.
     pub fn from_start(file: File, size: u64) -> Blocks {
-        Blocks { file, buf: Vec::new(), base: 0, size, bit: 0, at: At::Stream, out: 0, combined: None, streams: 0 }
+        Blocks {
+            file,
+            buf: Vec::new(),
+            base: 0,
+            size,
+            bit: 0,
+            at: At::Stream,
+            out: 0,
+            combined: None,
+            streams: 0,
+            pool: None,
+            ahead: VecDeque::new(),
+        }
+    }
+
+    /// Decode blocks ahead on `pool`'s threads, a few per thread at a time (held blocks: at most
+    /// [`HELD`] bytes each).
+    pub fn ahead_on(mut self, pool: Arc<rayon::ThreadPool>) -> Blocks {
+        self.pool = Some(pool);
+        self
     }
 
     /// The blocks of `file` from the block whose magic starts at `bit`, decompressed offset `out`.
     pub fn from_block(file: File, size: u64, bit: u64, out: u64) -> Blocks {
-        Blocks { file, buf: Vec::new(), base: bit / 8, size, bit, at: At::Magic, out, combined: None, streams: 1 }
+        Blocks {
+            file,
+            buf: Vec::new(),
+            base: bit / 8,
+            size,
+            bit,
+            at: At::Magic,
+            out,
+            combined: None,
+            streams: 1,
+            pool: None,
+            ahead: VecDeque::new(),
+        }
     }
 
     /// The decompressed offset of the next block.
@@ -387,8 +425,89 @@ impl Blocks {
         )
     }
 
-    /// The block at `self.bit`: tried up to each magic after it until one decodes.
+    /// The block at `self.bit`: decoded ahead, else tried up to each magic after it until one
+    /// decodes.
     fn block(&mut self) -> std::result::Result<Block, Fault> {
+        let start = self.bit;
+        if let Some(pool) = self.pool.clone() {
+            while self.ahead.front().is_some_and(|a| a.0 < start) {
+                self.ahead.pop_front();
+            }
+            if self.ahead.is_empty() {
+                self.decode_ahead(&pool).map_err(|e| e.to_string())?;
+            }
+            if self.ahead.front().is_some_and(|a| a.0 == start && a.2.is_ok()) {
+                if let Some((_, end, Ok(held))) = self.ahead.pop_front() {
+                    return Ok(self.found(start, end, held));
+                }
+            }
+            // not decoded, or failed there: a chance magic or a corrupt block, tried one by one
+        }
+        self.one_block()
+    }
+
+    /// Decode the next blocks on `pool`, one a thread, two rounds: each from a block magic to
+    /// the magic after it, as [`Blocks::one_block`] tries first.
+    fn decode_ahead(&mut self, pool: &rayon::ThreadPool) -> std::io::Result<()> {
+        let start = self.bit;
+        let byte = start / 8;
+        let want = pool.current_num_threads().max(1) * 2;
+        let last = byte.saturating_add(MAX_BLOCK.saturating_mul(want as u64)).min(self.size);
+        self.fill(byte, byte)?;
+        let mut magics = vec![(start, Magic::Block)];
+        let mut from = start + 48;
+        loop {
+            magics.extend(scan(&self.buf, self.base * 8, from));
+            from = (self.end_of_file() * 8).saturating_sub(47).max(from);
+            let upto = self.end_of_file();
+            if magics.len() > want || upto >= last {
+                break;
+            }
+            self.fill(byte, (upto + SCAN).min(last))?;
+            if self.end_of_file() == upto {
+                break;
+            }
+        }
+        let segments: Vec<(u64, u64)> =
+            magics.windows(2).filter(|w| w[0].1 == Magic::Block).map(|w| (w[0].0, w[1].0)).take(want).collect();
+        let (buf, base) = (&self.buf, self.base * 8);
+        let decoded: Vec<_> = pool.install(|| {
+            segments
+                .par_iter()
+                .map(|&(a, b)| {
+                    let held = match one_block_stream(buf, a - base, b - base) {
+                        Some(stream) => hold(Decoding::new(stream, b - a)),
+                        None => Err(Failure::AtEnd),
+                    };
+                    (a, b, held)
+                })
+                .collect()
+        });
+        self.ahead = decoded.into();
+        Ok(())
+    }
+
+    /// The block at `start` ends at the magic at `end`: its bytes (held, or to decode again).
+    fn found(&mut self, start: u64, end: u64, held: Held) -> Block {
+        let base = self.base * 8;
+        let (a, b) = (start - base, end - base);
+        let crc = bits(&self.buf, a + 48, 32).unwrap_or(0) as u32;
+        let (size, bytes) = match held {
+            Held::All(bytes) => (bytes.len() as u64, Bytes::Held(bytes)),
+            Held::Checked(size) => {
+                let again = one_block_stream(&self.buf, a, b).unwrap_or_default();
+                (size, Bytes::Again(Decoding::new(again, b - a)))
+            }
+        };
+        self.combined = self.combined.map(|c| c.rotate_left(1) ^ crc);
+        let block = Block { bit: start, out: self.out, size, bytes };
+        self.out += size;
+        self.bit = end;
+        block
+    }
+
+    /// The block at `self.bit`, tried up to each magic after it until one decodes.
+    fn one_block(&mut self) -> std::result::Result<Block, Fault> {
         let start = self.bit;
         let byte = start / 8;
         let last = byte.saturating_add(MAX_BLOCK).min(self.size);
@@ -403,21 +522,7 @@ impl Blocks {
                 let (a, b) = (start - base, end - base);
                 let Some(stream) = one_block_stream(&self.buf, a, b) else { break };
                 match hold(Decoding::new(stream, b - a)) {
-                    Ok(held) => {
-                        let crc = bits(&self.buf, a + 48, 32).unwrap_or(0) as u32;
-                        let (size, bytes) = match held {
-                            Held::All(bytes) => (bytes.len() as u64, Bytes::Held(bytes)),
-                            Held::Checked(size) => {
-                                let again = one_block_stream(&self.buf, a, b).unwrap_or_default();
-                                (size, Bytes::Again(Decoding::new(again, b - a)))
-                            }
-                        };
-                        self.combined = self.combined.map(|c| c.rotate_left(1) ^ crc);
-                        let block = Block { bit: start, out: self.out, size, bytes };
-                        self.out += size;
-                        self.bit = end;
-                        return Ok(block);
-                    }
+                    Ok(held) => return Ok(self.found(start, end, held)),
                     Err(Failure::Corrupt) => return Err(self.corrupt()),
                     Err(Failure::AtEnd) => {
                         tries += 1;
@@ -444,6 +549,7 @@ impl Blocks {
 }
 
 /// A block's bytes once its CRC checked: all of them, or their count (more than [`HELD`]).
+#[derive(Debug)]
 enum Held {
     All(Vec<u8>),
     Checked(u64),
@@ -543,10 +649,22 @@ mod tests {
         assert_eq!(all, data);
     }
 
+    /// All of `z`, its blocks decoded one by one, and (the same, or the same fault) ahead on
+    /// three threads.
     fn read_all(z: &[u8]) -> std::result::Result<Vec<u8>, Fault> {
+        let one = read_all_with(z, None);
+        let pool = crate::pools::pool(3, 0, "test").unwrap();
+        assert_eq!(read_all_with(z, Some(pool)), one, "decoded ahead");
+        one
+    }
+
+    fn read_all_with(z: &[u8], pool: Option<Arc<rayon::ThreadPool>>) -> std::result::Result<Vec<u8>, Fault> {
         let path = crate::xml::testutil::temp_file("bz2-blocks.bz2", z);
         let file = File::open(&path).unwrap();
         let mut blocks = Blocks::from_start(file, z.len() as u64);
+        if let Some(pool) = pool {
+            blocks = blocks.ahead_on(pool);
+        }
         let mut all = Vec::new();
         while let Some(b) = blocks.next_block()? {
             assert_eq!(b.out, all.len() as u64);
@@ -578,6 +696,48 @@ mod tests {
         assert_eq!(seen[0].0, mid);
         let up_to_forged = one_block_stream(&forged, 32, mid).unwrap();
         assert_eq!(hold(Decoding::new(up_to_forged, mid - 32)).err(), Some(Failure::AtEnd));
+    }
+
+    #[test]
+    fn many_streams_of_many_blocks_and_a_block_too_large_to_hold() {
+        // 9 blocks at level 1, a stream of one run (a block of 45 MB through the run-length
+        // stage: checked, then decoded again as it is read), an empty stream
+        let data: Vec<u8> =
+            (0..900_000u32).flat_map(|i| format!("{},", i.wrapping_mul(2_654_435_761) % 10_007).into_bytes()).collect();
+        let mut z = bz2(&data, 1);
+        let run = vec![b'x'; 46_000_000];
+        z.extend(bz2(&run, 9));
+        z.extend(bz2(b"", 9));
+        let path = crate::xml::testutil::temp_file("bz2-large.bz2", &z);
+        for pool in [None, Some(crate::pools::pool(2, 0, "test").unwrap())] {
+            let mut blocks = Blocks::from_start(File::open(&path).unwrap(), z.len() as u64);
+            if let Some(pool) = pool {
+                blocks = blocks.ahead_on(pool);
+            }
+            let (mut all, mut again, mut n) = (Vec::new(), 0, 0);
+            while let Some(b) = blocks.next_block().unwrap() {
+                n += 1;
+                assert_eq!(b.out, all.len() as u64);
+                match b.bytes {
+                    Bytes::Held(v) => all.extend(v),
+                    Bytes::Again(mut d) => {
+                        again += 1;
+                        let mut buf = vec![0u8; 1 << 20];
+                        loop {
+                            let k = d.read(&mut buf).unwrap();
+                            if k == 0 {
+                                break;
+                            }
+                            all.extend_from_slice(&buf[..k]);
+                        }
+                        assert_eq!(b.size as usize, all.len() - b.out as usize);
+                    }
+                }
+            }
+            assert!(n >= 10 && again == 1, "{n} {again}");
+            assert_eq!(all.len(), data.len() + run.len());
+            assert!(all[..data.len()] == data[..] && all[data.len()..].iter().all(|&b| b == b'x'));
+        }
     }
 
     #[test]
