@@ -49,7 +49,7 @@ class Chunk:
     end: int | None
     head_end: int
     access: bytes | None = None
-    """Of a compressed export: where its task starts inflating (``_native.bulkcm_chunks``)."""
+    """Of a compressed export: where its task starts decompressing (``_native.bulkcm_chunks``)."""
 
     @property
     def whole(self) -> bool:
