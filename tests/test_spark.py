@@ -173,6 +173,22 @@ def test_read_network_of_a_gzip_export_by_chunks(spark: Any, generated: Path, tm
         assert _plain(frame.toArrow()) == _plain(whole.tables[kind]), kind
 
 
+def test_read_network_of_a_bzip2_export_by_chunks(spark: Any, generated: Path, tmp_path: Path) -> None:
+    """A .xml.bz2 read a chunk per task, each decoded from the bzip2 block it starts in (its
+    access point): the rows of rtbfast.read_network of the same file."""
+    import bz2
+
+    from rtbfast.spark import read_network
+
+    bz = tmp_path / "export.xml.bz2"
+    bz.write_bytes(bz2.compress(generated.read_bytes(), 1))
+    assert len([c for c in split([bz], 128 * 1024) if c.access is not None]) > 3
+    mos_df, values_df = read_network(spark, bz, chunk_bytes=128 * 1024)
+    whole = rtbfast.read_network(bz)
+    for frame, kind in ((mos_df, "mos"), (values_df, "values")):
+        assert _plain(frame.toArrow()) == _plain(whole.tables[kind]), kind
+
+
 @pytest.mark.samples
 def test_audit_of_the_real_exports_equals_one_machine(spark: Any, catalog: Path, tmp_path: Path) -> None:
     """The paths split into chunks, and the network's DataFrames checked a node group at a

@@ -41,15 +41,15 @@ def list_inputs(path: Any) -> tuple[list[str], list[RawWarning]]: ...
 def input_info(path: Any) -> tuple[str, Literal["plain", "gzip", "bzip2", "zip"], int]: ...
 def bulkcm_chunks(path: Any, chunk_bytes: int) -> list[tuple[int, int | None, int, bytes | None]]:
     """The export split at node boundaries into chunks of about `chunk_bytes`:
-    ``(start, end, head_end, access)`` each (``end`` None for the last). For a gzip export or a
-    deflated zip member the offsets are of the decompressed stream and ``access`` is the access
-    point the chunk is inflated from (an encoded deflate block boundary, the 32 KiB window
-    before it and the CRC-32 of the chunk's bytes); None for a plain file, and for a bzip2 file
-    or a stored zip member, which are one chunk."""
+    ``(start, end, head_end, access)`` each (``end`` None for the last). For a gzip or bzip2
+    export or a deflated or stored zip member the offsets are of the decompressed stream and
+    ``access`` is the access point the chunk is decompressed from (an encoded deflate block
+    boundary with the 32 KiB window before it, a bzip2 block's bit, or the member's byte; and the
+    CRC-32 of the chunk's bytes); None for a plain file."""
 
 def read_bulkcm_chunk(path: Any, start: int, end: int | None, head_end: int, access: bytes | None = None) -> BulkCmRead:
     """One chunk of :func:`bulkcm_chunks` read alone, after the file's head (of a compressed
-    export: inflated from its ``access`` point, its bytes checked against the split's CRC)."""
+    export: decompressed from its ``access`` point, its bytes checked against the split's CRC)."""
 
 class Evaluation(TypedDict):
     violations: ArrowTable

@@ -54,8 +54,8 @@ pub fn compressed_reader(data: &[u8]) {
     for input in listing.inputs.iter().take(4) {
         let _ = crate::bulkcm::read_bulkcm_with(&input.path(), None, 1);
         let _ = crate::bulkcm::read_bulkcm_with(&input.path(), None, 2);
-        // split into small chunks (a gzip or deflated member: by access points) and read alone,
-        // then with an access point moved by a few bits and its window cut
+        // split into small chunks (gzip, bzip2, a deflated or stored member: by access points) and
+        // read alone, then with an access point moved by a few bits and its window cut
         let Ok(chunks) = crate::bulkcm::chunks(&input.path(), 256) else { continue };
         for chunk in chunks.iter().take(6) {
             let _ = crate::bulkcm::read_chunk(&input.path(), chunk);

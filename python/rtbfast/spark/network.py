@@ -3,11 +3,12 @@
 An export is split on the driver by a byte search (``rust/src/bulkcm/chunks.rs``: ranges that
 start at a ``MeContext``/``ManagedElement`` tag, about :data:`CHUNK_BYTES` each, the same for any
 number of tasks); each task reads its chunk alone with the native reader (the file's head
-first, for the namespaces and the open ``SubNetwork`` chain). A gzip export (or a deflated zip
-member) is split in one pass over its decompressed stream, which gives each chunk an access
-point (:attr:`Chunk.access`, about 32 KiB): its task inflates from the deflate block before its
-chunk, not from the file's start. A bzip2 export is one chunk. The files must be readable at the
-same path by every executor (a shared or distributed file system, or one machine).
+first, for the namespaces and the open ``SubNetwork`` chain). A gzip or bzip2 export (or a
+deflated or stored zip member) is split in one pass over its decompressed stream, which gives
+each chunk an access point (:attr:`Chunk.access`: about 32 KiB for deflate, 40 bytes for bzip2 or
+a stored member): its task decompresses from the deflate block before its chunk (or the bzip2
+block its chunk starts in), not from the file's start. The files must be readable at the same
+path by every executor (a shared or distributed file system, or one machine).
 
 Where a cut proves unsound (a chunk does not end between two nodes of the same
 ``SubNetwork``), the task fails saying so (:data:`UNSOUND`); the audit then reads the export as
@@ -48,7 +49,7 @@ class Chunk:
     end: int | None
     head_end: int
     access: bytes | None = None
-    """Of a compressed export: where its task starts inflating (``_native.bulkcm_chunks``)."""
+    """Of a compressed export: where its task starts decompressing (``_native.bulkcm_chunks``)."""
 
     @property
     def whole(self) -> bool:

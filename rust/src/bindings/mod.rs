@@ -155,7 +155,7 @@ fn read_bulkcm<'py>(
 
 /// An export split into chunks of about `chunk_bytes` at node boundaries (see
 /// `bulkcm::chunks`): `(start, end, head_end, access)` each, `end` `None` for the last,
-/// `access` the access point (bytes) a chunk of a compressed export is inflated from.
+/// `access` the access point (bytes) a chunk of a compressed export is decompressed from.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn bulkcm_chunks<'py>(

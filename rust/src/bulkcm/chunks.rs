@@ -17,15 +17,16 @@
 //!
 //! Bytes come from [`crate::xml::drive_span`], which opens the file and seeks to the range.
 //!
-//! A compressed export (gzip, or a deflated member of a zip archive) is cut the same way, at
-//! offsets of its decompressed stream, found in one sequential pass that also records an
-//! access point for each chunk ([`crate::input::access`]): the deflate block boundary before
-//! the chunk's start, with the 32 KiB window there. A chunk carries its access point (the
-//! window included, so no task decompresses anything before its chunk but the head), and its
-//! reader inflates from there, reads `start..end` and checks the bytes' CRC-32 against the
-//! pass's. The chunk's element is the one of the first `MeContext` or `ManagedElement` start
-//! tag in the stream, and the cuts the first such tag at or after each multiple of
-//! `chunk_bytes` (decompressed). A bzip2 file or a stored zip member is one chunk.
+//! A compressed export (gzip, bzip2, or a deflated or stored member of a zip archive) is cut the
+//! same way, at offsets of its decompressed stream, found in one sequential pass that also
+//! records an access point for each chunk ([`crate::input::access`]): the deflate block
+//! boundary before the chunk's start, with the 32 KiB window there (gzip, deflate), the bzip2
+//! block the chunk starts in (bzip2 blocks need no window), or the chunk's own offset (a stored
+//! member). A chunk carries its access point (the window included, so no task decompresses
+//! anything before its chunk but the head), and its reader decompresses from there, reads
+//! `start..end` and checks the bytes' CRC-32 against the pass's. The chunk's element is the one
+//! of the first `MeContext` or `ManagedElement` start tag in the stream, and the cuts the first
+//! such tag at or after each multiple of `chunk_bytes` (decompressed).
 
 use std::path::Path;
 
@@ -55,9 +56,9 @@ const NODES: [&str; 2] = ["MeContext", "ManagedElement"];
 
 /// `path` split into chunks of about `chunk_bytes` (at least 1) at node boundaries: byte
 /// ranges of a plain file, ranges of the decompressed stream with an access point each of a gzip
-/// file or deflated zip member. One chunk, the whole file, when it is smaller than two chunks
-/// (a plain file) or has no node past `chunk_bytes` (a compressed one), is bzip2 or a stored
-/// zip member, is not a Bulk CM export, or has no node to cut before.
+/// or bzip2 file or a deflated or stored zip member. One chunk, the whole file, when it is
+/// smaller than two chunks (a plain file) or has no node past `chunk_bytes` (a compressed one),
+/// is a zip member compressed otherwise, is not a Bulk CM export, or has no node to cut before.
 pub fn chunks(path: &Path, chunk_bytes: u64) -> Result<Vec<Chunk>> {
     let input = Input::resolve(path)?;
     if !input.is_plain() {
@@ -125,7 +126,7 @@ impl Cutter {
     }
 }
 
-/// A gzip export (or deflated zip member) cut in one pass over its decompressed stream.
+/// A compressed export cut in one pass over its decompressed stream.
 fn compressed_chunks(path: &Path, input: &Input, framing: Framing, chunk_bytes: u64) -> Result<Vec<Chunk>> {
     let (_, root) = prolog(path)?;
     if root != "bulkCmConfigDataFile" {
@@ -384,6 +385,116 @@ mod tests {
         for name in ["mos", "values"] {
             assert_eq!(rows_of_chunks(&path, &cs, name), table_rows(&whole, name), "{name}");
         }
+    }
+
+    fn bzip2(doc: &[u8], level: u32) -> Vec<u8> {
+        use std::io::Write;
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(level));
+        bz.write_all(doc).unwrap();
+        bz.finish().unwrap()
+    }
+
+    #[test]
+    fn chunks_of_a_bzip2_export_read_alone_give_the_whole_read() {
+        // 300 kB: three blocks at level 1, one at level 9
+        let doc = export(1200, "MeContext");
+        let plain = temp_file("chunks-bz-plain.xml", doc.as_bytes());
+        let whole = super::super::read_bulkcm_with(&plain, None, 1).unwrap();
+        let thirds = [doc.len() / 3, doc.len() * 2 / 3];
+        let mut three = bzip2(&doc.as_bytes()[..thirds[0]], 1);
+        three.extend(bzip2(&doc.as_bytes()[thirds[0]..thirds[1]], 9));
+        three.extend(bzip2(&doc.as_bytes()[thirds[1]..], 1));
+        let inputs =
+            [("level 1", bzip2(doc.as_bytes(), 1)), ("level 9", bzip2(doc.as_bytes(), 9)), ("three streams", three)];
+        for (what, bytes) in &inputs {
+            let path = temp_file(&format!("chunks-{}.xml.bz2", what.replace(' ', "-")), bytes);
+            // (tiny chunks are the Python tests', on the release build: every chunk decodes a block)
+            for chunk_bytes in [3000u64, 120_000, 1 << 30] {
+                let cs = chunks(&path, chunk_bytes).unwrap();
+                assert_eq!(cs, chunks(&path, chunk_bytes).unwrap(), "deterministic");
+                if chunk_bytes == 1 << 30 {
+                    assert_eq!(cs, vec![WHOLE]);
+                } else {
+                    assert!(cs.len() as u64 >= doc.len() as u64 / chunk_bytes / 2, "{what} {chunk_bytes}");
+                    for c in &cs {
+                        let a = c.access.as_ref().unwrap();
+                        assert!(a.out <= c.start && a.window.is_empty(), "{what} {chunk_bytes}");
+                        assert_eq!(Access::from_bytes(&a.to_bytes()).as_ref(), Some(a));
+                    }
+                }
+                for name in ["mos", "values"] {
+                    assert_eq!(
+                        rows_of_chunks(&path, &cs, name),
+                        table_rows(&whole, name),
+                        "{what} {chunk_bytes} {name}"
+                    );
+                }
+            }
+        }
+        // at level 1 the chunks start at several blocks, most of them not byte-aligned
+        let path = temp_file("chunks-level-1.xml.bz2", &inputs[0].1);
+        let cs = chunks(&path, 3000).unwrap();
+        let mut bits: Vec<u64> = cs.iter().map(|c| c.access.as_ref().unwrap().bit).collect();
+        bits.dedup();
+        assert!(bits.len() >= 3 && bits.iter().any(|b| b % 8 != 0), "{bits:?}");
+    }
+
+    #[test]
+    fn a_stored_zip_member_is_cut_too() {
+        use std::io::Write;
+        let doc = export(300, "MeContext");
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("before.txt", stored).unwrap();
+        zip.write_all(b"another member first").unwrap();
+        zip.start_file("a.xml", stored).unwrap();
+        zip.write_all(doc.as_bytes()).unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        let archive = temp_file("chunks-stored.zip", &bytes);
+        let path = std::path::PathBuf::from(format!("{}!a.xml", archive.display()));
+        let plain = temp_file("chunks-stored.xml", doc.as_bytes());
+        let whole = super::super::read_bulkcm_with(&plain, None, 1).unwrap();
+        for chunk_bytes in [100u64, 5000] {
+            let cs = chunks(&path, chunk_bytes).unwrap();
+            assert!(cs.len() > 5, "{}", cs.len());
+            assert!(cs.iter().all(|c| c.access.as_ref().is_some_and(|a| a.out == c.start)));
+            for name in ["mos", "values"] {
+                assert_eq!(rows_of_chunks(&path, &cs, name), table_rows(&whole, name), "{name}");
+            }
+        }
+        // the member changed in place after the split: a chunk read alone fails on its CRC
+        let cs = chunks(&path, 5000).unwrap();
+        let mut changed = bytes.clone();
+        let at = memchr::memmem::find(&changed, b"node 150").unwrap();
+        changed[at + 7] = b'7';
+        std::fs::write(&archive, &changed).unwrap();
+        let failed: Vec<String> = cs.iter().filter_map(|c| read_chunk(&path, c).err()).map(|e| e.to_string()).collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].contains("do not check"), "{failed:?}");
+        // and the split refuses it: the member's CRC is the archive's no more
+        let err = chunks(&path, 5000).err().unwrap().to_string();
+        assert!(err.contains("CRC does not match"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_or_changed_bzip2_is_a_located_error() {
+        let doc = export(1200, "MeContext");
+        let good = bzip2(doc.as_bytes(), 1);
+        let cut = temp_file("chunks-truncated.xml.bz2", &good[..good.len() * 2 / 3]);
+        let err = chunks(&cut, 20_000).err().unwrap().to_string();
+        assert!(err.contains("chunks-truncated.xml.bz2") && err.contains("truncated at compressed byte"), "{err}");
+        let mut bad = good.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0x55;
+        let bad_path = temp_file("chunks-corrupt.xml.bz2", &bad);
+        let err = chunks(&bad_path, 20_000).err().unwrap().to_string();
+        assert!(err.contains("corrupt bzip2 data at compressed byte") && err.contains("decompressed byte"), "{err}");
+        let path = temp_file("chunks-changed.xml.bz2", &good);
+        let cs = chunks(&path, 20_000).unwrap();
+        std::fs::write(&path, bzip2(doc.replace("node 150", "node 151").as_bytes(), 1)).unwrap();
+        let failed: Vec<String> = cs.iter().filter_map(|c| read_chunk(&path, c).err()).map(|e| e.to_string()).collect();
+        assert!(!failed.is_empty());
+        assert!(failed.iter().all(|e| e.contains("do not check") || e.contains("bzip2")), "{failed:?}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Random access into a deflate stream (a gzip file, a deflated zip member), as zlib's
-//! `zran.c` does it, through zlib-rs's safe API.
+//! Random access into a compressed stream: a deflate stream (a gzip file, a deflated zip member),
+//! as zlib's `zran.c` does it, through zlib-rs's safe API; a bzip2 file, at its blocks; a stored
+//! zip member, at any byte.
 //!
 //! One sequential pass ([`index`]) decompresses the whole input, stopping at every deflate
 //! block boundary (`InflateFlush::Block`), and hands the decompressed bytes to a cut finder.
@@ -21,12 +22,24 @@
 //! Every chunk also carries the CRC-32 of its decompressed bytes, checked when its read ends:
 //! the member's own CRC is only checked by a read of the whole member (the pass does), so this
 //! proves a chunk read alone saw the bytes the pass saw.
+//!
+//! Two other framings are cut with the same pass shape, cut finder and [`ChunkBytes`]:
+//! - **bzip2** ([`super::bz2`]): its blocks need no window, so the access point of a chunk is
+//!   the block its cut lies in: `bit` is the compressed bit where the block's magic starts,
+//!   `out` (and `member_out`) the decompressed offset where the block starts, `member_end` the
+//!   file's size, the window empty. The pass decodes the blocks one after another, checking each
+//!   block's CRC and each stream's combined CRC; a task decodes from its block on, block by
+//!   block, across streams, until its chunk's end.
+//! - **a stored zip member**: its bytes as they are; the access point is the chunk's own start
+//!   (`out`, its byte in the member; `bit` the same byte in the archive, `member_end` the byte
+//!   after the member), and the pass checks the member's CRC against the archive's.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use zlib_rs::{Inflate, InflateFlush, Status};
 
+use super::bz2::{self, Blocks};
 use super::{open_regular, ArchiveFault, Compression, Input, Limits};
 use crate::error::{Error, Location, Result};
 
@@ -44,16 +57,21 @@ const HISTORY: usize = 4 << 20;
 /// Bytes before a region the cut finder sees again (a start tag cut by the region's start).
 pub const LOOK_BACK: usize = 256;
 
-/// How a compressed input frames its deflate stream.
+/// How a compressed input frames its stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// gzip members, one after another.
     Gzip,
     /// One deflated zip member: the raw deflate bytes at `start`, `len` of them.
     ZipDeflate { start: u64, len: u64, crc: u32, size: u64 },
+    /// bzip2 streams, one after another ([`super::bz2`]).
+    Bzip2,
+    /// One stored zip member: its bytes at `start`, `len` of them, as they are.
+    ZipStored { start: u64, len: u64, crc: u32 },
 }
 
-/// Where a chunk of a compressed input starts inflating, and what its bytes must check to.
+/// Where a chunk of a compressed input starts decompressing, and what its bytes must check to
+/// (the fields of a bzip2 or stored access point: the module's doc).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
     /// The compressed bit offset (in the file) of the deflate block to start at.
@@ -109,17 +127,27 @@ fn fault(message: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, ArchiveFault { message })
 }
 
+/// The message of a stream refused by `limits`: `given` bytes from `read` compressed ones.
+fn bomb(given: u64, read: u64, of: &str, limits: Limits) -> String {
+    format!(
+        "refused as a decompression bomb: {given} bytes from {read} compressed bytes{of} (more than {} bytes and {} \
+         times the compressed size; RTBFAST_INFLATE_RATIO and RTBFAST_INFLATE_FLOOR set the bound)",
+        limits.floor, limits.ratio
+    )
+}
+
 fn archive(name: &str, message: String) -> Error {
     Error::Archive { loc: Location { file: name.to_string(), ..Location::default() }, message }
 }
 
-/// How `input`'s deflate stream is framed; `None` when it has none to cut (plain, bzip2, a
-/// stored zip member).
+/// How `input`'s stream is framed; `None` when it has none to cut (plain, a zip member neither
+/// deflated nor stored).
 pub fn framing(input: &Input) -> Result<Option<Framing>> {
     match input.compression {
         Compression::Gzip => Ok(Some(Framing::Gzip)),
-        Compression::Zip => super::archive::deflated_member(input),
-        Compression::Plain | Compression::Bzip2 => Ok(None),
+        Compression::Bzip2 => Ok(Some(Framing::Bzip2)),
+        Compression::Zip => super::archive::member_framing(input),
+        Compression::Plain => Ok(None),
     }
 }
 
@@ -370,6 +398,19 @@ pub fn index(
     input: &Input,
     framing: Framing,
     limits: Limits,
+    find: impl FnMut(&[u8], u64, u64) -> Vec<u64>,
+) -> Result<Index> {
+    match framing {
+        Framing::Gzip | Framing::ZipDeflate { .. } => index_deflate(input, framing, limits, find),
+        Framing::Bzip2 => index_bz2(input, limits, find),
+        Framing::ZipStored { start, len, crc } => index_stored(input, (start, len, crc), find),
+    }
+}
+
+fn index_deflate(
+    input: &Input,
+    framing: Framing,
+    limits: Limits,
     mut find: impl FnMut(&[u8], u64, u64) -> Vec<u64>,
 ) -> Result<Index> {
     let name = input.name();
@@ -378,8 +419,10 @@ pub fn index(
     let file = open_regular(&input.file, &input.file.display().to_string())?;
     let file_size = file.metadata().map_err(io)?.len();
     let (start, limit) = match framing {
-        Framing::Gzip => (0, file_size),
-        Framing::ZipDeflate { start, len, .. } => (start, start.saturating_add(len).min(file_size)),
+        Framing::Gzip | Framing::Bzip2 => (0, file_size),
+        Framing::ZipDeflate { start, len, .. } | Framing::ZipStored { start, len, .. } => {
+            (start, start.saturating_add(len).min(file_size))
+        }
     };
     let mut src = Source::open(file, start * 8, limit).map_err(io)?;
     let mut verify_file = open_regular(&input.file, &name)?;
@@ -451,14 +494,7 @@ pub fn index(
             };
             member_crc = zlib_rs::crc32::crc32(member_crc, &history.buf[old..old + made]);
             if limits.exceeded(region_end, src.offset().saturating_sub(start)) {
-                return Err(fail(format!(
-                    "refused as a decompression bomb: {region_end} bytes from {} compressed bytes (more than {} \
-                     bytes and {} times the compressed size; RTBFAST_INFLATE_RATIO and RTBFAST_INFLATE_FLOOR set \
-                     the bound)",
-                    src.offset().saturating_sub(start),
-                    limits.floor,
-                    limits.ratio
-                )));
+                return Err(fail(bomb(region_end, src.offset().saturating_sub(start), "", limits)));
             }
             if made > 0 {
                 for c in chosen.iter_mut().filter(|c| !c.ended && c.after.len() < VERIFY) {
@@ -536,6 +572,7 @@ pub fn index(
                                 )));
                             }
                         }
+                        Framing::Bzip2 | Framing::ZipStored { .. } => {}
                     }
                     for c in chosen.iter_mut().filter(|c| c.member == member) {
                         c.member_end = Some(end);
@@ -684,6 +721,324 @@ fn reproduces(file: &mut File, bit: u64, c: &Chosen) -> bool {
     }
 }
 
+/// The cuts of a stream whose access points are known as its bytes come (bzip2 blocks, a
+/// stored member): `find` over each region with up to [`LOOK_BACK`] bytes before it, and the
+/// CRC-32 of each chunk's bytes.
+struct Cutting<F> {
+    find: F,
+    /// The last bytes given (up to [`LOOK_BACK`] of them), from `tail_base` on.
+    tail: Vec<u8>,
+    tail_base: u64,
+    chunks: Vec<(u64, Access)>,
+    crc: u32,
+    crc_upto: u64,
+}
+
+impl<F: FnMut(&[u8], u64, u64) -> Vec<u64>> Cutting<F> {
+    fn new(find: F) -> Cutting<F> {
+        Cutting { find, tail: Vec::new(), tail_base: 0, chunks: Vec::new(), crc: 0, crc_upto: 0 }
+    }
+
+    /// The next `bytes` of the stream; `point(cut)` is the access point a chunk starting at
+    /// `cut` reads from.
+    fn give(&mut self, bytes: &[u8], point: impl Fn(u64) -> Access) {
+        if self.chunks.is_empty() {
+            self.chunks.push((0, point(0)));
+        }
+        let base = self.tail_base;
+        let region = base + self.tail.len() as u64;
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend_from_slice(bytes);
+        let end = base + window.len() as u64;
+        let at = |offset: u64| (offset - base) as usize;
+        for cut in (self.find)(&window, base, region) {
+            let last = self.chunks.last().map_or(0, |(c, _)| *c);
+            if cut <= last || cut < self.crc_upto || cut > end {
+                continue;
+            }
+            let crc = zlib_rs::crc32::crc32(self.crc, &window[at(self.crc_upto)..at(cut)]);
+            if let Some((_, access)) = self.chunks.last_mut() {
+                access.crc = crc;
+            }
+            self.crc = 0;
+            self.crc_upto = cut;
+            self.chunks.push((cut, point(cut)));
+        }
+        // the CRC lags the end by the look-back: a cut found later may lie there
+        let upto = end.saturating_sub(LOOK_BACK as u64).max(self.crc_upto);
+        self.crc = zlib_rs::crc32::crc32(self.crc, &window[at(self.crc_upto)..at(upto)]);
+        self.crc_upto = upto;
+        let keep = end.saturating_sub(LOOK_BACK as u64).max(base);
+        window.drain(..at(keep));
+        self.tail = window;
+        self.tail_base = keep;
+    }
+
+    fn finish(mut self, size: u64) -> Index {
+        let crc = zlib_rs::crc32::crc32(self.crc, &self.tail[(self.crc_upto - self.tail_base) as usize..]);
+        if let Some((_, access)) = self.chunks.last_mut() {
+            access.crc = crc;
+        }
+        Index { chunks: self.chunks, size }
+    }
+}
+
+/// The pass over a bzip2 file: its blocks decoded (a few at a time in parallel, given in order;
+/// each block's CRC and each stream's combined CRC checked); a chunk's access point is the
+/// block its cut lies in.
+fn index_bz2(input: &Input, limits: Limits, find: impl FnMut(&[u8], u64, u64) -> Vec<u64>) -> Result<Index> {
+    let name = input.name();
+    let fail = |message: String| archive(&name, message);
+    let file = open_regular(&input.file, &name)?;
+    let size = file.metadata().map_err(|e| Error::io(&name, &e))?.len();
+    // the blocks decoded a few at a time, one a core; their bytes given in order
+    let mut blocks = Blocks::from_start(file, size).ahead_on(crate::pools::pool(0, 0, "bzip2 decoding")?);
+    let mut cutting = Cutting::new(find);
+    // each block's magic bit and decompressed offset
+    let mut starts: Vec<(u64, u64)> = Vec::new();
+    let mut piece = Vec::new();
+    while let Some(block) = blocks.next_block().map_err(fail)? {
+        starts.push((block.bit, block.out));
+        let point = |cut: u64| {
+            let i = starts.partition_point(|s| s.1 <= cut).saturating_sub(1);
+            let (bit, out) = starts.get(i).copied().unwrap_or((block.bit, block.out));
+            Access { bit, out, member_out: out, member_end: size, crc: 0, window: Vec::new() }
+        };
+        match block.bytes {
+            bz2::Bytes::Held(bytes) => cutting.give(&bytes, point),
+            bz2::Bytes::Again(mut decoding) => {
+                // a block too large to hold, checked already: decoded again, a piece at a time
+                let mut out = block.out;
+                piece.resize(READ * 16, 0);
+                loop {
+                    let n = decoding.read(&mut piece).map_err(|_| {
+                        fail(format!(
+                            "corrupt bzip2 data at compressed byte {} (decompressed byte {out}): the block does \
+                             not decode again",
+                            block.bit / 8
+                        ))
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
+                    out += n as u64;
+                    cutting.give(&piece[..n], point);
+                    if limits.exceeded(out, block.bit / 8) {
+                        return Err(fail(bomb(out, block.bit / 8, "", limits)));
+                    }
+                }
+            }
+        }
+        if limits.exceeded(blocks.out(), blocks.offset()) {
+            return Err(fail(bomb(blocks.out(), blocks.offset(), "", limits)));
+        }
+    }
+    Ok(cutting.finish(blocks.out()))
+}
+
+/// The pass over a stored zip member: its bytes as they are, their CRC checked against the
+/// archive's; a chunk's access point is its own start.
+fn index_stored(
+    input: &Input,
+    (start, len, crc): (u64, u64, u32),
+    find: impl FnMut(&[u8], u64, u64) -> Vec<u64>,
+) -> Result<Index> {
+    let name = input.name();
+    let io = |err: std::io::Error| Error::io(&name, &err);
+    let mut file = open_regular(&input.file, &input.file.display().to_string())?;
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let mut member = file.take(len);
+    let mut cutting = Cutting::new(find);
+    let end = start.saturating_add(len);
+    let point = |cut: u64| Access {
+        bit: (start + cut) * 8,
+        out: cut,
+        member_out: 0,
+        member_end: end,
+        crc: 0,
+        window: Vec::new(),
+    };
+    let mut buf = vec![0u8; READ * 16];
+    let (mut got, mut whole) = (0u64, 0u32);
+    loop {
+        let n = match member.read(&mut buf) {
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(io(err)),
+        };
+        if n == 0 {
+            break;
+        }
+        whole = zlib_rs::crc32::crc32(whole, &buf[..n]);
+        got += n as u64;
+        cutting.give(&buf[..n], point);
+    }
+    if got < len {
+        return Err(archive(
+            &name,
+            format!(
+                "truncated at compressed byte {} (decompressed byte {got}): the archive ends inside the member",
+                start + got
+            ),
+        ));
+    }
+    if whole != crc {
+        return Err(archive(
+            &name,
+            format!(
+                "corrupt zip data at compressed byte {end} (decompressed byte {got}): the member's CRC does not match \
+                 the archive's"
+            ),
+        ));
+    }
+    Ok(cutting.finish(got))
+}
+
+/// A bzip2 file's decompressed bytes from a block on.
+struct Unblocking {
+    blocks: Blocks,
+    bytes: Option<bz2::Bytes>,
+    /// The next held byte to give.
+    at: usize,
+    out: u64,
+    name: String,
+    limits: Limits,
+    compressed_start: u64,
+    given: u64,
+}
+
+impl Unblocking {
+    fn open(input: &Input, access: &Access, limits: Limits) -> Result<Unblocking> {
+        let name = input.name();
+        let file = open_regular(&input.file, &name)?;
+        let size = file.metadata().map_err(|e| Error::io(&name, &e))?.len();
+        if access.bit / 8 >= size {
+            return Err(archive(&name, format!("an access point past the end of the input (bit {})", access.bit)));
+        }
+        Ok(Unblocking {
+            blocks: Blocks::from_block(file, size, access.bit, access.out),
+            bytes: None,
+            at: 0,
+            out: access.out,
+            name,
+            limits,
+            compressed_start: access.bit / 8,
+            given: 0,
+        })
+    }
+}
+
+impl Read for Unblocking {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            let n = match &mut self.bytes {
+                None => match self.blocks.next_block().map_err(fault)? {
+                    None => return Ok(0),
+                    Some(block) => {
+                        self.bytes = Some(block.bytes);
+                        self.at = 0;
+                        continue;
+                    }
+                },
+                Some(bz2::Bytes::Held(held)) => {
+                    let n = (held.len() - self.at).min(buf.len());
+                    buf[..n].copy_from_slice(&held[self.at..self.at + n]);
+                    self.at += n;
+                    n
+                }
+                Some(bz2::Bytes::Again(decoding)) => decoding.read(buf).map_err(|_| {
+                    fault(format!(
+                        "corrupt bzip2 data at compressed byte {} (decompressed byte {}): the block does not decode \
+                         again",
+                        self.blocks.offset(),
+                        self.out
+                    ))
+                })?,
+            };
+            if n == 0 {
+                self.bytes = None;
+                continue;
+            }
+            self.out += n as u64;
+            self.given += n as u64;
+            let read = self.blocks.offset().saturating_sub(self.compressed_start);
+            if self.limits.exceeded(self.given, read) {
+                return Err(fault(bomb(self.given, read, &format!(" of {}", self.name), self.limits)));
+            }
+            return Ok(n);
+        }
+    }
+}
+
+/// A stored zip member's bytes from an offset on.
+struct Stored {
+    member: std::io::Take<File>,
+    out: u64,
+    offset: u64,
+}
+
+impl Stored {
+    fn open(input: &Input, (start, len): (u64, u64), access: &Access) -> Result<Stored> {
+        let name = input.name();
+        let mut file = open_regular(&input.file, &name)?;
+        if access.out > len {
+            return Err(archive(&name, format!("an access point past the end of the member (byte {})", access.out)));
+        }
+        let offset = start + access.out;
+        file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&name, &e))?;
+        Ok(Stored { member: file.take(len - access.out), out: access.out, offset })
+    }
+}
+
+impl Read for Stored {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.member.read(buf)?;
+        self.out += n as u64;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// A compressed input's decompressed bytes from an access point on, however it is framed.
+enum Stream {
+    Inflating(Inflating),
+    Unblocking(Unblocking),
+    Stored(Stored),
+}
+
+impl Stream {
+    /// The decompressed offset of the next byte.
+    fn out(&self) -> u64 {
+        match self {
+            Stream::Inflating(s) => s.out,
+            Stream::Unblocking(s) => s.out,
+            Stream::Stored(s) => s.out,
+        }
+    }
+
+    /// The compressed byte it is at.
+    fn offset(&self) -> u64 {
+        match self {
+            Stream::Inflating(s) => s.src.offset(),
+            Stream::Unblocking(s) => s.blocks.offset(),
+            Stream::Stored(s) => s.offset,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Inflating(s) => s.read(buf),
+            Stream::Unblocking(s) => s.read(buf),
+            Stream::Stored(s) => s.read(buf),
+        }
+    }
+}
+
 /// A compressed input's decompressed bytes from an access point on.
 struct Inflating {
     src: Source,
@@ -710,8 +1065,10 @@ impl Inflating {
         let file = open_regular(&input.file, &input.file.display().to_string())?;
         let size = file.metadata().map_err(|e| Error::io(&name, &e))?.len();
         let limit = match framing {
-            Framing::Gzip => size,
-            Framing::ZipDeflate { start, len, .. } => start.saturating_add(len).min(size),
+            Framing::Gzip | Framing::Bzip2 => size,
+            Framing::ZipDeflate { start, len, .. } | Framing::ZipStored { start, len, .. } => {
+                start.saturating_add(len).min(size)
+            }
         };
         if access.bit / 8 >= limit || access.member_end > limit {
             return Err(archive(&name, format!("an access point past the end of the input (bit {})", access.bit)));
@@ -813,12 +1170,7 @@ impl Read for Inflating {
             let status = result.map_err(|e| self.corrupt(e.as_str()))?;
             let read = self.src.offset().saturating_sub(self.compressed_start);
             if self.limits.exceeded(self.given, read) {
-                return Err(fault(format!(
-                    "refused as a decompression bomb: {} bytes from {read} compressed bytes of {} (more than {} \
-                     bytes and {} times the compressed size; RTBFAST_INFLATE_RATIO and RTBFAST_INFLATE_FLOOR set \
-                     the bound)",
-                    self.given, self.name, self.limits.floor, self.limits.ratio
-                )));
+                return Err(fault(bomb(self.given, read, &format!(" of {}", self.name), self.limits)));
             }
             if status == Status::StreamEnd {
                 self.member_ended()?;
@@ -841,7 +1193,7 @@ impl Read for Inflating {
 /// from an access point at or before `start`; their CRC is checked against the access
 /// point's when they end ([`ChunkBytes::finish`], or a read past the end).
 pub struct ChunkBytes {
-    inner: Inflating,
+    inner: Stream,
     start: u64,
     end: Option<u64>,
     crc: u32,
@@ -852,7 +1204,10 @@ pub struct ChunkBytes {
 impl ChunkBytes {
     pub fn open(input: &Input, access: &Access, start: u64, end: Option<u64>, limits: Limits) -> Result<ChunkBytes> {
         let Some(framing) = framing(input)? else {
-            return Err(archive(&input.name(), "not a deflate stream: a chunk of it cannot be read alone".into()));
+            return Err(archive(
+                &input.name(),
+                "not a stream that can be cut: a chunk of it cannot be read alone".into(),
+            ));
         };
         if access.out > start || end.is_some_and(|e| e < start) {
             return Err(archive(
@@ -860,14 +1215,14 @@ impl ChunkBytes {
                 format!("an access point at {} does not reach the chunk at {start}", access.out),
             ));
         }
-        Ok(ChunkBytes {
-            inner: Inflating::open(input, framing, access, limits)?,
-            start,
-            end,
-            crc: 0,
-            want: access.crc,
-            checked: false,
-        })
+        let inner = match framing {
+            Framing::Gzip | Framing::ZipDeflate { .. } => {
+                Stream::Inflating(Inflating::open(input, framing, access, limits)?)
+            }
+            Framing::Bzip2 => Stream::Unblocking(Unblocking::open(input, access, limits)?),
+            Framing::ZipStored { start, len, .. } => Stream::Stored(Stored::open(input, (start, len), access)?),
+        };
+        Ok(ChunkBytes { inner, start, end, crc: 0, want: access.crc, checked: false })
     }
 
     fn check(&mut self) -> std::io::Result<()> {
@@ -876,11 +1231,11 @@ impl ChunkBytes {
         }
         self.checked = true;
         if let Some(end) = self.end {
-            if self.inner.out < end {
+            if self.inner.out() < end {
                 return Err(fault(format!(
                     "truncated at compressed byte {} (decompressed byte {}): the chunk ends at decompressed byte {end}",
-                    self.inner.src.offset(),
-                    self.inner.out
+                    self.inner.offset(),
+                    self.inner.out()
                 )));
             }
         }
@@ -888,7 +1243,10 @@ impl ChunkBytes {
             return Err(fault(format!(
                 "the chunk's bytes {}..{} do not check (CRC-32 {:08x}, the split saw {:08x}): the file changed since \
                  it was split, or is corrupt",
-                self.start, self.inner.out, self.crc, self.want
+                self.start,
+                self.inner.out(),
+                self.crc,
+                self.want
             )));
         }
         Ok(())
@@ -906,22 +1264,22 @@ impl Read for ChunkBytes {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // discard up to the chunk's start
         let mut skip = vec![];
-        while self.inner.out < self.start {
+        while self.inner.out() < self.start {
             if skip.is_empty() {
                 skip = vec![0u8; 1 << 16];
             }
-            let n = (self.start - self.inner.out).min(skip.len() as u64) as usize;
+            let n = (self.start - self.inner.out()).min(skip.len() as u64) as usize;
             if self.inner.read(&mut skip[..n])? == 0 {
                 return Err(fault(format!(
                     "truncated at compressed byte {} (decompressed byte {}): the chunk starts at decompressed byte {}",
-                    self.inner.src.offset(),
-                    self.inner.out,
+                    self.inner.offset(),
+                    self.inner.out(),
                     self.start
                 )));
             }
         }
         let room = match self.end {
-            Some(end) => (end.saturating_sub(self.inner.out)).min(buf.len() as u64) as usize,
+            Some(end) => (end.saturating_sub(self.inner.out())).min(buf.len() as u64) as usize,
             None => buf.len(),
         };
         if room == 0 {

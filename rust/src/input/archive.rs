@@ -229,21 +229,22 @@ pub(super) fn stream_member<T>(
     how.run(&mut entry, start, read)
 }
 
-/// The member's deflate stream where it is deflated (its bytes in the archive, CRC and size);
-/// `None` for a member stored or compressed otherwise.
-pub(super) fn deflated_member(input: &Input) -> Result<Option<super::access::Framing>> {
+/// How the member's bytes lie in the archive where they can be cut: deflated (its deflate
+/// stream, CRC and size) or stored (its bytes and CRC); `None` for a member compressed
+/// otherwise or encrypted.
+pub(super) fn member_framing(input: &Input) -> Result<Option<super::access::Framing>> {
     let name = input.file.display().to_string();
     let member = input.member.as_deref().unwrap_or_default();
     let mut zip = open_archive(&input.file, open_regular(&input.file, &name)?)?;
     let Some(index) = zip.index_for_name(member) else { return Ok(None) };
     let entry = zip.by_index_raw(index).map_err(|err| zip_error(&input.file, Some(member), err))?;
-    if entry.compression() != zip::CompressionMethod::Deflated || entry.encrypted() {
+    if entry.encrypted() {
         return Ok(None);
     }
-    Ok(Some(super::access::Framing::ZipDeflate {
-        start: entry.data_start(),
-        len: entry.compressed_size(),
-        crc: entry.crc32(),
-        size: entry.size(),
-    }))
+    let (start, len, crc, size) = (entry.data_start(), entry.compressed_size(), entry.crc32(), entry.size());
+    Ok(match entry.compression() {
+        zip::CompressionMethod::Deflated => Some(super::access::Framing::ZipDeflate { start, len, crc, size }),
+        zip::CompressionMethod::Stored if len == size => Some(super::access::Framing::ZipStored { start, len, crc }),
+        _ => None,
+    })
 }

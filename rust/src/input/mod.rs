@@ -17,6 +17,7 @@
 
 pub mod access;
 mod archive;
+pub mod bz2;
 #[cfg(test)]
 mod tests;
 
