@@ -92,6 +92,13 @@ class CheckResult:
     ``hint`` (what the release hint says, or None)."""
     catalog_release: str | None = None
     """The catalog's MIMs and their versions (:func:`rtbfast.templates.release.catalog_release`)."""
+    checked: list[int] = field(default_factory=list)
+    """Values judged, one count per template in the order given (they add up to
+    :attr:`values_checked`)."""
+    unlisted: set[int] = field(default_factory=set)
+    """The templates (their indices) with more than :data:`LISTED` findings of a code: which
+    of them are listed may depend on the templates checked with it (the order of a grouping);
+    every other finding of a template is what it gets checked alone."""
 
     def count(self, severity: str) -> int:
         """Findings of `severity`: every one, those not listed (past :data:`LISTED` of a code
@@ -137,6 +144,8 @@ class _Findings:
     def __init__(self) -> None:
         self.parts: list[pa.Table] = []
         self.rows: dict[str, list[Any]] = {name: [] for name in FINDING_PARTS_SCHEMA.names}
+        self.unlisted: set[int] = set()
+        """The templates with findings not listed (known once :meth:`table` is made)."""
 
     def add(
         self,
@@ -234,6 +243,7 @@ class _Findings:
                 more[key] = [found["severity"][i].as_py(), 0]
             more[key][1] += 1
         if more:
+            self.unlisted = {template for template, _ in more}
             found = found.filter(pa.array(keep, pa.bool_()))
             for (template, code), (severity, n) in more.items():
                 self.add(
@@ -449,20 +459,27 @@ def _check(
             out.add(index, w.path, "warning", w.code, w.message, at=(w.line, w.column), typed=True, pointed=True)
     tables, matched = _naming_spellings(tables, cat)
     _names(tables, cat, out)
-    checked = _values(tables, cat, out, threads)
+    judged = _values(tables, cat, out, threads)
+    checked = [0] * len(files)
+    if len(judged):
+        per = pc.value_counts(judged)
+        for t, n in zip(per.field("values").to_pylist(), per.field("counts").to_pylist(), strict=True):
+            checked[t] = n
     refused = _compiled(tables, out)
     if dynamic:
         _dynamic(tables, out, refused)
     summaries, said = _summaries(files, tables, cat, out, matched)
     findings = _located(files, tables["files"], out.table(), typed, texts)
-    return CheckResult(findings, len(files), checked, unreadable, tables, summaries, said)
+    return CheckResult(findings, len(files), len(judged), unreadable, tables, summaries, said, checked, out.unlisted)
 
 
 def _naming_spellings(tables: dict[str, pa.Table], cat: CatalogView) -> tuple[dict[str, pa.Table], dict[int, int]]:
     """The values with each naming attribute written in the other MIM family's case spelling
     (``eUtranCellRelationId`` of ECIM where the catalog has ``EUtranCellRelationId`` of CPP, or
-    the reverse) renamed to the catalog's: the same attribute, not an unknown one. Returns the
-    tables and how many values each template had renamed."""
+    the reverse) renamed to the catalog's: the same attribute, not an unknown one. A name is
+    renamed in a template where it fits every class the template writes it on (so a template
+    reads the same checked alone or with others). Returns the tables and how many values each
+    template had renamed."""
     values, mos = tables["values"], tables["mos"]
     if not values.num_rows or not mos.num_rows:
         return tables, {}
@@ -480,18 +497,28 @@ def _naming_spellings(tables: dict[str, pa.Table], cat: CatalogView) -> tuple[di
     rows = pc.indices_nonzero(pc.is_in(attribute.indices, value_set=pa.array(candidates, attribute.indices.type)))
     classes = pc.take(pc.cast(mos["class"], pa.string()), pc.take(values["mo"], rows)).to_pylist()
     ids = pc.take(attribute.indices, rows).to_pylist()
-    renamed: dict[int, bool] = {}
-    for c, i in zip(classes, ids, strict=True):
+    templates = pc.take(values["template"], rows).to_pylist()
+    renamed: dict[tuple[int, int], bool] = {}  # (template, name) → it fits every class it is on
+    for t, c, i in zip(templates, classes, ids, strict=True):
         known = cat.attributes.get(c, {})
         fits = names[i] not in known and flipped[i] in known
-        renamed[i] = renamed.get(i, True) and fits
-    renames = {i for i, ok in renamed.items() if ok}
+        renamed[(t, i)] = renamed.get((t, i), True) and fits
+    renames = sorted(key for key, ok in renamed.items() if ok)
     if not renames:
         return tables, {}
-    dictionary = pa.array([flipped[i] if i in renames else n for i, n in enumerate(names)], pa.string())
-    column = pa.DictionaryArray.from_arrays(attribute.indices, dictionary)
+    # each renamed name gets a dictionary entry of its own spelling, taken by the rows of the
+    # templates it is renamed in
+    spelled = sorted({i for _, i in renames})
+    dictionary = pa.array(names + [flipped[i] for i in spelled], pa.string())
+    to = list(range(len(names)))
+    for k, i in enumerate(spelled):
+        to[i] = len(names) + k
+    template = pc.cast(_one_array(values["template"]), pa.int64())
+    codes = pc.add(pc.multiply(template, len(names)), pc.cast(attribute.indices, pa.int64()))
+    moved = pc.is_in(codes, value_set=pa.array([t * len(names) + i for t, i in renames], pa.int64()))
+    indices = pc.if_else(moved, pc.take(pa.array(to, attribute.indices.type), attribute.indices), attribute.indices)
+    column = pa.DictionaryArray.from_arrays(indices, dictionary)
     values = values.set_column(values.schema.get_field_index("attribute"), "attribute", column)
-    moved = pc.is_in(attribute.indices, value_set=pa.array(sorted(renames), attribute.indices.type))
     per = pc.value_counts(pc.filter(values["template"], moved))
     matched = dict(zip(per.field("values").to_pylist(), per.field("counts").to_pylist(), strict=True))
     return {**tables, "values": values}, matched
@@ -567,6 +594,11 @@ def _file_errors(files: pa.Table, out: _Findings) -> int:
         code = f["error_kind"] if f["error_kind"] in ("document", "limit") else "json"
         out.add(f["template"], "", "error", code, f["error"])
     return int(wrong.num_rows)
+
+
+def _one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A column as one array."""
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _dictionary(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
@@ -685,7 +717,8 @@ def _attribute_names(tables: dict[str, pa.Table], cls: pa.DictionaryArray, cat: 
     bad = pc.indices_nonzero(pc.is_in(keys, value_set=pa.array(list(verdicts), pa.int64())))
     bad_keys = pc.take(keys, bad)
     # the wrong rows (few) grouped by their names: which are listed, where a template has more
-    # than LISTED, follows the order of the groups, which follows the keys' text
+    # than LISTED, follows the order of the groups, which follows the keys' text (and the
+    # other templates checked with it: CheckResult.unlisted)
     named = pc.binary_join_element_wise(
         pc.take(pc.cast(cls.dictionary, pa.string()), pc.take(class_ids, bad)),
         pc.take(pc.cast(attribute.dictionary, pa.string()), pc.take(attribute.indices, bad)),
@@ -760,13 +793,14 @@ def _row_names(n: int) -> pa.Array:
     return _ROW_NAMES[0].slice(0, n)
 
 
-def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> int:
-    """Judge the literal values with the native evaluator; returns how many were judged. Each
-    distinct (class, attribute, member) is looked up once, each distinct value converted once
-    per factor, and each distinct verdict worded once."""
+def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> pa.Array:
+    """Judge the literal values with the native evaluator; returns the template of each value
+    judged. Each distinct (class, attribute, member) is looked up once, each distinct value
+    converted once per factor, and each distinct verdict worded once."""
     mos, values = tables["mos"], tables["values"]
+    none = pa.array([], pa.int32())
     if not values.num_rows:
-        return 0
+        return none
     kind = _dictionary(values["kind"])
     kinds = kind.dictionary.to_pylist()
     nulls = pc.take(_flags(kinds, lambda k: k == "null"), kind.indices)
@@ -798,7 +832,7 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
     if len(cleared):
         rows = pc.filter(rows, pc.invert(pc.is_in(rows, value_set=_cleared(values, cleared, mos, cat, out))))
     if not len(rows):
-        return 0
+        return none
     judged = values.select(["template", "mo", "attribute", "member", "index", "value", "slot"]).take(rows)
     cls = _dictionary(mos["class"])
     classes = cls.dictionary.to_pylist()
@@ -904,7 +938,7 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
 
     found, target = verdicts(None, converted)
     if not found.num_rows:
-        return len(judged)
+        return judged["template"].combine_chunks()
     raw_ok = pa.array([], pa.int64())
     scaled_rows = pc.indices_nonzero(scaled)
     if len(scaled_rows):
@@ -987,7 +1021,7 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
             "subject": pc.take(mos["path"], mo),
         },
     )
-    return len(judged)
+    return judged["template"].combine_chunks()
 
 
 def _cleared(values: pa.Table, rows: pa.Array, mos: pa.Table, cat: CatalogView, out: _Findings) -> pa.Array:
