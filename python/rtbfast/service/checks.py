@@ -198,6 +198,11 @@ BATCH_TEMPLATES = 64
 """Templates a worker checks at most in one batch (a check asking more goes alone)."""
 BATCH_BYTES = 8 << 20
 """Bytes of templates a worker checks at most in one batch."""
+BATCH_AT_LEAST = 4
+"""Templates a free worker waits for while another worker is busy (a check alone costs most
+of what a batch of them costs), for at most :data:`BATCH_WAIT_SECONDS`. With every worker
+free a check goes at once, alone."""
+BATCH_WAIT_SECONDS = 0.002
 _VIEWS: dict[str, CatalogView] = {}
 _WORKER: dict[str, Any] = {}
 
@@ -260,9 +265,9 @@ class CheckPool:
 
     A worker checks a batch: the checks waiting when it is free (at most
     :data:`BATCH_TEMPLATES` templates), in one check of all their templates
-    (:func:`check_answers`), so the fixed costs of a check are paid once a batch. No check
-    waits for others to make a batch: one asked while a worker is free goes at once, alone;
-    batches form from the checks asked while every worker is busy."""
+    (:func:`check_answers`), so the fixed costs of a check are paid once a batch. A check
+    asked while every worker is free goes at once, alone; batches form from the checks asked
+    while workers are busy (a free worker waits a moment for a few: :data:`BATCH_AT_LEAST`)."""
 
     def __init__(self, catalogs: dict[str, Path], threads: int, scratch: Path, workers: int) -> None:
         self.catalogs = {name: str(path) for name, path in catalogs.items()}
@@ -299,6 +304,8 @@ class CheckPool:
                 return
         log.warning("not every check worker answered at start", extra={"fields": {"answered": len(seen)}})
 
+    _timer: asyncio.TimerHandle | None = None
+
     async def check(
         self, catalog: str, given: list[tuple[str, bytes]], threads: int, dynamic: bool, kind: str
     ) -> CheckAnswer:
@@ -310,10 +317,17 @@ class CheckPool:
         self._dispatch()
         return await asked.answer
 
-    def _dispatch(self) -> None:
-        """Batches of the waiting checks handed to the free workers (on the event loop)."""
+    def _dispatch(self, waited: bool = False) -> None:
+        """Batches of the waiting checks handed to the free workers (on the event loop): at
+        once where no worker is busy, else once :data:`BATCH_AT_LEAST` templates wait or the
+        first has waited :data:`BATCH_WAIT_SECONDS` (`waited`)."""
         self._waiting = [a for a in self._waiting if not a.answer.done()]  # cancelled: dropped
         while self._waiting and self._running < self.workers:
+            if self._running and not waited and sum(len(a.given) for a in self._waiting) < BATCH_AT_LEAST:
+                if self._timer is None:
+                    loop = self._waiting[0].answer.get_loop()
+                    self._timer = loop.call_later(BATCH_WAIT_SECONDS, self._waited)
+                return
             batch = self._batch()
             try:
                 pool = self._made()
@@ -327,6 +341,10 @@ class CheckPool:
                 continue
             self._running += 1
             future.add_done_callback(functools.partial(self._returned, batch, pool))
+
+    def _waited(self) -> None:
+        self._timer = None
+        self._dispatch(waited=True)
 
     def _batch(self) -> list[_Asked]:
         """The first waiting check and those waiting after it that share its catalog, threads
@@ -387,6 +405,9 @@ class CheckPool:
             if not a.answer.done():
                 a.answer.set_exception(WorkerLost("the service is stopping"))
         self._waiting = []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if pool is None:
             return
         # the pool's processes: no public way to stop them before Python 3.14's terminate_workers
