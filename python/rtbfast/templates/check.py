@@ -206,17 +206,20 @@ class _Findings:
         if not self.parts:
             return {}
         found = pa.concat_tables(self.parts).select(["template", "severity", "code"])
-        counted = found.group_by(["template", "severity", "code"], use_threads=False).aggregate([("template", "count")])
-        return {
-            (t, sev, code): n
-            for t, sev, code, n in zip(
-                counted["template"].to_pylist(),
-                counted["severity"].to_pylist(),
-                counted["code"].to_pylist(),
-                counted["template_count"].to_pylist(),
-                strict=True,
-            )
-        }
+        # each (template, severity, code) one number, counted (a grouping's fixed cost is
+        # most of a check of one template)
+        severity, code = _dictionary(found["severity"]), _dictionary(found["code"])
+        n_severities, n_codes = len(severity.dictionary), len(code.dictionary)
+        counted = pc.value_counts(
+            _code((found["template"], 0), (severity.indices, n_severities), (code.indices, n_codes))
+        )
+        severities, codes = severity.dictionary.to_pylist(), code.dictionary.to_pylist()
+        out = {}
+        for key, n in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True):
+            rest, c = divmod(key, max(n_codes, 1))
+            t, sev = divmod(rest, max(n_severities, 1))
+            out[(t, severities[sev], codes[c])] = n
+        return out
 
     def table(self) -> pa.Table:
         """Every finding in the order found, but for each template and code only the first
@@ -578,6 +581,8 @@ class _Typed:
 def _refuse_unreadable(files: pa.Table) -> None:
     """A file that cannot be read at all (missing, a folder, no permission) is unreadable
     input, not a finding: :class:`InputIOError` naming the first of them."""
+    if files["error_kind"].null_count == files.num_rows:
+        return  # every file read
     unreadable = files.filter(pc.equal(files["error_kind"], "io"))
     if unreadable.num_rows:
         first = unreadable.slice(0, 1).to_pylist()[0]
@@ -588,6 +593,8 @@ def _refuse_unreadable(files: pa.Table) -> None:
 def _file_errors(files: pa.Table, out: _Findings) -> int:
     """A finding for each file that could not be read as JSON (code ``json``), or as a typed
     template (``document``); returns how many."""
+    if files["error"].null_count == files.num_rows:
+        return 0  # every file read as JSON
     failed = pc.indices_nonzero(pc.is_valid(files["error"]))
     wrong = files.select(["error", "error_kind"]).take(failed).append_column("template", pc.cast(failed, pa.int32()))
     for f in wrong.to_pylist():
@@ -1173,14 +1180,19 @@ def _located(
         found["pointed"], pc.binary_join_element_wise(found["message"], " at ", shown, ""), found["message"]
     )
     code = found["code"]
-    from_file = pc.or_(
-        pc.is_in(code, pa.array(["json", "document"])), pc.and_(pc.equal(code, "limit"), pc.equal(path, ""))
-    )
-    error_line = pc.take(pc.cast(file_table["error_line"], pa.int32()), template)
-    error_column = pc.take(pc.cast(file_table["error_column"], pa.int32()), template)
-    line = pc.if_else(from_file, error_line, found["line"])
-    column = pc.if_else(from_file, error_column, found["column"])
-    unplaced = pc.and_(pc.invert(from_file), pc.is_null(found["line"]))
+    line, column = found["line"], found["column"]
+    unplaced = pc.is_null(line)
+    if file_table["error"].null_count < file_table.num_rows or pc.any(pc.equal(code, "limit")).as_py():
+        # where a file could not be read (json, document; limit, of the whole file), its error
+        # is at the place the read stopped
+        from_file = pc.or_(
+            pc.is_in(code, pa.array(["json", "document"])), pc.and_(pc.equal(code, "limit"), pc.equal(path, ""))
+        )
+        error_line = pc.take(pc.cast(file_table["error_line"], pa.int32()), template)
+        error_column = pc.take(pc.cast(file_table["error_column"], pa.int32()), template)
+        line = pc.if_else(from_file, error_line, line)
+        column = pc.if_else(from_file, error_column, column)
+        unplaced = pc.and_(pc.invert(from_file), unplaced)
     if typed:
         # a typed template is located in its own file (YAML, TOML or JSON), by its pointers
         own = pc.and_(unplaced, pc.is_in(template, value_set=pa.array(list(typed), pa.int32())))
