@@ -810,34 +810,35 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
         return none
     kind = _dictionary(values["kind"])
     kinds = kind.dictionary.to_pylist()
-    nulls = pc.take(_flags(kinds, lambda k: k == "null"), kind.indices)
-    null = values.filter(nulls)
-    out.extend(
-        null.num_rows,
-        {
-            "template": null["template"],
-            "path": null["path"],
-            "severity": "error",
-            "code": "null",
-            "message": [
-                f'{a}: null is not a value (write "" to clear a reference)' for a in null["attribute"].to_pylist()
-            ],
-            "subject": pc.take(mos["path"], null["mo"]),
-            "attribute": null["attribute"],
-        },
-    )
+    if "null" in kinds:
+        null = values.filter(pc.take(_flags(kinds, lambda k: k == "null"), kind.indices))
+        out.extend(
+            null.num_rows,
+            {
+                "template": null["template"],
+                "path": null["path"],
+                "severity": "error",
+                "code": "null",
+                "message": [
+                    f'{a}: null is not a value (write "" to clear a reference)' for a in null["attribute"].to_pylist()
+                ],
+                "subject": pc.take(mos["path"], null["mo"]),
+                "attribute": null["attribute"],
+            },
+        )
     value = _dictionary(values["value"])
     texts = value.dictionary.to_pylist()
     judged_kind = pc.take(_flags(kinds, lambda k: k in (*JUDGED, "unset")), kind.indices)
-    # ""and "__unset__" clear an attribute: said where it cannot be, judged only as text
-    empty = pc.or_(
-        pc.fill_null(pc.take(_flags(texts, lambda t: t == ""), value.indices), False),
-        pc.take(_flags(kinds, lambda k: k == "unset"), kind.indices),
-    )
     rows = pc.indices_nonzero(judged_kind)
-    cleared = pc.indices_nonzero(pc.and_(judged_kind, empty))
-    if len(cleared):
-        rows = pc.filter(rows, pc.invert(pc.is_in(rows, value_set=_cleared(values, cleared, mos, cat, out))))
+    if "" in texts or "unset" in kinds:
+        # "" and "__unset__" clear an attribute: said where it cannot be, judged only as text
+        empty = pc.or_(
+            pc.fill_null(pc.take(_flags(texts, lambda t: t == ""), value.indices), False),
+            pc.take(_flags(kinds, lambda k: k == "unset"), kind.indices),
+        )
+        cleared = pc.indices_nonzero(pc.and_(judged_kind, empty))
+        if len(cleared):
+            rows = pc.filter(rows, pc.invert(pc.is_in(rows, value_set=_cleared(values, cleared, mos, cat, out))))
     if not len(rows):
         return none
     judged = values.select(["template", "mo", "attribute", "member", "index", "value", "slot"]).take(rows)
@@ -879,11 +880,10 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
         factor_code = pc.fill_null(pc.add(factor_id, 1), 0)
         n_factors = len(factors) + 1
         pairs, pair_codes = _distinct(_code((text.indices, len(text.dictionary)), (factor_code, n_factors)))
-        shown = text.dictionary
+        shown = text.dictionary.to_pylist()
+        as_decimal = [Decimal(f) for f in factors]
         raw = [
-            to_raw(shown[code // n_factors].as_py(), Decimal(factors[code % n_factors - 1]))
-            if code % n_factors
-            else None
+            to_raw(shown[code // n_factors], as_decimal[code % n_factors - 1]) if code % n_factors else None
             for code in pair_codes
         ]
         converted = pc.coalesce(pc.take(pa.array(raw, pa.string()), pairs), written)
