@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -41,6 +42,7 @@ rtbfast_apply_commands_total rtbfast_jobs rtbfast_job_queue_depth rtbfast_jobs_r
 rtbfast_catalog_load_seconds rtbfast_ready rtbfast_build_info
 """.split()
 """Every metric name of the contract with deploy/ (docs/service.md), as a scrape shows it."""
+EXAMPLE_TEMPLATE = Path(__file__).resolve().parents[1] / "examples" / "templates" / "base_cell.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -272,6 +274,36 @@ def test_checks_in_one_batch_answer_what_each_answers_alone(example_out: Path, t
         unlisted += any(m.startswith("and ") and "not listed" in m for m in messages)
     assert unlisted and sum(a.values_checked for a in batch) > 0
     assert not list(scratch.iterdir())  # every check's folder removed
+
+
+def test_a_check_that_fails_in_a_batch_fails_alone(
+    example_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose check fails is checked again one check at a time: the others get their
+    answers, the failing one its own exception (a fault put into the check: no template makes
+    the check raise)."""
+    import rtbfast.templates.check as check_module
+
+    real = check_module.check_templates
+
+    def failing(paths: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(Path(p).name == "bad.json" for p in paths):
+            raise RuntimeError("the check failed")
+        return real(paths, *args, **kwargs)
+
+    view = CatalogView.load(example_out)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    good = (EXAMPLE_TEMPLATE.name, EXAMPLE_TEMPLATE.read_bytes())
+    alone = check_answer(view, "example", [good], scratch, 1, True, "json")
+    monkeypatch.setattr(check_module, "check_templates", failing)
+    first, bad, last = check_answers(
+        view, "example", [([good], "json"), ([("bad.json", b"[]")], "json"), ([good], "json")], scratch, 1, True
+    )
+    assert first == alone and last == alone
+    assert isinstance(bad, RuntimeError) and str(bad) == "the check failed"
+    with pytest.raises(RuntimeError, match="the check failed"):
+        check_answer(view, "example", [("bad.json", b"[]")], scratch, 1, True, "json")
 
 
 def test_concurrent_checks_each_get_their_own_answer(server: Server, volume: Path) -> None:

@@ -69,7 +69,10 @@ def check_answer(
 ) -> CheckAnswer:
     """The templates `given` (name, text) written to a folder of `scratch`, checked by the
     check the CLI runs, and the answer in `kind` (``json``, ``arrow`` or ``parquet``)."""
-    return check_answers(view, catalog, [(given, kind)], scratch, threads, dynamic)[0]
+    (answer,) = check_answers(view, catalog, [(given, kind)], scratch, threads, dynamic)
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 def check_answers(
@@ -79,14 +82,15 @@ def check_answers(
     scratch: Path,
     threads: int,
     dynamic: bool,
-) -> list[CheckAnswer]:
+) -> list[CheckAnswer | Exception]:
     """The answers to several checks (each its templates and the kind of answer wanted) made
     by one check of all their templates, whose fixed costs (the read, the lookups, the calls
     between them) are paid once, not once a check: each answer is what its check alone
     answers (a template's findings do not depend on the templates checked with it, but for
     which are listed of a template with more than LISTED of a code: a check with such a
     template is checked again alone). Where the check of them all is refused or fails, each is
-    checked alone, so only its own answer says so."""
+    checked alone, so only its own answer says so: a located error (422), or the exception its
+    check raised."""
     from rtbfast.templates.check import check_templates
 
     folder = Path(tempfile.mkdtemp(dir=scratch))
@@ -106,12 +110,12 @@ def check_answers(
             elif isinstance(err, RtbfastError):
                 return [_refused(err)]
             else:
-                raise
+                return [err]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if result is None:
         return [answer for one in asked for answer in check_answers(view, catalog, [one], scratch, threads, dynamic)]
-    answers = []
+    answers: list[CheckAnswer | Exception] = []
     table = _named(result.findings, {str(p): p.name for own in paths for p in own})
     # the findings come in the order of the templates, and each check's templates one after
     # the other: each check's findings are a slice
@@ -237,7 +241,7 @@ def _worker_pid() -> int:
 
 def _worker_check(
     catalog: str, asked: list[tuple[list[tuple[str, bytes]], str]], threads: int, dynamic: bool
-) -> list[CheckAnswer]:
+) -> list[CheckAnswer | Exception]:
     return check_answers(_VIEWS[catalog], catalog, asked, _WORKER["scratch"], threads, dynamic)
 
 
@@ -361,12 +365,16 @@ class CheckPool:
         self._waiting = kept
         return batch
 
-    def _returned(self, batch: list[_Asked], pool: ProcessPoolExecutor, done: Future[list[CheckAnswer]]) -> None:
+    def _returned(
+        self, batch: list[_Asked], pool: ProcessPoolExecutor, done: Future[list[CheckAnswer | Exception]]
+    ) -> None:
         """A batch's answers back (on the pool's thread): handed to the event loop."""
         with contextlib.suppress(RuntimeError):  # the event loop is closed: the service stopped
             batch[0].answer.get_loop().call_soon_threadsafe(self._done, batch, pool, done)
 
-    def _done(self, batch: list[_Asked], pool: ProcessPoolExecutor, done: Future[list[CheckAnswer]]) -> None:
+    def _done(
+        self, batch: list[_Asked], pool: ProcessPoolExecutor, done: Future[list[CheckAnswer | Exception]]
+    ) -> None:
         self._running -= 1
         try:
             answers = done.result()
@@ -384,7 +392,11 @@ class CheckPool:
                     a.answer.set_exception(err)
         else:
             for a, answer in zip(batch, answers, strict=True):
-                if not a.answer.done():
+                if a.answer.done():
+                    continue
+                if isinstance(answer, Exception):
+                    a.answer.set_exception(answer)
+                else:
                     a.answer.set_result(answer)
         self._dispatch()
 
