@@ -25,8 +25,9 @@ it (XFAIL "NOT MET: ..."), never a pass. With 32 clients always waiting, Little'
 mean latency of 32 / throughput: p95 <= 10 ms needs more than 3,200 checks/s, well under
 1 ms of CPU a check on 2 cores shared with the load generator (itself about 0.8 ms of CPU a
 request here) and the server (about 0.6 ms). A worker checks the checks waiting for it as one
-batch (about 3.5 ms of CPU alone, 0.3 ms a check in a batch of 16); the figures say how far. Asserted: every answer is the CLI's findings, and the floors that
-hold (the service at least 10x the CLI's throughput).
+batch (about 3.5 ms of CPU alone, 0.3 ms a check in a batch of 16); the figures say how far.
+Asserted: every answer is the CLI's findings, and the floors that hold (the service at least
+10x the CLI's throughput).
 
 Workers: 1 server process (what the Helm chart runs per pod; scaling is by replicas, the HPA),
 with check workers one per core (2 here).
