@@ -25,7 +25,7 @@ from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import write_changeset
 from rtbfast.enm.planning import plan_changes, write_plan_folder
 from rtbfast.enm.simulator import Simulator
-from rtbfast.service.checks import check_answer, check_answers
+from rtbfast.service.checks import CheckAnswer, check_answer, check_answers
 from rtbfast.templates.expand import expand_whole
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
@@ -253,8 +253,8 @@ def test_checks_in_one_batch_answer_what_each_answers_alone(example_out: Path, t
         at, size = at + size, size % 3 + 1
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    batch = check_answers(view, "example", asked, scratch, 1, True)
-    assert len(batch) == len(asked)
+    batch = [a for a in check_answers(view, "example", asked, scratch, 1, True) if isinstance(a, CheckAnswer)]
+    assert len(batch) == len(asked)  # none failed
     unlisted = 0
     for (one, kind), got in zip(asked, batch, strict=True):
         alone = check_answer(view, "example", one, scratch, 1, True, kind)
