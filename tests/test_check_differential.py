@@ -181,3 +181,28 @@ def test_corpora_of_the_real_models_give_the_reference_findings(
     for seed in (1, 2):
         paths = _corpus(out, tmp_path / f"corpus{seed}", 300, seed)
         _same(_ours(paths, out), _reference(paths, out, tmp_path))
+
+
+def test_each_templates_findings_are_those_it_gets_checked_alone(example_out: Path, tmp_path: Path) -> None:
+    """What a template gets does not depend on the templates checked with it (the service
+    checks the templates of concurrent requests in one batch): the corpus checked at once
+    gives each template the findings, summary and values judged it gets alone; but for a
+    template with more than LISTED findings of a code, which are listed (said by
+    ``unlisted``: the service checks such a template again alone)."""
+    paths = _corpus(example_out, tmp_path / "corpus", 120, 11)
+    catalog = CatalogView.load(example_out)
+    together = check_templates(paths, catalog)
+    found = together.findings.to_pylist()
+    assert {f["code"] for f in found} >= {"unknown_attribute", "range", "unit", "json", "dynamic", "duplicate_key"}
+    assert together.unlisted and together.unlisted < set(range(len(paths)))
+    for i, path in enumerate(paths):
+        alone = check_templates([path], catalog)
+        mine = [f for f in found if f["template"] == str(path)]
+        assert alone.summaries == [together.summaries[i]], path
+        assert alone.checked == [together.checked[i]] and alone.values_checked == together.checked[i], path
+        assert alone.unlisted == ({0} if i in together.unlisted else set()), path
+        if i in together.unlisted:
+            assert len(alone.findings) == len(mine), path
+        else:
+            assert alone.findings.to_pylist() == mine, path
+    assert sum(together.checked) == together.values_checked > 0

@@ -11,7 +11,9 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -23,11 +25,13 @@ from rtbfast.catalog_view import CatalogView
 from rtbfast.changeset import write_changeset
 from rtbfast.enm.planning import plan_changes, write_plan_folder
 from rtbfast.enm.simulator import Simulator
+from rtbfast.service.checks import CheckAnswer, check_answer, check_answers
 from rtbfast.templates.expand import expand_whole
 from tests.conftest import rtbfast as run_cli
 from tests.enm_fixtures import CELL, CELL1, ENB, Changes
 from tests.fake_enm import FakeEnm
 from tests.serve_fixtures import Server, tokens_file
+from tests.template_corpus import write_corpus
 
 pytest.importorskip("fastapi")
 
@@ -38,6 +42,7 @@ rtbfast_apply_commands_total rtbfast_jobs rtbfast_job_queue_depth rtbfast_jobs_r
 rtbfast_catalog_load_seconds rtbfast_ready rtbfast_build_info
 """.split()
 """Every metric name of the contract with deploy/ (docs/service.md), as a scrape shows it."""
+EXAMPLE_TEMPLATE = Path(__file__).resolve().parents[1] / "examples" / "templates" / "base_cell.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +236,94 @@ def test_check_as_arrow_parquet_and_many_templates_at_once(server: Server, volum
         "/v1/templates/check", params={"name": "base_cell.yaml"}, content=typed.read_bytes()
     )
     assert yaml_answer.status_code == 200 and yaml_answer.json()["templates"] == 1
+
+
+def test_checks_in_one_batch_answer_what_each_answers_alone(example_out: Path, tmp_path: Path) -> None:
+    """A worker checks the checks waiting for it in one batch: each answer (JSON or Arrow) is
+    the one its check alone gets, the findings, counts and values judged, over a corpus spoilt
+    in every way the check reports (a template with more findings of a code than are listed
+    among them, and the checks asking several templates)."""
+    view = CatalogView.load(example_out)
+    paths = write_corpus(tmp_path / "corpus", view.tables, view.constraints.table, 110, 11)
+    given = [(p.name, p.read_bytes()) for p in paths]
+    asked: list[tuple[list[tuple[str, bytes]], str]] = []
+    at, size = 0, 1
+    while at < len(given):
+        asked.append((given[at : at + size], "arrow" if len(asked) % 3 == 2 else "json"))
+        at, size = at + size, size % 3 + 1
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    batch = [a for a in check_answers(view, "example", asked, scratch, 1, True) if isinstance(a, CheckAnswer)]
+    assert len(batch) == len(asked)  # none failed
+    unlisted = 0
+    for (one, kind), got in zip(asked, batch, strict=True):
+        alone = check_answer(view, "example", one, scratch, 1, True, kind)
+        assert (got.status, got.media_type, got.findings, got.values_checked) == (
+            alone.status,
+            alone.media_type,
+            alone.findings,
+            alone.values_checked,
+        )
+        if kind == "json":
+            assert json.loads(got.body) == json.loads(alone.body)
+            messages = [f["message"] for f in json.loads(got.body)["findings"]]
+        else:
+            table = pa.ipc.open_stream(got.body).read_all()
+            assert table.equals(pa.ipc.open_stream(alone.body).read_all())
+            messages = table["message"].to_pylist()
+        unlisted += any(m.startswith("and ") and "not listed" in m for m in messages)
+    assert unlisted and sum(a.values_checked for a in batch) > 0
+    assert not list(scratch.iterdir())  # every check's folder removed
+
+
+def test_a_check_that_fails_in_a_batch_fails_alone(
+    example_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose check fails is checked again one check at a time: the others get their
+    answers, the failing one its own exception (a fault put into the check: no template makes
+    the check raise)."""
+    import rtbfast.templates.check as check_module
+
+    real = check_module.check_templates
+
+    def failing(paths: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(Path(p).name == "bad.json" for p in paths):
+            raise RuntimeError("the check failed")
+        return real(paths, *args, **kwargs)
+
+    view = CatalogView.load(example_out)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    good = (EXAMPLE_TEMPLATE.name, EXAMPLE_TEMPLATE.read_bytes())
+    alone = check_answer(view, "example", [good], scratch, 1, True, "json")
+    monkeypatch.setattr(check_module, "check_templates", failing)
+    first, bad, last = check_answers(
+        view, "example", [([good], "json"), ([("bad.json", b"[]")], "json"), ([good], "json")], scratch, 1, True
+    )
+    assert first == alone and last == alone
+    assert isinstance(bad, RuntimeError) and str(bad) == "the check failed"
+    with pytest.raises(RuntimeError, match="the check failed"):
+        check_answer(view, "example", [("bad.json", b"[]")], scratch, 1, True, "json")
+
+
+def test_concurrent_checks_each_get_their_own_answer(server: Server, volume: Path) -> None:
+    """Checks asked at once (batched in the workers while they are busy) each get the answer
+    they get asked alone."""
+    files = _templates(volume)[:24]
+    alone = [
+        server.client.post("/v1/templates/check", params={"name": p.name}, content=p.read_bytes()).json() for p in files
+    ]
+    with ThreadPoolExecutor(12) as pool:
+        at_once = list(
+            pool.map(
+                lambda p: httpx.post(
+                    f"{server.url}/v1/templates/check", params={"name": p.name}, content=p.read_bytes(), timeout=60
+                ).json(),
+                files * 3,
+            )
+        )
+    assert at_once == alone * 3
+    assert any(a["findings"] for a in alone)
 
 
 def test_check_refuses_bad_names_and_reports_broken_json_with_its_place(server: Server) -> None:

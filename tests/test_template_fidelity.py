@@ -134,6 +134,23 @@ def test_naming_attributes_match_across_cpp_and_ecim_spellings(tmp_path: Path, c
     assert summary["matched_spellings"] == 1 and summary["unknown_names"] == 1
 
 
+def test_a_templates_spellings_are_matched_whatever_is_checked_with_it(tmp_path: Path, catalog: CatalogView) -> None:
+    """A naming attribute is matched in a template where it fits every class the template
+    writes it on, not where it fits every template checked with it: another template writing
+    eUtranCellFDDId where EUtranCellFDDId is no attribute either changes nothing here."""
+    assert "EUtranCellFDDId" not in catalog.attributes["ENodeBFunction"]
+    cell = _write(tmp_path, "cell.json", [{"$meta": {}}, {"EUtranCellFDD": {"eUtranCellFDDId": "LTE01-1"}}])
+    other = _write(tmp_path, "other.json", [{"$meta": {}}, {"ENodeBFunction": {"eUtranCellFDDId": "1"}}])
+    alone = check_templates([cell], catalog)
+    both = check_templates([cell, other], catalog)
+    assert _findings(alone) == [f for f in _findings(both) if f["template"] == str(cell)]
+    assert alone.summaries[0] == both.summaries[0] and both.summaries[0]["matched_spellings"] == 1
+    # the other template's is not matched: its class has no attribute of either spelling
+    (unknown,) = [f for f in _findings(both) if f["code"] == "unknown_attribute"]
+    assert unknown["template"] == str(other) and unknown["attribute"] == "eUtranCellFDDId"
+    assert both.checked == [alone.checked[0], 1] and both.summaries[1]["matched_spellings"] == 0
+
+
 # -- the release hint and the summaries ----------------------------------------------------------------
 
 

@@ -92,6 +92,13 @@ class CheckResult:
     ``hint`` (what the release hint says, or None)."""
     catalog_release: str | None = None
     """The catalog's MIMs and their versions (:func:`rtbfast.templates.release.catalog_release`)."""
+    checked: list[int] = field(default_factory=list)
+    """Values judged, one count per template in the order given (they add up to
+    :attr:`values_checked`)."""
+    unlisted: set[int] = field(default_factory=set)
+    """The templates (their indices) with more than :data:`LISTED` findings of a code: which
+    of them are listed may depend on the templates checked with it (the order of a grouping);
+    every other finding of a template is what it gets checked alone."""
 
     def count(self, severity: str) -> int:
         """Findings of `severity`: every one, those not listed (past :data:`LISTED` of a code
@@ -137,6 +144,8 @@ class _Findings:
     def __init__(self) -> None:
         self.parts: list[pa.Table] = []
         self.rows: dict[str, list[Any]] = {name: [] for name in FINDING_PARTS_SCHEMA.names}
+        self.unlisted: set[int] = set()
+        """The templates with findings not listed (known once :meth:`table` is made)."""
 
     def add(
         self,
@@ -197,17 +206,20 @@ class _Findings:
         if not self.parts:
             return {}
         found = pa.concat_tables(self.parts).select(["template", "severity", "code"])
-        counted = found.group_by(["template", "severity", "code"], use_threads=False).aggregate([("template", "count")])
-        return {
-            (t, sev, code): n
-            for t, sev, code, n in zip(
-                counted["template"].to_pylist(),
-                counted["severity"].to_pylist(),
-                counted["code"].to_pylist(),
-                counted["template_count"].to_pylist(),
-                strict=True,
-            )
-        }
+        # each (template, severity, code) one number, counted (a grouping's fixed cost is
+        # most of a check of one template)
+        severity, code = _dictionary(found["severity"]), _dictionary(found["code"])
+        n_severities, n_codes = len(severity.dictionary), len(code.dictionary)
+        counted = pc.value_counts(
+            _code((found["template"], 0), (severity.indices, n_severities), (code.indices, n_codes))
+        )
+        severities, codes = severity.dictionary.to_pylist(), code.dictionary.to_pylist()
+        out = {}
+        for key, n in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True):
+            rest, c = divmod(key, max(n_codes, 1))
+            t, sev = divmod(rest, max(n_severities, 1))
+            out[(t, severities[sev], codes[c])] = n
+        return out
 
     def table(self) -> pa.Table:
         """Every finding in the order found, but for each template and code only the first
@@ -234,6 +246,7 @@ class _Findings:
                 more[key] = [found["severity"][i].as_py(), 0]
             more[key][1] += 1
         if more:
+            self.unlisted = {template for template, _ in more}
             found = found.filter(pa.array(keep, pa.bool_()))
             for (template, code), (severity, n) in more.items():
                 self.add(
@@ -449,20 +462,27 @@ def _check(
             out.add(index, w.path, "warning", w.code, w.message, at=(w.line, w.column), typed=True, pointed=True)
     tables, matched = _naming_spellings(tables, cat)
     _names(tables, cat, out)
-    checked = _values(tables, cat, out, threads)
+    judged = _values(tables, cat, out, threads)
+    checked = [0] * len(files)
+    if len(judged):
+        per = pc.value_counts(judged)
+        for t, n in zip(per.field("values").to_pylist(), per.field("counts").to_pylist(), strict=True):
+            checked[t] = n
     refused = _compiled(tables, out)
     if dynamic:
         _dynamic(tables, out, refused)
     summaries, said = _summaries(files, tables, cat, out, matched)
     findings = _located(files, tables["files"], out.table(), typed, texts)
-    return CheckResult(findings, len(files), checked, unreadable, tables, summaries, said)
+    return CheckResult(findings, len(files), len(judged), unreadable, tables, summaries, said, checked, out.unlisted)
 
 
 def _naming_spellings(tables: dict[str, pa.Table], cat: CatalogView) -> tuple[dict[str, pa.Table], dict[int, int]]:
     """The values with each naming attribute written in the other MIM family's case spelling
     (``eUtranCellRelationId`` of ECIM where the catalog has ``EUtranCellRelationId`` of CPP, or
-    the reverse) renamed to the catalog's: the same attribute, not an unknown one. Returns the
-    tables and how many values each template had renamed."""
+    the reverse) renamed to the catalog's: the same attribute, not an unknown one. A name is
+    renamed in a template where it fits every class the template writes it on (so a template
+    reads the same checked alone or with others). Returns the tables and how many values each
+    template had renamed."""
     values, mos = tables["values"], tables["mos"]
     if not values.num_rows or not mos.num_rows:
         return tables, {}
@@ -480,18 +500,28 @@ def _naming_spellings(tables: dict[str, pa.Table], cat: CatalogView) -> tuple[di
     rows = pc.indices_nonzero(pc.is_in(attribute.indices, value_set=pa.array(candidates, attribute.indices.type)))
     classes = pc.take(pc.cast(mos["class"], pa.string()), pc.take(values["mo"], rows)).to_pylist()
     ids = pc.take(attribute.indices, rows).to_pylist()
-    renamed: dict[int, bool] = {}
-    for c, i in zip(classes, ids, strict=True):
+    templates = pc.take(values["template"], rows).to_pylist()
+    renamed: dict[tuple[int, int], bool] = {}  # (template, name) → it fits every class it is on
+    for t, c, i in zip(templates, classes, ids, strict=True):
         known = cat.attributes.get(c, {})
         fits = names[i] not in known and flipped[i] in known
-        renamed[i] = renamed.get(i, True) and fits
-    renames = {i for i, ok in renamed.items() if ok}
+        renamed[(t, i)] = renamed.get((t, i), True) and fits
+    renames = sorted(key for key, ok in renamed.items() if ok)
     if not renames:
         return tables, {}
-    dictionary = pa.array([flipped[i] if i in renames else n for i, n in enumerate(names)], pa.string())
-    column = pa.DictionaryArray.from_arrays(attribute.indices, dictionary)
+    # each renamed name gets a dictionary entry of its own spelling, taken by the rows of the
+    # templates it is renamed in
+    spelled = sorted({i for _, i in renames})
+    dictionary = pa.array(names + [flipped[i] for i in spelled], pa.string())
+    to = list(range(len(names)))
+    for k, i in enumerate(spelled):
+        to[i] = len(names) + k
+    template = pc.cast(_one_array(values["template"]), pa.int64())
+    codes = pc.add(pc.multiply(template, len(names)), pc.cast(attribute.indices, pa.int64()))
+    moved = pc.is_in(codes, value_set=pa.array([t * len(names) + i for t, i in renames], pa.int64()))
+    indices = pc.if_else(moved, pc.take(pa.array(to, attribute.indices.type), attribute.indices), attribute.indices)
+    column = pa.DictionaryArray.from_arrays(indices, dictionary)
     values = values.set_column(values.schema.get_field_index("attribute"), "attribute", column)
-    moved = pc.is_in(attribute.indices, value_set=pa.array(sorted(renames), attribute.indices.type))
     per = pc.value_counts(pc.filter(values["template"], moved))
     matched = dict(zip(per.field("values").to_pylist(), per.field("counts").to_pylist(), strict=True))
     return {**tables, "values": values}, matched
@@ -551,6 +581,8 @@ class _Typed:
 def _refuse_unreadable(files: pa.Table) -> None:
     """A file that cannot be read at all (missing, a folder, no permission) is unreadable
     input, not a finding: :class:`InputIOError` naming the first of them."""
+    if files["error_kind"].null_count == files.num_rows:
+        return  # every file read
     unreadable = files.filter(pc.equal(files["error_kind"], "io"))
     if unreadable.num_rows:
         first = unreadable.slice(0, 1).to_pylist()[0]
@@ -561,12 +593,19 @@ def _refuse_unreadable(files: pa.Table) -> None:
 def _file_errors(files: pa.Table, out: _Findings) -> int:
     """A finding for each file that could not be read as JSON (code ``json``), or as a typed
     template (``document``); returns how many."""
+    if files["error"].null_count == files.num_rows:
+        return 0  # every file read as JSON
     failed = pc.indices_nonzero(pc.is_valid(files["error"]))
     wrong = files.select(["error", "error_kind"]).take(failed).append_column("template", pc.cast(failed, pa.int32()))
     for f in wrong.to_pylist():
         code = f["error_kind"] if f["error_kind"] in ("document", "limit") else "json"
         out.add(f["template"], "", "error", code, f["error"])
     return int(wrong.num_rows)
+
+
+def _one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A column as one array."""
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _dictionary(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
@@ -685,7 +724,8 @@ def _attribute_names(tables: dict[str, pa.Table], cls: pa.DictionaryArray, cat: 
     bad = pc.indices_nonzero(pc.is_in(keys, value_set=pa.array(list(verdicts), pa.int64())))
     bad_keys = pc.take(keys, bad)
     # the wrong rows (few) grouped by their names: which are listed, where a template has more
-    # than LISTED, follows the order of the groups, which follows the keys' text
+    # than LISTED, follows the order of the groups, which follows the keys' text (and the
+    # other templates checked with it: CheckResult.unlisted)
     named = pc.binary_join_element_wise(
         pc.take(pc.cast(cls.dictionary, pa.string()), pc.take(class_ids, bad)),
         pc.take(pc.cast(attribute.dictionary, pa.string()), pc.take(attribute.indices, bad)),
@@ -760,45 +800,47 @@ def _row_names(n: int) -> pa.Array:
     return _ROW_NAMES[0].slice(0, n)
 
 
-def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> int:
-    """Judge the literal values with the native evaluator; returns how many were judged. Each
-    distinct (class, attribute, member) is looked up once, each distinct value converted once
-    per factor, and each distinct verdict worded once."""
+def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threads: int) -> pa.Array:
+    """Judge the literal values with the native evaluator; returns the template of each value
+    judged. Each distinct (class, attribute, member) is looked up once, each distinct value
+    converted once per factor, and each distinct verdict worded once."""
     mos, values = tables["mos"], tables["values"]
+    none = pa.array([], pa.int32())
     if not values.num_rows:
-        return 0
+        return none
     kind = _dictionary(values["kind"])
     kinds = kind.dictionary.to_pylist()
-    nulls = pc.take(_flags(kinds, lambda k: k == "null"), kind.indices)
-    null = values.filter(nulls)
-    out.extend(
-        null.num_rows,
-        {
-            "template": null["template"],
-            "path": null["path"],
-            "severity": "error",
-            "code": "null",
-            "message": [
-                f'{a}: null is not a value (write "" to clear a reference)' for a in null["attribute"].to_pylist()
-            ],
-            "subject": pc.take(mos["path"], null["mo"]),
-            "attribute": null["attribute"],
-        },
-    )
+    if "null" in kinds:
+        null = values.filter(pc.take(_flags(kinds, lambda k: k == "null"), kind.indices))
+        out.extend(
+            null.num_rows,
+            {
+                "template": null["template"],
+                "path": null["path"],
+                "severity": "error",
+                "code": "null",
+                "message": [
+                    f'{a}: null is not a value (write "" to clear a reference)' for a in null["attribute"].to_pylist()
+                ],
+                "subject": pc.take(mos["path"], null["mo"]),
+                "attribute": null["attribute"],
+            },
+        )
     value = _dictionary(values["value"])
     texts = value.dictionary.to_pylist()
     judged_kind = pc.take(_flags(kinds, lambda k: k in (*JUDGED, "unset")), kind.indices)
-    # ""and "__unset__" clear an attribute: said where it cannot be, judged only as text
-    empty = pc.or_(
-        pc.fill_null(pc.take(_flags(texts, lambda t: t == ""), value.indices), False),
-        pc.take(_flags(kinds, lambda k: k == "unset"), kind.indices),
-    )
     rows = pc.indices_nonzero(judged_kind)
-    cleared = pc.indices_nonzero(pc.and_(judged_kind, empty))
-    if len(cleared):
-        rows = pc.filter(rows, pc.invert(pc.is_in(rows, value_set=_cleared(values, cleared, mos, cat, out))))
+    if "" in texts or "unset" in kinds:
+        # "" and "__unset__" clear an attribute: said where it cannot be, judged only as text
+        empty = pc.or_(
+            pc.fill_null(pc.take(_flags(texts, lambda t: t == ""), value.indices), False),
+            pc.take(_flags(kinds, lambda k: k == "unset"), kind.indices),
+        )
+        cleared = pc.indices_nonzero(pc.and_(judged_kind, empty))
+        if len(cleared):
+            rows = pc.filter(rows, pc.invert(pc.is_in(rows, value_set=_cleared(values, cleared, mos, cat, out))))
     if not len(rows):
-        return 0
+        return none
     judged = values.select(["template", "mo", "attribute", "member", "index", "value", "slot"]).take(rows)
     cls = _dictionary(mos["class"])
     classes = cls.dictionary.to_pylist()
@@ -838,11 +880,10 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
         factor_code = pc.fill_null(pc.add(factor_id, 1), 0)
         n_factors = len(factors) + 1
         pairs, pair_codes = _distinct(_code((text.indices, len(text.dictionary)), (factor_code, n_factors)))
-        shown = text.dictionary
+        shown = text.dictionary.to_pylist()
+        as_decimal = [Decimal(f) for f in factors]
         raw = [
-            to_raw(shown[code // n_factors].as_py(), Decimal(factors[code % n_factors - 1]))
-            if code % n_factors
-            else None
+            to_raw(shown[code // n_factors], as_decimal[code % n_factors - 1]) if code % n_factors else None
             for code in pair_codes
         ]
         converted = pc.coalesce(pc.take(pa.array(raw, pa.string()), pairs), written)
@@ -904,7 +945,7 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
 
     found, target = verdicts(None, converted)
     if not found.num_rows:
-        return len(judged)
+        return judged["template"].combine_chunks()
     raw_ok = pa.array([], pa.int64())
     scaled_rows = pc.indices_nonzero(scaled)
     if len(scaled_rows):
@@ -987,7 +1028,7 @@ def _values(tables: dict[str, pa.Table], cat: CatalogView, out: _Findings, threa
             "subject": pc.take(mos["path"], mo),
         },
     )
-    return len(judged)
+    return judged["template"].combine_chunks()
 
 
 def _cleared(values: pa.Table, rows: pa.Array, mos: pa.Table, cat: CatalogView, out: _Findings) -> pa.Array:
@@ -1139,14 +1180,19 @@ def _located(
         found["pointed"], pc.binary_join_element_wise(found["message"], " at ", shown, ""), found["message"]
     )
     code = found["code"]
-    from_file = pc.or_(
-        pc.is_in(code, pa.array(["json", "document"])), pc.and_(pc.equal(code, "limit"), pc.equal(path, ""))
-    )
-    error_line = pc.take(pc.cast(file_table["error_line"], pa.int32()), template)
-    error_column = pc.take(pc.cast(file_table["error_column"], pa.int32()), template)
-    line = pc.if_else(from_file, error_line, found["line"])
-    column = pc.if_else(from_file, error_column, found["column"])
-    unplaced = pc.and_(pc.invert(from_file), pc.is_null(found["line"]))
+    line, column = found["line"], found["column"]
+    unplaced = pc.is_null(line)
+    if file_table["error"].null_count < file_table.num_rows or pc.any(pc.equal(code, "limit")).as_py():
+        # where a file could not be read (json, document; limit, of the whole file), its error
+        # is at the place the read stopped
+        from_file = pc.or_(
+            pc.is_in(code, pa.array(["json", "document"])), pc.and_(pc.equal(code, "limit"), pc.equal(path, ""))
+        )
+        error_line = pc.take(pc.cast(file_table["error_line"], pa.int32()), template)
+        error_column = pc.take(pc.cast(file_table["error_column"], pa.int32()), template)
+        line = pc.if_else(from_file, error_line, line)
+        column = pc.if_else(from_file, error_column, column)
+        unplaced = pc.and_(pc.invert(from_file), unplaced)
     if typed:
         # a typed template is located in its own file (YAML, TOML or JSON), by its pointers
         own = pc.and_(unplaced, pc.is_in(template, value_set=pa.array(list(typed), pa.int32())))

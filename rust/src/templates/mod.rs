@@ -747,34 +747,36 @@ pub fn read_templates_with(
     progress: Option<&Progress>,
     keep_texts: bool,
 ) -> Result<TemplatesRead> {
-    let pool = crate::pools::pool(threads, 0, "reading")?;
     let cancelled = || progress.is_some_and(|p| p.cancel.load(Ordering::Relaxed));
     type Built = std::result::Result<(Run, Vec<Option<String>>), arrow_schema::ArrowError>;
-    // runs of a few files each, enough of them to keep every thread busy
-    let run_files = (paths.len() / (pool.current_num_threads() * 4)).clamp(1, RUN_FILES);
-    let runs: Vec<Option<Built>> = pool.install(|| {
-        paths
-            .par_chunks(run_files)
-            .map(|chunk| {
-                let mut b = Builders::new();
-                let mut texts = Vec::with_capacity(if keep_texts { chunk.len() } else { 0 });
-                for p in chunk {
-                    if cancelled() {
-                        return None;
-                    }
-                    let mut read = read_file(p, keep_texts);
-                    if keep_texts {
-                        texts.push(read.text.take());
-                    }
-                    b.push(&read);
-                    if let Some(pr) = progress {
-                        pr.bytes.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Some(b.finish().map(|run| (run, texts)))
-            })
-            .collect()
-    });
+    let run = |chunk: &[PathBuf]| -> Option<Built> {
+        let mut b = Builders::new();
+        let mut texts = Vec::with_capacity(if keep_texts { chunk.len() } else { 0 });
+        for p in chunk {
+            if cancelled() {
+                return None;
+            }
+            let mut read = read_file(p, keep_texts);
+            if keep_texts {
+                texts.push(read.text.take());
+            }
+            b.push(&read);
+            if let Some(pr) = progress {
+                pr.bytes.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Some(b.finish().map(|run| (run, texts)))
+    };
+    let runs: Vec<Option<Built>> = if threads == 1 {
+        // on the calling thread: handing a few files to a pool's thread and waiting for it to be
+        // woken and scheduled costs more than reading them (a service's check of one template)
+        paths.chunks(RUN_FILES).map(run).collect()
+    } else {
+        let pool = crate::pools::pool(threads, 0, "reading")?;
+        // runs of a few files each, enough of them to keep every thread busy
+        let run_files = (paths.len() / (pool.current_num_threads() * 4)).clamp(1, RUN_FILES);
+        pool.install(|| paths.par_chunks(run_files).map(run).collect())
+    };
     if cancelled() || runs.iter().any(Option::is_none) {
         return Err(Error::Io { loc: Location::default(), message: "interrupted".into() });
     }
