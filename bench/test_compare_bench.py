@@ -38,7 +38,9 @@ from rtbfast.verify import judge
 
 SIZE_MB = 130 if FULL else 11
 DIFF_RATIO_FLOOR = 1.5  # peer time / ours (measured 3.6 small, 7.2 full, load average 8 on 2 cores)
-VERIFY_RATIO_FLOOR = 1.0  # peer time / ours (measured 1.05 small and 1.04 full, then 1.98-2.16 small once the export is looked up once per FDN)
+# peer time / ours: measured 1.05 small and 1.04 full, then 1.98-2.16 small once the export is
+# looked up once per FDN
+VERIFY_RATIO_FLOOR = 1.0
 
 
 @pytest.fixture(scope="module")
