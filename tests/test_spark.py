@@ -157,34 +157,24 @@ def _audit_of_frames(spark: Any, path: Path, catalog: Path, chunk_bytes: int, gr
     return got
 
 
-def test_read_network_of_a_gzip_export_by_chunks(spark: Any, generated: Path, tmp_path: Path) -> None:
-    """A .xml.gz read a chunk per task, each inflated from its access point (a binary column of
-    the chunk table): the rows of rtbfast.read_network of the same file."""
+@pytest.mark.parametrize("suffix", [".gz", ".bz2"])
+def test_read_network_of_a_compressed_export_by_chunks(
+    spark: Any, generated: Path, tmp_path: Path, suffix: str
+) -> None:
+    """A .xml.gz (each chunk inflated from its access point: a binary column of the chunk
+    table) or a .xml.bz2 (each decoded from the bzip2 block it starts in) read a chunk per
+    task: the rows of rtbfast.read_network of the same file."""
+    import bz2
     import gzip
 
     from rtbfast.spark import read_network
 
-    gz = tmp_path / "export.xml.gz"
-    gz.write_bytes(gzip.compress(generated.read_bytes(), 6))
-    assert len([c for c in split([gz], 128 * 1024) if c.access is not None]) > 3
-    mos_df, values_df = read_network(spark, gz, chunk_bytes=128 * 1024)
-    whole = rtbfast.read_network(gz)
-    for frame, kind in ((mos_df, "mos"), (values_df, "values")):
-        assert _plain(frame.toArrow()) == _plain(whole.tables[kind]), kind
-
-
-def test_read_network_of_a_bzip2_export_by_chunks(spark: Any, generated: Path, tmp_path: Path) -> None:
-    """A .xml.bz2 read a chunk per task, each decoded from the bzip2 block it starts in (its
-    access point): the rows of rtbfast.read_network of the same file."""
-    import bz2
-
-    from rtbfast.spark import read_network
-
-    bz = tmp_path / "export.xml.bz2"
-    bz.write_bytes(bz2.compress(generated.read_bytes(), 1))
-    assert len([c for c in split([bz], 128 * 1024) if c.access is not None]) > 3
-    mos_df, values_df = read_network(spark, bz, chunk_bytes=128 * 1024)
-    whole = rtbfast.read_network(bz)
+    packed = tmp_path / f"export.xml{suffix}"
+    raw = generated.read_bytes()
+    packed.write_bytes(gzip.compress(raw, 6) if suffix == ".gz" else bz2.compress(raw, 1))
+    assert len([c for c in split([packed], 128 * 1024) if c.access is not None]) > 3
+    mos_df, values_df = read_network(spark, packed, chunk_bytes=128 * 1024)
+    whole = rtbfast.read_network(packed)
     for frame, kind in ((mos_df, "mos"), (values_df, "values")):
         assert _plain(frame.toArrow()) == _plain(whole.tables[kind]), kind
 
