@@ -610,7 +610,7 @@ def _one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def _dictionary(column: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
     """A text column as one dictionary array (the native read encodes names and values)."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array = _one_array(column)
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
     assert isinstance(array, pa.DictionaryArray)
