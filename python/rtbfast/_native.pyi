@@ -144,9 +144,13 @@ def cmedit_lines(plan: object, form: str, naming: dict[str, str]) -> tuple[Arrow
     table (``row``, ``reason``) lists the steps cmedit cannot carry (not written), by the plan
     row that is refused."""
 
-def attribute_values(plan: object, dialect: Literal["dynamic", "moshell"]) -> tuple[ArrowTable, ArrowTable]:
-    """Per step and attribute of a Plan, the whole value as ``dialect`` writes it (a table
-    ``step``, ``attribute``, ``text``), and the refusals (``row``, ``reason``)."""
+def step_texts(
+    plan: object, dialect: Literal["dynamic", "moshell"], naming: dict[str, str]
+) -> tuple[ArrowTable, ArrowTable]:
+    """A Plan (rows in step order) as ``dialect`` writes it: a table of one column ``text``,
+    each step's text in step order (a dynamic block; moshell's lines, empty where it writes
+    nothing for the step), ``naming`` giving a class's naming attribute (else ``<Class>Id``);
+    and the refusals (``row``, ``reason``): a step refused is not written."""
 
 def refused_names(kind: Literal["class", "attribute", "member", "mo_id", "fdn"], names: object) -> ArrowTable:
     """The rows (``row``, ``reason``) of a one-column utf8 table that are not a ``kind``."""

@@ -770,7 +770,13 @@ mod writers {
         else {
             panic!("the plan is in step order: the writer answers it");
         };
+        // the whole steps' writer refuses exactly these rows, and writes a text per other step
+        let Ok((whole, whole_refusals)) = enm::step_texts(std::slice::from_ref(batch), dialect, &HashMap::new()) else {
+            panic!("the plan is in step order: the step writer answers it");
+        };
+        assert_eq!(whole_refusals, refusals, "{dialect:?}: the step writer refuses what the values' writer does");
         let refused = refused_steps(&refusals, spans);
+        assert_eq!(whole.len(), refused.iter().filter(|r| !**r).count(), "a text per step written");
         let (steps, attributes, texts) =
             (steps.as_primitive::<Int64Type>(), attributes.as_string::<i32>(), texts.as_string::<i32>());
         let mut got: HashMap<usize, Vec<(String, String)>> = HashMap::new();

@@ -56,7 +56,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtbfast.enm.plan import PlanError, Problem, first_rows_of_steps
+from rtbfast.enm.plan import PlanError, Problem
 from rtbfast.schemas import PLAN_SCHEMA
 
 DIALECTS = ("cmedit", "dynamic", "moshell", "3gpp")
@@ -106,19 +106,6 @@ def _refuse(plan: pa.Table, refusals: pa.Table, where: str) -> None:
         raise UnwritableError(refusal_problems(plan, refusals, where))
 
 
-def _heads(plan: pa.Table) -> pa.Table:
-    """One row per step: step, op, fdn, class."""
-    return plan.select(["step", "op", "fdn", "class"]).take(first_rows_of_steps(plan))
-
-
-def _naming(classes: pa.Array, naming: dict[str, str] | None) -> pa.Array:
-    """The naming attribute of each class: the catalog's, else ``<Class>Id``."""
-    if naming:
-        names = [naming.get(c) or f"{c}Id" for c in classes.to_pylist()]
-        return pa.array(names, pa.string())
-    return pc.binary_join_element_wise(classes, "Id", "")
-
-
 def node_and_ldn(fdn: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """The node name (MeContext id, else ManagedElement id) and the RDNs below
     ManagedElement of each FDN."""
@@ -145,89 +132,42 @@ def cmedit_lines(
     return lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
 
 
-def _attribute_values(plan: pa.Table, dialect: str, where: str) -> dict[int, list[tuple[str, str]]]:
-    """step → (attribute, whole value as `dialect` writes it), in order."""
+def _step_texts(plan: pa.Table, dialect: str, naming: dict[str, str] | None, where: str) -> list[str]:
+    """Each step's text in `dialect` (``dynamic`` or ``moshell``), rendered natively in one
+    pass (``rust/src/enm``); every value is checked before any is given."""
     from rtbfast import _native
 
-    values, refusals = _native.attribute_values(_native_rows(plan), dialect)  # type: ignore[arg-type]
+    texts, refusals = _native.step_texts(_native_rows(plan), dialect, naming or {})  # type: ignore[arg-type]
     _refuse(plan, pa.table(refusals), where)
-    table = pa.table(values)
-    out: dict[int, list[tuple[str, str]]] = {}
-    for step, attribute, text in zip(
-        table["step"].to_pylist(), table["attribute"].to_pylist(), table["text"].to_pylist(), strict=True
-    ):
-        out.setdefault(step, []).append((attribute, text))
+    out: list[str] = pa.table(texts)["text"].to_pylist()
     return out
 
 
 def dynamic_blocks(
     plan: pa.Table, *, naming: dict[str, str] | None = None, where: str = "plan.dynamic.txt"
 ) -> Iterator[str]:
-    """The plan as an ENM dynamic import file, a block per step (every value checked before
-    the first block is given: :class:`UnwritableError`)."""
+    """The plan as an ENM dynamic import file, a block per step: its keyword (``create``,
+    ``delete``, ``set`` for any other op), ``FDN : "<fdn>"``, for a create the naming
+    attribute (`naming`'s, else ``<Class>Id``) with the id, then ``a : v`` per attribute but
+    for a delete, and a blank line. Every value is checked before the first block is given
+    (:class:`UnwritableError`)."""
     if not plan.num_rows:
         return iter(())
-    heads = _heads(plan)
-    body = _attribute_values(plan, "dynamic", where)
-    names = _naming(heads["class"].combine_chunks(), naming).to_pylist()
-
-    def blocks() -> Iterator[str]:
-        for step, op, fdn, name in zip(
-            heads["step"].to_pylist(), heads["op"].to_pylist(), heads["fdn"].to_pylist(), names, strict=True
-        ):
-            keyword = {"create": "create", "delete": "delete"}.get(op, "set")
-            block = [keyword, f'FDN : "{fdn}"']
-            if op == "create":
-                block.append(f'{name} : "{fdn.rsplit("=", 1)[-1]}"')
-            if op != "delete":
-                block.extend(f"{a} : {t}" for a, t in body.get(step, []))
-            yield "\n".join(block) + "\n\n"
-
-    return blocks()
+    return iter(_step_texts(plan, "dynamic", naming, where))
 
 
 def moshell_lines(plan: pa.Table, *, where: str = "plan.mos", header: bool = True) -> Iterator[str]:
-    """The plan as a moshell script (LDNs below ManagedElement; ``bl``/``deb`` for locks).
-    The MO of ``set``, ``del``, ``bl`` and ``deb`` is a pattern to moshell: ``.`` is escaped
-    and ``$`` ends it. Every value is checked before the first line is given. Without
-    `header`, the lines of these steps alone (a script written a part of the plan at a time)."""
+    """The plan as a moshell script (LDNs below ManagedElement; ``bl``/``deb`` for locks, a
+    ``crn`` block for a create, an empty value written ``null`` there; ``set``/``setm`` of
+    the valued attributes of a set, then each empty one alone, as it cannot sit inside a
+    ``setm``, enm-cli.md §11). The MO of ``set``, ``del``, ``bl`` and ``deb`` is a pattern
+    to moshell: ``.`` is escaped and ``$`` ends it. Every value is checked before the first
+    line is given. Without `header`, the lines of these steps alone (a script written a part
+    of the plan at a time)."""
     if not plan.num_rows:
         return iter(())
-    heads = _heads(plan)
-    per_step = _attribute_values(plan, "moshell", where)
-    _, ldns = node_and_ldn(heads["fdn"])
-
-    def lines() -> Iterator[str]:
-        if header:
-            yield "confb+\n"
-            yield "gs+\n"
-        for step, op, fdn, ldn in zip(
-            heads["step"].to_pylist(), heads["op"].to_pylist(), heads["fdn"].to_pylist(), ldns.to_pylist(), strict=True
-        ):
-            target = ldn or fdn
-            pattern = target.replace(".", "\\.") + "$"
-            pairs = per_step.get(step, [])
-            if op == "lock":
-                yield f"bl {pattern}\n"
-            elif op == "unlock" and pairs and pairs[0][1] == "UNLOCKED":
-                yield f"deb {pattern}\n"
-            elif op == "create":
-                # an empty value is written null in a crn block (enm-cli.md §11)
-                yield f"crn {target}\n" + "".join(f"{a} {v or 'null'}\n" for a, v in pairs) + "end\n"
-            elif op == "delete":
-                yield f"del {pattern}\n"
-            else:
-                # an empty value is left blank, so it cannot sit inside a setm (enm-cli.md §11)
-                valued = [(a, v) for a, v in pairs if v != ""]
-                if len(valued) == 1:
-                    yield f"set {pattern} {valued[0][0]} {valued[0][1]}\n"
-                elif valued:
-                    yield f"setm {pattern} " + " ".join(f"{a} {v}" for a, v in valued) + "\n"
-                for a, v in pairs:
-                    if v == "":
-                        yield f"set {pattern} {a}\n"
-
-    return lines()
+    texts = [text for text in _step_texts(plan, "moshell", None, where) if text]
+    return iter(["confb+\n", "gs+\n", *texts] if header else texts)
 
 
 UNSET_IN_XML = (

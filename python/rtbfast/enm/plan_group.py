@@ -176,14 +176,15 @@ def finish_group(
     )
     ref_rows = steps.filter(pc.and_(made, pc.fill_null(pc.equal(steps["kind"], "moref"), False)))
     create_refs = ref_rows.select(["fdn", "attribute", "value", "kind", "seq", "row"])
-    notes, exists = _notes(plan.notes, _needing(steps, places, catalog))
+    needing = _needing(steps, places, catalog)
+    notes, exists = _notes(plan.notes, needing)
     return GroupPlan(
         steps=plan_rows,
         places=places,
         rollback=rollback,
         rollback_places=rollback_places,
         unknown=back.unknown,
-        needing=_needing(steps, places, catalog),
+        needing=needing,
         with_text=_with_text(steps, catalog),
         notes=notes,
         dropped=plan.dropped,

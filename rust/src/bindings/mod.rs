@@ -630,24 +630,27 @@ fn cmedit_lines(
     Ok((ArrowTable { batches: vec![batch], schema }, refusals_table(refused)?))
 }
 
-/// Per step and attribute of a Plan, the whole value as `dialect` ("dynamic" or "moshell")
-/// writes it: a table `step`, `attribute`, `text`, and the refusals (`row`, `reason`).
+/// A Plan (rows in step order) as `dialect` ("dynamic" or "moshell") writes it: a table of one
+/// column `text`, each step's text in step order (see `crate::enm::step_texts`; `naming`
+/// gives a class's naming attribute), and the refusals (`row`, `reason`).
 #[pyfunction]
-fn attribute_values(py: Python<'_>, plan: PyTable, dialect: &str) -> PyResult<(ArrowTable, ArrowTable)> {
+#[pyo3(signature = (plan, dialect, naming))]
+fn step_texts(
+    py: Python<'_>,
+    plan: PyTable,
+    dialect: &str,
+    naming: std::collections::HashMap<String, String>,
+) -> PyResult<(ArrowTable, ArrowTable)> {
     let dialect = match crate::enm::Dialect::parse(dialect) {
         Some(d @ (crate::enm::Dialect::Dynamic | crate::enm::Dialect::Moshell)) => d,
         _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("dialect {dialect:?}: dynamic or moshell"))),
     };
     let (batches, _) = plan.into_inner();
-    let (step, attribute, text, refused) =
-        py.detach(|| crate::enm::attribute_values(&batches, dialect)).map_err(|e| to_py_err(py, e))?;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("step", arrow_schema::DataType::Int64, false),
-        Field::new("attribute", arrow_schema::DataType::Utf8, false),
-        Field::new("text", arrow_schema::DataType::Utf8, false),
-    ]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![step, attribute, text])
-        .map_err(|e| PyRuntimeError::new_err(format!("the attribute values: {e}")))?;
+    let (texts, refused) =
+        py.detach(|| crate::enm::step_texts(&batches, dialect, &naming)).map_err(|e| to_py_err(py, e))?;
+    let schema = Arc::new(Schema::new(vec![Field::new("text", arrow_schema::DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(texts) as arrow_array::ArrayRef])
+        .map_err(|e| PyRuntimeError::new_err(format!("the step texts: {e}")))?;
     Ok((ArrowTable { batches: vec![batch], schema }, refusals_table(refused)?))
 }
 
@@ -1144,7 +1147,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(network_xml, m)?)?;
     m.add_function(wrap_pyfunction!(network_xml_spans, m)?)?;
     m.add_function(wrap_pyfunction!(node_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(attribute_values, m)?)?;
+    m.add_function(wrap_pyfunction!(step_texts, m)?)?;
     m.add_function(wrap_pyfunction!(refused_names, m)?)?;
     m.add_class::<PyNetworkView>()?;
     m.add_class::<PyPlanningCatalog>()?;

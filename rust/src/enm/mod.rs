@@ -515,6 +515,160 @@ pub fn cmedit_array(
     Ok((Arc::new(lines), refused))
 }
 
+/// The plan as the dynamic import format (a block per step) or moshell (a step's lines),
+/// rendered in one pass: the text of each step in step order (empty where moshell writes
+/// nothing for it, as for an unlock to anything but `UNLOCKED`), and the refusals (the first
+/// of each step: a step refused is not written). The texts are what `rtbfast.enm.dialects`
+/// documents:
+///
+/// - dynamic: `create`/`delete`/`set` (any other op), `FDN : "<fdn>"`, for a create the
+///   naming attribute (`naming`'s, else `<Class>Id`) with the id quoted, then `a : v` per
+///   attribute but for a delete; lines joined by newlines and the block ended by a blank line.
+/// - moshell: the MO as the RDNs below `ManagedElement` (else the FDN); as a pattern (`set`,
+///   `setm`, `bl`, `deb`, `del`), its `.` escaped and `$` appended; a create is a `crn` block
+///   (an empty value written `null`); a set writes its valued attributes with `set` (one) or
+///   `setm` (several), then each empty one alone (`set <mo> <attribute>`).
+pub fn step_texts(
+    batches: &[RecordBatch],
+    dialect: Dialect,
+    naming: &HashMap<String, String>,
+) -> crate::Result<(arrow_array::StringArray, Vec<Refusal>)> {
+    if !matches!(dialect, Dialect::Dynamic | Dialect::Moshell) {
+        return Err(value_error(format!("step texts of {}: dynamic or moshell", dialect.name())));
+    }
+    let columns = Columns::all(batches)?;
+    let mut texts = StringBuilder::new();
+    let mut refused = Vec::new();
+    let mut checked = Checked::default();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    let mut out = String::new();
+    steps(&columns, |rows| {
+        pairs.clear();
+        out.clear();
+        let written = head(&columns, rows, &mut checked).and_then(|h| {
+            attribute_texts(&columns, rows, dialect, &mut checked, &mut |name, text| {
+                pairs.push((name, text.to_string()))
+            })
+            .map(|()| h)
+        });
+        match written {
+            Ok((op, fdn, class)) => {
+                if dialect == Dialect::Dynamic {
+                    dynamic_block(op, fdn, class, &pairs, naming, &mut out);
+                } else {
+                    moshell_step(op, fdn, &pairs, &mut out);
+                }
+                texts.append_value(&out);
+            }
+            Err(r) => refused.push(r),
+        }
+    })?;
+    Ok((texts.finish(), refused))
+}
+
+fn dynamic_block(
+    op: &str,
+    fdn: &str,
+    class: &str,
+    pairs: &[(&str, String)],
+    naming: &HashMap<String, String>,
+    out: &mut String,
+) {
+    out.push_str(match op {
+        "create" => "create",
+        "delete" => "delete",
+        _ => "set",
+    });
+    out.push_str("\nFDN : \"");
+    out.push_str(fdn);
+    out.push('"');
+    if op == "create" {
+        out.push('\n');
+        match naming.get(class).filter(|n| !n.is_empty()) {
+            Some(name) => out.push_str(name),
+            None => {
+                out.push_str(class);
+                out.push_str("Id");
+            }
+        }
+        out.push_str(" : \"");
+        out.push_str(fdn.rsplit_once('=').map_or(fdn, |(_, id)| id));
+        out.push('"');
+    }
+    if op != "delete" {
+        for (name, text) in pairs {
+            out.push('\n');
+            out.push_str(name);
+            out.push_str(" : ");
+            out.push_str(text);
+        }
+    }
+    out.push_str("\n\n");
+}
+
+fn moshell_step(op: &str, fdn: &str, pairs: &[(&str, String)], out: &mut String) {
+    let target = node_and_ldn(fdn).1.unwrap_or(fdn);
+    let pattern = |out: &mut String| {
+        out.push_str(&target.replace('.', "\\."));
+        out.push('$');
+    };
+    let line = |out: &mut String, word: &str| {
+        out.push_str(word);
+        pattern(out);
+        out.push('\n');
+    };
+    match op {
+        "lock" => line(out, "bl "),
+        "unlock" => {
+            if pairs.first().is_some_and(|(_, v)| v == "UNLOCKED") {
+                line(out, "deb ");
+            }
+        }
+        "create" => {
+            out.push_str("crn ");
+            out.push_str(target);
+            out.push('\n');
+            for (name, text) in pairs {
+                out.push_str(name);
+                out.push(' ');
+                out.push_str(if text.is_empty() { "null" } else { text });
+                out.push('\n');
+            }
+            out.push_str("end\n");
+        }
+        "delete" => line(out, "del "),
+        _ => {
+            let valued: Vec<&(&str, String)> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
+            if let [(name, text)] = valued.as_slice() {
+                out.push_str("set ");
+                pattern(out);
+                out.push(' ');
+                out.push_str(name);
+                out.push(' ');
+                out.push_str(text);
+                out.push('\n');
+            } else if !valued.is_empty() {
+                out.push_str("setm ");
+                pattern(out);
+                for (name, text) in valued {
+                    out.push(' ');
+                    out.push_str(name);
+                    out.push(' ');
+                    out.push_str(text);
+                }
+                out.push('\n');
+            }
+            for (name, _) in pairs.iter().filter(|(_, v)| v.is_empty()) {
+                out.push_str("set ");
+                pattern(out);
+                out.push(' ');
+                out.push_str(name);
+                out.push('\n');
+            }
+        }
+    }
+}
+
 /// Per step and attribute, the whole value as `dialect` writes it (the dynamic import format
 /// or moshell): `(step, attribute, text)` in step order and, within a step, in the order of
 /// each attribute's first row; and the refusals (the first of each step: its other
@@ -762,6 +916,64 @@ mod tests {
         assert_eq!(moshell[1].1, "1 2");
         assert_eq!(moshell[2].1, "");
         assert_eq!(moshell[3].1, "\"a b\"");
+    }
+
+    #[test]
+    fn dynamic_blocks_and_moshell_lines_per_step() {
+        const MO: &str = "SubNetwork=S,MeContext=N,ManagedElement=N,ENodeBFunction=1,EUtranCellFDD=C.1";
+        let rows: Vec<Row<'_>> = vec![
+            (0, "create", MO, "EUtranCellFDD", Some("tac"), None, Some(0), Some("7"), Some("integer"), false),
+            (0, "create", MO, "EUtranCellFDD", Some("label"), None, Some(0), Some(""), Some("string"), false),
+            (1, "set", MO, "EUtranCellFDD", Some("tac"), None, Some(0), Some("8"), Some("integer"), false),
+            (1, "set", MO, "EUtranCellFDD", Some("pci"), None, Some(0), Some("3"), Some("integer"), false),
+            (1, "set", MO, "EUtranCellFDD", Some("list"), None, Some(EMPTIED), None, Some("integer"), true),
+            (2, "lock", MO, "EUtranCellFDD", Some("administrativeState"), None, Some(0), Some("LOCKED"), None, false),
+            (
+                3,
+                "unlock",
+                MO,
+                "EUtranCellFDD",
+                Some("administrativeState"),
+                None,
+                Some(0),
+                Some("UNLOCKED"),
+                None,
+                false,
+            ),
+            (
+                4,
+                "unlock",
+                MO,
+                "EUtranCellFDD",
+                Some("administrativeState"),
+                None,
+                Some(0),
+                Some("SHUTTINGDOWN"),
+                None,
+                false,
+            ),
+            (5, "delete", MO, "EUtranCellFDD", None, None, None, None, None, false),
+        ];
+        let naming = HashMap::from([("EUtranCellFDD".to_string(), "EUtranCellFDDId".to_string())]);
+        let texts = |dialect| {
+            let (texts, refused) = step_texts(&[plan(&rows)], dialect, &naming).unwrap();
+            assert!(refused.is_empty());
+            texts.iter().flatten().map(String::from).collect::<Vec<_>>()
+        };
+        let dynamic = texts(Dialect::Dynamic);
+        assert_eq!(dynamic[0], format!("create\nFDN : \"{MO}\"\nEUtranCellFDDId : \"C.1\"\ntac : 7\nlabel : \"\"\n\n"));
+        assert_eq!(dynamic[1], format!("set\nFDN : \"{MO}\"\ntac : 8\npci : 3\nlist : []\n\n"));
+        assert_eq!(dynamic[2], format!("set\nFDN : \"{MO}\"\nadministrativeState : LOCKED\n\n"));
+        assert_eq!(dynamic[5], format!("delete\nFDN : \"{MO}\"\n\n"));
+        let moshell = texts(Dialect::Moshell);
+        let pattern = "ENodeBFunction=1,EUtranCellFDD=C\\.1$";
+        assert_eq!(moshell[0], "crn ENodeBFunction=1,EUtranCellFDD=C.1\ntac 7\nlabel \"\"\nend\n");
+        assert_eq!(moshell[1], format!("setm {pattern} tac 8 pci 3\nset {pattern} list\n"));
+        assert_eq!(moshell[2], format!("bl {pattern}\n"));
+        assert_eq!(moshell[3], format!("deb {pattern}\n"));
+        assert_eq!(moshell[4], "", "an unlock to anything but UNLOCKED writes nothing");
+        assert_eq!(moshell[5], format!("del {pattern}\n"));
+        assert!(step_texts(&[plan(&rows)], Dialect::Cmedit, &naming).is_err());
     }
 
     #[test]
