@@ -150,6 +150,41 @@ struct Attribute<'a> {
     structs: FxHashMap<i32, usize>,
 }
 
+/// What [`attribute_texts`] builds for a step, kept from step to step of one rendering so
+/// that a step allocates nothing once the first few have run: the maps cleared, the texts and
+/// item lists handed back to be reused.
+#[derive(Default)]
+struct Buffers<'a> {
+    attributes: Vec<Attribute<'a>>,
+    position: FxHashMap<&'a str, usize>,
+    several: rustc_hash::FxHashSet<&'a str>,
+    texts: Vec<String>,
+    lists: Vec<Vec<Item>>,
+    whole: String,
+}
+
+impl<'a> Buffers<'a> {
+    /// The last step's attributes taken apart, their texts and lists kept for the next.
+    fn reset(&mut self) {
+        for mut a in self.attributes.drain(..) {
+            for item in a.items.drain(..) {
+                let (Item::Text(t) | Item::Struct(t)) = item;
+                self.texts.push(t);
+            }
+            self.lists.push(a.items);
+        }
+        self.position.clear();
+        self.several.clear();
+    }
+}
+
+fn reused(texts: &mut Vec<String>) -> String {
+    texts.pop().map_or_else(String::new, |mut t| {
+        t.clear();
+        t
+    })
+}
+
 /// The node name (`MeContext` id, else `ManagedElement` id) and the RDNs below
 /// `ManagedElement`, when the FDN has them.
 fn node_and_ldn(fdn: &str) -> (Option<&str>, Option<&str>) {
@@ -257,13 +292,13 @@ fn attribute_texts<'a>(
     rows: &[(usize, usize)],
     dialect: Dialect,
     checked: &mut Checked<'a>,
+    buffers: &mut Buffers<'a>,
     emit: &mut dyn FnMut(&'a str, &str),
 ) -> Result<(), Refusal> {
-    let mut attributes: Vec<Attribute<'a>> = Vec::new();
-    let mut position: FxHashMap<&str, usize> = FxHashMap::default();
+    buffers.reset();
+    let Buffers { attributes, position, several, texts, lists, whole } = buffers;
     // an attribute holding an item past the first is a sequence, whatever the catalog says
     // (one it does not know has no flag): its items are written as a list
-    let mut several: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     for &(b, r) in rows {
         let c = &columns[b];
         if let Some(name) = Columns::opt(c.attribute, r) {
@@ -285,7 +320,7 @@ fn attribute_texts<'a>(
         let emptied = index == Some(EMPTIED);
         let unset_sequence = index.is_none() && value.is_none() && sequence;
         let member = Columns::opt(c.member, r);
-        let mut text = String::new();
+        let mut text = reused(texts);
         let nothing = emptied || unset_sequence || value.is_none();
         if emptied || unset_sequence {
             if dialect != Dialect::Moshell {
@@ -319,7 +354,7 @@ fn attribute_texts<'a>(
                 sequence,
                 whole: emptied || index.is_none(),
                 nothing,
-                items: Vec::new(),
+                items: lists.pop().unwrap_or_default(),
                 structs: FxHashMap::default(),
             });
             attributes.len() - 1
@@ -334,7 +369,7 @@ fn attribute_texts<'a>(
                     attribute.whole = false; // a struct item first
                 }
                 let slot = *attribute.structs.entry(item).or_insert_with(|| {
-                    attribute.items.push(Item::Struct(String::new()));
+                    attribute.items.push(Item::Struct(reused(texts)));
                     attribute.items.len() - 1
                 });
                 if let Item::Struct(members) = &mut attribute.items[slot] {
@@ -345,6 +380,7 @@ fn attribute_texts<'a>(
                     members.push('=');
                     members.push_str(&text);
                 }
+                texts.push(text);
             }
             None => {
                 if !attribute.sequence && !attribute.items.is_empty() {
@@ -354,8 +390,8 @@ fn attribute_texts<'a>(
             }
         }
     }
-    let mut text = String::new();
-    for a in attributes {
+    let text = whole;
+    for a in attributes.iter() {
         text.clear();
         let list = a.sequence && !a.whole;
         match dialect {
@@ -400,7 +436,7 @@ fn attribute_texts<'a>(
                 }
             }
         }
-        emit(a.name, &text);
+        emit(a.name, text);
     }
     Ok(())
 }
@@ -419,9 +455,13 @@ pub fn cmedit_lines(
     let mut line = String::new();
     let columns = Columns::all(batches)?;
     let mut checked = Checked::default();
-    steps(&columns, |rows| match render_step(&columns, rows, form, naming, &mut checked, &mut line) {
-        Ok(()) => lines.append_value(&line),
-        Err(r) => refused.push(r),
+    let mut buffers = Buffers::default();
+    let mut attrs = String::new();
+    steps(&columns, |rows| {
+        match render_step(&columns, rows, form, naming, &mut checked, &mut buffers, (&mut line, &mut attrs)) {
+            Ok(()) => lines.append_value(&line),
+            Err(r) => refused.push(r),
+        }
     })?;
     Ok((lines.finish(), refused))
 }
@@ -432,12 +472,13 @@ fn render_step<'a>(
     form: Form,
     naming: &HashMap<String, String>,
     checked: &mut Checked<'a>,
-    line: &mut String,
+    buffers: &mut Buffers<'a>,
+    (line, attrs): (&mut String, &mut String),
 ) -> Result<(), Refusal> {
     line.clear();
+    attrs.clear();
     let (op, fdn, class) = head(columns, rows, checked)?;
-    let mut attrs = String::new();
-    attribute_texts(columns, rows, Dialect::Cmedit, checked, &mut |name, text| {
+    attribute_texts(columns, rows, Dialect::Cmedit, checked, buffers, &mut |name, text| {
         if !attrs.is_empty() {
             attrs.push(',');
         }
@@ -481,7 +522,7 @@ fn render_step<'a>(
                 .map_err(|reason| Refusal { row: columns[b0].first_row + r0, reason })?;
             if !attrs.is_empty() {
                 line.push(',');
-                line.push_str(&attrs);
+                line.push_str(attrs);
             }
         }
         "delete" => {
@@ -492,13 +533,13 @@ fn render_step<'a>(
             line.push_str("cmedit action ");
             scoped(line);
             line.push(' ');
-            line.push_str(&attrs);
+            line.push_str(attrs);
         }
         _ => {
             line.push_str("cmedit set ");
             scoped(line);
             line.push(' ');
-            line.push_str(&attrs);
+            line.push_str(attrs);
         }
     }
     Ok(())
@@ -539,13 +580,14 @@ pub fn step_texts(
     let mut texts = StringBuilder::new();
     let mut refused = Vec::new();
     let mut checked = Checked::default();
+    let mut buffers = Buffers::default();
     let mut pairs: Vec<(&str, String)> = Vec::new();
     let mut out = String::new();
     steps(&columns, |rows| {
         pairs.clear();
         out.clear();
         let written = head(&columns, rows, &mut checked).and_then(|h| {
-            attribute_texts(&columns, rows, dialect, &mut checked, &mut |name, text| {
+            attribute_texts(&columns, rows, dialect, &mut checked, &mut buffers, &mut |name, text| {
                 pairs.push((name, text.to_string()))
             })
             .map(|()| h)
@@ -682,12 +724,13 @@ pub fn attribute_values(
     let mut text_out = StringBuilder::new();
     let mut refused = Vec::new();
     let mut checked = Checked::default();
+    let mut buffers = Buffers::default();
     steps(&columns, |rows| {
         let (b0, r0) = rows[0];
         let step = columns[b0].step.value(r0);
         let mut texts: Vec<(&str, String)> = Vec::new();
         let written = head(&columns, rows, &mut checked).and_then(|_| {
-            attribute_texts(&columns, rows, dialect, &mut checked, &mut |name, text| {
+            attribute_texts(&columns, rows, dialect, &mut checked, &mut buffers, &mut |name, text| {
                 texts.push((name, text.to_string()))
             })
         });
