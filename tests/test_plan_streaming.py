@@ -373,3 +373,20 @@ def test_parquet_written_a_window_at_a_time_is_what_write_table_writes(
     pq.write_table(table.combine_chunks(), tmp_path / "whole.parquet", row_group_size=4096)
     assert pq.ParquetFile(tmp_path / "windows.parquet").metadata.num_row_groups == 7
     assert (tmp_path / "windows.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+
+
+def test_rows_in_step_order_are_given_back_as_they_are_else_stably_sorted() -> None:
+    from rtbfast.enm.plan_stream import in_step_order
+
+    ordered = pa.table({"step": pa.array([0, 0, 1, 3, 3], pa.int64()), "v": ["a", "b", "c", "d", "e"]})
+    assert in_step_order(ordered) is ordered  # no copy
+    # two batches' rows interleaved: sorted by step, each step's rows in their order
+    mixed = pa.concat_tables(
+        [pa.table({"step": pa.array([0, 2, 2], pa.int64()), "v": ["a", "b", "c"]}), ordered.slice(2)]
+    )
+    out = in_step_order(mixed)
+    assert out["step"].to_pylist() == [0, 1, 2, 2, 3, 3]
+    assert out["v"].to_pylist() == ["a", "c", "b", "c", "d", "e"]
+    # a null step is never taken to be in order: sorted last, as sort_indices puts it
+    with_null = pa.table({"step": pa.array([0, None, 1], pa.int64()), "v": ["a", "b", "c"]})
+    assert in_step_order(with_null)["v"].to_pylist() == ["a", "c", "b"]

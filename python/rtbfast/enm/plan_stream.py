@@ -80,6 +80,16 @@ WINDOW_STEPS = 16_384
 """Steps given at a time in the whole plan's order."""
 
 
+def in_step_order(rows: pa.Table) -> pa.Table:
+    """`rows` stably sorted by ``step``: `rows` themselves when they already are (a window
+    of one batch's rows, or of batches that do not interleave), not a copy."""
+    steps = rows["step"]
+    n = rows.num_rows
+    if n < 2 or (steps.null_count == 0 and pc.all(pc.less_equal(steps.slice(0, n - 1), steps.slice(1))).as_py()):
+        return rows
+    return rows.take(pc.sort_indices(rows, [("step", "ascending")]))
+
+
 class RowSpool:
     """Tables written batch by batch into one Arrow IPC file (record batches of at most
     :attr:`ROWS` rows, each batch's rows in its step order), given back in the whole plan's
@@ -163,8 +173,7 @@ class RowSpool:
                         if k == len(self.parts[b]):
                             break
                 if pieces:
-                    rows = pa.concat_tables(pieces, promote_options="permissive")
-                    yield rows.take(pc.sort_indices(rows, [("step", "ascending")]))
+                    yield in_step_order(pa.concat_tables(pieces, promote_options="permissive"))
 
 
 @dataclass
@@ -504,7 +513,7 @@ def _in_order(spool: RowSpool, path: Path, steps_of: list[pa.Array], by: list[st
         rows = spool.batch(b)
         if rows.num_rows:
             rows = renumbered(rows, steps_of[b])
-            out.add(b, rows.take(pc.sort_indices(rows, [(c, "ascending") for c in by or ["step"]])))
+            out.add(b, rows.take(pc.sort_indices(rows, [(c, "ascending") for c in by])) if by else in_step_order(rows))
     out.close()
     spool.path.unlink(missing_ok=True)
     return out
