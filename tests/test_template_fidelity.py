@@ -216,6 +216,59 @@ def test_the_release_is_read_from_managed_element_or_the_file_name(tmp_path: Pat
     assert "the template declares no release" in plain["hint"]
 
 
+def test_releases_sifted_in_one_pass_are_those_each_text_declares() -> None:
+    """declared_releases reads only the ``$meta`` texts and file names a vectorized RE2 pass
+    keeps: what it finds is what reading every one of them finds (names, cases and escapes
+    mixed, Unicode digits and case folding among them)."""
+    import os
+    import random
+
+    import pyarrow as pa
+
+    from rtbfast.templates.release import IN_NAME, _meta_release, declared_releases
+
+    rng = random.Random(18)
+    keys = [
+        "release",
+        "RELEASE",
+        "nodeRelease",
+        "node_version",
+        "swVersion",
+        "mim",
+        "Model",
+        "version",
+        "\u017fwVersion",
+    ]
+    keys += ["\\u0072elease", "name", "K", "re lease"]
+    values = ["24.Q3", "", "23.Q4 ", "1", "x"]
+    names = ["a_24Q3_v1", "24.Q3", "x124Q3", "plain", "٢٤Q3", "24Q5", "24q3", "v24Q31", "n/24Q3", "24.Q1x"]
+    metas, files = [], []
+    for i in range(400):
+        pairs = [f'"{rng.choice(keys)}": "{rng.choice(values)}"' for _ in range(rng.randrange(3))]
+        metas.append(rng.choice([None, "{" + ", ".join(pairs) + "}", "[1]", "{bad"]))
+        files.append(f"/t/{rng.choice(['d', 'e.f'])}/{rng.choice(names)}_{i}.json")
+    tables = {
+        "files": pa.table({"meta": pa.array(metas, pa.string())}),
+        "values": pa.table({"template": pa.array([], pa.int32())}),
+        "mos": pa.table({"class": pa.array([], pa.string())}),
+    }
+    expected = {}
+    for i, meta in enumerate(metas):
+        if (found := _meta_release(meta)) is not None:
+            expected[i] = (found[0], f"$meta.{found[1]}")
+    for i, f in enumerate(files):
+        if i not in expected and (m := IN_NAME.search(os.path.basename(f))):
+            expected[i] = (f"{m[1]}.{m[2]}", "the file name")
+    got = {i: (d.release, d.said) for i, d in declared_releases(files, tables).items()}
+    assert got == expected
+    assert {said for _, said in got.values()} >= {
+        "the file name",
+        "$meta.release",
+        "$meta.RELEASE",
+        "$meta.\u017fwVersion",
+    }
+
+
 def test_no_hint_when_unknown_names_are_few_or_not_most(tmp_path: Path, catalog: CatalogView) -> None:
     few = _write(tmp_path, "few.json", [{"$meta": {"release": "24.Q3"}}, {"EUtranCellFDD": _unknowns(9)}])
     # 10 unknown names and 11 values out of range: not most of the errors

@@ -533,7 +533,13 @@ def _summaries(
     """Each template's summary (every finding counted), with the release hint where most of
     its errors are unknown names (said of the file, not a finding: the findings stay what each
     name and value is), and the catalog's release."""
-    from rtbfast.templates.release import UNKNOWN_CODES, catalog_release, declared_releases, release_hint
+    from rtbfast.templates.release import (
+        HINT_AT_LEAST,
+        UNKNOWN_CODES,
+        catalog_release,
+        declared_releases,
+        release_hint,
+    )
 
     said = catalog_release(cat.tables)
     declared = declared_releases(files, tables)
@@ -562,7 +568,8 @@ def _summaries(
         for t, n in zip(by_template.field("values").to_pylist(), by_template.field("counts").to_pylist(), strict=True):
             per[t]["values"] = n
     for i, row in enumerate(per):
-        row["hint"] = release_hint(row["unknown_names"], row["errors"], declared.get(i), said)
+        if row["unknown_names"] >= HINT_AT_LEAST:  # else release_hint says nothing
+            row["hint"] = release_hint(row["unknown_names"], row["errors"], declared.get(i), said)
     return per, said
 
 

@@ -85,14 +85,32 @@ def _meta_release(meta: str | None) -> tuple[str, str] | None:
     return None
 
 
+_META_CANDIDATE = (
+    r'\\|(?i:"(?:node_?|sw_?|target_?|model_?)?(?:release|mim|model|swversion|node_?version)")' r"|[^\x00-\x7f]"
+)
+"""`_META_KEY_IN_TEXT`, a backslash or a character past ASCII (where Python's case folding and
+RE2's could differ), in RE2 (Arrow's): the ``$meta`` texts worth parsing."""
+_NAME_CANDIDATE = r"[0-9]{2}\.?Q[1-4]|[^\x00-\x7f]"
+"""`IN_NAME` without its look-arounds (RE2 has none), or a character past ASCII (Python's
+``\\d`` matches every script's digits): the file names worth searching."""
+
+
+def _candidates(texts: pa.Array | pa.ChunkedArray, pattern: str) -> list[int]:
+    """The places of `texts` that `pattern` (RE2) matches, found in one pass."""
+    found: list[int] = pc.indices_nonzero(pc.fill_null(pc.match_substring_regex(texts, pattern), False)).to_pylist()
+    return found
+
+
 def declared_releases(files: list[str], tables: dict[str, pa.Table]) -> dict[int, Declared]:
-    """Each template's declared release, where it declares one."""
+    """Each template's declared release, where it declares one. The texts are sifted in one
+    vectorized pass each; only those that may declare one are read in Python."""
     out: dict[int, Declared] = {}
-    metas = tables["files"]["meta"].to_pylist() if "meta" in tables["files"].column_names else []
-    for i, meta in enumerate(metas):
-        found = _meta_release(meta)
-        if found is not None:
-            out[i] = Declared(found[0], f"$meta.{found[1]}")
+    if "meta" in tables["files"].column_names:
+        metas = tables["files"]["meta"]
+        for i in _candidates(metas, _META_CANDIDATE):
+            found = _meta_release(metas[i].as_py())
+            if found is not None:
+                out[i] = Declared(found[0], f"$meta.{found[1]}")
     values, mos = tables["values"], tables["mos"]
     if values.num_rows and mos.num_rows:
         named = values.filter(
@@ -107,9 +125,11 @@ def declared_releases(files: list[str], tables: dict[str, pa.Table]) -> dict[int
                 if cls != "ManagedElement" or row["template"] in out or not text or not any(c.isdigit() for c in text):
                     continue
                 out[row["template"]] = Declared(text, f"ManagedElement.{row['attribute']}")
-    for i, f in enumerate(files):
-        if i not in out and (m := IN_NAME.search(os.path.basename(f))):
-            out[i] = Declared(f"{m[1]}.{m[2]}", "the file name")
+    if files:
+        names = pc.replace_substring_regex(pa.array(files, pa.string()), r"^.*/", "")  # os.path.basename
+        for i in _candidates(names, _NAME_CANDIDATE):
+            if i not in out and (m := IN_NAME.search(os.path.basename(files[i]))):
+                out[i] = Declared(f"{m[1]}.{m[2]}", "the file name")
     return out
 
 
