@@ -624,10 +624,15 @@ fn cmedit_lines(
     let (batches, _) = plan.into_inner();
     let (lines, refused) =
         py.detach(|| crate::enm::cmedit_array(&batches, form, &naming)).map_err(|e| to_py_err(py, e))?;
-    let schema = Arc::new(Schema::new(vec![Field::new("line", arrow_schema::DataType::Utf8, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![lines])
-        .map_err(|e| PyRuntimeError::new_err(format!("the cmedit lines: {e}")))?;
-    Ok((ArrowTable { batches: vec![batch], schema }, refusals_table(refused)?))
+    Ok((text_column("line", lines)?, refusals_table(refused)?))
+}
+
+/// A table of one non-null utf8 column `name`.
+fn text_column(name: &str, texts: arrow_array::ArrayRef) -> PyResult<ArrowTable> {
+    let schema = Arc::new(Schema::new(vec![Field::new(name, arrow_schema::DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![texts])
+        .map_err(|e| PyRuntimeError::new_err(format!("the {name} column: {e}")))?;
+    Ok(ArrowTable { batches: vec![batch], schema })
 }
 
 /// A Plan (rows in step order) as `dialect` ("dynamic" or "moshell") writes it: a table of one
@@ -648,10 +653,7 @@ fn step_texts(
     let (batches, _) = plan.into_inner();
     let (texts, refused) =
         py.detach(|| crate::enm::step_texts(&batches, dialect, &naming)).map_err(|e| to_py_err(py, e))?;
-    let schema = Arc::new(Schema::new(vec![Field::new("text", arrow_schema::DataType::Utf8, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(texts) as arrow_array::ArrayRef])
-        .map_err(|e| PyRuntimeError::new_err(format!("the step texts: {e}")))?;
-    Ok((ArrowTable { batches: vec![batch], schema }, refusals_table(refused)?))
+    Ok((text_column("text", Arc::new(texts))?, refusals_table(refused)?))
 }
 
 /// The rows of a one-column text table (`utf8`) whose names `kind` ("class", "attribute",
