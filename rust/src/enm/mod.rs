@@ -1,7 +1,8 @@
 //! ENM output written natively: a Plan (the rows of `rtbfast.enm.plan.PLAN_SCHEMA`, in step
 //! order) rendered in one pass as cmedit command lines, dynamic import blocks and moshell
-//! lines ([`step_texts`]: a text per step), the way `rtbfast.enm.dialects` documents them. Every value goes through [`encode::scalar`] and every name through
-//! [`crate::names`]: what a dialect cannot carry exactly is refused with the plan row it is in.
+//! lines ([`step_texts`]: a text per step), the way `rtbfast.enm.dialects` documents them.
+//! Every value goes through [`encode::scalar`] and every name through [`crate::names`]: what a
+//! dialect cannot carry exactly is refused with the plan row it is in.
 //!
 //! Per step: `cmedit create <FDN> <Naming>=<id>[,attrs]`, `cmedit delete <scope>`,
 //! `cmedit action <scope> <attrs>`, else `cmedit set <scope> <attrs>`, where the scope is the
