@@ -165,6 +165,7 @@ url, stop = sys.argv[1], sys.argv[2]
 seen = []
 with httpx.Client(base_url=url, timeout=60) as client:
     client.get("/health")
+    print("ready", flush=True)
     while True:
         try:
             open(stop).close()
@@ -190,13 +191,20 @@ class ProbeProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-c", PROBE % PROBE_SECONDS, url, str(self.stop)], stdout=subprocess.PIPE, text=True
         )
+        # started (Python and httpx imported, connected) before the load begins, so that its
+        # start does not take the cores from the load
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
 
-    def latencies(self, window: tuple[float, float]) -> list[float]:
-        """The probes sent within `window` (time.time()), once stopped."""
+    def stopped(self) -> list[tuple[float, float]]:
+        """Every probe sent (time.time(), latency in s), the probe stopped."""
         self.stop.touch()
-        out, _ = self.process.communicate(timeout=60)
+        try:
+            out, _ = self.process.communicate(timeout=60)
+        finally:
+            self.process.kill()
         assert self.process.returncode == 0, "the /health probe process failed"
-        return [seconds for at, seconds in ast.literal_eval(out) if window[0] <= at <= window[1]]
+        seen: list[tuple[float, float]] = ast.literal_eval(out)
+        return seen
 
 
 def _buckets(text: str, route: str) -> dict[float, float]:
@@ -266,10 +274,13 @@ def _measure(
     for clients, count in levels.items():
         before = _scrape(server.url)
         prober = ProbeProcess(server.url, folder) if clients == CLIENTS else None
-        served = _cpu_seconds(server.process.pid)
-        load = asyncio.run(_load(server.url, "POST", path, template, count, clients, probe=clients == CLIENTS))
-        served = _cpu_seconds(server.process.pid) - served
-        probed = prober.latencies(load.window) if prober is not None else []
+        try:
+            served = _cpu_seconds(server.process.pid)
+            load = asyncio.run(_load(server.url, "POST", path, template, count, clients, probe=clients == CLIENTS))
+            served = _cpu_seconds(server.process.pid) - served
+        finally:
+            seen = prober.stopped() if prober is not None else []
+        probed = [seconds for at, seconds in seen if load.window[0] <= at <= load.window[1]]
         between = _scrape(server.url)
         assert all(a.status_code == 200 for a in load.answers)
         for a in load.answers[:20]:
